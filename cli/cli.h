@@ -1,0 +1,125 @@
+/* kiln command-line interface.
+ *
+ * To add a command:
+ *   1. write `int cmd_foo(int argc, char **argv, struct kiln_ctx *ctx)` in
+ *      cli/cmd_<group>.c: declare its options as a `struct kiln_opt` table,
+ *      call KILN_OPTS_PARSE(), make one library call, print the result;
+ *   2. declare it below;
+ *   3. add its row (and alias rows) to the tables in cli/commands.c;
+ *   4. add an e2e test in tests/e2e/.
+ * A handler returns the process exit code. On failure it leaves the error in
+ * ctx->err (only main.c prints it) and returns 1 (docker's code for a failed
+ * command), or 125 for a usage error. */
+#ifndef KILN_CLI_H
+#define KILN_CLI_H
+
+#include <stdbool.h>
+
+#include "common.h"
+
+struct img_store;
+
+struct kiln_ctx {
+	const char *prog;        /* "kiln" */
+	char *cmd_path;          /* "kiln image ls": for help and usage errors */
+	char *root;              /* resolved store root */
+	bool root_from_flag;     /* --root given (before or after the command) */
+	struct kiln_err err;     /* the one error main.c prints */
+	char **args;             /* positional arguments from kiln_opts_parse() */
+	struct img_store *store; /* opened by the dispatcher for CMD_NEEDS_STORE */
+};
+
+enum kiln_cmd_flags {
+	CMD_NEEDS_STORE = 1 << 0, /* open ctx->store before calling */
+	CMD_NEEDS_ROOT = 1 << 1,  /* refuse to run unless uid 0 */
+	CMD_HIDDEN = 1 << 2,      /* not listed in --help */
+	CMD_ALIAS = 1 << 3,       /* listed only under the command it aliases */
+};
+
+typedef int (*kiln_cmd_fn)(int argc, char **argv, struct kiln_ctx *ctx);
+
+struct kiln_cmd {
+	const char *name;
+	kiln_cmd_fn fn; /* NULL for a group */
+	unsigned flags;
+	const char *summary;
+	const struct kiln_cmd *sub; /* subcommand table for a group, {0}-terminated */
+};
+
+/* --- declarative options (git parse-options style) --------------------- */
+enum kiln_opt_kind { OPT_KIND_END, OPT_KIND_BOOL, OPT_KIND_STRING, OPT_KIND_STRV, OPT_KIND_INT };
+
+struct kiln_opt {
+	enum kiln_opt_kind kind;
+	char short_name;       /* 0: none */
+	const char *long_name; /* without the leading "--" */
+	void *target;          /* bool *, const char **, struct kiln_strv *, long * */
+	const char *argname;   /* shown in help: "string", "list", "int" */
+	const char *help;
+};
+
+#define OPT_BOOL(s, l, t, h)                                                                       \
+	{                                                                                          \
+		OPT_KIND_BOOL, (s), (l), (t), NULL, (h)                                            \
+	}
+#define OPT_STRING(s, l, t, a, h)                                                                  \
+	{                                                                                          \
+		OPT_KIND_STRING, (s), (l), (t), (a), (h)                                           \
+	}
+#define OPT_STRV(s, l, t, a, h)                                                                    \
+	{                                                                                          \
+		OPT_KIND_STRV, (s), (l), (t), (a), (h)                                             \
+	}
+#define OPT_INT(s, l, t, a, h)                                                                     \
+	{                                                                                          \
+		OPT_KIND_INT, (s), (l), (t), (a), (h)                                              \
+	}
+#define OPT_END                                                                                    \
+	{                                                                                          \
+		OPT_KIND_END, 0, NULL, NULL, NULL, NULL                                            \
+	}
+
+enum kiln_opts_flags {
+	/* Options end at the first positional argument (run, exec: the rest
+	 * belongs to the container command). Default: options anywhere. */
+	OPTS_STOP_AT_POSITIONAL = 1 << 0,
+};
+
+struct kiln_usage {
+	const char *args;       /* "[OPTIONS] IMAGE [IMAGE...]"  */
+	const char *summary;    /* one line */
+	int min_args, max_args; /* positional count; max -1 = unlimited */
+	unsigned flags;         /* enum kiln_opts_flags */
+};
+
+/* Parses argv[1..] against opts (plus the options every command takes:
+ * --help and --root). On success returns 0 and *argc and *argv hold the command
+ * name and the positional arguments only. Otherwise (usage error in
+ * ctx->err, or --help printed) returns non-zero with *exit_code set: use
+ * KILN_OPTS_PARSE, which returns that code from the handler. */
+int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
+                    const struct kiln_usage *usage, int *argc, char ***argv, int *exit_code);
+void kiln_opts_print_help(struct kiln_ctx *ctx, const struct kiln_opt *opts,
+                          const struct kiln_usage *usage);
+
+/* In a handler: parse or return the exit code (0 after --help). */
+#define KILN_OPTS_PARSE(ctx, opts, usage, argcp, argvp)                                            \
+	do {                                                                                       \
+		int _exit;                                                                         \
+		if (kiln_opts_parse((ctx), (opts), (usage), (argcp), (argvp), &_exit) != 0)        \
+			return _exit;                                                              \
+	} while (0)
+
+/* Sets ctx->err and returns 1: the usual way a handler fails. */
+int kiln_cmd_fail(struct kiln_ctx *ctx, struct kiln_err *err);
+
+/* --- the command table (commands.c) ------------------------------------ */
+extern const struct kiln_cmd kiln_commands[];
+const struct kiln_cmd *kiln_cmd_find(const struct kiln_cmd *table, const char *name);
+void kiln_print_main_help(void);
+
+/* --- handlers ------------------------------------------------------------ */
+int cmd_help(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_version(int argc, char **argv, struct kiln_ctx *ctx);
+
+#endif

@@ -1,0 +1,301 @@
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "xalloc.h"
+
+int kiln_read_fd(int fd, size_t max, const char *what, char **data, size_t *len,
+                 struct kiln_err *err)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			if (cap >= max) {
+				free(buf);
+				return kiln_err_set(err, KILN_E_LIMIT,
+				                    "%s is larger than the limit of %zu bytes",
+				                    what, max);
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return kiln_err_set(err, errno, "read %s", what);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*data = buf;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int kiln_read_file(const char *path, size_t max, char **data, size_t *len, struct kiln_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", path);
+	_cleanup_free_ char *what = xasprintf("`%s`", path);
+	return kiln_read_fd(fd, max, what, data, len, err);
+}
+
+int kiln_write_all(int fd, const void *buf, size_t len, struct kiln_err *err)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return kiln_err_set(err, errno, "write");
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int kiln_fsync_dir(const char *dir, struct kiln_err *err)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open directory `%s`", dir);
+	if (fsync(fd) < 0 && errno != EINVAL)
+		return kiln_err_set(err, errno, "fsync directory `%s`", dir);
+	return 0;
+}
+
+static char *dir_of(const char *path)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	return xstrdup(dirname(copy));
+}
+
+int kiln_tempfile_create(const char *dir, const char *prefix, char **path_out, struct kiln_err *err)
+{
+	char *tmpl = xasprintf("%s/%sXXXXXX", dir, prefix);
+	int fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0) {
+		kiln_err_set(err, errno, "create temporary file in `%s`", dir);
+		free(tmpl);
+		return -1;
+	}
+	kiln_tempfile_register(tmpl);
+	*path_out = tmpl;
+	return fd;
+}
+
+int kiln_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                           struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = dir_of(path);
+	_cleanup_free_ char *base = xstrdup(path + strlen(dir) + (strcmp(dir, "/") ? 1 : 0));
+	_cleanup_free_ char *prefix = xasprintf(".%s.tmp-", base);
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = kiln_tempfile_create(dir, prefix, &tmp, err);
+	if (fd < 0)
+		return -1;
+	int failed = kiln_write_all(fd, data, len, err) < 0;
+	if (!failed && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
+		failed = kiln_err_set(err, errno, "write `%s`", tmp) < 0;
+	if (failed) {
+		unlink(tmp);
+		kiln_tempfile_forget(tmp);
+		return kiln_err_wrap(err, "writing `%s`", path);
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		kiln_tempfile_forget(tmp);
+		return kiln_err_set(err, e, "rename `%s` to `%s`", tmp, path);
+	}
+	kiln_tempfile_forget(tmp);
+	return kiln_fsync_dir(dir, err);
+}
+
+int kiln_mkdir_p(const char *path, mode_t mode, struct kiln_err *err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	size_t len = strlen(p);
+	for (size_t i = 1; i <= len; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		char saved = p[i];
+		p[i] = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return kiln_err_set(err, errno, "mkdir `%s`", p);
+		p[i] = saved;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return kiln_err_set(err, errno, "stat `%s`", path);
+	if (!S_ISDIR(st.st_mode))
+		return kiln_err_set(err, ENOTDIR, "mkdir `%s`", path);
+	return 0;
+}
+
+int kiln_rm_rf_at(int parent, const char *name, struct kiln_err *err)
+{
+	struct stat st;
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : kiln_err_set(err, errno, "stat `%s`", name);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
+			return kiln_err_set(err, errno, "unlink `%s`", name);
+		return 0;
+	}
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", name);
+	/* A directory without write or search permission for us (root ignores
+	 * modes, others may not): make it removable. */
+	if ((st.st_mode & 0700) != 0700)
+		fchmod(fd, st.st_mode | 0700);
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return kiln_err_set(err, errno, "opendir `%s`", name);
+	}
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (kiln_rm_rf_at(dirfd(d), de->d_name, err) < 0)
+			return kiln_err_wrap(err, "in `%s`", name);
+	}
+	if (errno)
+		return kiln_err_set(err, errno, "readdir `%s`", name);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return kiln_err_set(err, errno, "rmdir `%s`", name);
+	return 0;
+}
+
+int kiln_rm_rf(const char *path, struct kiln_err *err)
+{
+	return kiln_rm_rf_at(AT_FDCWD, path, err);
+}
+
+int kiln_lock_file(const char *path, bool exclusive, struct kiln_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open lock `%s`", path);
+	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
+		if (errno == EINTR)
+			continue;
+		int e = errno;
+		close(fd);
+		return kiln_err_set(err, e, "lock `%s`", path);
+	}
+	return fd;
+}
+
+bool kiln_path_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+char *kiln_path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	if (!*b)
+		return xstrndup(a, la);
+	if (la == 1 && a[0] == '/')
+		return xasprintf("/%s", b);
+	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+/* --- temp-file registry ------------------------------------------------- */
+
+#define KILN_MAX_TEMPFILES 256
+static char *volatile tempfiles[KILN_MAX_TEMPFILES];
+static int tempfile_hooks_installed;
+
+static void tempfile_cleanup_all(void)
+{
+	for (int i = 0; i < KILN_MAX_TEMPFILES; i++) {
+		char *p = tempfiles[i];
+		if (p) {
+			unlink(p);
+			tempfiles[i] = NULL;
+			free(p);
+		}
+	}
+}
+
+static void tempfile_on_signal(int sig)
+{
+	for (int i = 0; i < KILN_MAX_TEMPFILES; i++) {
+		char *p = tempfiles[i];
+		if (p)
+			unlink(p); /* async-signal-safe; no free here */
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void tempfile_install_hooks(void)
+{
+	if (tempfile_hooks_installed)
+		return;
+	tempfile_hooks_installed = 1;
+	atexit(tempfile_cleanup_all);
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa, old;
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = tempfile_on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+void kiln_tempfile_register(const char *path)
+{
+	tempfile_install_hooks();
+	for (int i = 0; i < KILN_MAX_TEMPFILES; i++) {
+		if (!tempfiles[i]) {
+			tempfiles[i] = xstrdup(path);
+			return;
+		}
+	}
+	/* Table full: the file is still swept by the next store cleanup. */
+}
+
+void kiln_tempfile_forget(const char *path)
+{
+	for (int i = 0; i < KILN_MAX_TEMPFILES; i++) {
+		char *p = tempfiles[i];
+		if (p && strcmp(p, path) == 0) {
+			tempfiles[i] = NULL;
+			free(p);
+			return;
+		}
+	}
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what kiln needs to build and test on Debian 12 (run as root).
+# Only missing packages are installed; apt-get update runs only then.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config
+      libarchive-dev libxxhash-dev libcurl4-openssl-dev libjansson-dev libssl-dev libseccomp-dev
+      busybox-static skopeo umoci)
+[ "${1:-}" = --bench ] && pkgs+=(hyperfine clang)
+[ "${1:-}" = --fuzz ] && pkgs+=(clang)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

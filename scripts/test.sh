@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: dependencies, a sanitizer build (ASan+UBSan), ctest.
+# This is the README's second quick-start command and what .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+build=${KILN_TEST_BUILD:-build-asan}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON >/dev/null
+cmake --build "$build" -j"$(nproc)"
+cd "$build"
+ctest --output-on-failure -j"$(nproc)" "$@"

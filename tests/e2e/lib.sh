@@ -1,0 +1,59 @@
+# Sourced by tests/e2e/test_*.sh. Gives each test a private --root under a
+# temporary directory, assertion helpers, and cleanup even on failure.
+# Environment (set by ctest): KILN, KILN_SRC, KILN_SHARED, KILN_TEST_TMP.
+set -u
+: "${KILN:?KILN must point at the kiln binary}"
+: "${KILN_SRC:?}"
+mkdir -p "${KILN_TEST_TMP:-/tmp}"
+T=$(mktemp -d "${KILN_TEST_TMP:-/tmp}/e2e.XXXXXX")
+ROOT="$T/root"
+export KILN_ROOT="$ROOT"
+_pass=0 _fail=0
+_cleanups=()
+
+at_exit() { _cleanups+=("$*"); }
+_finish() {
+	local rc=$?
+	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[$i]}" || true; done
+	# Nothing of this test may stay mounted.
+	if grep -q " $T" /proc/self/mountinfo 2>/dev/null; then
+		echo "not ok - mounts left under $T"; grep " $T" /proc/self/mountinfo
+		awk -v t="$T" '$5 ~ "^"t {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
+		_fail=$((_fail + 1))
+	fi
+	rm -rf "$T"
+	echo "$_pass passed, $_fail failed"
+	if [ "$_fail" -gt 0 ]; then exit 1; fi
+	exit "$rc"
+}
+trap _finish EXIT
+
+ok() { _pass=$((_pass + 1)); echo "ok $((_pass + _fail)) - $*"; }
+not_ok() { _fail=$((_fail + 1)); echo "not ok $((_pass + _fail)) - $*"; }
+skip_all() { echo "1..0 # SKIP $*"; trap - EXIT; rm -rf "$T"; exit 77; }
+
+# run_ok NAME CMD...: the command must exit 0; its output is in $OUT.
+run_ok() {
+	local name=$1; shift
+	if OUT=$("$@" 2>&1); then ok "$name"; else not_ok "$name (exit $?)"; printf '%s\n' "$OUT" | sed 's/^/#   /'; fi
+}
+# run_fail NAME CODE CMD...: the command must exit with CODE ("nonzero" for any).
+run_fail() {
+	local name=$1 want=$2; shift 2
+	OUT=$("$@" 2>&1); local rc=$?
+	if { [ "$want" = nonzero ] && [ $rc -ne 0 ]; } || [ "$rc" = "$want" ]; then ok "$name"
+	else not_ok "$name (exit $rc, want $want)"; printf '%s\n' "$OUT" | sed 's/^/#   /'; fi
+}
+# expect_contains NAME HAYSTACK NEEDLE
+expect_contains() {
+	if printf '%s' "$2" | grep -qF -- "$3"; then ok "$1"
+	else not_ok "$1: no \"$3\" in output"; printf '%s\n' "$2" | sed 's/^/#   /' | head -40; fi
+}
+expect_not_contains() {
+	if printf '%s' "$2" | grep -qF -- "$3"; then not_ok "$1: unexpected \"$3\""; printf '%s\n' "$2" | sed 's/^/#   /' | head -40
+	else ok "$1"; fi
+}
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: got \"$2\", want \"$3\""; fi
+}
+kiln() { "$KILN" "$@"; }
