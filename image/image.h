@@ -35,15 +35,14 @@ const char *img_store_tmpdir(const struct img_store *s);
  * blobs/sha256/<hex>. An existing blob counts as success. */
 struct img_blob_writer;
 struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err *err);
-int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n,
-                          struct kiln_err *err);
+int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, struct kiln_err *err);
 int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
                            char digest[KILN_DIGEST_LEN], uint64_t *size, struct kiln_err *err);
 /* Frees the writer; removes the temp file if not committed. */
 void img_blob_writer_free(struct img_blob_writer *w);
 
-int img_store_put_blob(struct img_store *s, const void *p, size_t n,
-                       char digest[KILN_DIGEST_LEN], struct kiln_err *err);
+int img_store_put_blob(struct img_store *s, const void *p, size_t n, char digest[KILN_DIGEST_LEN],
+                       struct kiln_err *err);
 bool img_store_has_blob(struct img_store *s, const char *digest);
 /* Allocated path of blobs/sha256/<hex>. */
 char *img_store_blob_path(struct img_store *s, const char *digest);
