@@ -18,20 +18,17 @@
 int kiln_read_fd(int fd, size_t max, const char *what, char **data, size_t *len,
                  struct kiln_err *err)
 {
-	size_t cap = 4096, n = 0;
+	size_t cap = max < 4096 ? max : 4096, n = 0;
 	char *buf = xmalloc(cap + 1);
 	for (;;) {
-		if (n == cap) {
-			if (cap >= max) {
-				free(buf);
-				return kiln_err_set(err, KILN_E_LIMIT,
-				                    "%s is larger than the limit of %zu bytes",
-				                    what, max);
-			}
-			cap = cap * 2 > max ? max : cap * 2;
+		if (n == cap && cap < max) {
+			cap = cap > max / 2 ? max : cap * 2;
 			buf = xrealloc(buf, cap + 1);
 		}
-		ssize_t r = read(fd, buf + n, cap - n);
+		char probe;
+		/* At the limit, one more byte decides between "done" and "too big". */
+		char *dst = n < cap ? buf + n : &probe;
+		ssize_t r = read(fd, dst, n < cap ? cap - n : 1);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -40,6 +37,11 @@ int kiln_read_fd(int fd, size_t max, const char *what, char **data, size_t *len,
 		}
 		if (r == 0)
 			break;
+		if (dst == &probe) {
+			free(buf);
+			return kiln_err_set(err, KILN_E_LIMIT, "%s is larger than the limit of %zu bytes",
+			                    what, max);
+		}
 		n += (size_t)r;
 	}
 	buf[n] = '\0';
