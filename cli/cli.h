@@ -27,6 +27,7 @@ struct kiln_ctx {
 	struct kiln_err err;     /* the one error main.c prints */
 	char **args;             /* positional arguments from kiln_opts_parse() */
 	struct img_store *store; /* opened by the dispatcher for CMD_NEEDS_STORE */
+	bool needs_store;        /* set by the dispatcher: kiln_opts_parse opens ctx->store */
 };
 
 enum kiln_cmd_flags {

@@ -230,6 +230,39 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
 /* Removes every index entry of image `id` (tags included). */
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err);
 
+/* --- garbage collection, checks, temp sweeping (gc.c) ------------------- */
+/* GC roots: everything reachable from index.json, plus every digest listed
+ * in the files of ROOT/gc-roots/ (one "sha256:..." a line; a manifest or
+ * index listed there keeps its children too). This is the seam for the
+ * other modules: the cache writes a root file per record, the runtime one per
+ * container (ROOT/gc-roots/cache-<key>, ROOT/gc-roots/container-<id>), each
+ * written atomically before the record it protects is published.
+ * Snapshots (ROOT/snapshots/<diffID hex>) live while a live config lists
+ * their diffID. */
+#define IMG_GC_ROOTS_DIR "gc-roots"
+struct img_gc_result {
+	size_t blobs_removed, snapshots_removed, temps_removed;
+	uint64_t bytes_reclaimed; /* blob bytes */
+};
+enum img_gc_flags {
+	IMG_GC_TRY = 1 << 0,     /* give up at once (KILN_E_CONFLICT) if the store is busy */
+	IMG_GC_DRY_RUN = 1 << 1, /* count only */
+};
+/* Takes the store lock exclusively (waiting up to 30 s for other kiln
+ * processes unless IMG_GC_TRY), marks, sweeps, and returns to shared. */
+int img_store_gc(struct img_store *s, unsigned flags, struct img_gc_result *res,
+                 struct kiln_err *err);
+/* Checks every blob's digest against its name and that every reference from
+ * index.json (manifests, configs, layers, nested indexes) resolves. Problems
+ * are appended to *problems (one line each); returns -1 with KILN_E_CORRUPT
+ * when there is any. */
+int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_err *err);
+/* Removes regular temp files older than max_age_sec that nobody holds
+ * locked from ROOT/tmp and stale index temp files from ROOT/images. */
+size_t img_store_sweep_temps(struct img_store *s, unsigned max_age_sec);
+/* Sum of the blob sizes under blobs/sha256. */
+uint64_t img_store_blobs_size(struct img_store *s);
+
 /* --- blobs: content-addressed, written atomically ----------------------- */
 /* A writer streams into a temp file in the store, hashing as it goes;
  * commit verifies (when expected is non-NULL), fsyncs and renames into

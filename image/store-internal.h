@@ -4,6 +4,9 @@
 
 #include "image.h"
 
+/* Temp files untouched for this long and not flock'ed are stale. */
+#define IMG_STALE_TEMP_SEC 600
+
 struct img_store {
 	char *root;      /* ROOT */
 	char *layout;    /* ROOT/images: the OCI image layout */

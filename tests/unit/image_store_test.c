@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "image.h"
 #include "tap.h"
@@ -177,7 +178,70 @@ int main(void)
 	char p1[2] = {ids[a][7], 0};
 	T_OK(load_fails(s, p1), "ambiguous prefix: No such image");
 	T_OK(load_ok(s, ids[b], ids[b]), "full id still works");
-	(void)id3;
+
+	/* garbage collection */
+	const char *keep[] = {"keep:1"};
+	T_OK(commit(s, "kept-layer", "k", keep, 1, id3) == 0, "commit an image to keep");
+	for (int i = 0; i <= b; i++)
+		if (strcmp(ids[i], id3))
+			img_store_remove_image(s, ids[i], NULL);
+	char stray[KILN_DIGEST_LEN], rooted[KILN_DIGEST_LEN];
+	img_store_put_blob(s, "stray", 5, stray, &err);
+	img_store_put_blob(s, "rooted", 6, rooted, &err);
+	_cleanup_free_ char *roots = kiln_path_join(root, IMG_GC_ROOTS_DIR);
+	kiln_mkdir_p(roots, 0755, NULL);
+	_cleanup_free_ char *rootfile = kiln_path_join(roots, "cache-test");
+	_cleanup_free_ char *line = xasprintf("%s\n", rooted);
+	kiln_write_file_atomic(rootfile, line, strlen(line), 0644, NULL);
+	/* snapshots: one live (the kept image's diffID), one orphan */
+	struct img_image *kept = NULL;
+	img_image_load(s, "keep:1", &kept, &err);
+	_cleanup_free_ char *live_snap =
+	    xasprintf("%s/snapshots/%s", root, kiln_digest_hex(kept->config->diff_ids[0]));
+	_cleanup_free_ char *dead_snap = xasprintf("%s/snapshots/%s", root, kiln_digest_hex(stray));
+	kiln_mkdir_p(live_snap, 0755, NULL);
+	kiln_mkdir_p(dead_snap, 0755, NULL);
+	struct img_gc_result gr;
+	T_OK(img_store_gc(s, 0, &gr, &err) == 0, "gc runs");
+	T_OK((int)gr.blobs_removed >= 3 * (b + 1) + 1, "gc removed unreferenced blobs (%zu)",
+	     gr.blobs_removed);
+	T_OK(gr.bytes_reclaimed > 0, "gc reports reclaimed bytes");
+	T_OK(!img_store_has_blob(s, stray), "stray blob swept");
+	T_OK(img_store_has_blob(s, rooted), "blob named in gc-roots kept");
+	T_OK(img_store_has_blob(s, kept->id), "kept image's config kept");
+	T_OK(img_store_has_blob(s, kept->manifest->layers[0].digest), "kept image's layer kept");
+	T_OK(img_store_has_blob(s, kept->manifest_digest), "kept image's manifest kept");
+	T_OK(load_ok(s, "keep:1", id3), "kept image still loads");
+	T_OK(kiln_path_exists(live_snap), "live snapshot kept");
+	T_OK(!kiln_path_exists(dead_snap), "orphan snapshot swept");
+	T_OK(img_store_gc(s, 0, &gr, &err) == 0 && gr.blobs_removed == 0, "second gc is a no-op");
+
+	/* fsck */
+	struct kiln_strv probs = KILN_STRV_INIT;
+	T_OK(img_store_fsck(s, &probs, &err) == 0 && probs.n == 0, "fsck: clean store");
+	_cleanup_free_ char *lp = img_store_blob_path(s, kept->manifest->layers[0].digest);
+	FILE *f = fopen(lp, "w");
+	fputs("tampered", f);
+	fclose(f);
+	T_OK(img_store_fsck(s, &probs, &err) < 0 && err.code == KILN_E_CORRUPT,
+	     "fsck detects a corrupt blob: %s", err.msg);
+	T_OK(probs.n == 1 && strstr(probs.v[0], "corrupt blob"), "problem names the blob: %s",
+	     probs.n ? probs.v[0] : "");
+	kiln_err_release(&err);
+	kiln_strv_release(&probs);
+	unlink(lp);
+	T_OK(img_store_fsck(s, &probs, &err) < 0 && probs.n == 1 && strstr(probs.v[0], "missing"),
+	     "fsck detects a missing blob: %s", probs.n ? probs.v[0] : "");
+	kiln_err_release(&err);
+	kiln_strv_release(&probs);
+	img_image_free(kept);
+
+	/* stale temp files */
+	_cleanup_free_ char *tmpf = kiln_path_join(root, "tmp/blob-stale");
+	kiln_write_file_atomic(tmpf, "x", 1, 0600, NULL);
+	T_INTEQ(img_store_sweep_temps(s, 3600), 0, "fresh temp file kept");
+	T_INTEQ(img_store_sweep_temps(s, 0) >= 1, 1, "stale temp file swept");
+	T_OK(!kiln_path_exists(tmpf), "temp file gone");
 
 	img_store_close(s);
 	kiln_rm_rf(root, NULL);
