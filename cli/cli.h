@@ -27,6 +27,7 @@ struct kiln_ctx {
 	struct kiln_err err;     /* the one error main.c prints */
 	char **args;             /* positional arguments from kiln_opts_parse() */
 	struct img_store *store; /* opened by the dispatcher for CMD_NEEDS_STORE */
+	bool needs_store;        /* set by the dispatcher: kiln_opts_parse opens ctx->store */
 };
 
 enum kiln_cmd_flags {
@@ -121,5 +122,15 @@ void kiln_print_main_help(void);
 /* --- handlers ------------------------------------------------------------ */
 int cmd_help(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_version(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_image.c, cmd_image_rm.c */
+int cmd_images(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_tag(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_rmi(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_image_prune(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_history(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_system_df(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

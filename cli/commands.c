@@ -4,8 +4,34 @@
 
 #include "cli.h"
 
+#define S CMD_NEEDS_STORE
+static const struct kiln_cmd image_commands[] = {
+    {"history", cmd_history, S, "Show the history of an image", NULL},
+    {"inspect", cmd_inspect, S, "Display detailed information on one or more images", NULL},
+    {"list", cmd_images, S | CMD_ALIAS, "List images", NULL},
+    {"ls", cmd_images, S, "List images", NULL},
+    {"prune", cmd_image_prune, S, "Remove unused images", NULL},
+    {"rm", cmd_rmi, S, "Remove one or more images", NULL},
+    {"tag", cmd_tag, S, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", NULL},
+    {0},
+};
+
+static const struct kiln_cmd system_commands[] = {
+    {"check", cmd_system_check, S | CMD_HIDDEN, "Check the store's consistency", NULL},
+    {"df", cmd_system_df, S, "Show kiln disk usage", NULL},
+    {"prune", cmd_system_prune, S, "Remove unused data", NULL},
+    {0},
+};
+
 const struct kiln_cmd kiln_commands[] = {
     {"help", cmd_help, 0, "Show help for a command", NULL},
+    {"history", cmd_history, S, "Show the history of an image", NULL},
+    {"image", NULL, 0, "Manage images", image_commands},
+    {"images", cmd_images, S, "List images", NULL},
+    {"inspect", cmd_inspect, S, "Return low-level information on images", NULL},
+    {"rmi", cmd_rmi, S, "Remove one or more images", NULL},
+    {"system", NULL, 0, "Manage kiln", system_commands},
+    {"tag", cmd_tag, S, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", NULL},
     {"version", cmd_version, 0, "Show the kiln version information", NULL},
     {0},
 };

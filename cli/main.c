@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "image.h"
 
 static char *default_root(void)
 {
@@ -105,6 +106,7 @@ static int dispatch(struct kiln_ctx *ctx, int argc, char **argv)
 		kiln_err_set(&ctx->err, 0, "%s must be run as root", ctx->cmd_path);
 		return 1;
 	}
+	ctx->needs_store = (c->flags & CMD_NEEDS_STORE) != 0;
 	return c->fn(argc - i, argv + i, ctx);
 }
 
@@ -131,5 +133,6 @@ int main(int argc, char **argv)
 	free(ctx.cmd_path);
 	free(ctx.root);
 	free(ctx.args);
+	img_store_close(ctx.store);
 	return code;
 }

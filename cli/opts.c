@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "image.h"
 
 static const char *root_target;
 static bool help_target;
@@ -237,6 +238,13 @@ int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
 	free(ctx->args);
 	ctx->args = pos; /* freed by main.c */
 	*argv = pos;
+	/* CMD_NEEDS_STORE: opened here, once --root after the command is known
+	 * and not for --help; closed by main.c. */
+	if (ctx->needs_store && !ctx->store &&
+	    img_store_open(ctx->root, &ctx->store, &ctx->err) < 0) {
+		*exit_code = 1;
+		return -1;
+	}
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ int img_store_open(const char *root, struct img_store **out, struct kiln_err *er
 	if (ensure_file(layout_file, oci_layout_json, err) < 0 ||
 	    ensure_file(index_file, empty_index_json, err) < 0)
 		goto fail;
+	img_store_sweep_temps(s, IMG_STALE_TEMP_SEC);
 	*out = s;
 	return 0;
 fail:
@@ -129,6 +131,7 @@ struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err
 		free(w);
 		return NULL;
 	}
+	flock(w->fd, LOCK_EX); /* a temp sweep skips files held by a live writer */
 	kiln_sha256_init(&w->hash);
 	return w;
 }

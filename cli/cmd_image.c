@@ -1,0 +1,408 @@
+/* Image commands: images/image ls, inspect, tag, rmi/image rm, image prune,
+ * history, and system df/prune/check. Docker-compatible output. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "format.h"
+#include "image.h"
+
+static char *short_id(const char *id, bool no_trunc)
+{
+	return no_trunc ? xstrdup(id) : xstrndup(kiln_digest_hex(id), 12);
+}
+
+static json_t *jstr(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *jstrv(char *const *v)
+{
+	if (!v)
+		return json_null();
+	json_t *a = json_array();
+	for (; *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+static json_t *jset(char *const *v)
+{
+	if (!v)
+		return json_null();
+	json_t *o = json_object();
+	for (; *v; v++)
+		json_object_set_new(o, *v, json_object());
+	return o;
+}
+
+/* --- images ------------------------------------------------------------------ */
+
+struct image_row {
+	const struct img_image *img;
+	char *repo, *tag, *digest;
+};
+
+static json_t *row_json(const struct image_row *r, bool no_trunc)
+{
+	json_t *o = json_object();
+	_cleanup_free_ char *size = kiln_human_size((double)r->img->size);
+	_cleanup_free_ char *since = kiln_since(r->img->created);
+	_cleanup_free_ char *at = kiln_time_go(r->img->created);
+	_cleanup_free_ char *id = short_id(r->img->id, no_trunc);
+	json_object_set_new(o, "Containers", json_string("N/A"));
+	json_object_set_new(o, "CreatedAt", json_string(at));
+	json_object_set_new(o, "CreatedSince", json_string(since));
+	json_object_set_new(o, "Digest", json_string(r->digest));
+	json_object_set_new(o, "ID", json_string(id));
+	json_object_set_new(o, "Repository", json_string(r->repo));
+	json_object_set_new(o, "SharedSize", json_string("N/A"));
+	json_object_set_new(o, "Size", json_string(size));
+	json_object_set_new(o, "Tag", json_string(r->tag));
+	json_object_set_new(o, "UniqueSize", json_string("N/A"));
+	json_object_set_new(o, "VirtualSize", json_string(size));
+	return o;
+}
+
+/* Digest of repo (familiar name) among the image's repo digests, or "<none>". */
+static char *repo_digest(const struct img_image *img, const char *repo)
+{
+	for (size_t i = 0; i < img->n_repo_digests; i++) {
+		_cleanup_free_ char *fam = img_ref_familiarize(img->repo_digests[i]);
+		char *at = strchr(fam, '@');
+		if (at && (size_t)(at - fam) == strlen(repo) && !strncmp(fam, repo, strlen(repo)))
+			return xstrdup(at + 1);
+	}
+	return xstrdup("<none>");
+}
+
+static bool row_matches(const struct image_row *r, const char *filter)
+{
+	if (!filter)
+		return true;
+	struct img_ref f;
+	if (img_ref_parse(filter, 0, &f, NULL) < 0)
+		return false;
+	_cleanup_free_ char *name = img_ref_familiar_name(&f);
+	bool ok = !strcmp(name, r->repo) && (!f.tag || !strcmp(f.tag, r->tag));
+	img_ref_release(&f);
+	return ok;
+}
+
+static void collect_rows(struct img_image **v, size_t n, const char *filter,
+                         struct image_row **rows, size_t *n_rows)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t tags = v[i]->n_repo_tags ? v[i]->n_repo_tags : 1;
+		for (size_t t = 0; t < tags; t++) {
+			struct image_row r = {.img = v[i]};
+			if (v[i]->n_repo_tags) {
+				struct img_ref ref;
+				img_ref_parse(v[i]->repo_tags[t], 0, &ref, NULL);
+				r.repo = img_ref_familiar_name(&ref);
+				r.tag = xstrdup(ref.tag);
+				r.digest = repo_digest(v[i], r.repo);
+				img_ref_release(&ref);
+			} else {
+				r.repo = xstrdup("<none>");
+				r.tag = xstrdup("<none>");
+				r.digest = xstrdup("<none>");
+			}
+			if (!row_matches(&r, filter) || (filter && !v[i]->n_repo_tags)) {
+				free(r.repo);
+				free(r.tag);
+				free(r.digest);
+				continue;
+			}
+			*rows = xreallocarray(*rows, *n_rows + 1, sizeof(**rows));
+			(*rows)[(*n_rows)++] = r;
+		}
+	}
+}
+
+static const char *const image_headers[][2] = {
+    {"ID", "IMAGE ID"}, {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"}, {NULL, NULL}};
+
+static int print_formatted(struct kiln_ctx *ctx, const char *format, json_t **objs, size_t n,
+                           const char *const (*headers)[2])
+{
+	if (!strcmp(format, "json") || !strcmp(format, "{{json .}}")) {
+		for (size_t i = 0; i < n; i++) {
+			_cleanup_free_ char *j = kiln_json_dump(objs[i], false);
+			printf("%s\n", j);
+		}
+		return 0;
+	}
+	struct kiln_tmpl *t = kiln_tmpl_parse(format, &ctx->err);
+	if (!t)
+		return 125;
+	struct kiln_table tab = {.n_cols = 0};
+	bool table = kiln_tmpl_is_table(t);
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	if (table) {
+		char *h = kiln_tmpl_header(t, headers);
+		kiln_buf_addf(&b, NULL, "%s\n", h);
+		free(h);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = kiln_tmpl_render(t, objs[i], &b, &ctx->err) < 0 ? 1 : 0;
+		kiln_buf_addch(&b, '\n', NULL);
+	}
+	if (!rc && table) {
+		/* align tab-separated cells like docker's tabwriter */
+		char *save = NULL, *all = kiln_buf_detach(&b, NULL);
+		for (char *line = strtok_r(all, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			struct kiln_strv cells = KILN_STRV_INIT;
+			char *s2 = NULL;
+			for (char *c = strtok_r(line, "\t", &s2); c; c = strtok_r(NULL, "\t", &s2))
+				kiln_strv_push(&cells, c);
+			if (!tab.n_cols)
+				tab.n_cols = cells.n ? cells.n : 1;
+			while (cells.n < tab.n_cols)
+				kiln_strv_push(&cells, "");
+			kiln_table_add(&tab, (const char *const *)cells.v);
+			kiln_strv_release(&cells);
+		}
+		free(all);
+		kiln_table_print(&tab, stdout);
+		kiln_table_release(&tab);
+	} else if (!rc) {
+		fputs(kiln_buf_str(&b), stdout);
+	}
+	kiln_buf_release(&b);
+	kiln_tmpl_free(t);
+	return rc;
+}
+
+int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	bool all = false, quiet = false, digests = false, no_trunc = false;
+	const char *format = NULL;
+	const struct kiln_opt opts[] = {
+	    OPT_BOOL('a', "all", &all, "Show all images (default hides intermediate images)"),
+	    OPT_BOOL(0, "digests", &digests, "Show digests"),
+	    OPT_STRING(0, "format", &format, "string",
+	               "Format output using a custom template: 'table', 'table TEMPLATE', "
+	               "'json', 'TEMPLATE'"),
+	    OPT_BOOL(0, "no-trunc", &no_trunc, "Don't truncate output"),
+	    OPT_BOOL('q', "quiet", &quiet, "Only show image IDs"),
+	    OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] [REPOSITORY[:TAG]]", "List images", 0, 1, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	(void)all; /* kiln keeps no intermediate images */
+	struct img_image **v = NULL;
+	size_t n = 0, n_rows = 0;
+	if (img_image_list(ctx->store, &v, &n, &ctx->err) < 0)
+		return 1;
+	struct image_row *rows = NULL;
+	collect_rows(v, n, argc > 1 ? argv[1] : NULL, &rows, &n_rows);
+	int rc = 0;
+	if (quiet) {
+		struct kiln_strv seen = KILN_STRV_INIT;
+		for (size_t i = 0; i < n_rows; i++) {
+			_cleanup_free_ char *id = short_id(rows[i].img->id, no_trunc);
+			if (!kiln_strv_contains(&seen, id)) {
+				printf("%s\n", id);
+				kiln_strv_push(&seen, id);
+			}
+		}
+		kiln_strv_release(&seen);
+	} else if (format && strcmp(format, "table") != 0) {
+		json_t **objs = xcalloc(n_rows + 1, sizeof(*objs));
+		for (size_t i = 0; i < n_rows; i++)
+			objs[i] = row_json(&rows[i], no_trunc);
+		rc = print_formatted(ctx, format, objs, n_rows, image_headers);
+		for (size_t i = 0; i < n_rows; i++)
+			json_decref(objs[i]);
+		free(objs);
+	} else {
+		struct kiln_table t = {.n_cols = digests ? 6 : 5};
+		const char *h[] = {"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"};
+		const char *h5[] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"};
+		kiln_table_add(&t, digests ? h : h5);
+		for (size_t i = 0; i < n_rows; i++) {
+			_cleanup_free_ char *id = short_id(rows[i].img->id, no_trunc);
+			_cleanup_free_ char *since = kiln_since(rows[i].img->created);
+			_cleanup_free_ char *size = kiln_human_size((double)rows[i].img->size);
+			const char *c6[] = {rows[i].repo, rows[i].tag, rows[i].digest,
+			                    id,           since,       size};
+			const char *c5[] = {rows[i].repo, rows[i].tag, id, since, size};
+			kiln_table_add(&t, digests ? c6 : c5);
+		}
+		kiln_table_print(&t, stdout);
+		kiln_table_release(&t);
+	}
+	for (size_t i = 0; i < n_rows; i++) {
+		free(rows[i].repo);
+		free(rows[i].tag);
+		free(rows[i].digest);
+	}
+	free(rows);
+	img_image_list_free(v, n);
+	return rc;
+}
+
+/* --- inspect ------------------------------------------------------------------ */
+
+static json_t *config_json(const struct img_config *c)
+{
+	json_t *o = json_object();
+	json_t *labels = json_null();
+	if (c->config.labels.n) {
+		labels = json_object();
+		for (size_t i = 0; i < c->config.labels.n; i++)
+			json_object_set_new(labels, c->config.labels.v[i].key,
+			                    json_string(c->config.labels.v[i].value));
+	}
+	json_object_set_new(o, "Hostname", json_string(""));
+	json_object_set_new(o, "Domainname", json_string(""));
+	json_object_set_new(o, "User", json_string(c->config.user ? c->config.user : ""));
+	json_object_set_new(o, "AttachStdin", json_false());
+	json_object_set_new(o, "AttachStdout", json_false());
+	json_object_set_new(o, "AttachStderr", json_false());
+	if (c->config.exposed_ports)
+		json_object_set_new(o, "ExposedPorts", jset(c->config.exposed_ports));
+	json_object_set_new(o, "Tty", json_false());
+	json_object_set_new(o, "OpenStdin", json_false());
+	json_object_set_new(o, "StdinOnce", json_false());
+	json_object_set_new(o, "Env", jstrv(c->config.env));
+	json_object_set_new(o, "Cmd", jstrv(c->config.cmd));
+	const struct img_healthcheck *hc = c->config.healthcheck;
+	if (hc) {
+		json_t *h = json_object();
+		json_object_set_new(h, "Test", jstrv(hc->test));
+		if (hc->interval)
+			json_object_set_new(h, "Interval", json_integer(hc->interval));
+		if (hc->timeout)
+			json_object_set_new(h, "Timeout", json_integer(hc->timeout));
+		if (hc->start_period)
+			json_object_set_new(h, "StartPeriod", json_integer(hc->start_period));
+		if (hc->start_interval)
+			json_object_set_new(h, "StartInterval", json_integer(hc->start_interval));
+		if (hc->retries)
+			json_object_set_new(h, "Retries", json_integer(hc->retries));
+		json_object_set_new(o, "Healthcheck", h);
+	}
+	if (c->config.args_escaped)
+		json_object_set_new(o, "ArgsEscaped", json_true());
+	json_object_set_new(o, "Image", json_string(""));
+	json_object_set_new(o, "Volumes", jset(c->config.volumes));
+	json_object_set_new(o, "WorkingDir",
+	                    json_string(c->config.working_dir ? c->config.working_dir : ""));
+	json_object_set_new(o, "Entrypoint", jstrv(c->config.entrypoint));
+	json_object_set_new(o, "OnBuild", jstrv(c->config.on_build));
+	json_object_set_new(o, "Labels", labels);
+	if (c->config.stop_signal)
+		json_object_set_new(o, "StopSignal", json_string(c->config.stop_signal));
+	if (c->config.shell)
+		json_object_set_new(o, "Shell", jstrv(c->config.shell));
+	return o;
+}
+
+static json_t *familiar_list(char *const *v)
+{
+	json_t *a = json_array();
+	for (; v && *v; v++) {
+		char *f = img_ref_familiarize(*v);
+		json_array_append_new(a, json_string(f));
+		free(f);
+	}
+	return a;
+}
+
+static json_t *inspect_json(const struct img_image *img)
+{
+	const struct img_config *c = img->config;
+	json_t *o = json_object();
+	json_object_set_new(o, "Id", json_string(img->id));
+	json_object_set_new(o, "RepoTags", familiar_list(img->repo_tags));
+	json_object_set_new(o, "RepoDigests", familiar_list(img->repo_digests));
+	json_object_set_new(o, "Parent", json_string(""));
+	const char *comment = c->n_history ? c->history[c->n_history - 1].comment : NULL;
+	json_object_set_new(o, "Comment", json_string(comment ? comment : ""));
+	json_object_set_new(o, "Created", jstr(c->created ? c->created : "0001-01-01T00:00:00Z"));
+	json_object_set_new(o, "DockerVersion", json_string(""));
+	json_object_set_new(o, "Author", json_string(c->author ? c->author : ""));
+	json_object_set_new(o, "Config", config_json(c));
+	json_object_set_new(o, "Architecture", json_string(c->architecture ? c->architecture : ""));
+	if (c->variant)
+		json_object_set_new(o, "Variant", json_string(c->variant));
+	json_object_set_new(o, "Os", json_string(c->os ? c->os : ""));
+	json_object_set_new(o, "Size", json_integer(img->size));
+	json_t *rootfs = json_object();
+	json_object_set_new(rootfs, "Type",
+	                    json_string(c->rootfs_type ? c->rootfs_type : "layers"));
+	json_object_set_new(rootfs, "Layers", jstrv(c->diff_ids));
+	json_object_set_new(o, "RootFS", rootfs);
+	json_t *meta = json_object();
+	json_object_set_new(meta, "LastTagTime", json_string("0001-01-01T00:00:00Z"));
+	json_object_set_new(o, "Metadata", meta);
+	return o;
+}
+
+int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	const char *format = NULL, *type = NULL;
+	const struct kiln_opt opts[] = {
+	    OPT_STRING('f', "format", &format, "string",
+	               "Format output using a custom template: 'json', 'TEMPLATE'"),
+	    OPT_STRING(0, "type", &type, "string", "Only inspect objects of the given type"),
+	    OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] IMAGE [IMAGE...]",
+	                                 "Display detailed information on one or more images", 1,
+	                                 -1, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	if (type && strcmp(type, "image") != 0)
+		return kiln_err_set(&ctx->err, KILN_E_USAGE, "unsupported type \"%s\"", type), 125;
+	json_t *all = json_array();
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		struct img_image *img = NULL;
+		struct kiln_err e = KILN_ERR_INIT;
+		if (img_image_load(ctx->store, argv[i], &img, &e) < 0) {
+			kiln_err_move(&ctx->err, &e);
+			rc = 1;
+			continue;
+		}
+		json_array_append_new(all, inspect_json(img));
+		img_image_free(img);
+	}
+	if (!format || !strcmp(format, "json")) {
+		_cleanup_free_ char *j = kiln_json_dump(all, true);
+		printf("%s\n", j);
+	} else {
+		size_t n = json_array_size(all);
+		json_t **objs = xcalloc(n + 1, sizeof(*objs));
+		for (size_t i = 0; i < n; i++)
+			objs[i] = json_array_get(all, i);
+		struct kiln_err saved = KILN_ERR_INIT;
+		kiln_err_move(&saved, &ctx->err);
+		int r = print_formatted(ctx, format, objs, n, NULL);
+		if (!r)
+			kiln_err_move(&ctx->err, &saved);
+		kiln_err_release(&saved);
+		free(objs);
+		rc = r ? r : rc;
+	}
+	json_decref(all);
+	return rc;
+}
+
+/* --- tag ------------------------------------------------------------------------ */
+
+int cmd_tag(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	const struct kiln_opt opts[] = {OPT_END};
+	const struct kiln_usage usage = {"SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+	                                 "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", 2,
+	                                 2, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	return img_store_tag(ctx->store, argv[1], argv[2], &ctx->err) < 0 ? 1 : 0;
+}

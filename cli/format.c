@@ -1,0 +1,159 @@
+/* Output helpers shared by commands: docker-style tables (tabwriter with
+ * minwidth 10, padding 3), human sizes and durations, RFC 3339 times, and
+ * a Go-template subset for --format over jansson values:
+ *   {{.A.B}}  {{json .A}}  {{json .}}  {{join .A "sep"}}  {{index .A "key"}}
+ *   {{upper .A}} {{lower .A}} {{println}}; a leading "table " prints a header. */
+#include "format.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+void kiln_table_add(struct kiln_table *t, const char *const *cells)
+{
+	t->rows = xreallocarray(t->rows, t->n_rows + 1, sizeof(*t->rows));
+	char **row = xcalloc(t->n_cols, sizeof(char *));
+	for (size_t i = 0; i < t->n_cols; i++)
+		row[i] = xstrdup(cells[i] ? cells[i] : "");
+	t->rows[t->n_rows++] = row;
+}
+
+void kiln_table_print(struct kiln_table *t, FILE *out)
+{
+	size_t *w = xcalloc(t->n_cols, sizeof(size_t));
+	for (size_t r = 0; r < t->n_rows; r++)
+		for (size_t c = 0; c < t->n_cols; c++) {
+			size_t len = kiln_display_width(t->rows[r][c]) + 3;
+			if (len > w[c])
+				w[c] = len;
+		}
+	for (size_t r = 0; r < t->n_rows; r++) {
+		for (size_t c = 0; c < t->n_cols; c++) {
+			fputs(t->rows[r][c], out);
+			if (c + 1 < t->n_cols) {
+				size_t want = w[c] < 10 ? 10 : w[c];
+				for (size_t k = kiln_display_width(t->rows[r][c]); k < want; k++)
+					fputc(' ', out);
+			}
+		}
+		fputc('\n', out);
+	}
+	free(w);
+}
+
+void kiln_table_release(struct kiln_table *t)
+{
+	for (size_t r = 0; r < t->n_rows; r++) {
+		for (size_t c = 0; c < t->n_cols; c++)
+			free(t->rows[r][c]);
+		free(t->rows[r]);
+	}
+	free(t->rows);
+	t->rows = NULL;
+	t->n_rows = 0;
+}
+
+size_t kiln_display_width(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80; /* count UTF-8 code points */
+	return n;
+}
+
+char *kiln_human_size(double size)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+	size_t i = 0;
+	while (size >= 1000.0 && i + 1 < KILN_ARRAY_SIZE(units)) {
+		size /= 1000.0;
+		i++;
+	}
+	return xasprintf("%.3g%s", size, units[i]);
+}
+
+char *kiln_human_duration(int64_t seconds)
+{
+	if (seconds < 1)
+		return xstrdup("Less than a second");
+	if (seconds == 1)
+		return xstrdup("1 second");
+	if (seconds < 60)
+		return xasprintf("%lld seconds", (long long)seconds);
+	int64_t minutes = seconds / 60, hours = seconds / 3600;
+	if (minutes == 1)
+		return xstrdup("About a minute");
+	if (minutes < 60)
+		return xasprintf("%lld minutes", (long long)minutes);
+	if (hours == 1)
+		return xstrdup("About an hour");
+	if (hours < 48)
+		return xasprintf("%lld hours", (long long)hours);
+	if (hours < 24 * 7 * 2)
+		return xasprintf("%lld days", (long long)(hours / 24));
+	if (hours < 24 * 30 * 2)
+		return xasprintf("%lld weeks", (long long)(hours / 24 / 7));
+	if (hours < 24 * 365 * 2)
+		return xasprintf("%lld months", (long long)(hours / 24 / 30));
+	return xasprintf("%lld years", (long long)(hours / 24 / 365));
+}
+
+int kiln_parse_rfc3339(const char *s, time_t *out)
+{
+	struct tm tm = {0};
+	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!p)
+		return -1;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	long off = 0;
+	if (*p == '+' || *p == '-') {
+		int hh = 0, mm = 0;
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+			return -1;
+		off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
+	} else if (*p != 'Z' && *p != 'z') {
+		return -1;
+	}
+	*out = timegm(&tm) - off;
+	return 0;
+}
+
+char *kiln_since(const char *rfc3339)
+{
+	time_t t;
+	if (kiln_parse_rfc3339(rfc3339, &t) < 0)
+		return xstrdup("N/A");
+	_cleanup_free_ char *d = kiln_human_duration((int64_t)(time(NULL) - t));
+	return xasprintf("%s ago", d);
+}
+
+char *kiln_time_go(const char *rfc3339)
+{
+	time_t t;
+	struct tm tm;
+	char buf[64];
+	if (kiln_parse_rfc3339(rfc3339, &t) < 0 || !localtime_r(&t, &tm))
+		return xstrdup("");
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+	return xstrdup(buf);
+}
+
+bool kiln_confirm(const char *warning)
+{
+	printf("%s\nAre you sure you want to continue? [y/N] ", warning);
+	fflush(stdout);
+	char line[64];
+	if (!fgets(line, sizeof(line), stdin)) {
+		printf("\n");
+		return false;
+	}
+	for (char *p = line; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	line[strcspn(line, "\r\n")] = 0;
+	return !strcmp(line, "y") || !strcmp(line, "yes");
+}

@@ -1,0 +1,363 @@
+/* Garbage collection (mark from index.json and ROOT/gc-roots, sweep blobs
+ * and snapshots under the exclusive store lock), the store check, and stale
+ * temp-file sweeping. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store-internal.h"
+
+/* --- marking ------------------------------------------------------------- */
+
+struct mark {
+	struct img_store *s;
+	struct kiln_strv blobs;     /* live blob digests */
+	struct kiln_strv diff_ids;  /* live snapshot names (hex) */
+	struct kiln_strv *problems; /* fsck: missing or bad children; NULL for gc */
+};
+
+static void problem(struct mark *m, const char *fmt, const char *a, const char *b)
+{
+	if (m->problems)
+		kiln_strv_pushf(m->problems, fmt, a, b);
+}
+
+static bool is_index_mt(const char *mt)
+{
+	return mt && (!strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST));
+}
+
+static void mark_config(struct mark *m, const char *digest)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	struct img_config *c = NULL;
+	struct kiln_err err = KILN_ERR_INIT;
+	if (img_store_read_blob(m->s, digest, IMG_MAX_JSON, &data, &len, &err) < 0 ||
+	    img_config_from_json(data, len, &c, &err) < 0) {
+		problem(m, "config %s: %s", digest, err.msg);
+		kiln_err_release(&err);
+		return;
+	}
+	for (size_t i = 0; i < c->n_diff_ids; i++)
+		if (!kiln_strv_contains(&m->diff_ids, kiln_digest_hex(c->diff_ids[i])))
+			kiln_strv_push(&m->diff_ids, kiln_digest_hex(c->diff_ids[i]));
+	img_config_free(c);
+}
+
+/* Marks the blob d and, for manifests and indexes, everything below it. */
+static void mark_blob(struct mark *m, const char *digest, const char *media_type, int depth)
+{
+	if (!kiln_digest_valid(digest)) {
+		problem(m, "reference to unsupported digest %s%s", digest, "");
+		return;
+	}
+	if (kiln_strv_contains(&m->blobs, digest))
+		return;
+	kiln_strv_push(&m->blobs, digest);
+	if (!img_store_has_blob(m->s, digest)) {
+		problem(m, "missing blob %s (%s)", digest, media_type ? media_type : "?");
+		return;
+	}
+	bool is_index = is_index_mt(media_type);
+	bool is_manifest = !media_type || !strcmp(media_type, IMG_MT_OCI_MANIFEST) ||
+	                   !strcmp(media_type, IMG_MT_DOCKER_MANIFEST);
+	if ((!is_index && !is_manifest) || depth > 4)
+		return;
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	struct kiln_err err = KILN_ERR_INIT;
+	if (img_store_read_blob(m->s, digest, IMG_MAX_JSON, &data, &len, &err) < 0) {
+		problem(m, "blob %s: %s", digest, err.msg);
+		kiln_err_release(&err);
+		return;
+	}
+	if (is_index) {
+		struct img_index *x = NULL;
+		if (img_index_from_json(data, len, &x, &err) < 0) {
+			problem(m, "index %s: %s", digest, err.msg);
+			kiln_err_release(&err);
+			return;
+		}
+		for (size_t i = 0; i < x->n_manifests; i++)
+			mark_blob(m, x->manifests[i].digest, x->manifests[i].media_type, depth + 1);
+		img_index_free(x);
+		return;
+	}
+	struct img_manifest *man = NULL;
+	if (img_manifest_from_json(data, len, &man, &err) < 0) {
+		/* a root file may name a plain blob: not an error for gc */
+		if (media_type)
+			problem(m, "manifest %s: %s", digest, err.msg);
+		kiln_err_release(&err);
+		return;
+	}
+	mark_blob(m, man->config.digest, man->config.media_type, depth + 1);
+	if (img_store_has_blob(m->s, man->config.digest))
+		mark_config(m, man->config.digest);
+	for (size_t i = 0; i < man->n_layers; i++)
+		mark_blob(m, man->layers[i].digest, man->layers[i].media_type, depth + 1);
+	img_manifest_free(man);
+}
+
+static void mark_root_files(struct mark *m)
+{
+	_cleanup_free_ char *dir = kiln_path_join(m->s->root, IMG_GC_ROOTS_DIR);
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *p = kiln_path_join(dir, de->d_name);
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+		if (kiln_read_file(p, 1 << 20, &data, &len, NULL) < 0)
+			continue;
+		char *save = NULL;
+		for (char *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			if (kiln_digest_valid(l))
+				mark_blob(m, l, NULL, 0);
+	}
+}
+
+static int mark_all(struct mark *m, struct kiln_err *err)
+{
+	struct img_index *x = NULL;
+	if (img_index_read(m->s, &x, err) < 0)
+		return -1;
+	for (size_t i = 0; i < x->n_manifests; i++)
+		mark_blob(m, x->manifests[i].digest,
+		          x->manifests[i].media_type ? x->manifests[i].media_type
+		                                     : IMG_MT_OCI_MANIFEST,
+		          0);
+	img_index_free(x);
+	mark_root_files(m);
+	kiln_strv_sort(&m->blobs);
+	return 0;
+}
+
+static bool sorted_contains(const struct kiln_strv *sv, const char *s)
+{
+	size_t lo = 0, hi = sv->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(sv->v[mid], s);
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static bool is_hex64(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == KILN_SHA256_HEXLEN;
+}
+
+/* --- sweeping ------------------------------------------------------------- */
+
+static void sweep_blobs(struct mark *m, unsigned flags, struct img_gc_result *res)
+{
+	_cleanup_closedir_ DIR *d = opendir(m->s->blobs);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (!is_hex64(de->d_name))
+			continue;
+		_cleanup_free_ char *dg = xasprintf("sha256:%s", de->d_name);
+		if (sorted_contains(&m->blobs, dg))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (!(flags & IMG_GC_DRY_RUN) && unlinkat(dirfd(d), de->d_name, 0) < 0)
+			continue;
+		res->blobs_removed++;
+		res->bytes_reclaimed += (uint64_t)st.st_size;
+	}
+	if (!(flags & IMG_GC_DRY_RUN) && res->blobs_removed)
+		kiln_fsync_dir(m->s->blobs, NULL);
+}
+
+static void sweep_snapshots(struct mark *m, unsigned flags, struct img_gc_result *res)
+{
+	_cleanup_closedir_ DIR *d = opendir(m->s->snapshots);
+	struct dirent *de;
+	kiln_strv_sort(&m->diff_ids);
+	while (d && (de = readdir(d))) {
+		if (!is_hex64(de->d_name) || sorted_contains(&m->diff_ids, de->d_name))
+			continue;
+		if (!(flags & IMG_GC_DRY_RUN) && kiln_rm_rf_at(dirfd(d), de->d_name, NULL) < 0)
+			continue;
+		res->snapshots_removed++;
+	}
+}
+
+/* Everything in ROOT/tmp: only called under the exclusive lock. */
+static size_t sweep_all_temps(struct img_store *s)
+{
+	size_t n = 0;
+	_cleanup_closedir_ DIR *d = opendir(s->tmp);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    kiln_rm_rf_at(dirfd(d), de->d_name, NULL) == 0)
+			n++;
+	return n + img_store_sweep_temps(s, 0);
+}
+
+static int lock_exclusive(struct img_store *s, unsigned flags, int *gc_fd, struct kiln_err *err)
+{
+	_cleanup_free_ char *p = kiln_path_join(s->root, "gc.lock");
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", p);
+	int tries = (flags & IMG_GC_TRY) ? 1 : 300;
+	for (int i = 0; i < tries; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+				*gc_fd = fd;
+				return 0;
+			}
+			flock(fd, LOCK_UN);
+		}
+		if (i + 1 < tries)
+			usleep(100 * 1000);
+	}
+	close(fd);
+	return kiln_err_set(err, KILN_E_CONFLICT,
+	                    "the store is in use by another kiln process; try again later");
+}
+
+int img_store_gc(struct img_store *s, unsigned flags, struct img_gc_result *res,
+                 struct kiln_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	int gc_fd = -1;
+	if (lock_exclusive(s, flags, &gc_fd, err) < 0)
+		return -1;
+	struct mark m = {.s = s};
+	int ret = mark_all(&m, err);
+	if (ret == 0) {
+		sweep_blobs(&m, flags, res);
+		sweep_snapshots(&m, flags, res);
+		if (!(flags & IMG_GC_DRY_RUN))
+			res->temps_removed = sweep_all_temps(s);
+	}
+	kiln_strv_release(&m.blobs);
+	kiln_strv_release(&m.diff_ids);
+	flock(s->lock_fd, LOCK_SH);
+	close(gc_fd);
+	return ret < 0 ? kiln_err_wrap(err, "garbage collection") : 0;
+}
+
+/* --- check ----------------------------------------------------------------- */
+
+static int hash_file(int dirfd, const char *name, char out[KILN_DIGEST_LEN])
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	struct kiln_sha256 h;
+	kiln_sha256_init(&h);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		kiln_sha256_update(&h, buf, (size_t)n);
+	if (n < 0) {
+		kiln_sha256_release(&h);
+		return -1;
+	}
+	kiln_sha256_final(&h, out);
+	return 0;
+}
+
+int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_err *err)
+{
+	size_t before = problems->n;
+	_cleanup_closedir_ DIR *d = opendir(s->blobs);
+	struct dirent *de;
+	if (!d)
+		return kiln_err_set(err, errno, "open `%s`", s->blobs);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char got[KILN_DIGEST_LEN];
+		if (!is_hex64(de->d_name))
+			kiln_strv_pushf(problems, "unexpected file blobs/sha256/%s", de->d_name);
+		else if (hash_file(dirfd(d), de->d_name, got) < 0)
+			kiln_strv_pushf(problems, "unreadable blob %s", de->d_name);
+		else if (strcmp(kiln_digest_hex(got), de->d_name) != 0)
+			kiln_strv_pushf(problems, "corrupt blob sha256:%s: content hashes to %s",
+			                de->d_name, got);
+	}
+	struct mark m = {.s = s, .problems = problems};
+	struct kiln_err e2 = KILN_ERR_INIT;
+	if (mark_all(&m, &e2) < 0) {
+		kiln_strv_pushf(problems, "%s", e2.msg);
+		kiln_err_release(&e2);
+	}
+	kiln_strv_release(&m.blobs);
+	kiln_strv_release(&m.diff_ids);
+	if (problems->n > before)
+		return kiln_err_set(err, KILN_E_CORRUPT, "store check found %zu problem%s",
+		                    problems->n - before, problems->n - before == 1 ? "" : "s");
+	return 0;
+}
+
+/* --- temp files ---------------------------------------------------------------- */
+
+static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
+{
+	size_t n = 0;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+			continue;
+		if (prefix && strncmp(de->d_name, prefix, strlen(prefix)))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime > cutoff)
+			continue;
+		_cleanup_close_ int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue; /* held by a live writer */
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	return n;
+}
+
+size_t img_store_sweep_temps(struct img_store *s, unsigned max_age_sec)
+{
+	time_t cutoff = time(NULL) - (time_t)max_age_sec;
+	return sweep_dir(s->tmp, NULL, cutoff) + sweep_dir(s->layout, ".index.json.tmp-", cutoff);
+}
+
+uint64_t img_store_blobs_size(struct img_store *s)
+{
+	uint64_t total = 0;
+	_cleanup_closedir_ DIR *d = opendir(s->blobs);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		if (is_hex64(de->d_name) &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			total += (uint64_t)st.st_size;
+	}
+	return total;
+}
