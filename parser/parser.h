@@ -136,4 +136,40 @@ int df_expand(const char *word, size_t len, char escape, unsigned flags, df_look
               void *ud, struct df_expansion *res, struct kiln_err *err);
 void df_expansion_release(struct df_expansion *res);
 
+/* ------------------------------------------------------- dockerignore */
+
+/* A parsed .dockerignore, matching exactly like BuildKit: ignorefile.ReadAll
+ * (BOM stripped, lines starting with '#' skipped, white space trimmed, '!'
+ * for exceptions, patterns cleaned like filepath.Clean with a leading '/'
+ * dropped) then moby/patternmatcher: '*' any run without '/', '?' one
+ * character but '/', '**' any number of directories, [a-z] [^a] classes,
+ * '\' escapes, malformed patterns rejected like filepath.Match does; the
+ * last matching pattern wins, and a path is excluded when it or one of its
+ * parent directories matches (MatchesOrParentMatches). */
+struct df_ignore;
+
+/* Parses the file's content. Errors name the line and the pattern:
+ * "line 3: syntax error in pattern `[`" (KILN_E_INVALID). */
+int df_ignore_parse(const char *text, size_t len, struct df_ignore **out, struct kiln_err *err);
+void df_ignore_free(struct df_ignore *ig);
+/* Whether relpath (relative to the context, '/'-separated, clean, e.g.
+ * "src/main.c") is excluded from the context. NULL ig excludes nothing. */
+bool df_ignore_match(const struct df_ignore *ig, const char *relpath);
+/* For the context walker, about a directory df_ignore_match excluded:
+ * whether an exception may re-include something below it, so that the
+ * walker must still descend (then each entry below is matched on its own).
+ * Same rule as BuildKit's fsutil: false without exceptions; true when an
+ * exception has wildcards; otherwise true only if an exception names a
+ * path inside reldir. */
+bool df_ignore_may_reinclude_under(const struct df_ignore *ig, const char *reldir);
+/* The patterns as patternmatcher keeps them (for messages and tests). */
+size_t df_ignore_count(const struct df_ignore *ig);
+const char *df_ignore_pattern(const struct df_ignore *ig, size_t i, bool *exclusion, int *line);
+/* Which ignore file applies, as paths to try in order (the first that
+ * exists wins, none means no patterns): "<dockerfile>.dockerignore" beside
+ * the Dockerfile (dockerfile as given, e.g. "build/app.Dockerfile"; skipped
+ * when NULL or "-" for stdin), then "<context_dir>/.dockerignore".
+ * Appends to out. */
+int df_ignore_candidates(const char *dockerfile, const char *context_dir, struct kiln_strv *out);
+
 #endif
