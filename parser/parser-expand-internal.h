@@ -41,10 +41,11 @@ struct df_shpat;
 int df_shpat_compile(const char *pat, size_t len, bool greedy, bool anchored, struct df_shpat **out,
                      struct kiln_err *err);
 void df_shpat_free(struct df_shpat *p);
-/* Finds the first match in s[0..n) starting the search at byte `from`.
+/* Finds the first match in s[0..n) starting the search at byte `from`
+ * (uses scratch space inside p: one search at a time per pattern).
  * *budget is decremented per matcher step; running out is a KILN_E_LIMIT
  * error. Sets *found, and the match [*mstart, *mend) when found. */
-int df_shpat_find(const struct df_shpat *p, const char *s, size_t n, size_t from, size_t *budget,
+int df_shpat_find(struct df_shpat *p, const char *s, size_t n, size_t from, size_t *budget,
                   bool *found, size_t *mstart, size_t *mend, struct kiln_err *err);
 
 /* ${V#pat} ${V##pat} (suffix false) and ${V%pat} ${V%%pat} (suffix true):

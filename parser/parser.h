@@ -119,7 +119,7 @@ int df_expand_word(const char *word, char escape, unsigned flags, df_lookup_fn l
                    char **out, struct kiln_err *err);
 /* Expands and splits into words (BuildKit ProcessWords): unquoted
  * whitespace, and whitespace produced by unquoted $ expansions, separates
- * words; no empty words. out must be empty (KILN_STRV_INIT). */
+ * words; no empty words. The words are appended to out. */
 int df_expand_words(const char *word, char escape, unsigned flags, df_lookup_fn lookup, void *ud,
                     struct kiln_strv *out, struct kiln_err *err);
 

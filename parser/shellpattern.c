@@ -131,10 +131,17 @@ struct item {
 	int32_t r;
 };
 
+struct thread {
+	size_t state, start;
+};
+
 struct df_shpat {
 	struct item *items;
 	size_t n; /* state n is "matched" */
 	bool greedy, anchored;
+	/* matcher scratch, n + 1 entries each, reused by every search */
+	unsigned *mark;
+	struct thread *l1, *l2;
 };
 
 /* Reads runes like Go's text/scanner: a leading U+FEFF is skipped, an
@@ -198,6 +205,9 @@ int df_shpat_compile(const char *pat, size_t len, bool greedy, bool anchored, st
 		}
 		push_item(p, &cap, IT_LIT, tok);
 	}
+	p->mark = xcalloc(p->n + 1, sizeof(unsigned));
+	p->l1 = xmalloc((p->n + 1) * sizeof(struct thread));
+	p->l2 = xmalloc((p->n + 1) * sizeof(struct thread));
 	*out = p;
 	return 0;
 }
@@ -207,12 +217,11 @@ void df_shpat_free(struct df_shpat *p)
 	if (!p)
 		return;
 	free(p->items);
+	free(p->mark);
+	free(p->l1);
+	free(p->l2);
 	free(p);
 }
-
-struct thread {
-	size_t state, start;
-};
 
 struct tlist {
 	struct thread *t;
@@ -266,12 +275,13 @@ static void addthread(struct vm *vm, struct tlist *l, size_t st, size_t start)
 		add(l, y - 1, start);
 }
 
-int df_shpat_find(const struct df_shpat *p, const char *s, size_t n, size_t from, size_t *budget,
+int df_shpat_find(struct df_shpat *p, const char *s, size_t n, size_t from, size_t *budget,
                   bool *found, size_t *mstart, size_t *mend, struct kiln_err *err)
 {
-	struct vm vm = {p, xcalloc(p->n + 1, sizeof(unsigned)), 1};
-	struct tlist cl = {xmalloc((p->n + 1) * sizeof(struct thread)), 0};
-	struct tlist nl = {xmalloc((p->n + 1) * sizeof(struct thread)), 0};
+	memset(p->mark, 0, (p->n + 1) * sizeof(unsigned));
+	struct vm vm = {p, p->mark, 1};
+	struct tlist cl = {p->l1, 0};
+	struct tlist nl = {p->l2, 0};
 	int ret = 0;
 	size_t pos = from;
 	*found = false;
@@ -313,9 +323,6 @@ int df_shpat_find(const struct df_shpat *p, const char *s, size_t n, size_t from
 		pos += w;
 	}
 out:
-	free(vm.mark);
-	free(cl.t);
-	free(nl.t);
 	return ret;
 }
 
@@ -497,7 +504,7 @@ static int expand_template(const char *t, size_t n, const char *m, size_t mlen,
 }
 
 /* Go's Regexp.ReplaceAllString loop. */
-static int replace_all(const struct df_shpat *re, const char *repl, size_t rlen, const char *val,
+static int replace_all(struct df_shpat *re, const char *repl, size_t rlen, const char *val,
                        size_t vlen, size_t *budget, struct kiln_buf *out, struct kiln_err *err)
 {
 	size_t last_end = 0, search = 0;

@@ -607,8 +607,8 @@ int df_expand_words(const char *word, char escape, unsigned flags, df_lookup_fn 
 	if (df_expand(word, strlen(word), escape, flags | DF_EXPAND_WORDS, lookup, ud, &res, err) <
 	    0)
 		return -1;
-	*out = res.words;
-	res.words = (struct kiln_strv)KILN_STRV_INIT;
+	for (size_t i = 0; i < res.words.n; i++)
+		kiln_strv_push_take(out, TAKE_PTR(res.words.v[i]));
 	df_expansion_release(&res);
 	return 0;
 }

@@ -240,6 +240,13 @@ static void test_words(void)
 	            DF_EXPAND_KEEP_QUOTES | DF_EXPAND_KEEP_UNSET,
 	            (const char *[]){"RUN", "cat", "<<\"EOF\"", "'$x'", "$y", "${z:-1}", NULL});
 	check_words("a\\ b", E_MISC, DF_EXPAND_KEEP_QUOTES, (const char *[]){"a\\ b", NULL});
+	struct kiln_strv sv = KILN_STRV_INIT;
+	struct kiln_err err = KILN_ERR_INIT;
+	int r1 = df_expand_words("a b", '\\', 0, lookup, NULL, &sv, &err);
+	int r2 = df_expand_words("c", '\\', 0, lookup, NULL, &sv, &err);
+	T_OK(r1 == 0 && r2 == 0 && sv.n == 3 && !strcmp(sv.v[2], "c") && !sv.v[3],
+	     "df_expand_words appends");
+	kiln_strv_release(&sv);
 }
 
 static void test_report(void)
