@@ -75,24 +75,66 @@ char *df_node_dump(const struct df_node *node);
 
 /* ----------------------------------------------------------- expander */
 
+/* BuildKit's shell lexer (frontend/dockerfile/shell/lex.go): quote removal,
+ * escapes, $V ${V} ${V:-w} ${V-w} ${V:+w} ${V+w} ${V:?msg} ${V?msg}
+ * ${V#pat} ${V##pat} ${V%pat} ${V%%pat} ${V/pat/repl} ${V//pat/repl},
+ * positional ($1, ${001}) and special ($@ $* $# $? $- $$ $! $0) parameters,
+ * which are looked up like any name, and word splitting. Errors read like
+ * BuildKit's: "failed to process \"${V?}\": V: is not allowed to be unset"
+ * (code KILN_E_INVALID, or KILN_E_LIMIT for the limits below). */
+
 /* Returns the value of a variable or NULL when unset. name is not
  * NUL-terminated (len bytes). */
 typedef const char *(*df_lookup_fn)(void *ud, const char *name, size_t len);
 
+/* Longest result (or intermediate word) one expansion may produce. */
+#define DF_EXPAND_MAX (16u << 20)
+/* Deepest nesting of ${V:-${W:-...}} words. */
+#define DF_EXPAND_MAX_DEPTH 256
+
 enum df_expand_flags {
-	/* BuildKit's "raw" processing: keep quotes and escapes, leave
-	 * unset variables as written. */
+	/* BuildKit's RawQuotes + RawEscapes: quote characters stay in the
+	 * result, and so do escape characters (outside ${V:-w} words, as in
+	 * BuildKit). Used to find heredoc markers. */
 	DF_EXPAND_KEEP_QUOTES = 1 << 0,
+	/* BuildKit's SkipUnsetEnv: an unset variable stays as written ($V,
+	 * ${V}, ${V:-w} with w expanded; ${V//p/r} is written back as ${V/p/r}
+	 * like BuildKit does). */
 	DF_EXPAND_KEEP_UNSET = 1 << 1,
+	/* BuildKit's SkipProcessQuotes: ' and " are ordinary characters
+	 * (heredoc bodies, ExpandRaw instructions). */
+	DF_EXPAND_SKIP_QUOTES = 1 << 2,
+	/* BuildKit's RawEscapes alone. */
+	DF_EXPAND_RAW_ESCAPES = 1 << 3,
+	/* df_expand(): also split into words (res->words). */
+	DF_EXPAND_WORDS = 1 << 4,
+	/* df_expand(): report the names looked up (res->matched/unmatched). */
+	DF_EXPAND_REPORT = 1 << 5,
 };
 
 /* Expands one word (quote removal, escapes, $VAR/${VAR...}) with no word
- * splitting. escape is the Dockerfile's escape character. */
+ * splitting (BuildKit ProcessWord). escape is the Dockerfile's escape
+ * character. */
 int df_expand_word(const char *word, char escape, unsigned flags, df_lookup_fn lookup, void *ud,
                    char **out, struct kiln_err *err);
-/* Expands and splits into words (BuildKit ProcessWords). */
+/* Expands and splits into words (BuildKit ProcessWords): unquoted
+ * whitespace, and whitespace produced by unquoted $ expansions, separates
+ * words; no empty words. out must be empty (KILN_STRV_INIT). */
 int df_expand_words(const char *word, char escape, unsigned flags, df_lookup_fn lookup, void *ud,
                     struct kiln_strv *out, struct kiln_err *err);
+
+/* Everything one expansion yields (BuildKit ProcessWordWithMatches). */
+struct df_expansion {
+	char *word;                 /* the expanded word (ProcessWord) */
+	size_t len;                 /* its length (it may hold NUL bytes) */
+	struct kiln_strv words;     /* with DF_EXPAND_WORDS: the split words */
+	struct kiln_strv matched;   /* with DF_EXPAND_REPORT: names found set, */
+	struct kiln_strv unmatched; /* and names found unset; sorted, unique */
+};
+/* The general form: word is len bytes. On failure res is left empty. */
+int df_expand(const char *word, size_t len, char escape, unsigned flags, df_lookup_fn lookup,
+              void *ud, struct df_expansion *res, struct kiln_err *err);
+void df_expansion_release(struct df_expansion *res);
 
 /* -------------------------------------------------------------- graph */
 /* Stage 3 (instr.c, instr_flags.c, instr_util.c, graph.c, graph_expand.c):
