@@ -6,6 +6,7 @@
 
 const struct kiln_cmd kiln_commands[] = {
     {"help", cmd_help, 0, "Show help for a command", NULL},
+    {"parse", cmd_parse, 0, "Parse a Dockerfile and show its stages and steps", NULL},
     {"version", cmd_version, 0, "Show the kiln version information", NULL},
     {0},
 };
