@@ -121,6 +121,7 @@ void kiln_print_main_help(void);
 
 /* --- handlers ------------------------------------------------------------ */
 int cmd_help(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_version(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_image.c, cmd_image_rm.c */
 int cmd_images(int argc, char **argv, struct kiln_ctx *ctx);

@@ -29,6 +29,7 @@ const struct kiln_cmd kiln_commands[] = {
     {"image", NULL, 0, "Manage images", image_commands},
     {"images", cmd_images, S, "List images", NULL},
     {"inspect", cmd_inspect, S, "Return low-level information on images", NULL},
+    {"parse", cmd_parse, 0, "Parse a Dockerfile and show its stages and steps", NULL},
     {"rmi", cmd_rmi, S, "Remove one or more images", NULL},
     {"system", NULL, 0, "Manage kiln", system_commands},
     {"tag", cmd_tag, S, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", NULL},

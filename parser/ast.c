@@ -1,0 +1,473 @@
+/* One logical line -> one df_node: keyword, flags and the per-instruction
+ * argument rules of shared/conformance/buildkit/FORMAT.md sections 3.6 and 4. */
+#include <string.h>
+
+#include "parser-ast-internal.h"
+
+/* A growable argument vector, always NULL-terminated. */
+struct argv {
+	char **v;
+	size_t *lens;
+	size_t n, cap, lcap;
+};
+
+static void argv_take_len(struct argv *a, char *s, size_t len)
+{
+	KILN_GROW(a->v, a->cap, a->n + 2);
+	KILN_GROW(a->lens, a->lcap, a->n + 1);
+	a->lens[a->n] = len;
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void argv_take(struct argv *a, char *s)
+{
+	argv_take_len(a, s, strlen(s));
+}
+
+static void argv_addn(struct argv *a, const char *s, size_t n)
+{
+	argv_take(a, xstrndup(s, n));
+}
+
+static void argv_finish(struct argv *a, char ***v, size_t *n, size_t **lens)
+{
+	if (!a->v)
+		a->v = xcalloc(1, sizeof(*a->v));
+	if (!a->lens)
+		a->lens = xcalloc(1, sizeof(*a->lens));
+	*v = a->v;
+	*n = a->n;
+	if (lens)
+		*lens = a->lens;
+	else
+		free(a->lens);
+	a->v = NULL;
+	a->lens = NULL;
+	a->n = a->cap = a->lcap = 0;
+}
+
+static void argv_release(struct argv *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	free(a->lens);
+	a->v = NULL;
+	a->lens = NULL;
+	a->n = a->cap = a->lcap = 0;
+}
+
+/* Appends one byte the way Go's WriteRune(rune(byte)) does: bytes >= 0x80
+ * are re-encoded as if they were Latin-1 (FORMAT.md 3.6 quirk). */
+static void add_latin1(struct kiln_buf *b, unsigned char c)
+{
+	char enc[4];
+	size_t w = df__utf8_encode(c, enc);
+	kiln_buf_add(b, enc, w, NULL);
+}
+
+/* FORMAT.md 3.6 step 3. Returns the offset of the argument text in s (n if
+ * the line ended during the scan). */
+static size_t extract_flags(const char *s, size_t n, char escape, struct argv *flags)
+{
+	struct kiln_buf w;
+	kiln_buf_init(&w, KILN_BUF_NOLIMIT, NULL);
+	size_t pos = 0;
+
+	for (;;) {
+		while (pos < n && df__is_byte_space((unsigned char)s[pos]))
+			pos++;
+		if (pos == n)
+			break;
+		if (s[pos] != '-' || pos + 1 == n || s[pos + 1] != '-') {
+			kiln_buf_release(&w);
+			return pos;
+		}
+		/* One flag word up to the next unquoted whitespace. */
+		bool blank_ok = false;
+		char quote = 0;
+		kiln_buf_reset(&w);
+		for (; pos < n; pos++) {
+			unsigned char c = (unsigned char)s[pos];
+			if (quote) {
+				if (c == (unsigned char)quote) {
+					quote = 0;
+					continue;
+				}
+			} else {
+				if (df__is_byte_space(c))
+					break;
+				if (c == '\'' || c == '"') {
+					quote = (char)c;
+					blank_ok = true;
+					continue;
+				}
+			}
+			if (c == (unsigned char)escape) {
+				if (pos + 1 == n) {
+					quote = 0;
+					continue;
+				}
+				c = (unsigned char)s[++pos];
+			}
+			add_latin1(&w, c);
+		}
+		bool dashdash = w.len == 2 && !memcmp(w.data, "--", 2);
+		if (pos == n) {
+			if (!dashdash && (blank_ok || w.len))
+				argv_addn(flags, kiln_buf_str(&w), w.len);
+			break;
+		}
+		if (dashdash) {
+			kiln_buf_release(&w);
+			return pos;
+		}
+		if (blank_ok || w.len)
+			argv_addn(flags, kiln_buf_str(&w), w.len);
+	}
+	kiln_buf_release(&w);
+	return n;
+}
+
+/* Splits at runs of [ \t\v\f\r] (BuildKit's reWhitespace.Split(s, -1)). */
+static void split_narrow(const char *s, size_t n, struct argv *out)
+{
+	size_t i = 0;
+	for (;;) {
+		size_t start = i;
+		while (i < n && !df__is_narrow_ws(s[i]))
+			i++;
+		argv_addn(out, s + start, i - start);
+		if (i == n)
+			return;
+		while (i < n && df__is_narrow_ws(s[i]))
+			i++;
+	}
+}
+
+static void add_rune(struct kiln_buf *b, uint32_t r)
+{
+	char enc[4];
+	kiln_buf_add(b, enc, df__utf8_encode(r, enc), NULL);
+}
+
+/* The quote-aware word splitter of FORMAT.md 4.7 (quotes and escapes kept;
+ * invalid UTF-8 becomes U+FFFD as Go's rune loop does). */
+static void parse_words(const char *s, size_t n, char escape, struct argv *out)
+{
+	struct kiln_buf w;
+	kiln_buf_init(&w, KILN_BUF_NOLIMIT, NULL);
+	bool in_word = false, blank_ok = false;
+	uint32_t quote = 0, r = 0;
+	size_t pos = 0, width = 0;
+
+	for (;; pos += width) {
+		if (pos < n)
+			width = df__utf8_decode(s + pos, n - pos, &r);
+		if (!in_word) {
+			if (pos >= n)
+				break;
+			if (df__is_space(r))
+				continue;
+			in_word = true;
+		}
+		if (pos >= n) {
+			if (blank_ok || w.len)
+				argv_addn(out, kiln_buf_str(&w), w.len);
+			break;
+		}
+		if (!quote) {
+			if (df__is_space(r)) {
+				if (blank_ok || w.len)
+					argv_addn(out, kiln_buf_str(&w), w.len);
+				kiln_buf_reset(&w);
+				in_word = blank_ok = false;
+				continue;
+			}
+			if (r == '\'' || r == '"') {
+				quote = r;
+				blank_ok = true;
+			} else if (r == (unsigned char)escape) {
+				if (pos + width == n)
+					continue;
+				add_rune(&w, r);
+				pos += width;
+				width = df__utf8_decode(s + pos, n - pos, &r);
+			}
+			add_rune(&w, r);
+			continue;
+		}
+		if (r == quote) {
+			quote = 0;
+		} else if (r == (unsigned char)escape && quote != '\'') {
+			if (pos + width == n) {
+				quote = 0;
+				continue;
+			}
+			add_rune(&w, r);
+			pos += width;
+			width = df__utf8_decode(s + pos, n - pos, &r);
+		}
+		add_rune(&w, r);
+	}
+	kiln_buf_release(&w);
+}
+
+/* ENV and LABEL (FORMAT.md 4.8). */
+static int parse_name_val(const char *s, size_t n, char escape, const char *key, struct argv *out,
+                          struct kiln_err *err)
+{
+	struct argv words = {0};
+	parse_words(s, n, escape, &words);
+	if (!words.n)
+		return 0;
+	int ret = 0;
+	if (!strchr(words.v[0], '=')) {
+		size_t i = 0;
+		while (i < n && !df__is_narrow_ws(s[i]))
+			i++;
+		if (i == n) {
+			ret = kiln_err_set(err, KILN_E_INVALID, "%s must have two arguments", key);
+		} else {
+			argv_addn(out, s, i);
+			while (i < n && df__is_narrow_ws(s[i]))
+				i++;
+			argv_addn(out, s + i, n - i);
+			argv_addn(out, "", 0);
+		}
+		argv_release(&words);
+		return ret;
+	}
+	for (size_t i = 0; i < words.n; i++) {
+		const char *eq = strchr(words.v[i], '=');
+		if (!eq) {
+			struct kiln_buf q;
+			kiln_buf_init(&q, KILN_BUF_NOLIMIT, NULL);
+			df__quote(&q, words.v[i], strlen(words.v[i]));
+			ret =
+			    kiln_err_set(err, KILN_E_INVALID,
+			                 "Syntax error - can't find = in %s. Must be of the form: "
+			                 "name=value",
+			                 kiln_buf_str(&q));
+			kiln_buf_release(&q);
+			break;
+		}
+		argv_addn(out, words.v[i], (size_t)(eq - words.v[i]));
+		argv_addn(out, eq + 1, strlen(eq + 1));
+		argv_addn(out, "=", 1);
+	}
+	argv_release(&words);
+	return ret;
+}
+
+/* RUN, CMD, ENTRYPOINT, SHELL (FORMAT.md 4.2). */
+static int parse_maybe_json(const char *s, size_t n, struct df_node *node, struct argv *out,
+                            struct kiln_err *err)
+{
+	if (!n)
+		return 0;
+	char **v;
+	size_t nv, *lens;
+	int r = df__json_strings(s, n, &v, &lens, &nv, err);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		for (size_t i = 0; i < nv; i++)
+			argv_take_len(out, v[i], lens[i]);
+		free(v);
+		free(lens);
+		node->json_form = true;
+		return 0;
+	}
+	argv_addn(out, s, n);
+	return 0;
+}
+
+/* ADD, COPY, VOLUME (FORMAT.md 4.3). */
+static int parse_maybe_json_list(const char *s, size_t n, struct df_node *node, struct argv *out,
+                                 struct kiln_err *err)
+{
+	char **v;
+	size_t nv, *lens;
+	int r = df__json_strings(s, n, &v, &lens, &nv, err);
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		for (size_t i = 0; i < nv; i++)
+			argv_take_len(out, v[i], lens[i]);
+		free(v);
+		free(lens);
+		node->json_form = true;
+		return 0;
+	}
+	if (n)
+		split_narrow(s, n, out);
+	return 0;
+}
+
+/* HEALTHCHECK (FORMAT.md 4.4). */
+static int parse_health(const char *s, size_t n, struct df_node *node, struct argv *out,
+                        struct kiln_err *err)
+{
+	size_t sep = 0, next;
+	while (sep < n && !df__is_byte_space((unsigned char)s[sep]))
+		sep++;
+	for (next = sep; next < n && df__is_byte_space((unsigned char)s[next]); next++)
+		;
+	if (!sep)
+		return 0;
+	argv_addn(out, s, sep);
+	return parse_maybe_json(s + next, n - next, node, out, err);
+}
+
+enum kind {
+	K_IGNORE,
+	K_MAYBE_JSON,
+	K_JSON_LIST,
+	K_WORDS,
+	K_NAME_VAL,
+	K_SPLIT,
+	K_STRING,
+	K_HEALTH,
+	K_ONBUILD,
+};
+
+static const struct {
+	const char *name;
+	enum kind kind;
+} dispatch[] = {
+    {"add", K_JSON_LIST},         {"arg", K_WORDS},
+    {"cmd", K_MAYBE_JSON},        {"copy", K_JSON_LIST},
+    {"entrypoint", K_MAYBE_JSON}, {"env", K_NAME_VAL},
+    {"expose", K_SPLIT},          {"from", K_SPLIT},
+    {"healthcheck", K_HEALTH},    {"label", K_NAME_VAL},
+    {"maintainer", K_STRING},     {"onbuild", K_ONBUILD},
+    {"run", K_MAYBE_JSON},        {"shell", K_MAYBE_JSON},
+    {"stopsignal", K_STRING},     {"user", K_STRING},
+    {"volume", K_JSON_LIST},      {"workdir", K_STRING},
+};
+
+static enum kind kind_of(const char *lower)
+{
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(dispatch); i++)
+		if (!strcmp(dispatch[i].name, lower))
+			return dispatch[i].kind;
+	return K_IGNORE;
+}
+
+static int parse_args(enum kind kind, const char *s, size_t n, char escape, int depth,
+                      struct df_node *node, struct argv *out, struct kiln_err *err)
+{
+	switch (kind) {
+	case K_IGNORE: argv_addn(out, "", 0); return 0;
+	case K_MAYBE_JSON: return parse_maybe_json(s, n, node, out, err);
+	case K_JSON_LIST: return parse_maybe_json_list(s, n, node, out, err);
+	case K_WORDS: parse_words(s, n, escape, out); return 0;
+	case K_NAME_VAL:
+		return parse_name_val(s, n, escape, strcmp(node->cmd, "label") ? "ENV" : "LABEL",
+		                      out, err);
+	case K_SPLIT:
+		if (n)
+			split_narrow(s, n, out);
+		return 0;
+	case K_STRING:
+		if (n)
+			argv_addn(out, s, n);
+		return 0;
+	case K_HEALTH: return parse_health(s, n, node, out, err);
+	case K_ONBUILD:
+		if (!n)
+			return 0;
+		if (depth >= DF_MAX_ONBUILD_DEPTH)
+			return kiln_err_set(err, KILN_E_LIMIT,
+			                    "ONBUILD nested deeper than the limit of %d levels",
+			                    DF_MAX_ONBUILD_DEPTH);
+		node->sub = xcalloc(1, sizeof(*node->sub));
+		if (df__node_from_line(s, n, escape, depth + 1, node->sub, err) < 0) {
+			df__node_clear(node->sub);
+			free(node->sub);
+			node->sub = NULL;
+			return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+int df__node_from_line(const char *line, size_t n, char escape, int depth, struct df_node *node,
+                       struct kiln_err *err)
+{
+	memset(node, 0, sizeof(*node));
+	node->original = xstrndup(line, n);
+
+	/* Trim, then split once at the first run of [ \t\v\f\r]. */
+	size_t lead = df__space_prefix(line, n);
+	const char *s = line + lead;
+	size_t len = df__trim_right(s, n - lead);
+	size_t kw = 0;
+	while (kw < len && !df__is_narrow_ws(s[kw]))
+		kw++;
+	node->cmd_orig = xstrndup(s, kw);
+	node->cmd = df__lower(s, kw);
+
+	struct argv flags = {0}, args = {0};
+	const char *text = s + len;
+	size_t tlen = 0;
+	if (kw < len) {
+		size_t rest = kw;
+		while (rest < len && df__is_narrow_ws(s[rest]))
+			rest++;
+		size_t off = extract_flags(s + rest, len - rest, escape, &flags);
+		text = s + rest + off;
+		tlen = len - rest - off;
+		size_t l = df__space_prefix(text, tlen);
+		text += l;
+		tlen = df__trim_right(text, tlen - l);
+	}
+	argv_finish(&flags, &node->flags, &node->n_flags, NULL);
+
+	if (parse_args(kind_of(node->cmd), text, tlen, escape, depth, node, &args, err) < 0) {
+		argv_release(&args);
+		df__node_clear(node);
+		return -1;
+	}
+	argv_finish(&args, &node->args, &node->n_args, &node->arg_lens);
+	return 0;
+}
+
+void df__heredoc_clear(struct df_heredoc *h)
+{
+	free(h->name);
+	free(h->content);
+	memset(h, 0, sizeof(*h));
+}
+
+void df__node_clear(struct df_node *node)
+{
+	if (!node)
+		return;
+	free(node->cmd);
+	free(node->cmd_orig);
+	kiln_strv_free(node->flags);
+	kiln_strv_free(node->args);
+	free(node->arg_lens);
+	if (node->sub) {
+		df__node_clear(node->sub);
+		free(node->sub);
+	}
+	for (size_t i = 0; i < node->n_heredocs; i++)
+		df__heredoc_clear(&node->heredocs[i]);
+	free(node->heredocs);
+	free(node->original);
+	memset(node, 0, sizeof(*node));
+}
+
+bool df__node_can_heredoc(const struct df_node *node)
+{
+	if (!strcmp(node->cmd, "onbuild") && node->sub)
+		node = node->sub;
+	if (strcmp(node->cmd, "run") && strcmp(node->cmd, "copy") && strcmp(node->cmd, "add"))
+		return false;
+	return !node->json_form;
+}

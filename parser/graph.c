@@ -1,0 +1,388 @@
+/* The instruction graph: meta ARGs, stages, bases, dependency edges,
+ * target selection and pruning (dockerfile2llb's toDispatchState without
+ * image lookups). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "graph-internal.h"
+
+#if defined(__x86_64__)
+#define DF_HOST_ARCH "amd64"
+#elif defined(__aarch64__)
+#define DF_HOST_ARCH "arm64"
+#elif defined(__arm__)
+#define DF_HOST_ARCH "arm"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define DF_HOST_ARCH "riscv64"
+#elif defined(__s390x__)
+#define DF_HOST_ARCH "s390x"
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define DF_HOST_ARCH "ppc64le"
+#elif defined(__i386__)
+#define DF_HOST_ARCH "386"
+#else
+#define DF_HOST_ARCH "unknown"
+#endif
+
+static const char *const proxy_args[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+                                         "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
+                                         "ALL_PROXY",  "all_proxy"};
+
+bool df_arg_is_predefined(const char *name)
+{
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(proxy_args); i++)
+		if (!strcmp(name, proxy_args[i]))
+			return true;
+	return false;
+}
+
+/* Lookup in a "K=V" vector, last definition wins. */
+const char *df_env_get(const struct kiln_strv *env, const char *name, size_t len)
+{
+	for (size_t i = env->n; i-- > 0;)
+		if (!strncmp(env->v[i], name, len) && env->v[i][len] == '=')
+			return env->v[i] + len + 1;
+	return NULL;
+}
+
+static const char *lookup_env(void *ud, const char *name, size_t len)
+{
+	return df_env_get(ud, name, len);
+}
+
+static void push_platform(struct kiln_strv *env, const char *prefix, const char *plat)
+{
+	const char *s1 = strchr(plat, '/');
+	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	kiln_strv_pushf(env, "%sPLATFORM=%s", prefix, plat);
+	kiln_strv_pushf(env, "%sOS=%.*s", prefix, (int)(s1 ? s1 - plat : (long)strlen(plat)), plat);
+	if (s1)
+		kiln_strv_pushf(env, "%sARCH=%.*s", prefix,
+		                (int)(s2 ? s2 - s1 - 1 : (long)strlen(s1 + 1)), s1 + 1);
+	else
+		kiln_strv_pushf(env, "%sARCH=", prefix);
+	kiln_strv_pushf(env, "%sVARIANT=%s", prefix, s2 ? s2 + 1 : "");
+}
+
+static const char *build_arg(const struct df_graph *g, const char *key)
+{
+	return df_env_get(&g->build_args, key, strlen(key));
+}
+
+/* The global scope: platform ARGs, then meta ARGs (build arg wins over the
+ * default; a default is expanded against what came before). */
+static int meta_scope(struct df_graph *g, struct kiln_err *err)
+{
+	push_platform(&g->meta_env, "BUILD", g->build_platform);
+	push_platform(&g->meta_env, "TARGET", g->target_platform);
+	for (size_t i = 0; i < g->n_meta_args; i++) {
+		const struct df_instr *a = &g->meta_args[i];
+		for (size_t j = 0; j < a->u.kv.n_kvs; j++) {
+			const struct df_kv *kv = &a->u.kv.kvs[j];
+			const char *ba = build_arg(g, kv->key);
+			char *val = NULL;
+			if (ba) {
+				val = xstrdup(ba);
+			} else if (kv->value) {
+				if (df_expand_word(kv->value, g->escape, 0, lookup_env,
+				                   &g->meta_env, &val, err) < 0)
+					return kiln_err_wrap(err, "%s:%d", g->filename,
+					                     a->start_line);
+			} else {
+				continue;
+			}
+			kiln_strv_pushf(&g->meta_env, "%s=%s", kv->key, val);
+			free(val);
+		}
+	}
+	return 0;
+}
+
+static int find_by_name(const struct df_graph *g, const char *name, size_t limit)
+{
+	for (size_t i = 0; i < limit && i < g->n_stages; i++)
+		if (g->stages[i].name && !strcasecmp(g->stages[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+const struct df_stage *df_graph_find_stage(const struct df_graph *g, const char *s)
+{
+	char *end;
+	errno = 0;
+	long idx = strtol(s, &end, 10);
+	if (*s && !*end && !errno)
+		return idx >= 0 && (size_t)idx < g->n_stages ? &g->stages[idx] : NULL;
+	int i = find_by_name(g, s, g->n_stages);
+	return i < 0 ? NULL : &g->stages[i];
+}
+
+static void add_dep(struct df_graph *g, enum df_dep_kind kind, int stage, int instr, int on,
+                    const char *image, int line)
+{
+	g->deps = xreallocarray(g->deps, g->n_deps + 1, sizeof(*g->deps));
+	g->deps[g->n_deps++] =
+	    (struct df_dep){kind, stage, instr, on, image ? xstrdup(image) : NULL, line};
+}
+
+static void stage_add(struct df_graph *g, struct df_instr *from)
+{
+	g->stages = xreallocarray(g->stages, g->n_stages + 1, sizeof(*g->stages));
+	struct df_stage *st = &g->stages[g->n_stages];
+	memset(st, 0, sizeof(*st));
+	st->index = (int)g->n_stages++;
+	st->name = TAKE_PTR(from->u.from.name);
+	st->base = TAKE_PTR(from->u.from.base);
+	st->platform = TAKE_PTR(from->u.from.platform);
+	st->original = TAKE_PTR(from->original);
+	st->start_line = from->start_line;
+	st->end_line = from->end_line;
+	st->base_stage = -1;
+	df_instr_release(from);
+}
+
+/* Pass 1: typed instructions sorted into meta ARGs and stages. */
+static int collect(struct df_graph *g, const struct df_ast *ast, struct kiln_err *err)
+{
+	for (size_t i = 0; i < ast->n_nodes; i++) {
+		struct df_instr in;
+		if (df_instr_from_node(&ast->nodes[i], g->filename, &in, err) < 0)
+			return -1;
+		if (in.kind == DF_I_FROM) {
+			stage_add(g, &in);
+			continue;
+		}
+		if (g->n_stages == 0 && in.kind == DF_I_ARG) {
+			g->meta_args = xreallocarray(g->meta_args, g->n_meta_args + 1, sizeof(in));
+			g->meta_args[g->n_meta_args++] = in;
+			continue;
+		}
+		if (g->n_stages == 0) {
+			int line = in.start_line;
+			df_instr_release(&in);
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "%s:%d: no build stage in current context", g->filename,
+			                    line);
+		}
+		struct df_stage *st = &g->stages[g->n_stages - 1];
+		st->instrs = xreallocarray(st->instrs, st->n_instrs + 1, sizeof(in));
+		st->instrs[st->n_instrs++] = in;
+	}
+	if (g->n_stages == 0)
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "%s:%d: dockerfile contains no stages to build", g->filename,
+		                    ast->n_nodes ? ast->nodes[0].start_line : 1);
+	return 0;
+}
+
+/* Pass 2: names, bases (meta ARGs expanded), FROM edges. */
+static int resolve_bases(struct df_graph *g, struct kiln_err *err)
+{
+	for (size_t i = 0; i < g->n_stages; i++) {
+		struct df_stage *st = &g->stages[i];
+		if (st->name && find_by_name(g, st->name, i) >= 0)
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "%s:%d: duplicate stage name \"%s\"", g->filename,
+			                    st->start_line, st->name);
+		if (df_expand_word(st->base, g->escape, 0, lookup_env, &g->meta_env,
+		                   &st->base_expanded, err) < 0)
+			return kiln_err_wrap(err, "%s:%d", g->filename, st->start_line);
+		if (!*st->base_expanded)
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "%s:%d: base name (%s) should not be blank",
+			                    g->filename, st->start_line, st->base);
+		if (st->platform && df_expand_word(st->platform, g->escape, 0, lookup_env,
+		                                   &g->meta_env, &st->platform_expanded, err) < 0)
+			return kiln_err_wrap(err, "%s:%d", g->filename, st->start_line);
+		st->base_stage = find_by_name(g, st->base_expanded, i);
+		add_dep(g, DF_DEP_FROM, (int)i, -1, st->base_stage,
+		        st->base_stage < 0 ? st->base_expanded : NULL, st->start_line);
+	}
+	return 0;
+}
+
+/* Go strconv.Atoi on a --from value: an optional sign and digits. */
+static bool parse_index(const char *s, long *out)
+{
+	const char *p = s + (*s == '+' || *s == '-');
+	if (!*p)
+		return false;
+	for (const char *q = p; *q; q++)
+		if (!isdigit((unsigned char)*q))
+			return false;
+	errno = 0;
+	*out = strtol(s, NULL, 10);
+	return errno == 0;
+}
+
+static int copy_edge(struct df_graph *g, size_t si, size_t ii, struct kiln_err *err)
+{
+	struct df_instr *in = &g->stages[si].instrs[ii];
+	struct df_copy *c = &in->u.copy;
+	if (!c->from)
+		return 0;
+	long idx;
+	if (parse_index(c->from, &idx)) {
+		if (idx < 0 || (size_t)idx >= g->n_stages)
+			return kiln_err_set(err, KILN_E_INVALID, "%s:%d: invalid stage index %ld",
+			                    g->filename, in->start_line, idx);
+		c->from_stage = (int)idx;
+	} else {
+		c->from_stage = find_by_name(g, c->from, g->n_stages);
+	}
+	add_dep(g, DF_DEP_COPY, (int)si, (int)ii, c->from_stage, c->from_stage < 0 ? c->from : NULL,
+	        in->start_line);
+	return 0;
+}
+
+static void mount_edges(struct df_graph *g, size_t si, size_t ii)
+{
+	struct df_instr *in = &g->stages[si].instrs[ii];
+	for (size_t m = 0; m < in->u.run.n_mounts; m++) {
+		struct df_mount *mt = &in->u.run.mounts[m];
+		if (!mt->from || mt->type == DF_MOUNT_TMPFS)
+			continue;
+		mt->from_stage = find_by_name(g, mt->from, g->n_stages);
+		add_dep(g, DF_DEP_MOUNT, (int)si, (int)ii, mt->from_stage,
+		        mt->from_stage < 0 ? mt->from : NULL, in->start_line);
+	}
+}
+
+static const char *stage_label(const struct df_stage *st, char *buf, size_t n)
+{
+	if (st->name)
+		return st->name;
+	snprintf(buf, n, "stage-%d", st->index);
+	return buf;
+}
+
+/* Depth-first search for cycles; state: 0 new, 1 on the stack, 2 done. */
+static int visit(const struct df_graph *g, int s, unsigned char *state, struct kiln_err *err)
+{
+	if (state[s] == 2)
+		return 0;
+	if (state[s] == 1) {
+		char buf[32];
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "%s: circular dependency detected on stage: %s", g->filename,
+		                    stage_label(&g->stages[s], buf, sizeof(buf)));
+	}
+	state[s] = 1;
+	for (size_t i = 0; i < g->n_deps; i++)
+		if (g->deps[i].stage == s && g->deps[i].on_stage >= 0 &&
+		    visit(g, g->deps[i].on_stage, state, err) < 0)
+			return -1;
+	state[s] = 2;
+	return 0;
+}
+
+static void mark_needed(struct df_graph *g, int s)
+{
+	if (g->stages[s].needed)
+		return;
+	g->stages[s].needed = true;
+	for (size_t i = 0; i < g->n_deps; i++)
+		if (g->deps[i].stage == s && g->deps[i].on_stage >= 0)
+			mark_needed(g, g->deps[i].on_stage);
+}
+
+static int select_target(struct df_graph *g, const char *target, struct kiln_err *err)
+{
+	g->target = (int)g->n_stages - 1;
+	if (target && *target) {
+		g->target = find_by_name(g, target, g->n_stages);
+		if (g->target < 0) {
+			struct kiln_buf b;
+			kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+			for (size_t i = 0; i < g->n_stages; i++)
+				if (g->stages[i].name)
+					kiln_buf_addf(&b, NULL, "%s%s", b.len ? ", " : "",
+					              g->stages[i].name);
+			kiln_err_set(err, KILN_E_INVALID,
+			             "target stage \"%s\" could not be found (%s%s)", target,
+			             b.len ? "valid stage names: "
+			                   : "the Dockerfile names no stages",
+			             kiln_buf_str(&b));
+			kiln_buf_release(&b);
+			return -1;
+		}
+	}
+	mark_needed(g, g->target);
+	return 0;
+}
+
+static int build(struct df_graph *g, const struct df_ast *ast, const struct df_graph_opts *o,
+                 struct kiln_err *err)
+{
+	if (collect(g, ast, err) < 0 || meta_scope(g, err) < 0 || resolve_bases(g, err) < 0)
+		return -1;
+	for (size_t s = 0; s < g->n_stages; s++) {
+		for (size_t i = 0; i < g->stages[s].n_instrs; i++) {
+			enum df_instr_kind k = g->stages[s].instrs[i].kind;
+			if (k == DF_I_COPY && copy_edge(g, s, i, err) < 0)
+				return -1;
+			if (k == DF_I_RUN)
+				mount_edges(g, s, i);
+		}
+	}
+	unsigned char *state = xcalloc(g->n_stages, 1);
+	int r = 0;
+	for (size_t s = 0; s < g->n_stages && r == 0; s++)
+		r = visit(g, (int)s, state, err);
+	free(state);
+	if (r < 0)
+		return -1;
+	return select_target(g, o ? o->target : NULL, err);
+}
+
+int df_graph_build(const struct df_ast *ast, const struct df_graph_opts *opts, struct df_graph *g,
+                   struct kiln_err *err)
+{
+	memset(g, 0, sizeof(*g));
+	g->filename = xstrdup(ast->filename ? ast->filename : "Dockerfile");
+	g->escape = ast->escape ? ast->escape : '\\';
+	g->build_platform =
+	    xstrdup(opts && opts->build_platform ? opts->build_platform : "linux/" DF_HOST_ARCH);
+	g->target_platform =
+	    xstrdup(opts && opts->target_platform ? opts->target_platform : g->build_platform);
+	for (const char *const *b = opts ? opts->build_args : NULL; b && *b; b++)
+		if (strchr(*b, '='))
+			kiln_strv_push(&g->build_args, *b);
+	if (build(g, ast, opts, err) < 0) {
+		df_graph_release(g);
+		return -1;
+	}
+	return 0;
+}
+
+void df_graph_release(struct df_graph *g)
+{
+	for (size_t i = 0; i < g->n_meta_args; i++)
+		df_instr_release(&g->meta_args[i]);
+	free(g->meta_args);
+	for (size_t s = 0; s < g->n_stages; s++) {
+		struct df_stage *st = &g->stages[s];
+		for (size_t i = 0; i < st->n_instrs; i++)
+			df_instr_release(&st->instrs[i]);
+		free(st->instrs);
+		free(st->name);
+		free(st->base);
+		free(st->base_expanded);
+		free(st->platform);
+		free(st->platform_expanded);
+		free(st->original);
+	}
+	free(g->stages);
+	for (size_t i = 0; i < g->n_deps; i++)
+		free(g->deps[i].image);
+	free(g->deps);
+	kiln_strv_release(&g->meta_env);
+	kiln_strv_release(&g->build_args);
+	free(g->filename);
+	free(g->build_platform);
+	free(g->target_platform);
+	memset(g, 0, sizeof(*g));
+}
