@@ -136,3 +136,9 @@ int main(int argc, char **argv)
 	img_store_close(ctx.store);
 	return code;
 }
+
+int kiln_cmd_fail(struct kiln_ctx *ctx, struct kiln_err *err)
+{
+	kiln_err_move(&ctx->err, err);
+	return 1;
+}
