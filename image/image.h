@@ -11,7 +11,14 @@
  *   ROOT/tmp/             temp files and partial extractions (flock'ed while
  *                         in use, swept when stale)
  *   ROOT/store.lock       shared by writers, exclusive for garbage collection
- * The other modules add ROOT/containers, ROOT/cache, ROOT/volumes. */
+ *   ROOT/index.lock       exclusive flock around every index.json
+ *                         read-modify-write (tags)
+ * The other modules add ROOT/containers, ROOT/cache, ROOT/volumes.
+ *
+ * Files: ref.c (references), oci_json.c (the only file including
+ * <jansson.h>: config/manifest/index types), store.c (layout, blobs),
+ * index.c (index.json, tags, image commit/load/list/remove), gc.c (garbage
+ * collection, fsck, temp sweeping). */
 #ifndef KILN_IMAGE_H
 #define KILN_IMAGE_H
 
@@ -22,12 +29,206 @@
 #include "common.h"
 
 struct img_store;
+struct img_layer;
 
 /* Opens (creating if needed) the store under root. */
 int img_store_open(const char *root, struct img_store **out, struct kiln_err *err);
 void img_store_close(struct img_store *s);
 const char *img_store_root(const struct img_store *s);
 const char *img_store_tmpdir(const struct img_store *s);
+
+/* --- references (ref.c): docker's distribution/reference rules ---------- */
+#define IMG_DEFAULT_DOMAIN "docker.io"
+#define IMG_DEFAULT_TAG    "latest"
+
+struct img_ref {
+	char *domain; /* "docker.io", "localhost:5000" */
+	char *path;   /* "library/busybox" */
+	char *tag;    /* NULL when absent */
+	char *digest; /* "sha256:..." or NULL */
+};
+enum img_ref_flags {
+	IMG_REF_DEFAULT_TAG = 1 << 0, /* add ":latest" when neither tag nor digest */
+};
+/* Parses and normalizes like docker's ParseNormalizedNamed. Errors are
+ * KILN_E_INVALID with docker's message ("invalid reference format", ...). */
+int img_ref_parse(const char *s, unsigned flags, struct img_ref *out, struct kiln_err *err);
+void img_ref_release(struct img_ref *r);
+/* "docker.io/library/busybox:latest" (allocated). */
+char *img_ref_string(const struct img_ref *r);
+/* "docker.io/library/busybox" */
+char *img_ref_name(const struct img_ref *r);
+/* docker's short form: "busybox:latest", "myreg:5000/x/y:1" */
+char *img_ref_familiar(const struct img_ref *r);
+char *img_ref_familiar_name(const struct img_ref *r);
+/* Normalizes s (default tag added) to its full string; NULL + err if invalid. */
+char *img_ref_normalize(const char *s, struct kiln_err *err);
+/* Familiar form of an already normalized string; a copy of s if it does not parse. */
+char *img_ref_familiarize(const char *s);
+
+/* --- OCI / Docker JSON types (oci_json.c) ------------------------------- */
+#define IMG_MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
+#define IMG_MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
+#define IMG_MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
+#define IMG_MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
+#define IMG_MT_OCI_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
+#define IMG_MT_OCI_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
+#define IMG_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define IMG_MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
+#define IMG_MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define IMG_MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define IMG_ANNOT_REF_NAME     "org.opencontainers.image.ref.name"
+#define IMG_MAX_JSON           (16u << 20) /* limit for configs, manifests, index.json */
+
+/* A string map kept sorted by key (Go marshals maps sorted). */
+struct img_kv {
+	char *key, *value;
+};
+struct img_map {
+	struct img_kv *v;
+	size_t n;
+};
+void img_map_set(struct img_map *m, const char *key, const char *value);
+const char *img_map_get(const struct img_map *m, const char *key);
+bool img_map_del(struct img_map *m, const char *key);
+void img_map_release(struct img_map *m);
+void img_map_copy(struct img_map *dst, const struct img_map *src);
+
+struct img_healthcheck {
+	char **test; /* NULL-terminated, NULL when absent */
+	int64_t interval, timeout, start_period, start_interval; /* nanoseconds */
+	int retries;
+};
+
+struct img_history {
+	char *created, *created_by, *author, *comment; /* NULL when absent */
+	bool empty_layer;
+};
+
+/* Image config. String vectors are NULL-terminated; NULL means absent (an
+ * empty vector is present but empty). ExposedPorts and Volumes are sets:
+ * sorted keys. Unknown fields read from elsewhere are kept (opaque) and
+ * written back. Serialization is canonical: top-level keys sorted, "config"
+ * keys in the OCI ImageConfig order then Docker's extensions (Healthcheck,
+ * OnBuild, Shell), maps sorted, empty fields omitted (omitempty). */
+struct img_config {
+	char *architecture, *os, *variant, *os_version, *created, *author;
+	struct {
+		char *user;
+		char **exposed_ports, **env, **entrypoint, **cmd, **volumes;
+		char *working_dir;
+		struct img_map labels;
+		char *stop_signal;
+		bool args_escaped;
+		struct img_healthcheck *healthcheck;
+		char **on_build, **shell;
+	} config;
+	bool has_config; /* "config" was present */
+	char **diff_ids; /* rootfs.diff_ids, NULL-terminated (never NULL after parse) */
+	size_t n_diff_ids;
+	char *rootfs_type; /* "layers" */
+	struct img_history *history;
+	size_t n_history;
+	void *extra, *config_extra; /* unknown fields (json objects), or NULL */
+};
+struct img_config *img_config_new(void);
+int img_config_from_json(const char *data, size_t len, struct img_config **out,
+                         struct kiln_err *err);
+/* Canonical JSON (allocated, no trailing newline). */
+char *img_config_to_json(const struct img_config *c, size_t *len);
+struct img_config *img_config_dup(const struct img_config *c);
+void img_config_free(struct img_config *c);
+
+struct img_platform {
+	char *architecture, *os, *os_version, *variant;
+	char **os_features;
+};
+
+struct img_descriptor {
+	char *media_type;
+	char *digest; /* "sha256:<hex>" (other algorithms parse but are not stored) */
+	int64_t size;
+	char **urls;
+	struct img_map annotations;
+	struct img_platform *platform;
+	char *artifact_type;
+	void *extra; /* unknown fields */
+};
+void img_descriptor_release(struct img_descriptor *d);
+void img_descriptor_copy(struct img_descriptor *dst, const struct img_descriptor *src);
+
+struct img_manifest {
+	int schema_version;
+	char *media_type, *artifact_type;
+	struct img_descriptor config;
+	struct img_descriptor *layers;
+	size_t n_layers;
+	struct img_descriptor *subject;
+	struct img_map annotations;
+	void *extra;
+};
+int img_manifest_from_json(const char *data, size_t len, struct img_manifest **out,
+                           struct kiln_err *err);
+char *img_manifest_to_json(const struct img_manifest *m, size_t *len);
+void img_manifest_free(struct img_manifest *m);
+
+struct img_index {
+	int schema_version;
+	char *media_type, *artifact_type;
+	struct img_descriptor *manifests;
+	size_t n_manifests;
+	struct img_descriptor *subject;
+	struct img_map annotations;
+	void *extra;
+};
+int img_index_from_json(const char *data, size_t len, struct img_index **out, struct kiln_err *err);
+char *img_index_to_json(const struct img_index *x, size_t *len);
+void img_index_free(struct img_index *x);
+/* Appends a copy of d. */
+void img_index_add(struct img_index *x, const struct img_descriptor *d);
+void img_index_remove_at(struct img_index *x, size_t i);
+
+/* --- images (index.c) ----------------------------------------------------- */
+/* Stores cfg (its rootfs.diff_ids must match layers, whose blobs are already
+ * in the store), then an OCI manifest, then publishes it in index.json
+ * tagged with each ref (normalized, default ":latest"; a tag held by another
+ * image moves here, leaving that image dangling if it has no other tag).
+ * With no refs the image is kept as an untagged (dangling) entry.
+ * image_id receives the config digest. */
+int img_image_commit(struct img_store *s, const struct img_config *cfg,
+                     const struct img_layer *layers, size_t n_layers, const char *const *refs,
+                     size_t n_refs, char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
+
+struct img_image {
+	char id[KILN_DIGEST_LEN];              /* config digest */
+	char manifest_digest[KILN_DIGEST_LEN]; /* manifest as listed in index.json */
+	struct img_manifest *manifest;
+	struct img_config *config;
+	char **repo_tags;    /* normalized "docker.io/library/busybox:latest", sorted */
+	char **repo_digests; /* normalized "docker.io/library/busybox@sha256:..." */
+	size_t n_repo_tags, n_repo_digests;
+	char *created; /* config.created or NULL */
+	int64_t size;  /* config + layer blobs */
+};
+/* Resolves a reference (default ":latest"), name@digest, a full image ID
+ * or a unique prefix of one (with or without "sha256:"), like docker.
+ * Nothing found or an ambiguous prefix: KILN_E_NOTFOUND "No such image: X". */
+int img_image_load(struct img_store *s, const char *name_or_id, struct img_image **out,
+                   struct kiln_err *err);
+void img_image_free(struct img_image *img);
+/* Every image (one per image ID, tags merged), newest first. */
+int img_image_list(struct img_store *s, struct img_image ***out, size_t *n, struct kiln_err *err);
+void img_image_list_free(struct img_image **v, size_t n);
+
+/* Tags the image `source` resolves to as target_ref (normalized). */
+int img_store_tag(struct img_store *s, const char *source, const char *target_ref,
+                  struct kiln_err *err);
+/* Removes the tag `ref` (normalized). If it was the image's last tag and
+ * keep_dangling is false, the image's index entries go too (*deleted true). */
+int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bool *deleted,
+                    struct kiln_err *err);
+/* Removes every index entry of image `id` (tags included). */
+int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err);
 
 /* --- blobs: content-addressed, written atomically ----------------------- */
 /* A writer streams into a temp file in the store, hashing as it goes;

@@ -1,0 +1,346 @@
+/* index.json: tags, image commit, lookup, listing and removal.
+ *
+ * Every index.json change is a read-modify-write under an exclusive flock on
+ * ROOT/index.lock, written through kiln_write_file_atomic (unique temp,
+ * fsync, rename, fsync dir). A tag is an index entry whose
+ * org.opencontainers.image.ref.name annotation is the full normalized
+ * reference; an entry without it keeps an untagged (dangling) image. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "store-internal.h"
+
+int img_index_lock(struct img_store *s, struct kiln_err *err)
+{
+	_cleanup_free_ char *p = kiln_path_join(s->root, "index.lock");
+	return kiln_lock_file(p, true, err);
+}
+
+int img_index_read(struct img_store *s, struct img_index **out, struct kiln_err *err)
+{
+	_cleanup_free_ char *p = kiln_path_join(s->layout, "index.json");
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (kiln_read_file(p, IMG_MAX_JSON, &data, &len, err) < 0 ||
+	    img_index_from_json(data, len, out, err) < 0)
+		return kiln_err_wrap(err, "reading `%s`", p);
+	return 0;
+}
+
+int img_index_write(struct img_store *s, const struct img_index *x, struct kiln_err *err)
+{
+	_cleanup_free_ char *p = kiln_path_join(s->layout, "index.json");
+	size_t len;
+	_cleanup_free_ char *data = img_index_to_json(x, &len);
+	return kiln_write_file_atomic(p, data, len, 0644, err);
+}
+
+static bool is_manifest_type(const char *mt)
+{
+	return !mt || !strcmp(mt, IMG_MT_OCI_MANIFEST) || !strcmp(mt, IMG_MT_DOCKER_MANIFEST);
+}
+
+static bool is_index_type(const char *mt)
+{
+	return mt && (!strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST));
+}
+
+static const char *host_arch(void)
+{
+#if defined(__x86_64__)
+	return "amd64";
+#elif defined(__aarch64__)
+	return "arm64";
+#elif defined(__i386__)
+	return "386";
+#elif defined(__arm__)
+	return "arm";
+#elif defined(__s390x__)
+	return "s390x";
+#elif defined(__powerpc64__)
+	return "ppc64le";
+#elif defined(__riscv)
+	return "riscv64";
+#else
+	return "unknown";
+#endif
+}
+
+/* Loads the manifest an index entry designates: the entry itself, or for a
+ * nested index the manifest for this host (else its first manifest). */
+int img_entry_manifest(struct img_store *s, const struct img_descriptor *d,
+                       struct img_manifest **out, char manifest_digest[KILN_DIGEST_LEN],
+                       struct kiln_err *err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (!kiln_digest_valid(d->digest))
+		return kiln_err_set(err, KILN_E_UNSUPPORTED, "unsupported digest `%s`", d->digest);
+	if (img_store_read_blob(s, d->digest, IMG_MAX_JSON, &data, &len, err) < 0)
+		return -1;
+	if (is_index_type(d->media_type)) {
+		struct img_index *x = NULL;
+		if (img_index_from_json(data, len, &x, err) < 0)
+			return -1;
+		const struct img_descriptor *pick = NULL;
+		for (size_t i = 0; i < x->n_manifests && !pick; i++) {
+			const struct img_platform *p = x->manifests[i].platform;
+			if (is_manifest_type(x->manifests[i].media_type) && p && p->os &&
+			    !strcmp(p->os, "linux") && p->architecture &&
+			    !strcmp(p->architecture, host_arch()))
+				pick = &x->manifests[i];
+		}
+		for (size_t i = 0; i < x->n_manifests && !pick; i++)
+			if (is_manifest_type(x->manifests[i].media_type))
+				pick = &x->manifests[i];
+		int r = pick ? img_entry_manifest(s, pick, out, manifest_digest, err)
+		             : kiln_err_set(err, KILN_E_NOTFOUND,
+		                            "index `%s` has no image manifest", d->digest);
+		img_index_free(x);
+		return r;
+	}
+	if (!is_manifest_type(d->media_type))
+		return kiln_err_set(err, KILN_E_UNSUPPORTED, "unsupported media type `%s`",
+		                    d->media_type);
+	if (img_manifest_from_json(data, len, out, err) < 0)
+		return -1;
+	snprintf(manifest_digest, KILN_DIGEST_LEN, "%s", d->digest);
+	return 0;
+}
+
+/* Image ID (config digest) of an index entry, or -1. */
+static int entry_image_id(struct img_store *s, const struct img_descriptor *d,
+                          char id[KILN_DIGEST_LEN], struct kiln_err *err)
+{
+	struct img_manifest *m = NULL;
+	char md[KILN_DIGEST_LEN];
+	if (img_entry_manifest(s, d, &m, md, err) < 0)
+		return -1;
+	snprintf(id, KILN_DIGEST_LEN, "%s", m->config.digest);
+	img_manifest_free(m);
+	return 0;
+}
+
+static const char *entry_ref(const struct img_descriptor *d)
+{
+	return img_map_get(&d->annotations, IMG_ANNOT_REF_NAME);
+}
+
+static ssize_t find_ref(const struct img_index *x, const char *ref)
+{
+	for (size_t i = 0; i < x->n_manifests; i++) {
+		const char *r = entry_ref(&x->manifests[i]);
+		if (r && !strcmp(r, ref))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* Number of entries (other than skip) whose image ID is id. */
+static size_t count_image_entries(struct img_store *s, const struct img_index *x, const char *id,
+                                  ssize_t skip)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < x->n_manifests; i++) {
+		char eid[KILN_DIGEST_LEN];
+		if ((ssize_t)i == skip || entry_image_id(s, &x->manifests[i], eid, NULL) < 0)
+			continue;
+		n += !strcmp(eid, id);
+	}
+	return n;
+}
+
+/* Removes entry i; if its image has no other entry, keeps it dangling. */
+static void drop_entry_keep_image(struct img_store *s, struct img_index *x, size_t i)
+{
+	char id[KILN_DIGEST_LEN];
+	if (entry_image_id(s, &x->manifests[i], id, NULL) == 0 &&
+	    count_image_entries(s, x, id, (ssize_t)i) == 0) {
+		img_map_del(&x->manifests[i].annotations, IMG_ANNOT_REF_NAME);
+		return;
+	}
+	img_index_remove_at(x, i);
+}
+
+/* Publishes manifest descriptor d under the normalized refs (under the lock). */
+int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
+                size_t n_refs, struct kiln_err *err)
+{
+	_cleanup_close_ int lock = img_index_lock(s, err);
+	if (lock < 0)
+		return -1;
+	struct img_index *x = NULL;
+	if (img_index_read(s, &x, err) < 0)
+		return -1;
+	for (size_t r = 0; r < n_refs; r++) {
+		ssize_t i = find_ref(x, refs[r]);
+		if (i >= 0 && !strcmp(x->manifests[i].digest, d->digest))
+			continue; /* already tagged so */
+		if (i >= 0)
+			drop_entry_keep_image(s, x, (size_t)i);
+		struct img_descriptor e;
+		img_descriptor_copy(&e, d);
+		img_map_set(&e.annotations, IMG_ANNOT_REF_NAME, refs[r]);
+		img_index_add(x, &e);
+		img_descriptor_release(&e);
+	}
+	/* An untagged entry of the same manifest is redundant once tagged, and
+	 * needed when nothing else holds the manifest. */
+	bool held = false;
+	for (size_t i = 0; i < x->n_manifests; i++)
+		held |= !strcmp(x->manifests[i].digest, d->digest) && entry_ref(&x->manifests[i]);
+	for (size_t i = x->n_manifests; i-- > 0;) {
+		const struct img_descriptor *e = &x->manifests[i];
+		if (!strcmp(e->digest, d->digest) && !entry_ref(e)) {
+			if (held)
+				img_index_remove_at(x, i);
+			held = true;
+		}
+	}
+	if (!held)
+		img_index_add(x, d);
+	int ret = img_index_write(s, x, err);
+	img_index_free(x);
+	return ret;
+}
+
+static char **normalize_refs(const char *const *refs, size_t n, struct kiln_err *err)
+{
+	char **out = xcalloc(n + 1, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		out[i] = img_ref_normalize(refs[i], err);
+		if (!out[i]) {
+			kiln_strv_free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static int check_layers(struct img_store *s, const struct img_config *cfg,
+                        const struct img_layer *layers, size_t n, struct kiln_err *err)
+{
+	if (cfg->n_diff_ids != n)
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "image config lists %zu diff_ids but %zu layers were given",
+		                    cfg->n_diff_ids, n);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(cfg->diff_ids[i], layers[i].diff_id) != 0)
+			return kiln_err_set(
+			    err, KILN_E_INVALID,
+			    "layer %zu: diff_id `%s` does not match the config's `%s`", i,
+			    layers[i].diff_id, cfg->diff_ids[i]);
+		if (!img_store_has_blob(s, layers[i].digest))
+			return kiln_err_set(err, KILN_E_NOTFOUND,
+			                    "layer blob `%s` is not in the store",
+			                    layers[i].digest);
+	}
+	return 0;
+}
+
+int img_image_commit(struct img_store *s, const struct img_config *cfg,
+                     const struct img_layer *layers, size_t n_layers, const char *const *refs,
+                     size_t n_refs, char image_id[KILN_DIGEST_LEN], struct kiln_err *err)
+{
+	char **norm = normalize_refs(refs, n_refs, err);
+	if (!norm || check_layers(s, cfg, layers, n_layers, err) < 0) {
+		kiln_strv_free(norm);
+		return kiln_err_wrap(err, "committing image");
+	}
+	size_t clen, mlen;
+	_cleanup_free_ char *cjson = img_config_to_json(cfg, &clen);
+	struct img_manifest m = {.schema_version = 2};
+	m.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
+	m.config.media_type = xstrdup(IMG_MT_OCI_CONFIG);
+	m.config.digest = xmalloc(KILN_DIGEST_LEN);
+	m.config.size = (int64_t)clen;
+	m.layers = xcalloc(n_layers + 1, sizeof(*m.layers));
+	m.n_layers = n_layers;
+	for (size_t i = 0; i < n_layers; i++) {
+		m.layers[i].media_type =
+		    xstrdup(layers[i].media_type ? layers[i].media_type : IMG_MT_OCI_LAYER);
+		m.layers[i].digest = xstrdup(layers[i].digest);
+		m.layers[i].size = (int64_t)layers[i].size;
+	}
+	struct img_descriptor d = {0};
+	int ret = img_store_put_blob(s, cjson, clen, m.config.digest, err);
+	_cleanup_free_ char *mjson = img_manifest_to_json(&m, &mlen);
+	if (ret == 0) {
+		d.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
+		d.digest = xmalloc(KILN_DIGEST_LEN);
+		d.size = (int64_t)mlen;
+		ret = img_store_put_blob(s, mjson, mlen, d.digest, err);
+	}
+	if (ret == 0)
+		ret = img_publish(s, &d, norm, n_refs, err);
+	if (ret == 0)
+		snprintf(image_id, KILN_DIGEST_LEN, "%s", m.config.digest);
+	img_descriptor_release(&d);
+	free(m.media_type);
+	img_descriptor_release(&m.config);
+	for (size_t i = 0; i < n_layers; i++)
+		img_descriptor_release(&m.layers[i]);
+	free(m.layers);
+	kiln_strv_free(norm);
+	return ret < 0 ? kiln_err_wrap(err, "committing image") : 0;
+}
+
+int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bool *deleted,
+                    struct kiln_err *err)
+{
+	_cleanup_free_ char *norm = img_ref_normalize(ref, err);
+	if (!norm)
+		return -1;
+	if (deleted)
+		*deleted = false;
+	_cleanup_close_ int lock = img_index_lock(s, err);
+	if (lock < 0)
+		return -1;
+	struct img_index *x = NULL;
+	if (img_index_read(s, &x, err) < 0)
+		return -1;
+	int ret = 0;
+	ssize_t i = find_ref(x, norm);
+	char id[KILN_DIGEST_LEN];
+	if (i < 0) {
+		ret = kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", ref);
+	} else if (keep_dangling) {
+		drop_entry_keep_image(s, x, (size_t)i);
+	} else {
+		bool last = entry_image_id(s, &x->manifests[i], id, NULL) < 0 ||
+		            count_image_entries(s, x, id, i) == 0;
+		img_index_remove_at(x, (size_t)i);
+		if (deleted)
+			*deleted = last;
+	}
+	if (ret == 0)
+		ret = img_index_write(s, x, err);
+	img_index_free(x);
+	return ret;
+}
+
+int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err)
+{
+	_cleanup_close_ int lock = img_index_lock(s, err);
+	if (lock < 0)
+		return -1;
+	struct img_index *x = NULL;
+	if (img_index_read(s, &x, err) < 0)
+		return -1;
+	size_t removed = 0;
+	for (size_t i = x->n_manifests; i-- > 0;) {
+		char eid[KILN_DIGEST_LEN];
+		if (entry_image_id(s, &x->manifests[i], eid, NULL) == 0 && !strcmp(eid, id)) {
+			img_index_remove_at(x, i);
+			removed++;
+		}
+	}
+	int ret = removed ? img_index_write(s, x, err)
+	                  : kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", id);
+	img_index_free(x);
+	return ret;
+}

@@ -1,0 +1,185 @@
+/* Image commit, lookup (tags, IDs, prefixes, name@digest), tagging,
+ * untagging, dangling images, and the store's OCI layout. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+#include "tap.h"
+
+/* Commits an image with one layer made of `content`; returns its ID. */
+static int commit(struct img_store *s, const char *content, const char *cmd,
+                  const char *const *refs, size_t n_refs, char id[KILN_DIGEST_LEN])
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct img_layer l = {.media_type = (char *)IMG_MT_OCI_LAYER};
+	if (img_store_put_blob(s, content, strlen(content), l.digest, &err) < 0)
+		return -1;
+	memcpy(l.diff_id, l.digest, KILN_DIGEST_LEN);
+	l.size = strlen(content);
+	struct img_config *c = img_config_new();
+	c->architecture = xstrdup("amd64");
+	c->os = xstrdup("linux");
+	c->created = xstrdup("2024-01-02T03:04:05Z");
+	c->has_config = true;
+	c->config.cmd = xcalloc(2, sizeof(char *));
+	c->config.cmd[0] = xstrdup(cmd);
+	kiln_strv_free(c->diff_ids);
+	c->diff_ids = xcalloc(2, sizeof(char *));
+	c->diff_ids[0] = xstrdup(l.diff_id);
+	c->n_diff_ids = 1;
+	int r = img_image_commit(s, c, &l, 1, refs, n_refs, id, &err);
+	if (r < 0)
+		tap_diag("commit: %s", err.msg);
+	kiln_err_release(&err);
+	img_config_free(c);
+	return r;
+}
+
+static int load_ok(struct img_store *s, const char *name, const char *want_id)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct img_image *img = NULL;
+	int r = img_image_load(s, name, &img, &err);
+	int ok = r == 0 && !strcmp(img->id, want_id);
+	if (r < 0)
+		tap_diag("load %s: %s", name, err.msg);
+	kiln_err_release(&err);
+	img_image_free(img);
+	return ok;
+}
+
+static int load_fails(struct img_store *s, const char *name)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct img_image *img = NULL;
+	int r = img_image_load(s, name, &img, &err);
+	_cleanup_free_ char *want = xasprintf("No such image: %s", name);
+	int ok = r < 0 && err.code == KILN_E_NOTFOUND && !strcmp(err.msg, want);
+	kiln_err_release(&err);
+	img_image_free(img);
+	return ok;
+}
+
+static size_t count_images(struct img_store *s, size_t *dangling)
+{
+	struct img_image **v = NULL;
+	size_t n = 0;
+	*dangling = 0;
+	if (img_image_list(s, &v, &n, NULL) < 0)
+		return (size_t)-1;
+	for (size_t i = 0; i < n; i++)
+		*dangling += v[i]->n_repo_tags == 0;
+	img_image_list_free(v, n);
+	return n;
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/kiln-store-test.XXXXXX";
+	char *root = mkdtemp(tmpl);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct img_store *s = NULL;
+	T_OK(img_store_open(root, &s, &err) == 0, "open store");
+
+	char id1[KILN_DIGEST_LEN], id2[KILN_DIGEST_LEN], id3[KILN_DIGEST_LEN];
+	const char *refs1[] = {"busybox", "myreg:5000/x/y:1"};
+	T_OK(commit(s, "layer-one", "sh", refs1, 2, id1) == 0, "commit tagged image");
+	T_OK(kiln_digest_valid(id1), "image id is a digest: %s", id1);
+	T_OK(load_ok(s, "busybox", id1), "load by short name");
+	T_OK(load_ok(s, "busybox:latest", id1), "load by name:latest");
+	T_OK(load_ok(s, "docker.io/library/busybox:latest", id1), "load by full name");
+	T_OK(load_ok(s, "myreg:5000/x/y:1", id1), "load by registry name");
+	T_OK(load_ok(s, id1, id1), "load by full id");
+	T_OK(load_ok(s, kiln_digest_hex(id1), id1), "load by hex id");
+	char prefix[20];
+	snprintf(prefix, sizeof(prefix), "%.12s", kiln_digest_hex(id1));
+	T_OK(load_ok(s, prefix, id1), "load by 12-char prefix");
+	T_OK(load_fails(s, "busybox:1.0"), "unknown tag: No such image");
+	T_OK(load_fails(s, "nothing"), "unknown name: No such image");
+
+	struct img_image *img = NULL;
+	T_OK(img_image_load(s, "busybox", &img, &err) == 0, "load for details");
+	T_INTEQ(img->n_repo_tags, 2, "two repo tags");
+	T_STREQ(img->repo_tags[0], "docker.io/library/busybox:latest", "first tag normalized");
+	T_STREQ(img->repo_tags[1], "myreg:5000/x/y:1", "second tag");
+	T_STREQ(img->config->config.cmd[0], "sh", "config read back");
+	T_INTEQ(img->manifest->n_layers, 1, "manifest has the layer");
+	T_STREQ(img->manifest->media_type, IMG_MT_OCI_MANIFEST, "OCI manifest media type");
+	T_OK(img->size > 9, "size counts blobs: %lld", (long long)img->size);
+	_cleanup_free_ char *by_digest = xasprintf("busybox@%s", img->manifest_digest);
+	T_OK(load_ok(s, by_digest, id1), "load by name@digest");
+	img_image_free(img);
+
+	/* a second image: dangling */
+	T_OK(commit(s, "layer-two", "ls", NULL, 0, id2) == 0, "commit untagged image");
+	size_t dangling;
+	T_INTEQ(count_images(s, &dangling), 2, "two images listed");
+	T_INTEQ(dangling, 1, "one dangling");
+	T_OK(load_ok(s, id2, id2), "dangling image loads by id");
+
+	/* tagging */
+	T_OK(img_store_tag(s, id2, "busybox:2", &err) == 0, "tag by id");
+	T_OK(load_ok(s, "busybox:2", id2), "new tag resolves");
+	count_images(s, &dangling);
+	T_INTEQ(dangling, 0, "tagged image no longer dangling");
+	T_OK(img_store_tag(s, "busybox:2", "busybox", &err) == 0, "move latest to image 2");
+	T_OK(load_ok(s, "busybox", id2), "latest moved");
+	T_OK(load_ok(s, "myreg:5000/x/y:1", id1), "image 1 keeps its other tag");
+	T_OK(img_store_tag(s, "nothing", "x", &err) < 0 && err.code == KILN_E_NOTFOUND,
+	     "tagging a missing image fails");
+	kiln_err_release(&err);
+	T_OK(img_store_tag(s, "busybox", "Bad/Name", &err) < 0 && err.code == KILN_E_INVALID,
+	     "tagging with an invalid name fails: %s", err.msg);
+	kiln_err_release(&err);
+	T_OK(img_store_tag(s, "busybox",
+	                   "x@sha256:"
+	                   "0123456789012345678901234567890123456789012345678901234567890123",
+	                   &err) < 0,
+	     "tagging with a digest is refused");
+	kiln_err_release(&err);
+
+	/* moving the last tag leaves the old image dangling */
+	T_OK(img_store_tag(s, "busybox", "myreg:5000/x/y:1", &err) == 0, "move image 1's last tag");
+	T_INTEQ(count_images(s, &dangling), 2, "still two images");
+	T_INTEQ(dangling, 1, "image 1 is dangling now");
+	T_OK(load_ok(s, id1, id1), "dangling image 1 still loads");
+
+	/* untag */
+	bool deleted = true;
+	T_OK(img_store_untag(s, "busybox:2", false, &deleted, &err) == 0 && !deleted,
+	     "untag one of several tags keeps the image");
+	T_OK(load_fails(s, "busybox:2"), "untagged name is gone");
+	T_OK(img_store_untag(s, "busybox:2", false, &deleted, &err) < 0 &&
+	         err.code == KILN_E_NOTFOUND,
+	     "untag twice fails");
+	kiln_err_release(&err);
+	T_OK(img_store_untag(s, "busybox", false, &deleted, &err) == 0 && !deleted,
+	     "untag latest (image still tagged myreg)");
+	T_OK(img_store_untag(s, "myreg:5000/x/y:1", false, &deleted, &err) == 0 && deleted,
+	     "untag the last tag deletes");
+	T_OK(load_fails(s, id2), "deleted image is gone");
+	T_OK(img_store_remove_image(s, id1, &err) == 0, "remove dangling image by id");
+	T_INTEQ(count_images(s, &dangling), 0, "no images left");
+
+	/* ambiguous prefixes: make images until two IDs share a first hex digit */
+	char ids[20][KILN_DIGEST_LEN];
+	int a = -1, b = -1;
+	for (int i = 0; i < 20 && a < 0; i++) {
+		char content[32];
+		snprintf(content, sizeof(content), "content-%d", i);
+		commit(s, content, "x", NULL, 0, ids[i]);
+		for (int j = 0; j < i && a < 0; j++)
+			if (ids[j][7] == ids[i][7])
+				a = j, b = i;
+	}
+	T_OK(a >= 0, "found two ids with a common first digit");
+	char p1[2] = {ids[a][7], 0};
+	T_OK(load_fails(s, p1), "ambiguous prefix: No such image");
+	T_OK(load_ok(s, ids[b], ids[b]), "full id still works");
+	(void)id3;
+
+	img_store_close(s);
+	kiln_rm_rf(root, NULL);
+	return tap_done();
+}
