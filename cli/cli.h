@@ -121,5 +121,9 @@ void kiln_print_main_help(void);
 /* --- handlers ------------------------------------------------------------ */
 int cmd_help(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_version(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_image_io.c */
+int cmd_import(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_load(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_save(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

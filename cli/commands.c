@@ -6,6 +6,9 @@
 
 const struct kiln_cmd kiln_commands[] = {
     {"help", cmd_help, 0, "Show help for a command", NULL},
+    {"import", cmd_import, CMD_NEEDS_STORE, "Import the contents from a tarball to create a filesystem image", NULL},
+    {"load", cmd_load, CMD_NEEDS_STORE, "Load an image from a tar archive or STDIN", NULL},
+    {"save", cmd_save, CMD_NEEDS_STORE, "Save one or more images to a tar archive", NULL},
     {"version", cmd_version, 0, "Show the kiln version information", NULL},
     {0},
 };

@@ -264,8 +264,6 @@ void img_layer_release(struct img_layer *l);
 #define IMG_MT_LAYER      "application/vnd.oci.image.layer.v1.tar"
 #define IMG_MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 #define IMG_MT_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
-/* docker-archive / Docker v2 manifests */
-#define IMG_MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 const char *img_compression_media_type(enum img_compression c);
 const char *img_compression_name(enum img_compression c); /* "none", "gzip", "zstd" */
@@ -343,5 +341,44 @@ int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char
  * lowerdir= option. */
 int img_snapshot_dirs(struct img_store *s, const struct img_layer *layers, size_t n,
                       char ***dirs_out, struct kiln_err *err);
+
+/* --- import, save, load (archive_io.c, archive_load.c) ------------------ */
+struct img_import_opts {
+	const char *source;   /* tarball (plain/gzip/zstd/xz/bzip2), directory, or "-" (stdin) */
+	const char *ref;      /* NULL: an untagged image */
+	char *const *changes; /* `--change` instructions, NULL-terminated, or NULL */
+	const char *message;  /* history comment (default "Imported from SOURCE") */
+	enum img_compression compression; /* of the stored layer (default none) */
+};
+/* A one-layer image. A tarball's bytes become the layer as they are
+ * (decompressed); a directory is made into a layer (img_layer_create).
+ * `created` is now, or SOURCE_DATE_EPOCH when set. */
+int img_import(struct img_store *s, const struct img_import_opts *o,
+               char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
+/* Applies one Dockerfile instruction allowed by `import --change` (CMD,
+ * ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR,
+ * STOPSIGNAL; exec form as a JSON array or shell form). */
+int img_config_apply_change(struct img_config *cfg, const char *change, struct kiln_err *err);
+
+enum img_archive_format {
+	IMG_ARCHIVE_DOCKER, /* docker save: manifest.json + repositories + OCI layout */
+	IMG_ARCHIVE_OCI,    /* an OCI image layout in a tar */
+};
+struct img_save_opts {
+	enum img_archive_format format;
+	enum img_compression compression; /* OCI only (docker archives are uncompressed) */
+};
+/* Writes a deterministic tar of the images to fd. Layers whose stored
+ * compression differs from the output's are recompressed into the store
+ * first (the extra blobs are unreferenced: gc removes them). */
+int img_save(struct img_store *s, char *const *names, size_t n, const struct img_save_opts *o,
+             int fd, struct kiln_err *err);
+/* Reads a docker archive (manifest.json, old or new style) or an OCI layout
+ * tar (plain or compressed) from fd. Every blob is verified against its
+ * digest and every layer against its diffID; layer blobs are stored as they
+ * came (a gzip layer stays gzip, with its media type), so the stored
+ * manifest's layer digests are the blobs' own. `loaded` receives docker's
+ * lines: "Loaded image: busybox:latest" or "Loaded image ID: sha256:...". */
+int img_load(struct img_store *s, int fd, struct kiln_strv *loaded, struct kiln_err *err);
 
 #endif
