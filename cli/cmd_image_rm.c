@@ -235,9 +235,18 @@ int cmd_system_df(int argc, char **argv, struct kiln_ctx *ctx)
 
 int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx)
 {
-	const struct kiln_opt opts[] = {OPT_END};
-	const struct kiln_usage usage = {"", "Check the store's consistency", 0, 0, 0};
+	bool repair = false;
+	const struct kiln_opt opts[] = {
+	    OPT_BOOL(0, "repair", &repair,
+	             "First remove temporary files that no running kiln process holds"),
+	    OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS]", "Check the store's consistency", 0, 0, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	if (repair) {
+		size_t n = img_store_sweep_temps(ctx->store, 0);
+		if (n)
+			printf("removed %zu stale temporary file%s\n", n, n == 1 ? "" : "s");
+	}
 	struct kiln_strv problems = KILN_STRV_INIT;
 	int r = img_store_fsck(ctx->store, &problems, &ctx->err);
 	for (size_t i = 0; i < problems.n; i++)

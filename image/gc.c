@@ -345,7 +345,13 @@ static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
 size_t img_store_sweep_temps(struct img_store *s, unsigned max_age_sec)
 {
 	time_t cutoff = time(NULL) - (time_t)max_age_sec;
-	return sweep_dir(s->tmp, NULL, cutoff) + sweep_dir(s->layout, ".index.json.tmp-", cutoff);
+	size_t n = sweep_dir(s->tmp, NULL, cutoff);
+	/* index.json temps are written under the index lock: holding it, any
+	 * temp still there belongs to a writer that died. */
+	_cleanup_close_ int lock = img_index_lock(s, NULL);
+	if (lock >= 0)
+		n += sweep_dir(s->layout, ".index.json.tmp-", cutoff);
+	return n;
 }
 
 uint64_t img_store_blobs_size(struct img_store *s)

@@ -294,4 +294,124 @@ struct img_layer {
 };
 void img_layer_release(struct img_layer *l);
 
+#define IMG_MT_LAYER      "application/vnd.oci.image.layer.v1.tar"
+#define IMG_MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define IMG_MT_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+
+const char *img_compression_media_type(enum img_compression c);
+const char *img_compression_name(enum img_compression c); /* "none", "gzip", "zstd" */
+int img_compression_parse(const char *name, enum img_compression *c, struct kiln_err *err);
+/* OCI and Docker layer media types; an unknown type is KILN_E_UNSUPPORTED. */
+int img_compression_from_media_type(const char *mt, enum img_compression *c,
+                                    struct kiln_err *err);
+
+/* Layer tars are written in one pass (libarchive, PAX): the uncompressed
+ * stream is hashed into the diffID while a compressor feeds the blob writer,
+ * which hashes the blob digest. Deterministic: entries depth-first with the
+ * names of each directory sorted bytewise, numeric uid/gid only, no
+ * atime/ctime, no uname/gname, mtime in whole seconds (clamped when asked),
+ * xattrs user.*, security.capability and trusted.* (never trusted.overlay.*),
+ * hardlinks by dev+ino (first occurrence carries the data), no root entry.
+ * Sockets are skipped. The local store keeps layers uncompressed by default;
+ * gzip is the default once an image leaves the machine. */
+struct img_layer_opts {
+	enum img_compression compression;
+	/* dir is an overlayfs upper dir: char device 0/0 -> `.wh.<name>`,
+	 * trusted.overlay.opaque=y (or user.overlay.opaque) -> the dir plus
+	 * `<dir>/.wh..wh..opq` */
+	bool overlay_upper;
+	int64_t clamp_mtime; /* -1: none; else later mtimes become this (SOURCE_DATE_EPOCH) */
+};
+int img_layer_create(struct img_store *s, const char *dir, const struct img_layer_opts *opts,
+                     struct img_layer *out, struct kiln_err *err);
+/* Streams a stored layer blob into a new blob with another compression,
+ * verifying the source's digest and diffID on the way. */
+int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum img_compression to,
+                         struct img_layer *out, struct kiln_err *err);
+/* Stores a tar stream read from fd (plain, gzip, zstd, xz, bzip2:
+ * auto-detected) as a layer blob with compression `to`; the diffID is the
+ * sha256 of the decompressed stream. Checks that the stream is a tar. */
+int img_layer_from_fd(struct img_store *s, int fd, enum img_compression to,
+                      struct img_layer *out, struct kiln_err *err);
+
+/* Secure extraction (extract.c). Every entry is resolved under the target
+ * as if it were the root (openat2 RESOLVE_IN_ROOT): a leading `/` is
+ * dropped (as docker does), a `..` component is refused ("layer entry `x`
+ * escapes the root"), symlinks met while resolving parents stay inside the
+ * target, the last component is never followed, hardlink targets must name
+ * an entry inside the target. trusted.overlay.* xattrs from a layer are
+ * never applied. Owners are applied when running as root (else ignored).
+ * A target that does not exist yet is built in a temp dir next to the
+ * store's tmp and renamed into place, so a failure leaves nothing; applying
+ * onto an existing target (flattening) leaves it partial on failure. */
+enum img_extract_flags {
+	/* create char/block devices (needs CAP_MKNOD); without it they are
+	 * skipped silently, as rootless docker does */
+	IMG_EXTRACT_DEVICES = 1 << 0,
+	/* keep whiteouts in overlay form instead of applying them: `.wh.x` ->
+	 * char device 0/0 `x`, `.wh..wh..opq` -> trusted.overlay.opaque=y on
+	 * the dir (snapshots; needs root) */
+	IMG_EXTRACT_OVERLAY_WHITEOUTS = 1 << 1,
+};
+/* Extracts a stored blob (verifying its digest while reading). */
+int img_layer_extract(struct img_store *s, const char *blob_digest, const char *media_type,
+                      const char *target_dir, unsigned flags, struct kiln_err *err);
+/* Extracts a (possibly compressed) tar from fd; tmpdir (may be NULL: the
+ * target's parent) holds the partial tree. diff_id (may be NULL) receives
+ * the sha256 of the decompressed stream. */
+int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, unsigned flags,
+                         char diff_id[KILN_DIGEST_LEN], struct kiln_err *err);
+
+/* Snapshots (snapshot.c): ROOT/snapshots/<diffID hex>, one unpacked layer
+ * each, extracted with IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES
+ * into ROOT/tmp and renamed into place; the diffID is verified on the way.
+ * Whiteouts stay in overlay form (0/0 char devices, opaque xattr), so the
+ * snapshots stack as overlay lower dirs as they are. */
+int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,
+                        struct kiln_err *err);
+/* Ensures every layer's snapshot; *dirs_out (NULL-terminated, free with
+ * kiln_strv_free) lists them TOPMOST FIRST, the order of overlay's
+ * lowerdir= option. */
+int img_snapshot_dirs(struct img_store *s, const struct img_layer *layers, size_t n,
+                      char ***dirs_out, struct kiln_err *err);
+
+/* --- import, save, load (archive_io.c, archive_load.c) ------------------ */
+struct img_import_opts {
+	const char *source;   /* tarball (plain/gzip/zstd/xz/bzip2), directory, or "-" (stdin) */
+	const char *ref;      /* NULL: an untagged image */
+	char *const *changes; /* `--change` instructions, NULL-terminated, or NULL */
+	const char *message;  /* history comment (default "Imported from SOURCE") */
+	enum img_compression compression; /* of the stored layer (default none) */
+};
+/* A one-layer image. A tarball's bytes become the layer as they are
+ * (decompressed); a directory is made into a layer (img_layer_create).
+ * `created` is now, or SOURCE_DATE_EPOCH when set. */
+int img_import(struct img_store *s, const struct img_import_opts *o,
+               char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
+/* Applies one Dockerfile instruction allowed by `import --change` (CMD,
+ * ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR,
+ * STOPSIGNAL; exec form as a JSON array or shell form). */
+int img_config_apply_change(struct img_config *cfg, const char *change, struct kiln_err *err);
+
+enum img_archive_format {
+	IMG_ARCHIVE_DOCKER, /* docker save: manifest.json + repositories + OCI layout */
+	IMG_ARCHIVE_OCI,    /* an OCI image layout in a tar */
+};
+struct img_save_opts {
+	enum img_archive_format format;
+	enum img_compression compression; /* OCI only (docker archives are uncompressed) */
+};
+/* Writes a deterministic tar of the images to fd. Layers whose stored
+ * compression differs from the output's are recompressed into the store
+ * first (the extra blobs are unreferenced: gc removes them). */
+int img_save(struct img_store *s, char *const *names, size_t n, const struct img_save_opts *o,
+             int fd, struct kiln_err *err);
+/* Reads a docker archive (manifest.json, old or new style) or an OCI layout
+ * tar (plain or compressed) from fd. Every blob is verified against its
+ * digest and every layer against its diffID; layer blobs are stored as they
+ * came (a gzip layer stays gzip, with its media type), so the stored
+ * manifest's layer digests are the blobs' own. `loaded` receives docker's
+ * lines: "Loaded image: busybox:latest" or "Loaded image ID: sha256:...". */
+int img_load(struct img_store *s, int fd, struct kiln_strv *loaded, struct kiln_err *err);
+
 #endif

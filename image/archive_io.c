@@ -1,0 +1,574 @@
+/* import (rootfs tarball or directory -> one-layer image, --change) and
+ * save (docker archive or OCI layout tar). Load is in archive_load.c. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "archive-internal.h"
+#include "store-internal.h"
+
+/* --- --change ----------------------------------------------------------- */
+
+/* Splits shell-like words: '...' literal, "..." with backslash escapes. */
+static int split_words(const char *s, struct kiln_strv *out, struct kiln_err *err)
+{
+	struct kiln_buf w;
+	kiln_buf_init(&w, 1 << 20, "change word");
+	bool in_word = false;
+	for (const char *p = s;; p++) {
+		if (!*p || isspace((unsigned char)*p)) {
+			if (in_word)
+				kiln_strv_push_take(out, kiln_buf_detach(&w, NULL));
+			in_word = false;
+			if (!*p)
+				break;
+			continue;
+		}
+		in_word = true;
+		if (*p == '\'' || *p == '"') {
+			char q = *p++;
+			while (*p && *p != q) {
+				if (q == '"' && *p == '\\' && p[1])
+					p++;
+				kiln_buf_addch(&w, *p++, NULL);
+			}
+			if (!*p) {
+				kiln_buf_release(&w);
+				return kiln_err_set(err, KILN_E_INVALID,
+				                    "unterminated quote in `%s`", s);
+			}
+		} else if (*p == '\\' && p[1]) {
+			kiln_buf_addch(&w, *++p, NULL);
+		} else {
+			kiln_buf_addch(&w, *p, NULL);
+		}
+	}
+	kiln_buf_release(&w);
+	return 0;
+}
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/* Sets "KEY=..." in a NULL-terminated env vector, or adds to a sorted set. */
+static void strv_set(char ***v, const char *item, size_t keylen, bool sorted_set)
+{
+	size_t n = strv_len(*v);
+	for (size_t i = 0; i < n; i++) {
+		bool same = keylen ? !strncmp((*v)[i], item, keylen) && (*v)[i][keylen] == '='
+		                   : !strcmp((*v)[i], item);
+		if (same) {
+			free((*v)[i]);
+			(*v)[i] = xstrdup(item);
+			return;
+		}
+	}
+	*v = xreallocarray(*v, n + 2, sizeof(char *));
+	size_t at = n;
+	if (sorted_set)
+		for (at = 0; at < n && strcmp((*v)[at], item) < 0; at++)
+			;
+	memmove(*v + at + 1, *v + at, (n - at) * sizeof(char *));
+	(*v)[at] = xstrdup(item);
+	(*v)[n + 1] = NULL;
+}
+
+static char **exec_or_shell(const char *rest)
+{
+	char **v = NULL;
+	if (json_string_array(rest, &v))
+		return v;
+	v = xcalloc(4, sizeof(char *));
+	v[0] = xstrdup("/bin/sh");
+	v[1] = xstrdup("-c");
+	v[2] = xstrdup(rest);
+	return v;
+}
+
+static int change_kv(struct img_config *cfg, bool env, const char *rest, struct kiln_err *err)
+{
+	struct kiln_strv words = KILN_STRV_INIT;
+	if (split_words(rest, &words, err) < 0)
+		return -1;
+	int r = 0;
+	if (words.n && !strchr(words.v[0], '=')) {
+		/* legacy "ENV KEY value with spaces" */
+		const char *v = rest + strspn(rest, " \t");
+		v += strcspn(v, " \t");
+		v += strspn(v, " \t");
+		_cleanup_free_ char *item = xasprintf("%s=%s", words.v[0], v);
+		if (env)
+			strv_set(&cfg->config.env, item, strlen(words.v[0]), false);
+		else
+			img_map_set(&cfg->config.labels, words.v[0], v);
+	} else {
+		for (size_t i = 0; i < words.n && r == 0; i++) {
+			char *eq = strchr(words.v[i], '=');
+			if (!eq || eq == words.v[i]) {
+				r = kiln_err_set(err, KILN_E_INVALID, "`%s` needs KEY=VALUE pairs",
+				                 rest);
+				break;
+			}
+			size_t kl = (size_t)(eq - words.v[i]);
+			if (env) {
+				strv_set(&cfg->config.env, words.v[i], kl, false);
+			} else {
+				*eq = '\0';
+				img_map_set(&cfg->config.labels, words.v[i], eq + 1);
+			}
+		}
+	}
+	if (!words.n)
+		r = kiln_err_set(err, KILN_E_INVALID, "missing arguments");
+	kiln_strv_release(&words);
+	return r;
+}
+
+static int change_list(char ***set, const char *rest, bool port, struct kiln_err *err)
+{
+	char **json = NULL;
+	struct kiln_strv words = KILN_STRV_INIT;
+	if (!port && json_string_array(rest, &json)) {
+		for (size_t i = 0; json[i]; i++)
+			kiln_strv_push(&words, json[i]);
+		kiln_strv_free(json);
+	} else if (split_words(rest, &words, err) < 0) {
+		return -1;
+	}
+	if (!words.n)
+		return kiln_err_set(err, KILN_E_INVALID, "missing arguments");
+	for (size_t i = 0; i < words.n; i++) {
+		_cleanup_free_ char *item = port && !strchr(words.v[i], '/')
+		                                ? xasprintf("%s/tcp", words.v[i])
+		                                : xstrdup(words.v[i]);
+		strv_set(set, item, 0, true);
+	}
+	kiln_strv_release(&words);
+	return 0;
+}
+
+static void set_str(char **field, const char *v)
+{
+	free(*field);
+	*field = xstrdup(v);
+}
+
+int img_config_apply_change(struct img_config *cfg, const char *change, struct kiln_err *err)
+{
+	const char *p = change + strspn(change, " \t");
+	size_t kl = strcspn(p, " \t");
+	_cleanup_free_ char *kw = xstrndup(p, kl);
+	for (char *c = kw; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	const char *rest = p + kl;
+	rest += strspn(rest, " \t");
+	int r = 0;
+	cfg->has_config = true;
+	if (!strcmp(kw, "CMD")) {
+		kiln_strv_free(cfg->config.cmd);
+		cfg->config.cmd = exec_or_shell(rest);
+	} else if (!strcmp(kw, "ENTRYPOINT")) {
+		kiln_strv_free(cfg->config.entrypoint);
+		cfg->config.entrypoint = exec_or_shell(rest);
+	} else if (!strcmp(kw, "ENV") || !strcmp(kw, "LABEL")) {
+		r = change_kv(cfg, kw[0] == 'E', rest, err);
+	} else if (!strcmp(kw, "EXPOSE") || !strcmp(kw, "VOLUME")) {
+		bool port = kw[0] == 'E';
+		r = change_list(port ? &cfg->config.exposed_ports : &cfg->config.volumes, rest,
+		                port, err);
+	} else if (!strcmp(kw, "ONBUILD")) {
+		strv_set(&cfg->config.on_build, rest, 0, false);
+	} else if (!strcmp(kw, "USER") || !strcmp(kw, "WORKDIR") || !strcmp(kw, "STOPSIGNAL")) {
+		if (!*rest)
+			r = kiln_err_set(err, KILN_E_INVALID, "missing argument");
+		else
+			set_str(kw[0] == 'U'   ? &cfg->config.user
+			        : kw[0] == 'W' ? &cfg->config.working_dir
+			                       : &cfg->config.stop_signal,
+			        rest);
+	} else {
+		return kiln_err_set(err, KILN_E_INVALID, "%s is not a valid change command", kw);
+	}
+	if (r < 0)
+		return kiln_err_wrap(err, "change `%s`", change);
+	return 0;
+}
+
+/* --- import --------------------------------------------------------------- */
+
+static const char *go_arch(void)
+{
+#if defined(__x86_64__)
+	return "amd64";
+#elif defined(__aarch64__)
+	return "arm64";
+#else
+	return "unknown";
+#endif
+}
+
+static char *rfc3339_now(void)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (sde && *sde) {
+		ts.tv_sec = (time_t)strtoll(sde, NULL, 10);
+		ts.tv_nsec = 0;
+	}
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char buf[64];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!ts.tv_nsec)
+		return xasprintf("%sZ", buf);
+	char frac[16];
+	snprintf(frac, sizeof(frac), "%09ld", ts.tv_nsec);
+	for (int i = 8; i > 0 && frac[i] == '0'; i--)
+		frac[i] = '\0';
+	return xasprintf("%s.%sZ", buf, frac);
+}
+
+static int import_layer(struct img_store *s, const struct img_import_opts *o, struct img_layer *l,
+                        struct kiln_err *err)
+{
+	if (strcmp(o->source, "-") != 0) {
+		struct stat st;
+		if (stat(o->source, &st) < 0)
+			return kiln_err_set(err, errno, "import source `%s`", o->source);
+		if (S_ISDIR(st.st_mode)) {
+			struct img_layer_opts lo = {o->compression, false, -1};
+			return img_layer_create(s, o->source, &lo, l, err);
+		}
+	}
+	_cleanup_close_ int fd = -1;
+	int in = 0;
+	if (strcmp(o->source, "-") != 0) {
+		fd = open(o->source, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return kiln_err_set(err, errno, "open `%s`", o->source);
+		in = fd;
+	}
+	if (img_layer_from_fd(s, in, o->compression, l, err) < 0)
+		return kiln_err_wrap(err, "reading `%s`", o->source);
+	return 0;
+}
+
+int img_import(struct img_store *s, const struct img_import_opts *o, char image_id[KILN_DIGEST_LEN],
+               struct kiln_err *err)
+{
+	struct img_config *cfg = img_config_new();
+	for (size_t i = 0; o->changes && o->changes[i]; i++)
+		if (img_config_apply_change(cfg, o->changes[i], err) < 0) {
+			img_config_free(cfg);
+			return kiln_err_wrap(err, "import");
+		}
+	struct img_layer l = {0};
+	if (import_layer(s, o, &l, err) < 0) {
+		img_config_free(cfg);
+		return kiln_err_wrap(err, "import");
+	}
+	cfg->architecture = xstrdup(go_arch());
+	cfg->os = xstrdup("linux");
+	cfg->created = rfc3339_now();
+	cfg->rootfs_type = xstrdup("layers");
+	free(cfg->diff_ids);
+	cfg->diff_ids = xcalloc(2, sizeof(char *));
+	cfg->diff_ids[0] = xstrdup(l.diff_id);
+	cfg->n_diff_ids = 1;
+	cfg->history = xcalloc(1, sizeof(*cfg->history));
+	cfg->n_history = 1;
+	cfg->history[0].created = xstrdup(cfg->created);
+	cfg->history[0].created_by = xstrdup("import");
+	cfg->history[0].comment =
+	    o->message ? xstrdup(o->message) : xasprintf("Imported from %s", o->source);
+	const char *refs[1] = {o->ref};
+	int r = img_image_commit(s, cfg, &l, 1, refs, o->ref ? 1 : 0, image_id, err);
+	img_config_free(cfg);
+	img_layer_release(&l);
+	return r < 0 ? kiln_err_wrap(err, "import") : 0;
+}
+
+/* --- save ------------------------------------------------------------------- */
+
+struct out_file {
+	char *name;
+	char *blob; /* digest of a store blob, or NULL */
+	char *data; /* in-memory content */
+	size_t len;
+};
+
+struct saver {
+	struct img_store *s;
+	const struct img_save_opts *o;
+	struct out_file *files;
+	size_t n, cap;
+	struct img_index index;
+	struct docker_manifest_entry *dm;
+	size_t n_dm, cap_dm;
+	struct kiln_strv repos, repo_ids;
+};
+
+static void add_file(struct saver *sv, char *name, const char *blob, char *data, size_t len)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (!strcmp(sv->files[i].name, name)) {
+			free(name);
+			free(data);
+			return;
+		}
+	KILN_GROW(sv->files, sv->cap, sv->n + 1);
+	sv->files[sv->n++] = (struct out_file){name, blob ? xstrdup(blob) : NULL, data, len};
+}
+
+static char *blob_name(const char *digest)
+{
+	return xasprintf("blobs/sha256/%s", kiln_digest_hex(digest));
+}
+
+/* The layer in the output's compression; may recompress into the store. */
+static int output_layer(struct saver *sv, const struct img_descriptor *d, const char *diff_id,
+                        struct img_layer *out, struct kiln_err *err)
+{
+	enum img_compression have,
+	    want = sv->o->format == IMG_ARCHIVE_DOCKER ? IMG_COMPRESS_NONE : sv->o->compression;
+	if (img_compression_from_media_type(d->media_type, &have, err) < 0)
+		return -1;
+	struct img_layer in = {0};
+	snprintf(in.diff_id, sizeof(in.diff_id), "%s", diff_id);
+	snprintf(in.digest, sizeof(in.digest), "%s", d->digest);
+	in.size = (uint64_t)d->size;
+	if (have == want) {
+		*out = in;
+		out->media_type = xstrdup(img_compression_media_type(want));
+		return 0;
+	}
+	return img_layer_recompress(sv->s, &in, want, out, err);
+}
+
+/* Normalized tags to write for `name`: the reference if it names a tag of
+ * the image, none when the image was named by ID. */
+static char **tags_for(const struct img_image *img, const char *name)
+{
+	char **tags = xcalloc(2, sizeof(char *));
+	char *norm = img_ref_normalize(name, NULL);
+	for (size_t i = 0; norm && i < img->n_repo_tags; i++)
+		if (!strcmp(img->repo_tags[i], norm)) {
+			tags[0] = TAKE_PTR(norm);
+			break;
+		}
+	free(norm);
+	return tags;
+}
+
+static void add_index_entry(struct saver *sv, const char *mdigest, size_t mlen, const char *tag)
+{
+	struct img_descriptor d = {0};
+	d.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
+	d.digest = xstrdup(mdigest);
+	d.size = (int64_t)mlen;
+	if (tag) {
+		img_map_set(&d.annotations, "io.containerd.image.name", tag);
+		const char *colon = strrchr(tag, ':');
+		img_map_set(&d.annotations, IMG_ANNOT_REF_NAME,
+		            sv->o->format == IMG_ARCHIVE_DOCKER && colon ? colon + 1 : tag);
+	}
+	img_index_add(&sv->index, &d);
+	img_descriptor_release(&d);
+}
+
+static int save_image(struct saver *sv, const char *name, struct kiln_err *err)
+{
+	struct img_image *img = NULL;
+	if (img_image_load(sv->s, name, &img, err) < 0)
+		return -1;
+	const struct img_manifest *m = img->manifest;
+	int r = 0;
+	if (img->config->n_diff_ids != m->n_layers)
+		r = kiln_err_set(err, KILN_E_CORRUPT, "image `%s`: %zu layers but %zu diff_ids",
+		                 name, m->n_layers, img->config->n_diff_ids);
+	struct img_manifest om = {.schema_version = 2};
+	om.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
+	om.config.media_type = xstrdup(IMG_MT_OCI_CONFIG);
+	om.config.digest = xstrdup(img->id);
+	om.config.size = m->config.size;
+	om.layers = xcalloc(m->n_layers + 1, sizeof(*om.layers));
+	char **layer_names = xcalloc(m->n_layers + 1, sizeof(char *));
+	for (size_t i = 0; r == 0 && i < m->n_layers; i++) {
+		struct img_layer l = {0};
+		r = output_layer(sv, &m->layers[i], img->config->diff_ids[i], &l, err);
+		if (r < 0)
+			break;
+		om.layers[i].media_type = xstrdup(l.media_type);
+		om.layers[i].digest = xstrdup(l.digest);
+		om.layers[i].size = (int64_t)l.size;
+		om.n_layers = i + 1;
+		layer_names[i] = blob_name(l.digest);
+		add_file(sv, blob_name(l.digest), l.digest, NULL, 0);
+		img_layer_release(&l);
+	}
+	if (r == 0) {
+		add_file(sv, blob_name(img->id), img->id, NULL, 0);
+		size_t mlen;
+		char *mjson = img_manifest_to_json(&om, &mlen);
+		char md[KILN_DIGEST_LEN];
+		kiln_sha256_digest(mjson, mlen, md);
+		add_file(sv, blob_name(md), NULL, mjson, mlen);
+		char **tags = tags_for(img, name);
+		add_index_entry(sv, md, mlen, tags[0]);
+		KILN_GROW(sv->dm, sv->cap_dm, sv->n_dm + 1);
+		struct docker_manifest_entry *e = &sv->dm[sv->n_dm++];
+		memset(e, 0, sizeof(*e));
+		e->config = blob_name(img->id);
+		e->repo_tags = xcalloc(2, sizeof(char *));
+		if (tags[0]) {
+			e->repo_tags[0] = img_ref_familiarize(tags[0]);
+			kiln_strv_push(&sv->repos, e->repo_tags[0]);
+			kiln_strv_push(&sv->repo_ids,
+			               m->n_layers
+			                   ? kiln_digest_hex(img->config->diff_ids[m->n_layers - 1])
+			                   : kiln_digest_hex(img->id));
+		}
+		e->layers = TAKE_PTR(layer_names);
+		e->n_layers = m->n_layers;
+		kiln_strv_free(tags);
+	} else {
+		kiln_strv_free(layer_names);
+	}
+	img_descriptor_release(&om.config);
+	for (size_t i = 0; i < om.n_layers; i++)
+		img_descriptor_release(&om.layers[i]);
+	free(om.layers);
+	free(om.media_type);
+	img_image_free(img);
+	return r;
+}
+
+static int cmp_files(const void *a, const void *b)
+{
+	return strcmp(((const struct out_file *)a)->name, ((const struct out_file *)b)->name);
+}
+
+static int write_entry(struct saver *sv, struct archive *a, struct archive_entry *e,
+                       const struct out_file *f, struct kiln_err *err)
+{
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, f->name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_mtime(e, 0, 0);
+	_cleanup_close_ int fd = -1;
+	if (f->blob) {
+		_cleanup_free_ char *p = img_store_blob_path(sv->s, f->blob);
+		struct stat st;
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return kiln_err_set(err, errno, "blob `%s`", f->blob);
+		archive_entry_set_size(e, st.st_size);
+	} else {
+		archive_entry_set_size(e, (la_int64_t)f->len);
+	}
+	if (archive_write_header(a, e) != ARCHIVE_OK)
+		return kiln_err_set(err, archive_errno(a), "write `%s`: %s", f->name,
+		                    archive_error_string(a));
+	if (!f->blob)
+		return archive_write_data(a, f->data, f->len) == (la_ssize_t)f->len
+		           ? 0
+		           : kiln_err_set(err, archive_errno(a), "write `%s`", f->name);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return kiln_err_set(err, archive_errno(a), "write `%s`: %s", f->name,
+			                    archive_error_string(a));
+	return n < 0 ? kiln_err_set(err, errno, "read blob `%s`", f->blob) : 0;
+}
+
+static int write_dir(struct archive *a, struct archive_entry *e, const char *name)
+{
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFDIR);
+	archive_entry_set_perm(e, 0755);
+	archive_entry_set_mtime(e, 0, 0);
+	return archive_write_header(a, e);
+}
+
+static int write_archive(struct saver *sv, int fd, struct kiln_err *err)
+{
+	qsort(sv->files, sv->n, sizeof(*sv->files), cmp_files);
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_set_bytes_in_last_block(a, 1);
+	int r = 0;
+	if (archive_write_open_fd(a, fd) != ARCHIVE_OK || write_dir(a, e, "blobs/") != ARCHIVE_OK ||
+	    write_dir(a, e, "blobs/sha256/") != ARCHIVE_OK)
+		r = kiln_err_set(err, archive_errno(a), "write archive: %s",
+		                 archive_error_string(a));
+	for (size_t i = 0; r == 0 && i < sv->n; i++)
+		r = write_entry(sv, a, e, &sv->files[i], err);
+	if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
+		r = kiln_err_set(err, archive_errno(a), "write archive: %s",
+		                 archive_error_string(a));
+	archive_entry_free(e);
+	archive_write_free(a);
+	return r;
+}
+
+static void saver_release(struct saver *sv)
+{
+	for (size_t i = 0; i < sv->n; i++) {
+		free(sv->files[i].name);
+		free(sv->files[i].blob);
+		free(sv->files[i].data);
+	}
+	free(sv->files);
+	for (size_t i = 0; i < sv->index.n_manifests; i++)
+		img_descriptor_release(&sv->index.manifests[i]);
+	free(sv->index.manifests);
+	free(sv->index.media_type);
+	docker_manifest_free(sv->dm, sv->n_dm);
+	kiln_strv_release(&sv->repos);
+	kiln_strv_release(&sv->repo_ids);
+}
+
+int img_save(struct img_store *s, char *const *names, size_t n, const struct img_save_opts *o,
+             int fd, struct kiln_err *err)
+{
+	struct saver sv = {.s = s, .o = o};
+	sv.index.schema_version = 2;
+	sv.index.media_type = xstrdup(IMG_MT_OCI_INDEX);
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = save_image(&sv, names[i], err);
+	if (r == 0) {
+		size_t len;
+		char *idx = img_index_to_json(&sv.index, &len);
+		add_file(&sv, xstrdup("index.json"), NULL, idx, len);
+		const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
+		add_file(&sv, xstrdup("oci-layout"), NULL, xstrdup(layout), strlen(layout));
+		if (o->format == IMG_ARCHIVE_DOCKER) {
+			char *mj = docker_manifest_json(sv.dm, sv.n_dm, &len);
+			add_file(&sv, xstrdup("manifest.json"), NULL, mj, len);
+			char *rj =
+			    docker_repositories_json(sv.repos.v, sv.repo_ids.v, sv.repos.n, &len);
+			add_file(&sv, xstrdup("repositories"), NULL, rj, len);
+		}
+		r = write_archive(&sv, fd, err);
+	}
+	saver_release(&sv);
+	return r < 0 ? kiln_err_wrap(err, "save") : 0;
+}

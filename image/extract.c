@@ -1,0 +1,651 @@
+/* Secure layer extraction (rules in image.h). Every path is resolved with
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from an fd of the target,
+ * then the last component is created or replaced with *at() calls on that
+ * parent fd, never following it. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layer-internal.h"
+#include "store-internal.h"
+
+#define WH_PREFIX "/.wh."
+#define WH_OPQ    ".wh..wh..opq"
+
+/* --- a string set (paths this layer created, for opaque whiteouts) ----- */
+struct pset {
+	char **slot;
+	size_t cap, n;
+};
+
+static uint64_t pset_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool pset_has_n(const struct pset *p, const char *s, size_t n)
+{
+	if (!p->cap)
+		return false;
+	for (size_t i = pset_hash(s, n) & (p->cap - 1);; i = (i + 1) & (p->cap - 1)) {
+		if (!p->slot[i])
+			return false;
+		if (strlen(p->slot[i]) == n && !memcmp(p->slot[i], s, n))
+			return true;
+	}
+}
+
+static void pset_add_n(struct pset *p, const char *s, size_t n)
+{
+	if (pset_has_n(p, s, n))
+		return;
+	if (2 * (p->n + 1) > p->cap) {
+		struct pset q = {xcalloc(p->cap ? 2 * p->cap : 256, sizeof(char *)),
+		                 p->cap ? 2 * p->cap : 256, 0};
+		for (size_t i = 0; i < p->cap; i++)
+			if (p->slot[i]) {
+				size_t j = pset_hash(p->slot[i], strlen(p->slot[i])) & (q.cap - 1);
+				while (q.slot[j])
+					j = (j + 1) & (q.cap - 1);
+				q.slot[j] = p->slot[i];
+			}
+		q.n = p->n;
+		free(p->slot);
+		*p = q;
+	}
+	size_t i = pset_hash(s, n) & (p->cap - 1);
+	while (p->slot[i])
+		i = (i + 1) & (p->cap - 1);
+	p->slot[i] = xstrndup(s, n);
+	p->n++;
+}
+
+/* Adds a path and all its parents. */
+static void pset_add_path(struct pset *p, const char *rel)
+{
+	for (const char *c = rel; (c = strchr(c, '/')); c++)
+		pset_add_n(p, rel, (size_t)(c - rel));
+	pset_add_n(p, rel, strlen(rel));
+}
+
+static void pset_release(struct pset *p)
+{
+	for (size_t i = 0; i < p->cap; i++)
+		free(p->slot[i]);
+	free(p->slot);
+	memset(p, 0, sizeof(*p));
+}
+
+/* --- extraction state -------------------------------------------------- */
+struct dir_meta {
+	char *rel;
+	mode_t mode;
+	int64_t mtime;
+	long mtime_ns;
+};
+
+struct xtract {
+	int rootfd;
+	unsigned flags;
+	bool is_root;
+	struct pset created;
+	char *cached_rel; /* parent dir cache */
+	int cached_fd;
+	bool cache_stale; /* something was removed: re-resolve before reuse */
+	struct dir_meta *dirs;
+	size_t n_dirs, cap_dirs;
+	char *buf;
+};
+
+/* Normalizes an entry name to "a/b/c" ("" for the root): drops leading
+ * '/', "." components and repeated '/'; refuses "..". */
+static int clean_name(const char *name, char **out, struct kiln_err *err)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, PATH_MAX, "layer entry name");
+	const char *p = name;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 2 && !memcmp(p, "..", 2)) {
+			kiln_buf_release(&b);
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "layer entry `%s` escapes the root", name);
+		}
+		if (n && !(n == 1 && *p == '.')) {
+			if ((b.len && kiln_buf_addch(&b, '/', err) < 0) ||
+			    kiln_buf_add(&b, p, n, err) < 0) {
+				kiln_buf_release(&b);
+				return -1;
+			}
+		}
+		p = end;
+	}
+	*out = kiln_buf_detach(&b, NULL);
+	return 0;
+}
+
+static int open_in_root(int rootfd, const char *rel, int oflags)
+{
+	struct open_how how = {
+	    .flags = (uint64_t)(oflags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	if (!*rel)
+		rel = ".";
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd;
+}
+
+static void cache_drop(struct xtract *x)
+{
+	free(x->cached_rel);
+	x->cached_rel = NULL;
+	if (x->cached_fd >= 0)
+		close(x->cached_fd);
+	x->cached_fd = -1;
+}
+
+/* Opens the directory rel (inside the root), creating missing components
+ * with mode 0755. Returns an fd owned by the cache (do not close). */
+static int open_dir(struct xtract *x, const char *rel, const char *entry, struct kiln_err *err)
+{
+	if (x->cache_stale) {
+		cache_drop(x);
+		x->cache_stale = false;
+	}
+	if (x->cached_rel && !strcmp(x->cached_rel, rel))
+		return x->cached_fd;
+	int fd = open_in_root(x->rootfd, rel, O_RDONLY | O_DIRECTORY);
+	if (fd < 0 && errno == ENOENT && *rel) {
+		/* create the missing chain, one component at a time */
+		_cleanup_free_ char *p = xstrdup(rel);
+		for (char *c = p;; c++) {
+			bool last = !*c;
+			if (*c != '/' && !last)
+				continue;
+			*c = '\0';
+			char *slash = strrchr(p, '/');
+			const char *base = slash ? slash + 1 : p;
+			int pfd = slash ? (*slash = '\0',
+			                   open_in_root(x->rootfd, p, O_RDONLY | O_DIRECTORY))
+			                : dup(x->rootfd);
+			if (slash)
+				*slash = '/';
+			if (pfd < 0)
+				return kiln_err_set(err, errno, "parent of layer entry `%s`",
+				                    entry);
+			if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST) {
+				int e = errno;
+				close(pfd);
+				return kiln_err_set(
+				    err, e, "create directory `%s` for layer entry `%s`", p, entry);
+			}
+			close(pfd);
+			if (last)
+				break;
+			*c = '/';
+		}
+		fd = open_in_root(x->rootfd, rel, O_RDONLY | O_DIRECTORY);
+	}
+	if (fd < 0)
+		return kiln_err_set(err, errno, "parent directory `%s` of layer entry `%s`", rel,
+		                    entry);
+	cache_drop(x);
+	x->cached_rel = xstrdup(rel);
+	x->cached_fd = fd;
+	return fd;
+}
+
+/* Removes whatever is at name (a tree for a directory). */
+static int remove_at(struct xtract *x, int pfd, const char *name, struct kiln_err *err)
+{
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : kiln_err_set(err, errno, "stat `%s`", name);
+	if (S_ISDIR(st.st_mode)) {
+		x->cache_stale = true; /* pfd stays open until the next entry */
+		return kiln_rm_rf_at(pfd, name, err);
+	}
+	if (unlinkat(pfd, name, 0) < 0 && errno != ENOENT)
+		return kiln_err_set(err, errno, "remove `%s`", name);
+	return 0;
+}
+
+static bool xattr_allowed(const char *name)
+{
+	return strncmp(name, "trusted.overlay.", 16) != 0 && strncmp(name, "user.overlay.", 13);
+}
+
+static void set_xattrs(int fd, struct archive_entry *e)
+{
+	const char *name;
+	const void *val;
+	size_t len;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &val, &len) == ARCHIVE_OK)
+		if (xattr_allowed(name) && fsetxattr(fd, name, val, len, 0) < 0)
+			kiln_debug("xattr `%s` not set: %s", name, strerror(errno));
+}
+
+static int set_owner(struct xtract *x, int pfd, const char *name, struct archive_entry *e,
+                     struct kiln_err *err)
+{
+	if (!x->is_root)
+		return 0;
+	if (fchownat(pfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+	             AT_SYMLINK_NOFOLLOW) < 0)
+		return kiln_err_set(err, errno, "chown `%s`", archive_entry_pathname(e));
+	return 0;
+}
+
+static void set_mtime(int pfd, const char *name, int64_t sec, long nsec)
+{
+	struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+	utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+static int write_data(struct xtract *x, struct archive *a, int fd, struct archive_entry *e,
+                      struct kiln_err *err)
+{
+	const void *blk;
+	size_t n;
+	la_int64_t off;
+	int r;
+	while ((r = archive_read_data_block(a, &blk, &n, &off)) == ARCHIVE_OK) {
+		if (n && pwrite(fd, blk, n, off) != (ssize_t)n)
+			return kiln_err_set(err, errno ? errno : EIO, "write `%s`",
+			                    archive_entry_pathname(e));
+	}
+	(void)x;
+	if (r != ARCHIVE_EOF)
+		return kiln_err_set(err, KILN_E_CORRUPT, "layer entry `%s`: %s",
+		                    archive_entry_pathname(e), archive_error_string(a));
+	if (ftruncate(fd, archive_entry_size(e)) < 0)
+		return kiln_err_set(err, errno, "truncate `%s`", archive_entry_pathname(e));
+	return 0;
+}
+
+static int make_file(struct xtract *x, struct archive *a, int pfd, const char *name,
+                     struct archive_entry *e, struct kiln_err *err)
+{
+	_cleanup_close_ int fd =
+	    openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "create `%s`", archive_entry_pathname(e));
+	if (write_data(x, a, fd, e, err) < 0)
+		return -1;
+	if (x->is_root && fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+		return kiln_err_set(err, errno, "chown `%s`", archive_entry_pathname(e));
+	if (fchmod(fd, archive_entry_perm(e)) < 0)
+		return kiln_err_set(err, errno, "chmod `%s`", archive_entry_pathname(e));
+	set_xattrs(fd, e);
+	struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+	                         {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+	futimens(fd, ts);
+	return 0;
+}
+
+static int make_dir(struct xtract *x, int pfd, const char *name, const char *rel,
+                    struct archive_entry *e, struct kiln_err *err)
+{
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+		if (remove_at(x, pfd, name, err) < 0)
+			return -1;
+	}
+	if (mkdirat(pfd, name, 0700) < 0 && errno != EEXIST)
+		return kiln_err_set(err, errno, "mkdir `%s`", archive_entry_pathname(e));
+	if (set_owner(x, pfd, name, e, err) < 0)
+		return -1;
+	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		set_xattrs(fd, e);
+		close(fd);
+	}
+	KILN_GROW(x->dirs, x->cap_dirs, x->n_dirs + 1);
+	x->dirs[x->n_dirs++] =
+	    (struct dir_meta){xstrdup(rel), archive_entry_perm(e), archive_entry_mtime(e),
+	                      archive_entry_mtime_nsec(e)};
+	return 0;
+}
+
+static int make_hardlink(struct xtract *x, int pfd, const char *name, struct archive_entry *e,
+                         struct kiln_err *err)
+{
+	const char *target = archive_entry_hardlink(e);
+	_cleanup_free_ char *t = NULL;
+	if (clean_name(target, &t, err) < 0)
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "hardlink `%s` points outside the root: `%s`",
+		                    archive_entry_pathname(e), target);
+	if (!*t)
+		return kiln_err_set(err, KILN_E_INVALID, "hardlink `%s` points at the root",
+		                    archive_entry_pathname(e));
+	char *slash = strrchr(t, '/');
+	const char *tbase = slash ? slash + 1 : t;
+	if (slash)
+		*slash = '\0';
+	_cleanup_close_ int tpfd = open_in_root(x->rootfd, slash ? t : "", O_RDONLY | O_DIRECTORY);
+	if (tpfd < 0)
+		return kiln_err_set(err, errno, "hardlink `%s`: target `%s`",
+		                    archive_entry_pathname(e), target);
+	struct stat st;
+	if (fstatat(tpfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return kiln_err_set(err, errno, "hardlink `%s`: target `%s`",
+		                    archive_entry_pathname(e), target);
+	if (S_ISDIR(st.st_mode))
+		return kiln_err_set(err, KILN_E_INVALID, "hardlink `%s` to directory `%s`",
+		                    archive_entry_pathname(e), target);
+	struct stat cur;
+	if (fstatat(pfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == st.st_dev &&
+	    cur.st_ino == st.st_ino)
+		return 0; /* already that file */
+	if (remove_at(x, pfd, name, err) < 0)
+		return -1;
+	if (linkat(tpfd, tbase, pfd, name, 0) < 0)
+		return kiln_err_set(err, errno, "hardlink `%s` -> `%s`", archive_entry_pathname(e),
+		                    target);
+	return 0;
+}
+
+static int make_special(struct xtract *x, int pfd, const char *name, struct archive_entry *e,
+                        struct kiln_err *err)
+{
+	mode_t type = archive_entry_filetype(e);
+	const char *path = archive_entry_pathname(e);
+	if (type == AE_IFLNK) {
+		if (symlinkat(archive_entry_symlink(e), pfd, name) < 0)
+			return kiln_err_set(err, errno, "symlink `%s`", path);
+	} else if (type == AE_IFIFO) {
+		if (mkfifoat(pfd, name, 0600) < 0)
+			return kiln_err_set(err, errno, "mkfifo `%s`", path);
+	} else {
+		dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+		if (mknodat(pfd, name, type | 0600, dev) < 0)
+			return kiln_err_set(err, errno, "mknod `%s`", path);
+	}
+	if (set_owner(x, pfd, name, e, err) < 0)
+		return -1;
+	if (type != AE_IFLNK && fchmodat(pfd, name, archive_entry_perm(e), 0) < 0)
+		return kiln_err_set(err, errno, "chmod `%s`", path);
+	set_mtime(pfd, name, archive_entry_mtime(e), archive_entry_mtime_nsec(e));
+	return 0;
+}
+
+/* .wh..wh..opq in apply mode: removes what the dir held before this layer. */
+static int apply_opaque(struct xtract *x, int dfd, const char *dirrel, struct kiln_err *err)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", dirrel);
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return kiln_err_set(err, errno, "open `%s`", dirrel);
+	}
+	struct kiln_strv doomed = KILN_STRV_INIT;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		_cleanup_free_ char *rel =
+		    *dirrel ? xasprintf("%s/%s", dirrel, de->d_name) : xstrdup(de->d_name);
+		if (!pset_has_n(&x->created, rel, strlen(rel)))
+			kiln_strv_push(&doomed, de->d_name);
+	}
+	int r = 0;
+	for (size_t i = 0; i < doomed.n && r == 0; i++)
+		r = remove_at(x, dfd, doomed.v[i], err);
+	kiln_strv_release(&doomed);
+	return r;
+}
+
+static int do_whiteout(struct xtract *x, int pfd, const char *dirrel, const char *base,
+                       struct kiln_err *err)
+{
+	bool overlay = x->flags & IMG_EXTRACT_OVERLAY_WHITEOUTS;
+	if (!strcmp(base, WH_OPQ)) {
+		if (!overlay)
+			return apply_opaque(x, pfd, dirrel, err);
+		if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+			return kiln_err_set(err, errno, "mark `%s` opaque", dirrel);
+		return 0;
+	}
+	const char *victim = base + 4;
+	if (!*victim || !strcmp(victim, ".") || !strcmp(victim, ".."))
+		return kiln_err_set(err, KILN_E_INVALID, "invalid whiteout `%s`", base);
+	if (remove_at(x, pfd, victim, err) < 0)
+		return -1;
+	if (overlay && mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return kiln_err_set(err, errno, "create whiteout for `%s/%s`", dirrel, victim);
+	return 0;
+}
+
+static int do_entry(struct xtract *x, struct archive *a, struct archive_entry *e,
+                    struct kiln_err *err)
+{
+	const char *path = archive_entry_pathname(e);
+	if (!path)
+		return kiln_err_set(err, KILN_E_CORRUPT, "layer entry without a name");
+	_cleanup_free_ char *rel = NULL;
+	if (clean_name(path, &rel, err) < 0)
+		return -1;
+	mode_t type = archive_entry_filetype(e);
+	if (!*rel) { /* the root itself: only its metadata */
+		if (type == AE_IFDIR) {
+			KILN_GROW(x->dirs, x->cap_dirs, x->n_dirs + 1);
+			x->dirs[x->n_dirs++] = (struct dir_meta){xstrdup(""), archive_entry_perm(e),
+			                                         archive_entry_mtime(e), 0};
+		}
+		return 0;
+	}
+	char *slash = strrchr(rel, '/');
+	const char *base = slash ? slash + 1 : rel;
+	_cleanup_free_ char *dirrel = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup("");
+	int pfd = open_dir(x, dirrel, path, err);
+	if (pfd < 0)
+		return -1;
+	if (!strncmp(base, ".wh.", 4))
+		return do_whiteout(x, pfd, dirrel, base, err);
+	if ((type == AE_IFCHR || type == AE_IFBLK) && !(x->flags & IMG_EXTRACT_DEVICES)) {
+		kiln_debug("skipping device `%s`", path);
+		return 0;
+	}
+	pset_add_path(&x->created, rel);
+	if (type == AE_IFDIR)
+		return make_dir(x, pfd, base, rel, e, err);
+	if (archive_entry_hardlink(e))
+		return make_hardlink(x, pfd, base, e, err);
+	if (remove_at(x, pfd, base, err) < 0)
+		return -1;
+	if (type == AE_IFREG)
+		return make_file(x, a, pfd, base, e, err);
+	if (type == AE_IFLNK || type == AE_IFIFO || type == AE_IFCHR || type == AE_IFBLK)
+		return make_special(x, pfd, base, e, err);
+	kiln_debug("skipping `%s` of unsupported type %o", path, (unsigned)type);
+	return 0;
+}
+
+/* Directory modes and mtimes last, deepest first, so that writing children
+ * changes neither. */
+static void finish_dirs(struct xtract *x)
+{
+	for (size_t i = x->n_dirs; i-- > 0;) {
+		struct dir_meta *m = &x->dirs[i];
+		int fd = *m->rel
+		             ? open_in_root(x->rootfd, m->rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+		             : dup(x->rootfd);
+		if (fd < 0)
+			continue;
+		fchmod(fd, m->mode);
+		struct timespec ts[2] = {{m->mtime, m->mtime_ns}, {m->mtime, m->mtime_ns}};
+		futimens(fd, ts);
+		close(fd);
+	}
+}
+
+static void xtract_release(struct xtract *x)
+{
+	cache_drop(x);
+	for (size_t i = 0; i < x->n_dirs; i++)
+		free(x->dirs[i].rel);
+	free(x->dirs);
+	pset_release(&x->created);
+}
+
+static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, struct kiln_err *err)
+{
+	struct archive *a = layer_source_tar_reader(src, err);
+	if (!a)
+		return -1;
+	struct xtract x = {.rootfd = rootfd, .flags = flags, .cached_fd = -1};
+	x.is_root = geteuid() == 0;
+	struct archive_entry *e;
+	int r = 0, ar;
+	while (r == 0 && (ar = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
+		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
+			if (src->err.msg)
+				kiln_err_move(err, &src->err);
+			else
+				kiln_err_set(err, KILN_E_CORRUPT, "reading layer tar: %s",
+				             archive_error_string(a));
+			r = -1;
+			break;
+		}
+		r = do_entry(&x, a, e, err);
+	}
+	if (r == 0)
+		finish_dirs(&x);
+	xtract_release(&x);
+	archive_read_free(a);
+	return r;
+}
+
+/* Extracts src into target: through a temp dir renamed into place when the
+ * target does not exist, in place otherwise. */
+static int extract_to(struct layer_source *src, const char *target, const char *tmpdir,
+                      unsigned flags, struct kiln_err *err)
+{
+	struct stat st;
+	if (stat(target, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return kiln_err_set(err, ENOTDIR, "extract target `%s`", target);
+		_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return kiln_err_set(err, errno, "open `%s`", target);
+		return extract_tar(src, fd, flags, err);
+	}
+	_cleanup_free_ char *parent = NULL;
+	if (!tmpdir) {
+		const char *sl = strrchr(target, '/');
+		parent =
+		    sl ? (sl == target ? xstrdup("/") : xstrndup(target, (size_t)(sl - target)))
+		       : xstrdup(".");
+		tmpdir = parent;
+	}
+	_cleanup_free_ char *tmp = xasprintf("%s/extract-XXXXXX", tmpdir);
+	if (!mkdtemp(tmp))
+		return kiln_err_set(err, errno, "create temporary directory in `%s`", tmpdir);
+	int r;
+	{
+		_cleanup_close_ int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = fd < 0 ? kiln_err_set(err, errno, "open `%s`", tmp) : 0;
+		if (r == 0 && fchmod(fd, 0755) < 0)
+			r = kiln_err_set(err, errno, "chmod `%s`", tmp);
+		if (r == 0)
+			r = extract_tar(src, fd, flags, err);
+	}
+	if (r == 0 && rename(tmp, target) < 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			r = kiln_err_set(err, KILN_E_CONFLICT, "`%s` appeared while extracting",
+			                 target);
+		else
+			r = kiln_err_set(err, errno, "rename into `%s`", target);
+	}
+	if (r < 0) {
+		struct kiln_err e2 = KILN_ERR_INIT;
+		if (kiln_rm_rf(tmp, &e2) < 0)
+			kiln_warn("removing partial extraction `%s`: %s", tmp, e2.msg);
+		kiln_err_release(&e2);
+	}
+	return r;
+}
+
+int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, unsigned flags,
+                         char diff_id[KILN_DIGEST_LEN], struct kiln_err *err)
+{
+	struct layer_source src;
+	if (layer_source_open(&src, fd, err) < 0)
+		return kiln_err_wrap(err, "extracting into `%s`", target_dir);
+	int r = extract_to(&src, target_dir, tmpdir, flags, err);
+	if (r == 0)
+		r = layer_source_finish(&src, NULL, diff_id, NULL, err);
+	layer_source_release(&src);
+	if (r < 0)
+		return kiln_err_wrap(err, "extracting into `%s`", target_dir);
+	return 0;
+}
+
+int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
+                               const char *expected_diff, const char *target_dir, unsigned flags,
+                               struct kiln_err *err)
+{
+	if (!kiln_digest_valid(blob_digest))
+		return kiln_err_set(err, KILN_E_INVALID, "invalid digest `%s`", blob_digest);
+	_cleanup_free_ char *path = img_store_blob_path(s, blob_digest);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno == ENOENT ? KILN_E_NOTFOUND : errno,
+		                    "layer blob `%s`", blob_digest);
+	struct layer_source src;
+	if (layer_source_open(&src, fd, err) < 0)
+		return -1;
+	bool existed = kiln_path_exists(target_dir);
+	char blob[KILN_DIGEST_LEN], diff[KILN_DIGEST_LEN];
+	int r = extract_to(&src, target_dir, s->tmp, flags, err);
+	if (r == 0)
+		r = layer_source_finish(&src, blob, diff, NULL, err);
+	layer_source_release(&src);
+	if (r == 0 && strcmp(blob, blob_digest) != 0)
+		r = kiln_err_set(err, KILN_E_CORRUPT,
+		                 "blob `%s` is corrupt: its content hashes to %s", blob_digest,
+		                 blob);
+	if (r == 0 && expected_diff && strcmp(diff, expected_diff) != 0)
+		r = kiln_err_set(err, KILN_E_CORRUPT,
+		                 "layer `%s`: diffID mismatch: expected %s, content hashes to %s",
+		                 blob_digest, expected_diff, diff);
+	if (r < 0 && !existed && kiln_path_exists(target_dir)) {
+		struct kiln_err e2 = KILN_ERR_INIT;
+		kiln_rm_rf(target_dir, &e2);
+		kiln_err_release(&e2);
+	}
+	return r;
+}
+
+int img_layer_extract(struct img_store *s, const char *blob_digest, const char *media_type,
+                      const char *target_dir, unsigned flags, struct kiln_err *err)
+{
+	enum img_compression c;
+	if (media_type && img_compression_from_media_type(media_type, &c, err) < 0)
+		return kiln_err_wrap(err, "extracting layer %s", blob_digest);
+	if (img_layer_extract_verified(s, blob_digest, NULL, target_dir, flags, err) < 0)
+		return kiln_err_wrap(err, "extracting layer %s", blob_digest);
+	return 0;
+}

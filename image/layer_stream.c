@@ -1,0 +1,341 @@
+/* Layer byte streams: the one-pass sink (diffID + compression + blob
+ * digest) and source (blob digest + decompression + diffID). */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layer-internal.h"
+
+#define RBUF_SIZE (128 * 1024)
+
+/* --- media types ------------------------------------------------------- */
+
+const char *img_compression_media_type(enum img_compression c)
+{
+	switch (c) {
+	case IMG_COMPRESS_GZIP: return IMG_MT_LAYER_GZIP;
+	case IMG_COMPRESS_ZSTD: return IMG_MT_LAYER_ZSTD;
+	case IMG_COMPRESS_NONE: break;
+	}
+	return IMG_MT_LAYER;
+}
+
+const char *img_compression_name(enum img_compression c)
+{
+	switch (c) {
+	case IMG_COMPRESS_GZIP: return "gzip";
+	case IMG_COMPRESS_ZSTD: return "zstd";
+	case IMG_COMPRESS_NONE: break;
+	}
+	return "none";
+}
+
+int img_compression_parse(const char *name, enum img_compression *c, struct kiln_err *err)
+{
+	if (!strcmp(name, "none") || !strcmp(name, "uncompressed"))
+		*c = IMG_COMPRESS_NONE;
+	else if (!strcmp(name, "gzip"))
+		*c = IMG_COMPRESS_GZIP;
+	else if (!strcmp(name, "zstd"))
+		*c = IMG_COMPRESS_ZSTD;
+	else
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "unknown compression `%s` (none, gzip or zstd)", name);
+	return 0;
+}
+
+int img_compression_from_media_type(const char *mt, enum img_compression *c, struct kiln_err *err)
+{
+	static const struct {
+		const char *mt;
+		enum img_compression c;
+	} types[] = {
+	    {IMG_MT_LAYER, IMG_COMPRESS_NONE},
+	    {IMG_MT_LAYER_GZIP, IMG_COMPRESS_GZIP},
+	    {IMG_MT_LAYER_ZSTD, IMG_COMPRESS_ZSTD},
+	    {"application/vnd.oci.image.layer.nondistributable.v1.tar", IMG_COMPRESS_NONE},
+	    {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", IMG_COMPRESS_GZIP},
+	    {"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", IMG_COMPRESS_ZSTD},
+	    {"application/vnd.docker.image.rootfs.diff.tar", IMG_COMPRESS_NONE},
+	    {IMG_MT_DOCKER_LAYER, IMG_COMPRESS_GZIP},
+	    {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", IMG_COMPRESS_GZIP},
+	};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(types); i++)
+		if (!strcmp(mt, types[i].mt)) {
+			*c = types[i].c;
+			return 0;
+		}
+	return kiln_err_set(err, KILN_E_UNSUPPORTED, "unsupported layer media type `%s`", mt);
+}
+
+/* --- sink ---------------------------------------------------------------- */
+
+static la_ssize_t sink_out(struct archive *a, void *opaque, const void *p, size_t n)
+{
+	(void)a;
+	struct layer_sink *k = opaque;
+	if (img_blob_writer_write(k->w, p, n, &k->err) < 0)
+		return -1;
+	return (la_ssize_t)n;
+}
+
+static int sink_archive_err(struct layer_sink *k, struct kiln_err *err, const char *what)
+{
+	if (k->err.code || k->err.msg) {
+		kiln_err_move(err, &k->err);
+		return -1;
+	}
+	return kiln_err_set(err, k->z ? archive_errno(k->z) : 0, "%s: %s", what,
+	                    k->z && archive_error_string(k->z) ? archive_error_string(k->z)
+	                                                       : "compressor error");
+}
+
+int layer_sink_open(struct layer_sink *k, struct img_store *s, enum img_compression comp,
+                    struct kiln_err *err)
+{
+	memset(k, 0, sizeof(*k));
+	k->comp = comp;
+	k->w = img_blob_writer_new(s, err);
+	if (!k->w)
+		return -1;
+	kiln_sha256_init(&k->diff);
+	if (comp == IMG_COMPRESS_NONE)
+		return 0;
+	k->z = archive_write_new();
+	int r = comp == IMG_COMPRESS_GZIP ? archive_write_add_filter_gzip(k->z)
+	                                  : archive_write_add_filter_zstd(k->z);
+	if (r == ARCHIVE_OK && comp == IMG_COMPRESS_GZIP)
+		/* no timestamp in the gzip header: same input, same bytes */
+		r = archive_write_set_filter_option(k->z, "gzip", "timestamp", NULL);
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_format_raw(k->z);
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_bytes_in_last_block(k->z, 1);
+	if (r == ARCHIVE_OK)
+		r = archive_write_open2(k->z, k, NULL, sink_out, NULL, NULL);
+	if (r == ARCHIVE_OK) {
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_pathname(e, "layer.tar");
+		r = archive_write_header(k->z, e);
+		archive_entry_free(e);
+	}
+	if (r != ARCHIVE_OK) {
+		sink_archive_err(k, err, "starting the layer compressor");
+		layer_sink_release(k);
+		return -1;
+	}
+	return 0;
+}
+
+int layer_sink_write(struct layer_sink *k, const void *p, size_t n, struct kiln_err *err)
+{
+	kiln_sha256_update(&k->diff, p, n);
+	if (!k->z)
+		return img_blob_writer_write(k->w, p, n, err);
+	const char *c = p;
+	while (n) {
+		la_ssize_t w = archive_write_data(k->z, c, n);
+		if (w <= 0)
+			return sink_archive_err(k, err, "compressing layer");
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int layer_sink_commit(struct layer_sink *k, const char *expected_diff, struct img_layer *out,
+                      struct kiln_err *err)
+{
+	if (k->z && archive_write_close(k->z) != ARCHIVE_OK)
+		return sink_archive_err(k, err, "finishing the layer compressor");
+	char diff[KILN_DIGEST_LEN];
+	kiln_sha256_final(&k->diff, diff);
+	if (expected_diff && strcmp(expected_diff, diff) != 0)
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "layer diffID mismatch: expected %s, content hashes to %s",
+		                    expected_diff, diff);
+	memset(out, 0, sizeof(*out));
+	if (img_blob_writer_commit(k->w, NULL, out->digest, &out->size, err) < 0)
+		return -1;
+	memcpy(out->diff_id, diff, KILN_DIGEST_LEN);
+	out->media_type = xstrdup(img_compression_media_type(k->comp));
+	return 0;
+}
+
+void layer_sink_release(struct layer_sink *k)
+{
+	if (k->z)
+		archive_write_free(k->z);
+	k->z = NULL;
+	img_blob_writer_free(k->w);
+	k->w = NULL;
+	if (k->diff.ctx)
+		kiln_sha256_release(&k->diff);
+	kiln_err_release(&k->err);
+}
+
+/* --- source -------------------------------------------------------------- */
+
+static la_ssize_t source_in(struct archive *a, void *opaque, const void **buf)
+{
+	(void)a;
+	struct layer_source *src = opaque;
+	ssize_t n;
+	do
+		n = read(src->fd, src->rbuf, RBUF_SIZE);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		kiln_err_set(&src->err, errno, "read layer");
+		return -1;
+	}
+	kiln_sha256_update(&src->blob, src->rbuf, (size_t)n);
+	src->blob_size += (uint64_t)n;
+	*buf = src->rbuf;
+	return n;
+}
+
+static int source_err(struct layer_source *src, struct kiln_err *err, const char *what)
+{
+	if (src->err.msg) {
+		kiln_err_move(err, &src->err);
+		return -1;
+	}
+	const char *m = archive_error_string(src->raw);
+	return kiln_err_set(err, KILN_E_CORRUPT, "%s: %s", what, m ? m : "unreadable data");
+}
+
+int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err)
+{
+	memset(src, 0, sizeof(*src));
+	src->fd = fd;
+	src->rbuf = xmalloc(RBUF_SIZE);
+	kiln_sha256_init(&src->blob);
+	kiln_sha256_init(&src->diff);
+	src->raw = archive_read_new();
+	archive_read_support_filter_all(src->raw);
+	archive_read_support_format_raw(src->raw);
+	archive_read_support_format_empty(src->raw);
+	struct archive_entry *e;
+	if (archive_read_open2(src->raw, src, NULL, source_in, NULL, NULL) != ARCHIVE_OK) {
+		source_err(src, err, "reading layer");
+		layer_source_release(src);
+		return -1;
+	}
+	int r = archive_read_next_header(src->raw, &e);
+	if (r == ARCHIVE_EOF) {
+		src->eof = true; /* an empty stream */
+	} else if (r != ARCHIVE_OK) {
+		source_err(src, err, "reading layer");
+		layer_source_release(src);
+		return -1;
+	}
+	src->filter =
+	    archive_filter_count(src->raw) > 1 ? archive_filter_name(src->raw, 0) : "none";
+	return 0;
+}
+
+ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct kiln_err *err)
+{
+	if (src->eof)
+		return 0;
+	la_ssize_t r = archive_read_data(src->raw, buf, n);
+	if (r < 0)
+		return source_err(src, err, "decompressing layer");
+	if (r == 0)
+		src->eof = true;
+	kiln_sha256_update(&src->diff, buf, (size_t)r);
+	src->diff_size += (uint64_t)r;
+	return r;
+}
+
+int layer_source_finish(struct layer_source *src, char blob_digest[KILN_DIGEST_LEN],
+                        char diff_id[KILN_DIGEST_LEN], uint64_t *blob_size, struct kiln_err *err)
+{
+	char buf[16384];
+	ssize_t n;
+	while ((n = layer_source_read(src, buf, sizeof(buf), err)) > 0)
+		;
+	if (n < 0)
+		return -1;
+	/* bytes after the compressed stream still count for the blob digest */
+	while ((n = read(src->fd, src->rbuf, RBUF_SIZE)) > 0) {
+		kiln_sha256_update(&src->blob, src->rbuf, (size_t)n);
+		src->blob_size += (uint64_t)n;
+	}
+	if (n < 0 && errno != EINTR)
+		return kiln_err_set(err, errno, "read layer");
+	char b[KILN_DIGEST_LEN], d[KILN_DIGEST_LEN];
+	kiln_sha256_final(&src->blob, b);
+	kiln_sha256_final(&src->diff, d);
+	if (blob_digest)
+		memcpy(blob_digest, b, KILN_DIGEST_LEN);
+	if (diff_id)
+		memcpy(diff_id, d, KILN_DIGEST_LEN);
+	if (blob_size)
+		*blob_size = src->blob_size;
+	return 0;
+}
+
+void layer_source_release(struct layer_source *src)
+{
+	if (src->raw)
+		archive_read_free(src->raw);
+	src->raw = NULL;
+	if (src->blob.ctx)
+		kiln_sha256_release(&src->blob);
+	if (src->diff.ctx)
+		kiln_sha256_release(&src->diff);
+	free(src->rbuf);
+	src->rbuf = NULL;
+	kiln_err_release(&src->err);
+}
+
+/* --- a tar reader over a source ---------------------------------------- */
+
+struct tar_feed {
+	struct layer_source *src;
+	char buf[RBUF_SIZE];
+};
+
+static la_ssize_t tar_in(struct archive *a, void *opaque, const void **buf)
+{
+	struct tar_feed *f = opaque;
+	struct kiln_err e = KILN_ERR_INIT;
+	ssize_t n = layer_source_read(f->src, f->buf, sizeof(f->buf), &e);
+	if (n < 0) {
+		if (!f->src->err.msg)
+			kiln_err_move(&f->src->err, &e);
+		kiln_err_release(&e);
+		archive_set_error(a, EIO, "%s", f->src->err.msg ? f->src->err.msg : "read error");
+		return -1;
+	}
+	*buf = f->buf;
+	return n;
+}
+
+static int tar_close(struct archive *a, void *opaque)
+{
+	(void)a;
+	free(opaque);
+	return ARCHIVE_OK;
+}
+
+struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_err *err)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	archive_read_support_format_empty(a);
+	struct tar_feed *f = xcalloc(1, sizeof(*f));
+	f->src = src;
+	if (archive_read_open2(a, f, NULL, tar_in, NULL, tar_close) != ARCHIVE_OK) {
+		const char *m = archive_error_string(a);
+		kiln_err_set(err, KILN_E_CORRUPT, "reading layer tar: %s", m ? m : "not a tar");
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}

@@ -1,0 +1,405 @@
+/* Layer tars from directories, in one pass: walk -> libarchive PAX writer
+ * -> layer_sink (diffID, compressor, blob writer). See image.h for the
+ * determinism rules. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layer-internal.h"
+
+#define XATTR_LIST_MAX_BYTES (64 * 1024)
+#define XATTR_VALUE_MAX      (64 * 1024)
+#define DATA_BUF             (256 * 1024)
+
+struct hardlink {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+struct walk {
+	struct archive *a;
+	struct archive_entry *e;
+	struct layer_sink sink;
+	const struct img_layer_opts *opts;
+	struct hardlink *links;
+	size_t n_links, cap_links;
+	char *buf;
+};
+
+static la_ssize_t tar_out(struct archive *a, void *opaque, const void *p, size_t n)
+{
+	(void)a;
+	struct layer_sink *k = opaque;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (layer_sink_write(k, p, n, &e) < 0) {
+		if (!k->err.msg)
+			kiln_err_move(&k->err, &e);
+		kiln_err_release(&e);
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+static int archive_fail(struct walk *w, struct kiln_err *err, const char *path)
+{
+	if (w->sink.err.msg) {
+		kiln_err_move(err, &w->sink.err);
+		return kiln_err_wrap(err, "writing `%s`", path);
+	}
+	const char *m = archive_error_string(w->a);
+	return kiln_err_set(err, archive_errno(w->a), "tar entry `%s`: %s", path,
+	                    m ? m : "write error");
+}
+
+static bool xattr_wanted(const char *name)
+{
+	if (!strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13))
+		return false;
+	return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8) ||
+	       !strcmp(name, "security.capability");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_xattrs(struct walk *w, const char *full, struct kiln_err *err)
+{
+	char list[XATTR_LIST_MAX_BYTES];
+	ssize_t n = llistxattr(full, list, sizeof(list));
+	if (n < 0) {
+		if (errno == ENOTSUP || errno == ENODATA)
+			return 0;
+		return kiln_err_set(err, errno, "list xattrs of `%s`", full);
+	}
+	struct kiln_strv names = KILN_STRV_INIT;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+		if (xattr_wanted(list + i))
+			kiln_strv_push(&names, list + i);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(char *), cmp_str);
+	_cleanup_free_ char *val = xmalloc(XATTR_VALUE_MAX);
+	for (size_t i = 0; i < names.n; i++) {
+		ssize_t vn = lgetxattr(full, names.v[i], val, XATTR_VALUE_MAX);
+		if (vn < 0) {
+			if (errno == ENODATA)
+				continue;
+			int e = errno;
+			kiln_strv_release(&names);
+			return kiln_err_set(err, e, "read xattr `%s` of `%s`", names.v[i], full);
+		}
+		archive_entry_xattr_add_entry(w->e, names.v[i], val, (size_t)vn);
+	}
+	kiln_strv_release(&names);
+	return 0;
+}
+
+static bool is_opaque_dir(const char *full)
+{
+	char v[4];
+	ssize_t n = lgetxattr(full, "trusted.overlay.opaque", v, sizeof(v));
+	if (n < 0)
+		n = lgetxattr(full, "user.overlay.opaque", v, sizeof(v));
+	return n == 1 && v[0] == 'y';
+}
+
+static int64_t clamp(const struct walk *w, int64_t t)
+{
+	if (w->opts->clamp_mtime >= 0 && t > w->opts->clamp_mtime)
+		return w->opts->clamp_mtime;
+	return t;
+}
+
+/* Writes a header for an empty regular file (whiteouts). */
+static int add_marker(struct walk *w, const char *rel, int64_t mtime, struct kiln_err *err)
+{
+	archive_entry_clear(w->e);
+	archive_entry_set_pathname(w->e, rel);
+	archive_entry_set_filetype(w->e, AE_IFREG);
+	archive_entry_set_perm(w->e, 0);
+	archive_entry_set_size(w->e, 0);
+	archive_entry_set_mtime(w->e, clamp(w, mtime), 0);
+	if (archive_write_header(w->a, w->e) != ARCHIVE_OK)
+		return archive_fail(w, err, rel);
+	return 0;
+}
+
+/* Returns the path of an earlier entry with the same inode, or records this one. */
+static const char *hardlink_of(struct walk *w, const struct stat *st, const char *rel)
+{
+	for (size_t i = 0; i < w->n_links; i++)
+		if (w->links[i].dev == st->st_dev && w->links[i].ino == st->st_ino)
+			return w->links[i].path;
+	KILN_GROW(w->links, w->cap_links, w->n_links + 1);
+	w->links[w->n_links++] = (struct hardlink){st->st_dev, st->st_ino, xstrdup(rel)};
+	return NULL;
+}
+
+static int copy_data(struct walk *w, const char *full, const char *rel, struct kiln_err *err)
+{
+	_cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", full);
+	for (;;) {
+		ssize_t n = read(fd, w->buf, DATA_BUF);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kiln_err_set(err, errno, "read `%s`", full);
+		if (n == 0)
+			return 0;
+		if (archive_write_data(w->a, w->buf, (size_t)n) != n)
+			return archive_fail(w, err, rel);
+	}
+}
+
+static int add_entry(struct walk *w, const char *full, const char *rel, const struct stat *st,
+                     struct kiln_err *err)
+{
+	struct archive_entry *e = w->e;
+	archive_entry_clear(e);
+	archive_entry_set_uid(e, st->st_uid);
+	archive_entry_set_gid(e, st->st_gid);
+	archive_entry_set_mode(e, st->st_mode);
+	archive_entry_set_mtime(e, clamp(w, st->st_mtim.tv_sec), 0);
+	bool data = false;
+	if (S_ISDIR(st->st_mode)) {
+		_cleanup_free_ char *name = xasprintf("%s/", rel);
+		archive_entry_set_pathname(e, name);
+	} else {
+		archive_entry_set_pathname(e, rel);
+	}
+	if (S_ISREG(st->st_mode)) {
+		const char *first = st->st_nlink > 1 ? hardlink_of(w, st, rel) : NULL;
+		if (first) {
+			archive_entry_set_hardlink(e, first);
+			archive_entry_set_size(e, 0);
+		} else {
+			archive_entry_set_size(e, st->st_size);
+			data = st->st_size > 0;
+		}
+	} else if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX + 1];
+		ssize_t n = readlink(full, target, PATH_MAX);
+		if (n < 0)
+			return kiln_err_set(err, errno, "readlink `%s`", full);
+		target[n] = '\0';
+		archive_entry_set_symlink(e, target);
+	} else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		archive_entry_set_rdevmajor(e, major(st->st_rdev));
+		archive_entry_set_rdevminor(e, minor(st->st_rdev));
+	}
+	if (add_xattrs(w, full, err) < 0)
+		return -1;
+	if (archive_write_header(w->a, e) != ARCHIVE_OK)
+		return archive_fail(w, err, rel);
+	if (data && copy_data(w, full, rel, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int walk_dir(struct walk *w, const char *full, const char *rel, struct kiln_err *err);
+
+static int walk_one(struct walk *w, const char *full, const char *rel, const char *name,
+                    struct kiln_err *err)
+{
+	struct stat st;
+	if (lstat(full, &st) < 0)
+		return kiln_err_set(err, errno, "stat `%s`", full);
+	if (S_ISSOCK(st.st_mode))
+		return 0;
+	if (w->opts->overlay_upper && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+		size_t dl = (size_t)(name - rel);
+		_cleanup_free_ char *wh = xasprintf("%.*s.wh.%s", (int)dl, rel, name);
+		return add_marker(w, wh, st.st_mtim.tv_sec, err);
+	}
+	if (add_entry(w, full, rel, &st, err) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (w->opts->overlay_upper && is_opaque_dir(full)) {
+		_cleanup_free_ char *opq = xasprintf("%s/.wh..wh..opq", rel);
+		if (add_marker(w, opq, st.st_mtim.tv_sec, err) < 0)
+			return -1;
+	}
+	return walk_dir(w, full, rel, err);
+}
+
+static int walk_dir(struct walk *w, const char *full, const char *rel, struct kiln_err *err)
+{
+	struct kiln_strv names = KILN_STRV_INIT;
+	{
+		_cleanup_closedir_ DIR *d = opendir(full);
+		if (!d)
+			return kiln_err_set(err, errno, "open directory `%s`", full);
+		struct dirent *de;
+		while ((errno = 0, de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				kiln_strv_push(&names, de->d_name);
+		if (errno) {
+			kiln_strv_release(&names);
+			return kiln_err_set(err, errno, "read directory `%s`", full);
+		}
+	}
+	if (names.n)
+		qsort(names.v, names.n, sizeof(char *), cmp_str);
+	int r = 0;
+	for (size_t i = 0; i < names.n && r == 0; i++) {
+		_cleanup_free_ char *cfull = kiln_path_join(full, names.v[i]);
+		_cleanup_free_ char *crel =
+		    *rel ? xasprintf("%s/%s", rel, names.v[i]) : xstrdup(names.v[i]);
+		r = walk_one(w, cfull, crel, crel + strlen(crel) - strlen(names.v[i]), err);
+	}
+	kiln_strv_release(&names);
+	return r;
+}
+
+static void walk_release(struct walk *w)
+{
+	if (w->a)
+		archive_write_free(w->a);
+	if (w->e)
+		archive_entry_free(w->e);
+	for (size_t i = 0; i < w->n_links; i++)
+		free(w->links[i].path);
+	free(w->links);
+	free(w->buf);
+	layer_sink_release(&w->sink);
+}
+
+static int tar_writer_open(struct walk *w, struct kiln_err *err)
+{
+	w->a = archive_write_new();
+	int r = archive_write_set_format_pax_restricted(w->a);
+	if (r == ARCHIVE_OK) /* docker and containers/storage read SCHILY.xattr */
+		archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY");
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_bytes_per_block(w->a, 64 * 1024);
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_bytes_in_last_block(w->a, 1);
+	if (r == ARCHIVE_OK)
+		r = archive_write_open2(w->a, &w->sink, NULL, tar_out, NULL, NULL);
+	if (r != ARCHIVE_OK)
+		return archive_fail(w, err, "(start)");
+	return 0;
+}
+
+int img_layer_create(struct img_store *s, const char *dir, const struct img_layer_opts *opts,
+                     struct img_layer *out, struct kiln_err *err)
+{
+	struct walk w = {.opts = opts};
+	struct stat st;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		kiln_err_set(err, errno ? errno : ENOTDIR, "layer source `%s`", dir);
+		return kiln_err_wrap(err, "creating layer");
+	}
+	if (layer_sink_open(&w.sink, s, opts->compression, err) < 0)
+		return kiln_err_wrap(err, "creating layer from `%s`", dir);
+	w.e = archive_entry_new();
+	w.buf = xmalloc(DATA_BUF);
+	int r = tar_writer_open(&w, err);
+	if (r == 0)
+		r = walk_dir(&w, dir, "", err);
+	if (r == 0 && archive_write_close(w.a) != ARCHIVE_OK)
+		r = archive_fail(&w, err, "(end)");
+	if (r == 0)
+		r = layer_sink_commit(&w.sink, NULL, out, err);
+	walk_release(&w);
+	if (r < 0)
+		return kiln_err_wrap(err, "creating layer from `%s`", dir);
+	return 0;
+}
+
+/* --- re-streaming stored or outside layers ----------------------------- */
+
+/* Copies src's decompressed bytes into a sink, checking that they form a
+ * tar when check_tar (reads it a second time through libarchive would cost
+ * a pass: instead the first 512 bytes are checked for a tar header). */
+static int pump(struct layer_source *src, struct layer_sink *k, bool check_tar,
+                struct kiln_err *err)
+{
+	_cleanup_free_ char *buf = xmalloc(DATA_BUF);
+	bool first = true;
+	for (;;) {
+		ssize_t n = layer_source_read(src, buf, DATA_BUF, err);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		if (first && check_tar) {
+			/* ustar magic at offset 257 ("ustar\0" POSIX, "ustar " GNU) */
+			if (n < 263 || memcmp(buf + 257, "ustar", 5) != 0)
+				return kiln_err_set(err, KILN_E_INVALID,
+				                    "not a tar archive (compression: %s)",
+				                    src->filter);
+		}
+		first = false;
+		if (layer_sink_write(k, buf, (size_t)n, err) < 0)
+			return -1;
+	}
+}
+
+int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum img_compression to,
+                         struct img_layer *out, struct kiln_err *err)
+{
+	_cleanup_free_ char *path = img_store_blob_path(s, in->digest);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		kiln_err_set(err, errno, "open blob `%s`", in->digest);
+		return kiln_err_wrap(err, "recompressing layer");
+	}
+	struct layer_source src;
+	struct layer_sink k;
+	if (layer_source_open(&src, fd, err) < 0)
+		return kiln_err_wrap(err, "recompressing layer %s", in->digest);
+	if (layer_sink_open(&k, s, to, err) < 0) {
+		layer_source_release(&src);
+		return kiln_err_wrap(err, "recompressing layer %s", in->digest);
+	}
+	char blob[KILN_DIGEST_LEN];
+	int r = pump(&src, &k, false, err);
+	if (r == 0)
+		r = layer_source_finish(&src, blob, NULL, NULL, err);
+	if (r == 0 && strcmp(blob, in->digest) != 0)
+		r = kiln_err_set(err, KILN_E_CORRUPT,
+		                 "blob `%s` is corrupt: its content hashes to %s", in->digest,
+		                 blob);
+	if (r == 0)
+		r = layer_sink_commit(&k, in->diff_id[0] ? in->diff_id : NULL, out, err);
+	layer_sink_release(&k);
+	layer_source_release(&src);
+	if (r < 0)
+		return kiln_err_wrap(err, "recompressing layer %s", in->digest);
+	return 0;
+}
+
+int img_layer_from_fd(struct img_store *s, int fd, enum img_compression to, struct img_layer *out,
+                      struct kiln_err *err)
+{
+	struct layer_source src;
+	struct layer_sink k;
+	if (layer_source_open(&src, fd, err) < 0)
+		return -1;
+	if (layer_sink_open(&k, s, to, err) < 0) {
+		layer_source_release(&src);
+		return -1;
+	}
+	int r = pump(&src, &k, true, err);
+	if (r == 0 && src.diff_size == 0)
+		r = kiln_err_set(err, KILN_E_INVALID, "empty layer stream");
+	if (r == 0)
+		r = layer_source_finish(&src, NULL, NULL, NULL, err);
+	if (r == 0)
+		r = layer_sink_commit(&k, NULL, out, err);
+	layer_sink_release(&k);
+	layer_source_release(&src);
+	return r;
+}
