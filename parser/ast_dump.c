@@ -20,6 +20,16 @@ void df__quote(struct kiln_buf *b, const char *s, size_t n)
 {
 	kiln_buf_addch(b, '"', NULL);
 	for (size_t i = 0; i < n;) {
+		/* Fast path: a run of printable ASCII that needs no escaping. */
+		size_t run = i;
+		while (run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' &&
+		       s[run] != '\\')
+			run++;
+		if (run > i) {
+			kiln_buf_add(b, s + i, run - i, NULL);
+			i = run;
+			continue;
+		}
 		uint32_t r;
 		size_t w = df__utf8_decode(s + i, n - i, &r);
 		const char *esc = NULL;

@@ -30,25 +30,29 @@ struct df_heredoc {
 };
 
 struct df_node {
-	char *cmd;      /* keyword lower-cased ("run", "foobar" for unknown) */
-	char *cmd_orig; /* keyword as written */
-	char **flags;   /* NULL-terminated; "--from=build" as stored by BuildKit */
+	char *cmd;        /* keyword lower-cased ("run", "foobar" for unknown) */
+	char *cmd_orig;   /* keyword as written */
+	char **flags;     /* NULL-terminated; "--from=build" as stored by BuildKit */
 	size_t n_flags;
-	char **args; /* NULL-terminated argument strings (section 4 of FORMAT.md) */
+	char **args;      /* NULL-terminated argument strings (section 4 of FORMAT.md) */
 	size_t n_args;
-	size_t *arg_lens;    /* byte length of each args[i]: a JSON-form string may hold
-	                      * NUL ("\u0000"), which strlen() would cut short */
-	bool json_form;      /* exec form / JSON array arguments */
+	/* Byte length of each args[i]: a JSON-form string may hold NUL
+	 * ("\u0000"), which strlen() would cut short. Never NULL. */
+	size_t *arg_lens;
+	bool json_form;   /* exec form / JSON array arguments */
 	struct df_node *sub; /* ONBUILD: the nested instruction (NULL if empty) */
+	/* For ONBUILD, heredocs of the nested RUN/COPY/ADD sit here on the
+	 * ONBUILD node (as in BuildKit); its own json_form stays false (see
+	 * sub->json_form). */
 	struct df_heredoc *heredocs;
 	size_t n_heredocs;
-	char *original; /* the logical line as written (continuations joined) */
-	int start_line; /* 1-based physical lines, FORMAT.md 3.7 */
+	char *original;   /* the logical line as written (continuations joined) */
+	int start_line;   /* 1-based physical lines, FORMAT.md 3.7 */
 	int end_line;
 };
 
 struct df_directive {
-	char *name; /* lower-cased: "syntax", "escape", "check" */
+	char *name;  /* lower-cased: "syntax", "escape", "check" */
 	char *value;
 	int line;
 };
@@ -58,14 +62,17 @@ struct df_ast {
 	size_t n_nodes;
 	struct df_directive *directives;
 	size_t n_directives;
-	char escape;               /* '\\' or '`' */
-	int start_line, end_line;  /* whole file, FORMAT.md 3.7 */
+	char escape;             /* '\\' or '`' */
+	int start_line, end_line; /* whole file, FORMAT.md 3.7 */
 	struct kiln_strv warnings; /* "Empty continuation line found in: ..." */
-	char *filename;            /* for messages: "Dockerfile" */
+	char *filename;          /* for messages: "Dockerfile" */
 };
 
 /* Parses buf into ast. Errors carry "FILE:LINE: message" in err->msg and
- * code KILN_E_INVALID (or KILN_E_LIMIT). On failure ast is left empty. */
+ * code KILN_E_INVALID (or KILN_E_LIMIT). On failure ast is left empty.
+ * flags and args are always allocated (possibly empty) NULL-terminated
+ * arrays. Beyond BuildKit: a NUL byte in buf is refused, and ONBUILD may
+ * nest at most 16 levels (KILN_E_LIMIT). */
 int df_parse(const char *buf, size_t len, const char *filename, struct df_ast *ast,
              struct kiln_err *err);
 void df_ast_release(struct df_ast *ast);

@@ -1,0 +1,43 @@
+/* libFuzzer target for parser stage 1: df_parse + df_ast_dump + release.
+ * Build: CC=clang cmake -S . -B build-fuzz -DKILN_FUZZ=ON && cmake --build build-fuzz
+ * Run:   build-fuzz/tests/fuzz_parser CORPUS_DIR -max_len=100000 */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "parser.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct df_ast ast;
+	struct kiln_err err = KILN_ERR_INIT;
+
+	if (df_parse((const char *)data, size, "Dockerfile", &ast, &err) < 0) {
+		/* Every error names its location. */
+		if (!err.msg || strncmp(err.msg, "Dockerfile:", 11))
+			abort();
+		kiln_err_release(&err);
+		return 0;
+	}
+	if (!ast.n_nodes || ast.start_line < 1 || ast.end_line < ast.start_line)
+		abort();
+	char *dump = df_ast_dump(&ast);
+	size_t lines = 0;
+	for (const char *p = dump; *p; p++)
+		lines += *p == '\n';
+	if (lines != ast.n_nodes)
+		abort();
+	for (size_t i = 0; i < ast.n_nodes; i++) {
+		const struct df_node *n = &ast.nodes[i];
+		if (n->start_line > n->end_line || !n->args || !n->flags || !n->original)
+			abort();
+		free(df_node_dump(n));
+	}
+	free(dump);
+	df_ast_release(&ast);
+	return 0;
+}
