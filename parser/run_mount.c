@@ -182,7 +182,7 @@ static int set_field(struct df_mount *m, const char *key, const char *value, con
                      bool *ro_auto, struct kiln_err *err)
 {
 	bool b;
-	int c;
+	int c = 0;
 	if (!strcmp(key, "type")) {
 		if (set_choice(value, mount_types, KILN_ARRAY_SIZE(mount_types), "mount type", &c,
 		               err) < 0)

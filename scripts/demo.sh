@@ -13,13 +13,14 @@ export KILN_ROOT=${KILN_ROOT:-$PWD/build/demo-root}
 kiln() { echo "\$ kiln $*" >&2; "$KILN" "$@"; }
 
 echo "== base image: busybox from Debian's busybox-static, imported as busybox:latest"
-testdata/make-busybox.sh --import
+testdata/make-busybox.sh --import build/busybox-rootfs.tar
 
 echo
 echo "== the example's instruction graph (testdata/example/Dockerfile)"
 kiln parse testdata/example
 echo
-kiln parse --target site --json testdata/example | head -c 600; echo ' ...'
+kiln parse --target site --json testdata/example >build/example-graph.json
+head -c 400 build/example-graph.json; echo "... (whole graph in build/example-graph.json)"
 
 echo
 echo "== images in the store ($KILN_ROOT)"

@@ -7,5 +7,8 @@ scripts/deps.sh
 build=${KILN_TEST_BUILD:-build-asan}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
+# The optimized build must also compile cleanly (-O2 finds warnings -O0 misses).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
 cd "$build"
 ctest --output-on-failure -j"$(nproc)" "$@"
