@@ -39,8 +39,8 @@ int kiln_read_fd(int fd, size_t max, const char *what, char **data, size_t *len,
 			break;
 		if (dst == &probe) {
 			free(buf);
-			return kiln_err_set(err, KILN_E_LIMIT, "%s is larger than the limit of %zu bytes",
-			                    what, max);
+			return kiln_err_set(err, KILN_E_LIMIT,
+			                    "%s is larger than the limit of %zu bytes", what, max);
 		}
 		n += (size_t)r;
 	}

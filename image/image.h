@@ -302,8 +302,7 @@ const char *img_compression_media_type(enum img_compression c);
 const char *img_compression_name(enum img_compression c); /* "none", "gzip", "zstd" */
 int img_compression_parse(const char *name, enum img_compression *c, struct kiln_err *err);
 /* OCI and Docker layer media types; an unknown type is KILN_E_UNSUPPORTED. */
-int img_compression_from_media_type(const char *mt, enum img_compression *c,
-                                    struct kiln_err *err);
+int img_compression_from_media_type(const char *mt, enum img_compression *c, struct kiln_err *err);
 
 /* Layer tars are written in one pass (libarchive, PAX): the uncompressed
  * stream is hashed into the diffID while a compressor feeds the blob writer,
@@ -331,8 +330,8 @@ int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum i
 /* Stores a tar stream read from fd (plain, gzip, zstd, xz, bzip2:
  * auto-detected) as a layer blob with compression `to`; the diffID is the
  * sha256 of the decompressed stream. Checks that the stream is a tar. */
-int img_layer_from_fd(struct img_store *s, int fd, enum img_compression to,
-                      struct img_layer *out, struct kiln_err *err);
+int img_layer_from_fd(struct img_store *s, int fd, enum img_compression to, struct img_layer *out,
+                      struct kiln_err *err);
 
 /* Secure extraction (extract.c). Every entry is resolved under the target
  * as if it were the root (openat2 RESOLVE_IN_ROOT): a leading `/` is
@@ -386,8 +385,8 @@ struct img_import_opts {
 /* A one-layer image. A tarball's bytes become the layer as they are
  * (decompressed); a directory is made into a layer (img_layer_create).
  * `created` is now, or SOURCE_DATE_EPOCH when set. */
-int img_import(struct img_store *s, const struct img_import_opts *o,
-               char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
+int img_import(struct img_store *s, const struct img_import_opts *o, char image_id[KILN_DIGEST_LEN],
+               struct kiln_err *err);
 /* Applies one Dockerfile instruction allowed by `import --change` (CMD,
  * ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR,
  * STOPSIGNAL; exec form as a JSON array or shell form). */

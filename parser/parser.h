@@ -30,29 +30,29 @@ struct df_heredoc {
 };
 
 struct df_node {
-	char *cmd;        /* keyword lower-cased ("run", "foobar" for unknown) */
-	char *cmd_orig;   /* keyword as written */
-	char **flags;     /* NULL-terminated; "--from=build" as stored by BuildKit */
+	char *cmd;      /* keyword lower-cased ("run", "foobar" for unknown) */
+	char *cmd_orig; /* keyword as written */
+	char **flags;   /* NULL-terminated; "--from=build" as stored by BuildKit */
 	size_t n_flags;
-	char **args;      /* NULL-terminated argument strings (section 4 of FORMAT.md) */
+	char **args; /* NULL-terminated argument strings (section 4 of FORMAT.md) */
 	size_t n_args;
 	/* Byte length of each args[i]: a JSON-form string may hold NUL
 	 * ("\u0000"), which strlen() would cut short. Never NULL. */
 	size_t *arg_lens;
-	bool json_form;   /* exec form / JSON array arguments */
+	bool json_form;      /* exec form / JSON array arguments */
 	struct df_node *sub; /* ONBUILD: the nested instruction (NULL if empty) */
 	/* For ONBUILD, heredocs of the nested RUN/COPY/ADD sit here on the
 	 * ONBUILD node (as in BuildKit); its own json_form stays false (see
 	 * sub->json_form). */
 	struct df_heredoc *heredocs;
 	size_t n_heredocs;
-	char *original;   /* the logical line as written (continuations joined) */
-	int start_line;   /* 1-based physical lines, FORMAT.md 3.7 */
+	char *original; /* the logical line as written (continuations joined) */
+	int start_line; /* 1-based physical lines, FORMAT.md 3.7 */
 	int end_line;
 };
 
 struct df_directive {
-	char *name;  /* lower-cased: "syntax", "escape", "check" */
+	char *name; /* lower-cased: "syntax", "escape", "check" */
 	char *value;
 	int line;
 };
@@ -62,10 +62,10 @@ struct df_ast {
 	size_t n_nodes;
 	struct df_directive *directives;
 	size_t n_directives;
-	char escape;             /* '\\' or '`' */
-	int start_line, end_line; /* whole file, FORMAT.md 3.7 */
+	char escape;               /* '\\' or '`' */
+	int start_line, end_line;  /* whole file, FORMAT.md 3.7 */
 	struct kiln_strv warnings; /* "Empty continuation line found in: ..." */
-	char *filename;          /* for messages: "Dockerfile" */
+	char *filename;            /* for messages: "Dockerfile" */
 };
 
 /* Parses buf into ast. Errors carry "FILE:LINE: message" in err->msg and
@@ -294,15 +294,15 @@ struct df_copy {
 	struct df_heredoc *contents;
 	size_t n_contents;
 	char *dest;
-	char *from;                   /* COPY --from (NULL when absent) */
-	char *chown, *chmod;          /* NULL when absent */
-	char *checksum;               /* ADD --checksum */
-	struct kiln_strv excludes;    /* --exclude, repeatable */
-	bool link, parents;           /* --link, --parents (COPY) */
-	bool keep_git_dir;            /* ADD --keep-git-dir */
-	bool unpack_set, unpack;      /* ADD --unpack[=bool] */
-	bool exec_form;               /* JSON form */
-	int from_stage;               /* set by the graph: stage index, or -1 */
+	char *from;                /* COPY --from (NULL when absent) */
+	char *chown, *chmod;       /* NULL when absent */
+	char *checksum;            /* ADD --checksum */
+	struct kiln_strv excludes; /* --exclude, repeatable */
+	bool link, parents;        /* --link, --parents (COPY) */
+	bool keep_git_dir;         /* ADD --keep-git-dir */
+	bool unpack_set, unpack;   /* ADD --unpack[=bool] */
+	bool exec_form;            /* JSON form */
+	int from_stage;            /* set by the graph: stage index, or -1 */
 };
 
 /* HEALTHCHECK, as the image config's Healthcheck: test is {"NONE"},
@@ -336,16 +336,16 @@ struct df_instr {
 	char *original;           /* the logical line as written */
 	struct kiln_strv flags;   /* raw flags as in the AST: "--from=build" */
 	union {
-		struct df_from from;     /* FROM */
-		struct df_run run;       /* RUN */
-		struct df_cmdline cmd;   /* CMD, ENTRYPOINT */
-		struct kiln_strv words;  /* SHELL (argv), EXPOSE (port specs), VOLUME (paths) */
-		struct {                 /* ENV, LABEL, ARG */
+		struct df_from from;    /* FROM */
+		struct df_run run;      /* RUN */
+		struct df_cmdline cmd;  /* CMD, ENTRYPOINT */
+		struct kiln_strv words; /* SHELL (argv), EXPOSE (port specs), VOLUME (paths) */
+		struct {                /* ENV, LABEL, ARG */
 			struct df_kv *kvs;
 			size_t n_kvs;
 		} kv;
-		char *word;              /* MAINTAINER, USER, WORKDIR, STOPSIGNAL */
-		struct df_copy copy;     /* COPY, ADD */
+		char *word;          /* MAINTAINER, USER, WORKDIR, STOPSIGNAL */
+		struct df_copy copy; /* COPY, ADD */
 		struct df_onbuild onbuild;
 		struct df_health health;
 	} u;
@@ -397,12 +397,12 @@ struct df_dep {
 
 struct df_stage {
 	int index;
-	char *name;     /* lower-cased "AS" name, NULL if none */
-	char *base;     /* FROM word as written */
+	char *name;          /* lower-cased "AS" name, NULL if none */
+	char *base;          /* FROM word as written */
 	char *base_expanded; /* base after meta ARGs and build args */
-	int base_stage; /* index of the earlier stage named by base_expanded, or -1 (image) */
-	char *platform; /* --platform as written, NULL if none */
-	char *platform_expanded; /* NULL if none */
+	int base_stage;      /* index of the earlier stage named by base_expanded, or -1 (image) */
+	char *platform;      /* --platform as written, NULL if none */
+	char *platform_expanded;  /* NULL if none */
 	int start_line, end_line; /* of the FROM line */
 	char *original;           /* the FROM line */
 	struct df_instr *instrs;  /* everything after FROM until the next FROM */
@@ -411,12 +411,12 @@ struct df_stage {
 };
 
 struct df_graph_opts {
-	const char *target;          /* --target (NULL: the last stage) */
+	const char *target;            /* --target (NULL: the last stage) */
 	const char *const *build_args; /* NULL-terminated "K=V" (the CLI resolves a bare "K"
 	                                * from its environment first; "K" alone is ignored) */
-	const char *build_platform;  /* "linux/amd64" (default: the platform kiln was built
-	                              * for): BUILDPLATFORM, BUILDOS, BUILDARCH, BUILDVARIANT */
-	const char *target_platform; /* default: build_platform */
+	const char *build_platform;    /* "linux/amd64" (default: the platform kiln was built
+	                                * for): BUILDPLATFORM, BUILDOS, BUILDARCH, BUILDVARIANT */
+	const char *target_platform;   /* default: build_platform */
 };
 
 struct df_graph {
@@ -445,8 +445,8 @@ struct df_graph {
  * names) and pruning: stages the target does not need (directly or through
  * other stages) get needed = false but stay in the array, so indexes never
  * change. opts may be NULL. On failure g is left empty. */
-int df_graph_build(const struct df_ast *ast, const struct df_graph_opts *opts,
-                   struct df_graph *g, struct kiln_err *err);
+int df_graph_build(const struct df_ast *ast, const struct df_graph_opts *opts, struct df_graph *g,
+                   struct kiln_err *err);
 void df_graph_release(struct df_graph *g);
 /* Stage by name (case-insensitive) or decimal index; NULL if none. */
 const struct df_stage *df_graph_find_stage(const struct df_graph *g, const char *name_or_index);

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libarchive-dev libxxhash-dev libcurl4-openssl-dev libjansson-dev libssl-dev libseccomp-dev
-      busybox-static skopeo umoci)
+      busybox-static skopeo umoci clang-format)
 [ "${1:-}" = --bench ] && pkgs+=(hyperfine clang)
 [ "${1:-}" = --fuzz ] && pkgs+=(clang)
 missing=()
