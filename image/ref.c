@@ -307,6 +307,13 @@ char *img_ref_familiar_name(const struct img_ref *r)
 	if (strcmp(r->domain, IMG_DEFAULT_DOMAIN) != 0)
 		return img_ref_name(r);
 	const char *p = r->path;
+	/* docker.io/a.b/c shortened to a.b/c would name registry a.b: keep the
+	 * domain when the first path component reads as one (docker does not,
+	 * and shows a name that pulls something else). */
+	size_t first = strcspn(p, "/");
+	if (p[first] == '/' && (memchr(p, '.', first) || memchr(p, ':', first) ||
+	                        (first == 9 && !strncmp(p, "localhost", 9))))
+		return img_ref_name(r);
 	if (!strncmp(p, "library/", 8) && !strchr(p + 8, '/'))
 		p += 8;
 	return xstrdup(p);

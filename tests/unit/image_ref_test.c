@@ -18,6 +18,9 @@ static const char *const valid[][3] = {
     {"dmcgowan/myapp", "docker.io/dmcgowan/myapp:latest", "dmcgowan/myapp:latest"},
     {"dmcgowan/myapp/sub", "docker.io/dmcgowan/myapp/sub:latest", "dmcgowan/myapp/sub:latest"},
     {"docker.io/library/a/b", "docker.io/library/a/b:latest", "library/a/b:latest"},
+    /* Shortening would make these name another registry: kept whole. */
+    {"docker.io/my.reg/x", "docker.io/my.reg/x:latest", "docker.io/my.reg/x:latest"},
+    {"docker.io/localhost/x", "docker.io/localhost/x:latest", "docker.io/localhost/x:latest"},
     {"myreg:5000/x/y:1", "myreg:5000/x/y:1", "myreg:5000/x/y:1"},
     {"localhost/foo", "localhost/foo:latest", "localhost/foo:latest"},
     {"localhost:5000/foo/bar:tag", "localhost:5000/foo/bar:tag", "localhost:5000/foo/bar:tag"},
