@@ -134,6 +134,31 @@ expect_contains "kiln loads busybox" "$OUT" "Loaded image: busybox:latest"
 expect_contains "kiln loads two/img:3" "$OUT" "Loaded image: two/img:3"
 expect_eq "two/img:3 keeps its ID in kiln" "$(KILN_ROOT="$T/r3" "$KILN" inspect -f '{{.Id}}' two/img:3)" "$ID2"
 
+# an image docker made with a Healthcheck and a docker-only config survives kiln load/save
+run_ok "docker import with HEALTHCHECK" dk import -c 'HEALTHCHECK --interval=5s --retries=2 CMD true' \
+	-c 'ENV H=1' -c 'EXPOSE 7/udp' "$BB" dhc:1
+DID=$OUT
+run_ok "docker save it" dk save -o "$T/d3.tar" dhc:1
+run_ok "kiln load it" env KILN_ROOT="$T/r3" "$KILN" load -i "$T/d3.tar"
+expect_eq "kiln keeps docker's ID" "$(KILN_ROOT="$T/r3" "$KILN" inspect -f '{{.Id}}' dhc:1)" "$DID"
+expect_eq "kiln shows the Healthcheck" "$(KILN_ROOT="$T/r3" "$KILN" inspect -f '{{json .Config.Healthcheck}}' dhc:1)" \
+	"$(dk image inspect -f '{{json .Config.Healthcheck}}' dhc:1)"
+run_ok "kiln save it back" env KILN_ROOT="$T/r3" "$KILN" save -o "$T/k5.tar" dhc:1 two/img:3
+run_ok "docker rmi dhc:1 two/img:3" dk rmi dhc:1 two/img:3
+run_ok "docker load kiln's copy" dk load -i "$T/k5.tar"
+expect_eq "same ID in docker again" "$(dk image inspect -f '{{.Id}}' dhc:1)" "$DID"
+expect_eq "two/img:3 back in docker" "$(dk image inspect -f '{{.Id}}' two/img:3)" "$ID2"
+# what kiln stored from docker's archives passes the OCI schemas too
+SPEC="${KILN_CONFORMANCE:-/nonexistent}/oci/image-spec/schema"
+for py in python3 /usr/bin/python3 ""; do [ -n "$py" ] && "$py" -c 'import jsonschema' 2>/dev/null && break; done
+if [ -d "$SPEC" ] && [ -n "$py" ]; then
+	for r in r2 r3; do
+		run_ok "OCI schemas: kiln store loaded from docker ($r)" "$py" "$KILN_SRC/tests/e2e/oci_validate.py" "$SPEC" layout "$T/$r/images"
+	done
+else
+	echo "# SKIP schema check of loaded stores (no KILN_CONFORMANCE or python3-jsonschema)"
+fi
+
 # stop dockerd and its containerd by PID; nothing may stay mounted or running
 stop_docker
 if kill -0 "$DPID" 2>/dev/null; then not_ok "dockerd $DPID still running"; else ok "dockerd stopped"; fi
