@@ -29,13 +29,15 @@ mkdir -p "$D"
 export DOCKER_HOST="unix://$D/sock" DOCKER_CONFIG="$D/cfg"
 dk() { timeout 120 /usr/bin/docker "$@"; }
 
-# If a system containerd socket exists, dockerd would use it instead of
-# starting its own: hide /run/containerd in a private mount namespace then.
-launch=("$DOCKERD")
-if [ -e /run/containerd/containerd.sock ]; then
-	launch=(unshare -m --propagation private sh -c 'mount -t tmpfs none /run/containerd && exec "$0" "$@"' "$DOCKERD")
-fi
-"${launch[@]}" --data-root "$D/data" --exec-root "$D/x" --pidfile "$D/pid" -H "unix://$D/sock" \
+# dockerd and everything it starts run in a private mount namespace with a
+# fresh /run: a system containerd socket stays invisible (dockerd starts its
+# own), and /run/docker and containerd's shim sockets vanish with it. Its
+# daemon.json and key.json are ours too, never /etc/docker's.
+command -v unshare >/dev/null || skip_all "unshare (util-linux) not installed"
+printf '{"deprecated-key-path": "%s/key.json"}\n' "$D" >"$D/daemon.json"
+unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0755 kiln-e2e-run /run && exec "$0" "$@"' \
+	"$DOCKERD" --config-file "$D/daemon.json" \
+	--data-root "$D/data" --exec-root "$D/x" --pidfile "$D/pid" -H "unix://$D/sock" \
 	--iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 >"$D/log" 2>&1 &
 DPID=$!
 CPID=
@@ -62,11 +64,12 @@ for _ in $(seq 120); do
 done
 if [ "$ready" != 1 ]; then
 	sed 's/^/#   /' "$D/log" | tail -20
-	skip_all "private dockerd did not start within 60 s"
+	skip_all "private dockerd did not come up (exited or not ready within 60 s)"
 fi
 CPID=$(cat "$D/x/containerd/containerd.pid" 2>/dev/null)
 ok "private dockerd $(cat "$D/version") is up (dockerd pid $DPID, containerd pid ${CPID:-?})"
 expect_contains "dockerd runs its own containerd" "$(cat "$D/log")" "started new containerd process"
+expect_contains "dockerd has its own /run" "$(grep ' /run ' "/proc/$DPID/mountinfo")" kiln-e2e-run
 [ -n "$CPID" ] && expect_contains "containerd uses the private exec root" "$(tr '\0' ' ' <"/proc/$CPID/cmdline")" "$D/x/containerd"
 
 export SOURCE_DATE_EPOCH=1700000000
