@@ -86,6 +86,21 @@ D2=$OUT
 run_ok "a dangling image made by re-tagging" kiln import -c 'LABEL old=1' "$T/u2" re:1
 OLD=$OUT
 run_ok "re-import over the tag" kiln import -c 'LABEL old=0' "$T/u2" re:1
+# the same image loaded again with other layer compression: the tag moves to
+# the new manifest and the old one must not stay behind as a dangling copy
+# (saves from another root: a recompressing save caches the new layer blob in its store)
+run_ok "same u2 import in another root" env KILN_ROOT="$T/rs" "$KILN" import "$T/u2" u2:1
+expect_eq "same ID" "$OUT" "$U2"
+run_ok "save u2 with gzip layers" env KILN_ROOT="$T/rs" "$KILN" save -o "$T/u2-gz.tar" u2:1
+run_ok "save u2 with zstd layers" env KILN_ROOT="$T/rs" "$KILN" save --format oci --compress zstd -o "$T/u2-zst.tar" u2:1
+run_ok "load the gzip archive into another root" env KILN_ROOT="$T/rl" "$KILN" load -i "$T/u2-gz.tar"
+run_ok "load the zstd archive over it" env KILN_ROOT="$T/rl" "$KILN" load -i "$T/u2-zst.tar"
+expect_eq "one index entry for the one image" "$(grep -o '"digest"' "$T/rl/images/index.json" | wc -l)" 1
+run_ok "image prune -f there" env KILN_ROOT="$T/rl" "$KILN" image prune -f
+expect_eq "the replaced manifest and its layer are collected" "$(ls "$T/rl/images/blobs/sha256" | wc -l)" 3
+run_ok "rmi its only tag" env KILN_ROOT="$T/rl" "$KILN" rmi u2:1
+expect_contains "deletes the image" "$OUT" "Deleted: $U2"
+expect_eq "nothing left there" "$(ls "$T/rl/images/blobs/sha256" | wc -l)" 0
 fake_snapshots
 n0=$(ls "$B" | wc -l)
 echo "# start: $n0 blobs, $(snaps | wc -l) snapshots"
