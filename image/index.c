@@ -180,13 +180,15 @@ int img_publish(struct img_store *s, const struct img_descriptor *d, char *const
 		ssize_t i = find_ref(x, refs[r]);
 		if (i >= 0 && !strcmp(x->manifests[i].digest, d->digest))
 			continue; /* already tagged so */
-		if (i >= 0)
-			drop_entry_keep_image(s, x, (size_t)i);
 		struct img_descriptor e;
 		img_descriptor_copy(&e, d);
 		img_map_set(&e.annotations, IMG_ANNOT_REF_NAME, refs[r]);
 		img_index_add(x, &e);
 		img_descriptor_release(&e);
+		/* after the add: a tag moving to another manifest of the same
+		 * image (other compression) leaves no dangling copy behind */
+		if (i >= 0)
+			drop_entry_keep_image(s, x, (size_t)i);
 	}
 	/* An untagged entry of the same manifest is redundant once tagged, and
 	 * needed when nothing else holds the manifest. */
