@@ -62,9 +62,7 @@ static void argv_release(struct argv *a)
  * are re-encoded as if they were Latin-1 (FORMAT.md 3.6 quirk). */
 static void add_latin1(struct kiln_buf *b, unsigned char c)
 {
-	char enc[4];
-	size_t w = df__utf8_encode(c, enc);
-	kiln_buf_add(b, enc, w, NULL);
+	df_utf8_add(b, c);
 }
 
 /* FORMAT.md 3.6 step 3. Returns the offset of the argument text in s (n if
@@ -76,7 +74,7 @@ static size_t extract_flags(const char *s, size_t n, char escape, struct argv *f
 	size_t pos = 0;
 
 	for (;;) {
-		while (pos < n && df__is_byte_space((unsigned char)s[pos]))
+		while (pos < n && df_is_byte_space((unsigned char)s[pos]))
 			pos++;
 		if (pos == n)
 			break;
@@ -96,7 +94,7 @@ static size_t extract_flags(const char *s, size_t n, char escape, struct argv *f
 					continue;
 				}
 			} else {
-				if (df__is_byte_space(c))
+				if (df_is_byte_space(c))
 					break;
 				if (c == '\'' || c == '"') {
 					quote = (char)c;
@@ -136,20 +134,14 @@ static void split_narrow(const char *s, size_t n, struct argv *out)
 	size_t i = 0;
 	for (;;) {
 		size_t start = i;
-		while (i < n && !df__is_narrow_ws(s[i]))
+		while (i < n && !df_is_narrow_ws(s[i]))
 			i++;
 		argv_addn(out, s + start, i - start);
 		if (i == n)
 			return;
-		while (i < n && df__is_narrow_ws(s[i]))
+		while (i < n && df_is_narrow_ws(s[i]))
 			i++;
 	}
-}
-
-static void add_rune(struct kiln_buf *b, uint32_t r)
-{
-	char enc[4];
-	kiln_buf_add(b, enc, df__utf8_encode(r, enc), NULL);
 }
 
 /* The quote-aware word splitter of FORMAT.md 4.7 (quotes and escapes kept;
@@ -159,16 +151,16 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 	struct kiln_buf w;
 	kiln_buf_init(&w, KILN_BUF_NOLIMIT, NULL);
 	bool in_word = false, blank_ok = false;
-	uint32_t quote = 0, r = 0;
+	int32_t quote = 0, r = 0;
 	size_t pos = 0, width = 0;
 
 	for (;; pos += width) {
 		if (pos < n)
-			width = df__utf8_decode(s + pos, n - pos, &r);
+			r = df_utf8_decode(s + pos, n - pos, &width);
 		if (!in_word) {
 			if (pos >= n)
 				break;
-			if (df__is_space(r))
+			if (df_uni_is_space(r))
 				continue;
 			in_word = true;
 		}
@@ -178,7 +170,7 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 			break;
 		}
 		if (!quote) {
-			if (df__is_space(r)) {
+			if (df_uni_is_space(r)) {
 				if (blank_ok || w.len)
 					argv_addn(out, kiln_buf_str(&w), w.len);
 				kiln_buf_reset(&w);
@@ -191,11 +183,11 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 			} else if (r == (unsigned char)escape) {
 				if (pos + width == n)
 					continue;
-				add_rune(&w, r);
+				df_utf8_add(&w, r);
 				pos += width;
-				width = df__utf8_decode(s + pos, n - pos, &r);
+				r = df_utf8_decode(s + pos, n - pos, &width);
 			}
-			add_rune(&w, r);
+			df_utf8_add(&w, r);
 			continue;
 		}
 		if (r == quote) {
@@ -205,11 +197,11 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 				quote = 0;
 				continue;
 			}
-			add_rune(&w, r);
+			df_utf8_add(&w, r);
 			pos += width;
-			width = df__utf8_decode(s + pos, n - pos, &r);
+			r = df_utf8_decode(s + pos, n - pos, &width);
 		}
-		add_rune(&w, r);
+		df_utf8_add(&w, r);
 	}
 	kiln_buf_release(&w);
 }
@@ -225,13 +217,13 @@ static int parse_name_val(const char *s, size_t n, char escape, const char *key,
 	int ret = 0;
 	if (!strchr(words.v[0], '=')) {
 		size_t i = 0;
-		while (i < n && !df__is_narrow_ws(s[i]))
+		while (i < n && !df_is_narrow_ws(s[i]))
 			i++;
 		if (i == n) {
 			ret = kiln_err_set(err, KILN_E_INVALID, "%s must have two arguments", key);
 		} else {
 			argv_addn(out, s, i);
-			while (i < n && df__is_narrow_ws(s[i]))
+			while (i < n && df_is_narrow_ws(s[i]))
 				i++;
 			argv_addn(out, s + i, n - i);
 			argv_addn(out, "", 0);
@@ -311,9 +303,9 @@ static int parse_health(const char *s, size_t n, struct df_node *node, struct ar
                         struct kiln_err *err)
 {
 	size_t sep = 0, next;
-	while (sep < n && !df__is_byte_space((unsigned char)s[sep]))
+	while (sep < n && !df_is_byte_space((unsigned char)s[sep]))
 		sep++;
-	for (next = sep; next < n && df__is_byte_space((unsigned char)s[next]); next++)
+	for (next = sep; next < n && df_is_byte_space((unsigned char)s[next]); next++)
 		;
 	if (!sep)
 		return 0;
@@ -402,28 +394,28 @@ int df__node_from_line(const char *line, size_t n, char escape, int depth, struc
 	node->original = xstrndup(line, n);
 
 	/* Trim, then split once at the first run of [ \t\v\f\r]. */
-	size_t lead = df__space_prefix(line, n);
+	size_t lead = df_uni_space_prefix(line, n);
 	const char *s = line + lead;
-	size_t len = df__trim_right(s, n - lead);
+	size_t len = df_uni_trim_right(s, n - lead);
 	size_t kw = 0;
-	while (kw < len && !df__is_narrow_ws(s[kw]))
+	while (kw < len && !df_is_narrow_ws(s[kw]))
 		kw++;
 	node->cmd_orig = xstrndup(s, kw);
-	node->cmd = df__lower(s, kw);
+	node->cmd = df_uni_lower(s, kw);
 
 	struct argv flags = {0}, args = {0};
 	const char *text = s + len;
 	size_t tlen = 0;
 	if (kw < len) {
 		size_t rest = kw;
-		while (rest < len && df__is_narrow_ws(s[rest]))
+		while (rest < len && df_is_narrow_ws(s[rest]))
 			rest++;
 		size_t off = extract_flags(s + rest, len - rest, escape, &flags);
 		text = s + rest + off;
 		tlen = len - rest - off;
-		size_t l = df__space_prefix(text, tlen);
+		size_t l = df_uni_space_prefix(text, tlen);
 		text += l;
-		tlen = df__trim_right(text, tlen - l);
+		tlen = df_uni_trim_right(text, tlen - l);
 	}
 	argv_finish(&flags, &node->flags, &node->n_flags, NULL);
 

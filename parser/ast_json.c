@@ -264,15 +264,14 @@ static char *decode_string(const char *s, size_t pos, size_t *len)
 {
 	struct kiln_buf b;
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	char enc[4];
 	size_t i = pos + 1;
 
 	while (s[i] != '"') {
 		uint32_t r;
 		if (s[i] != '\\') {
-			size_t w = df__utf8_decode(s + i, 4, &r);
-			if (r == DF_RUNE_ERROR && w == 1)
-				kiln_buf_add(&b, enc, df__utf8_encode(r, enc), NULL);
+			size_t w;
+			if (df_utf8_decode(s + i, 4, &w) == DF_RUNE_ERROR && w == 1)
+				df_utf8_add(&b, DF_RUNE_ERROR);
 			else
 				kiln_buf_add(&b, s + i, w, NULL);
 			i += w;
@@ -309,7 +308,7 @@ static char *decode_string(const char *s, size_t pos, size_t *len)
 			break;
 		default: r = (unsigned char)e; break; /* " \ / */
 		}
-		kiln_buf_add(&b, enc, df__utf8_encode(r, enc), NULL);
+		df_utf8_add(&b, (int32_t)r);
 	}
 	return kiln_buf_detach(&b, len);
 }
@@ -317,7 +316,7 @@ static char *decode_string(const char *s, size_t pos, size_t *len)
 int df__json_strings(const char *text, size_t n, char ***out, size_t **lens, size_t *n_out,
                      struct kiln_err *err)
 {
-	size_t lead = df__space_prefix(text, n);
+	size_t lead = df_uni_space_prefix(text, n);
 	struct jscan j = {text + lead, n - lead, 0};
 	_cleanup_free_ size_t *strs = NULL;
 	size_t nstrs = 0;

@@ -57,7 +57,7 @@ static size_t trim_newline(const char *s, size_t n)
 
 static bool is_comment(const char *s, size_t n)
 {
-	size_t l = df__space_prefix(s, n);
+	size_t l = df_uni_space_prefix(s, n);
 	return l < n && s[l] == '#';
 }
 
@@ -91,7 +91,7 @@ static int directive(struct parser *ps, const char *s, size_t n, struct kiln_err
 	ps->directives_done = true;
 	if (!n || s[0] != '#')
 		return 0;
-	size_t i = 1 + df__space_prefix(s + 1, n - 1), name_start = i;
+	size_t i = 1 + df_uni_space_prefix(s + 1, n - 1), name_start = i;
 	if (i >= n || !is_alpha(s[i]))
 		return 0;
 	while (i < n && (is_alpha(s[i]) || (s[i] >= '0' && s[i] <= '9')))
@@ -116,7 +116,7 @@ static int directive(struct parser *ps, const char *s, size_t n, struct kiln_err
 		while (vend > v && is_re_space(s[vend - 1]))
 			vend--;
 	}
-	_cleanup_free_ char *name = df__lower(s + name_start, name_end - name_start);
+	_cleanup_free_ char *name = df_uni_lower(s + name_start, name_end - name_start);
 	if (strcmp(name, "syntax") && strcmp(name, "escape") && strcmp(name, "check"))
 		return 0;
 	int line = ps->rd.line;
@@ -166,7 +166,7 @@ static int read_continuations(struct parser *ps, bool *empty_seen, struct kiln_e
 		size_t len = trim_newline(line, n);
 		if (is_comment(line, len))
 			continue;
-		if (df__space_prefix(line, len) == len) {
+		if (df_uni_space_prefix(line, len) == len) {
 			*empty_seen = true;
 			continue;
 		}
@@ -254,7 +254,7 @@ static int parse_lines(struct parser *ps, struct kiln_err *err)
 			line += 3;
 			n -= 3;
 		}
-		size_t len = trim_newline(line, n), lead = df__space_prefix(line, len);
+		size_t len = trim_newline(line, n), lead = df_uni_space_prefix(line, len);
 		line += lead;
 		len -= lead;
 		if (directive(ps, line, len, err) < 0)
