@@ -325,7 +325,8 @@ static size_t count_quotes(const char *s)
 
 /* Tests one word of the line. Returns 1 and fills h for a marker, 0 when
  * the word is not one, -1 on a lexing error inside the delimiter. */
-static int marker_from_word(const char *word, struct df_heredoc *h, struct kiln_err *err)
+static int marker_from_word(struct df_arena **arena, const char *word, struct df_heredoc *h,
+                            struct kiln_err *err)
 {
 	const char *p = word;
 	long long fd = 0;
@@ -361,7 +362,7 @@ static int marker_from_word(const char *word, struct df_heredoc *h, struct kiln_
 		             "internal lexing of heredoc produced inconsistent results: %s", p);
 		goto out;
 	}
-	h->name = xstrdup(plain.v[0]);
+	h->name = df_arena_strndup(arena, plain.v[0], strlen(plain.v[0]));
 	h->fd = (int)fd;
 	h->chomp = chomp;
 	h->expand = count_quotes(plain.v[0]) == count_quotes(raw.v[0]);
@@ -372,8 +373,8 @@ out:
 	return ret;
 }
 
-int df__heredocs_from_line(const char *line, size_t n, struct df_heredoc **out, size_t *n_out,
-                           struct kiln_err *err)
+int df__heredocs_from_line(struct df_arena **arena, const char *line, size_t n,
+                           struct df_heredoc **out, size_t *n_out, struct kiln_err *err)
 {
 	struct kiln_strv words = KILN_STRV_INIT;
 	struct kiln_err lerr = KILN_ERR_INIT;
@@ -389,11 +390,9 @@ int df__heredocs_from_line(const char *line, size_t n, struct df_heredoc **out, 
 	}
 	for (size_t i = 0; i < words.n; i++) {
 		struct df_heredoc h = {0};
-		int r = marker_from_word(words.v[i], &h, err);
+		int r = marker_from_word(arena, words.v[i], &h, err);
 		if (r < 0) {
 			kiln_err_wrap(err, "failed to process heredoc %s", words.v[i]);
-			for (size_t k = 0; k < ndocs; k++)
-				df__heredoc_clear(&docs[k]);
 			free(docs);
 			kiln_strv_release(&words);
 			return -1;
@@ -404,7 +403,10 @@ int df__heredocs_from_line(const char *line, size_t n, struct df_heredoc **out, 
 		}
 	}
 	kiln_strv_release(&words);
-	*out = docs;
+	*out =
+	    ndocs ? df_arena_memdup(arena, docs, ndocs * sizeof(*docs), _Alignof(struct df_heredoc))
+	          : NULL;
 	*n_out = ndocs;
+	free(docs);
 	return 0;
 }

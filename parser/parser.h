@@ -57,6 +57,8 @@ struct df_directive {
 	int line;
 };
 
+struct df_arena;
+
 struct df_ast {
 	struct df_node *nodes; /* top-level instructions in order */
 	size_t n_nodes;
@@ -66,6 +68,7 @@ struct df_ast {
 	int start_line, end_line;  /* whole file, FORMAT.md 3.7 */
 	struct kiln_strv warnings; /* "Empty continuation line found in: ..." */
 	char *filename;            /* for messages: "Dockerfile" */
+	struct df_arena *arena;    /* owns every string and array of the nodes */
 };
 
 /* Parses buf into ast. Errors carry "FILE:LINE: message" in err->msg and
