@@ -181,7 +181,7 @@ static int parse_and_print(const char *file, const char *buf, size_t len,
 
 int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx)
 {
-	const char *file = NULL, *target = NULL;
+	const char *file = NULL, *target = NULL, *platform = NULL;
 	struct kiln_strv build_args = KILN_STRV_INIT, resolved = KILN_STRV_INIT;
 	bool json = false;
 	const struct kiln_opt opts[] = {
@@ -189,6 +189,9 @@ int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx)
 	               "Name of the Dockerfile (default: \"CONTEXT/Dockerfile\", \"-\": stdin)"),
 	    OPT_STRING(0, "target", &target, "string", "Select the target build stage"),
 	    OPT_STRV(0, "build-arg", &build_args, "list", "Set build-time variables (K=V)"),
+	    OPT_STRING(0, "platform", &platform, "string",
+	               "Set the target platform (os/arch[/variant]): TARGETPLATFORM, TARGETOS, "
+	               "TARGETARCH, TARGETVARIANT"),
 	    OPT_BOOL(0, "json", &json, "Print the graph as JSON (docs/parse-json.md)"),
 	    OPT_END,
 	};
@@ -211,6 +214,7 @@ int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx)
 	struct df_graph_opts gopts = {
 	    .target = target,
 	    .build_args = (const char *const *)resolved.v,
+	    .target_platform = platform,
 	};
 	int r = parse_and_print(name, buf, len, &gopts, json, &err);
 	kiln_strv_release(&build_args);
