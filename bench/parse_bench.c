@@ -52,6 +52,19 @@ static void collect(const char *dir, struct kiln_buf *one, int depth)
 	closedir(d);
 }
 
+/* Resident set size now, in MB (/proc/self/statm). */
+static double rss_mb(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return (double)resident * 4096 / (1 << 20);
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -82,6 +95,7 @@ int main(int argc, char **argv)
 
 	struct df_ast ast;
 	struct kiln_err err = KILN_ERR_INIT;
+	double rss0 = rss_mb();
 	double t0 = now();
 	int r = df_parse(all.data, all.len, "Dockerfile", &ast, &err);
 	double t1 = now();
@@ -89,6 +103,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "parse_bench: %s\n", err.msg);
 		return 1;
 	}
+	double rss1 = rss_mb();
 	char *dump = df_ast_dump(&ast);
 	double t2 = now();
 	struct rusage ru;
@@ -98,7 +113,10 @@ int main(int argc, char **argv)
 	       copies, mb, ast.n_nodes);
 	printf("parse: %.3f s, %.1f MB/s\n", t1 - t0, mb / (t1 - t0));
 	printf("dump:  %.3f s, %.1f MB/s\n", t2 - t1, mb / (t2 - t1));
-	printf("peak RSS: %.1f MB\n", (double)ru.ru_maxrss / 1024);
+	printf("RSS: %.1f MB with the input, %.1f MB after parsing (AST: %.1f MB, %.2fx the "
+	       "input)\n",
+	       rss0, rss1, rss1 - rss0, (rss1 - rss0) / mb);
+	printf("peak RSS: %.1f MB (input, AST and dump)\n", (double)ru.ru_maxrss / 1024);
 	free(dump);
 	df_ast_release(&ast);
 	kiln_buf_release(&one);

@@ -55,7 +55,14 @@ static void stage_label(const struct df_stage *st, char *buf, size_t n)
 		snprintf(buf, n, "stage-%d", st->index);
 }
 
-static void print_text(const struct df_graph *g, struct df_instr **x)
+void cmd_parse_free_stage(const struct df_stage *st, struct df_instr *x)
+{
+	for (size_t i = 0; i < st->n_instrs; i++)
+		df_instr_release(&x[i]);
+	free(x);
+}
+
+static int print_text(const struct df_graph *g, struct kiln_err *err)
 {
 	char lab[128], lab2[128];
 	printf("file: %s (escape %c)\n", g->filename, g->escape);
@@ -83,14 +90,18 @@ static void print_text(const struct df_graph *g, struct df_instr **x)
 		const struct df_stage *st = &g->stages[s];
 		if (!st->needed)
 			continue;
+		struct df_instr *x;
+		if (df_graph_expand_stage(g, s, &x, err) < 0)
+			return -1;
 		stage_label(st, lab, sizeof(lab));
 		printf("[%s] FROM %s  (line %d)\n", lab, st->base_expanded, st->start_line);
 		for (size_t i = 0; i < st->n_instrs; i++) {
-			char *t = df_instr_format(&x[s][i]);
+			char *t = df_instr_format(&x[i]);
 			printf("[%s %zu/%zu] %s  (line %d)\n", lab, i + 1, st->n_instrs, t,
 			       st->instrs[i].start_line);
 			free(t);
 		}
+		cmd_parse_free_stage(st, x);
 	}
 	if (g->n_deps)
 		printf("dependencies:\n");
@@ -107,6 +118,7 @@ static void print_text(const struct df_graph *g, struct df_instr **x)
 			       d->line);
 		}
 	}
+	return 0;
 }
 
 /* "K" alone takes K's value from the environment (docker does the same). */
@@ -123,32 +135,17 @@ static void resolve_build_args(const struct kiln_strv *in, struct kiln_strv *out
 	}
 }
 
-static int expand_all(const struct df_graph *g, struct df_instr ***out, struct kiln_err *err)
+/* Expands every stage once, keeping nothing, so that an expansion error
+ * is found before anything is printed. */
+static int check_expansion(const struct df_graph *g, struct kiln_err *err)
 {
-	struct df_instr **x = xcalloc(g->n_stages, sizeof(*x));
 	for (size_t s = 0; s < g->n_stages; s++) {
-		if (df_graph_expand_stage(g, s, &x[s], err) < 0) {
-			for (size_t j = 0; j < s; j++) {
-				for (size_t i = 0; i < g->stages[j].n_instrs; i++)
-					df_instr_release(&x[j][i]);
-				free(x[j]);
-			}
-			free(x);
+		struct df_instr *x;
+		if (df_graph_expand_stage(g, s, &x, err) < 0)
 			return -1;
-		}
+		cmd_parse_free_stage(&g->stages[s], x);
 	}
-	*out = x;
 	return 0;
-}
-
-static void free_expanded(const struct df_graph *g, struct df_instr **x)
-{
-	for (size_t s = 0; s < g->n_stages; s++) {
-		for (size_t i = 0; i < g->stages[s].n_instrs; i++)
-			df_instr_release(&x[s][i]);
-		free(x[s]);
-	}
-	free(x);
 }
 
 static int parse_and_print(const char *file, const char *buf, size_t len,
@@ -156,32 +153,22 @@ static int parse_and_print(const char *file, const char *buf, size_t len,
 {
 	struct df_ast ast;
 	struct df_graph g;
-	struct df_instr **x = NULL;
 	if (df_parse(buf, len, file, &ast, err) < 0)
 		return -1;
 	int r = df_graph_build(&ast, gopts, &g, err);
 	df_ast_release(&ast);
 	if (r < 0)
 		return -1;
-	if (expand_all(&g, &x, err) < 0) {
-		df_graph_release(&g);
-		return -1;
-	}
-	if (json) {
-		char *s = cmd_parse_json(&g, x);
-		printf("%s\n", s);
-		free(s);
-	} else {
-		print_text(&g, x);
-	}
-	free_expanded(&g, x);
+	r = check_expansion(&g, err);
+	if (r == 0)
+		r = json ? cmd_parse_json(stdout, &g, err) : print_text(&g, err);
 	df_graph_release(&g);
-	return 0;
+	return r;
 }
 
 int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx)
 {
-	const char *file = NULL, *target = NULL;
+	const char *file = NULL, *target = NULL, *platform = NULL;
 	struct kiln_strv build_args = KILN_STRV_INIT, resolved = KILN_STRV_INIT;
 	bool json = false;
 	const struct kiln_opt opts[] = {
@@ -189,6 +176,9 @@ int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx)
 	               "Name of the Dockerfile (default: \"CONTEXT/Dockerfile\", \"-\": stdin)"),
 	    OPT_STRING(0, "target", &target, "string", "Select the target build stage"),
 	    OPT_STRV(0, "build-arg", &build_args, "list", "Set build-time variables (K=V)"),
+	    OPT_STRING(0, "platform", &platform, "string",
+	               "Set the target platform (os/arch[/variant]): TARGETPLATFORM, TARGETOS, "
+	               "TARGETARCH, TARGETVARIANT"),
 	    OPT_BOOL(0, "json", &json, "Print the graph as JSON (docs/parse-json.md)"),
 	    OPT_END,
 	};
@@ -211,6 +201,7 @@ int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx)
 	struct df_graph_opts gopts = {
 	    .target = target,
 	    .build_args = (const char *const *)resolved.v,
+	    .target_platform = platform,
 	};
 	int r = parse_and_print(name, buf, len, &gopts, json, &err);
 	kiln_strv_release(&build_args);

@@ -148,7 +148,25 @@ static json_t *jinstr(const struct df_instr *raw, const struct df_instr *x)
 	return o;
 }
 
-static json_t *jstage(const struct df_graph *g, const struct df_stage *st, struct df_instr *x)
+/* Writes o as indented JSON without its closing "\n}" (open) or whole,
+ * every line after the first prefixed by indent. */
+static void put(FILE *out, json_t *o, const char *indent, bool open)
+{
+	char *d = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	size_t n = strlen(d);
+	if (open && n >= 2)
+		n -= 2;
+	for (size_t i = 0; i < n; i++) {
+		fputc(d[i], out);
+		if (d[i] == '\n')
+			fputs(indent, out);
+	}
+	free(d);
+}
+
+/* One stage, its instructions written one at a time. */
+static void put_stage(FILE *out, const struct df_stage *st, const struct df_instr *x)
 {
 	json_t *base = st->base_stage >= 0 ? json_pack("{s:i}", "stage", st->base_stage)
 	                                   : json_pack("{s:s}", "image", st->base_expanded);
@@ -158,12 +176,13 @@ static json_t *jstage(const struct df_graph *g, const struct df_stage *st, struc
 	              jstr(st->name), "base", base, "platform", jstr(st->platform_expanded),
 	              "platform_as_written", jstr(st->platform), "line", st->start_line, "original",
 	              st->original, "needed", st->needed);
-	json_t *a = json_array();
-	for (size_t i = 0; i < st->n_instrs; i++)
-		json_array_append_new(a, jinstr(&st->instrs[i], &x[i]));
-	json_object_set_new(o, "instructions", a);
-	(void)g;
-	return o;
+	put(out, o, "    ", true);
+	fputs(",\n      \"instructions\": [", out);
+	for (size_t i = 0; i < st->n_instrs; i++) {
+		fputs(i ? ",\n        " : "\n        ", out);
+		put(out, jinstr(&st->instrs[i], &x[i]), "        ", false);
+	}
+	fputs(st->n_instrs ? "\n      ]\n    }" : "]\n    }", out);
 }
 
 static json_t *jdeps(const struct df_graph *g)
@@ -202,23 +221,33 @@ static json_t *jmeta(const struct df_graph *g)
 	return a;
 }
 
-/* x[s] holds the expanded instructions of stage s. */
-char *cmd_parse_json(const struct df_graph *g, struct df_instr **x)
+int cmd_parse_json(FILE *out, const struct df_graph *g, struct kiln_err *err)
 {
 	char esc[2] = {g->escape, 0};
 	const struct df_stage *t = &g->stages[g->target];
-	json_t *root =
+	json_t *head =
 	    json_pack("{s:i, s:s, s:s, s:s, s:s}", "version", 1, "file", g->filename, "escape", esc,
 	              "build_platform", g->build_platform, "target_platform", g->target_platform);
-	json_object_set_new(root, "meta_args", jmeta(g));
-	json_t *stages = json_array();
-	for (size_t s = 0; s < g->n_stages; s++)
-		json_array_append_new(stages, jstage(g, &g->stages[s], x[s]));
-	json_object_set_new(root, "stages", stages);
-	json_object_set_new(root, "target",
-	                    json_pack("{s:i, s:o}", "index", g->target, "name", jstr(t->name)));
-	json_object_set_new(root, "dependencies", jdeps(g));
-	char *out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	return out;
+	json_object_set_new(head, "meta_args", jmeta(g));
+	put(out, head, "", true);
+	fputs(",\n  \"stages\": [", out);
+	for (size_t s = 0; s < g->n_stages; s++) {
+		struct df_instr *x;
+		if (df_graph_expand_stage(g, s, &x, err) < 0)
+			return -1;
+		fputs(s ? ",\n    " : "\n    ", out);
+		put_stage(out, &g->stages[s], x);
+		cmd_parse_free_stage(&g->stages[s], x);
+	}
+	fputs("\n  ],\n  ", out);
+	json_t *tail = json_pack("{s:o, s:o}", "target",
+	                         json_pack("{s:i, s:o}", "index", g->target, "name", jstr(t->name)),
+	                         "dependencies", jdeps(g));
+	char *d = json_dumps(tail, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(tail);
+	/* Without its opening "{\n  ": the two keys continue the document. */
+	fputs(strlen(d) > 4 ? d + 4 : d, out);
+	fputc('\n', out);
+	free(d);
+	return 0;
 }

@@ -4,67 +4,79 @@
 
 #include "parser-ast-internal.h"
 
-/* A growable argument vector, always NULL-terminated. */
+/* What the node being built allocates from: the AST's arena and the
+ * logical line with its copy (the node's original text). An argument that
+ * ends where the line ends shares the copy's bytes instead of being copied
+ * again: the shell form of RUN, CMD and most other instructions. */
+struct nodectx {
+	struct df_arena **arena;
+	const char *line, *copy;
+	size_t n;
+};
+
+/* A growable argument vector (the strings in the arena). */
 struct argv {
+	struct nodectx *ctx;
 	char **v;
 	size_t *lens;
-	size_t n, cap, lcap;
+	size_t n, cap;
 };
 
 static void argv_take_len(struct argv *a, char *s, size_t len)
 {
-	KILN_GROW(a->v, a->cap, a->n + 2);
-	KILN_GROW(a->lens, a->lcap, a->n + 1);
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 8;
+		a->v = xreallocarray(a->v, a->cap, sizeof(*a->v));
+		a->lens = xreallocarray(a->lens, a->cap, sizeof(*a->lens));
+	}
 	a->lens[a->n] = len;
 	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
 }
 
-static void argv_take(struct argv *a, char *s)
+/* s[0..n) into the arena, or a pointer into the line's copy when it ends
+ * where the line ends. */
+static char *ctx_str(struct nodectx *ctx, const char *s, size_t n)
 {
-	argv_take_len(a, s, strlen(s));
+	uintptr_t p = (uintptr_t)s, lo = (uintptr_t)ctx->line;
+	if (p >= lo && p + n == lo + ctx->n)
+		return (char *)ctx->copy + (p - lo);
+	return df_arena_strndup(ctx->arena, s, n);
 }
 
 static void argv_addn(struct argv *a, const char *s, size_t n)
 {
-	argv_take(a, xstrndup(s, n));
-}
-
-static void argv_finish(struct argv *a, char ***v, size_t *n, size_t **lens)
-{
-	if (!a->v)
-		a->v = xcalloc(1, sizeof(*a->v));
-	if (!a->lens)
-		a->lens = xcalloc(1, sizeof(*a->lens));
-	*v = a->v;
-	*n = a->n;
-	if (lens)
-		*lens = a->lens;
-	else
-		free(a->lens);
-	a->v = NULL;
-	a->lens = NULL;
-	a->n = a->cap = a->lcap = 0;
+	argv_take_len(a, ctx_str(a->ctx, s, n), n);
 }
 
 static void argv_release(struct argv *a)
 {
-	for (size_t i = 0; i < a->n; i++)
-		free(a->v[i]);
 	free(a->v);
 	free(a->lens);
 	a->v = NULL;
 	a->lens = NULL;
-	a->n = a->cap = a->lcap = 0;
+	a->n = a->cap = 0;
+}
+
+/* Moves the vector into the arena: v NULL-terminated, lens if asked. */
+static void argv_finish(struct argv *a, char ***v, size_t *n, size_t **lens)
+{
+	struct df_arena **arena = a->ctx->arena;
+	char **nv = df_arena_alloc(arena, (a->n + 1) * sizeof(*nv), _Alignof(char *));
+	if (a->n)
+		memcpy(nv, a->v, a->n * sizeof(*nv));
+	nv[a->n] = NULL;
+	*v = nv;
+	*n = a->n;
+	if (lens)
+		*lens = df_arena_memdup(arena, a->lens, a->n * sizeof(**lens), _Alignof(size_t));
+	argv_release(a);
 }
 
 /* Appends one byte the way Go's WriteRune(rune(byte)) does: bytes >= 0x80
  * are re-encoded as if they were Latin-1 (FORMAT.md 3.6 quirk). */
 static void add_latin1(struct kiln_buf *b, unsigned char c)
 {
-	char enc[4];
-	size_t w = df__utf8_encode(c, enc);
-	kiln_buf_add(b, enc, w, NULL);
+	df_utf8_add(b, c);
 }
 
 /* FORMAT.md 3.6 step 3. Returns the offset of the argument text in s (n if
@@ -76,7 +88,7 @@ static size_t extract_flags(const char *s, size_t n, char escape, struct argv *f
 	size_t pos = 0;
 
 	for (;;) {
-		while (pos < n && df__is_byte_space((unsigned char)s[pos]))
+		while (pos < n && df_is_byte_space((unsigned char)s[pos]))
 			pos++;
 		if (pos == n)
 			break;
@@ -96,7 +108,7 @@ static size_t extract_flags(const char *s, size_t n, char escape, struct argv *f
 					continue;
 				}
 			} else {
-				if (df__is_byte_space(c))
+				if (df_is_byte_space(c))
 					break;
 				if (c == '\'' || c == '"') {
 					quote = (char)c;
@@ -136,20 +148,14 @@ static void split_narrow(const char *s, size_t n, struct argv *out)
 	size_t i = 0;
 	for (;;) {
 		size_t start = i;
-		while (i < n && !df__is_narrow_ws(s[i]))
+		while (i < n && !df_is_narrow_ws(s[i]))
 			i++;
 		argv_addn(out, s + start, i - start);
 		if (i == n)
 			return;
-		while (i < n && df__is_narrow_ws(s[i]))
+		while (i < n && df_is_narrow_ws(s[i]))
 			i++;
 	}
-}
-
-static void add_rune(struct kiln_buf *b, uint32_t r)
-{
-	char enc[4];
-	kiln_buf_add(b, enc, df__utf8_encode(r, enc), NULL);
 }
 
 /* The quote-aware word splitter of FORMAT.md 4.7 (quotes and escapes kept;
@@ -159,16 +165,16 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 	struct kiln_buf w;
 	kiln_buf_init(&w, KILN_BUF_NOLIMIT, NULL);
 	bool in_word = false, blank_ok = false;
-	uint32_t quote = 0, r = 0;
+	int32_t quote = 0, r = 0;
 	size_t pos = 0, width = 0;
 
 	for (;; pos += width) {
 		if (pos < n)
-			width = df__utf8_decode(s + pos, n - pos, &r);
+			r = df_utf8_decode(s + pos, n - pos, &width);
 		if (!in_word) {
 			if (pos >= n)
 				break;
-			if (df__is_space(r))
+			if (df_uni_is_space(r))
 				continue;
 			in_word = true;
 		}
@@ -178,7 +184,7 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 			break;
 		}
 		if (!quote) {
-			if (df__is_space(r)) {
+			if (df_uni_is_space(r)) {
 				if (blank_ok || w.len)
 					argv_addn(out, kiln_buf_str(&w), w.len);
 				kiln_buf_reset(&w);
@@ -191,11 +197,11 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 			} else if (r == (unsigned char)escape) {
 				if (pos + width == n)
 					continue;
-				add_rune(&w, r);
+				df_utf8_add(&w, r);
 				pos += width;
-				width = df__utf8_decode(s + pos, n - pos, &r);
+				r = df_utf8_decode(s + pos, n - pos, &width);
 			}
-			add_rune(&w, r);
+			df_utf8_add(&w, r);
 			continue;
 		}
 		if (r == quote) {
@@ -205,11 +211,11 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 				quote = 0;
 				continue;
 			}
-			add_rune(&w, r);
+			df_utf8_add(&w, r);
 			pos += width;
-			width = df__utf8_decode(s + pos, n - pos, &r);
+			r = df_utf8_decode(s + pos, n - pos, &width);
 		}
-		add_rune(&w, r);
+		df_utf8_add(&w, r);
 	}
 	kiln_buf_release(&w);
 }
@@ -218,20 +224,20 @@ static void parse_words(const char *s, size_t n, char escape, struct argv *out)
 static int parse_name_val(const char *s, size_t n, char escape, const char *key, struct argv *out,
                           struct kiln_err *err)
 {
-	struct argv words = {0};
+	struct argv words = {.ctx = out->ctx};
 	parse_words(s, n, escape, &words);
 	if (!words.n)
 		return 0;
 	int ret = 0;
 	if (!strchr(words.v[0], '=')) {
 		size_t i = 0;
-		while (i < n && !df__is_narrow_ws(s[i]))
+		while (i < n && !df_is_narrow_ws(s[i]))
 			i++;
 		if (i == n) {
 			ret = kiln_err_set(err, KILN_E_INVALID, "%s must have two arguments", key);
 		} else {
 			argv_addn(out, s, i);
-			while (i < n && df__is_narrow_ws(s[i]))
+			while (i < n && df_is_narrow_ws(s[i]))
 				i++;
 			argv_addn(out, s + i, n - i);
 			argv_addn(out, "", 0);
@@ -261,49 +267,41 @@ static int parse_name_val(const char *s, size_t n, char escape, const char *key,
 	return ret;
 }
 
+/* A JSON array of strings (FORMAT.md 4.1) into out: 1 if text is one. */
+static int json_args(const char *s, size_t n, struct df_node *node, struct argv *out,
+                     struct kiln_err *err)
+{
+	char **v;
+	size_t nv, *lens;
+	int r = df__json_strings(out->ctx->arena, s, n, &v, &lens, &nv, err);
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < nv; i++)
+		argv_take_len(out, v[i], lens[i]);
+	free(v);
+	free(lens);
+	node->json_form = true;
+	return 1;
+}
+
 /* RUN, CMD, ENTRYPOINT, SHELL (FORMAT.md 4.2). */
 static int parse_maybe_json(const char *s, size_t n, struct df_node *node, struct argv *out,
                             struct kiln_err *err)
 {
-	if (!n)
-		return 0;
-	char **v;
-	size_t nv, *lens;
-	int r = df__json_strings(s, n, &v, &lens, &nv, err);
-	if (r < 0)
-		return -1;
-	if (r > 0) {
-		for (size_t i = 0; i < nv; i++)
-			argv_take_len(out, v[i], lens[i]);
-		free(v);
-		free(lens);
-		node->json_form = true;
-		return 0;
-	}
-	argv_addn(out, s, n);
-	return 0;
+	int r = n ? json_args(s, n, node, out, err) : 1;
+	if (r == 0)
+		argv_addn(out, s, n);
+	return r < 0 ? -1 : 0;
 }
 
 /* ADD, COPY, VOLUME (FORMAT.md 4.3). */
 static int parse_maybe_json_list(const char *s, size_t n, struct df_node *node, struct argv *out,
                                  struct kiln_err *err)
 {
-	char **v;
-	size_t nv, *lens;
-	int r = df__json_strings(s, n, &v, &lens, &nv, err);
-	if (r < 0)
-		return -1;
-	if (r > 0) {
-		for (size_t i = 0; i < nv; i++)
-			argv_take_len(out, v[i], lens[i]);
-		free(v);
-		free(lens);
-		node->json_form = true;
-		return 0;
-	}
-	if (n)
+	int r = json_args(s, n, node, out, err);
+	if (r == 0 && n)
 		split_narrow(s, n, out);
-	return 0;
+	return r < 0 ? -1 : 0;
 }
 
 /* HEALTHCHECK (FORMAT.md 4.4). */
@@ -311,9 +309,9 @@ static int parse_health(const char *s, size_t n, struct df_node *node, struct ar
                         struct kiln_err *err)
 {
 	size_t sep = 0, next;
-	while (sep < n && !df__is_byte_space((unsigned char)s[sep]))
+	while (sep < n && !df_is_byte_space((unsigned char)s[sep]))
 		sep++;
-	for (next = sep; next < n && df__is_byte_space((unsigned char)s[next]); next++)
+	for (next = sep; next < n && df_is_byte_space((unsigned char)s[next]); next++)
 		;
 	if (!sep)
 		return 0;
@@ -356,6 +354,9 @@ static enum kind kind_of(const char *lower)
 	return K_IGNORE;
 }
 
+static int node_from(struct nodectx *ctx, const char *line, size_t n, char escape, int depth,
+                     struct df_node *node, struct kiln_err *err);
+
 static int parse_args(enum kind kind, const char *s, size_t n, char escape, int depth,
                       struct df_node *node, struct argv *out, struct kiln_err *err)
 {
@@ -383,10 +384,9 @@ static int parse_args(enum kind kind, const char *s, size_t n, char escape, int 
 			return kiln_err_set(err, KILN_E_LIMIT,
 			                    "ONBUILD nested deeper than the limit of %d levels",
 			                    DF_MAX_ONBUILD_DEPTH);
-		node->sub = xcalloc(1, sizeof(*node->sub));
-		if (df__node_from_line(s, n, escape, depth + 1, node->sub, err) < 0) {
-			df__node_clear(node->sub);
-			free(node->sub);
+		node->sub =
+		    df_arena_alloc(out->ctx->arena, sizeof(*node->sub), _Alignof(struct df_node));
+		if (node_from(out->ctx, s, n, escape, depth + 1, node->sub, err) < 0) {
 			node->sub = NULL;
 			return -1;
 		}
@@ -395,72 +395,54 @@ static int parse_args(enum kind kind, const char *s, size_t n, char escape, int 
 	return 0;
 }
 
-int df__node_from_line(const char *line, size_t n, char escape, int depth, struct df_node *node,
-                       struct kiln_err *err)
+static int node_from(struct nodectx *ctx, const char *line, size_t n, char escape, int depth,
+                     struct df_node *node, struct kiln_err *err)
 {
 	memset(node, 0, sizeof(*node));
-	node->original = xstrndup(line, n);
+	node->original = ctx_str(ctx, line, n);
 
 	/* Trim, then split once at the first run of [ \t\v\f\r]. */
-	size_t lead = df__space_prefix(line, n);
+	size_t lead = df_uni_space_prefix(line, n);
 	const char *s = line + lead;
-	size_t len = df__trim_right(s, n - lead);
+	size_t len = df_uni_trim_right(s, n - lead);
 	size_t kw = 0;
-	while (kw < len && !df__is_narrow_ws(s[kw]))
+	while (kw < len && !df_is_narrow_ws(s[kw]))
 		kw++;
-	node->cmd_orig = xstrndup(s, kw);
-	node->cmd = df__lower(s, kw);
+	node->cmd_orig = df_arena_strndup(ctx->arena, s, kw);
+	char *lower = df_uni_lower(s, kw);
+	node->cmd = df_arena_strndup(ctx->arena, lower, strlen(lower));
+	free(lower);
 
-	struct argv flags = {0}, args = {0};
+	struct argv flags = {.ctx = ctx}, args = {.ctx = ctx};
 	const char *text = s + len;
 	size_t tlen = 0;
 	if (kw < len) {
 		size_t rest = kw;
-		while (rest < len && df__is_narrow_ws(s[rest]))
+		while (rest < len && df_is_narrow_ws(s[rest]))
 			rest++;
 		size_t off = extract_flags(s + rest, len - rest, escape, &flags);
 		text = s + rest + off;
 		tlen = len - rest - off;
-		size_t l = df__space_prefix(text, tlen);
+		size_t l = df_uni_space_prefix(text, tlen);
 		text += l;
-		tlen = df__trim_right(text, tlen - l);
+		tlen = df_uni_trim_right(text, tlen - l);
 	}
 	argv_finish(&flags, &node->flags, &node->n_flags, NULL);
 
 	if (parse_args(kind_of(node->cmd), text, tlen, escape, depth, node, &args, err) < 0) {
 		argv_release(&args);
-		df__node_clear(node);
 		return -1;
 	}
 	argv_finish(&args, &node->args, &node->n_args, &node->arg_lens);
 	return 0;
 }
 
-void df__heredoc_clear(struct df_heredoc *h)
+int df__node_from_line(struct df_arena **arena, const char *line, size_t n, char escape,
+                       struct df_node *node, struct kiln_err *err)
 {
-	free(h->name);
-	free(h->content);
-	memset(h, 0, sizeof(*h));
-}
-
-void df__node_clear(struct df_node *node)
-{
-	if (!node)
-		return;
-	free(node->cmd);
-	free(node->cmd_orig);
-	kiln_strv_free(node->flags);
-	kiln_strv_free(node->args);
-	free(node->arg_lens);
-	if (node->sub) {
-		df__node_clear(node->sub);
-		free(node->sub);
-	}
-	for (size_t i = 0; i < node->n_heredocs; i++)
-		df__heredoc_clear(&node->heredocs[i]);
-	free(node->heredocs);
-	free(node->original);
-	memset(node, 0, sizeof(*node));
+	struct nodectx ctx = {arena, line, NULL, n};
+	ctx.copy = df_arena_strndup(arena, line, n);
+	return node_from(&ctx, line, n, escape, 0, node, err);
 }
 
 bool df__node_can_heredoc(const struct df_node *node)

@@ -30,8 +30,8 @@ void df__quote(struct kiln_buf *b, const char *s, size_t n)
 			i = run;
 			continue;
 		}
-		uint32_t r;
-		size_t w = df__utf8_decode(s + i, n - i, &r);
+		size_t w;
+		int32_t r = df_utf8_decode(s + i, n - i, &w);
 		const char *esc = NULL;
 		if (w == 1 && r == DF_RUNE_ERROR) {
 			add_hex(b, "\\x", (unsigned char)s[i], 2);
@@ -52,14 +52,14 @@ void df__quote(struct kiln_buf *b, const char *s, size_t n)
 		}
 		if (esc)
 			kiln_buf_addstr(b, esc, NULL);
-		else if (df__is_print(r))
+		else if (df_uni_is_print(r))
 			kiln_buf_add(b, s + i, w, NULL);
 		else if (r < 0x80)
-			add_hex(b, "\\x", r, 2);
+			add_hex(b, "\\x", (uint32_t)r, 2);
 		else if (r < 0x10000)
-			add_hex(b, "\\u", r, 4);
+			add_hex(b, "\\u", (uint32_t)r, 4);
 		else
-			add_hex(b, "\\U", r, 8);
+			add_hex(b, "\\U", (uint32_t)r, 8);
 		i += w;
 	}
 	kiln_buf_addch(b, '"', NULL);
@@ -90,8 +90,8 @@ static void dump_node(struct kiln_buf *b, const struct df_node *node)
 	}
 	/* Go trims the node's dump: only a leading space (empty keyword) or a
 	 * keyword ending in a Unicode space can be affected. */
-	size_t len = df__trim_right(b->data + start, b->len - start);
-	size_t lead = df__space_prefix(b->data + start, len);
+	size_t len = df_uni_trim_right(b->data + start, b->len - start);
+	size_t lead = df_uni_space_prefix(b->data + start, len);
 	if (lead)
 		memmove(b->data + start, b->data + start + lead, len - lead);
 	b->len = start + len - lead;

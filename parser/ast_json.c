@@ -259,22 +259,19 @@ static bool validate(struct jscan *j, size_t **strs, size_t *nstrs, bool *non_st
 	return ok;
 }
 
-/* Decodes the (already validated) JSON string starting at s[pos]. */
-static char *decode_string(const char *s, size_t pos, size_t *len)
+/* Decodes the (already validated) JSON string starting at s[pos] into b. */
+static void decode_string(const char *s, size_t pos, struct kiln_buf *b)
 {
-	struct kiln_buf b;
-	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	char enc[4];
 	size_t i = pos + 1;
 
 	while (s[i] != '"') {
 		uint32_t r;
 		if (s[i] != '\\') {
-			size_t w = df__utf8_decode(s + i, 4, &r);
-			if (r == DF_RUNE_ERROR && w == 1)
-				kiln_buf_add(&b, enc, df__utf8_encode(r, enc), NULL);
+			size_t w;
+			if (df_utf8_decode(s + i, 4, &w) == DF_RUNE_ERROR && w == 1)
+				df_utf8_add(b, DF_RUNE_ERROR);
 			else
-				kiln_buf_add(&b, s + i, w, NULL);
+				kiln_buf_add(b, s + i, w, NULL);
 			i += w;
 			continue;
 		}
@@ -309,15 +306,14 @@ static char *decode_string(const char *s, size_t pos, size_t *len)
 			break;
 		default: r = (unsigned char)e; break; /* " \ / */
 		}
-		kiln_buf_add(&b, enc, df__utf8_encode(r, enc), NULL);
+		df_utf8_add(b, (int32_t)r);
 	}
-	return kiln_buf_detach(&b, len);
 }
 
-int df__json_strings(const char *text, size_t n, char ***out, size_t **lens, size_t *n_out,
-                     struct kiln_err *err)
+int df__json_strings(struct df_arena **arena, const char *text, size_t n, char ***out,
+                     size_t **lens, size_t *n_out, struct kiln_err *err)
 {
-	size_t lead = df__space_prefix(text, n);
+	size_t lead = df_uni_space_prefix(text, n);
 	struct jscan j = {text + lead, n - lead, 0};
 	_cleanup_free_ size_t *strs = NULL;
 	size_t nstrs = 0;
@@ -333,8 +329,15 @@ int df__json_strings(const char *text, size_t n, char ***out, size_t **lens, siz
 		                    "strings only");
 	char **v = xcalloc(nstrs + 1, sizeof(*v));
 	size_t *l = xcalloc(nstrs + 1, sizeof(*l));
-	for (size_t i = 0; i < nstrs; i++)
-		v[i] = decode_string(j.s, strs[i], &l[i]);
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < nstrs; i++) {
+		kiln_buf_reset(&b);
+		decode_string(j.s, strs[i], &b);
+		v[i] = df_arena_strndup(arena, b.data ? b.data : "", b.len);
+		l[i] = b.len;
+	}
+	kiln_buf_release(&b);
 	*out = v;
 	*lens = l;
 	*n_out = nstrs;

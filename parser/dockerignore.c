@@ -23,22 +23,8 @@
 /* Go's strings.TrimSpace (Unicode white space) on s[*b, *e). */
 static void trim_space(const char *s, size_t *b, size_t *e)
 {
-	size_t w;
-	while (*b < *e && df_uni_is_space(df_utf8_decode(s + *b, *e - *b, &w)))
-		*b += w;
-	while (*e > *b) {
-		size_t st = *e - 1;
-		while (st > *b && *e - st < 4 && ((unsigned char)s[st] & 0xC0) == 0x80)
-			st--;
-		int32_t r = df_utf8_decode(s + st, *e - st, &w);
-		if (st + w != *e) { /* not a whole rune: the last byte alone */
-			st = *e - 1;
-			r = DF_RUNE_ERROR;
-		}
-		if (!df_uni_is_space(r))
-			break;
-		*e = st;
-	}
+	*b += df_uni_space_prefix(s + *b, *e - *b);
+	*e = *b + df_uni_trim_right(s + *b, *e - *b);
 }
 
 /* Go's filepath.Clean on Unix. Allocated. */
@@ -147,37 +133,14 @@ static bool should_escape(int32_t r)
 	return r > 0 && r < 0x80 && strchr(".+()|{}$", (int)r);
 }
 
-static void put_rune(struct kiln_buf *b, int32_t r)
-{
-	char enc[4];
-	kiln_buf_add(b, enc, df_utf8_encode(r, enc), NULL);
-}
-
-/* text/scanner's Next and Peek over p[0..n). */
-static int32_t sc_peek(const char *p, size_t n, size_t pos)
-{
-	size_t w;
-	return pos < n ? df_utf8_decode(p + pos, n - pos, &w) : DF_RUNE_EOF;
-}
-
-static int32_t sc_next(const char *p, size_t n, size_t *pos)
-{
-	size_t w;
-	if (*pos >= n)
-		return DF_RUNE_EOF;
-	int32_t r = df_utf8_decode(p + *pos, n - *pos, &w);
-	*pos += w;
-	return r;
-}
-
 /* `**`: Pattern.compile's doublestar branch. */
 static enum ig_type doublestar(const char *p, size_t n, size_t *pos, int i, enum ig_type type,
                                struct kiln_buf *re)
 {
-	sc_next(p, n, pos);
-	if (sc_peek(p, n, *pos) == '/')
-		sc_next(p, n, pos);
-	if (sc_peek(p, n, *pos) == DF_RUNE_EOF) {
+	df_utf8_next(p, n, pos);
+	if (df_utf8_peek(p, n, *pos) == '/')
+		df_utf8_next(p, n, pos);
+	if (df_utf8_peek(p, n, *pos) == DF_RUNE_EOF) {
 		if (type == IG_EXACT) {
 			type = IG_PREFIX;
 		} else {
@@ -198,11 +161,11 @@ static enum ig_type pattern_regexp(const char *p, size_t n, struct kiln_buf *re)
 	enum ig_type type = IG_EXACT;
 	size_t pos = 0;
 	kiln_buf_addch(re, '^', NULL);
-	if (sc_peek(p, n, 0) == 0xFEFF)
-		sc_next(p, n, &pos); /* text/scanner drops a leading BOM */
-	for (int i = 0; sc_peek(p, n, pos) != DF_RUNE_EOF; i++) {
-		int32_t ch = sc_next(p, n, &pos);
-		if (ch == '*' && sc_peek(p, n, pos) == '*') {
+	if (df_utf8_peek(p, n, 0) == 0xFEFF)
+		df_utf8_next(p, n, &pos); /* text/scanner drops a leading BOM */
+	for (int i = 0; df_utf8_peek(p, n, pos) != DF_RUNE_EOF; i++) {
+		int32_t ch = df_utf8_next(p, n, &pos);
+		if (ch == '*' && df_utf8_peek(p, n, pos) == '*') {
 			type = doublestar(p, n, &pos, i, type, re);
 		} else if (ch == '*') {
 			kiln_buf_addstr(re, "[^/]*", NULL);
@@ -212,18 +175,18 @@ static enum ig_type pattern_regexp(const char *p, size_t n, struct kiln_buf *re)
 			type = IG_REGEXP;
 		} else if (should_escape(ch)) {
 			kiln_buf_addch(re, '\\', NULL);
-			put_rune(re, ch);
+			df_utf8_add(re, ch);
 		} else if (ch == '\\') {
 			kiln_buf_addch(re, '\\', NULL);
-			if (sc_peek(p, n, pos) != DF_RUNE_EOF) {
-				put_rune(re, sc_next(p, n, &pos));
+			if (df_utf8_peek(p, n, pos) != DF_RUNE_EOF) {
+				df_utf8_add(re, df_utf8_next(p, n, &pos));
 				type = IG_REGEXP;
 			}
 		} else if (ch == '[' || ch == ']') {
-			put_rune(re, ch);
+			df_utf8_add(re, ch);
 			type = IG_REGEXP;
 		} else {
-			put_rune(re, ch);
+			df_utf8_add(re, ch);
 		}
 	}
 	kiln_buf_addch(re, '$', NULL);

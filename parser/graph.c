@@ -218,12 +218,38 @@ static bool parse_index(const char *s, long *out)
 	return errno == 0;
 }
 
+static const char *lookup_none(void *ud, const char *name, size_t len)
+{
+	(void)ud, (void)name, (void)len;
+	return NULL;
+}
+
+/* BuildKit (dockerfile2llb toCommand) runs a --from value through the shell
+ * lexer with no variables at all and refuses it when that changes it:
+ * stage names are never expanded, with meta ARGs or otherwise. */
+static int check_copy_from(const struct df_graph *g, const struct df_instr *in,
+                           struct kiln_err *err)
+{
+	_cleanup_free_ char *res = NULL;
+	if (df_expand_word(in->u.copy.from, g->escape, 0, lookup_none, NULL, &res, err) < 0)
+		return kiln_err_wrap(err, "%s:%d", g->filename, in->start_line);
+	if (strcmp(res, in->u.copy.from))
+		return kiln_err_set(
+		    err, KILN_E_INVALID,
+		    "%s:%d: variable expansion is not supported for --from, define a "
+		    "new stage with FROM using ARG from global scope as a workaround",
+		    g->filename, in->start_line);
+	return 0;
+}
+
 static int copy_edge(struct df_graph *g, size_t si, size_t ii, struct kiln_err *err)
 {
 	struct df_instr *in = &g->stages[si].instrs[ii];
 	struct df_copy *c = &in->u.copy;
 	if (!c->from)
 		return 0;
+	if (check_copy_from(g, in, err) < 0)
+		return -1;
 	long idx;
 	if (parse_index(c->from, &idx)) {
 		if (idx < 0 || (size_t)idx >= g->n_stages)
@@ -338,9 +364,35 @@ static int build(struct df_graph *g, const struct df_ast *ast, const struct df_g
 	return select_target(g, o ? o->target : NULL, err);
 }
 
+int df_platform_check(const char *platform, struct kiln_err *err)
+{
+	size_t parts = 1, len = 0;
+	bool ok = true;
+	for (const char *p = platform; *p && ok; p++) {
+		if (*p == '/') {
+			ok = len > 0;
+			parts++;
+			len = 0;
+		} else {
+			ok = isalnum((unsigned char)*p) || strchr("._-", *p);
+			len++;
+		}
+	}
+	if (ok && len && parts >= 2 && parts <= 3)
+		return 0;
+	return kiln_err_set(err, KILN_E_INVALID,
+	                    "invalid platform `%s`: expected os/arch[/variant]", platform);
+}
+
 int df_graph_build(const struct df_ast *ast, const struct df_graph_opts *opts, struct df_graph *g,
                    struct kiln_err *err)
 {
+	if (opts &&
+	    ((opts->build_platform && df_platform_check(opts->build_platform, err) < 0) ||
+	     (opts->target_platform && df_platform_check(opts->target_platform, err) < 0))) {
+		memset(g, 0, sizeof(*g));
+		return -1;
+	}
 	memset(g, 0, sizeof(*g));
 	g->filename = xstrdup(ast->filename ? ast->filename : "Dockerfile");
 	g->escape = ast->escape ? ast->escape : '\\';

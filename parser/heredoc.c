@@ -18,7 +18,6 @@
 
 #include "parser-ast-internal.h"
 
-#define LEX_EOF      ((uint32_t)-1)
 #define LEX_MAX_NEST 512
 
 struct lex {
@@ -46,28 +45,14 @@ static void lex_init(struct lex *lx, const char *s, size_t n, bool raw_quotes)
 		lx->pos = 3;
 }
 
-static uint32_t peek(const struct lex *lx)
+static int32_t peek(const struct lex *lx)
 {
-	uint32_t r;
-	if (lx->pos >= lx->n)
-		return LEX_EOF;
-	df__utf8_decode(lx->s + lx->pos, lx->n - lx->pos, &r);
-	return r;
+	return df_utf8_peek(lx->s, lx->n, lx->pos);
 }
 
-static uint32_t next(struct lex *lx)
+static int32_t next(struct lex *lx)
 {
-	uint32_t r;
-	if (lx->pos >= lx->n)
-		return LEX_EOF;
-	lx->pos += df__utf8_decode(lx->s + lx->pos, lx->n - lx->pos, &r);
-	return r;
-}
-
-static void add_rune(struct kiln_buf *b, uint32_t r)
-{
-	char enc[4];
-	kiln_buf_add(b, enc, df__utf8_encode(r, enc), NULL);
+	return df_utf8_next(lx->s, lx->n, &lx->pos);
 }
 
 static void w_push(struct lex *lx, struct words *w)
@@ -77,44 +62,44 @@ static void w_push(struct lex *lx, struct words *w)
 	w->in_word = false;
 }
 
-static void w_raw_char(struct lex *lx, struct words *w, uint32_t r)
+static void w_raw_char(struct lex *lx, struct words *w, int32_t r)
 {
-	add_rune(&lx->wbuf, r);
+	df_utf8_add(&lx->wbuf, r);
 	w->in_word = true;
 }
 
-static void w_char(struct lex *lx, struct words *w, uint32_t r)
+static void w_char(struct lex *lx, struct words *w, int32_t r)
 {
-	if (!df__is_space(r))
+	if (!df_uni_is_space(r))
 		w_raw_char(lx, w, r);
 	else if (w->in_word && lx->wbuf.len)
 		w_push(lx, w);
 }
 
-static int scan(struct lex *lx, uint32_t stop, bool raw_escapes, struct kiln_buf *result,
+static int scan(struct lex *lx, int32_t stop, bool raw_escapes, struct kiln_buf *result,
                 struct kiln_strv *words_out, struct kiln_err *err);
 
 static void scan_name(struct lex *lx, struct kiln_buf *name)
 {
-	uint32_t c;
-	while ((c = peek(lx)) != LEX_EOF) {
+	int32_t c;
+	while ((c = peek(lx)) != DF_RUNE_EOF) {
 		if (!name->len && c >= '0' && c <= '9') {
 			while ((c = peek(lx)) >= '0' && c <= '9')
-				add_rune(name, next(lx));
+				df_utf8_add(name, next(lx));
 			return;
 		}
 		if (!name->len && c < 0x80 && strchr("@*#?-$!", (int)c) && c) {
-			add_rune(name, next(lx));
+			df_utf8_add(name, next(lx));
 			return;
 		}
-		if (!df__is_name_char(c))
+		if (!df_uni_is_letter(c) && !df_uni_is_digit(c) && c != '_')
 			return;
-		add_rune(name, next(lx));
+		df_utf8_add(name, next(lx));
 	}
 }
 
 /* Scans a nested word up to stop and appends it to out. */
-static int nested(struct lex *lx, uint32_t stop, bool raw_escapes, struct kiln_buf *out,
+static int nested(struct lex *lx, int32_t stop, bool raw_escapes, struct kiln_buf *out,
                   struct kiln_err *err)
 {
 	struct kiln_buf word;
@@ -140,8 +125,8 @@ static int dollar(struct lex *lx, struct kiln_buf *out, struct kiln_err *err)
 		return 0;
 	}
 	next(lx);
-	uint32_t c = peek(lx);
-	if (c == LEX_EOF)
+	int32_t c = peek(lx);
+	if (c == DF_RUNE_EOF)
 		return kiln_err_set(err, KILN_E_INVALID, "syntax error: missing '}'");
 	if (c == '{' || c == '}' || c == ':')
 		return kiln_err_set(err, KILN_E_INVALID, "syntax error: bad substitution");
@@ -157,7 +142,7 @@ static int dollar(struct lex *lx, struct kiln_buf *out, struct kiln_err *err)
 	case ':':
 		kiln_buf_addch(out, ':', NULL);
 		c = next(lx);
-		add_rune(out, c == LEX_EOF ? DF_RUNE_ERROR : c);
+		df_utf8_add(out, c == DF_RUNE_EOF ? DF_RUNE_ERROR : c);
 		if (c == '#' || c == '%') {
 			kiln_err_set(err, KILN_E_INVALID, "unsupported modifier in substitution");
 			break;
@@ -169,7 +154,7 @@ static int dollar(struct lex *lx, struct kiln_buf *out, struct kiln_err *err)
 	case '?':
 	case '#':
 	case '%':
-		add_rune(out, c);
+		df_utf8_add(out, c);
 		ret = nested(lx, '}', c == '#' || c == '%', out, err);
 		break;
 	case '/':
@@ -188,85 +173,63 @@ static int dollar(struct lex *lx, struct kiln_buf *out, struct kiln_err *err)
 	return ret;
 }
 
-static int single_quote(struct lex *lx, struct kiln_buf *out, struct kiln_err *err)
+/* '...' (no escapes, no expansion) and "..." ($ expressions; \" \$ \\
+ * escapes). */
+static int quoted(struct lex *lx, struct kiln_buf *out, struct kiln_err *err)
 {
-	uint32_t c = next(lx);
+	int32_t q = next(lx), c;
 	if (lx->raw_quotes)
-		add_rune(out, c);
-	for (;;) {
-		c = next(lx);
-		if (c == LEX_EOF)
+		df_utf8_add(out, q);
+	while ((c = peek(lx)) != q) {
+		if (c == DF_RUNE_EOF)
 			return kiln_err_set(
 			    err, KILN_E_INVALID,
-			    "unexpected end of statement while looking for matching "
-			    "single-quote");
-		if (c == '\'') {
-			if (lx->raw_quotes)
-				add_rune(out, c);
-			return 0;
-		}
-		add_rune(out, c);
-	}
-}
-
-static int double_quote(struct lex *lx, struct kiln_buf *out, struct kiln_err *err)
-{
-	uint32_t c = next(lx);
-	if (lx->raw_quotes)
-		add_rune(out, c);
-	for (;;) {
-		c = peek(lx);
-		if (c == LEX_EOF)
-			return kiln_err_set(
-			    err, KILN_E_INVALID,
-			    "unexpected end of statement while looking for matching "
-			    "double-quote");
-		if (c == '"') {
-			next(lx);
-			if (lx->raw_quotes)
-				add_rune(out, c);
-			return 0;
-		}
-		if (c == '$') {
+			    "unexpected end of statement while looking for matching %s",
+			    q == '"' ? "double-quote" : "single-quote");
+		if (q == '"' && c == '$') {
 			if (dollar(lx, out, err) < 0)
 				return -1;
 			continue;
 		}
-		c = next(lx);
-		if (c == '\\') {
+		next(lx);
+		if (q == '"' && c == '\\') {
 			if (lx->raw_escapes)
-				add_rune(out, c);
-			uint32_t p = peek(lx);
-			if (p == LEX_EOF)
+				df_utf8_add(out, c);
+			int32_t p = peek(lx);
+			if (p == DF_RUNE_EOF)
 				continue;
 			if (p == '"' || p == '$' || p == '\\')
 				c = next(lx);
 		}
-		add_rune(out, c);
+		df_utf8_add(out, c);
 	}
+	next(lx);
+	if (lx->raw_quotes)
+		df_utf8_add(out, q);
+	return 0;
 }
 
 static void possible_heredoc(struct lex *lx, struct kiln_buf *out)
 {
 	next(lx);
-	add_rune(out, '<');
+	df_utf8_add(out, '<');
 	if (peek(lx) != '<')
 		return;
 	next(lx);
-	add_rune(out, '<');
-	uint32_t c;
+	df_utf8_add(out, '<');
+	int32_t c;
 	while ((c = peek(lx)) == ' ' || c == '\t' || c == '\r')
-		add_rune(out, next(lx));
+		df_utf8_add(out, next(lx));
 }
 
-/* One scan of the lexer up to stop (LEX_EOF for the whole input). */
-static int scan(struct lex *lx, uint32_t stop, bool raw_escapes, struct kiln_buf *result,
+/* One scan of the lexer up to stop (DF_RUNE_EOF for the whole input). */
+static int scan(struct lex *lx, int32_t stop, bool raw_escapes, struct kiln_buf *result,
                 struct kiln_strv *words_out, struct kiln_err *err)
 {
 	bool saved = lx->raw_escapes;
 	struct words w = {KILN_STRV_INIT, false};
 	struct kiln_buf tmp;
-	uint32_t c;
+	int32_t c;
 	int ret = -1;
 
 	if (lx->nest >= LEX_MAX_NEST)
@@ -276,27 +239,23 @@ static int scan(struct lex *lx, uint32_t stop, bool raw_escapes, struct kiln_buf
 	kiln_buf_reset(&lx->wbuf);
 	kiln_buf_init(&tmp, KILN_BUF_NOLIMIT, NULL);
 
-	while ((c = peek(lx)) != LEX_EOF) {
-		if (stop != LEX_EOF && c == stop) {
+	while ((c = peek(lx)) != DF_RUNE_EOF) {
+		if (stop != DF_RUNE_EOF && c == stop) {
 			next(lx);
 			ret = 0;
 			goto out;
 		}
 		if (c == '$' || c == '<' || c == '\'' || c == '"') {
 			kiln_buf_reset(&tmp);
-			int r = c == '$'    ? dollar(lx, &tmp, err)
-			        : c == '\'' ? single_quote(lx, &tmp, err)
-			        : c == '"'  ? double_quote(lx, &tmp, err)
-			                    : (possible_heredoc(lx, &tmp), 0);
+			int r = c == '$'   ? dollar(lx, &tmp, err)
+			        : c == '<' ? (possible_heredoc(lx, &tmp), 0)
+			                   : quoted(lx, &tmp, err);
 			if (r < 0)
 				goto out;
 			kiln_buf_add(result, kiln_buf_str(&tmp), tmp.len, NULL);
 			if (c == '$') {
-				for (size_t i = 0; i < tmp.len;) {
-					uint32_t r2;
-					i += df__utf8_decode(tmp.data + i, tmp.len - i, &r2);
-					w_char(lx, &w, r2);
-				}
+				for (size_t i = 0; i < tmp.len;)
+					w_char(lx, &w, df_utf8_next(tmp.data, tmp.len, &i));
 			} else {
 				kiln_buf_add(&lx->wbuf, kiln_buf_str(&tmp), tmp.len, NULL);
 				w.in_word = true;
@@ -307,20 +266,20 @@ static int scan(struct lex *lx, uint32_t stop, bool raw_escapes, struct kiln_buf
 		if (c == '\\') {
 			if (lx->raw_escapes) {
 				w_raw_char(lx, &w, c);
-				add_rune(result, c);
+				df_utf8_add(result, c);
 			}
 			c = next(lx);
-			if (c == LEX_EOF)
+			if (c == DF_RUNE_EOF)
 				break;
 			w_raw_char(lx, &w, c);
 		} else {
 			w_char(lx, &w, c);
 		}
-		add_rune(result, c);
+		df_utf8_add(result, c);
 	}
-	if (stop != LEX_EOF) {
+	if (stop != DF_RUNE_EOF) {
 		char enc[4] = {0};
-		df__utf8_encode(stop, enc);
+		df_utf8_encode(stop, enc);
 		kiln_err_set(err, KILN_E_INVALID,
 		             "unexpected end of statement while looking for matching %s", enc);
 		goto out_err;
@@ -350,7 +309,7 @@ static int split_words(const char *s, size_t n, bool raw_quotes, bool raw_escape
 	lex_init(&lx, s, n, raw_quotes);
 	lx.raw_escapes = raw_escapes;
 	kiln_buf_init(&result, KILN_BUF_NOLIMIT, NULL);
-	int r = scan(&lx, LEX_EOF, raw_escapes, &result, words, err);
+	int r = scan(&lx, DF_RUNE_EOF, raw_escapes, &result, words, err);
 	kiln_buf_release(&result);
 	kiln_buf_release(&lx.wbuf);
 	return r;
@@ -366,7 +325,8 @@ static size_t count_quotes(const char *s)
 
 /* Tests one word of the line. Returns 1 and fills h for a marker, 0 when
  * the word is not one, -1 on a lexing error inside the delimiter. */
-static int marker_from_word(const char *word, struct df_heredoc *h, struct kiln_err *err)
+static int marker_from_word(struct df_arena **arena, const char *word, struct df_heredoc *h,
+                            struct kiln_err *err)
 {
 	const char *p = word;
 	long long fd = 0;
@@ -402,7 +362,7 @@ static int marker_from_word(const char *word, struct df_heredoc *h, struct kiln_
 		             "internal lexing of heredoc produced inconsistent results: %s", p);
 		goto out;
 	}
-	h->name = xstrdup(plain.v[0]);
+	h->name = df_arena_strndup(arena, plain.v[0], strlen(plain.v[0]));
 	h->fd = (int)fd;
 	h->chomp = chomp;
 	h->expand = count_quotes(plain.v[0]) == count_quotes(raw.v[0]);
@@ -413,8 +373,8 @@ out:
 	return ret;
 }
 
-int df__heredocs_from_line(const char *line, size_t n, struct df_heredoc **out, size_t *n_out,
-                           struct kiln_err *err)
+int df__heredocs_from_line(struct df_arena **arena, const char *line, size_t n,
+                           struct df_heredoc **out, size_t *n_out, struct kiln_err *err)
 {
 	struct kiln_strv words = KILN_STRV_INIT;
 	struct kiln_err lerr = KILN_ERR_INIT;
@@ -430,11 +390,9 @@ int df__heredocs_from_line(const char *line, size_t n, struct df_heredoc **out, 
 	}
 	for (size_t i = 0; i < words.n; i++) {
 		struct df_heredoc h = {0};
-		int r = marker_from_word(words.v[i], &h, err);
+		int r = marker_from_word(arena, words.v[i], &h, err);
 		if (r < 0) {
 			kiln_err_wrap(err, "failed to process heredoc %s", words.v[i]);
-			for (size_t k = 0; k < ndocs; k++)
-				df__heredoc_clear(&docs[k]);
 			free(docs);
 			kiln_strv_release(&words);
 			return -1;
@@ -445,7 +403,10 @@ int df__heredocs_from_line(const char *line, size_t n, struct df_heredoc **out, 
 		}
 	}
 	kiln_strv_release(&words);
-	*out = docs;
+	*out =
+	    ndocs ? df_arena_memdup(arena, docs, ndocs * sizeof(*docs), _Alignof(struct df_heredoc))
+	          : NULL;
 	*n_out = ndocs;
+	free(docs);
 	return 0;
 }

@@ -532,6 +532,20 @@ static int unknown_instruction(const struct df_node *n, struct kiln_err *err)
 	return kiln_err_set(err, KILN_E_INVALID, "unknown instruction: %s", kw);
 }
 
+/* A JSON-form string may hold NUL ("\u0000"). No program argument, path or
+ * image config value that the instruction turns into can (BuildKit fails
+ * later, when it executes or copies): refuse it here, naming the line. */
+static int check_nul(const struct df_node *node, const char *name, struct kiln_err *err)
+{
+	for (size_t i = 0; node->json_form && i < node->n_args; i++)
+		if (strlen(node->args[i]) != node->arg_lens[i])
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "%s argument %zu contains a NUL character (\\u0000), "
+			                    "which no command argument or path can hold",
+			                    name, i + 1);
+	return 0;
+}
+
 int df_instr_from_node(const struct df_node *node, const char *filename, struct df_instr *out,
                        struct kiln_err *err)
 {
@@ -552,7 +566,7 @@ int df_instr_from_node(const struct df_node *node, const char *filename, struct 
 	if (out->kind == DF_I_COPY || out->kind == DF_I_ADD)
 		out->u.copy.from_stage = -1;
 	struct req r = {node, out, instr_table[k].name};
-	if (instr_table[k].parse(&r, err) < 0) {
+	if (check_nul(node, instr_table[k].name, err) < 0 || instr_table[k].parse(&r, err) < 0) {
 		df_instr_release(out);
 		return kiln_err_wrap(err, "%s:%d", file, node->start_line);
 	}

@@ -57,7 +57,7 @@ static size_t trim_newline(const char *s, size_t n)
 
 static bool is_comment(const char *s, size_t n)
 {
-	size_t l = df__space_prefix(s, n);
+	size_t l = df_uni_space_prefix(s, n);
 	return l < n && s[l] == '#';
 }
 
@@ -91,7 +91,7 @@ static int directive(struct parser *ps, const char *s, size_t n, struct kiln_err
 	ps->directives_done = true;
 	if (!n || s[0] != '#')
 		return 0;
-	size_t i = 1 + df__space_prefix(s + 1, n - 1), name_start = i;
+	size_t i = 1 + df_uni_space_prefix(s + 1, n - 1), name_start = i;
 	if (i >= n || !is_alpha(s[i]))
 		return 0;
 	while (i < n && (is_alpha(s[i]) || (s[i] >= '0' && s[i] <= '9')))
@@ -116,7 +116,7 @@ static int directive(struct parser *ps, const char *s, size_t n, struct kiln_err
 		while (vend > v && is_re_space(s[vend - 1]))
 			vend--;
 	}
-	_cleanup_free_ char *name = df__lower(s + name_start, name_end - name_start);
+	_cleanup_free_ char *name = df_uni_lower(s + name_start, name_end - name_start);
 	if (strcmp(name, "syntax") && strcmp(name, "escape") && strcmp(name, "check"))
 		return 0;
 	int line = ps->rd.line;
@@ -166,7 +166,7 @@ static int read_continuations(struct parser *ps, bool *empty_seen, struct kiln_e
 		size_t len = trim_newline(line, n);
 		if (is_comment(line, len))
 			continue;
-		if (df__space_prefix(line, len) == len) {
+		if (df_uni_space_prefix(line, len) == len) {
 			*empty_seen = true;
 			continue;
 		}
@@ -187,32 +187,34 @@ static bool heredoc_end(const struct df_heredoc *h, const char *line, size_t n)
 	return n == strlen(h->name) && !memcmp(line, h->name, n);
 }
 
-/* FORMAT.md 5: finds the markers of node's line and reads their bodies. */
+/* FORMAT.md 5: finds the markers of node's line and reads their bodies
+ * (each is the run of whole lines before its terminator, taken from the
+ * input as it stands). */
 static int read_heredocs(struct parser *ps, struct df_node *node, int start, struct kiln_err *err)
 {
+	struct df_arena **arena = &ps->ast->arena;
 	const char *line;
 	size_t n;
 
-	if (df__heredocs_from_line(ps->logical.data, ps->logical.len, &node->heredocs,
+	if (df__heredocs_from_line(arena, ps->logical.data, ps->logical.len, &node->heredocs,
 	                           &node->n_heredocs, err) < 0)
 		return kiln_err_wrap(err, "%s:%d", ps->ast->filename, start);
 	for (size_t i = 0; i < node->n_heredocs; i++) {
 		struct df_heredoc *h = &node->heredocs[i];
-		struct kiln_buf body;
+		size_t body = ps->rd.pos, end = body;
 		bool done = false;
 		int r = 0;
-		kiln_buf_init(&body, KILN_BUF_NOLIMIT, NULL);
 		while (!done && (r = read_line(ps, &line, &n, err)) == 1) {
 			done = heredoc_end(h, line, n);
 			if (!done)
-				kiln_buf_add(&body, line, n, NULL);
+				end = ps->rd.pos;
 		}
-		h->content = kiln_buf_detach(&body, NULL);
 		if (!done && r < 0)
 			return -1;
 		if (!done)
 			return kiln_err_set(err, KILN_E_INVALID, "%s:%d: unterminated heredoc",
 			                    ps->ast->filename, start);
+		h->content = df_arena_strndup(arena, ps->rd.buf + body, end - body);
 	}
 	return 0;
 }
@@ -226,13 +228,11 @@ static int add_node(struct parser *ps, int start, bool empty_seen, struct kiln_e
 
 	if (empty_seen)
 		kiln_strv_pushf(&ast->warnings, "Empty continuation line found in: %s", text);
-	if (df__node_from_line(text, ps->logical.len, ast->escape, 0, &node, err) < 0)
+	if (df__node_from_line(&ast->arena, text, ps->logical.len, ast->escape, &node, err) < 0)
 		return kiln_err_wrap(err, "%s:%d", ast->filename, start);
 	if (df__node_can_heredoc(&node) && memmem(text, ps->logical.len, "<<", 2) &&
-	    read_heredocs(ps, &node, start, err) < 0) {
-		df__node_clear(&node);
+	    read_heredocs(ps, &node, start, err) < 0)
 		return -1;
-	}
 	node.start_line = start;
 	node.end_line = ps->rd.line;
 	KILN_GROW(ast->nodes, ps->nodes_cap, ast->n_nodes + 1);
@@ -254,7 +254,7 @@ static int parse_lines(struct parser *ps, struct kiln_err *err)
 			line += 3;
 			n -= 3;
 		}
-		size_t len = trim_newline(line, n), lead = df__space_prefix(line, len);
+		size_t len = trim_newline(line, n), lead = df_uni_space_prefix(line, len);
 		line += lead;
 		len -= lead;
 		if (directive(ps, line, len, err) < 0)
@@ -294,6 +294,8 @@ int df_parse(const char *buf, size_t len, const char *filename, struct df_ast *a
 	kiln_buf_release(&ps.logical);
 	if (r < 0)
 		df_ast_release(ast);
+	else if (ps.nodes_cap > ast->n_nodes) /* give the growth slack back */
+		ast->nodes = xreallocarray(ast->nodes, ast->n_nodes, sizeof(*ast->nodes));
 	return r;
 }
 
@@ -301,8 +303,7 @@ void df_ast_release(struct df_ast *ast)
 {
 	if (!ast)
 		return;
-	for (size_t i = 0; i < ast->n_nodes; i++)
-		df__node_clear(&ast->nodes[i]);
+	df_arena_free(ast->arena);
 	free(ast->nodes);
 	for (size_t i = 0; i < ast->n_directives; i++) {
 		free(ast->directives[i].name);

@@ -1,5 +1,4 @@
-/* Private to parser/: UTF-8 and Unicode helpers with Go's semantics, and the
- * shell-pattern matcher behind ${V#pat}, ${V%pat} and ${V/pat/repl}. */
+/* Private to parser/: the shell-pattern matcher behind ${V#pat}, ${V%pat} and ${V/pat/repl}. */
 #ifndef KILN_PARSER_EXPAND_INTERNAL_H
 #define KILN_PARSER_EXPAND_INTERNAL_H
 
@@ -7,30 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
-
-#define DF_RUNE_EOF   (-1)
-#define DF_RUNE_ERROR 0xFFFD
-
-/* Decodes one rune at s[0..n) like Go's utf8.DecodeRune: an invalid or
- * truncated sequence (overlong, surrogate, > U+10FFFF) gives U+FFFD with
- * width 1. n must be > 0. */
-int32_t df_utf8_decode(const char *s, size_t n, size_t *width);
-/* Encodes r (U+FFFD for an invalid rune) into buf; returns the length. */
-size_t df_utf8_encode(int32_t r, char buf[4]);
-
-struct df_uni_range {
-	uint32_t lo, hi;
-};
-extern const struct df_uni_range df_uni_letters[];
-extern const size_t df_uni_letters_len;
-extern const struct df_uni_range df_uni_digits[];
-extern const size_t df_uni_digits_len;
-
-/* Go's unicode.IsLetter, unicode.IsDigit, unicode.IsSpace. */
-bool df_uni_is_letter(int32_t r);
-bool df_uni_is_digit(int32_t r);
-bool df_uni_is_space(int32_t r);
+#include "parser-unicode-internal.h"
 
 /* A shell pattern converted the way BuildKit's convertShellPatternToRegex
  * does: `*` any run of characters other than newline (greedy or lazy), `?`

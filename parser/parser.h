@@ -57,6 +57,8 @@ struct df_directive {
 	int line;
 };
 
+struct df_arena;
+
 struct df_ast {
 	struct df_node *nodes; /* top-level instructions in order */
 	size_t n_nodes;
@@ -66,6 +68,7 @@ struct df_ast {
 	int start_line, end_line;  /* whole file, FORMAT.md 3.7 */
 	struct kiln_strv warnings; /* "Empty continuation line found in: ..." */
 	char *filename;            /* for messages: "Dockerfile" */
+	struct df_arena *arena;    /* owns every string and array of the nodes */
 };
 
 /* Parses buf into ast. Errors carry "FILE:LINE: message" in err->msg and
@@ -371,7 +374,9 @@ int df_port_parse(const char *s, unsigned *lo, unsigned *hi, const char **proto,
                   struct kiln_err *err);
 
 /* Expands the words BuildKit expands for this kind (FROM base and platform,
- * ADD/COPY srcs dest chown chmod checksum excludes (not --from), ENV and
+ * ADD/COPY srcs dest chown chmod checksum excludes (not --from: BuildKit never
+ * expands it, and df_graph_build refuses a --from value that holds a
+ * variable, as BuildKit does), ENV and
  * LABEL keys and values, ARG keys and defaults, EXPOSE (each word may split
  * in several on spaces), USER, WORKDIR, VOLUME, STOPSIGNAL). RUN, CMD,
  * ENTRYPOINT, SHELL, ONBUILD, HEALTHCHECK and MAINTAINER are copied
@@ -448,6 +453,10 @@ struct df_graph {
 int df_graph_build(const struct df_ast *ast, const struct df_graph_opts *opts, struct df_graph *g,
                    struct kiln_err *err);
 void df_graph_release(struct df_graph *g);
+/* A --platform value as kiln takes it: "os/arch" or "os/arch/variant", each
+ * part non-empty of [A-Za-z0-9._-] (KILN_E_INVALID otherwise).
+ * df_graph_build checks opts' platforms with it. */
+int df_platform_check(const char *platform, struct kiln_err *err);
 /* Stage by name (case-insensitive) or decimal index; NULL if none. */
 const struct df_stage *df_graph_find_stage(const struct df_graph *g, const char *name_or_index);
 

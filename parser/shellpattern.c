@@ -1,5 +1,4 @@
-/* UTF-8 and Unicode helpers with Go's semantics, and the shell-pattern
- * matcher used by the expander's ${V#pat}, ${V%pat} and ${V/pat/repl}.
+/* The shell-pattern matcher used by the expander's ${V#pat}, ${V%pat} and ${V/pat/repl}.
  *
  * BuildKit turns such a pattern into a Go regular expression made only of
  * literals, `.` and `.*` (or `.*?`), and matches it with Go's regexp package,
@@ -9,118 +8,6 @@
 #include <string.h>
 
 #include "parser-expand-internal.h"
-
-int32_t df_utf8_decode(const char *str, size_t n, size_t *width)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	unsigned c = s[0];
-	*width = 1;
-	if (c < 0x80)
-		return (int32_t)c;
-	size_t need;
-	uint32_t r, min;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1, r = c & 0x1F, min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2, r = c & 0x0F, min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3, r = c & 0x07, min = 0x10000;
-	} else {
-		return DF_RUNE_ERROR;
-	}
-	if (n < need + 1)
-		return DF_RUNE_ERROR;
-	for (size_t i = 1; i <= need; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return DF_RUNE_ERROR;
-		r = (r << 6) | (s[i] & 0x3F);
-	}
-	if (r < min || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
-		return DF_RUNE_ERROR;
-	*width = need + 1;
-	return (int32_t)r;
-}
-
-size_t df_utf8_encode(int32_t r, char buf[4])
-{
-	if (r < 0 || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
-		r = DF_RUNE_ERROR;
-	uint32_t u = (uint32_t)r;
-	if (u < 0x80) {
-		buf[0] = (char)u;
-		return 1;
-	}
-	if (u < 0x800) {
-		buf[0] = (char)(0xC0 | (u >> 6));
-		buf[1] = (char)(0x80 | (u & 0x3F));
-		return 2;
-	}
-	if (u < 0x10000) {
-		buf[0] = (char)(0xE0 | (u >> 12));
-		buf[1] = (char)(0x80 | ((u >> 6) & 0x3F));
-		buf[2] = (char)(0x80 | (u & 0x3F));
-		return 3;
-	}
-	buf[0] = (char)(0xF0 | (u >> 18));
-	buf[1] = (char)(0x80 | ((u >> 12) & 0x3F));
-	buf[2] = (char)(0x80 | ((u >> 6) & 0x3F));
-	buf[3] = (char)(0x80 | (u & 0x3F));
-	return 4;
-}
-
-static bool in_ranges(const struct df_uni_range *t, size_t n, uint32_t r)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (r < t[mid].lo)
-			hi = mid;
-		else if (r > t[mid].hi)
-			lo = mid + 1;
-		else
-			return true;
-	}
-	return false;
-}
-
-bool df_uni_is_letter(int32_t r)
-{
-	if (r < 0)
-		return false;
-	if (r < 0x80)
-		return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
-	return in_ranges(df_uni_letters, df_uni_letters_len, (uint32_t)r);
-}
-
-bool df_uni_is_digit(int32_t r)
-{
-	if (r < 0)
-		return false;
-	if (r < 0x100)
-		return r >= '0' && r <= '9';
-	return in_ranges(df_uni_digits, df_uni_digits_len, (uint32_t)r);
-}
-
-bool df_uni_is_space(int32_t r)
-{
-	switch (r) {
-	case '\t':
-	case '\n':
-	case '\v':
-	case '\f':
-	case '\r':
-	case ' ':
-	case 0x85:
-	case 0xA0:
-	case 0x1680:
-	case 0x2028:
-	case 0x2029:
-	case 0x202F:
-	case 0x205F:
-	case 0x3000: return true;
-	default: return r >= 0x2000 && r <= 0x200A;
-	}
-}
 
 /* ------------------------------------------------------------ matcher */
 
@@ -144,23 +31,6 @@ struct df_shpat {
 	struct thread *l1, *l2;
 };
 
-/* Reads runes like Go's text/scanner: a leading U+FEFF is skipped, an
- * invalid byte is U+FFFD. */
-static int32_t pat_next(const char *s, size_t len, size_t *pos)
-{
-	size_t w;
-	if (*pos >= len)
-		return DF_RUNE_EOF;
-	int32_t r = df_utf8_decode(s + *pos, len - *pos, &w);
-	*pos += w;
-	return r;
-}
-
-static int32_t pat_peek(const char *s, size_t len, size_t pos)
-{
-	return pat_next(s, len, &pos);
-}
-
 static void push_item(struct df_shpat *p, size_t *cap, enum item_kind k, int32_t r)
 {
 	if (k == IT_STAR && p->n && p->items[p->n - 1].kind == IT_STAR)
@@ -180,8 +50,8 @@ int df_shpat_compile(const char *pat, size_t len, bool greedy, bool anchored, st
 	p->anchored = anchored;
 	if (len >= 3 && df_utf8_decode(pat, len, &w) == 0xFEFF)
 		pos = w;
-	for (int32_t tok = pat_next(pat, len, &pos); tok != DF_RUNE_EOF;
-	     tok = pat_next(pat, len, &pos)) {
+	for (int32_t tok = df_utf8_next(pat, len, &pos); tok != DF_RUNE_EOF;
+	     tok = df_utf8_next(pat, len, &pos)) {
 		if (tok == '*') {
 			push_item(p, &cap, IT_STAR, 0);
 			continue;
@@ -191,10 +61,10 @@ int df_shpat_compile(const char *pat, size_t len, bool greedy, bool anchored, st
 			continue;
 		}
 		if (tok == '\\') {
-			int32_t nx = pat_peek(pat, len, pos);
+			int32_t nx = df_utf8_peek(pat, len, pos);
 			if (nx == '}' || nx == '/')
 				continue; /* the escape is not part of the pattern */
-			tok = pat_next(pat, len, &pos);
+			tok = df_utf8_next(pat, len, &pos);
 			if (tok != '*' && tok != '?' && tok != '\\') {
 				char buf[4];
 				size_t bl = df_utf8_encode(tok, buf);

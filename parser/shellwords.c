@@ -116,20 +116,12 @@ static int put_rune(struct kiln_buf *b, int32_t r, struct kiln_err *err)
 
 static int32_t peek(const struct sw *sw)
 {
-	size_t w;
-	if (sw->pos >= sw->n)
-		return DF_RUNE_EOF;
-	return df_utf8_decode(sw->s + sw->pos, sw->n - sw->pos, &w);
+	return df_utf8_peek(sw->s, sw->n, sw->pos);
 }
 
 static int32_t next(struct sw *sw)
 {
-	size_t w;
-	if (sw->pos >= sw->n)
-		return DF_RUNE_EOF;
-	int32_t r = df_utf8_decode(sw->s + sw->pos, sw->n - sw->pos, &w);
-	sw->pos += w;
-	return r;
+	return df_utf8_next(sw->s, sw->n, &sw->pos);
 }
 
 /* Looks a name up and records it as matched or unmatched. */

@@ -91,6 +91,32 @@ printf 'FROM busybox\nRUNN true\n' >"$T/Dockerfile"
 run_fail "unknown instruction exits 1" 1 kiln parse --json "$T"
 expect_contains "did you mean" "$OUT" "Dockerfile:2: unknown instruction: RUNN (did you mean RUN?)"
 
+printf 'ARG S=build\nFROM busybox AS build\nFROM busybox\nCOPY --from=$S /x /y\n' >"$T/Dockerfile"
+run_fail "COPY --from with a variable exits 1" 1 kiln parse "$T"
+expect_contains "--from variable refused like BuildKit" "$OUT" \
+	"Dockerfile:4: variable expansion is not supported for --from"
+
+printf 'FROM busybox\nCMD ["a\\u0000b"]\n' >"$T/Dockerfile"
+run_fail "NUL in a JSON argument exits 1" 1 kiln parse "$T"
+expect_contains "NUL refused with the line" "$OUT" \
+	"Dockerfile:2: CMD argument 1 contains a NUL character"
+
+cat >"$T/Dockerfile" <<'DF'
+FROM --platform=$TARGETPLATFORM busybox AS t
+ARG TARGETARCH
+ARG TARGETVARIANT
+LABEL arch=$TARGETARCH variant=$TARGETVARIANT
+FROM --platform=$BUILDPLATFORM busybox
+COPY --from=t /x /y
+DF
+run_ok "parse --platform" kiln parse --platform linux/arm/v7 --json "$T"
+expect_contains "FROM --platform gets TARGETPLATFORM" "$OUT" '"platform": "linux/arm/v7"'
+expect_contains "target_platform reported" "$OUT" '"target_platform": "linux/arm/v7"'
+run_ok "parse --platform (text)" kiln parse --platform linux/arm64 "$T"
+expect_contains "TARGETARCH inside the stage" "$OUT" "LABEL arch=arm64 variant=\"\""
+run_fail "bad --platform exits 1" 1 kiln parse --platform linux "$T"
+expect_contains "bad platform message" "$OUT" "invalid platform \`linux\`: expected os/arch[/variant]"
+
 run_fail "missing Dockerfile exits 1" 1 kiln parse "$T/nowhere"
 run_ok "parse --help" kiln parse --help
 expect_contains "help lists --target" "$OUT" "--target"

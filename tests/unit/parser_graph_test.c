@@ -453,6 +453,75 @@ static void test_misc_instructions(void)
 	             "suggestion keeps the case");
 }
 
+/* The gaps closed in parser-polish: --from never takes variables, JSON
+ * arguments with NUL are refused, the target platform reaches FROM and ARGs. */
+static void test_gaps(void)
+{
+	static const char from_msg[] = "variable expansion is not supported for --from, define a "
+	                               "new stage with FROM using ARG from global scope as a "
+	                               "workaround";
+	char want[256];
+	snprintf(want, sizeof(want), "Dockerfile:4: %s", from_msg);
+	expect_error("ARG S=one\nFROM a AS one\nFROM b\nCOPY --from=$S /x /\n", want,
+	             "COPY --from=$S refused even with a meta ARG");
+	expect_error("FROM a AS one\nFROM b\nARG S=one\nCOPY --from=${S} /x /\n", want,
+	             "COPY --from=${S} refused even with a stage ARG");
+	expect_error("FROM a AS one\nFROM b\nARG S=one\nCOPY --from=${S:-one} /x /\n", want,
+	             "COPY --from=${S:-one} refused");
+	expect_error("FROM a AS one\nFROM b\nCOPY --from=${S /x /\n",
+	             "Dockerfile:3: failed to process \"${S\": unsupported modifier (\xef\xbf\xbd) "
+	             "in substitution",
+	             "COPY --from with a bad expression");
+	struct fixture f;
+	build(&f, "FROM a AS one\nFROM b\nCOPY --from=one /x /\n");
+	if (T_OK(f.ok, "a plain --from still resolves"))
+		T_INTEQ(f.g.stages[1].instrs[0].u.copy.from_stage, 0, "--from=one is stage 0");
+	done(&f);
+
+	expect_error("FROM a\nRUN [\"a\\u0000b\", \"c\"]\n",
+	             "Dockerfile:2: RUN argument 1 contains a NUL character (\\u0000), which no "
+	             "command argument or path can hold",
+	             "NUL in a JSON RUN argument");
+	expect_error("FROM a\nCOPY [\"x\", \"/d\\u0000\"]\n",
+	             "Dockerfile:2: COPY argument 2 contains a NUL character (\\u0000), which no "
+	             "command argument or path can hold",
+	             "NUL in a JSON COPY destination");
+	build(&f, "FROM a\nCMD [\"a\\u0001b\"]\n");
+	T_OK(f.ok, "other control characters stay allowed");
+	done(&f);
+
+	struct df_graph_opts o = {.build_platform = "linux/amd64",
+	                          .target_platform = "linux/arm/v7"};
+	build_opts(&f,
+	           "FROM --platform=$TARGETPLATFORM img AS t\nARG TARGETARCH\nARG TARGETVARIANT\n"
+	           "LABEL a=$TARGETARCH v=$TARGETVARIANT os=$TARGETOS\n"
+	           "FROM --platform=$BUILDPLATFORM img\n",
+	           &o);
+	if (T_OK(f.ok, "target platform graph builds")) {
+		T_STREQ(f.g.stages[0].platform_expanded, "linux/arm/v7", "TARGETPLATFORM in FROM");
+		T_STREQ(f.g.stages[1].platform_expanded, "linux/amd64", "BUILDPLATFORM in FROM");
+		char *t = step_text(&f, 0, 2);
+		T_STREQ(t, "LABEL a=arm v=v7 os=\"\"", "TARGET* ARGs, TARGETOS not declared");
+		free(t);
+	}
+	done(&f);
+	const char *bad[] = {"linux",          "linux/",       "/amd64", "linux//arm",
+	                     "linux/arm/v7/x", "linux/am d64", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kiln_err err = KILN_ERR_INIT;
+		T_INTEQ(df_platform_check(bad[i], &err), -1, "platform `%s` refused", bad[i]);
+		kiln_err_release(&err);
+	}
+	struct kiln_err err = KILN_ERR_INIT;
+	T_INTEQ(df_platform_check("linux/arm64/v8", &err), 0, "os/arch/variant accepted");
+	o.target_platform = "linux";
+	build_opts(&f, "FROM a\n", &o);
+	T_OK(!f.ok && f.err.msg &&
+	         !strcmp(f.err.msg, "invalid platform `linux`: expected os/arch[/variant]"),
+	     "df_graph_build checks the target platform");
+	done(&f);
+}
+
 int main(void)
 {
 	test_stages();
@@ -464,5 +533,6 @@ int main(void)
 	test_onbuild();
 	test_healthcheck();
 	test_misc_instructions();
+	test_gaps();
 	return tap_done();
 }
