@@ -23,28 +23,21 @@ static int read_dockerfile(const char *file, const char *context, char **path_ou
 	return kiln_read_file(*path_out, PARSE_MAX_DOCKERFILE, data, len, err);
 }
 
-/* Shows " N | text" for the line named by a "FILE:N: message" error. */
-static void show_error_line(const char *file, const char *buf, size_t len, const char *msg)
+/* Appends a framed excerpt of the offending line to a "FILE:N: message"
+ * error, as BuildKit shows it. */
+static void add_error_excerpt(const char *file, const char *buf, size_t len, struct kiln_err *err)
 {
 	size_t fl = strlen(file);
-	if (strncmp(msg, file, fl) || msg[fl] != ':' || !isdigit((unsigned char)msg[fl + 1]))
+	const char *msg = err->msg;
+	if (!msg || strncmp(msg, file, fl) || msg[fl] != ':' ||
+	    !isdigit((unsigned char)msg[fl + 1]))
 		return;
-	long want = strtol(msg + fl + 1, NULL, 10), line = 1;
-	const char *p = buf, *end = buf + len;
-	while (p < end && line < want) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			return;
-		p = nl + 1;
-		line++;
-	}
-	if (line != want || p >= end)
+	int line = (int)strtol(msg + fl + 1, NULL, 10);
+	_cleanup_free_ char *excerpt = df_source_excerpt(buf, len, line, line);
+	if (!excerpt)
 		return;
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
-	size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-	if (l && p[l - 1] == '\r')
-		l--;
-	fprintf(stderr, " %ld | %.*s\n", want, (int)l, p);
+	_cleanup_free_ char *head = xstrdup(msg); /* kiln_err_set frees err->msg */
+	kiln_err_set(err, err->code, "%s\n%s", head, excerpt);
 }
 
 static void stage_label(const struct df_stage *st, char *buf, size_t n)
@@ -208,7 +201,7 @@ int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&resolved);
 	if (r < 0) {
 		fflush(stdout);
-		show_error_line(name, buf, len, err.msg ? err.msg : "");
+		add_error_excerpt(name, buf, len, &err);
 		kiln_err_move(&ctx->err, &err);
 		return 1;
 	}

@@ -82,6 +82,10 @@ void df_ast_release(struct df_ast *ast);
 /* BuildKit's Node.Dump(): one "(...)" line per instruction, each ending
  * in '\n'. Allocated. */
 char *df_ast_dump(const struct df_ast *ast);
+/* Lines first..last of buf (1-based) with two lines of context, framed
+ * and marked as BuildKit prints them under an error; NULL when the lines
+ * are not in buf. Allocated. */
+char *df_source_excerpt(const char *buf, size_t len, int first, int last);
 /* One node's dump without the outer parentheses (ast.json's "dump"). */
 char *df_node_dump(const struct df_node *node);
 

@@ -80,12 +80,12 @@ expect_contains "unknown target lists names" "$OUT" 'target stage "nope" could n
 printf 'FROM busybox\nRUN true\nENV PATH\n' >"$T/bad.Dockerfile"
 run_fail "parse error exits 1" 1 kiln parse -f "$T/bad.Dockerfile" "$T"
 expect_contains "error names file and line" "$OUT" "bad.Dockerfile:3:"
-expect_contains "offending line shown" "$OUT" " 3 | ENV PATH"
+expect_contains "offending line shown" "$OUT" "    3 | >>> ENV PATH"
 
 printf 'FROM busybox\nCOPY --chwon=1 a b\n' >"$T/Dockerfile"
 run_fail "unknown flag exits 1" 1 kiln parse "$T"
 expect_contains "unknown flag message" "$OUT" "Error: Dockerfile:2: unknown flag: chwon"
-expect_contains "unknown flag line" "$OUT" " 2 | COPY --chwon=1 a b"
+expect_contains "unknown flag line" "$OUT" "    2 | >>> COPY --chwon=1 a b"
 
 printf 'FROM busybox\nRUNN true\n' >"$T/Dockerfile"
 run_fail "unknown instruction exits 1" 1 kiln parse --json "$T"
@@ -120,3 +120,11 @@ expect_contains "bad platform message" "$OUT" "invalid platform \`linux\`: expec
 run_fail "missing Dockerfile exits 1" 1 kiln parse "$T/nowhere"
 run_ok "parse --help" kiln parse --help
 expect_contains "help lists --target" "$OUT" "--target"
+
+# The excerpt frames the offending line with context, BuildKit-style, after the error.
+printf 'FROM busybox\nRUN a\nFOOBAR x\nRUN b\n' >"$T/Dexc"
+run_fail "unknown instruction fails" 1 kiln parse -f "$T/Dexc" "$T"
+expect_eq "error comes first" "$(printf '%s\n' "$OUT" | head -1)" "Error: Dexc:3: unknown instruction: FOOBAR"
+expect_contains "context before" "$OUT" "    2 |     RUN a"
+expect_contains "marked line" "$OUT" "    3 | >>> FOOBAR x"
+expect_contains "context after" "$OUT" "    4 |     RUN b"
