@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -538,20 +539,48 @@ static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, str
 	return r;
 }
 
-/* Extracts src into target: through a temp dir renamed into place when the
- * target does not exist, in place otherwise. */
-static int extract_to(struct layer_source *src, const char *target, const char *tmpdir,
-                      unsigned flags, struct kiln_err *err)
+/* What the stream must hash to (either may be NULL), checked before a new
+ * target is renamed into place. */
+struct want {
+	const char *blob, *diff;
+};
+
+static int finish_check(struct layer_source *src, const struct want *w,
+                        char diff_out[KILN_DIGEST_LEN], struct kiln_err *err)
 {
-	struct stat st;
-	if (stat(target, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			return kiln_err_set(err, ENOTDIR, "extract target `%s`", target);
-		_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			return kiln_err_set(err, errno, "open `%s`", target);
-		return extract_tar(src, fd, flags, err);
-	}
+	char blob[KILN_DIGEST_LEN], diff[KILN_DIGEST_LEN];
+	if (layer_source_finish(src, blob, diff, NULL, err) < 0)
+		return -1;
+	if (w->blob && strcmp(blob, w->blob) != 0)
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "blob `%s` is corrupt: its content hashes to %s", w->blob,
+		                    blob);
+	if (w->diff && strcmp(diff, w->diff) != 0)
+		return kiln_err_set(
+		    err, KILN_E_CORRUPT,
+		    "layer `%s`: diffID mismatch: expected %s, content hashes to %s",
+		    w->blob ? w->blob : "(stream)", w->diff, diff);
+	if (diff_out)
+		memcpy(diff_out, diff, KILN_DIGEST_LEN);
+	return 0;
+}
+
+/* rename without replacing: an empty dir at target would be replaced */
+static int rename_new(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	return rename(from, to);
+}
+
+/* Builds a new target in a temp dir of tmpdir, verifies the stream, and
+ * renames it into place; a failure removes the temp dir. */
+static int extract_new(struct layer_source *src, const char *target, const char *tmpdir,
+                       unsigned flags, const struct want *w, char diff_out[KILN_DIGEST_LEN],
+                       struct kiln_err *err)
+{
 	_cleanup_free_ char *parent = NULL;
 	if (!tmpdir) {
 		const char *sl = strrchr(target, '/');
@@ -571,8 +600,13 @@ static int extract_to(struct layer_source *src, const char *target, const char *
 			r = kiln_err_set(err, errno, "chmod `%s`", tmp);
 		if (r == 0)
 			r = extract_tar(src, fd, flags, err);
+		if (r == 0)
+			r = finish_check(src, w, diff_out, err);
+		/* a published snapshot must survive a crash: flush it first */
+		if (r == 0 && (flags & IMG_EXTRACT_SYNC_) && syncfs(fd) < 0)
+			r = kiln_err_set(err, errno, "sync `%s`", tmp);
 	}
-	if (r == 0 && rename(tmp, target) < 0) {
+	if (r == 0 && rename_new(tmp, target) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
 			r = kiln_err_set(err, KILN_E_CONFLICT, "`%s` appeared while extracting",
 			                 target);
@@ -588,15 +622,35 @@ static int extract_to(struct layer_source *src, const char *target, const char *
 	return r;
 }
 
+/* Extracts src into target: a new target through extract_new, an existing
+ * one in place (left partial on failure; refused with IMG_EXTRACT_NEW_). */
+static int extract_to(struct layer_source *src, const char *target, const char *tmpdir,
+                      unsigned flags, const struct want *w, char diff_out[KILN_DIGEST_LEN],
+                      struct kiln_err *err)
+{
+	struct stat st;
+	if (stat(target, &st) < 0)
+		return extract_new(src, target, tmpdir, flags, w, diff_out, err);
+	if (flags & IMG_EXTRACT_NEW_)
+		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` exists", target);
+	if (!S_ISDIR(st.st_mode))
+		return kiln_err_set(err, ENOTDIR, "extract target `%s`", target);
+	_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", target);
+	if (extract_tar(src, fd, flags, err) < 0)
+		return -1;
+	return finish_check(src, w, diff_out, err);
+}
+
 int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, unsigned flags,
                          char diff_id[KILN_DIGEST_LEN], struct kiln_err *err)
 {
 	struct layer_source src;
 	if (layer_source_open(&src, fd, err) < 0)
 		return kiln_err_wrap(err, "extracting into `%s`", target_dir);
-	int r = extract_to(&src, target_dir, tmpdir, flags, err);
-	if (r == 0)
-		r = layer_source_finish(&src, NULL, diff_id, NULL, err);
+	const struct want w = {NULL, NULL};
+	int r = extract_to(&src, target_dir, tmpdir, flags, &w, diff_id, err);
 	layer_source_release(&src);
 	if (r < 0)
 		return kiln_err_wrap(err, "extracting into `%s`", target_dir);
@@ -617,25 +671,9 @@ int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
 	struct layer_source src;
 	if (layer_source_open(&src, fd, err) < 0)
 		return -1;
-	bool existed = kiln_path_exists(target_dir);
-	char blob[KILN_DIGEST_LEN], diff[KILN_DIGEST_LEN];
-	int r = extract_to(&src, target_dir, s->tmp, flags, err);
-	if (r == 0)
-		r = layer_source_finish(&src, blob, diff, NULL, err);
+	const struct want w = {blob_digest, expected_diff};
+	int r = extract_to(&src, target_dir, s->tmp, flags, &w, NULL, err);
 	layer_source_release(&src);
-	if (r == 0 && strcmp(blob, blob_digest) != 0)
-		r = kiln_err_set(err, KILN_E_CORRUPT,
-		                 "blob `%s` is corrupt: its content hashes to %s", blob_digest,
-		                 blob);
-	if (r == 0 && expected_diff && strcmp(diff, expected_diff) != 0)
-		r = kiln_err_set(err, KILN_E_CORRUPT,
-		                 "layer `%s`: diffID mismatch: expected %s, content hashes to %s",
-		                 blob_digest, expected_diff, diff);
-	if (r < 0 && !existed && kiln_path_exists(target_dir)) {
-		struct kiln_err e2 = KILN_ERR_INIT;
-		kiln_rm_rf(target_dir, &e2);
-		kiln_err_release(&e2);
-	}
 	return r;
 }
 
