@@ -19,7 +19,7 @@
 /* Limits on what a load keeps in memory: member names and small files
  * together. Past LOAD_MEM_DATA, small files go to the store like big ones;
  * past LOAD_MEM_NAMES of names the archive is refused. */
-#define LOAD_MEM_DATA  (64u << 20)
+#define LOAD_MEM_DATA  (16u << 20)
 #define LOAD_MEM_NAMES (64u << 20)
 #define LOAD_SMALL     (1u << 20) /* larger members go straight to the store */
 #define LOAD_MAX_LINKS 16         /* symlinks followed for one lookup */
@@ -201,8 +201,10 @@ static int read_entries(struct loader *L, struct archive *a, struct layer_source
 	}
 	if (L->n)
 		qsort(L->f, L->n, sizeof(*L->f), cmp_lfile);
+	/* two blobs/sha256/<hex> are the same bytes (both verified) */
 	for (size_t i = 1; i < L->n; i++)
-		if (!strcmp(L->f[i - 1].name, L->f[i].name))
+		if (!strcmp(L->f[i - 1].name, L->f[i].name) &&
+		    (!L->f[i].digest[0] || strcmp(L->f[i - 1].digest, L->f[i].digest)))
 			return kiln_err_set(err, KILN_E_CORRUPT,
 			                    "archive has two members named `%s`", L->f[i].name);
 	return 0;
@@ -248,6 +250,8 @@ static int check_layer(struct loader *L, const char *digest, const char *want_di
 		                    digest);
 	_cleanup_free_ char *p = img_store_blob_path(L->s, digest);
 	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return kiln_err_set(err, KILN_E_CORRUPT, "archive has no layer blob `%s`", digest);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "layer `%s`", digest);
 	struct layer_source src;
@@ -313,6 +317,8 @@ static char **normalize_all(char *const *v, struct kiln_err *err)
 	struct kiln_strv out = KILN_STRV_INIT;
 	for (size_t i = 0; v && v[i]; i++) {
 		char *n = img_ref_normalize(v[i], err);
+		if (!n)
+			kiln_err_wrap(err, "RepoTags entry `%s`", v[i]);
 		if (n && strchr(n, '@')) {
 			free(n);
 			n = NULL;
