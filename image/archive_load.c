@@ -177,8 +177,9 @@ static int read_member(struct loader *L, struct archive *a, struct archive_entry
 			return kiln_err_set(err, KILN_E_CORRUPT, "bad blob name `%s`", raw);
 		return store_entry(L, a, f, want, err);
 	}
-	if (ends_with(f->name, ".tar") || archive_entry_size(e) > (la_int64_t)LOAD_SMALL ||
-	    L->mem_data + (size_t)archive_entry_size(e) > LOAD_MEM_DATA)
+	la_int64_t size = archive_entry_size(e);
+	if (ends_with(f->name, ".tar") || size < 0 || size > (la_int64_t)LOAD_SMALL ||
+	    L->mem_data + (size_t)size > LOAD_MEM_DATA)
 		return store_entry(L, a, f, NULL, err);
 	return keep_small(L, a, f, err);
 }

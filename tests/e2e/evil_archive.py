@@ -166,6 +166,10 @@ elif kind == "repotag-digest":
     a.file("manifest.json", json.dumps([docker(a, tags=("busybox@" + sha(b"x"),))]).encode())
 elif kind == "repotag-invalid":
     a.file("manifest.json", json.dumps([docker(a, tags=("UPPER/Case:1",))]).encode())
+elif kind == "layers-not-strings":  # a non-string would be skipped silently
+    e = docker(a)
+    e["Layers"].append({"path": "/etc/passwd"})
+    a.file("manifest.json", json.dumps([e]).encode())
 elif kind == "huge-json":  # manifest.json over the 16 MiB limit
     a.file("manifest.json", b"[" + b" " * (17 << 20) + b"]")
 elif kind == "deep-json":
