@@ -46,28 +46,9 @@ struct loader {
  * like "../../etc/shadow" only ever names a member of the archive. */
 static char *norm_path(const char *base_dir, const char *p)
 {
-	struct kiln_buf b;
-	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	if (base_dir && *p != '/')
-		kiln_buf_add(&b, base_dir, strlen(base_dir), NULL);
-	while (*p) {
-		while (*p == '/')
-			p++;
-		const char *end = strchrnul(p, '/');
-		size_t n = (size_t)(end - p);
-		if (n == 2 && !memcmp(p, "..", 2)) {
-			char *sl = b.len ? memrchr(b.data, '/', b.len) : NULL;
-			b.len = sl ? (size_t)(sl - b.data) : 0;
-		} else if (n && !(n == 1 && *p == '.')) {
-			if (b.len)
-				kiln_buf_addch(&b, '/', NULL);
-			kiln_buf_add(&b, p, n, NULL);
-		}
-		p = end;
-	}
-	if (b.data)
-		b.data[b.len] = '\0';
-	return kiln_buf_detach(&b, NULL);
+	char *out = NULL;
+	img_path_norm(base_dir, p, true, KILN_BUF_NOLIMIT, &out, NULL); /* cannot fail */
+	return out;
 }
 
 static int cmp_lfile(const void *a, const void *b)

@@ -109,34 +109,47 @@ struct xtract {
 	char *buf;
 };
 
-/* Normalizes an entry name to "a/b/c" ("" for the root): drops leading
- * '/', "." components and repeated '/'; refuses "..". */
-static int clean_name(const char *name, char **out, struct kiln_err *err)
+int img_path_norm(const char *base, const char *p, bool fold, size_t max, char **out,
+                  struct kiln_err *err)
 {
+	const char *name = p;
 	struct kiln_buf b;
-	kiln_buf_init(&b, PATH_MAX, "layer entry name");
-	const char *p = name;
+	kiln_buf_init(&b, max, "layer entry name");
+	if (base && *p != '/' && kiln_buf_addstr(&b, base, err) < 0)
+		goto fail;
 	while (*p) {
 		while (*p == '/')
 			p++;
 		const char *end = strchrnul(p, '/');
 		size_t n = (size_t)(end - p);
 		if (n == 2 && !memcmp(p, "..", 2)) {
-			kiln_buf_release(&b);
-			return kiln_err_set(err, KILN_E_INVALID,
-			                    "layer entry `%s` escapes the root", name);
-		}
-		if (n && !(n == 1 && *p == '.')) {
-			if ((b.len && kiln_buf_addch(&b, '/', err) < 0) ||
-			    kiln_buf_add(&b, p, n, err) < 0) {
-				kiln_buf_release(&b);
-				return -1;
+			if (!fold) {
+				kiln_err_set(err, KILN_E_INVALID,
+				             "layer entry `%s` escapes the root", name);
+				goto fail;
 			}
+			char *sl = b.len ? memrchr(b.data, '/', b.len) : NULL;
+			b.len = sl ? (size_t)(sl - b.data) : 0;
+		} else if (n && !(n == 1 && *p == '.')) {
+			if ((b.len && kiln_buf_addch(&b, '/', err) < 0) ||
+			    kiln_buf_add(&b, p, n, err) < 0)
+				goto fail;
 		}
 		p = end;
 	}
+	if (b.data)
+		b.data[b.len] = '\0';
 	*out = kiln_buf_detach(&b, NULL);
 	return 0;
+fail:
+	kiln_buf_release(&b);
+	return -1;
+}
+
+/* An entry name as "a/b/c" ("" for the root); ".." is refused. */
+static int clean_name(const char *name, char **out, struct kiln_err *err)
+{
+	return img_path_norm(NULL, name, false, PATH_MAX, out, err);
 }
 
 static int open_in_root(int rootfd, const char *rel, int oflags)

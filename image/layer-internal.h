@@ -54,6 +54,13 @@ void layer_source_release(struct layer_source *src);
 /* A tar reader (libarchive) over a layer_source. */
 struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_err *err);
 
+/* extract.c: a path as "a/b/c" ("" for the root), relative to base (NULL:
+ * the root) unless it starts with '/': "." and empty components dropped;
+ * ".." folded and clamped at the root when fold, else refused ("layer entry
+ * `x` escapes the root"). Longer than max: a KILN_E_LIMIT error. */
+int img_path_norm(const char *base, const char *p, bool fold, size_t max, char **out,
+                  struct kiln_err *err);
+
 /* Private extraction flags (beside enum img_extract_flags). */
 enum {
 	IMG_EXTRACT_NEW_ = 1u << 29,  /* the target must not exist (KILN_E_CONFLICT) */
