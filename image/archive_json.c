@@ -20,6 +20,19 @@ static char **strv_from_json(json_t *a, size_t *n)
 	return v;
 }
 
+/* absent, null, or an array of strings */
+static bool strv_json_ok(json_t *a)
+{
+	if (!a || json_is_null(a))
+		return true;
+	if (!json_is_array(a))
+		return false;
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (!json_is_string(json_array_get(a, i)))
+			return false;
+	return true;
+}
+
 int docker_manifest_parse(const char *data, size_t len, struct docker_manifest_entry **out,
                           size_t *n, struct kiln_err *err)
 {
@@ -42,6 +55,16 @@ int docker_manifest_parse(const char *data, size_t len, struct docker_manifest_e
 			json_decref(root);
 			return kiln_err_set(err, KILN_E_CORRUPT,
 			                    "manifest.json: entry %zu has no Config", i);
+		}
+		const char *bad = !strv_json_ok(json_object_get(o, "RepoTags")) ? "RepoTags"
+		                  : !strv_json_ok(json_object_get(o, "Layers")) ? "Layers"
+		                                                                : NULL;
+		if (bad) {
+			docker_manifest_free(v, i);
+			json_decref(root);
+			return kiln_err_set(
+			    err, KILN_E_CORRUPT,
+			    "manifest.json: entry %zu: `%s` is not an array of strings", i, bad);
 		}
 		v[i].config = xstrdup(cfg);
 		v[i].repo_tags = strv_from_json(json_object_get(o, "RepoTags"), NULL);

@@ -40,6 +40,7 @@ struct layer_source {
 	struct kiln_err err; /* error raised inside the read callback */
 	char *rbuf;
 	bool eof;
+	bool same;          /* not compressed: diff is not hashed, it equals blob */
 	const char *filter; /* name of the detected compression */
 };
 int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err);
@@ -53,9 +54,23 @@ void layer_source_release(struct layer_source *src);
 /* A tar reader (libarchive) over a layer_source. */
 struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_err *err);
 
+/* extract.c: a path as "a/b/c" ("" for the root), relative to base (NULL:
+ * the root) unless it starts with '/': "." and empty components dropped;
+ * ".." folded and clamped at the root when fold, else refused ("layer entry
+ * `x` escapes the root"). Longer than max: a KILN_E_LIMIT error. */
+int img_path_norm(const char *base, const char *p, bool fold, size_t max, char **out,
+                  struct kiln_err *err);
+
+/* Private extraction flags (beside enum img_extract_flags). */
+enum {
+	IMG_EXTRACT_NEW_ = 1u << 29,  /* the target must not exist (KILN_E_CONFLICT) */
+	IMG_EXTRACT_SYNC_ = 1u << 30, /* syncfs before renaming a new target in */
+};
+
 /* extract.c, shared with snapshot.c: extracts a stored blob verifying its
- * digest and, when expected_diff is given, its diffID. A mismatch found
- * after the rename into a new target removes that target. */
+ * digest and, when expected_diff is given, its diffID. A new target is
+ * renamed into place only once both are verified; an existing one is
+ * extracted into in place (partial on failure). */
 int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
                                const char *expected_diff, const char *target_dir, unsigned flags,
                                struct kiln_err *err);

@@ -100,9 +100,9 @@ int layer_sink_open(struct layer_sink *k, struct img_store *s, enum img_compress
 	k->w = img_blob_writer_new(s, err);
 	if (!k->w)
 		return -1;
-	kiln_sha256_init(&k->diff);
 	if (comp == IMG_COMPRESS_NONE)
 		return 0;
+	kiln_sha256_init(&k->diff);
 	k->z = archive_write_new();
 	int r = comp == IMG_COMPRESS_GZIP ? archive_write_add_filter_gzip(k->z)
 	                                  : archive_write_add_filter_zstd(k->z);
@@ -132,9 +132,9 @@ int layer_sink_open(struct layer_sink *k, struct img_store *s, enum img_compress
 
 int layer_sink_write(struct layer_sink *k, const void *p, size_t n, struct kiln_err *err)
 {
-	kiln_sha256_update(&k->diff, p, n);
-	if (!k->z)
+	if (!k->z) /* the blob is the tar: its digest is the diffID */
 		return img_blob_writer_write(k->w, p, n, err);
+	kiln_sha256_update(&k->diff, p, n);
 	const char *c = p;
 	while (n) {
 		la_ssize_t w = archive_write_data(k->z, c, n);
@@ -151,16 +151,21 @@ int layer_sink_commit(struct layer_sink *k, const char *expected_diff, struct im
 {
 	if (k->z && archive_write_close(k->z) != ARCHIVE_OK)
 		return sink_archive_err(k, err, "finishing the layer compressor");
-	char diff[KILN_DIGEST_LEN];
-	kiln_sha256_final(&k->diff, diff);
-	if (expected_diff && strcmp(expected_diff, diff) != 0)
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "layer diffID mismatch: expected %s, content hashes to %s",
-		                    expected_diff, diff);
+	char diff[KILN_DIGEST_LEN] = "";
+	if (k->z) {
+		kiln_sha256_final(&k->diff, diff);
+		if (expected_diff && strcmp(expected_diff, diff) != 0)
+			return kiln_err_set(
+			    err, KILN_E_CORRUPT,
+			    "layer diffID mismatch: expected %s, content hashes to %s",
+			    expected_diff, diff);
+	}
 	memset(out, 0, sizeof(*out));
-	if (img_blob_writer_commit(k->w, NULL, out->digest, &out->size, err) < 0)
-		return -1;
-	memcpy(out->diff_id, diff, KILN_DIGEST_LEN);
+	/* uncompressed, the blob digest is the diffID: the writer checks it */
+	if (img_blob_writer_commit(k->w, k->z ? NULL : expected_diff, out->digest, &out->size,
+	                           err) < 0)
+		return k->z ? -1 : kiln_err_wrap(err, "layer diffID");
+	memcpy(out->diff_id, k->z ? diff : out->digest, KILN_DIGEST_LEN);
 	out->media_type = xstrdup(img_compression_media_type(k->comp));
 	return 0;
 }
@@ -215,7 +220,12 @@ int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err)
 	kiln_sha256_init(&src->blob);
 	kiln_sha256_init(&src->diff);
 	src->raw = archive_read_new();
-	archive_read_support_filter_all(src->raw);
+	/* docker's set (DecompressStream); not filter_all, whose uu, rpm,
+	 * lrzip, grzip... run external programs or unwrap odd containers */
+	archive_read_support_filter_gzip(src->raw);
+	archive_read_support_filter_zstd(src->raw);
+	archive_read_support_filter_xz(src->raw);
+	archive_read_support_filter_bzip2(src->raw);
 	archive_read_support_format_raw(src->raw);
 	archive_read_support_format_empty(src->raw);
 	struct archive_entry *e;
@@ -232,8 +242,19 @@ int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err)
 		layer_source_release(src);
 		return -1;
 	}
-	src->filter =
-	    archive_filter_count(src->raw) > 1 ? archive_filter_name(src->raw, 0) : "none";
+	int nf = archive_filter_count(src->raw);
+	src->filter = nf > 1 ? archive_filter_name(src->raw, 0) : "none";
+	if (nf > 2) {
+		/* gzip in gzip: docker decompresses once and sees no tar */
+		kiln_err_set(err, KILN_E_UNSUPPORTED, "layer is compressed twice (%s over %s)",
+		             archive_filter_name(src->raw, 0), archive_filter_name(src->raw, 1));
+		layer_source_release(src);
+		return -1;
+	}
+	if (nf <= 1) { /* not compressed: the diffID is the blob digest */
+		src->same = true;
+		kiln_sha256_release(&src->diff);
+	}
 	return 0;
 }
 
@@ -246,7 +267,8 @@ ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct 
 		return source_err(src, err, "decompressing layer");
 	if (r == 0)
 		src->eof = true;
-	kiln_sha256_update(&src->diff, buf, (size_t)r);
+	if (!src->same)
+		kiln_sha256_update(&src->diff, buf, (size_t)r);
 	src->diff_size += (uint64_t)r;
 	return r;
 }
@@ -269,7 +291,10 @@ int layer_source_finish(struct layer_source *src, char blob_digest[KILN_DIGEST_L
 		return kiln_err_set(err, errno, "read layer");
 	char b[KILN_DIGEST_LEN], d[KILN_DIGEST_LEN];
 	kiln_sha256_final(&src->blob, b);
-	kiln_sha256_final(&src->diff, d);
+	if (src->same)
+		memcpy(d, b, KILN_DIGEST_LEN);
+	else
+		kiln_sha256_final(&src->diff, d);
 	if (blob_digest)
 		memcpy(blob_digest, b, KILN_DIGEST_LEN);
 	if (diff_id)

@@ -30,6 +30,7 @@ struct walk {
 	const struct img_layer_opts *opts;
 	struct hardlink *links;
 	size_t n_links, cap_links;
+	size_t *slots, n_slots; /* hash of links by inode */
 	char *buf;
 };
 
@@ -132,33 +133,70 @@ static int add_marker(struct walk *w, const char *rel, int64_t mtime, struct kil
 	return 0;
 }
 
-/* Returns the path of an earlier entry with the same inode, or records this one. */
+static size_t inode_hash(dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)dev * 0x9e3779b97f4a7c15ull) ^ (uint64_t)ino;
+	return (size_t)(h * 0xff51afd7ed558ccdull >> 17);
+}
+
+/* Returns the path of an earlier entry with the same inode, or records this
+ * one. A hash table (slots hold index + 1): a tree of 100k hardlinks made
+ * by a build step must not cost a quadratic scan. */
 static const char *hardlink_of(struct walk *w, const struct stat *st, const char *rel)
 {
-	for (size_t i = 0; i < w->n_links; i++)
-		if (w->links[i].dev == st->st_dev && w->links[i].ino == st->st_ino)
-			return w->links[i].path;
+	size_t mask = w->n_slots - 1,
+	       i = w->n_slots ? inode_hash(st->st_dev, st->st_ino) & mask : 0;
+	for (; w->n_slots && w->slots[i]; i = (i + 1) & mask) {
+		const struct hardlink *l = &w->links[w->slots[i] - 1];
+		if (l->dev == st->st_dev && l->ino == st->st_ino)
+			return l->path;
+	}
 	KILN_GROW(w->links, w->cap_links, w->n_links + 1);
 	w->links[w->n_links++] = (struct hardlink){st->st_dev, st->st_ino, xstrdup(rel)};
+	if (2 * w->n_links > w->n_slots) { /* rehash every link */
+		free(w->slots);
+		w->n_slots = w->n_slots ? 2 * w->n_slots : 64;
+		w->slots = xcalloc(w->n_slots, sizeof(*w->slots));
+		mask = w->n_slots - 1;
+		for (size_t k = 0; k < w->n_links; k++) {
+			size_t j = inode_hash(w->links[k].dev, w->links[k].ino) & mask;
+			while (w->slots[j])
+				j = (j + 1) & mask;
+			w->slots[j] = k + 1;
+		}
+	} else {
+		w->slots[i] = w->n_links;
+	}
 	return NULL;
 }
 
-static int copy_data(struct walk *w, const char *full, const char *rel, struct kiln_err *err)
+/* The file must still be the one lstat saw: swapped for a FIFO it would
+ * block, for another file it would not match the header. */
+static int copy_data(struct walk *w, const char *full, const char *rel, const struct stat *st,
+                     struct kiln_err *err)
 {
-	_cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "open `%s`", full);
-	for (;;) {
-		ssize_t n = read(fd, w->buf, DATA_BUF);
+	struct stat now;
+	if (fstat(fd, &now) < 0)
+		return kiln_err_set(err, errno, "stat `%s`", full);
+	if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", full);
+	for (off_t left = st->st_size; left > 0;) {
+		ssize_t n = read(fd, w->buf, left < DATA_BUF ? (size_t)left : DATA_BUF);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return kiln_err_set(err, errno, "read `%s`", full);
-		if (n == 0)
-			return 0;
+		if (n == 0) /* shrank: the header promised more */
+			return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
+			                    full);
 		if (archive_write_data(w->a, w->buf, (size_t)n) != n)
 			return archive_fail(w, err, rel);
+		left -= n;
 	}
+	return 0;
 }
 
 static int add_entry(struct walk *w, const char *full, const char *rel, const struct stat *st,
@@ -201,7 +239,7 @@ static int add_entry(struct walk *w, const char *full, const char *rel, const st
 		return -1;
 	if (archive_write_header(w->a, e) != ARCHIVE_OK)
 		return archive_fail(w, err, rel);
-	if (data && copy_data(w, full, rel, err) < 0)
+	if (data && copy_data(w, full, rel, st, err) < 0)
 		return -1;
 	return 0;
 }
@@ -271,6 +309,7 @@ static void walk_release(struct walk *w)
 	for (size_t i = 0; i < w->n_links; i++)
 		free(w->links[i].path);
 	free(w->links);
+	free(w->slots);
 	free(w->buf);
 	layer_sink_release(&w->sink);
 }
@@ -350,6 +389,10 @@ static int pump(struct layer_source *src, struct layer_sink *k, bool check_tar,
 int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum img_compression to,
                          struct img_layer *out, struct kiln_err *err)
 {
+	if (!kiln_digest_valid(in->digest)) {
+		kiln_err_set(err, KILN_E_INVALID, "invalid digest `%s`", in->digest);
+		return kiln_err_wrap(err, "recompressing layer");
+	}
 	_cleanup_free_ char *path = img_store_blob_path(s, in->digest);
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {

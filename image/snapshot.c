@@ -19,21 +19,18 @@ int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char
 		*path_out = TAKE_PTR(path);
 		return 0;
 	}
-	/* a name that does not exist yet: extract_to builds it in a temp dir */
-	static unsigned seq;
-	_cleanup_free_ char *tmp = xasprintf("%s/snapshot-%.12s-%d-%u", s->tmp,
-	                                     kiln_digest_hex(layer->diff_id), (int)getpid(), seq++);
-	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES;
-	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, tmp, flags, err) < 0)
-		return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		struct kiln_err e2 = KILN_ERR_INIT;
-		kiln_rm_rf(tmp, &e2);
-		kiln_err_release(&e2);
-		/* another process won the race: its snapshot is as good */
-		if ((e != EEXIST && e != ENOTEMPTY) || !kiln_path_exists(path))
-			return kiln_err_set(err, e, "rename snapshot into `%s`", path);
+	/* built in ROOT/tmp, verified, flushed, then renamed into place without
+	 * replacing: a concurrent process may win the rename, and its snapshot
+	 * is as good as ours */
+	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ |
+	                 IMG_EXTRACT_SYNC_;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, &e) < 0) {
+		if (e.code != KILN_E_CONFLICT || !kiln_path_exists(path)) {
+			kiln_err_move(err, &e);
+			return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
+		}
+		kiln_err_release(&e);
 	} else if (kiln_fsync_dir(s->snapshots, err) < 0) {
 		return -1;
 	}

@@ -289,11 +289,16 @@ static void test_round_trip(void)
 }
 
 /* --- hostile tars ------------------------------------------------------- */
+/* tables below name only the fields they need */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 struct tent {
 	mode_t type;
 	const char *name;
 	const char *link; /* symlink target or hardlink target */
 	const char *data;
+	unsigned perm;     /* 0: 0755 for dirs, 0644 else */
+	unsigned dev;      /* makedev for AE_IFCHR / AE_IFBLK */
+	const char *xattr; /* "name=value" */
 };
 
 static char *make_tar(const char *name, const struct tent *ents, size_t n)
@@ -307,7 +312,16 @@ static char *make_tar(const char *name, const struct tent *ents, size_t n)
 		archive_entry_clear(e);
 		archive_entry_set_pathname(e, ents[i].name);
 		archive_entry_set_filetype(e, ents[i].type);
-		archive_entry_set_perm(e, ents[i].type == AE_IFDIR ? 0755 : 0644);
+		archive_entry_set_perm(e, ents[i].perm               ? ents[i].perm
+		                          : ents[i].type == AE_IFDIR ? 0755
+		                                                     : 0644);
+		archive_entry_set_rdev(e, ents[i].dev);
+		if (ents[i].xattr) {
+			const char *eq = strchr(ents[i].xattr, '=');
+			char *xn = xstrndup(ents[i].xattr, (size_t)(eq - ents[i].xattr));
+			archive_entry_xattr_add_entry(e, xn, eq + 1, strlen(eq + 1));
+			free(xn);
+		}
 		if (ents[i].type == AE_IFLNK)
 			archive_entry_set_symlink(e, ents[i].link);
 		else if (ents[i].link)
@@ -450,6 +464,179 @@ static void test_hostile(void)
 	free(dotdot_sent);
 	free(abs_pwn);
 	free(rel_out);
+}
+
+/* Extracts a tar into a fresh target; returns its path (free it) or NULL
+ * with the error in *msg (free it). */
+static char *extract_new(const char *tar, unsigned flags, char **msg)
+{
+	static int seq;
+	char name[64];
+	snprintf(name, sizeof(name), "x-target-%d", seq++);
+	char *target = P(work, name);
+	struct kiln_err err = KILN_ERR_INIT;
+	int fd = open(tar, O_RDONLY);
+	int r = img_layer_extract_fd(fd, target, work, flags, NULL, &err);
+	close(fd);
+	*msg = err.msg ? xstrdup(err.msg) : NULL;
+	kiln_err_release(&err);
+	if (r < 0) {
+		T_OK(!kiln_path_exists(target), "refused extraction leaves no target (%s)", *msg);
+		free(target);
+		return NULL;
+	}
+	return target;
+}
+
+static mode_t type_at(const char *dir, const char *rel)
+{
+	char *p = P(dir, rel);
+	struct stat st;
+	mode_t m = lstat(p, &st) == 0 ? st.st_mode : 0;
+	free(p);
+	return m;
+}
+
+static void test_hostile_whiteouts(void)
+{
+	char *rel_out = xasprintf("../../../../../../../../..%s", outside);
+	const struct tent dotwh[] = {{AE_IFREG, ".wh..", NULL, NULL}};
+	hostile("whiteout `.wh..`", dotwh, 1, true, "invalid whiteout `.wh..`");
+	const struct tent dotwh2[] = {{AE_IFREG, "a/.wh..", NULL, NULL}};
+	hostile("whiteout `a/.wh..`", dotwh2, 1, true, "invalid whiteout");
+	const struct tent upwh[] = {{AE_IFREG, "a/../../.wh.outside", NULL, NULL}};
+	hostile("whiteout `a/../../.wh.x`", upwh, 1, true, "escapes the root");
+	const struct tent symwh[] = {{AE_IFLNK, "esc", outside, NULL},
+	                             {AE_IFREG, "esc/.wh.sentinel", NULL, NULL}};
+	hostile("whiteout under a symlinked parent", symwh, 2, false, NULL);
+	const struct tent relwh[] = {{AE_IFLNK, "esc", rel_out, NULL},
+	                             {AE_IFREG, "esc/.wh.sentinel", NULL, NULL}};
+	hostile("whiteout under a relative escaping symlink", relwh, 2, false, NULL);
+	const struct tent opqsym[] = {{AE_IFLNK, "esc", outside, NULL},
+	                              {AE_IFREG, "esc/.wh..wh..opq", NULL, NULL}};
+	hostile("opaque whiteout under a symlinked parent", opqsym, 2, false, NULL);
+	const struct tent rootsym[] = {{AE_IFLNK, "r", "/", NULL},
+	                               {AE_IFREG, "r/.wh..wh..opq", NULL, NULL},
+	                               {AE_IFREG, "r/.wh.r", NULL, NULL}};
+	hostile("opaque whiteout through a symlink to `/`", rootsym, 3, false, NULL);
+	const struct tent whlink[] = {{AE_IFLNK, "s", sentinel, NULL},
+	                              {AE_IFREG, ".wh.s", NULL, NULL}};
+	hostile("whiteout of a symlink removes the link only", whlink, 2, false, NULL);
+	free(rel_out);
+}
+
+static void test_hostile_replace(void)
+{
+	const struct tent d2f[] = {{AE_IFDIR, "d/", NULL, NULL},
+	                           {AE_IFREG, "d/f", NULL, "x"},
+	                           {AE_IFREG, "d", NULL, "now a file"}};
+	char *tar = make_tar("d2f.tar", d2f, 3), *msg = NULL;
+	char *t = extract_new(tar, 0, &msg);
+	T_OK(t && S_ISREG(type_at(t, "d")), "a file entry replaces a directory (%s)", msg);
+	free(t), free(tar), free(msg);
+
+	const struct tent f2d[] = {{AE_IFREG, "f", NULL, "file"},
+	                           {AE_IFDIR, "f/", NULL, NULL},
+	                           {AE_IFREG, "f/x", NULL, "x"}};
+	tar = make_tar("f2d.tar", f2d, 3);
+	t = extract_new(tar, 0, &msg);
+	T_OK(t && S_ISDIR(type_at(t, "f")) && S_ISREG(type_at(t, "f/x")),
+	     "a directory entry replaces a file (%s)", msg);
+	free(t), free(tar), free(msg);
+
+	const struct tent s2d[] = {{AE_IFLNK, "s", outside, NULL},
+	                           {AE_IFDIR, "s/", NULL, NULL},
+	                           {AE_IFREG, "s/pwned", NULL, "x"}};
+	hostile("symlink replaced by a directory, then written through", s2d, 3, false, "s/pwned");
+	const struct tent hlsym[] = {{AE_IFLNK, "s", sentinel, NULL},
+	                             {AE_IFREG, "h", "s", NULL},
+	                             {AE_IFREG, "h", NULL, "overwritten\n"}};
+	hostile("file over a hardlink of a symlink to outside", hlsym, 3, false, NULL);
+	const struct tent loop[] = {
+	    {AE_IFLNK, "a", "b", NULL}, {AE_IFLNK, "b", "a", NULL}, {AE_IFREG, "a/x", NULL, "x"}};
+	hostile("symlink loop as a parent", loop, 3, true, "layer entry `a/x`");
+	const struct tent chain[] = {{AE_IFLNK, "a", "b", NULL},
+	                             {AE_IFLNK, "b", "c/..", NULL},
+	                             {AE_IFLNK, "c", outside, NULL},
+	                             {AE_IFREG, "a/pwned", NULL, "x"}};
+	hostile("symlink chain out of the root", chain, 4, false, NULL);
+	const struct tent dot[] = {{AE_IFREG, ".", NULL, "root as a file"},
+	                           {AE_IFLNK, "./", outside, NULL},
+	                           {AE_IFREG, "ok", NULL, "x"}};
+	hostile("the root replaced by a file or a symlink", dot, 3, false, "ok");
+	const struct tent hldir[] = {{AE_IFDIR, "d/", NULL, NULL}, {AE_IFREG, "h", "d", NULL}};
+	hostile("hardlink to a directory", hldir, 2, true, "hardlink `h` to directory `d`");
+}
+
+static void test_hostile_names(void)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	while (b.len < 5000)
+		kiln_buf_addstr(&b, "abcdefghi/", NULL);
+	kiln_buf_addstr(&b, "f", NULL);
+	const struct tent longname[] = {{AE_IFREG, kiln_buf_str(&b), NULL, "x"}};
+	hostile("a name over PATH_MAX", longname, 1, true, "layer entry name");
+	b.len = 3999; /* a deep but valid path: 400 components */
+	b.data[b.len] = '\0';
+	const struct tent deep[] = {{AE_IFREG, kiln_buf_str(&b), NULL, "x"}};
+	hostile("a 3999-byte name, 400 components deep", deep, 1, false, "abcdefghi/abcdefghi");
+	kiln_buf_release(&b);
+
+	/* a truncated tar: refused, partial removed */
+	const struct tent ents[] = {{AE_IFREG, "a", NULL, "aaaa"}, {AE_IFREG, "b", NULL, NULL}};
+	char *tar = make_tar("trunc.tar", ents, 2), *msg = NULL;
+	T_OK(truncate(tar, 700) == 0, "truncate the tar in the middle of `a`");
+	char *t = extract_new(tar, 0, &msg);
+	T_OK(!t && msg && strstr(msg, "layer entry `a`"), "truncated tar refused: %s", msg);
+	free(t), free(tar), free(msg);
+}
+
+static void test_hostile_kinds(void)
+{
+	const struct tent ents[] = {
+	    {AE_IFCHR, "dev/null", NULL, NULL, 0666, makedev(1, 3), NULL},
+	    {AE_IFBLK, "dev/sda", NULL, NULL, 0666, makedev(8, 0), NULL},
+	    {AE_IFREG, "suid", NULL, "x", 04755, 0, NULL},
+	    {AE_IFDIR, "opq/", NULL, NULL, 0755, 0, "trusted.overlay.opaque=y"},
+	    {AE_IFDIR, "uopq/", NULL, NULL, 0755, 0, "user.overlay.opaque=y"},
+	    {AE_IFREG, "red", NULL, "r", 0644, 0, "trusted.overlay.redirect=/etc"},
+	    {AE_IFREG, "ux", NULL, "u", 0644, 0, "user.kiln=1"},
+	};
+	char *tar = make_tar("kinds.tar", ents, KILN_ARRAY_SIZE(ents)), *msg = NULL;
+	char *t = extract_new(tar, 0, &msg);
+	T_OK(t && !type_at(t, "dev/null") && !type_at(t, "dev/sda"),
+	     "devices are not created without IMG_EXTRACT_DEVICES (%s)", msg);
+	T_INTEQ(t ? type_at(t, "suid") & 07777 : 0, 04755, "setuid is kept (a legitimate mode)");
+	char v[8];
+	char *p = t ? P(t, "opq") : NULL;
+	T_OK(p && lgetxattr(p, "trusted.overlay.opaque", v, sizeof(v)) < 0,
+	     "trusted.overlay.* from a layer is never applied");
+	free(p);
+	p = t ? P(t, "uopq") : NULL;
+	T_OK(p && lgetxattr(p, "user.overlay.opaque", v, sizeof(v)) < 0,
+	     "user.overlay.* from a layer is never applied");
+	free(p);
+	p = t ? P(t, "red") : NULL;
+	T_OK(p && lgetxattr(p, "trusted.overlay.redirect", v, sizeof(v)) < 0,
+	     "nor trusted.overlay.redirect");
+	free(p);
+	p = t ? P(t, "ux") : NULL;
+	ssize_t n = p ? lgetxattr(p, "user.kiln", v, sizeof(v)) : -1;
+	T_OK((n == 1 && v[0] == '1') || (n < 0 && errno == ENOTSUP), "user.* xattrs are applied");
+	free(p);
+	if (t)
+		kiln_rm_rf(t, NULL);
+	free(t), free(msg);
+	if (is_root) {
+		t = extract_new(tar, IMG_EXTRACT_DEVICES, &msg);
+		T_OK(t && S_ISCHR(type_at(t, "dev/null")) && S_ISBLK(type_at(t, "dev/sda")),
+		     "devices are created with IMG_EXTRACT_DEVICES (%s)", msg);
+		if (t)
+			kiln_rm_rf(t, NULL);
+		free(t), free(msg);
+	}
+	free(tar);
 }
 
 /* --- whiteouts ------------------------------------------------------------ */
@@ -601,6 +788,10 @@ int main(void)
 		tap_diag("not root: owners and devices are not checked");
 	test_round_trip();
 	test_hostile();
+	test_hostile_whiteouts();
+	test_hostile_replace();
+	test_hostile_names();
+	test_hostile_kinds();
 	test_whiteouts();
 	test_overlay_upper();
 	img_store_close(store);
