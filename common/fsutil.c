@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,101 @@ int kiln_mkdir_p(const char *path, mode_t mode, struct kiln_err *err)
 	return 0;
 }
 
+/* One level of the descent: the directory's name in its parent and its
+ * identity, to check that ".." leads back where we came from. */
+struct rm_level {
+	char *name;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* The filesystem and mount a removal must stay on: same-filesystem bind
+ * mounts share st_dev, so the mount ID (statx) decides where available. */
+struct rm_where {
+	dev_t dev;
+	uint64_t mnt_id;
+	bool has_mnt_id;
+};
+
+static bool rm_same_mount(int fd, const struct stat *st, const struct rm_where *w)
+{
+	if (st->st_dev != w->dev)
+		return false;
+	struct statx stx;
+	if (!w->has_mnt_id || statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID))
+		return true;
+	return stx.stx_mnt_id == w->mnt_id;
+}
+
+/* Opens the directory `name` under dirfd for removal (no symlink, same
+ * mount as w), making it writable and searchable for us. */
+static int rm_open_dir(int dirfd_, const char *name, const struct rm_where *w, struct stat *st,
+                       struct kiln_err *err)
+{
+	int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", name);
+	if (fstat(fd, st) < 0) {
+		int e = errno;
+		close(fd);
+		return kiln_err_set(err, e, "stat `%s`", name);
+	}
+	if (w && !rm_same_mount(fd, st, w)) {
+		close(fd);
+		return kiln_err_set(err, EBUSY, "`%s` is a mount point", name);
+	}
+	if ((st->st_mode & 0700) != 0700)
+		fchmod(fd, st->st_mode | 0700);
+	return fd;
+}
+
+/* Empties the directory open as fd of everything but subdirectories and
+ * returns the name of one subdirectory (allocated), or NULL when it is
+ * empty; -1 in *failed on error. */
+static char *rm_clear_files(int fd, int *failed, struct kiln_err *err)
+{
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		*failed = kiln_err_set(err, errno, "opendir");
+		return NULL;
+	}
+	rewinddir(d);
+	char *subdir = NULL;
+	struct dirent *de;
+	while (!subdir && (errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat st;
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			*failed = kiln_err_set(err, errno, "stat `%s`", de->d_name);
+			break;
+		}
+		if (S_ISDIR(st.st_mode))
+			subdir = xstrdup(de->d_name);
+		else if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
+			*failed = kiln_err_set(err, errno, "unlink `%s`", de->d_name);
+			break;
+		}
+	}
+	if (!subdir && !*failed && errno)
+		*failed = kiln_err_set(err, errno, "readdir");
+	closedir(d);
+	if (*failed) {
+		free(subdir);
+		return NULL;
+	}
+	return subdir;
+}
+
+/* Depth-first without recursion and with one directory open at a time, so
+ * neither the stack nor the fd limit bounds the depth of a tree (a hostile
+ * layer may nest thousands of levels). */
 int kiln_rm_rf_at(int parent, const char *name, struct kiln_err *err)
 {
 	struct stat st;
@@ -165,27 +261,69 @@ int kiln_rm_rf_at(int parent, const char *name, struct kiln_err *err)
 			return kiln_err_set(err, errno, "unlink `%s`", name);
 		return 0;
 	}
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = rm_open_dir(parent, name, NULL, &st, err);
 	if (fd < 0)
-		return kiln_err_set(err, errno, "open `%s`", name);
-	/* A directory without write or search permission for us (root ignores
-	 * modes, others may not): make it removable. */
-	if ((st.st_mode & 0700) != 0700)
-		fchmod(fd, st.st_mode | 0700);
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return kiln_err_set(err, errno, "opendir `%s`", name);
+		return kiln_err_wrap(err, "removing `%s`", name);
+	struct rm_where where = {.dev = st.st_dev};
+	struct statx stx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == 0 &&
+	    (stx.stx_mask & STATX_MNT_ID)) {
+		where.mnt_id = stx.stx_mnt_id;
+		where.has_mnt_id = true;
 	}
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+	struct rm_level *stack = NULL;
+	size_t depth = 0, cap = 0;
+	int failed = 0;
+	for (;;) {
+		char *sub = rm_clear_files(fd, &failed, err);
+		if (failed)
+			break;
+		if (sub) {
+			struct stat cst;
+			int child = rm_open_dir(fd, sub, &where, &cst, err);
+			if (child < 0) {
+				free(sub);
+				failed = -1;
+				break;
+			}
+			KILN_GROW(stack, cap, depth + 1);
+			stack[depth++] = (struct rm_level){sub, cst.st_dev, cst.st_ino};
+			close(fd);
+			fd = child;
 			continue;
-		if (kiln_rm_rf_at(dirfd(d), de->d_name, err) < 0)
-			return kiln_err_wrap(err, "in `%s`", name);
+		}
+		if (depth == 0)
+			break;
+		/* Back up one level and remove the directory just emptied. */
+		struct rm_level done = stack[--depth];
+		int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat ust;
+		dev_t want_dev = depth ? stack[depth - 1].dev : st.st_dev;
+		ino_t want_ino = depth ? stack[depth - 1].ino : st.st_ino;
+		if (up < 0 || fstat(up, &ust) < 0 || ust.st_dev != want_dev ||
+		    ust.st_ino != want_ino) {
+			failed = kiln_err_set(err, up < 0 ? errno : ESTALE,
+			                      "`%s` moved while it was being removed", done.name);
+			if (up >= 0)
+				close(up);
+			free(done.name);
+			break;
+		}
+		close(fd);
+		fd = up;
+		if (unlinkat(fd, done.name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+			failed = kiln_err_set(err, errno, "rmdir `%s`", done.name);
+			free(done.name);
+			break;
+		}
+		free(done.name);
 	}
-	if (errno)
-		return kiln_err_set(err, errno, "readdir `%s`", name);
+	close(fd);
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i].name);
+	free(stack);
+	if (failed)
+		return kiln_err_wrap(err, "removing `%s`", name);
 	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return kiln_err_set(err, errno, "rmdir `%s`", name);
 	return 0;

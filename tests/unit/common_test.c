@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +149,57 @@ static void test_fs(void)
 	free(deep);
 }
 
+/* rm -rf keeps one directory open at a time: a tree far deeper than the
+ * fd limit goes; a mount inside the tree is refused, not emptied. */
+static void test_rm_rf_deep(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	char tmpl[] = "/tmp/kiln-rmrf-test.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	for (int i = 0; i < 3000; i++) {
+		mkdirat(fd, "d", 0755);
+		int sub = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+		close(openat(sub, "f", O_CREAT | O_WRONLY, 0644));
+		close(fd);
+		fd = sub;
+	}
+	close(fd);
+	struct rlimit old, low;
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = 32;
+	setrlimit(RLIMIT_NOFILE, &low);
+	char *top = kiln_path_join(dir, "d");
+	int r = kiln_rm_rf(top, &err);
+	setrlimit(RLIMIT_NOFILE, &old);
+	T_OK(r == 0, "3000 nested directories removed with 32 fds (%s)", err.msg ? err.msg : "");
+	T_OK(!kiln_path_exists(top), "deep tree gone");
+	kiln_err_release(&err);
+
+	if (geteuid() == 0) {
+		char *tree = kiln_path_join(dir, "tree"), *mnt = kiln_path_join(dir, "tree/mnt");
+		char *src = kiln_path_join(dir, "src"), *keep = kiln_path_join(dir, "src/keep");
+		kiln_mkdir_p(mnt, 0755, &err);
+		kiln_mkdir_p(src, 0755, &err);
+		kiln_write_file_atomic(keep, "k", 1, 0644, &err);
+		if (mount(src, mnt, NULL, MS_BIND, NULL) == 0) {
+			int rr = kiln_rm_rf(tree, &err);
+			T_OK(rr < 0 && err.code == EBUSY, "a mount inside the tree is refused (%s)",
+			     err.msg ? err.msg : "");
+			T_OK(kiln_path_exists(keep), "the mounted content survives");
+			kiln_err_release(&err);
+			umount2(mnt, MNT_DETACH);
+		}
+		free(tree);
+		free(mnt);
+		free(src);
+		free(keep);
+	}
+	free(top);
+	kiln_rm_rf(dir, NULL);
+}
+
 static void test_hash(void)
 {
 	char d[KILN_DIGEST_LEN];
@@ -192,6 +245,7 @@ int main(void)
 	test_buf();
 	test_paths();
 	test_fs();
+	test_rm_rf_deep();
 	test_hash();
 	return tap_done();
 }
