@@ -6,8 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "builder.h"
 #include "cli.h"
 #include "image.h"
+
+static int apply_changes(struct img_config *cfg, void *ud, struct kiln_err *err)
+{
+	return bld_apply_changes(cfg, ud, err);
+}
 
 int cmd_import(int argc, char **argv, struct kiln_ctx *ctx)
 {
@@ -27,7 +33,8 @@ int cmd_import(int argc, char **argv, struct kiln_ctx *ctx)
 	struct kiln_err err = KILN_ERR_INIT;
 	struct img_import_opts o = {.source = argv[1],
 	                            .ref = argc > 2 ? argv[2] : NULL,
-	                            .changes = changes.v,
+	                            .apply = changes.n ? apply_changes : NULL,
+	                            .apply_ud = changes.v,
 	                            .message = message};
 	char id[KILN_DIGEST_LEN];
 	int r = img_compression_parse(compress, &o.compression, &err);

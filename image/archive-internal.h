@@ -22,8 +22,5 @@ void docker_manifest_free(struct docker_manifest_entry *v, size_t n);
  * is a familiar "name:tag", ids[i] the hex it maps to. */
 char *docker_repositories_json(char *const *repos, char *const *ids, size_t n, size_t *len);
 
-/* `["a","b"]` -> 1 and a NULL-terminated vector; anything that is not a JSON
- * array of strings -> 0 (the caller takes the shell form). */
-int json_string_array(const char *s, char ***out);
 
 #endif

@@ -1,8 +1,7 @@
-/* import (rootfs tarball or directory -> one-layer image, --change) and
+/* import (rootfs tarball or directory -> one-layer image) and
  * save (docker archive or OCI layout tar). Load is in archive_load.c. */
 #include <archive.h>
 #include <archive_entry.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,198 +12,6 @@
 
 #include "archive-internal.h"
 #include "store-internal.h"
-
-/* --- --change ----------------------------------------------------------- */
-
-/* Splits shell-like words: '...' literal, "..." with backslash escapes. */
-static int split_words(const char *s, struct kiln_strv *out, struct kiln_err *err)
-{
-	struct kiln_buf w;
-	kiln_buf_init(&w, 1 << 20, "change word");
-	bool in_word = false;
-	for (const char *p = s;; p++) {
-		if (!*p || isspace((unsigned char)*p)) {
-			if (in_word)
-				kiln_strv_push_take(out, kiln_buf_detach(&w, NULL));
-			in_word = false;
-			if (!*p)
-				break;
-			continue;
-		}
-		in_word = true;
-		if (*p == '\'' || *p == '"') {
-			char q = *p++;
-			while (*p && *p != q) {
-				if (q == '"' && *p == '\\' && p[1])
-					p++;
-				kiln_buf_addch(&w, *p++, NULL);
-			}
-			if (!*p) {
-				kiln_buf_release(&w);
-				return kiln_err_set(err, KILN_E_INVALID,
-				                    "unterminated quote in `%s`", s);
-			}
-		} else if (*p == '\\' && p[1]) {
-			kiln_buf_addch(&w, *++p, NULL);
-		} else {
-			kiln_buf_addch(&w, *p, NULL);
-		}
-	}
-	kiln_buf_release(&w);
-	return 0;
-}
-
-static size_t strv_len(char *const *v)
-{
-	size_t n = 0;
-	while (v && v[n])
-		n++;
-	return n;
-}
-
-/* Sets "KEY=..." in a NULL-terminated env vector, or adds to a sorted set. */
-static void strv_set(char ***v, const char *item, size_t keylen, bool sorted_set)
-{
-	size_t n = strv_len(*v);
-	for (size_t i = 0; i < n; i++) {
-		bool same = keylen ? !strncmp((*v)[i], item, keylen) && (*v)[i][keylen] == '='
-		                   : !strcmp((*v)[i], item);
-		if (same) {
-			free((*v)[i]);
-			(*v)[i] = xstrdup(item);
-			return;
-		}
-	}
-	*v = xreallocarray(*v, n + 2, sizeof(char *));
-	size_t at = n;
-	if (sorted_set)
-		for (at = 0; at < n && strcmp((*v)[at], item) < 0; at++)
-			;
-	memmove(*v + at + 1, *v + at, (n - at) * sizeof(char *));
-	(*v)[at] = xstrdup(item);
-	(*v)[n + 1] = NULL;
-}
-
-static char **exec_or_shell(const char *rest)
-{
-	char **v = NULL;
-	if (json_string_array(rest, &v))
-		return v;
-	v = xcalloc(4, sizeof(char *));
-	v[0] = xstrdup("/bin/sh");
-	v[1] = xstrdup("-c");
-	v[2] = xstrdup(rest);
-	return v;
-}
-
-static int change_kv(struct img_config *cfg, bool env, const char *rest, struct kiln_err *err)
-{
-	struct kiln_strv words = KILN_STRV_INIT;
-	if (split_words(rest, &words, err) < 0)
-		return -1;
-	int r = 0;
-	if (words.n && !strchr(words.v[0], '=')) {
-		/* legacy "ENV KEY value with spaces" */
-		const char *v = rest + strspn(rest, " \t");
-		v += strcspn(v, " \t");
-		v += strspn(v, " \t");
-		_cleanup_free_ char *item = xasprintf("%s=%s", words.v[0], v);
-		if (env)
-			strv_set(&cfg->config.env, item, strlen(words.v[0]), false);
-		else
-			img_map_set(&cfg->config.labels, words.v[0], v);
-	} else {
-		for (size_t i = 0; i < words.n && r == 0; i++) {
-			char *eq = strchr(words.v[i], '=');
-			if (!eq || eq == words.v[i]) {
-				r = kiln_err_set(err, KILN_E_INVALID, "`%s` needs KEY=VALUE pairs",
-				                 rest);
-				break;
-			}
-			size_t kl = (size_t)(eq - words.v[i]);
-			if (env) {
-				strv_set(&cfg->config.env, words.v[i], kl, false);
-			} else {
-				*eq = '\0';
-				img_map_set(&cfg->config.labels, words.v[i], eq + 1);
-			}
-		}
-	}
-	if (!words.n)
-		r = kiln_err_set(err, KILN_E_INVALID, "missing arguments");
-	kiln_strv_release(&words);
-	return r;
-}
-
-static int change_list(char ***set, const char *rest, bool port, struct kiln_err *err)
-{
-	char **json = NULL;
-	struct kiln_strv words = KILN_STRV_INIT;
-	if (!port && json_string_array(rest, &json)) {
-		for (size_t i = 0; json[i]; i++)
-			kiln_strv_push(&words, json[i]);
-		kiln_strv_free(json);
-	} else if (split_words(rest, &words, err) < 0) {
-		return -1;
-	}
-	if (!words.n)
-		return kiln_err_set(err, KILN_E_INVALID, "missing arguments");
-	for (size_t i = 0; i < words.n; i++) {
-		_cleanup_free_ char *item = port && !strchr(words.v[i], '/')
-		                                ? xasprintf("%s/tcp", words.v[i])
-		                                : xstrdup(words.v[i]);
-		strv_set(set, item, 0, true);
-	}
-	kiln_strv_release(&words);
-	return 0;
-}
-
-static void set_str(char **field, const char *v)
-{
-	free(*field);
-	*field = xstrdup(v);
-}
-
-int img_config_apply_change(struct img_config *cfg, const char *change, struct kiln_err *err)
-{
-	const char *p = change + strspn(change, " \t");
-	size_t kl = strcspn(p, " \t");
-	_cleanup_free_ char *kw = xstrndup(p, kl);
-	for (char *c = kw; *c; c++)
-		*c = (char)toupper((unsigned char)*c);
-	const char *rest = p + kl;
-	rest += strspn(rest, " \t");
-	int r = 0;
-	cfg->has_config = true;
-	if (!strcmp(kw, "CMD")) {
-		kiln_strv_free(cfg->config.cmd);
-		cfg->config.cmd = exec_or_shell(rest);
-	} else if (!strcmp(kw, "ENTRYPOINT")) {
-		kiln_strv_free(cfg->config.entrypoint);
-		cfg->config.entrypoint = exec_or_shell(rest);
-	} else if (!strcmp(kw, "ENV") || !strcmp(kw, "LABEL")) {
-		r = change_kv(cfg, kw[0] == 'E', rest, err);
-	} else if (!strcmp(kw, "EXPOSE") || !strcmp(kw, "VOLUME")) {
-		bool port = kw[0] == 'E';
-		r = change_list(port ? &cfg->config.exposed_ports : &cfg->config.volumes, rest,
-		                port, err);
-	} else if (!strcmp(kw, "ONBUILD")) {
-		strv_set(&cfg->config.on_build, rest, 0, false);
-	} else if (!strcmp(kw, "USER") || !strcmp(kw, "WORKDIR") || !strcmp(kw, "STOPSIGNAL")) {
-		if (!*rest)
-			r = kiln_err_set(err, KILN_E_INVALID, "missing argument");
-		else
-			set_str(kw[0] == 'U'   ? &cfg->config.user
-			        : kw[0] == 'W' ? &cfg->config.working_dir
-			                       : &cfg->config.stop_signal,
-			        rest);
-	} else {
-		return kiln_err_set(err, KILN_E_INVALID, "%s is not a valid change command", kw);
-	}
-	if (r < 0)
-		return kiln_err_wrap(err, "change `%s`", change);
-	return 0;
-}
 
 /* --- import --------------------------------------------------------------- */
 
@@ -270,11 +77,10 @@ int img_import(struct img_store *s, const struct img_import_opts *o, char image_
                struct kiln_err *err)
 {
 	struct img_config *cfg = img_config_new();
-	for (size_t i = 0; o->changes && o->changes[i]; i++)
-		if (img_config_apply_change(cfg, o->changes[i], err) < 0) {
-			img_config_free(cfg);
-			return kiln_err_wrap(err, "import");
-		}
+	if (o->apply && o->apply(cfg, o->apply_ud, err) < 0) {
+		img_config_free(cfg);
+		return kiln_err_wrap(err, "import");
+	}
 	struct img_layer l = {0};
 	if (import_layer(s, o, &l, err) < 0) {
 		img_config_free(cfg);

@@ -135,23 +135,3 @@ char *docker_repositories_json(char *const *repos, char *const *ids, size_t n, s
 	return s;
 }
 
-int json_string_array(const char *s, char ***out)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s != '[')
-		return 0;
-	json_t *a = json_loads(s, JSON_DECODE_ANY, NULL);
-	if (!json_is_array(a)) {
-		json_decref(a);
-		return 0;
-	}
-	for (size_t i = 0; i < json_array_size(a); i++)
-		if (!json_is_string(json_array_get(a, i))) {
-			json_decref(a);
-			return 0;
-		}
-	*out = strv_from_json(a, NULL);
-	json_decref(a);
-	return 1;
-}

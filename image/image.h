@@ -376,10 +376,13 @@ int img_snapshot_dirs(struct img_store *s, const struct img_layer *layers, size_
 
 /* --- import, save, load (archive_io.c, archive_load.c) ------------------ */
 struct img_import_opts {
-	const char *source;   /* tarball (plain/gzip/zstd/xz/bzip2), directory, or "-" (stdin) */
-	const char *ref;      /* NULL: an untagged image */
-	char *const *changes; /* `--change` instructions, NULL-terminated, or NULL */
-	const char *message;  /* history comment (default "Imported from SOURCE") */
+	const char *source; /* tarball (plain/gzip/zstd/xz/bzip2), directory, or "-" (stdin) */
+	const char *ref;    /* NULL: an untagged image */
+	/* Edits the new config before it is stored (`--change` instructions:
+	 * the builder knows Dockerfiles, the image module does not), or NULL. */
+	int (*apply)(struct img_config *cfg, void *ud, struct kiln_err *err);
+	void *apply_ud;
+	const char *message;              /* history comment (default "Imported from SOURCE") */
 	enum img_compression compression; /* of the stored layer (default none) */
 };
 /* A one-layer image. A tarball's bytes become the layer as they are
@@ -387,10 +390,6 @@ struct img_import_opts {
  * `created` is now, or SOURCE_DATE_EPOCH when set. */
 int img_import(struct img_store *s, const struct img_import_opts *o, char image_id[KILN_DIGEST_LEN],
                struct kiln_err *err);
-/* Applies one Dockerfile instruction allowed by `import --change` (CMD,
- * ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR,
- * STOPSIGNAL; exec form as a JSON array or shell form). */
-int img_config_apply_change(struct img_config *cfg, const char *change, struct kiln_err *err);
 
 enum img_archive_format {
 	IMG_ARCHIVE_DOCKER, /* docker save: manifest.json + repositories + OCI layout */

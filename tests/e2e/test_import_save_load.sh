@@ -39,6 +39,22 @@ run_ok "import a directory with changes" kiln import \
 cfg=$(cfg_of "$ROOT" "$OUT")
 expect_eq "changes applied" "$(printf '%s' "$cfg" | jq_py '[d["config"][k] for k in ("Env","ExposedPorts","WorkingDir","User","Labels","Volumes","Entrypoint","StopSignal","OnBuild")]')" \
 	"[['A=1', 'B=two words', 'C=3 4'], {'53/udp': {}, '80/tcp': {}}, '/srv', 'nobody', {'org.x': 'y'}, {'/data': {}}, ['/bin/sh', '-c', 'echo hi'], 'SIGTERM', ['RUN true']]"
+# --change lines are Dockerfile instructions: parsed and expanded as in a build.
+run_ok "import with HEALTHCHECK, expansion and ranges" kiln import \
+	-c 'ENV BASE=/opt/app' -c 'WORKDIR $BASE' -c 'WORKDIR sub' -c 'ENV P=${BASE}/bin:$PATH' \
+	-c 'EXPOSE 8000-8002/udp' -c 'CMD ["run"]' -c 'ENTRYPOINT ["/bin/busybox"]' \
+	-c 'HEALTHCHECK --interval=5s --timeout=2s --retries=3 CMD wget -q -O- http://127.0.0.1/ || exit 1' \
+	"$BB" changes2
+cfg=$(cfg_of "$ROOT" "$OUT")
+expect_eq "healthcheck stored as docker does" "$(printf '%s' "$cfg" | jq_py 'd["config"]["Healthcheck"]')" \
+	"{'Test': ['CMD-SHELL', 'wget -q -O- http://127.0.0.1/ || exit 1'], 'Interval': 5000000000, 'Timeout': 2000000000, 'Retries': 3}"
+expect_eq "words expanded with the config's Env" "$(printf '%s' "$cfg" | jq_py '[d["config"]["WorkingDir"], d["config"]["Env"]]')" \
+	"['/opt/app/sub', ['BASE=/opt/app', 'P=/opt/app/bin:']]"
+expect_eq "port ranges expanded" "$(printf '%s' "$cfg" | jq_py 'sorted(d["config"]["ExposedPorts"])')" \
+	"['8000/udp', '8001/udp', '8002/udp']"
+expect_eq "CMD given in the same list survives ENTRYPOINT" "$(printf '%s' "$cfg" | jq_py 'd["config"]["Cmd"]')" "['run']"
+run_fail "a change with a Dockerfile error names it" 1 kiln import -c 'ENV PATH' "$BB" bad
+expect_contains "parser message" "$OUT" "ENV must have two arguments"
 run_fail "a change docker does not allow is refused" 1 kiln import -c 'RUN true' "$BB" bad
 expect_contains "names the instruction" "$OUT" "RUN is not a valid change command"
 run_fail "import of a non-tar is refused" 1 kiln import /etc/hostname junk
