@@ -22,5 +22,4 @@ void docker_manifest_free(struct docker_manifest_entry *v, size_t n);
  * is a familiar "name:tag", ids[i] the hex it maps to. */
 char *docker_repositories_json(char *const *repos, char *const *ids, size_t n, size_t *len);
 
-
 #endif

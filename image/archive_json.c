@@ -134,4 +134,3 @@ char *docker_repositories_json(char *const *repos, char *const *ids, size_t n, s
 	*len = strlen(s);
 	return s;
 }
-
