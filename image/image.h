@@ -1,6 +1,7 @@
 /* image: references, OCI JSON, the content-addressed store, layers.
  * Layer 1: uses common/ only. The only module that includes <jansson.h>
- * (in oci_json.c) and the one that owns libarchive use for layers.
+ * (in oci_json.c and config_json.c) and the one that owns libarchive use for
+ * layers.
  *
  * On disk, under the kiln root (ROOT):
  *   ROOT/images/          a real OCI image layout (oci-layout, index.json,
@@ -15,8 +16,9 @@
  *                         read-modify-write (tags)
  * The other modules add ROOT/containers, ROOT/cache, ROOT/volumes.
  *
- * Files: ref.c (references), oci_json.c (the only file including
- * <jansson.h>: config/manifest/index types), store.c (layout, blobs),
+ * Files: ref.c (references), oci_json.c and config_json.c (with
+ * json-internal.h, the only files including <jansson.h>: manifest/index and
+ * config types), store.c (layout, blobs),
  * index.c (index.json, tags, image commit/load/list/remove), gc.c (garbage
  * collection, fsck, temp sweeping). */
 #ifndef KILN_IMAGE_H
@@ -66,7 +68,7 @@ char *img_ref_normalize(const char *s, struct kiln_err *err);
 /* Familiar form of an already normalized string; a copy of s if it does not parse. */
 char *img_ref_familiarize(const char *s);
 
-/* --- OCI / Docker JSON types (oci_json.c) ------------------------------- */
+/* --- OCI / Docker JSON types (oci_json.c, config_json.c) --------------- */
 #define IMG_MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
 #define IMG_MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
 #define IMG_MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
