@@ -127,60 +127,6 @@ static void collect_rows(struct img_image **v, size_t n, const char *filter,
 static const char *const image_headers[][2] = {
     {"ID", "IMAGE ID"}, {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"}, {NULL, NULL}};
 
-static int print_formatted(struct kiln_ctx *ctx, const char *format, json_t **objs, size_t n,
-                           const char *const (*headers)[2])
-{
-	if (!strcmp(format, "json") || !strcmp(format, "{{json .}}")) {
-		for (size_t i = 0; i < n; i++) {
-			_cleanup_free_ char *j = kiln_json_dump(objs[i], false);
-			printf("%s\n", j);
-		}
-		return 0;
-	}
-	struct kiln_tmpl *t = kiln_tmpl_parse(format, &ctx->err);
-	if (!t)
-		return 125;
-	struct kiln_table tab = {.n_cols = 0};
-	bool table = kiln_tmpl_is_table(t);
-	struct kiln_buf b;
-	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	if (table) {
-		char *h = kiln_tmpl_header(t, headers);
-		kiln_buf_addf(&b, NULL, "%s\n", h);
-		free(h);
-	}
-	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = kiln_tmpl_render(t, objs[i], &b, &ctx->err) < 0 ? 1 : 0;
-		kiln_buf_addch(&b, '\n', NULL);
-	}
-	if (!rc && table) {
-		/* align tab-separated cells like docker's tabwriter */
-		char *save = NULL, *all = kiln_buf_detach(&b, NULL);
-		for (char *line = strtok_r(all, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			struct kiln_strv cells = KILN_STRV_INIT;
-			char *s2 = NULL;
-			for (char *c = strtok_r(line, "\t", &s2); c; c = strtok_r(NULL, "\t", &s2))
-				kiln_strv_push(&cells, c);
-			if (!tab.n_cols)
-				tab.n_cols = cells.n ? cells.n : 1;
-			while (cells.n < tab.n_cols)
-				kiln_strv_push(&cells, "");
-			kiln_table_add(&tab, (const char *const *)cells.v);
-			kiln_strv_release(&cells);
-		}
-		free(all);
-		kiln_table_print(&tab, stdout);
-		kiln_table_release(&tab);
-	} else if (!rc) {
-		fputs(kiln_buf_str(&b), stdout);
-	}
-	kiln_buf_release(&b);
-	kiln_tmpl_free(t);
-	return rc;
-}
-
 int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool all = false, quiet = false, digests = false, no_trunc = false;
@@ -218,7 +164,9 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 		json_t **objs = xcalloc(n_rows + 1, sizeof(*objs));
 		for (size_t i = 0; i < n_rows; i++)
 			objs[i] = row_json(&rows[i], no_trunc);
-		rc = print_formatted(ctx, format, objs, n_rows, image_headers);
+		const struct kiln_tmpl_opts o = {.type = "*formatter.imageContext"};
+		rc = kiln_format_list(format, (void *const *)objs, n_rows, image_headers, &o,
+		                      stdout, &ctx->err) < 0;
 		for (size_t i = 0; i < n_rows; i++)
 			json_decref(objs[i]);
 		free(objs);
@@ -347,6 +295,55 @@ static json_t *inspect_json(const struct img_image *img)
 	return o;
 }
 
+/* Go types of the inspect fields the JSON leaves out or sets to null. */
+static const char *const inspect_kinds[][2] = {{"Labels", "map"},
+                                               {"ExposedPorts", "map"},
+                                               {"Volumes", "map"},
+                                               {"Data", "map"},
+                                               {"Healthcheck", "ptr"},
+                                               {"Env", "slice"},
+                                               {"Cmd", "slice"},
+                                               {"Entrypoint", "slice"},
+                                               {"OnBuild", "slice"},
+                                               {"Shell", "slice"},
+                                               {"RepoTags", "slice"},
+                                               {"RepoDigests", "slice"},
+                                               {"Layers", "slice"},
+                                               {"StopSignal", "string"},
+                                               {"Variant", "string"},
+                                               {"ArgsEscaped", "bool"},
+                                               {NULL, NULL}};
+
+/* docker's TemplateInspector: the template runs over each image (typed
+ * first, then as raw JSON); each output is a line, failures are reported
+ * and the others still print. A bad template is exit 64. */
+static int inspect_format(struct kiln_ctx *ctx, const char *format, json_t *all)
+{
+	struct kiln_err e = KILN_ERR_INIT;
+	struct kiln_tmpl *t = kiln_tmpl_parse_raw(format, &e);
+	if (!t) {
+		kiln_err_move(&ctx->err, &e);
+		kiln_err_wrap(&ctx->err, "template parsing error");
+		return 64;
+	}
+	const struct kiln_tmpl_opts o = {.kinds = inspect_kinds, .raw_fallback = true};
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	int rc = 0;
+	for (size_t i = 0; i < json_array_size(all); i++) {
+		if (kiln_tmpl_render(t, json_array_get(all, i), &o, &b, &e) < 0) {
+			kiln_report_error(ctx, &e);
+			rc = 1;
+			continue;
+		}
+		kiln_buf_addch(&b, '\n', NULL);
+	}
+	fputs(b.len ? kiln_buf_str(&b) : "\n", stdout);
+	kiln_buf_release(&b);
+	kiln_tmpl_free(t);
+	return rc;
+}
+
 int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const char *format = NULL, *type = NULL;
@@ -367,7 +364,7 @@ int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 		struct img_image *img = NULL;
 		struct kiln_err e = KILN_ERR_INIT;
 		if (img_image_load(ctx->store, argv[i], &img, &e) < 0) {
-			kiln_err_move(&ctx->err, &e);
+			kiln_report_error(ctx, &e);
 			rc = 1;
 			continue;
 		}
@@ -375,20 +372,10 @@ int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 		img_image_free(img);
 	}
 	if (!format || !strcmp(format, "json")) {
-		_cleanup_free_ char *j = kiln_json_dump(all, true);
+		_cleanup_free_ char *j = kiln_json_dump(all, !format);
 		printf("%s\n", j);
 	} else {
-		size_t n = json_array_size(all);
-		json_t **objs = xcalloc(n + 1, sizeof(*objs));
-		for (size_t i = 0; i < n; i++)
-			objs[i] = json_array_get(all, i);
-		struct kiln_err saved = KILN_ERR_INIT;
-		kiln_err_move(&saved, &ctx->err);
-		int r = print_formatted(ctx, format, objs, n, NULL);
-		if (!r)
-			kiln_err_move(&ctx->err, &saved);
-		kiln_err_release(&saved);
-		free(objs);
+		int r = inspect_format(ctx, format, all);
 		rc = r ? r : rc;
 	}
 	json_decref(all);

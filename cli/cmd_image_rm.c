@@ -17,16 +17,6 @@ static bool image_in_use(struct kiln_ctx *ctx, const char *id)
 	return false;
 }
 
-static void report(struct kiln_ctx *ctx, struct kiln_err *e)
-{
-	if (ctx->err.msg) { /* several failures: all but the last are printed here */
-		char *m = kiln_err_format(&ctx->err);
-		fprintf(stderr, "Error: %s\n", m);
-		free(m);
-	}
-	kiln_err_move(&ctx->err, e);
-}
-
 static bool names_tag(const struct img_image *img, const char *arg)
 {
 	_cleanup_free_ char *norm = img_ref_normalize(arg, NULL);
@@ -99,7 +89,7 @@ int cmd_rmi(int argc, char **argv, struct kiln_ctx *ctx)
 	for (int i = 1; i < argc; i++) {
 		struct kiln_err e = KILN_ERR_INIT;
 		if (remove_one(ctx, argv[i], force, &e) < 0) {
-			report(ctx, &e);
+			kiln_report_error(ctx, &e);
 			rc = 1;
 		}
 	}
