@@ -152,19 +152,21 @@ void kiln_report_error(struct kiln_ctx *ctx, struct kiln_err *e)
 	kiln_err_move(&ctx->err, e);
 }
 
+/* docker's prompt.Confirm: the answer, spaces trimmed, must be y or Y; end
+ * of input is no. */
 bool kiln_confirm(const char *warning)
 {
 	printf("%s\nAre you sure you want to continue? [y/N] ", warning);
 	fflush(stdout);
 	char line[64];
-	if (!fgets(line, sizeof(line), stdin)) {
-		printf("\n");
+	if (!fgets(line, sizeof(line), stdin))
 		return false;
-	}
-	for (char *p = line; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	line[strcspn(line, "\r\n")] = 0;
-	return !strcmp(line, "y") || !strcmp(line, "yes");
+	char *p = line, *e = line + strlen(line);
+	while (isspace((unsigned char)*p))
+		p++;
+	while (e > p && isspace((unsigned char)e[-1]))
+		e--;
+	return e - p == 1 && (*p == 'y' || *p == 'Y');
 }
 
 /* Splits tab-separated rendered lines into an aligned table. */
