@@ -1,8 +1,10 @@
 /* Image commands: images/image ls, inspect, tag, rmi/image rm, image prune,
  * history, and system df/prune/check. Docker-compatible output. */
+#include <fnmatch.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,23 +82,115 @@ static char *repo_digest(const struct img_image *img, const char *repo)
 	return xstrdup("<none>");
 }
 
-static bool row_matches(const struct image_row *r, const char *filter)
+/* --filter for images, as docker's daemon applies it: dangling=BOOL,
+ * label=KEY[=VALUE] (all must match), reference=PATTERN (any; path.Match on
+ * the familiar "name:tag" or "name"; only matching tags are listed),
+ * before=IMAGE, since=IMAGE (created strictly before/after). */
+struct image_filter {
+	int dangling; /* -1: no filter */
+	struct kiln_strv labels, refs;
+	time_t before, since;
+	bool has_before, has_since;
+};
+
+static void image_filter_release(struct image_filter *f)
 {
-	if (!filter)
-		return true;
-	struct img_ref f;
-	if (img_ref_parse(filter, 0, &f, NULL) < 0)
-		return false;
-	_cleanup_free_ char *name = img_ref_familiar_name(&f);
-	bool ok = !strcmp(name, r->repo) && (!f.tag || !strcmp(f.tag, r->tag));
-	img_ref_release(&f);
-	return ok;
+	kiln_strv_release(&f->labels);
+	kiln_strv_release(&f->refs);
 }
 
-static void collect_rows(struct img_image **v, size_t n, const char *filter,
+static int filter_time(struct kiln_ctx *ctx, const char *image, time_t *out)
+{
+	struct img_image *img = NULL;
+	if (img_image_load(ctx->store, image, &img, &ctx->err) < 0)
+		return -1;
+	int r = kiln_parse_rfc3339(img->created, out);
+	img_image_free(img);
+	if (r < 0)
+		*out = 0;
+	return 0;
+}
+
+static int image_filter_parse(struct kiln_ctx *ctx, const struct kiln_strv *args,
+                              struct image_filter *f)
+{
+	f->dangling = -1;
+	for (size_t i = 0; i < args->n; i++) {
+		const char *a = args->v[i], *eq = strchr(a, '=');
+		if (!eq)
+			return kiln_err_set(
+			    &ctx->err, KILN_E_USAGE,
+			    "invalid argument \"%s\" for \"--filter\" flag: bad format "
+			    "of filter (expected name=value)",
+			    a);
+		_cleanup_free_ char *key = xstrndup(a, (size_t)(eq - a));
+		const char *val = eq + 1;
+		if (!strcmp(key, "dangling")) {
+			if (strcasecmp(val, "true") && strcmp(val, "1") &&
+			    strcasecmp(val, "false") && strcmp(val, "0"))
+				return kiln_err_set(&ctx->err, KILN_E_INVALID,
+				                    "invalid filter '%s'", a);
+			f->dangling = !strcasecmp(val, "true") || !strcmp(val, "1");
+		} else if (!strcmp(key, "label")) {
+			kiln_strv_push(&f->labels, val);
+		} else if (!strcmp(key, "reference")) {
+			kiln_strv_push(&f->refs, val);
+		} else if (!strcmp(key, "before") || !strcmp(key, "since")) {
+			bool before = key[0] == 'b';
+			if (filter_time(ctx, val, before ? &f->before : &f->since) < 0)
+				return -1;
+			*(before ? &f->has_before : &f->has_since) = true;
+		} else {
+			return kiln_err_set(&ctx->err, KILN_E_INVALID, "invalid filter '%s'", key);
+		}
+	}
+	return 0;
+}
+
+static bool labels_match(const struct img_image *img, const struct kiln_strv *labels)
+{
+	for (size_t i = 0; i < labels->n; i++) {
+		const char *eq = strchr(labels->v[i], '=');
+		_cleanup_free_ char *k = eq ? xstrndup(labels->v[i], (size_t)(eq - labels->v[i]))
+		                            : xstrdup(labels->v[i]);
+		const char *v = img_map_get(&img->config->config.labels, k);
+		if (!v || (eq && strcmp(v, eq + 1) != 0))
+			return false;
+	}
+	return true;
+}
+
+static bool image_passes(const struct img_image *img, const struct image_filter *f)
+{
+	time_t t = 0;
+	bool has_t = kiln_parse_rfc3339(img->created, &t) == 0;
+	if (f->dangling >= 0 && (img->n_repo_tags == 0) != (f->dangling == 1))
+		return false;
+	if ((f->has_before && !(has_t && t < f->before)) ||
+	    (f->has_since && !(has_t && t > f->since)))
+		return false;
+	return labels_match(img, &f->labels);
+}
+
+/* docker's reference.FamiliarMatch against "name:tag" and "name". */
+static bool ref_matches(const struct kiln_strv *refs, const char *repo, const char *tag)
+{
+	if (!refs->n)
+		return true;
+	_cleanup_free_ char *full = xasprintf("%s:%s", repo, tag);
+	for (size_t i = 0; i < refs->n; i++)
+		if (!fnmatch(refs->v[i], full, FNM_PATHNAME) ||
+		    !fnmatch(refs->v[i], repo, FNM_PATHNAME))
+			return true;
+	return false;
+}
+
+static void collect_rows(struct img_image **v, size_t n, const struct image_filter *f,
                          struct image_row **rows, size_t *n_rows)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (!image_passes(v[i], f) || (f->refs.n && !v[i]->n_repo_tags))
+			continue;
 		size_t tags = v[i]->n_repo_tags ? v[i]->n_repo_tags : 1;
 		for (size_t t = 0; t < tags; t++) {
 			struct image_row r = {.img = v[i]};
@@ -112,7 +206,7 @@ static void collect_rows(struct img_image **v, size_t n, const char *filter,
 				r.tag = xstrdup("<none>");
 				r.digest = xstrdup("<none>");
 			}
-			if (!row_matches(&r, filter) || (filter && !v[i]->n_repo_tags)) {
+			if (!ref_matches(&f->refs, r.repo, r.tag)) {
 				free(r.repo);
 				free(r.tag);
 				free(r.digest);
@@ -131,9 +225,12 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool all = false, quiet = false, digests = false, no_trunc = false;
 	const char *format = NULL;
+	struct kiln_strv filters = KILN_STRV_INIT;
 	const struct kiln_opt opts[] = {
 	    OPT_BOOL('a', "all", &all, "Show all images (default hides intermediate images)"),
 	    OPT_BOOL(0, "digests", &digests, "Show digests"),
+	    OPT_STRV('f', "filter", &filters, "filter",
+	             "Filter output based on conditions provided"),
 	    OPT_STRING(0, "format", &format, "string",
 	               "Format output using a custom template: 'table', 'table TEMPLATE', "
 	               "'json', 'TEMPLATE'"),
@@ -142,13 +239,21 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 	    OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS] [REPOSITORY[:TAG]]", "List images", 0, 1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	(void)all; /* kiln keeps no intermediate images */
+	(void)all;    /* kiln keeps no intermediate images */
+	if (argc > 1) /* docker passes REPOSITORY[:TAG] as a reference filter */
+		kiln_strv_pushf(&filters, "reference=%s", argv[1]);
+	struct image_filter f = {0};
+	int fr = image_filter_parse(ctx, &filters, &f);
+	kiln_strv_release(&filters);
 	struct img_image **v = NULL;
 	size_t n = 0, n_rows = 0;
-	if (img_image_list(ctx->store, &v, &n, &ctx->err) < 0)
-		return 1;
+	if (fr < 0 || img_image_list(ctx->store, &v, &n, &ctx->err) < 0) {
+		image_filter_release(&f);
+		return fr < 0 && ctx->err.code == KILN_E_USAGE ? 125 : 1;
+	}
 	struct image_row *rows = NULL;
-	collect_rows(v, n, argc > 1 ? argv[1] : NULL, &rows, &n_rows);
+	collect_rows(v, n, &f, &rows, &n_rows);
+	image_filter_release(&f);
 	int rc = 0;
 	if (quiet) {
 		struct kiln_strv seen = KILN_STRV_INIT;
