@@ -224,6 +224,9 @@ void img_config_free(struct img_config *c)
 {
 	if (!c)
 		return;
+	if (__atomic_load_n(&c->refs, __ATOMIC_ACQUIRE) &&
+	    __atomic_fetch_sub(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return; /* another holder still uses it */
 	free(c->architecture);
 	free(c->os);
 	free(c->variant);

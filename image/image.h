@@ -38,6 +38,8 @@ int img_store_open(const char *root, struct img_store **out, struct kiln_err *er
 void img_store_close(struct img_store *s);
 const char *img_store_root(const struct img_store *s);
 const char *img_store_tmpdir(const struct img_store *s);
+/* Go's GOARCH name of this machine: "amd64", "arm64", ... (index.c). */
+const char *img_host_arch(void);
 
 /* --- references (ref.c): docker's distribution/reference rules ---------- */
 #define IMG_DEFAULT_DOMAIN "docker.io"
@@ -132,6 +134,7 @@ struct img_config {
 	struct img_history *history;
 	size_t n_history;
 	void *extra, *config_extra; /* unknown fields (json objects), or NULL */
+	unsigned refs; /* holders beyond the first (shared through the store's cache) */
 };
 struct img_config *img_config_new(void);
 int img_config_from_json(const char *data, size_t len, struct img_config **out,
@@ -168,6 +171,7 @@ struct img_manifest {
 	struct img_descriptor *subject;
 	struct img_map annotations;
 	void *extra;
+	unsigned refs; /* holders beyond the first (shared through the store's cache) */
 };
 int img_manifest_from_json(const char *data, size_t len, struct img_manifest **out,
                            struct kiln_err *err);
@@ -201,6 +205,10 @@ int img_image_commit(struct img_store *s, const struct img_config *cfg,
                      const struct img_layer *layers, size_t n_layers, const char *const *refs,
                      size_t n_refs, char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
 
+/* The manifest and config of an image are shared with the store handle's
+ * cache of parsed blobs (each read and parsed once per process): read-only
+ * (img_config_dup to change one); img_image_free drops this holder's
+ * reference, and they stay valid after img_store_close. */
 struct img_image {
 	char id[KILN_DIGEST_LEN];              /* config digest */
 	char manifest_digest[KILN_DIGEST_LEN]; /* manifest as listed in index.json */

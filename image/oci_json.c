@@ -551,6 +551,9 @@ void img_manifest_free(struct img_manifest *m)
 {
 	if (!m)
 		return;
+	if (__atomic_load_n(&m->refs, __ATOMIC_ACQUIRE) &&
+	    __atomic_fetch_sub(&m->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return; /* another holder still uses it */
 	free(m->media_type);
 	free(m->artifact_type);
 	img_descriptor_release(&m->config);
