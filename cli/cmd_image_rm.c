@@ -293,18 +293,6 @@ static char *ellipsis(const char *s, size_t max)
 	return xasprintf("%.*s…", (int)i, s);
 }
 
-/* time.Unix(created).UTC().Format(time.RFC3339) */
-static char *rfc3339_utc(const char *created)
-{
-	time_t t;
-	struct tm tm;
-	char buf[64];
-	if (kiln_parse_rfc3339(created, &t) < 0 || !gmtime_r(&t, &tm))
-		return xstrdup("0001-01-01T00:00:00Z");
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return xstrdup(buf);
-}
-
 struct history_opts {
 	bool no_trunc, human;
 };
@@ -318,7 +306,7 @@ static json_t *history_row(const struct img_image *img, size_t k, int64_t size,
 	_cleanup_free_ char *id = !top          ? xstrdup("<missing>")
 	                          : o->no_trunc ? xstrdup(img->id)
 	                                        : xstrndup(kiln_digest_hex(img->id), 12);
-	_cleanup_free_ char *at = rfc3339_utc(e->created);
+	_cleanup_free_ char *at = kiln_time_utc(e->created);
 	_cleanup_free_ char *since = o->human ? kiln_since(e->created) : xstrdup(at);
 	_cleanup_free_ char *by = xstrdup(e->created_by ? e->created_by : "");
 	for (char *p = by; *p; p++)

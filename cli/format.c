@@ -131,15 +131,26 @@ char *kiln_since(const char *rfc3339)
 	return xasprintf("%s ago", d);
 }
 
-char *kiln_time_go(const char *rfc3339)
+static char *time_format(const char *rfc3339, bool utc, const char *fmt, const char *fallback)
 {
 	time_t t;
 	struct tm tm;
 	char buf[64];
-	if (kiln_parse_rfc3339(rfc3339, &t) < 0 || !localtime_r(&t, &tm))
-		return xstrdup("");
-	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+	if (kiln_parse_rfc3339(rfc3339, &t) < 0 ||
+	    !(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+		return xstrdup(fallback);
+	strftime(buf, sizeof(buf), fmt, &tm);
 	return xstrdup(buf);
+}
+
+char *kiln_time_go(const char *rfc3339)
+{
+	return time_format(rfc3339, false, "%Y-%m-%d %H:%M:%S %z %Z", "");
+}
+
+char *kiln_time_utc(const char *rfc3339)
+{
+	return time_format(rfc3339, true, "%Y-%m-%dT%H:%M:%SZ", "0001-01-01T00:00:00Z");
 }
 
 void kiln_report_error(struct kiln_ctx *ctx, struct kiln_err *e)

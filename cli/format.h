@@ -25,6 +25,8 @@ char *kiln_human_duration(int64_t seconds);
 int kiln_parse_rfc3339(const char *s, time_t *out);
 char *kiln_since(const char *rfc3339);   /* "2 hours ago" */
 char *kiln_time_go(const char *rfc3339); /* "2024-01-02 03:04:05 +0000 UTC" */
+/* Go's time.Unix(t).UTC().Format(time.RFC3339): "2024-01-02T03:04:05Z" */
+char *kiln_time_utc(const char *rfc3339);
 /* For a command that goes on after a failure (rmi, inspect): an error
  * already held in ctx->err is printed ("Error: ..."), e is moved there (to
  * be printed by main). */

@@ -85,6 +85,8 @@ struct st; /* execution state */
 char *tmpl_to_string(const struct st *s, const struct tv *v);
 /* Go's truth: false, 0, nil, empty string/slice/map are false. */
 bool tmpl_truth(const struct st *s, const struct tv *v);
+/* Go's name for the type of v: "string", "int", "[]interface {}"... */
+const char *tmpl_type_name(const struct tv *v);
 /* Table headers are rendered with docker's HeaderFunctions (identity). */
 bool tmpl_header_mode(const struct st *s);
 

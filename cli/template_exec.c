@@ -258,20 +258,9 @@ bool tmpl_truth(const struct st *s, const struct tv *v)
 
 static const char *go_type(const struct st *s, const struct tv *v, bool root)
 {
-	json_t *j = v->j;
 	if (root && s->o && s->o->type && !s->raw)
 		return s->o->type;
-	if (s->raw || !j || json_is_object(j))
-		return json_is_object(j) && s->raw ? "map[string]interface {}" : "interface {}";
-	if (json_is_string(j))
-		return "string";
-	if (json_is_integer(j))
-		return "int64";
-	if (json_is_boolean(j))
-		return "bool";
-	if (json_is_array(j))
-		return "[]string";
-	return "float64";
+	return json_is_object(v->j) && !s->raw ? "interface {}" : tmpl_type_name(v);
 }
 
 /* recv.key into *out (recv is consumed). */

@@ -44,7 +44,7 @@ static struct tv copy_tv(const struct tv *a)
 	return v;
 }
 
-static const char *type_name(const struct tv *v)
+const char *tmpl_type_name(const struct tv *v)
 {
 	json_t *j = v->j;
 	if (v->invalid || !j || json_is_null(j))
@@ -131,7 +131,7 @@ static void fmt_verb(const struct st *s, char verb, const char *spec, const stru
 		kiln_buf_addf(b, NULL, cf, str);
 	} else {
 		_cleanup_free_ char *str = tmpl_to_string(s, a);
-		kiln_buf_addf(b, NULL, "%%!%c(%s=%s)", verb, type_name(a), str);
+		kiln_buf_addf(b, NULL, "%%!%c(%s=%s)", verb, tmpl_type_name(a), str);
 	}
 }
 
@@ -168,7 +168,7 @@ static char *go_sprintf(const struct st *s, const char *f, const struct tv *args
 		kiln_buf_addstr(&b, "%!(EXTRA ", NULL);
 		for (; ai < n; ai++) {
 			_cleanup_free_ char *str = tmpl_to_string(s, &args[ai]);
-			kiln_buf_addf(&b, NULL, "%s=%s%s", type_name(&args[ai]), str,
+			kiln_buf_addf(&b, NULL, "%s=%s%s", tmpl_type_name(&args[ai]), str,
 			              ai + 1 < n ? ", " : ")");
 		}
 	}
@@ -260,7 +260,7 @@ static int fn_index(const struct st *s, const struct tv *args, size_t n, struct 
 				return 0;
 			}
 		} else {
-			const char *t = type_name(&cur);
+			const char *t = tmpl_type_name(&cur);
 			json_decref(cur.j);
 			return kiln_err_set(why, KILN_E_INVALID, "can't index item of type %s", t);
 		}
@@ -283,7 +283,7 @@ static int fn_len(const struct tv *a, struct tv *out, struct kiln_err *why)
 	else if (json_is_object(j))
 		n = json_object_size(j);
 	else
-		return kiln_err_set(why, KILN_E_INVALID, "len of type %s", type_name(a));
+		return kiln_err_set(why, KILN_E_INVALID, "len of type %s", tmpl_type_name(a));
 	*out = (struct tv){.j = json_integer((json_int_t)n)};
 	return 0;
 }
@@ -362,7 +362,7 @@ static int fn_docker(const struct st *s, const char *fn, const struct tv *args, 
 	if (!json_is_array(a) && a && !json_is_null(a))
 		return kiln_err_set(why, KILN_E_INVALID,
 		                    "wrong type for value; expected []string; got %s",
-		                    type_name(&args[0]));
+		                    tmpl_type_name(&args[0]));
 	struct kiln_buf b;
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
 	for (size_t i = 0; i < json_array_size(a); i++) {

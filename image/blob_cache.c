@@ -75,25 +75,32 @@ static void insert(struct img_store *s, const char *digest, enum cache_kind kind
 	c->n++;
 }
 
-static int read_json(struct img_store *s, const char *digest, char **data, size_t *len,
-                     struct kiln_err *err)
+/* The cached manifest or config `digest`, read and parsed on first use. */
+static void *cached(struct img_store *s, const char *digest, enum cache_kind kind,
+                    struct kiln_err *err)
 {
-	return img_store_read_blob(s, digest, IMG_MAX_JSON, data, len, err);
+	struct cache_entry *e = find(s->cache, digest, kind);
+	if (e)
+		return e->obj;
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	struct img_manifest *m = NULL;
+	struct img_config *c = NULL;
+	if (img_store_read_blob(s, digest, IMG_MAX_JSON, &data, &len, err) < 0 ||
+	    (kind == CACHE_MANIFEST ? img_manifest_from_json(data, len, &m, err)
+	                            : img_config_from_json(data, len, &c, err)) < 0)
+		return NULL;
+	void *obj = kind == CACHE_MANIFEST ? (void *)m : (void *)c;
+	insert(s, digest, kind, obj);
+	return obj;
 }
 
 int img_cache_manifest(struct img_store *s, const char *digest, struct img_manifest **out,
                        struct kiln_err *err)
 {
-	struct cache_entry *e = find(s->cache, digest, CACHE_MANIFEST);
-	struct img_manifest *m = e ? e->obj : NULL;
-	if (!m) {
-		_cleanup_free_ char *data = NULL;
-		size_t len;
-		if (read_json(s, digest, &data, &len, err) < 0 ||
-		    img_manifest_from_json(data, len, &m, err) < 0)
-			return -1;
-		insert(s, digest, CACHE_MANIFEST, m);
-	}
+	struct img_manifest *m = cached(s, digest, CACHE_MANIFEST, err);
+	if (!m)
+		return -1;
 	__atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
 	*out = m;
 	return 0;
@@ -102,16 +109,9 @@ int img_cache_manifest(struct img_store *s, const char *digest, struct img_manif
 int img_cache_config(struct img_store *s, const char *digest, struct img_config **out,
                      struct kiln_err *err)
 {
-	struct cache_entry *e = find(s->cache, digest, CACHE_CONFIG);
-	struct img_config *c = e ? e->obj : NULL;
-	if (!c) {
-		_cleanup_free_ char *data = NULL;
-		size_t len;
-		if (read_json(s, digest, &data, &len, err) < 0 ||
-		    img_config_from_json(data, len, &c, err) < 0)
-			return -1;
-		insert(s, digest, CACHE_CONFIG, c);
-	}
+	struct img_config *c = cached(s, digest, CACHE_CONFIG, err);
+	if (!c)
+		return -1;
 	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 	*out = c;
 	return 0;
@@ -127,7 +127,7 @@ img_cache_index_pick(struct img_store *s, const char *digest,
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 	struct img_index *x = NULL;
-	if (read_json(s, digest, &data, &len, err) < 0 ||
+	if (img_store_read_blob(s, digest, IMG_MAX_JSON, &data, &len, err) < 0 ||
 	    img_index_from_json(data, len, &x, err) < 0)
 		return NULL;
 	const struct img_descriptor *p = pick(x);

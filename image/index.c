@@ -166,15 +166,24 @@ static void drop_entry_keep_image(struct img_store *s, struct img_index *x, size
 	img_index_remove_at(x, i);
 }
 
+/* Takes the index lock and reads index.json: returns the lock fd, or -1. */
+static int index_begin(struct img_store *s, struct img_index **x, struct kiln_err *err)
+{
+	int lock = img_index_lock(s, err);
+	if (lock >= 0 && img_index_read(s, x, err) < 0) {
+		close(lock);
+		return -1;
+	}
+	return lock;
+}
+
 /* Publishes manifest descriptor d under the normalized refs (under the lock). */
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err)
 {
-	_cleanup_close_ int lock = img_index_lock(s, err);
-	if (lock < 0)
-		return -1;
 	struct img_index *x = NULL;
-	if (img_index_read(s, &x, err) < 0)
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
 		return -1;
 	for (size_t r = 0; r < n_refs; r++) {
 		ssize_t i = find_ref(x, refs[r]);
@@ -297,11 +306,9 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
 		return -1;
 	if (deleted)
 		*deleted = false;
-	_cleanup_close_ int lock = img_index_lock(s, err);
-	if (lock < 0)
-		return -1;
 	struct img_index *x = NULL;
-	if (img_index_read(s, &x, err) < 0)
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
 		return -1;
 	int ret = 0;
 	ssize_t i = find_ref(x, norm);
@@ -325,11 +332,9 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
 
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err)
 {
-	_cleanup_close_ int lock = img_index_lock(s, err);
-	if (lock < 0)
-		return -1;
 	struct img_index *x = NULL;
-	if (img_index_read(s, &x, err) < 0)
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
 		return -1;
 	size_t removed = 0;
 	for (size_t i = x->n_manifests; i-- > 0;) {

@@ -484,26 +484,44 @@ static int subject_from_json(json_t *o, struct img_descriptor **out, const char 
 static const char *const manifest_known[] = {"schemaVersion", "mediaType", "artifactType", "config",
                                              "layers",        "subject",   "annotations",  NULL};
 
+/* The members manifests and indexes share; what is "image manifest" or
+ * "image index", mt1/mt2 the media types allowed. */
+struct top_fields {
+	int *schema_version;
+	char **media_type, **artifact_type;
+	struct img_map *annotations;
+	struct img_descriptor **subject;
+};
+
+static int top_parse(json_t *root, const struct top_fields *f, const char *w, const char *mt1,
+                     const char *mt2, struct kiln_err *err)
+{
+	int64_t sv;
+	_cleanup_free_ char *sw = xasprintf("%s subject", w);
+	if (img_json_get_int(root, "schemaVersion", &sv, w, err) < 0 ||
+	    img_json_get_str(root, "mediaType", f->media_type, w, err) < 0 ||
+	    img_json_get_str(root, "artifactType", f->artifact_type, w, err) < 0 ||
+	    img_json_get_map(root, "annotations", f->annotations, w, err) < 0 ||
+	    subject_from_json(root, f->subject, sw, err) < 0)
+		return -1;
+	*f->schema_version = (int)sv;
+	if (sv != 2)
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "invalid %s: unsupported schemaVersion %lld", w, (long long)sv);
+	const char *mt = *f->media_type;
+	if (mt && strcmp(mt, mt1) && strcmp(mt, mt2))
+		return kiln_err_set(err, KILN_E_CORRUPT, "invalid %s: unexpected mediaType `%s`", w,
+		                    mt);
+	return 0;
+}
+
 static int manifest_parse(json_t *root, struct img_manifest *m, struct kiln_err *err)
 {
 	const char *w = "image manifest";
-	int64_t sv;
-	if (img_json_get_int(root, "schemaVersion", &sv, w, err) < 0 ||
-	    img_json_get_str(root, "mediaType", &m->media_type, w, err) < 0 ||
-	    img_json_get_str(root, "artifactType", &m->artifact_type, w, err) < 0 ||
-	    img_json_get_map(root, "annotations", &m->annotations, w, err) < 0 ||
-	    subject_from_json(root, &m->subject, "image manifest subject", err) < 0)
+	const struct top_fields f = {&m->schema_version, &m->media_type, &m->artifact_type,
+	                             &m->annotations, &m->subject};
+	if (top_parse(root, &f, w, IMG_MT_OCI_MANIFEST, IMG_MT_DOCKER_MANIFEST, err) < 0)
 		return -1;
-	m->schema_version = (int)sv;
-	if (sv != 2)
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "invalid image manifest: unsupported schemaVersion %lld",
-		                    (long long)sv);
-	if (m->media_type && strcmp(m->media_type, IMG_MT_OCI_MANIFEST) &&
-	    strcmp(m->media_type, IMG_MT_DOCKER_MANIFEST))
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "invalid image manifest: unexpected mediaType `%s`",
-		                    m->media_type);
 	json_t *cfg = json_object_get(root, "config");
 	if (!cfg)
 		return kiln_err_set(err, KILN_E_CORRUPT, "invalid image manifest: no `config`");
@@ -575,23 +593,10 @@ static const char *const index_known[] = {
 static int index_parse(json_t *root, struct img_index *x, struct kiln_err *err)
 {
 	const char *w = "image index";
-	int64_t sv;
-	if (img_json_get_int(root, "schemaVersion", &sv, w, err) < 0 ||
-	    img_json_get_str(root, "mediaType", &x->media_type, w, err) < 0 ||
-	    img_json_get_str(root, "artifactType", &x->artifact_type, w, err) < 0 ||
-	    img_json_get_map(root, "annotations", &x->annotations, w, err) < 0 ||
-	    subject_from_json(root, &x->subject, "image index subject", err) < 0)
+	const struct top_fields f = {&x->schema_version, &x->media_type, &x->artifact_type,
+	                             &x->annotations, &x->subject};
+	if (top_parse(root, &f, w, IMG_MT_OCI_INDEX, IMG_MT_DOCKER_LIST, err) < 0)
 		return -1;
-	x->schema_version = (int)sv;
-	if (sv != 2)
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "invalid image index: unsupported schemaVersion %lld",
-		                    (long long)sv);
-	if (x->media_type && strcmp(x->media_type, IMG_MT_OCI_INDEX) &&
-	    strcmp(x->media_type, IMG_MT_DOCKER_LIST))
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "invalid image index: unexpected mediaType `%s`",
-		                    x->media_type);
 	if (desc_array_from_json(json_object_get(root, "manifests"), "manifests", &x->manifests,
 	                         &x->n_manifests, w, err) < 0)
 		return -1;
