@@ -164,7 +164,9 @@ static bool image_passes(const struct img_image *img, const struct image_filter 
 {
 	time_t t = 0;
 	bool has_t = kiln_parse_rfc3339(img->created, &t) == 0;
-	if (f->dangling >= 0 && (img->n_repo_tags == 0) != (f->dangling == 1))
+	/* dangling=true: no tag; dangling=false: any reference (a name@digest too) */
+	if ((f->dangling == 1 && img->n_repo_tags) ||
+	    (f->dangling == 0 && !img->n_repo_tags && !img->n_repo_digests))
 		return false;
 	if ((f->has_before && !(has_t && t < f->before)) ||
 	    (f->has_since && !(has_t && t > f->since)))

@@ -128,3 +128,20 @@ expect_eq "docker's system prune text" "$OUT" "WARNING! This will remove:
 Are you sure you want to continue? [y/N] "
 run_ok "image prune, answer ' Y '" bash -c "echo ' Y ' | '$KILN' image prune"
 expect_contains "pruned" "$OUT" "deleted: $C"
+
+# --- an image known only by name@digest: dangling=true and dangling=false both list it
+D=$(mk - d 2025-06-01T00:00:00Z)
+python3 - "$ROOT/images/index.json" <<'PY'
+import json, sys
+p = sys.argv[1]; x = json.load(open(p))
+for m in x["manifests"]:
+    if not m.get("annotations", {}).get("org.opencontainers.image.ref.name"):
+        m.setdefault("annotations", {})["org.opencontainers.image.ref.name"] = "docker.io/library/dee@" + m["digest"]
+json.dump(x, open(p, "w"))
+PY
+run_ok "digest-only image, dangling=true" kiln images -q -f dangling=true
+expect_contains "listed as dangling" "$OUT" "${D:7:12}"
+run_ok "digest-only image, dangling=false" kiln images -q -f dangling=false
+expect_contains "listed as referenced" "$OUT" "${D:7:12}"
+run_ok "rmi by name@digest deletes the last reference" kiln rmi "dee@$(kiln inspect -f '{{index .RepoDigests 0}}' "$D" | cut -d@ -f2)"
+expect_contains "deleted with its last reference" "$OUT" "Deleted: $D"
