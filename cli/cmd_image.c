@@ -403,23 +403,21 @@ static json_t *inspect_json(const struct img_image *img)
 }
 
 /* Go types of the inspect fields the JSON leaves out or sets to null. */
-static const char *const inspect_kinds[][2] = {{"Labels", "map"},
-                                               {"ExposedPorts", "map"},
-                                               {"Volumes", "map"},
-                                               {"Data", "map"},
-                                               {"Healthcheck", "ptr"},
-                                               {"Env", "slice"},
-                                               {"Cmd", "slice"},
-                                               {"Entrypoint", "slice"},
-                                               {"OnBuild", "slice"},
-                                               {"Shell", "slice"},
-                                               {"RepoTags", "slice"},
-                                               {"RepoDigests", "slice"},
-                                               {"Layers", "slice"},
-                                               {"StopSignal", "string"},
-                                               {"Variant", "string"},
-                                               {"ArgsEscaped", "bool"},
-                                               {NULL, NULL}};
+static const char *const inspect_kinds[][2] = {
+    {"Labels", "map"},       {"ExposedPorts", "map"},     {"Volumes", "map"},
+    {"Data", "map"},         {"Healthcheck", "ptr"},      {"Env", "slice"},
+    {"Cmd", "slice"},        {"Entrypoint", "slice"},     {"OnBuild", "slice"},
+    {"Shell", "slice"},      {"RepoTags", "slice"},       {"RepoDigests", "slice"},
+    {"Layers", "slice"},     {"StopSignal", "string"},    {"Variant", "string"},
+    {"ArgsEscaped", "bool"}, {"NetworkDisabled", "bool"}, {"MacAddress", "string"},
+    {"StopTimeout", "ptr"},  {"Image", "string"},         {NULL, NULL}};
+/* docker's container.Config field order ({{.Config}} prints them all) */
+static const char *const inspect_structs[][2] = {
+    {"Config", "Hostname Domainname User AttachStdin AttachStdout AttachStderr ExposedPorts Tty "
+               "OpenStdin StdinOnce Env Cmd Healthcheck ArgsEscaped Image Volumes WorkingDir "
+               "Entrypoint NetworkDisabled MacAddress OnBuild Labels StopSignal StopTimeout "
+               "Shell"},
+    {NULL, NULL}};
 
 /* docker's TemplateInspector: the template runs over each image (typed
  * first, then as raw JSON); each output is a line, failures are reported
@@ -433,7 +431,8 @@ static int inspect_format(struct kiln_ctx *ctx, const char *format, json_t *all)
 		kiln_err_wrap(&ctx->err, "template parsing error");
 		return 64;
 	}
-	const struct kiln_tmpl_opts o = {.kinds = inspect_kinds, .raw_fallback = true};
+	const struct kiln_tmpl_opts o = {
+	    .kinds = inspect_kinds, .structs = inspect_structs, .raw_fallback = true};
 	struct kiln_buf b;
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
 	int rc = 0;

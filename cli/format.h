@@ -59,6 +59,9 @@ char *kiln_tmpl_header(const struct kiln_tmpl *t, const char *const (*names)[2])
 struct kiln_tmpl_opts {
 	const char *type;
 	const char *const (*kinds)[2];
+	/* {field, "F1 F2 ..."}: a struct's fields in Go order, so that the ones
+	 * the JSON omits print as their zero value ({{.Config}}) */
+	const char *const (*structs)[2];
 	bool raw_fallback;
 };
 /* Appends the output to out; on an error out is unchanged and err reads

@@ -62,6 +62,14 @@ static const char *kind_of(const struct st *s, const char *name)
 	return NULL;
 }
 
+static const char *struct_fields(const struct st *s, const char *name)
+{
+	for (size_t i = 0; name && !s->raw && s->o && s->o->structs && s->o->structs[i][0]; i++)
+		if (!strcmp(s->o->structs[i][0], name))
+			return s->o->structs[i][1];
+	return NULL;
+}
+
 static bool is_kind(const struct st *s, const char *name, const char *kind)
 {
 	const char *k = kind_of(s, name);
@@ -142,11 +150,24 @@ static void print_object(const struct st *s, const struct tv *v, struct kiln_buf
 	json_t *x;
 	if (!is_map(s, v)) {
 		kiln_buf_addstr(b, depth && is_kind(s, v->name, "ptr") ? "&{" : "{", NULL);
+		const char *schema = struct_fields(s, v->name);
 		bool first = true;
+		if (schema) {
+			_cleanup_free_ char *copy = xstrdup(schema);
+			char *save = NULL;
+			for (char *f = strtok_r(copy, " ", &save); f;
+			     f = strtok_r(NULL, " ", &save)) {
+				kiln_buf_addstr(b, first ? "" : " ", NULL);
+				first = false;
+				struct tv e = {.j = json_object_get(v->j, f), .name = f};
+				print_val(s, &e, b, depth + 1);
+			}
+		}
 		json_object_foreach(v->j, k, x)
 		{
-			if (!first)
-				kiln_buf_addch(b, ' ', NULL);
+			if (schema)
+				break;
+			kiln_buf_addstr(b, first ? "" : " ", NULL);
 			first = false;
 			struct tv e = {.j = x, .name = k};
 			print_val(s, &e, b, depth + 1);

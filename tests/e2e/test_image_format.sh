@@ -14,6 +14,7 @@ kiln tag busybox busybox:old && kiln tag busybox me/tool:1
 f() { run_ok "inspect -f $1" kiln inspect -f "$1" busybox; expect_eq "$1" "$OUT" "$2"; }
 f '{{.RootFS}}' "{layers [$(kiln inspect -f '{{index .RootFS.Layers 0}}' busybox)]}"
 f '{{.Config.Labels}}' 'map[fixture:yes]'
+f '{{.Config}}' '{   false false false map[] false false false [PATH=/usr/bin:/bin] [/bin/sh] <nil> false  map[]  [] false  [] map[fixture:yes]  <nil> []}'
 f '{{.Config.ExposedPorts}}' 'map[]'
 f '{{.Config.Healthcheck}}' '<nil>'
 f '{{.Config.Entrypoint}}' '[]'
