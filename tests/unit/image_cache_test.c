@@ -31,6 +31,54 @@ static int blob_unlink(struct img_store *s, const char *digest)
 	return unlink(p);
 }
 
+/* Replaces the index.json entry tagged `ref` by an OCI index blob holding it. */
+static int nest(struct img_store *s, const char *root, const char *ref)
+{
+	_cleanup_free_ char *p = xasprintf("%s/images/index.json", root);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	struct img_index *x = NULL, inner = {.schema_version = 2};
+	if (kiln_read_file(p, IMG_MAX_JSON, &data, &len, NULL) < 0 ||
+	    img_index_from_json(data, len, &x, NULL) < 0)
+		return -1;
+	int ret = -1;
+	for (size_t i = 0; i < x->n_manifests; i++) {
+		struct img_descriptor *d = &x->manifests[i];
+		const char *r = img_map_get(&d->annotations, IMG_ANNOT_REF_NAME);
+		if (!r || strcmp(r, ref) != 0)
+			continue;
+		struct img_descriptor e;
+		img_descriptor_copy(&e, d);
+		img_map_del(&e.annotations, IMG_ANNOT_REF_NAME);
+		e.platform = xcalloc(1, sizeof(*e.platform));
+		e.platform->os = xstrdup("linux");
+		e.platform->architecture = xstrdup(img_host_arch());
+		inner.media_type = xstrdup(IMG_MT_OCI_INDEX);
+		img_index_add(&inner, &e);
+		img_descriptor_release(&e);
+		size_t ilen;
+		_cleanup_free_ char *ij = img_index_to_json(&inner, &ilen);
+		char dg[KILN_DIGEST_LEN];
+		if (img_store_put_blob(s, ij, ilen, dg, NULL) < 0)
+			break;
+		free(d->media_type);
+		free(d->digest);
+		d->media_type = xstrdup(IMG_MT_OCI_INDEX);
+		d->digest = xstrdup(dg);
+		d->size = (int64_t)ilen;
+		size_t olen;
+		_cleanup_free_ char *out = img_index_to_json(x, &olen);
+		ret = kiln_write_file_atomic(p, out, olen, 0644, NULL);
+		break;
+	}
+	for (size_t i = 0; i < inner.n_manifests; i++)
+		img_descriptor_release(&inner.manifests[i]);
+	free(inner.manifests);
+	free(inner.media_type);
+	img_index_free(x);
+	return ret;
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/kiln-cache-test.XXXXXX";
@@ -73,6 +121,19 @@ int main(void)
 	T_OK(img_store_untag(s, "two:2", true, &deleted, &err) == 0,
 	     "untag the last, keep dangling");
 	T_OK(img_image_load(s, id2, &b, &err) == 0 && b->n_repo_tags == 0, "dangling image");
+	img_image_free(b);
+
+	/* an image held through a nested index can be tagged */
+	char id3[KILN_DIGEST_LEN];
+	T_OK(commit(s, "2024-03-01T00:00:00Z", "three:1", id3) == 0, "commit three");
+	T_OK(nest(s, root, "docker.io/library/three:1") == 0, "wrap three:1 in an index");
+	T_OK(img_image_load(s, "three:1", &b, &err) == 0 && !strcmp(b->id, id3),
+	     "nested image loads");
+	img_image_free(b);
+	int r = img_store_tag(s, "three:1", "three:2", &err);
+	T_OK(r == 0, "tag a nested image: %s", err.msg ? err.msg : "ok");
+	b = NULL;
+	T_OK(img_image_load(s, "three:2", &b, &err) == 0 && !strcmp(b->id, id3), "new tag loads");
 	img_image_free(b);
 
 	img_store_close(s);
