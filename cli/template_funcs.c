@@ -252,6 +252,10 @@ static int fn_index(const struct st *s, const struct tv *args, size_t n, struct 
 				                    (long long)ix);
 			}
 			x = json_array_get(j, (size_t)ix);
+		} else if ((!j || json_is_null(j)) && cur.name && json_is_string(k)) {
+			json_decref(cur.j); /* a nil map field: the zero value */
+			*out = (struct tv){.j = json_string("")};
+			return 0;
 		} else if (json_is_object(j) && json_is_string(k)) {
 			x = json_object_get(j, json_string_value(k));
 			if (!x) { /* the map's zero value: "" for string maps */
@@ -282,6 +286,8 @@ static int fn_len(const struct tv *a, struct tv *out, struct kiln_err *why)
 		n = json_array_size(j);
 	else if (json_is_object(j))
 		n = json_object_size(j);
+	else if (!a->invalid && (!j || json_is_null(j)) && a->name)
+		n = 0; /* a nil slice or map field */
 	else
 		return kiln_err_set(why, KILN_E_INVALID, "len of type %s", tmpl_type_name(a));
 	*out = (struct tv){.j = json_integer((json_int_t)n)};

@@ -37,6 +37,7 @@ f '{{split "a:b" ":"}} [{{pad "x" 1 2}}]' '[a b] [ x  ]'
 f '{{- .Os -}}   {{/* comment */}} x' 'linux x'
 f ' {{- .Os -}} ' 'linux'
 f '{{.Metadata}}' '{0001-01-01T00:00:00Z}'
+f '{{len .Config.Entrypoint}}|{{index .Config.Volumes "x"}}|{{range .Config.OnBuild}}x{{else}}none{{end}}' '0||none'
 run_fail "unknown field" 1 kiln inspect -f '{{.Foo}}' busybox
 expect_contains "docker's missing key error" "$OUT" 'template parsing error: template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo"'
 run_fail "unknown nested field" 1 kiln inspect -f '{{json .Config.Nope}}' busybox
