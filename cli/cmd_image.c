@@ -1,8 +1,10 @@
 /* Image commands: images/image ls, inspect, tag, rmi/image rm, image prune,
  * history, and system df/prune/check. Docker-compatible output. */
+#include <fnmatch.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,23 +82,117 @@ static char *repo_digest(const struct img_image *img, const char *repo)
 	return xstrdup("<none>");
 }
 
-static bool row_matches(const struct image_row *r, const char *filter)
+/* --filter for images, as docker's daemon applies it: dangling=BOOL,
+ * label=KEY[=VALUE] (all must match), reference=PATTERN (any; path.Match on
+ * the familiar "name:tag" or "name"; only matching tags are listed),
+ * before=IMAGE, since=IMAGE (created strictly before/after). */
+struct image_filter {
+	int dangling; /* -1: no filter */
+	struct kiln_strv labels, refs;
+	time_t before, since;
+	bool has_before, has_since;
+};
+
+static void image_filter_release(struct image_filter *f)
 {
-	if (!filter)
-		return true;
-	struct img_ref f;
-	if (img_ref_parse(filter, 0, &f, NULL) < 0)
-		return false;
-	_cleanup_free_ char *name = img_ref_familiar_name(&f);
-	bool ok = !strcmp(name, r->repo) && (!f.tag || !strcmp(f.tag, r->tag));
-	img_ref_release(&f);
-	return ok;
+	kiln_strv_release(&f->labels);
+	kiln_strv_release(&f->refs);
 }
 
-static void collect_rows(struct img_image **v, size_t n, const char *filter,
+static int filter_time(struct kiln_ctx *ctx, const char *image, time_t *out)
+{
+	struct img_image *img = NULL;
+	if (img_image_load(ctx->store, image, &img, &ctx->err) < 0)
+		return -1;
+	int r = kiln_parse_rfc3339(img->created, out);
+	img_image_free(img);
+	if (r < 0)
+		*out = 0;
+	return 0;
+}
+
+static int image_filter_parse(struct kiln_ctx *ctx, const struct kiln_strv *args,
+                              struct image_filter *f)
+{
+	f->dangling = -1;
+	for (size_t i = 0; i < args->n; i++) {
+		const char *a = args->v[i], *eq = strchr(a, '=');
+		if (!eq)
+			return kiln_err_set(
+			    &ctx->err, KILN_E_USAGE,
+			    "invalid argument \"%s\" for \"--filter\" flag: bad format "
+			    "of filter (expected name=value)",
+			    a);
+		_cleanup_free_ char *key = xstrndup(a, (size_t)(eq - a));
+		const char *val = eq + 1;
+		if (!strcmp(key, "dangling")) {
+			if (strcasecmp(val, "true") && strcmp(val, "1") &&
+			    strcasecmp(val, "false") && strcmp(val, "0"))
+				return kiln_err_set(&ctx->err, KILN_E_INVALID,
+				                    "invalid filter '%s'", a);
+			f->dangling = !strcasecmp(val, "true") || !strcmp(val, "1");
+		} else if (!strcmp(key, "label")) {
+			kiln_strv_push(&f->labels, val);
+		} else if (!strcmp(key, "reference")) {
+			kiln_strv_push(&f->refs, val);
+		} else if (!strcmp(key, "before") || !strcmp(key, "since")) {
+			bool before = key[0] == 'b';
+			if (filter_time(ctx, val, before ? &f->before : &f->since) < 0)
+				return -1;
+			*(before ? &f->has_before : &f->has_since) = true;
+		} else {
+			return kiln_err_set(&ctx->err, KILN_E_INVALID, "invalid filter '%s'", key);
+		}
+	}
+	return 0;
+}
+
+static bool labels_match(const struct img_image *img, const struct kiln_strv *labels)
+{
+	for (size_t i = 0; i < labels->n; i++) {
+		const char *eq = strchr(labels->v[i], '=');
+		_cleanup_free_ char *k = eq ? xstrndup(labels->v[i], (size_t)(eq - labels->v[i]))
+		                            : xstrdup(labels->v[i]);
+		const char *v = img_map_get(&img->config->config.labels, k);
+		if (!v || (eq && strcmp(v, eq + 1) != 0))
+			return false;
+	}
+	return true;
+}
+
+static bool image_passes(const struct img_image *img, const struct image_filter *f)
+{
+	time_t t = 0;
+	bool has_t = kiln_parse_rfc3339(img->created, &t) == 0;
+	/* dangling=true: no tag; dangling=false: any reference (a name@digest too) */
+	if ((f->dangling == 1 && img->n_repo_tags) ||
+	    (f->dangling == 0 && !img->n_repo_tags && !img->n_repo_digests))
+		return false;
+	if ((f->has_before && !(has_t && t < f->before)) ||
+	    (f->has_since && !(has_t && t > f->since)))
+		return false;
+	return labels_match(img, &f->labels);
+}
+
+/* docker's reference.FamiliarMatch against "name:tag" and "name". */
+static bool ref_matches(const struct kiln_strv *refs, const char *repo, const char *tag)
+{
+	if (!refs->n)
+		return true;
+	_cleanup_free_ char *full = xasprintf("%s:%s", repo, tag);
+	for (size_t i = 0; i < refs->n; i++)
+		if (!fnmatch(refs->v[i], full, FNM_PATHNAME) ||
+		    !fnmatch(refs->v[i], repo, FNM_PATHNAME))
+			return true;
+	return false;
+}
+
+static void collect_rows(struct img_image **v, size_t n, const struct image_filter *f,
                          struct image_row **rows, size_t *n_rows)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (!image_passes(v[i], f) || (f->refs.n && !v[i]->n_repo_tags))
+			continue;
 		size_t tags = v[i]->n_repo_tags ? v[i]->n_repo_tags : 1;
 		for (size_t t = 0; t < tags; t++) {
 			struct image_row r = {.img = v[i]};
@@ -112,7 +208,7 @@ static void collect_rows(struct img_image **v, size_t n, const char *filter,
 				r.tag = xstrdup("<none>");
 				r.digest = xstrdup("<none>");
 			}
-			if (!row_matches(&r, filter) || (filter && !v[i]->n_repo_tags)) {
+			if (!ref_matches(&f->refs, r.repo, r.tag)) {
 				free(r.repo);
 				free(r.tag);
 				free(r.digest);
@@ -127,67 +223,16 @@ static void collect_rows(struct img_image **v, size_t n, const char *filter,
 static const char *const image_headers[][2] = {
     {"ID", "IMAGE ID"}, {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"}, {NULL, NULL}};
 
-static int print_formatted(struct kiln_ctx *ctx, const char *format, json_t **objs, size_t n,
-                           const char *const (*headers)[2])
-{
-	if (!strcmp(format, "json") || !strcmp(format, "{{json .}}")) {
-		for (size_t i = 0; i < n; i++) {
-			_cleanup_free_ char *j = kiln_json_dump(objs[i], false);
-			printf("%s\n", j);
-		}
-		return 0;
-	}
-	struct kiln_tmpl *t = kiln_tmpl_parse(format, &ctx->err);
-	if (!t)
-		return 125;
-	struct kiln_table tab = {.n_cols = 0};
-	bool table = kiln_tmpl_is_table(t);
-	struct kiln_buf b;
-	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	if (table) {
-		char *h = kiln_tmpl_header(t, headers);
-		kiln_buf_addf(&b, NULL, "%s\n", h);
-		free(h);
-	}
-	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = kiln_tmpl_render(t, objs[i], &b, &ctx->err) < 0 ? 1 : 0;
-		kiln_buf_addch(&b, '\n', NULL);
-	}
-	if (!rc && table) {
-		/* align tab-separated cells like docker's tabwriter */
-		char *save = NULL, *all = kiln_buf_detach(&b, NULL);
-		for (char *line = strtok_r(all, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			struct kiln_strv cells = KILN_STRV_INIT;
-			char *s2 = NULL;
-			for (char *c = strtok_r(line, "\t", &s2); c; c = strtok_r(NULL, "\t", &s2))
-				kiln_strv_push(&cells, c);
-			if (!tab.n_cols)
-				tab.n_cols = cells.n ? cells.n : 1;
-			while (cells.n < tab.n_cols)
-				kiln_strv_push(&cells, "");
-			kiln_table_add(&tab, (const char *const *)cells.v);
-			kiln_strv_release(&cells);
-		}
-		free(all);
-		kiln_table_print(&tab, stdout);
-		kiln_table_release(&tab);
-	} else if (!rc) {
-		fputs(kiln_buf_str(&b), stdout);
-	}
-	kiln_buf_release(&b);
-	kiln_tmpl_free(t);
-	return rc;
-}
-
 int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool all = false, quiet = false, digests = false, no_trunc = false;
 	const char *format = NULL;
+	struct kiln_strv filters = KILN_STRV_INIT;
 	const struct kiln_opt opts[] = {
 	    OPT_BOOL('a', "all", &all, "Show all images (default hides intermediate images)"),
 	    OPT_BOOL(0, "digests", &digests, "Show digests"),
+	    OPT_STRV('f', "filter", &filters, "filter",
+	             "Filter output based on conditions provided"),
 	    OPT_STRING(0, "format", &format, "string",
 	               "Format output using a custom template: 'table', 'table TEMPLATE', "
 	               "'json', 'TEMPLATE'"),
@@ -196,13 +241,21 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 	    OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS] [REPOSITORY[:TAG]]", "List images", 0, 1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	(void)all; /* kiln keeps no intermediate images */
+	(void)all;    /* kiln keeps no intermediate images */
+	if (argc > 1) /* docker passes REPOSITORY[:TAG] as a reference filter */
+		kiln_strv_pushf(&filters, "reference=%s", argv[1]);
+	struct image_filter f = {0};
+	int fr = image_filter_parse(ctx, &filters, &f);
+	kiln_strv_release(&filters);
 	struct img_image **v = NULL;
 	size_t n = 0, n_rows = 0;
-	if (img_image_list(ctx->store, &v, &n, &ctx->err) < 0)
-		return 1;
+	if (fr < 0 || img_image_list(ctx->store, &v, &n, &ctx->err) < 0) {
+		image_filter_release(&f);
+		return fr < 0 && ctx->err.code == KILN_E_USAGE ? 125 : 1;
+	}
 	struct image_row *rows = NULL;
-	collect_rows(v, n, argc > 1 ? argv[1] : NULL, &rows, &n_rows);
+	collect_rows(v, n, &f, &rows, &n_rows);
+	image_filter_release(&f);
 	int rc = 0;
 	if (quiet) {
 		struct kiln_strv seen = KILN_STRV_INIT;
@@ -218,7 +271,9 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 		json_t **objs = xcalloc(n_rows + 1, sizeof(*objs));
 		for (size_t i = 0; i < n_rows; i++)
 			objs[i] = row_json(&rows[i], no_trunc);
-		rc = print_formatted(ctx, format, objs, n_rows, image_headers);
+		const struct kiln_tmpl_opts o = {.type = "*formatter.imageContext"};
+		rc = kiln_format_list(format, (void *const *)objs, n_rows, image_headers, &o,
+		                      stdout, &ctx->err) < 0;
 		for (size_t i = 0; i < n_rows; i++)
 			json_decref(objs[i]);
 		free(objs);
@@ -347,6 +402,54 @@ static json_t *inspect_json(const struct img_image *img)
 	return o;
 }
 
+/* Go types of the inspect fields the JSON leaves out or sets to null. */
+static const char *const inspect_kinds[][2] = {
+    {"Labels", "map"},       {"ExposedPorts", "map"},     {"Volumes", "map"},
+    {"Data", "map"},         {"Healthcheck", "ptr"},      {"Env", "slice"},
+    {"Cmd", "slice"},        {"Entrypoint", "slice"},     {"OnBuild", "slice"},
+    {"Shell", "slice"},      {"RepoTags", "slice"},       {"RepoDigests", "slice"},
+    {"Layers", "slice"},     {"StopSignal", "string"},    {"Variant", "string"},
+    {"ArgsEscaped", "bool"}, {"NetworkDisabled", "bool"}, {"MacAddress", "string"},
+    {"StopTimeout", "ptr"},  {"Image", "string"},         {NULL, NULL}};
+/* docker's container.Config field order ({{.Config}} prints them all) */
+static const char *const inspect_structs[][2] = {
+    {"Config", "Hostname Domainname User AttachStdin AttachStdout AttachStderr ExposedPorts Tty "
+               "OpenStdin StdinOnce Env Cmd Healthcheck ArgsEscaped Image Volumes WorkingDir "
+               "Entrypoint NetworkDisabled MacAddress OnBuild Labels StopSignal StopTimeout "
+               "Shell"},
+    {NULL, NULL}};
+
+/* docker's TemplateInspector: the template runs over each image (typed
+ * first, then as raw JSON); each output is a line, failures are reported
+ * and the others still print. A bad template is exit 64. */
+static int inspect_format(struct kiln_ctx *ctx, const char *format, json_t *all)
+{
+	struct kiln_err e = KILN_ERR_INIT;
+	struct kiln_tmpl *t = kiln_tmpl_parse_raw(format, &e);
+	if (!t) {
+		kiln_err_move(&ctx->err, &e);
+		kiln_err_wrap(&ctx->err, "template parsing error");
+		return 64;
+	}
+	const struct kiln_tmpl_opts o = {
+	    .kinds = inspect_kinds, .structs = inspect_structs, .raw_fallback = true};
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	int rc = 0;
+	for (size_t i = 0; i < json_array_size(all); i++) {
+		if (kiln_tmpl_render(t, json_array_get(all, i), &o, &b, &e) < 0) {
+			kiln_report_error(ctx, &e);
+			rc = 1;
+			continue;
+		}
+		kiln_buf_addch(&b, '\n', NULL);
+	}
+	fputs(b.len ? kiln_buf_str(&b) : "\n", stdout);
+	kiln_buf_release(&b);
+	kiln_tmpl_free(t);
+	return rc;
+}
+
 int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const char *format = NULL, *type = NULL;
@@ -367,7 +470,7 @@ int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 		struct img_image *img = NULL;
 		struct kiln_err e = KILN_ERR_INIT;
 		if (img_image_load(ctx->store, argv[i], &img, &e) < 0) {
-			kiln_err_move(&ctx->err, &e);
+			kiln_report_error(ctx, &e);
 			rc = 1;
 			continue;
 		}
@@ -375,20 +478,10 @@ int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 		img_image_free(img);
 	}
 	if (!format || !strcmp(format, "json")) {
-		_cleanup_free_ char *j = kiln_json_dump(all, true);
+		_cleanup_free_ char *j = kiln_json_dump(all, !format);
 		printf("%s\n", j);
 	} else {
-		size_t n = json_array_size(all);
-		json_t **objs = xcalloc(n + 1, sizeof(*objs));
-		for (size_t i = 0; i < n; i++)
-			objs[i] = json_array_get(all, i);
-		struct kiln_err saved = KILN_ERR_INIT;
-		kiln_err_move(&saved, &ctx->err);
-		int r = print_formatted(ctx, format, objs, n, NULL);
-		if (!r)
-			kiln_err_move(&ctx->err, &saved);
-		kiln_err_release(&saved);
-		free(objs);
+		int r = inspect_format(ctx, format, all);
 		rc = r ? r : rc;
 	}
 	json_decref(all);

@@ -1,7 +1,9 @@
 /* Image removal and space: rmi/image rm, image prune, history, system df,
  * system prune, system check (hidden). */
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -17,25 +19,35 @@ static bool image_in_use(struct kiln_ctx *ctx, const char *id)
 	return false;
 }
 
-static void report(struct kiln_ctx *ctx, struct kiln_err *e)
+/* The reference arg names (normalized) when it is one of the image's tags or
+ * an explicit name@digest entry, else NULL (arg is an ID or prefix). */
+static char *named_ref(const struct img_image *img, const char *arg)
 {
-	if (ctx->err.msg) { /* several failures: all but the last are printed here */
-		char *m = kiln_err_format(&ctx->err);
-		fprintf(stderr, "Error: %s\n", m);
-		free(m);
-	}
-	kiln_err_move(&ctx->err, e);
-}
-
-static bool names_tag(const struct img_image *img, const char *arg)
-{
-	_cleanup_free_ char *norm = img_ref_normalize(arg, NULL);
-	for (size_t i = 0; norm && i < img->n_repo_tags; i++)
+	struct img_ref r;
+	if (img_ref_parse(arg, IMG_REF_DEFAULT_TAG, &r, NULL) < 0)
+		return NULL;
+	char *norm = img_ref_string(&r);
+	bool digest = r.digest != NULL;
+	img_ref_release(&r);
+	for (size_t i = 0; i < img->n_repo_tags && !digest; i++)
 		if (!strcmp(img->repo_tags[i], norm))
-			return true;
-	return false;
+			return norm;
+	for (size_t i = 0; i < img->n_repo_digests && digest; i++)
+		if (!strcmp(img->repo_digests[i], norm))
+			return norm;
+	free(norm);
+	return NULL;
 }
 
+static void print_untagged(const char *ref)
+{
+	_cleanup_free_ char *f = img_ref_familiarize(ref);
+	printf("Untagged: %s\n", f);
+}
+
+/* docker's ImageDelete: a reference is untagged (the image goes with its
+ * last reference); an ID removes the image and its tags unless it has
+ * several tags (then -f is needed). */
 static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct kiln_err *e)
 {
 	struct img_image *img = NULL;
@@ -43,21 +55,19 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 		return -1;
 	int ret = 0;
 	_cleanup_free_ char *sid = xstrndup(kiln_digest_hex(img->id), 12);
+	_cleanup_free_ char *ref = named_ref(img, arg);
 	if (image_in_use(ctx, img->id) && !force) {
 		ret = kiln_err_set(e, KILN_E_CONFLICT,
 		                   "conflict: unable to remove repository reference \"%s\" (must "
 		                   "force) - container is using its referenced image %s",
 		                   arg, sid);
-	} else if (names_tag(img, arg)) {
+	} else if (ref) {
 		bool deleted = false;
-		ret = img_store_untag(ctx->store, arg, false, &deleted, e);
-		if (ret == 0) {
-			_cleanup_free_ char *norm = img_ref_normalize(arg, NULL);
-			_cleanup_free_ char *f = img_ref_familiarize(norm);
-			printf("Untagged: %s\n", f);
-			if (deleted)
-				printf("Deleted: %s\n", img->id);
-		}
+		ret = img_store_untag(ctx->store, ref, false, &deleted, e);
+		if (ret == 0)
+			print_untagged(ref);
+		if (ret == 0 && deleted)
+			printf("Deleted: %s\n", img->id);
 	} else if (img->n_repo_tags > 1 && !force) {
 		ret = kiln_err_set(e, KILN_E_CONFLICT,
 		                   "conflict: unable to delete %s (must be forced) - image is "
@@ -65,10 +75,8 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 		                   sid);
 	} else {
 		ret = img_store_remove_image(ctx->store, img->id, e);
-		for (size_t i = 0; ret == 0 && i < img->n_repo_tags; i++) {
-			_cleanup_free_ char *f = img_ref_familiarize(img->repo_tags[i]);
-			printf("Untagged: %s\n", f);
-		}
+		for (size_t i = 0; ret == 0 && i < img->n_repo_tags; i++)
+			print_untagged(img->repo_tags[i]);
 		if (ret == 0)
 			printf("Deleted: %s\n", img->id);
 	}
@@ -95,13 +103,23 @@ int cmd_rmi(int argc, char **argv, struct kiln_ctx *ctx)
 	                                 1, -1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
 	(void)no_prune;
-	int rc = 0;
+	/* as docker: every argument is tried; with -f, images that do not exist
+	 * are reported but do not fail the command */
+	bool failed = false, fatal = false;
 	for (int i = 1; i < argc; i++) {
 		struct kiln_err e = KILN_ERR_INIT;
 		if (remove_one(ctx, argv[i], force, &e) < 0) {
-			report(ctx, &e);
-			rc = 1;
+			fatal |= e.code != KILN_E_NOTFOUND;
+			failed = true;
+			kiln_report_error(ctx, &e);
 		}
+	}
+	int rc = failed && (!force || fatal);
+	if (failed && !rc) { /* printed here: main would fail the command */
+		char *m = kiln_err_format(&ctx->err);
+		fprintf(stderr, "Error: %s\n", m);
+		free(m);
+		kiln_err_release(&ctx->err);
 	}
 	struct img_gc_result res;
 	try_gc(ctx, &res);
@@ -142,6 +160,20 @@ static int prune_images(struct kiln_ctx *ctx, bool all, uint64_t *reclaimed)
 	return 0;
 }
 
+/* The prompt (unless -f), the pruning and docker's summary line. An answer
+ * other than y, or no answer, cancels silently (exit 0) as docker does. */
+static int prune_and_report(struct kiln_ctx *ctx, bool all, bool force, const char *warning)
+{
+	if (!force && !kiln_confirm(warning))
+		return 0;
+	uint64_t reclaimed = 0;
+	if (prune_images(ctx, all, &reclaimed) != 0)
+		return 1;
+	_cleanup_free_ char *h = kiln_human_size((double)reclaimed);
+	printf("Total reclaimed space: %s\n", h);
+	return 0;
+}
+
 int cmd_image_prune(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool all = false, force = false;
@@ -156,14 +188,7 @@ int cmd_image_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	const char *warn = all ? "WARNING! This will remove all images without at least one "
 	                         "container associated to them."
 	                       : "WARNING! This will remove all dangling images.";
-	if (!force && !kiln_confirm(warn))
-		return 0;
-	uint64_t reclaimed = 0;
-	if (prune_images(ctx, all, &reclaimed) != 0)
-		return 1;
-	_cleanup_free_ char *h = kiln_human_size((double)reclaimed);
-	printf("Total reclaimed space: %s\n", h);
-	return 0;
+	return prune_and_report(ctx, all, force, warn);
 }
 
 int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx)
@@ -176,19 +201,13 @@ int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	const struct kiln_usage usage = {"[OPTIONS]", "Remove unused data", 0, 0, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
 	_cleanup_free_ char *warn = xasprintf(
-	    "WARNING! This will remove:\n  - all stopped containers\n%s  - %s\n  - %s\n",
+	    "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by "
+	    "at least one container\n%s  - %s\n  - %s\n",
 	    volumes ? "  - all anonymous volumes not used by at least one container\n" : "",
 	    all ? "all images without at least one container associated to them"
 	        : "all dangling images",
 	    all ? "all build cache" : "unused build cache");
-	if (!force && !kiln_confirm(warn))
-		return 0;
-	uint64_t reclaimed = 0;
-	if (prune_images(ctx, all, &reclaimed) != 0)
-		return 1;
-	_cleanup_free_ char *h = kiln_human_size((double)reclaimed);
-	printf("Total reclaimed space: %s\n", h);
-	return 0;
+	return prune_and_report(ctx, all, force, warn);
 }
 
 int cmd_system_df(int argc, char **argv, struct kiln_ctx *ctx)
@@ -259,6 +278,7 @@ int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx)
 
 /* --- history ------------------------------------------------------------------ */
 
+/* docker's formatter.Ellipsis: at most max characters, the last one "…". */
 static char *ellipsis(const char *s, size_t max)
 {
 	if (kiln_display_width(s) <= max)
@@ -273,58 +293,87 @@ static char *ellipsis(const char *s, size_t max)
 	return xasprintf("%.*s…", (int)i, s);
 }
 
+struct history_opts {
+	bool no_trunc, human;
+};
+
+/* One row as docker's historyContext (its JSON has these keys, sorted). */
+static json_t *history_row(const struct img_image *img, size_t k, int64_t size,
+                           const struct history_opts *o)
+{
+	const struct img_history *e = &img->config->history[k];
+	bool top = k + 1 == img->config->n_history;
+	_cleanup_free_ char *id = !top          ? xstrdup("<missing>")
+	                          : o->no_trunc ? xstrdup(img->id)
+	                                        : xstrndup(kiln_digest_hex(img->id), 12);
+	_cleanup_free_ char *at = kiln_time_utc(e->created);
+	_cleanup_free_ char *since = o->human ? kiln_since(e->created) : xstrdup(at);
+	_cleanup_free_ char *by = xstrdup(e->created_by ? e->created_by : "");
+	for (char *p = by; *p; p++)
+		if (*p == '\t')
+			*p = ' ';
+	_cleanup_free_ char *shown = o->no_trunc ? xstrdup(by) : ellipsis(by, 45);
+	_cleanup_free_ char *sz =
+	    o->human ? kiln_human_size((double)size) : xasprintf("%lld", (long long)size);
+	json_t *r = json_object();
+	json_object_set_new(r, "Comment", json_string(e->comment ? e->comment : ""));
+	json_object_set_new(r, "CreatedAt", json_string(at));
+	json_object_set_new(r, "CreatedBy", json_string(shown));
+	json_object_set_new(r, "CreatedSince", json_string(since));
+	json_object_set_new(r, "ID", json_string(id));
+	json_object_set_new(r, "Size", json_string(sz));
+	return r;
+}
+
+static const char *const history_headers[][2] = {{"ID", "IMAGE"},
+                                                 {"CreatedSince", "CREATED"},
+                                                 {"CreatedAt", "CREATED AT"},
+                                                 {"CreatedBy", "CREATED BY"},
+                                                 {"Size", "SIZE"},
+                                                 {"Comment", "COMMENT"},
+                                                 {NULL, NULL}};
+
 int cmd_history(int argc, char **argv, struct kiln_ctx *ctx)
 {
-	bool no_trunc = false, quiet = false, human = true;
+	struct history_opts o = {.human = true};
+	bool quiet = false;
 	const char *format = NULL;
 	const struct kiln_opt opts[] = {
-	    OPT_STRING(0, "format", &format, "string", "Format output using a custom template"),
-	    OPT_BOOL('H', "human", &human, "Print sizes and dates in human readable format"),
-	    OPT_BOOL(0, "no-trunc", &no_trunc, "Don't truncate output"),
+	    OPT_STRING(0, "format", &format, "string",
+	               "Format output using a custom template: 'table', 'table TEMPLATE', "
+	               "'json', 'TEMPLATE'"),
+	    OPT_BOOL('H', "human", &o.human, "Print sizes and dates in human readable format"),
+	    OPT_BOOL(0, "no-trunc", &o.no_trunc, "Don't truncate output"),
 	    OPT_BOOL('q', "quiet", &quiet, "Only show image IDs"), OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS] IMAGE", "Show the history of an image", 1, 1,
 	                                 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	/* docker's NewHistoryFormat: -q and -H=false only change the table default */
+	if (!format || !strcmp(format, "table"))
+		format = quiet ? "{{.ID}}"
+		         : o.human
+		             ? "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{."
+		               "Comment}}"
+		             : "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{."
+		               "Comment}}";
 	struct img_image *img = NULL;
 	if (img_image_load(ctx->store, argv[1], &img, &ctx->err) < 0)
 		return 1;
 	const struct img_config *c = img->config;
-	struct kiln_table t = {.n_cols = 5};
-	const char *h[] = {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"};
-	if (!quiet && !format)
-		kiln_table_add(&t, h);
-	size_t layer = img->manifest->n_layers;
+	json_t **rows = xcalloc(c->n_history + 1, sizeof(*rows));
+	size_t n = 0, layer = img->manifest->n_layers;
 	for (size_t k = c->n_history; k-- > 0;) {
-		const struct img_history *e = &c->history[k];
 		int64_t size = 0;
-		if (!e->empty_layer && layer > 0)
+		if (!c->history[k].empty_layer && layer > 0)
 			size = img->manifest->layers[--layer].size;
-		_cleanup_free_ char *id =
-		    k + 1 == c->n_history
-		        ? (no_trunc ? xstrdup(img->id) : xstrndup(kiln_digest_hex(img->id), 12))
-		        : xstrdup("<missing>");
-		if (quiet) {
-			printf("%s\n", id);
-			continue;
-		}
-		_cleanup_free_ char *since = kiln_since(e->created);
-		_cleanup_free_ char *by = xstrdup(e->created_by ? e->created_by : "");
-		for (char *p = by; *p; p++)
-			if (*p == '\t' || *p == '\n')
-				*p = ' ';
-		_cleanup_free_ char *shown = no_trunc ? xstrdup(by) : ellipsis(by, 45);
-		_cleanup_free_ char *hs = kiln_human_size((double)size);
-		_cleanup_free_ char *szs = human ? xstrdup(hs) : xasprintf("%lld", (long long)size);
-		if (format) {
-			printf("%s\t%s\t%s\t%s\t%s\n", id, since, shown, szs,
-			       e->comment ? e->comment : "");
-			continue;
-		}
-		const char *row[] = {id, since, shown, szs, e->comment ? e->comment : ""};
-		kiln_table_add(&t, row);
+		rows[n++] = history_row(img, k, size, &o);
 	}
-	kiln_table_print(&t, stdout);
-	kiln_table_release(&t);
+	const struct kiln_tmpl_opts to = {.type = "*formatter.historyContext"};
+	int rc = kiln_format_list(format, (void *const *)rows, n, history_headers, &to, stdout,
+	                          &ctx->err) < 0;
+	for (size_t i = 0; i < n; i++)
+		json_decref(rows[i]);
+	free(rows);
 	img_image_free(img);
-	return 0;
+	return rc;
 }

@@ -1,8 +1,7 @@
 /* Output helpers shared by commands: docker-style tables (tabwriter with
- * minwidth 10, padding 3), human sizes and durations, RFC 3339 times, and
- * a Go-template subset for --format over jansson values:
- *   {{.A.B}}  {{json .A}}  {{json .}}  {{join .A "sep"}}  {{index .A "key"}}
- *   {{upper .A}} {{lower .A}} {{println}}; a leading "table " prints a header. */
+ * minwidth 10, padding 3), human sizes and durations, RFC 3339 times, the
+ * confirmation prompt, and docker's list formatter over the Go-template
+ * subset (template.c). */
 #include "format.h"
 
 #include <ctype.h>
@@ -132,28 +131,119 @@ char *kiln_since(const char *rfc3339)
 	return xasprintf("%s ago", d);
 }
 
-char *kiln_time_go(const char *rfc3339)
+static char *time_format(const char *rfc3339, bool utc, const char *fmt, const char *fallback)
 {
 	time_t t;
 	struct tm tm;
 	char buf[64];
-	if (kiln_parse_rfc3339(rfc3339, &t) < 0 || !localtime_r(&t, &tm))
-		return xstrdup("");
-	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+	if (kiln_parse_rfc3339(rfc3339, &t) < 0 ||
+	    !(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+		return xstrdup(fallback);
+	strftime(buf, sizeof(buf), fmt, &tm);
 	return xstrdup(buf);
 }
 
+char *kiln_time_go(const char *rfc3339)
+{
+	return time_format(rfc3339, false, "%Y-%m-%d %H:%M:%S %z %Z", "");
+}
+
+char *kiln_time_utc(const char *rfc3339)
+{
+	return time_format(rfc3339, true, "%Y-%m-%dT%H:%M:%SZ", "0001-01-01T00:00:00Z");
+}
+
+void kiln_report_error(struct kiln_ctx *ctx, struct kiln_err *e)
+{
+	if (ctx->err.msg) {
+		char *m = kiln_err_format(&ctx->err);
+		fprintf(stderr, "Error: %s\n", m);
+		free(m);
+	}
+	kiln_err_move(&ctx->err, e);
+}
+
+/* docker's prompt.Confirm: the answer, spaces trimmed, must be y or Y; end
+ * of input is no. */
 bool kiln_confirm(const char *warning)
 {
 	printf("%s\nAre you sure you want to continue? [y/N] ", warning);
 	fflush(stdout);
 	char line[64];
-	if (!fgets(line, sizeof(line), stdin)) {
-		printf("\n");
+	if (!fgets(line, sizeof(line), stdin))
 		return false;
+	char *p = line, *e = line + strlen(line);
+	while (isspace((unsigned char)*p))
+		p++;
+	while (e > p && isspace((unsigned char)e[-1]))
+		e--;
+	return e - p == 1 && (*p == 'y' || *p == 'Y');
+}
+
+/* Splits tab-separated rendered lines into an aligned table. */
+static void print_tabbed(char *all, FILE *out)
+{
+	struct kiln_strv lines = KILN_STRV_INIT;
+	size_t n_cols = 1;
+	for (char *save = NULL, *l = strtok_r(all, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		size_t c = 1;
+		for (char *p = l; *p; p++)
+			c += *p == '\t';
+		n_cols = c > n_cols ? c : n_cols;
+		kiln_strv_push(&lines, l);
 	}
-	for (char *p = line; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	line[strcspn(line, "\r\n")] = 0;
-	return !strcmp(line, "y") || !strcmp(line, "yes");
+	struct kiln_table tab = {.n_cols = n_cols};
+	const char **cells = xcalloc(n_cols, sizeof(*cells));
+	for (size_t i = 0; i < lines.n; i++) {
+		size_t c = 0;
+		for (char *p = lines.v[i], *cell = p;; p++) {
+			if (*p && *p != '\t')
+				continue;
+			bool end = !*p;
+			*p = 0;
+			cells[c++] = cell;
+			cell = p + 1;
+			if (end)
+				break;
+		}
+		while (c < n_cols)
+			cells[c++] = "";
+		kiln_table_add(&tab, cells);
+	}
+	kiln_table_print(&tab, out);
+	kiln_table_release(&tab);
+	free(cells);
+	kiln_strv_release(&lines);
+}
+
+int kiln_format_list(const char *format, void *const *objs, size_t n,
+                     const char *const (*headers)[2], const struct kiln_tmpl_opts *o, FILE *out,
+                     struct kiln_err *err)
+{
+	struct kiln_tmpl *t = kiln_tmpl_parse(strcmp(format, "json") ? format : "{{json .}}", err);
+	if (!t)
+		return kiln_err_wrap(err, "template parsing error");
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	if (kiln_tmpl_is_table(t)) {
+		char *h = kiln_tmpl_header(t, headers);
+		kiln_buf_addf(&b, NULL, "%s\n", h);
+		free(h);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = kiln_tmpl_render(t, objs[i], o, &b, err);
+		kiln_buf_addch(&b, '\n', NULL);
+	}
+	if (!rc && kiln_tmpl_is_table(t)) {
+		char *all = kiln_buf_detach(&b, NULL);
+		print_tabbed(all, out);
+		free(all);
+	} else if (!rc) {
+		fputs(kiln_buf_str(&b), out);
+	}
+	kiln_buf_release(&b);
+	kiln_tmpl_free(t);
+	return rc;
 }

@@ -39,8 +39,12 @@ static void mark_config(struct mark *m, const char *digest)
 	size_t len;
 	struct img_config *c = NULL;
 	struct kiln_err err = KILN_ERR_INIT;
-	if (img_store_read_blob(m->s, digest, IMG_MAX_JSON, &data, &len, &err) < 0 ||
-	    img_config_from_json(data, len, &c, &err) < 0) {
+	/* gc trusts the parsed blobs this handle holds; fsck reads from disk */
+	int r = !m->problems ? img_cache_config(m->s, digest, &c, &err)
+	        : img_store_read_blob(m->s, digest, IMG_MAX_JSON, &data, &len, &err) < 0
+	            ? -1
+	            : img_config_from_json(data, len, &c, &err);
+	if (r < 0) {
 		problem(m, "config %s: %s", digest, err.msg);
 		kiln_err_release(&err);
 		return;
@@ -49,6 +53,19 @@ static void mark_config(struct mark *m, const char *digest)
 		if (!kiln_strv_contains(&m->diff_ids, kiln_digest_hex(c->diff_ids[i])))
 			kiln_strv_push(&m->diff_ids, kiln_digest_hex(c->diff_ids[i]));
 	img_config_free(c);
+}
+
+static void mark_blob(struct mark *m, const char *digest, const char *media_type, int depth);
+
+/* Marks a manifest's config and layers (and frees man). */
+static void mark_manifest(struct mark *m, struct img_manifest *man, int depth)
+{
+	mark_blob(m, man->config.digest, man->config.media_type, depth + 1);
+	if (img_store_has_blob(m->s, man->config.digest))
+		mark_config(m, man->config.digest);
+	for (size_t i = 0; i < man->n_layers; i++)
+		mark_blob(m, man->layers[i].digest, man->layers[i].media_type, depth + 1);
+	img_manifest_free(man);
 }
 
 /* Marks the blob d and, for manifests and indexes, everything below it. */
@@ -73,6 +90,11 @@ static void mark_blob(struct mark *m, const char *digest, const char *media_type
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 	struct kiln_err err = KILN_ERR_INIT;
+	struct img_manifest *man = NULL;
+	if (!m->problems && is_manifest && img_cache_manifest(m->s, digest, &man, NULL) == 0) {
+		mark_manifest(m, man, depth);
+		return;
+	}
 	if (img_store_read_blob(m->s, digest, IMG_MAX_JSON, &data, &len, &err) < 0) {
 		problem(m, "blob %s: %s", digest, err.msg);
 		kiln_err_release(&err);
@@ -90,7 +112,6 @@ static void mark_blob(struct mark *m, const char *digest, const char *media_type
 		img_index_free(x);
 		return;
 	}
-	struct img_manifest *man = NULL;
 	if (img_manifest_from_json(data, len, &man, &err) < 0) {
 		/* a root file may name a plain blob: not an error for gc */
 		if (media_type)
@@ -98,12 +119,7 @@ static void mark_blob(struct mark *m, const char *digest, const char *media_type
 		kiln_err_release(&err);
 		return;
 	}
-	mark_blob(m, man->config.digest, man->config.media_type, depth + 1);
-	if (img_store_has_blob(m->s, man->config.digest))
-		mark_config(m, man->config.digest);
-	for (size_t i = 0; i < man->n_layers; i++)
-		mark_blob(m, man->layers[i].digest, man->layers[i].media_type, depth + 1);
-	img_manifest_free(man);
+	mark_manifest(m, man, depth);
 }
 
 static void mark_root_files(struct mark *m)

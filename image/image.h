@@ -1,6 +1,7 @@
 /* image: references, OCI JSON, the content-addressed store, layers.
  * Layer 1: uses common/ only. The only module that includes <jansson.h>
- * (in oci_json.c) and the one that owns libarchive use for layers.
+ * (in oci_json.c and config_json.c) and the one that owns libarchive use for
+ * layers.
  *
  * On disk, under the kiln root (ROOT):
  *   ROOT/images/          a real OCI image layout (oci-layout, index.json,
@@ -15,8 +16,9 @@
  *                         read-modify-write (tags)
  * The other modules add ROOT/containers, ROOT/cache, ROOT/volumes.
  *
- * Files: ref.c (references), oci_json.c (the only file including
- * <jansson.h>: config/manifest/index types), store.c (layout, blobs),
+ * Files: ref.c (references), oci_json.c and config_json.c (with
+ * json-internal.h, the only files including <jansson.h>: manifest/index and
+ * config types), store.c (layout, blobs),
  * index.c (index.json, tags, image commit/load/list/remove), gc.c (garbage
  * collection, fsck, temp sweeping). */
 #ifndef KILN_IMAGE_H
@@ -36,6 +38,8 @@ int img_store_open(const char *root, struct img_store **out, struct kiln_err *er
 void img_store_close(struct img_store *s);
 const char *img_store_root(const struct img_store *s);
 const char *img_store_tmpdir(const struct img_store *s);
+/* Go's GOARCH name of this machine: "amd64", "arm64", ... (index.c). */
+const char *img_host_arch(void);
 
 /* --- references (ref.c): docker's distribution/reference rules ---------- */
 #define IMG_DEFAULT_DOMAIN "docker.io"
@@ -66,7 +70,7 @@ char *img_ref_normalize(const char *s, struct kiln_err *err);
 /* Familiar form of an already normalized string; a copy of s if it does not parse. */
 char *img_ref_familiarize(const char *s);
 
-/* --- OCI / Docker JSON types (oci_json.c) ------------------------------- */
+/* --- OCI / Docker JSON types (oci_json.c, config_json.c) --------------- */
 #define IMG_MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
 #define IMG_MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
 #define IMG_MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
@@ -130,6 +134,7 @@ struct img_config {
 	struct img_history *history;
 	size_t n_history;
 	void *extra, *config_extra; /* unknown fields (json objects), or NULL */
+	unsigned refs; /* holders beyond the first (shared through the store's cache) */
 };
 struct img_config *img_config_new(void);
 int img_config_from_json(const char *data, size_t len, struct img_config **out,
@@ -166,6 +171,7 @@ struct img_manifest {
 	struct img_descriptor *subject;
 	struct img_map annotations;
 	void *extra;
+	unsigned refs; /* holders beyond the first (shared through the store's cache) */
 };
 int img_manifest_from_json(const char *data, size_t len, struct img_manifest **out,
                            struct kiln_err *err);
@@ -199,6 +205,10 @@ int img_image_commit(struct img_store *s, const struct img_config *cfg,
                      const struct img_layer *layers, size_t n_layers, const char *const *refs,
                      size_t n_refs, char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
 
+/* The manifest and config of an image are shared with the store handle's
+ * cache of parsed blobs (each read and parsed once per process): read-only
+ * (img_config_dup to change one); img_image_free drops this holder's
+ * reference, and they stay valid after img_store_close. */
 struct img_image {
 	char id[KILN_DIGEST_LEN];              /* config digest */
 	char manifest_digest[KILN_DIGEST_LEN]; /* manifest as listed in index.json */

@@ -43,11 +43,8 @@ void img_image_list_free(struct img_image **v, size_t n)
 static struct img_image *image_new(struct img_store *s, const struct img_descriptor *entry,
                                    struct img_manifest *m, struct kiln_err *err)
 {
-	_cleanup_free_ char *data = NULL;
-	size_t len;
 	struct img_config *cfg = NULL;
-	if (img_store_read_blob(s, m->config.digest, IMG_MAX_JSON, &data, &len, err) < 0 ||
-	    img_config_from_json(data, len, &cfg, err) < 0)
+	if (img_cache_config(s, m->config.digest, &cfg, err) < 0)
 		return NULL;
 	struct img_image *img = xcalloc(1, sizeof(*img));
 	snprintf(img->id, sizeof(img->id), "%s", m->config.digest);

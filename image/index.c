@@ -49,64 +49,64 @@ static bool is_index_type(const char *mt)
 	return mt && (!strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST));
 }
 
-static const char *host_arch(void)
-{
 #if defined(__x86_64__)
-	return "amd64";
+#define HOST_ARCH "amd64"
 #elif defined(__aarch64__)
-	return "arm64";
+#define HOST_ARCH "arm64"
 #elif defined(__i386__)
-	return "386";
+#define HOST_ARCH "386"
 #elif defined(__arm__)
-	return "arm";
+#define HOST_ARCH "arm"
 #elif defined(__s390x__)
-	return "s390x";
+#define HOST_ARCH "s390x"
 #elif defined(__powerpc64__)
-	return "ppc64le";
+#define HOST_ARCH "ppc64le"
 #elif defined(__riscv)
-	return "riscv64";
+#define HOST_ARCH "riscv64"
 #else
-	return "unknown";
+#define HOST_ARCH "unknown"
 #endif
+
+const char *img_host_arch(void)
+{
+	return HOST_ARCH;
+}
+
+/* The manifest of a nested index for this host (linux/HOST_ARCH), else its
+ * first manifest, else NULL. */
+static struct img_descriptor *pick_host_manifest(struct img_index *x)
+{
+	for (size_t i = 0; i < x->n_manifests; i++) {
+		const struct img_platform *p = x->manifests[i].platform;
+		if (is_manifest_type(x->manifests[i].media_type) && p && p->os &&
+		    !strcmp(p->os, "linux") && p->architecture &&
+		    !strcmp(p->architecture, HOST_ARCH))
+			return &x->manifests[i];
+	}
+	for (size_t i = 0; i < x->n_manifests; i++)
+		if (is_manifest_type(x->manifests[i].media_type))
+			return &x->manifests[i];
+	return NULL;
 }
 
 /* Loads the manifest an index entry designates: the entry itself, or for a
- * nested index the manifest for this host (else its first manifest). */
+ * nested index the manifest for this host (else its first manifest). The
+ * manifest is shared with the store's cache (a reference for the caller). */
 int img_entry_manifest(struct img_store *s, const struct img_descriptor *d,
                        struct img_manifest **out, char manifest_digest[KILN_DIGEST_LEN],
                        struct kiln_err *err)
 {
-	_cleanup_free_ char *data = NULL;
-	size_t len;
 	if (!kiln_digest_valid(d->digest))
 		return kiln_err_set(err, KILN_E_UNSUPPORTED, "unsupported digest `%s`", d->digest);
-	if (img_store_read_blob(s, d->digest, IMG_MAX_JSON, &data, &len, err) < 0)
-		return -1;
 	if (is_index_type(d->media_type)) {
-		struct img_index *x = NULL;
-		if (img_index_from_json(data, len, &x, err) < 0)
-			return -1;
-		const struct img_descriptor *pick = NULL;
-		for (size_t i = 0; i < x->n_manifests && !pick; i++) {
-			const struct img_platform *p = x->manifests[i].platform;
-			if (is_manifest_type(x->manifests[i].media_type) && p && p->os &&
-			    !strcmp(p->os, "linux") && p->architecture &&
-			    !strcmp(p->architecture, host_arch()))
-				pick = &x->manifests[i];
-		}
-		for (size_t i = 0; i < x->n_manifests && !pick; i++)
-			if (is_manifest_type(x->manifests[i].media_type))
-				pick = &x->manifests[i];
-		int r = pick ? img_entry_manifest(s, pick, out, manifest_digest, err)
-		             : kiln_err_set(err, KILN_E_NOTFOUND,
-		                            "index `%s` has no image manifest", d->digest);
-		img_index_free(x);
-		return r;
+		const struct img_descriptor *pick =
+		    img_cache_index_pick(s, d->digest, pick_host_manifest, err);
+		return pick ? img_entry_manifest(s, pick, out, manifest_digest, err) : -1;
 	}
 	if (!is_manifest_type(d->media_type))
 		return kiln_err_set(err, KILN_E_UNSUPPORTED, "unsupported media type `%s`",
 		                    d->media_type);
-	if (img_manifest_from_json(data, len, out, err) < 0)
+	if (img_cache_manifest(s, d->digest, out, err) < 0)
 		return -1;
 	snprintf(manifest_digest, KILN_DIGEST_LEN, "%s", d->digest);
 	return 0;
@@ -166,15 +166,24 @@ static void drop_entry_keep_image(struct img_store *s, struct img_index *x, size
 	img_index_remove_at(x, i);
 }
 
+/* Takes the index lock and reads index.json: returns the lock fd, or -1. */
+static int index_begin(struct img_store *s, struct img_index **x, struct kiln_err *err)
+{
+	int lock = img_index_lock(s, err);
+	if (lock >= 0 && img_index_read(s, x, err) < 0) {
+		close(lock);
+		return -1;
+	}
+	return lock;
+}
+
 /* Publishes manifest descriptor d under the normalized refs (under the lock). */
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err)
 {
-	_cleanup_close_ int lock = img_index_lock(s, err);
-	if (lock < 0)
-		return -1;
 	struct img_index *x = NULL;
-	if (img_index_read(s, &x, err) < 0)
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
 		return -1;
 	for (size_t r = 0; r < n_refs; r++) {
 		ssize_t i = find_ref(x, refs[r]);
@@ -299,11 +308,9 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
 		return -1;
 	if (deleted)
 		*deleted = false;
-	_cleanup_close_ int lock = img_index_lock(s, err);
-	if (lock < 0)
-		return -1;
 	struct img_index *x = NULL;
-	if (img_index_read(s, &x, err) < 0)
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
 		return -1;
 	int ret = 0;
 	ssize_t i = find_ref(x, norm);
@@ -327,11 +334,9 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
 
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err)
 {
-	_cleanup_close_ int lock = img_index_lock(s, err);
-	if (lock < 0)
-		return -1;
 	struct img_index *x = NULL;
-	if (img_index_read(s, &x, err) < 0)
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
 		return -1;
 	size_t removed = 0;
 	for (size_t i = x->n_manifests; i-- > 0;) {

@@ -1,12 +1,13 @@
-/* OCI / Docker JSON types <-> jansson. The only library file that includes
- * <jansson.h>. Output is canonical and deterministic (Go encoding/json
- * style: struct field order, maps sorted, omitempty, "<>&" escaped as
- * \u003c...), so re-serializing a config is stable and digests reproduce. */
-#include <jansson.h>
+/* OCI / Docker JSON types <-> jansson: string maps, the shared reading and
+ * writing helpers (json-internal.h), descriptors, manifests and indexes; the
+ * image config is in config_json.c. Output is canonical and deterministic
+ * (Go encoding/json style: struct field order, maps sorted, omitempty, "<>&"
+ * escaped as \u003c...), so re-serializing a config is stable and digests
+ * reproduce. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "json-internal.h"
 
 /* --- string maps ---------------------------------------------------------- */
 
@@ -85,50 +86,51 @@ void img_map_copy(struct img_map *dst, const struct img_map *src)
 
 /* --- reading helpers -------------------------------------------------------- */
 
-static int type_err(struct kiln_err *err, const char *what, const char *key, const char *type)
+int img_json_type_err(struct kiln_err *err, const char *what, const char *key, const char *type)
 {
 	return kiln_err_set(err, KILN_E_CORRUPT, "invalid %s: `%s` must be %s", what, key, type);
 }
 
-static int get_str(json_t *o, const char *key, char **out, const char *what, struct kiln_err *err)
+int img_json_get_str(json_t *o, const char *key, char **out, const char *what, struct kiln_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	*out = NULL;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return type_err(err, what, key, "a string");
+		return img_json_type_err(err, what, key, "a string");
 	*out = xstrdup(json_string_value(v));
 	return 0;
 }
 
-static int get_int(json_t *o, const char *key, int64_t *out, const char *what, struct kiln_err *err)
+int img_json_get_int(json_t *o, const char *key, int64_t *out, const char *what,
+                     struct kiln_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	*out = 0;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v))
-		return type_err(err, what, key, "an integer");
+		return img_json_type_err(err, what, key, "an integer");
 	*out = json_integer_value(v);
 	return 0;
 }
 
-static int get_bool(json_t *o, const char *key, bool *out, const char *what, struct kiln_err *err)
+int img_json_get_bool(json_t *o, const char *key, bool *out, const char *what, struct kiln_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	*out = false;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return type_err(err, what, key, "a boolean");
+		return img_json_type_err(err, what, key, "a boolean");
 	*out = json_is_true(v);
 	return 0;
 }
 
 /* Array of strings -> NULL-terminated vector (NULL when absent or null). */
-static int get_strv(json_t *o, const char *key, char ***out, size_t *n_out, const char *what,
-                    struct kiln_err *err)
+int img_json_get_strv(json_t *o, const char *key, char ***out, size_t *n_out, const char *what,
+                      struct kiln_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	*out = NULL;
@@ -137,14 +139,14 @@ static int get_strv(json_t *o, const char *key, char ***out, size_t *n_out, cons
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
-		return type_err(err, what, key, "an array of strings");
+		return img_json_type_err(err, what, key, "an array of strings");
 	size_t n = json_array_size(v);
 	char **sv = xcalloc(n + 1, sizeof(*sv));
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(v, i);
 		if (!json_is_string(e)) {
 			kiln_strv_free(sv);
-			return type_err(err, what, key, "an array of strings");
+			return img_json_type_err(err, what, key, "an array of strings");
 		}
 		sv[i] = xstrdup(json_string_value(e));
 	}
@@ -154,20 +156,21 @@ static int get_strv(json_t *o, const char *key, char ***out, size_t *n_out, cons
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+int img_json_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Object used as a set ({"80/tcp": {}}) -> sorted key vector. */
-static int get_set(json_t *o, const char *key, char ***out, const char *what, struct kiln_err *err)
+int img_json_get_set(json_t *o, const char *key, char ***out, const char *what,
+                     struct kiln_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	*out = NULL;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v))
-		return type_err(err, what, key, "an object");
+		return img_json_type_err(err, what, key, "an object");
 	char **sv = xcalloc(json_object_size(v) + 1, sizeof(*sv));
 	size_t i = 0;
 	const char *k;
@@ -177,27 +180,27 @@ static int get_set(json_t *o, const char *key, char ***out, const char *what, st
 		(void)val;
 		sv[i++] = xstrdup(k);
 	}
-	qsort(sv, i, sizeof(*sv), cmp_str);
+	qsort(sv, i, sizeof(*sv), img_json_cmp_str);
 	*out = sv;
 	return 0;
 }
 
-static int get_map(json_t *o, const char *key, struct img_map *out, const char *what,
-                   struct kiln_err *err)
+int img_json_get_map(json_t *o, const char *key, struct img_map *out, const char *what,
+                     struct kiln_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	memset(out, 0, sizeof(*out));
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v))
-		return type_err(err, what, key, "an object");
+		return img_json_type_err(err, what, key, "an object");
 	const char *k;
 	json_t *val;
 	json_object_foreach(v, k, val)
 	{
 		if (!json_is_string(val)) {
 			img_map_release(out);
-			return type_err(err, what, key, "an object of strings");
+			return img_json_type_err(err, what, key, "an object of strings");
 		}
 		img_map_set(out, k, json_string_value(val));
 	}
@@ -205,7 +208,7 @@ static int get_map(json_t *o, const char *key, struct img_map *out, const char *
 }
 
 /* Unknown members of o (not in the NULL-terminated known list), or NULL. */
-static void *collect_extra(json_t *o, const char *const *known)
+void *img_json_collect_extra(json_t *o, const char *const *known)
 {
 	json_t *extra = NULL;
 	const char *k;
@@ -224,7 +227,7 @@ static void *collect_extra(json_t *o, const char *const *known)
 	return extra;
 }
 
-static json_t *parse_object(const char *data, size_t len, const char *what, struct kiln_err *err)
+json_t *img_json_parse_object(const char *data, size_t len, const char *what, struct kiln_err *err)
 {
 	json_error_t je;
 	json_t *root = json_loadb(data, len, 0, &je);
@@ -243,13 +246,13 @@ static json_t *parse_object(const char *data, size_t len, const char *what, stru
 
 /* --- writing helpers ---------------------------------------------------------- */
 
-static void put_str(json_t *o, const char *key, const char *v)
+void img_json_put_str(json_t *o, const char *key, const char *v)
 {
 	if (v && *v)
 		json_object_set_new(o, key, json_string(v));
 }
 
-static json_t *strv_json(char *const *sv)
+json_t *img_json_strv(char *const *sv)
 {
 	json_t *a = json_array();
 	for (; sv && *sv; sv++)
@@ -257,13 +260,13 @@ static json_t *strv_json(char *const *sv)
 	return a;
 }
 
-static void put_strv(json_t *o, const char *key, char *const *sv)
+void img_json_put_strv(json_t *o, const char *key, char *const *sv)
 {
 	if (sv && *sv)
-		json_object_set_new(o, key, strv_json(sv));
+		json_object_set_new(o, key, img_json_strv(sv));
 }
 
-static void put_set(json_t *o, const char *key, char *const *sv)
+void img_json_put_set(json_t *o, const char *key, char *const *sv)
 {
 	if (!sv || !*sv)
 		return;
@@ -273,7 +276,7 @@ static void put_set(json_t *o, const char *key, char *const *sv)
 	json_object_set_new(o, key, s);
 }
 
-static void put_map(json_t *o, const char *key, const struct img_map *m)
+void img_json_put_map(json_t *o, const char *key, const struct img_map *m)
 {
 	if (!m->n)
 		return;
@@ -283,14 +286,14 @@ static void put_map(json_t *o, const char *key, const struct img_map *m)
 	json_object_set_new(o, key, s);
 }
 
-static void put_extra(json_t *o, void *extra)
+void img_json_put_extra(json_t *o, void *extra)
 {
 	if (extra)
 		json_object_update_missing(o, (json_t *)extra);
 }
 
 /* Dumps compactly and escapes like Go: <, >, &, U+2028, U+2029. */
-static char *dump(json_t *o, size_t *len)
+char *img_json_dump(json_t *o, size_t *len)
 {
 	char *raw = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -316,7 +319,7 @@ static char *dump(json_t *o, size_t *len)
 }
 
 /* Rebuilds o with its top-level keys sorted (values kept). */
-static json_t *sorted_object(json_t *o)
+json_t *img_json_sorted_object(json_t *o)
 {
 	size_t n = json_object_size(o), i = 0;
 	const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
@@ -327,266 +330,13 @@ static json_t *sorted_object(json_t *o)
 		(void)v;
 		keys[i++] = k;
 	}
-	qsort(keys, n, sizeof(*keys), cmp_str);
+	qsort(keys, n, sizeof(*keys), img_json_cmp_str);
 	json_t *out = json_object();
 	for (i = 0; i < n; i++)
 		json_object_set(out, keys[i], json_object_get(o, keys[i]));
 	free(keys);
 	json_decref(o);
 	return out;
-}
-
-/* --- image config ---------------------------------------------------------------- */
-
-static const char *const config_top_known[] = {"architecture", "author", "config",     "created",
-                                               "history",      "os",     "os.version", "rootfs",
-                                               "variant",      NULL};
-static const char *const config_cfg_known[] = {
-    "User",   "ExposedPorts", "Env",         "Entrypoint",  "Cmd",     "Volumes", "WorkingDir",
-    "Labels", "StopSignal",   "ArgsEscaped", "Healthcheck", "OnBuild", "Shell",   NULL};
-
-struct img_config *img_config_new(void)
-{
-	struct img_config *c = xcalloc(1, sizeof(*c));
-	c->diff_ids = xcalloc(1, sizeof(*c->diff_ids));
-	return c;
-}
-
-static int health_from_json(json_t *h, struct img_healthcheck **out, struct kiln_err *err)
-{
-	const char *w = "image config Healthcheck";
-	if (!h || json_is_null(h))
-		return 0;
-	if (!json_is_object(h))
-		return type_err(err, "image config", "Healthcheck", "an object");
-	struct img_healthcheck *hc = xcalloc(1, sizeof(*hc));
-	int64_t retries = 0;
-	*out = hc;
-	if (get_strv(h, "Test", &hc->test, NULL, w, err) < 0 ||
-	    get_int(h, "Interval", &hc->interval, w, err) < 0 ||
-	    get_int(h, "Timeout", &hc->timeout, w, err) < 0 ||
-	    get_int(h, "StartPeriod", &hc->start_period, w, err) < 0 ||
-	    get_int(h, "StartInterval", &hc->start_interval, w, err) < 0 ||
-	    get_int(h, "Retries", &retries, w, err) < 0)
-		return -1;
-	hc->retries = (int)retries;
-	return 0;
-}
-
-static int config_cfg_from_json(json_t *o, struct img_config *c, struct kiln_err *err)
-{
-	const char *w = "image config";
-	if (!o || json_is_null(o))
-		return 0;
-	if (!json_is_object(o))
-		return type_err(err, w, "config", "an object");
-	c->has_config = true;
-	if (get_str(o, "User", &c->config.user, w, err) < 0 ||
-	    get_set(o, "ExposedPorts", &c->config.exposed_ports, w, err) < 0 ||
-	    get_strv(o, "Env", &c->config.env, NULL, w, err) < 0 ||
-	    get_strv(o, "Entrypoint", &c->config.entrypoint, NULL, w, err) < 0 ||
-	    get_strv(o, "Cmd", &c->config.cmd, NULL, w, err) < 0 ||
-	    get_set(o, "Volumes", &c->config.volumes, w, err) < 0 ||
-	    get_str(o, "WorkingDir", &c->config.working_dir, w, err) < 0 ||
-	    get_map(o, "Labels", &c->config.labels, w, err) < 0 ||
-	    get_str(o, "StopSignal", &c->config.stop_signal, w, err) < 0 ||
-	    get_bool(o, "ArgsEscaped", &c->config.args_escaped, w, err) < 0 ||
-	    health_from_json(json_object_get(o, "Healthcheck"), &c->config.healthcheck, err) < 0 ||
-	    get_strv(o, "OnBuild", &c->config.on_build, NULL, w, err) < 0 ||
-	    get_strv(o, "Shell", &c->config.shell, NULL, w, err) < 0)
-		return -1;
-	c->config_extra = collect_extra(o, config_cfg_known);
-	return 0;
-}
-
-static int history_from_json(json_t *a, struct img_config *c, struct kiln_err *err)
-{
-	const char *w = "image config history";
-	if (!a || json_is_null(a))
-		return 0;
-	if (!json_is_array(a))
-		return type_err(err, "image config", "history", "an array");
-	c->history = xcalloc(json_array_size(a) + 1, sizeof(*c->history));
-	for (size_t i = 0; i < json_array_size(a); i++) {
-		json_t *h = json_array_get(a, i);
-		struct img_history *e = &c->history[c->n_history++];
-		if (!json_is_object(h))
-			return type_err(err, "image config", "history", "an array of objects");
-		if (get_str(h, "created", &e->created, w, err) < 0 ||
-		    get_str(h, "created_by", &e->created_by, w, err) < 0 ||
-		    get_str(h, "author", &e->author, w, err) < 0 ||
-		    get_str(h, "comment", &e->comment, w, err) < 0 ||
-		    get_bool(h, "empty_layer", &e->empty_layer, w, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int config_parse(json_t *root, struct img_config *c, struct kiln_err *err)
-{
-	const char *w = "image config";
-	json_t *rootfs = json_object_get(root, "rootfs");
-	if (get_str(root, "architecture", &c->architecture, w, err) < 0 ||
-	    get_str(root, "os", &c->os, w, err) < 0 ||
-	    get_str(root, "variant", &c->variant, w, err) < 0 ||
-	    get_str(root, "os.version", &c->os_version, w, err) < 0 ||
-	    get_str(root, "created", &c->created, w, err) < 0 ||
-	    get_str(root, "author", &c->author, w, err) < 0 ||
-	    config_cfg_from_json(json_object_get(root, "config"), c, err) < 0 ||
-	    history_from_json(json_object_get(root, "history"), c, err) < 0)
-		return -1;
-	if (rootfs && !json_is_null(rootfs)) {
-		if (!json_is_object(rootfs))
-			return type_err(err, w, "rootfs", "an object");
-		free(c->diff_ids);
-		c->diff_ids = NULL;
-		if (get_str(rootfs, "type", &c->rootfs_type, w, err) < 0 ||
-		    get_strv(rootfs, "diff_ids", &c->diff_ids, &c->n_diff_ids, w, err) < 0)
-			return -1;
-		if (!c->diff_ids)
-			c->diff_ids = xcalloc(1, sizeof(*c->diff_ids));
-	}
-	c->extra = collect_extra(root, config_top_known);
-	return 0;
-}
-
-int img_config_from_json(const char *data, size_t len, struct img_config **out,
-                         struct kiln_err *err)
-{
-	json_t *root = parse_object(data, len, "image config", err);
-	if (!root)
-		return -1;
-	struct img_config *c = img_config_new();
-	int r = config_parse(root, c, err);
-	json_decref(root);
-	if (r < 0) {
-		img_config_free(c);
-		return -1;
-	}
-	*out = c;
-	return 0;
-}
-
-static void put_i64(json_t *o, const char *key, int64_t v)
-{
-	if (v)
-		json_object_set_new(o, key, json_integer(v));
-}
-
-static json_t *config_cfg_json(const struct img_config *c)
-{
-	json_t *o = json_object();
-	put_str(o, "User", c->config.user);
-	put_set(o, "ExposedPorts", c->config.exposed_ports);
-	put_strv(o, "Env", c->config.env);
-	put_strv(o, "Entrypoint", c->config.entrypoint);
-	put_strv(o, "Cmd", c->config.cmd);
-	put_set(o, "Volumes", c->config.volumes);
-	put_str(o, "WorkingDir", c->config.working_dir);
-	put_map(o, "Labels", &c->config.labels);
-	put_str(o, "StopSignal", c->config.stop_signal);
-	if (c->config.args_escaped)
-		json_object_set_new(o, "ArgsEscaped", json_true());
-	const struct img_healthcheck *hc = c->config.healthcheck;
-	if (hc) {
-		json_t *h = json_object();
-		put_strv(h, "Test", hc->test);
-		put_i64(h, "Interval", hc->interval);
-		put_i64(h, "Timeout", hc->timeout);
-		put_i64(h, "StartPeriod", hc->start_period);
-		put_i64(h, "StartInterval", hc->start_interval);
-		put_i64(h, "Retries", hc->retries);
-		json_object_set_new(o, "Healthcheck", h);
-	}
-	put_strv(o, "OnBuild", c->config.on_build);
-	put_strv(o, "Shell", c->config.shell);
-	put_extra(o, c->config_extra);
-	return o;
-}
-
-char *img_config_to_json(const struct img_config *c, size_t *len)
-{
-	json_t *o = json_object();
-	put_str(o, "architecture", c->architecture);
-	put_str(o, "author", c->author);
-	if (c->has_config || c->config_extra)
-		json_object_set_new(o, "config", config_cfg_json(c));
-	put_str(o, "created", c->created);
-	if (c->n_history) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < c->n_history; i++) {
-			const struct img_history *e = &c->history[i];
-			json_t *h = json_object();
-			put_str(h, "created", e->created);
-			put_str(h, "created_by", e->created_by);
-			put_str(h, "author", e->author);
-			put_str(h, "comment", e->comment);
-			if (e->empty_layer)
-				json_object_set_new(h, "empty_layer", json_true());
-			json_array_append_new(a, h);
-		}
-		json_object_set_new(o, "history", a);
-	}
-	put_str(o, "os", c->os);
-	put_str(o, "os.version", c->os_version);
-	json_t *rootfs = json_object();
-	json_object_set_new(rootfs, "type",
-	                    json_string(c->rootfs_type ? c->rootfs_type : "layers"));
-	json_object_set_new(rootfs, "diff_ids", strv_json(c->diff_ids));
-	json_object_set_new(o, "rootfs", rootfs);
-	put_str(o, "variant", c->variant);
-	put_extra(o, c->extra);
-	return dump(sorted_object(o), len);
-}
-
-struct img_config *img_config_dup(const struct img_config *c)
-{
-	size_t len;
-	_cleanup_free_ char *j = img_config_to_json(c, &len);
-	struct img_config *out = NULL;
-	if (img_config_from_json(j, len, &out, NULL) < 0)
-		abort(); /* our own output always parses */
-	out->has_config = c->has_config;
-	return out;
-}
-
-void img_config_free(struct img_config *c)
-{
-	if (!c)
-		return;
-	free(c->architecture);
-	free(c->os);
-	free(c->variant);
-	free(c->os_version);
-	free(c->created);
-	free(c->author);
-	free(c->config.user);
-	kiln_strv_free(c->config.exposed_ports);
-	kiln_strv_free(c->config.env);
-	kiln_strv_free(c->config.entrypoint);
-	kiln_strv_free(c->config.cmd);
-	kiln_strv_free(c->config.volumes);
-	free(c->config.working_dir);
-	img_map_release(&c->config.labels);
-	free(c->config.stop_signal);
-	if (c->config.healthcheck) {
-		kiln_strv_free(c->config.healthcheck->test);
-		free(c->config.healthcheck);
-	}
-	kiln_strv_free(c->config.on_build);
-	kiln_strv_free(c->config.shell);
-	kiln_strv_free(c->diff_ids);
-	free(c->rootfs_type);
-	for (size_t i = 0; i < c->n_history; i++) {
-		free(c->history[i].created);
-		free(c->history[i].created_by);
-		free(c->history[i].author);
-		free(c->history[i].comment);
-	}
-	free(c->history);
-	json_decref((json_t *)c->extra);
-	json_decref((json_t *)c->config_extra);
-	free(c);
 }
 
 /* --- descriptors -------------------------------------------------------------- */
@@ -600,14 +350,14 @@ static int platform_from_json(json_t *p, struct img_platform **out, struct kiln_
 	if (!p || json_is_null(p))
 		return 0;
 	if (!json_is_object(p))
-		return type_err(err, "descriptor", "platform", "an object");
+		return img_json_type_err(err, "descriptor", "platform", "an object");
 	struct img_platform *pl = xcalloc(1, sizeof(*pl));
 	*out = pl;
-	if (get_str(p, "architecture", &pl->architecture, w, err) < 0 ||
-	    get_str(p, "os", &pl->os, w, err) < 0 ||
-	    get_str(p, "os.version", &pl->os_version, w, err) < 0 ||
-	    get_strv(p, "os.features", &pl->os_features, NULL, w, err) < 0 ||
-	    get_str(p, "variant", &pl->variant, w, err) < 0)
+	if (img_json_get_str(p, "architecture", &pl->architecture, w, err) < 0 ||
+	    img_json_get_str(p, "os", &pl->os, w, err) < 0 ||
+	    img_json_get_str(p, "os.version", &pl->os_version, w, err) < 0 ||
+	    img_json_get_strv(p, "os.features", &pl->os_features, NULL, w, err) < 0 ||
+	    img_json_get_str(p, "variant", &pl->variant, w, err) < 0)
 		return -1;
 	return 0;
 }
@@ -618,31 +368,31 @@ static int desc_from_json(json_t *o, struct img_descriptor *d, const char *what,
 	memset(d, 0, sizeof(*d));
 	if (!json_is_object(o))
 		return kiln_err_set(err, KILN_E_CORRUPT, "invalid %s: not an object", what);
-	if (get_str(o, "mediaType", &d->media_type, what, err) < 0 ||
-	    get_str(o, "digest", &d->digest, what, err) < 0 ||
-	    get_int(o, "size", &d->size, what, err) < 0 ||
-	    get_strv(o, "urls", &d->urls, NULL, what, err) < 0 ||
-	    get_map(o, "annotations", &d->annotations, what, err) < 0 ||
+	if (img_json_get_str(o, "mediaType", &d->media_type, what, err) < 0 ||
+	    img_json_get_str(o, "digest", &d->digest, what, err) < 0 ||
+	    img_json_get_int(o, "size", &d->size, what, err) < 0 ||
+	    img_json_get_strv(o, "urls", &d->urls, NULL, what, err) < 0 ||
+	    img_json_get_map(o, "annotations", &d->annotations, what, err) < 0 ||
 	    platform_from_json(json_object_get(o, "platform"), &d->platform, err) < 0 ||
-	    get_str(o, "artifactType", &d->artifact_type, what, err) < 0)
+	    img_json_get_str(o, "artifactType", &d->artifact_type, what, err) < 0)
 		return -1;
 	if (!d->digest || !strchr(d->digest, ':'))
 		return kiln_err_set(err, KILN_E_CORRUPT, "invalid %s: missing or bad `digest`",
 		                    what);
 	if (d->size < 0)
 		return kiln_err_set(err, KILN_E_CORRUPT, "invalid %s: negative `size`", what);
-	d->extra = collect_extra(o, desc_known);
+	d->extra = img_json_collect_extra(o, desc_known);
 	return 0;
 }
 
 static json_t *desc_json(const struct img_descriptor *d)
 {
 	json_t *o = json_object();
-	put_str(o, "mediaType", d->media_type);
+	img_json_put_str(o, "mediaType", d->media_type);
 	json_object_set_new(o, "digest", json_string(d->digest ? d->digest : ""));
 	json_object_set_new(o, "size", json_integer(d->size));
-	put_strv(o, "urls", d->urls);
-	put_map(o, "annotations", &d->annotations);
+	img_json_put_strv(o, "urls", d->urls);
+	img_json_put_map(o, "annotations", &d->annotations);
 	if (d->extra && json_object_get((json_t *)d->extra, "data"))
 		json_object_set(o, "data", json_object_get((json_t *)d->extra, "data"));
 	if (d->platform) {
@@ -651,13 +401,13 @@ static json_t *desc_json(const struct img_descriptor *d)
 		json_object_set_new(po, "architecture",
 		                    json_string(p->architecture ? p->architecture : ""));
 		json_object_set_new(po, "os", json_string(p->os ? p->os : ""));
-		put_str(po, "os.version", p->os_version);
-		put_strv(po, "os.features", p->os_features);
-		put_str(po, "variant", p->variant);
+		img_json_put_str(po, "os.version", p->os_version);
+		img_json_put_strv(po, "os.features", p->os_features);
+		img_json_put_str(po, "variant", p->variant);
 		json_object_set_new(o, "platform", po);
 	}
-	put_str(o, "artifactType", d->artifact_type);
-	put_extra(o, d->extra);
+	img_json_put_str(o, "artifactType", d->artifact_type);
+	img_json_put_extra(o, d->extra);
 	return o;
 }
 
@@ -698,7 +448,7 @@ static int desc_array_from_json(json_t *a, const char *key, struct img_descripto
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return type_err(err, what, key, "an array");
+		return img_json_type_err(err, what, key, "an array");
 	*out = xcalloc(json_array_size(a) + 1, sizeof(**out));
 	_cleanup_free_ char *w = xasprintf("%s %s entry", what, key);
 	for (size_t i = 0; i < json_array_size(a); i++) {
@@ -734,26 +484,44 @@ static int subject_from_json(json_t *o, struct img_descriptor **out, const char 
 static const char *const manifest_known[] = {"schemaVersion", "mediaType", "artifactType", "config",
                                              "layers",        "subject",   "annotations",  NULL};
 
+/* The members manifests and indexes share; what is "image manifest" or
+ * "image index", mt1/mt2 the media types allowed. */
+struct top_fields {
+	int *schema_version;
+	char **media_type, **artifact_type;
+	struct img_map *annotations;
+	struct img_descriptor **subject;
+};
+
+static int top_parse(json_t *root, const struct top_fields *f, const char *w, const char *mt1,
+                     const char *mt2, struct kiln_err *err)
+{
+	int64_t sv;
+	_cleanup_free_ char *sw = xasprintf("%s subject", w);
+	if (img_json_get_int(root, "schemaVersion", &sv, w, err) < 0 ||
+	    img_json_get_str(root, "mediaType", f->media_type, w, err) < 0 ||
+	    img_json_get_str(root, "artifactType", f->artifact_type, w, err) < 0 ||
+	    img_json_get_map(root, "annotations", f->annotations, w, err) < 0 ||
+	    subject_from_json(root, f->subject, sw, err) < 0)
+		return -1;
+	*f->schema_version = (int)sv;
+	if (sv != 2)
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "invalid %s: unsupported schemaVersion %lld", w, (long long)sv);
+	const char *mt = *f->media_type;
+	if (mt && strcmp(mt, mt1) && strcmp(mt, mt2))
+		return kiln_err_set(err, KILN_E_CORRUPT, "invalid %s: unexpected mediaType `%s`", w,
+		                    mt);
+	return 0;
+}
+
 static int manifest_parse(json_t *root, struct img_manifest *m, struct kiln_err *err)
 {
 	const char *w = "image manifest";
-	int64_t sv;
-	if (get_int(root, "schemaVersion", &sv, w, err) < 0 ||
-	    get_str(root, "mediaType", &m->media_type, w, err) < 0 ||
-	    get_str(root, "artifactType", &m->artifact_type, w, err) < 0 ||
-	    get_map(root, "annotations", &m->annotations, w, err) < 0 ||
-	    subject_from_json(root, &m->subject, "image manifest subject", err) < 0)
+	const struct top_fields f = {&m->schema_version, &m->media_type, &m->artifact_type,
+	                             &m->annotations, &m->subject};
+	if (top_parse(root, &f, w, IMG_MT_OCI_MANIFEST, IMG_MT_DOCKER_MANIFEST, err) < 0)
 		return -1;
-	m->schema_version = (int)sv;
-	if (sv != 2)
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "invalid image manifest: unsupported schemaVersion %lld",
-		                    (long long)sv);
-	if (m->media_type && strcmp(m->media_type, IMG_MT_OCI_MANIFEST) &&
-	    strcmp(m->media_type, IMG_MT_DOCKER_MANIFEST))
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "invalid image manifest: unexpected mediaType `%s`",
-		                    m->media_type);
 	json_t *cfg = json_object_get(root, "config");
 	if (!cfg)
 		return kiln_err_set(err, KILN_E_CORRUPT, "invalid image manifest: no `config`");
@@ -761,14 +529,14 @@ static int manifest_parse(json_t *root, struct img_manifest *m, struct kiln_err 
 	    desc_array_from_json(json_object_get(root, "layers"), "layers", &m->layers,
 	                         &m->n_layers, w, err) < 0)
 		return -1;
-	m->extra = collect_extra(root, manifest_known);
+	m->extra = img_json_collect_extra(root, manifest_known);
 	return 0;
 }
 
 int img_manifest_from_json(const char *data, size_t len, struct img_manifest **out,
                            struct kiln_err *err)
 {
-	json_t *root = parse_object(data, len, "image manifest", err);
+	json_t *root = img_json_parse_object(data, len, "image manifest", err);
 	if (!root)
 		return -1;
 	struct img_manifest *m = xcalloc(1, sizeof(*m));
@@ -786,21 +554,24 @@ char *img_manifest_to_json(const struct img_manifest *m, size_t *len)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "schemaVersion", json_integer(m->schema_version));
-	put_str(o, "mediaType", m->media_type);
-	put_str(o, "artifactType", m->artifact_type);
+	img_json_put_str(o, "mediaType", m->media_type);
+	img_json_put_str(o, "artifactType", m->artifact_type);
 	json_object_set_new(o, "config", desc_json(&m->config));
 	json_object_set_new(o, "layers", desc_array_json(m->layers, m->n_layers));
 	if (m->subject)
 		json_object_set_new(o, "subject", desc_json(m->subject));
-	put_map(o, "annotations", &m->annotations);
-	put_extra(o, m->extra);
-	return dump(o, len);
+	img_json_put_map(o, "annotations", &m->annotations);
+	img_json_put_extra(o, m->extra);
+	return img_json_dump(o, len);
 }
 
 void img_manifest_free(struct img_manifest *m)
 {
 	if (!m)
 		return;
+	if (__atomic_load_n(&m->refs, __ATOMIC_ACQUIRE) &&
+	    __atomic_fetch_sub(&m->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return; /* another holder still uses it */
 	free(m->media_type);
 	free(m->artifact_type);
 	img_descriptor_release(&m->config);
@@ -822,33 +593,20 @@ static const char *const index_known[] = {
 static int index_parse(json_t *root, struct img_index *x, struct kiln_err *err)
 {
 	const char *w = "image index";
-	int64_t sv;
-	if (get_int(root, "schemaVersion", &sv, w, err) < 0 ||
-	    get_str(root, "mediaType", &x->media_type, w, err) < 0 ||
-	    get_str(root, "artifactType", &x->artifact_type, w, err) < 0 ||
-	    get_map(root, "annotations", &x->annotations, w, err) < 0 ||
-	    subject_from_json(root, &x->subject, "image index subject", err) < 0)
+	const struct top_fields f = {&x->schema_version, &x->media_type, &x->artifact_type,
+	                             &x->annotations, &x->subject};
+	if (top_parse(root, &f, w, IMG_MT_OCI_INDEX, IMG_MT_DOCKER_LIST, err) < 0)
 		return -1;
-	x->schema_version = (int)sv;
-	if (sv != 2)
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "invalid image index: unsupported schemaVersion %lld",
-		                    (long long)sv);
-	if (x->media_type && strcmp(x->media_type, IMG_MT_OCI_INDEX) &&
-	    strcmp(x->media_type, IMG_MT_DOCKER_LIST))
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "invalid image index: unexpected mediaType `%s`",
-		                    x->media_type);
 	if (desc_array_from_json(json_object_get(root, "manifests"), "manifests", &x->manifests,
 	                         &x->n_manifests, w, err) < 0)
 		return -1;
-	x->extra = collect_extra(root, index_known);
+	x->extra = img_json_collect_extra(root, index_known);
 	return 0;
 }
 
 int img_index_from_json(const char *data, size_t len, struct img_index **out, struct kiln_err *err)
 {
-	json_t *root = parse_object(data, len, "image index", err);
+	json_t *root = img_json_parse_object(data, len, "image index", err);
 	if (!root)
 		return -1;
 	struct img_index *x = xcalloc(1, sizeof(*x));
@@ -866,14 +624,14 @@ char *img_index_to_json(const struct img_index *x, size_t *len)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "schemaVersion", json_integer(x->schema_version));
-	put_str(o, "mediaType", x->media_type);
-	put_str(o, "artifactType", x->artifact_type);
+	img_json_put_str(o, "mediaType", x->media_type);
+	img_json_put_str(o, "artifactType", x->artifact_type);
 	json_object_set_new(o, "manifests", desc_array_json(x->manifests, x->n_manifests));
 	if (x->subject)
 		json_object_set_new(o, "subject", desc_json(x->subject));
-	put_map(o, "annotations", &x->annotations);
-	put_extra(o, x->extra);
-	return dump(o, len);
+	img_json_put_map(o, "annotations", &x->annotations);
+	img_json_put_extra(o, x->extra);
+	return img_json_dump(o, len);
 }
 
 void img_index_free(struct img_index *x)

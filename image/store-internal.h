@@ -8,13 +8,28 @@
 #define IMG_STALE_TEMP_SEC 600
 
 struct img_store {
-	char *root;      /* ROOT */
-	char *layout;    /* ROOT/images: the OCI image layout */
-	char *blobs;     /* ROOT/images/blobs/sha256 */
-	char *snapshots; /* ROOT/snapshots */
-	char *tmp;       /* ROOT/tmp */
-	int lock_fd;     /* ROOT/store.lock, held shared while open */
+	char *root;                   /* ROOT */
+	char *layout;                 /* ROOT/images: the OCI image layout */
+	char *blobs;                  /* ROOT/images/blobs/sha256 */
+	char *snapshots;              /* ROOT/snapshots */
+	char *tmp;                    /* ROOT/tmp */
+	int lock_fd;                  /* ROOT/store.lock, held shared while open */
+	struct img_blob_cache *cache; /* parsed blobs (blob_cache.c), or NULL */
 };
+
+/* blob_cache.c: parsed manifests and configs by digest, shared (each call
+ * hands out a reference: free it with img_manifest_free/img_config_free). */
+struct img_blob_cache;
+int img_cache_manifest(struct img_store *s, const char *digest, struct img_manifest **out,
+                       struct kiln_err *err);
+int img_cache_config(struct img_store *s, const char *digest, struct img_config **out,
+                     struct kiln_err *err);
+/* The descriptor pick() chooses in the index blob `digest` (cached; owned by
+ * the cache), or NULL with err set. */
+const struct img_descriptor *
+img_cache_index_pick(struct img_store *s, const char *digest,
+                     struct img_descriptor *(*pick)(struct img_index *), struct kiln_err *err);
+void img_cache_free(struct img_store *s);
 
 /* index.c */
 int img_index_lock(struct img_store *s, struct kiln_err *err); /* returns the fd */

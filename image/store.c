@@ -55,6 +55,7 @@ void img_store_close(struct img_store *s)
 		return;
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	img_cache_free(s);
 	free(s->root);
 	free(s->layout);
 	free(s->blobs);
