@@ -15,17 +15,6 @@
 
 /* --- import --------------------------------------------------------------- */
 
-static const char *go_arch(void)
-{
-#if defined(__x86_64__)
-	return "amd64";
-#elif defined(__aarch64__)
-	return "arm64";
-#else
-	return "unknown";
-#endif
-}
-
 static char *rfc3339_now(void)
 {
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
@@ -86,7 +75,7 @@ int img_import(struct img_store *s, const struct img_import_opts *o, char image_
 		img_config_free(cfg);
 		return kiln_err_wrap(err, "import");
 	}
-	cfg->architecture = xstrdup(go_arch());
+	cfg->architecture = xstrdup(img_host_arch());
 	cfg->os = xstrdup("linux");
 	cfg->created = rfc3339_now();
 	cfg->rootfs_type = xstrdup("layers");

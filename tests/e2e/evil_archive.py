@@ -178,6 +178,15 @@ elif kind == "truncated":
     a.file("manifest.json", json.dumps([docker(a)]).encode())
     data = a.bytes()
     data = data[: len(data) // 2 + 100]
+elif kind == "deep-index":  # nested indexes: only index -> manifest is followed
+    oci(a)
+    (top,) = [json.loads(d)["manifests"][0] for i, d in a.members if i.name == "index.json"]
+    a.members = [(i, d) for i, d in a.members if i.name != "index.json"]
+    for _ in range(20):
+        ix = json.dumps({"schemaVersion": 2, "manifests": [top]}).encode()
+        top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": a.blob(ix),
+               "size": len(ix)}
+    a.file("index.json", json.dumps({"schemaVersion": 2, "manifests": [top]}).encode())
 elif kind == "gzip-twice":
     a.file("manifest.json", json.dumps([docker(a)]).encode())
     data = gzip.compress(gzip.compress(a.bytes()))

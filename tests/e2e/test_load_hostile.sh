@@ -32,6 +32,7 @@ refused() { # KIND MESSAGE
 	run_fail "$1: refused" 1 kiln load -i "$T/$1.tar"
 	expect_contains "$1: says why" "$OUT" "$2"
 }
+refused deep-index "has no image manifest"
 refused config-dotdot "archive has no \`../../../../etc/passwd\`"
 refused layer-abs-path "archive has no \`/etc/passwd\`"
 refused manifest-symlink "not an image archive"
