@@ -206,9 +206,7 @@ static int save_image(struct saver *sv, const char *name, struct kiln_err *err)
 		r = output_layer(sv, &m->layers[i], img->config->diff_ids[i], &l, err);
 		if (r < 0)
 			break;
-		om.layers[i].media_type = xstrdup(l.media_type);
-		om.layers[i].digest = xstrdup(l.digest);
-		om.layers[i].size = (int64_t)l.size;
+		img_layer_descriptor(&l, &om.layers[i]);
 		om.n_layers = i + 1;
 		layer_names[i] = blob_name(l.digest);
 		add_file(sv, blob_name(l.digest), l.digest, NULL, 0);

@@ -345,9 +345,7 @@ static int load_docker_entry(struct loader *L, const struct docker_manifest_entr
 			r = check_layer(L, ld, cfg->diff_ids[i], &l, err);
 		if (r < 0)
 			break;
-		m.layers[i].media_type = xstrdup(l.media_type);
-		m.layers[i].digest = xstrdup(l.digest);
-		m.layers[i].size = (int64_t)l.size;
+		img_layer_descriptor(&l, &m.layers[i]);
 		m.n_layers = i + 1;
 		img_layer_release(&l);
 	}

@@ -303,6 +303,9 @@ struct img_layer {
 	char *media_type;
 };
 void img_layer_release(struct img_layer *l);
+/* Fills a manifest's layer descriptor (fields allocated; media type
+ * defaults to the uncompressed OCI layer). */
+void img_layer_descriptor(const struct img_layer *l, struct img_descriptor *d);
 
 #define IMG_MT_LAYER      "application/vnd.oci.image.layer.v1.tar"
 #define IMG_MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"

@@ -271,12 +271,8 @@ int img_image_commit(struct img_store *s, const struct img_config *cfg,
 	m.config.size = (int64_t)clen;
 	m.layers = xcalloc(n_layers + 1, sizeof(*m.layers));
 	m.n_layers = n_layers;
-	for (size_t i = 0; i < n_layers; i++) {
-		m.layers[i].media_type =
-		    xstrdup(layers[i].media_type ? layers[i].media_type : IMG_MT_OCI_LAYER);
-		m.layers[i].digest = xstrdup(layers[i].digest);
-		m.layers[i].size = (int64_t)layers[i].size;
-	}
+	for (size_t i = 0; i < n_layers; i++)
+		img_layer_descriptor(&layers[i], &m.layers[i]);
 	struct img_descriptor d = {0};
 	int ret = img_store_put_blob(s, cjson, clen, m.config.digest, err);
 	_cleanup_free_ char *mjson = img_manifest_to_json(&m, &mlen);

@@ -222,6 +222,13 @@ int img_store_put_blob(struct img_store *s, const void *p, size_t n, char digest
 	return r;
 }
 
+void img_layer_descriptor(const struct img_layer *l, struct img_descriptor *d)
+{
+	d->media_type = xstrdup(l->media_type ? l->media_type : IMG_MT_OCI_LAYER);
+	d->digest = xstrdup(l->digest);
+	d->size = (int64_t)l->size;
+}
+
 void img_layer_release(struct img_layer *l)
 {
 	free(l->media_type);
