@@ -109,6 +109,15 @@ int layer_sink_open(struct layer_sink *k, struct img_store *s, enum img_compress
 	if (r == ARCHIVE_OK && comp == IMG_COMPRESS_GZIP)
 		/* no timestamp in the gzip header: same input, same bytes */
 		r = archive_write_set_filter_option(k->z, "gzip", "timestamp", NULL);
+	if (r == ARCHIVE_OK && comp == IMG_COMPRESS_ZSTD) {
+		/* zstd workers compress beside the tar writer; the frame is the same
+		 * for any number of workers >= 1, so digests do not depend on the
+		 * machine's core count. */
+		char threads[16];
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		snprintf(threads, sizeof(threads), "%ld", n < 1 ? 1 : n > 8 ? 8 : n);
+		r = archive_write_set_filter_option(k->z, "zstd", "threads", threads);
+	}
 	if (r == ARCHIVE_OK)
 		r = archive_write_set_format_raw(k->z);
 	if (r == ARCHIVE_OK)
