@@ -240,11 +240,7 @@ static int save_image(struct saver *sv, const char *name, struct kiln_err *err)
 	} else {
 		kiln_strv_free(layer_names);
 	}
-	img_descriptor_release(&om.config);
-	for (size_t i = 0; i < om.n_layers; i++)
-		img_descriptor_release(&om.layers[i]);
-	free(om.layers);
-	free(om.media_type);
+	img_manifest_release(&om);
 	img_image_free(img);
 	return r;
 }

@@ -372,11 +372,7 @@ static int load_docker_entry(struct loader *L, const struct docker_manifest_entr
 		img_descriptor_release(&d);
 	}
 	kiln_strv_free(refs);
-	free(m.media_type);
-	img_descriptor_release(&m.config);
-	for (size_t i = 0; i < m.n_layers; i++)
-		img_descriptor_release(&m.layers[i]);
-	free(m.layers);
+	img_manifest_release(&m);
 	img_config_free(cfg);
 	return r;
 }

@@ -177,6 +177,8 @@ int img_manifest_from_json(const char *data, size_t len, struct img_manifest **o
                            struct kiln_err *err);
 char *img_manifest_to_json(const struct img_manifest *m, size_t *len);
 void img_manifest_free(struct img_manifest *m);
+/* Frees the fields of a manifest that lives on the stack (no refcount). */
+void img_manifest_release(struct img_manifest *m);
 
 struct img_index {
 	int schema_version;

@@ -287,11 +287,7 @@ int img_image_commit(struct img_store *s, const struct img_config *cfg,
 	if (ret == 0)
 		snprintf(image_id, KILN_DIGEST_LEN, "%s", m.config.digest);
 	img_descriptor_release(&d);
-	free(m.media_type);
-	img_descriptor_release(&m.config);
-	for (size_t i = 0; i < n_layers; i++)
-		img_descriptor_release(&m.layers[i]);
-	free(m.layers);
+	img_manifest_release(&m);
 	kiln_strv_free(norm);
 	return ret < 0 ? kiln_err_wrap(err, "committing image") : 0;
 }

@@ -572,6 +572,12 @@ void img_manifest_free(struct img_manifest *m)
 	if (__atomic_load_n(&m->refs, __ATOMIC_ACQUIRE) &&
 	    __atomic_fetch_sub(&m->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return; /* another holder still uses it */
+	img_manifest_release(m);
+	free(m);
+}
+
+void img_manifest_release(struct img_manifest *m)
+{
 	free(m->media_type);
 	free(m->artifact_type);
 	img_descriptor_release(&m->config);
@@ -582,7 +588,7 @@ void img_manifest_free(struct img_manifest *m)
 	free(m->subject);
 	img_map_release(&m->annotations);
 	json_decref((json_t *)m->extra);
-	free(m);
+	memset(m, 0, sizeof(*m));
 }
 
 /* --- indexes ------------------------------------------------------------------------ */
