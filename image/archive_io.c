@@ -86,7 +86,7 @@ int img_import(struct img_store *s, const struct img_import_opts *o, char image_
 	cfg->history = xcalloc(1, sizeof(*cfg->history));
 	cfg->n_history = 1;
 	cfg->history[0].created = xstrdup(cfg->created);
-	cfg->history[0].created_by = xstrdup("import");
+	/* as docker import: no created_by, the source in the comment */
 	cfg->history[0].comment =
 	    o->message ? xstrdup(o->message) : xasprintf("Imported from %s", o->source);
 	const char *refs[1] = {o->ref};
