@@ -35,7 +35,9 @@ dk() { timeout 120 /usr/bin/docker "$@"; }
 # daemon.json and key.json are ours too, never /etc/docker's.
 command -v unshare >/dev/null || skip_all "unshare (util-linux) not installed"
 printf '{"deprecated-key-path": "%s/key.json"}\n' "$D" >"$D/daemon.json"
-unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0755 kiln-e2e-run /run && exec "$0" "$@"' \
+# TMPDIR keeps the daemons' own files (containerd's stack dumps) under $D.
+mkdir -p "$D/tmp"
+TMPDIR="$D/tmp" unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0755 kiln-e2e-run /run && exec "$0" "$@"' \
 	"$DOCKERD" --config-file "$D/daemon.json" \
 	--data-root "$D/data" --exec-root "$D/x" --pidfile "$D/pid" -H "unix://$D/sock" \
 	--iptables=false --ip6tables=false --bridge=none --storage-driver=overlay2 >"$D/log" 2>&1 &

@@ -140,7 +140,6 @@ int main(void)
 	T_STREQ(a->config->os, "linux", "objects outlive the store handle");
 	img_image_free(a);
 	kiln_err_release(&err);
-	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", root);
-	T_OK(system(cmd) == 0, "cleanup");
+	T_OK(kiln_rm_rf(root, &err) == 0, "cleanup");
 	return tap_done();
 }
