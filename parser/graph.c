@@ -120,17 +120,26 @@ const struct df_stage *df_graph_find_stage(const struct df_graph *g, const char 
 	return i < 0 ? NULL : &g->stages[i];
 }
 
+/* Room for element n of an array whose capacity is implicit: a power of
+ * two, so that appending one at a time stays linear. */
+static void *grow_for(void *p, size_t n, size_t size)
+{
+	if (n && (n & (n - 1)))
+		return p;
+	return xreallocarray(p, n ? n * 2 : 1, size);
+}
+
 static void add_dep(struct df_graph *g, enum df_dep_kind kind, int stage, int instr, int on,
                     const char *image, int line)
 {
-	g->deps = xreallocarray(g->deps, g->n_deps + 1, sizeof(*g->deps));
+	g->deps = grow_for(g->deps, g->n_deps, sizeof(*g->deps));
 	g->deps[g->n_deps++] =
 	    (struct df_dep){kind, stage, instr, on, image ? xstrdup(image) : NULL, line};
 }
 
 static void stage_add(struct df_graph *g, struct df_instr *from)
 {
-	g->stages = xreallocarray(g->stages, g->n_stages + 1, sizeof(*g->stages));
+	g->stages = grow_for(g->stages, g->n_stages, sizeof(*g->stages));
 	struct df_stage *st = &g->stages[g->n_stages];
 	memset(st, 0, sizeof(*st));
 	st->index = (int)g->n_stages++;
@@ -156,7 +165,7 @@ static int collect(struct df_graph *g, const struct df_ast *ast, struct kiln_err
 			continue;
 		}
 		if (g->n_stages == 0 && in.kind == DF_I_ARG) {
-			g->meta_args = xreallocarray(g->meta_args, g->n_meta_args + 1, sizeof(in));
+			g->meta_args = grow_for(g->meta_args, g->n_meta_args, sizeof(in));
 			g->meta_args[g->n_meta_args++] = in;
 			continue;
 		}
@@ -168,7 +177,7 @@ static int collect(struct df_graph *g, const struct df_ast *ast, struct kiln_err
 			                    line);
 		}
 		struct df_stage *st = &g->stages[g->n_stages - 1];
-		st->instrs = xreallocarray(st->instrs, st->n_instrs + 1, sizeof(in));
+		st->instrs = grow_for(st->instrs, st->n_instrs, sizeof(in));
 		st->instrs[st->n_instrs++] = in;
 	}
 	if (g->n_stages == 0)
@@ -285,8 +294,34 @@ static const char *stage_label(const struct df_stage *st, char *buf, size_t n)
 	return buf;
 }
 
+/* The stage edges grouped by stage: the stages stage s depends on are
+ * on[first[s]] .. on[first[s + 1] - 1]. */
+struct adj {
+	size_t *first;
+	int *on;
+};
+
+static void adj_build(const struct df_graph *g, struct adj *a)
+{
+	a->first = xcalloc(g->n_stages + 1, sizeof(*a->first));
+	a->on = xcalloc(g->n_deps ? g->n_deps : 1, sizeof(*a->on));
+	for (size_t i = 0; i < g->n_deps; i++)
+		if (g->deps[i].on_stage >= 0)
+			a->first[g->deps[i].stage + 1]++;
+	for (size_t s = 0; s < g->n_stages; s++)
+		a->first[s + 1] += a->first[s];
+	size_t *fill = xcalloc(g->n_stages ? g->n_stages : 1, sizeof(*fill));
+	for (size_t i = 0; i < g->n_deps; i++) {
+		int s = g->deps[i].stage;
+		if (g->deps[i].on_stage >= 0)
+			a->on[a->first[s] + fill[s]++] = g->deps[i].on_stage;
+	}
+	free(fill);
+}
+
 /* Depth-first search for cycles; state: 0 new, 1 on the stack, 2 done. */
-static int visit(const struct df_graph *g, int s, unsigned char *state, struct kiln_err *err)
+static int visit(const struct df_graph *g, const struct adj *a, int s, unsigned char *state,
+                 struct kiln_err *err)
 {
 	if (state[s] == 2)
 		return 0;
@@ -297,25 +332,24 @@ static int visit(const struct df_graph *g, int s, unsigned char *state, struct k
 		                    stage_label(&g->stages[s], buf, sizeof(buf)));
 	}
 	state[s] = 1;
-	for (size_t i = 0; i < g->n_deps; i++)
-		if (g->deps[i].stage == s && g->deps[i].on_stage >= 0 &&
-		    visit(g, g->deps[i].on_stage, state, err) < 0)
+	for (size_t i = a->first[s]; i < a->first[s + 1]; i++)
+		if (visit(g, a, a->on[i], state, err) < 0)
 			return -1;
 	state[s] = 2;
 	return 0;
 }
 
-static void mark_needed(struct df_graph *g, int s)
+static void mark_needed(struct df_graph *g, const struct adj *a, int s)
 {
 	if (g->stages[s].needed)
 		return;
 	g->stages[s].needed = true;
-	for (size_t i = 0; i < g->n_deps; i++)
-		if (g->deps[i].stage == s && g->deps[i].on_stage >= 0)
-			mark_needed(g, g->deps[i].on_stage);
+	for (size_t i = a->first[s]; i < a->first[s + 1]; i++)
+		mark_needed(g, a, a->on[i]);
 }
 
-static int select_target(struct df_graph *g, const char *target, struct kiln_err *err)
+static int select_target(struct df_graph *g, const struct adj *a, const char *target,
+                         struct kiln_err *err)
 {
 	g->target = (int)g->n_stages - 1;
 	if (target && *target) {
@@ -336,7 +370,7 @@ static int select_target(struct df_graph *g, const char *target, struct kiln_err
 			return -1;
 		}
 	}
-	mark_needed(g, g->target);
+	mark_needed(g, a, g->target);
 	return 0;
 }
 
@@ -354,14 +388,18 @@ static int build(struct df_graph *g, const struct df_ast *ast, const struct df_g
 				mount_edges(g, s, i);
 		}
 	}
+	struct adj a;
+	adj_build(g, &a);
 	unsigned char *state = xcalloc(g->n_stages, 1);
 	int r = 0;
 	for (size_t s = 0; s < g->n_stages && r == 0; s++)
-		r = visit(g, (int)s, state, err);
+		r = visit(g, &a, (int)s, state, err);
 	free(state);
-	if (r < 0)
-		return -1;
-	return select_target(g, o ? o->target : NULL, err);
+	if (r == 0)
+		r = select_target(g, &a, o ? o->target : NULL, err);
+	free(a.first);
+	free(a.on);
+	return r;
 }
 
 int df_platform_check(const char *platform, struct kiln_err *err)
