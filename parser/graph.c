@@ -109,6 +109,54 @@ static int find_by_name(const struct df_graph *g, const char *name, size_t limit
 	return -1;
 }
 
+/* The stage names sorted (then by index), so that lookups during the build
+ * are logarithmic: names are stored lower-case, a query is lower-cased. */
+struct name_ix {
+	const char *name;
+	int idx;
+};
+
+struct names {
+	struct name_ix *v;
+	size_t n;
+};
+
+static int cmp_name_ix(const void *a, const void *b)
+{
+	const struct name_ix *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static void names_build(const struct df_graph *g, struct names *nx)
+{
+	nx->v = xcalloc(g->n_stages ? g->n_stages : 1, sizeof(*nx->v));
+	nx->n = 0;
+	for (size_t i = 0; i < g->n_stages; i++)
+		if (g->stages[i].name)
+			nx->v[nx->n++] = (struct name_ix){g->stages[i].name, (int)i};
+	qsort(nx->v, nx->n, sizeof(*nx->v), cmp_name_ix);
+}
+
+/* find_by_name through the index. */
+static int names_find(const struct names *nx, const char *name, size_t limit)
+{
+	_cleanup_free_ char *low = xstrdup(name);
+	for (char *p = low; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	size_t lo = 0, hi = nx->n;
+	while (lo < hi) { /* first entry >= (low, -1) */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(nx->v[mid].name, low) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < nx->n && !strcmp(nx->v[lo].name, low) && (size_t)nx->v[lo].idx < limit)
+		return nx->v[lo].idx;
+	return -1;
+}
+
 const struct df_stage *df_graph_find_stage(const struct df_graph *g, const char *s)
 {
 	char *end;
@@ -188,11 +236,11 @@ static int collect(struct df_graph *g, const struct df_ast *ast, struct kiln_err
 }
 
 /* Pass 2: names, bases (meta ARGs expanded), FROM edges. */
-static int resolve_bases(struct df_graph *g, struct kiln_err *err)
+static int resolve_bases(struct df_graph *g, const struct names *nx, struct kiln_err *err)
 {
 	for (size_t i = 0; i < g->n_stages; i++) {
 		struct df_stage *st = &g->stages[i];
-		if (st->name && find_by_name(g, st->name, i) >= 0)
+		if (st->name && names_find(nx, st->name, i) >= 0)
 			return kiln_err_set(err, KILN_E_INVALID,
 			                    "%s:%d: duplicate stage name \"%s\"", g->filename,
 			                    st->start_line, st->name);
@@ -206,7 +254,7 @@ static int resolve_bases(struct df_graph *g, struct kiln_err *err)
 		if (st->platform && df_expand_word(st->platform, g->escape, 0, lookup_env,
 		                                   &g->meta_env, &st->platform_expanded, err) < 0)
 			return kiln_err_wrap(err, "%s:%d", g->filename, st->start_line);
-		st->base_stage = find_by_name(g, st->base_expanded, i);
+		st->base_stage = names_find(nx, st->base_expanded, i);
 		add_dep(g, DF_DEP_FROM, (int)i, -1, st->base_stage,
 		        st->base_stage < 0 ? st->base_expanded : NULL, st->start_line);
 	}
@@ -251,7 +299,8 @@ static int check_copy_from(const struct df_graph *g, const struct df_instr *in,
 	return 0;
 }
 
-static int copy_edge(struct df_graph *g, size_t si, size_t ii, struct kiln_err *err)
+static int copy_edge(struct df_graph *g, const struct names *nx, size_t si, size_t ii,
+                     struct kiln_err *err)
 {
 	struct df_instr *in = &g->stages[si].instrs[ii];
 	struct df_copy *c = &in->u.copy;
@@ -266,21 +315,21 @@ static int copy_edge(struct df_graph *g, size_t si, size_t ii, struct kiln_err *
 			                    g->filename, in->start_line, idx);
 		c->from_stage = (int)idx;
 	} else {
-		c->from_stage = find_by_name(g, c->from, g->n_stages);
+		c->from_stage = names_find(nx, c->from, g->n_stages);
 	}
 	add_dep(g, DF_DEP_COPY, (int)si, (int)ii, c->from_stage, c->from_stage < 0 ? c->from : NULL,
 	        in->start_line);
 	return 0;
 }
 
-static void mount_edges(struct df_graph *g, size_t si, size_t ii)
+static void mount_edges(struct df_graph *g, const struct names *nx, size_t si, size_t ii)
 {
 	struct df_instr *in = &g->stages[si].instrs[ii];
 	for (size_t m = 0; m < in->u.run.n_mounts; m++) {
 		struct df_mount *mt = &in->u.run.mounts[m];
 		if (!mt->from || mt->type == DF_MOUNT_TMPFS)
 			continue;
-		mt->from_stage = find_by_name(g, mt->from, g->n_stages);
+		mt->from_stage = names_find(nx, mt->from, g->n_stages);
 		add_dep(g, DF_DEP_MOUNT, (int)si, (int)ii, mt->from_stage,
 		        mt->from_stage < 0 ? mt->from : NULL, in->start_line);
 	}
@@ -377,21 +426,26 @@ static int select_target(struct df_graph *g, const struct adj *a, const char *ta
 static int build(struct df_graph *g, const struct df_ast *ast, const struct df_graph_opts *o,
                  struct kiln_err *err)
 {
-	if (collect(g, ast, err) < 0 || meta_scope(g, err) < 0 || resolve_bases(g, err) < 0)
+	if (collect(g, ast, err) < 0 || meta_scope(g, err) < 0)
 		return -1;
-	for (size_t s = 0; s < g->n_stages; s++) {
-		for (size_t i = 0; i < g->stages[s].n_instrs; i++) {
+	struct names nx;
+	names_build(g, &nx);
+	int r = resolve_bases(g, &nx, err);
+	for (size_t s = 0; s < g->n_stages && r == 0; s++) {
+		for (size_t i = 0; i < g->stages[s].n_instrs && r == 0; i++) {
 			enum df_instr_kind k = g->stages[s].instrs[i].kind;
-			if (k == DF_I_COPY && copy_edge(g, s, i, err) < 0)
-				return -1;
+			if (k == DF_I_COPY)
+				r = copy_edge(g, &nx, s, i, err);
 			if (k == DF_I_RUN)
-				mount_edges(g, s, i);
+				mount_edges(g, &nx, s, i);
 		}
 	}
+	free(nx.v);
+	if (r < 0)
+		return -1;
 	struct adj a;
 	adj_build(g, &a);
 	unsigned char *state = xcalloc(g->n_stages, 1);
-	int r = 0;
 	for (size_t s = 0; s < g->n_stages && r == 0; s++)
 		r = visit(g, &a, (int)s, state, err);
 	free(state);

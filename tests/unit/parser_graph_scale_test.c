@@ -1,8 +1,8 @@
 /* The graph stays linear-ish in the number of stages: 20,000 chained
  * stages (a 450 KB Dockerfile) took over half a minute under ASan when every
  * stage and edge was appended with a realloc of one more element and every
- * graph walk scanned all edges for each stage (now about 11 s, most of it
- * the stage-name lookups, which are still quadratic). */
+ * graph walk scanned all edges for each stage, and every stage-name lookup
+ * scanned the stages before it (now well under a second). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -49,7 +49,7 @@ int main(void)
 		df_ast_release(&ast);
 	}
 	double dt = now() - t0;
-	T_OK(dt < 30.0, "built in %.2f s (limit 30 s)", dt);
+	T_OK(dt < 10.0, "built in %.2f s (limit 10 s)", dt);
 	kiln_err_release(&err);
 	kiln_buf_release(&b);
 	return tap_done();
