@@ -368,33 +368,58 @@ static void adj_build(const struct df_graph *g, struct adj *a)
 	free(fill);
 }
 
-/* Depth-first search for cycles; state: 0 new, 1 on the stack, 2 done. */
+/* Depth-first search for cycles from s; state: 0 new, 1 on the path, 2
+ * done. Iterative (a chain of stages can be as long as the file allows):
+ * path[k] is a stage on the path and at[k] the next of its edges to try. */
 static int visit(const struct df_graph *g, const struct adj *a, int s, unsigned char *state,
-                 struct kiln_err *err)
+                 int *path, size_t *at, struct kiln_err *err)
 {
+	size_t depth = 0;
 	if (state[s] == 2)
 		return 0;
-	if (state[s] == 1) {
-		char buf[32];
-		return kiln_err_set(err, KILN_E_INVALID,
-		                    "%s: circular dependency detected on stage: %s", g->filename,
-		                    stage_label(&g->stages[s], buf, sizeof(buf)));
-	}
 	state[s] = 1;
-	for (size_t i = a->first[s]; i < a->first[s + 1]; i++)
-		if (visit(g, a, a->on[i], state, err) < 0)
-			return -1;
-	state[s] = 2;
+	path[0] = s;
+	at[0] = a->first[s];
+	while (depth < (size_t)-1) {
+		int cur = path[depth];
+		if (at[depth] == a->first[cur + 1]) {
+			state[cur] = 2;
+			depth--; /* wraps below 0 when the start is done */
+			continue;
+		}
+		int on = a->on[at[depth]++];
+		if (state[on] == 2)
+			continue;
+		if (state[on] == 1) {
+			char buf[32];
+			return kiln_err_set(
+			    err, KILN_E_INVALID, "%s: circular dependency detected on stage: %s",
+			    g->filename, stage_label(&g->stages[on], buf, sizeof(buf)));
+		}
+		state[on] = 1;
+		depth++;
+		path[depth] = on;
+		at[depth] = a->first[on];
+	}
 	return 0;
 }
 
+/* Marks s and every stage it depends on, directly or not (iterative). */
 static void mark_needed(struct df_graph *g, const struct adj *a, int s)
 {
-	if (g->stages[s].needed)
-		return;
+	int *todo = xcalloc(g->n_stages, sizeof(*todo));
+	size_t n = 0;
 	g->stages[s].needed = true;
-	for (size_t i = a->first[s]; i < a->first[s + 1]; i++)
-		mark_needed(g, a, a->on[i]);
+	todo[n++] = s;
+	while (n) {
+		int cur = todo[--n];
+		for (size_t i = a->first[cur]; i < a->first[cur + 1]; i++)
+			if (!g->stages[a->on[i]].needed) {
+				g->stages[a->on[i]].needed = true;
+				todo[n++] = a->on[i];
+			}
+	}
+	free(todo);
 }
 
 static int select_target(struct df_graph *g, const struct adj *a, const char *target,
@@ -446,9 +471,13 @@ static int build(struct df_graph *g, const struct df_ast *ast, const struct df_g
 	struct adj a;
 	adj_build(g, &a);
 	unsigned char *state = xcalloc(g->n_stages, 1);
+	int *path = xcalloc(g->n_stages, sizeof(*path));
+	size_t *at = xcalloc(g->n_stages, sizeof(*at));
 	for (size_t s = 0; s < g->n_stages && r == 0; s++)
-		r = visit(g, &a, (int)s, state, err);
+		r = visit(g, &a, (int)s, state, path, at, err);
 	free(state);
+	free(path);
+	free(at);
 	if (r == 0)
 		r = select_target(g, &a, o ? o->target : NULL, err);
 	free(a.first);
