@@ -1,23 +1,15 @@
-/* The graph stays linear-ish in the number of stages: 20,000 chained
- * stages (a 450 KB Dockerfile) took over half a minute under ASan when every
- * stage and edge was appended with a realloc of one more element and every
- * graph walk scanned all edges for each stage, and every stage-name lookup
- * scanned the stages before it (now well under a second). */
+/* Graphs of many stages are built right: 20,000 chained stages with COPY
+ * --from edges (pruning, base resolution), and 200,000 chained stages
+ * without recursion. Behaviour only, never timing (speed is for bench/):
+ * the quadratic version of this took minutes and would hit ctest's
+ * timeout rather than an assertion here. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "parser.h"
 #include "tap.h"
 
 #define N_STAGES 20000
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* 200,000 stages, each FROM the one before (4.6 MB): the graph walks were
  * recursive, one frame per stage, and overflowed the stack. */
@@ -61,7 +53,6 @@ int main(void)
 	struct df_ast ast;
 	struct df_graph g;
 	struct kiln_err err = KILN_ERR_INIT;
-	double t0 = now();
 	int r = df_parse(kiln_buf_str(&b), b.len, "Dockerfile", &ast, &err);
 	T_OK(r == 0, "parse %d stages", N_STAGES);
 	if (r == 0) {
@@ -78,8 +69,6 @@ int main(void)
 		}
 		df_ast_release(&ast);
 	}
-	double dt = now() - t0;
-	T_OK(dt < 10.0, "built in %.2f s (limit 10 s)", dt);
 	kiln_err_release(&err);
 	kiln_buf_release(&b);
 	deep_chain();
