@@ -82,7 +82,8 @@ char *kiln_human_duration(int64_t seconds)
 		return xstrdup("1 second");
 	if (seconds < 60)
 		return xasprintf("%lld seconds", (long long)seconds);
-	int64_t minutes = seconds / 60, hours = seconds / 3600;
+	/* as go-units: whole minutes, but hours rounded to the nearest */
+	int64_t minutes = seconds / 60, hours = (seconds + 1800) / 3600;
 	if (minutes == 1)
 		return xstrdup("About a minute");
 	if (minutes < 60)
@@ -97,7 +98,7 @@ char *kiln_human_duration(int64_t seconds)
 		return xasprintf("%lld weeks", (long long)(hours / 24 / 7));
 	if (hours < 24 * 365 * 2)
 		return xasprintf("%lld months", (long long)(hours / 24 / 30));
-	return xasprintf("%lld years", (long long)(hours / 24 / 365));
+	return xasprintf("%lld years", (long long)(seconds / 3600 / 24 / 365));
 }
 
 int kiln_parse_rfc3339(const char *s, time_t *out)
