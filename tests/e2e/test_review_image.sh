@@ -15,3 +15,13 @@ expect_eq "1 h 20 min is about an hour" "$(since 4800)" "About an hour ago"
 expect_eq "47.5 h rounds to 2 days" "$(since $((47 * 3600 + 1900)))" "2 days ago"
 expect_eq "59 min" "$(since 3570)" "59 minutes ago"
 expect_eq "3 years" "$(since $((3 * 365 * 86400 + 1000)))" "3 years ago"
+# option parsing: messages as pflag words them, and its bool spellings
+run_fail "unknown --flag=value" 125 kiln images --frob=1
+expect_contains "names the flag without its value" "$OUT" "unknown flag: --frob"
+expect_not_contains "value left out" "$OUT" "--frob=1"
+run_fail "short flag without its argument" 125 kiln images -f
+expect_contains "pflag's short-flag message" "$OUT" "flag needs an argument: 'f' in -f"
+run_ok "bool flag spelled True" kiln images --no-trunc=True "age:5400"
+expect_contains "--no-trunc=True is true" "$OUT" "sha256:"
+run_ok "bool flag spelled F" kiln images --no-trunc=F "age:5400"
+expect_not_contains "--no-trunc=F is false" "$OUT" "sha256:"
