@@ -65,13 +65,18 @@ size_t kiln_display_width(const char *s)
 
 char *kiln_human_size(double size)
 {
+	return kiln_human_size_prec(size, 3);
+}
+
+char *kiln_human_size_prec(double size, int precision)
+{
 	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
 	size_t i = 0;
 	while (size >= 1000.0 && i + 1 < KILN_ARRAY_SIZE(units)) {
 		size /= 1000.0;
 		i++;
 	}
-	return xasprintf("%.3g%s", size, units[i]);
+	return xasprintf("%.*g%s", precision, size, units[i]);
 }
 
 char *kiln_human_duration(int64_t seconds)

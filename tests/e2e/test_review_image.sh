@@ -25,3 +25,18 @@ run_ok "bool flag spelled True" kiln images --no-trunc=True "age:5400"
 expect_contains "--no-trunc=True is true" "$OUT" "sha256:"
 run_ok "bool flag spelled F" kiln images --no-trunc=F "age:5400"
 expect_not_contains "--no-trunc=F is false" "$OUT" "sha256:"
+# system df and prune print units.HumanSize (4 significant digits), images
+# and history HumanSizeWithPrecision(3)
+head -c 2143567 /dev/urandom >"$T/src/big"
+kiln import "$T/src" big:1 >/dev/null
+human() { # SIZE PRECISION: go-units' decimal human size
+	python3 -c 'import sys
+s, p = float(sys.argv[1]), int(sys.argv[2]); u = ["B","kB","MB","GB","TB","PB","EB"]; i = 0
+while s >= 1000 and i < len(u) - 1: s /= 1000; i += 1
+print("%.*g%s" % (p, s, u[i]))' "$1" "$2"
+}
+total=$(python3 -c 'import os,sys; d=sys.argv[1]; print(sum(os.stat(os.path.join(d,f)).st_size for f in os.listdir(d)))' "$ROOT/images/blobs/sha256")
+run_ok "system df" kiln system df
+expect_contains "df size has 4 digits" "$(printf '%s\n' "$OUT" | sed -n 2p)" " $(human "$total" 4) "
+run_ok "images size" kiln images --format '{{.Size}}' big:1
+[[ $OUT =~ ^2\.1[0-9]MB$ ]] && ok "images size has 3 digits" || not_ok "images size has 3 digits: $OUT"
