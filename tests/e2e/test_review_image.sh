@@ -40,3 +40,35 @@ run_ok "system df" kiln system df
 expect_contains "df size has 4 digits" "$(printf '%s\n' "$OUT" | sed -n 2p)" " $(human "$total" 4) "
 run_ok "images size" kiln images --format '{{.Size}}' big:1
 [[ $OUT =~ ^2\.1[0-9]MB$ ]] && ok "images size has 3 digits" || not_ok "images size has 3 digits: $OUT"
+# gc racing writers: prune started while an import or a load is half-way
+# through (blobs written, tag not yet published) must not take their blobs
+mkfifo "$T/fifo"
+tar -C "$T/src" -cf "$T/src.tar" .
+kiln save -o "$T/big.tar" big:1 && kiln rmi big:1 >/dev/null
+race() { # NAME REF COMMAND...: COMMAND reads stdin; prune runs mid-way
+	local name=$1 ref=$2 file=$3
+	shift 3
+	"$@" <"$T/fifo" >/dev/null 2>"$T/race.err" &
+	local writer=$!
+	exec 7>"$T/fifo"
+	head -c 1048576 "$file" >&7 # the first part: blobs are being written
+	sleep 0.5
+	kiln image prune -a -f >"$T/prune.out" 2>&1 7>&- &
+	local pruner=$!
+	sleep 1
+	tail -c +1048577 "$file" >&7
+	exec 7>&-
+	wait "$writer" && ok "$name: writer succeeds" || not_ok "$name: writer: $(cat "$T/race.err")"
+	wait "$pruner" && ok "$name: prune waits for the writer, then runs" ||
+		not_ok "$name: prune: $(cat "$T/prune.out")"
+	run_ok "$name: store check after the race" kiln system check
+	# prune -a may remove the finished image afterwards; whatever index.json
+	# still names must be complete (checked above); if kept, it must save
+	if kiln image inspect "$ref" >/dev/null 2>&1; then
+		run_ok "$name: image still saves" kiln save -o "$T/again.tar" "$ref"
+	else
+		ok "$name: image pruned only after it was complete"
+	fi
+}
+race "import" "raced:1" "$T/src.tar" kiln import - raced:1
+race "load" "big:1" "$T/big.tar" kiln load
