@@ -169,7 +169,7 @@ static int prune_and_report(struct kiln_ctx *ctx, bool all, bool force, const ch
 	uint64_t reclaimed = 0;
 	if (prune_images(ctx, all, &reclaimed) != 0)
 		return 1;
-	_cleanup_free_ char *h = kiln_human_size((double)reclaimed);
+	_cleanup_free_ char *h = kiln_human_size_prec((double)reclaimed, 4);
 	printf("Total reclaimed space: %s\n", h);
 	return 0;
 }
@@ -229,8 +229,8 @@ int cmd_system_df(int argc, char **argv, struct kiln_ctx *ctx)
 	if (active && img_store_gc(ctx->store, IMG_GC_TRY | IMG_GC_DRY_RUN, &dry, &e) == 0)
 		reclaimable = dry.bytes_reclaimed;
 	kiln_err_release(&e);
-	_cleanup_free_ char *hs = kiln_human_size((double)size);
-	_cleanup_free_ char *hr = kiln_human_size((double)reclaimable);
+	_cleanup_free_ char *hs = kiln_human_size_prec((double)size, 4);
+	_cleanup_free_ char *hr = kiln_human_size_prec((double)reclaimable, 4);
 	_cleanup_free_ char *rec =
 	    size ? xasprintf("%s (%llu%%)", hr, (unsigned long long)(reclaimable * 100 / size))
 	         : xstrdup(hr);

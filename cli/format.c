@@ -65,13 +65,18 @@ size_t kiln_display_width(const char *s)
 
 char *kiln_human_size(double size)
 {
+	return kiln_human_size_prec(size, 3);
+}
+
+char *kiln_human_size_prec(double size, int precision)
+{
 	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
 	size_t i = 0;
 	while (size >= 1000.0 && i + 1 < KILN_ARRAY_SIZE(units)) {
 		size /= 1000.0;
 		i++;
 	}
-	return xasprintf("%.3g%s", size, units[i]);
+	return xasprintf("%.*g%s", precision, size, units[i]);
 }
 
 char *kiln_human_duration(int64_t seconds)
@@ -82,7 +87,8 @@ char *kiln_human_duration(int64_t seconds)
 		return xstrdup("1 second");
 	if (seconds < 60)
 		return xasprintf("%lld seconds", (long long)seconds);
-	int64_t minutes = seconds / 60, hours = seconds / 3600;
+	/* as go-units: whole minutes, but hours rounded to the nearest */
+	int64_t minutes = seconds / 60, hours = (seconds + 1800) / 3600;
 	if (minutes == 1)
 		return xstrdup("About a minute");
 	if (minutes < 60)
@@ -97,7 +103,7 @@ char *kiln_human_duration(int64_t seconds)
 		return xasprintf("%lld weeks", (long long)(hours / 24 / 7));
 	if (hours < 24 * 365 * 2)
 		return xasprintf("%lld months", (long long)(hours / 24 / 30));
-	return xasprintf("%lld years", (long long)(hours / 24 / 365));
+	return xasprintf("%lld years", (long long)(seconds / 3600 / 24 / 365));
 }
 
 int kiln_parse_rfc3339(const char *s, time_t *out)

@@ -20,6 +20,9 @@ size_t kiln_display_width(const char *s);
 
 /* docker's units.HumanSizeWithPrecision(size, 3): "4.26MB", "1.2GB", "0B" */
 char *kiln_human_size(double size);
+/* With that many significant digits: 4 is go-units' HumanSize (system df,
+ * prune totals), 3 (kiln_human_size) HumanSizeWithPrecision(s, 3). */
+char *kiln_human_size_prec(double size, int precision);
 /* docker's units.HumanDuration: "2 hours", "About a minute" */
 char *kiln_human_duration(int64_t seconds);
 int kiln_parse_rfc3339(const char *s, time_t *out);

@@ -43,14 +43,19 @@ static const struct kiln_opt *find_short(const struct kiln_opt *opts, char c)
 
 static int parse_bool_value(const char *v, bool *out)
 {
-	if (!strcmp(v, "true") || !strcmp(v, "1")) {
-		*out = true;
-		return 0;
-	}
-	if (!strcmp(v, "false") || !strcmp(v, "0")) {
-		*out = false;
-		return 0;
-	}
+	/* strconv.ParseBool's spellings, as pflag accepts them */
+	static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+	static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(yes); i++)
+		if (!strcmp(v, yes[i])) {
+			*out = true;
+			return 0;
+		}
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(no); i++)
+		if (!strcmp(v, no[i])) {
+			*out = false;
+			return 0;
+		}
 	return -1;
 }
 
@@ -114,8 +119,10 @@ static int parse_long(struct kiln_ctx *ctx, const struct kiln_opt *opts, int arg
 	const char *eq = strchr(arg, '=');
 	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
 	const struct kiln_opt *o = lookup_long(opts, arg, len);
-	if (!o)
-		return usage_error(ctx, exit_code, 125, "unknown flag: %s", argv[*i]);
+	if (!o) { /* named without its value, as pflag does */
+		_cleanup_free_ char *name = xasprintf("--%.*s", (int)len, arg);
+		return usage_error(ctx, exit_code, 125, "unknown flag: %s", name);
+	}
 	char shown[128];
 	snprintf(shown, sizeof(shown), "--%s", o->long_name);
 	const char *value = eq ? eq + 1 : NULL;
@@ -154,9 +161,12 @@ static int parse_short(struct kiln_ctx *ctx, const struct kiln_opt *opts, int ar
 		if (*value == '=')
 			value++;
 		if (!*p) {
-			if (*i + 1 >= argc)
-				return usage_error(ctx, exit_code, 125,
-				                   "flag needs an argument: %s", shown);
+			if (*i + 1 >= argc) {
+				kiln_err_set(&ctx->err, KILN_E_USAGE,
+				             "flag needs an argument: '%c' in %s", shown[1], shown);
+				*exit_code = 125;
+				return -1;
+			}
 			value = argv[++*i];
 		}
 		return set_opt(ctx, o, value, shown, exit_code);

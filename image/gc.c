@@ -247,6 +247,10 @@ static int lock_exclusive(struct img_store *s, unsigned flags, int *gc_fd, struc
 				*gc_fd = fd;
 				return 0;
 			}
+			/* a failed conversion has dropped the shared lock: take it
+			 * back while gc.lock keeps every other gc out */
+			while (flock(s->lock_fd, LOCK_SH) < 0 && errno == EINTR)
+				;
 			flock(fd, LOCK_UN);
 		}
 		if (i + 1 < tries)
