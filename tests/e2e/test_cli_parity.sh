@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Regression tests from the image/cli review: docker-compatible relative
-# times (go-units HumanDuration rounds to the nearest hour), option parsing
-# messages, and the store lock kept after a failed garbage collection.
+# docker parity and store-lock regressions: relative times as go-units
+# HumanDuration rounds them, option-parsing messages as pflag words them,
+# SI sizes, and prune racing a half-written import or load.
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$T/src" && echo hi >"$T/src/f"
-now=$(date +%s)
 # since AGE_SECONDS: the CREATED column of an image imported AGE_SECONDS ago
 since() {
-	SOURCE_DATE_EPOCH=$((now - $1)) kiln import "$T/src" "age:$1" >/dev/null &&
+	SOURCE_DATE_EPOCH=$(($(date +%s) - $1)) kiln import "$T/src" "age:$1" >/dev/null &&
 		kiln images --format '{{.CreatedSince}}' "age:$1"
 }
 expect_eq "1.5 h rounds up to 2 hours" "$(since 5400)" "2 hours ago"
