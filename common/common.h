@@ -8,6 +8,7 @@
 #include "hash.h"
 #include "kiln_err.h"
 #include "log.h"
+#include "platform.h"
 #include "xalloc.h"
 
 #define KILN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

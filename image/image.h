@@ -38,8 +38,6 @@ int img_store_open(const char *root, struct img_store **out, struct kiln_err *er
 void img_store_close(struct img_store *s);
 const char *img_store_root(const struct img_store *s);
 const char *img_store_tmpdir(const struct img_store *s);
-/* Go's GOARCH name of this machine: "amd64", "arm64", ... (index.c). */
-const char *img_host_arch(void);
 
 /* --- references (ref.c): docker's distribution/reference rules ---------- */
 #define IMG_DEFAULT_DOMAIN "docker.io"

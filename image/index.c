@@ -49,30 +49,7 @@ static bool is_index_type(const char *mt)
 	return mt && (!strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST));
 }
 
-#if defined(__x86_64__)
-#define HOST_ARCH "amd64"
-#elif defined(__aarch64__)
-#define HOST_ARCH "arm64"
-#elif defined(__i386__)
-#define HOST_ARCH "386"
-#elif defined(__arm__)
-#define HOST_ARCH "arm"
-#elif defined(__s390x__)
-#define HOST_ARCH "s390x"
-#elif defined(__powerpc64__)
-#define HOST_ARCH "ppc64le"
-#elif defined(__riscv)
-#define HOST_ARCH "riscv64"
-#else
-#define HOST_ARCH "unknown"
-#endif
-
-const char *img_host_arch(void)
-{
-	return HOST_ARCH;
-}
-
-/* The manifest of a nested index for this host (linux/HOST_ARCH), else its
+/* The manifest of a nested index for this host (linux/KILN_HOST_ARCH), else its
  * first manifest, else NULL. */
 static struct img_descriptor *pick_host_manifest(struct img_index *x)
 {
@@ -80,7 +57,7 @@ static struct img_descriptor *pick_host_manifest(struct img_index *x)
 		const struct img_platform *p = x->manifests[i].platform;
 		if (is_manifest_type(x->manifests[i].media_type) && p && p->os &&
 		    !strcmp(p->os, "linux") && p->architecture &&
-		    !strcmp(p->architecture, HOST_ARCH))
+		    !strcmp(p->architecture, KILN_HOST_ARCH))
 			return &x->manifests[i];
 	}
 	for (size_t i = 0; i < x->n_manifests; i++)

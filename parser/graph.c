@@ -9,24 +9,6 @@
 
 #include "graph-internal.h"
 
-#if defined(__x86_64__)
-#define DF_HOST_ARCH "amd64"
-#elif defined(__aarch64__)
-#define DF_HOST_ARCH "arm64"
-#elif defined(__arm__)
-#define DF_HOST_ARCH "arm"
-#elif defined(__riscv) && __riscv_xlen == 64
-#define DF_HOST_ARCH "riscv64"
-#elif defined(__s390x__)
-#define DF_HOST_ARCH "s390x"
-#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define DF_HOST_ARCH "ppc64le"
-#elif defined(__i386__)
-#define DF_HOST_ARCH "386"
-#else
-#define DF_HOST_ARCH "unknown"
-#endif
-
 static const char *const proxy_args[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
                                          "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
                                          "ALL_PROXY",  "all_proxy"};
@@ -518,7 +500,7 @@ int df_graph_build(const struct df_ast *ast, const struct df_graph_opts *opts, s
 	g->filename = xstrdup(ast->filename ? ast->filename : "Dockerfile");
 	g->escape = ast->escape ? ast->escape : '\\';
 	g->build_platform =
-	    xstrdup(opts && opts->build_platform ? opts->build_platform : "linux/" DF_HOST_ARCH);
+	    xstrdup(opts && opts->build_platform ? opts->build_platform : "linux/" KILN_HOST_ARCH);
 	g->target_platform =
 	    xstrdup(opts && opts->target_platform ? opts->target_platform : g->build_platform);
 	for (const char *const *b = opts ? opts->build_args : NULL; b && *b; b++)

@@ -52,7 +52,7 @@ static int nest(struct img_store *s, const char *root, const char *ref)
 		img_map_del(&e.annotations, IMG_ANNOT_REF_NAME);
 		e.platform = xcalloc(1, sizeof(*e.platform));
 		e.platform->os = xstrdup("linux");
-		e.platform->architecture = xstrdup(img_host_arch());
+		e.platform->architecture = xstrdup(KILN_HOST_ARCH);
 		inner.media_type = xstrdup(IMG_MT_OCI_INDEX);
 		img_index_add(&inner, &e);
 		img_descriptor_release(&e);
