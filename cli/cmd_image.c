@@ -52,7 +52,8 @@ struct image_row {
 static json_t *row_json(const struct image_row *r, bool no_trunc)
 {
 	json_t *o = json_object();
-	_cleanup_free_ char *size = kiln_human_size((double)r->img->size);
+	_cleanup_free_ char *size =
+	    r->img->damaged ? xstrdup("N/A") : kiln_human_size((double)r->img->size);
 	_cleanup_free_ char *since = kiln_since(r->img->created);
 	_cleanup_free_ char *at = kiln_time_go(r->img->created);
 	_cleanup_free_ char *id = short_id(r->img->id, no_trunc);
@@ -70,16 +71,35 @@ static json_t *row_json(const struct image_row *r, bool no_trunc)
 	return o;
 }
 
-/* Digest of repo (familiar name) among the image's repo digests, or "<none>". */
-static char *repo_digest(const struct img_image *img, const char *repo)
+/* Digest of repo (its normalized name) among the image's repo digests
+ * (sorted: a binary search for "name@"), or "<none>". */
+static char *repo_digest(const struct img_image *img, const char *name)
 {
-	for (size_t i = 0; i < img->n_repo_digests; i++) {
-		_cleanup_free_ char *fam = img_ref_familiarize(img->repo_digests[i]);
-		char *at = strchr(fam, '@');
-		if (at && (size_t)(at - fam) == strlen(repo) && !strncmp(fam, repo, strlen(repo)))
-			return xstrdup(at + 1);
+	_cleanup_free_ char *prefix = xasprintf("%s@", name);
+	size_t lo = 0, hi = img->n_repo_digests, plen = strlen(prefix);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(img->repo_digests[mid], prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	if (lo < img->n_repo_digests && !strncmp(img->repo_digests[lo], prefix, plen))
+		return xstrdup(img->repo_digests[lo] + plen);
 	return xstrdup("<none>");
+}
+
+/* A damaged image is listed with its references and ID, "N/A" for what its
+ * lost config would have said, and a warning on stderr naming the way out. */
+static void warn_damaged(struct img_image **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->damaged)
+			fprintf(
+			    stderr,
+			    "WARNING: image %s is damaged (%s): remove it with `kiln rmi -f %.12s` "
+			    "or `kiln system check --repair`\n",
+			    v[i]->id, v[i]->damaged, kiln_digest_hex(v[i]->id));
 }
 
 /* --filter for images, as docker's daemon applies it: dangling=BOOL,
@@ -150,6 +170,8 @@ static int image_filter_parse(struct kiln_ctx *ctx, const struct kiln_strv *args
 static bool labels_match(const struct img_image *img, const struct kiln_strv *labels)
 {
 	for (size_t i = 0; i < labels->n; i++) {
+		if (!img->config)
+			return false; /* damaged */
 		const char *eq = strchr(labels->v[i], '=');
 		_cleanup_free_ char *k = eq ? xstrndup(labels->v[i], (size_t)(eq - labels->v[i]))
 		                            : xstrdup(labels->v[i]);
@@ -199,9 +221,10 @@ static void collect_rows(struct img_image **v, size_t n, const struct image_filt
 			if (v[i]->n_repo_tags) {
 				struct img_ref ref;
 				img_ref_parse(v[i]->repo_tags[t], 0, &ref, NULL);
+				_cleanup_free_ char *name = img_ref_name(&ref);
 				r.repo = img_ref_familiar_name(&ref);
 				r.tag = xstrdup(ref.tag);
-				r.digest = repo_digest(v[i], r.repo);
+				r.digest = repo_digest(v[i], name);
 				img_ref_release(&ref);
 			} else {
 				r.repo = xstrdup("<none>");
@@ -249,24 +272,22 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&filters);
 	struct img_image **v = NULL;
 	size_t n = 0, n_rows = 0;
-	if (fr < 0 || img_image_list(ctx->store, &v, &n, &ctx->err) < 0) {
+	if (fr < 0 || img_image_list_flags(ctx->store, IMG_LIST_DAMAGED, &v, &n, &ctx->err) < 0) {
 		image_filter_release(&f);
 		return fr < 0 && ctx->err.code == KILN_E_USAGE ? 125 : 1;
 	}
+	warn_damaged(v, n);
 	struct image_row *rows = NULL;
 	collect_rows(v, n, &f, &rows, &n_rows);
 	image_filter_release(&f);
 	int rc = 0;
 	if (quiet) {
-		struct kiln_strv seen = KILN_STRV_INIT;
+		/* rows come grouped by image: each ID once */
 		for (size_t i = 0; i < n_rows; i++) {
 			_cleanup_free_ char *id = short_id(rows[i].img->id, no_trunc);
-			if (!kiln_strv_contains(&seen, id)) {
+			if (!i || rows[i].img != rows[i - 1].img)
 				printf("%s\n", id);
-				kiln_strv_push(&seen, id);
-			}
 		}
-		kiln_strv_release(&seen);
 	} else if (format && strcmp(format, "table") != 0) {
 		json_t **objs = xcalloc(n_rows + 1, sizeof(*objs));
 		for (size_t i = 0; i < n_rows; i++)
@@ -285,7 +306,9 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 		for (size_t i = 0; i < n_rows; i++) {
 			_cleanup_free_ char *id = short_id(rows[i].img->id, no_trunc);
 			_cleanup_free_ char *since = kiln_since(rows[i].img->created);
-			_cleanup_free_ char *size = kiln_human_size((double)rows[i].img->size);
+			_cleanup_free_ char *size =
+			    rows[i].img->damaged ? xstrdup("N/A")
+			                         : kiln_human_size((double)rows[i].img->size);
 			const char *c6[] = {rows[i].repo, rows[i].tag, rows[i].digest,
 			                    id,           since,       size};
 			const char *c5[] = {rows[i].repo, rows[i].tag, id, since, size};

@@ -51,7 +51,8 @@ static void print_untagged(const char *ref)
 static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct kiln_err *e)
 {
 	struct img_image *img = NULL;
-	if (img_image_load(ctx->store, arg, &img, e) < 0)
+	/* a damaged image can always be removed (by reference or ID) */
+	if (img_image_find(ctx->store, arg, IMG_LIST_DAMAGED, &img, e) < 0)
 		return -1;
 	int ret = 0;
 	_cleanup_free_ char *sid = xstrndup(kiln_digest_hex(img->id), 12);
@@ -126,16 +127,17 @@ int cmd_rmi(int argc, char **argv, struct kiln_ctx *ctx)
 	return rc;
 }
 
-/* Removes dangling images (or all with all) and collects garbage. */
+/* Removes dangling images (or all with all) and damaged ones (nothing can
+ * use them; `images` warns about them), then collects garbage. */
 static int prune_images(struct kiln_ctx *ctx, bool all, uint64_t *reclaimed)
 {
 	struct img_image **v = NULL;
 	size_t n = 0;
 	bool header = false;
-	if (img_image_list(ctx->store, &v, &n, &ctx->err) < 0)
+	if (img_image_list_flags(ctx->store, IMG_LIST_DAMAGED, &v, &n, &ctx->err) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++) {
-		if ((!all && v[i]->n_repo_tags) || image_in_use(ctx, v[i]->id))
+		if ((!all && v[i]->n_repo_tags && !v[i]->damaged) || image_in_use(ctx, v[i]->id))
 			continue;
 		if (img_store_remove_image(ctx->store, v[i]->id, &ctx->err) < 0) {
 			img_image_list_free(v, n);
@@ -257,14 +259,19 @@ int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx)
 	bool repair = false;
 	const struct kiln_opt opts[] = {
 	    OPT_BOOL(0, "repair", &repair,
-	             "First remove temporary files that no running kiln process holds"),
+	             "First repair: remove stale temporary files, quarantine corrupt blobs, "
+	             "remove damaged images and incomplete snapshots"),
 	    OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS]", "Check the store's consistency", 0, 0, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
 	if (repair) {
-		size_t n = img_store_sweep_temps(ctx->store, 0);
-		if (n)
-			printf("removed %zu stale temporary file%s\n", n, n == 1 ? "" : "s");
+		struct kiln_strv done = KILN_STRV_INIT;
+		int r = img_store_repair(ctx->store, &done, &ctx->err);
+		for (size_t i = 0; i < done.n; i++)
+			printf("%s\n", done.v[i]);
+		kiln_strv_release(&done);
+		if (r < 0)
+			return 1;
 	}
 	struct kiln_strv problems = KILN_STRV_INIT;
 	int r = img_store_fsck(ctx->store, &problems, &ctx->err);

@@ -8,6 +8,8 @@
 #include "cli.h"
 #include "image.h"
 
+/* KILN_ROOT set but empty counts as unset (as docker treats empty
+ * variables); an empty --root is a usage error. */
 static char *default_root(void)
 {
 	const char *env = getenv("KILN_ROOT");
@@ -49,6 +51,13 @@ static int parse_global(struct kiln_ctx *ctx, int argc, char **argv, int *exit_c
 			if (!v) {
 				kiln_err_set(&ctx->err, KILN_E_USAGE,
 				             "flag needs an argument: --root");
+				*exit_code = 125;
+				return -1;
+			}
+			if (!*v) { /* never "/" or the current directory by accident */
+				kiln_err_set(&ctx->err, KILN_E_USAGE,
+				             "invalid argument \"\" for \"--root\" flag: the store "
+				             "root cannot be empty");
 				*exit_code = 125;
 				return -1;
 			}

@@ -20,12 +20,17 @@ struct mark {
 	struct kiln_strv blobs;     /* live blob digests */
 	struct kiln_strv diff_ids;  /* live snapshot names (hex) */
 	struct kiln_strv *problems; /* fsck: missing or bad children; NULL for gc */
+	struct kiln_err fail;       /* gc: the first root it could not read */
 };
 
+/* Something reachable could not be read. fsck lists it; gc must not guess
+ * what it would have kept, so it records the first one and sweeps nothing. */
 static void problem(struct mark *m, const char *fmt, const char *a, const char *b)
 {
 	if (m->problems)
 		kiln_strv_pushf(m->problems, fmt, a, b);
+	else if (!m->fail.msg)
+		kiln_err_set(&m->fail, KILN_E_CORRUPT, fmt, a, b);
 }
 
 static bool is_index_mt(const char *mt)
@@ -57,15 +62,27 @@ static void mark_config(struct mark *m, const char *digest)
 
 static void mark_blob(struct mark *m, const char *digest, const char *media_type, int depth);
 
-/* Marks a manifest's config and layers (and frees man). */
+/* Marks a manifest's config and layers (and frees man). A missing config is
+ * a damaged image: its snapshots cannot be known, so gc stops. */
 static void mark_manifest(struct mark *m, struct img_manifest *man, int depth)
 {
 	mark_blob(m, man->config.digest, man->config.media_type, depth + 1);
 	if (img_store_has_blob(m->s, man->config.digest))
 		mark_config(m, man->config.digest);
+	else if (!m->problems)
+		problem(m, "config %s of a stored image is missing%s", man->config.digest, "");
 	for (size_t i = 0; i < man->n_layers; i++)
 		mark_blob(m, man->layers[i].digest, man->layers[i].media_type, depth + 1);
 	img_manifest_free(man);
+}
+
+/* A gc root named without a media type (ROOT/gc-roots) may be any blob: one
+ * too big to be a manifest is a plain blob. */
+static bool plain_blob(struct mark *m, const char *digest)
+{
+	_cleanup_free_ char *p = img_store_blob_path(m->s, digest);
+	struct stat st;
+	return stat(p, &st) == 0 && (uint64_t)st.st_size > IMG_MAX_JSON;
 }
 
 /* Marks the blob d and, for manifests and indexes, everything below it. */
@@ -78,14 +95,17 @@ static void mark_blob(struct mark *m, const char *digest, const char *media_type
 	if (kiln_strv_contains(&m->blobs, digest))
 		return;
 	kiln_strv_push(&m->blobs, digest);
-	if (!img_store_has_blob(m->s, digest)) {
-		problem(m, "missing blob %s (%s)", digest, media_type ? media_type : "?");
-		return;
-	}
 	bool is_index = is_index_mt(media_type);
 	bool is_manifest = !media_type || !strcmp(media_type, IMG_MT_OCI_MANIFEST) ||
 	                   !strcmp(media_type, IMG_MT_DOCKER_MANIFEST);
-	if ((!is_index && !is_manifest) || depth > 4)
+	if (!img_store_has_blob(m->s, digest)) {
+		/* for gc, a missing leaf protects nothing; a missing manifest or
+		 * index hides what it would keep */
+		if (m->problems || (media_type && (is_index || is_manifest)))
+			problem(m, "missing blob %s (%s)", digest, media_type ? media_type : "?");
+		return;
+	}
+	if ((!is_index && !is_manifest) || depth > 4 || (!media_type && plain_blob(m, digest)))
 		return;
 	_cleanup_free_ char *data = NULL;
 	size_t len;
@@ -127,14 +147,20 @@ static void mark_root_files(struct mark *m)
 	_cleanup_free_ char *dir = kiln_path_join(m->s->root, IMG_GC_ROOTS_DIR);
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	struct dirent *de;
+	if (!d && errno != ENOENT)
+		problem(m, "cannot read `%s`: %s", dir, strerror(errno));
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
 		_cleanup_free_ char *p = kiln_path_join(dir, de->d_name);
 		_cleanup_free_ char *data = NULL;
 		size_t len;
-		if (kiln_read_file(p, 1 << 20, &data, &len, NULL) < 0)
+		struct kiln_err err = KILN_ERR_INIT;
+		if (kiln_read_file(p, 1 << 20, &data, &len, &err) < 0) {
+			problem(m, "gc root `%s`: %s", p, err.msg);
+			kiln_err_release(&err);
 			continue;
+		}
 		char *save = NULL;
 		for (char *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
 			if (kiln_digest_valid(l))
@@ -155,6 +181,11 @@ static int mark_all(struct mark *m, struct kiln_err *err)
 	img_index_free(x);
 	mark_root_files(m);
 	kiln_strv_sort(&m->blobs);
+	if (m->fail.msg) {
+		kiln_err_move(err, &m->fail);
+		return kiln_err_wrap(err, "refusing to collect garbage (nothing was removed): "
+		                          "`kiln system check` lists the damage");
+	}
 	return 0;
 }
 
@@ -207,34 +238,57 @@ static void sweep_blobs(struct mark *m, unsigned flags, struct img_gc_result *re
 		kiln_fsync_dir(m->s->blobs, NULL);
 }
 
+/* Dead snapshots (and leftovers of removals a kill interrupted: trash and
+ * markers without a tree). */
 static void sweep_snapshots(struct mark *m, unsigned flags, struct img_gc_result *res)
 {
 	_cleanup_closedir_ DIR *d = opendir(m->s->snapshots);
 	struct dirent *de;
 	kiln_strv_sort(&m->diff_ids);
 	while (d && (de = readdir(d))) {
-		if (!is_hex64(de->d_name) || sorted_contains(&m->diff_ids, de->d_name))
-			continue;
-		if (!(flags & IMG_GC_DRY_RUN) && kiln_rm_rf_at(dirfd(d), de->d_name, NULL) < 0)
-			continue;
-		res->snapshots_removed++;
+		const char *name = de->d_name;
+		if (flags & IMG_GC_DRY_RUN)
+			res->snapshots_removed +=
+			    is_hex64(name) && !sorted_contains(&m->diff_ids, name);
+		else if (!strncmp(name, IMG_SNAPSHOT_TRASH, strlen(IMG_SNAPSHOT_TRASH)))
+			kiln_rm_rf_at(dirfd(d), name, NULL);
+		else if (is_hex64(name) && !sorted_contains(&m->diff_ids, name) &&
+		         img_snapshot_remove_at(dirfd(d), name, NULL) == 0)
+			res->snapshots_removed++;
+		else if (!is_hex64(name) &&
+		         strlen(name) == KILN_SHA256_HEXLEN + strlen(IMG_SNAPSHOT_DONE)) {
+			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
+			if (is_hex64(hex) &&
+			    !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE) &&
+			    faccessat(dirfd(d), hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+				unlinkat(dirfd(d), name, 0); /* a marker without its tree */
+		}
 	}
 }
 
-/* Everything in ROOT/tmp: only called under the exclusive lock. */
-static size_t sweep_all_temps(struct img_store *s)
+bool img_is_temp_name(const char *name)
+{
+	static const char *const prefixes[] = IMG_TEMP_PREFIXES;
+	for (size_t i = 0; prefixes[i]; i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+/* kiln's own temp names in ROOT/tmp, files or trees: only called under the
+ * exclusive lock, when no writer can hold one. */
+size_t img_store_sweep_all_temps(struct img_store *s)
 {
 	size_t n = 0;
 	_cleanup_closedir_ DIR *d = opendir(s->tmp);
 	struct dirent *de;
 	while (d && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    kiln_rm_rf_at(dirfd(d), de->d_name, NULL) == 0)
+		if (img_is_temp_name(de->d_name) && kiln_rm_rf_at(dirfd(d), de->d_name, NULL) == 0)
 			n++;
 	return n + img_store_sweep_temps(s, 0);
 }
 
-static int lock_exclusive(struct img_store *s, unsigned flags, int *gc_fd, struct kiln_err *err)
+int img_gc_lock(struct img_store *s, unsigned flags, int *gc_fd, struct kiln_err *err)
 {
 	_cleanup_free_ char *p = kiln_path_join(s->root, "gc.lock");
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -266,7 +320,7 @@ int img_store_gc(struct img_store *s, unsigned flags, struct img_gc_result *res,
 {
 	memset(res, 0, sizeof(*res));
 	int gc_fd = -1;
-	if (lock_exclusive(s, flags, &gc_fd, err) < 0)
+	if (img_gc_lock(s, flags, &gc_fd, err) < 0)
 		return -1;
 	struct mark m = {.s = s};
 	int ret = mark_all(&m, err);
@@ -274,13 +328,19 @@ int img_store_gc(struct img_store *s, unsigned flags, struct img_gc_result *res,
 		sweep_blobs(&m, flags, res);
 		sweep_snapshots(&m, flags, res);
 		if (!(flags & IMG_GC_DRY_RUN))
-			res->temps_removed = sweep_all_temps(s);
+			res->temps_removed = img_store_sweep_all_temps(s);
 	}
 	kiln_strv_release(&m.blobs);
 	kiln_strv_release(&m.diff_ids);
+	kiln_err_release(&m.fail);
+	img_gc_unlock(s, gc_fd);
+	return ret < 0 ? kiln_err_wrap(err, "garbage collection") : 0;
+}
+
+void img_gc_unlock(struct img_store *s, int gc_fd)
+{
 	flock(s->lock_fd, LOCK_SH);
 	close(gc_fd);
-	return ret < 0 ? kiln_err_wrap(err, "garbage collection") : 0;
 }
 
 /* --- check ----------------------------------------------------------------- */
@@ -302,6 +362,58 @@ static int hash_file(int dirfd, const char *name, char out[KILN_DIGEST_LEN])
 	}
 	kiln_sha256_final(&h, out);
 	return 0;
+}
+
+/* What can be checked of snapshots without their layers: every tree is
+ * complete (its marker), no marker lacks its tree, no removal was left
+ * half done. */
+static void check_snapshots(struct img_store *s, struct kiln_strv *problems)
+{
+	_cleanup_closedir_ DIR *d = opendir(s->snapshots);
+	struct dirent *de;
+	if (!d && errno != ENOENT)
+		kiln_strv_pushf(problems, "cannot read `%s`: %s", s->snapshots, strerror(errno));
+	size_t dlen = strlen(IMG_SNAPSHOT_DONE);
+	while (d && (de = readdir(d))) {
+		const char *name = de->d_name;
+		size_t len = strlen(name);
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (is_hex64(name)) {
+			if (!img_snapshot_complete(s, name))
+				kiln_strv_pushf(problems,
+				                "incomplete snapshot %s (redone when next needed)",
+				                name);
+		} else if (len == KILN_SHA256_HEXLEN + dlen &&
+		           !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE)) {
+			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
+			struct stat st;
+			if (fstatat(dirfd(d), hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				kiln_strv_pushf(problems, "snapshot marker %s without its tree",
+				                name);
+		} else if (!strncmp(name, IMG_SNAPSHOT_TRASH, strlen(IMG_SNAPSHOT_TRASH))) {
+			kiln_strv_pushf(problems, "snapshot removal left half done: %s", name);
+		} else {
+			kiln_strv_pushf(problems, "unexpected file snapshots/%s", name);
+		}
+	}
+}
+
+int img_quarantine(struct img_store *s, const char *dir, const char *name, struct kiln_err *err)
+{
+	_cleanup_free_ char *q = kiln_path_join(s->root, IMG_QUARANTINE_DIR);
+	if (kiln_mkdir_p(q, 0700, err) < 0)
+		return -1;
+	_cleanup_free_ char *from = kiln_path_join(dir, name);
+	for (unsigned i = 0;; i++) {
+		_cleanup_free_ char *to =
+		    i ? xasprintf("%s/%s.%u", q, name, i) : kiln_path_join(q, name);
+		if (kiln_path_exists(to))
+			continue;
+		if (rename(from, to) < 0)
+			return kiln_err_set(err, errno, "move `%s` to `%s`", from, to);
+		return kiln_fsync_dir(dir, err) < 0 ? -1 : kiln_fsync_dir(q, err);
+	}
 }
 
 int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_err *err)
@@ -331,6 +443,7 @@ int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_
 	}
 	kiln_strv_release(&m.blobs);
 	kiln_strv_release(&m.diff_ids);
+	check_snapshots(s, problems);
 	if (problems->n > before)
 		return kiln_err_set(err, KILN_E_CORRUPT, "store check found %zu problem%s",
 		                    problems->n - before, problems->n - before == 1 ? "" : "s");
@@ -347,7 +460,8 @@ static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
 			continue;
-		if (prefix && strncmp(de->d_name, prefix, strlen(prefix)))
+		if (prefix ? strncmp(de->d_name, prefix, strlen(prefix)) != 0
+		           : !img_is_temp_name(de->d_name))
 			continue;
 		struct stat st;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||

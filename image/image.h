@@ -80,7 +80,7 @@ char *img_ref_familiarize(const char *s);
 #define IMG_MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
 #define IMG_MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
 #define IMG_ANNOT_REF_NAME     "org.opencontainers.image.ref.name"
-#define IMG_MAX_JSON           (16u << 20) /* limit for configs, manifests, index.json */
+#define IMG_MAX_JSON           (16u << 20) /* configs, manifests (written and read) */
 
 /* A string map kept sorted by key (Go marshals maps sorted). */
 struct img_kv {
@@ -219,6 +219,10 @@ struct img_image {
 	size_t n_repo_tags, n_repo_digests;
 	char *created; /* config.created or NULL */
 	int64_t size;  /* config + layer blobs */
+	/* Why the image cannot be used (its manifest or config is missing or
+	 * corrupt), or NULL. A damaged image has no config (and no manifest
+	 * when that is what is damaged: its id is then the manifest digest). */
+	char *damaged;
 };
 /* Resolves a reference (default ":latest"), name@digest, a full image ID
  * or a unique prefix of one (with or without "sha256:"), like docker.
@@ -228,6 +232,14 @@ int img_image_load(struct img_store *s, const char *name_or_id, struct img_image
 void img_image_free(struct img_image *img);
 /* Every image (one per image ID, tags merged), newest first. */
 int img_image_list(struct img_store *s, struct img_image ***out, size_t *n, struct kiln_err *err);
+/* IMG_LIST_DAMAGED: damaged images too (listing, removal); without it
+ * img_image_find reports a damaged match as KILN_E_CORRUPT, naming the way
+ * out, and img_image_list leaves them out. */
+enum img_list_flags { IMG_LIST_DAMAGED = 1 << 0 };
+int img_image_list_flags(struct img_store *s, unsigned flags, struct img_image ***out, size_t *n,
+                         struct kiln_err *err);
+int img_image_find(struct img_store *s, const char *name_or_id, unsigned flags,
+                   struct img_image **out, struct kiln_err *err);
 void img_image_list_free(struct img_image **v, size_t n);
 
 /* Tags the image `source` resolves to as target_ref (normalized). */
@@ -267,6 +279,12 @@ int img_store_gc(struct img_store *s, unsigned flags, struct img_gc_result *res,
  * are appended to *problems (one line each); returns -1 with KILN_E_CORRUPT
  * when there is any. */
 int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_err *err);
+/* Repairs what can be repaired, under the exclusive store lock: removes
+ * stale temp files, moves corrupt blobs (and a damaged index.json, replaced
+ * by one listing every intact image untagged) to ROOT/quarantine/, drops the
+ * index entries of damaged images, removes incomplete snapshots and the
+ * leftovers of interrupted removals. Appends one line per action to *done. */
+int img_store_repair(struct img_store *s, struct kiln_strv *done, struct kiln_err *err);
 /* Removes regular temp files older than max_age_sec that nobody holds
  * locked from ROOT/tmp and stale index temp files from ROOT/images. */
 size_t img_store_sweep_temps(struct img_store *s, unsigned max_age_sec);

@@ -6,12 +6,12 @@
 
 #include "store-internal.h"
 
-static void strv_add_unique(char ***v, size_t *n, const char *s)
+/* Appends a copy of s to a NULL-terminated vector that grows geometrically
+ * (duplicates are removed once, after sorting). */
+static void strv_append(char ***v, size_t *n, const char *s)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (!strcmp((*v)[i], s))
-			return;
-	*v = xreallocarray(*v, *n + 2, sizeof(**v));
+	if (((*n + 1) & *n) == 0) /* n + 1 is a power of two: double */
+		*v = xreallocarray(*v, (*n + 1) * 2, sizeof(**v));
 	(*v)[(*n)++] = xstrdup(s);
 	(*v)[*n] = NULL;
 }
@@ -30,6 +30,7 @@ void img_image_free(struct img_image *img)
 	kiln_strv_free(img->repo_tags);
 	kiln_strv_free(img->repo_digests);
 	free(img->created);
+	free(img->damaged);
 	free(img);
 }
 
@@ -40,23 +41,35 @@ void img_image_list_free(struct img_image **v, size_t n)
 	free(v);
 }
 
-static struct img_image *image_new(struct img_store *s, const struct img_descriptor *entry,
-                                   struct img_manifest *m, struct kiln_err *err)
+static struct img_image *image_alloc(const char *id, const char *manifest_digest)
 {
-	struct img_config *cfg = NULL;
-	if (img_cache_config(s, m->config.digest, &cfg, err) < 0)
-		return NULL;
 	struct img_image *img = xcalloc(1, sizeof(*img));
-	snprintf(img->id, sizeof(img->id), "%s", m->config.digest);
-	snprintf(img->manifest_digest, sizeof(img->manifest_digest), "%s", entry->digest);
+	snprintf(img->id, sizeof(img->id), "%s", id);
+	snprintf(img->manifest_digest, sizeof(img->manifest_digest), "%s", manifest_digest);
+	img->repo_tags = xcalloc(1, sizeof(char *));
+	img->repo_digests = xcalloc(1, sizeof(char *));
+	return img;
+}
+
+/* An image from an index entry and its manifest m (taken); a config that
+ * cannot be read makes it damaged. */
+static struct img_image *image_new(struct img_store *s, const struct img_descriptor *entry,
+                                   struct img_manifest *m)
+{
+	struct img_image *img = image_alloc(m->config.digest, entry->digest);
+	struct img_config *cfg = NULL;
+	struct kiln_err err = KILN_ERR_INIT;
 	img->manifest = m;
+	if (img_cache_config(s, m->config.digest, &cfg, &err) < 0) {
+		img->damaged = xasprintf("config: %s", err.msg);
+		kiln_err_release(&err);
+		return img;
+	}
 	img->config = cfg;
 	img->created = cfg->created ? xstrdup(cfg->created) : NULL;
 	img->size = m->config.size;
 	for (size_t i = 0; i < m->n_layers; i++)
 		img->size += m->layers[i].size;
-	img->repo_tags = xcalloc(1, sizeof(char *));
-	img->repo_digests = xcalloc(1, sizeof(char *));
 	return img;
 }
 
@@ -70,9 +83,49 @@ static void image_add_entry(struct img_image *img, const struct img_descriptor *
 	_cleanup_free_ char *full = img_ref_string(&r);
 	_cleanup_free_ char *rd = xasprintf("%s@%s", name, entry->digest);
 	if (r.tag)
-		strv_add_unique(&img->repo_tags, &img->n_repo_tags, full);
-	strv_add_unique(&img->repo_digests, &img->n_repo_digests, rd);
+		strv_append(&img->repo_tags, &img->n_repo_tags, full);
+	strv_append(&img->repo_digests, &img->n_repo_digests, rd);
 	img_ref_release(&r);
+}
+
+/* Sorts a vector and drops duplicates. */
+static void strv_sort_unique(char **v, size_t *n)
+{
+	if (!*n)
+		return;
+	qsort(v, *n, sizeof(char *), cmp_strp);
+	size_t k = 1;
+	for (size_t i = 1; i < *n; i++) {
+		if (!strcmp(v[i], v[k - 1]))
+			free(v[i]);
+		else
+			v[k++] = v[i];
+	}
+	*n = k;
+	v[k] = NULL;
+}
+
+/* Images by ID while listing: an open-addressing table of indexes into v. */
+struct by_id {
+	size_t *slot; /* index + 1, 0 = empty */
+	size_t cap;
+};
+
+static size_t id_hash(const char *id, size_t cap)
+{
+	const char *hex = kiln_digest_hex(id);
+	size_t h = 5381;
+	for (size_t i = 0; hex[i] && i < 16; i++)
+		h = h * 33 + (unsigned char)hex[i];
+	return h & (cap - 1);
+}
+
+static size_t *by_id_slot(struct by_id *t, struct img_image **v, const char *id)
+{
+	size_t i = id_hash(id, t->cap);
+	while (t->slot[i] && strcmp(v[t->slot[i] - 1]->id, id))
+		i = (i + 1) & (t->cap - 1);
+	return &t->slot[i];
 }
 
 static int cmp_created_desc(const void *a, const void *b)
@@ -83,60 +136,89 @@ static int cmp_created_desc(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
-int img_image_list(struct img_store *s, struct img_image ***out, size_t *n_out,
-                   struct kiln_err *err)
+/* The image an index entry belongs to: found by ID in v, or added. An entry
+ * whose manifest cannot be read is a damaged image of its own, named by the
+ * manifest digest. */
+static struct img_image *entry_image(struct img_store *s, const struct img_descriptor *e,
+                                     struct img_image ***v, size_t *n, struct by_id *t)
+{
+	struct img_manifest *m = NULL;
+	char md[KILN_DIGEST_LEN];
+	struct kiln_err err = KILN_ERR_INIT;
+	char *damaged = NULL;
+	if (img_entry_manifest(s, e, &m, md, &err) < 0) {
+		damaged = xasprintf("manifest: %s", err.msg);
+		kiln_err_release(&err);
+	}
+	const char *id = m ? m->config.digest : e->digest;
+	size_t *slot = by_id_slot(t, *v, id);
+	if (*slot) {
+		img_manifest_free(m);
+		free(damaged);
+		return (*v)[*slot - 1];
+	}
+	struct img_image *img = m ? image_new(s, e, m) : image_alloc(id, e->digest);
+	if (damaged)
+		img->damaged = damaged;
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = img;
+	*slot = *n;
+	return img;
+}
+
+int img_image_list_flags(struct img_store *s, unsigned flags, struct img_image ***out,
+                         size_t *n_out, struct kiln_err *err)
 {
 	struct img_index *x = NULL;
 	if (img_index_read(s, &x, err) < 0)
 		return -1;
 	struct img_image **v = NULL;
 	size_t n = 0;
-	for (size_t i = 0; i < x->n_manifests; i++) {
-		const struct img_descriptor *e = &x->manifests[i];
-		struct img_manifest *m = NULL;
-		char md[KILN_DIGEST_LEN];
-		struct kiln_err e2 = KILN_ERR_INIT;
-		if (img_entry_manifest(s, e, &m, md, &e2) < 0) {
-			kiln_debug("skipping index entry %s: %s", e->digest, e2.msg);
-			kiln_err_release(&e2);
+	struct by_id t = {.cap = 64};
+	while (t.cap < x->n_manifests * 2)
+		t.cap *= 2;
+	t.slot = xcalloc(t.cap, sizeof(*t.slot));
+	for (size_t i = 0; i < x->n_manifests; i++)
+		image_add_entry(entry_image(s, &x->manifests[i], &v, &n, &t), &x->manifests[i]);
+	free(t.slot);
+	img_index_free(x);
+	size_t kept = 0;
+	for (size_t j = 0; j < n; j++) {
+		if (v[j]->damaged && !(flags & IMG_LIST_DAMAGED)) {
+			kiln_debug("skipping damaged image %s: %s", v[j]->id, v[j]->damaged);
+			img_image_free(v[j]);
 			continue;
 		}
-		struct img_image *img = NULL;
-		for (size_t j = 0; j < n && !img; j++)
-			if (!strcmp(v[j]->id, m->config.digest))
-				img = v[j];
-		if (img) {
-			img_manifest_free(m);
-		} else {
-			img = image_new(s, e, m, &e2);
-			if (!img) {
-				kiln_debug("skipping index entry %s: %s", e->digest, e2.msg);
-				kiln_err_release(&e2);
-				img_manifest_free(m);
-				continue;
-			}
-			v = xreallocarray(v, n + 1, sizeof(*v));
-			v[n++] = img;
-		}
-		image_add_entry(img, e);
+		strv_sort_unique(v[j]->repo_tags, &v[j]->n_repo_tags);
+		strv_sort_unique(v[j]->repo_digests, &v[j]->n_repo_digests);
+		v[kept++] = v[j];
 	}
-	img_index_free(x);
-	for (size_t j = 0; j < n; j++) {
-		qsort(v[j]->repo_tags, v[j]->n_repo_tags, sizeof(char *), cmp_strp);
-		qsort(v[j]->repo_digests, v[j]->n_repo_digests, sizeof(char *), cmp_strp);
-	}
-	if (n)
-		qsort(v, n, sizeof(*v), cmp_created_desc);
+	if (kept)
+		qsort(v, kept, sizeof(*v), cmp_created_desc);
 	*out = v;
-	*n_out = n;
+	*n_out = kept;
 	return 0;
 }
 
-static bool has_str(char *const *v, const char *s)
+int img_image_list(struct img_store *s, struct img_image ***out, size_t *n_out,
+                   struct kiln_err *err)
 {
-	for (; v && *v; v++)
-		if (!strcmp(*v, s))
+	return img_image_list_flags(s, 0, out, n_out, err);
+}
+
+static bool has_str_sorted(char *const *v, size_t n, const char *s)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(v[mid], s);
+		if (!c)
 			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return false;
 }
 
@@ -146,7 +228,7 @@ static bool digest_in_repo_digests(const struct img_image *img, const char *name
 	if (!strcmp(img->manifest_digest, digest))
 		return true;
 	_cleanup_free_ char *want = xasprintf("%s@%s", name, digest);
-	return has_str(img->repo_digests, want);
+	return has_str_sorted(img->repo_digests, img->n_repo_digests, want);
 }
 
 /* By reference: a tag, or name@digest. Index in v or -1. */
@@ -160,7 +242,7 @@ static ssize_t find_by_ref(struct img_image **v, size_t n, const char *s)
 	ssize_t found = -1;
 	for (size_t i = 0; i < n && found < 0; i++) {
 		if (r.digest ? digest_in_repo_digests(v[i], name, r.digest)
-		             : has_str(v[i]->repo_tags, full))
+		             : has_str_sorted(v[i]->repo_tags, v[i]->n_repo_tags, full))
 			found = (ssize_t)i;
 	}
 	img_ref_release(&r);
@@ -188,24 +270,36 @@ static ssize_t find_by_id(struct img_image **v, size_t n, const char *s)
 	return found;
 }
 
-int img_image_load(struct img_store *s, const char *name_or_id, struct img_image **out,
-                   struct kiln_err *err)
+int img_image_find(struct img_store *s, const char *name_or_id, unsigned flags,
+                   struct img_image **out, struct kiln_err *err)
 {
 	struct img_image **v = NULL;
 	size_t n = 0;
-	if (img_image_list(s, &v, &n, err) < 0)
+	if (img_image_list_flags(s, IMG_LIST_DAMAGED, &v, &n, err) < 0)
 		return -1;
 	ssize_t i = find_by_ref(v, n, name_or_id);
 	if (i < 0)
 		i = find_by_id(v, n, name_or_id);
-	if (i >= 0) {
+	int ret = 0;
+	if (i < 0)
+		ret = kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", name_or_id);
+	else if (v[i]->damaged && !(flags & IMG_LIST_DAMAGED))
+		ret = kiln_err_set(err, KILN_E_CORRUPT,
+		                   "image `%s` is damaged (%s): remove it with `kiln rmi -f %s` or "
+		                   "`kiln system check --repair`, then load it again",
+		                   name_or_id, v[i]->damaged, name_or_id);
+	if (ret == 0) {
 		*out = v[i];
 		v[i] = NULL;
 	}
 	img_image_list_free(v, n);
-	if (i < 0)
-		return kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", name_or_id);
-	return 0;
+	return ret;
+}
+
+int img_image_load(struct img_store *s, const char *name_or_id, struct img_image **out,
+                   struct kiln_err *err)
+{
+	return img_image_find(s, name_or_id, 0, out, err);
 }
 
 int img_store_tag(struct img_store *s, const char *source, const char *target_ref,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store-internal.h"
@@ -20,14 +21,62 @@ int img_index_lock(struct img_store *s, struct kiln_err *err)
 	return kiln_lock_file(p, true, err);
 }
 
+/* True when the top-level object of the JSON text has the key `key` (a
+ * scan of the text that only tracks strings and nesting depth). */
+static bool top_level_key(const char *data, size_t len, const char *key)
+{
+	size_t klen = strlen(key);
+	int depth = 0;
+	bool expect_key = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = data[i];
+		if (c == '"') {
+			size_t start = ++i;
+			while (i < len && data[i] != '"')
+				i += data[i] == '\\' ? 2 : 1;
+			if (depth == 1 && expect_key && i - start == klen &&
+			    !memcmp(data + start, key, klen))
+				return true;
+			expect_key = false;
+		} else if (c == '{' || c == '[') {
+			depth++;
+			expect_key = c == '{' && depth == 1;
+		} else if (c == '}' || c == ']') {
+			depth--;
+		} else if (c == ',' && depth == 1) {
+			expect_key = true;
+		}
+	}
+	return false;
+}
+
 int img_index_read(struct img_store *s, struct img_index **out, struct kiln_err *err)
 {
 	_cleanup_free_ char *p = kiln_path_join(s->layout, "index.json");
 	_cleanup_free_ char *data = NULL;
 	size_t len;
-	if (kiln_read_file(p, IMG_MAX_JSON, &data, &len, err) < 0 ||
-	    img_index_from_json(data, len, out, err) < 0)
-		return kiln_err_wrap(err, "reading `%s`", p);
+	if (kiln_read_file(p, IMG_INDEX_READ_MAX, &data, &len, err) < 0) {
+		if (err && err->code == ENOENT)
+			err->code = KILN_E_CORRUPT; /* the store's root is gone: damage */
+		return kiln_err_wrap(err,
+		                     "reading `%s` (the store is damaged: see `kiln system "
+		                     "check --repair`)",
+		                     p);
+	}
+	if (img_index_from_json(data, len, out, err) < 0)
+		return kiln_err_wrap(err,
+		                     "reading `%s` (the store is damaged: see `kiln system "
+		                     "check --repair`)",
+		                     p);
+	if (!top_level_key(data, len, "manifests")) {
+		img_index_free(*out);
+		*out = NULL;
+		return kiln_err_set(
+		    err, KILN_E_CORRUPT,
+		    "`%s` has no `manifests`: the store is damaged (see `kiln system "
+		    "check --repair`)",
+		    p);
+	}
 	return 0;
 }
 
@@ -36,6 +85,15 @@ int img_index_write(struct img_store *s, const struct img_index *x, struct kiln_
 	_cleanup_free_ char *p = kiln_path_join(s->layout, "index.json");
 	size_t len;
 	_cleanup_free_ char *data = img_index_to_json(x, &len);
+	/* refused before anything is published: past the limit, every later
+	 * read would fail; a write that shrinks an oversized index (one written
+	 * by an earlier kiln) is the way out and always allowed */
+	struct stat st;
+	if (len > IMG_INDEX_WRITE_MAX && (stat(p, &st) < 0 || (uint64_t)st.st_size < len))
+		return kiln_err_set(err, KILN_E_LIMIT,
+		                    "index.json would grow to %zu bytes, over the limit of %u MiB "
+		                    "(about %u tags): remove unused tags first",
+		                    len, IMG_INDEX_WRITE_MAX >> 20, IMG_INDEX_WRITE_MAX / 200);
 	return kiln_write_file_atomic(p, data, len, 0644, err);
 }
 
@@ -154,10 +212,33 @@ static int index_begin(struct img_store *s, struct img_index **x, struct kiln_er
 	return lock;
 }
 
+/* Only an image every later command can read is published: a manifest (or
+ * nested index) and a config within the read limits, present and intact.
+ * Both writers of manifests (commit, load) come through here. */
+static int check_publishable(struct img_store *s, const struct img_descriptor *d,
+                             struct kiln_err *err)
+{
+	if (d->size < 0 || (uint64_t)d->size > IMG_MAX_JSON)
+		return kiln_err_set(err, KILN_E_LIMIT,
+		                    "manifest `%s` is %lld bytes, over the limit of %u MiB",
+		                    d->digest, (long long)d->size, IMG_MAX_JSON >> 20);
+	struct img_manifest *m = NULL;
+	struct img_config *c = NULL;
+	char md[KILN_DIGEST_LEN];
+	if (img_entry_manifest(s, d, &m, md, err) < 0)
+		return kiln_err_wrap(err, "refusing to publish `%s`", d->digest);
+	int r = img_cache_config(s, m->config.digest, &c, err);
+	img_manifest_free(m);
+	img_config_free(c);
+	return r < 0 ? kiln_err_wrap(err, "refusing to publish `%s`", d->digest) : 0;
+}
+
 /* Publishes manifest descriptor d under the normalized refs (under the lock). */
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err)
 {
+	if (check_publishable(s, d, err) < 0)
+		return -1;
 	struct img_index *x = NULL;
 	_cleanup_close_ int lock = index_begin(s, &x, err);
 	if (lock < 0)
@@ -241,6 +322,13 @@ int img_image_commit(struct img_store *s, const struct img_config *cfg,
 	}
 	size_t clen, mlen;
 	_cleanup_free_ char *cjson = img_config_to_json(cfg, &clen);
+	if (clen > IMG_MAX_JSON) {
+		kiln_strv_free(norm);
+		kiln_err_set(err, KILN_E_LIMIT,
+		             "image config is %zu bytes, over the limit of %u MiB", clen,
+		             IMG_MAX_JSON >> 20);
+		return kiln_err_wrap(err, "committing image");
+	}
 	struct img_manifest m = {.schema_version = 2};
 	m.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
 	m.config.media_type = xstrdup(IMG_MT_OCI_CONFIG);
@@ -301,20 +389,33 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
 	return ret;
 }
 
+/* Whether index entry d belongs to image id: its config digest, or for an
+ * entry whose manifest cannot be read (a damaged image), its own digest. */
+static bool entry_is_image(struct img_store *s, const struct img_descriptor *d, const char *id)
+{
+	char eid[KILN_DIGEST_LEN];
+	if (entry_image_id(s, d, eid, NULL) == 0)
+		return !strcmp(eid, id);
+	return !strcmp(d->digest, id);
+}
+
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err)
 {
 	struct img_index *x = NULL;
 	_cleanup_close_ int lock = index_begin(s, &x, err);
 	if (lock < 0)
 		return -1;
-	size_t removed = 0;
-	for (size_t i = x->n_manifests; i-- > 0;) {
-		char eid[KILN_DIGEST_LEN];
-		if (entry_image_id(s, &x->manifests[i], eid, NULL) == 0 && !strcmp(eid, id)) {
-			img_index_remove_at(x, i);
+	/* one compacting pass: an image with 100,000 tags goes in linear time */
+	size_t kept = 0, removed = 0;
+	for (size_t i = 0; i < x->n_manifests; i++) {
+		if (entry_is_image(s, &x->manifests[i], id)) {
+			img_descriptor_release(&x->manifests[i]);
 			removed++;
+		} else {
+			x->manifests[kept++] = x->manifests[i];
 		}
 	}
+	x->n_manifests = kept;
 	int ret = removed ? img_index_write(s, x, err)
 	                  : kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", id);
 	img_index_free(x);

@@ -1,39 +1,96 @@
 /* Snapshots: one unpacked layer per diffID under ROOT/snapshots/<hex>,
  * extracted with whiteouts in overlay form and renamed into place once the
- * blob digest and the diffID have been verified. */
+ * blob digest and the diffID have been verified; ROOT/snapshots/<hex>.complete
+ * is written after that, so a tree without it (a kill during an earlier
+ * removal, or a store of an earlier kiln) is redone, never trusted. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "layer-internal.h"
 #include "store-internal.h"
+
+static char *done_name(const char *hex)
+{
+	return xasprintf("%s%s", hex, IMG_SNAPSHOT_DONE);
+}
+
+bool img_snapshot_complete(struct img_store *s, const char *hex)
+{
+	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
+	_cleanup_free_ char *name = done_name(hex);
+	_cleanup_free_ char *done = kiln_path_join(s->snapshots, name);
+	struct stat st;
+	return lstat(done, &st) == 0 && lstat(tree, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Drops the marker first, then renames the tree out of its name, then
+ * deletes it: a kill at any point leaves either no tree under the final
+ * name or one without its marker, and trash that the next gc removes. */
+int img_snapshot_remove_at(int dfd, const char *hex, struct kiln_err *err)
+{
+	_cleanup_free_ char *done = done_name(hex);
+	_cleanup_free_ char *trash = xasprintf("%s%s", IMG_SNAPSHOT_TRASH, hex);
+	if (unlinkat(dfd, done, 0) < 0 && errno != ENOENT)
+		return kiln_err_set(err, errno, "remove snapshot marker `%s`", done);
+	if (kiln_rm_rf_at(dfd, trash, err) < 0) /* a leftover of a killed removal */
+		return -1;
+	if (renameat(dfd, hex, dfd, trash) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return kiln_err_set(err, errno, "rename snapshot `%s`", hex);
+	}
+	if (fsync(dfd) < 0)
+		return kiln_err_set(err, errno, "fsync the snapshots directory");
+	return kiln_rm_rf_at(dfd, trash, err);
+}
+
+static int write_marker(struct img_store *s, const char *hex, struct kiln_err *err)
+{
+	_cleanup_free_ char *name = done_name(hex);
+	_cleanup_free_ char *p = kiln_path_join(s->snapshots, name);
+	_cleanup_close_ int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "create `%s`", p);
+	return kiln_fsync_dir(s->snapshots, err);
+}
+
+/* Builds the snapshot hex under ROOT/snapshots.lock: one process at a time
+ * decides that a tree is incomplete and replaces it. */
+static int build(struct img_store *s, const struct img_layer *layer, const char *hex,
+                 const char *path, struct kiln_err *err)
+{
+	_cleanup_free_ char *lockp = kiln_path_join(s->root, "snapshots.lock");
+	_cleanup_close_ int lock = kiln_lock_file(lockp, true, err);
+	if (lock < 0)
+		return -1;
+	if (img_snapshot_complete(s, hex)) /* another process finished it meanwhile */
+		return 0;
+	_cleanup_close_ int dfd = open(s->snapshots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
+	if (img_snapshot_remove_at(dfd, hex, err) < 0) /* an incomplete tree */
+		return -1;
+	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ |
+	                 IMG_EXTRACT_SYNC_;
+	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, err) < 0)
+		return -1;
+	return write_marker(s, hex, err);
+}
 
 int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,
                         struct kiln_err *err)
 {
 	if (!kiln_digest_valid(layer->diff_id))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid diffID `%s`", layer->diff_id);
-	_cleanup_free_ char *path = kiln_path_join(s->snapshots, kiln_digest_hex(layer->diff_id));
-	if (kiln_path_exists(path)) {
-		*path_out = TAKE_PTR(path);
-		return 0;
-	}
-	/* built in ROOT/tmp, verified, flushed, then renamed into place without
-	 * replacing: a concurrent process may win the rename, and its snapshot
-	 * is as good as ours */
-	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ |
-	                 IMG_EXTRACT_SYNC_;
-	struct kiln_err e = KILN_ERR_INIT;
-	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, &e) < 0) {
-		if (e.code != KILN_E_CONFLICT || !kiln_path_exists(path)) {
-			kiln_err_move(err, &e);
-			return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
-		}
-		kiln_err_release(&e);
-	} else if (kiln_fsync_dir(s->snapshots, err) < 0) {
-		return -1;
-	}
+	const char *hex = kiln_digest_hex(layer->diff_id);
+	_cleanup_free_ char *path = kiln_path_join(s->snapshots, hex);
+	if (!img_snapshot_complete(s, hex) && build(s, layer, hex, path, err) < 0)
+		return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
 	*path_out = TAKE_PTR(path);
 	return 0;
 }

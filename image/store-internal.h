@@ -7,13 +7,39 @@
 /* Temp files untouched for this long and not flock'ed are stale. */
 #define IMG_STALE_TEMP_SEC 600
 
+/* ROOT/kiln-store: written first when a store is created; kiln opens a
+ * directory as its store only if it is empty, carries this marker, or is a
+ * store of an earlier kiln (images/oci-layout, images/index.json and
+ * store.lock: the marker is added). */
+#define IMG_STORE_MARKER "kiln-store"
+/* The only names the temp sweepers remove from ROOT/tmp: every temp file or
+ * directory kiln makes there starts with one of these. */
+#define IMG_TEMP_PREFIXES                                                                          \
+	{                                                                                          \
+		"blob-", "extract-", "kiln-", NULL                                                 \
+	}
+/* ROOT/quarantine/: corrupt blobs and a damaged index.json moved aside by
+ * `system check --repair` (never read by kiln again; the user's to delete). */
+#define IMG_QUARANTINE_DIR "quarantine"
+/* ROOT/snapshots/<hex>.complete: written (and the directory fsynced) after
+ * the tree <hex> is in place; a tree without it is incomplete and redone.
+ * A snapshot is removed by dropping the marker, renaming the tree to
+ * ROOT/snapshots/.trash-<hex>-XXXXXX, then deleting that. */
+#define IMG_SNAPSHOT_DONE  ".complete"
+#define IMG_SNAPSHOT_TRASH ".trash-"
+/* Stored index.json: reads up to IMG_INDEX_READ_MAX; a write that would
+ * grow it past IMG_INDEX_WRITE_MAX (about 160,000 tags) is refused. */
+#define IMG_INDEX_READ_MAX  (256u << 20)
+#define IMG_INDEX_WRITE_MAX (32u << 20)
+
 struct img_store {
 	char *root;                   /* ROOT */
 	char *layout;                 /* ROOT/images: the OCI image layout */
 	char *blobs;                  /* ROOT/images/blobs/sha256 */
 	char *snapshots;              /* ROOT/snapshots */
 	char *tmp;                    /* ROOT/tmp */
-	int lock_fd;                  /* ROOT/store.lock, held shared while open */
+	int lock_fd;                  /* ROOT/store.lock, held shared while open (or -1) */
+	bool read_only;               /* a read-only mount or no write permission */
 	struct img_blob_cache *cache; /* parsed blobs (blob_cache.c), or NULL */
 };
 
@@ -40,5 +66,20 @@ int img_entry_manifest(struct img_store *s, const struct img_descriptor *d,
                        struct kiln_err *err);
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err);
+
+/* gc.c */
+bool img_is_temp_name(const char *name);
+/* The exclusive store lock (IMG_GC_TRY: fail at once when busy), and back
+ * to shared. */
+int img_gc_lock(struct img_store *s, unsigned flags, int *gc_fd, struct kiln_err *err);
+void img_gc_unlock(struct img_store *s, int gc_fd);
+/* Every kiln temp name in ROOT/tmp (under the exclusive lock). */
+size_t img_store_sweep_all_temps(struct img_store *s);
+/* Moves ROOT/<dir>/<name> into ROOT/quarantine (a unique name). */
+int img_quarantine(struct img_store *s, const char *dir, const char *name, struct kiln_err *err);
+/* snapshot.c: whether the snapshot <hex> is complete; removing one (under
+ * the exclusive store lock) */
+bool img_snapshot_complete(struct img_store *s, const char *hex);
+int img_snapshot_remove_at(int snapdir_fd, const char *hex, struct kiln_err *err);
 
 #endif

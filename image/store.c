@@ -1,4 +1,5 @@
 /* The content-addressed store: layout bootstrap and blobs. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 static const char empty_index_json[] = "{\"schemaVersion\":2,\"manifests\":[]}";
+static const char marker_json[] = "{\"kilnStoreVersion\":1}\n";
 
 static int ensure_file(const char *path, const char *content, struct kiln_err *err)
 {
@@ -19,8 +21,111 @@ static int ensure_file(const char *path, const char *content, struct kiln_err *e
 	return kiln_write_file_atomic(path, content, strlen(content), 0644, err);
 }
 
+enum root_kind { ROOT_NEW, ROOT_KILN, ROOT_LEGACY, ROOT_FOREIGN };
+
+/* True when dir has no entries (a file system's lost+found aside). */
+static bool dir_is_empty(const char *dir)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, "lost+found"))
+			return false;
+	return d != NULL;
+}
+
+static bool has(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = kiln_path_join(root, rel);
+	return kiln_path_exists(p);
+}
+
+/* What root is: missing or empty (a new store), kiln's (its marker), a store
+ * of an earlier kiln (the layout and store.lock, no marker), or anything
+ * else, which kiln never touches. */
+static int classify_root(const char *root, enum root_kind *kind, struct kiln_err *err)
+{
+	struct stat st;
+	if (stat(root, &st) < 0) {
+		if (errno != ENOENT)
+			return kiln_err_set(err, errno, "stat `%s`", root);
+		*kind = ROOT_NEW;
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return kiln_err_set(err, ENOTDIR, "`%s`", root);
+	if (has(root, IMG_STORE_MARKER))
+		*kind = ROOT_KILN;
+	else if (has(root, "images/oci-layout") && has(root, "images/index.json") &&
+	         has(root, "store.lock"))
+		*kind = ROOT_LEGACY;
+	else if (dir_is_empty(root))
+		*kind = ROOT_NEW;
+	else
+		*kind = ROOT_FOREIGN;
+	return 0;
+}
+
+/* Creates a new store: the marker first (the directory is empty, so a crash
+ * leaves a marked store that the next open completes), then the layout. */
+static int init_store(struct img_store *s, enum root_kind kind, struct kiln_err *err)
+{
+	_cleanup_free_ char *marker = kiln_path_join(s->root, IMG_STORE_MARKER);
+	_cleanup_free_ char *layout_file = kiln_path_join(s->layout, "oci-layout");
+	_cleanup_free_ char *index_file = kiln_path_join(s->layout, "index.json");
+	if (kind != ROOT_KILN) {
+		if (kiln_mkdir_p(s->root, 0755, err) < 0 ||
+		    kiln_write_file_atomic(marker, marker_json, strlen(marker_json), 0644, err) < 0)
+			return -1;
+	}
+	if (kiln_mkdir_p(s->blobs, 0755, err) < 0 || kiln_mkdir_p(s->snapshots, 0700, err) < 0 ||
+	    kiln_mkdir_p(s->tmp, 0700, err) < 0 ||
+	    ensure_file(layout_file, oci_layout_json, err) < 0)
+		return -1;
+	/* index.json only for a new store: once the store exists, a missing
+	 * index.json is damage (gc refuses to run), never an empty store */
+	if (kind == ROOT_NEW && ensure_file(index_file, empty_index_json, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* A store kiln may read but not write (a read-only mount, no permission):
+ * listing, inspecting, saving and checking work; writes fail. */
+static bool root_read_only(const char *root)
+{
+	return access(root, W_OK) < 0 && (errno == EROFS || errno == EACCES || errno == EPERM);
+}
+
+static int open_lock(struct img_store *s, struct kiln_err *err)
+{
+	_cleanup_free_ char *lock = kiln_path_join(s->root, "store.lock");
+	if (!s->read_only) {
+		s->lock_fd = kiln_lock_file(lock, false, err);
+		return s->lock_fd < 0 ? -1 : 0;
+	}
+	/* read-only: a shared lock through a read-only descriptor still keeps
+	 * a gc on another (writable) mount of the same store out */
+	s->lock_fd = open(lock, O_RDONLY | O_CLOEXEC);
+	if (s->lock_fd >= 0)
+		while (flock(s->lock_fd, LOCK_SH) < 0 && errno == EINTR)
+			;
+	return 0;
+}
+
 int img_store_open(const char *root, struct img_store **out, struct kiln_err *err)
 {
+	if (!root || !*root)
+		return kiln_err_set(err, KILN_E_INVALID, "the store root is an empty path");
+	enum root_kind kind;
+	if (classify_root(root, &kind, err) < 0)
+		return kiln_err_wrap(err, "opening store `%s`", root);
+	if (kind == ROOT_FOREIGN)
+		return kiln_err_set(
+		    err, KILN_E_INVALID,
+		    "`%s` is not a kiln store: the directory is not empty and has no "
+		    "`%s` marker",
+		    root, IMG_STORE_MARKER);
 	struct img_store *s = xcalloc(1, sizeof(*s));
 	s->lock_fd = -1;
 	s->root = xstrdup(root);
@@ -28,20 +133,13 @@ int img_store_open(const char *root, struct img_store **out, struct kiln_err *er
 	s->blobs = kiln_path_join(s->layout, "blobs/sha256");
 	s->snapshots = kiln_path_join(root, "snapshots");
 	s->tmp = kiln_path_join(root, "tmp");
-	_cleanup_free_ char *lock = kiln_path_join(root, "store.lock");
-	_cleanup_free_ char *layout_file = kiln_path_join(s->layout, "oci-layout");
-	_cleanup_free_ char *index_file = kiln_path_join(s->layout, "index.json");
-
-	if (kiln_mkdir_p(s->blobs, 0755, err) < 0 || kiln_mkdir_p(s->snapshots, 0700, err) < 0 ||
-	    kiln_mkdir_p(s->tmp, 0700, err) < 0)
+	s->read_only = kind != ROOT_NEW && root_read_only(root);
+	if (!s->read_only && init_store(s, kind, err) < 0)
 		goto fail;
-	s->lock_fd = kiln_lock_file(lock, false, err);
-	if (s->lock_fd < 0)
+	if (open_lock(s, err) < 0)
 		goto fail;
-	if (ensure_file(layout_file, oci_layout_json, err) < 0 ||
-	    ensure_file(index_file, empty_index_json, err) < 0)
-		goto fail;
-	img_store_sweep_temps(s, IMG_STALE_TEMP_SEC);
+	if (!s->read_only)
+		img_store_sweep_temps(s, IMG_STALE_TEMP_SEC);
 	*out = s;
 	return 0;
 fail:
@@ -176,22 +274,23 @@ int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
 		writer_discard(w);
 		return kiln_err_set(err, e, "fsync blob %s", got);
 	}
+	/* Renamed over an existing blob too: the new bytes were just hashed, the
+	 * old file may have been damaged since it was stored, and replacing it
+	 * costs no extra pass (checking it would cost a read of the whole blob) */
 	_cleanup_free_ char *target = img_store_blob_path(w->store, got);
-	if (!kiln_path_exists(target)) {
-		if (rename(w->tmp, target) < 0) {
-			int e = errno;
-			writer_discard(w);
-			return kiln_err_set(err, e, "store blob `%s`", target);
-		}
-		kiln_tempfile_forget(w->tmp);
-		free(w->tmp);
-		w->tmp = NULL;
-		if (kiln_fsync_dir(w->store->blobs, err) < 0) {
-			writer_discard(w);
-			return -1;
-		}
+	if (rename(w->tmp, target) < 0) {
+		int e = errno;
+		writer_discard(w);
+		return kiln_err_set(err, e, "store blob `%s`", target);
 	}
-	writer_discard(w); /* an existing blob: the temp copy goes */
+	kiln_tempfile_forget(w->tmp);
+	free(w->tmp);
+	w->tmp = NULL;
+	if (kiln_fsync_dir(w->store->blobs, err) < 0) {
+		writer_discard(w);
+		return -1;
+	}
+	writer_discard(w);
 	if (digest)
 		memcpy(digest, got, KILN_DIGEST_LEN);
 	if (size)

@@ -14,6 +14,9 @@ created = sys.argv[4] if len(sys.argv) > 4 else "2024-01-02T03:04:05Z"
 layout = os.path.join(root, "images")
 blobs = os.path.join(layout, "blobs", "sha256")
 os.makedirs(blobs, exist_ok=True)
+if not os.path.exists(os.path.join(root, "kiln-store")):  # kiln's store marker
+    with open(os.path.join(root, "kiln-store"), "w") as f:
+        f.write('{"kilnStoreVersion":1}\n')
 if not os.path.exists(os.path.join(layout, "oci-layout")):
     with open(os.path.join(layout, "oci-layout"), "w") as f:
         f.write('{"imageLayoutVersion":"1.0.0"}')

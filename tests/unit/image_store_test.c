@@ -201,6 +201,11 @@ int main(void)
 	_cleanup_free_ char *dead_snap = xasprintf("%s/snapshots/%s", root, kiln_digest_hex(stray));
 	kiln_mkdir_p(live_snap, 0755, NULL);
 	kiln_mkdir_p(dead_snap, 0755, NULL);
+	/* complete snapshots carry their marker (snapshot.c) */
+	_cleanup_free_ char *live_done = xasprintf("%s.complete", live_snap);
+	_cleanup_free_ char *dead_done = xasprintf("%s.complete", dead_snap);
+	kiln_write_file_atomic(live_done, "", 0, 0600, NULL);
+	kiln_write_file_atomic(dead_done, "", 0, 0600, NULL);
 	struct img_gc_result gr;
 	T_OK(img_store_gc(s, 0, &gr, &err) == 0, "gc runs");
 	T_OK((int)gr.blobs_removed >= 3 * (b + 1) + 1, "gc removed unreferenced blobs (%zu)",
@@ -214,6 +219,8 @@ int main(void)
 	T_OK(load_ok(s, "keep:1", id3), "kept image still loads");
 	T_OK(kiln_path_exists(live_snap), "live snapshot kept");
 	T_OK(!kiln_path_exists(dead_snap), "orphan snapshot swept");
+	T_OK(!kiln_path_exists(dead_done), "orphan snapshot's marker swept");
+	T_OK(kiln_path_exists(live_done), "live snapshot's marker kept");
 	T_OK(img_store_gc(s, 0, &gr, &err) == 0 && gr.blobs_removed == 0, "second gc is a no-op");
 
 	/* fsck */
