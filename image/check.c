@@ -135,6 +135,7 @@ static int drop_damaged(struct img_store *s, struct kiln_strv *done, struct kiln
 	if (lock < 0 || img_index_read(s, &x, err) < 0)
 		return -1;
 	size_t kept = 0, n = x->n_manifests;
+	int r = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct img_descriptor *e = &x->manifests[i];
 		struct img_manifest *m = NULL;
@@ -149,6 +150,15 @@ static int drop_damaged(struct img_store *s, struct kiln_strv *done, struct kiln
 			x->manifests[kept++] = *e;
 			continue;
 		}
+		if (!img_err_is_damage(why.code)) { /* unreadable now is not damaged */
+			int code = why.code;
+			kiln_strv_pushf(done, "kept %s: %s", e->digest, why.msg);
+			kiln_err_release(&why);
+			x->manifests[kept++] = *e;
+			if (code != KILN_E_UNSUPPORTED)
+				r = kiln_err_set(err, code, "cannot read image `%s`", e->digest);
+			continue;
+		}
 		const char *ref = img_map_get(&e->annotations, IMG_ANNOT_REF_NAME);
 		kiln_strv_pushf(done, "removed damaged image %s (%s): %s", ref ? ref : "<none>",
 		                e->digest, why.msg);
@@ -156,7 +166,8 @@ static int drop_damaged(struct img_store *s, struct kiln_strv *done, struct kiln
 		img_descriptor_release(e);
 	}
 	x->n_manifests = kept;
-	int r = kept == n ? 0 : img_index_write(s, x, err);
+	if (r == 0 && kept != n)
+		r = img_index_write(s, x, err);
 	img_index_free(x);
 	return r;
 }
@@ -208,8 +219,13 @@ int img_store_repair(struct img_store *s, struct kiln_strv *done, struct kiln_er
 	struct kiln_err why = KILN_ERR_INIT;
 	int r = quarantine_blobs(s, done, err);
 	if (r == 0 && img_index_read(s, &x, &why) < 0) {
-		kiln_strv_pushf(done, "%s", why.msg);
-		r = rebuild_index(s, done, err);
+		if (img_err_is_damage(why.code)) {
+			kiln_strv_pushf(done, "%s", why.msg);
+			r = rebuild_index(s, done, err);
+		} else {
+			kiln_err_move(err, &why);
+			r = -1;
+		}
 	}
 	kiln_err_release(&why);
 	img_index_free(x);

@@ -290,6 +290,8 @@ size_t img_store_sweep_all_temps(struct img_store *s)
 
 int img_gc_lock(struct img_store *s, unsigned flags, int *gc_fd, struct kiln_err *err)
 {
+	if (img_store_writable(s, err) < 0)
+		return -1;
 	_cleanup_free_ char *p = kiln_path_join(s->root, "gc.lock");
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)

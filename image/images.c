@@ -54,7 +54,7 @@ static struct img_image *image_alloc(const char *id, const char *manifest_digest
 /* An image from an index entry and its manifest m (taken); a config that
  * cannot be read makes it damaged. */
 static struct img_image *image_new(struct img_store *s, const struct img_descriptor *entry,
-                                   struct img_manifest *m)
+                                   struct img_manifest *m, struct kiln_err *read_err)
 {
 	struct img_image *img = image_alloc(m->config.digest, entry->digest);
 	struct img_config *cfg = NULL;
@@ -62,6 +62,8 @@ static struct img_image *image_new(struct img_store *s, const struct img_descrip
 	img->manifest = m;
 	if (img_cache_config(s, m->config.digest, &cfg, &err) < 0) {
 		img->damaged = xasprintf("config: %s", err.msg);
+		if (!img_err_is_damage(err.code)) /* fails the listing */
+			kiln_err_move(read_err, &err);
 		kiln_err_release(&err);
 		return img;
 	}
@@ -137,18 +139,28 @@ static int cmp_created_desc(const void *a, const void *b)
 }
 
 /* The image an index entry belongs to: found by ID in v, or added. An entry
- * whose manifest cannot be read is a damaged image of its own, named by the
- * manifest digest. */
+ * whose manifest is damaged is a damaged image of its own, named by the
+ * manifest digest; one of a type kiln does not know (an artifact another
+ * tool stored) is left out (NULL); a read error fails the listing (NULL,
+ * err set). */
 static struct img_image *entry_image(struct img_store *s, const struct img_descriptor *e,
-                                     struct img_image ***v, size_t *n, struct by_id *t)
+                                     struct img_image ***v, size_t *n, struct by_id *t,
+                                     struct kiln_err *err)
 {
 	struct img_manifest *m = NULL;
 	char md[KILN_DIGEST_LEN];
-	struct kiln_err err = KILN_ERR_INIT;
+	struct kiln_err why = KILN_ERR_INIT;
 	char *damaged = NULL;
-	if (img_entry_manifest(s, e, &m, md, &err) < 0) {
-		damaged = xasprintf("manifest: %s", err.msg);
-		kiln_err_release(&err);
+	if (img_entry_manifest(s, e, &m, md, &why) < 0) {
+		if (!img_err_is_damage(why.code)) {
+			kiln_debug("skipping index entry %s: %s", e->digest, why.msg);
+			if (why.code != KILN_E_UNSUPPORTED)
+				kiln_err_move(err, &why);
+			kiln_err_release(&why);
+			return NULL;
+		}
+		damaged = xasprintf("manifest: %s", why.msg);
+		kiln_err_release(&why);
 	}
 	const char *id = m ? m->config.digest : e->digest;
 	size_t *slot = by_id_slot(t, *v, id);
@@ -157,7 +169,7 @@ static struct img_image *entry_image(struct img_store *s, const struct img_descr
 		free(damaged);
 		return (*v)[*slot - 1];
 	}
-	struct img_image *img = m ? image_new(s, e, m) : image_alloc(id, e->digest);
+	struct img_image *img = m ? image_new(s, e, m, err) : image_alloc(id, e->digest);
 	if (damaged)
 		img->damaged = damaged;
 	*v = xreallocarray(*v, *n + 1, sizeof(**v));
@@ -178,10 +190,21 @@ int img_image_list_flags(struct img_store *s, unsigned flags, struct img_image *
 	while (t.cap < x->n_manifests * 2)
 		t.cap *= 2;
 	t.slot = xcalloc(t.cap, sizeof(*t.slot));
-	for (size_t i = 0; i < x->n_manifests; i++)
-		image_add_entry(entry_image(s, &x->manifests[i], &v, &n, &t), &x->manifests[i]);
+	struct kiln_err e2 = KILN_ERR_INIT;
+	for (size_t i = 0; i < x->n_manifests && !e2.msg; i++) {
+		struct img_image *img = entry_image(s, &x->manifests[i], &v, &n, &t, &e2);
+		if (img)
+			image_add_entry(img, &x->manifests[i]);
+	}
 	free(t.slot);
 	img_index_free(x);
+	if (e2.msg) {
+		img_image_list_free(v, n);
+		if (err)
+			kiln_err_move(err, &e2);
+		kiln_err_release(&e2);
+		return -1;
+	}
 	size_t kept = 0;
 	for (size_t j = 0; j < n; j++) {
 		if (v[j]->damaged && !(flags & IMG_LIST_DAMAGED)) {

@@ -17,6 +17,8 @@
 
 int img_index_lock(struct img_store *s, struct kiln_err *err)
 {
+	if (img_store_writable(s, err) < 0)
+		return -1;
 	_cleanup_free_ char *p = kiln_path_join(s->root, "index.lock");
 	return kiln_lock_file(p, true, err);
 }

@@ -302,7 +302,11 @@ char *img_json_dump(json_t *o, size_t *len)
 	struct kiln_buf b;
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
 	for (const char *p = raw; *p; p++) {
-		if (*p == '<')
+		size_t plain = strcspn(p, "<>&\xe2"); /* copied in one go: index.json is large */
+		if (plain) {
+			kiln_buf_add(&b, p, plain, NULL);
+			p += plain - 1;
+		} else if (*p == '<')
 			kiln_buf_addstr(&b, "\\u003c", NULL);
 		else if (*p == '>')
 			kiln_buf_addstr(&b, "\\u003e", NULL);

@@ -67,6 +67,18 @@ int img_entry_manifest(struct img_store *s, const struct img_descriptor *d,
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err);
 
+/* Whether a failure to read a stored object means the object is damaged
+ * (missing, corrupt, unparsable, over a limit), as opposed to a failure to
+ * read it now (EIO, EACCES, EMFILE...), which must never lead to removal. */
+static inline bool img_err_is_damage(int code)
+{
+	return code == KILN_E_NOTFOUND || code == KILN_E_CORRUPT || code == KILN_E_LIMIT ||
+	       code == KILN_E_INVALID;
+}
+
+/* store.c: fails with EROFS naming the store when it was opened read-only. */
+int img_store_writable(struct img_store *s, struct kiln_err *err);
+
 /* gc.c */
 bool img_is_temp_name(const char *name);
 /* The exclusive store lock (IMG_GC_TRY: fail at once when busy), and back

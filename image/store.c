@@ -162,6 +162,17 @@ void img_store_close(struct img_store *s)
 	free(s);
 }
 
+int img_store_writable(struct img_store *s, struct kiln_err *err)
+{
+	if (!s->read_only)
+		return 0;
+	return kiln_err_set(err, EROFS,
+	                    "the store `%s` is read-only (a read-only mount, or no write "
+	                    "permission): only images, inspect, history, save, system df and "
+	                    "system check work there",
+	                    s->root);
+}
+
 const char *img_store_root(const struct img_store *s)
 {
 	return s->root;
@@ -223,6 +234,8 @@ struct img_blob_writer {
 
 struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err *err)
 {
+	if (img_store_writable(s, err) < 0)
+		return NULL;
 	struct img_blob_writer *w = xcalloc(1, sizeof(*w));
 	w->store = s;
 	w->fd = kiln_tempfile_create(s->tmp, "blob-", &w->tmp, err);
