@@ -1,6 +1,7 @@
 /* import, save, load */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,6 +50,140 @@ int cmd_import(int argc, char **argv, struct kiln_ctx *ctx)
 	return 0;
 }
 
+/* Where `save -o PATH` writes. A PATH that exists and is not a regular
+ * file (a FIFO, a device, a socket's directory entry...) is written
+ * through, never replaced: `save -o /dev/null` must leave /dev/null alone.
+ * A symlink is followed, as docker does. A regular file (or a new one) is
+ * written to an unnamed O_TMPFILE in its directory and linked in when
+ * complete, so a kill -9 leaves nothing behind; where the filesystem has no
+ * O_TMPFILE, a `.kiln-save-*` temp removed on exit and fatal signals. */
+struct save_out {
+	int fd;
+	char *target; /* the regular file to replace, symlinks resolved; NULL: written through */
+	char *tmp;    /* the named temp, when O_TMPFILE is unsupported */
+};
+
+static char *dir_of(const char *path)
+{
+	const char *sl = strrchr(path, '/');
+	if (!sl)
+		return xstrdup(".");
+	return sl == path ? xstrdup("/") : xstrndup(path, (size_t)(sl - path));
+}
+
+/* Follows symlinks (40 at most, as the kernel) to the path they name,
+ * which may not exist yet. */
+static int resolve_links(const char *path, char **out, struct kiln_err *err)
+{
+	char *p = xstrdup(path);
+	for (int i = 0; i < 40; i++) {
+		struct stat st;
+		if (lstat(p, &st) < 0 || !S_ISLNK(st.st_mode)) {
+			*out = p;
+			return 0;
+		}
+		char buf[PATH_MAX];
+		ssize_t n = readlink(p, buf, sizeof(buf) - 1);
+		if (n < 0) {
+			kiln_err_set(err, errno, "readlink `%s`", p);
+			free(p);
+			return -1;
+		}
+		buf[n] = '\0';
+		char *next;
+		if (buf[0] == '/') {
+			next = xstrdup(buf);
+		} else {
+			_cleanup_free_ char *dir = dir_of(p);
+			next = kiln_path_join(dir, buf);
+		}
+		free(p);
+		p = next;
+	}
+	free(p);
+	return kiln_err_set(err, ELOOP, "output `%s`", path);
+}
+
+static int save_out_open(struct save_out *o, const char *path, struct kiln_err *err)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return kiln_err_set(err, EISDIR, "output `%s`", path);
+		o->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+		if (o->fd < 0)
+			return kiln_err_set(err, errno, "open output `%s`", path);
+		return 0;
+	}
+	if (resolve_links(path, &o->target, err) < 0)
+		return -1;
+	_cleanup_free_ char *dir = dir_of(o->target);
+	o->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (o->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+		o->fd = kiln_tempfile_create(dir, ".kiln-save-", &o->tmp, err);
+	else if (o->fd < 0)
+		kiln_err_set(err, errno, "create output in `%s`", dir);
+	if (o->fd < 0) {
+		free(o->target);
+		o->target = NULL;
+		return -1;
+	}
+	fchmod(o->fd, 0644);
+	return 0;
+}
+
+/* Links an O_TMPFILE in under a temp name and renames that over target. */
+static int link_tmpfile(int fd, const char *target, struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = dir_of(target);
+	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", fd);
+	for (int i = 0; i < 100; i++) {
+		_cleanup_free_ char *tmp =
+		    xasprintf("%s/.kiln-save-%ld-%d", dir, (long)getpid(), i);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return kiln_err_set(err, errno, "link output into `%s`", dir);
+		}
+		if (rename(tmp, target) < 0) {
+			int e = errno;
+			unlink(tmp);
+			return kiln_err_set(err, e, "rename output to `%s`", target);
+		}
+		return 0;
+	}
+	return kiln_err_set(err, EEXIST, "link output into `%s`", dir);
+}
+
+/* Publishes (ok) or drops what was written; closes the fd. */
+static int save_out_finish(struct save_out *o, bool ok, struct kiln_err *err)
+{
+	int r = 0;
+	if (o->target && ok && fsync(o->fd) < 0)
+		r = kiln_err_set(err, errno, "write `%s`", o->target);
+	if (o->target && ok && r == 0) {
+		if (o->tmp && rename(o->tmp, o->target) < 0)
+			r = kiln_err_set(err, errno, "rename output to `%s`", o->target);
+		else if (!o->tmp)
+			r = link_tmpfile(o->fd, o->target, err);
+	}
+	if (o->target && r == 0 && ok) {
+		_cleanup_free_ char *dir = dir_of(o->target);
+		kiln_fsync_dir(dir, NULL);
+	}
+	if (o->tmp) {
+		if (!ok || r < 0)
+			unlink(o->tmp);
+		kiln_tempfile_forget(o->tmp);
+	}
+	free(o->tmp);
+	free(o->target);
+	if (close(o->fd) < 0 && ok && r == 0)
+		r = kiln_err_set(err, errno, "write output");
+	o->fd = -1;
+	return r;
+}
+
 int cmd_save(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const char *output = NULL, *format = "docker", *compress = NULL;
@@ -78,30 +213,12 @@ int cmd_save(int argc, char **argv, struct kiln_ctx *ctx)
 		                    "cowardly refusing to save to a terminal. Use the -o flag or "
 		                    "redirect"),
 		       1;
-	int fd = 1;
-	char *tmp = NULL;
-	if (output && strcmp(output, "-")) {
-		/* a temp file next to the output, renamed when complete */
-		char *dir = xstrdup(output);
-		char *sl = strrchr(dir, '/');
-		if (sl)
-			sl[sl == dir ? 1 : 0] = '\0';
-		fd = kiln_tempfile_create(sl ? dir : ".", ".kiln-save-", &tmp, &err);
-		free(dir);
-		if (fd < 0)
-			return kiln_cmd_fail(ctx, &err);
-		fchmod(fd, 0644);
-	}
-	int r = img_save(ctx->store, argv + 1, (size_t)argc - 1, &o, fd, &err);
-	if (tmp) {
-		if (r == 0 && (fsync(fd) < 0 || rename(tmp, output) < 0))
-			r = kiln_err_set(&err, errno, "write `%s`", output);
-		if (r < 0)
-			unlink(tmp);
-		kiln_tempfile_forget(tmp);
-		free(tmp);
-		close(fd);
-	}
+	struct save_out out = {.fd = 1};
+	if (output && strcmp(output, "-") && save_out_open(&out, output, &err) < 0)
+		return kiln_cmd_fail(ctx, &err);
+	int r = img_save(ctx->store, argv + 1, (size_t)argc - 1, &o, out.fd, &err);
+	if (output && strcmp(output, "-") && save_out_finish(&out, r == 0, &err) < 0)
+		r = -1;
 	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;
 }
 

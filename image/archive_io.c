@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include "archive-internal.h"
+#include "layer-internal.h"
 #include "store-internal.h"
+
+#define SAVE_BUF (256 * 1024)
 
 /* --- import --------------------------------------------------------------- */
 
@@ -100,9 +103,11 @@ int img_import(struct img_store *s, const struct img_import_opts *o, char image_
 
 struct out_file {
 	char *name;
-	char *blob; /* digest of a store blob, or NULL */
-	char *data; /* in-memory content */
-	size_t len;
+	char *blob;  /* digest of a store blob, or NULL */
+	char *data;  /* in-memory content */
+	size_t len;  /* of data; of the decompressed stream when diff is set */
+	char *image; /* the image it was saved for (error messages) */
+	char *diff;  /* written decompressed: the diffID it must hash to */
 };
 
 struct saver {
@@ -116,26 +121,92 @@ struct saver {
 	struct kiln_strv repos, repo_ids;
 };
 
-static void add_file(struct saver *sv, char *name, const char *blob, char *data, size_t len)
-{
-	for (size_t i = 0; i < sv->n; i++)
-		if (!strcmp(sv->files[i].name, name)) {
-			free(name);
-			free(data);
-			return;
-		}
-	KILN_GROW(sv->files, sv->cap, sv->n + 1);
-	sv->files[sv->n++] = (struct out_file){name, blob ? xstrdup(blob) : NULL, data, len};
-}
-
 static char *blob_name(const char *digest)
 {
 	return xasprintf("blobs/sha256/%s", kiln_digest_hex(digest));
 }
 
-/* The layer in the output's compression; may recompress into the store. */
-static int output_layer(struct saver *sv, const struct img_descriptor *d, const char *diff_id,
-                        struct img_layer *out, struct kiln_err *err)
+static struct out_file *add_file(struct saver *sv, char *name, const char *blob, char *data,
+                                 size_t len)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (!strcmp(sv->files[i].name, name)) {
+			free(name);
+			free(data);
+			return NULL;
+		}
+	KILN_GROW(sv->files, sv->cap, sv->n + 1);
+	sv->files[sv->n] =
+	    (struct out_file){name, blob ? xstrdup(blob) : NULL, data, len, NULL, NULL};
+	return &sv->files[sv->n++];
+}
+
+static void add_blob(struct saver *sv, const char *image, const char *digest, const char *diff,
+                     uint64_t len)
+{
+	struct out_file *f = add_file(sv, blob_name(diff ? diff : digest), digest, NULL, len);
+	if (f) {
+		f->image = xstrdup(image);
+		f->diff = diff ? xstrdup(diff) : NULL;
+	}
+}
+
+/* Opens a stored blob for reading. */
+static int open_blob(struct saver *sv, const char *image, const char *digest, int *fd,
+                     struct kiln_err *err)
+{
+	if (!kiln_digest_valid(digest))
+		return kiln_err_set(err, KILN_E_CORRUPT, "image `%s`: invalid digest `%s`", image,
+		                    digest);
+	_cleanup_free_ char *p = img_store_blob_path(sv->s, digest);
+	*fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return kiln_err_set(err, errno, "image `%s`: blob `%s`", image, digest);
+	return 0;
+}
+
+/* The digests a finished source hashed to must be the expected ones. */
+static int check_source(struct layer_source *src, const char *image, const char *digest,
+                        const char *diff_id, struct kiln_err *err)
+{
+	char blob[KILN_DIGEST_LEN], diff[KILN_DIGEST_LEN];
+	if (layer_source_finish(src, blob, diff, NULL, err) < 0)
+		return kiln_err_wrap(err, "image `%s`: layer `%s`", image, digest);
+	if (strcmp(blob, digest))
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "image `%s`: blob `%s` is corrupt: its content hashes to %s",
+		                    image, digest, blob);
+	if (strcmp(diff, diff_id))
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "image `%s`: layer `%s`: diffID mismatch: the config says %s, "
+		                    "content hashes to %s",
+		                    image, digest, diff_id, diff);
+	return 0;
+}
+
+/* The size of a stored compressed layer once decompressed, verifying its
+ * digest and diffID (the tar header of the archive needs the size first;
+ * nothing is written anywhere). */
+static int measure_layer(struct saver *sv, const char *image, const char *digest,
+                         const char *diff_id, uint64_t *size, struct kiln_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	if (open_blob(sv, image, digest, &fd, err) < 0)
+		return -1;
+	struct layer_source src;
+	if (layer_source_open(&src, fd, err) < 0)
+		return kiln_err_wrap(err, "image `%s`: layer `%s`", image, digest);
+	int r = check_source(&src, image, digest, diff_id, err);
+	*size = src.diff_size;
+	layer_source_release(&src);
+	return r;
+}
+
+/* The layer in the output's compression. Decompression is streamed into
+ * the archive; compression (OCI output only) goes through the store, since
+ * the manifest needs the compressed digest before the blob is written. */
+static int output_layer(struct saver *sv, const char *image, const struct img_descriptor *d,
+                        const char *diff_id, struct img_layer *out, struct kiln_err *err)
 {
 	enum img_compression have,
 	    want = sv->o->format == IMG_ARCHIVE_DOCKER ? IMG_COMPRESS_NONE : sv->o->compression;
@@ -148,9 +219,25 @@ static int output_layer(struct saver *sv, const struct img_descriptor *d, const 
 	if (have == want) {
 		*out = in;
 		out->media_type = xstrdup(img_compression_media_type(want));
+		add_blob(sv, image, d->digest, NULL, 0);
 		return 0;
 	}
-	return img_layer_recompress(sv->s, &in, want, out, err);
+	if (want == IMG_COMPRESS_NONE) {
+		if (!kiln_digest_valid(diff_id))
+			return kiln_err_set(err, KILN_E_CORRUPT, "image `%s`: invalid diffID `%s`",
+			                    image, diff_id);
+		if (measure_layer(sv, image, d->digest, diff_id, &in.size, err) < 0)
+			return -1;
+		*out = in;
+		memcpy(out->digest, diff_id, KILN_DIGEST_LEN);
+		out->media_type = xstrdup(IMG_MT_LAYER);
+		add_blob(sv, image, d->digest, diff_id, in.size);
+		return 0;
+	}
+	if (img_layer_recompress(sv->s, &in, want, out, err) < 0)
+		return -1;
+	add_blob(sv, image, out->digest, NULL, 0);
+	return 0;
 }
 
 /* Normalized tags to write for `name`: the reference if it names a tag of
@@ -203,17 +290,16 @@ static int save_image(struct saver *sv, const char *name, struct kiln_err *err)
 	char **layer_names = xcalloc(m->n_layers + 1, sizeof(char *));
 	for (size_t i = 0; r == 0 && i < m->n_layers; i++) {
 		struct img_layer l = {0};
-		r = output_layer(sv, &m->layers[i], img->config->diff_ids[i], &l, err);
+		r = output_layer(sv, name, &m->layers[i], img->config->diff_ids[i], &l, err);
 		if (r < 0)
 			break;
 		img_layer_descriptor(&l, &om.layers[i]);
 		om.n_layers = i + 1;
 		layer_names[i] = blob_name(l.digest);
-		add_file(sv, blob_name(l.digest), l.digest, NULL, 0);
 		img_layer_release(&l);
 	}
 	if (r == 0) {
-		add_file(sv, blob_name(img->id), img->id, NULL, 0);
+		add_blob(sv, name, img->id, NULL, 0);
 		size_t mlen;
 		char *mjson = img_manifest_to_json(&om, &mlen);
 		char md[KILN_DIGEST_LEN];
@@ -250,6 +336,82 @@ static int cmp_files(const void *a, const void *b)
 	return strcmp(((const struct out_file *)a)->name, ((const struct out_file *)b)->name);
 }
 
+static int archive_fail(struct archive *a, const char *name, struct kiln_err *err)
+{
+	return kiln_err_set(err, archive_errno(a), "write `%s`: %s", name,
+	                    archive_error_string(a) ? archive_error_string(a) : "write error");
+}
+
+/* A stored blob as it is, hashed on the way: a blob that no longer
+ * matches its digest fails the save. */
+static int copy_blob(struct archive *a, const struct out_file *f, int fd, uint64_t size,
+                     struct kiln_err *err)
+{
+	struct kiln_sha256 h;
+	kiln_sha256_init(&h);
+	_cleanup_free_ char *buf = xmalloc(SAVE_BUF);
+	int r = 0;
+	while (r == 0 && size) {
+		ssize_t n = read(fd, buf, size < SAVE_BUF ? (size_t)size : SAVE_BUF);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			r = kiln_err_set(err, n < 0 ? errno : KILN_E_CORRUPT,
+			                 "image `%s`: read blob `%s`%s", f->image, f->blob,
+			                 n ? "" : ": shorter than when the save began");
+		else if (archive_write_data(a, buf, (size_t)n) != n)
+			r = archive_fail(a, f->name, err);
+		else
+			kiln_sha256_update(&h, buf, (size_t)n);
+		size -= n > 0 ? (uint64_t)n : 0;
+	}
+	if (r < 0) {
+		kiln_sha256_release(&h);
+		return -1;
+	}
+	char got[KILN_DIGEST_LEN];
+	kiln_sha256_final(&h, got);
+	if (strcmp(got, f->blob))
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "image `%s`: blob `%s` is corrupt: its content hashes to %s",
+		                    f->image, f->blob, got);
+	return 0;
+}
+
+/* A stored compressed layer, decompressed on the way, both digests checked. */
+static int copy_decompressed(struct archive *a, const struct out_file *f, int fd,
+                             struct kiln_err *err)
+{
+	struct layer_source src;
+	if (layer_source_open(&src, fd, err) < 0)
+		return kiln_err_wrap(err, "image `%s`: layer `%s`", f->image, f->blob);
+	_cleanup_free_ char *buf = xmalloc(SAVE_BUF);
+	int r = 0;
+	uint64_t left = f->len;
+	for (;;) {
+		ssize_t n = layer_source_read(&src, buf, SAVE_BUF, err);
+		if (n < 0)
+			r = kiln_err_wrap(err, "image `%s`: layer `%s`", f->image, f->blob);
+		else if ((uint64_t)n > left)
+			r = kiln_err_set(err, KILN_E_CORRUPT,
+			                 "image `%s`: layer `%s` changed while being saved",
+			                 f->image, f->blob);
+		else if (n > 0 && archive_write_data(a, buf, (size_t)n) != n)
+			r = archive_fail(a, f->name, err);
+		if (r < 0 || n == 0)
+			break;
+		left -= (uint64_t)n;
+	}
+	if (r == 0)
+		r = check_source(&src, f->image, f->blob, f->diff, err);
+	if (r == 0 && left)
+		r = kiln_err_set(err, KILN_E_CORRUPT,
+		                 "image `%s`: layer `%s` changed while being saved", f->image,
+		                 f->blob);
+	layer_source_release(&src);
+	return r;
+}
+
 static int write_entry(struct saver *sv, struct archive *a, struct archive_entry *e,
                        const struct out_file *f, struct kiln_err *err)
 {
@@ -259,30 +421,21 @@ static int write_entry(struct saver *sv, struct archive *a, struct archive_entry
 	archive_entry_set_perm(e, 0644);
 	archive_entry_set_mtime(e, 0, 0);
 	_cleanup_close_ int fd = -1;
-	if (f->blob) {
-		_cleanup_free_ char *p = img_store_blob_path(sv->s, f->blob);
-		struct stat st;
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) < 0)
-			return kiln_err_set(err, errno, "blob `%s`", f->blob);
-		archive_entry_set_size(e, st.st_size);
-	} else {
-		archive_entry_set_size(e, (la_int64_t)f->len);
-	}
+	struct stat st;
+	if (f->blob && open_blob(sv, f->image, f->blob, &fd, err) < 0)
+		return -1;
+	if (f->blob && fstat(fd, &st) < 0)
+		return kiln_err_set(err, errno, "image `%s`: blob `%s`", f->image, f->blob);
+	archive_entry_set_size(e, f->blob && !f->diff ? st.st_size : (la_int64_t)f->len);
 	if (archive_write_header(a, e) != ARCHIVE_OK)
-		return kiln_err_set(err, archive_errno(a), "write `%s`: %s", f->name,
-		                    archive_error_string(a));
-	if (!f->blob)
-		return archive_write_data(a, f->data, f->len) == (la_ssize_t)f->len
-		           ? 0
-		           : kiln_err_set(err, archive_errno(a), "write `%s`", f->name);
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (archive_write_data(a, buf, (size_t)n) != n)
-			return kiln_err_set(err, archive_errno(a), "write `%s`: %s", f->name,
-			                    archive_error_string(a));
-	return n < 0 ? kiln_err_set(err, errno, "read blob `%s`", f->blob) : 0;
+		return archive_fail(a, f->name, err);
+	if (f->diff)
+		return copy_decompressed(a, f, fd, err);
+	if (f->blob)
+		return copy_blob(a, f, fd, (uint64_t)st.st_size, err);
+	return archive_write_data(a, f->data, f->len) == (la_ssize_t)f->len
+	           ? 0
+	           : archive_fail(a, f->name, err);
 }
 
 static int write_dir(struct archive *a, struct archive_entry *e, const char *name)
@@ -323,6 +476,8 @@ static void saver_release(struct saver *sv)
 		free(sv->files[i].name);
 		free(sv->files[i].blob);
 		free(sv->files[i].data);
+		free(sv->files[i].image);
+		free(sv->files[i].diff);
 	}
 	free(sv->files);
 	for (size_t i = 0; i < sv->index.n_manifests; i++)

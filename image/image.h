@@ -430,9 +430,14 @@ struct img_save_opts {
 	enum img_archive_format format;
 	enum img_compression compression; /* OCI only (docker archives are uncompressed) */
 };
-/* Writes a deterministic tar of the images to fd. Layers whose stored
- * compression differs from the output's are recompressed into the store
- * first (the extra blobs are unreferenced: gc removes them). */
+/* Writes a deterministic tar of the images to fd. Every blob is hashed as
+ * it is streamed: one that no longer matches its digest fails the save,
+ * naming the image and the blob. A compressed layer saved uncompressed
+ * (docker archives) is decompressed on the way, its diffID verified (once
+ * to learn its size, once while written); nothing is written to the store.
+ * Compressing (OCI output) goes through the store, since the manifest
+ * needs the compressed digest first (the extra blobs are unreferenced: gc
+ * removes them). */
 int img_save(struct img_store *s, char *const *names, size_t n, const struct img_save_opts *o,
              int fd, struct kiln_err *err);
 /* Reads a docker archive (manifest.json, old or new style) or an OCI layout
