@@ -124,6 +124,12 @@ int rt_cgroup_stats(struct rt_cgroup *cg, struct rt_cgroup_stats *st, struct kil
  * group is empty (bounded), removes its directories (kiln/<id> only; the
  * kiln parent stays). Safe on a group already partly removed. */
 int rt_cgroup_destroy(struct rt_cgroup *cg, struct kiln_err *err);
+/* Extension: true when memory+swap was asked for (explicitly or docker's
+ * 2 x memory default) but the kernel does not account swap (no
+ * memory.memsw.* / memory.swap.max): the limit is memory alone, and docker
+ * prints "WARNING: Your kernel does not support swap limit capabilities or
+ * the cgroup is not mounted. Memory limited without swap." */
+bool rt_cgroup_swap_ignored(const struct rt_cgroup *cg);
 void rt_cgroup_free(struct rt_cgroup *cg);
 
 #endif
