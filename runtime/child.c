@@ -170,7 +170,9 @@ __attribute__((noreturn)) static void exec_command(struct rt_child *c, char **en
 	char *path = look_path(s->args[0], env, &err);
 	if (!path)
 		child_fail(c, &err);
-	if (c->l->sc && rt_seccomp_load(c->l->sc, &err) < 0)
+	/* with no_new_privs the filter goes on last; without it the kernel
+	 * wants CAP_SYS_ADMIN, so it went on before the identity switch */
+	if (c->l->sc && s->no_new_privs && rt_seccomp_load(c->l->sc, &err) < 0)
 		child_fail(c, &err);
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	execve(path, s->args, env);
@@ -268,6 +270,8 @@ void rt_child_main(struct rt_child *c)
 		kiln_err_set(&err, errno, "setting no_new_privs");
 		child_fail(c, &err);
 	}
+	if (c->l->sc && !s->no_new_privs && rt_seccomp_load(c->l->sc, &err) < 0)
+		child_fail(c, &err);
 	if (rt_identity_apply(&id, c->caps, &err) < 0)
 		child_fail(c, &err);
 	if (s->init)

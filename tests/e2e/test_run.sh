@@ -52,6 +52,27 @@ run_fail "mount fails" nonzero kr busybox mount -t tmpfs none /mnt
 run_fail "writing /proc/sysrq-trigger fails" nonzero kr busybox sh -c 'echo h > /proc/sysrq-trigger'
 OUT=$(kr busybox sh -c 'cat /proc/kcore | wc -c; ls /sys/firmware | wc -l')
 expect_eq "/proc/kcore and /sys/firmware masked" "$(echo "$OUT" | tr '\n' ' ')" "0 0 "
+run_fail "unshare -U fails" nonzero kr busybox unshare -U true
+run_fail "reboot(2) fails" nonzero kr busybox reboot -f
+OUT=$(kr busybox grep -E '^(CapEff|CapBnd|CapPrm|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\t' ' ')
+expect_contains "CapEff is docker's default" "$OUT" "CapEff: 00000000a80425fb"
+expect_contains "CapBnd is docker's default" "$OUT" "CapBnd: 00000000a80425fb"
+expect_contains "CapPrm is docker's default" "$OUT" "CapPrm: 00000000a80425fb"
+expect_contains "NoNewPrivs: 1" "$OUT" "NoNewPrivs: 1"
+expect_contains "Seccomp: 2" "$OUT" "Seccomp: 2"
+OUT=$(kr -u nobody busybox grep -E '^Cap(Eff|Bnd)' /proc/self/status | tr -s '\t' ' ' | tr '\n' ' ')
+expect_eq "a non-root user has no effective caps" "$OUT" "CapEff: 0000000000000000 CapBnd: 00000000a80425fb "
+expect_contains "--cap-drop ALL --cap-add NET_ADMIN" "$(kr --cap-drop ALL --cap-add NET_ADMIN busybox grep CapEff /proc/self/status)" "0000000000001000"
+run_fail "--cap-add unknown: 125" 125 kr --cap-add BOGUS busybox true
+expect_contains "--security-opt seccomp=unconfined" "$(kr --security-opt seccomp=unconfined busybox grep Seccomp: /proc/self/status)" "0"
+cat >"$T/profile.json" <<'EOF2'
+{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+EOF2
+run_fail "--security-opt seccomp=PROFILE.json applies it" 1 kr --security-opt "seccomp=$T/profile.json" busybox mkdir /newdir
+run_ok "--privileged can mount" kr --privileged busybox mount -t tmpfs none /tmp
+run_fail "--memory: exceeding it is killed" 137 kr --memory 16m --memory-swap 16m busybox sh -c 'x=$(head -c 64000000 /dev/zero | tr "\0" a); echo ${#x}'
+OUT=$(kr --pids-limit 20 busybox sh -c 'for i in $(seq 40); do sleep 5 & done; echo done' 2>&1)
+expect_contains "--pids-limit stops a fork bomb" "$OUT" "can't fork"
 run_fail "/sys is read-only" nonzero kr busybox sh -c 'echo 1 > /sys/kernel/profiling'
 OUT=$(kr busybox grep NoNewPrivs /proc/self/status)
 expect_contains "no_new_privs set" "$OUT" "1"
