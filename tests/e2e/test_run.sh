@@ -150,6 +150,11 @@ expect_eq "SIGTERM to kiln run reaches the container" "$?" "42"
 run_ok "create --name" "$KILN" create --name one -l k=v busybox echo created-output
 ID=$OUT
 expect_eq "create prints a 64-hex ID" "$(printf '%s' "$ID" | grep -cE '^[0-9a-f]{64}$')" "1"
+run_fail "rmi of an image a container uses: 1" 1 "$KILN" rmi busybox
+expect_contains "docker's conflict message" "$OUT" "container ${ID:0:12} is using its referenced image"
+run_ok "image prune -a skips it" "$KILN" image prune -a -f
+run_ok "the image is still there" "$KILN" image inspect busybox
+[ -f "$ROOT/gc-roots/container-$ID" ] && ok "the container holds a GC root" || not_ok "no GC root for the container"
 OUT=$("$KILN" ps -a)
 expect_contains "ps header" "$OUT" "CONTAINER ID   IMAGE     COMMAND"
 expect_contains "ps -a shows created" "$OUT" "Created"
@@ -174,5 +179,6 @@ run_fail "rm of an unknown container: 1" 1 "$KILN" rm two nosuch
 expect_contains "rm names the removed" "$OUT" "two"
 expect_contains "No such container" "$OUT" "No such container: nosuch"
 run_ok "rm by ID" "$KILN" rm "$ID"
+[ -f "$ROOT/gc-roots/container-$ID" ] && not_ok "GC root left after rm" || ok "rm drops the GC root"
 expect_eq "nothing left" "$("$KILN" ps -aq)" ""
 check_hygiene "after lifecycle"
