@@ -147,6 +147,8 @@ int cmd_kill(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_stop(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_wait(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_start(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_restart(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_logs(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_container_inspect(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

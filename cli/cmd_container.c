@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -316,6 +317,83 @@ int cmd_wait(int argc, char **argv, struct kiln_ctx *ctx)
 	return for_each(ctx, argc, argv, wait_one, NULL);
 }
 
+static int start_one(struct kiln_ctx *ctx, struct rt_container *c, const char *arg, void *ud,
+                     struct kiln_err *err)
+{
+	(void)ud;
+	if (rt_container_start(ctx->root, c, err) < 0)
+		return kiln_err_wrap(err, "Error response from daemon");
+	printf("%s\n", arg);
+	fflush(stdout);
+	return 0;
+}
+
+static int restart_one(struct kiln_ctx *ctx, struct rt_container *c, const char *arg, void *ud,
+                       struct kiln_err *err)
+{
+	if (rt_container_stop(ctx->root, c, (int)*(long *)ud, err) < 0)
+		return -1;
+	struct rt_container *again = NULL;
+	int r = rt_container_load(ctx->root, c->id, &again, err);
+	if (r == 0)
+		r = start_one(ctx, again, arg, NULL, err);
+	rt_container_free(again);
+	return r;
+}
+
+int cmd_restart(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	long timeout = 10;
+	const struct kiln_opt opts[] = {
+	    OPT_INT('t', "time", &timeout, "int", "Seconds to wait for stop before killing it"),
+	    OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] CONTAINER [CONTAINER...]",
+	                                 "Restart one or more containers", 1, -1, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	return for_each(ctx, argc, argv, restart_one, &timeout);
+}
+
+int cmd_logs(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	bool follow = false, timestamps = false, details = false;
+	const char *tail = "all", *since = NULL, *until = NULL;
+	const struct kiln_opt opts[] = {
+	    OPT_BOOL(0, "details", &details, "Show extra details provided to logs"),
+	    OPT_BOOL('f', "follow", &follow, "Follow log output"),
+	    OPT_STRING(
+	        0, "since", &since, "string",
+	        "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m "
+	        "for 42 minutes)"),
+	    OPT_STRING('n', "tail", &tail, "string",
+	               "Number of lines to show from the end of the logs"),
+	    OPT_BOOL('t', "timestamps", &timestamps, "Show timestamps"),
+	    OPT_STRING(0, "until", &until, "string",
+	               "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. "
+	               "42m for 42 minutes)"),
+	    OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] CONTAINER", "Fetch the logs of a container", 1,
+	                                 1, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	struct rt_logs_opts o = {.follow = follow, .timestamps = timestamps, .tail = -1};
+	struct kiln_err err = KILN_ERR_INIT;
+	if (strcmp(tail, "all")) {
+		char *end;
+		o.tail = strtol(tail, &end, 10);
+		if (*end || end == tail)
+			o.tail = -1; /* docker shows everything for a bad --tail */
+	}
+	if ((since && rt_parse_timestamp(since, &o.since_ns, &err) < 0) ||
+	    (until && rt_parse_timestamp(until, &o.until_ns, &err) < 0))
+		return kiln_cmd_fail(ctx, &err);
+	struct rt_container *c = NULL;
+	if (rt_container_load(ctx->root, argv[1], &c, &err) < 0)
+		return kiln_cmd_fail(ctx, &err);
+	fflush(stdout);
+	int r = rt_container_logs(ctx->root, c, &o, STDOUT_FILENO, STDERR_FILENO, &err);
+	rt_container_free(c);
+	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;
+}
+
 int cmd_start(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool attach = false, interactive = false;
@@ -331,10 +409,7 @@ int cmd_start(int argc, char **argv, struct kiln_ctx *ctx)
 		                    "you cannot start and attach multiple containers at once"),
 		       1;
 	if (!attach && !interactive)
-		return kiln_err_set(&ctx->err, KILN_E_UNSUPPORTED,
-		                    "starting a container in the background is not supported yet "
-		                    "(use start -a)"),
-		       1;
+		return for_each(ctx, argc, argv, start_one, NULL);
 	struct rt_container *c = NULL;
 	if (rt_container_load(ctx->root, argv[1], &c, &err) < 0)
 		return kiln_cmd_fail(ctx, &err);

@@ -79,6 +79,10 @@ static json_t *host_config_json(const struct rt_container *c, json_t *binds)
 	                    json_array_size(binds) ? binds : (json_decref(binds), json_null()));
 	json_object_set_new(h, "NetworkMode", json_string(network_name(s->network)));
 	json_object_set_new(h, "AutoRemove", json_boolean(c->auto_remove));
+	json_object_set_new(h, "RestartPolicy",
+	                    json_pack("{s:s,s:i}", "Name",
+	                              c->restart_policy ? c->restart_policy : "no",
+	                              "MaximumRetryCount", c->restart_max));
 	json_object_set_new(h, "CapAdd", strv_or_null(s->cap_add));
 	json_object_set_new(h, "CapDrop", strv_or_null(s->cap_drop));
 	json_object_set_new(h, "Privileged", json_boolean(s->privileged));
@@ -148,9 +152,9 @@ json_t *ctr_inspect_json(const char *root, const struct rt_container *c)
 	json_object_set_new(o, "ResolvConfPath", json_sprintf("%s/resolv.conf", dir));
 	json_object_set_new(o, "HostnamePath", json_sprintf("%s/hostname", dir));
 	json_object_set_new(o, "HostsPath", json_sprintf("%s/hosts", dir));
-	json_object_set_new(o, "LogPath", json_string(""));
+	json_object_set_new(o, "LogPath", json_sprintf("%s/%s-json.log", dir, c->id));
 	json_object_set_new(o, "Name", json_sprintf("/%s", c->name));
-	json_object_set_new(o, "RestartCount", json_integer(0));
+	json_object_set_new(o, "RestartCount", json_integer(c->restart_count));
 	json_object_set_new(o, "Driver", json_string("overlay2"));
 	json_object_set_new(o, "Platform", json_string("linux"));
 	json_object_set_new(o, "HostConfig", host_config_json(c, binds));

@@ -115,10 +115,7 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	for (size_t i = 0; i < f->tmpfs.n; i++)
 		if (add_mount(o, f->tmpfs.v[i], true, err) < 0)
 			return -1;
-	if (f->restart && strcmp(f->restart, "no"))
-		return kiln_err_set(err, KILN_E_UNSUPPORTED,
-		                    "--restart %s: restart policies are not supported yet",
-		                    f->restart);
+	o->restart = f->restart;
 	return resources(f, o, err);
 }
 
@@ -221,10 +218,12 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
 	int status = 0;
-	if (f.detach || f.tty)
-		kiln_err_set(&err, KILN_E_UNSUPPORTED, "%s is not supported yet",
-		             f.detach ? "--detach" : "--tty");
-	else if (create_container(ctx, &f, argc, argv, &c, &err) == 0) {
+	if (f.tty)
+		kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
+	else if (create_container(ctx, &f, argc, argv, &c, &err) == 0 && f.detach) {
+		if (rt_container_start(ctx->root, c, &err) == 0)
+			printf("%s\n", c->id);
+	} else if (c) {
 		struct rt_run_io io = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
 		fflush(stdout);
 		rt_container_run_attached(ctx->root, c, &io, f.sig_proxy, &status, &err);

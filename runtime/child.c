@@ -254,6 +254,9 @@ void rt_child_main(struct rt_child *c)
 {
 	struct kiln_err err = KILN_ERR_INIT;
 	const struct rt_spec *s = c->l->spec;
+	/* the process that waits for it is its lifeline: a container whose
+	 * monitor is gone (kill -9) dies too, and then reads exited */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	char go;
 	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(1); /* the parent gave up */

@@ -32,6 +32,7 @@ void rt_container_free(struct rt_container *c)
 	kiln_strv_free(c->cmd);
 	kiln_strv_free(c->entrypoint);
 	kiln_strv_free(c->labels);
+	free(c->restart_policy);
 	free(c->started);
 	free(c->finished);
 	free(c->error);
@@ -62,6 +63,35 @@ static int image_lower_dirs(struct img_store *s, const struct img_image *img, ch
 	int r = img_snapshot_dirs(s, layers, m->n_layers, dirs, err);
 	free(layers);
 	return r;
+}
+
+/* docker's --restart syntax. */
+static int parse_restart(const char *s, struct rt_container *c, struct kiln_err *err)
+{
+	const char *colon = strchr(s ? s : "", ':');
+	size_t len = colon ? (size_t)(colon - s) : s ? strlen(s) : 0;
+	static const char *const policies[] = {"no", "always", "unless-stopped", "on-failure"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(policies); i++) {
+		if (strlen(policies[i]) != len || strncmp(s, policies[i], len))
+			continue;
+		char *end = NULL;
+		long n = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (colon && (i != 3 || !colon[1] || *end || n < 0))
+			return kiln_err_set(
+			    err, KILN_E_INVALID,
+			    i == 3 ? "invalid restart policy format: maximum retry count "
+			             "must be an integer"
+			           : "invalid restart policy format: %s",
+			    s);
+		c->restart_policy = xstrdup(policies[i]);
+		c->restart_max = (int)n;
+		return 0;
+	}
+	if (!s || !*s) {
+		c->restart_policy = xstrdup("no");
+		return 0;
+	}
+	return kiln_err_set(err, KILN_E_INVALID, "invalid restart policy '%.*s'", (int)len, s);
 }
 
 /* Host dirs of -v binds are created when missing, as docker does. */
@@ -160,6 +190,12 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	_cleanup_free_ char *short_id = xstrndup(c->id, 12);
 	_cleanup_free_ char *cdir = NULL; /* set after the gotos below may jump */
 	char **lower = NULL;
+	if (parse_restart(o->restart, c, err) < 0)
+		goto fail_early;
+	if (o->rm && strcmp(c->restart_policy, "no")) {
+		kiln_err_set(err, KILN_E_INVALID, "Conflicting options: --restart and --rm");
+		goto fail_early;
+	}
 	if (make_bind_sources(o, err) < 0 || image_lower_dirs(s, img, &lower, err) < 0)
 		goto fail_early;
 	if (rt_spec_from_config(img->config, o, short_id, &c->spec, err) < 0) {

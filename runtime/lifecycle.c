@@ -200,6 +200,10 @@ static void settle(const char *root, struct rt_container *c, int sig)
 int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
                       struct kiln_err *err)
 {
+	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	if (kiln_path_exists(dir)) /* the monitor must not restart it */
+		kiln_write_file_atomic(marker, "", 0, 0600, NULL);
 	if (!alive(c))
 		return 0;
 	int sig = SIGTERM;

@@ -92,6 +92,11 @@ int rt_container_lock(const char *root, const char *id, struct kiln_err *err);
 int rt_name_reserve(const char *root, const char *name, const char *id, struct kiln_err *err);
 void rt_name_release(const char *root, const char *name, const char *id);
 
+/* --- monitor (monitor.c) ---------------------------------------------------- */
+/* ROOT/containers/<id>/stopped: the user stopped it, no restart policy
+ * applies until the next start. */
+char *rt_stop_marker_path(const char *root, const char *id);
+
 /* --- spec helpers (spec.c) --------------------------------------------------- */
 char **rt_strv_dup(char *const *v);
 size_t rt_strv_len(char *const *v);

@@ -127,6 +127,7 @@ struct rt_create_opts {
 	char **security_opt; /* "seccomp=unconfined", "seccomp=FILE.json",
 	                        "no-new-privileges[:true]" */
 	const char *name;    /* NULL: a generated docker-style name */
+	const char *restart; /* --restart: "no", "always", "unless-stopped", "on-failure[:N]" */
 	char **labels;       /* "K=V" */
 };
 
@@ -173,6 +174,8 @@ struct rt_container {
 	struct rt_spec spec;
 	char **cmd, **entrypoint; /* as resolved, for inspect/ps */
 	char **labels;            /* "K=V" */
+	char *restart_policy;     /* "no", "always", "unless-stopped", "on-failure" */
+	int restart_max;          /* on-failure:N (0: no limit) */
 
 	/* state.json */
 	enum rt_status status;
@@ -183,6 +186,7 @@ struct rt_container {
 	char *started, *finished; /* RFC 3339, NULL when never */
 	char *error;              /* State.Error */
 	bool oom_killed;
+	int restart_count;
 };
 void rt_container_free(struct rt_container *c);
 
@@ -210,6 +214,30 @@ void rt_container_list_free(struct rt_container **v, size_t n);
  * with --rm. *status: docker's exit code. */
 int rt_container_run_attached(const char *root, struct rt_container *c, const struct rt_run_io *io,
                               bool sig_proxy, int *status, struct kiln_err *err);
+
+/* Starts the container in the background under its monitor, a small
+ * process of its own (conmon's job; kiln stays daemonless): it owns the
+ * container's stdout and stderr and writes them to
+ * ROOT/containers/<id>/<id>-json.log in docker's json-file format, records
+ * the exit code and finish time, restarts it as its --restart policy says,
+ * and removes an --rm container. Returns once the command has exec'd (or
+ * with why it could not: see rt_exit_code_for). */
+int rt_container_start(const char *root, struct rt_container *c, struct kiln_err *err);
+char *rt_container_log_path(const char *root, const char *id);
+
+/* docker logs: the json-file log, filtered. */
+struct rt_logs_opts {
+	bool follow, timestamps;
+	long tail;                  /* -1: all */
+	int64_t since_ns, until_ns; /* 0: unbounded (Unix time in nanoseconds) */
+};
+/* Writes the stdout lines to out_fd and the stderr lines to err_fd; with
+ * follow, keeps reading until the container is no longer running. */
+int rt_container_logs(const char *root, const struct rt_container *c, const struct rt_logs_opts *o,
+                      int out_fd, int err_fd, struct kiln_err *err);
+/* "2013-01-02T13:23:37Z", "1360000000.5", "10m", "1h30m" (before now) ->
+ * Unix nanoseconds, as docker's --since/--until. */
+int rt_parse_timestamp(const char *s, int64_t *ns, struct kiln_err *err);
 
 /* Sends sig to the container's init (KILN_E_CONFLICT "container X is not
  * running" otherwise). */

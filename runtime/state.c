@@ -202,6 +202,8 @@ int rt_config_save(const char *root, const struct rt_container *c, struct kiln_e
 	put_strv(o, "cmd", c->cmd);
 	put_strv(o, "entrypoint", c->entrypoint);
 	put_strv(o, "labels", c->labels);
+	put_str(o, "restart_policy", c->restart_policy);
+	json_object_set_new(o, "restart_max", json_integer(c->restart_max));
 	json_object_set_new(o, "spec", spec_json(&c->spec));
 	return save_json(root, c->id, "config.json", o, err);
 }
@@ -218,6 +220,7 @@ int rt_state_save(const char *root, const struct rt_container *c, struct kiln_er
 	put_str(o, "finished", c->finished);
 	put_str(o, "error", c->error);
 	json_object_set_new(o, "oom_killed", json_boolean(c->oom_killed));
+	json_object_set_new(o, "restart_count", json_integer(c->restart_count));
 	return save_json(root, c->id, "state.json", o, err);
 }
 
@@ -263,6 +266,8 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 	c->cmd = get_strv(cfg, "cmd");
 	c->entrypoint = get_strv(cfg, "entrypoint");
 	c->labels = get_strv(cfg, "labels");
+	c->restart_policy = get_str(cfg, "restart_policy");
+	c->restart_max = (int)get_int(cfg, "restart_max");
 	spec_from_json(json_object_get(cfg, "spec"), &c->spec);
 	json_decref(cfg);
 	if (!c->name)
@@ -282,6 +287,7 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 		c->finished = get_str(st, "finished");
 		c->error = get_str(st, "error");
 		c->oom_killed = get_bool(st, "oom_killed");
+		c->restart_count = (int)get_int(st, "restart_count");
 		json_decref(st);
 	}
 	*out = c;
