@@ -137,5 +137,18 @@ int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_import(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_load(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_save(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_container_run.c */
+int cmd_run(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_create(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_container.c */
+int cmd_ps(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_rm(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_kill(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_stop(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_wait(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_start(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_restart(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_logs(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_container_inspect(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

@@ -9,14 +9,13 @@
 #include "cli.h"
 #include "format.h"
 #include "image.h"
+#include "runtime.h"
 
-/* Seam for the runtime: an image used by a container (ROOT/containers) may
- * not be removed without -f, nor pruned. No containers exist yet. */
+/* An image used by a container (ROOT/containers) may not be removed
+ * without -f, nor pruned. */
 static bool image_in_use(struct kiln_ctx *ctx, const char *id)
 {
-	(void)ctx;
-	(void)id;
-	return false;
+	return rt_image_in_use(ctx->root, id, NULL);
 }
 
 /* The reference arg names (normalized) when it is one of the image's tags or
@@ -57,11 +56,12 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 	int ret = 0;
 	_cleanup_free_ char *sid = xstrndup(kiln_digest_hex(img->id), 12);
 	_cleanup_free_ char *ref = named_ref(img, arg);
-	if (image_in_use(ctx, img->id) && !force) {
+	_cleanup_free_ char *user = NULL;
+	if (!force && rt_image_in_use(ctx->root, img->id, &user)) {
 		ret = kiln_err_set(e, KILN_E_CONFLICT,
 		                   "conflict: unable to remove repository reference \"%s\" (must "
-		                   "force) - container is using its referenced image %s",
-		                   arg, sid);
+		                   "force) - container %.12s is using its referenced image %s",
+		                   arg, user, sid);
 	} else if (ref) {
 		bool deleted = false;
 		ret = img_store_untag(ctx->store, ref, false, &deleted, e);

@@ -20,6 +20,26 @@ static const struct kiln_cmd image_commands[] = {
     {0},
 };
 
+#define R (CMD_NEEDS_STORE | CMD_NEEDS_ROOT)
+static const struct kiln_cmd container_commands[] = {
+    {"create", cmd_create, R, "Create a new container", NULL},
+    {"inspect", cmd_container_inspect, R, "Display detailed information on one or more containers",
+     NULL},
+    {"kill", cmd_kill, R, "Kill one or more running containers", NULL},
+    {"list", cmd_ps, R | CMD_ALIAS, "List containers", NULL},
+    {"logs", cmd_logs, R, "Fetch the logs of a container", NULL},
+    {"ls", cmd_ps, R, "List containers", NULL},
+    {"ps", cmd_ps, R | CMD_ALIAS, "List containers", NULL},
+    {"restart", cmd_restart, R, "Restart one or more containers", NULL},
+    {"rm", cmd_rm, R, "Remove one or more containers", NULL},
+    {"run", cmd_run, R, "Run a command in a new container", NULL},
+    {"start", cmd_start, R, "Start one or more stopped containers", NULL},
+    {"stop", cmd_stop, R, "Stop one or more running containers", NULL},
+    {"wait", cmd_wait, R, "Block until one or more containers stop, then print their exit codes",
+     NULL},
+    {0},
+};
+
 static const struct kiln_cmd system_commands[] = {
     {"check", cmd_system_check, S | CMD_HIDDEN, "Check the store's consistency", NULL},
     {"df", cmd_system_df, S, "Show kiln disk usage", NULL},
@@ -28,6 +48,8 @@ static const struct kiln_cmd system_commands[] = {
 };
 
 const struct kiln_cmd kiln_commands[] = {
+    {"container", NULL, 0, "Manage containers", container_commands},
+    {"create", cmd_create, R, "Create a new container", NULL},
     {"help", cmd_help, 0, "Show help for a command", NULL},
     {"history", cmd_history, S, "Show the history of an image", NULL},
     {"image", NULL, 0, "Manage images", image_commands},
@@ -35,13 +57,23 @@ const struct kiln_cmd kiln_commands[] = {
     {"import", cmd_import, S, "Import the contents from a tarball to create a filesystem image",
      NULL},
     {"inspect", cmd_inspect, S, "Return low-level information on images", NULL},
+    {"kill", cmd_kill, R, "Kill one or more running containers", NULL},
     {"load", cmd_load, S, "Load an image from a tar archive or STDIN", NULL},
+    {"logs", cmd_logs, R, "Fetch the logs of a container", NULL},
     {"parse", cmd_parse, 0, "Parse a Dockerfile and show its stages and steps", NULL},
+    {"ps", cmd_ps, R, "List containers", NULL},
+    {"restart", cmd_restart, R, "Restart one or more containers", NULL},
+    {"rm", cmd_rm, R, "Remove one or more containers", NULL},
     {"rmi", cmd_rmi, S, "Remove one or more images", NULL},
+    {"run", cmd_run, R, "Run a command in a new container", NULL},
     {"save", cmd_save, S, "Save one or more images to a tar archive", NULL},
+    {"start", cmd_start, R, "Start one or more stopped containers", NULL},
+    {"stop", cmd_stop, R, "Stop one or more running containers", NULL},
     {"system", NULL, 0, "Manage kiln", system_commands},
     {"tag", cmd_tag, S, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", NULL},
     {"version", cmd_version, 0, "Show the kiln version information", NULL},
+    {"wait", cmd_wait, R, "Block until one or more containers stop, then print their exit codes",
+     NULL},
     {0},
 };
 

@@ -1,0 +1,255 @@
+/* docker's views of a container: `inspect` JSON, `ps` rows and status text. */
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd_container.h"
+#include "format.h"
+
+#define ZERO_TIME "0001-01-01T00:00:00Z"
+
+static json_t *strv_or_null(char *const *v)
+{
+	if (!v)
+		return json_null();
+	json_t *a = json_array();
+	for (size_t i = 0; v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *labels_json(char *const *labels)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; labels && labels[i]; i++) {
+		const char *eq = strchr(labels[i], '=');
+		_cleanup_free_ char *k =
+		    eq ? xstrndup(labels[i], (size_t)(eq - labels[i])) : xstrdup(labels[i]);
+		json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
+	}
+	return o;
+}
+
+static const char *network_name(enum rt_network_mode m)
+{
+	return m == RT_NET_HOST ? "host" : m == RT_NET_NONE ? "none" : "default";
+}
+
+static json_t *state_json(const struct rt_container *c)
+{
+	bool running = c->status == RT_RUNNING || c->status == RT_PAUSED;
+	return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}", "Status",
+	                 rt_status_name(c->status), "Running", running, "Paused",
+	                 c->status == RT_PAUSED, "Restarting", c->status == RT_RESTARTING,
+	                 "OOMKilled", c->oom_killed, "Dead", c->status == RT_DEAD, "Pid",
+	                 running ? c->pid : 0, "ExitCode", c->exit_code, "Error",
+	                 c->error ? c->error : "", "StartedAt", c->started ? c->started : ZERO_TIME,
+	                 "FinishedAt", c->finished ? c->finished : ZERO_TIME);
+}
+
+static json_t *mounts_json(const struct rt_spec *s, json_t **binds)
+{
+	json_t *a = json_array();
+	*binds = json_array();
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct rt_mount *m = &s->mounts[i];
+		if (m->type != RT_MOUNT_BIND)
+			continue;
+		json_array_append_new(*binds, json_sprintf("%s:%s%s", m->source, m->target,
+		                                           m->readonly ? ":ro" : ""));
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind",
+		                                   "Source", m->source, "Destination", m->target,
+		                                   "Mode", m->readonly ? "ro" : "", "RW",
+		                                   !m->readonly, "Propagation", "rprivate"));
+	}
+	return a;
+}
+
+static json_t *host_config_json(const struct rt_container *c, json_t *binds)
+{
+	const struct rt_spec *s = &c->spec;
+	json_t *tmpfs = json_object();
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (s->mounts[i].type == RT_MOUNT_TMPFS)
+			json_object_set_new(
+			    tmpfs, s->mounts[i].target,
+			    json_string(s->mounts[i].options ? s->mounts[i].options : ""));
+	json_t *h = json_object();
+	json_object_set_new(h, "Binds",
+	                    json_array_size(binds) ? binds : (json_decref(binds), json_null()));
+	json_object_set_new(h, "NetworkMode", json_string(network_name(s->network)));
+	json_object_set_new(h, "AutoRemove", json_boolean(c->auto_remove));
+	json_object_set_new(h, "RestartPolicy",
+	                    json_pack("{s:s,s:i}", "Name",
+	                              c->restart_policy ? c->restart_policy : "no",
+	                              "MaximumRetryCount", c->restart_max));
+	json_object_set_new(h, "CapAdd", strv_or_null(s->cap_add));
+	json_object_set_new(h, "CapDrop", strv_or_null(s->cap_drop));
+	json_object_set_new(h, "Privileged", json_boolean(s->privileged));
+	json_object_set_new(h, "ReadonlyRootfs", json_boolean(s->readonly_rootfs));
+	json_object_set_new(h, "Init", json_boolean(s->init));
+	json_object_set_new(h, "Tmpfs", tmpfs);
+	json_object_set_new(h, "Memory", json_integer(s->limits.memory));
+	json_object_set_new(h, "MemorySwap", json_integer(s->limits.memory_swap));
+	json_object_set_new(h, "NanoCpus",
+	                    json_integer(s->limits.cpu_period ? s->limits.cpu_quota * 1000000000LL /
+	                                                            s->limits.cpu_period
+	                                                      : 0));
+	json_object_set_new(h, "CpuShares", json_integer(s->limits.cpu_shares));
+	json_object_set_new(h, "PidsLimit",
+	                    s->limits.pids_limit ? json_integer(s->limits.pids_limit)
+	                                         : json_null());
+	json_t *ul = json_array();
+	for (size_t i = 0; i < s->n_rlimits; i++)
+		json_array_append_new(ul,
+		                      json_pack("{s:i,s:I,s:I}", "Resource", s->rlimits[i].resource,
+		                                "Soft", (json_int_t)s->rlimits[i].soft, "Hard",
+		                                (json_int_t)s->rlimits[i].hard));
+	json_object_set_new(h, "Ulimits", ul);
+	return h;
+}
+
+static json_t *config_json(const struct rt_container *c)
+{
+	const struct rt_spec *s = &c->spec;
+	json_t *o = json_object();
+	json_object_set_new(o, "Hostname", json_string(s->hostname ? s->hostname : ""));
+	json_object_set_new(o, "Domainname", json_string(""));
+	json_object_set_new(o, "User", json_string(s->user ? s->user : ""));
+	json_object_set_new(o, "AttachStdin", json_boolean(s->interactive));
+	json_object_set_new(o, "AttachStdout", json_true());
+	json_object_set_new(o, "AttachStderr", json_true());
+	json_object_set_new(o, "Tty", json_boolean(s->tty));
+	json_object_set_new(o, "OpenStdin", json_boolean(s->interactive));
+	json_object_set_new(o, "StdinOnce", json_boolean(s->interactive));
+	json_object_set_new(o, "Env", strv_or_null(s->env));
+	json_object_set_new(o, "Cmd", strv_or_null(c->cmd));
+	json_object_set_new(o, "Image", json_string(c->image));
+	json_object_set_new(o, "Volumes", json_null());
+	json_object_set_new(o, "WorkingDir",
+	                    json_string(s->cwd && strcmp(s->cwd, "/") ? s->cwd : ""));
+	json_object_set_new(o, "Entrypoint", strv_or_null(c->entrypoint));
+	json_object_set_new(o, "OnBuild", json_null());
+	json_object_set_new(o, "Labels", labels_json(c->labels));
+	if (s->stop_signal && strcmp(s->stop_signal, "SIGTERM"))
+		json_object_set_new(o, "StopSignal", json_string(s->stop_signal));
+	return o;
+}
+
+json_t *ctr_inspect_json(const char *root, const struct rt_container *c)
+{
+	const struct rt_spec *s = &c->spec;
+	_cleanup_free_ char *dir = xasprintf("%s/containers/%s", root, c->id);
+	json_t *binds;
+	json_t *mounts = mounts_json(s, &binds);
+	json_t *o = json_object();
+	json_object_set_new(o, "Id", json_string(c->id));
+	json_object_set_new(o, "Created", json_string(c->created ? c->created : ZERO_TIME));
+	json_object_set_new(o, "Path", json_string(s->args && s->args[0] ? s->args[0] : ""));
+	json_object_set_new(o, "Args", strv_or_null(s->args && s->args[0] ? s->args + 1 : NULL));
+	json_object_set_new(o, "State", state_json(c));
+	json_object_set_new(o, "Image", json_string(c->image_id ? c->image_id : ""));
+	json_object_set_new(o, "ResolvConfPath", json_sprintf("%s/resolv.conf", dir));
+	json_object_set_new(o, "HostnamePath", json_sprintf("%s/hostname", dir));
+	json_object_set_new(o, "HostsPath", json_sprintf("%s/hosts", dir));
+	json_object_set_new(o, "LogPath", json_sprintf("%s/%s-json.log", dir, c->id));
+	json_object_set_new(o, "Name", json_sprintf("/%s", c->name));
+	json_object_set_new(o, "RestartCount", json_integer(c->restart_count));
+	json_object_set_new(o, "Driver", json_string("overlay2"));
+	json_object_set_new(o, "Platform", json_string("linux"));
+	json_object_set_new(o, "HostConfig", host_config_json(c, binds));
+	struct kiln_buf lower;
+	kiln_buf_init(&lower, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; s->lower_dirs && s->lower_dirs[i]; i++)
+		kiln_buf_addf(&lower, NULL, "%s%s", i ? ":" : "", s->lower_dirs[i]);
+	json_object_set_new(o, "GraphDriver",
+	                    json_pack("{s:{s:s,s:s,s:s,s:s},s:s}", "Data", "LowerDir",
+	                              kiln_buf_str(&lower), "MergedDir", "", "UpperDir",
+	                              s->upper_dir ? s->upper_dir : "", "WorkDir",
+	                              s->work_dir ? s->work_dir : "", "Name", "overlay2"));
+	kiln_buf_release(&lower);
+	json_object_set_new(o, "Mounts", mounts);
+	json_object_set_new(o, "Config", config_json(c));
+	json_object_set_new(o, "NetworkSettings",
+	                    json_pack("{s:{},s:s}", "Ports", "SandboxKey", ""));
+	return o;
+}
+
+char *ctr_status_text(const struct rt_container *c)
+{
+	time_t now = time(NULL), t;
+	switch (c->status) {
+	case RT_RUNNING:
+	case RT_PAUSED: {
+		int64_t up = kiln_parse_rfc3339(c->started, &t) == 0 ? now - t : 0;
+		_cleanup_free_ char *d = kiln_human_duration(up);
+		return xasprintf("Up %s%s", d, c->status == RT_PAUSED ? " (Paused)" : "");
+	}
+	case RT_RESTARTING: {
+		_cleanup_free_ char *ago = kiln_since(c->finished);
+		return xasprintf("Restarting (%d) %s", c->exit_code, ago);
+	}
+	case RT_REMOVING: return xstrdup("Removal In Progress");
+	case RT_DEAD: return xstrdup("Dead");
+	case RT_CREATED: return xstrdup("Created");
+	case RT_EXITED:
+		if (!c->finished)
+			return xstrdup("Created");
+		{
+			_cleanup_free_ char *ago = kiln_since(c->finished);
+			return xasprintf("Exited (%d) %s", c->exit_code, ago);
+		}
+	}
+	return xstrdup("");
+}
+
+/* docker's ps COMMAND: entrypoint + cmd joined, shortened to 20 runes with
+ * an ellipsis unless no_trunc, then quoted as Go's %q does. */
+static char *command_text(const struct rt_container *c, bool no_trunc)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	char *const *args = c->spec.args;
+	for (size_t i = 0; args && args[i]; i++)
+		kiln_buf_addf(&b, NULL, "%s%s", i ? " " : "", args[i]);
+	_cleanup_free_ char *cmd = kiln_buf_detach(&b, NULL);
+	size_t runes = 0, cut = strlen(cmd);
+	for (size_t i = 0; cmd[i]; i++)
+		if (((unsigned char)cmd[i] & 0xc0) != 0x80 && ++runes == 20)
+			cut = i;
+	if (!no_trunc && runes > 20) {
+		cmd[cut] = 0;
+		char *t = xasprintf("%s\xe2\x80\xa6", cmd);
+		free(cmd);
+		cmd = t;
+	}
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	kiln_buf_addch(&b, '"', NULL);
+	for (const char *p = cmd; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			kiln_buf_addch(&b, '\\', NULL);
+		kiln_buf_addch(&b, *p, NULL);
+	}
+	kiln_buf_addch(&b, '"', NULL);
+	return kiln_buf_detach(&b, NULL);
+}
+
+json_t *ctr_ps_json(const struct rt_container *c, bool no_trunc)
+{
+	_cleanup_free_ char *id = no_trunc ? xstrdup(c->id) : xstrndup(c->id, 12);
+	_cleanup_free_ char *cmd = command_text(c, no_trunc);
+	_cleanup_free_ char *since = kiln_since(c->created);
+	_cleanup_free_ char *at = kiln_time_go(c->created);
+	_cleanup_free_ char *status = ctr_status_text(c);
+	struct kiln_buf labels;
+	kiln_buf_init(&labels, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; c->labels && c->labels[i]; i++)
+		kiln_buf_addf(&labels, NULL, "%s%s", i ? "," : "", c->labels[i]);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", id,
+	                      "Image", c->image, "Command", cmd, "CreatedAt", at, "RunningFor",
+	                      since, "Ports", "", "Status", status, "Size", "0B", "Names", c->name,
+	                      "Labels", kiln_buf_str(&labels), "Mounts", "", "Networks",
+	                      network_name(c->spec.network), "State", rt_status_name(c->status));
+	kiln_buf_release(&labels);
+	return o;
+}

@@ -1,0 +1,266 @@
+/* run and create: docker's flags into rt_create_opts, one library call. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "image.h"
+#include "runtime.h"
+
+/* Flag values as parsed, before conversion. */
+struct run_flags {
+	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
+	    labels;
+	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
+	    *cpus, *restart;
+	long cpu_shares, pids_limit;
+	bool rm, interactive, tty, detach, init, read_only, privileged, sig_proxy;
+};
+
+static void run_flags_release(struct run_flags *f)
+{
+	struct kiln_strv *v[] = {&f->env,          &f->env_file, &f->volumes,
+	                         &f->tmpfs,        &f->cap_add,  &f->cap_drop,
+	                         &f->security_opt, &f->ulimits,  &f->labels};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(v); i++)
+		kiln_strv_release(v[i]);
+}
+
+static void create_opts_release(struct rt_create_opts *o)
+{
+	for (size_t i = 0; i < o->n_mounts; i++)
+		rt_mount_release(&o->mounts[i]);
+	free(o->mounts);
+	free(o->rlimits);
+	kiln_strv_free(o->entrypoint);
+}
+
+static int add_mount(struct rt_create_opts *o, const char *spec, bool tmpfs, struct kiln_err *err)
+{
+	struct rt_mount m;
+	if ((tmpfs ? rt_parse_tmpfs(spec, &m, err) : rt_parse_volume(spec, &m, err)) < 0)
+		return -1;
+	o->mounts = xreallocarray(o->mounts, o->n_mounts + 1, sizeof(*o->mounts));
+	o->mounts[o->n_mounts++] = m;
+	return 0;
+}
+
+static int resources(const struct run_flags *f, struct rt_create_opts *o, struct kiln_err *err)
+{
+	if (f->memory && rt_parse_bytes(f->memory, &o->limits.memory, err) < 0)
+		return -1;
+	if (f->memory_swap) {
+		if (!strcmp(f->memory_swap, "-1"))
+			o->limits.memory_swap = -1;
+		else if (rt_parse_bytes(f->memory_swap, &o->limits.memory_swap, err) < 0)
+			return -1;
+		if (o->limits.memory_swap > 0 && !o->limits.memory)
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "You should always set the Memory limit when using "
+			                    "Memoryswap limit, see usage");
+		if (o->limits.memory_swap > 0 && o->limits.memory_swap < o->limits.memory)
+			return kiln_err_set(
+			    err, KILN_E_INVALID,
+			    "Minimum memoryswap limit should be larger than memory limit, "
+			    "see usage");
+	}
+	if (o->limits.memory && o->limits.memory < 6 * 1024 * 1024)
+		return kiln_err_set(err, KILN_E_INVALID, "Minimum memory limit allowed is 6MB");
+	if (f->cpus && rt_parse_cpus(f->cpus, &o->limits, err) < 0)
+		return -1;
+	o->limits.cpu_shares = f->cpu_shares;
+	o->limits.pids_limit = f->pids_limit;
+	for (size_t i = 0; i < f->ulimits.n; i++) {
+		o->rlimits = xreallocarray(o->rlimits, o->n_rlimits + 1, sizeof(*o->rlimits));
+		if (rt_parse_ulimit(f->ulimits.v[i], &o->rlimits[o->n_rlimits], err) < 0)
+			return -1;
+		o->n_rlimits++;
+	}
+	return 0;
+}
+
+static int to_create_opts(const struct run_flags *f, char **args, struct rt_create_opts *o,
+                          struct kiln_err *err)
+{
+	memset(o, 0, sizeof(*o));
+	o->args = args;
+	if (f->entrypoint) {
+		o->entrypoint_set = true;
+		o->entrypoint = xcalloc(2, sizeof(char *));
+		if (*f->entrypoint)
+			o->entrypoint[0] = xstrdup(f->entrypoint);
+	}
+	o->env = f->env.v;
+	o->env_file = f->env_file.v;
+	o->workdir = f->workdir;
+	o->user = f->user;
+	o->hostname = f->hostname;
+	o->tty = f->tty;
+	o->interactive = f->interactive;
+	o->init = f->init;
+	o->readonly_rootfs = f->read_only;
+	o->privileged = f->privileged;
+	o->rm = f->rm;
+	o->cap_add = f->cap_add.v;
+	o->cap_drop = f->cap_drop.v;
+	o->security_opt = f->security_opt.v;
+	o->name = f->name;
+	o->labels = f->labels.v;
+	if (f->network && rt_parse_network(f->network, &o->network, err) < 0)
+		return -1;
+	for (size_t i = 0; i < f->volumes.n; i++)
+		if (add_mount(o, f->volumes.v[i], false, err) < 0)
+			return -1;
+	for (size_t i = 0; i < f->tmpfs.n; i++)
+		if (add_mount(o, f->tmpfs.v[i], true, err) < 0)
+			return -1;
+	o->restart = f->restart;
+	return resources(f, o, err);
+}
+
+/* docker's message before a pull; the registry client is not there yet. */
+static int image_present(struct kiln_ctx *ctx, const char *image, struct kiln_err *err)
+{
+	struct img_image *img = NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_image_load(ctx->store, image, &img, &e) == 0) {
+		img_image_free(img);
+		return 0;
+	}
+	if (e.code != KILN_E_NOTFOUND) {
+		kiln_err_move(err, &e);
+		return -1;
+	}
+	kiln_err_release(&e);
+	_cleanup_free_ char *norm = img_ref_normalize(image, NULL);
+	_cleanup_free_ char *fam = norm ? img_ref_familiarize(norm) : xstrdup(image);
+	fprintf(stderr, "Unable to find image '%s' locally\n", fam);
+	return kiln_err_set(
+	    err, KILN_E_NOTFOUND,
+	    "pull access for `%s` is not available: kiln has no registry client yet "
+	    "(load or import the image first)",
+	    fam);
+}
+
+#define RUN_FLAG_TABLE(f)                                                                          \
+	OPT_STRV(0, "cap-add", &(f).cap_add, "list", "Add Linux capabilities"),                    \
+	    OPT_STRV(0, "cap-drop", &(f).cap_drop, "list", "Drop Linux capabilities"),             \
+	    OPT_INT(0, "cpu-shares", &(f).cpu_shares, "int", "CPU shares (relative weight)"),      \
+	    OPT_STRING(0, "cpus", &(f).cpus, "decimal", "Number of CPUs"),                         \
+	    OPT_STRING(0, "entrypoint", &(f).entrypoint, "string",                                 \
+	               "Overwrite the default ENTRYPOINT of the image"),                           \
+	    OPT_STRV('e', "env", &(f).env, "list", "Set environment variables"),                   \
+	    OPT_STRV(0, "env-file", &(f).env_file, "list",                                         \
+	             "Read in a file of environment variables"),                                   \
+	    OPT_STRING('h', "hostname", &(f).hostname, "string", "Container host name"),           \
+	    OPT_BOOL(                                                                              \
+	        0, "init", &(f).init,                                                              \
+	        "Run an init inside the container that forwards signals and reaps processes"),     \
+	    OPT_BOOL('i', "interactive", &(f).interactive,                                         \
+	             "Keep STDIN open even if not attached"),                                      \
+	    OPT_STRV('l', "label", &(f).labels, "list", "Set meta data on a container"),           \
+	    OPT_STRING('m', "memory", &(f).memory, "bytes", "Memory limit"),                       \
+	    OPT_STRING(0, "memory-swap", &(f).memory_swap, "bytes",                                \
+	               "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),     \
+	    OPT_STRING(0, "name", &(f).name, "string", "Assign a name to the container"),          \
+	    OPT_STRING(0, "network", &(f).network, "network",                                      \
+	               "Connect a container to a network (none, host, default)"),                  \
+	    OPT_INT(0, "pids-limit", &(f).pids_limit, "int",                                       \
+	            "Tune container pids limit (set -1 for unlimited)"),                           \
+	    OPT_BOOL(0, "privileged", &(f).privileged,                                             \
+	             "Give extended privileges to this container"),                                \
+	    OPT_BOOL(0, "read-only", &(f).read_only,                                               \
+	             "Mount the container's root filesystem as read only"),                        \
+	    OPT_STRING(0, "restart", &(f).restart, "string",                                       \
+	               "Restart policy to apply when a container exits"),                          \
+	    OPT_BOOL(0, "rm", &(f).rm, "Automatically remove the container when it exits"),        \
+	    OPT_STRV(0, "security-opt", &(f).security_opt, "list", "Security Options"),            \
+	    OPT_BOOL('t', "tty", &(f).tty, "Allocate a pseudo-TTY"),                               \
+	    OPT_STRV(0, "tmpfs", &(f).tmpfs, "list", "Mount a tmpfs directory"),                   \
+	    OPT_STRV(0, "ulimit", &(f).ulimits, "ulimit", "Ulimit options"),                       \
+	    OPT_STRING('u', "user", &(f).user, "string",                                           \
+	               "Username or UID (format: <name|uid>[:<group|gid>])"),                      \
+	    OPT_STRV('v', "volume", &(f).volumes, "list", "Bind mount a volume"),                  \
+	    OPT_STRING('w', "workdir", &(f).workdir, "string",                                     \
+	               "Working directory inside the container")
+
+static int create_container(struct kiln_ctx *ctx, struct run_flags *f, int argc, char **argv,
+                            struct rt_container **c, struct kiln_err *err)
+{
+	struct rt_create_opts o;
+	int r = to_create_opts(f, argc > 2 ? argv + 2 : NULL, &o, err);
+	if (r == 0)
+		r = image_present(ctx, argv[1], err);
+	if (r == 0)
+		r = rt_container_create(ctx->store, argv[1], &o, c, err);
+	create_opts_release(&o);
+	return r;
+}
+
+int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	struct run_flags f = {.sig_proxy = true};
+	const struct kiln_opt opts[] = {
+	    RUN_FLAG_TABLE(f),
+	    OPT_BOOL('d', "detach", &f.detach,
+	             "Run container in background and print container ID"),
+	    OPT_BOOL(0, "sig-proxy", &f.sig_proxy, "Proxy received signals to the process"),
+	    OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] IMAGE [COMMAND] [ARG...]",
+	                                 "Run a command in a new container", 1, -1,
+	                                 OPTS_STOP_AT_POSITIONAL};
+	int exit_code;
+	if (kiln_opts_parse(ctx, opts, &usage, &argc, &argv, &exit_code) != 0) {
+		run_flags_release(&f);
+		return exit_code == 1 ? 125 : exit_code;
+	}
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	int status = 0;
+	if (f.tty)
+		kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
+	else if (create_container(ctx, &f, argc, argv, &c, &err) == 0 && f.detach) {
+		if (rt_container_start(ctx->root, c, &err) == 0)
+			printf("%s\n", c->id);
+	} else if (c) {
+		struct rt_run_io io = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+		fflush(stdout);
+		rt_container_run_attached(ctx->root, c, &io, f.sig_proxy, &status, &err);
+	}
+	run_flags_release(&f);
+	rt_container_free(c);
+	if (err.msg) {
+		int code = rt_exit_code_for(&err);
+		kiln_cmd_fail(ctx, &err);
+		return code;
+	}
+	return status;
+}
+
+int cmd_create(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	struct run_flags f = {0};
+	const struct kiln_opt opts[] = {RUN_FLAG_TABLE(f), OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] IMAGE [COMMAND] [ARG...]",
+	                                 "Create a new container", 1, -1, OPTS_STOP_AT_POSITIONAL};
+	int exit_code;
+	if (kiln_opts_parse(ctx, opts, &usage, &argc, &argv, &exit_code) != 0) {
+		run_flags_release(&f);
+		return exit_code == 1 ? 125 : exit_code;
+	}
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	if (f.tty)
+		kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
+	else
+		create_container(ctx, &f, argc, argv, &c, &err);
+	run_flags_release(&f);
+	if (err.msg) {
+		kiln_cmd_fail(ctx, &err);
+		return 125;
+	}
+	printf("%s\n", c->id);
+	rt_container_free(c);
+	return 0;
+}

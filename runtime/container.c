@@ -1,0 +1,425 @@
+/* Container records: create from an image, find by ID, prefix or name,
+ * list, remove; which images containers use. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "runtime-internal.h"
+
+const char *rt_status_name(enum rt_status s)
+{
+	static const char *const names[] = {"created", "running", "paused",  "restarting",
+	                                    "exited",  "dead",    "removing"};
+	return (size_t)s < KILN_ARRAY_SIZE(names) ? names[s] : "dead";
+}
+
+void rt_container_free(struct rt_container *c)
+{
+	if (!c)
+		return;
+	free(c->name);
+	free(c->image);
+	free(c->image_id);
+	free(c->created);
+	rt_spec_release(&c->spec);
+	kiln_strv_free(c->cmd);
+	kiln_strv_free(c->entrypoint);
+	kiln_strv_free(c->labels);
+	free(c->restart_policy);
+	free(c->started);
+	free(c->finished);
+	free(c->error);
+	free(c);
+}
+
+static char *gc_root_path(const char *root, const char *id)
+{
+	return xasprintf("%s/%s/container-%s", root, IMG_GC_ROOTS_DIR, id);
+}
+
+/* The image's layers as img_layer (digest from the manifest, diffID from
+ * the config), then their snapshot dirs, topmost first. */
+static int image_lower_dirs(struct img_store *s, const struct img_image *img, char ***dirs,
+                            struct kiln_err *err)
+{
+	const struct img_manifest *m = img->manifest;
+	if (m->n_layers != img->config->n_diff_ids)
+		return kiln_err_set(err, KILN_E_CORRUPT, "image `%s`: %zu layers but %zu diff_ids",
+		                    img->id, m->n_layers, img->config->n_diff_ids);
+	struct img_layer *layers = xcalloc(m->n_layers + 1, sizeof(*layers));
+	for (size_t i = 0; i < m->n_layers; i++) {
+		snprintf(layers[i].digest, sizeof(layers[i].digest), "%s", m->layers[i].digest);
+		snprintf(layers[i].diff_id, sizeof(layers[i].diff_id), "%s",
+		         img->config->diff_ids[i]);
+		layers[i].media_type = m->layers[i].media_type;
+	}
+	int r = img_snapshot_dirs(s, layers, m->n_layers, dirs, err);
+	free(layers);
+	return r;
+}
+
+/* docker's --restart syntax. */
+static int parse_restart(const char *s, struct rt_container *c, struct kiln_err *err)
+{
+	const char *colon = strchr(s ? s : "", ':');
+	size_t len = colon ? (size_t)(colon - s) : s ? strlen(s) : 0;
+	static const char *const policies[] = {"no", "always", "unless-stopped", "on-failure"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(policies); i++) {
+		if (strlen(policies[i]) != len || strncmp(s, policies[i], len))
+			continue;
+		char *end = NULL;
+		long n = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (colon && (i != 3 || !colon[1] || *end || n < 0))
+			return kiln_err_set(
+			    err, KILN_E_INVALID,
+			    i == 3 ? "invalid restart policy format: maximum retry count "
+			             "must be an integer"
+			           : "invalid restart policy format: %s",
+			    s);
+		c->restart_policy = xstrdup(policies[i]);
+		c->restart_max = (int)n;
+		return 0;
+	}
+	if (!s || !*s) {
+		c->restart_policy = xstrdup("no");
+		return 0;
+	}
+	return kiln_err_set(err, KILN_E_INVALID, "invalid restart policy '%.*s'", (int)len, s);
+}
+
+/* Host dirs of -v binds are created when missing, as docker does. */
+static int make_bind_sources(const struct rt_create_opts *o, struct kiln_err *err)
+{
+	for (size_t i = 0; i < o->n_mounts; i++) {
+		const struct rt_mount *m = &o->mounts[i];
+		if (m->type == RT_MOUNT_BIND && !kiln_path_exists(m->source) &&
+		    kiln_mkdir_p(m->source, 0755, err) < 0)
+			return kiln_err_wrap(err, "creating bind source");
+	}
+	return 0;
+}
+
+static int pick_name(const char *root, const struct rt_create_opts *o, const char *id, char **name,
+                     struct kiln_err *err)
+{
+	if (o->name) {
+		const char *n = o->name[0] == '/' ? o->name + 1 : o->name;
+		if (!rt_name_valid(n))
+			return kiln_err_set(
+			    err, KILN_E_INVALID,
+			    "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+			    "are allowed",
+			    o->name);
+		if (rt_name_reserve(root, n, id, err) < 0)
+			return -1;
+		*name = xstrdup(n);
+		return 0;
+	}
+	for (int tries = 0;; tries++) {
+		_cleanup_free_ char *g = rt_name_generate();
+		if (tries >= 10) /* docker appends a digit after a few collisions */
+			g = (free(g), xasprintf("%s%d", rt_name_generate(), tries));
+		struct kiln_err e = KILN_ERR_INIT;
+		if (rt_name_reserve(root, g, id, &e) == 0) {
+			*name = TAKE_PTR(g);
+			return 0;
+		}
+		if (e.code != KILN_E_CONFLICT || tries > 20) {
+			kiln_err_move(err, &e);
+			return -1;
+		}
+		kiln_err_release(&e);
+	}
+}
+
+static int write_gc_root(const char *root, const char *id, const struct img_image *img,
+                         struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = kiln_path_join(root, IMG_GC_ROOTS_DIR);
+	_cleanup_free_ char *path = gc_root_path(root, id);
+	_cleanup_free_ char *data = xasprintf("%s\n%s\n", img->manifest_digest, img->id);
+	if (kiln_mkdir_p(dir, 0700, err) < 0)
+		return -1;
+	return kiln_write_file_atomic(path, data, strlen(data), 0644, err);
+}
+
+static void create_undo(const char *root, struct rt_container *c)
+{
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	_cleanup_free_ char *gc = gc_root_path(root, c->id);
+	kiln_rm_rf(dir, NULL);
+	if (c->name)
+		rt_name_release(root, c->name, c->id);
+	unlink(gc);
+}
+
+static int create_dirs(const char *root, struct rt_container *c, struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	const char *subs[] = {"upper", "work", "rootfs"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(subs); i++) {
+		_cleanup_free_ char *p = kiln_path_join(dir, subs[i]);
+		if (kiln_mkdir_p(p, 0700, err) < 0)
+			return -1;
+	}
+	/* the upper dir is the container's "/": its mode shows as such */
+	_cleanup_free_ char *upper = kiln_path_join(dir, "upper");
+	chmod(upper, 0755);
+	chmod(dir, 0710);
+	c->spec.upper_dir = xstrdup(upper);
+	c->spec.work_dir = kiln_path_join(dir, "work");
+	return 0;
+}
+
+int rt_container_create(struct img_store *s, const char *image, const struct rt_create_opts *o,
+                        struct rt_container **out, struct kiln_err *err)
+{
+	const char *root = img_store_root(s);
+	struct img_image *img = NULL;
+	if (img_image_load(s, image, &img, err) < 0)
+		return -1;
+	struct rt_container *c = xcalloc(1, sizeof(*c));
+	rt_id_generate(c->id);
+	_cleanup_free_ char *short_id = xstrndup(c->id, 12);
+	_cleanup_free_ char *cdir = NULL; /* set after the gotos below may jump */
+	char **lower = NULL;
+	if (parse_restart(o->restart, c, err) < 0)
+		goto fail_early;
+	if (o->rm && strcmp(c->restart_policy, "no")) {
+		kiln_err_set(err, KILN_E_INVALID, "Conflicting options: --restart and --rm");
+		goto fail_early;
+	}
+	if (make_bind_sources(o, err) < 0 || image_lower_dirs(s, img, &lower, err) < 0)
+		goto fail_early;
+	if (rt_spec_from_config(img->config, o, short_id, &c->spec, err) < 0) {
+		kiln_strv_free(lower);
+		goto fail_early;
+	}
+	c->spec.lower_dirs = lower;
+	c->image = xstrdup(image);
+	c->image_id = xstrdup(img->id);
+	c->created = rt_now_rfc3339();
+	c->auto_remove = o->rm;
+	c->entrypoint =
+	    rt_strv_dup(o->entrypoint_set ? o->entrypoint : img->config->config.entrypoint);
+	c->cmd = rt_strv_dup(o->args && o->args[0] ? o->args
+	                     : o->entrypoint_set   ? NULL
+	                                           : img->config->config.cmd);
+	c->labels = rt_strv_dup(o->labels);
+	c->status = RT_CREATED;
+
+	cdir = kiln_path_join(root, RT_CONTAINERS_DIR);
+	if (kiln_mkdir_p(cdir, 0700, err) < 0)
+		goto fail_early;
+	if (pick_name(root, o, c->id, &c->name, err) < 0)
+		goto fail_early;
+	/* published children first: the GC root, then the record */
+	if (write_gc_root(root, c->id, img, err) < 0 || create_dirs(root, c, err) < 0 ||
+	    rt_state_save(root, c, err) < 0 || rt_config_save(root, c, err) < 0) {
+		create_undo(root, c);
+		goto fail_early;
+	}
+	img_image_free(img);
+	*out = c;
+	return 0;
+fail_early:
+	img_image_free(img);
+	rt_container_free(c);
+	return -1;
+}
+
+static bool is_hex64(const char *s)
+{
+	if (strlen(s) != 64)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+/* Full ID, exact name, unique ID prefix: docker's order. */
+static int find_id(const char *root, const char *arg, char id[65], struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", root, RT_CONTAINERS_DIR);
+	if (is_hex64(arg)) {
+		_cleanup_free_ char *p = kiln_path_join(dir, arg);
+		if (kiln_path_exists(p)) {
+			memcpy(id, arg, 65);
+			return 0;
+		}
+	}
+	const char *name = arg[0] == '/' ? arg + 1 : arg;
+	if (*name && !strchr(name, '/')) {
+		_cleanup_free_ char *link = xasprintf("%s/%s/%s", root, RT_NAMES_DIR, name);
+		char held[80];
+		ssize_t n = readlink(link, held, sizeof(held) - 1);
+		if (n == 64) {
+			held[n] = 0;
+			_cleanup_free_ char *p = kiln_path_join(dir, held);
+			if (kiln_path_exists(p)) {
+				memcpy(id, held, 65);
+				return 0;
+			}
+		}
+	}
+	size_t plen = strlen(arg);
+	int found = 0;
+	_cleanup_closedir_ DIR *d = plen ? opendir(dir) : NULL;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (!is_hex64(e->d_name) || strncmp(e->d_name, arg, plen))
+			continue;
+		if (found++)
+			return kiln_err_set(err, KILN_E_NOTFOUND,
+			                    "multiple IDs found with provided prefix: %s", arg);
+		memcpy(id, e->d_name, 65);
+	}
+	if (found)
+		return 0;
+	return kiln_err_set(err, KILN_E_NOTFOUND, "No such container: %s", arg);
+}
+
+/* A "running" or "paused" container whose init is gone while nothing
+ * recorded its end: exited, with docker's code for an exit nobody saw. */
+static void refresh(const char *root, struct rt_container *c)
+{
+	if (c->status != RT_RUNNING && c->status != RT_PAUSED && c->status != RT_RESTARTING)
+		return;
+	if (c->pid > 0 && rt_pid_start_time(c->pid) == c->pid_start && c->pid_start)
+		return;
+	/* the monitor may be recording the end right now: take the lock, reread */
+	int lock = rt_container_lock(root, c->id, NULL);
+	struct rt_container *again = NULL;
+	if (rt_container_read(root, c->id, &again, NULL) == 0 &&
+	    (again->status == RT_RUNNING || again->status == RT_PAUSED) &&
+	    rt_pid_start_time(again->pid) != again->pid_start) {
+		again->status = RT_EXITED;
+		again->exit_code = 255;
+		again->pid = 0;
+		free(again->finished);
+		again->finished = rt_now_rfc3339();
+		rt_state_save(root, again, NULL);
+	}
+	if (again) {
+		c->status = again->status;
+		c->exit_code = again->exit_code;
+		c->pid = again->pid;
+		free(c->finished);
+		c->finished = again->finished ? xstrdup(again->finished) : NULL;
+		rt_container_free(again);
+	}
+	if (lock >= 0)
+		close(lock);
+}
+
+int rt_container_load(const char *root, const char *id_or_name, struct rt_container **out,
+                      struct kiln_err *err)
+{
+	char id[65];
+	if (find_id(root, id_or_name, id, err) < 0)
+		return -1;
+	if (rt_container_read(root, id, out, err) < 0)
+		return -1;
+	refresh(root, *out);
+	return 0;
+}
+
+static int cmp_created(const void *a, const void *b)
+{
+	const struct rt_container *x = *(struct rt_container *const *)a;
+	const struct rt_container *y = *(struct rt_container *const *)b;
+	return strcmp(y->created ? y->created : "", x->created ? x->created : "");
+}
+
+int rt_container_list(const char *root, struct rt_container ***out, size_t *n, struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", root, RT_CONTAINERS_DIR);
+	struct rt_container **v = NULL;
+	size_t cnt = 0, cap = 0;
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (!d && errno != ENOENT)
+		return kiln_err_set(err, errno, "listing `%s`", dir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (!is_hex64(e->d_name))
+			continue;
+		struct rt_container *c = NULL;
+		struct kiln_err ce = KILN_ERR_INIT;
+		if (rt_container_read(root, e->d_name, &c, &ce) < 0) {
+			kiln_err_release(&ce); /* being created or removed right now */
+			continue;
+		}
+		refresh(root, c);
+		KILN_GROW(v, cap, cnt + 1);
+		v[cnt++] = c;
+	}
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_created);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void rt_container_list_free(struct rt_container **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		rt_container_free(v[i]);
+	free(v);
+}
+
+bool rt_image_in_use(const char *root, const char *image_id, char **user)
+{
+	struct rt_container **v = NULL;
+	size_t n = 0;
+	if (rt_container_list(root, &v, &n, NULL) < 0)
+		return false;
+	bool used = false;
+	for (size_t i = 0; i < n && !used; i++)
+		if (v[i]->image_id && !strcmp(v[i]->image_id, image_id)) {
+			used = true;
+			if (user)
+				*user = xstrdup(v[i]->id);
+		}
+	rt_container_list_free(v, n);
+	return used;
+}
+
+static bool alive(const struct rt_container *c)
+{
+	return c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start;
+}
+
+int rt_container_remove(const char *root, struct rt_container *c, bool force, struct kiln_err *err)
+{
+	if (alive(c)) {
+		if (!force)
+			return kiln_err_set(
+			    err, KILN_E_CONFLICT,
+			    "You cannot remove a %s container %s. Stop the container "
+			    "before attempting removal or force remove",
+			    rt_status_name(c->status), c->id);
+		if (rt_container_stop(root, c, 0, err) < 0)
+			return -1;
+	}
+	struct rt_cgroup *cg = NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (rt_cgroup_open(c->id, &cg, &e) == 0) {
+		rt_cgroup_destroy(cg, &e);
+		rt_cgroup_free(cg);
+	}
+	kiln_err_release(&e);
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	_cleanup_free_ char *gc = gc_root_path(root, c->id);
+	if (kiln_rm_rf(dir, err) < 0)
+		return kiln_err_wrap(err, "removing container %s", c->id);
+	rt_name_release(root, c->name, c->id);
+	if (unlink(gc) < 0 && errno != ENOENT)
+		return kiln_err_set(err, errno, "removing `%s`", gc);
+	return 0;
+}

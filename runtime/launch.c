@@ -1,0 +1,266 @@
+/* The parent side of a container start (crun/runc's approach): prepare the
+ * hosts files, capabilities, seccomp filter and cgroup, clone the init into
+ * new mount, PID, UTS, IPC (and network) namespaces, place it in the cgroup
+ * while it waits on a sync pipe, let it go, and learn over a close-on-exec
+ * error pipe whether its exec happened. Then wait for it, forwarding
+ * signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime-internal.h"
+
+static const char hosts_default[] = "127.0.0.1\tlocalhost\n"
+                                    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+                                    "fe00::0\tip6-localnet\n"
+                                    "ff00::0\tip6-mcastprefix\n"
+                                    "ff02::1\tip6-allnodes\n"
+                                    "ff02::2\tip6-allrouters\n";
+
+/* docker's resolv.conf for a private network: the host's, without
+ * loopback nameservers (unreachable from the container); Google's when none
+ * is left. The host network gets the host's file as it is. */
+static char *resolv_conf(bool host_net)
+{
+	char *data = NULL;
+	size_t len;
+	if (kiln_read_file("/etc/resolv.conf", 1u << 20, &data, &len, NULL) < 0)
+		data = xstrdup("");
+	if (host_net)
+		return data;
+	struct kiln_buf out;
+	kiln_buf_init(&out, KILN_BUF_NOLIMIT, NULL);
+	bool any_ns = false;
+	char *save = NULL;
+	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char addr[128];
+		if (sscanf(line, " nameserver %127s", addr) == 1) {
+			if (!strncmp(addr, "127.", 4) || !strcmp(addr, "::1"))
+				continue;
+			any_ns = true;
+		}
+		kiln_buf_addf(&out, NULL, "%s\n", line);
+	}
+	if (!any_ns)
+		kiln_buf_addstr(&out, "\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n", NULL);
+	free(data);
+	return kiln_buf_detach(&out, NULL);
+}
+
+static int write_files(const struct rt_launch *l, struct kiln_err *err)
+{
+	const struct rt_spec *s = l->spec;
+	bool host_net = s->network == RT_NET_HOST;
+	_cleanup_free_ char *hosts = NULL;
+	if (host_net && kiln_read_file("/etc/hosts", 1u << 20, &hosts, &(size_t){0}, NULL) < 0)
+		hosts = NULL;
+	if (!hosts)
+		hosts = xstrdup(hosts_default);
+	char hostbuf[256] = "";
+	if (host_net)
+		gethostname(hostbuf, sizeof(hostbuf) - 1);
+	_cleanup_free_ char *hostname = xasprintf("%s\n", host_net      ? hostbuf
+	                                                  : s->hostname ? s->hostname
+	                                                                : l->id);
+	_cleanup_free_ char *resolv = resolv_conf(host_net);
+	const char *names[] = {"hosts", "hostname", "resolv.conf"};
+	const char *data[] = {hosts, hostname, resolv};
+	for (size_t i = 0; i < 3; i++) {
+		_cleanup_free_ char *p = kiln_path_join(l->files_dir, names[i]);
+		if (kiln_write_file_atomic(p, data[i], strlen(data[i]), 0644, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int compute_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err *err)
+{
+	if (s->privileged) {
+		*caps = rt_caps_all();
+		return 0;
+	}
+	return rt_caps_adjust(rt_caps_default(), s->cap_add, rt_strv_len(s->cap_add), s->cap_drop,
+	                      rt_strv_len(s->cap_drop), caps, err);
+}
+
+static int prepare_seccomp(struct rt_launch *l, uint64_t caps, struct kiln_err *err)
+{
+	const struct rt_spec *s = l->spec;
+	if (s->privileged || s->seccomp_unconfined)
+		return 0;
+	const char *p = s->seccomp_profile;
+	if (rt_seccomp_compile(p, p ? strlen(p) : 0, caps, &l->sc, err) < 0)
+		return kiln_err_wrap(err, "seccomp profile");
+	return 0;
+}
+
+static int prepare_cgroup(struct rt_launch *l, struct kiln_err *err)
+{
+	const struct rt_limits *x = &l->spec->limits;
+	struct rt_resources r = {.memory = x->memory,
+	                         .memory_swap = x->memory_swap,
+	                         .cpu_quota = x->cpu_quota,
+	                         .cpu_period = x->cpu_period,
+	                         .cpu_shares = x->cpu_shares,
+	                         .pids_limit = x->pids_limit};
+	return rt_cgroup_create(l->id, &r, &l->cg, err);
+}
+
+static pid_t clone_init(const struct rt_spec *s)
+{
+	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+	if (s->network != RT_NET_HOST)
+		flags |= CLONE_NEWNET;
+	struct clone_args args;
+	memset(&args, 0, sizeof(args));
+	args.flags = flags;
+	args.exit_signal = SIGCHLD;
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* Reads the child's verdict: 0 when it exec'd (EOF), else its error. */
+static int read_verdict(int fd, struct kiln_err *err)
+{
+	struct rt_child_error m;
+	size_t got = 0;
+	while (got < sizeof(m)) {
+		ssize_t r = read(fd, (char *)&m + got, sizeof(m) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got == 0)
+		return 0;
+	if (got < sizeof(m))
+		return kiln_err_set(err, 0, "container init failed before reporting why");
+	m.msg[sizeof(m.msg) - 1] = 0;
+	/* the child formatted the errno text already */
+	return kiln_err_set(err, m.code > 0 && m.code < KILN_E_BASE ? 0 : m.code, "%s", m.msg);
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
+{
+	uint64_t caps = 0;
+	l->pid = 0;
+	if (write_files(l, err) < 0 || compute_caps(l->spec, &caps, err) < 0 ||
+	    prepare_seccomp(l, caps, err) < 0 || prepare_cgroup(l, err) < 0)
+		goto fail;
+	int sync[2], errp[2];
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		kiln_err_set(err, errno, "pipe");
+		goto fail;
+	}
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		kiln_err_set(err, errno, "pipe");
+		close(sync[0]), close(sync[1]);
+		goto fail;
+	}
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	fflush(NULL);
+	pid_t pid = clone_init(l->spec);
+	if (pid == 0) {
+		close(sync[1]);
+		close(errp[0]);
+		struct rt_child c = {.l = l,
+		                     .caps = caps,
+		                     .sync_fd = sync[0],
+		                     .error_fd = errp[1],
+		                     .devnull_fd = devnull};
+		rt_child_main(&c);
+	}
+	int saved = errno;
+	close(sync[0]);
+	close(errp[1]);
+	if (devnull >= 0)
+		close(devnull);
+	if (pid < 0) {
+		kiln_err_set(err, saved, "creating the container's namespaces");
+		close(sync[1]), close(errp[0]);
+		goto fail;
+	}
+	int r = l->cg ? rt_cgroup_add_pid(l->cg, pid, err) : 0;
+	if (r == 0 && write(sync[1], "g", 1) != 1)
+		r = kiln_err_set(err, errno, "starting the container's init");
+	close(sync[1]);
+	if (r == 0)
+		r = read_verdict(errp[0], err);
+	close(errp[0]);
+	if (r < 0) {
+		reap(pid);
+		goto fail;
+	}
+	l->pid = pid;
+	l->pid_start = rt_pid_start_time(pid);
+	return 0;
+fail:
+	rt_launch_release(l);
+	return -1;
+}
+
+static volatile pid_t forward_pid;
+static void forward_signal(int sig)
+{
+	if (forward_pid > 0)
+		kill(forward_pid, sig);
+}
+
+static const int proxied[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,  SIGUSR1,
+                              SIGUSR2, SIGALRM, SIGPIPE, SIGWINCH, SIGCONT};
+
+int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln_err *err)
+{
+	struct sigaction old[KILN_ARRAY_SIZE(proxied)];
+	if (sig_proxy) {
+		forward_pid = l->pid;
+		struct sigaction sa = {.sa_handler = forward_signal};
+		sigemptyset(&sa.sa_mask);
+		for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied); i++)
+			sigaction(proxied[i], &sa, &old[i]);
+	}
+	int st = 0;
+	pid_t r;
+	while ((r = waitpid(l->pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	int saved = errno;
+	if (sig_proxy) {
+		for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied); i++)
+			sigaction(proxied[i], &old[i], NULL);
+		forward_pid = 0;
+	}
+	if (r < 0)
+		return kiln_err_set(err, saved, "waiting for the container");
+	l->pid = 0;
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return 0;
+}
+
+void rt_launch_release(struct rt_launch *l)
+{
+	if (l->cg) {
+		struct kiln_err e = KILN_ERR_INIT;
+		if (rt_cgroup_destroy(l->cg, &e) < 0) {
+			kiln_warn("removing the cgroup of `%s`: %s", l->id, e.msg);
+			kiln_err_release(&e);
+		}
+		rt_cgroup_free(l->cg);
+		l->cg = NULL;
+	}
+	rt_seccomp_free(l->sc);
+	l->sc = NULL;
+}

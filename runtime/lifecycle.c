@@ -1,0 +1,265 @@
+/* Running containers: attached runs (this process waits and records the
+ * end), kill, stop, wait, and the builder's one-shot rt_run_process. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime-internal.h"
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+    {"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"BUS", SIGBUS},       {"CHLD", SIGCHLD},
+    {"CLD", SIGCHLD},  {"CONT", SIGCONT}, {"FPE", SIGFPE},       {"HUP", SIGHUP},
+    {"ILL", SIGILL},   {"INT", SIGINT},   {"IO", SIGIO},         {"IOT", SIGIOT},
+    {"KILL", SIGKILL}, {"PIPE", SIGPIPE}, {"POLL", SIGPOLL},     {"PROF", SIGPROF},
+    {"PWR", SIGPWR},   {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV},     {"STKFLT", SIGSTKFLT},
+    {"STOP", SIGSTOP}, {"SYS", SIGSYS},   {"TERM", SIGTERM},     {"TRAP", SIGTRAP},
+    {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"VTALRM", SIGVTALRM}, {"WINCH", SIGWINCH},
+    {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+};
+
+int rt_signal_parse(const char *s, int *sig, struct kiln_err *err)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s && !*end) {
+		if (v <= 0 || v > 64)
+			return kiln_err_set(err, KILN_E_INVALID, "Invalid signal: %s", s);
+		*sig = (int)v;
+		return 0;
+	}
+	const char *n = strncasecmp(s, "SIG", 3) ? s : s + 3;
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(signals); i++)
+		if (!strcasecmp(n, signals[i].name)) {
+			*sig = signals[i].sig;
+			return 0;
+		}
+	if (!strncasecmp(n, "RTMIN", 5) || !strncasecmp(n, "RTMAX", 5)) {
+		long off = n[5] ? strtol(n + 5, &end, 10) : 0;
+		if (!n[5] || !*end) {
+			*sig =
+			    n[3] == 'I' || n[3] == 'i' ? SIGRTMIN + (int)off : SIGRTMAX + (int)off;
+			if (*sig >= SIGRTMIN && *sig <= SIGRTMAX)
+				return 0;
+		}
+	}
+	return kiln_err_set(err, KILN_E_INVALID, "Invalid signal: %s", s);
+}
+
+static bool alive(const struct rt_container *c)
+{
+	return c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start;
+}
+
+static void launch_for(const char *root, struct rt_container *c, const struct rt_run_io *io,
+                       struct rt_launch *l, char **dir, char **rootfs)
+{
+	*dir = rt_container_dir(root, c->id);
+	*rootfs = kiln_path_join(*dir, "rootfs");
+	memset(l, 0, sizeof(*l));
+	l->spec = &c->spec;
+	l->id = c->id;
+	l->rootfs = *rootfs;
+	l->files_dir = *dir;
+	l->stdin_fd = io && c->spec.interactive ? io->stdin_fd : -1;
+	l->stdout_fd = io ? io->stdout_fd : -1;
+	l->stderr_fd = io ? io->stderr_fd : -1;
+}
+
+/* Records the end of a run; false when the container is gone (rm -f). */
+static void record_exit(const char *root, struct rt_container *c, int status, struct rt_launch *l)
+{
+	int lock = rt_container_lock(root, c->id, NULL);
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	_cleanup_free_ char *cfg = kiln_path_join(dir, "config.json");
+	if (l && l->cg) {
+		struct rt_cgroup_stats st;
+		struct kiln_err e = KILN_ERR_INIT;
+		if (rt_cgroup_stats(l->cg, &st, &e) == 0)
+			c->oom_killed = st.oom_killed;
+		kiln_err_release(&e);
+	}
+	c->status = RT_EXITED;
+	c->exit_code = status;
+	c->pid = 0;
+	c->pid_start = 0;
+	c->monitor_pid = 0;
+	free(c->finished);
+	c->finished = rt_now_rfc3339();
+	if (kiln_path_exists(cfg))
+		rt_state_save(root, c, NULL);
+	if (lock >= 0)
+		close(lock);
+}
+
+int rt_container_run_attached(const char *root, struct rt_container *c, const struct rt_run_io *io,
+                              bool sig_proxy, int *status, struct kiln_err *err)
+{
+	int lock = rt_container_lock(root, c->id, err);
+	if (lock < 0)
+		return -1;
+	if (alive(c)) {
+		close(lock);
+		return kiln_err_set(err, KILN_E_CONFLICT, "container %s is already running", c->id);
+	}
+	struct rt_launch l;
+	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
+	launch_for(root, c, io, &l, &dir, &rootfs);
+	if (rt_launch_start(&l, err) < 0) {
+		free(c->error);
+		c->error = kiln_err_format(err);
+		close(lock);
+		record_exit(root, c, rt_exit_code_for(err), NULL);
+		if (c->auto_remove)
+			rt_container_remove(root, c, true, NULL);
+		return -1;
+	}
+	c->status = RT_RUNNING;
+	c->pid = l.pid;
+	c->pid_start = l.pid_start;
+	c->monitor_pid = getpid();
+	c->exit_code = 0;
+	free(c->error);
+	c->error = NULL;
+	free(c->started);
+	c->started = rt_now_rfc3339();
+	int r = rt_state_save(root, c, err);
+	close(lock);
+	if (r < 0)
+		kiln_warn("recording the start of %s: %s", c->id, err->msg), kiln_err_release(err);
+
+	r = rt_launch_wait(&l, sig_proxy, status, err);
+	if (r < 0) /* not ours to wait for after all: best info */
+		*status = 255;
+	record_exit(root, c, *status, &l);
+	rt_launch_release(&l);
+	if (c->auto_remove) {
+		struct kiln_err e = KILN_ERR_INIT;
+		if (rt_container_remove(root, c, true, &e) < 0) {
+			kiln_warn("removing %s: %s", c->id, e.msg);
+			kiln_err_release(&e);
+		}
+	}
+	return r;
+}
+
+int rt_container_kill(const char *root, struct rt_container *c, int sig, struct kiln_err *err)
+{
+	(void)root;
+	if (!alive(c))
+		return kiln_err_set(err, KILN_E_CONFLICT, "Container %s is not running", c->id);
+	if (kill(c->pid, sig) < 0)
+		return kiln_err_set(err, errno, "Cannot kill container: %s", c->id);
+	return 0;
+}
+
+/* Waits up to timeout_ms for the init to be gone. */
+static bool wait_gone(const struct rt_container *c, long timeout_ms)
+{
+	for (long t = 0;; t += 20) {
+		if (!alive(c))
+			return true;
+		if (t >= timeout_ms)
+			return false;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+}
+
+/* After the init is gone: give its monitor a moment to record the end;
+ * with no monitor left, record it ourselves. */
+static void settle(const char *root, struct rt_container *c, int sig)
+{
+	for (int i = 0; i < 100; i++) {
+		struct rt_container *now = NULL;
+		if (rt_container_read(root, c->id, &now, NULL) < 0)
+			return; /* removed (--rm) */
+		bool done = now->status != RT_RUNNING && now->status != RT_PAUSED;
+		bool monitor = now->monitor_pid > 0 && kill(now->monitor_pid, 0) == 0;
+		if (done) {
+			c->status = now->status;
+			c->exit_code = now->exit_code;
+		}
+		rt_container_free(now);
+		if (done)
+			return;
+		if (!monitor)
+			break;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+	}
+	record_exit(root, c, 128 + sig, NULL);
+}
+
+int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
+                      struct kiln_err *err)
+{
+	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	if (kiln_path_exists(dir)) /* the monitor must not restart it */
+		kiln_write_file_atomic(marker, "", 0, 0600, NULL);
+	if (!alive(c))
+		return 0;
+	int sig = SIGTERM;
+	if (c->spec.stop_signal && rt_signal_parse(c->spec.stop_signal, &sig, NULL) < 0)
+		sig = SIGTERM;
+	if (timeout_sec != 0 && kill(c->pid, sig) == 0 &&
+	    wait_gone(c, timeout_sec < 0 ? 10000L : timeout_sec * 1000L)) {
+		settle(root, c, sig);
+		return 0;
+	}
+	if (alive(c) && kill(c->pid, SIGKILL) < 0 && errno != ESRCH)
+		return kiln_err_set(err, errno, "Cannot kill container: %s", c->id);
+	if (!wait_gone(c, 30000))
+		return kiln_err_set(err, KILN_E_CONFLICT, "container %s did not stop", c->id);
+	settle(root, c, SIGKILL);
+	return 0;
+}
+
+int rt_container_wait(const char *root, struct rt_container *c, int *exit_code,
+                      struct kiln_err *err)
+{
+	for (;;) {
+		struct rt_container *now = NULL;
+		if (rt_container_load(root, c->id, &now, err) < 0)
+			return -1;
+		bool done = now->status != RT_RUNNING && now->status != RT_PAUSED &&
+		            now->status != RT_RESTARTING;
+		*exit_code = now->exit_code;
+		rt_container_free(now);
+		if (done)
+			return 0;
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+	}
+}
+
+int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt_run_io *io,
+                   int *status, struct kiln_err *err)
+{
+	char id[65];
+	rt_id_generate(id);
+	_cleanup_free_ char *dir = xasprintf("%s/tmp/run-%s", root, id);
+	_cleanup_free_ char *rootfs = kiln_path_join(dir, "rootfs");
+	if (kiln_mkdir_p(rootfs, 0700, err) < 0)
+		return -1;
+	struct rt_launch l = {.spec = spec,
+	                      .id = id,
+	                      .rootfs = rootfs,
+	                      .files_dir = dir,
+	                      .stdin_fd = io ? io->stdin_fd : -1,
+	                      .stdout_fd = io ? io->stdout_fd : -1,
+	                      .stderr_fd = io ? io->stderr_fd : -1};
+	int r = rt_launch_start(&l, err);
+	if (r == 0) {
+		r = rt_launch_wait(&l, false, status, err);
+		rt_launch_release(&l);
+	}
+	kiln_rm_rf(dir, NULL);
+	return r;
+}

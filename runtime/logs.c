@@ -1,0 +1,189 @@
+/* docker logs over the json-file log the monitor writes: --tail, --since,
+ * --until, -t, -f (until the container stops). */
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime-internal.h"
+
+/* "2026-11-29T14:10:00.123456789Z" -> Unix ns (UTC only; offsets too). */
+static int parse_rfc3339_ns(const char *s, int64_t *ns)
+{
+	struct tm tm = {0};
+	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -1;
+	int64_t frac = 0;
+	int digits = 0;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			if (digits++ < 9)
+				frac = frac * 10 + (*p - '0');
+	while (digits++ < 9)
+		frac *= 10;
+	long off = 0;
+	if (*p == '+' || *p == '-') {
+		int hh = 0, mm = 0;
+		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+			return -1;
+		off = (hh * 3600L + mm * 60L) * (*p == '-' ? -1 : 1);
+	} else if (*p != 'Z') {
+		return -1;
+	}
+	*ns = ((int64_t)timegm(&tm) - off) * 1000000000LL + frac;
+	return 0;
+}
+
+/* Go's time.ParseDuration for h, m, s, ms (what people pass to --since). */
+static int parse_duration_ns(const char *s, int64_t *ns)
+{
+	int64_t total = 0;
+	const char *p = s;
+	if (!*p)
+		return -1;
+	while (*p) {
+		char *end;
+		double v = strtod(p, &end);
+		if (end == p)
+			return -1;
+		double unit;
+		if (!strncmp(end, "ms", 2))
+			unit = 1e6, end += 2;
+		else if (*end == 'h')
+			unit = 3600e9, end++;
+		else if (*end == 'm')
+			unit = 60e9, end++;
+		else if (*end == 's')
+			unit = 1e9, end++;
+		else
+			return -1;
+		total += (int64_t)(v * unit);
+		p = end;
+	}
+	*ns = total;
+	return 0;
+}
+
+int rt_parse_timestamp(const char *s, int64_t *ns, struct kiln_err *err)
+{
+	int64_t d;
+	if (parse_rfc3339_ns(s, ns) == 0)
+		return 0;
+	if (parse_duration_ns(s, &d) == 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		*ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec - d;
+		return 0;
+	}
+	char *end;
+	double v = strtod(s, &end);
+	if (end != s && !*end && v >= 0) {
+		*ns = (int64_t)(v * 1e9);
+		return 0;
+	}
+	return kiln_err_set(err, KILN_E_INVALID, "invalid value for \"since\"/\"until\": `%s`", s);
+}
+
+/* Prints one log line if it passes the filters; false once past --until. */
+static bool emit(const char *line, size_t len, const struct rt_logs_opts *o, int out_fd, int err_fd)
+{
+	json_error_t je;
+	json_t *j = json_loadb(line, len, 0, &je);
+	if (!j)
+		return true; /* a torn last line: skipped */
+	const char *log = json_string_value(json_object_get(j, "log"));
+	const char *stream = json_string_value(json_object_get(j, "stream"));
+	const char *time = json_string_value(json_object_get(j, "time"));
+	size_t loglen = json_string_length(json_object_get(j, "log"));
+	int64_t t = 0;
+	bool more = true;
+	if (log && time && parse_rfc3339_ns(time, &t) == 0) {
+		if (o->until_ns && t > o->until_ns)
+			more = false;
+		else if (!o->since_ns || t >= o->since_ns) {
+			int fd = stream && !strcmp(stream, "stderr") ? err_fd : out_fd;
+			if (o->timestamps) {
+				char prefix[80];
+				int n = snprintf(prefix, sizeof(prefix), "%s ", time);
+				kiln_write_all(fd, prefix, (size_t)n, NULL);
+			}
+			kiln_write_all(fd, log, loglen, NULL);
+		}
+	}
+	json_decref(j);
+	return more;
+}
+
+static size_t count_lines(FILE *f)
+{
+	size_t n = 0;
+	int ch;
+	while ((ch = getc(f)) != EOF)
+		n += ch == '\n';
+	rewind(f);
+	return n;
+}
+
+static bool still_running(const char *root, const char *id)
+{
+	struct rt_container *c = NULL;
+	if (rt_container_load(root, id, &c, NULL) < 0)
+		return false;
+	bool r = c->status == RT_RUNNING || c->status == RT_PAUSED || c->status == RT_RESTARTING;
+	rt_container_free(c);
+	return r;
+}
+
+int rt_container_logs(const char *root, const struct rt_container *c, const struct rt_logs_opts *o,
+                      int out_fd, int err_fd, struct kiln_err *err)
+{
+	_cleanup_free_ char *path = rt_container_log_path(root, c->id);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f && errno != ENOENT)
+		return kiln_err_set(err, errno, "opening `%s`", path);
+	if (!f && !o->follow)
+		return 0;
+	size_t skip = 0;
+	if (f && o->tail >= 0) {
+		size_t n = count_lines(f);
+		skip = n > (size_t)o->tail ? n - (size_t)o->tail : 0;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	for (;;) {
+		ssize_t len = f ? getline(&line, &cap, f) : -1;
+		if (len > 0 && line[len - 1] == '\n') {
+			if (skip) {
+				skip--;
+				continue;
+			}
+			if (!emit(line, (size_t)len, o, out_fd, err_fd))
+				break;
+			continue;
+		}
+		if (len > 0) /* a line being written: read it again later */
+			fseek(f, -len, SEEK_CUR);
+		if (!o->follow || !still_running(root, c->id)) {
+			if (o->follow && f) { /* what came before it stopped */
+				clearerr(f);
+				while ((len = getline(&line, &cap, f)) > 0)
+					if (line[len - 1] == '\n' &&
+					    !emit(line, (size_t)len, o, out_fd, err_fd))
+						break;
+			}
+			break;
+		}
+		nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+		if (f)
+			clearerr(f);
+		else
+			f = fopen(path, "re");
+	}
+	free(line);
+	return 0;
+}

@@ -1,0 +1,354 @@
+/* The per-container monitor (conmon's job, daemonless kiln's "daemon" of
+ * one container): a forked kiln process, session leader, re-parented away
+ * from the CLI, holding no store fd. It launches the container with its
+ * stdout and stderr on pipes, writes them to the json-file log, reports
+ * the start to the CLI over a pipe, records the exit, applies the restart
+ * policy while it lives and removes an --rm container at the end. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime-internal.h"
+
+#define LINE_MAX_BYTES (16 * 1024) /* docker splits longer lines too */
+
+struct start_result {
+	int ok;
+	int code; /* kiln_err code when !ok */
+	char msg[2048];
+};
+
+char *rt_container_log_path(const char *root, const char *id)
+{
+	return xasprintf("%s/%s/%s/%s-json.log", root, RT_CONTAINERS_DIR, id, id);
+}
+
+char *rt_stop_marker_path(const char *root, const char *id)
+{
+	return xasprintf("%s/%s/%s/stopped", root, RT_CONTAINERS_DIR, id);
+}
+
+/* --- json-file log ------------------------------------------------------------ */
+struct log_stream {
+	const char *name; /* "stdout", "stderr" */
+	int fd;           /* read end, -1 at EOF */
+	char buf[LINE_MAX_BYTES];
+	size_t len;
+};
+
+static void json_escape(struct kiln_buf *b, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		switch (ch) {
+		case '"': kiln_buf_addstr(b, "\\\"", NULL); break;
+		case '\\': kiln_buf_addstr(b, "\\\\", NULL); break;
+		case '\n': kiln_buf_addstr(b, "\\n", NULL); break;
+		case '\r': kiln_buf_addstr(b, "\\r", NULL); break;
+		case '\t': kiln_buf_addstr(b, "\\t", NULL); break;
+		case '<':
+		case '>':
+		case '&': kiln_buf_addf(b, NULL, "\\u%04x", ch); break; /* as Go's encoder */
+		default:
+			if (ch < 0x20)
+				kiln_buf_addf(b, NULL, "\\u%04x", ch);
+			else
+				kiln_buf_addch(b, (char)ch, NULL);
+		}
+	}
+}
+
+static void log_write(int log_fd, const char *stream, const char *p, size_t n)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	_cleanup_free_ char *now = rt_now_rfc3339();
+	kiln_buf_addstr(&b, "{\"log\":\"", NULL);
+	json_escape(&b, p, n);
+	kiln_buf_addf(&b, NULL, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", stream, now);
+	if (log_fd >= 0)
+		kiln_write_all(log_fd, b.data, b.len, NULL);
+	kiln_buf_release(&b);
+}
+
+/* Writes every complete line of s; the rest too when flush or when the
+ * buffer is full (a line longer than LINE_MAX_BYTES is split, as docker's). */
+static void log_lines(int log_fd, struct log_stream *s, bool flush)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < s->len; i++)
+		if (s->buf[i] == '\n') {
+			log_write(log_fd, s->name, s->buf + start, i + 1 - start);
+			start = i + 1;
+		}
+	bool full = start == 0 && s->len == sizeof(s->buf);
+	if ((flush || full) && s->len > start) {
+		log_write(log_fd, s->name, s->buf + start, s->len - start);
+		start = s->len;
+	}
+	memmove(s->buf, s->buf + start, s->len - start);
+	s->len -= start;
+}
+
+/* Copies the container's output into the log until both pipes close. */
+static void pump(int log_fd, struct log_stream *st)
+{
+	for (;;) {
+		struct pollfd p[2];
+		nfds_t n = 0;
+		for (int i = 0; i < 2; i++)
+			if (st[i].fd >= 0)
+				p[n++] = (struct pollfd){.fd = st[i].fd, .events = POLLIN};
+		if (n == 0)
+			return;
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (st[i].fd < 0)
+				continue;
+			ssize_t r =
+			    read(st[i].fd, st[i].buf + st[i].len, sizeof(st[i].buf) - st[i].len);
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				log_lines(log_fd, &st[i], true);
+				close(st[i].fd);
+				st[i].fd = -1;
+				continue;
+			}
+			st[i].len += (size_t)r;
+			log_lines(log_fd, &st[i], false);
+		}
+	}
+}
+
+/* --- the monitor ------------------------------------------------------------------ */
+static void report(int *fd, const struct kiln_err *err)
+{
+	if (*fd < 0)
+		return;
+	struct start_result r;
+	memset(&r, 0, sizeof(r));
+	r.ok = err == NULL;
+	if (err) {
+		r.code = err->code;
+		char *m = kiln_err_format(err);
+		snprintf(r.msg, sizeof(r.msg), "%s", m);
+		free(m);
+	}
+	kiln_write_all(*fd, &r, sizeof(r), NULL);
+	close(*fd);
+	*fd = -1;
+}
+
+static void save_state(const char *root, struct rt_container *c)
+{
+	int lock = rt_container_lock(root, c->id, NULL);
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	if (kiln_path_exists(dir))
+		rt_state_save(root, c, NULL);
+	if (lock >= 0)
+		close(lock);
+}
+
+/* One run of the container: launch, pump, wait. Returns -1 when it could
+ * not start (err set), else 0 with *status. */
+static int run_once(const char *root, struct rt_container *c, int log_fd, int *result_fd,
+                    int *status, struct kiln_err *err)
+{
+	int outp[2], errp[2];
+	if (pipe2(outp, O_CLOEXEC) < 0)
+		return kiln_err_set(err, errno, "pipe");
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		close(outp[0]), close(outp[1]);
+		return kiln_err_set(err, errno, "pipe");
+	}
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	_cleanup_free_ char *rootfs = kiln_path_join(dir, "rootfs");
+	struct rt_launch l = {.spec = &c->spec,
+	                      .id = c->id,
+	                      .rootfs = rootfs,
+	                      .files_dir = dir,
+	                      .stdin_fd = -1,
+	                      .stdout_fd = outp[1],
+	                      .stderr_fd = errp[1]};
+	int r = rt_launch_start(&l, err);
+	close(outp[1]);
+	close(errp[1]);
+	if (r < 0) {
+		close(outp[0]);
+		close(errp[0]);
+		return -1;
+	}
+	c->status = RT_RUNNING;
+	c->pid = l.pid;
+	c->pid_start = l.pid_start;
+	c->monitor_pid = getpid();
+	free(c->started);
+	c->started = rt_now_rfc3339();
+	free(c->error);
+	c->error = NULL;
+	save_state(root, c);
+	report(result_fd, NULL);
+
+	struct log_stream st[2] = {{.name = "stdout", .fd = outp[0]},
+	                           {.name = "stderr", .fd = errp[0]}};
+	pump(log_fd, st);
+	rt_launch_wait(&l, false, status, err);
+	if (l.cg) {
+		struct rt_cgroup_stats s;
+		struct kiln_err e = KILN_ERR_INIT;
+		if (rt_cgroup_stats(l.cg, &s, &e) == 0)
+			c->oom_killed = s.oom_killed;
+		kiln_err_release(&e);
+	}
+	rt_launch_release(&l);
+	return 0;
+}
+
+/* Stopped by the user (or removed) since it started. */
+static bool stopped(const char *root, const struct rt_container *c)
+{
+	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	return kiln_path_exists(marker) || !kiln_path_exists(dir);
+}
+
+static bool should_restart(const char *root, const struct rt_container *c, int status)
+{
+	if (!c->restart_policy || !strcmp(c->restart_policy, "no") || stopped(root, c))
+		return false;
+	if (!strcmp(c->restart_policy, "on-failure"))
+		return status != 0 && (c->restart_max == 0 || c->restart_count < c->restart_max);
+	return true; /* always, unless-stopped */
+}
+
+__attribute__((noreturn)) static void monitor_main(const char *root, struct rt_container *c,
+                                                   int result_fd)
+{
+	/* keep only the result pipe: no store lock, no terminal */
+	if (result_fd != 3) {
+		dup3(result_fd, 3, O_CLOEXEC);
+		result_fd = 3;
+	}
+	syscall(SYS_close_range, 4, ~0U, 0);
+	int devnull = open("/dev/null", O_RDWR);
+	for (int i = 0; i < 3 && devnull >= 0; i++)
+		dup2(devnull, i);
+	if (devnull > 2)
+		close(devnull);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	prctl(PR_SET_NAME, "kiln-monitor", 0, 0, 0);
+	if (chdir("/") < 0)
+		_exit(1);
+
+	_cleanup_free_ char *log_path = rt_container_log_path(root, c->id);
+	int log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	long delay_ms = 100;
+	struct kiln_err failed = KILN_ERR_INIT; /* reported once recorded (and removed) */
+	for (;;) {
+		struct kiln_err err = KILN_ERR_INIT;
+		int status = 0;
+		if (run_once(root, c, log_fd, &result_fd, &status, &err) < 0) {
+			status = rt_exit_code_for(&err);
+			free(c->error);
+			c->error = kiln_err_format(&err);
+			if (result_fd >= 0)
+				kiln_err_move(&failed, &err);
+		}
+		kiln_err_release(&err);
+		c->exit_code = status;
+		c->pid = 0;
+		c->pid_start = 0;
+		free(c->finished);
+		c->finished = rt_now_rfc3339();
+		bool again = c->error == NULL && should_restart(root, c, status);
+		c->status = again ? RT_RESTARTING : RT_EXITED;
+		if (!again)
+			c->monitor_pid = 0;
+		save_state(root, c);
+		if (!again)
+			break;
+		nanosleep(&(struct timespec){delay_ms / 1000, (delay_ms % 1000) * 1000000L}, NULL);
+		if (delay_ms < 60000)
+			delay_ms *= 2;
+		c->restart_count++;
+		if (stopped(root, c)) { /* while we waited */
+			c->status = RT_EXITED;
+			c->monitor_pid = 0;
+			save_state(root, c);
+			break;
+		}
+	}
+	if (log_fd >= 0)
+		close(log_fd);
+	if (c->auto_remove)
+		rt_container_remove(root, c, true, NULL);
+	if (result_fd >= 0)
+		report(&result_fd, &failed);
+	_exit(0); /* no atexit handlers, no leak check: this is a fork */
+}
+
+static int read_result(int fd, struct kiln_err *err)
+{
+	struct start_result r;
+	size_t got = 0;
+	while (got < sizeof(r)) {
+		ssize_t n = read(fd, (char *)&r + got, sizeof(r) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got < sizeof(r))
+		return kiln_err_set(err, 0, "the container's monitor exited before starting it");
+	if (r.ok)
+		return 0;
+	r.msg[sizeof(r.msg) - 1] = 0;
+	return kiln_err_set(err, r.code > 0 && r.code < KILN_E_BASE ? 0 : r.code, "%s", r.msg);
+}
+
+int rt_container_start(const char *root, struct rt_container *c, struct kiln_err *err)
+{
+	if (c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start)
+		return 0; /* already running: docker's start is a no-op then */
+	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
+	unlink(marker);
+	int res[2];
+	if (pipe2(res, O_CLOEXEC) < 0)
+		return kiln_err_set(err, errno, "pipe");
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(res[0]), close(res[1]);
+		return kiln_err_set(err, errno, "forking the monitor");
+	}
+	if (pid == 0) {
+		close(res[0]);
+		setsid();
+		pid_t m = fork(); /* the monitor is not the CLI's child */
+		if (m != 0)
+			_exit(m < 0);
+		monitor_main(root, c, res[1]);
+	}
+	close(res[1]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	int r = read_result(res[0], err);
+	close(res[0]);
+	return r;
+}

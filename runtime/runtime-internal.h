@@ -1,0 +1,104 @@
+/* runtime/runtime-internal.h: what the runtime's files share. Private to
+ * runtime/ (the public header is runtime.h). */
+#ifndef KILN_RUNTIME_INTERNAL_H
+#define KILN_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "runtime.h"
+#include "sys-internal.h"
+
+#define RT_CONTAINERS_DIR "containers"
+#define RT_NAMES_DIR      "containers/names"
+
+/* --- launching a container's process (launch.c, child.c) ---------------- */
+struct rt_launch {
+	/* in */
+	const struct rt_spec *spec;
+	const char *id;        /* cgroup name, hostname default */
+	const char *rootfs;    /* the overlay's mount point */
+	const char *files_dir; /* holds hosts, hostname, resolv.conf */
+	int stdin_fd, stdout_fd, stderr_fd;
+	/* out */
+	pid_t pid;          /* container init, host pid */
+	uint64_t pid_start; /* its start time */
+	struct rt_cgroup *cg;
+	struct rt_seccomp *sc;
+};
+/* Makes the files of files_dir, the cgroup, clones the init into its
+ * namespaces and returns once it has exec'd the command (or with the
+ * error of why it could not). On failure nothing is left running. */
+int rt_launch_start(struct rt_launch *l, struct kiln_err *err);
+/* Waits for the init, forwarding the usual signals when sig_proxy; *status
+ * is docker's exit code. */
+int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln_err *err);
+/* Removes the cgroup (killing anything left in it) and frees l's outputs. */
+void rt_launch_release(struct rt_launch *l);
+
+/* What the child needs besides the launch (child.c). */
+struct rt_child {
+	const struct rt_launch *l;
+	uint64_t caps;
+	int sync_fd;  /* parent -> child: go */
+	int error_fd; /* child -> parent: an error message, EOF on exec */
+	int devnull_fd;
+};
+/* Never returns: sets the container up and execs its command, or writes
+ * the error to error_fd and exits 1. */
+__attribute__((noreturn)) void rt_child_main(struct rt_child *c);
+
+/* The message the child sends when it fails. */
+struct rt_child_error {
+	int code; /* kiln_err code */
+	char msg[2048];
+};
+
+/* --- mounts inside the container (mounts.c), child side ------------------ */
+/* Mounts the rootfs (overlay) at l->rootfs and everything under it: /proc,
+ * /dev, /sys, the spec's mounts, the hosts files. Then pivots into it. */
+int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err);
+/* After pivot_root: masked and read-only paths, read-only rootfs. */
+int rt_mounts_finish(const struct rt_spec *spec, struct kiln_err *err);
+
+/* --- users (user.c) -------------------------------------------------------- */
+/* Resolves spec ("name", "uid", "uid:gid", "name:group", "") against the
+ * contents of /etc/passwd and /etc/group (either may be NULL: absent).
+ * *home receives the user's home (allocated, "/" if unknown). */
+int rt_user_resolve(const char *spec, const char *passwd, const char *group, struct rt_identity *id,
+                    char **home, struct kiln_err *err);
+
+/* --- ids, names, times (names.c) ------------------------------------------- */
+void rt_id_generate(char out[65]);
+/* docker's namesgenerator: "adjective_surname". Allocated. */
+char *rt_name_generate(void);
+/* docker's name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+bool rt_name_valid(const char *name);
+/* RFC 3339 UTC with nanoseconds, as docker's Created (allocated). */
+char *rt_now_rfc3339(void);
+/* Start time of pid (field 22 of /proc/PID/stat), 0 if gone. */
+uint64_t rt_pid_start_time(pid_t pid);
+
+/* --- state (state.c) ------------------------------------------------------- */
+char *rt_container_dir(const char *root, const char *id);
+int rt_state_save(const char *root, const struct rt_container *c, struct kiln_err *err);
+int rt_config_save(const char *root, const struct rt_container *c, struct kiln_err *err);
+int rt_container_read(const char *root, const char *id, struct rt_container **out,
+                      struct kiln_err *err);
+/* Takes the container's lock (exclusive); returns the fd. */
+int rt_container_lock(const char *root, const char *id, struct kiln_err *err);
+/* Reserves name for id (KILN_E_CONFLICT when taken). */
+int rt_name_reserve(const char *root, const char *name, const char *id, struct kiln_err *err);
+void rt_name_release(const char *root, const char *name, const char *id);
+
+/* --- monitor (monitor.c) ---------------------------------------------------- */
+/* ROOT/containers/<id>/stopped: the user stopped it, no restart policy
+ * applies until the next start. */
+char *rt_stop_marker_path(const char *root, const char *id);
+
+/* --- spec helpers (spec.c) --------------------------------------------------- */
+char **rt_strv_dup(char *const *v);
+size_t rt_strv_len(char *const *v);
+
+#endif

@@ -1,0 +1,281 @@
+/* runtime: isolated containers over image snapshots, daemonless.
+ * Layer 2: uses image/ and common/ only (never the parser).
+ *
+ * Two ways in:
+ *   - rt_run_process(): one process in a fresh, throw-away container over
+ *     caller-given layer dirs, with the caller's fds, returning its exit
+ *     status. This is how the builder runs a RUN step: it keeps the upper
+ *     dir afterwards and makes a layer of it. Nothing is persisted.
+ *   - containers (rt_container_*): a spec made from an image config and run
+ *     options, persisted under ROOT/containers/<id>/, with docker's
+ *     lifecycle (create, start, wait, kill, remove) so that any later kiln
+ *     process sees it.
+ *
+ * On disk, under the store root:
+ *   ROOT/containers/<id>/config.json   the container (spec, image, name, times)
+ *   ROOT/containers/<id>/state.json    status, pid, exit code, times
+ *   ROOT/containers/<id>/{upper,work}/ the container's writable layer
+ *   ROOT/containers/<id>/{hosts,hostname,resolv.conf}
+ *   ROOT/containers/<id>/rootfs/       mount point (mounted only inside the
+ *                                      container's own mount namespace)
+ *   ROOT/containers/names/<name>       symlink to the id (unique names)
+ *   ROOT/gc-roots/container-<id>       the image's manifest digest (keeps
+ *                                      the image alive while the container is)
+ *
+ * Exit codes of a container that could not start follow docker's: errors
+ * carry RT_E_EXEC_NOTFOUND (127) or RT_E_EXEC_PERM (126); any other failure
+ * to run is kiln's own (125): see rt_exit_code_for(). */
+#ifndef KILN_RUNTIME_H
+#define KILN_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common.h"
+
+struct img_store;
+struct img_config;
+
+/* Error codes of a command that could not be invoked (kiln_err.code). */
+#define RT_E_EXEC_NOTFOUND (KILN_E_BASE + 100) /* exit 127 */
+#define RT_E_EXEC_PERM     (KILN_E_BASE + 101) /* exit 126 */
+/* 127, 126 or 125 for an error from a start. */
+int rt_exit_code_for(const struct kiln_err *err);
+
+enum rt_network_mode {
+	RT_NET_DEFAULT, /* a private network namespace (loopback only until
+	                 * user-mode networking lands: see design notes) */
+	RT_NET_NONE,    /* a private network namespace with loopback only */
+	RT_NET_HOST,    /* the host's network namespace */
+};
+
+enum rt_mount_type { RT_MOUNT_BIND, RT_MOUNT_TMPFS };
+struct rt_mount {
+	enum rt_mount_type type;
+	char *source;  /* host path (bind); NULL for tmpfs */
+	char *target;  /* absolute path in the container */
+	char *options; /* tmpfs: "size=64m,mode=1777" (may be NULL) */
+	bool readonly;
+};
+
+/* Resource limits; 0 means "not set". */
+struct rt_limits {
+	int64_t memory;      /* bytes */
+	int64_t memory_swap; /* bytes of memory+swap; -1 unlimited */
+	int64_t cpu_quota;   /* microseconds per cpu_period (--cpus) */
+	int64_t cpu_period;
+	int64_t cpu_shares;
+	int64_t pids_limit; /* -1 unlimited */
+};
+
+struct rt_rlimit {
+	int resource; /* RLIMIT_* */
+	uint64_t soft, hard;
+};
+
+/* What runs and how it is confined. Strings and vectors are owned
+ * (rt_spec_release frees them); vectors are NULL-terminated. */
+struct rt_spec {
+	char **args; /* argv (entrypoint + cmd resolved) */
+	char **env;  /* KEY=VALUE, final (image env merged with options) */
+	char *cwd;   /* absolute; "/" when empty */
+	char *user;  /* "name", "uid", "uid:gid", "name:group" or NULL (root) */
+	char *hostname;
+	bool tty;         /* stdio is a terminal */
+	bool interactive; /* keep stdin open (else /dev/null) */
+	bool init;        /* a tiny init as PID 1 that reaps and forwards signals */
+
+	char **lower_dirs; /* layer dirs, topmost first */
+	char *upper_dir, *work_dir;
+	bool readonly_rootfs;
+
+	struct rt_mount *mounts;
+	size_t n_mounts;
+	enum rt_network_mode network;
+	/* hosts/hostname/resolv.conf files to bind (NULL: made by the runtime) */
+	struct rt_limits limits;
+	struct rt_rlimit *rlimits; /* --ulimit; the rest default to the caller's */
+	size_t n_rlimits;
+
+	bool privileged;
+	char **cap_add, **cap_drop;
+	bool seccomp_unconfined;
+	char *seccomp_profile; /* docker JSON profile bytes, or NULL for the default */
+	bool no_new_privs;     /* set for every non-privileged container */
+	char *stop_signal;     /* "SIGTERM" (default) */
+};
+void rt_spec_release(struct rt_spec *s);
+
+/* docker's run options that shape a spec from an image config. */
+struct rt_create_opts {
+	char **args;       /* trailing args (replace Cmd), may be NULL */
+	char **entrypoint; /* --entrypoint (a single word in docker; "" clears) */
+	bool entrypoint_set;
+	char **env;      /* -e/--env: "K=V" or "K" (taken from the caller's env) */
+	char **env_file; /* --env-file paths */
+	const char *workdir, *user, *hostname;
+	bool tty, interactive, init, readonly_rootfs, privileged, rm;
+	struct rt_mount *mounts;
+	size_t n_mounts;
+	enum rt_network_mode network;
+	struct rt_limits limits;
+	struct rt_rlimit *rlimits;
+	size_t n_rlimits;
+	char **cap_add, **cap_drop;
+	char **security_opt; /* "seccomp=unconfined", "seccomp=FILE.json",
+	                        "no-new-privileges[:true]" */
+	const char *name;    /* NULL: a generated docker-style name */
+	const char *restart; /* --restart: "no", "always", "unless-stopped", "on-failure[:N]" */
+	char **labels;       /* "K=V" */
+};
+
+/* Fills spec from image config cfg and options (docker's merge rules: -e
+ * over --env-file over the image's Env, PATH defaulted, HOSTNAME set;
+ * trailing args replace Cmd; --entrypoint replaces Entrypoint and clears
+ * Cmd; -w over WorkingDir; -u over User). Lower dirs are left to the caller. */
+int rt_spec_from_config(const struct img_config *cfg, const struct rt_create_opts *o,
+                        const char *hostname, struct rt_spec *spec, struct kiln_err *err);
+
+/* --- one-shot (the builder's RUN steps) ------------------------------------ */
+struct rt_run_io {
+	int stdin_fd, stdout_fd, stderr_fd; /* -1: /dev/null */
+};
+/* Runs spec->args in a new container over spec->lower_dirs with
+ * spec->upper_dir/work_dir as its writable layer (both must exist and be
+ * on the same filesystem; the upper dir is left as the process left it),
+ * with stdio on io's fds, and waits for it. *status is docker's exit code:
+ * the process's status, 128+N if killed by signal N. root is the store
+ * root (its tmp/ holds the per-run hosts files). Errors: the process could
+ * not be started (rt_exit_code_for tells 125/126/127). */
+int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt_run_io *io,
+                   int *status, struct kiln_err *err);
+
+/* --- containers ------------------------------------------------------------ */
+enum rt_status {
+	RT_CREATED,
+	RT_RUNNING,
+	RT_PAUSED,
+	RT_RESTARTING,
+	RT_EXITED,
+	RT_DEAD,
+	RT_REMOVING,
+};
+const char *rt_status_name(enum rt_status s); /* docker's: "created", "running"... */
+
+struct rt_container {
+	char id[65];
+	char *name;       /* without the leading "/" */
+	char *image;      /* as the user named it ("busybox") */
+	char *image_id;   /* "sha256:..." config digest */
+	char *created;    /* RFC 3339 with nanoseconds */
+	bool auto_remove; /* --rm */
+	struct rt_spec spec;
+	char **cmd, **entrypoint; /* as resolved, for inspect/ps */
+	char **labels;            /* "K=V" */
+	char *restart_policy;     /* "no", "always", "unless-stopped", "on-failure" */
+	int restart_max;          /* on-failure:N (0: no limit) */
+
+	/* state.json */
+	enum rt_status status;
+	pid_t pid;                /* container init (host pid), 0 when not running */
+	uint64_t pid_start;       /* its start time (clock ticks since boot), against pid reuse */
+	pid_t monitor_pid;        /* the process that waits for it */
+	int exit_code;            /* docker's State.ExitCode */
+	char *started, *finished; /* RFC 3339, NULL when never */
+	char *error;              /* State.Error */
+	bool oom_killed;
+	int restart_count;
+};
+void rt_container_free(struct rt_container *c);
+
+/* Creates a container (state "created") from image name_or_id: resolves the
+ * image (KILN_E_NOTFOUND "No such image: X" when absent), unpacks its
+ * snapshots, reserves the name (KILN_E_CONFLICT with docker's message when
+ * taken), writes the GC root, then config.json and state.json. */
+int rt_container_create(struct img_store *s, const char *image, const struct rt_create_opts *o,
+                        struct rt_container **out, struct kiln_err *err);
+
+/* Loads a container by full ID, unique ID prefix or name ("No such
+ * container: X"). The state is refreshed: a "running" container whose
+ * process is gone reads "exited". */
+int rt_container_load(const char *root, const char *id_or_name, struct rt_container **out,
+                      struct kiln_err *err);
+/* Every container, newest first. */
+int rt_container_list(const char *root, struct rt_container ***out, size_t *n,
+                      struct kiln_err *err);
+void rt_container_list_free(struct rt_container **v, size_t n);
+
+/* Starts the container's process with stdio on io's fds and waits for it
+ * in this process, forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+ * SIGUSR2, SIGWINCH... to it when sig_proxy; records running, then exited
+ * with its exit code; removes the container afterwards if it was created
+ * with --rm. *status: docker's exit code. */
+int rt_container_run_attached(const char *root, struct rt_container *c, const struct rt_run_io *io,
+                              bool sig_proxy, int *status, struct kiln_err *err);
+
+/* Starts the container in the background under its monitor, a small
+ * process of its own (conmon's job; kiln stays daemonless): it owns the
+ * container's stdout and stderr and writes them to
+ * ROOT/containers/<id>/<id>-json.log in docker's json-file format, records
+ * the exit code and finish time, restarts it as its --restart policy says,
+ * and removes an --rm container. Returns once the command has exec'd (or
+ * with why it could not: see rt_exit_code_for). */
+int rt_container_start(const char *root, struct rt_container *c, struct kiln_err *err);
+char *rt_container_log_path(const char *root, const char *id);
+
+/* docker logs: the json-file log, filtered. */
+struct rt_logs_opts {
+	bool follow, timestamps;
+	long tail;                  /* -1: all */
+	int64_t since_ns, until_ns; /* 0: unbounded (Unix time in nanoseconds) */
+};
+/* Writes the stdout lines to out_fd and the stderr lines to err_fd; with
+ * follow, keeps reading until the container is no longer running. */
+int rt_container_logs(const char *root, const struct rt_container *c, const struct rt_logs_opts *o,
+                      int out_fd, int err_fd, struct kiln_err *err);
+/* "2013-01-02T13:23:37Z", "1360000000.5", "10m", "1h30m" (before now) ->
+ * Unix nanoseconds, as docker's --since/--until. */
+int rt_parse_timestamp(const char *s, int64_t *ns, struct kiln_err *err);
+
+/* Sends sig to the container's init (KILN_E_CONFLICT "container X is not
+ * running" otherwise). */
+int rt_container_kill(const char *root, struct rt_container *c, int sig, struct kiln_err *err);
+/* STOPSIGNAL (or SIGTERM), then SIGKILL after timeout_sec; waits until it
+ * is gone. A container not running is left as it is. */
+int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
+                      struct kiln_err *err);
+/* Waits until the container is not running; *exit_code its exit code. */
+int rt_container_wait(const char *root, struct rt_container *c, int *exit_code,
+                      struct kiln_err *err);
+/* Removes the container (its dir, name, GC root). A running container
+ * needs force (killed first), else KILN_E_CONFLICT with docker's message. */
+int rt_container_remove(const char *root, struct rt_container *c, bool force, struct kiln_err *err);
+
+/* True when a container (any state) uses image id (rmi, image prune);
+ * *user receives the first such container's ID when non-NULL. */
+bool rt_image_in_use(const char *root, const char *image_id, char **user);
+
+/* docker's signal names: "SIGKILL", "KILL", "9" -> 9 (KILN_E_INVALID
+ * "Invalid signal: X" otherwise). */
+int rt_signal_parse(const char *s, int *sig, struct kiln_err *err);
+
+/* --- docker's option syntaxes (opts.c) --------------------------------------- */
+/* "512m", "1g", "100k", "1024" (bytes; b/k/m/g/t/p, optional trailing "b",
+ * any case) as docker's RAMInBytes. */
+int rt_parse_bytes(const char *s, int64_t *out, struct kiln_err *err);
+/* --cpus "1.5" -> quota 150000 per period 100000. */
+int rt_parse_cpus(const char *s, struct rt_limits *l, struct kiln_err *err);
+/* --ulimit "nofile=1024:2048" or "nproc=512" (soft = hard). */
+int rt_parse_ulimit(const char *s, struct rt_rlimit *out, struct kiln_err *err);
+/* -v "/host:/ctr[:ro|rw]" (a bind; named and anonymous volumes are not
+ * supported yet: KILN_E_UNSUPPORTED). Fields allocated. */
+int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err);
+/* --tmpfs "/ctr[:opts]". */
+int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err);
+/* --network "none", "host", "default"/"bridge" (docker's message for others). */
+int rt_parse_network(const char *s, enum rt_network_mode *out, struct kiln_err *err);
+void rt_mount_release(struct rt_mount *m);
+
+#endif

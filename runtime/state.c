@@ -1,0 +1,339 @@
+/* Container records on disk: ROOT/containers/<id>/config.json (what the
+ * container is) and state.json (what it is doing), each written atomically;
+ * names as symlinks under ROOT/containers/names/ (created with symlink(2),
+ * which fails if the name exists: uniqueness without a global lock). The
+ * only runtime file that includes <jansson.h>. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime-internal.h"
+
+#define MAX_STATE_JSON (16u << 20)
+
+char *rt_container_dir(const char *root, const char *id)
+{
+	return xasprintf("%s/%s/%s", root, RT_CONTAINERS_DIR, id);
+}
+
+static json_t *strv_json(char *const *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static void put_str(json_t *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_set_new(o, key, json_string(v));
+}
+
+static void put_strv(json_t *o, const char *key, char *const *v)
+{
+	if (v)
+		json_object_set_new(o, key, strv_json(v));
+}
+
+static char *get_str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? xstrdup(s) : NULL;
+}
+
+static char **get_strv(json_t *o, const char *key)
+{
+	json_t *a = json_object_get(o, key);
+	if (!json_is_array(a))
+		return NULL;
+	size_t n = json_array_size(a);
+	char **v = xcalloc(n + 1, sizeof(char *));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+		if (s)
+			v[k++] = xstrdup(s);
+	}
+	return v;
+}
+
+static int64_t get_int(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static bool get_bool(json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key));
+}
+
+static json_t *spec_json(const struct rt_spec *s)
+{
+	json_t *o = json_object();
+	put_strv(o, "args", s->args);
+	put_strv(o, "env", s->env);
+	put_str(o, "cwd", s->cwd);
+	put_str(o, "user", s->user);
+	put_str(o, "hostname", s->hostname);
+	json_object_set_new(o, "tty", json_boolean(s->tty));
+	json_object_set_new(o, "interactive", json_boolean(s->interactive));
+	json_object_set_new(o, "init", json_boolean(s->init));
+	put_strv(o, "lower_dirs", s->lower_dirs);
+	put_str(o, "upper_dir", s->upper_dir);
+	put_str(o, "work_dir", s->work_dir);
+	json_object_set_new(o, "readonly_rootfs", json_boolean(s->readonly_rootfs));
+	json_t *mounts = json_array();
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct rt_mount *m = &s->mounts[i];
+		json_t *j = json_object();
+		put_str(j, "type", m->type == RT_MOUNT_TMPFS ? "tmpfs" : "bind");
+		put_str(j, "source", m->source);
+		put_str(j, "target", m->target);
+		put_str(j, "options", m->options);
+		json_object_set_new(j, "readonly", json_boolean(m->readonly));
+		json_array_append_new(mounts, j);
+	}
+	json_object_set_new(o, "mounts", mounts);
+	json_object_set_new(o, "network", json_integer(s->network));
+	json_t *lim = json_object();
+	json_object_set_new(lim, "memory", json_integer(s->limits.memory));
+	json_object_set_new(lim, "memory_swap", json_integer(s->limits.memory_swap));
+	json_object_set_new(lim, "cpu_quota", json_integer(s->limits.cpu_quota));
+	json_object_set_new(lim, "cpu_period", json_integer(s->limits.cpu_period));
+	json_object_set_new(lim, "cpu_shares", json_integer(s->limits.cpu_shares));
+	json_object_set_new(lim, "pids_limit", json_integer(s->limits.pids_limit));
+	json_object_set_new(o, "limits", lim);
+	json_t *rl = json_array();
+	for (size_t i = 0; i < s->n_rlimits; i++)
+		json_array_append_new(rl,
+		                      json_pack("{s:i,s:I,s:I}", "resource", s->rlimits[i].resource,
+		                                "soft", (json_int_t)s->rlimits[i].soft, "hard",
+		                                (json_int_t)s->rlimits[i].hard));
+	json_object_set_new(o, "rlimits", rl);
+	json_object_set_new(o, "privileged", json_boolean(s->privileged));
+	put_strv(o, "cap_add", s->cap_add);
+	put_strv(o, "cap_drop", s->cap_drop);
+	json_object_set_new(o, "seccomp_unconfined", json_boolean(s->seccomp_unconfined));
+	put_str(o, "seccomp_profile", s->seccomp_profile);
+	json_object_set_new(o, "no_new_privs", json_boolean(s->no_new_privs));
+	put_str(o, "stop_signal", s->stop_signal);
+	return o;
+}
+
+static void spec_from_json(json_t *o, struct rt_spec *s)
+{
+	s->args = get_strv(o, "args");
+	s->env = get_strv(o, "env");
+	s->cwd = get_str(o, "cwd");
+	s->user = get_str(o, "user");
+	s->hostname = get_str(o, "hostname");
+	s->tty = get_bool(o, "tty");
+	s->interactive = get_bool(o, "interactive");
+	s->init = get_bool(o, "init");
+	s->lower_dirs = get_strv(o, "lower_dirs");
+	s->upper_dir = get_str(o, "upper_dir");
+	s->work_dir = get_str(o, "work_dir");
+	s->readonly_rootfs = get_bool(o, "readonly_rootfs");
+	json_t *mounts = json_object_get(o, "mounts");
+	s->n_mounts = json_array_size(mounts);
+	s->mounts = s->n_mounts ? xcalloc(s->n_mounts, sizeof(*s->mounts)) : NULL;
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		json_t *j = json_array_get(mounts, i);
+		const char *type = json_string_value(json_object_get(j, "type"));
+		s->mounts[i].type = type && !strcmp(type, "tmpfs") ? RT_MOUNT_TMPFS : RT_MOUNT_BIND;
+		s->mounts[i].source = get_str(j, "source");
+		s->mounts[i].target = get_str(j, "target");
+		s->mounts[i].options = get_str(j, "options");
+		s->mounts[i].readonly = get_bool(j, "readonly");
+		if (!s->mounts[i].target)
+			s->mounts[i].target = xstrdup("/");
+	}
+	s->network = (enum rt_network_mode)get_int(o, "network");
+	json_t *lim = json_object_get(o, "limits");
+	s->limits.memory = get_int(lim, "memory");
+	s->limits.memory_swap = get_int(lim, "memory_swap");
+	s->limits.cpu_quota = get_int(lim, "cpu_quota");
+	s->limits.cpu_period = get_int(lim, "cpu_period");
+	s->limits.cpu_shares = get_int(lim, "cpu_shares");
+	s->limits.pids_limit = get_int(lim, "pids_limit");
+	json_t *rl = json_object_get(o, "rlimits");
+	s->n_rlimits = json_array_size(rl);
+	s->rlimits = s->n_rlimits ? xcalloc(s->n_rlimits, sizeof(*s->rlimits)) : NULL;
+	for (size_t i = 0; i < s->n_rlimits; i++) {
+		json_t *j = json_array_get(rl, i);
+		s->rlimits[i].resource = (int)get_int(j, "resource");
+		s->rlimits[i].soft = (uint64_t)get_int(j, "soft");
+		s->rlimits[i].hard = (uint64_t)get_int(j, "hard");
+	}
+	s->privileged = get_bool(o, "privileged");
+	s->cap_add = get_strv(o, "cap_add");
+	s->cap_drop = get_strv(o, "cap_drop");
+	s->seccomp_unconfined = get_bool(o, "seccomp_unconfined");
+	s->seccomp_profile = get_str(o, "seccomp_profile");
+	s->no_new_privs = get_bool(o, "no_new_privs");
+	s->stop_signal = get_str(o, "stop_signal");
+}
+
+static int save_json(const char *root, const char *id, const char *file, json_t *o,
+                     struct kiln_err *err)
+{
+	char *data = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	_cleanup_free_ char *dir = rt_container_dir(root, id);
+	_cleanup_free_ char *path = kiln_path_join(dir, file);
+	int r = kiln_write_file_atomic(path, data, strlen(data), 0600, err);
+	free(data);
+	return r;
+}
+
+int rt_config_save(const char *root, const struct rt_container *c, struct kiln_err *err)
+{
+	json_t *o = json_object();
+	put_str(o, "id", c->id);
+	put_str(o, "name", c->name);
+	put_str(o, "image", c->image);
+	put_str(o, "image_id", c->image_id);
+	put_str(o, "created", c->created);
+	json_object_set_new(o, "auto_remove", json_boolean(c->auto_remove));
+	put_strv(o, "cmd", c->cmd);
+	put_strv(o, "entrypoint", c->entrypoint);
+	put_strv(o, "labels", c->labels);
+	put_str(o, "restart_policy", c->restart_policy);
+	json_object_set_new(o, "restart_max", json_integer(c->restart_max));
+	json_object_set_new(o, "spec", spec_json(&c->spec));
+	return save_json(root, c->id, "config.json", o, err);
+}
+
+int rt_state_save(const char *root, const struct rt_container *c, struct kiln_err *err)
+{
+	json_t *o = json_object();
+	put_str(o, "status", rt_status_name(c->status));
+	json_object_set_new(o, "pid", json_integer(c->pid));
+	json_object_set_new(o, "pid_start", json_integer((json_int_t)c->pid_start));
+	json_object_set_new(o, "monitor_pid", json_integer(c->monitor_pid));
+	json_object_set_new(o, "exit_code", json_integer(c->exit_code));
+	put_str(o, "started", c->started);
+	put_str(o, "finished", c->finished);
+	put_str(o, "error", c->error);
+	json_object_set_new(o, "oom_killed", json_boolean(c->oom_killed));
+	json_object_set_new(o, "restart_count", json_integer(c->restart_count));
+	return save_json(root, c->id, "state.json", o, err);
+}
+
+static json_t *load_json(const char *dir, const char *file, struct kiln_err *err)
+{
+	_cleanup_free_ char *path = kiln_path_join(dir, file);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (kiln_read_file(path, MAX_STATE_JSON, &data, &len, err) < 0)
+		return NULL;
+	json_error_t je;
+	json_t *o = json_loadb(data, len, 0, &je);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		kiln_err_set(err, KILN_E_CORRUPT, "`%s`: %s", path, je.text);
+		return NULL;
+	}
+	return o;
+}
+
+static enum rt_status status_from(const char *s)
+{
+	for (int i = RT_CREATED; i <= RT_REMOVING; i++)
+		if (s && !strcmp(s, rt_status_name((enum rt_status)i)))
+			return (enum rt_status)i;
+	return RT_DEAD;
+}
+
+int rt_container_read(const char *root, const char *id, struct rt_container **out,
+                      struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = rt_container_dir(root, id);
+	json_t *cfg = load_json(dir, "config.json", err);
+	if (!cfg)
+		return -1;
+	struct rt_container *c = xcalloc(1, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->name = get_str(cfg, "name");
+	c->image = get_str(cfg, "image");
+	c->image_id = get_str(cfg, "image_id");
+	c->created = get_str(cfg, "created");
+	c->auto_remove = get_bool(cfg, "auto_remove");
+	c->cmd = get_strv(cfg, "cmd");
+	c->entrypoint = get_strv(cfg, "entrypoint");
+	c->labels = get_strv(cfg, "labels");
+	c->restart_policy = get_str(cfg, "restart_policy");
+	c->restart_max = (int)get_int(cfg, "restart_max");
+	spec_from_json(json_object_get(cfg, "spec"), &c->spec);
+	json_decref(cfg);
+	if (!c->name)
+		c->name = xstrdup(id);
+
+	struct kiln_err e = KILN_ERR_INIT;
+	json_t *st = load_json(dir, "state.json", &e);
+	kiln_err_release(&e); /* a container being created has none yet */
+	c->status = RT_CREATED;
+	if (st) {
+		c->status = status_from(json_string_value(json_object_get(st, "status")));
+		c->pid = (pid_t)get_int(st, "pid");
+		c->pid_start = (uint64_t)get_int(st, "pid_start");
+		c->monitor_pid = (pid_t)get_int(st, "monitor_pid");
+		c->exit_code = (int)get_int(st, "exit_code");
+		c->started = get_str(st, "started");
+		c->finished = get_str(st, "finished");
+		c->error = get_str(st, "error");
+		c->oom_killed = get_bool(st, "oom_killed");
+		c->restart_count = (int)get_int(st, "restart_count");
+		json_decref(st);
+	}
+	*out = c;
+	return 0;
+}
+
+int rt_container_lock(const char *root, const char *id, struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = rt_container_dir(root, id);
+	_cleanup_free_ char *path = kiln_path_join(dir, "lock");
+	return kiln_lock_file(path, true, err);
+}
+
+int rt_name_reserve(const char *root, const char *name, const char *id, struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = kiln_path_join(root, RT_NAMES_DIR);
+	if (kiln_mkdir_p(dir, 0700, err) < 0)
+		return -1;
+	_cleanup_free_ char *path = kiln_path_join(dir, name);
+	if (symlink(id, path) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return kiln_err_set(err, errno, "reserving the name `%s`", name);
+	char held[80] = "";
+	ssize_t n = readlink(path, held, sizeof(held) - 1);
+	if (n > 0)
+		held[n] = 0;
+	/* a name left by a container that no longer exists is free again */
+	_cleanup_free_ char *holder = rt_container_dir(root, held);
+	if (n > 0 && !kiln_path_exists(holder) && unlink(path) == 0 && symlink(id, path) == 0)
+		return 0;
+	return kiln_err_set(err, KILN_E_CONFLICT,
+	                    "Conflict. The container name \"/%s\" is already in use by container "
+	                    "\"%s\". You have to remove (or rename) that container to be able to "
+	                    "reuse that name.",
+	                    name, held);
+}
+
+void rt_name_release(const char *root, const char *name, const char *id)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s/%s", root, RT_NAMES_DIR, name);
+	char held[80];
+	ssize_t n = readlink(path, held, sizeof(held) - 1);
+	if (n > 0) {
+		held[n] = 0;
+		if (!strcmp(held, id))
+			unlink(path);
+	}
+}

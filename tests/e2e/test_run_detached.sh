@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Detached containers under their monitor: run -d, json-file logs (-f,
+# --tail, -t, --since/--until), stop, start, restart, kill, wait, --rm,
+# restart policies, and a monitor killed with kill -9. As root only.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || skip_all "containers need root"
+KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" --import "$T/bb.tar" >/dev/null 2>&1 ||
+	skip_all "no static busybox (apt-get install busybox-static)"
+
+cleanup_containers() {
+	local ids
+	ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) || return 0
+	[ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
+	return 0
+}
+at_exit cleanup_containers
+# live (not zombie) monitors of this test's root
+monitors() {
+	local p
+	for p in $(pgrep -x kiln-monitor); do
+		[ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" = Z ] && continue
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$ROOT" && echo "$p"
+	done
+	return 0
+}
+wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
+	local n=$(($1 * 20)); shift
+	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+status_of() { "$KILN" container inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
+is_status() { [ "$(status_of "$1")" = "$2" ]; }
+
+run_ok "run -d prints the ID" "$KILN" --root "$ROOT" run -d --name d1 busybox sh -c \
+	'echo out; echo err >&2; i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done'
+ID=$OUT
+expect_eq "a 64-hex ID" "$(printf '%s' "$ID" | grep -cE '^[0-9a-f]{64}$')" "1"
+expect_eq "running" "$(status_of d1)" "running"
+expect_contains "ps shows Up" "$("$KILN" ps)" "Up "
+[ -n "$(monitors)" ] && ok "a monitor supervises it" || not_ok "no monitor process"
+wait_for 5 sh -c "'$KILN' logs d1 | grep -q 'tick 3'"
+OUT=$("$KILN" logs d1 2>/dev/null)
+expect_eq "logs: stdout lines in order" "$(echo "$OUT" | head -2 | tr '\n' ' ')" "out tick 0 "
+expect_eq "logs: stderr goes to stderr" "$("$KILN" logs d1 2>&1 >/dev/null)" "err"
+expect_eq "logs --tail 1" "$("$KILN" logs --tail 1 d1 2>/dev/null | wc -l)" "1"
+expect_eq "logs -t: RFC 3339 nano timestamps" \
+	"$("$KILN" logs -t d1 2>/dev/null | head -1 | grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z out$')" "1"
+LOG="$ROOT/containers/$ID/$ID-json.log"
+expect_eq "json-file format" "$(head -1 "$LOG" | grep -cE '^\{"log":"out\\n","stream":"stdout","time":"[^"]+"\}$')" "1"
+expect_eq "logs --until in the past shows nothing" "$("$KILN" logs --until 2000-01-01T00:00:00Z d1 2>&1)" ""
+expect_eq "logs --since 1h shows everything" "$("$KILN" logs --since 1h d1 2>/dev/null | head -1)" "out"
+run_ok "stop -t 1" "$KILN" stop -t 1 d1
+expect_eq "stop prints the name" "$OUT" "d1"
+expect_eq "sh as PID 1 ignores TERM: killed after the timeout" "$("$KILN" container inspect -f '{{.State.Status}} {{.State.ExitCode}}' d1)" "exited 137"
+expect_eq "no monitor after stop" "$(monitors)" ""
+run_ok "start" "$KILN" start d1
+expect_eq "running again" "$(status_of d1)" "running"
+pid1=$("$KILN" container inspect -f '{{.State.Pid}}' d1)
+run_ok "restart -t 0" "$KILN" restart -t 0 d1
+pid2=$("$KILN" container inspect -f '{{.State.Pid}}' d1)
+if [ "$(status_of d1)" = running ] && [ "$pid1" != "$pid2" ]; then ok "restart: a new process"; else not_ok "restart: $pid1 -> $pid2"; fi
+run_ok "kill" "$KILN" kill d1
+wait_for 5 is_status d1 exited && ok "kill: exited" || not_ok "kill: $(status_of d1)"
+run_fail "kill of a stopped container: 1" 1 "$KILN" kill d1
+expect_contains "kill message" "$OUT" "is not running"
+
+run_ok "trap TERM" "$KILN" run -d --name d2 busybox sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+run_ok "stop with a handler" "$KILN" stop d2
+expect_eq "exited 0 via its handler" "$("$KILN" container inspect -f '{{.State.ExitCode}}' d2)" "0"
+
+"$KILN" run -d --name d3 busybox sh -c 'sleep 0.5; exit 4' >/dev/null
+run_fail "wait blocks until it exits" 0 "$KILN" wait d3
+expect_eq "wait prints its code" "$OUT" "4"
+
+"$KILN" run -d --name d4 busybox sh -c 'for i in 1 2 3; do echo line$i; sleep 0.2; done' >/dev/null
+expect_eq "logs -f follows until the end" "$("$KILN" logs -f d4 | tr '\n' ' ')" "line1 line2 line3 "
+
+"$KILN" run -d --rm --name d5 busybox true >/dev/null
+wait_for 5 sh -c "! '$KILN' container inspect d5 >/dev/null 2>&1" && ok "run -d --rm: gone after exit" || not_ok "--rm container still there"
+run_fail "run -d of a missing command: 127" 127 "$KILN" run -d --rm busybox nosuch
+expect_contains "its message" "$OUT" 'executable file not found in $PATH'
+expect_eq "and --rm removed it" "$("$KILN" ps -aq --filter name=nosuch)" ""
+
+"$KILN" run -d --name rp --restart on-failure:2 busybox sh -c 'echo run; exit 5' >/dev/null
+wait_for 10 sh -c "[ \"\$('$KILN' container inspect -f '{{.State.Status}} {{.RestartCount}}' rp)\" = 'exited 2' ]" &&
+	ok "--restart on-failure:2 restarts twice" || not_ok "restart policy: $("$KILN" container inspect -f '{{.State.Status}} {{.RestartCount}}' rp)"
+expect_eq "three runs logged" "$("$KILN" logs rp | wc -l)" "3"
+run_fail "--restart with --rm: 125" 125 "$KILN" run --rm --restart always busybox true
+run_fail "--restart bogus: 125" 125 "$KILN" run --restart bogus busybox true
+
+"$KILN" run -d --name ra --restart always busybox sh -c 'sleep 0.1' >/dev/null
+wait_for 10 sh -c "[ \"\$('$KILN' container inspect -f '{{.RestartCount}}' ra)\" -ge 2 ]" &&
+	ok "--restart always keeps restarting" || not_ok "always: no restarts"
+run_ok "stop ends an always policy" "$KILN" stop ra
+sleep 0.5
+expect_eq "stays exited" "$(status_of ra)" "exited"
+
+"$KILN" run -d --name mk busybox sleep 100 >/dev/null
+cpid=$("$KILN" container inspect -f '{{.State.Pid}}' mk)
+mon=$(ps -o ppid= -p "$cpid" | tr -d ' ')
+kill -9 "$mon"
+wait_for 5 is_status mk exited && ok "kill -9 of the monitor: the container reads exited" || not_ok "after kill -9 of the monitor: $(status_of mk)"
+
+cleanup_containers
+expect_eq "no monitor left" "$(monitors)" ""
+expect_eq "no container left" "$("$KILN" ps -aq)" ""
+left=$(find /sys/fs/cgroup -maxdepth 3 -path '*/kiln/*' -name "$ID*" 2>/dev/null)
+expect_eq "no cgroup left" "$left" ""
