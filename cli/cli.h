@@ -137,5 +137,12 @@ int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_import(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_load(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_save(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_registry.c */
+int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_push(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_login(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_logout(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_manifest_inspect(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_search(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

@@ -27,6 +27,11 @@ static const struct kiln_cmd system_commands[] = {
     {0},
 };
 
+static const struct kiln_cmd manifest_commands[] = {
+    {"inspect", cmd_manifest_inspect, 0, "Display an image manifest, or manifest list", NULL},
+    {0},
+};
+
 const struct kiln_cmd kiln_commands[] = {
     {"help", cmd_help, 0, "Show help for a command", NULL},
     {"history", cmd_history, S, "Show the history of an image", NULL},
@@ -36,9 +41,15 @@ const struct kiln_cmd kiln_commands[] = {
      NULL},
     {"inspect", cmd_inspect, S, "Return low-level information on images", NULL},
     {"load", cmd_load, S, "Load an image from a tar archive or STDIN", NULL},
+    {"login", cmd_login, 0, "Log in to a registry", NULL},
+    {"logout", cmd_logout, 0, "Log out from a registry", NULL},
+    {"manifest", NULL, 0, "Manage image manifests", manifest_commands},
     {"parse", cmd_parse, 0, "Parse a Dockerfile and show its stages and steps", NULL},
+    {"pull", cmd_pull, S, "Download an image from a registry", NULL},
+    {"push", cmd_push, S, "Upload an image to a registry", NULL},
     {"rmi", cmd_rmi, S, "Remove one or more images", NULL},
     {"save", cmd_save, S, "Save one or more images to a tar archive", NULL},
+    {"search", cmd_search, 0, "Search a registry's catalog for images", NULL},
     {"system", NULL, 0, "Manage kiln", system_commands},
     {"tag", cmd_tag, S, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", NULL},
     {"version", cmd_version, 0, "Show the kiln version information", NULL},

@@ -41,4 +41,9 @@ int img_entry_manifest(struct img_store *s, const struct img_descriptor *d,
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err);
 
+/* compressed.c: adds to blobs the compressed copies of the live diffIDs
+ * (hex) and removes the mappings of dead ones (called by gc's mark). */
+void img_compressed_mark(struct img_store *s, const struct kiln_strv *live_diff_hex,
+                         struct kiln_strv *blobs);
+
 #endif
