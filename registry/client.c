@@ -220,7 +220,9 @@ int reg_get_manifest(struct reg_client *c, const char *reference, bool accept_in
 	_cleanup_free_ char *what = xasprintf("manifest for %s%s%s", c->familiar,
 	                                      strchr(reference, ':') ? "@" : ":", reference);
 	int ret = reg_client_send(c, &r, err);
-	if (ret == 0 && r.resp.status != 200)
+	if (ret < 0)
+		kiln_err_wrap(err, "%s", what);
+	else if (r.resp.status != 200)
 		ret = reg_resp_error(c, &r, what, err);
 	if (ret < 0) {
 		reg_req_release(&r);
