@@ -53,8 +53,18 @@ int img_layer_compressed(struct img_store *s, const struct img_layer *in, enum i
 		out->media_type = xstrdup(img_compression_media_type(to));
 		return 0;
 	}
-	if (img_layer_recompress(s, in, to, out, err) < 0)
+	enum img_compression have = IMG_COMPRESS_GZIP;
+	if (in->media_type && img_compression_from_media_type(in->media_type, &have, NULL) < 0)
+		have = IMG_COMPRESS_GZIP;
+	if (to == IMG_COMPRESS_GZIP && have == IMG_COMPRESS_NONE) {
+		/* an uncompressed blob is its own diffID: gzip it on every core */
+		if (img_pgzip_blob(s, in->digest, out->digest, &out->size, err) < 0)
+			return kiln_err_wrap(err, "compressing layer %s", in->diff_id);
+		memcpy(out->diff_id, in->diff_id, KILN_DIGEST_LEN);
+		out->media_type = xstrdup(IMG_MT_LAYER_GZIP);
+	} else if (img_layer_recompress(s, in, to, out, err) < 0) {
 		return -1;
+	}
 	_cleanup_free_ char *dir = kiln_path_join(s->root, COMPRESSED_DIR);
 	_cleanup_free_ char *line = xasprintf("%s %" PRIu64 "\n", out->digest, out->size);
 	if (kiln_mkdir_p(dir, 0700, err) < 0 ||

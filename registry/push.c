@@ -192,6 +192,7 @@ static int push_manifest_layers(struct img_store *s, const struct img_image *img
 		snprintf(in.diff_id, sizeof(in.diff_id), "%s", img->config->diff_ids[i]);
 		snprintf(in.digest, sizeof(in.digest), "%s", m->layers[i].digest);
 		in.size = (uint64_t)m->layers[i].size;
+		in.media_type = m->layers[i].media_type; /* borrowed, never released */
 		if (img_layer_compressed(s, &in, comp, &z, err) < 0)
 			return -1;
 		img_layer_descriptor(&z, &out->layers[i]);

@@ -82,13 +82,39 @@ expect_eq "nothing stored after failed pulls" "$(ls "$T/root6/images/blobs/sha25
 run_fail "push of an unknown image" 1 kiln push "$R/none:1"
 expect_eq "push of an unknown image message" "$OUT" "Error: An image does not exist locally with the tag: $R/none:1"
 
+# parallel gzip: members made on every core form one gzip stream whose
+# content is the layer (several 4 MiB pieces, compressible and not)
+mkctx "$T/c3" three
+head -c 9000000 /dev/urandom >"$T/c3/bin/big"
+seq 1 400000 >"$T/c3/etc/text"
+run_ok "import a multi-piece image" kiln import "$T/c3" "$R/big:1"
+run_ok "push it" kiln push "$R/big:1"
+DIFF=$(kiln inspect -f '{{index .RootFS.Layers 0}}' "$R/big:1")
+GZ=$(grep -l . "$ROOT"/compressed/"${DIFF#sha256:}".gzip)
+ZB="$ROOT/images/blobs/sha256/$(cut -d' ' -f1 "$GZ" | cut -d: -f2)"
+run_ok "gzip -t reads the pushed layer" gzip -t "$ZB"
+expect_eq "gunzip gives the layer back" "sha256:$(gzip -dc "$ZB" | sha256sum | cut -d' ' -f1)" "$DIFF"
+run_ok "pull the multi-piece image" kiln --root "$T/root7" pull "$R/big:1"
+expect_eq "multi-piece image ID" "$(kiln --root "$T/root7" inspect -f '{{.Id}}' "$R/big:1")" \
+	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
+cmp -s "$T/c3/bin/big" "$T/root7/snapshots/${DIFF#sha256:}/bin/big" && ok "the snapshot holds the file" ||
+	not_ok "snapshot content differs"
+run_ok "push with --compression zstd" kiln push --compression zstd "$R/big:1"
+ZD=$(skopeo inspect --raw --tls-verify=false "docker://$R/big:1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["mediaType"])')
+expect_eq "zstd layer media type" "$ZD" "application/vnd.oci.image.layer.v1.tar+zstd"
+run_ok "pull the zstd image" kiln --root "$T/root8" pull "$R/big:1"
+expect_eq "zstd image ID" "$(kiln --root "$T/root8" inspect -f '{{.Id}}' "$R/big:1")" \
+	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
+
 run_ok "search the catalog" kiln search "$R/im"
 expect_contains "search lists img" "$OUT" "img"
 
 # compressed copies stay while the image lives, go with it
-Z=$(cat "$ROOT"/compressed/*.gzip | cut -d' ' -f1)
+D1=$(kiln inspect -f '{{index .RootFS.Layers 0}}' "$R/img:1")
+Z=$(cut -d' ' -f1 "$ROOT/compressed/${D1#sha256:}.gzip")
 run_ok "prune keeps the compressed copy" kiln system prune -f
 [ -f "$ROOT/images/blobs/sha256/${Z#sha256:}" ] && ok "compressed blob kept" || not_ok "compressed blob gone"
-run_ok "remove the image" kiln rmi "$R/img:1" "$R/other:2"
+run_ok "remove the images" kiln rmi "$R/img:1" "$R/other:2" "$R/big:1"
 run_ok "prune" kiln system prune -a -f
 [ ! -f "$ROOT/images/blobs/sha256/${Z#sha256:}" ] && ok "compressed blob collected" || not_ok "compressed blob left"
