@@ -150,5 +150,12 @@ int cmd_start(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_restart(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_logs(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_container_inspect(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_registry.c */
+int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_push(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_login(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_logout(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_manifest_inspect(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_search(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

@@ -47,6 +47,11 @@ static const struct kiln_cmd system_commands[] = {
     {0},
 };
 
+static const struct kiln_cmd manifest_commands[] = {
+    {"inspect", cmd_manifest_inspect, 0, "Display an image manifest, or manifest list", NULL},
+    {0},
+};
+
 const struct kiln_cmd kiln_commands[] = {
     {"container", NULL, 0, "Manage containers", container_commands},
     {"create", cmd_create, R, "Create a new container", NULL},
@@ -59,14 +64,20 @@ const struct kiln_cmd kiln_commands[] = {
     {"inspect", cmd_inspect, S, "Return low-level information on images", NULL},
     {"kill", cmd_kill, R, "Kill one or more running containers", NULL},
     {"load", cmd_load, S, "Load an image from a tar archive or STDIN", NULL},
+    {"login", cmd_login, 0, "Log in to a registry", NULL},
+    {"logout", cmd_logout, 0, "Log out from a registry", NULL},
     {"logs", cmd_logs, R, "Fetch the logs of a container", NULL},
+    {"manifest", NULL, 0, "Manage image manifests", manifest_commands},
     {"parse", cmd_parse, 0, "Parse a Dockerfile and show its stages and steps", NULL},
     {"ps", cmd_ps, R, "List containers", NULL},
+    {"pull", cmd_pull, S, "Download an image from a registry", NULL},
+    {"push", cmd_push, S, "Upload an image to a registry", NULL},
     {"restart", cmd_restart, R, "Restart one or more containers", NULL},
     {"rm", cmd_rm, R, "Remove one or more containers", NULL},
     {"rmi", cmd_rmi, S, "Remove one or more images", NULL},
     {"run", cmd_run, R, "Run a command in a new container", NULL},
     {"save", cmd_save, S, "Save one or more images to a tar archive", NULL},
+    {"search", cmd_search, 0, "Search a registry's catalog for images", NULL},
     {"start", cmd_start, R, "Start one or more stopped containers", NULL},
     {"stop", cmd_stop, R, "Stop one or more running containers", NULL},
     {"system", NULL, 0, "Manage kiln", system_commands},

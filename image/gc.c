@@ -180,6 +180,8 @@ static int mark_all(struct mark *m, struct kiln_err *err)
 		          0);
 	img_index_free(x);
 	mark_root_files(m);
+	if (!m->problems)
+		img_compressed_mark(m->s, &m->diff_ids, &m->blobs);
 	kiln_strv_sort(&m->blobs);
 	if (m->fail.msg) {
 		kiln_err_move(err, &m->fail);

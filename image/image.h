@@ -252,6 +252,19 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
 /* Removes every index entry of image `id` (tags included). */
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err);
 
+/* --- what registries returned (repo_digest.c) --------------------------- */
+/* RepoDigests: every index entry of an image carries, in this annotation,
+ * the comma-separated "NAME@sha256:..." digests registries returned for it
+ * (pull, push); img_image.repo_digests lists them. */
+#define IMG_ANNOT_REPO_DIGESTS "io.kiln.image.repo-digests"
+int img_image_add_repo_digest(struct img_store *s, const char *image_id, const char *repo_digest,
+                              struct kiln_err *err);
+/* Publishes a stored manifest blob (kept verbatim: its digest is the
+ * registry's) in index.json, tagged ref (normalized) or, with ref NULL,
+ * as an untagged entry. */
+int img_image_publish_manifest(struct img_store *s, const char *media_type, const char *digest,
+                               int64_t size, const char *ref, struct kiln_err *err);
+
 /* --- garbage collection, checks, temp sweeping (gc.c) ------------------- */
 /* GC roots: everything reachable from index.json, plus every digest listed
  * in the files of ROOT/gc-roots/ (one "sha256:..." a line; a manifest or
@@ -357,6 +370,11 @@ int img_layer_create(struct img_store *s, const char *dir, const struct img_laye
 /* Streams a stored layer blob into a new blob with another compression,
  * verifying the source's digest and diffID on the way. */
 int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum img_compression to,
+                         struct img_layer *out, struct kiln_err *err);
+/* The blob of layer `in` (any stored compression) compressed with `to`,
+ * made once and remembered in ROOT/compressed/ (compressed.c): later calls
+ * return the same blob while it is stored. */
+int img_layer_compressed(struct img_store *s, const struct img_layer *in, enum img_compression to,
                          struct img_layer *out, struct kiln_err *err);
 /* Stores a tar stream read from fd (plain, gzip, zstd, xz, bzip2:
  * auto-detected) as a layer blob with compression `to`; the diffID is the

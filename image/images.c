@@ -75,8 +75,21 @@ static struct img_image *image_new(struct img_store *s, const struct img_descrip
 	return img;
 }
 
+/* The registry-returned digests recorded on an entry (repo_digest.c). */
+static void add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
+{
+	const char *list = img_map_get(&entry->annotations, IMG_ANNOT_REPO_DIGESTS);
+	for (const char *p = list; p && *p;) {
+		size_t n = strcspn(p, ",");
+		_cleanup_free_ char *rd = xstrndup(p, n);
+		strv_add_unique(&img->repo_digests, &img->n_repo_digests, rd);
+		p += n + (p[n] == ',');
+	}
+}
+
 static void image_add_entry(struct img_image *img, const struct img_descriptor *entry)
 {
+	add_registry_digests(img, entry);
 	const char *ref = img_map_get(&entry->annotations, IMG_ANNOT_REF_NAME);
 	struct img_ref r;
 	if (!ref || img_ref_parse(ref, 0, &r, NULL) < 0)

@@ -1,0 +1,420 @@
+/* Pull: manifest (an index picks a platform), config, then the missing
+ * layer blobs, o->parallel at a time on the client's curl multi handle.
+ * Every blob streams into a store blob writer that hashes as it writes;
+ * the size is checked while streaming (a longer body is cut off) and the
+ * digest at the end, before the blob is renamed into the store. Snapshots
+ * are unpacked once every blob is stored; the manifest is stored verbatim
+ * and tagged last, so a failure leaves at most unreferenced blobs. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "reg-internal.h"
+
+struct dl {
+	struct reg_client *c;
+	struct img_store *s;
+	const struct img_descriptor *d;
+	struct img_blob_writer *w;
+	uint64_t got, last_emit;
+	int attempts;
+	bool done;
+	struct reg_req req;
+};
+
+void reg_pull_result_release(struct reg_pull_result *r)
+{
+	free(r->ref);
+	r->ref = NULL;
+}
+
+/* --- platform ------------------------------------------------------------ */
+
+struct platform {
+	char *os, *arch, *variant;
+};
+
+static int platform_parse(const char *s, struct platform *p, struct kiln_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	if (!s || !*s)
+		s = "linux/" KILN_HOST_ARCH;
+	char *dup = xstrdup(s), *save = NULL;
+	char *os = strtok_r(dup, "/", &save), *arch = strtok_r(NULL, "/", &save);
+	char *var = strtok_r(NULL, "/", &save);
+	if (!os || !arch || strtok_r(NULL, "/", &save)) {
+		free(dup);
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "invalid platform `%s`: want os/arch[/variant]", s);
+	}
+	p->os = xstrdup(os);
+	p->arch = xstrdup(arch);
+	p->variant = var ? xstrdup(var) : NULL;
+	free(dup);
+	return 0;
+}
+
+static void platform_release(struct platform *p)
+{
+	free(p->os);
+	free(p->arch);
+	free(p->variant);
+}
+
+static bool platform_match(const struct platform *want, const struct img_platform *have)
+{
+	if (!have || !have->os || !have->architecture || strcmp(want->os, have->os) ||
+	    strcmp(want->arch, have->architecture))
+		return false;
+	return !want->variant || (have->variant && !strcmp(want->variant, have->variant)) ||
+	       (!have->variant && !strcmp(want->variant, "v8"));
+}
+
+static int pick_manifest(const char *data, size_t len, const struct platform *want,
+                         char digest[KILN_DIGEST_LEN], struct kiln_err *err)
+{
+	struct img_index *x = NULL;
+	if (img_index_from_json(data, len, &x, err) < 0)
+		return -1;
+	int ret = -1;
+	for (size_t i = 0; i < x->n_manifests && ret < 0; i++) {
+		const struct img_descriptor *d = &x->manifests[i];
+		if (platform_match(want, d->platform) && kiln_digest_valid(d->digest)) {
+			snprintf(digest, KILN_DIGEST_LEN, "%s", d->digest);
+			ret = 0;
+		}
+	}
+	img_index_free(x);
+	if (ret < 0)
+		kiln_err_set(err, KILN_E_NOTFOUND,
+		             "no matching manifest for %s/%s%s%s in the manifest list entries",
+		             want->os, want->arch, want->variant ? "/" : "",
+		             want->variant ? want->variant : "");
+	return ret;
+}
+
+/* --- blobs ---------------------------------------------------------------- */
+
+static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
+{
+	struct dl *x = ud;
+	if (x->got + n > (uint64_t)x->d->size)
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "blob %s is larger than the %lld bytes its descriptor names",
+		                    x->d->digest, (long long)x->d->size);
+	if (img_blob_writer_write(x->w, p, n, err) < 0)
+		return -1;
+	x->got += n;
+	if (x->got - x->last_emit >= (512u << 10) || x->got == (uint64_t)x->d->size) {
+		x->last_emit = x->got;
+		reg_emit(x->c, REG_EV_DOWNLOADING, x->d->digest, x->got, (uint64_t)x->d->size,
+		         NULL);
+	}
+	return 0;
+}
+
+static int dl_start(struct dl *x, struct kiln_err *err)
+{
+	img_blob_writer_free(x->w);
+	x->got = x->last_emit = 0;
+	x->w = img_blob_writer_new(x->s, err);
+	if (!x->w)
+		return -1;
+	reg_req_release(&x->req);
+	reg_req_init(&x->req, "GET", reg_url(x->c, "/blobs/%s", x->d->digest));
+	x->req.sink = dl_sink;
+	x->req.sink_ud = x;
+	x->req.ud = x;
+	x->req.tls = &x->c->tls;
+	reg_auth_apply(&x->c->auth, &x->req, x->c->scope);
+	x->attempts++;
+	return reg_http_start(&x->c->http, &x->req, err);
+}
+
+/* A finished transfer: 1 to retry, 0 stored, -1 failed. */
+static int dl_finish(struct dl *x, struct kiln_err *err)
+{
+	struct reg_req *r = &x->req;
+	bool corrupt = r->err.msg && (r->err.code == KILN_E_CORRUPT || r->err.code == KILN_E_LIMIT);
+	bool transient =
+	    !corrupt && (r->result != CURLE_OK || r->resp.status == 429 || r->resp.status >= 500);
+	if (transient && x->attempts < REG_MAX_ATTEMPTS) {
+		reg_emit(x->c, REG_EV_RETRYING, x->d->digest, (uint64_t)x->attempts,
+		         REG_MAX_ATTEMPTS,
+		         r->result != CURLE_OK ? curl_easy_strerror(r->result) : "server error");
+		return 1;
+	}
+	_cleanup_free_ char *what = xasprintf("blob %s", x->d->digest);
+	if (reg_req_transport_err(r, err) < 0)
+		return -1;
+	if (r->resp.status != 200)
+		return reg_resp_error(x->c, r, what, err);
+	if (x->got != (uint64_t)x->d->size)
+		return kiln_err_set(
+		    err, KILN_E_CORRUPT, "blob %s: got %llu bytes, its descriptor names %lld",
+		    x->d->digest, (unsigned long long)x->got, (long long)x->d->size);
+	reg_emit(x->c, REG_EV_VERIFYING, x->d->digest, 0, 0, NULL);
+	if (img_blob_writer_commit(x->w, x->d->digest, NULL, NULL, err) < 0)
+		return kiln_err_wrap(err, "filesystem layer verification failed for digest %s",
+		                     x->d->digest);
+	x->done = true;
+	reg_emit(x->c, REG_EV_DOWNLOAD_COMPLETE, x->d->digest, 0, 0, NULL);
+	return 0;
+}
+
+static void dl_release(struct dl *x)
+{
+	img_blob_writer_free(x->w);
+	reg_req_release(&x->req);
+}
+
+/* Downloads every blob of v not yet stored, `parallel` at a time. */
+static int download_all(struct reg_client *c, struct img_store *s, struct dl *v, size_t n,
+                        int parallel, struct kiln_err *err)
+{
+	size_t next = 0, active = 0;
+	int ret = 0;
+	for (;;) {
+		while (ret == 0 && active < (size_t)parallel && next < n) {
+			struct dl *x = &v[next++];
+			if (x->done)
+				continue;
+			x->c = c;
+			x->s = s;
+			if (dl_start(x, err) < 0)
+				ret = -1;
+			else
+				active++;
+		}
+		if (!active)
+			break;
+		struct reg_req *r = reg_http_next(&c->http);
+		if (!r)
+			break;
+		active--;
+		struct dl *x = r->ud;
+		struct kiln_err e = KILN_ERR_INIT;
+		int f = dl_finish(x, &e);
+		if (f == 1 && ret == 0) {
+			if (dl_start(x, &e) < 0)
+				f = -1;
+			else
+				active++;
+		}
+		if (f < 0 && ret == 0) {
+			kiln_err_move(err, &e);
+			ret = -1;
+		}
+		kiln_err_release(&e);
+	}
+	return ret;
+}
+
+/* The config blob: small, fetched whole, verified, stored. */
+static int fetch_config(struct reg_client *c, struct img_store *s, const struct img_descriptor *d,
+                        struct img_config **cfg, struct kiln_err *err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int ret = 0;
+	if (img_store_has_blob(s, d->digest)) {
+		ret = img_store_read_blob(s, d->digest, IMG_MAX_JSON, &data, &len, err);
+	} else {
+		struct reg_req r;
+		reg_req_init(&r, "GET", reg_url(c, "/blobs/%s", d->digest));
+		r.max_body = IMG_MAX_JSON;
+		_cleanup_free_ char *what = xasprintf("config blob %s", d->digest);
+		ret = reg_client_send(c, &r, err);
+		if (ret == 0 && r.resp.status != 200)
+			ret = reg_resp_error(c, &r, what, err);
+		char got[KILN_DIGEST_LEN];
+		if (ret == 0) {
+			data = kiln_buf_detach(&r.resp.body, &len);
+			kiln_sha256_digest(data, len, got);
+			if (strcmp(got, d->digest) != 0 || (int64_t)len != d->size)
+				ret = kiln_err_set(err, KILN_E_CORRUPT,
+				                   "%s: content hashes to %s (%zu bytes)", what,
+				                   got, len);
+		}
+		if (ret == 0)
+			ret = img_store_put_blob(s, data, len, got, err);
+		reg_req_release(&r);
+	}
+	return ret < 0 ? -1 : img_config_from_json(data, len, cfg, err);
+}
+
+/* --- the pull --------------------------------------------------------------- */
+
+struct pull {
+	struct reg_client c;
+	struct img_store *s;
+	struct img_ref ref;
+	char *reference; /* tag or digest */
+	char top_digest[KILN_DIGEST_LEN];
+	char *mdata, *mtype;
+	size_t mlen;
+	char mdigest[KILN_DIGEST_LEN];
+	struct img_manifest *m;
+	struct img_config *cfg;
+};
+
+static void pull_release(struct pull *p)
+{
+	reg_client_close(&p->c);
+	img_ref_release(&p->ref);
+	free(p->mdata);
+	free(p->mtype);
+	img_manifest_free(p->m);
+	img_config_free(p->cfg);
+}
+
+static bool is_index(const char *mt)
+{
+	return !strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST);
+}
+
+static int resolve(struct pull *p, const struct reg_opts *o, struct kiln_err *err)
+{
+	struct platform want;
+	if (platform_parse(o ? o->platform : NULL, &want, err) < 0)
+		return -1;
+	const char *reference = p->ref.digest ? p->ref.digest : p->ref.tag;
+	int ret = reg_get_manifest(&p->c, reference, true, &p->mdata, &p->mlen, &p->mtype,
+	                           p->top_digest, err);
+	memcpy(p->mdigest, p->top_digest, KILN_DIGEST_LEN);
+	if (ret == 0 && is_index(p->mtype)) {
+		char pick[KILN_DIGEST_LEN];
+		ret = pick_manifest(p->mdata, p->mlen, &want, pick, err);
+		free(p->mdata);
+		free(p->mtype);
+		p->mdata = p->mtype = NULL;
+		if (ret == 0)
+			ret = reg_get_manifest(&p->c, pick, false, &p->mdata, &p->mlen, &p->mtype,
+			                       p->mdigest, err);
+	}
+	if (ret == 0)
+		ret = img_manifest_from_json(p->mdata, p->mlen, &p->m, err);
+	for (size_t i = 0; ret == 0 && p->m && i < p->m->n_layers; i++) {
+		enum img_compression comp;
+		if (!kiln_digest_valid(p->m->layers[i].digest) || p->m->layers[i].size < 0)
+			ret = kiln_err_set(err, KILN_E_UNSUPPORTED,
+			                   "layer %zu: unsupported digest `%s`", i,
+			                   p->m->layers[i].digest);
+		else
+			ret =
+			    img_compression_from_media_type(p->m->layers[i].media_type, &comp, err);
+	}
+	if (ret == 0 && !kiln_digest_valid(p->m->config.digest))
+		ret = kiln_err_set(err, KILN_E_UNSUPPORTED, "unsupported config digest `%s`",
+		                   p->m->config.digest);
+	if (ret == 0)
+		ret = fetch_config(&p->c, p->s, &p->m->config, &p->cfg, err);
+	platform_release(&want);
+	return ret;
+}
+
+/* Downloads the missing layers, then unpacks every snapshot. */
+static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *downloaded,
+                        struct kiln_err *err)
+{
+	const struct img_manifest *m = p->m;
+	if (p->cfg->n_diff_ids != m->n_layers)
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "manifest lists %zu layers but the image config %zu diff_ids",
+		                    m->n_layers, p->cfg->n_diff_ids);
+	struct dl *v = xcalloc(m->n_layers + 1, sizeof(*v));
+	_cleanup_free_ bool *fresh = xcalloc(m->n_layers + 1, sizeof(bool));
+	for (size_t i = 0; i < m->n_layers; i++) {
+		v[i].d = &m->layers[i];
+		v[i].req.body_fd = -1;
+		v[i].done = img_store_has_blob(p->s, m->layers[i].digest);
+		reg_emit(&p->c, v[i].done ? REG_EV_LAYER_EXISTS : REG_EV_LAYER_WAIT,
+		         m->layers[i].digest, 0, 0, NULL);
+		fresh[i] = !v[i].done;
+		*downloaded |= fresh[i];
+	}
+	int parallel = o && o->parallel > 0 ? o->parallel : 3;
+	int ret = download_all(&p->c, p->s, v, m->n_layers, parallel, err);
+	for (size_t i = 0; i < m->n_layers; i++)
+		dl_release(&v[i]);
+	free(v);
+	for (size_t i = 0; ret == 0 && i < m->n_layers; i++) {
+		struct img_layer l = {0};
+		snprintf(l.diff_id, sizeof(l.diff_id), "%s", p->cfg->diff_ids[i]);
+		snprintf(l.digest, sizeof(l.digest), "%s", m->layers[i].digest);
+		l.size = (uint64_t)m->layers[i].size;
+		l.media_type = m->layers[i].media_type;
+		char *path = NULL;
+		if (fresh[i])
+			reg_emit(&p->c, REG_EV_EXTRACTING, l.digest, 0, (uint64_t)l.size, NULL);
+		ret = img_snapshot_ensure(p->s, &l, &path, err);
+		free(path);
+		if (ret == 0 && fresh[i])
+			reg_emit(&p->c, REG_EV_PULL_COMPLETE, l.digest, 0, 0, NULL);
+	}
+	return ret;
+}
+
+/* The image ref named before the pull, or "" */
+static void previous_id(struct img_store *s, const char *ref, char id[KILN_DIGEST_LEN])
+{
+	struct img_image *img = NULL;
+	id[0] = '\0';
+	if (img_image_load(s, ref, &img, NULL) == 0) {
+		snprintf(id, KILN_DIGEST_LEN, "%s", img->id);
+		img_image_free(img);
+	}
+}
+
+static int publish(struct pull *p, const char *full, struct kiln_err *err)
+{
+	char got[KILN_DIGEST_LEN];
+	if (img_store_put_blob(p->s, p->mdata, p->mlen, got, err) < 0)
+		return -1;
+	if (strcmp(got, p->mdigest) != 0)
+		return kiln_err_set(err, KILN_E_CORRUPT, "stored manifest hashes to %s, not %s",
+		                    got, p->mdigest);
+	_cleanup_free_ char *name = img_ref_name(&p->ref);
+	_cleanup_free_ char *rd = xasprintf("%s@%s", name, p->top_digest);
+	if (img_image_publish_manifest(p->s, p->mtype, p->mdigest, (int64_t)p->mlen,
+	                               p->ref.digest ? NULL : full, err) < 0)
+		return -1;
+	return img_image_add_repo_digest(p->s, p->m->config.digest, rd, err);
+}
+
+int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg_progress_fn cb,
+             void *ud, struct reg_pull_result *res, struct kiln_err *err)
+{
+	struct pull p = {.s = s};
+	memset(res, 0, sizeof(*res));
+	if (img_ref_parse(ref, IMG_REF_DEFAULT_TAG, &p.ref, err) < 0)
+		return -1;
+	_cleanup_free_ char *full = img_ref_string(&p.ref);
+	int ret = reg_client_open(&p.c, p.ref.domain, p.ref.path, false, o, err);
+	if (ret < 0) {
+		img_ref_release(&p.ref);
+		return -1;
+	}
+	p.c.cb = cb;
+	p.c.cb_ud = ud;
+	if (p.ref.tag) {
+		_cleanup_free_ char *line = xasprintf("%s: Pulling from %s", p.ref.tag, p.ref.path);
+		reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
+	}
+	char before[KILN_DIGEST_LEN];
+	previous_id(s, full, before);
+	bool downloaded = false;
+	ret = resolve(&p, o, err);
+	if (ret == 0)
+		ret = fetch_layers(&p, o, &downloaded, err);
+	if (ret == 0)
+		ret = publish(&p, full, err);
+	if (ret == 0) {
+		snprintf(res->image_id, sizeof(res->image_id), "%s", p.m->config.digest);
+		snprintf(res->digest, sizeof(res->digest), "%s", p.top_digest);
+		res->ref = xstrdup(full);
+		res->updated = downloaded || strcmp(before, res->image_id) != 0;
+	}
+	pull_release(&p);
+	return ret;
+}

@@ -1,0 +1,109 @@
+/* registry: the OCI distribution protocol client (pull, push, login).
+ * Layer 2: uses image/ and common/ only, never a container or a Dockerfile.
+ *
+ * HTTP goes through libcurl: one multi handle per client (connections are
+ * reused across requests, blob downloads run 3 at a time on it), bounded
+ * response bodies, connect and low-speed timeouts. Plain HTTP only for
+ * localhost, 127.0.0.0/8, ::1 (after HTTPS was refused) and the hosts in
+ * reg_opts.insecure; everything else is HTTPS with the system CA store plus
+ * DIR/HOST:PORT/ *.crt (CAs) and client.cert/client.key (DIR =
+ * $KILN_CERTS_DIR, else /etc/docker/certs.d), as docker does.
+ *
+ * Files: http.c (libcurl), tls.c (certs.d), auth.c (challenges, tokens),
+ * creds.c (config.json, credential helpers), client.c (requests with auth,
+ * retries, error mapping), pull.c, push.c, login.c. */
+#ifndef KILN_REGISTRY_H
+#define KILN_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "image.h"
+
+struct reg_opts {
+	const char *platform;             /* "os/arch[/variant]"; NULL: the host's */
+	char **insecure;                  /* NULL-terminated "host[:port]" list, or NULL */
+	enum img_compression compression; /* push: of local uncompressed layers (gzip) */
+	int parallel;                     /* concurrent blob transfers (0: 3) */
+	const char *docker_config;        /* NULL: $DOCKER_CONFIG or ~/.docker */
+};
+
+/* Progress events (the CLI prints docker's lines from them). id is the
+ * 12-hex short form of a layer digest; current/total in bytes. */
+enum reg_event_kind {
+	REG_EV_LAYER_WAIT,        /* "Pulling fs layer" */
+	REG_EV_LAYER_EXISTS,      /* pull: "Already exists" */
+	REG_EV_DOWNLOADING,       /* "Downloading" (current/total) */
+	REG_EV_VERIFYING,         /* "Verifying Checksum" */
+	REG_EV_DOWNLOAD_COMPLETE, /* "Download complete" */
+	REG_EV_EXTRACTING,        /* "Extracting" */
+	REG_EV_PULL_COMPLETE,     /* "Pull complete" */
+	REG_EV_RETRYING,          /* detail: the failure */
+	REG_EV_PUSH_PREPARING,    /* "Preparing" */
+	REG_EV_PUSH_WAITING,      /* "Waiting" */
+	REG_EV_PUSHING,           /* "Pushing" (current/total) */
+	REG_EV_PUSHED,            /* "Pushed" */
+	REG_EV_PUSH_EXISTS,       /* "Layer already exists" */
+	REG_EV_MOUNTED,           /* "Mounted from REPO" (detail) */
+	REG_EV_STATUS,            /* a whole line (detail), e.g. "latest: Pulling from x" */
+};
+struct reg_event {
+	enum reg_event_kind kind;
+	const char *id;
+	uint64_t current, total;
+	const char *detail;
+};
+typedef void (*reg_progress_fn)(const struct reg_event *ev, void *ud);
+
+struct reg_pull_result {
+	char image_id[KILN_DIGEST_LEN]; /* config digest */
+	char digest[KILN_DIGEST_LEN];   /* what the registry returned for the reference */
+	char *ref;                      /* the normalized reference pulled */
+	bool updated;                   /* false: "Image is up to date" */
+};
+void reg_pull_result_release(struct reg_pull_result *r);
+
+/* Pulls ref (tag or digest; default ":latest") into the store: resolves the
+ * manifest (an index picks o->platform or the host's), downloads the
+ * missing blobs (o->parallel at a time), verifying digest and size while
+ * streaming, unpacks each layer's snapshot, stores the manifest verbatim
+ * and tags it; the registry's digest becomes a RepoDigest. */
+int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg_progress_fn cb,
+             void *ud, struct reg_pull_result *res, struct kiln_err *err);
+
+struct reg_push_result {
+	char digest[KILN_DIGEST_LEN]; /* manifest digest (the registry's) */
+	int64_t size;                 /* manifest size */
+	char *tag;                    /* "latest" */
+};
+void reg_push_result_release(struct reg_push_result *r);
+
+/* Pushes the image ref names (tagged locally) to its registry: blobs the
+ * registry lacks (HEAD first; cross-repository mount when possible;
+ * uncompressed local layers compressed once with o->compression and the
+ * result remembered in the store), then the manifest. */
+int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg_progress_fn cb,
+             void *ud, struct reg_push_result *res, struct kiln_err *err);
+
+/* The raw manifest or index ref names (docker manifest inspect). */
+int reg_manifest_fetch(const char *ref, const struct reg_opts *o, char **data, size_t *len,
+                       char **media_type, struct kiln_err *err);
+
+/* "localhost:5000" -> "localhost:5000"; NULL/"docker.io" -> docker's
+ * "https://index.docker.io/v1/" (the config.json key). Allocated. */
+char *reg_server_key(const char *registry);
+
+/* Checks user/password against the registry (its /v2/ endpoint, through
+ * the same auth flow as pull), then stores them in config.json or its
+ * credential helper. */
+int reg_login(const char *registry, const char *user, const char *password,
+              const struct reg_opts *o, struct kiln_err *err);
+/* Removes the stored credentials; KILN_E_NOTFOUND when there were none. */
+int reg_logout(const char *registry, const struct reg_opts *o, struct kiln_err *err);
+
+/* Repository names from the registry's _catalog containing term. */
+int reg_search(const char *registry, const char *term, const struct reg_opts *o,
+               struct kiln_strv *names, struct kiln_err *err);
+
+#endif

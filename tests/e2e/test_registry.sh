@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Registry client against Debian's docker-registry on 127.0.0.1: push and
+# pull round trips, skopeo interop both ways, platform selection from an
+# image index, RepoDigests, missing tags and repositories, gc of
+# compressed copies.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/registry_lib.sh"
+start_registry a || { not_ok "registry starts"; exit 1; }
+R=$REG_a
+
+mkctx "$T/c1" one
+run_ok "import an image" kiln import "$T/c1" "$R/img:1"
+ID=$(kiln inspect -f '{{.Id}}' "$R/img:1")
+
+run_ok "push" kiln push "$R/img:1"
+expect_contains "push names the repository" "$OUT" "The push refers to repository [$R/img]"
+expect_contains "push prints Pushed" "$OUT" ": Pushed"
+DIG=$(printf '%s\n' "$OUT" | sed -n 's/^1: digest: \(sha256:[0-9a-f]*\) size: [0-9]*$/\1/p')
+[ -n "$DIG" ] && ok "push prints TAG: digest: ... size: N" || not_ok "no digest line in: $OUT"
+expect_eq "the registry has the digest push printed" \
+	"$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/img:1")" "$DIG"
+expect_contains "push records the RepoDigest" "$(kiln inspect -f '{{json .RepoDigests}}' "$R/img:1")" "\"$R/img@$DIG\""
+
+run_ok "second push" kiln push "$R/img:1"
+expect_contains "second push finds the layer" "$OUT" "Layer already exists"
+expect_contains "second push, same digest" "$OUT" "1: digest: $DIG"
+
+run_ok "tag into another repository" kiln tag "$R/img:1" "$R/other:2"
+run_ok "push to another repository" kiln push "$R/other:2"
+expect_contains "cross-repository mount" "$OUT" "Mounted from img"
+
+R2="$T/root2"
+run_ok "pull into an empty root" kiln --root "$R2" pull "$R/img:1"
+expect_contains "pull prints per-layer lines" "$OUT" ": Pull complete"
+expect_contains "pull prints the digest" "$OUT" "Digest: $DIG"
+expect_contains "pull prints the status" "$OUT" "Status: Downloaded newer image for $R/img:1"
+expect_eq "pull prints the reference last" "$(printf '%s\n' "$OUT" | tail -1)" "$R/img:1"
+expect_eq "same image ID after push and pull" "$(kiln --root "$R2" inspect -f '{{.Id}}' "$R/img:1")" "$ID"
+expect_eq "pulled RepoDigests" "$(kiln --root "$R2" inspect -f '{{json .RepoDigests}}' "$R/img:1")" "[\"$R/img@$DIG\"]"
+run_ok "pulled store checks clean" kiln --root "$R2" system check
+run_ok "pull again" kiln --root "$R2" pull "$R/img:1"
+expect_contains "pull again is up to date" "$OUT" "Status: Image is up to date for $R/img:1"
+expect_contains "pull again skips stored layers" "$OUT" "Already exists"
+run_ok "pull -q" kiln --root "$R2" pull -q "$R/img:1"
+expect_eq "pull -q prints the reference only" "$OUT" "$R/img:1"
+run_ok "pull by digest" kiln --root "$T/root3" pull "$R/img@$DIG"
+expect_eq "pulled by digest" "$(kiln --root "$T/root3" inspect -f '{{.Id}}' "$R/img@$DIG")" "$ID"
+run_ok "pulled image saves" kiln --root "$R2" save -o "$T/pulled.tar" "$R/img:1"
+
+run_ok "skopeo copies what kiln pushed" skopeo copy --src-tls-verify=false \
+	"docker://$R/img:1" "oci:$T/sk-layout:x"
+mkctx "$T/c2" two
+run_ok "import another" kiln import "$T/c2" sk:1
+run_ok "skopeo pushes" skopeo copy --dest-tls-verify=false \
+	"oci:$ROOT/images:docker.io/library/sk:1" "docker://$R/sk:1"
+ID2=$(kiln inspect -f '{{.Id}}' sk:1)
+run_ok "kiln pulls what skopeo pushed" kiln --root "$R2" pull "$R/sk:1"
+expect_eq "same image ID through skopeo" "$(kiln --root "$R2" inspect -f '{{.Id}}' "$R/sk:1")" "$ID2"
+
+python3 "$KILN_SRC/tests/e2e/mkindex.py" "$T/multi" m1 >"$T/multi.ids"
+run_ok "skopeo pushes an image index" skopeo copy --all --dest-tls-verify=false "oci:$T/multi:m1" "docker://$R/multi:1"
+AMD=$(awk '$1=="amd64"{print $2}' "$T/multi.ids")
+ARM=$(awk '$1=="arm64"{print $2}' "$T/multi.ids")
+run_ok "pull an index for linux/amd64" kiln --root "$T/root4" pull --platform linux/amd64 "$R/multi:1"
+expect_eq "picks the amd64 image" "$(kiln --root "$T/root4" inspect -f '{{.Id}}' "$R/multi:1")" "$AMD"
+run_ok "pull an index for linux/arm64" kiln --root "$T/root5" pull --platform linux/arm64 "$R/multi:1"
+expect_eq "picks the arm64 image" "$(kiln --root "$T/root5" inspect -f '{{.Id}}' "$R/multi:1")" "$ARM"
+IDX=$(skopeo inspect --raw --tls-verify=false "docker://$R/multi:1" | sha256sum | cut -d' ' -f1)
+expect_contains "RepoDigest of an index pull is the index's" \
+	"$(kiln --root "$T/root5" inspect -f '{{json .RepoDigests}}' "$R/multi:1")" "\"$R/multi@sha256:$IDX\""
+run_fail "no matching platform" 1 kiln --root "$T/root5" pull --platform linux/s390x "$R/multi:1"
+expect_contains "no matching platform message" "$OUT" "no matching manifest for linux/s390x in the manifest list entries"
+
+run_ok "manifest inspect" kiln manifest inspect "$R/multi:1"
+expect_contains "manifest inspect prints the index" "$OUT" '"application/vnd.oci.image.index.v1+json"'
+
+run_fail "missing tag" 1 kiln --root "$T/root6" pull "$R/img:nope"
+expect_contains "missing tag message" "$OUT" "Error: manifest for $R/img:nope not found: manifest unknown: manifest unknown"
+run_fail "missing repository" 1 kiln --root "$T/root6" pull "$R/nothere"
+expect_contains "missing repository message" "$OUT" "$R/nothere"
+expect_eq "nothing stored after failed pulls" "$(ls "$T/root6/images/blobs/sha256" | wc -l)" 0
+run_fail "push of an unknown image" 1 kiln push "$R/none:1"
+expect_eq "push of an unknown image message" "$OUT" "Error: An image does not exist locally with the tag: $R/none:1"
+
+# parallel gzip: members made on every core form one gzip stream whose
+# content is the layer (several 4 MiB pieces, compressible and not)
+mkctx "$T/c3" three
+head -c 9000000 /dev/urandom >"$T/c3/bin/big"
+seq 1 400000 >"$T/c3/etc/text"
+run_ok "import a multi-piece image" kiln import "$T/c3" "$R/big:1"
+run_ok "push it" kiln push "$R/big:1"
+DIFF=$(kiln inspect -f '{{index .RootFS.Layers 0}}' "$R/big:1")
+GZ=$(grep -l . "$ROOT"/compressed/"${DIFF#sha256:}".gzip)
+ZB="$ROOT/images/blobs/sha256/$(cut -d' ' -f1 "$GZ" | cut -d: -f2)"
+run_ok "gzip -t reads the pushed layer" gzip -t "$ZB"
+expect_eq "gunzip gives the layer back" "sha256:$(gzip -dc "$ZB" | sha256sum | cut -d' ' -f1)" "$DIFF"
+run_ok "pull the multi-piece image" kiln --root "$T/root7" pull "$R/big:1"
+expect_eq "multi-piece image ID" "$(kiln --root "$T/root7" inspect -f '{{.Id}}' "$R/big:1")" \
+	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
+cmp -s "$T/c3/bin/big" "$T/root7/snapshots/${DIFF#sha256:}/bin/big" && ok "the snapshot holds the file" ||
+	not_ok "snapshot content differs"
+run_ok "push with --compression zstd" kiln push --compression zstd "$R/big:1"
+ZD=$(skopeo inspect --raw --tls-verify=false "docker://$R/big:1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["mediaType"])')
+expect_eq "zstd layer media type" "$ZD" "application/vnd.oci.image.layer.v1.tar+zstd"
+run_ok "pull the zstd image" kiln --root "$T/root8" pull "$R/big:1"
+expect_eq "zstd image ID" "$(kiln --root "$T/root8" inspect -f '{{.Id}}' "$R/big:1")" \
+	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
+
+run_ok "search the catalog" kiln search "$R/im"
+expect_contains "search lists img" "$OUT" "img"
+
+# compressed copies stay while the image lives, go with it
+D1=$(kiln inspect -f '{{index .RootFS.Layers 0}}' "$R/img:1")
+Z=$(cut -d' ' -f1 "$ROOT/compressed/${D1#sha256:}.gzip")
+run_ok "prune keeps the compressed copy" kiln system prune -f
+[ -f "$ROOT/images/blobs/sha256/${Z#sha256:}" ] && ok "compressed blob kept" || not_ok "compressed blob gone"
+run_ok "remove the images" kiln rmi "$R/img:1" "$R/other:2" "$R/big:1"
+run_ok "prune" kiln system prune -a -f
+[ ! -f "$ROOT/images/blobs/sha256/${Z#sha256:}" ] && ok "compressed blob collected" || not_ok "compressed blob left"

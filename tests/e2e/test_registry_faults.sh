@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Registry faults through a misbehaving proxy (tests/e2e/faulty_proxy.py):
+# a corrupted blob is rejected and never stored, a dropped connection and a
+# busy server are retried, an endless body is cut off; then a clean retry
+# completes.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/registry_lib.sh"
+start_registry a || { not_ok "registry starts"; exit 1; }
+echo ok >"$T/mode"
+python3 "$KILN_SRC/tests/e2e/faulty_proxy.py" "$T/proxy.port" "$REG_a" "$T/mode" &
+PROXY=$!
+at_exit "kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null"
+for i in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
+P=127.0.0.1:$(cat "$T/proxy.port")
+
+mkctx "$T/c1" one
+run_ok "import" kiln import "$T/c1" "$P/img:1"
+run_ok "push through the proxy" kiln push "$P/img:1"
+LAYER=$(skopeo inspect --raw --tls-verify=false "docker://$REG_a/img:1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+R2="$T/root2"
+
+echo corrupt >"$T/mode"
+run_fail "a corrupted blob fails the pull" 1 kiln --root "$R2" pull "$P/img:1"
+expect_contains "the error names the verification" "$OUT" "filesystem layer verification failed for digest $LAYER"
+[ ! -e "$R2/images/blobs/sha256/${LAYER#sha256:}" ] && ok "the corrupt blob is not stored" || not_ok "corrupt blob stored"
+expect_eq "no temp file left" "$(find "$R2/tmp" -type f | wc -l)" 0
+run_fail "nothing tagged" 1 kiln --root "$R2" inspect "$P/img:1"
+
+echo endless >"$T/mode"
+run_fail "an endless manifest is cut off" 1 kiln --root "$R2" pull "$P/img:1"
+expect_contains "the error names the limit" "$OUT" "registry response body"
+
+echo drop >"$T/mode"
+run_ok "a dropped connection mid-blob is retried" kiln --root "$R2" pull "$P/img:1"
+expect_eq "the image arrived whole" "$(kiln --root "$R2" inspect -f '{{.Id}}' "$P/img:1")" \
+	"$(kiln inspect -f '{{.Id}}' "$P/img:1")"
+run_ok "store check after the retried pull" kiln --root "$R2" system check
+
+echo busy >"$T/mode"
+run_ok "503 answers are retried" kiln --root "$T/root3" pull "$P/img:1"
+echo ok >"$T/mode"
+run_ok "a clean pull after the faults" kiln --root "$T/root4" pull "$P/img:1"
