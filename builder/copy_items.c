@@ -121,21 +121,62 @@ static int item_cmp(const void *x, const void *y)
 	return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
-struct hl {
+/* Earlier entries by (source, inode): the first path of each inode, in a
+ * hash table (slots hold index + 1) so a tree of many hardlinks costs
+ * no quadratic scan. */
+struct hl_entry {
 	size_t group;
 	dev_t dev;
 	ino_t ino;
 	const char *path;
 };
+struct hl_table {
+	struct hl_entry *v;
+	size_t n, cap;
+	size_t *slots, n_slots;
+};
 
-static const char *hardlink_first(struct hl **v, size_t *n, size_t *cap, const struct citem *it)
+static size_t hl_hash(const struct hl_entry *e, size_t mask)
 {
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i].dev == it->st.st_dev && (*v)[i].ino == it->st.st_ino &&
-		    (*v)[i].group == it->group)
-			return (*v)[i].path;
-	KILN_GROW(*v, *cap, *n + 1);
-	(*v)[(*n)++] = (struct hl){it->group, it->st.st_dev, it->st.st_ino, it->dest};
+	uint64_t h = ((uint64_t)e->dev * 0x9e3779b97f4a7c15ull) ^ (uint64_t)e->ino ^
+	             ((uint64_t)e->group << 48);
+	return (size_t)(h * 0xff51afd7ed558ccdull >> 17) & mask;
+}
+
+static void hl_rehash(struct hl_table *t)
+{
+	free(t->slots);
+	t->n_slots = t->n_slots ? 2 * t->n_slots : 64;
+	t->slots = xcalloc(t->n_slots, sizeof(*t->slots));
+	for (size_t k = 0; k < t->n; k++) {
+		size_t j = hl_hash(&t->v[k], t->n_slots - 1);
+		while (t->slots[j])
+			j = (j + 1) & (t->n_slots - 1);
+		t->slots[j] = k + 1;
+	}
+}
+
+static const char *hardlink_first(struct hl_table *t, const struct citem *it)
+{
+	struct hl_entry key = {it->group, it->st.st_dev, it->st.st_ino, it->dest};
+	if (t->n_slots) {
+		for (size_t i = hl_hash(&key, t->n_slots - 1); t->slots[i];
+		     i = (i + 1) & (t->n_slots - 1)) {
+			const struct hl_entry *e = &t->v[t->slots[i] - 1];
+			if (e->dev == key.dev && e->ino == key.ino && e->group == key.group)
+				return e->path;
+		}
+	}
+	KILN_GROW(t->v, t->cap, t->n + 1);
+	t->v[t->n++] = key;
+	if (2 * t->n > t->n_slots)
+		hl_rehash(t);
+	else {
+		size_t j = hl_hash(&key, t->n_slots - 1);
+		while (t->slots[j])
+			j = (j + 1) & (t->n_slots - 1);
+		t->slots[j] = t->n;
+	}
 	return NULL;
 }
 
@@ -239,8 +280,7 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty, str
 	struct img_layer_writer *w;
 	if (img_layer_writer_new(j->st->b->s, &lo, &w, err) < 0)
 		return -1;
-	struct hl *links = NULL;
-	size_t n_links = 0, cap_links = 0;
+	struct hl_table links = {0};
 	int r = 0;
 	for (size_t i = 0; i < j->n && r == 0; i++) {
 		const struct citem *it = &j->v[i];
@@ -248,10 +288,11 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty, str
 			continue; /* a later source for the same path wins */
 		const char *hard_to = NULL;
 		if (it->kind == CITEM_SOURCE && S_ISREG(it->st.st_mode) && it->st.st_nlink > 1)
-			hard_to = hardlink_first(&links, &n_links, &cap_links, it);
+			hard_to = hardlink_first(&links, it);
 		r = write_item(j, w, it, hard_to, err);
 	}
-	free(links);
+	free(links.v);
+	free(links.slots);
 	*empty = r == 0 && img_layer_writer_count(w) == 0;
 	if (r == 0 && !*empty)
 		r = img_layer_writer_commit(w, out, err);
