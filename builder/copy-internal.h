@@ -33,6 +33,7 @@ struct copy_job {
 	struct citem *v;
 	size_t n, cap;
 	size_t group;
+	bool keep_empty; /* commit a layer even with no entries (WORKDIR) */
 	bool chown;
 	uint32_t uid, gid;
 	const char *chmod; /* NULL: keep modes */
@@ -45,12 +46,17 @@ struct copy_job {
 };
 
 struct citem *copy_add_item(struct copy_job *j, const char *dest, enum citem_kind kind);
-/* Adds the ancestors of real (a rootfs path) as PARENT or NEWDIR items. */
-int copy_add_parents(struct copy_job *j, const char *real, struct kiln_err *err);
-/* Adds node (at dest) and, for a directory, everything below it. */
+/* Adds the ancestors of real (a rootfs path), and real itself when self,
+ * as PARENT (exists: its metadata kept) or NEWDIR (0755, the --chown
+ * owner) items. */
+int copy_add_parents(struct copy_job *j, const char *real, bool self, struct kiln_err *err);
+/* Adds node (at dest) and, for a directory, everything below it. A top
+ * directory is not added itself: its contents go into dest, which keeps
+ * its own metadata or is made as a new directory (BuildKit's
+ * CopyDirContents). */
 int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
                   const char *dest, const char *excl_base, bool keep_owner, bool is_context,
-                  struct kiln_err *err);
+                  bool top, struct kiln_err *err);
 /* Sorts, drops duplicates (the later source wins) and writes the layer. */
 int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty, struct kiln_err *err);
 void copy_job_release(struct copy_job *j);

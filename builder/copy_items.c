@@ -23,11 +23,15 @@ struct citem *copy_add_item(struct copy_job *j, const char *dest, enum citem_kin
 	return it;
 }
 
-int copy_add_parents(struct copy_job *j, const char *real, struct kiln_err *err)
+int copy_add_parents(struct copy_job *j, const char *real, bool self, struct kiln_err *err)
 {
 	struct bld_tree t = {.fs = &j->st->fs};
-	for (const char *p = strchr(real, '/'); p; p = strchr(p + 1, '/')) {
-		_cleanup_free_ char *anc = xstrndup(real, (size_t)(p - real));
+	size_t len = strlen(real);
+	for (const char *p = strchr(real, '/'); p || (self && len);
+	     p = p ? strchr(p + 1, '/') : NULL) {
+		_cleanup_free_ char *anc = xstrndup(real, p ? (size_t)(p - real) : len);
+		if (!p)
+			self = false; /* real itself, last */
 		struct bld_node n = {0};
 		bool found = false;
 		if (!j->c->link && bld_tree_resolve(&t, anc, false, &n, &found, err) < 0)
@@ -58,7 +62,7 @@ static const char *type_name(mode_t m)
 
 int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
                   const char *dest, const char *excl_base, bool keep_owner, bool is_context,
-                  struct kiln_err *err)
+                  bool top, struct kiln_err *err)
 {
 	if (S_ISSOCK(node->st.st_mode))
 		return 0; /* sockets are skipped, as in docker's context tars */
@@ -67,7 +71,7 @@ int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld
 		                    "`%s` in the build context is %s: only files, directories "
 		                    "and symlinks can be copied",
 		                    node->real, type_name(node->st.st_mode));
-	if (*dest) {
+	if (*dest && !(top && S_ISDIR(node->st.st_mode))) {
 		struct citem *it = copy_add_item(j, dest, CITEM_SOURCE);
 		it->host = node->host ? xstrdup(node->host) : NULL;
 		it->st = node->st;
@@ -92,7 +96,8 @@ int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld
 		if (r == 0 && found) {
 			_cleanup_free_ char *cdest =
 			    *dest ? xasprintf("%s/%s", dest, names.v[i]) : xstrdup(names.v[i]);
-			r = copy_add_tree(j, t, &child, cdest, erel, keep_owner, is_context, err);
+			r = copy_add_tree(j, t, &child, cdest, erel, keep_owner, is_context, false,
+			                  err);
 		}
 		bld_node_release(&child);
 	}
@@ -293,7 +298,7 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty, str
 	}
 	free(links.v);
 	free(links.slots);
-	*empty = r == 0 && img_layer_writer_count(w) == 0;
+	*empty = r == 0 && img_layer_writer_count(w) == 0 && !j->keep_empty;
 	if (r == 0 && !*empty)
 		r = img_layer_writer_commit(w, out, err);
 	img_layer_writer_free(w);

@@ -96,6 +96,88 @@ static void go_list(struct kiln_buf *b, char *const *v, bool quoted)
 	kiln_buf_addch(b, ']', NULL);
 }
 
+/* Go's time.Duration.String() for whole-unit values and common fractions. */
+static void go_duration(struct kiln_buf *b, long long ns)
+{
+	if (ns == 0) {
+		kiln_buf_addstr(b, "0s", NULL);
+		return;
+	}
+	if (ns < 1000000000LL) {
+		const char *unit = ns < 1000 ? "ns" : ns < 1000000 ? "µs" : "ms";
+		long long div = ns < 1000 ? 1 : ns < 1000000 ? 1000 : 1000000;
+		char frac[16] = "";
+		if (ns % div) {
+			snprintf(frac, sizeof(frac), ".%0*lld", div == 1000 ? 3 : 6, ns % div);
+			for (size_t i = strlen(frac) - 1; frac[i] == '0'; i--)
+				frac[i] = '\0';
+		}
+		kiln_buf_addf(b, NULL, "%lld%s%s", ns / div, frac, unit);
+		return;
+	}
+	long long s = ns / 1000000000LL, h = s / 3600, m = s / 60 % 60;
+	if (h)
+		kiln_buf_addf(b, NULL, "%lldh", h);
+	if (h || m)
+		kiln_buf_addf(b, NULL, "%lldm", m);
+	char frac[16] = "";
+	if (ns % 1000000000LL) {
+		snprintf(frac, sizeof(frac), ".%09lld", ns % 1000000000LL);
+		for (size_t i = strlen(frac) - 1; frac[i] == '0'; i--)
+			frac[i] = '\0';
+	}
+	kiln_buf_addf(b, NULL, "%lld%ss", s % 60, frac);
+}
+
+/* BuildKit prints the Healthcheck struct with %v: &{[test...] "interval"
+ * "timeout" "start-period" 'retries'} (retries as a Go rune literal). */
+static void health_created_by(struct kiln_buf *b, const struct df_health *h)
+{
+	kiln_buf_addstr(b, "&{[", NULL);
+	for (size_t i = 0; i < h->test.n; i++)
+		kiln_buf_addf(b, NULL, "%s\"%s\"", i ? " " : "", h->test.v[i]);
+	kiln_buf_addstr(b, "]", NULL);
+	long long d[3] = {h->interval, h->timeout, h->start_period};
+	for (size_t i = 0; i < 3; i++) {
+		kiln_buf_addstr(b, " \"", NULL);
+		go_duration(b, d[i]);
+		kiln_buf_addch(b, '"', NULL);
+	}
+	int r = h->retries;
+	if (r >= 32 && r < 127 && r != '\'' && r != '\\')
+		kiln_buf_addf(b, NULL, " '%c'}", r);
+	else if (r == '\'' || r == '\\')
+		kiln_buf_addf(b, NULL, " '\\%c'}", r);
+	else if (r < 128)
+		kiln_buf_addf(b, NULL, " '\\x%02x'}", r);
+	else
+		kiln_buf_addf(b, NULL, " '\\u%04x'}", r);
+}
+
+/* BuildKit prints the port set as a Go map: map[53/udp:{} 80/tcp:{}]. */
+static void expose_created_by(struct kiln_buf *b, const struct df_instr *x)
+{
+	struct kiln_strv ports = KILN_STRV_INIT;
+	for (size_t i = 0; i < x->u.words.n; i++) {
+		unsigned lo, hi;
+		const char *proto;
+		if (df_port_parse(x->u.words.v[i], &lo, &hi, &proto, NULL) < 0)
+			continue;
+		for (unsigned p = lo; p <= hi; p++) {
+			char item[40];
+			snprintf(item, sizeof(item), "%u/%s", p, proto && *proto ? proto : "tcp");
+			if (!kiln_strv_contains(&ports, item))
+				kiln_strv_push(&ports, item);
+		}
+	}
+	kiln_strv_sort(&ports);
+	kiln_buf_addstr(b, "map[", NULL);
+	for (size_t i = 0; i < ports.n; i++)
+		kiln_buf_addf(b, NULL, "%s%s:{}", i ? " " : "", ports.v[i]);
+	kiln_buf_addch(b, ']', NULL);
+	kiln_strv_release(&ports);
+}
+
 /* created_by of a metadata step, worded as BuildKit's dispatchers write it. */
 static char *meta_created_by(const struct bld_stage *st, const struct df_instr *x)
 {
@@ -114,10 +196,8 @@ static char *meta_created_by(const struct bld_stage *st, const struct df_instr *
 	case DF_I_ENTRYPOINT: go_list(&b, c->config.entrypoint, true); break;
 	case DF_I_VOLUME:
 	case DF_I_SHELL: go_list(&b, x->u.words.v, false); break;
-	case DF_I_EXPOSE:
-		for (size_t i = 0; i < x->u.words.n; i++)
-			kiln_buf_addf(&b, NULL, "%s%s", i ? " " : "", x->u.words.v[i]);
-		break;
+	case DF_I_EXPOSE: expose_created_by(&b, x); break;
+	case DF_I_HEALTHCHECK: health_created_by(&b, &x->u.health); break;
 	case DF_I_ONBUILD: kiln_buf_addstr(&b, x->u.onbuild.expression, NULL); break;
 	case DF_I_USER:
 	case DF_I_WORKDIR:
@@ -129,6 +209,20 @@ static char *meta_created_by(const struct bld_stage *st, const struct df_instr *
 		kiln_buf_addstr(&b, f, NULL);
 	}
 	}
+	return kiln_buf_detach(&b, NULL);
+}
+
+/* BuildKit: "COPY src... dest # buildkit", flags left out. */
+static char *copy_created_by(const struct df_instr *x)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	kiln_buf_addstr(&b, df_instr_name(x->kind), NULL);
+	for (size_t i = 0; i < x->u.copy.srcs.n; i++)
+		kiln_buf_addf(&b, NULL, " %s", x->u.copy.srcs.v[i]);
+	for (size_t i = 0; i < x->u.copy.n_contents; i++)
+		kiln_buf_addf(&b, NULL, " <<%s", x->u.copy.contents[i].name);
+	kiln_buf_addf(&b, NULL, " %s # buildkit", x->u.copy.dest);
 	return kiln_buf_detach(&b, NULL);
 }
 
@@ -154,8 +248,12 @@ static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, st
 		bld_cache_record(st, key, step);
 	memcpy(st->key, key, sizeof(key));
 	_cleanup_free_ char *f = df_instr_format(&step->x);
-	step->created_by = step->x.kind == DF_I_WORKDIR ? xasprintf("WORKDIR %s", step->x.u.word)
-	                                                : xasprintf("%s # buildkit", f);
+	if (step->x.kind == DF_I_WORKDIR)
+		step->created_by = xasprintf("WORKDIR %s", st->cfg->config.working_dir);
+	else if (step->x.kind == DF_I_RUN)
+		step->created_by = xasprintf("%s # buildkit", f);
+	else
+		step->created_by = copy_created_by(&step->x);
 	step->empty_layer = !step->layer.diff_id[0];
 	if (!step->empty_layer)
 		add_layer(st, &step->layer);
@@ -182,6 +280,8 @@ static int dispatch(struct bld_stage *st, struct bld_step *step, bool *cached, s
 		return 0;
 	}
 	case DF_I_FROM: return kiln_err_set(err, KILN_E_INVALID, "FROM inside a stage");
+	case DF_I_ONBUILD: /* stored in the config; BuildKit adds no history entry */
+		return bld_config_apply(st->cfg, x, &st->cmd_set, err);
 	default:
 		if (bld_config_apply(st->cfg, x, &st->cmd_set, err) < 0)
 			return -1;
@@ -228,7 +328,8 @@ static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln
 	if (r == 0)
 		r = dispatch(st, &step, &cached, err);
 	if (r == 0) {
-		add_history(st, step.created_by, step.empty_layer);
+		if (step.created_by)
+			add_history(st, step.created_by, step.empty_layer);
 		if (cached)
 			b->res->cached++;
 		else

@@ -149,12 +149,12 @@ static int add_node(struct copy_job *j, const struct bld_tree *t, const struct b
 	_cleanup_free_ char *real = NULL;
 	if (target_real(j, dest, dest_dir, name, src_dir, &real, err) < 0)
 		return -1;
-	if (copy_add_parents(j, real, err) < 0)
+	if (copy_add_parents(j, real, src_dir, err) < 0)
 		return -1;
 	const char *excl = src_dir ? "" : name;
 	if (!src_dir && j->exclude && df_ignore_match(j->exclude, excl))
 		return 0;
-	return copy_add_tree(j, t, node, real, excl, keep_owner, t->ctx && !keep_owner, err);
+	return copy_add_tree(j, t, node, real, excl, keep_owner, t->ctx && !keep_owner, true, err);
 }
 
 static bool archive_magic(const char *path)
@@ -338,7 +338,7 @@ static int add_contents(struct copy_job *j, const char *dest, bool dest_dir, str
 		const struct df_heredoc *h = &j->c->contents[i];
 		_cleanup_free_ char *real = NULL;
 		if (target_real(j, dest, dest_dir, h->name, false, &real, err) < 0 ||
-		    copy_add_parents(j, real, err) < 0)
+		    copy_add_parents(j, real, false, err) < 0)
 			return -1;
 		struct citem *it = copy_add_item(j, real, CITEM_CONTENT);
 		it->content = h->content;

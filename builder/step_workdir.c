@@ -1,6 +1,7 @@
-/* WORKDIR: the config change (step_meta.c), plus a layer holding the
- * directory when the rootfs lacks it (BuildKit makes it with mkdir -p,
- * owned by the stage's user). */
+/* WORKDIR: the config change (step_meta.c), plus a layer: BuildKit (the
+ * 20.10 frontend, checked by test_build_buildkit.sh) always commits one,
+ * holding the directories mkdir -p made (owned by the stage's user), or
+ * empty when the directory exists. */
 #include <errno.h>
 #include <string.h>
 
@@ -16,12 +17,9 @@ int bld_step_workdir(struct bld_stage *st, struct bld_step *step, struct kiln_er
 	bool found = false;
 	if (bld_tree_resolve(&t, wd, true, &n, &found, err) < 0)
 		return -1;
-	if (found) {
-		bool dir = S_ISDIR(n.st.st_mode);
+	if (found && !S_ISDIR(n.st.st_mode)) {
 		bld_node_release(&n);
-		if (!dir)
-			return kiln_err_set(err, ENOTDIR, "mkdir `%s`: not a directory", wd);
-		return 0; /* exists: no layer */
+		return kiln_err_set(err, ENOTDIR, "mkdir `%s`: not a directory", wd);
 	}
 	struct df_copy none = {.from_stage = -1};
 	struct copy_job j = {.st = st, .step = step, .c = &none, .now = bld_now(st->b)};
@@ -31,11 +29,10 @@ int bld_step_workdir(struct bld_stage *st, struct bld_step *step, struct kiln_er
 		r = bld_rootfs_user(&st->fs, user, &j.uid, &j.gid, err);
 		j.chown = r == 0;
 	}
-	if (r == 0)
-		r = copy_add_parents(&j, n.real, err);
-	if (r == 0)
-		copy_add_item(&j, n.real, CITEM_NEWDIR);
+	if (r == 0 && !found)
+		r = copy_add_parents(&j, n.real, true, err);
 	bool empty = true;
+	j.keep_empty = true; /* an empty tar when the directory exists */
 	if (r == 0)
 		r = copy_write_layer(&j, &step->layer, &empty, err);
 	bld_node_release(&n);
