@@ -133,6 +133,8 @@ int cmd_history(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_system_df(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_build.c */
+int cmd_build(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_image_io.c */
 int cmd_import(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_load(int argc, char **argv, struct kiln_ctx *ctx);

@@ -6,6 +6,7 @@
 
 #define S CMD_NEEDS_STORE
 static const struct kiln_cmd image_commands[] = {
+    {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
     {"history", cmd_history, S, "Show the history of an image", NULL},
     {"import", cmd_import, S, "Import the contents from a tarball to create a filesystem image",
      NULL},
@@ -40,6 +41,11 @@ static const struct kiln_cmd container_commands[] = {
     {0},
 };
 
+static const struct kiln_cmd builder_commands[] = {
+    {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
+    {0},
+};
+
 static const struct kiln_cmd system_commands[] = {
     {"check", cmd_system_check, S | CMD_HIDDEN, "Check the store's consistency", NULL},
     {"df", cmd_system_df, S, "Show kiln disk usage", NULL},
@@ -53,6 +59,8 @@ static const struct kiln_cmd manifest_commands[] = {
 };
 
 const struct kiln_cmd kiln_commands[] = {
+    {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
+    {"builder", NULL, 0, "Manage builds", builder_commands},
     {"container", NULL, 0, "Manage containers", container_commands},
     {"create", cmd_create, R, "Create a new container", NULL},
     {"help", cmd_help, 0, "Show help for a command", NULL},

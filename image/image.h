@@ -367,6 +367,45 @@ struct img_layer_opts {
 };
 int img_layer_create(struct img_store *s, const char *dir, const struct img_layer_opts *opts,
                      struct img_layer *out, struct kiln_err *err);
+/* --- layer writer: a layer from entries given one by one (layer_writer.c) --
+ * For producers that know their entries without a directory to walk (the
+ * builder's COPY streams context files straight into the layer): the tar,
+ * its diffID and the blob are made in the same pass as img_layer_create,
+ * with the same determinism rules (PAX, numeric owners, whole-second
+ * mtimes clamped by opts->clamp_mtime, no uname/gname). The caller gives
+ * the order (parents before children) and never the same path twice. */
+struct img_layer_writer;
+struct img_layer_entry {
+	const char *path; /* relative, '/'-separated, no leading or trailing '/' */
+	uint32_t mode;    /* file type and permission bits (S_IFREG | 0644, ...) */
+	uint32_t uid, gid;
+	int64_t mtime;    /* seconds */
+	uint64_t size;    /* regular files: bytes taken from data_fd */
+	const char *link; /* symlink target, or for hardlink the earlier entry's path */
+	bool hardlink;    /* a regular file that is a hardlink to `link` (no data) */
+	uint32_t rdev_major, rdev_minor; /* char and block devices */
+	/* user.*, trusted.* (not overlay) and security.capability xattrs
+	 * copied from this host path (NULL: none) */
+	const char *xattrs_from;
+};
+int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
+                         struct img_layer_writer **out, struct kiln_err *err);
+/* Adds one entry; a regular file's data is read from data_fd (exactly
+ * e->size bytes: a shorter file is an error naming the path). */
+int img_layer_writer_add(struct img_layer_writer *w, const struct img_layer_entry *e, int data_fd,
+                         struct kiln_err *err);
+/* Adds the whiteout `<dir>/.wh.<name>` hiding path in lower layers. */
+int img_layer_writer_whiteout(struct img_layer_writer *w, const char *path, int64_t mtime,
+                              struct kiln_err *err);
+/* Entries added so far (0: the layer would be an empty tar). */
+size_t img_layer_writer_count(const struct img_layer_writer *w);
+uint64_t img_layer_writer_bytes(const struct img_layer_writer *w); /* file data so far */
+/* Ends the tar and stores the blob (out receives diffID, digest, size). */
+int img_layer_writer_commit(struct img_layer_writer *w, struct img_layer *out,
+                            struct kiln_err *err);
+/* Frees the writer; an uncommitted blob's temp file is removed. */
+void img_layer_writer_free(struct img_layer_writer *w);
+
 /* Streams a stored layer blob into a new blob with another compression,
  * verifying the source's digest and diffID on the way. */
 int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum img_compression to,

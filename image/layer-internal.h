@@ -10,6 +10,7 @@
 #ifndef KILN_IMAGE_LAYER_INTERNAL_H
 #define KILN_IMAGE_LAYER_INTERNAL_H
 
+#include <archive.h>
 #include <sys/types.h>
 
 #include "image.h"
@@ -30,6 +31,15 @@ int layer_sink_write(struct layer_sink *k, const void *p, size_t n, struct kiln_
 int layer_sink_commit(struct layer_sink *k, const char *expected_diff, struct img_layer *out,
                       struct kiln_err *err);
 void layer_sink_release(struct layer_sink *k);
+
+/* libarchive write callback (layer_tar.c): opaque is a struct layer_sink;
+ * an error is kept in its err. */
+la_ssize_t layer_tar_out(struct archive *a, void *opaque, const void *p, size_t n);
+
+/* Adds the xattrs a layer keeps (user.*, trusted.* but overlay's,
+ * security.capability) of host path full to e, sorted by name. */
+struct archive_entry;
+int layer_entry_xattrs(struct archive_entry *e, const char *full, struct kiln_err *err);
 
 struct layer_source {
 	int fd; /* not owned */

@@ -34,7 +34,7 @@ struct walk {
 	char *buf;
 };
 
-static la_ssize_t tar_out(struct archive *a, void *opaque, const void *p, size_t n)
+la_ssize_t layer_tar_out(struct archive *a, void *opaque, const void *p, size_t n)
 {
 	(void)a;
 	struct layer_sink *k = opaque;
@@ -72,7 +72,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int add_xattrs(struct walk *w, const char *full, struct kiln_err *err)
+int layer_entry_xattrs(struct archive_entry *e, const char *full, struct kiln_err *err)
 {
 	char list[XATTR_LIST_MAX_BYTES];
 	ssize_t n = llistxattr(full, list, sizeof(list));
@@ -93,11 +93,11 @@ static int add_xattrs(struct walk *w, const char *full, struct kiln_err *err)
 		if (vn < 0) {
 			if (errno == ENODATA)
 				continue;
-			int e = errno;
+			kiln_err_set(err, errno, "read xattr `%s` of `%s`", names.v[i], full);
 			kiln_strv_release(&names);
-			return kiln_err_set(err, e, "read xattr `%s` of `%s`", names.v[i], full);
+			return -1;
 		}
-		archive_entry_xattr_add_entry(w->e, names.v[i], val, (size_t)vn);
+		archive_entry_xattr_add_entry(e, names.v[i], val, (size_t)vn);
 	}
 	kiln_strv_release(&names);
 	return 0;
@@ -235,7 +235,7 @@ static int add_entry(struct walk *w, const char *full, const char *rel, const st
 		archive_entry_set_rdevmajor(e, major(st->st_rdev));
 		archive_entry_set_rdevminor(e, minor(st->st_rdev));
 	}
-	if (add_xattrs(w, full, err) < 0)
+	if (layer_entry_xattrs(e, full, err) < 0)
 		return -1;
 	if (archive_write_header(w->a, e) != ARCHIVE_OK)
 		return archive_fail(w, err, rel);
@@ -325,7 +325,7 @@ static int tar_writer_open(struct walk *w, struct kiln_err *err)
 	if (r == ARCHIVE_OK)
 		r = archive_write_set_bytes_in_last_block(w->a, 1);
 	if (r == ARCHIVE_OK)
-		r = archive_write_open2(w->a, &w->sink, NULL, tar_out, NULL, NULL);
+		r = archive_write_open2(w->a, &w->sink, NULL, layer_tar_out, NULL, NULL);
 	if (r != ARCHIVE_OK)
 		return archive_fail(w, err, "(start)");
 	return 0;

@@ -1,0 +1,153 @@
+/* Private to builder/: the stage state, the step executors' seams, the
+ * read-only views of a rootfs and of the context. */
+#ifndef KILN_BUILDER_INTERNAL_H
+#define KILN_BUILDER_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "builder.h"
+
+/* --- a stage's filesystem, read through its layer snapshots (rootfs.c) -----
+ * Lookups resolve like a path in the mounted overlay would, without
+ * mounting: topmost layer first, whiteouts (0/0 char devices) hide what is
+ * below, an opaque directory hides the lower layers' entries under it,
+ * symlinks are followed inside the rootfs (never out of it). Snapshots are
+ * made when the first lookup needs them (a COPY layer just written is not
+ * unpacked unless a later step looks into it). */
+struct bld_rootfs {
+	struct img_store *store;
+	struct img_layer *layers; /* bottom first */
+	size_t n, cap;
+	char **dirs; /* snapshot dirs, bottom first, made lazily (n_dirs of n) */
+	size_t n_dirs;
+};
+void bld_rootfs_init(struct bld_rootfs *r, struct img_store *s);
+void bld_rootfs_add(struct bld_rootfs *r, const struct img_layer *l);
+void bld_rootfs_copy(struct bld_rootfs *dst, const struct bld_rootfs *src);
+void bld_rootfs_release(struct bld_rootfs *r);
+
+/* One entry found in a rootfs or the context. */
+struct bld_node {
+	char *real; /* path inside the tree after following symlinks: "a/b" ("" = root) */
+	char *host; /* host path to read it from */
+	struct stat st;
+};
+void bld_node_release(struct bld_node *n);
+
+/* The source of COPY/ADD: the context or a rootfs. */
+struct bld_context;
+struct bld_tree {
+	struct bld_context *ctx; /* exactly one of ctx, fs */
+	struct bld_rootfs *fs;
+};
+/* Resolves path (relative to the tree's root, '/'-separated; ".." clamps
+ * at the root). follow_last: follow a symlink in the last component.
+ * *found false when it does not exist (no error). */
+int bld_tree_resolve(const struct bld_tree *t, const char *path, bool follow_last,
+                     struct bld_node *out, bool *found, struct kiln_err *err);
+/* The entry `name` of directory parent (a real path), not followed. */
+int bld_tree_child(const struct bld_tree *t, const char *parent, const char *name,
+                   struct bld_node *out, bool *found, struct kiln_err *err);
+/* Names in directory real (sorted bytewise, visible ones only). */
+int bld_tree_list(const struct bld_tree *t, const char *real, struct kiln_strv *names,
+                  struct kiln_err *err);
+
+/* Reads a small file of a rootfs (/etc/passwd); *found false if absent. */
+int bld_rootfs_read(struct bld_rootfs *r, const char *path, char **data, size_t *len, bool *found,
+                    struct kiln_err *err);
+/* "user[:group]" by name or number through the rootfs's /etc/passwd and
+ * /etc/group. A user given alone takes its passwd group (a number alone:
+ * the same number). */
+int bld_rootfs_user(struct bld_rootfs *r, const char *spec, uint32_t *uid, uint32_t *gid,
+                    struct kiln_err *err);
+
+/* --- the context (context.c) ----------------------------------------------- */
+struct bld_context {
+	char *dir; /* read where it lies */
+	struct df_ignore *ignore;
+	char *tmp; /* extracted stdin tar (removed on release), or NULL */
+};
+/* Opens dir with the ignore file that applies to dockerfile (see
+ * df_ignore_candidates). */
+int bld_context_open(struct bld_context *c, const char *dir, const char *dockerfile,
+                     struct kiln_err *err);
+void bld_context_release(struct bld_context *c);
+bool bld_context_visible(const struct bld_context *c, const char *rel, bool is_dir);
+
+/* --- a stage being built --------------------------------------------------- */
+struct bld_build;
+struct bld_stage {
+	struct bld_build *b;
+	const struct df_stage *st;
+	int index;
+	struct img_config *cfg;     /* being accumulated (base config first) */
+	struct bld_rootfs fs;       /* base layers + layers made so far */
+	struct kiln_strv args;      /* visible ARGs "K=V" */
+	struct kiln_strv used_args; /* names of build args consumed */
+	bool cmd_set;
+	char key[65]; /* the current cache key (hex), "" when none */
+	bool done;
+	int n_steps, step_no; /* for "[stage i/n]" */
+};
+
+/* One step with its words expanded. */
+struct bld_step {
+	const struct df_instr *in; /* as written */
+	struct df_instr x;         /* expanded */
+	int id;                    /* progress vertex */
+	char *name;                /* "[build 2/5] COPY . /app" */
+	char *created_by;          /* history */
+	bool empty_layer;
+	struct img_layer layer; /* the layer made (diff_id "" when none) */
+};
+
+struct bld_build {
+	struct img_store *s;
+	const struct bld_opts *o;
+	const struct bld_progress *p;
+	struct df_graph g;
+	struct bld_context ctx;
+	char *dockerfile_text;
+	size_t dockerfile_len;
+	struct bld_stage *stages;
+	int next_id;
+	int64_t epoch; /* SOURCE_DATE_EPOCH or -1 */
+	char *created; /* RFC 3339 time of this build */
+	struct bld_result *res;
+	int err_line; /* Dockerfile line of the failing instruction (0: none) */
+};
+
+/* stage.c */
+int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err);
+void bld_stage_release(struct bld_stage *st);
+/* A --platform other than the host's is refused (no emulation). */
+int bld_platform_check(const char *platform, struct kiln_err *err);
+/* Looks a variable up in the stage's env, then its ARGs (ENV wins). */
+const char *bld_stage_lookup(void *ud, const char *name, size_t len);
+/* Progress helpers. */
+int bld_vertex_start(struct bld_build *b, const char *name);
+void bld_vertex_log(struct bld_build *b, int id, const char *line);
+/* The clock for mtimes of entries a step creates. */
+int64_t bld_now(const struct bld_build *b);
+
+/* Step executors: each fills step->layer (or leaves it empty) and may edit
+ * the stage config. */
+int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
+int bld_step_workdir(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
+int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
+/* ADD of a URL: downloads into a temp file under the store (path out). */
+int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
+                  struct kiln_err *err);
+
+/* step_key.c: the cache seam (ARCHITECTURE.md decision 2). */
+int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65],
+                 struct kiln_err *err);
+bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *step);
+void bld_cache_record(struct bld_stage *st, const char *key, const struct bld_step *step);
+
+/* output.c */
+int bld_export(struct bld_build *b, const struct bld_output *out, const char *image_id,
+               struct kiln_err *err);
+
+#endif

@@ -1,0 +1,318 @@
+/* bld_build: Dockerfile and context -> the graph -> the needed stages in
+ * order -> the target stage's config and layers stored, tagged, exported. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build-internal.h"
+
+#define DOCKERFILE_MAX (16u << 20)
+
+int bld_vertex_start(struct bld_build *b, const char *name)
+{
+	int id = ++b->next_id;
+	if (b->p && b->p->start)
+		b->p->start(b->p->ud, id, name);
+	return id;
+}
+
+void bld_vertex_log(struct bld_build *b, int id, const char *line)
+{
+	if (b->p && b->p->log)
+		b->p->log(b->p->ud, id, line);
+}
+
+int64_t bld_now(const struct bld_build *b)
+{
+	return b->epoch >= 0 ? b->epoch : (int64_t)time(NULL);
+}
+
+static void vertex_done(struct bld_build *b, int id)
+{
+	if (b->p && b->p->done)
+		b->p->done(b->p->ud, id, 0, false);
+}
+
+static char *rfc3339(int64_t epoch)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (epoch >= 0) {
+		ts.tv_sec = (time_t)epoch;
+		ts.tv_nsec = 0;
+	}
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char buf[64];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!ts.tv_nsec)
+		return xasprintf("%sZ", buf);
+	char frac[16];
+	snprintf(frac, sizeof(frac), "%09ld", ts.tv_nsec);
+	for (int i = 8; i > 0 && frac[i] == '0'; i--)
+		frac[i] = '\0';
+	return xasprintf("%s.%sZ", buf, frac);
+}
+
+static int parse_epoch(int64_t *out, struct kiln_err *err)
+{
+	const char *s = getenv("SOURCE_DATE_EPOCH");
+	*out = -1;
+	if (!s || !*s)
+		return 0;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (*end || errno || v < 0)
+		return kiln_err_set(err, KILN_E_INVALID, "invalid SOURCE_DATE_EPOCH `%s`", s);
+	*out = v;
+	return 0;
+}
+
+static bool magic_archive(const unsigned char *p, size_t n)
+{
+	return (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) || (n >= 3 && !memcmp(p, "BZh", 3)) ||
+	       (n >= 6 && !memcmp(p,
+	                          "\xfd"
+	                          "7zXZ\0",
+	                          6)) ||
+	       (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4)) ||
+	       (n >= 262 && !memcmp(p + 257, "ustar", 5));
+}
+
+/* CONTEXT "-": a tar (extracted into the store's tmp, removed at the end)
+ * or a lone Dockerfile (the context is then empty). */
+static int stdin_context(struct bld_build *b, char **dockerfile_text, size_t *len,
+                         struct kiln_err *err)
+{
+	_cleanup_free_ char *tmpl = kiln_path_join(img_store_tmpdir(b->s), "build-ctx-XXXXXX");
+	if (!mkdtemp(tmpl))
+		return kiln_err_set(err, errno, "mkdtemp `%s`", tmpl);
+	b->ctx.tmp = xstrdup(tmpl);
+	_cleanup_free_ char *file = kiln_path_join(tmpl, "stdin");
+	_cleanup_free_ char *root = kiln_path_join(tmpl, "context");
+	{
+		_cleanup_close_ int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return kiln_err_set(err, errno, "create `%s`", file);
+		char buf[1 << 16];
+		for (;;) {
+			ssize_t n = read(0, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return kiln_err_set(err, errno, "read the context from stdin");
+			if (n == 0)
+				break;
+			if (kiln_write_all(fd, buf, (size_t)n, err) < 0)
+				return -1;
+		}
+	}
+	unsigned char head[512];
+	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", file);
+	ssize_t n = read(fd, head, sizeof(head));
+	if (n < 0)
+		return kiln_err_set(err, errno, "read `%s`", file);
+	lseek(fd, 0, SEEK_SET);
+	if (!magic_archive(head, (size_t)n)) {
+		if (kiln_read_file(file, DOCKERFILE_MAX, dockerfile_text, len, err) < 0)
+			return -1;
+		if (kiln_mkdir_p(root, 0755, err) < 0)
+			return -1;
+	} else if (img_layer_extract_fd(fd, root, tmpl, 0, NULL, err) < 0) {
+		return kiln_err_wrap(err, "reading the context tar from stdin");
+	}
+	return bld_context_open(&b->ctx, root, NULL, err);
+}
+
+static int read_dockerfile(struct bld_build *b, char **path_out, struct kiln_err *err)
+{
+	const char *df = b->o->dockerfile;
+	if (df && !strcmp(df, "-")) {
+		*path_out = xstrdup("-");
+		return kiln_read_fd(0, DOCKERFILE_MAX, "Dockerfile", &b->dockerfile_text,
+		                    &b->dockerfile_len, err);
+	}
+	char *path;
+	if (!df)
+		path = kiln_path_join(b->ctx.dir, "Dockerfile");
+	else if (df[0] == '/' || kiln_path_exists(df))
+		path = xstrdup(df);
+	else
+		path = kiln_path_join(b->ctx.dir, df);
+	*path_out = path;
+	if (!kiln_path_exists(path))
+		return kiln_err_set(
+		    err, ENOENT, "failed to read dockerfile: open `%s`: no such file or directory",
+		    df ? df : "Dockerfile");
+	return kiln_read_file(path, DOCKERFILE_MAX, &b->dockerfile_text, &b->dockerfile_len, err);
+}
+
+/* Dockerfile, context and graph. */
+static int prepare(struct bld_build *b, struct kiln_err *err)
+{
+	const struct bld_opts *o = b->o;
+	_cleanup_free_ char *df_path = NULL;
+	int id = bld_vertex_start(b, "[internal] load build definition from Dockerfile");
+	int r;
+	if (!strcmp(o->context, "-")) {
+		if (o->dockerfile && !strcmp(o->dockerfile, "-"))
+			return kiln_err_set(err, KILN_E_USAGE,
+			                    "the context and the Dockerfile cannot both come from "
+			                    "stdin");
+		r = stdin_context(b, &b->dockerfile_text, &b->dockerfile_len, err);
+		if (r == 0 && !b->dockerfile_text)
+			r = read_dockerfile(b, &df_path, err);
+	} else {
+		r = bld_context_open(
+		    &b->ctx, o->context,
+		    o->dockerfile && strcmp(o->dockerfile, "-") ? o->dockerfile : NULL, err);
+		if (r == 0)
+			r = read_dockerfile(b, &df_path, err);
+	}
+	if (r < 0)
+		return -1;
+	struct df_ast ast = {0};
+	_cleanup_free_ char *base =
+	    xstrdup(df_path && strcmp(df_path, "-") ? df_path : "Dockerfile");
+	if (df_parse(b->dockerfile_text, b->dockerfile_len, basename(base), &ast, err) < 0)
+		return -1;
+	struct kiln_strv args = KILN_STRV_INIT;
+	for (size_t i = 0; o->build_args && o->build_args[i]; i++) {
+		const char *a = o->build_args[i];
+		if (strchr(a, '='))
+			kiln_strv_push(&args, a);
+		else if (getenv(a))
+			kiln_strv_pushf(&args, "%s=%s", a, getenv(a));
+	}
+	struct df_graph_opts go = {.target = o->target,
+	                           .build_args = (const char *const *)args.v,
+	                           .target_platform = o->platform};
+	r = df_graph_build(&ast, &go, &b->g, err);
+	kiln_strv_release(&args);
+	df_ast_release(&ast);
+	if (r < 0)
+		return -1;
+	vertex_done(b, id);
+	return 0;
+}
+
+static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_err *err)
+{
+	const struct bld_opts *o = b->o;
+	struct img_config *c = st->cfg;
+	for (size_t i = 0; o->labels && o->labels[i]; i++) {
+		_cleanup_free_ char *k = xstrdup(o->labels[i]);
+		char *eq = strchr(k, '=');
+		if (eq)
+			*eq++ = '\0';
+		img_map_set(&c->config.labels, k, eq ? eq : "");
+		c->has_config = true;
+	}
+	free(c->created);
+	c->created = xstrdup(b->created);
+	if (!c->rootfs_type)
+		c->rootfs_type = xstrdup("layers");
+	size_t n_tags = 0;
+	while (o->tags && o->tags[n_tags])
+		n_tags++;
+	int id = bld_vertex_start(b, "exporting to image");
+	int r = img_image_commit(b->s, c, st->fs.layers, st->fs.n, (const char *const *)o->tags,
+	                         n_tags, b->res->image_id, err);
+	if (r < 0)
+		return -1;
+	_cleanup_free_ char *line = xasprintf("writing image %s done", b->res->image_id);
+	bld_vertex_log(b, id, line);
+	for (size_t i = 0; i < n_tags; i++) {
+		_cleanup_free_ char *full = img_ref_normalize(o->tags[i], NULL);
+		_cleanup_free_ char *l = xasprintf("naming to %s done", full ? full : o->tags[i]);
+		bld_vertex_log(b, id, l);
+	}
+	vertex_done(b, id);
+	return 0;
+}
+
+static int finish(struct bld_build *b, struct kiln_err *err)
+{
+	if (commit_image(b, &b->stages[b->g.target], err) < 0)
+		return -1;
+	const struct bld_opts *o = b->o;
+	if (o->iidfile && kiln_write_file_atomic(o->iidfile, b->res->image_id,
+	                                         strlen(b->res->image_id), 0644, err) < 0)
+		return kiln_err_wrap(err, "--iidfile");
+	for (size_t i = 0; i < o->n_outputs; i++)
+		if (bld_export(b, &o->outputs[i], b->res->image_id, err) < 0)
+			return kiln_err_wrap(err, "--output");
+	return 0;
+}
+
+static int check_tags(const struct bld_opts *o, struct kiln_err *err)
+{
+	for (size_t i = 0; o->tags && o->tags[i]; i++) {
+		_cleanup_free_ char *n = img_ref_normalize(o->tags[i], err);
+		if (!n)
+			return kiln_err_wrap(err, "invalid tag `%s`", o->tags[i]);
+	}
+	if (o->platform && bld_platform_check(o->platform, err) < 0)
+		return kiln_err_wrap(err, "--platform");
+	if (o->pull)
+		return kiln_err_set(err, KILN_E_UNSUPPORTED,
+		                    "--pull needs the registry client, which this build of kiln "
+		                    "does not have yet");
+	if (o->network && strcmp(o->network, "default") && strcmp(o->network, "none") &&
+	    strcmp(o->network, "host"))
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "network mode `%s` not supported by buildkit (default, none, "
+		                    "host)",
+		                    o->network);
+	return 0;
+}
+
+int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_progress *progress,
+              struct bld_result *res, struct kiln_err *err)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(res, 0, sizeof(*res));
+	struct bld_build b = {.s = s, .o = o, .p = progress, .res = res};
+	int r = check_tags(o, err);
+	if (r == 0)
+		r = parse_epoch(&b.epoch, err);
+	if (r == 0) {
+		b.created = rfc3339(b.epoch);
+		r = prepare(&b, err);
+	}
+	if (r == 0) {
+		b.stages = xcalloc(b.g.n_stages, sizeof(*b.stages));
+		for (size_t i = 0; i < b.g.n_stages && r == 0; i++)
+			if (b.g.stages[i].needed)
+				r = bld_stage_build(&b, (int)i, err);
+	}
+	if (r == 0)
+		r = finish(&b, err);
+	if (r < 0 && b.err_line > 0)
+		res->excerpt =
+		    df_source_excerpt(b.dockerfile_text, b.dockerfile_len, b.err_line, b.err_line);
+	for (size_t i = 0; b.stages && i < b.g.n_stages; i++)
+		if (b.stages[i].b)
+			bld_stage_release(&b.stages[i]);
+	free(b.stages);
+	df_graph_release(&b.g);
+	bld_context_release(&b.ctx);
+	free(b.dockerfile_text);
+	free(b.created);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return r;
+}
+
+void bld_result_release(struct bld_result *res)
+{
+	free(res->excerpt);
+	res->excerpt = NULL;
+}

@@ -1,0 +1,63 @@
+/* The build context, read where it lies: a directory and the .dockerignore
+ * that decides what a COPY can see. A context given on stdin (a tar) is
+ * extracted once into the store's tmp with the secure extractor. */
+#include <errno.h>
+#include <string.h>
+
+#include "build-internal.h"
+
+#define IGNORE_MAX (4u << 20)
+
+static int load_ignore(struct bld_context *c, const char *dockerfile, struct kiln_err *err)
+{
+	struct kiln_strv cands = KILN_STRV_INIT;
+	df_ignore_candidates(dockerfile, c->dir, &cands);
+	int r = 0;
+	for (size_t i = 0; i < cands.n; i++) {
+		if (!kiln_path_exists(cands.v[i]))
+			continue;
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+		r = kiln_read_file(cands.v[i], IGNORE_MAX, &data, &len, err);
+		if (r == 0 && df_ignore_parse(data, len, &c->ignore, err) < 0)
+			r = kiln_err_wrap(err, "`%s`", cands.v[i]);
+		break;
+	}
+	kiln_strv_release(&cands);
+	return r;
+}
+
+int bld_context_open(struct bld_context *c, const char *dir, const char *dockerfile,
+                     struct kiln_err *err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return kiln_err_set(err, errno, "unable to prepare context: path `%s` not found",
+		                    dir);
+	if (!S_ISDIR(st.st_mode))
+		return kiln_err_set(err, ENOTDIR, "unable to prepare context: `%s`", dir);
+	c->dir = realpath(dir, NULL);
+	if (!c->dir)
+		return kiln_err_set(err, errno, "context `%s`", dir);
+	return load_ignore(c, dockerfile, err);
+}
+
+void bld_context_release(struct bld_context *c)
+{
+	df_ignore_free(c->ignore);
+	free(c->dir);
+	if (c->tmp) {
+		struct kiln_err e = KILN_ERR_INIT;
+		kiln_rm_rf(c->tmp, &e);
+		kiln_err_release(&e);
+		free(c->tmp);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+bool bld_context_visible(const struct bld_context *c, const char *rel, bool is_dir)
+{
+	if (!c->ignore || !df_ignore_match(c->ignore, rel))
+		return true;
+	return is_dir && df_ignore_may_reinclude_under(c->ignore, rel);
+}

@@ -1,0 +1,66 @@
+/* Private to COPY/ADD (step_copy.c, copy_items.c): the list of entries a
+ * COPY makes, built first (sorted, parents before children), then streamed
+ * into the layer writer from where the files lie. */
+#ifndef KILN_BUILDER_COPY_INTERNAL_H
+#define KILN_BUILDER_COPY_INTERNAL_H
+
+#include "build-internal.h"
+
+enum citem_kind {
+	CITEM_SOURCE,  /* a file, dir or link from the source tree */
+	CITEM_PARENT,  /* an ancestor of the destination that already exists */
+	CITEM_NEWDIR,  /* an ancestor the COPY creates */
+	CITEM_CONTENT, /* a heredoc body */
+};
+
+struct citem {
+	char *dest; /* path in the rootfs, no leading '/' */
+	char *host; /* where to read it (NULL for NEWDIR, CONTENT) */
+	struct stat st;
+	enum citem_kind kind;
+	bool keep_owner; /* source owners kept (another stage, an ADDed tar) */
+	const char *content;
+	size_t content_len;
+	size_t seq;
+	size_t group; /* the source it came from: hardlinks are kept within one */
+};
+
+struct copy_job {
+	struct bld_stage *st;
+	struct bld_step *step;
+	const struct df_copy *c;
+	bool add;
+	struct citem *v;
+	size_t n, cap;
+	size_t group;
+	bool keep_empty; /* commit a layer even with no entries (WORKDIR) */
+	bool chown;
+	uint32_t uid, gid;
+	const char *chmod; /* NULL: keep modes */
+	struct df_ignore *exclude;
+	int64_t now;
+	struct kiln_strv owned; /* expanded heredoc bodies */
+	struct kiln_strv temps; /* downloaded files, extracted tars: removed at the end */
+	struct bld_context *tar_trees;
+	size_t n_tar_trees;
+};
+
+struct citem *copy_add_item(struct copy_job *j, const char *dest, enum citem_kind kind);
+/* Adds the ancestors of real (a rootfs path), and real itself when self,
+ * as PARENT (exists: its metadata kept) or NEWDIR (0755, the --chown
+ * owner) items. */
+int copy_add_parents(struct copy_job *j, const char *real, bool self, struct kiln_err *err);
+/* Adds node (at dest) and, for a directory, everything below it. A top
+ * directory is not added itself: its contents go into dest, which keeps
+ * its own metadata or is made as a new directory (BuildKit's
+ * CopyDirContents). */
+int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
+                  const char *dest, const char *excl_base, bool keep_owner, bool is_context,
+                  bool top, struct kiln_err *err);
+/* Sorts, drops duplicates (the later source wins) and writes the layer. */
+int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty, struct kiln_err *err);
+void copy_job_release(struct copy_job *j);
+/* Applies an octal or symbolic (u+x,go-w,a=rX) --chmod to mode. */
+int copy_chmod(const char *spec, mode_t mode, mode_t *out, struct kiln_err *err);
+
+#endif

@@ -1,0 +1,158 @@
+/* --output: the built image also leaves as files. local: the flattened
+ * rootfs in a directory; tar: the same as one tar; oci, docker: an image
+ * archive (image/'s save). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build-internal.h"
+
+int bld_output_parse(const char *spec, struct bld_output *out, struct kiln_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!strchr(spec, '=')) { /* -o DIR, or "-" for a tar on stdout */
+		out->type = strcmp(spec, "-") ? BLD_OUT_LOCAL : BLD_OUT_TAR;
+		out->dest = xstrdup(spec);
+		return 0;
+	}
+	_cleanup_free_ char *s = xstrdup(spec);
+	const char *type = NULL;
+	for (char *save = NULL, *f = strtok_r(s, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(f, '=');
+		if (!eq)
+			return kiln_err_set(err, KILN_E_USAGE, "invalid output field `%s`", f);
+		*eq++ = '\0';
+		if (!strcmp(f, "type"))
+			type = eq;
+		else if (!strcmp(f, "dest")) {
+			free(out->dest);
+			out->dest = xstrdup(eq);
+		} else
+			return kiln_err_set(err, KILN_E_USAGE, "unknown output attribute `%s`", f);
+	}
+	if (!type)
+		return kiln_err_set(err, KILN_E_USAGE, "output `%s`: type= is required", spec);
+	static const char *names[] = {"local", "tar", "oci", "docker"};
+	size_t i = 0;
+	while (i < KILN_ARRAY_SIZE(names) && strcmp(names[i], type))
+		i++;
+	if (i == KILN_ARRAY_SIZE(names)) {
+		bld_output_release(out);
+		return kiln_err_set(err, KILN_E_USAGE,
+		                    "unsupported output type `%s` (local, tar, oci, docker)", type);
+	}
+	out->type = (enum bld_output_type)i;
+	if (!out->dest) {
+		return kiln_err_set(err, KILN_E_USAGE, "output type `%s` needs dest=", type);
+	}
+	return 0;
+}
+
+void bld_output_release(struct bld_output *o)
+{
+	free(o->dest);
+	o->dest = NULL;
+}
+
+static int flatten(struct bld_build *b, const struct bld_stage *st, const char *dir,
+                   struct kiln_err *err)
+{
+	for (size_t i = 0; i < st->fs.n; i++)
+		if (img_layer_extract(b->s, st->fs.layers[i].digest, st->fs.layers[i].media_type,
+		                      dir, 0, err) < 0)
+			return -1;
+	return kiln_mkdir_p(dir, 0755, err);
+}
+
+static int open_dest(const char *dest, int *fd, struct kiln_err *err)
+{
+	if (!strcmp(dest, "-")) {
+		*fd = 1;
+		return 0;
+	}
+	*fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (*fd < 0)
+		return kiln_err_set(err, errno, "create `%s`", dest);
+	return 0;
+}
+
+static int copy_fd(int in, int out, struct kiln_err *err)
+{
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kiln_err_set(err, errno, "read");
+		if (n == 0)
+			return 0;
+		if (kiln_write_all(out, buf, (size_t)n, err) < 0)
+			return -1;
+	}
+}
+
+/* The rootfs as one tar: flattened into a temp dir, made into a layer
+ * blob (unreferenced: gc removes it) and copied out. */
+static int export_tar(struct bld_build *b, const struct bld_stage *st, const char *dest,
+                      struct kiln_err *err)
+{
+	_cleanup_free_ char *tmpl = kiln_path_join(img_store_tmpdir(b->s), "out-XXXXXX");
+	if (!mkdtemp(tmpl))
+		return kiln_err_set(err, errno, "mkdtemp `%s`", tmpl);
+	_cleanup_free_ char *root = kiln_path_join(tmpl, "rootfs");
+	struct img_layer l = {0};
+	struct img_layer_opts lo = {IMG_COMPRESS_NONE, false, b->epoch};
+	int r = flatten(b, st, root, err);
+	if (r == 0)
+		r = img_layer_create(b->s, root, &lo, &l, err);
+	int out = -1;
+	if (r == 0)
+		r = open_dest(dest, &out, err);
+	if (r == 0) {
+		_cleanup_free_ char *blob = img_store_blob_path(b->s, l.digest);
+		_cleanup_close_ int in = open(blob, O_RDONLY | O_CLOEXEC);
+		r = in < 0 ? kiln_err_set(err, errno, "open `%s`", blob) : copy_fd(in, out, err);
+	}
+	if (out > 1)
+		close(out);
+	img_layer_release(&l);
+	struct kiln_err e = KILN_ERR_INIT;
+	kiln_rm_rf(tmpl, &e);
+	kiln_err_release(&e);
+	return r;
+}
+
+int bld_export(struct bld_build *b, const struct bld_output *out, const char *image_id,
+               struct kiln_err *err)
+{
+	const struct bld_stage *st = &b->stages[b->g.target];
+	_cleanup_free_ char *name = xasprintf("exporting to %s `%s`",
+	                                      out->type == BLD_OUT_LOCAL ? "directory"
+	                                      : out->type == BLD_OUT_TAR ? "tar"
+	                                      : out->type == BLD_OUT_OCI ? "oci archive"
+	                                                                 : "docker archive",
+	                                      out->dest);
+	int id = bld_vertex_start(b, name);
+	int r;
+	if (out->type == BLD_OUT_LOCAL) {
+		r = flatten(b, st, out->dest, err);
+	} else if (out->type == BLD_OUT_TAR) {
+		r = export_tar(b, st, out->dest, err);
+	} else {
+		struct img_save_opts so = {out->type == BLD_OUT_OCI ? IMG_ARCHIVE_OCI
+		                                                    : IMG_ARCHIVE_DOCKER,
+		                           IMG_COMPRESS_GZIP};
+		int fd = -1;
+		r = open_dest(out->dest, &fd, err);
+		char *names[] = {(char *)image_id, NULL};
+		if (r == 0)
+			r = img_save(b->s, names, 1, &so, fd, err);
+		if (fd > 1)
+			close(fd);
+	}
+	if (r == 0 && b->p && b->p->done)
+		b->p->done(b->p->ud, id, 0, false);
+	return r;
+}

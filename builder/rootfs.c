@@ -1,0 +1,496 @@
+/* Read-only lookups in a tree without mounting it: a stage's rootfs as a
+ * stack of layer snapshots (whiteouts and opaque directories respected),
+ * or the build context (.dockerignore respected). Symlinks resolve inside
+ * the tree, as if it were the root. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "build-internal.h"
+
+#define MAX_LINKS 40
+
+void bld_rootfs_init(struct bld_rootfs *r, struct img_store *s)
+{
+	memset(r, 0, sizeof(*r));
+	r->store = s;
+}
+
+void bld_rootfs_add(struct bld_rootfs *r, const struct img_layer *l)
+{
+	KILN_GROW(r->layers, r->cap, r->n + 1);
+	struct img_layer *d = &r->layers[r->n++];
+	memset(d, 0, sizeof(*d));
+	memcpy(d->diff_id, l->diff_id, sizeof(d->diff_id));
+	memcpy(d->digest, l->digest, sizeof(d->digest));
+	d->size = l->size;
+	d->media_type = l->media_type ? xstrdup(l->media_type) : NULL;
+	r->dirs = xreallocarray(r->dirs, r->cap, sizeof(char *));
+}
+
+void bld_rootfs_copy(struct bld_rootfs *dst, const struct bld_rootfs *src)
+{
+	bld_rootfs_init(dst, src->store);
+	for (size_t i = 0; i < src->n; i++)
+		bld_rootfs_add(dst, &src->layers[i]);
+	for (size_t i = 0; i < src->n_dirs; i++)
+		dst->dirs[i] = xstrdup(src->dirs[i]);
+	dst->n_dirs = src->n_dirs;
+}
+
+void bld_rootfs_release(struct bld_rootfs *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		img_layer_release(&r->layers[i]);
+	for (size_t i = 0; i < r->n_dirs; i++)
+		free(r->dirs[i]);
+	free(r->layers);
+	free(r->dirs);
+	memset(r, 0, sizeof(*r));
+}
+
+void bld_node_release(struct bld_node *n)
+{
+	free(n->real);
+	free(n->host);
+	n->real = n->host = NULL;
+}
+
+static int ensure_dirs(struct bld_rootfs *r, struct kiln_err *err)
+{
+	for (; r->n_dirs < r->n; r->n_dirs++)
+		if (img_snapshot_ensure(r->store, &r->layers[r->n_dirs], &r->dirs[r->n_dirs], err) <
+		    0)
+			return -1;
+	return 0;
+}
+
+static bool is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+static bool is_opaque(const char *host)
+{
+	char v[4];
+	ssize_t n = lgetxattr(host, "trusted.overlay.opaque", v, sizeof(v));
+	return n == 1 && v[0] == 'y';
+}
+
+static char *join_rel(const char *a, const char *b)
+{
+	return *a ? xasprintf("%s/%s", a, b) : xstrdup(b);
+}
+
+/* Whether layer dir holds `parent` as a directory that lets lower layers
+ * show through (not whited out, not replaced by a file, not opaque). */
+static bool layer_passes(const char *dir, const char *parent, bool *stop)
+{
+	_cleanup_free_ char *host = *parent ? kiln_path_join(dir, parent) : xstrdup(dir);
+	struct stat st;
+	*stop = false;
+	if (lstat(host, &st) < 0)
+		return true; /* absent here: lower layers decide */
+	if (!S_ISDIR(st.st_mode) || is_opaque(host))
+		*stop = true;
+	return true;
+}
+
+/* Finds child `name` of directory `parent` (real path); 1 found, 0 not. */
+static int find_child(const struct bld_tree *t, const char *parent, const char *name,
+                      struct bld_node *out, struct kiln_err *err)
+{
+	_cleanup_free_ char *rel = join_rel(parent, name);
+	if (t->ctx) {
+		char *host = kiln_path_join(t->ctx->dir, rel);
+		if (lstat(host, &out->st) < 0) {
+			int e = errno;
+			free(host);
+			if (e == ENOENT || e == ENOTDIR)
+				return 0;
+			return kiln_err_set(err, e, "stat `%s`", rel);
+		}
+		if (!bld_context_visible(t->ctx, rel, S_ISDIR(out->st.st_mode))) {
+			free(host);
+			return 0;
+		}
+		out->host = host;
+		out->real = TAKE_PTR(rel);
+		return 1;
+	}
+	struct bld_rootfs *r = t->fs;
+	if (ensure_dirs(r, err) < 0)
+		return -1;
+	for (size_t i = r->n; i-- > 0;) {
+		char *host = kiln_path_join(r->dirs[i], rel);
+		if (lstat(host, &out->st) == 0) {
+			if (is_whiteout(&out->st)) {
+				free(host);
+				return 0;
+			}
+			out->host = host;
+			out->real = TAKE_PTR(rel);
+			return 1;
+		}
+		int e = errno;
+		free(host);
+		if (e != ENOENT && e != ENOTDIR)
+			return kiln_err_set(err, e, "stat `/%s`", rel);
+		bool stop;
+		layer_passes(r->dirs[i], parent, &stop);
+		if (stop)
+			return 0;
+	}
+	return 0;
+}
+
+int bld_tree_child(const struct bld_tree *t, const char *parent, const char *name,
+                   struct bld_node *out, bool *found, struct kiln_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	int f = find_child(t, parent, name, out, err);
+	*found = f == 1;
+	return f < 0 ? -1 : 0;
+}
+
+/* Splits p into components (empty and "." dropped). */
+static void split_path(const char *p, struct kiln_strv *out)
+{
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *e = strchrnul(p, '/');
+		if (e > p && !(e - p == 1 && *p == '.'))
+			kiln_strv_push_take(out, xstrndup(p, (size_t)(e - p)));
+		p = e;
+	}
+}
+
+static void parent_of(char **cur)
+{
+	char *s = strrchr(*cur, '/');
+	if (s)
+		*s = '\0';
+	else
+		(*cur)[0] = '\0';
+}
+
+static char *rest_path(const char *cur, char **comps, size_t from, size_t n)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	kiln_buf_addstr(&b, cur, NULL);
+	for (size_t i = from; i < n; i++) {
+		if (b.len)
+			kiln_buf_addch(&b, '/', NULL);
+		kiln_buf_addstr(&b, comps[i], NULL);
+	}
+	return kiln_buf_detach(&b, NULL);
+}
+
+static void root_node(const struct bld_tree *t, struct bld_node *out, struct kiln_err *err, int *r)
+{
+	const char *dir = t->ctx ? t->ctx->dir : NULL;
+	if (!dir) {
+		if (ensure_dirs(t->fs, err) < 0) {
+			*r = -1;
+			return;
+		}
+		dir = t->fs->n ? t->fs->dirs[t->fs->n - 1] : NULL;
+	}
+	*r = 0;
+	out->real = xstrdup("");
+	out->host = dir ? xstrdup(dir) : NULL;
+	memset(&out->st, 0, sizeof(out->st));
+	out->st.st_mode = S_IFDIR | 0755;
+	if (dir && lstat(dir, &out->st) < 0)
+		*r = kiln_err_set(err, errno, "stat `%s`", dir);
+}
+
+int bld_tree_resolve(const struct bld_tree *t, const char *path, bool follow_last,
+                     struct bld_node *out, bool *found, struct kiln_err *err)
+{
+	struct kiln_strv comps = KILN_STRV_INIT;
+	split_path(path, &comps);
+	char *cur = xstrdup("");
+	int links = 0, r = 0;
+	*found = false;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < comps.n && r == 0;) {
+		const char *c = comps.v[i];
+		bool last = i + 1 == comps.n;
+		if (!strcmp(c, "..")) {
+			parent_of(&cur);
+			i++;
+			continue;
+		}
+		struct bld_node n = {0};
+		int f = find_child(t, cur, c, &n, err);
+		if (f < 0) {
+			r = -1;
+			break;
+		}
+		if (f == 0) { /* missing: report where it would be */
+			out->real = rest_path(cur, comps.v, i, comps.n);
+			goto done;
+		}
+		if (S_ISLNK(n.st.st_mode) && (!last || follow_last)) {
+			char target[PATH_MAX + 1];
+			ssize_t len = readlink(n.host, target, PATH_MAX);
+			bld_node_release(&n);
+			if (len < 0) {
+				r = kiln_err_set(err, errno, "readlink `%s`", c);
+				break;
+			}
+			target[len] = '\0';
+			if (++links > MAX_LINKS) {
+				r = kiln_err_set(err, ELOOP, "resolving `%s`", path);
+				break;
+			}
+			struct kiln_strv nc = KILN_STRV_INIT;
+			split_path(target, &nc);
+			for (size_t j = i + 1; j < comps.n; j++)
+				kiln_strv_push(&nc, comps.v[j]);
+			if (target[0] == '/')
+				cur[0] = '\0';
+			kiln_strv_release(&comps);
+			comps = nc;
+			i = 0;
+			continue;
+		}
+		if (!last && !S_ISDIR(n.st.st_mode)) {
+			r = kiln_err_set(err, ENOTDIR, "`%s`", n.real);
+			bld_node_release(&n);
+			break;
+		}
+		free(cur);
+		if (last) {
+			*out = n;
+			*found = true;
+			cur = NULL;
+			goto done;
+		}
+		cur = n.real;
+		n.real = NULL;
+		bld_node_release(&n);
+		i++;
+	}
+	if (r == 0) { /* the root itself */
+		free(out->real);
+		root_node(t, out, err, &r);
+		*found = r == 0;
+		if (*found && *cur) {
+			/* ".." after components: resolve the remaining prefix */
+			char *p = xstrdup(cur);
+			bld_node_release(out);
+			r = bld_tree_resolve(t, p, true, out, found, err);
+			free(p);
+		}
+	}
+done:
+	free(cur);
+	kiln_strv_release(&comps);
+	if (r < 0)
+		bld_node_release(out);
+	return r;
+}
+
+struct dent {
+	char *name;
+	size_t rank; /* layer from the top: 0 wins */
+	bool whiteout;
+};
+
+static int dent_cmp(const void *a, const void *b)
+{
+	const struct dent *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static int read_names(const char *host, size_t rank, struct dent **v, size_t *n, size_t *cap,
+                      struct kiln_err *err)
+{
+	_cleanup_closedir_ DIR *d = opendir(host);
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return kiln_err_set(err, errno, "open directory `%s`", host);
+	}
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		bool wh = false;
+		if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				wh = is_whiteout(&st);
+		}
+		KILN_GROW(*v, *cap, *n + 1);
+		(*v)[(*n)++] = (struct dent){xstrdup(de->d_name), rank, wh};
+	}
+	if (errno)
+		return kiln_err_set(err, errno, "read directory `%s`", host);
+	return 0;
+}
+
+static int list_context(const struct bld_tree *t, const char *real, struct kiln_strv *names,
+                        struct kiln_err *err)
+{
+	_cleanup_free_ char *host =
+	    *real ? kiln_path_join(t->ctx->dir, real) : xstrdup(t->ctx->dir);
+	_cleanup_closedir_ DIR *d = opendir(host);
+	if (!d)
+		return kiln_err_set(err, errno, "open directory `%s`", *real ? real : ".");
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		_cleanup_free_ char *rel = join_rel(real, de->d_name);
+		bool dir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			dir = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			      S_ISDIR(st.st_mode);
+		}
+		if (bld_context_visible(t->ctx, rel, dir))
+			kiln_strv_push(names, de->d_name);
+	}
+	if (errno)
+		return kiln_err_set(err, errno, "read directory `%s`", *real ? real : ".");
+	kiln_strv_sort(names);
+	return 0;
+}
+
+int bld_tree_list(const struct bld_tree *t, const char *real, struct kiln_strv *names,
+                  struct kiln_err *err)
+{
+	if (t->ctx)
+		return list_context(t, real, names, err);
+	struct bld_rootfs *r = t->fs;
+	if (ensure_dirs(r, err) < 0)
+		return -1;
+	struct dent *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	for (size_t i = r->n; i-- > 0 && rc == 0;) {
+		_cleanup_free_ char *host =
+		    *real ? kiln_path_join(r->dirs[i], real) : xstrdup(r->dirs[i]);
+		rc = read_names(host, r->n - 1 - i, &v, &n, &cap, err);
+		bool stop;
+		layer_passes(r->dirs[i], real, &stop);
+		struct stat st;
+		if (stop || (lstat(host, &st) == 0 && is_whiteout(&st)))
+			break;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), dent_cmp);
+	for (size_t i = 0; i < n; i++) {
+		bool first = i == 0 || strcmp(v[i].name, v[i - 1].name) != 0;
+		if (rc == 0 && first && !v[i].whiteout)
+			kiln_strv_push(names, v[i].name);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	return rc;
+}
+
+int bld_rootfs_read(struct bld_rootfs *r, const char *path, char **data, size_t *len, bool *found,
+                    struct kiln_err *err)
+{
+	struct bld_tree t = {.fs = r};
+	struct bld_node n = {0};
+	*found = false;
+	if (bld_tree_resolve(&t, path, true, &n, found, err) < 0)
+		return -1;
+	int rc = 0;
+	if (*found && S_ISREG(n.st.st_mode))
+		rc = kiln_read_file(n.host, 16u << 20, data, len, err);
+	else
+		*found = false;
+	bld_node_release(&n);
+	return rc;
+}
+
+static bool parse_id(const char *s, uint32_t *out)
+{
+	if (!*s)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end || errno || v > UINT32_MAX || *s == '-' || *s == '+')
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* Finds `name` in field 0 of a colon file; returns fields 2 and 3. */
+static bool lookup_db(const char *data, const char *name, uint32_t *id, uint32_t *gid)
+{
+	size_t nl = strlen(name);
+	for (const char *l = data; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, name, nl) || l[nl] != ':')
+			continue;
+		const char *f = l + nl + 1;
+		f = strchr(f, ':');
+		if (!f)
+			continue;
+		char *end;
+		unsigned long u = strtoul(f + 1, &end, 10);
+		if (*end != ':')
+			continue;
+		*id = (uint32_t)u;
+		if (gid)
+			*gid = (uint32_t)strtoul(end + 1, NULL, 10);
+		return true;
+	}
+	return false;
+}
+
+int bld_rootfs_user(struct bld_rootfs *r, const char *spec, uint32_t *uid, uint32_t *gid,
+                    struct kiln_err *err)
+{
+	_cleanup_free_ char *user = xstrdup(spec);
+	char *group = strchr(user, ':');
+	if (group)
+		*group++ = '\0';
+	bool uid_num = parse_id(user, uid);
+	bool have_gid = false;
+	if (!uid_num) {
+		_cleanup_free_ char *pw = NULL;
+		size_t len;
+		bool found;
+		if (bld_rootfs_read(r, "etc/passwd", &pw, &len, &found, err) < 0)
+			return -1;
+		if (!found || !lookup_db(pw, user, uid, gid))
+			return kiln_err_set(err, KILN_E_NOTFOUND,
+			                    "unable to find user %s: no matching entries in passwd "
+			                    "file",
+			                    user);
+		have_gid = true;
+	} else {
+		*gid = *uid;
+	}
+	if (!group || !*group)
+		return 0;
+	(void)have_gid;
+	if (parse_id(group, gid))
+		return 0;
+	_cleanup_free_ char *gr = NULL;
+	size_t len;
+	bool found;
+	if (bld_rootfs_read(r, "etc/group", &gr, &len, &found, err) < 0)
+		return -1;
+	if (!found || !lookup_db(gr, group, gid, NULL))
+		return kiln_err_set(err, KILN_E_NOTFOUND,
+		                    "unable to find group %s: no matching entries in group file",
+		                    group);
+	return 0;
+}

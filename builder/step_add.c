@@ -1,0 +1,84 @@
+/* ADD of an http(s) URL: downloaded through libcurl into a temp file in the
+ * store, hashed on the way and checked against --checksum. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build-internal.h"
+
+struct dl {
+	int fd;
+	struct kiln_sha256 h;
+	struct kiln_err err;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+	struct dl *d = ud;
+	size_t len = size * n;
+	if (kiln_write_all(d->fd, p, len, &d->err) < 0)
+		return 0;
+	kiln_sha256_update(&d->h, p, len);
+	return len;
+}
+
+static int check_sum(const char *url, const char *want, const char *got, struct kiln_err *err)
+{
+	if (!want)
+		return 0;
+	if (strncmp(want, "sha256:", 7) != 0)
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "--checksum `%s`: only sha256:<hex> is supported", want);
+	if (strcmp(want, got) != 0)
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "digest mismatch for `%s`: expected %s, got %s", url, want,
+		                    got);
+	return 0;
+}
+
+int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
+                  struct kiln_err *err)
+{
+	char *path = NULL;
+	struct dl d = {.err = KILN_ERR_INIT};
+	d.fd = kiln_tempfile_create(img_store_tmpdir(b->s), "add-url-", &path, err);
+	if (d.fd < 0)
+		return -1;
+	kiln_sha256_init(&d.h);
+	CURL *c = curl_easy_init();
+	char ebuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	CURLcode rc = curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	char got[KILN_DIGEST_LEN];
+	kiln_sha256_final(&d.h, got);
+	close(d.fd);
+	int r = 0;
+	if (d.err.msg) {
+		kiln_err_move(err, &d.err);
+		r = kiln_err_wrap(err, "downloading `%s`", url);
+	} else if (rc != CURLE_OK) {
+		r = kiln_err_set(err, KILN_E_NOTFOUND, "downloading `%s`: %s", url,
+		                 *ebuf ? ebuf : curl_easy_strerror(rc));
+	} else {
+		r = check_sum(url, checksum, got, err);
+	}
+	if (r < 0) {
+		unlink(path);
+		kiln_tempfile_forget(path);
+		free(path);
+		return -1;
+	}
+	*path_out = path;
+	return 0;
+}

@@ -1,0 +1,420 @@
+/* COPY and ADD: sources from the context (as it lies, .dockerignore
+ * applied), another stage or an image; destinations resolved against the
+ * stage's rootfs as it stands (read through the layer snapshots); the layer
+ * streamed straight from the source files (copy_items.c). */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "copy-internal.h"
+
+static bool has_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+static bool is_url(const char *s)
+{
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+static bool is_git(const char *s)
+{
+	size_t n = strlen(s);
+	return !strncmp(s, "git@", 4) || !strncmp(s, "git://", 6) ||
+	       (n > 4 && !strcmp(s + n - 4, ".git"));
+}
+
+/* Absolute destination (WORKDIR applied) as a rootfs path without the
+ * leading '/'; *dir_form when it ends with '/' (or "." as BuildKit reads
+ * it): the sources go inside. */
+static char *dest_path(const struct bld_stage *st, const char *dest, bool *dir_form)
+{
+	size_t n = strlen(dest);
+	*dir_form = (n && dest[n - 1] == '/') || !strcmp(dest, ".") ||
+	            (n >= 2 && !strcmp(dest + n - 2, "/."));
+	const char *wd = st->cfg->config.working_dir;
+	_cleanup_free_ char *abs =
+	    dest[0] == '/' ? xstrdup(dest) : kiln_path_join(wd && *wd ? wd : "/", dest);
+	/* clean: drop empty and "." components, fold ".." */
+	struct kiln_strv parts = KILN_STRV_INIT;
+	for (char *save = NULL, *tok = strtok_r(abs, "/", &save); tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			if (parts.n)
+				free(parts.v[--parts.n]), parts.v[parts.n] = NULL;
+			continue;
+		}
+		kiln_strv_push(&parts, tok);
+	}
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < parts.n; i++) {
+		if (i)
+			kiln_buf_addch(&b, '/', NULL);
+		kiln_buf_addstr(&b, parts.v[i], NULL);
+	}
+	kiln_strv_release(&parts);
+	char *s = kiln_buf_detach(&b, NULL);
+	return s ? s : xstrdup("");
+}
+
+/* Expands wildcards component by component through the tree. */
+static int glob_tree(const struct bld_tree *t, const char *pattern, struct kiln_strv *out,
+                     struct kiln_err *err)
+{
+	struct kiln_strv cur = KILN_STRV_INIT;
+	kiln_strv_push(&cur, "");
+	_cleanup_free_ char *pat = xstrdup(pattern);
+	int r = 0;
+	for (char *save = NULL, *c = strtok_r(pat, "/", &save); c && r == 0;
+	     c = strtok_r(NULL, "/", &save)) {
+		struct kiln_strv next = KILN_STRV_INIT;
+		for (size_t i = 0; i < cur.n && r == 0; i++) {
+			if (!has_glob(c)) {
+				kiln_strv_pushf(&next, "%s%s%s", cur.v[i], *cur.v[i] ? "/" : "", c);
+				continue;
+			}
+			struct bld_node n = {0};
+			bool found = false;
+			r = bld_tree_resolve(t, cur.v[i], true, &n, &found, err);
+			struct kiln_strv names = KILN_STRV_INIT;
+			if (r == 0 && found && S_ISDIR(n.st.st_mode))
+				r = bld_tree_list(t, n.real, &names, err);
+			for (size_t k = 0; k < names.n; k++)
+				if (fnmatch(c, names.v[k], 0) == 0)
+					kiln_strv_pushf(&next, "%s%s%s", cur.v[i],
+					                *cur.v[i] ? "/" : "", names.v[k]);
+			kiln_strv_release(&names);
+			bld_node_release(&n);
+		}
+		kiln_strv_release(&cur);
+		cur = next;
+	}
+	for (size_t i = 0; i < cur.n && r == 0; i++)
+		kiln_strv_push(out, cur.v[i]);
+	kiln_strv_release(&cur);
+	return r;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* Where a source lands: its real path in the rootfs (symlinks of the
+ * destination followed inside the rootfs unless --link). */
+static int target_real(struct copy_job *j, const char *dest, bool dest_dir, const char *name,
+                       bool src_dir, char **real, struct kiln_err *err)
+{
+	_cleanup_free_ char *target = !src_dir && dest_dir
+	                                  ? (*dest ? xasprintf("%s/%s", dest, name) : xstrdup(name))
+	                                  : xstrdup(dest);
+	if (j->c->link) {
+		*real = TAKE_PTR(target);
+		return 0;
+	}
+	struct bld_tree t = {.fs = &j->st->fs};
+	struct bld_node n = {0};
+	bool found = false;
+	if (bld_tree_resolve(&t, target, true, &n, &found, err) < 0)
+		return -1;
+	if (found && !src_dir && !dest_dir && S_ISDIR(n.st.st_mode)) {
+		/* an existing directory named without a trailing slash */
+		bld_node_release(&n);
+		_cleanup_free_ char *inside =
+		    *target ? xasprintf("%s/%s", target, name) : xstrdup(name);
+		if (bld_tree_resolve(&t, inside, true, &n, &found, err) < 0)
+			return -1;
+	}
+	if (found && src_dir && !S_ISDIR(n.st.st_mode)) {
+		bld_node_release(&n);
+		return kiln_err_set(err, ENOTDIR, "cannot copy a directory to `/%s`", target);
+	}
+	*real = TAKE_PTR(n.real);
+	bld_node_release(&n);
+	return 0;
+}
+
+static int add_node(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
+                    const char *dest, bool dest_dir, const char *name, bool keep_owner,
+                    struct kiln_err *err)
+{
+	bool src_dir = S_ISDIR(node->st.st_mode);
+	_cleanup_free_ char *real = NULL;
+	if (target_real(j, dest, dest_dir, name, src_dir, &real, err) < 0)
+		return -1;
+	if (copy_add_parents(j, real, src_dir, err) < 0)
+		return -1;
+	const char *excl = src_dir ? "" : name;
+	if (!src_dir && j->exclude && df_ignore_match(j->exclude, excl))
+		return 0;
+	return copy_add_tree(j, t, node, real, excl, keep_owner, t->ctx && !keep_owner, true, err);
+}
+
+static bool archive_magic(const char *path)
+{
+	unsigned char b[263];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, b, sizeof(b));
+	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+		return true; /* gzip */
+	if (n >= 3 && !memcmp(b, "BZh", 3))
+		return true;
+	if (n >= 6 && !memcmp(b,
+	                      "\xfd"
+	                      "7zXZ\0",
+	                      6))
+		return true;
+	if (n >= 4 && !memcmp(b, "\x28\xb5\x2f\xfd", 4))
+		return true; /* zstd */
+	return n >= 262 && !memcmp(b + 257, "ustar", 5);
+}
+
+/* ADD of a local archive: extracted by the secure extractor into a temp
+ * tree, whose entries (owners and modes as in the archive) go under dest. */
+static int add_archive(struct copy_job *j, const struct bld_node *node, const char *dest,
+                       struct kiln_err *err)
+{
+	_cleanup_free_ char *tmpl = kiln_path_join(img_store_tmpdir(j->st->b->s), "add-XXXXXX");
+	if (!mkdtemp(tmpl))
+		return kiln_err_set(err, errno, "mkdtemp `%s`", tmpl);
+	kiln_strv_push(&j->temps, tmpl);
+	_cleanup_free_ char *root = kiln_path_join(tmpl, "root");
+	_cleanup_close_ int fd = open(node->host, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", node->real);
+	if (img_layer_extract_fd(fd, root, tmpl, 0, NULL, err) < 0)
+		return kiln_err_wrap(err, "extracting `%s`", node->real);
+	j->tar_trees = xreallocarray(j->tar_trees, j->n_tar_trees + 1, sizeof(*j->tar_trees));
+	struct bld_context *c = &j->tar_trees[j->n_tar_trees++];
+	memset(c, 0, sizeof(*c));
+	c->dir = xstrdup(root);
+	struct bld_tree t = {.ctx = c};
+	struct bld_node top = {0};
+	bool found;
+	if (bld_tree_resolve(&t, "", true, &top, &found, err) < 0)
+		return -1;
+	int r = add_node(j, &t, &top, dest, true, "", true, err);
+	bld_node_release(&top);
+	return r;
+}
+
+static int add_url(struct copy_job *j, const char *url, const char *dest, bool dest_dir,
+                   struct kiln_err *err)
+{
+	_cleanup_free_ char *path = NULL;
+	if (bld_fetch_url(j->st->b, url, j->c->checksum, &path, err) < 0)
+		return -1;
+	kiln_strv_push(&j->temps, path);
+	_cleanup_free_ char *name = xstrdup(base_name(url + (strstr(url, "://") - url) + 3));
+	name[strcspn(name, "?#")] = '\0';
+	if (!*name || !strchr(url + (strstr(url, "://") - url) + 3, '/')) {
+		free(name);
+		name = xstrdup("index.html");
+	}
+	struct bld_node n = {.real = xstrdup(name), .host = xstrdup(path)};
+	int r = 0;
+	if (lstat(path, &n.st) < 0)
+		r = kiln_err_set(err, errno, "stat `%s`", path);
+	n.st.st_mode = S_IFREG | 0600;
+	n.st.st_mtim.tv_sec = j->now;
+	struct kiln_strv none = KILN_STRV_INIT;
+	(void)none;
+	if (r == 0) {
+		static struct bld_context empty;
+		struct bld_tree t = {.ctx = &empty};
+		r = add_node(j, &t, &n, dest, dest_dir, name, false, err);
+	}
+	bld_node_release(&n);
+	return r;
+}
+
+/* The tree --from names: an earlier stage, or a stored image. */
+static int from_tree(struct copy_job *j, struct bld_rootfs *tmp, struct bld_tree *t,
+                     struct kiln_err *err)
+{
+	struct bld_build *b = j->st->b;
+	const struct df_copy *c = &j->step->in->u.copy;
+	t->ctx = NULL;
+	if (c->from_stage >= 0) {
+		if (!b->stages[c->from_stage].done && bld_stage_build(b, c->from_stage, err) < 0)
+			return -1;
+		t->fs = &b->stages[c->from_stage].fs;
+		return 0;
+	}
+	struct img_image *img = NULL;
+	if (img_image_load(b->s, c->from, &img, err) < 0)
+		return kiln_err_wrap(err, "COPY --from=%s", c->from);
+	bld_rootfs_init(tmp, b->s);
+	for (size_t i = 0; i < img->manifest->n_layers && i < img->config->n_diff_ids; i++) {
+		struct img_layer l = {0};
+		snprintf(l.diff_id, sizeof(l.diff_id), "%s", img->config->diff_ids[i]);
+		snprintf(l.digest, sizeof(l.digest), "%s", img->manifest->layers[i].digest);
+		l.size = (uint64_t)img->manifest->layers[i].size;
+		l.media_type = img->manifest->layers[i].media_type;
+		bld_rootfs_add(tmp, &l);
+	}
+	img_image_free(img);
+	t->fs = tmp;
+	return 0;
+}
+
+static int add_match(struct copy_job *j, const struct bld_tree *t, const char *src,
+                     const char *match, const char *dest, bool dest_dir, struct kiln_err *err)
+{
+	const char *where = t->ctx ? "the build context" : "the source stage";
+	struct bld_node n = {0};
+	bool found = false;
+	if (bld_tree_resolve(t, match, true, &n, &found, err) < 0)
+		return -1;
+	int r = 0;
+	_cleanup_free_ char *pdest = NULL;
+	if (!found) {
+		r = kiln_err_set(err, KILN_E_NOTFOUND, "`%s`: not found in %s", src, where);
+		goto out;
+	}
+	if (j->exclude && df_ignore_match(j->exclude, n.real))
+		goto out;
+	if (j->c->parents) { /* the source's path is kept under dest */
+		bool unused;
+		_cleanup_free_ char *abs = xasprintf("/%s", match);
+		_cleanup_free_ char *clean = dest_path(j->st, abs, &unused);
+		pdest = *dest ? xasprintf("%s/%s", dest, clean) : xstrdup(clean);
+		if (!S_ISDIR(n.st.st_mode)) {
+			char *s = strrchr(pdest, '/');
+			if (s)
+				*s = '\0';
+			else
+				pdest[0] = '\0';
+		}
+	}
+	const char *d = pdest ? pdest : dest;
+	bool dd = pdest ? true : dest_dir;
+	if (j->add && t->ctx && S_ISREG(n.st.st_mode) && (!j->c->unpack_set || j->c->unpack) &&
+	    archive_magic(n.host))
+		r = add_archive(j, &n, d, err);
+	else
+		r = add_node(j, t, &n, d, dd, base_name(match), !t->ctx, err);
+out:
+	bld_node_release(&n);
+	return r;
+}
+
+static int add_source(struct copy_job *j, const struct bld_tree *t, const char *src,
+                      const char *dest, bool dest_dir, bool multi, struct kiln_err *err)
+{
+	if (j->add && is_url(src) && t->ctx)
+		return add_url(j, src, dest, dest_dir, err);
+	if (j->add && is_git(src))
+		return kiln_err_set(err, KILN_E_UNSUPPORTED, "ADD of a git repository `%s`", src);
+	struct kiln_strv matches = KILN_STRV_INIT;
+	int r = 0;
+	if (has_glob(src))
+		r = glob_tree(t, src, &matches, err);
+	else
+		kiln_strv_push(&matches, src);
+	const char *where = t->ctx ? "the build context" : "the source stage";
+	if (r == 0 && matches.n == 0)
+		r = kiln_err_set(err, KILN_E_NOTFOUND, "`%s`: no source files were specified in %s",
+		                 src, where);
+	bool many = multi || matches.n > 1;
+	for (size_t i = 0; i < matches.n && r == 0; i++, j->group++)
+		r = add_match(j, t, src, matches.v[i], dest, dest_dir || many, err);
+	kiln_strv_release(&matches);
+	return r;
+}
+
+static int add_contents(struct copy_job *j, const char *dest, bool dest_dir, struct kiln_err *err)
+{
+	for (size_t i = 0; i < j->c->n_contents; i++) {
+		const struct df_heredoc *h = &j->c->contents[i];
+		_cleanup_free_ char *real = NULL;
+		if (target_real(j, dest, dest_dir, h->name, false, &real, err) < 0 ||
+		    copy_add_parents(j, real, false, err) < 0)
+			return -1;
+		struct citem *it = copy_add_item(j, real, CITEM_CONTENT);
+		it->content = h->content;
+		it->content_len = strlen(h->content);
+		if (h->expand) { /* variables of the stage, quotes left as they are */
+			char *x = NULL;
+			if (df_expand_word(h->content, j->st->b->g.escape, DF_EXPAND_SKIP_QUOTES,
+			                   bld_stage_lookup, j->st, &x, err) < 0)
+				return -1;
+			kiln_strv_push_take(&j->owned, x);
+			it->content = x;
+			it->content_len = strlen(x);
+		}
+	}
+	return 0;
+}
+
+static int job_setup(struct copy_job *j, struct kiln_err *err)
+{
+	const struct df_copy *c = j->c;
+	if (c->chown && *c->chown) {
+		if (bld_rootfs_user(&j->st->fs, c->chown, &j->uid, &j->gid, err) < 0)
+			return kiln_err_wrap(err, "--chown=%s", c->chown);
+		j->chown = true;
+	}
+	if (c->chmod) {
+		mode_t m;
+		if (copy_chmod(c->chmod, S_IFREG | 0644, &m, err) < 0)
+			return -1;
+	}
+	if (c->excludes.n) {
+		struct kiln_buf b;
+		kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+		for (size_t i = 0; i < c->excludes.n; i++)
+			kiln_buf_addf(&b, NULL, "%s\n", c->excludes.v[i]);
+		int r = df_ignore_parse(kiln_buf_str(&b), b.len, &j->exclude, err);
+		kiln_buf_release(&b);
+		if (r < 0)
+			return kiln_err_wrap(err, "--exclude");
+	}
+	return 0;
+}
+
+int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *err)
+{
+	const struct df_copy *c = &step->x.u.copy;
+	struct copy_job j = {.st = st,
+	                     .step = step,
+	                     .c = c,
+	                     .add = step->x.kind == DF_I_ADD,
+	                     .chmod = c->chmod,
+	                     .now = bld_now(st->b)};
+	bool dest_dir;
+	_cleanup_free_ char *dest = dest_path(st, c->dest, &dest_dir);
+	size_t nsrc = c->srcs.n + c->n_contents;
+	int r = job_setup(&j, err);
+	if (r == 0 && nsrc > 1 && !dest_dir)
+		r = kiln_err_set(err, KILN_E_INVALID,
+		                 "When using %s with more than one source file, the destination "
+		                 "must be a directory and end with a /",
+		                 j.add ? "ADD" : "COPY");
+	struct bld_rootfs tmp = {0};
+	struct bld_tree t = {.ctx = &st->b->ctx};
+	const struct df_copy *orig = &step->in->u.copy;
+	if (r == 0 && (orig->from_stage >= 0 || orig->from))
+		r = from_tree(&j, &tmp, &t, err);
+	for (size_t i = 0; i < c->srcs.n && r == 0; i++)
+		r = add_source(&j, &t, c->srcs.v[i], dest, dest_dir, nsrc > 1, err);
+	if (r == 0)
+		r = add_contents(&j, dest, dest_dir, err);
+	bool empty = true;
+	if (r == 0)
+		r = copy_write_layer(&j, &step->layer, &empty, err);
+	if (r == 0 && empty)
+		memset(&step->layer, 0, sizeof(step->layer));
+	copy_job_release(&j);
+	bld_rootfs_release(&tmp);
+	return r;
+}

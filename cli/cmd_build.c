@@ -1,0 +1,125 @@
+/* kiln build (also `image build`, `builder build`): options -> bld_build. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builder.h"
+#include "cli.h"
+#include "image.h"
+
+struct build_flags {
+	struct kiln_strv tags, build_args, labels, outputs;
+	const char *file, *target, *platform, *network, *progress, *iidfile;
+	bool no_cache, pull, quiet;
+};
+
+static int parse_outputs(struct kiln_ctx *ctx, const struct kiln_strv *specs,
+                         struct bld_output **out)
+{
+	*out = xcalloc(specs->n + 1, sizeof(**out));
+	for (size_t i = 0; i < specs->n; i++)
+		if (bld_output_parse(specs->v[i], &(*out)[i], &ctx->err) < 0)
+			return -1;
+	return 0;
+}
+
+static void print_summary(const struct bld_result *res, const struct build_flags *f)
+{
+	fprintf(stderr, "kiln: built %s in %.1fs (%zu steps run, %zu cached)\n", res->image_id,
+	        res->secs, res->steps, res->cached);
+	for (size_t i = 0; i < f->tags.n; i++) {
+		char *n = img_ref_normalize(f->tags.v[i], NULL);
+		fprintf(stderr, "kiln: tagged %s\n", n ? n : f->tags.v[i]);
+		free(n);
+	}
+}
+
+static int run_build(struct kiln_ctx *ctx, const char *context, struct build_flags *f)
+{
+	struct bld_output *outs = NULL;
+	enum bld_progress_mode mode = BLD_PROGRESS_PLAIN;
+	if (parse_outputs(ctx, &f->outputs, &outs) < 0 ||
+	    bld_progress_parse(f->progress, &mode, &ctx->err) < 0) {
+		for (size_t i = 0; outs && i < f->outputs.n; i++)
+			bld_output_release(&outs[i]);
+		free(outs);
+		return ctx->err.code == KILN_E_USAGE ? 125 : 1;
+	}
+	if (f->quiet)
+		mode = BLD_PROGRESS_QUIET;
+	struct bld_opts o = {.context = context,
+	                     .dockerfile = f->file,
+	                     .tags = f->tags.v,
+	                     .build_args = f->build_args.v,
+	                     .labels = f->labels.v,
+	                     .target = f->target,
+	                     .platform = f->platform,
+	                     .network = f->network,
+	                     .iidfile = f->iidfile,
+	                     .outputs = outs,
+	                     .n_outputs = f->outputs.n,
+	                     .no_cache = f->no_cache,
+	                     .pull = f->pull};
+	struct bld_progress *p = bld_progress_new(mode, stderr);
+	struct bld_result res;
+	struct kiln_err err = KILN_ERR_INIT;
+	int r = bld_build(ctx->store, &o, p, &res, &err);
+	bld_progress_free(p);
+	for (size_t i = 0; i < f->outputs.n; i++)
+		bld_output_release(&outs[i]);
+	free(outs);
+	if (r < 0) {
+		if (res.excerpt) {
+			_cleanup_free_ char *head = xstrdup(err.msg);
+			kiln_err_set(&err, err.code, "%s\n%s", head, res.excerpt);
+		}
+		bld_result_release(&res);
+		return kiln_cmd_fail(ctx, &err);
+	}
+	if (f->quiet)
+		printf("%s\n", res.image_id);
+	else if (mode != BLD_PROGRESS_QUIET)
+		print_summary(&res, f);
+	bld_result_release(&res);
+	return 0;
+}
+
+int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	struct build_flags f = {.progress = "auto"};
+	const struct kiln_opt opts[] = {
+	    OPT_STRV(0, "build-arg", &f.build_args, "list", "Set build-time variables"),
+	    OPT_STRING('f', "file", &f.file, "string",
+	               "Name of the Dockerfile (default: \"PATH/Dockerfile\")"),
+	    OPT_STRING(0, "iidfile", &f.iidfile, "string", "Write the image ID to the file"),
+	    OPT_STRV(0, "label", &f.labels, "list", "Set metadata for an image"),
+	    OPT_STRING(0, "network", &f.network, "string",
+	               "Set the networking mode for the RUN instructions during build"),
+	    OPT_BOOL(0, "no-cache", &f.no_cache, "Do not use cache when building the image"),
+	    OPT_STRV('o', "output", &f.outputs, "stringArray",
+	             "Output destination (format: \"type=local,dest=path\")"),
+	    OPT_STRING(0, "platform", &f.platform, "string",
+	               "Set platform if server is multi-platform capable"),
+	    OPT_STRING(0, "progress", &f.progress, "string",
+	               "Set type of progress output (auto, plain, tty, json, quiet)"),
+	    OPT_BOOL(0, "pull", &f.pull, "Always attempt to pull a newer version of the image"),
+	    OPT_BOOL('q', "quiet", &f.quiet,
+	             "Suppress the build output and print image ID on success"),
+	    OPT_STRV('t', "tag", &f.tags, "list",
+	             "Name and optionally a tag in the \"name:tag\" format"),
+	    OPT_STRING(0, "target", &f.target, "string", "Set the target build stage to build"),
+	    OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] PATH | URL | -",
+	                                 "Build an image from a Dockerfile", 1, 1, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	if (!strcmp(argv[1], "-") && isatty(0)) {
+		kiln_err_set(&ctx->err, KILN_E_USAGE, "refusing to read a context from a terminal");
+		return 125;
+	}
+	int r = run_build(ctx, argv[1], &f);
+	kiln_strv_release(&f.tags);
+	kiln_strv_release(&f.build_args);
+	kiln_strv_release(&f.labels);
+	kiln_strv_release(&f.outputs);
+	return r;
+}

@@ -1,0 +1,175 @@
+/* A layer from entries given one by one: the caller walks (a build
+ * context, a stage's rootfs), this file writes the PAX tar into a
+ * layer_sink (diffID, compressor, blob writer) in the same pass. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layer-internal.h"
+
+#define DATA_BUF (1024 * 1024)
+
+struct img_layer_writer {
+	struct archive *a;
+	struct archive_entry *e;
+	struct layer_sink sink;
+	int64_t clamp_mtime;
+	size_t count;
+	uint64_t bytes;
+	char *buf;
+};
+
+static int writer_fail(struct img_layer_writer *w, const char *path, struct kiln_err *err)
+{
+	if (w->sink.err.msg) {
+		kiln_err_move(err, &w->sink.err);
+		return kiln_err_wrap(err, "writing `%s`", path);
+	}
+	const char *m = archive_error_string(w->a);
+	return kiln_err_set(err, archive_errno(w->a), "tar entry `%s`: %s", path,
+	                    m ? m : "write error");
+}
+
+int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
+                         struct img_layer_writer **out, struct kiln_err *err)
+{
+	struct img_layer_writer *w = xcalloc(1, sizeof(*w));
+	w->clamp_mtime = opts ? opts->clamp_mtime : -1;
+	if (layer_sink_open(&w->sink, s, opts ? opts->compression : IMG_COMPRESS_NONE, err) < 0) {
+		free(w);
+		return kiln_err_wrap(err, "creating layer");
+	}
+	w->e = archive_entry_new();
+	w->buf = xmalloc(DATA_BUF);
+	w->a = archive_write_new();
+	int r = archive_write_set_format_pax_restricted(w->a);
+	if (r == ARCHIVE_OK) /* docker and containers/storage read SCHILY.xattr */
+		r = archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY");
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_bytes_per_block(w->a, 64 * 1024);
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_bytes_in_last_block(w->a, 1);
+	if (r == ARCHIVE_OK)
+		r = archive_write_open2(w->a, &w->sink, NULL, layer_tar_out, NULL, NULL);
+	if (r != ARCHIVE_OK) {
+		writer_fail(w, "(start)", err);
+		img_layer_writer_free(w);
+		return kiln_err_wrap(err, "creating layer");
+	}
+	*out = w;
+	return 0;
+}
+
+static int64_t clamp(const struct img_layer_writer *w, int64_t t)
+{
+	return w->clamp_mtime >= 0 && t > w->clamp_mtime ? w->clamp_mtime : t;
+}
+
+static int copy_data(struct img_layer_writer *w, const struct img_layer_entry *e, int fd,
+                     struct kiln_err *err)
+{
+	for (uint64_t left = e->size; left > 0;) {
+		ssize_t n = read(fd, w->buf, left < DATA_BUF ? (size_t)left : DATA_BUF);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kiln_err_set(err, errno, "read `%s`", e->path);
+		if (n == 0) /* shrank: the header promised more */
+			return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
+			                    e->path);
+		if (archive_write_data(w->a, w->buf, (size_t)n) != n)
+			return writer_fail(w, e->path, err);
+		left -= (uint64_t)n;
+		w->bytes += (uint64_t)n;
+	}
+	return 0;
+}
+
+int img_layer_writer_add(struct img_layer_writer *w, const struct img_layer_entry *e, int data_fd,
+                         struct kiln_err *err)
+{
+	struct archive_entry *ae = w->e;
+	archive_entry_clear(ae);
+	archive_entry_set_uid(ae, e->uid);
+	archive_entry_set_gid(ae, e->gid);
+	archive_entry_set_mode(ae, e->mode);
+	archive_entry_set_mtime(ae, clamp(w, e->mtime), 0);
+	bool data = false;
+	if (S_ISDIR(e->mode)) {
+		_cleanup_free_ char *name = xasprintf("%s/", e->path);
+		archive_entry_set_pathname(ae, name);
+	} else {
+		archive_entry_set_pathname(ae, e->path);
+	}
+	if (S_ISREG(e->mode) && e->hardlink) {
+		archive_entry_set_hardlink(ae, e->link);
+		archive_entry_set_size(ae, 0);
+	} else if (S_ISREG(e->mode)) {
+		archive_entry_set_size(ae, (la_int64_t)e->size);
+		data = e->size > 0;
+	} else if (S_ISLNK(e->mode)) {
+		archive_entry_set_symlink(ae, e->link ? e->link : "");
+	} else if (S_ISCHR(e->mode) || S_ISBLK(e->mode)) {
+		archive_entry_set_rdevmajor(ae, e->rdev_major);
+		archive_entry_set_rdevminor(ae, e->rdev_minor);
+	}
+	if (e->xattrs_from && layer_entry_xattrs(ae, e->xattrs_from, err) < 0)
+		return -1;
+	if (archive_write_header(w->a, ae) != ARCHIVE_OK)
+		return writer_fail(w, e->path, err);
+	if (data && data_fd < 0)
+		return kiln_err_set(err, KILN_E_INVALID, "no data for `%s`", e->path);
+	if (data && copy_data(w, e, data_fd, err) < 0)
+		return -1;
+	w->count++;
+	return 0;
+}
+
+int img_layer_writer_whiteout(struct img_layer_writer *w, const char *path, int64_t mtime,
+                              struct kiln_err *err)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *wh =
+	    slash ? xasprintf("%.*s/.wh.%s", (int)(slash - path), path, slash + 1)
+	          : xasprintf(".wh.%s", path);
+	struct img_layer_entry e = {.path = wh, .mode = S_IFREG, .mtime = mtime};
+	return img_layer_writer_add(w, &e, -1, err);
+}
+
+size_t img_layer_writer_count(const struct img_layer_writer *w)
+{
+	return w->count;
+}
+
+uint64_t img_layer_writer_bytes(const struct img_layer_writer *w)
+{
+	return w->bytes;
+}
+
+int img_layer_writer_commit(struct img_layer_writer *w, struct img_layer *out, struct kiln_err *err)
+{
+	if (archive_write_close(w->a) != ARCHIVE_OK) {
+		writer_fail(w, "(end)", err);
+		return kiln_err_wrap(err, "creating layer");
+	}
+	if (layer_sink_commit(&w->sink, NULL, out, err) < 0)
+		return kiln_err_wrap(err, "creating layer");
+	return 0;
+}
+
+void img_layer_writer_free(struct img_layer_writer *w)
+{
+	if (!w)
+		return;
+	if (w->a)
+		archive_write_free(w->a);
+	if (w->e)
+		archive_entry_free(w->e);
+	free(w->buf);
+	layer_sink_release(&w->sink);
+	free(w);
+}

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# kiln build: metadata instructions, COPY rules (destinations, owners,
+# modes, links, .dockerignore, --exclude, --parents, --chown, --chmod),
+# WORKDIR layers, errors with Dockerfile:LINE, nothing tagged on failure.
+. "$(dirname "$0")/lib.sh"
+
+BB="$T/busybox.tar"
+KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
+	skip_all "no static busybox (apt-get install busybox-static)"
+[ "$(id -u)" = 0 ] || skip_all "layer snapshots need root"
+kiln import -m busybox -c 'CMD ["sh"]' "$BB" busybox:latest >/dev/null || { not_ok "import busybox"; exit 1; }
+LS="$KILN_SRC/tests/e2e/layer_ls.py"
+cfg_json() { # IMAGE -> config JSON
+	local id; id=$(kiln inspect -f '{{.Id}}' "$1") && cat "$ROOT/images/blobs/sha256/${id#sha256:}"
+}
+py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+layers() { # IMAGE -> entries of the layers the build made (base skipped)
+	kiln save "$1" -o "$T/save.tar" && python3 "$LS" "$T/save.tar" --skip 1
+}
+
+C="$T/ctx"
+mkdir -p "$C/sub/deep" "$C/dir2" "$C/ign/keep"
+echo hello >"$C/a.txt"
+echo bee >"$C/sub/b.sh"
+chmod 0750 "$C/sub/b.sh"
+echo deep >"$C/sub/deep/c.txt"
+ln -s a.txt "$C/alink"
+ln -s ../../etc/passwd "$C/sub/outlink"
+ln "$C/a.txt" "$C/hard.txt"
+echo x >"$C/dir2/x.log"
+echo y >"$C/dir2/y.txt"
+echo secret >"$C/secret.txt"
+echo gone >"$C/ign/drop.txt"
+echo kept >"$C/ign/keep/k.txt"
+chown 1234:4321 "$C/a.txt" "$C/sub/deep/c.txt"
+printf 'secret.txt\nign\n!ign/keep\n' >"$C/.dockerignore"
+
+# --- metadata ----------------------------------------------------------------
+cat >"$C/Dockerfile" <<'EOF2'
+FROM busybox
+ARG VERSION=1.0
+ARG HTTP_PROXY
+ENV APP_HOME=/srv/app NAME="my app" VERSION=$VERSION
+LABEL org.example.name="$NAME" version=$VERSION
+EXPOSE 80 443/udp 8000-8001
+USER nobody
+VOLUME ["/data", "/logs"]
+WORKDIR $APP_HOME
+CMD ["run"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["serve", "--port=80"]
+SHELL ["/bin/sh", "-ec"]
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=3s --retries=2 CMD wget -q -O- localhost || exit 1
+ONBUILD COPY . /app/src
+MAINTAINER someone@example.com
+EOF2
+run_ok "build metadata image" kiln build -q --build-arg VERSION=2.5 --build-arg HTTP_PROXY=http://proxy:3128 \
+	--label extra=yes -t meta:1 "$C"
+ID=$OUT
+expect_contains "-q prints the image ID" "$ID" "sha256:"
+expect_eq "the tag points at it" "$(kiln inspect -f '{{.Id}}' meta:1)" "$ID"
+cfg=$(cfg_json meta:1)
+expect_eq "ENV from a build arg" "$(echo "$cfg" | py 'd["config"]["Env"]')" \
+	"['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'APP_HOME=/srv/app', 'NAME=my app', 'VERSION=2.5']"
+expect_eq "LABEL expanded, --label added" "$(echo "$cfg" | py 'sorted(d["config"]["Labels"].items())')" \
+	"[('extra', 'yes'), ('org.example.name', 'my app'), ('version', '2.5')]"
+expect_eq "EXPOSE ports" "$(echo "$cfg" | py 'sorted(d["config"]["ExposedPorts"])')" \
+	"['443/udp', '80/tcp', '8000/tcp', '8001/tcp']"
+expect_eq "USER" "$(echo "$cfg" | py 'd["config"]["User"]')" "nobody"
+expect_eq "VOLUME" "$(echo "$cfg" | py 'sorted(d["config"]["Volumes"])')" "['/data', '/logs']"
+expect_eq "WORKDIR expanded" "$(echo "$cfg" | py 'd["config"]["WorkingDir"]')" "/srv/app"
+expect_eq "ENTRYPOINT" "$(echo "$cfg" | py 'd["config"]["Entrypoint"]')" "['/bin/sh', '-c']"
+expect_eq "CMD after ENTRYPOINT kept" "$(echo "$cfg" | py 'd["config"]["Cmd"]')" "['serve', '--port=80']"
+expect_eq "SHELL" "$(echo "$cfg" | py 'd["config"]["Shell"]')" "['/bin/sh', '-ec']"
+expect_eq "STOPSIGNAL" "$(echo "$cfg" | py 'd["config"]["StopSignal"]')" "SIGTERM"
+expect_eq "HEALTHCHECK" "$(echo "$cfg" | py 'd["config"]["Healthcheck"]')" \
+	"{'Test': ['CMD-SHELL', 'wget -q -O- localhost || exit 1'], 'Interval': 30000000000, 'Timeout': 3000000000, 'Retries': 2}"
+expect_eq "ONBUILD stored" "$(echo "$cfg" | py 'd["config"]["OnBuild"]')" "['COPY . /app/src']"
+expect_eq "MAINTAINER is the author" "$(echo "$cfg" | py 'd["author"]')" "someone@example.com"
+expect_eq "metadata steps are empty_layer history entries (ONBUILD adds none, as BuildKit)" \
+	"$(echo "$cfg" | py '[h.get("empty_layer", False) for h in d["history"][1:]]')" \
+	"[True, True, True, True, True, True, True, False, True, True, True, True, True, True, True]"
+expect_eq "one layer more than busybox (WORKDIR made /srv/app)" "$(echo "$cfg" | py 'len(d["rootfs"]["diff_ids"])')" "2"
+hist=$(echo "$cfg" | py '"|".join(h.get("created_by", "") for h in d["history"])')
+expect_contains "history names ARG" "$hist" "ARG VERSION=1.0"
+expect_not_contains "proxy args stay out of history" "$hist" "HTTP_PROXY"
+expect_not_contains "proxy values stay out of history" "$hist" "proxy:3128"
+expect_eq "history created is the config's" "$(echo "$cfg" | py 'd["history"][-1]["created"] == d["created"]')" "True"
+expect_contains "WORKDIR layer owned by the stage user" "$(layers meta:1)" "1 d 0755 65534:65534 0 srv/app"
+
+# --- COPY ----------------------------------------------------------------------
+cat >"$C/Dockerfile" <<'EOF2'
+FROM busybox
+ENV WHO=world
+WORKDIR /w
+COPY a.txt rel.txt
+COPY a.txt alink /dst/
+COPY sub /tree/
+COPY sub/deep /tree2
+COPY --chown=nobody:nogroup --chmod=640 a.txt /own/named
+COPY --chown=123:456 --chmod=u+x,go-r sub/deep/c.txt /own/num
+COPY dir2/*.txt /glob/
+COPY --exclude=*.log dir2 /excl/
+COPY --parents sub/deep/c.txt /par/
+COPY a.txt hard.txt /links/
+COPY . /all/
+COPY <<EOT /here.txt
+hello $WHO
+EOT
+EOF2
+run_ok "build COPY image" kiln build -q -t copy:1 "$C"
+L=$(layers copy:1)
+expect_contains "WORKDIR /w is a layer" "$L" "1 d 0755 0:0 0 w"
+expect_contains "relative dest under WORKDIR, owner 0:0 not the context's" "$L" "2 f 0644 0:0 6 w/rel.txt"
+expect_contains "file into dir/" "$L" "3 f 0644 0:0 6 dst/a.txt"
+expect_contains "a symlink source is followed (copied as its target)" "$L" "3 f 0644 0:0 6 dst/alink"
+expect_contains "hardlinks between sources are not kept" "$L" "11 f 0644 0:0 6 links/hard.txt"
+expect_contains "dir contents, not the dir" "$L" "4 f 0750 0:0 4 tree/b.sh"
+expect_not_contains "no sub/ level" "$L" "tree/sub"
+expect_contains "nested dir kept" "$L" "4 f 0644 0:0 5 tree/deep/c.txt"
+expect_contains "link inside a dir copied as a link" "$L" "4 l 0777 0:0 0 tree/outlink -> ../../etc/passwd"
+expect_contains "dir to a new name without slash" "$L" "5 f 0644 0:0 5 tree2/c.txt"
+expect_contains "--chown by name, --chmod octal" "$L" "6 f 0640 65534:65534 6 own/named"
+expect_contains "created parent owned by --chown user" "$L" "6 d 0755 65534:65534 0 own"
+expect_contains "--chown by id, --chmod symbolic" "$L" "7 f 0700 123:456 5 own/num"
+expect_contains "wildcard" "$L" "8 f 0644 0:0 2 glob/y.txt"
+expect_not_contains "wildcard selects only matches" "$L" "glob/x.log"
+expect_contains "--exclude keeps others" "$L" "9 f 0644 0:0 2 excl/y.txt"
+expect_not_contains "--exclude drops matches" "$L" "excl/x.log"
+expect_contains "--parents keeps the source path" "$L" "10 f 0644 0:0 5 par/sub/deep/c.txt"
+expect_contains "hardlinks inside a copied dir kept" "$L" "12 h 0644 0:0 0 all/hard.txt -> all/a.txt"
+expect_contains "COPY . takes the context" "$L" "12 f 0644 0:0 6 all/a.txt"
+expect_not_contains ".dockerignore hides a file" "$L" "all/secret.txt"
+expect_not_contains ".dockerignore hides a dir" "$L" "all/ign/drop.txt"
+expect_contains ".dockerignore exception re-includes" "$L" "12 f 0644 0:0 5 all/ign/keep/k.txt"
+expect_contains "heredoc file, variables expanded" "$L" "13 f 0644 0:0 12 here.txt"
+
+# a destination through a symlink of the rootfs resolves inside it
+mkdir -p "$T/c2/l"
+ln -s usr/local "$T/c2/l/loc"
+cat >"$T/c2/Dockerfile" <<'EOF2'
+FROM busybox
+COPY l /
+COPY Dockerfile /loc/bin/
+EOF2
+run_ok "build through a symlink in the rootfs" kiln build -q -t link:1 "$T/c2"
+L=$(layers link:1)
+expect_contains "the symlink itself was copied" "$L" "1 l 0777 0:0 0 loc -> usr/local"
+expect_contains "dest followed the link inside the rootfs" "$L" "2 f 0644 0:0"
+expect_contains "... to usr/local/bin" "$L" "usr/local/bin/Dockerfile"
+
+# <Dockerfile>.dockerignore wins over .dockerignore
+printf 'FROM busybox\nCOPY . /all/\n' >"$C/alt.Dockerfile"
+printf 'a.txt\n' >"$C/alt.Dockerfile.dockerignore"
+run_ok "build with -f and its own ignore file" kiln build -q -f "$C/alt.Dockerfile" -t alt:1 "$C"
+L=$(layers alt:1)
+expect_not_contains "<Dockerfile>.dockerignore applies" "$L" "all/a.txt"
+expect_contains "... instead of .dockerignore" "$L" "all/secret.txt"
+
+# --- errors ----------------------------------------------------------------------
+printf 'FROM busybox\nENV A=1\nCOPY nope.txt /x\n' >"$C/Dockerfile"
+run_fail "missing COPY source fails" 1 kiln build -t bad:1 "$C"
+expect_contains "error names Dockerfile:LINE" "$OUT" "Dockerfile:3"
+expect_contains "error names the source" "$OUT" "nope.txt"
+expect_contains "excerpt marks the line" "$OUT" ">>> COPY nope.txt /x"
+expect_contains "progress shows the error" "$OUT" "ERROR:"
+run_fail "nothing tagged on failure" 1 kiln inspect bad:1
+expect_eq "no temp left" "$(ls -A "$ROOT/tmp" | grep -v '\.lock$' || true)" ""
+
+printf 'FROM busybox\nCOPY a.txt /\nRUN echo hi\n' >"$C/Dockerfile"
+run_fail "RUN without the runtime fails clearly" 1 kiln build "$C"
+expect_contains "RUN error names its line" "$OUT" "Dockerfile:3"
+expect_contains "RUN error says what is missing" "$OUT" "RUN needs the container runtime"
+
+printf 'FROM nosuch/image:1\n' >"$C/Dockerfile"
+run_fail "missing base image" 1 kiln build "$C"
+expect_contains "missing base named" "$OUT" "nosuch/image:1"
+expect_contains "missing base at its line" "$OUT" "Dockerfile:1"
+
+other=arm64; [ "$(uname -m)" = aarch64 ] && other=amd64
+printf 'FROM --platform=linux/%s busybox\n' "$other" >"$C/Dockerfile"
+run_fail "FROM --platform of another arch" 1 kiln build "$C"
+expect_contains "platform error" "$OUT" "linux/$other"
+printf 'FROM busybox\n' >"$C/Dockerfile"
+run_fail "--platform of another arch" 1 kiln build --platform "linux/$other" "$C"
+
+mkfifo "$C/fifo"
+printf 'FROM busybox\nCOPY . /all/\n' >"$C/Dockerfile"
+run_fail "a fifo in the context is refused" 1 kiln build "$C"
+expect_contains "fifo named" "$OUT" "fifo"
+rm -f "$C/fifo"
+
+printf 'FROM busybox\nCOPY a.txt sub/b.sh /x\n' >"$C/Dockerfile"
+run_fail "several sources need a dir dest" 1 kiln build "$C"
+expect_contains "docker's message" "$OUT" "must be a directory and end with a /"
+
+printf 'FROM busybox\nCOPY --chown=nosuchuser a.txt /x\n' >"$C/Dockerfile"
+run_fail "unknown --chown user" 1 kiln build "$C"
+expect_contains "user named" "$OUT" "nosuchuser"
+
+run_fail "bad progress mode" 125 kiln build --progress=fancy "$C"
+run_fail "missing context" 1 kiln build "$T/nope"
