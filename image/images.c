@@ -76,13 +76,14 @@ static struct img_image *image_new(struct img_store *s, const struct img_descrip
 }
 
 /* The registry-returned digests recorded on an entry (repo_digest.c). */
+/* (the listing sorts repo_digests and drops duplicates) */
 static void add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
 {
 	const char *list = img_map_get(&entry->annotations, IMG_ANNOT_REPO_DIGESTS);
 	for (const char *p = list; p && *p;) {
 		size_t n = strcspn(p, ",");
 		_cleanup_free_ char *rd = xstrndup(p, n);
-		strv_add_unique(&img->repo_digests, &img->n_repo_digests, rd);
+		strv_append(&img->repo_digests, &img->n_repo_digests, rd);
 		p += n + (p[n] == ',');
 	}
 }
