@@ -109,8 +109,8 @@ static void go_duration(struct kiln_buf *b, long long ns)
 		char frac[16] = "";
 		if (ns % div) {
 			snprintf(frac, sizeof(frac), ".%0*lld", div == 1000 ? 3 : 6, ns % div);
-			for (size_t i = strlen(frac) - 1; frac[i] == '0'; i--)
-				frac[i] = '\0';
+			for (size_t len = strlen(frac); len > 1 && frac[len - 1] == '0';)
+				frac[--len] = '\0';
 		}
 		kiln_buf_addf(b, NULL, "%lld%s%s", ns / div, frac, unit);
 		return;
@@ -123,8 +123,8 @@ static void go_duration(struct kiln_buf *b, long long ns)
 	char frac[16] = "";
 	if (ns % 1000000000LL) {
 		snprintf(frac, sizeof(frac), ".%09lld", ns % 1000000000LL);
-		for (size_t i = strlen(frac) - 1; frac[i] == '0'; i--)
-			frac[i] = '\0';
+		for (size_t len = strlen(frac); len > 1 && frac[len - 1] == '0';)
+			frac[--len] = '\0';
 	}
 	kiln_buf_addf(b, NULL, "%lld%ss", s % 60, frac);
 }
