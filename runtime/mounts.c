@@ -85,7 +85,8 @@ static int do_mount(const char *src, int target_fd, const char *shown, const cha
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
 	const char *what = type ? type : src;
 	if (mount(src, target, type, flags, data) < 0)
-		return kiln_err_set(err, errno, "mounting %s on `%s`", what ? what : "(remount)", shown);
+		return kiln_err_set(err, errno, "mounting %s on `%s`", what ? what : "(remount)",
+		                    shown);
 	return 0;
 }
 
