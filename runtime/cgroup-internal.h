@@ -69,6 +69,11 @@ int rt_cgroup_open_in(const struct cg_mounts *m, const char *id, struct rt_cgrou
                       struct kiln_err *err);
 
 /* --- helpers (cgroup.c) --------------------------------------------------- */
+/* docker's default device rules (runc's allowed devices) in devices.allow
+ * syntax: mknod of anything; use of null, zero, full, random, urandom,
+ * tty, console, ptmx, ptys and tun only. */
+extern const char *const cg_default_devices[];
+extern const size_t cg_n_default_devices;
 /* Writes s to dir/file; the error names the file. */
 int cg_write(const char *dir, const char *file, const char *s, struct kiln_err *err);
 __attribute__((format(printf, 4, 5))) int cg_writef(const char *dir, const char *file,

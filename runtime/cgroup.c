@@ -21,6 +21,12 @@
 
 /* --- helpers -------------------------------------------------------------- */
 
+const char *const cg_default_devices[] = {
+    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",    "c 1:8 rwm",
+    "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm",
+};
+const size_t cg_n_default_devices = KILN_ARRAY_SIZE(cg_default_devices);
+
 int cg_write(const char *dir, const char *file, const char *s, struct kiln_err *err)
 {
 	_cleanup_free_ char *path = kiln_path_join(dir, file);

@@ -132,6 +132,34 @@ static int fork_loop(int fd)
 	return 0;
 }
 
+/* /dev/kmsg (c 1:11) is outside docker's device rules, /dev/null inside. */
+static int dev_probe(int unused)
+{
+	(void)unused;
+	int fd = open("/dev/kmsg", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return 1;
+	if (errno != EPERM)
+		return 2;
+	return open("/dev/null", O_RDWR | O_CLOEXEC) >= 0 ? 0 : 3;
+}
+
+static void check_devices(struct rt_cgroup *cg, const char *what)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		tap_diag("%s: /dev/kmsg does not open here: device rules not probed", what);
+		return;
+	}
+	close(fd);
+	int st = 0;
+	pid_t pid = spawn_in(cg, dev_probe, 0);
+	waitpid(pid, &st, 0);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	     "%s: device rules: /dev/kmsg EPERM, /dev/null opens (probe %d)", what,
+	     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 static long cpu_ticks(pid_t pid)
 {
 	char path[64], buf[1024];
@@ -283,6 +311,7 @@ static void test_host_layout(void)
 	if (!T_OK(rt_cgroup_create(id, &r, &cg, &err) == 0, "create kiln/%s: %s", id,
 	          err.msg ? err.msg : ""))
 		return kiln_err_release(&err);
+	check_devices(cg, what);
 	test_limits_and_oom(cg, what);
 	test_pids_limit(cg, what);
 	check_freeze(cg, what);
@@ -346,6 +375,8 @@ static void test_v2_on_unified(void)
 	if (!T_OK(rt_cgroup_create_in(&unified, id, NULL, &cg, &err) == 0, "%s: create %s", what,
 	          err.msg ? err.msg : ""))
 		return kiln_err_release(&err);
+	check_devices(cg, what);
+	n_kids = 0;
 	check_freeze(cg, what);
 	struct rt_cgroup_stats st;
 	T_OK(rt_cgroup_stats(cg, &st, &err) == 0 && st.pids_current == 1 && st.cpu_usage_ns > 0,
