@@ -33,6 +33,7 @@ struct sc_env {
 	const char *goarch; /* docker compares includes/excludes arches with GOARCH */
 	unsigned kmajor, kminor;
 	uint32_t defact;
+	struct kiln_strv names; /* every syscall a rule was added for */
 };
 
 static int perr(struct kiln_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -348,7 +349,7 @@ static int parse_args(json_t *args, const char *where, struct scmp_arg_cmp *cond
 
 /* Adds one syscall's rule; an unknown name is skipped as docker does. With
  * two conditions on one argument, each condition is its own rule (runc). */
-static int add_rule(scmp_filter_ctx ctx, const char *name, uint32_t act,
+static int add_rule(scmp_filter_ctx ctx, struct sc_env *env, const char *name, uint32_t act,
                     const struct scmp_arg_cmp *conds, unsigned n, bool split, struct kiln_err *err)
 {
 	int nr = seccomp_syscall_resolve_name(name);
@@ -361,10 +362,11 @@ static int add_rule(scmp_filter_ctx ctx, const char *name, uint32_t act,
 		r = seccomp_rule_add_array(ctx, act, nr, 1, &conds[i]);
 	if (r < 0)
 		return kiln_err_set(err, -r, "seccomp: adding the rule for `%s`", name);
+	kiln_strv_push(&env->names, name);
 	return 0;
 }
 
-static int add_syscall_entry(scmp_filter_ctx ctx, json_t *e, size_t idx, const struct sc_env *env,
+static int add_syscall_entry(scmp_filter_ctx ctx, json_t *e, size_t idx, struct sc_env *env,
                              struct kiln_err *err)
 {
 	char where[48];
@@ -402,12 +404,12 @@ static int add_syscall_entry(scmp_filter_ctx ctx, json_t *e, size_t idx, const s
 	if (!inc || exc || act == env->defact)
 		return 0;
 	if (name && *name)
-		return add_rule(ctx, name, act, conds, n_conds, split, err);
+		return add_rule(ctx, env, name, act, conds, n_conds, split, err);
 	size_t i;
 	json_t *it;
 	json_array_foreach(names, i, it)
 	{
-		if (add_rule(ctx, json_string_value(it), act, conds, n_conds, split, err) < 0)
+		if (add_rule(ctx, env, json_string_value(it), act, conds, n_conds, split, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -443,6 +445,7 @@ static int parse_flags(json_t *root, unsigned *flags, struct kiln_err *err)
 static void env_init(struct sc_env *env, uint64_t caps)
 {
 	struct utsname u;
+	memset(env, 0, sizeof(*env));
 	env->caps = caps;
 	env->goarch = KILN_HOST_ARCH;
 	env->kmajor = env->kminor = 0;
@@ -471,6 +474,82 @@ static int export_bpf(scmp_filter_ctx ctx, struct rt_seccomp *sc, struct kiln_er
 	}
 	sc->insns = (struct sock_filter *)data;
 	sc->len = (unsigned short)(len / sizeof(struct sock_filter));
+	return 0;
+}
+
+/* runc's ENOSYS stub: a syscall newer than any the profile names (per
+ * architecture) fails with ENOSYS instead of the default action, so libc
+ * falls back as it does on an older kernel (glibc's fchmodat2, say).
+ * Prepended to the program; x32 calls on x86_64 are left to the filter. */
+#define STUB_MAX 64
+
+static size_t enosys_stub(scmp_filter_ctx ctx, const struct sc_env *env, struct sock_filter *p)
+{
+	static const uint32_t arches[] = {
+	    SCMP_ARCH_X86_64,  SCMP_ARCH_X86,   SCMP_ARCH_AARCH64, SCMP_ARCH_ARM,
+	    SCMP_ARCH_PPC64LE, SCMP_ARCH_S390X, SCMP_ARCH_S390,    SCMP_ARCH_RISCV64,
+	};
+	size_t n = 0;
+	if (env->defact == SCMP_ACT_ALLOW || env->defact == SCMP_ACT_LOG)
+		return 0;
+	for (size_t a = 0; a < KILN_ARRAY_SIZE(arches); a++) {
+		int max = -1;
+		if (seccomp_arch_exist(ctx, arches[a]) != 0)
+			continue;
+		for (size_t i = 0; i < env->names.n; i++) {
+			int nr = seccomp_syscall_resolve_name_arch(arches[a], env->names.v[i]);
+			max = nr > max ? nr : max;
+		}
+		if (max < 0 || n + 6 > STUB_MAX - 2)
+			continue;
+		bool x86_64 = arches[a] == SCMP_ARCH_X86_64;
+		uint8_t body = x86_64 ? 3 : 2; /* instructions after the jeq */
+		p[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4);
+		p[n++] =
+		    (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arches[a], 0, body);
+		p[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
+		/* jumps to the tail: "ja main" sits at STUB_END, "ret ENOSYS" after it */
+		if (x86_64)
+			p[n++] = (struct sock_filter)BPF_JUMP(
+			    BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 0xfe, 0); /* patched below */
+		p[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)max,
+		                                      0xff, 0xfe);
+	}
+	if (n == 0)
+		return 0;
+	/* tail: [n] ja +1 (to the filter), [n+1] ret ENOSYS */
+	for (size_t i = 0; i < n; i++) {
+		if (BPF_CLASS(p[i].code) != BPF_JMP)
+			continue;
+		if (p[i].jt == 0xff)
+			p[i].jt = (uint8_t)(n + 1 - i - 1);
+		if (p[i].jt == 0xfe)
+			p[i].jt = (uint8_t)(n - i - 1);
+		if (p[i].jf == 0xfe)
+			p[i].jf = (uint8_t)(n - i - 1);
+	}
+	p[n++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 1);
+	p[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+	return n;
+}
+
+static int add_enosys_stub(scmp_filter_ctx ctx, const struct sc_env *env, struct rt_seccomp *sc,
+                           struct kiln_err *err)
+{
+	struct sock_filter stub[STUB_MAX];
+	size_t n = enosys_stub(ctx, env, stub);
+	if (n == 0)
+		return 0;
+	if (sc->len + n > BPF_MAXINSNS)
+		return kiln_err_set(err, KILN_E_LIMIT,
+		                    "seccomp: the filter has more than %d instructions",
+		                    BPF_MAXINSNS);
+	struct sock_filter *all = xreallocarray(NULL, sc->len + n, sizeof(*all));
+	memcpy(all, stub, n * sizeof(*all));
+	memcpy(all + n, sc->insns, sc->len * sizeof(*all));
+	free(sc->insns);
+	sc->insns = all;
+	sc->len = (unsigned short)(sc->len + n);
 	return 0;
 }
 
@@ -513,8 +592,11 @@ static int build(json_t *root, uint64_t caps, struct rt_seccomp *sc, struct kiln
 			goto out;
 	}
 	ret = export_bpf(ctx, sc, err);
+	if (ret == 0)
+		ret = add_enosys_stub(ctx, &env, sc, err);
 out:
 	seccomp_release(ctx);
+	kiln_strv_release(&env.names);
 	return ret;
 }
 

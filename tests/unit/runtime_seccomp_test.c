@@ -60,6 +60,9 @@ static void probe_all(int fd)
 	dprintf(fd, "personality_query %d\n", res(personality(0xffffffff)));
 	dprintf(fd, "personality_norandom %d\n", res(personality(ADDR_NO_RANDOMIZE)));
 	dprintf(fd, "getpid %d\n", getpid() > 0 ? 0 : errno);
+	/* newer than any call the profile names: ENOSYS, so libc falls back */
+	dprintf(fd, "fchmodat2 %d\n", res(syscall(452, AT_FDCWD, "/", 0755, 0)));
+	dprintf(fd, "nr_1000 %d\n", res(syscall(1000)));
 	dprintf(fd, "uname %d\n", res(uname(&u)));
 	char cwd[256];
 	dprintf(fd, "getcwd %d\n", getcwd(cwd, sizeof(cwd)) ? 0 : errno);
@@ -151,6 +154,8 @@ static void test_default(void)
 	EXPECT(out, "uname", 0);
 	EXPECT(out, "fork", 0);
 	EXPECT(out, "status_seccomp", 2);
+	EXPECT(out, "fchmodat2", ENOSYS);
+	EXPECT(out, "nr_1000", ENOSYS);
 	rt_seccomp_free(sc);
 
 	/* CAP_SYS_ADMIN opens mount, unshare and clone3 as in docker */
