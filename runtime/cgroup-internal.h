@@ -4,6 +4,8 @@
 #ifndef KILN_RUNTIME_CGROUP_INTERNAL_H
 #define KILN_RUNTIME_CGROUP_INTERNAL_H
 
+#include <stdio.h>
+
 #include "sys-internal.h"
 
 /* v1 controllers kiln uses (bits). */
@@ -34,6 +36,8 @@ struct cg_mounts {
 };
 
 int cg_mounts_detect(struct cg_mounts *m, struct kiln_err *err);
+/* The same from mountinfo text (tests give other hosts' layouts). */
+int cg_mounts_parse(FILE *f, struct cg_mounts *m, struct kiln_err *err);
 void cg_mounts_release(struct cg_mounts *m);
 
 struct rt_cgroup {

@@ -219,14 +219,11 @@ static void mounts_add_line(struct cg_mounts *m, char *line)
 	m->v1[m->n_v1++].ctrls = bits;
 }
 
-int cg_mounts_detect(struct cg_mounts *m, struct kiln_err *err)
+int cg_mounts_parse(FILE *f, struct cg_mounts *m, struct kiln_err *err)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
 	size_t cap = 0;
 	memset(m, 0, sizeof(*m));
-	if (!f)
-		return kiln_err_set(err, errno, "open `/proc/self/mountinfo`");
 	while (getline(&line, &cap, f) > 0)
 		mounts_add_line(m, line);
 	free(line);
@@ -239,6 +236,16 @@ int cg_mounts_detect(struct cg_mounts *m, struct kiln_err *err)
 	else
 		return kiln_err_set(err, KILN_E_UNSUPPORTED, "no cgroup hierarchy is mounted");
 	return 0;
+}
+
+int cg_mounts_detect(struct cg_mounts *m, struct kiln_err *err)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f) {
+		memset(m, 0, sizeof(*m));
+		return kiln_err_set(err, errno, "open `/proc/self/mountinfo`");
+	}
+	return cg_mounts_parse(f, m, err);
 }
 
 void cg_mounts_release(struct cg_mounts *m)
