@@ -4,6 +4,7 @@
  * (names/name, errnoRet, kill actions, unknown syscalls skipped) and bad
  * ones are errors naming what is wrong. Filters are loaded in forked
  * children (as root, without no_new_privs, the way runc loads docker's). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -280,6 +281,92 @@ static void test_errors(void)
 	}
 }
 
+static size_t count_bpf(const char *dir, bool junk)
+{
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || strcmp(de->d_name + l - 4, ".bpf"))
+			continue;
+		n++;
+		if (junk) {
+			char path[512];
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			FILE *f = fopen(path, "w");
+			if (f) {
+				fputs("KSC1 torn", f);
+				fclose(f);
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_name[0] != '.')
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Compiled programs are cached per profile and caps; a torn cache file is
+ * compiled again, never trusted. */
+static void test_cache(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_seccomp *sc = NULL;
+	static char out[8192];
+	char dir[] = "/tmp/kiln-seccomp-cache-XXXXXX";
+	const char *what = "cached default profile";
+	if (!mkdtemp(dir))
+		return (void)T_OK(0, "mkdtemp");
+	rt_seccomp_set_cache_dir(dir);
+	T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default(), &sc, &err) == 0,
+	     "compile with a cache");
+	rt_seccomp_free(sc);
+	T_INTEQ(count_bpf(dir, false), 1, "one program cached");
+	T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default() | CAP_SYS_ADMIN_BIT, &sc, &err) == 0,
+	     "compile for other caps");
+	rt_seccomp_free(sc);
+	T_INTEQ(count_bpf(dir, true), 2, "other caps, another program (both now torn)");
+	sc = NULL;
+	T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default(), &sc, &err) == 0,
+	     "compile over a torn cache file");
+	if (sc) {
+		run_child(sc, probe_all, out, sizeof(out));
+		EXPECT(out, "mount", EPERM);
+		EXPECT(out, "clone3", ENOSYS);
+		EXPECT(out, "getpid", 0);
+		EXPECT(out, "status_seccomp", 2);
+	}
+	rt_seccomp_free(sc);
+	sc = NULL;
+	/* from memory now: the same behaviour */
+	T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default(), &sc, &err) == 0, "compile again");
+	if (sc) {
+		what = "default profile from the memory cache";
+		run_child(sc, probe_all, out, sizeof(out));
+		EXPECT(out, "mount", EPERM);
+		EXPECT(out, "getpid", 0);
+	}
+	rt_seccomp_free(sc);
+	rt_seccomp_set_cache_dir(NULL);
+	rm_dir(dir);
+	kiln_err_release(&err);
+}
+
 int main(void)
 {
 	test_errors();
@@ -290,5 +377,6 @@ int main(void)
 	}
 	test_default();
 	test_json();
+	test_cache();
 	return tap_done();
 }
