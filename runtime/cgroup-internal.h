@@ -95,6 +95,8 @@ int cg_mkdir(const char *dir, struct kiln_err *err);
 int cg_rmdir(const char *dir, struct kiln_err *err);
 /* Appends the pids of dir/cgroup.procs to *pids. */
 int cg_procs_add(const char *dir, pid_t **pids, size_t *n, size_t *cap, struct kiln_err *err);
+/* v1 cpu.shares -> v2 cpu.weight as runc converts them. */
+uint64_t cg_weight_from_shares(int64_t shares);
 /* Sleeps a few milliseconds growing with the attempt number. */
 void cg_backoff(unsigned attempt);
 

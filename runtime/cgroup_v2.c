@@ -61,7 +61,7 @@ static int limit(const char *dir, const char *file, const char *ctrl, const char
 }
 
 /* runc's conversion of v1 shares [2, 262144] to a weight [1, 10000]. */
-static uint64_t shares_to_weight(int64_t shares)
+uint64_t cg_weight_from_shares(int64_t shares)
 {
 	if (shares < 2)
 		shares = 2;
@@ -105,7 +105,8 @@ static int cpu_limits(const struct rt_cgroup *cg, const struct rt_resources *r,
 			return -1;
 	}
 	if (r->cpu_shares) {
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)shares_to_weight(r->cpu_shares));
+		snprintf(v, sizeof(v), "%llu",
+		         (unsigned long long)cg_weight_from_shares(r->cpu_shares));
 		if (limit(cg->v2, "cpu.weight", "cpu", v, err) < 0)
 			return -1;
 	}

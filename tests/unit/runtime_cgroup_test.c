@@ -470,6 +470,66 @@ static void test_parse(void)
 	cg_mounts_release(&m);
 }
 
+static void test_weight(void)
+{
+	T_INTEQ(cg_weight_from_shares(2), 1, "shares 2 -> weight 1");
+	T_INTEQ(cg_weight_from_shares(1024), 39, "shares 1024 (docker's default) -> weight 39");
+	T_INTEQ(cg_weight_from_shares(512), 20, "shares 512 -> weight 20");
+	T_INTEQ(cg_weight_from_shares(262144), 10000, "shares 262144 -> weight 10000");
+	T_INTEQ(cg_weight_from_shares(1), 1, "below the range: clamped");
+}
+
+/* The files docker 20.10 writes for -m 64m --cpus 0.5 --cpu-shares 512
+ * --pids-limit 32 (read from a docker container's cgroup on this host). */
+static void test_files(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_cgroup *cg = NULL;
+	const char *id = new_id("files");
+	struct rt_resources r = {
+	    .memory = 64 << 20, .cpu_quota = 50000, .cpu_shares = 512, .pids_limit = 32};
+	if (!T_OK(rt_cgroup_create(id, &r, &cg, &err) == 0, "create with cpu limits: %s",
+	          err.msg ? err.msg : ""))
+		return kiln_err_release(&err);
+	static const char *const want[][2] = {
+	    {"memory.limit_in_bytes", "67108864"},
+	    {"memory.memsw.limit_in_bytes", "134217728"},
+	    {"cpu.cfs_quota_us", "50000"},
+	    {"cpu.cfs_period_us", "100000"},
+	    {"cpu.shares", "512"},
+	    {"pids.max", "32"},
+	    {"memory.max", "67108864"},
+	    {"memory.swap.max", "67108864"},
+	    {"cpu.max", "50000 100000"},
+	    {"cpu.weight", "20"},
+	};
+	size_t checked = 0;
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(want); i++) {
+		const char *dir = NULL;
+		for (size_t j = 0; j < cg->n_v1 && !dir; j++)
+			if (cg_file_exists(cg->v1[j].path, want[i][0]))
+				dir = cg->v1[j].path;
+		if (!dir && cg->layout == RT_CGROUP_V2 && cg_file_exists(cg->v2, want[i][0]))
+			dir = cg->v2;
+		if (!dir)
+			continue; /* the other version's file, or swap not accounted */
+		char *got = NULL;
+		if (cg_read(dir, want[i][0], &got, &err) == 0)
+			got[strcspn(got, "\n")] = 0;
+		T_STREQ(got, want[i][1], "%s", want[i][0]);
+		free(got);
+		checked++;
+	}
+	T_OK(checked >= 5, "%zu limit files checked", checked);
+	bool accounted = cg->layout == RT_CGROUP_V2 && cg_file_exists(cg->v2, "memory.swap.max");
+	for (size_t j = 0; j < cg->n_v1; j++)
+		accounted |= cg_file_exists(cg->v1[j].path, "memory.memsw.limit_in_bytes");
+	T_OK(rt_cgroup_swap_ignored(cg) == !accounted, "swap ignored only where not accounted");
+	T_OK(rt_cgroup_destroy(cg, &err) == 0 && gone_everywhere(id), "destroyed");
+	rt_cgroup_free(cg);
+	kiln_err_release(&err);
+}
+
 static void on_signal(int sig)
 {
 	cleanup();
@@ -480,6 +540,7 @@ static void on_signal(int sig)
 int main(void)
 {
 	test_parse();
+	test_weight();
 	if (geteuid() != 0) {
 		printf("# the other cgroup tests need root; skipped\n");
 		tap_done();
@@ -499,6 +560,7 @@ int main(void)
 	signal(SIGTERM, on_signal);
 	test_refusals();
 	test_host_layout();
+	test_files();
 	test_v2_on_unified();
 	cleanup();
 	return tap_done();
