@@ -129,7 +129,8 @@ static int v1_create(struct rt_cgroup *cg, const struct rt_resources *r, struct 
 			return -1;
 		if ((cg->v1[i].ctrls & CG_CPUSET) && cpuset_init(cg->v1[i].path, err) < 0)
 			return -1;
-		if ((cg->v1[i].ctrls & CG_DEVICES) && devices_default(cg->v1[i].path, err) < 0)
+		if ((cg->v1[i].ctrls & CG_DEVICES) && !r->all_devices &&
+		    devices_default(cg->v1[i].path, err) < 0)
 			return -1;
 	}
 	if (memory_limits(cg, r, err) < 0 || cpu_limits(cg, r, err) < 0 ||

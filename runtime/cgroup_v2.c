@@ -223,7 +223,7 @@ static int v2_create(struct rt_cgroup *cg, const struct rt_resources *r, struct 
 		return -1;
 	enable_controllers(root);
 	enable_controllers(kiln);
-	if (devices_attach(cg->v2, err) < 0)
+	if (!r->all_devices && devices_attach(cg->v2, err) < 0)
 		return -1;
 	if (memory_limits(cg, r, err) < 0 || cpu_limits(cg, r, err) < 0)
 		return -1;

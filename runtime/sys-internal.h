@@ -97,6 +97,9 @@ struct rt_resources {
 	int64_t cpu_period;  /* microseconds (default 100000 when cpu_quota set) */
 	int64_t cpu_shares;  /* --cpu-shares (v1 shares; converted to cpu.weight on v2) */
 	int64_t pids_limit;  /* --pids-limit; -1 unlimited */
+	/* Extension: --privileged: every device allowed (docker's "a *:* rwm");
+	 * otherwise docker's default device rules apply. */
+	bool all_devices;
 };
 
 /* A container's cgroup: "kiln/<id>" under every hierarchy the layout uses

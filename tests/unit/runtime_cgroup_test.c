@@ -144,7 +144,14 @@ static int dev_probe(int unused)
 	return open("/dev/null", O_RDWR | O_CLOEXEC) >= 0 ? 0 : 3;
 }
 
-static void check_devices(struct rt_cgroup *cg, const char *what)
+/* privileged: /dev/kmsg opens */
+static int dev_probe_all(int unused)
+{
+	(void)unused;
+	return open("/dev/kmsg", O_RDONLY | O_CLOEXEC) >= 0 ? 0 : 1;
+}
+
+static void check_devices(struct rt_cgroup *cg, const char *what, bool all)
 {
 	int fd = open("/dev/kmsg", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -153,10 +160,11 @@ static void check_devices(struct rt_cgroup *cg, const char *what)
 	}
 	close(fd);
 	int st = 0;
-	pid_t pid = spawn_in(cg, dev_probe, 0);
+	pid_t pid = spawn_in(cg, all ? dev_probe_all : dev_probe, 0);
 	waitpid(pid, &st, 0);
-	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	     "%s: device rules: /dev/kmsg EPERM, /dev/null opens (probe %d)", what,
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s (probe %d)", what,
+	     all ? "every device allowed: /dev/kmsg opens"
+	         : "device rules: /dev/kmsg EPERM, /dev/null opens",
 	     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
@@ -311,7 +319,7 @@ static void test_host_layout(void)
 	if (!T_OK(rt_cgroup_create(id, &r, &cg, &err) == 0, "create kiln/%s: %s", id,
 	          err.msg ? err.msg : ""))
 		return kiln_err_release(&err);
-	check_devices(cg, what);
+	check_devices(cg, what, false);
 	test_limits_and_oom(cg, what);
 	test_pids_limit(cg, what);
 	check_freeze(cg, what);
@@ -375,7 +383,7 @@ static void test_v2_on_unified(void)
 	if (!T_OK(rt_cgroup_create_in(&unified, id, NULL, &cg, &err) == 0, "%s: create %s", what,
 	          err.msg ? err.msg : ""))
 		return kiln_err_release(&err);
-	check_devices(cg, what);
+	check_devices(cg, what, false);
 	n_kids = 0;
 	check_freeze(cg, what);
 	struct rt_cgroup_stats st;
@@ -527,6 +535,17 @@ static void test_files(void)
 	T_OK(rt_cgroup_swap_ignored(cg) == !accounted, "swap ignored only where not accounted");
 	T_OK(rt_cgroup_destroy(cg, &err) == 0 && gone_everywhere(id), "destroyed");
 	rt_cgroup_free(cg);
+	n_kids = 0;
+
+	id = new_id("priv");
+	struct rt_resources priv = {.all_devices = true};
+	cg = NULL;
+	if (T_OK(rt_cgroup_create(id, &priv, &cg, &err) == 0, "create privileged")) {
+		check_devices(cg, "host layout, privileged", true);
+		T_OK(rt_cgroup_destroy(cg, &err) == 0 && gone_everywhere(id), "destroyed");
+		rt_cgroup_free(cg);
+	}
+	n_kids = 0;
 	kiln_err_release(&err);
 }
 
