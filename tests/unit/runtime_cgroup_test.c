@@ -575,6 +575,20 @@ int main(void)
 	}
 	sweep_stale();
 	atexit(cleanup);
+	struct rt_cgroup *probe = NULL;
+	struct kiln_err perr = KILN_ERR_INIT;
+	if (rt_cgroup_create(new_id("probe"), NULL, &probe, &perr) < 0) {
+		bool ro = perr.code == EROFS || perr.code == EACCES || perr.code == EPERM;
+		printf("# cannot make cgroups here: %s\n", perr.msg);
+		kiln_err_release(&perr);
+		if (ro) {
+			tap_done();
+			return 77;
+		}
+	} else {
+		rt_cgroup_destroy(probe, NULL);
+		rt_cgroup_free(probe);
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	test_refusals();
