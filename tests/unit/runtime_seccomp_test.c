@@ -126,6 +126,77 @@ static int probe_result(const char *out, const char *name)
 #define EXPECT(out, name, want)                                                                    \
 	T_INTEQ(probe_result(out, name), want, "%s: %s -> %s", what, name, #want)
 
+#if defined(__x86_64__)
+/* The other ABIs of an x86_64 kernel: i386 through int 0x80 and x32 (the
+ * 0x40000000 bit) through syscall; both return -errno. docker's filter
+ * covers them (archMap x86_64 -> x86, x32); without them a call from
+ * either would be killed as a bad architecture. */
+static long int80(long nr)
+{
+	long ret;
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(0L), "c"(0L), "d"(0L) : "memory");
+	return ret;
+}
+
+static long x32call(long nr)
+{
+	long ret;
+	__asm__ volatile("syscall"
+	                 : "=a"(ret)
+	                 : "a"(nr | 0x40000000L), "D"(0L), "S"(0L), "d"(0L)
+	                 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static void probe_abis(int fd)
+{
+	dprintf(fd, "i386_getpid %d\n", int80(20) == getpid() ? 0 : -1);
+	dprintf(fd, "i386_mount %ld\n", -int80(21));
+	dprintf(fd, "i386_unshare %ld\n", -int80(310));
+	dprintf(fd, "i386_nr_1000 %ld\n", -int80(1000));
+	long r = x32call(39); /* getpid: the pid, or ENOSYS where x32 is off */
+	dprintf(fd, "x32_getpid %d\n", r == getpid() || r == -ENOSYS ? 0 : (int)-r);
+	dprintf(fd, "x32_mount %ld\n", -x32call(165));
+	dprintf(fd, "end 0\n");
+}
+
+static void probe_int80(int fd)
+{
+	dprintf(fd, "i386_getpid %d\n", int80(20) == getpid() ? 0 : -1);
+}
+
+static void test_abis(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_seccomp *sc = NULL, *allow = NULL;
+	static char out[4096];
+	const char *what = "default profile, i386 and x32 calls";
+	const char *all = "{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	                  "\"architectures\":[\"SCMP_ARCH_X86\"]}";
+	/* is there an i386 ABI (IA32_EMULATION) at all? */
+	if (rt_seccomp_compile(all, strlen(all), 0, &allow, &err) < 0)
+		return kiln_err_release(&err);
+	int st = run_child(allow, probe_int80, out, sizeof(out));
+	rt_seccomp_free(allow);
+	if (!WIFEXITED(st) || probe_result(out, "i386_getpid") != 0) {
+		tap_diag("no i386 syscall ABI here: %s skipped", what);
+		return;
+	}
+	if (!T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default(), &sc, &err) == 0, "%s: compile",
+	          what))
+		return kiln_err_release(&err);
+	st = run_child(sc, probe_abis, out, sizeof(out));
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: not killed as a bad architecture", what);
+	EXPECT(out, "i386_getpid", 0);
+	EXPECT(out, "i386_mount", EPERM);
+	EXPECT(out, "i386_unshare", EPERM);
+	EXPECT(out, "i386_nr_1000", ENOSYS);
+	EXPECT(out, "x32_getpid", 0);
+	EXPECT(out, "x32_mount", EPERM);
+	rt_seccomp_free(sc);
+}
+#endif
+
 static void test_default(void)
 {
 	struct kiln_err err = KILN_ERR_INIT;
@@ -376,6 +447,9 @@ int main(void)
 		return 77;
 	}
 	test_default();
+#if defined(__x86_64__)
+	test_abis();
+#endif
 	test_json();
 	test_cache();
 	return tap_done();
