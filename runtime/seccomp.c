@@ -484,6 +484,22 @@ static int export_bpf(scmp_filter_ctx ctx, struct rt_seccomp *sc, struct kiln_er
  * Prepended to the program; x32 calls on x86_64 are left to the filter. */
 #define STUB_MAX 64
 
+/* The highest number the profile's syscalls have on arch, -1 for none. */
+static int64_t arch_max(const struct sc_env *env, uint32_t arch)
+{
+	int64_t max = -1;
+	for (size_t i = 0; i < env->names.n; i++) {
+		int nr = seccomp_syscall_resolve_name_arch(arch, env->names.v[i]);
+		max = nr > max ? nr : max;
+	}
+	return max;
+}
+
+#define TO_MAIN             0xfe /* jump placeholders, patched once the stub's length is known */
+#define TO_NOSYS            0xff
+#define JUMP(op, k, jt, jf) ((struct sock_filter)BPF_JUMP(BPF_JMP | (op) | BPF_K, (k), (jt), (jf)))
+#define LOAD(off)           ((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (off)))
+
 static size_t enosys_stub(scmp_filter_ctx ctx, const struct sc_env *env, struct sock_filter *p)
 {
 	static const uint32_t arches[] = {
@@ -494,40 +510,38 @@ static size_t enosys_stub(scmp_filter_ctx ctx, const struct sc_env *env, struct 
 	if (env->defact == SCMP_ACT_ALLOW || env->defact == SCMP_ACT_LOG)
 		return 0;
 	for (size_t a = 0; a < KILN_ARRAY_SIZE(arches); a++) {
-		int max = -1;
-		if (seccomp_arch_exist(ctx, arches[a]) != 0)
-			continue;
-		for (size_t i = 0; i < env->names.n; i++) {
-			int nr = seccomp_syscall_resolve_name_arch(arches[a], env->names.v[i]);
-			max = nr > max ? nr : max;
-		}
+		int64_t max =
+		    seccomp_arch_exist(ctx, arches[a]) == 0 ? arch_max(env, arches[a]) : -1;
 		if (max < 0 || n + 6 > STUB_MAX - 2)
 			continue;
+		/* x32 calls come as x86_64 with the 0x40000000 bit: their own limit */
 		bool x86_64 = arches[a] == SCMP_ARCH_X86_64;
-		uint8_t body = x86_64 ? 3 : 2; /* instructions after the jeq */
-		p[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4);
-		p[n++] =
-		    (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arches[a], 0, body);
-		p[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
-		/* jumps to the tail: "ja main" sits at STUB_END, "ret ENOSYS" after it */
-		if (x86_64)
-			p[n++] = (struct sock_filter)BPF_JUMP(
-			    BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 0xfe, 0); /* patched below */
-		p[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)max,
-		                                      0xff, 0xfe);
+		int64_t x32 = x86_64 && seccomp_arch_exist(ctx, SCMP_ARCH_X32) == 0
+		                  ? arch_max(env, SCMP_ARCH_X32)
+		                  : -1;
+		p[n++] = LOAD(4); /* arch */
+		p[n++] = JUMP(BPF_JEQ, arches[a], 0, x86_64 ? (x32 >= 0 ? 4 : 3) : 2);
+		p[n++] = LOAD(0); /* nr */
+		if (x86_64 && x32 >= 0) {
+			p[n++] = JUMP(BPF_JSET, 0x40000000, 0, 1);
+			p[n++] = JUMP(BPF_JGT, (uint32_t)x32, TO_NOSYS, TO_MAIN);
+		} else if (x86_64) {
+			p[n++] = JUMP(BPF_JSET, 0x40000000, TO_MAIN, 0);
+		}
+		p[n++] = JUMP(BPF_JGT, (uint32_t)max, TO_NOSYS, TO_MAIN);
 	}
 	if (n == 0)
 		return 0;
-	/* tail: [n] ja +1 (to the filter), [n+1] ret ENOSYS */
+	/* tail: [n] ja +1 (on to the filter), [n+1] ret ENOSYS */
 	for (size_t i = 0; i < n; i++) {
 		if (BPF_CLASS(p[i].code) != BPF_JMP)
 			continue;
-		if (p[i].jt == 0xff)
-			p[i].jt = (uint8_t)(n + 1 - i - 1);
-		if (p[i].jt == 0xfe)
-			p[i].jt = (uint8_t)(n - i - 1);
-		if (p[i].jf == 0xfe)
-			p[i].jf = (uint8_t)(n - i - 1);
+		p[i].jt = p[i].jt == TO_NOSYS  ? (uint8_t)(n - i)
+		          : p[i].jt == TO_MAIN ? (uint8_t)(n - i - 1)
+		                               : p[i].jt;
+		p[i].jf = p[i].jf == TO_NOSYS  ? (uint8_t)(n - i)
+		          : p[i].jf == TO_MAIN ? (uint8_t)(n - i - 1)
+		                               : p[i].jf;
 	}
 	p[n++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 1);
 	p[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
@@ -628,6 +642,8 @@ void rt_seccomp_set_cache_dir(const char *dir)
 	pthread_mutex_unlock(&cache_lock);
 }
 
+/* The "kiln-seccomp-N" tag changes whenever the program kiln generates
+ * from a profile does (the stub, say), so old cache files are not used. */
 static void cache_key(const char *profile, size_t len, uint64_t caps, char key[KILN_DIGEST_LEN])
 {
 	struct kiln_sha256 h;
@@ -636,7 +652,7 @@ static void cache_key(const char *profile, size_t len, uint64_t caps, char key[K
 	char head[512];
 	if (uname(&u) < 0)
 		memset(&u, 0, sizeof(u));
-	snprintf(head, sizeof(head), "kiln-seccomp-1\n%s\n%s\n%u.%u.%u\n%016llx\n", u.release,
+	snprintf(head, sizeof(head), "kiln-seccomp-2\n%s\n%s\n%u.%u.%u\n%016llx\n", u.release,
 	         KILN_HOST_ARCH, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0,
 	         (unsigned long long)caps);
 	kiln_sha256_init(&h);

@@ -157,6 +157,7 @@ static void probe_abis(int fd)
 	long r = x32call(39); /* getpid: the pid, or ENOSYS where x32 is off */
 	dprintf(fd, "x32_getpid %d\n", r == getpid() || r == -ENOSYS ? 0 : (int)-r);
 	dprintf(fd, "x32_mount %ld\n", -x32call(165));
+	dprintf(fd, "x32_nr_600 %ld\n", -x32call(600));
 	dprintf(fd, "end 0\n");
 }
 
@@ -193,6 +194,7 @@ static void test_abis(void)
 	EXPECT(out, "i386_nr_1000", ENOSYS);
 	EXPECT(out, "x32_getpid", 0);
 	EXPECT(out, "x32_mount", EPERM);
+	EXPECT(out, "x32_nr_600", ENOSYS);
 	rt_seccomp_free(sc);
 }
 #endif
