@@ -4,9 +4,11 @@
  * Raw capget/capset syscalls: no libcap. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -116,19 +118,22 @@ uint64_t rt_caps_default(void)
 	       BIT(CAP_SYS_CHROOT) | BIT(CAP_KILL) | BIT(CAP_AUDIT_WRITE);
 }
 
-/* The kernel's highest capability number; the table's when unreadable. */
+/* The kernel's highest capability number; the table's when unreadable.
+ * open/read only: it may first run in a forked child, where malloc could
+ * hold a lock another thread of the parent took. */
 static int cap_last(void)
 {
 	static int last = -1;
 	if (last < 0) {
-		int v = -1;
-		FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-		if (f) {
-			if (fscanf(f, "%d", &v) != 1)
-				v = -1;
-			fclose(f);
+		char buf[16] = "";
+		int v = -1, fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (n > 0)
+				v = atoi(buf);
 		}
-		if (v < 0 || v > 63)
+		if (v <= 0 || v > 63)
 			v = (int)KILN_ARRAY_SIZE(cap_names) - 1;
 		last = v;
 	}
@@ -233,10 +238,11 @@ static int caps_set(uint64_t eff, uint64_t prm, uint64_t inh)
 	return (int)syscall(SYS_capset, &hdr, d);
 }
 
-/* Drops from the bounding set every capability outside keep. */
+/* Drops from the bounding set every capability outside keep (EINVAL: a
+ * number this kernel does not have). */
 static int bounding_drop(uint64_t keep, struct kiln_err *err)
 {
-	for (int c = 0; c <= cap_last(); c++) {
+	for (int c = 0; c < 64; c++) {
 		if (keep & BIT(c))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0L, 0L, 0L) < 0 && errno != EINVAL)

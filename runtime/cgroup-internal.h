@@ -4,6 +4,8 @@
 #ifndef KILN_RUNTIME_CGROUP_INTERNAL_H
 #define KILN_RUNTIME_CGROUP_INTERNAL_H
 
+#include <stdio.h>
+
 #include "sys-internal.h"
 
 /* v1 controllers kiln uses (bits). */
@@ -34,6 +36,8 @@ struct cg_mounts {
 };
 
 int cg_mounts_detect(struct cg_mounts *m, struct kiln_err *err);
+/* The same from mountinfo text (tests give other hosts' layouts). */
+int cg_mounts_parse(FILE *f, struct cg_mounts *m, struct kiln_err *err);
 void cg_mounts_release(struct cg_mounts *m);
 
 struct rt_cgroup {
@@ -69,6 +73,11 @@ int rt_cgroup_open_in(const struct cg_mounts *m, const char *id, struct rt_cgrou
                       struct kiln_err *err);
 
 /* --- helpers (cgroup.c) --------------------------------------------------- */
+/* docker's default device rules (runc's allowed devices) in devices.allow
+ * syntax: mknod of anything; use of null, zero, full, random, urandom,
+ * tty, console, ptmx, ptys and tun only. */
+extern const char *const cg_default_devices[];
+extern const size_t cg_n_default_devices;
 /* Writes s to dir/file; the error names the file. */
 int cg_write(const char *dir, const char *file, const char *s, struct kiln_err *err);
 __attribute__((format(printf, 4, 5))) int cg_writef(const char *dir, const char *file,
@@ -86,6 +95,8 @@ int cg_mkdir(const char *dir, struct kiln_err *err);
 int cg_rmdir(const char *dir, struct kiln_err *err);
 /* Appends the pids of dir/cgroup.procs to *pids. */
 int cg_procs_add(const char *dir, pid_t **pids, size_t *n, size_t *cap, struct kiln_err *err);
+/* v1 cpu.shares -> v2 cpu.weight as runc converts them. */
+uint64_t cg_weight_from_shares(int64_t shares);
 /* Sleeps a few milliseconds growing with the attempt number. */
 void cg_backoff(unsigned attempt);
 

@@ -21,6 +21,12 @@
 
 /* --- helpers -------------------------------------------------------------- */
 
+const char *const cg_default_devices[] = {
+    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",    "c 1:8 rwm",
+    "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm",
+};
+const size_t cg_n_default_devices = KILN_ARRAY_SIZE(cg_default_devices);
+
 int cg_write(const char *dir, const char *file, const char *s, struct kiln_err *err)
 {
 	_cleanup_free_ char *path = kiln_path_join(dir, file);
@@ -213,14 +219,11 @@ static void mounts_add_line(struct cg_mounts *m, char *line)
 	m->v1[m->n_v1++].ctrls = bits;
 }
 
-int cg_mounts_detect(struct cg_mounts *m, struct kiln_err *err)
+int cg_mounts_parse(FILE *f, struct cg_mounts *m, struct kiln_err *err)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL;
 	size_t cap = 0;
 	memset(m, 0, sizeof(*m));
-	if (!f)
-		return kiln_err_set(err, errno, "open `/proc/self/mountinfo`");
 	while (getline(&line, &cap, f) > 0)
 		mounts_add_line(m, line);
 	free(line);
@@ -233,6 +236,16 @@ int cg_mounts_detect(struct cg_mounts *m, struct kiln_err *err)
 	else
 		return kiln_err_set(err, KILN_E_UNSUPPORTED, "no cgroup hierarchy is mounted");
 	return 0;
+}
+
+int cg_mounts_detect(struct cg_mounts *m, struct kiln_err *err)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f) {
+		memset(m, 0, sizeof(*m));
+		return kiln_err_set(err, errno, "open `/proc/self/mountinfo`");
+	}
+	return cg_mounts_parse(f, m, err);
 }
 
 void cg_mounts_release(struct cg_mounts *m)

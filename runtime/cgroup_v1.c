@@ -57,18 +57,12 @@ static int cpuset_init(const char *dir, struct kiln_err *err)
 	return cpuset_fill(dir, err);
 }
 
-/* docker's default device rules (runc's allowed devices): mknod of
- * anything, use of the standard nodes, ptys and tun only. */
 static int devices_default(const char *dir, struct kiln_err *err)
 {
-	static const char *const allow[] = {
-	    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",    "c 1:8 rwm",
-	    "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm",
-	};
 	if (cg_write(dir, "devices.deny", "a", err) < 0)
 		return -1;
-	for (size_t i = 0; i < KILN_ARRAY_SIZE(allow); i++)
-		if (cg_write(dir, "devices.allow", allow[i], err) < 0)
+	for (size_t i = 0; i < cg_n_default_devices; i++)
+		if (cg_write(dir, "devices.allow", cg_default_devices[i], err) < 0)
 			return -1;
 	return 0;
 }
@@ -135,7 +129,8 @@ static int v1_create(struct rt_cgroup *cg, const struct rt_resources *r, struct 
 			return -1;
 		if ((cg->v1[i].ctrls & CG_CPUSET) && cpuset_init(cg->v1[i].path, err) < 0)
 			return -1;
-		if ((cg->v1[i].ctrls & CG_DEVICES) && devices_default(cg->v1[i].path, err) < 0)
+		if ((cg->v1[i].ctrls & CG_DEVICES) && !r->all_devices &&
+		    devices_default(cg->v1[i].path, err) < 0)
 			return -1;
 	}
 	if (memory_limits(cg, r, err) < 0 || cpu_limits(cg, r, err) < 0 ||

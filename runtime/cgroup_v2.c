@@ -2,12 +2,17 @@
  * enabled through cgroup.subtree_control along the path, cgroup.freeze for
  * pause and cgroup.kill (or a frozen kill round) for destroy. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cgroup-internal.h"
+
+_Static_assert(sizeof(uintptr_t) <= sizeof(uint64_t), "bpf pointers");
 
 #define FREEZE_TRIES 2000
 
@@ -56,7 +61,7 @@ static int limit(const char *dir, const char *file, const char *ctrl, const char
 }
 
 /* runc's conversion of v1 shares [2, 262144] to a weight [1, 10000]. */
-static uint64_t shares_to_weight(int64_t shares)
+uint64_t cg_weight_from_shares(int64_t shares)
 {
 	if (shares < 2)
 		shares = 2;
@@ -100,10 +105,113 @@ static int cpu_limits(const struct rt_cgroup *cg, const struct rt_resources *r,
 			return -1;
 	}
 	if (r->cpu_shares) {
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)shares_to_weight(r->cpu_shares));
+		snprintf(v, sizeof(v), "%llu",
+		         (unsigned long long)cg_weight_from_shares(r->cpu_shares));
 		if (limit(cg->v2, "cpu.weight", "cpu", v, err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* --- the device filter: v2's devices.allow is a BPF program ----------------- */
+
+#define DEV_MAX_INSNS 256
+
+struct dev_rule {
+	int type;             /* BPF_DEVCG_DEV_*, 0 for any */
+	unsigned access;      /* BPF_DEVCG_ACC_* bits */
+	int64_t major, minor; /* -1 for "*" */
+};
+
+/* "c 1:3 rwm" -> rule (the rules are kiln's own table: well formed). */
+static void dev_rule_parse(const char *s, struct dev_rule *r)
+{
+	char type, maj[16], min[16], acc[8];
+	sscanf(s, "%c %15[^:]:%15s %7s", &type, maj, min, acc);
+	r->type = type == 'c' ? BPF_DEVCG_DEV_CHAR : type == 'b' ? BPF_DEVCG_DEV_BLOCK : 0;
+	r->major = maj[0] == '*' ? -1 : atoll(maj);
+	r->minor = min[0] == '*' ? -1 : atoll(min);
+	r->access = 0;
+	for (const char *p = acc; *p; p++)
+		r->access |= *p == 'r'   ? BPF_DEVCG_ACC_READ
+		             : *p == 'w' ? BPF_DEVCG_ACC_WRITE
+		                         : BPF_DEVCG_ACC_MKNOD;
+}
+
+#define INSN(c, d, s_, o, i)                                                                       \
+	((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s_), .off = (o), .imm = (i)})
+
+/* One rule: jumps past the block on any mismatch, else returns 1 (allow). */
+static size_t dev_rule_block(const struct dev_rule *r, struct bpf_insn *out)
+{
+	struct bpf_insn b[8];
+	size_t n = 0;
+	if (r->type)
+		b[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 0, r->type);
+	if (r->access != (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)) {
+		b[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 0, 3, 0, 0);
+		b[n++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, (int32_t)~r->access);
+		b[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 0, 0);
+	}
+	if (r->major >= 0)
+		b[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 4, 0, 0, (int32_t)r->major);
+	if (r->minor >= 0)
+		b[n++] = INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, (int32_t)r->minor);
+	b[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1);
+	b[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (BPF_CLASS(b[i].code) == BPF_JMP && BPF_OP(b[i].code) == BPF_JNE)
+			b[i].off = (int16_t)(n - i - 1);
+		out[i] = b[i];
+	}
+	return n;
+}
+
+/* r2 = device type, r3 = access, r4 = major, r5 = minor; then the allow
+ * rules; anything else is denied. */
+static size_t dev_program(struct bpf_insn *p)
+{
+	size_t n = 0;
+	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 2, 1, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, 2, 0, 0, 0xffff);
+	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 3, 1, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_RSH | BPF_K, 3, 0, 0, 16);
+	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 4, 1, 4, 0);
+	p[n++] = INSN(BPF_LDX | BPF_W | BPF_MEM, 5, 1, 8, 0);
+	for (size_t i = 0; i < cg_n_default_devices; i++) {
+		struct dev_rule r;
+		dev_rule_parse(cg_default_devices[i], &r);
+		n += dev_rule_block(&r, p + n);
+	}
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0);
+	p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	return n;
+}
+
+/* Loads the program and attaches it to the group (the cgroup keeps it). */
+static int devices_attach(const char *dir, struct kiln_err *err)
+{
+	struct bpf_insn insns[DEV_MAX_INSNS];
+	size_t n = dev_program(insns);
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	a.insns = (uint64_t)(uintptr_t)insns;
+	a.insn_cnt = (uint32_t)n;
+	a.license = (uint64_t)(uintptr_t) "GPL";
+	_cleanup_close_ int prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+	if (prog < 0)
+		return kiln_err_set(err, errno, "loading the device filter for `%s`", dir);
+	_cleanup_close_ int cgfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return kiln_err_set(err, errno, "open `%s`", dir);
+	memset(&a, 0, sizeof(a));
+	a.target_fd = (uint32_t)cgfd;
+	a.attach_bpf_fd = (uint32_t)prog;
+	a.attach_type = BPF_CGROUP_DEVICE;
+	a.attach_flags = BPF_F_ALLOW_MULTI;
+	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof(a)) < 0)
+		return kiln_err_set(err, errno, "attaching the device filter to `%s`", dir);
 	return 0;
 }
 
@@ -115,6 +223,8 @@ static int v2_create(struct rt_cgroup *cg, const struct rt_resources *r, struct 
 		return -1;
 	enable_controllers(root);
 	enable_controllers(kiln);
+	if (!r->all_devices && devices_attach(cg->v2, err) < 0)
+		return -1;
 	if (memory_limits(cg, r, err) < 0 || cpu_limits(cg, r, err) < 0)
 		return -1;
 	if (r->pids_limit) {

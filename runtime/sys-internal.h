@@ -68,6 +68,12 @@ int rt_seccomp_compile(const char *profile, size_t len, uint64_t caps, struct rt
  * rt_seccomp_compile, so nothing is allocated here. */
 int rt_seccomp_load(const struct rt_seccomp *sc, struct kiln_err *err);
 void rt_seccomp_free(struct rt_seccomp *sc);
+/* Extension: keep compiled programs on disk in dir (say ROOT/cache/seccomp;
+ * NULL: in memory only). Compiling docker's profile costs libseccomp about
+ * 10 ms of CPU; a hit is a file read. Keyed by the profile, caps, kernel
+ * release, libseccomp version and architecture; files are `<sha256>.bpf`,
+ * safe to delete at any time. Call before starting threads. */
+void rt_seccomp_set_cache_dir(const char *dir);
 /* Extension: kiln's built-in profile as docker-format JSON (what profile
  * NULL compiles; a starting point for a user's own profile). */
 extern const char rt_seccomp_default_profile[];
@@ -91,6 +97,9 @@ struct rt_resources {
 	int64_t cpu_period;  /* microseconds (default 100000 when cpu_quota set) */
 	int64_t cpu_shares;  /* --cpu-shares (v1 shares; converted to cpu.weight on v2) */
 	int64_t pids_limit;  /* --pids-limit; -1 unlimited */
+	/* Extension: --privileged: every device allowed (docker's "a *:* rwm");
+	 * otherwise docker's default device rules apply. */
+	bool all_devices;
 };
 
 /* A container's cgroup: "kiln/<id>" under every hierarchy the layout uses

@@ -132,6 +132,42 @@ static int fork_loop(int fd)
 	return 0;
 }
 
+/* /dev/kmsg (c 1:11) is outside docker's device rules, /dev/null inside. */
+static int dev_probe(int unused)
+{
+	(void)unused;
+	int fd = open("/dev/kmsg", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return 1;
+	if (errno != EPERM)
+		return 2;
+	return open("/dev/null", O_RDWR | O_CLOEXEC) >= 0 ? 0 : 3;
+}
+
+/* privileged: /dev/kmsg opens */
+static int dev_probe_all(int unused)
+{
+	(void)unused;
+	return open("/dev/kmsg", O_RDONLY | O_CLOEXEC) >= 0 ? 0 : 1;
+}
+
+static void check_devices(struct rt_cgroup *cg, const char *what, bool all)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		tap_diag("%s: /dev/kmsg does not open here: device rules not probed", what);
+		return;
+	}
+	close(fd);
+	int st = 0;
+	pid_t pid = spawn_in(cg, all ? dev_probe_all : dev_probe, 0);
+	waitpid(pid, &st, 0);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s (probe %d)", what,
+	     all ? "every device allowed: /dev/kmsg opens"
+	         : "device rules: /dev/kmsg EPERM, /dev/null opens",
+	     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 static long cpu_ticks(pid_t pid)
 {
 	char path[64], buf[1024];
@@ -283,6 +319,7 @@ static void test_host_layout(void)
 	if (!T_OK(rt_cgroup_create(id, &r, &cg, &err) == 0, "create kiln/%s: %s", id,
 	          err.msg ? err.msg : ""))
 		return kiln_err_release(&err);
+	check_devices(cg, what, false);
 	test_limits_and_oom(cg, what);
 	test_pids_limit(cg, what);
 	check_freeze(cg, what);
@@ -346,6 +383,8 @@ static void test_v2_on_unified(void)
 	if (!T_OK(rt_cgroup_create_in(&unified, id, NULL, &cg, &err) == 0, "%s: create %s", what,
 	          err.msg ? err.msg : ""))
 		return kiln_err_release(&err);
+	check_devices(cg, what, false);
+	n_kids = 0;
 	check_freeze(cg, what);
 	struct rt_cgroup_stats st;
 	T_OK(rt_cgroup_stats(cg, &st, &err) == 0 && st.pids_current == 1 && st.cpu_usage_ns > 0,
@@ -383,6 +422,133 @@ static void sweep_stale(void)
 	}
 }
 
+/* Other hosts' mountinfo: pure v2 (systemd today), pure v1 with cpu and
+ * cpuacct co-mounted, hybrid; a space in a mount point is escaped. */
+static const char mi_v2[] = "35 24 0:30 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 "
+                            "rw,nsdelegate,memory_recursiveprot\n"
+                            "36 24 0:31 / /sys/fs/bpf rw shared:10 - bpf bpf rw,mode=700\n";
+static const char mi_v1[] =
+    "25 18 0:22 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755\n"
+    "26 25 0:23 / /sys/fs/cgroup/systemd rw shared:10 - cgroup cgroup rw,xattr,name=systemd\n"
+    "29 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw shared:14 - cgroup cgroup rw,cpu,cpuacct\n"
+    "30 25 0:27 / /sys/fs/cgroup/memory rw shared:15 - cgroup cgroup rw,memory\n"
+    "31 25 0:28 / /sys/fs/cgroup/my\\040pids rw shared:16 - cgroup cgroup rw,pids\n"
+    "32 25 0:29 / /sys/fs/cgroup/net_cls rw shared:17 - cgroup cgroup rw,net_cls\n"
+    "33 25 0:27 / /mnt/memory-again rw shared:15 - cgroup cgroup rw,memory\n";
+static const char mi_none[] = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n";
+
+static int parse_text(const char *text, struct cg_mounts *m)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int r = f ? cg_mounts_parse(f, m, NULL) : -1;
+	if (f)
+		fclose(f);
+	return r;
+}
+
+static void test_parse(void)
+{
+	struct cg_mounts m;
+	T_OK(parse_text(mi_v2, &m) == 0 && m.layout == RT_CGROUP_V2 && m.n_v1 == 0 && m.v2 &&
+	         !strcmp(m.v2, "/sys/fs/cgroup"),
+	     "pure v2 mountinfo: v2 at /sys/fs/cgroup");
+	cg_mounts_release(&m);
+	int r = parse_text(mi_v1, &m);
+	T_OK(r == 0 && m.layout == RT_CGROUP_V1 && !m.v2 && m.n_v1 == 4,
+	     "pure v1 mountinfo: v1, the 4 hierarchies kiln joins (net_cls and a second memory "
+	     "mount skipped), got %zu",
+	     m.n_v1);
+	bool cpu = false, pids = false;
+	for (size_t i = 0; i < m.n_v1; i++) {
+		cpu |= m.v1[i].ctrls == (CG_CPU | CG_CPUACCT) &&
+		       !strcmp(m.v1[i].path, "/sys/fs/cgroup/cpu,cpuacct");
+		pids |= m.v1[i].ctrls == CG_PIDS && !strcmp(m.v1[i].path, "/sys/fs/cgroup/my pids");
+	}
+	T_OK(cpu, "cpu,cpuacct co-mounted is one hierarchy with both controllers");
+	T_OK(pids, "an escaped space in a mount point is unescaped");
+	cg_mounts_release(&m);
+	char hybrid[sizeof(mi_v1) + 128];
+	snprintf(hybrid, sizeof(hybrid), "%s%s", mi_v1,
+	         "40 25 0:38 / /sys/fs/cgroup/unified rw shared:11 - cgroup2 cgroup2 rw\n");
+	T_OK(parse_text(hybrid, &m) == 0 && m.layout == RT_CGROUP_HYBRID && m.v2 &&
+	         !strcmp(m.v2, "/sys/fs/cgroup/unified"),
+	     "v1 plus a cgroup2 mount is hybrid");
+	cg_mounts_release(&m);
+	T_OK(parse_text(mi_none, &m) < 0, "no cgroup mount is an error");
+	cg_mounts_release(&m);
+}
+
+static void test_weight(void)
+{
+	T_INTEQ(cg_weight_from_shares(2), 1, "shares 2 -> weight 1");
+	T_INTEQ(cg_weight_from_shares(1024), 39, "shares 1024 (docker's default) -> weight 39");
+	T_INTEQ(cg_weight_from_shares(512), 20, "shares 512 -> weight 20");
+	T_INTEQ(cg_weight_from_shares(262144), 10000, "shares 262144 -> weight 10000");
+	T_INTEQ(cg_weight_from_shares(1), 1, "below the range: clamped");
+}
+
+/* The files docker 20.10 writes for -m 64m --cpus 0.5 --cpu-shares 512
+ * --pids-limit 32 (read from a docker container's cgroup on this host). */
+static void test_files(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_cgroup *cg = NULL;
+	const char *id = new_id("files");
+	struct rt_resources r = {
+	    .memory = 64 << 20, .cpu_quota = 50000, .cpu_shares = 512, .pids_limit = 32};
+	if (!T_OK(rt_cgroup_create(id, &r, &cg, &err) == 0, "create with cpu limits: %s",
+	          err.msg ? err.msg : ""))
+		return kiln_err_release(&err);
+	static const char *const want[][2] = {
+	    {"memory.limit_in_bytes", "67108864"},
+	    {"memory.memsw.limit_in_bytes", "134217728"},
+	    {"cpu.cfs_quota_us", "50000"},
+	    {"cpu.cfs_period_us", "100000"},
+	    {"cpu.shares", "512"},
+	    {"pids.max", "32"},
+	    {"memory.max", "67108864"},
+	    {"memory.swap.max", "67108864"},
+	    {"cpu.max", "50000 100000"},
+	    {"cpu.weight", "20"},
+	};
+	size_t checked = 0;
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(want); i++) {
+		const char *dir = NULL;
+		for (size_t j = 0; j < cg->n_v1 && !dir; j++)
+			if (cg_file_exists(cg->v1[j].path, want[i][0]))
+				dir = cg->v1[j].path;
+		if (!dir && cg->layout == RT_CGROUP_V2 && cg_file_exists(cg->v2, want[i][0]))
+			dir = cg->v2;
+		if (!dir)
+			continue; /* the other version's file, or swap not accounted */
+		char *got = NULL;
+		if (cg_read(dir, want[i][0], &got, &err) == 0)
+			got[strcspn(got, "\n")] = 0;
+		T_STREQ(got, want[i][1], "%s", want[i][0]);
+		free(got);
+		checked++;
+	}
+	T_OK(checked >= 5, "%zu limit files checked", checked);
+	bool accounted = cg->layout == RT_CGROUP_V2 && cg_file_exists(cg->v2, "memory.swap.max");
+	for (size_t j = 0; j < cg->n_v1; j++)
+		accounted |= cg_file_exists(cg->v1[j].path, "memory.memsw.limit_in_bytes");
+	T_OK(rt_cgroup_swap_ignored(cg) == !accounted, "swap ignored only where not accounted");
+	T_OK(rt_cgroup_destroy(cg, &err) == 0 && gone_everywhere(id), "destroyed");
+	rt_cgroup_free(cg);
+	n_kids = 0;
+
+	id = new_id("priv");
+	struct rt_resources priv = {.all_devices = true};
+	cg = NULL;
+	if (T_OK(rt_cgroup_create(id, &priv, &cg, &err) == 0, "create privileged")) {
+		check_devices(cg, "host layout, privileged", true);
+		T_OK(rt_cgroup_destroy(cg, &err) == 0 && gone_everywhere(id), "destroyed");
+		rt_cgroup_free(cg);
+	}
+	n_kids = 0;
+	kiln_err_release(&err);
+}
+
 static void on_signal(int sig)
 {
 	cleanup();
@@ -392,8 +558,13 @@ static void on_signal(int sig)
 
 int main(void)
 {
-	if (geteuid() != 0)
-		tap_skip_all("cgroup tests need root");
+	test_parse();
+	test_weight();
+	if (geteuid() != 0) {
+		printf("# the other cgroup tests need root; skipped\n");
+		tap_done();
+		return 77;
+	}
 	struct statfs s;
 	if (statfs("/sys/fs/cgroup", &s) < 0)
 		tap_skip_all("no /sys/fs/cgroup");
@@ -404,10 +575,25 @@ int main(void)
 	}
 	sweep_stale();
 	atexit(cleanup);
+	struct rt_cgroup *probe = NULL;
+	struct kiln_err perr = KILN_ERR_INIT;
+	if (rt_cgroup_create(new_id("probe"), NULL, &probe, &perr) < 0) {
+		bool ro = perr.code == EROFS || perr.code == EACCES || perr.code == EPERM;
+		printf("# cannot make cgroups here: %s\n", perr.msg);
+		kiln_err_release(&perr);
+		if (ro) {
+			tap_done();
+			return 77;
+		}
+	} else {
+		rt_cgroup_destroy(probe, NULL);
+		rt_cgroup_free(probe);
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	test_refusals();
 	test_host_layout();
+	test_files();
 	test_v2_on_unified();
 	cleanup();
 	return tap_done();

@@ -4,6 +4,7 @@
  * (names/name, errnoRet, kill actions, unknown syscalls skipped) and bad
  * ones are errors naming what is wrong. Filters are loaded in forked
  * children (as root, without no_new_privs, the way runc loads docker's). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -60,6 +61,9 @@ static void probe_all(int fd)
 	dprintf(fd, "personality_query %d\n", res(personality(0xffffffff)));
 	dprintf(fd, "personality_norandom %d\n", res(personality(ADDR_NO_RANDOMIZE)));
 	dprintf(fd, "getpid %d\n", getpid() > 0 ? 0 : errno);
+	/* newer than any call the profile names: ENOSYS, so libc falls back */
+	dprintf(fd, "fchmodat2 %d\n", res(syscall(452, AT_FDCWD, "/", 0755, 0)));
+	dprintf(fd, "nr_1000 %d\n", res(syscall(1000)));
 	dprintf(fd, "uname %d\n", res(uname(&u)));
 	char cwd[256];
 	dprintf(fd, "getcwd %d\n", getcwd(cwd, sizeof(cwd)) ? 0 : errno);
@@ -122,6 +126,79 @@ static int probe_result(const char *out, const char *name)
 #define EXPECT(out, name, want)                                                                    \
 	T_INTEQ(probe_result(out, name), want, "%s: %s -> %s", what, name, #want)
 
+#if defined(__x86_64__)
+/* The other ABIs of an x86_64 kernel: i386 through int 0x80 and x32 (the
+ * 0x40000000 bit) through syscall; both return -errno. docker's filter
+ * covers them (archMap x86_64 -> x86, x32); without them a call from
+ * either would be killed as a bad architecture. */
+static long int80(long nr)
+{
+	long ret;
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(0L), "c"(0L), "d"(0L) : "memory");
+	return ret;
+}
+
+static long x32call(long nr)
+{
+	long ret;
+	__asm__ volatile("syscall"
+	                 : "=a"(ret)
+	                 : "a"(nr | 0x40000000L), "D"(0L), "S"(0L), "d"(0L)
+	                 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static void probe_abis(int fd)
+{
+	dprintf(fd, "i386_getpid %d\n", int80(20) == getpid() ? 0 : -1);
+	dprintf(fd, "i386_mount %ld\n", -int80(21));
+	dprintf(fd, "i386_unshare %ld\n", -int80(310));
+	dprintf(fd, "i386_nr_1000 %ld\n", -int80(1000));
+	long r = x32call(39); /* getpid: the pid, or ENOSYS where x32 is off */
+	dprintf(fd, "x32_getpid %d\n", r == getpid() || r == -ENOSYS ? 0 : (int)-r);
+	dprintf(fd, "x32_mount %ld\n", -x32call(165));
+	dprintf(fd, "x32_nr_600 %ld\n", -x32call(600));
+	dprintf(fd, "end 0\n");
+}
+
+static void probe_int80(int fd)
+{
+	dprintf(fd, "i386_getpid %d\n", int80(20) == getpid() ? 0 : -1);
+}
+
+static void test_abis(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_seccomp *sc = NULL, *allow = NULL;
+	static char out[4096];
+	const char *what = "default profile, i386 and x32 calls";
+	const char *all = "{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+	                  "\"architectures\":[\"SCMP_ARCH_X86\"]}";
+	/* is there an i386 ABI (IA32_EMULATION) at all? */
+	if (rt_seccomp_compile(all, strlen(all), 0, &allow, &err) < 0)
+		return kiln_err_release(&err);
+	int st = run_child(allow, probe_int80, out, sizeof(out));
+	rt_seccomp_free(allow);
+	if (!WIFEXITED(st) || probe_result(out, "i386_getpid") != 0) {
+		tap_diag("no i386 syscall ABI here: %s skipped", what);
+		return;
+	}
+	if (!T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default(), &sc, &err) == 0, "%s: compile",
+	          what))
+		return kiln_err_release(&err);
+	st = run_child(sc, probe_abis, out, sizeof(out));
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: not killed as a bad architecture", what);
+	EXPECT(out, "i386_getpid", 0);
+	EXPECT(out, "i386_mount", EPERM);
+	EXPECT(out, "i386_unshare", EPERM);
+	EXPECT(out, "i386_nr_1000", ENOSYS);
+	EXPECT(out, "x32_getpid", 0);
+	EXPECT(out, "x32_mount", EPERM);
+	EXPECT(out, "x32_nr_600", ENOSYS);
+	rt_seccomp_free(sc);
+}
+#endif
+
 static void test_default(void)
 {
 	struct kiln_err err = KILN_ERR_INIT;
@@ -151,6 +228,8 @@ static void test_default(void)
 	EXPECT(out, "uname", 0);
 	EXPECT(out, "fork", 0);
 	EXPECT(out, "status_seccomp", 2);
+	EXPECT(out, "fchmodat2", ENOSYS);
+	EXPECT(out, "nr_1000", ENOSYS);
 	rt_seccomp_free(sc);
 
 	/* CAP_SYS_ADMIN opens mount, unshare and clone3 as in docker */
@@ -275,6 +354,92 @@ static void test_errors(void)
 	}
 }
 
+static size_t count_bpf(const char *dir, bool junk)
+{
+	size_t n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || strcmp(de->d_name + l - 4, ".bpf"))
+			continue;
+		n++;
+		if (junk) {
+			char path[512];
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			FILE *f = fopen(path, "w");
+			if (f) {
+				fputs("KSC1 torn", f);
+				fclose(f);
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_name[0] != '.')
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Compiled programs are cached per profile and caps; a torn cache file is
+ * compiled again, never trusted. */
+static void test_cache(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_seccomp *sc = NULL;
+	static char out[8192];
+	char dir[] = "/tmp/kiln-seccomp-cache-XXXXXX";
+	const char *what = "cached default profile";
+	if (!mkdtemp(dir))
+		return (void)T_OK(0, "mkdtemp");
+	rt_seccomp_set_cache_dir(dir);
+	T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default(), &sc, &err) == 0,
+	     "compile with a cache");
+	rt_seccomp_free(sc);
+	T_INTEQ(count_bpf(dir, false), 1, "one program cached");
+	T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default() | CAP_SYS_ADMIN_BIT, &sc, &err) == 0,
+	     "compile for other caps");
+	rt_seccomp_free(sc);
+	T_INTEQ(count_bpf(dir, true), 2, "other caps, another program (both now torn)");
+	sc = NULL;
+	T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default(), &sc, &err) == 0,
+	     "compile over a torn cache file");
+	if (sc) {
+		run_child(sc, probe_all, out, sizeof(out));
+		EXPECT(out, "mount", EPERM);
+		EXPECT(out, "clone3", ENOSYS);
+		EXPECT(out, "getpid", 0);
+		EXPECT(out, "status_seccomp", 2);
+	}
+	rt_seccomp_free(sc);
+	sc = NULL;
+	/* from memory now: the same behaviour */
+	T_OK(rt_seccomp_compile(NULL, 0, rt_caps_default(), &sc, &err) == 0, "compile again");
+	if (sc) {
+		what = "default profile from the memory cache";
+		run_child(sc, probe_all, out, sizeof(out));
+		EXPECT(out, "mount", EPERM);
+		EXPECT(out, "getpid", 0);
+	}
+	rt_seccomp_free(sc);
+	rt_seccomp_set_cache_dir(NULL);
+	rm_dir(dir);
+	kiln_err_release(&err);
+}
+
 int main(void)
 {
 	test_errors();
@@ -284,6 +449,10 @@ int main(void)
 		return 77;
 	}
 	test_default();
+#if defined(__x86_64__)
+	test_abis();
+#endif
 	test_json();
+	test_cache();
 	return tap_done();
 }
