@@ -8,7 +8,10 @@
  *                         blobs/sha256/<hex>); tags are index entries with the
  *                         org.opencontainers.image.ref.name annotation holding
  *                         the full normalized reference
- *   ROOT/snapshots/<hex>/ one unpacked layer per diffID (overlay lower dirs)
+ *   ROOT/kiln-store       marker: kiln opens only empty or marked dirs
+ *   ROOT/snapshots/<hex>/ one unpacked layer per diffID (overlay lower dirs),
+ *                         complete once ROOT/snapshots/<hex>.complete exists
+ *   ROOT/quarantine/      what `system check --repair` moved aside
  *   ROOT/tmp/             temp files and partial extractions (flock'ed while
  *                         in use, swept when stale)
  *   ROOT/store.lock       shared by writers, exclusive for garbage collection
@@ -307,7 +310,7 @@ uint64_t img_store_blobs_size(struct img_store *s);
 /* --- blobs: content-addressed, written atomically ----------------------- */
 /* A writer streams into a temp file in the store, hashing as it goes;
  * commit verifies (when expected is non-NULL), fsyncs and renames into
- * blobs/sha256/<hex>. An existing blob counts as success. */
+ * blobs/sha256/<hex>, over an existing copy (which may have been damaged). */
 struct img_blob_writer;
 struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err *err);
 int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, struct kiln_err *err);
