@@ -298,9 +298,21 @@ static int write_data(struct xtract *x, struct archive *a, int fd, struct archiv
 	la_int64_t off;
 	int r;
 	while ((r = archive_read_data_block(a, &blk, &n, &off)) == ARCHIVE_OK) {
-		if (n && pwrite(fd, blk, n, off) != (ssize_t)n)
-			return kiln_err_set(err, errno ? errno : EIO, "write `%s`",
-			                    archive_entry_pathname(e));
+		/* a short write is not an error yet: the next call says why
+		 * (ENOSPC, EDQUOT...), where errno would still hold an old one */
+		for (size_t done = 0; done < n;) {
+			ssize_t w =
+			    pwrite(fd, (const char *)blk + done, n - done, off + (off_t)done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return kiln_err_set(err, errno, "write `%s`",
+				                    archive_entry_pathname(e));
+			if (w == 0)
+				return kiln_err_set(err, EIO, "write `%s`",
+				                    archive_entry_pathname(e));
+			done += (size_t)w;
+		}
 	}
 	(void)x;
 	if (r != ARCHIVE_EOF)
