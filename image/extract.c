@@ -33,7 +33,6 @@
 #include "layer-internal.h"
 #include "store-internal.h"
 
-
 /* --- extraction state -------------------------------------------------- */
 struct dir_meta {
 	char *rel;

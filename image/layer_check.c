@@ -37,7 +37,7 @@ void layer_pset_add(struct layer_pset *p, const char *s, size_t n)
 		return;
 	if (2 * (p->n + 1) > p->cap) {
 		struct layer_pset q = {xcalloc(p->cap ? 2 * p->cap : 256, sizeof(char *)),
-		                 p->cap ? 2 * p->cap : 256, 0};
+		                       p->cap ? 2 * p->cap : 256, 0};
 		for (size_t i = 0; i < p->cap; i++)
 			if (p->slot[i]) {
 				size_t j = pset_hash(p->slot[i], strlen(p->slot[i])) & (q.cap - 1);
@@ -133,16 +133,22 @@ int layer_scan(struct layer_source *src, struct kiln_err *err)
 	struct layer_pset files = {0};
 	struct archive_entry *e;
 	int r = 0, ar;
+	bool seen = false;
 	while (r == 0 && (ar = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
 			if (src->err.msg)
 				kiln_err_move(err, &src->err);
+			else if (!seen)
+				kiln_err_set(err, KILN_E_INVALID,
+				             "not a tar archive (compression: %s): %s", src->filter,
+				             archive_error_string(a));
 			else
 				kiln_err_set(err, KILN_E_CORRUPT, "reading layer tar: %s",
 				             archive_error_string(a));
 			r = -1;
 			break;
 		}
+		seen = true;
 		r = scan_entry(&files, e, err);
 		if (r == 0 && archive_read_data_skip(a) != ARCHIVE_OK) {
 			if (src->err.msg)

@@ -202,15 +202,18 @@ static int parse_size(const char *name, const char *v, uint64_t *out, struct kil
 	unsigned long long n = strtoull(v, &end, 10);
 	unsigned shift = 0;
 	switch (*end) {
-	case 'k': case 'K': shift = 10, end++; break;
-	case 'm': case 'M': shift = 20, end++; break;
-	case 'g': case 'G': shift = 30, end++; break;
-	case 't': case 'T': shift = 40, end++; break;
+	case 'k':
+	case 'K': shift = 10, end++; break;
+	case 'm':
+	case 'M': shift = 20, end++; break;
+	case 'g':
+	case 'G': shift = 30, end++; break;
+	case 't':
+	case 'T': shift = 40, end++; break;
 	default: break;
 	}
 	if (errno || end == v || *end || *v == '-' || (shift && n > (UINT64_MAX >> shift)))
-		return kiln_err_set(err, KILN_E_INVALID, "%s=`%s`: not a number of bytes", name,
-		                    v);
+		return kiln_err_set(err, KILN_E_INVALID, "%s=`%s`: not a number of bytes", name, v);
 	*out = (uint64_t)n << shift;
 	return 0;
 }
@@ -472,7 +475,12 @@ struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_er
 	f->src = src;
 	if (archive_read_open2(a, f, NULL, tar_in, NULL, tar_close) != ARCHIVE_OK) {
 		const char *m = archive_error_string(a);
-		kiln_err_set(err, KILN_E_CORRUPT, "reading layer tar: %s", m ? m : "not a tar");
+		if (src->err.msg)
+			kiln_err_move(err, &src->err);
+		else
+			kiln_err_set(err, KILN_E_INVALID,
+			             "reading layer tar: not a tar archive (compression: %s): %s",
+			             src->filter, m ? m : "unrecognized format");
 		archive_read_free(a);
 		return NULL;
 	}

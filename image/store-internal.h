@@ -40,5 +40,7 @@ int img_entry_manifest(struct img_store *s, const struct img_descriptor *d,
                        struct kiln_err *err);
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err);
+int img_publish_many(struct img_store *s, const struct img_descriptor *d, char *const *const *refs,
+                     const size_t *n_refs, size_t n, struct kiln_err *err);
 
 #endif
