@@ -580,10 +580,8 @@ int img_load(struct img_store *s, int fd, struct kiln_strv *loaded, struct kiln_
 	struct loader L = {.s = s, .out = loaded};
 	raise_nofile();
 	struct layer_source src;
-	if (layer_source_open(&src, fd, err) < 0)
+	if (layer_source_open_stream(&src, fd, err) < 0)
 		return kiln_err_wrap(err, "load");
-	/* the archive's own compression is no layer's: no ratio limit */
-	src.max_size = src.max_ratio = 0;
 	int r = -1;
 	struct archive *a = layer_source_tar_reader(&src, err);
 	if (a) {

@@ -54,11 +54,14 @@ struct layer_source {
 	char *rbuf;
 	bool eof, raw_eof;
 	bool same;          /* not compressed: diff is not hashed, it equals blob */
+	bool nohash;        /* an archive, not a layer: no digests, no limits */
 	const char *filter; /* name of the detected compression */
 };
 int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err);
 int layer_source_open_input(struct layer_source *src, layer_input_fn input, void *ud,
                             struct kiln_err *err);
+/* An archive's stream (load's input): decompressed, neither hashed nor limited. */
+int layer_source_open_stream(struct layer_source *src, int fd, struct kiln_err *err);
 /* Returns decompressed bytes read, 0 at the end, -1 on error. Past a limit
  * of layer_limits(): a KILN_E_LIMIT error that names it. */
 ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct kiln_err *err);

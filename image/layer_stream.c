@@ -275,7 +275,8 @@ static ssize_t raw_next(struct layer_source *src, const void **buf, struct kiln_
 		return -1;
 	if (n == 0)
 		src->raw_eof = true;
-	kiln_sha256_update(&src->blob, *buf, (size_t)n);
+	if (!src->nohash)
+		kiln_sha256_update(&src->blob, *buf, (size_t)n);
 	src->blob_size += (uint64_t)n;
 	return n;
 }
@@ -298,14 +299,15 @@ static int source_err(struct layer_source *src, struct kiln_err *err, const char
 	return kiln_err_set(err, KILN_E_CORRUPT, "%s: %s", what, m ? m : "unreadable data");
 }
 
-static int source_open(struct layer_source *src, int fd, layer_input_fn input, void *ud,
+static int source_open(struct layer_source *src, int fd, layer_input_fn input, void *ud, bool hash,
                        struct kiln_err *err)
 {
 	memset(src, 0, sizeof(*src));
 	src->fd = fd;
+	src->nohash = !hash;
 	src->input = input;
 	src->input_ud = ud ? ud : src;
-	if (layer_limits(&src->max_size, &src->max_ratio, err) < 0)
+	if (hash && layer_limits(&src->max_size, &src->max_ratio, err) < 0)
 		return -1;
 	src->rbuf = xmalloc(RBUF_SIZE);
 	kiln_sha256_init(&src->blob);
@@ -352,12 +354,17 @@ static int source_open(struct layer_source *src, int fd, layer_input_fn input, v
 int layer_source_open_input(struct layer_source *src, layer_input_fn input, void *ud,
                             struct kiln_err *err)
 {
-	return source_open(src, -1, input, ud, err);
+	return source_open(src, -1, input, ud, true, err);
 }
 
 int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err)
 {
-	return source_open(src, fd, fd_input, NULL, err);
+	return source_open(src, fd, fd_input, NULL, true, err);
+}
+
+int layer_source_open_stream(struct layer_source *src, int fd, struct kiln_err *err)
+{
+	return source_open(src, fd, fd_input, NULL, false, err);
 }
 
 ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct kiln_err *err)
@@ -369,7 +376,7 @@ ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct 
 		return source_err(src, err, "decompressing layer");
 	if (r == 0)
 		src->eof = true;
-	if (!src->same)
+	if (!src->same && !src->nohash)
 		kiln_sha256_update(&src->diff, buf, (size_t)r);
 	src->diff_size += (uint64_t)r;
 	if (check_limits(src, err) < 0)

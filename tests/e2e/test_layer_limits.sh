@@ -130,6 +130,40 @@ for c in xz bzip2; do
 	clean_tmp "$c" "$R"
 done
 
+# --- an OCI index of 3,000 images loads in one index write (it was quadratic)
+python3 - "$T/idx.tar" <<'PY'
+import hashlib, io, json, sys, tarfile
+def sha(b): return hashlib.sha256(b).hexdigest()
+raw = io.BytesIO()
+with tarfile.open(fileobj=raw, mode="w") as t:
+    i = tarfile.TarInfo("hello"); i.size = 3; t.addfile(i, io.BytesIO(b"hi\n"))
+layer = raw.getvalue()
+members, entries = {"blobs/sha256/" + sha(layer): layer}, []
+for n in range(3000):
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": ["N=%d" % n]},
+                      "rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(layer)]}}).encode()
+    man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                 "digest": "sha256:" + sha(cfg), "size": len(cfg)},
+                      "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                  "digest": "sha256:" + sha(layer), "size": len(layer)}]}).encode()
+    members["blobs/sha256/" + sha(cfg)] = cfg
+    members["blobs/sha256/" + sha(man)] = man
+    entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + sha(man),
+                    "size": len(man), "annotations": {"io.containerd.image.name": "many:%d" % n}})
+members["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
+members["index.json"] = json.dumps({"schemaVersion": 2, "manifests": entries}).encode()
+with tarfile.open(sys.argv[1], "w") as t:
+    for k, v in members.items():
+        i = tarfile.TarInfo(k); i.size = len(v); t.addfile(i, io.BytesIO(v))
+PY
+R4="$T/r4"
+run_ok "load an OCI index of 3,000 images" env KILN_ROOT="$R4" "$KILN" load -q -i "$T/idx.tar"
+expect_eq "all 3,000 are tagged" "$(env KILN_ROOT="$R4" "$KILN" images -q | wc -l)" 3000
+expect_eq "with 6,001 blobs" "$(blobs "$R4")" 6001
+run_ok "and the store checks clean" env KILN_ROOT="$R4" "$KILN" system check
+rm -rf "$R4" "$T/idx.tar"
+
 # --- decompression bombs, on a 160 MiB tmpfs only
 if [ "$(id -u)" != 0 ] || ! { mkdir -p "$T/small" && mount -t tmpfs -o size=160m tmpfs "$T/small"; }; then
 	ok "# SKIP bombs need a tmpfs (root)"
