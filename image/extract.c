@@ -12,7 +12,8 @@
  *   only with IMG_EXTRACT_DEVICES.
  * - a sparse entry stays sparse (a 1 TiB file costs its data blocks only);
  *   data is streamed, so a decompression bomb is bounded by the disk, not
- *   memory. xz streams may ask liblzma for a dictionary of up to 1.5 GiB.
+ *   memory, and by KILN_LAYER_MAX_SIZE / KILN_LAYER_MAX_RATIO (layer_limits).
+ *   xz streams may ask liblzma for a dictionary of up to 1.5 GiB.
  * - memory grows with the number of entries (the paths this layer created,
  *   for opaque whiteouts; directory modes applied last): ~100 bytes each.
  * - a new target is built in a temp dir and renamed in only once the blob
