@@ -68,6 +68,14 @@ static int import_layer(struct img_store *s, const struct img_import_opts *o, st
 int img_import(struct img_store *s, const struct img_import_opts *o, char image_id[KILN_DIGEST_LEN],
                struct kiln_err *err)
 {
+	/* the target name first: a bad one must not cost reading the layer */
+	_cleanup_free_ char *ref = o->ref ? img_ref_normalize(o->ref, err) : NULL;
+	if (o->ref && !ref)
+		return kiln_err_wrap(err, "import: reference `%s`", o->ref);
+	if (ref && strchr(ref, '@')) {
+		kiln_err_set(err, KILN_E_INVALID, "reference `%s` is not a tag", o->ref);
+		return kiln_err_wrap(err, "import");
+	}
 	struct img_config *cfg = img_config_new();
 	if (o->apply && o->apply(cfg, o->apply_ud, err) < 0) {
 		img_config_free(cfg);

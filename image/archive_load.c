@@ -1,44 +1,35 @@
 /* load: docker archives (manifest.json, old and new style) and OCI layout
- * tars, read in one streaming pass. Files under blobs/sha256/ and *.tar go
- * straight into the store (blobs verified against their names), small
- * files stay in memory; then the images are assembled, every layer checked
- * against its diffID, and published. */
+ * tars, read in one streaming pass. Small members stay in memory; big ones
+ * and every *.tar are staged in ROOT/tmp as unnamed files (O_TMPFILE: a
+ * kill leaves nothing) while the same read hashes them, decompresses them,
+ * hashes the decompressed stream (diffID) and checks every tar entry with
+ * the rules unpacking applies (layer_scan), stopping at the decompression
+ * limits. archive_assemble.c then verifies the images; only when all are
+ * good are the blobs they reference (and only those) flushed with one
+ * syncfs, linked into blobs/, and the images tagged in one index write. A
+ * failure before that leaves the store as it was. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "archive-internal.h"
-#include "layer-internal.h"
 #include "store-internal.h"
 
 /* Limits on what a load keeps in memory: member names and small files
- * together. Past LOAD_MEM_DATA, small files go to the store like big ones;
+ * together. Past LOAD_MEM_DATA, small files are staged like big ones;
  * past LOAD_MEM_NAMES of names the archive is refused. */
 #define LOAD_MEM_DATA  (16u << 20)
 #define LOAD_MEM_NAMES (64u << 20)
-#define LOAD_SMALL     (1u << 20) /* larger members go straight to the store */
+#define LOAD_SMALL     (1u << 20) /* larger members are staged */
 #define LOAD_MAX_LINKS 16         /* symlinks followed for one lookup */
-
-struct lfile {
-	char *name;                   /* normalized (see norm_path) */
-	char digest[KILN_DIGEST_LEN]; /* stored blob, or "" */
-	char *data;                   /* small file in memory */
-	size_t len;
-	char *link; /* symlink or hardlink target, normalized from the archive root */
-};
-
-struct loader {
-	struct img_store *s;
-	struct lfile *f;
-	size_t n, cap;
-	size_t mem_data, mem_names;
-	struct kiln_strv *out;
-};
+#define LOAD_BATCH     256        /* blobs flushed and linked per syncfs */
 
 /* A member path relative to the archive root, as if the archive were
  * extracted into a directory: "." and empty components dropped, ".." folded
@@ -57,7 +48,7 @@ static int cmp_lfile(const void *a, const void *b)
 }
 
 /* After read_entries: sorted by name, so lookups are a binary search. */
-static const struct lfile *find(const struct loader *L, const char *name)
+const struct lfile *load_find(const struct loader *L, const char *name)
 {
 	_cleanup_free_ char *n = norm_path(NULL, name);
 	for (int depth = 0; depth <= LOAD_MAX_LINKS; depth++) {
@@ -71,34 +62,251 @@ static const struct lfile *find(const struct loader *L, const char *name)
 	return NULL;
 }
 
-static bool ends_with(const char *s, const char *suffix)
+struct lfile *load_blob(struct loader *L, const char *digest)
 {
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
+	if (!kiln_digest_valid(digest))
+		return NULL;
+	_cleanup_free_ char *name = xasprintf("blobs/sha256/%s", kiln_digest_hex(digest));
+	return (struct lfile *)load_find(L, name);
 }
 
-static int store_entry(struct loader *L, struct archive *a, struct lfile *f, const char *expected,
-                       struct kiln_err *err)
+const char *load_digest(struct lfile *f)
 {
-	struct img_blob_writer *w = img_blob_writer_new(L->s, err);
-	if (!w)
-		return -1;
-	const void *blk;
+	if (!f->digest[0])
+		kiln_sha256_digest(f->data ? f->data : "", f->len, f->digest);
+	return f->digest;
+}
+
+int load_read(struct loader *L, const struct lfile *f, size_t max, char **data, size_t *len,
+              struct kiln_err *err)
+{
+	(void)L;
+	if (f->fd < 0) {
+		*data = xmemdup(f->data ? f->data : "", f->len);
+		*len = f->len;
+		return 0;
+	}
+	if (f->size > max)
+		return kiln_err_set(err, KILN_E_LIMIT,
+		                    "archive entry `%s` is larger than the limit of %zu bytes",
+		                    f->name, max);
+	char *buf = xmalloc(f->size + 1);
+	size_t got = 0;
+	while (got < f->size) {
+		ssize_t n = pread(f->fd, buf + got, f->size - got, (off_t)got);
+		if (n <= 0) {
+			free(buf);
+			return kiln_err_set(err, n < 0 ? errno : EIO, "read staged `%s`", f->name);
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*data = buf;
+	*len = got;
+	return 0;
+}
+
+/* --- staging files ------------------------------------------------------ */
+
+/* An unnamed file in ROOT/tmp (named, flock'ed and registered for removal
+ * where the filesystem has no O_TMPFILE). */
+static int stage_open(struct loader *L, char **tmp, struct kiln_err *err)
+{
+	*tmp = NULL;
+	int fd = open(L->s->tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) {
+		if (fd < 0)
+			return kiln_err_set(err, errno, "create a staging file in `%s`", L->s->tmp);
+		return fd;
+	}
+	fd = kiln_tempfile_create(L->s->tmp, "blob-", tmp, err);
+	if (fd >= 0) {
+		flock(fd, LOCK_EX); /* a temp sweep skips it */
+		fchmod(fd, 0644);
+	}
+	return fd;
+}
+
+static void stage_drop(int *fd, char **tmp)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	if (*tmp) {
+		unlink(*tmp);
+		kiln_tempfile_forget(*tmp);
+		free(*tmp);
+		*tmp = NULL;
+	}
+}
+
+/* --- one member, read once ---------------------------------------------- */
+
+/* The input of a member's layer_source: the member's data blocks, each
+ * written to its staging file on the way (or a memory buffer). */
+struct member_in {
+	struct archive *a;      /* reading an archive member, or NULL */
+	const struct lfile *mf; /* reading from memory */
+	bool done;
+	int fd;
+	uint64_t off;
+	int io_error; /* reading the archive or writing the stage failed */
+};
+
+static ssize_t member_input(void *ud, const void **buf, struct kiln_err *err)
+{
+	struct member_in *in = ud;
+	if (in->done)
+		return 0;
+	if (!in->a) { /* memory: all at once */
+		in->done = true;
+		*buf = in->mf->data ? in->mf->data : "";
+		return (ssize_t)in->mf->len;
+	}
 	size_t n;
 	la_int64_t off;
-	int r, ret = 0;
-	while ((r = archive_read_data_block(a, &blk, &n, &off)) == ARCHIVE_OK && ret == 0)
-		ret = img_blob_writer_write(w, blk, n, err);
-	if (ret == 0 && r != ARCHIVE_EOF)
-		ret = kiln_err_set(err, KILN_E_CORRUPT, "archive entry `%s`: %s", f->name,
-		                   archive_error_string(a));
-	if (ret == 0 && img_blob_writer_commit(w, expected, f->digest, NULL, err) < 0)
-		ret = kiln_err_wrap(err, "archive entry `%s`", f->name);
-	img_blob_writer_free(w);
-	return ret;
+	int r = archive_read_data_block(in->a, buf, &n, &off);
+	if (r == ARCHIVE_EOF) {
+		in->done = true;
+		return 0;
+	}
+	if (r != ARCHIVE_OK || (uint64_t)off != in->off) {
+		in->io_error = 1;
+		return kiln_err_set(err, KILN_E_CORRUPT, "%s",
+		                    r != ARCHIVE_OK ? archive_error_string(in->a)
+		                                    : "sparse archive member");
+	}
+	if (kiln_write_all(in->fd, *buf, n, err) < 0) {
+		in->io_error = 1;
+		return kiln_err_wrap(err, "staging in ROOT/tmp");
+	}
+	in->off += n;
+	return (ssize_t)n;
 }
 
-static int keep_small(struct loader *L, struct archive *a, struct lfile *f, struct kiln_err *err)
+struct unc_out {
+	int fd;
+	int io_error;
+};
+
+static int unc_tee(void *ud, const void *p, size_t n, struct kiln_err *err)
+{
+	struct unc_out *u = ud;
+	if (kiln_write_all(u->fd, p, n, err) < 0) {
+		u->io_error = 1;
+		return kiln_err_wrap(err, "staging in ROOT/tmp");
+	}
+	return 0;
+}
+
+static bool filter_kept(const char *filter)
+{
+	return !strcmp(filter, "none") || !strcmp(filter, "gzip") || !strcmp(filter, "zstd");
+}
+
+/* Reads a member (or an in-memory one) through a layer source: digest,
+ * and if it is a layer its diffID and verdict. xz and bzip2 layers, whose
+ * compression no OCI media type names, get a decompressed copy. Only an
+ * I/O failure is an error here; a member that is no layer just records why. */
+static int analyze(struct loader *L, struct lfile *f, struct member_in *in, struct kiln_err *err)
+{
+	struct layer_source src;
+	struct unc_out u = {-1, 0};
+	struct kiln_err why = KILN_ERR_INIT;
+	int r = layer_source_open_input(&src, member_input, in, &why);
+	if (r < 0 && in->io_error) {
+		kiln_err_move(err, &why);
+		return -1;
+	}
+	if (r < 0) { /* not even a stream (compressed twice...): hash what it is */
+		f->scan = -1;
+		kiln_err_move(&f->why, &why);
+		struct kiln_sha256 h;
+		kiln_sha256_init(&h);
+		const void *p;
+		ssize_t n;
+		/* the part already read is in the stage (or memory) */
+		while ((n = member_input(in, &p, err)) > 0)
+			;
+		if (n < 0) {
+			kiln_sha256_release(&h);
+			return -1;
+		}
+		if (in->a) {
+			_cleanup_free_ char *buf = xmalloc(1 << 16);
+			for (off_t o = 0;; o += n) {
+				n = pread(in->fd, buf, 1 << 16, o);
+				if (n <= 0)
+					break;
+				kiln_sha256_update(&h, buf, (size_t)n);
+			}
+		} else {
+			kiln_sha256_update(&h, f->data ? f->data : "", f->len);
+		}
+		kiln_sha256_final(&h, f->digest);
+		f->size = in->a ? in->off : f->len;
+		return 0;
+	}
+	f->filter = src.filter;
+	if (!filter_kept(src.filter)) {
+		u.fd = stage_open(L, &f->utmp, err);
+		if (u.fd < 0) {
+			layer_source_release(&src);
+			return -1;
+		}
+		src.tee = unc_tee;
+		src.tee_ud = &u;
+	}
+	r = layer_scan(&src, &why);
+	if (r == 0)
+		r = layer_source_finish(&src, f->digest, f->diff, &f->size, &why);
+	if (r < 0 && !in->io_error && !u.io_error) {
+		f->scan = -1;
+		kiln_err_move(&f->why, &why);
+		r = layer_source_finish_raw(&src, f->digest, &f->size, &why);
+	} else if (r == 0) {
+		f->scan = 1;
+		f->usize = src.diff_size;
+	}
+	if (r < 0)
+		kiln_err_move(err, &why);
+	layer_source_release(&src);
+	if (r < 0 || f->scan < 0 || u.fd < 0) {
+		stage_drop(&u.fd, &f->utmp);
+		return r;
+	}
+	f->ufd = u.fd;
+	return 0;
+}
+
+int load_scan(struct loader *L, struct lfile *f, struct kiln_err *err)
+{
+	if (f->scan)
+		return 0;
+	struct member_in in = {.mf = f, .fd = -1};
+	return analyze(L, f, &in, err);
+}
+
+/* A big member, blobs/sha256/<hex> or *.tar: staged and analyzed. */
+static int stage_member(struct loader *L, struct archive *a, struct lfile *f, const char *want,
+                        struct kiln_err *err)
+{
+	f->fd = stage_open(L, &f->tmp, err);
+	if (f->fd < 0)
+		return -1;
+	struct member_in in = {.a = a, .fd = f->fd};
+	if (analyze(L, f, &in, err) < 0)
+		return kiln_err_wrap(err, "archive entry `%s`", f->name);
+	if (want && strcmp(want, f->digest))
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "archive entry `%s`: digest mismatch: expected %s, content "
+		                    "hashes to %s",
+		                    f->name, want, f->digest);
+	return 0;
+}
+
+static int keep_small(struct loader *L, struct archive *a, struct lfile *f, const char *want,
+                      struct kiln_err *err)
 {
 	struct kiln_buf b;
 	kiln_buf_init(&b, LOAD_SMALL, f->name);
@@ -118,11 +326,22 @@ static int keep_small(struct loader *L, struct archive *a, struct lfile *f, stru
 	}
 	f->data = kiln_buf_detach(&b, &f->len);
 	L->mem_data += f->len;
+	if (want && strcmp(load_digest(f), want))
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "archive entry `%s`: digest mismatch: expected %s, content "
+		                    "hashes to %s",
+		                    f->name, want, f->digest);
 	return 0;
 }
 
-/* Records one member: links by their target, blobs/sha256/<hex> verified
- * into the store, big files and *.tar into the store, the rest in memory. */
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Records one member: links by their target; blobs/sha256/<hex> verified;
+ * big files and *.tar staged, the rest in memory. */
 static int read_member(struct loader *L, struct archive *a, struct archive_entry *e,
                        struct kiln_err *err)
 {
@@ -135,6 +354,7 @@ static int read_member(struct loader *L, struct archive *a, struct archive_entry
 	KILN_GROW(L->f, L->cap, L->n + 1);
 	struct lfile *f = &L->f[L->n++];
 	memset(f, 0, sizeof(*f));
+	f->fd = f->ufd = -1;
 	f->name = norm_path(NULL, raw);
 	const char *hl = archive_entry_hardlink(e);
 	if (t == AE_IFLNK || hl) {
@@ -152,17 +372,17 @@ static int read_member(struct loader *L, struct archive *a, struct archive_entry
 		                    LOAD_MEM_NAMES >> 20);
 	if (f->link)
 		return 0;
+	_cleanup_free_ char *want = NULL;
 	if (!strncmp(f->name, "blobs/sha256/", 13)) {
-		_cleanup_free_ char *want = xasprintf("sha256:%s", f->name + 13);
+		want = xasprintf("sha256:%s", f->name + 13);
 		if (!kiln_digest_valid(want))
 			return kiln_err_set(err, KILN_E_CORRUPT, "bad blob name `%s`", raw);
-		return store_entry(L, a, f, want, err);
 	}
 	la_int64_t size = archive_entry_size(e);
 	if (ends_with(f->name, ".tar") || size < 0 || size > (la_int64_t)LOAD_SMALL ||
 	    L->mem_data + (size_t)size > LOAD_MEM_DATA)
-		return store_entry(L, a, f, NULL, err);
-	return keep_small(L, a, f, err);
+		return stage_member(L, a, f, want, err);
+	return keep_small(L, a, f, want, err);
 }
 
 static int read_entries(struct loader *L, struct archive *a, struct layer_source *src,
@@ -186,325 +406,181 @@ static int read_entries(struct loader *L, struct archive *a, struct layer_source
 	/* two blobs/sha256/<hex> are the same bytes (both verified) */
 	for (size_t i = 1; i < L->n; i++)
 		if (!strcmp(L->f[i - 1].name, L->f[i].name) &&
-		    (!L->f[i].digest[0] || strcmp(L->f[i - 1].digest, L->f[i].digest)))
+		    (strncmp(L->f[i].name, "blobs/sha256/", 13) || L->f[i].link ||
+		     L->f[i - 1].link))
 			return kiln_err_set(err, KILN_E_CORRUPT,
 			                    "archive has two members named `%s`", L->f[i].name);
 	return 0;
 }
 
-/* The blob digest of an archive file, storing an in-memory one. */
-static int file_blob(struct loader *L, const char *name, char digest[KILN_DIGEST_LEN],
-                     struct kiln_err *err)
+/* --- publication -------------------------------------------------------- */
+
+void load_keep(struct loader *L, struct lfile *f, bool unc)
 {
-	struct lfile *f = (struct lfile *)find(L, name);
-	if (!f)
-		return kiln_err_set(err, KILN_E_CORRUPT, "archive has no `%s`", name);
-	if (!f->digest[0] && img_store_put_blob(L->s, f->data, f->len, f->digest, err) < 0)
-		return -1;
-	memcpy(digest, f->digest, KILN_DIGEST_LEN);
-	return 0;
+	const char *d = unc ? f->diff : load_digest(f);
+	if (layer_pset_has(&L->pub_set, d, strlen(d)))
+		return;
+	layer_pset_add(&L->pub_set, d, strlen(d));
+	KILN_GROW(L->pub, L->cap_pub, L->n_pub + 1);
+	struct pub_blob *p = &L->pub[L->n_pub++];
+	memcpy(p->digest, d, KILN_DIGEST_LEN);
+	p->fd = unc ? f->ufd : f->fd;
+	p->tmp = unc ? f->utmp : f->tmp;
+	p->data = f->data ? f->data : "";
+	p->len = f->len;
 }
 
-/* The content of a metadata file (manifest.json, index.json): in memory,
- * or read back from the store (bounded) when it was too big to keep. */
-static int file_json(struct loader *L, const struct lfile *f, char **data, size_t *len,
-                     struct kiln_err *err)
+void load_keep_data(struct loader *L, char *data, size_t len, char digest[KILN_DIGEST_LEN])
 {
-	if (!f->digest[0]) {
-		*data = xmemdup(f->data ? f->data : "", f->len);
-		*len = f->len;
+	kiln_sha256_digest(data, len, digest);
+	kiln_strv_push_take(&L->gen, data);
+	if (layer_pset_has(&L->pub_set, digest, strlen(digest)))
+		return;
+	layer_pset_add(&L->pub_set, digest, strlen(digest));
+	KILN_GROW(L->pub, L->cap_pub, L->n_pub + 1);
+	struct pub_blob *p = &L->pub[L->n_pub++];
+	memcpy(p->digest, digest, KILN_DIGEST_LEN);
+	p->fd = -1;
+	p->tmp = NULL;
+	p->data = data;
+	p->len = len;
+}
+
+void load_add_entry(struct loader *L, struct img_descriptor *d, char **refs, size_t n)
+{
+	if (L->n_entries == L->cap_entries) {
+		size_t cap = L->cap_entries;
+		KILN_GROW(L->entries, cap, L->n_entries + 1);
+		L->entry_refs = xrealloc(L->entry_refs, cap * sizeof(*L->entry_refs));
+		L->entry_nrefs = xrealloc(L->entry_nrefs, cap * sizeof(*L->entry_nrefs));
+		L->cap_entries = cap;
+	}
+	L->entries[L->n_entries] = *d;
+	memset(d, 0, sizeof(*d));
+	L->entry_refs[L->n_entries] = refs;
+	L->entry_nrefs[L->n_entries++] = n;
+}
+
+/* Links a flushed staged file in as blobs/sha256/<hex>. An existing blob
+ * is replaced (atomically, by the same verified bytes): a damaged copy is
+ * healed, never trusted. */
+static int link_blob(struct loader *L, const struct pub_blob *p, int fd, const char *tmp,
+                     unsigned seq, struct kiln_err *err)
+{
+	_cleanup_free_ char *target = img_store_blob_path(L->s, p->digest);
+	if (tmp) {
+		if (rename(tmp, target) < 0)
+			return kiln_err_set(err, errno, "store blob `%s`", p->digest);
+		kiln_tempfile_forget(tmp);
 		return 0;
 	}
-	if (img_store_read_blob(L->s, f->digest, IMG_MAX_JSON, data, len, err) < 0)
-		return kiln_err_wrap(err, "archive entry `%s`", f->name);
+	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return kiln_err_set(err, errno, "store blob `%s`", p->digest);
+	_cleanup_free_ char *t2 = xasprintf("%s/blob-link-%ld-%u", L->s->tmp, (long)getpid(), seq);
+	unlink(t2);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, t2, AT_SYMLINK_FOLLOW) < 0)
+		return kiln_err_set(err, errno, "store blob `%s`", p->digest);
+	if (rename(t2, target) < 0) {
+		int e = errno;
+		unlink(t2);
+		return kiln_err_set(err, e, "store blob `%s`", p->digest);
+	}
 	return 0;
 }
 
-/* Reads a stored layer: its diffID must be want_diff; fills l. A layer in
- * a compression the store does not describe (xz, bzip2) is decompressed. */
-static int check_layer(struct loader *L, const char *digest, const char *want_diff,
-                       struct img_layer *l, struct kiln_err *err)
+/* Flushes pub[from, to) with one syncfs, then links them in. */
+static int publish_batch(struct loader *L, size_t from, size_t to, struct kiln_err *err)
 {
-	/* a digest from a manifest names a file under blobs/: "sha256:../x"
-	 * must never become a path */
-	if (!kiln_digest_valid(digest))
-		return kiln_err_set(err, KILN_E_INVALID, "invalid or unsupported layer digest `%s`",
-		                    digest);
-	_cleanup_free_ char *p = img_store_blob_path(L->s, digest);
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
-		return kiln_err_set(err, KILN_E_CORRUPT, "archive has no layer blob `%s`", digest);
-	if (fd < 0)
-		return kiln_err_set(err, errno, "layer `%s`", digest);
-	struct layer_source src;
-	if (layer_source_open(&src, fd, err) < 0)
-		return kiln_err_wrap(err, "layer `%s`", digest);
-	char blob[KILN_DIGEST_LEN], diff[KILN_DIGEST_LEN];
-	uint64_t size = 0;
-	const char *filter = src.filter;
-	int r = layer_source_finish(&src, blob, diff, &size, err);
-	enum img_compression c = IMG_COMPRESS_NONE;
-	bool known = !strcmp(filter, "none") || !strcmp(filter, "gzip") || !strcmp(filter, "zstd");
-	if (r == 0 && strcmp(blob, digest) != 0)
-		r = kiln_err_set(err, KILN_E_CORRUPT, "layer `%s` is corrupt: it hashes to %s",
-		                 digest, blob);
-	if (r == 0 && strcmp(diff, want_diff) != 0)
-		r = kiln_err_set(err, KILN_E_CORRUPT,
-		                 "layer `%s`: diffID mismatch: the config says %s, content hashes "
-		                 "to %s",
-		                 digest, want_diff, diff);
-	if (r == 0 && known) {
-		if (strcmp(filter, "none"))
-			c = filter[0] == 'g' ? IMG_COMPRESS_GZIP : IMG_COMPRESS_ZSTD;
-		memset(l, 0, sizeof(*l));
-		memcpy(l->digest, digest, KILN_DIGEST_LEN);
-		memcpy(l->diff_id, diff, KILN_DIGEST_LEN);
-		l->size = size;
-		l->media_type = xstrdup(img_compression_media_type(c));
-	}
-	layer_source_release(&src);
-	if (r == 0 && !known) {
-		struct img_layer in = {0};
-		memcpy(in.digest, digest, KILN_DIGEST_LEN);
-		memcpy(in.diff_id, diff, KILN_DIGEST_LEN);
-		r = img_layer_recompress(L->s, &in, IMG_COMPRESS_NONE, l, err);
-	}
-	return r;
-}
-
-static int load_config(struct loader *L, const char *digest, struct img_config **cfg,
-                       struct kiln_err *err)
-{
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	if (img_store_read_blob(L->s, digest, IMG_MAX_JSON, &data, &len, err) < 0)
-		return -1;
-	return img_config_from_json(data, len, cfg, err);
-}
-
-static void report(struct loader *L, char *const *refs, size_t n, const char *id)
-{
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *fam = img_ref_familiarize(refs[i]);
-		kiln_strv_pushf(L->out, "Loaded image: %s", fam);
-	}
-	if (!n)
-		kiln_strv_pushf(L->out, "Loaded image ID: %s", id);
-}
-
-/* RepoTags, normalized; a reference that is not a tag (name@digest) is
- * refused, as docker load does: it would be stored as a broken tag. */
-static char **normalize_all(char *const *v, struct kiln_err *err)
-{
-	struct kiln_strv out = KILN_STRV_INIT;
-	for (size_t i = 0; v && v[i]; i++) {
-		char *n = img_ref_normalize(v[i], err);
-		if (!n)
-			kiln_err_wrap(err, "RepoTags entry `%s`", v[i]);
-		if (n && strchr(n, '@')) {
-			free(n);
-			n = NULL;
-			kiln_err_set(err, KILN_E_INVALID, "RepoTags entry `%s` is not a tag", v[i]);
-		}
-		if (!n) {
-			kiln_strv_release(&out);
-			return NULL;
-		}
-		kiln_strv_push_take(&out, n);
-	}
-	if (!out.v)
-		return xcalloc(1, sizeof(char *));
-	return out.v;
-}
-
-static int load_docker_entry(struct loader *L, const struct docker_manifest_entry *e,
-                             struct kiln_err *err)
-{
-	char cdig[KILN_DIGEST_LEN];
-	struct img_config *cfg = NULL;
-	if (file_blob(L, e->config, cdig, err) < 0 || load_config(L, cdig, &cfg, err) < 0)
-		return kiln_err_wrap(err, "image config `%s`", e->config);
-	/* old style: "<hex>.json" names the config's digest */
-	const char *base = strrchr(e->config, '/') ? strrchr(e->config, '/') + 1 : e->config;
+	int fds[LOAD_BATCH];
+	char *tmps[LOAD_BATCH];
 	int r = 0;
-	if (strlen(base) == 69 && ends_with(base, ".json") && strncmp(base, cdig + 7, 64))
-		r = kiln_err_set(err, KILN_E_CORRUPT, "config `%s` hashes to %s", e->config, cdig);
-	if (r == 0 && cfg->n_diff_ids != e->n_layers)
-		r = kiln_err_set(err, KILN_E_CORRUPT, "config `%s` lists %zu layers, manifest %zu",
-		                 e->config, cfg->n_diff_ids, e->n_layers);
-	struct img_manifest m = {.schema_version = 2};
-	m.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
-	m.config.media_type = xstrdup(IMG_MT_OCI_CONFIG);
-	m.config.digest = xstrdup(cdig);
-	m.layers = xcalloc(e->n_layers + 1, sizeof(*m.layers));
-	for (size_t i = 0; r == 0 && i < e->n_layers; i++) {
-		char ld[KILN_DIGEST_LEN];
-		struct img_layer l = {0};
-		r = file_blob(L, e->layers[i], ld, err);
-		if (r == 0)
-			r = check_layer(L, ld, cfg->diff_ids[i], &l, err);
-		if (r < 0)
-			break;
-		img_layer_descriptor(&l, &m.layers[i]);
-		m.n_layers = i + 1;
-		img_layer_release(&l);
+	size_t k;
+	for (k = 0; k < to - from && r == 0; k++) {
+		const struct pub_blob *p = &L->pub[from + k];
+		fds[k] = p->fd;
+		tmps[k] = NULL;
+		if (p->fd >= 0)
+			continue;
+		fds[k] = stage_open(L, &tmps[k], err);
+		if (fds[k] < 0 || kiln_write_all(fds[k], p->data, p->len, err) < 0)
+			r = -1;
 	}
-	char **refs = r == 0 ? normalize_all(e->repo_tags, err) : NULL;
-	if (r == 0 && !refs)
-		r = -1;
-	if (r == 0) {
-		_cleanup_free_ char *cdata = NULL;
-		size_t clen = 0, mlen;
-		img_store_read_blob(L->s, cdig, IMG_MAX_JSON, &cdata, &clen, NULL);
-		m.config.size = (int64_t)clen;
-		_cleanup_free_ char *mj = img_manifest_to_json(&m, &mlen);
-		struct img_descriptor d = {.media_type = xstrdup(IMG_MT_OCI_MANIFEST),
-		                           .digest = xmalloc(KILN_DIGEST_LEN),
-		                           .size = (int64_t)mlen};
-		r = img_store_put_blob(L->s, mj, mlen, d.digest, err);
-		size_t nr = 0;
-		while (refs[nr])
-			nr++;
-		if (r == 0)
-			r = img_publish(L->s, &d, refs, nr, err);
-		if (r == 0)
-			report(L, refs, nr, cdig);
-		img_descriptor_release(&d);
+	_cleanup_close_ int dfd = open(L->s->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && (dfd < 0 || syncfs(dfd) < 0))
+		r = kiln_err_set(err, errno, "sync `%s`", L->s->tmp);
+	for (size_t i = 0; r == 0 && i < k; i++) {
+		const struct pub_blob *p = &L->pub[from + i];
+		r = link_blob(L, p, fds[i], p->fd >= 0 ? p->tmp : tmps[i], (unsigned)(from + i),
+		              err);
+		if (p->fd < 0 && tmps[i] && r == 0) {
+			free(tmps[i]);
+			tmps[i] = NULL;
+		}
 	}
-	kiln_strv_free(refs);
-	img_manifest_release(&m);
-	img_config_free(cfg);
+	for (size_t i = 0; i < k; i++)
+		if (L->pub[from + i].fd < 0)
+			stage_drop(&fds[i], &tmps[i]);
 	return r;
 }
 
-/* The reference an OCI index entry names, normalized, or NULL. */
-static char *oci_entry_ref(const struct img_descriptor *d)
+static int publish(struct loader *L, struct kiln_err *err)
 {
-	const char *n = img_map_get(&d->annotations, "io.containerd.image.name");
-	if (!n) {
-		n = img_map_get(&d->annotations, IMG_ANNOT_REF_NAME);
-		/* a bare tag ("latest") names no repository */
-		if (n && !strpbrk(n, "/:@"))
-			n = NULL;
-	}
-	char *ref = n ? img_ref_normalize(n, NULL) : NULL;
-	if (ref && strchr(ref, '@')) { /* not a tag: ignored */
-		free(ref);
-		ref = NULL;
-	}
-	return ref;
-}
-
-/* The descriptor's size must be the blob's: a lie would be published. */
-static int check_size(struct loader *L, const char *what, const char *digest, int64_t size,
-                      struct kiln_err *err)
-{
-	_cleanup_free_ char *p = img_store_blob_path(L->s, digest);
-	struct stat st;
-	if (stat(p, &st) < 0)
-		return kiln_err_set(err, errno, "%s `%s`", what, digest);
-	if (st.st_size != size)
-		return kiln_err_set(err, KILN_E_CORRUPT,
-		                    "%s `%s`: the descriptor says %lld bytes, the blob has %lld",
-		                    what, digest, (long long)size, (long long)st.st_size);
-	return 0;
-}
-
-/* One layer of an OCI manifest: stored as it came, with a media type that
- * tells its real compression and a size that is its own. */
-static int check_oci_layer(struct loader *L, const struct img_descriptor *d, const char *diff_id,
-                           struct kiln_err *err)
-{
-	enum img_compression c;
-	struct img_layer l = {0};
-	int r = img_compression_from_media_type(d->media_type, &c, err);
-	if (r == 0)
-		r = check_layer(L, d->digest, diff_id, &l, err);
-	if (r == 0 && strcmp(l.digest, d->digest))
-		r = kiln_err_set(err, KILN_E_UNSUPPORTED, "layer `%s`: unsupported compression",
-		                 d->digest);
-	if (r == 0 && strcmp(l.media_type, img_compression_media_type(c)))
-		r = kiln_err_set(
-		    err, KILN_E_CORRUPT, "layer `%s`: media type `%s` says %s, the content is %s",
-		    d->digest, d->media_type, img_compression_name(c),
-		    strrchr(l.media_type, '+') ? strrchr(l.media_type, '+') + 1 : "uncompressed");
-	if (r == 0 && (uint64_t)d->size != l.size)
-		r = check_size(L, "layer", d->digest, d->size, err);
-	img_layer_release(&l);
-	return r;
-}
-
-static int load_oci_entry(struct loader *L, const struct img_descriptor *d, struct kiln_err *err)
-{
-	if (!img_store_has_blob(L->s, d->digest))
-		return kiln_err_set(err, KILN_E_CORRUPT, "archive has no blob `%s`", d->digest);
-	struct img_manifest *m = NULL;
-	struct img_config *cfg = NULL;
-	char md[KILN_DIGEST_LEN];
-	int r = check_size(L, "manifest", d->digest, d->size, err);
-	if (r == 0)
-		r = img_entry_manifest(L->s, d, &m, md, err);
-	if (r == 0)
-		r = load_config(L, m->config.digest, &cfg, err);
-	if (r == 0)
-		r = check_size(L, "config", m->config.digest, m->config.size, err);
-	if (r == 0 && cfg->n_diff_ids != m->n_layers)
-		r = kiln_err_set(err, KILN_E_CORRUPT, "manifest `%s` has %zu layers, config %zu",
-		                 md, m->n_layers, cfg->n_diff_ids);
-	for (size_t i = 0; r == 0 && i < m->n_layers; i++)
-		r = check_oci_layer(L, &m->layers[i], cfg->diff_ids[i], err);
-	if (r == 0) {
-		char *ref = oci_entry_ref(d);
-		struct img_descriptor pub = {0};
-		img_descriptor_copy(&pub, d);
-		img_map_release(&pub.annotations);
-		r = img_publish(L->s, &pub, &ref, ref ? 1 : 0, err);
-		if (r == 0)
-			report(L, &ref, ref ? 1 : 0, m->config.digest);
-		img_descriptor_release(&pub);
-		free(ref);
-	}
-	img_manifest_free(m);
-	img_config_free(cfg);
-	return r;
-}
-
-static int assemble(struct loader *L, struct kiln_err *err)
-{
-	const struct lfile *mf = find(L, "manifest.json");
-	const struct lfile *ix = find(L, "index.json");
-	if (!mf && !ix)
-		return kiln_err_set(err, KILN_E_INVALID,
-		                    "not an image archive: no manifest.json or index.json");
-	_cleanup_free_ char *data = NULL;
-	size_t len = 0;
-	if (file_json(L, mf ? mf : ix, &data, &len, err) < 0)
-		return -1;
-	int r = 0;
-	if (mf) {
-		struct docker_manifest_entry *v = NULL;
-		size_t n = 0;
-		if (docker_manifest_parse(data, len, &v, &n, err) < 0)
+	for (size_t i = 0; i < L->n_pub; i += LOAD_BATCH) {
+		size_t to = i + LOAD_BATCH < L->n_pub ? i + LOAD_BATCH : L->n_pub;
+		if (publish_batch(L, i, to, err) < 0)
 			return -1;
-		for (size_t i = 0; i < n && r == 0; i++)
-			r = load_docker_entry(L, &v[i], err);
-		docker_manifest_free(v, n);
-		return r;
 	}
-	struct img_index *x = NULL;
-	if (img_index_from_json(data, len, &x, err) < 0)
-		return kiln_err_wrap(err, "index.json");
-	for (size_t i = 0; i < x->n_manifests && r == 0; i++)
-		r = load_oci_entry(L, &x->manifests[i], err);
-	img_index_free(x);
-	return r;
+	if (L->n_pub && kiln_fsync_dir(L->s->blobs, err) < 0)
+		return -1;
+	if (!L->n_entries)
+		return 0;
+	return img_publish_many(L->s, L->entries, (char *const *const *)L->entry_refs,
+	                        L->entry_nrefs, L->n_entries, err);
+}
+
+/* Staged files of members get many: the soft limit rises to the hard one. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void loader_release(struct loader *L)
+{
+	for (size_t i = 0; i < L->n; i++) {
+		struct lfile *f = &L->f[i];
+		free(f->name);
+		free(f->data);
+		free(f->link);
+		stage_drop(&f->fd, &f->tmp);
+		stage_drop(&f->ufd, &f->utmp);
+		kiln_err_release(&f->why);
+	}
+	free(L->f);
+	free(L->pub);
+	layer_pset_release(&L->pub_set);
+	for (size_t i = 0; i < L->n_entries; i++) {
+		img_descriptor_release(&L->entries[i]);
+		kiln_strv_free(L->entry_refs[i]);
+	}
+	free(L->entries);
+	free(L->entry_refs);
+	free(L->entry_nrefs);
+	kiln_strv_release(&L->gen);
 }
 
 int img_load(struct img_store *s, int fd, struct kiln_strv *loaded, struct kiln_err *err)
 {
 	struct loader L = {.s = s, .out = loaded};
+	raise_nofile();
 	struct layer_source src;
-	if (layer_source_open(&src, fd, err) < 0)
+	if (layer_source_open_stream(&src, fd, err) < 0)
 		return kiln_err_wrap(err, "load");
 	int r = -1;
 	struct archive *a = layer_source_tar_reader(&src, err);
@@ -513,13 +589,15 @@ int img_load(struct img_store *s, int fd, struct kiln_strv *loaded, struct kiln_
 		archive_read_free(a);
 	}
 	layer_source_release(&src);
+	struct kiln_strv lines = KILN_STRV_INIT;
+	L.out = &lines;
 	if (r == 0)
-		r = assemble(&L, err);
-	for (size_t i = 0; i < L.n; i++) {
-		free(L.f[i].name);
-		free(L.f[i].data);
-		free(L.f[i].link);
-	}
-	free(L.f);
+		r = load_assemble(&L, err);
+	if (r == 0)
+		r = publish(&L, err);
+	for (size_t i = 0; r == 0 && i < lines.n; i++)
+		kiln_strv_push(loaded, lines.v[i]);
+	kiln_strv_release(&lines);
+	loader_release(&L);
 	return r < 0 ? kiln_err_wrap(err, "load") : 0;
 }

@@ -12,7 +12,8 @@
  *   only with IMG_EXTRACT_DEVICES.
  * - a sparse entry stays sparse (a 1 TiB file costs its data blocks only);
  *   data is streamed, so a decompression bomb is bounded by the disk, not
- *   memory. xz streams may ask liblzma for a dictionary of up to 1.5 GiB.
+ *   memory, and by KILN_LAYER_MAX_SIZE / KILN_LAYER_MAX_RATIO (layer_limits).
+ *   xz streams may ask liblzma for a dictionary of up to 1.5 GiB.
  * - memory grows with the number of entries (the paths this layer created,
  *   for opaque whiteouts; directory modes applied last): ~100 bytes each.
  * - a new target is built in a temp dir and renamed in only once the blob
@@ -33,76 +34,6 @@
 #include "layer-internal.h"
 #include "store-internal.h"
 
-#define WH_PREFIX "/.wh."
-#define WH_OPQ    ".wh..wh..opq"
-
-/* --- a string set (paths this layer created, for opaque whiteouts) ----- */
-struct pset {
-	char **slot;
-	size_t cap, n;
-};
-
-static uint64_t pset_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
-
-static bool pset_has_n(const struct pset *p, const char *s, size_t n)
-{
-	if (!p->cap)
-		return false;
-	for (size_t i = pset_hash(s, n) & (p->cap - 1);; i = (i + 1) & (p->cap - 1)) {
-		if (!p->slot[i])
-			return false;
-		if (strlen(p->slot[i]) == n && !memcmp(p->slot[i], s, n))
-			return true;
-	}
-}
-
-static void pset_add_n(struct pset *p, const char *s, size_t n)
-{
-	if (pset_has_n(p, s, n))
-		return;
-	if (2 * (p->n + 1) > p->cap) {
-		struct pset q = {xcalloc(p->cap ? 2 * p->cap : 256, sizeof(char *)),
-		                 p->cap ? 2 * p->cap : 256, 0};
-		for (size_t i = 0; i < p->cap; i++)
-			if (p->slot[i]) {
-				size_t j = pset_hash(p->slot[i], strlen(p->slot[i])) & (q.cap - 1);
-				while (q.slot[j])
-					j = (j + 1) & (q.cap - 1);
-				q.slot[j] = p->slot[i];
-			}
-		q.n = p->n;
-		free(p->slot);
-		*p = q;
-	}
-	size_t i = pset_hash(s, n) & (p->cap - 1);
-	while (p->slot[i])
-		i = (i + 1) & (p->cap - 1);
-	p->slot[i] = xstrndup(s, n);
-	p->n++;
-}
-
-/* Adds a path and all its parents. */
-static void pset_add_path(struct pset *p, const char *rel)
-{
-	for (const char *c = rel; (c = strchr(c, '/')); c++)
-		pset_add_n(p, rel, (size_t)(c - rel));
-	pset_add_n(p, rel, strlen(rel));
-}
-
-static void pset_release(struct pset *p)
-{
-	for (size_t i = 0; i < p->cap; i++)
-		free(p->slot[i]);
-	free(p->slot);
-	memset(p, 0, sizeof(*p));
-}
-
 /* --- extraction state -------------------------------------------------- */
 struct dir_meta {
 	char *rel;
@@ -115,7 +46,7 @@ struct xtract {
 	int rootfd;
 	unsigned flags;
 	bool is_root;
-	struct pset created;
+	struct layer_pset created;
 	char *cached_rel; /* parent dir cache */
 	int cached_fd;
 	bool cache_stale; /* something was removed: re-resolve before reuse */
@@ -159,12 +90,6 @@ int img_path_norm(const char *base, const char *p, bool fold, size_t max, char *
 fail:
 	kiln_buf_release(&b);
 	return -1;
-}
-
-/* An entry name as "a/b/c" ("" for the root); ".." is refused. */
-static int clean_name(const char *name, char **out, struct kiln_err *err)
-{
-	return img_path_norm(NULL, name, false, PATH_MAX, out, err);
 }
 
 static int open_in_root(int rootfd, const char *rel, int oflags)
@@ -298,9 +223,21 @@ static int write_data(struct xtract *x, struct archive *a, int fd, struct archiv
 	la_int64_t off;
 	int r;
 	while ((r = archive_read_data_block(a, &blk, &n, &off)) == ARCHIVE_OK) {
-		if (n && pwrite(fd, blk, n, off) != (ssize_t)n)
-			return kiln_err_set(err, errno ? errno : EIO, "write `%s`",
-			                    archive_entry_pathname(e));
+		/* a short write is not an error yet: the next call says why
+		 * (ENOSPC, EDQUOT...), where errno would still hold an old one */
+		for (size_t done = 0; done < n;) {
+			ssize_t w =
+			    pwrite(fd, (const char *)blk + done, n - done, off + (off_t)done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return kiln_err_set(err, errno, "write `%s`",
+				                    archive_entry_pathname(e));
+			if (w == 0)
+				return kiln_err_set(err, EIO, "write `%s`",
+				                    archive_entry_pathname(e));
+			done += (size_t)w;
+		}
 	}
 	(void)x;
 	if (r != ARCHIVE_EOF)
@@ -356,17 +293,9 @@ static int make_dir(struct xtract *x, int pfd, const char *name, const char *rel
 }
 
 static int make_hardlink(struct xtract *x, int pfd, const char *name, struct archive_entry *e,
-                         struct kiln_err *err)
+                         char *t, struct kiln_err *err)
 {
 	const char *target = archive_entry_hardlink(e);
-	_cleanup_free_ char *t = NULL;
-	if (clean_name(target, &t, err) < 0)
-		return kiln_err_set(err, KILN_E_INVALID,
-		                    "hardlink `%s` points outside the root: `%s`",
-		                    archive_entry_pathname(e), target);
-	if (!*t)
-		return kiln_err_set(err, KILN_E_INVALID, "hardlink `%s` points at the root",
-		                    archive_entry_pathname(e));
 	char *slash = strrchr(t, '/');
 	const char *tbase = slash ? slash + 1 : t;
 	if (slash)
@@ -436,7 +365,7 @@ static int apply_opaque(struct xtract *x, int dfd, const char *dirrel, struct ki
 			continue;
 		_cleanup_free_ char *rel =
 		    *dirrel ? xasprintf("%s/%s", dirrel, de->d_name) : xstrdup(de->d_name);
-		if (!pset_has_n(&x->created, rel, strlen(rel)))
+		if (!layer_pset_has(&x->created, rel, strlen(rel)))
 			kiln_strv_push(&doomed, de->d_name);
 	}
 	int r = 0;
@@ -450,16 +379,14 @@ static int do_whiteout(struct xtract *x, int pfd, const char *dirrel, const char
                        struct kiln_err *err)
 {
 	bool overlay = x->flags & IMG_EXTRACT_OVERLAY_WHITEOUTS;
-	if (!strcmp(base, WH_OPQ)) {
+	if (!strcmp(base, LAYER_WH_OPQ)) {
 		if (!overlay)
 			return apply_opaque(x, pfd, dirrel, err);
 		if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
 			return kiln_err_set(err, errno, "mark `%s` opaque", dirrel);
 		return 0;
 	}
-	const char *victim = base + 4;
-	if (!*victim || !strcmp(victim, ".") || !strcmp(victim, ".."))
-		return kiln_err_set(err, KILN_E_INVALID, "invalid whiteout `%s`", base);
+	const char *victim = base + 4; /* a valid name: layer_entry_check */
 	if (remove_at(x, pfd, victim, err) < 0)
 		return -1;
 	if (overlay && mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
@@ -471,10 +398,8 @@ static int do_entry(struct xtract *x, struct archive *a, struct archive_entry *e
                     struct kiln_err *err)
 {
 	const char *path = archive_entry_pathname(e);
-	if (!path)
-		return kiln_err_set(err, KILN_E_CORRUPT, "layer entry without a name");
-	_cleanup_free_ char *rel = NULL;
-	if (clean_name(path, &rel, err) < 0)
+	_cleanup_free_ char *rel = NULL, *link = NULL;
+	if (layer_entry_check(e, &rel, &link, err) < 0)
 		return -1;
 	mode_t type = archive_entry_filetype(e);
 	if (!*rel) { /* the root itself: only its metadata */
@@ -497,11 +422,11 @@ static int do_entry(struct xtract *x, struct archive *a, struct archive_entry *e
 		kiln_debug("skipping device `%s`", path);
 		return 0;
 	}
-	pset_add_path(&x->created, rel);
+	layer_pset_add_path(&x->created, rel);
 	if (type == AE_IFDIR)
 		return make_dir(x, pfd, base, rel, e, err);
 	if (archive_entry_hardlink(e))
-		return make_hardlink(x, pfd, base, e, err);
+		return make_hardlink(x, pfd, base, e, link, err);
 	if (remove_at(x, pfd, base, err) < 0)
 		return -1;
 	if (type == AE_IFREG)
@@ -536,7 +461,7 @@ static void xtract_release(struct xtract *x)
 	for (size_t i = 0; i < x->n_dirs; i++)
 		free(x->dirs[i].rel);
 	free(x->dirs);
-	pset_release(&x->created);
+	layer_pset_release(&x->created);
 }
 
 static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, struct kiln_err *err)

@@ -477,7 +477,11 @@ struct img_import_opts {
 	enum img_compression compression; /* of the stored layer (default none) */
 };
 /* A one-layer image. A tarball's bytes become the layer as they are
- * (decompressed); a directory is made into a layer (img_layer_create).
+ * (decompressed), each entry checked as unpacking would (`..`, hardlinks
+ * out of the layer, bad whiteouts are refused) within the decompression
+ * limits (KILN_LAYER_MAX_SIZE, KILN_LAYER_MAX_RATIO); the reference is
+ * checked before anything is read. A directory is made into a layer
+ * (img_layer_create).
  * `created` is now, or SOURCE_DATE_EPOCH when set. */
 int img_import(struct img_store *s, const struct img_import_opts *o, char image_id[KILN_DIGEST_LEN],
                struct kiln_err *err);
@@ -501,10 +505,13 @@ struct img_save_opts {
 int img_save(struct img_store *s, char *const *names, size_t n, const struct img_save_opts *o,
              int fd, struct kiln_err *err);
 /* Reads a docker archive (manifest.json, old or new style) or an OCI layout
- * tar (plain or compressed) from fd. Every blob is verified against its
- * digest and every layer against its diffID; layer blobs are stored as they
- * came (a gzip layer stays gzip, with its media type), so the stored
- * manifest's layer digests are the blobs' own. `loaded` receives docker's
+ * tar (plain or compressed) from fd, in one pass. Every blob is verified
+ * against its digest, every layer against its diffID and its entries
+ * checked as unpacking would, within the decompression limits; layer blobs
+ * are stored as they came (a gzip layer stays gzip, with its media type;
+ * xz and bzip2 ones decompressed), so the stored manifest's layer digests
+ * are the blobs' own. All or nothing: only the blobs the archive's images
+ * reference are stored, and only once every image verified. `loaded` receives docker's
  * lines: "Loaded image: busybox:latest" or "Loaded image ID: sha256:...". */
 int img_load(struct img_store *s, int fd, struct kiln_strv *loaded, struct kiln_err *err);
 

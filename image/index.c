@@ -235,16 +235,10 @@ static int check_publishable(struct img_store *s, const struct img_descriptor *d
 	return r < 0 ? kiln_err_wrap(err, "refusing to publish `%s`", d->digest) : 0;
 }
 
-/* Publishes manifest descriptor d under the normalized refs (under the lock). */
-int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
-                size_t n_refs, struct kiln_err *err)
+/* Adds manifest descriptor d under the normalized refs to x. */
+static void publish_into(struct img_store *s, struct img_index *x, const struct img_descriptor *d,
+                         char *const *refs, size_t n_refs)
 {
-	if (check_publishable(s, d, err) < 0)
-		return -1;
-	struct img_index *x = NULL;
-	_cleanup_close_ int lock = index_begin(s, &x, err);
-	if (lock < 0)
-		return -1;
 	for (size_t r = 0; r < n_refs; r++) {
 		ssize_t i = find_ref(x, refs[r]);
 		if (i >= 0 && !strcmp(x->manifests[i].digest, d->digest))
@@ -274,6 +268,29 @@ int img_publish(struct img_store *s, const struct img_descriptor *d, char *const
 	}
 	if (!held)
 		img_index_add(x, d);
+}
+
+/* Publishes manifest descriptor d under the normalized refs (under the lock). */
+int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
+                size_t n_refs, struct kiln_err *err)
+{
+	return img_publish_many(s, d, &refs, &n_refs, 1, err);
+}
+
+/* n descriptors in one read-modify-write of index.json (a load of
+ * thousands of images must not rewrite the index thousands of times). */
+int img_publish_many(struct img_store *s, const struct img_descriptor *d, char *const *const *refs,
+                     const size_t *n_refs, size_t n, struct kiln_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (check_publishable(s, &d[i], err) < 0)
+			return -1;
+	struct img_index *x = NULL;
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		publish_into(s, x, &d[i], refs[i], n_refs[i]);
 	int ret = img_index_write(s, x, err);
 	img_index_free(x);
 	return ret;

@@ -16,6 +16,7 @@
 #include "image.h"
 
 struct archive;
+struct archive_entry;
 
 struct layer_sink {
 	struct img_blob_writer *w;
@@ -41,25 +42,55 @@ la_ssize_t layer_tar_out(struct archive *a, void *opaque, const void *p, size_t 
 struct archive_entry;
 int layer_entry_xattrs(struct archive_entry *e, const char *full, struct kiln_err *err);
 
+/* Where a source's raw (possibly compressed) bytes come from: returns the
+ * bytes available (*buf points at them, valid until the next call), 0 at
+ * the end, -1 with err set. */
+typedef ssize_t (*layer_input_fn)(void *ud, const void **buf, struct kiln_err *err);
+/* Receives each run of decompressed bytes as it is read (a sink, a file). */
+typedef int (*layer_tee_fn)(void *ud, const void *p, size_t n, struct kiln_err *err);
+
 struct layer_source {
-	int fd; /* not owned */
+	int fd; /* not owned; -1 with an input function */
+	layer_input_fn input;
+	void *input_ud;
+	layer_tee_fn tee; /* NULL, or set after open */
+	void *tee_ud;
 	struct archive *raw;
 	struct kiln_sha256 blob;
 	struct kiln_sha256 diff;
 	uint64_t blob_size, diff_size;
-	struct kiln_err err; /* error raised inside the read callback */
+	uint64_t max_size, max_ratio; /* layer_limits() at open; 0: none */
+	struct kiln_err err;          /* error raised inside the read callback */
 	char *rbuf;
-	bool eof;
+	bool eof, raw_eof;
 	bool same;          /* not compressed: diff is not hashed, it equals blob */
+	bool nohash;        /* an archive, not a layer: no digests, no limits */
 	const char *filter; /* name of the detected compression */
 };
 int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err);
-/* Returns decompressed bytes read, 0 at the end, -1 on error. */
+int layer_source_open_input(struct layer_source *src, layer_input_fn input, void *ud,
+                            struct kiln_err *err);
+/* An archive's stream (load's input): decompressed, neither hashed nor limited. */
+int layer_source_open_stream(struct layer_source *src, int fd, struct kiln_err *err);
+/* Returns decompressed bytes read, 0 at the end, -1 on error. Past a limit
+ * of layer_limits(): a KILN_E_LIMIT error that names it. */
 ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct kiln_err *err);
 /* Drains the rest of the input and returns both digests (either may be NULL). */
 int layer_source_finish(struct layer_source *src, char blob_digest[KILN_DIGEST_LEN],
                         char diff_id[KILN_DIGEST_LEN], uint64_t *blob_size, struct kiln_err *err);
+/* Drains the rest of the raw input without decompressing it (after a
+ * decompression or tar error) and returns the blob digest. */
+int layer_source_finish_raw(struct layer_source *src, char blob_digest[KILN_DIGEST_LEN],
+                            uint64_t *blob_size, struct kiln_err *err);
 void layer_source_release(struct layer_source *src);
+
+/* Limits on a layer's decompressed stream (decompression bombs), from the
+ * environment: KILN_LAYER_MAX_SIZE (bytes, with an optional k/m/g/t
+ * suffix; default 64g) and KILN_LAYER_MAX_RATIO (decompressed bytes per
+ * compressed byte, checked past LAYER_RATIO_FLOOR; default 2000, above
+ * gzip's maximum of about 1032). 0 turns a limit off. */
+#define LAYER_RATIO_FLOOR (16u << 20)
+int layer_limits(uint64_t *max_size, uint64_t *max_ratio, struct kiln_err *err);
 
 /* A tar reader (libarchive) over a layer_source. */
 struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_err *err);
@@ -70,6 +101,29 @@ struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_er
  * `x` escapes the root"). Longer than max: a KILN_E_LIMIT error. */
 int img_path_norm(const char *base, const char *p, bool fold, size_t max, char **out,
                   struct kiln_err *err);
+
+/* layer_check.c: the rules of a layer entry, shared by extraction and by
+ * the checks of import and load. */
+#define LAYER_WH_OPQ ".wh..wh..opq"
+/* A set of paths (open addressing). */
+struct layer_pset {
+	char **slot;
+	size_t cap, n;
+};
+bool layer_pset_has(const struct layer_pset *p, const char *s, size_t n);
+void layer_pset_add(struct layer_pset *p, const char *s, size_t n);
+void layer_pset_add_path(struct layer_pset *p, const char *rel); /* and its parents */
+void layer_pset_release(struct layer_pset *p);
+/* An entry's name as "a/b/c" ("" for the root) and, for a hardlink, its
+ * target (link may be NULL): `..` refused ("escapes the root"), names up
+ * to PATH_MAX, whiteouts `.wh.<name>` with a real name or `.wh..wh..opq`,
+ * hardlinks inside the layer and not to its root. */
+int layer_entry_check(struct archive_entry *e, char **rel, char **link, struct kiln_err *err);
+/* Reads the tar stream of src to its end-of-archive marker, checking every
+ * entry (layer_entry_check) and that each hardlink names a file written
+ * earlier in the layer: what unpacking would refuse, refused while the
+ * layer is hashed (the caller drains the rest with layer_source_finish). */
+int layer_scan(struct layer_source *src, struct kiln_err *err);
 
 /* Private extraction flags (beside enum img_extract_flags). */
 enum {

@@ -3,6 +3,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -191,24 +193,100 @@ void layer_sink_release(struct layer_sink *k)
 	kiln_err_release(&k->err);
 }
 
+/* --- limits ------------------------------------------------------------- */
+
+static int parse_size(const char *name, const char *v, uint64_t *out, struct kiln_err *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k':
+	case 'K': shift = 10, end++; break;
+	case 'm':
+	case 'M': shift = 20, end++; break;
+	case 'g':
+	case 'G': shift = 30, end++; break;
+	case 't':
+	case 'T': shift = 40, end++; break;
+	default: break;
+	}
+	if (errno || end == v || *end || *v == '-' || (shift && n > (UINT64_MAX >> shift)))
+		return kiln_err_set(err, KILN_E_INVALID, "%s=`%s`: not a number of bytes", name, v);
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
+int layer_limits(uint64_t *max_size, uint64_t *max_ratio, struct kiln_err *err)
+{
+	*max_size = (uint64_t)64 << 30;
+	*max_ratio = 2000;
+	const char *v = getenv("KILN_LAYER_MAX_SIZE");
+	if (v && *v && parse_size("KILN_LAYER_MAX_SIZE", v, max_size, err) < 0)
+		return -1;
+	v = getenv("KILN_LAYER_MAX_RATIO");
+	if (v && *v && parse_size("KILN_LAYER_MAX_RATIO", v, max_ratio, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int check_limits(struct layer_source *src, struct kiln_err *err)
+{
+	if (src->max_size && src->diff_size > src->max_size)
+		return kiln_err_set(err, KILN_E_LIMIT,
+		                    "layer is larger than %llu bytes uncompressed (the limit set "
+		                    "by KILN_LAYER_MAX_SIZE)",
+		                    (unsigned long long)src->max_size);
+	if (src->max_ratio && !src->same && src->diff_size > LAYER_RATIO_FLOOR &&
+	    src->diff_size / src->max_ratio > src->blob_size)
+		return kiln_err_set(err, KILN_E_LIMIT,
+		                    "layer decompresses to more than %llu times its %s size "
+		                    "(%llu bytes from %llu: a decompression bomb? the limit is "
+		                    "KILN_LAYER_MAX_RATIO)",
+		                    (unsigned long long)src->max_ratio, src->filter,
+		                    (unsigned long long)src->diff_size,
+		                    (unsigned long long)src->blob_size);
+	return 0;
+}
+
 /* --- source -------------------------------------------------------------- */
+
+static ssize_t fd_input(void *ud, const void **buf, struct kiln_err *err)
+{
+	struct layer_source *src = ud;
+	ssize_t n;
+	do
+		n = read(src->fd, src->rbuf, RBUF_SIZE);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return kiln_err_set(err, errno, "read layer");
+	*buf = src->rbuf;
+	return n;
+}
+
+/* The next raw bytes, hashed into the blob digest. */
+static ssize_t raw_next(struct layer_source *src, const void **buf, struct kiln_err *err)
+{
+	if (src->raw_eof)
+		return 0;
+	ssize_t n = src->input(src->input_ud, buf, err);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		src->raw_eof = true;
+	if (!src->nohash)
+		kiln_sha256_update(&src->blob, *buf, (size_t)n);
+	src->blob_size += (uint64_t)n;
+	return n;
+}
 
 static la_ssize_t source_in(struct archive *a, void *opaque, const void **buf)
 {
 	(void)a;
 	struct layer_source *src = opaque;
-	ssize_t n;
-	do
-		n = read(src->fd, src->rbuf, RBUF_SIZE);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		kiln_err_set(&src->err, errno, "read layer");
-		return -1;
-	}
-	kiln_sha256_update(&src->blob, src->rbuf, (size_t)n);
-	src->blob_size += (uint64_t)n;
-	*buf = src->rbuf;
-	return n;
+	ssize_t n = raw_next(src, buf, &src->err);
+	return n < 0 ? -1 : n;
 }
 
 static int source_err(struct layer_source *src, struct kiln_err *err, const char *what)
@@ -221,10 +299,16 @@ static int source_err(struct layer_source *src, struct kiln_err *err, const char
 	return kiln_err_set(err, KILN_E_CORRUPT, "%s: %s", what, m ? m : "unreadable data");
 }
 
-int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err)
+static int source_open(struct layer_source *src, int fd, layer_input_fn input, void *ud, bool hash,
+                       struct kiln_err *err)
 {
 	memset(src, 0, sizeof(*src));
 	src->fd = fd;
+	src->nohash = !hash;
+	src->input = input;
+	src->input_ud = ud ? ud : src;
+	if (hash && layer_limits(&src->max_size, &src->max_ratio, err) < 0)
+		return -1;
 	src->rbuf = xmalloc(RBUF_SIZE);
 	kiln_sha256_init(&src->blob);
 	kiln_sha256_init(&src->diff);
@@ -267,6 +351,22 @@ int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err)
 	return 0;
 }
 
+int layer_source_open_input(struct layer_source *src, layer_input_fn input, void *ud,
+                            struct kiln_err *err)
+{
+	return source_open(src, -1, input, ud, true, err);
+}
+
+int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err)
+{
+	return source_open(src, fd, fd_input, NULL, true, err);
+}
+
+int layer_source_open_stream(struct layer_source *src, int fd, struct kiln_err *err)
+{
+	return source_open(src, fd, fd_input, NULL, false, err);
+}
+
 ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct kiln_err *err)
 {
 	if (src->eof)
@@ -276,10 +376,33 @@ ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct 
 		return source_err(src, err, "decompressing layer");
 	if (r == 0)
 		src->eof = true;
-	if (!src->same)
+	if (!src->same && !src->nohash)
 		kiln_sha256_update(&src->diff, buf, (size_t)r);
 	src->diff_size += (uint64_t)r;
+	if (check_limits(src, err) < 0)
+		return -1;
+	if (r && src->tee && src->tee(src->tee_ud, buf, (size_t)r, err) < 0)
+		return -1;
 	return r;
+}
+
+int layer_source_finish_raw(struct layer_source *src, char blob_digest[KILN_DIGEST_LEN],
+                            uint64_t *blob_size, struct kiln_err *err)
+{
+	const void *p;
+	ssize_t n;
+	/* bytes after the compressed stream still count for the blob digest */
+	while ((n = raw_next(src, &p, err)) > 0)
+		;
+	if (n < 0)
+		return -1;
+	char b[KILN_DIGEST_LEN];
+	kiln_sha256_final(&src->blob, b);
+	if (blob_digest)
+		memcpy(blob_digest, b, KILN_DIGEST_LEN);
+	if (blob_size)
+		*blob_size = src->blob_size;
+	return 0;
 }
 
 int layer_source_finish(struct layer_source *src, char blob_digest[KILN_DIGEST_LEN],
@@ -291,15 +414,9 @@ int layer_source_finish(struct layer_source *src, char blob_digest[KILN_DIGEST_L
 		;
 	if (n < 0)
 		return -1;
-	/* bytes after the compressed stream still count for the blob digest */
-	while ((n = read(src->fd, src->rbuf, RBUF_SIZE)) > 0) {
-		kiln_sha256_update(&src->blob, src->rbuf, (size_t)n);
-		src->blob_size += (uint64_t)n;
-	}
-	if (n < 0 && errno != EINTR)
-		return kiln_err_set(err, errno, "read layer");
 	char b[KILN_DIGEST_LEN], d[KILN_DIGEST_LEN];
-	kiln_sha256_final(&src->blob, b);
+	if (layer_source_finish_raw(src, b, blob_size, err) < 0)
+		return -1;
 	if (src->same)
 		memcpy(d, b, KILN_DIGEST_LEN);
 	else
@@ -308,8 +425,6 @@ int layer_source_finish(struct layer_source *src, char blob_digest[KILN_DIGEST_L
 		memcpy(blob_digest, b, KILN_DIGEST_LEN);
 	if (diff_id)
 		memcpy(diff_id, d, KILN_DIGEST_LEN);
-	if (blob_size)
-		*blob_size = src->blob_size;
 	return 0;
 }
 
@@ -367,7 +482,12 @@ struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_er
 	f->src = src;
 	if (archive_read_open2(a, f, NULL, tar_in, NULL, tar_close) != ARCHIVE_OK) {
 		const char *m = archive_error_string(a);
-		kiln_err_set(err, KILN_E_CORRUPT, "reading layer tar: %s", m ? m : "not a tar");
+		if (src->err.msg)
+			kiln_err_move(err, &src->err);
+		else
+			kiln_err_set(err, KILN_E_INVALID,
+			             "reading layer tar: not a tar archive (compression: %s): %s",
+			             src->filter, m ? m : "unrecognized format");
 		archive_read_free(a);
 		return NULL;
 	}

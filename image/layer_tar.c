@@ -359,31 +359,22 @@ int img_layer_create(struct img_store *s, const char *dir, const struct img_laye
 
 /* --- re-streaming stored or outside layers ----------------------------- */
 
-/* Copies src's decompressed bytes into a sink, checking that they form a
- * tar when check_tar (reads it a second time through libarchive would cost
- * a pass: instead the first 512 bytes are checked for a tar header). */
-static int pump(struct layer_source *src, struct layer_sink *k, bool check_tar,
-                struct kiln_err *err)
+/* Copies src's decompressed bytes into a sink. */
+static int pump(struct layer_source *src, struct layer_sink *k, struct kiln_err *err)
 {
 	_cleanup_free_ char *buf = xmalloc(DATA_BUF);
-	bool first = true;
 	for (;;) {
 		ssize_t n = layer_source_read(src, buf, DATA_BUF, err);
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return 0;
-		if (first && check_tar) {
-			/* ustar magic at offset 257 ("ustar\0" POSIX, "ustar " GNU) */
-			if (n < 263 || memcmp(buf + 257, "ustar", 5) != 0)
-				return kiln_err_set(err, KILN_E_INVALID,
-				                    "not a tar archive (compression: %s)",
-				                    src->filter);
-		}
-		first = false;
+		if (n <= 0)
+			return (int)n;
 		if (layer_sink_write(k, buf, (size_t)n, err) < 0)
 			return -1;
 	}
+}
+
+static int sink_tee(void *ud, const void *p, size_t n, struct kiln_err *err)
+{
+	return layer_sink_write(ud, p, n, err);
 }
 
 int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum img_compression to,
@@ -408,7 +399,7 @@ int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum i
 		return kiln_err_wrap(err, "recompressing layer %s", in->digest);
 	}
 	char blob[KILN_DIGEST_LEN];
-	int r = pump(&src, &k, false, err);
+	int r = pump(&src, &k, err);
 	if (r == 0)
 		r = layer_source_finish(&src, blob, NULL, NULL, err);
 	if (r == 0 && strcmp(blob, in->digest) != 0)
@@ -435,7 +426,10 @@ int img_layer_from_fd(struct img_store *s, int fd, enum img_compression to, stru
 		layer_source_release(&src);
 		return -1;
 	}
-	int r = pump(&src, &k, true, err);
+	/* the tar is checked entry by entry as it streams into the sink */
+	src.tee = sink_tee;
+	src.tee_ud = &k;
+	int r = layer_scan(&src, err);
 	if (r == 0 && src.diff_size == 0)
 		r = kiln_err_set(err, KILN_E_INVALID, "empty layer stream");
 	if (r == 0)

@@ -66,6 +66,8 @@ int img_entry_manifest(struct img_store *s, const struct img_descriptor *d,
                        struct kiln_err *err);
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err);
+int img_publish_many(struct img_store *s, const struct img_descriptor *d, char *const *const *refs,
+                     const size_t *n_refs, size_t n, struct kiln_err *err);
 
 /* Whether a failure to read a stored object means the object is damaged
  * (missing, corrupt, unparsable, over a limit), as opposed to a failure to

@@ -4,9 +4,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -264,6 +266,59 @@ static void test_snapshot_race(void)
 	free(sroot);
 }
 
+/* Unpacking onto a full filesystem (a 1 MiB tmpfs) says ENOSPC. */
+static void test_enospc(void)
+{
+	char *tiny = kiln_path_join(work, "tiny");
+	mkdir(tiny, 0755);
+	if (geteuid() != 0 || mount("tmpfs", tiny, "tmpfs", 0, "size=1m") < 0) {
+		tap_diag("no tmpfs mount (needs root): %s", strerror(errno));
+		T_OK(1, "# SKIP ENOSPC");
+		free(tiny);
+		return;
+	}
+	char *tar = kiln_path_join(work, "fill.tar");
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_open_filename(a, tar);
+	struct archive_entry *e = archive_entry_new();
+	static char buf[65536];
+	memset(buf, 'x', sizeof(buf));
+	for (int f = 0; f < 2; f++) {
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, f ? "dir/second" : "first");
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, 4 << 20);
+		archive_write_header(a, e);
+		for (int i = 0; i < 64; i++)
+			archive_write_data(a, buf, sizeof(buf));
+	}
+	archive_entry_free(e);
+	archive_write_close(a);
+	archive_write_free(a);
+	char *target = kiln_path_join(tiny, "target");
+	int fd = open(tar, O_RDONLY | O_CLOEXEC);
+	struct kiln_err err = KILN_ERR_INIT;
+	int r = img_layer_extract_fd(fd, target, tiny, 0, NULL, &err);
+	close(fd);
+	T_OK(r < 0 && err.code == ENOSPC, "a full disk is reported as ENOSPC (code %d: %s)",
+	     err.code, err.msg);
+	DIR *d = opendir(tiny);
+	int left = 0;
+	for (struct dirent *de; d && (de = readdir(d));)
+		left += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	T_INTEQ(left, 0, "the partial extraction is removed");
+	kiln_err_release(&err);
+	umount2(tiny, MNT_DETACH);
+	unlink(tar);
+	free(target);
+	free(tar);
+	free(tiny);
+}
+
 int main(void)
 {
 	const char *base = getenv("KILN_TEST_TMP");
@@ -279,6 +334,7 @@ int main(void)
 	test_sparse_bomb();
 	test_filters();
 	test_snapshot_race();
+	test_enospc();
 	kiln_rm_rf(root, NULL);
 	free(work);
 	free(root);
