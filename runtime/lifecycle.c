@@ -204,6 +204,18 @@ int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	if (kiln_path_exists(dir)) /* the monitor must not restart it */
 		kiln_write_file_atomic(marker, "", 0, 0600, NULL);
+	/* between two runs of a restart policy: let its monitor see the
+	 * marker and settle (it may have been starting the next run) */
+	for (int i = 0; i < 250 && !alive(c) && c->status == RT_RESTARTING; i++) {
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+		struct rt_container *now = NULL;
+		if (rt_container_load(root, c->id, &now, NULL) < 0)
+			return 0;
+		c->status = now->status;
+		c->pid = now->pid;
+		c->pid_start = now->pid_start;
+		rt_container_free(now);
+	}
 	if (!alive(c))
 		return 0;
 	int sig = SIGTERM;
