@@ -254,6 +254,7 @@ void rt_child_main(struct rt_child *c)
 {
 	struct kiln_err err = KILN_ERR_INIT;
 	const struct rt_spec *s = c->l->spec;
+	c->joining = false;
 	/* the process that waits for it is its lifeline: a container whose
 	 * monitor is gone (kill -9) dies too, and then reads exited */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -263,7 +264,23 @@ void rt_child_main(struct rt_child *c)
 	close(c->sync_fd);
 	if (setup_stdio(c, &err) < 0 || setup_fs(c, &err) < 0 || apply_rlimits(s, &err) < 0)
 		child_fail(c, &err);
+	rt_child_exec(c);
+}
 
+void rt_child_exec(struct rt_child *c)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	const struct rt_spec *s = c->l->spec;
+	if (c->joining) { /* exec: in the namespaces already, mounts as they are */
+		const char *cwd = s->cwd && *s->cwd ? s->cwd : "/";
+		if (setup_stdio(c, &err) < 0)
+			child_fail(c, &err);
+		if (chdir(cwd) < 0) {
+			kiln_err_set(&err, errno, "chdir to cwd (\"%s\") set in config.json failed",
+			             cwd);
+			child_fail(c, &err);
+		}
+	}
 	struct rt_identity id;
 	char *home = NULL;
 	if (resolve_user(s, &id, &home, &err) < 0)

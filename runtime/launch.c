@@ -80,7 +80,7 @@ static int write_files(const struct rt_launch *l, struct kiln_err *err)
 	return 0;
 }
 
-static int compute_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err *err)
+int rt_launch_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err *err)
 {
 	if (s->privileged) {
 		*caps = rt_caps_all();
@@ -90,13 +90,14 @@ static int compute_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err
 	                      rt_strv_len(s->cap_drop), caps, err);
 }
 
-static int prepare_seccomp(struct rt_launch *l, uint64_t caps, struct kiln_err *err)
+int rt_launch_seccomp(const struct rt_spec *s, uint64_t caps, struct rt_seccomp **sc,
+                      struct kiln_err *err)
 {
-	const struct rt_spec *s = l->spec;
+	*sc = NULL;
 	if (s->privileged || s->seccomp_unconfined)
 		return 0;
 	const char *p = s->seccomp_profile;
-	if (rt_seccomp_compile(p, p ? strlen(p) : 0, caps, &l->sc, err) < 0)
+	if (rt_seccomp_compile(p, p ? strlen(p) : 0, caps, sc, err) < 0)
 		return kiln_err_wrap(err, "seccomp profile");
 	return 0;
 }
@@ -158,8 +159,8 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 {
 	uint64_t caps = 0;
 	l->pid = 0;
-	if (write_files(l, err) < 0 || compute_caps(l->spec, &caps, err) < 0 ||
-	    prepare_seccomp(l, caps, err) < 0 || prepare_cgroup(l, err) < 0)
+	if (write_files(l, err) < 0 || rt_launch_caps(l->spec, &caps, err) < 0 ||
+	    rt_launch_seccomp(l->spec, caps, &l->sc, err) < 0 || prepare_cgroup(l, err) < 0)
 		goto fail;
 	int sync[2], errp[2];
 	if (pipe2(sync, O_CLOEXEC) < 0) {

@@ -218,6 +218,8 @@ int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
 	}
 	if (!alive(c))
 		return 0;
+	if (c->status == RT_PAUSED) /* a frozen process cannot act on a signal */
+		rt_container_pause(root, c, false, NULL);
 	int sig = SIGTERM;
 	if (c->spec.stop_signal && rt_signal_parse(c->spec.stop_signal, &sig, NULL) < 0)
 		sig = SIGTERM;

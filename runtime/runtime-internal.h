@@ -44,10 +44,19 @@ struct rt_child {
 	int sync_fd;  /* parent -> child: go */
 	int error_fd; /* child -> parent: an error message, EOF on exec */
 	int devnull_fd;
+	bool joining; /* exec into a running container (rt_child_exec only) */
 };
 /* Never returns: sets the container up and execs its command, or writes
  * the error to error_fd and exits 1. */
 __attribute__((noreturn)) void rt_child_main(struct rt_child *c);
+
+/* Never returns: from the user switch to execve (what exec shares with a
+ * container's init); with c->joining, first stdio and the working dir. */
+__attribute__((noreturn)) void rt_child_exec(struct rt_child *c);
+/* The capability set and seccomp filter a spec asks for (launch.c). */
+int rt_launch_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err *err);
+int rt_launch_seccomp(const struct rt_spec *s, uint64_t caps, struct rt_seccomp **sc,
+                      struct kiln_err *err);
 
 /* The message the child sends when it fails. */
 struct rt_child_error {

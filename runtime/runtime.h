@@ -239,6 +239,29 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
  * Unix nanoseconds, as docker's --since/--until. */
 int rt_parse_timestamp(const char *s, int64_t *ns, struct kiln_err *err);
 
+/* docker exec: a process in a running container's namespaces and cgroup,
+ * with its capabilities, seccomp filter and no_new_privs; env is added to
+ * the container's, user and workdir override its own. */
+struct rt_exec_opts {
+	char **args, **env;
+	const char *user, *workdir;
+	bool detach, privileged;
+};
+int rt_container_exec(const char *root, const struct rt_container *c, const struct rt_exec_opts *o,
+                      const struct rt_run_io *io, int *status, struct kiln_err *err);
+
+/* pause/unpause through the freezer; the state reads paused/running. */
+int rt_container_pause(const char *root, struct rt_container *c, bool pause, struct kiln_err *err);
+/* The container's processes (host pids, sorted) from its cgroup. */
+int rt_container_pids(const struct rt_container *c, pid_t **pids, size_t *n, struct kiln_err *err);
+struct rt_stats {
+	uint64_t cpu_ns, memory_usage, memory_limit, pids; /* memory_limit UINT64_MAX: none */
+};
+int rt_container_stats(const struct rt_container *c, struct rt_stats *st, struct kiln_err *err);
+/* docker rename: the new name must be valid and free. */
+int rt_container_rename(const char *root, struct rt_container *c, const char *name,
+                        struct kiln_err *err);
+
 /* Sends sig to the container's init (KILN_E_CONFLICT "container X is not
  * running" otherwise). */
 int rt_container_kill(const char *root, struct rt_container *c, int sig, struct kiln_err *err);
