@@ -218,9 +218,7 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
 	int status = 0;
-	if (f.tty)
-		kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
-	else if (create_container(ctx, &f, argc, argv, &c, &err) == 0 && f.detach) {
+	if (create_container(ctx, &f, argc, argv, &c, &err) == 0 && f.detach) {
 		if (rt_container_start(ctx->root, c, &err) == 0)
 			printf("%s\n", c->id);
 	} else if (c) {
@@ -251,10 +249,7 @@ int cmd_create(int argc, char **argv, struct kiln_ctx *ctx)
 	}
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
-	if (f.tty)
-		kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
-	else
-		create_container(ctx, &f, argc, argv, &c, &err);
+	create_container(ctx, &f, argc, argv, &c, &err);
 	run_flags_release(&f);
 	if (err.msg) {
 		kiln_cmd_fail(ctx, &err);

@@ -62,6 +62,16 @@ static int setup_stdio(struct rt_child *c, struct kiln_err *err)
 	return 0;
 }
 
+/* -t: a session of its own with the pty as controlling terminal. */
+static int setup_tty(struct rt_child *c, struct kiln_err *err)
+{
+	if (!c->l->console)
+		return 0;
+	if (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
+		return kiln_err_set(err, errno, "making the pty the controlling terminal");
+	return 0;
+}
+
 static int loopback_up(struct kiln_err *err)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -262,7 +272,8 @@ void rt_child_main(struct rt_child *c)
 	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(1); /* the parent gave up */
 	close(c->sync_fd);
-	if (setup_stdio(c, &err) < 0 || setup_fs(c, &err) < 0 || apply_rlimits(s, &err) < 0)
+	if (setup_stdio(c, &err) < 0 || setup_tty(c, &err) < 0 || setup_fs(c, &err) < 0 ||
+	    apply_rlimits(s, &err) < 0)
 		child_fail(c, &err);
 	rt_child_exec(c);
 }

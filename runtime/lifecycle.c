@@ -111,9 +111,23 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 		return kiln_err_set(err, KILN_E_CONFLICT, "container %s is already running", c->id);
 	}
 	struct rt_launch l;
-	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
+	_cleanup_free_ char *dir = NULL, *rootfs = NULL, *console = NULL;
 	launch_for(root, c, io, &l, &dir, &rootfs);
-	if (rt_launch_start(&l, err) < 0) {
+	int master = -1, slave = -1;
+	if (c->spec.tty) {
+		if (rt_pty_open(&master, &slave, &console, err) < 0) {
+			close(lock);
+			return -1;
+		}
+		l.stdin_fd = l.stdout_fd = l.stderr_fd = slave;
+		l.console = console;
+	}
+	int started = rt_launch_start(&l, err);
+	if (slave >= 0)
+		close(slave);
+	if (started < 0) {
+		if (master >= 0)
+			close(master);
 		free(c->error);
 		c->error = kiln_err_format(err);
 		close(lock);
@@ -136,7 +150,14 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	if (r < 0)
 		kiln_warn("recording the start of %s: %s", c->id, err->msg), kiln_err_release(err);
 
-	r = rt_launch_wait(&l, sig_proxy, status, err);
+	if (master >= 0) {
+		r = rt_pty_pump(master, io && c->spec.interactive ? io->stdin_fd : -1,
+		                io ? io->stdout_fd : STDOUT_FILENO, l.pid, status, err);
+		l.pid = 0;
+		close(master);
+	} else {
+		r = rt_launch_wait(&l, sig_proxy, status, err);
+	}
 	if (r < 0) /* not ours to wait for after all: best info */
 		*status = 255;
 	record_exit(root, c, *status, &l);

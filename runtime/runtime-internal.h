@@ -21,6 +21,7 @@ struct rt_launch {
 	const char *rootfs;    /* the overlay's mount point */
 	const char *files_dir; /* holds hosts, hostname, resolv.conf */
 	int stdin_fd, stdout_fd, stderr_fd;
+	const char *console; /* -t: the pty slave's path (stdio is the slave) */
 	/* out */
 	pid_t pid;          /* container init, host pid */
 	uint64_t pid_start; /* its start time */
@@ -100,6 +101,11 @@ int rt_container_lock(const char *root, const char *id, struct kiln_err *err);
 /* Reserves name for id (KILN_E_CONFLICT when taken). */
 int rt_name_reserve(const char *root, const char *name, const char *id, struct kiln_err *err);
 void rt_name_release(const char *root, const char *name, const char *id);
+
+/* --- terminals (pty.c) ------------------------------------------------------ */
+int rt_pty_open(int *master, int *slave, char **slave_path, struct kiln_err *err);
+/* The attached -t copy loop; reaps pid and sets *status. */
+int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struct kiln_err *err);
 
 /* --- monitor (monitor.c) ---------------------------------------------------- */
 /* ROOT/containers/<id>/stopped: the user stopped it, no restart policy

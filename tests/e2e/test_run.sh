@@ -182,3 +182,18 @@ run_ok "rm by ID" "$KILN" rm "$ID"
 [ -f "$ROOT/gc-roots/container-$ID" ] && not_ok "GC root left after rm" || ok "rm drops the GC root"
 expect_eq "nothing left" "$("$KILN" ps -aq)" ""
 check_hygiene "after lifecycle"
+
+# --- terminals ----------------------------------------------------------------------
+OUT=$("$KILN" run -t --rm busybox sh -c 'test -t 0 && test -t 1 && echo tty; echo $TERM' | tr -d '\r')
+expect_eq "-t: stdio is a terminal, TERM=xterm" "$(echo "$OUT" | tr '\n' ' ')" "tty xterm "
+if command -v script >/dev/null; then
+	printf 'echo typed-$((6*7))\nstty size\nexit 3\n' |
+		script -qec "stty cols 100 rows 40; '$KILN' run -it --rm busybox sh" /dev/null >"$T/pty.out"
+	rc=$?
+	OUT=$(tr -d '\r' <"$T/pty.out")
+	expect_contains "-it: keys reach the shell" "$OUT" "typed-42"
+	expect_contains "-it: the window size" "$OUT" "40 100"
+	expect_eq "-it: the shell's exit status" "$rc" "3"
+else
+	ok "# SKIP -it checks: no script(1)"
+fi
