@@ -84,7 +84,11 @@ static int do_mount(const char *src, int target_fd, const char *shown, const cha
 	char target[64];
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
 	if (mount(src, target, type, flags, data) < 0)
-		return kiln_err_set(err, errno, "mounting %s on `%s`", type ? type : src, shown);
+		return kiln_err_set(err, errno, "mounting %s on `%s`",
+		                    type  ? type
+		                    : src ? src
+		                          : "a bind",
+		                    shown);
 	return 0;
 }
 

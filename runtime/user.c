@@ -185,7 +185,7 @@ int rt_user_resolve(const char *spec, const char *passwd, const char *group, str
 	id->uid = (uid_t)(m.found_uid >= 0 ? m.found_uid : num);
 	id->gid = (gid_t)(m.found_gid >= 0 ? m.found_gid : 0);
 	if (group_arg && *group_arg) {
-		long long gid;
+		long long gid = 0;
 		if (resolve_group(group_arg, group, &gid, err) < 0) {
 			free(m.found_name);
 			free(m.home);
