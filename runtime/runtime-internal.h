@@ -27,6 +27,8 @@ struct rt_launch {
 	uint64_t pid_start; /* its start time */
 	struct rt_cgroup *cg;
 	struct rt_seccomp *sc;
+	pid_t net_pid;   /* slirp4netns of the default network */
+	int net_exit_fd; /* closing it ends slirp4netns */
 };
 /* Makes the files of files_dir, the cgroup, clones the init into its
  * namespaces and returns once it has exec'd the command (or with the
@@ -37,6 +39,11 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err);
 int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln_err *err);
 /* Removes the cgroup (killing anything left in it) and frees l's outputs. */
 void rt_launch_release(struct rt_launch *l);
+
+/* The default network (net.c): slirp4netns for the init's namespace,
+ * started once the init exists and before it runs. */
+int rt_net_setup(struct rt_launch *l, struct kiln_err *err);
+void rt_net_release(struct rt_launch *l);
 
 /* What the child needs besides the launch (child.c). */
 struct rt_child {

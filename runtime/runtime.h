@@ -45,8 +45,8 @@ struct img_config;
 int rt_exit_code_for(const struct kiln_err *err);
 
 enum rt_network_mode {
-	RT_NET_DEFAULT, /* a private network namespace (loopback only until
-	                 * user-mode networking lands: see design notes) */
+	RT_NET_DEFAULT, /* a private network namespace reaching out through
+	                 * slirp4netns (10.0.2.100, gateway 10.0.2.2, DNS 10.0.2.3) */
 	RT_NET_NONE,    /* a private network namespace with loopback only */
 	RT_NET_HOST,    /* the host's network namespace */
 };

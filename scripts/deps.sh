@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libarchive-dev libxxhash-dev libcurl4-openssl-dev libjansson-dev libssl-dev libseccomp-dev
       busybox-static skopeo umoci clang-format
+      slirp4netns # the runtime's default network
       python3-jsonschema docker.io) # e2e peers: OCI schema checks; a private dockerd (never started as a service by kiln's tests)
 [ "${1:-}" = --bench ] && pkgs+=(hyperfine clang)
 [ "${1:-}" = --fuzz ] && pkgs+=(clang)
