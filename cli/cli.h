@@ -158,5 +158,6 @@ int cmd_top(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_stats(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_rename(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_port(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

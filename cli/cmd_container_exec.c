@@ -297,3 +297,38 @@ int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	rt_container_list_free(v, n);
 	return rc;
 }
+
+int cmd_port(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	const struct kiln_opt opts[] = {OPT_END};
+	const struct kiln_usage usage = {
+	    "CONTAINER [PRIVATE_PORT[/PROTO]]",
+	    "List port mappings or a specific mapping for the container", 1, 2, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	if (rt_container_load(ctx->root, argv[1], &c, &err) < 0)
+		return kiln_cmd_fail(ctx, &err);
+	int want = 0;
+	bool udp = false, found = false;
+	if (argc > 2) {
+		want = atoi(argv[2]);
+		udp = strstr(argv[2], "/udp") != NULL;
+	}
+	for (size_t i = 0; i < c->spec.n_ports; i++) {
+		const struct rt_port *p = &c->spec.ports[i];
+		if (want && (p->ctr_port != want || p->udp != udp))
+			continue;
+		found = true;
+		if (want)
+			printf("%s:%d\n", p->host_ip, p->host_port);
+		else
+			printf("%d/%s -> %s:%d\n", p->ctr_port, p->udp ? "udp" : "tcp", p->host_ip,
+			       p->host_port);
+	}
+	if (want && !found)
+		kiln_err_set(&ctx->err, KILN_E_NOTFOUND, "No public port '%s' published for %s",
+		             argv[2], argv[1]);
+	rt_container_free(c);
+	return want && !found ? 1 : 0;
+}

@@ -203,7 +203,7 @@ static void settle(const char *root, struct rt_container *c, int sig)
 		if (rt_container_read(root, c->id, &now, NULL) < 0)
 			return; /* removed (--rm) */
 		bool done = now->status != RT_RUNNING && now->status != RT_PAUSED;
-		bool monitor = now->monitor_pid > 0 && kill(now->monitor_pid, 0) == 0;
+		bool monitor = now->monitor_pid > 0 && rt_pid_start_time(now->monitor_pid) != 0;
 		if (done) {
 			c->status = now->status;
 			c->exit_code = now->exit_code;

@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,14 +55,17 @@ __attribute__((noreturn)) static void exec_slirp(const char *bin, const struct r
 	}
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%d", (int)l->pid);
+	/* the API socket (for -p) by a relative name: sun_path is short */
+	bool api = l->spec->n_ports > 0 && chdir(l->files_dir) == 0;
 	char *argv[] = {(char *)SLIRP,
 	                "--configure",
 	                "--mtu=65520",
 	                "--disable-host-loopback",
 	                "--ready-fd=3",
 	                "--exit-fd=4",
-	                pid,
-	                "tap0",
+	                api ? "--api-socket=slirp.sock" : pid,
+	                api ? pid : "tap0",
+	                api ? "tap0" : NULL,
 	                NULL};
 	execv(bin, argv);
 	_exit(127);
@@ -81,6 +86,55 @@ static char *slirp_log_tail(const struct rt_launch *l)
 	char *out = xstrdup(last ? last + 1 : data);
 	free(data);
 	return out;
+}
+
+/* One request to slirp4netns's API socket (files_dir/slirp.sock, reached
+ * through an O_PATH fd of the dir: the full path may not fit sun_path). */
+static int slirp_api(const struct rt_launch *l, const char *req, struct kiln_buf *reply,
+                     struct kiln_err *err)
+{
+	_cleanup_close_ int dir = open(l->files_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (dir < 0 || s < 0)
+		return kiln_err_set(err, errno, "connecting to %s", SLIRP);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d/slirp.sock", dir);
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return kiln_err_set(err, errno, "connecting to %s's API socket", SLIRP);
+	if (kiln_write_all(s, req, strlen(req), err) < 0)
+		return -1;
+	shutdown(s, SHUT_WR);
+	char buf[1024];
+	ssize_t n;
+	while ((n = read(s, buf, sizeof(buf))) > 0)
+		kiln_buf_add(reply, buf, (size_t)n, NULL);
+	return 0;
+}
+
+static int publish_ports(const struct rt_launch *l, struct kiln_err *err)
+{
+	const struct rt_spec *s = l->spec;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct rt_port *p = &s->ports[i];
+		_cleanup_free_ char *req =
+		    xasprintf("{\"execute\": \"add_hostfwd\", \"arguments\": {\"proto\": \"%s\", "
+		              "\"host_addr\": \"%s\", \"host_port\": %d, \"guest_port\": %d}}",
+		              p->udp ? "udp" : "tcp", p->host_ip, p->host_port, p->ctr_port);
+		struct kiln_buf reply;
+		kiln_buf_init(&reply, 1u << 16, "slirp4netns reply");
+		int r = slirp_api(l, req, &reply, err);
+		bool ok = r == 0 && strstr(kiln_buf_str(&reply), "\"return\"");
+		kiln_buf_release(&reply);
+		if (r < 0)
+			return -1;
+		if (!ok)
+			return kiln_err_set(
+			    err, KILN_E_CONFLICT,
+			    "driver failed programming external connectivity on endpoint "
+			    "%.12s: Bind for %s:%d failed: port is already allocated",
+			    l->id, p->host_ip, p->host_port);
+	}
+	return 0;
 }
 
 int rt_net_setup(struct rt_launch *l, struct kiln_err *err)
@@ -127,11 +181,19 @@ int rt_net_setup(struct rt_launch *l, struct kiln_err *err)
 	}
 	l->net_pid = pid;
 	l->net_exit_fd = ex[1];
+	if (publish_ports(l, err) < 0) {
+		rt_net_release(l);
+		return -1;
+	}
 	return 0;
 }
 
 void rt_net_release(struct rt_launch *l)
 {
+	if (l->spec && l->spec->n_ports && l->files_dir) {
+		_cleanup_free_ char *sock = kiln_path_join(l->files_dir, "slirp.sock");
+		unlink(sock);
+	}
 	if (l->net_exit_fd >= 0) {
 		close(l->net_exit_fd); /* slirp4netns exits on it */
 		l->net_exit_fd = -1;

@@ -60,6 +60,13 @@ struct rt_mount {
 	bool readonly;
 };
 
+/* -p: a host port forwarded to a container port (default network). */
+struct rt_port {
+	char *host_ip; /* "0.0.0.0", "127.0.0.1" */
+	int host_port, ctr_port;
+	bool udp;
+};
+
 /* Resource limits; 0 means "not set". */
 struct rt_limits {
 	int64_t memory;      /* bytes */
@@ -94,7 +101,8 @@ struct rt_spec {
 	struct rt_mount *mounts;
 	size_t n_mounts;
 	enum rt_network_mode network;
-	/* hosts/hostname/resolv.conf files to bind (NULL: made by the runtime) */
+	struct rt_port *ports; /* published (default network only) */
+	size_t n_ports;
 	struct rt_limits limits;
 	struct rt_rlimit *rlimits; /* --ulimit; the rest default to the caller's */
 	size_t n_rlimits;
@@ -128,6 +136,8 @@ struct rt_create_opts {
 	                        "no-new-privileges[:true]" */
 	const char *name;    /* NULL: a generated docker-style name */
 	const char *restart; /* --restart: "no", "always", "unless-stopped", "on-failure[:N]" */
+	char **publish;      /* -p "[IP:][HOSTPORT:]CTRPORT[/tcp|udp]" */
+	bool publish_all;    /* -P: the image's ExposedPorts on free host ports */
 	char **labels;       /* "K=V" */
 };
 
@@ -300,5 +310,7 @@ int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --network "none", "host", "default"/"bridge" (docker's message for others). */
 int rt_parse_network(const char *s, enum rt_network_mode *out, struct kiln_err *err);
 void rt_mount_release(struct rt_mount *m);
+/* -p syntax; a missing host port is left 0 (a free one is picked at create). */
+int rt_parse_port(const char *s, struct rt_port *out, struct kiln_err *err);
 
 #endif
