@@ -112,7 +112,7 @@ expect_contains "PATH defaulted" "$OUT" "PATH=/usr/local/sbin:/usr/local/bin:/us
 expect_contains "HOME set" "$OUT" "HOME=/root"
 run_fail "missing --env-file: 125" 125 kr --env-file "$T/nosuch" busybox true
 expect_eq "-w creates and enters the dir" "$(kr -w /work/dir busybox pwd)" "/work/dir"
-expect_eq "-u nobody" "$(kr -u nobody busybox id)" "uid=65534(nobody) gid=65534(nogroup)"
+expect_eq "-u nobody" "$(kr -u nobody busybox id)" "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"
 expect_eq "-u 1234:5" "$(kr -u 1234:5 busybox id -u):$(kr -u 1234:5 busybox id -g)" "1234:5"
 run_fail "-u unknown user: 125" 125 kr -u nosuch busybox true
 expect_contains "unknown user message" "$OUT" "unable to find user nosuch: no matching entries in passwd file"
