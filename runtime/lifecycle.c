@@ -224,7 +224,7 @@ int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
 	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	if (kiln_path_exists(dir)) /* the monitor must not restart it */
-		kiln_write_file_atomic(marker, "", 0, 0600, NULL);
+		rt_write_file_replace(marker, "", 0, 0600, NULL);
 	/* between two runs of a restart policy: let its monitor see the
 	 * marker and settle (it may have been starting the next run) */
 	for (int i = 0; i < 250 && !alive(c) && c->status == RT_RESTARTING; i++) {

@@ -99,6 +99,10 @@ uint64_t rt_pid_start_time(pid_t pid);
 
 /* --- state (state.c) ------------------------------------------------------- */
 char *rt_container_dir(const char *root, const char *id);
+/* Replaces path atomically (temp + rename) without flushing: for files
+ * remade at every start. */
+int rt_write_file_replace(const char *path, const char *data, size_t len, mode_t mode,
+                          struct kiln_err *err);
 int rt_state_save(const char *root, const struct rt_container *c, struct kiln_err *err);
 int rt_config_save(const char *root, const struct rt_container *c, struct kiln_err *err);
 int rt_container_read(const char *root, const char *id, struct rt_container **out,
