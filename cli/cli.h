@@ -159,5 +159,7 @@ int cmd_stats(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_rename(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_port(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_diff(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_commit(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

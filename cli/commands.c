@@ -22,7 +22,10 @@ static const struct kiln_cmd image_commands[] = {
 
 #define R (CMD_NEEDS_STORE | CMD_NEEDS_ROOT)
 static const struct kiln_cmd container_commands[] = {
+    {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},
     {"create", cmd_create, R, "Create a new container", NULL},
+    {"diff", cmd_diff, R, "Inspect changes to files or directories on a container's filesystem",
+     NULL},
     {"exec", cmd_exec, R, "Execute a command in a running container", NULL},
     {"inspect", cmd_container_inspect, R, "Display detailed information on one or more containers",
      NULL},
@@ -57,8 +60,11 @@ static const struct kiln_cmd system_commands[] = {
 };
 
 const struct kiln_cmd kiln_commands[] = {
+    {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},
     {"container", NULL, 0, "Manage containers", container_commands},
     {"create", cmd_create, R, "Create a new container", NULL},
+    {"diff", cmd_diff, R, "Inspect changes to files or directories on a container's filesystem",
+     NULL},
     {"exec", cmd_exec, R, "Execute a command in a running container", NULL},
     {"help", cmd_help, 0, "Show help for a command", NULL},
     {"history", cmd_history, S, "Show the history of an image", NULL},

@@ -281,9 +281,15 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 	rt_id_generate(id);
 	_cleanup_free_ char *dir = xasprintf("%s/tmp/run-%s", root, id);
 	_cleanup_free_ char *rootfs = kiln_path_join(dir, "rootfs");
-	if (kiln_mkdir_p(rootfs, 0700, err) < 0)
+	_cleanup_free_ char *init = kiln_path_join(dir, "init");
+	if (kiln_mkdir_p(rootfs, 0700, err) < 0 || rt_init_layer(init, err) < 0) {
+		kiln_rm_rf(dir, NULL);
 		return -1;
-	struct rt_launch l = {.spec = spec,
+	}
+	/* the caller's upper dir must not get the runtime's mount points */
+	struct rt_spec with_init = *spec;
+	with_init.lower_dirs = rt_lowers_with_init(init, spec->lower_dirs);
+	struct rt_launch l = {.spec = &with_init,
 	                      .id = id,
 	                      .rootfs = rootfs,
 	                      .files_dir = dir,
@@ -295,6 +301,7 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 		r = rt_launch_wait(&l, false, status, err);
 		rt_launch_release(&l);
 	}
+	kiln_strv_free(with_init.lower_dirs);
 	kiln_rm_rf(dir, NULL);
 	return r;
 }

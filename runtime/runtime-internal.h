@@ -118,6 +118,13 @@ int rt_pty_open(int *master, int *slave, char **slave_path, struct kiln_err *err
 /* The attached -t copy loop; reaps pid and sets *status. */
 int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struct kiln_err *err);
 
+/* --- the init layer (container.c) -------------------------------------------- */
+/* Makes dir a layer with the mount points the runtime binds or mounts
+ * (etc/hosts, etc/hostname, etc/resolv.conf, dev, proc, sys). */
+int rt_init_layer(const char *dir, struct kiln_err *err);
+/* init followed by lower (allocated). */
+char **rt_lowers_with_init(const char *init, char *const *lower);
+
 /* --- monitor (monitor.c) ---------------------------------------------------- */
 /* ROOT/containers/<id>/stopped: the user stopped it, no restart policy
  * applies until the next start. */

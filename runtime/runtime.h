@@ -290,6 +290,23 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
  * *user receives the first such container's ID when non-NULL. */
 bool rt_image_in_use(const char *root, const char *image_id, char **user);
 
+/* docker diff: the container's changes against its image, from its upper
+ * dir: "A /path", "C /path", "D /path", sorted by path. */
+int rt_container_diff(const struct rt_container *c, struct kiln_strv *out, struct kiln_err *err);
+
+/* docker commit: the upper dir becomes a layer on top of the image's,
+ * with a config from the image's plus the container's Cmd, Entrypoint,
+ * Env, WorkingDir, User and Labels, then apply (commit -c) edits it. */
+struct rt_commit_opts {
+	const char *ref; /* NULL: untagged */
+	const char *message, *author;
+	bool pause; /* freeze a running container while its layer is made */
+	int (*apply)(struct img_config *cfg, void *ud, struct kiln_err *err);
+	void *apply_ud;
+};
+int rt_container_commit(struct img_store *s, struct rt_container *c, const struct rt_commit_opts *o,
+                        char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
+
 /* docker's signal names: "SIGKILL", "KILL", "9" -> 9 (KILN_E_INVALID
  * "Invalid signal: X" otherwise). */
 int rt_signal_parse(const char *s, int *sig, struct kiln_err *err);

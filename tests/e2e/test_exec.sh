@@ -83,3 +83,17 @@ run_ok "container prune -f" "$KILN" container prune -f
 expect_contains "prune lists what it deleted" "$OUT" "Deleted Containers:"
 expect_contains "prune's total" "$OUT" "Total reclaimed space:"
 expect_eq "only the running container is left" "$("$KILN" ps -a --format '{{.Names}}')" "keep"
+
+# --- diff, commit -------------------------------------------------------------------------
+"$KILN" run --name dc busybox sh -c 'echo new > /newfile; echo x >> /etc/passwd; rm /bin/vi; mkdir -p /tmp/d' 
+OUT=$("$KILN" diff dc)
+expect_eq "diff: docker's A/C/D, sorted, no runtime mount points" "$(echo "$OUT" | tr '\n' ' ')" \
+	"C /bin D /bin/vi C /etc C /etc/passwd A /newfile C /tmp A /tmp/d "
+run_ok "commit -c -m" "$KILN" commit -c 'CMD ["cat", "/newfile"]' -m note dc committed:1
+expect_eq "commit prints the image ID" "$(printf '%s' "$OUT" | grep -cE '^sha256:[0-9a-f]{64}$')" "1"
+expect_eq "run of the new image sees the change and the new CMD" "$("$KILN" run --rm committed:1)" "new"
+run_fail "a deleted file stays deleted" 1 "$KILN" run --rm committed:1 ls /bin/vi
+expect_eq "history: one layer more, with the message" "$("$KILN" history --format '{{.Comment}}' committed:1 | head -1)" "note"
+run_fail "rmi of the base image is refused while dc exists" 1 "$KILN" rmi busybox
+run_ok "rm dc" "$KILN" rm dc
+run_ok "rmi committed:1" "$KILN" rmi committed:1
