@@ -152,6 +152,17 @@ int cmd_start(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_restart(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_logs(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_container_inspect(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_container_exec.c */
+int cmd_exec(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_pause(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_unpause(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_top(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_stats(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_rename(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_port(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_diff(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_commit(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_registry.c */
 int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_push(int argc, char **argv, struct kiln_ctx *ctx);

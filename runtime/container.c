@@ -2,6 +2,7 @@
  * list, remove; which images containers use. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,36 @@ static void create_undo(const char *root, struct rt_container *c)
 	unlink(gc);
 }
 
+int rt_init_layer(const char *dir, struct kiln_err *err)
+{
+	static const char *const dirs[] = {"etc", "dev", "proc", "sys"};
+	static const char *const files[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(dirs); i++) {
+		_cleanup_free_ char *p = kiln_path_join(dir, dirs[i]);
+		if (kiln_mkdir_p(p, 0755, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *p = kiln_path_join(dir, files[i]);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0)
+			return kiln_err_set(err, errno, "creating `%s`", p);
+		close(fd);
+	}
+	chmod(dir, 0755);
+	return 0;
+}
+
+char **rt_lowers_with_init(const char *init, char *const *lower)
+{
+	size_t n = rt_strv_len(lower);
+	char **v = xcalloc(n + 2, sizeof(char *));
+	v[0] = xstrdup(init);
+	for (size_t i = 0; i < n; i++)
+		v[i + 1] = xstrdup(lower[i]);
+	return v;
+}
+
 static int create_dirs(const char *root, struct rt_container *c, struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
@@ -169,6 +200,15 @@ static int create_dirs(const char *root, struct rt_container *c, struct kiln_err
 		if (kiln_mkdir_p(p, 0700, err) < 0)
 			return -1;
 	}
+	/* the mount points of the hosts files, /dev, /proc, /sys: an init
+	 * layer under the upper dir (as docker's "-init" layer), so that
+	 * neither diff nor commit sees them */
+	_cleanup_free_ char *init = kiln_path_join(dir, "init");
+	if (rt_init_layer(init, err) < 0)
+		return -1;
+	char **lowers = rt_lowers_with_init(init, c->spec.lower_dirs);
+	kiln_strv_free(c->spec.lower_dirs);
+	c->spec.lower_dirs = lowers;
 	/* the upper dir is the container's "/": its mode shows as such */
 	_cleanup_free_ char *upper = kiln_path_join(dir, "upper");
 	chmod(upper, 0755);
@@ -297,9 +337,14 @@ static void refresh(const char *root, struct rt_container *c)
 	/* the monitor may be recording the end right now: take the lock, reread */
 	int lock = rt_container_lock(root, c->id, NULL);
 	struct rt_container *again = NULL;
-	if (rt_container_read(root, c->id, &again, NULL) == 0 &&
-	    (again->status == RT_RUNNING || again->status == RT_PAUSED) &&
-	    rt_pid_start_time(again->pid) != again->pid_start) {
+	/* a live monitor records the end itself (it may be reaping right now) */
+	bool monitor = false;
+	if (rt_container_read(root, c->id, &again, NULL) == 0)
+		monitor = again->monitor_pid > 0 && rt_pid_start_time(again->monitor_pid) != 0;
+	if (again && !monitor &&
+	    (((again->status == RT_RUNNING || again->status == RT_PAUSED) &&
+	      rt_pid_start_time(again->pid) != again->pid_start) ||
+	     again->status == RT_RESTARTING)) {
 		again->status = RT_EXITED;
 		again->exit_code = 255;
 		again->pid = 0;

@@ -111,9 +111,23 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 		return kiln_err_set(err, KILN_E_CONFLICT, "container %s is already running", c->id);
 	}
 	struct rt_launch l;
-	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
+	_cleanup_free_ char *dir = NULL, *rootfs = NULL, *console = NULL;
 	launch_for(root, c, io, &l, &dir, &rootfs);
-	if (rt_launch_start(&l, err) < 0) {
+	int master = -1, slave = -1;
+	if (c->spec.tty) {
+		if (rt_pty_open(&master, &slave, &console, err) < 0) {
+			close(lock);
+			return -1;
+		}
+		l.stdin_fd = l.stdout_fd = l.stderr_fd = slave;
+		l.console = console;
+	}
+	int started = rt_launch_start(&l, err);
+	if (slave >= 0)
+		close(slave);
+	if (started < 0) {
+		if (master >= 0)
+			close(master);
 		free(c->error);
 		c->error = kiln_err_format(err);
 		close(lock);
@@ -136,7 +150,14 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	if (r < 0)
 		kiln_warn("recording the start of %s: %s", c->id, err->msg), kiln_err_release(err);
 
-	r = rt_launch_wait(&l, sig_proxy, status, err);
+	if (master >= 0) {
+		r = rt_pty_pump(master, io && c->spec.interactive ? io->stdin_fd : -1,
+		                io ? io->stdout_fd : STDOUT_FILENO, l.pid, status, err);
+		l.pid = 0;
+		close(master);
+	} else {
+		r = rt_launch_wait(&l, sig_proxy, status, err);
+	}
 	if (r < 0) /* not ours to wait for after all: best info */
 		*status = 255;
 	record_exit(root, c, *status, &l);
@@ -182,7 +203,7 @@ static void settle(const char *root, struct rt_container *c, int sig)
 		if (rt_container_read(root, c->id, &now, NULL) < 0)
 			return; /* removed (--rm) */
 		bool done = now->status != RT_RUNNING && now->status != RT_PAUSED;
-		bool monitor = now->monitor_pid > 0 && kill(now->monitor_pid, 0) == 0;
+		bool monitor = now->monitor_pid > 0 && rt_pid_start_time(now->monitor_pid) != 0;
 		if (done) {
 			c->status = now->status;
 			c->exit_code = now->exit_code;
@@ -203,9 +224,23 @@ int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
 	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	if (kiln_path_exists(dir)) /* the monitor must not restart it */
-		kiln_write_file_atomic(marker, "", 0, 0600, NULL);
+		rt_write_file_replace(marker, "", 0, 0600, NULL);
+	/* between two runs of a restart policy: let its monitor see the
+	 * marker and settle (it may have been starting the next run) */
+	for (int i = 0; i < 250 && !alive(c) && c->status == RT_RESTARTING; i++) {
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+		struct rt_container *now = NULL;
+		if (rt_container_load(root, c->id, &now, NULL) < 0)
+			return 0;
+		c->status = now->status;
+		c->pid = now->pid;
+		c->pid_start = now->pid_start;
+		rt_container_free(now);
+	}
 	if (!alive(c))
 		return 0;
+	if (c->status == RT_PAUSED) /* a frozen process cannot act on a signal */
+		rt_container_pause(root, c, false, NULL);
 	int sig = SIGTERM;
 	if (c->spec.stop_signal && rt_signal_parse(c->spec.stop_signal, &sig, NULL) < 0)
 		sig = SIGTERM;
@@ -246,9 +281,15 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 	rt_id_generate(id);
 	_cleanup_free_ char *dir = xasprintf("%s/tmp/run-%s", root, id);
 	_cleanup_free_ char *rootfs = kiln_path_join(dir, "rootfs");
-	if (kiln_mkdir_p(rootfs, 0700, err) < 0)
+	_cleanup_free_ char *init = kiln_path_join(dir, "init");
+	if (kiln_mkdir_p(rootfs, 0700, err) < 0 || rt_init_layer(init, err) < 0) {
+		kiln_rm_rf(dir, NULL);
 		return -1;
-	struct rt_launch l = {.spec = spec,
+	}
+	/* the caller's upper dir must not get the runtime's mount points */
+	struct rt_spec with_init = *spec;
+	with_init.lower_dirs = rt_lowers_with_init(init, spec->lower_dirs);
+	struct rt_launch l = {.spec = &with_init,
 	                      .id = id,
 	                      .rootfs = rootfs,
 	                      .files_dir = dir,
@@ -260,6 +301,7 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 		r = rt_launch_wait(&l, false, status, err);
 		rt_launch_release(&l);
 	}
+	kiln_strv_free(with_init.lower_dirs);
 	kiln_rm_rf(dir, NULL);
 	return r;
 }

@@ -4,6 +4,7 @@
  * which fails if the name exists: uniqueness without a global lock). The
  * only runtime file that includes <jansson.h>. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,6 +100,13 @@ static json_t *spec_json(const struct rt_spec *s)
 	}
 	json_object_set_new(o, "mounts", mounts);
 	json_object_set_new(o, "network", json_integer(s->network));
+	json_t *ports = json_array();
+	for (size_t i = 0; i < s->n_ports; i++)
+		json_array_append_new(ports,
+		                      json_pack("{s:s,s:i,s:i,s:b}", "host_ip", s->ports[i].host_ip,
+		                                "host_port", s->ports[i].host_port, "ctr_port",
+		                                s->ports[i].ctr_port, "udp", s->ports[i].udp));
+	json_object_set_new(o, "ports", ports);
 	json_t *lim = json_object();
 	json_object_set_new(lim, "memory", json_integer(s->limits.memory));
 	json_object_set_new(lim, "memory_swap", json_integer(s->limits.memory_swap));
@@ -153,6 +161,18 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 			s->mounts[i].target = xstrdup("/");
 	}
 	s->network = (enum rt_network_mode)get_int(o, "network");
+	json_t *ports = json_object_get(o, "ports");
+	s->n_ports = json_array_size(ports);
+	s->ports = s->n_ports ? xcalloc(s->n_ports, sizeof(*s->ports)) : NULL;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		json_t *j = json_array_get(ports, i);
+		s->ports[i].host_ip = get_str(j, "host_ip");
+		if (!s->ports[i].host_ip)
+			s->ports[i].host_ip = xstrdup("0.0.0.0");
+		s->ports[i].host_port = (int)get_int(j, "host_port");
+		s->ports[i].ctr_port = (int)get_int(j, "ctr_port");
+		s->ports[i].udp = get_bool(j, "udp");
+	}
 	json_t *lim = json_object_get(o, "limits");
 	s->limits.memory = get_int(lim, "memory");
 	s->limits.memory_swap = get_int(lim, "memory_swap");
@@ -178,6 +198,26 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 	s->stop_signal = get_str(o, "stop_signal");
 }
 
+int rt_write_file_replace(const char *path, const char *data, size_t len, mode_t mode,
+                          struct kiln_err *err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "creating `%s`", tmp);
+	int r = kiln_write_all(fd, data, len, err);
+	if (close(fd) < 0 && r == 0)
+		r = kiln_err_set(err, errno, "writing `%s`", tmp);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = kiln_err_set(err, errno, "renaming `%s`", tmp);
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* config.json is fsynced (it is the container); state.json is replaced
+ * atomically but not flushed: after a crash a stale state reads exited
+ * through the pid check, and every start rewrites it. */
 static int save_json(const char *root, const char *id, const char *file, json_t *o,
                      struct kiln_err *err)
 {
@@ -185,7 +225,9 @@ static int save_json(const char *root, const char *id, const char *file, json_t 
 	json_decref(o);
 	_cleanup_free_ char *dir = rt_container_dir(root, id);
 	_cleanup_free_ char *path = kiln_path_join(dir, file);
-	int r = kiln_write_file_atomic(path, data, strlen(data), 0600, err);
+	int r = !strcmp(file, "state.json")
+	            ? rt_write_file_replace(path, data, strlen(data), 0600, err)
+	            : kiln_write_file_atomic(path, data, strlen(data), 0600, err);
 	free(data);
 	return r;
 }
