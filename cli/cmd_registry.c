@@ -104,27 +104,55 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 		kiln_err_move(&ctx->err, &err);
 		return 125;
 	}
-	if (all) {
-		kiln_strv_release(&insecure);
-		return kiln_err_set(&ctx->err, KILN_E_UNSUPPORTED,
-		                    "--all-tags is not supported yet"),
-		       1;
-	}
 	struct reg_opts o = {.platform = platform, .insecure = insecure.v};
 	struct printer pr = {quiet, isatty(1)};
-	struct reg_pull_result res;
-	int r = reg_pull(ctx->store, argv[1], &o, on_event, &pr, &res, &err);
-	kiln_strv_release(&insecure);
-	if (r < 0)
-		return kiln_cmd_fail(ctx, &err);
-	if (!quiet) {
-		printf("Digest: %s\n", res.digest);
-		_cleanup_free_ char *fam = img_ref_familiarize(res.ref);
-		printf("Status: %s for %s\n",
-		       res.updated ? "Downloaded newer image" : "Image is up to date", fam);
+	struct kiln_strv refs = KILN_STRV_INIT, tags = KILN_STRV_INIT;
+	int r = 0;
+	if (all) {
+		r = reg_list_tags(argv[1], &o, &tags, &err);
+		for (size_t i = 0; r == 0 && i < tags.n; i++)
+			kiln_strv_pushf(&refs, "%s:%s", argv[1], tags.v[i]);
+	} else {
+		kiln_strv_push(&refs, argv[1]);
 	}
-	printf("%s\n", res.ref);
-	reg_pull_result_release(&res);
+	bool updated = false;
+	char *last = NULL;
+	for (size_t i = 0; r == 0 && i < refs.n; i++) {
+		struct reg_pull_result res;
+		r = reg_pull(ctx->store, refs.v[i], &o, on_event, &pr, &res, &err);
+		if (r < 0)
+			break;
+		if (!quiet)
+			printf("Digest: %s\n", res.digest);
+		updated |= res.updated;
+		free(last);
+		last = xstrdup(res.ref);
+		reg_pull_result_release(&res);
+	}
+	kiln_strv_release(&insecure);
+	kiln_strv_release(&refs);
+	kiln_strv_release(&tags);
+	if (r < 0) {
+		free(last);
+		if (err.code == KILN_E_USAGE) {
+			kiln_err_move(&ctx->err, &err);
+			return 125;
+		}
+		return kiln_cmd_fail(ctx, &err);
+	}
+	if (last && all) { /* docker names the repository after -a */
+		char *colon = strrchr(last, ':');
+		if (colon && !strchr(colon, '/'))
+			*colon = '\0';
+	}
+	if (!quiet && last) {
+		_cleanup_free_ char *fam = img_ref_familiarize(last);
+		printf("Status: %s for %s\n",
+		       updated ? "Downloaded newer image" : "Image is up to date", fam);
+	}
+	if (last)
+		printf("%s\n", last);
+	free(last);
 	return 0;
 }
 

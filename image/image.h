@@ -358,6 +358,15 @@ int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum i
  * return the same blob while it is stored. */
 int img_layer_compressed(struct img_store *s, const struct img_layer *in, enum img_compression to,
                          struct img_layer *out, struct kiln_err *err);
+/* Receives output as it is made; returns 0, or -1 (err set) to stop. */
+typedef int (*img_chunk_fn)(void *ud, const void *p, size_t n, struct kiln_err *err);
+/* img_layer_compressed that, when it has to make the copy and can stream
+ * it (gzip of an uncompressed blob), also hands every piece of the
+ * compressed blob to fn, in order, as it is made (*streamed then true), so
+ * a push uploads while it compresses. The blob is stored either way. */
+int img_layer_compressed_stream(struct img_store *s, const struct img_layer *in,
+                                enum img_compression to, struct img_layer *out, img_chunk_fn fn,
+                                void *ud, bool *streamed, struct kiln_err *err);
 /* Stores a tar stream read from fd (plain, gzip, zstd, xz, bzip2:
  * auto-detected) as a layer blob with compression `to`; the diffID is the
  * sha256 of the decompressed stream. Checks that the stream is a tar. */

@@ -397,10 +397,9 @@ int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	}
 	p.c.cb = cb;
 	p.c.cb_ud = ud;
-	if (p.ref.tag) {
-		_cleanup_free_ char *line = xasprintf("%s: Pulling from %s", p.ref.tag, p.ref.path);
-		reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
-	}
+	_cleanup_free_ char *line =
+	    xasprintf("%s: Pulling from %s", p.ref.digest ? p.ref.digest : p.ref.tag, p.ref.path);
+	reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
 	char before[KILN_DIGEST_LEN];
 	previous_id(s, full, before);
 	bool downloaded = false;

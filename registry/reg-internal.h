@@ -41,6 +41,10 @@ struct reg_req {
 	int body_fd; /* request body from a file (-1: none), body_len bytes from body_off */
 	off_t body_off;
 	uint64_t fd_len;
+	/* request body produced as it is sent (chunked transfer encoding):
+	 * curl's read callback; such a request is never retried */
+	size_t (*source)(char *buf, size_t size, size_t nmemb, void *ud);
+	void *source_ud;
 	size_t max_body; /* bound on a body kept in resp.body */
 	reg_sink_fn sink;
 	void *sink_ud;
@@ -149,7 +153,9 @@ int reg_json_token(const char *body, size_t len, char **token, long *expires_in,
                    struct kiln_err *err);
 /* First error of a registry error body: code and message (allocated, may be NULL). */
 void reg_json_error(const char *body, size_t len, char **code, char **message);
-int reg_json_catalog(const char *body, size_t len, struct kiln_strv *out, struct kiln_err *err);
+/* The strings of the array `key` ("repositories" of _catalog, "tags" of tags/list). */
+int reg_json_strings(const char *body, size_t len, const char *key, struct kiln_strv *out,
+                     struct kiln_err *err);
 const char *reg_media_type_of(const char *body, size_t len); /* static string or NULL */
 
 #endif

@@ -107,6 +107,21 @@ run_ok "pull the zstd image" kiln --root "$T/root8" pull "$R/big:1"
 expect_eq "zstd image ID" "$(kiln --root "$T/root8" inspect -f '{{.Id}}' "$R/big:1")" \
 	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
 
+# an already compressed layer to a registry that lacks it: PATCH chunks
+start_registry b || not_ok "second registry starts"
+run_ok "tag for the second registry" kiln tag "$R/big:1" "$REG_b/big:1"
+run_ok "chunked push" env KILN_PUSH_CHUNK_SIZE=1048576 "$KILN" -D push --compression gzip "$REG_b/big:1"
+expect_contains "chunked push uploads the layer" "$OUT" ": Pushed"
+expect_contains "chunked push sends PATCH requests" "$OUT" "registry: PATCH http://$REG_b/v2/big/blobs/uploads/"
+run_ok "pull what went up in chunks" kiln --root "$T/root9" pull "$REG_b/big:1"
+expect_eq "chunked image ID" "$(kiln --root "$T/root9" inspect -f '{{.Id}}' "$REG_b/big:1")" \
+	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
+
+run_ok "pull -a" kiln --root "$T/root10" pull -a "$R/other"
+expect_eq "pull -a ends with the repository" "$(printf '%s\n' "$OUT" | tail -1)" "$R/other"
+expect_contains "pull -a pulls each tag" "$OUT" "2: Pulling from other"
+run_fail "pull -a with a tag" 125 kiln --root "$T/root10" pull -a "$R/other:2"
+
 run_ok "search the catalog" kiln search "$R/im"
 expect_contains "search lists img" "$OUT" "img"
 
