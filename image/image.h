@@ -408,6 +408,13 @@ int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, uns
  * snapshots stack as overlay lower dirs as they are. */
 int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,
                         struct kiln_err *err);
+bool img_snapshot_exists(struct img_store *s, const char *diff_id);
+/* Unpacks layer's snapshot from its blob streamed on fd (snapshot_stream.c:
+ * a pull unpacks while it downloads): blob digest and diffID are verified
+ * while reading, and the snapshot is published only if both match. fd is
+ * read to its end, even after a failure, so its writer never blocks. */
+int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int fd,
+                         struct kiln_err *err);
 /* Ensures every layer's snapshot; *dirs_out (NULL-terminated, free with
  * kiln_strv_free) lists them TOPMOST FIRST, the order of overlay's
  * lowerdir= option. */

@@ -3,6 +3,7 @@
 #define KILN_REG_INTERNAL_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "registry.h"
@@ -147,6 +148,23 @@ void reg_short_id(const char *digest, char out[REG_SHORT_ID_LEN + 1]);
 int reg_get_manifest(struct reg_client *c, const char *reference, bool accept_index, char **data,
                      size_t *len, char **media_type, char digest[KILN_DIGEST_LEN],
                      struct kiln_err *err);
+
+/* unpack.c: a layer's snapshot unpacked by a thread from the bytes fed to
+ * it while they download. finish(complete=false) abandons it (nothing is
+ * published); finish(complete=true) returns the unpacking's result. */
+struct reg_unpack {
+	struct img_store *s;
+	struct img_layer layer;
+	int rfd, wfd;
+	pthread_t th;
+	bool running;
+	int ret;
+	struct kiln_err err;
+};
+int reg_unpack_start(struct reg_unpack *u, struct img_store *s, const struct img_layer *l,
+                     struct kiln_err *err);
+int reg_unpack_feed(struct reg_unpack *u, const void *p, size_t n, struct kiln_err *err);
+int reg_unpack_finish(struct reg_unpack *u, bool complete, struct kiln_err *err);
 
 /* json.c (jansson) */
 int reg_json_token(const char *body, size_t len, char **token, long *expires_in,

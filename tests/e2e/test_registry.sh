@@ -94,7 +94,8 @@ GZ=$(grep -l . "$ROOT"/compressed/"${DIFF#sha256:}".gzip)
 ZB="$ROOT/images/blobs/sha256/$(cut -d' ' -f1 "$GZ" | cut -d: -f2)"
 run_ok "gzip -t reads the pushed layer" gzip -t "$ZB"
 expect_eq "gunzip gives the layer back" "sha256:$(gzip -dc "$ZB" | sha256sum | cut -d' ' -f1)" "$DIFF"
-run_ok "pull the multi-piece image" kiln --root "$T/root7" pull "$R/big:1"
+run_ok "pull the multi-piece image" kiln -D --root "$T/root7" pull "$R/big:1"
+expect_contains "the layer is unpacked while it downloads" "$OUT" "registry: unpacking sha256:"
 expect_eq "multi-piece image ID" "$(kiln --root "$T/root7" inspect -f '{{.Id}}' "$R/big:1")" \
 	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
 cmp -s "$T/c3/bin/big" "$T/root7/snapshots/${DIFF#sha256:}/bin/big" && ok "the snapshot holds the file" ||

@@ -32,7 +32,8 @@ run_fail "an endless manifest is cut off" 1 kiln --root "$R2" pull "$P/img:1"
 expect_contains "the error names the limit" "$OUT" "registry response body"
 
 echo drop >"$T/mode"
-run_ok "a dropped connection mid-blob is retried" kiln --root "$R2" pull "$P/img:1"
+run_ok "a dropped connection mid-blob is retried" kiln -D --root "$R2" pull "$P/img:1"
+expect_contains "the retry resumes where the transfer stopped" "$OUT" "registry: resuming $LAYER at byte"
 expect_eq "the image arrived whole" "$(kiln --root "$R2" inspect -f '{{.Id}}' "$P/img:1")" \
 	"$(kiln inspect -f '{{.Id}}' "$P/img:1")"
 run_ok "store check after the retried pull" kiln --root "$R2" system check
