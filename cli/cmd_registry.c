@@ -108,6 +108,12 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 	struct printer pr = {quiet, isatty(1)};
 	struct kiln_strv refs = KILN_STRV_INIT, tags = KILN_STRV_INIT;
 	int r = 0;
+	struct img_ref given;
+	if (!all && !quiet && img_ref_parse(argv[1], 0, &given, NULL) == 0) {
+		if (!given.tag && !given.digest)
+			printf("Using default tag: %s\n", IMG_DEFAULT_TAG);
+		img_ref_release(&given);
+	}
 	if (all) {
 		r = reg_list_tags(argv[1], &o, &tags, &err);
 		for (size_t i = 0; r == 0 && i < tags.n; i++)
@@ -255,11 +261,8 @@ int cmd_logout(int argc, char **argv, struct kiln_ctx *ctx)
 	struct reg_opts o = {0};
 	_cleanup_free_ char *key = reg_server_key(argc > 1 ? argv[1] : NULL);
 	int r = reg_logout(argc > 1 ? argv[1] : NULL, &o, &err);
-	if (r < 0 && err.code == KILN_E_NOTFOUND) {
-		kiln_err_release(&err);
-		printf("Not logged in to %s\n", key);
-		return 0;
-	}
+	if (r < 0 && err.code == KILN_E_NOTFOUND) /* docker 20.10 says the same then */
+		kiln_err_release(&err), r = 0;
 	if (r < 0)
 		return kiln_cmd_fail(ctx, &err);
 	printf("Removing login credentials for %s\n", key);

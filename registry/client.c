@@ -176,6 +176,18 @@ static const char *code_text(const char *code, struct kiln_buf *b)
 	return kiln_buf_str(b);
 }
 
+/* "GET" -> "et" (Go's url.Error prints "Get"), bounded to the known methods */
+static const char *go_method_tail(const char *m)
+{
+	static const char *const tails[][2] = {{"GET", "et"},     {"HEAD", "ead"},
+	                                       {"POST", "ost"},   {"PUT", "ut"},
+	                                       {"PATCH", "atch"}, {"DELETE", "elete"}};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(tails); i++)
+		if (!strcmp(m, tails[i][0]))
+			return tails[i][1];
+	return "";
+}
+
 int reg_resp_error(struct reg_client *c, const struct reg_req *r, const char *what,
                    struct kiln_err *err)
 {
@@ -198,6 +210,9 @@ int reg_resp_error(struct reg_client *c, const struct reg_req *r, const char *wh
 		             "pull access denied for %s, repository does not exist or may require "
 		             "'docker login': %s",
 		             c->familiar, cause);
+	else if (r->resp.status == 401 && c->auth.no_basic_creds)
+		kiln_err_set(err, 0, "%c%s \"%s\": no basic auth credentials", r->method[0],
+		             go_method_tail(r->method), r->url);
 	else if (!code && r->resp.status == 401)
 		kiln_err_set(err, 0, "unauthorized: authentication required");
 	else if (!code && r->resp.status == 404)

@@ -409,7 +409,7 @@ int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	if (img_ref_parse(ref, IMG_REF_DEFAULT_TAG, &r, err) < 0)
 		return -1;
 	_cleanup_free_ char *full = img_ref_string(&r);
-	_cleanup_free_ char *fam = img_ref_familiar(&r);
+	_cleanup_free_ char *fam = img_ref_familiar_name(&r);
 	struct img_image *img = NULL;
 	if (r.digest || img_image_load(s, full, &img, NULL) < 0) {
 		img_ref_release(&r);

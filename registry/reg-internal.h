@@ -92,8 +92,9 @@ struct reg_token {
 	time_t expires;
 };
 struct reg_auth {
-	char *user, *pass; /* credentials, or NULL (anonymous) */
-	bool basic;        /* the registry asked for basic auth */
+	char *user, *pass;   /* credentials, or NULL (anonymous) */
+	bool basic;          /* the registry asked for basic auth */
+	bool no_basic_creds; /* ... and there were no credentials to give */
 	char *realm, *service;
 	struct reg_token *tokens;
 	size_t n_tokens;

@@ -80,7 +80,7 @@ run_fail "missing repository" 1 kiln --root "$T/root6" pull "$R/nothere"
 expect_contains "missing repository message" "$OUT" "$R/nothere"
 expect_eq "nothing stored after failed pulls" "$(ls "$T/root6/images/blobs/sha256" | wc -l)" 0
 run_fail "push of an unknown image" 1 kiln push "$R/none:1"
-expect_eq "push of an unknown image message" "$OUT" "Error: An image does not exist locally with the tag: $R/none:1"
+expect_eq "push of an unknown image message" "$OUT" "Error: An image does not exist locally with the tag: $R/none"
 
 # parallel gzip: members made on every core form one gzip stream whose
 # content is the layer (several 4 MiB pieces, compressible and not)

@@ -65,8 +65,12 @@ expect_eq "docker has kiln's image ID" "$(dk image inspect -f '{{.Id}}' "$R/bb:1
 run_ok "docker runs it" dk run --rm --network none "$R/bb:1" echo hi from kiln
 expect_eq "the container ran" "$OUT" "hi from kiln"
 
+DIFF=$(kiln inspect -f '{{index .RootFS.Layers 0}}' "$R/bb:1")
+run_ok "kiln push again" kiln push "$R/bb:1"
+expect_contains "kiln's push lines name the layer by diffID" "$OUT" "${DIFF:7:12}: Layer already exists"
 run_ok "docker tag" dk tag "$R/bb:1" "$R/bb:fromdocker"
 run_ok "docker push" dk push "$R/bb:fromdocker"
+expect_contains "docker's push lines name the layer by diffID too" "$OUT" "${DIFF:7:12}: Layer already exists"
 DDIG=$(printf '%s\n' "$OUT" | sed -n 's/^fromdocker: digest: \(sha256:[0-9a-f]*\) size: [0-9]*$/\1/p')
 run_ok "kiln pulls what docker pushed" kiln --root "$T/r2" pull "$R/bb:fromdocker"
 expect_contains "kiln sees docker's digest" "$OUT" "Digest: $DDIG"
