@@ -9,9 +9,34 @@
 #include "image.h"
 #include "registry.h"
 
+/* docker's output: one line per layer. On a terminal each layer keeps its
+ * line and is redrawn in place (cursor up, clear, print, cursor down);
+ * otherwise every status change is a new line and progress is not shown. */
 struct printer {
 	bool quiet, tty;
+	struct kiln_strv ids; /* layers in the order their lines were printed */
 };
+
+static void layer_line(struct printer *p, const char *id, const char *text)
+{
+	if (!id || !*id) {
+		if (!p->tty)
+			return;
+		id = "";
+	}
+	size_t i = 0;
+	while (i < p->ids.n && strcmp(p->ids.v[i], id))
+		i++;
+	if (!p->tty || i == p->ids.n) {
+		if (p->tty)
+			kiln_strv_push(&p->ids, id);
+		printf("%s: %s\n", id, text);
+	} else {
+		size_t up = p->ids.n - i;
+		printf("\033[%zuA\r\033[2K%s: %s\r\033[%zuB", up, id, text, up);
+	}
+	fflush(stdout);
+}
 
 static void human(uint64_t n, char *buf, size_t sz)
 {
@@ -44,20 +69,22 @@ static void on_event(const struct reg_event *ev, void *ud)
 	if (p->quiet)
 		return;
 	const char *what = NULL;
+	char line[200];
 	switch (ev->kind) {
 	case REG_EV_STATUS: printf("%s\n", ev->detail); return;
 	case REG_EV_LAYER_WAIT: what = "Pulling fs layer"; break;
 	case REG_EV_LAYER_EXISTS: what = "Already exists"; break;
 	case REG_EV_DOWNLOADING:
-	case REG_EV_PUSHING:
-		if (p->tty) {
-			char b[160];
-			bar(ev, b, sizeof(b));
-			printf("%s: %s %s\r", ev->id,
-			       ev->kind == REG_EV_PUSHING ? "Pushing" : "Downloading", b);
-			fflush(stdout);
-		}
-		return;
+	case REG_EV_PUSHING: {
+		if (!p->tty || !ev->id[0])
+			return;
+		char b[160];
+		bar(ev, b, sizeof(b));
+		snprintf(line, sizeof(line), "%s %s",
+		         ev->kind == REG_EV_PUSHING ? "Pushing" : "Downloading", b);
+		what = line;
+		break;
+	}
 	case REG_EV_VERIFYING: what = "Verifying Checksum"; break;
 	case REG_EV_DOWNLOAD_COMPLETE: what = "Download complete"; break;
 	case REG_EV_EXTRACTING: return;
@@ -67,12 +94,12 @@ static void on_event(const struct reg_event *ev, void *ud)
 	case REG_EV_PUSH_WAITING: what = "Waiting"; break;
 	case REG_EV_PUSHED: what = "Pushed"; break;
 	case REG_EV_PUSH_EXISTS: what = "Layer already exists"; break;
-	case REG_EV_MOUNTED: printf("%s: Mounted from %s\n", ev->id, ev->detail); return;
+	case REG_EV_MOUNTED:
+		snprintf(line, sizeof(line), "Mounted from %s", ev->detail);
+		what = line;
+		break;
 	}
-	if (p->tty)
-		printf("\033[2K");
-	printf("%s: %s\n", ev->id, what);
-	fflush(stdout);
+	layer_line(p, ev->id, what);
 }
 
 static int platform_check(const char *platform, struct kiln_err *err)
@@ -105,7 +132,7 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 		return 125;
 	}
 	struct reg_opts o = {.platform = platform, .insecure = insecure.v};
-	struct printer pr = {quiet, isatty(1)};
+	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT};
 	struct kiln_strv refs = KILN_STRV_INIT, tags = KILN_STRV_INIT;
 	int r = 0;
 	struct img_ref given;
@@ -136,6 +163,7 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 		reg_pull_result_release(&res);
 	}
 	kiln_strv_release(&insecure);
+	kiln_strv_release(&pr.ids);
 	kiln_strv_release(&refs);
 	kiln_strv_release(&tags);
 	if (r < 0) {
@@ -184,10 +212,11 @@ int cmd_push(int argc, char **argv, struct kiln_ctx *ctx)
 		ctx->err.code = KILN_E_USAGE;
 		return 125;
 	}
-	struct printer pr = {quiet, isatty(1)};
+	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT};
 	struct reg_push_result res;
 	int r = reg_push(ctx->store, argv[1], &o, on_event, &pr, &res, &err);
 	kiln_strv_release(&insecure);
+	kiln_strv_release(&pr.ids);
 	if (r < 0)
 		return kiln_cmd_fail(ctx, &err);
 	if (!quiet)

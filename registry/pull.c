@@ -375,6 +375,13 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 		v[i].req.body_fd = -1;
 		v[i].unpack.rfd = v[i].unpack.wfd = -1;
 		v[i].done = img_store_has_blob(p->s, m->layers[i].digest);
+		bool dup = false; /* the same blob twice (empty layers): one download */
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = !strcmp(m->layers[j].digest, m->layers[i].digest);
+		if (dup) {
+			v[i].done = true;
+			continue;
+		}
 		if (!v[i].done && !img_snapshot_exists(p->s, p->cfg->diff_ids[i])) {
 			snprintf(v[i].layer.diff_id, KILN_DIGEST_LEN, "%s", p->cfg->diff_ids[i]);
 			snprintf(v[i].layer.digest, KILN_DIGEST_LEN, "%s", m->layers[i].digest);

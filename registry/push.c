@@ -118,18 +118,21 @@ static int upload_blob(struct reg_client *c, struct img_store *s, const char *di
 	_cleanup_free_ char *dq = xasprintf("digest=%s", digest);
 	uint64_t chunk = chunk_size();
 	if (size <= chunk) {
-		reg_emit(c, REG_EV_PUSHING, id, 0, size, NULL);
+		if (id)
+			reg_emit(c, REG_EV_PUSHING, id, 0, size, NULL);
 		return send_part(c, "PUT", upload_url(c, location, dq), fd, 0, size, false, NULL,
 		                 201, err);
 	}
 	for (uint64_t off = 0; off < size; off += chunk) {
 		uint64_t n = size - off < chunk ? size - off : chunk;
-		reg_emit(c, REG_EV_PUSHING, id, off, size, NULL);
+		if (id)
+			reg_emit(c, REG_EV_PUSHING, id, off, size, NULL);
 		if (send_part(c, "PATCH", upload_url(c, location, NULL), fd, (off_t)off, n, true,
 		              &location, 202, err) < 0)
 			return -1;
 	}
-	reg_emit(c, REG_EV_PUSHING, id, size, size, NULL);
+	if (id)
+		reg_emit(c, REG_EV_PUSHING, id, size, size, NULL);
 	return send_part(c, "PUT", upload_url(c, location, dq), fd, 0, 0, false, NULL, 201, err);
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Test fixture: an OCI image layout DIR with one linux/amd64 image tagged
-TAG made of N gzip layers (layer i: /layer<i>.bin, SIZE random bytes).
+TAG made of N gzip layers (layer i: /layer<i>.bin, SIZE random bytes; with
+SIZE 0 every layer is the same empty tar).
 Prints one line per layer: "<layer blob digest> <diffID>".
 usage: mklayers.py DIR TAG N SIZE"""
 import gzip, hashlib, io, json, os, sys, tarfile
@@ -21,10 +22,11 @@ layers, diffs = [], []
 for i in range(n):
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
-        body = os.urandom(size)
-        info = tarfile.TarInfo("layer%d.bin" % i)
-        info.size, info.mode, info.mtime = len(body), 0o644, 0
-        t.addfile(info, io.BytesIO(body))
+        if size:  # SIZE 0: empty layers, byte-identical (one blob, listed N times)
+            body = os.urandom(size)
+            info = tarfile.TarInfo("layer%d.bin" % i)
+            info.size, info.mode, info.mtime = len(body), 0o644, 0
+            t.addfile(info, io.BytesIO(body))
     tar = raw.getvalue()
     layers.append(dict(mediaType="application/vnd.oci.image.layer.v1.tar+gzip",
                        **put(gzip.compress(tar, compresslevel=1, mtime=0))))

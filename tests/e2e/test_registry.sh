@@ -41,6 +41,12 @@ run_ok "pulled store checks clean" kiln --root "$R2" system check
 run_ok "pull again" kiln --root "$R2" pull "$R/img:1"
 expect_contains "pull again is up to date" "$OUT" "Status: Image is up to date for $R/img:1"
 expect_contains "pull again skips stored layers" "$OUT" "Already exists"
+if command -v script >/dev/null; then
+	TTY_OUT=$(script -qec "'$KILN' --root '$T/root11' pull '$R/img:1'" /dev/null)
+	expect_contains "a terminal gets progress bars" "$TTY_OUT" ": Downloading ["
+	expect_contains "a terminal gets each layer redrawn in place" "$TTY_OUT" "$(printf '\033[1A')"
+fi
+expect_not_contains "no progress bars without a terminal" "$OUT" "Downloading"
 run_ok "pull -q" kiln --root "$R2" pull -q "$R/img:1"
 expect_eq "pull -q prints the reference only" "$OUT" "$R/img:1"
 run_ok "pull by digest" kiln --root "$T/root3" pull "$R/img@$DIG"
@@ -70,6 +76,13 @@ expect_contains "RepoDigest of an index pull is the index's" \
 	"$(kiln --root "$T/root5" inspect -f '{{json .RepoDigests}}' "$R/multi:1")" "\"$R/multi@sha256:$IDX\""
 run_fail "no matching platform" 1 kiln --root "$T/root5" pull --platform linux/s390x "$R/multi:1"
 expect_contains "no matching platform message" "$OUT" "no matching manifest for linux/s390x in the manifest list entries"
+
+python3 "$KILN_SRC/tests/e2e/mklayers.py" "$T/empties" e1 3 0 >/dev/null
+run_ok "skopeo pushes an image with one empty layer listed three times" \
+	skopeo copy --dest-tls-verify=false "oci:$T/empties:e1" "docker://$R/empties:1"
+run_ok "pull it" kiln --root "$T/root12" pull "$R/empties:1"
+expect_eq "the shared blob is downloaded once" "$(printf '%s\n' "$OUT" | grep -c 'Pulling fs layer')" 1
+run_ok "the image with repeated layers checks clean" kiln --root "$T/root12" system check
 
 run_ok "manifest inspect" kiln manifest inspect "$R/multi:1"
 expect_contains "manifest inspect prints the index" "$OUT" '"application/vnd.oci.image.index.v1+json"'
