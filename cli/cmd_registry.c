@@ -9,9 +9,34 @@
 #include "image.h"
 #include "registry.h"
 
+/* docker's output: one line per layer. On a terminal each layer keeps its
+ * line and is redrawn in place (cursor up, clear, print, cursor down);
+ * otherwise every status change is a new line and progress is not shown. */
 struct printer {
 	bool quiet, tty;
+	struct kiln_strv ids; /* layers in the order their lines were printed */
 };
+
+static void layer_line(struct printer *p, const char *id, const char *text)
+{
+	if (!id || !*id) {
+		if (!p->tty)
+			return;
+		id = "";
+	}
+	size_t i = 0;
+	while (i < p->ids.n && strcmp(p->ids.v[i], id))
+		i++;
+	if (!p->tty || i == p->ids.n) {
+		if (p->tty)
+			kiln_strv_push(&p->ids, id);
+		printf("%s: %s\n", id, text);
+	} else {
+		size_t up = p->ids.n - i;
+		printf("\033[%zuA\r\033[2K%s: %s\r\033[%zuB", up, id, text, up);
+	}
+	fflush(stdout);
+}
 
 static void human(uint64_t n, char *buf, size_t sz)
 {
@@ -44,20 +69,22 @@ static void on_event(const struct reg_event *ev, void *ud)
 	if (p->quiet)
 		return;
 	const char *what = NULL;
+	char line[200];
 	switch (ev->kind) {
 	case REG_EV_STATUS: printf("%s\n", ev->detail); return;
 	case REG_EV_LAYER_WAIT: what = "Pulling fs layer"; break;
 	case REG_EV_LAYER_EXISTS: what = "Already exists"; break;
 	case REG_EV_DOWNLOADING:
-	case REG_EV_PUSHING:
-		if (p->tty) {
-			char b[160];
-			bar(ev, b, sizeof(b));
-			printf("%s: %s %s\r", ev->id,
-			       ev->kind == REG_EV_PUSHING ? "Pushing" : "Downloading", b);
-			fflush(stdout);
-		}
-		return;
+	case REG_EV_PUSHING: {
+		if (!p->tty || !ev->id[0])
+			return;
+		char b[160];
+		bar(ev, b, sizeof(b));
+		snprintf(line, sizeof(line), "%s %s",
+		         ev->kind == REG_EV_PUSHING ? "Pushing" : "Downloading", b);
+		what = line;
+		break;
+	}
 	case REG_EV_VERIFYING: what = "Verifying Checksum"; break;
 	case REG_EV_DOWNLOAD_COMPLETE: what = "Download complete"; break;
 	case REG_EV_EXTRACTING: return;
@@ -67,12 +94,12 @@ static void on_event(const struct reg_event *ev, void *ud)
 	case REG_EV_PUSH_WAITING: what = "Waiting"; break;
 	case REG_EV_PUSHED: what = "Pushed"; break;
 	case REG_EV_PUSH_EXISTS: what = "Layer already exists"; break;
-	case REG_EV_MOUNTED: printf("%s: Mounted from %s\n", ev->id, ev->detail); return;
+	case REG_EV_MOUNTED:
+		snprintf(line, sizeof(line), "Mounted from %s", ev->detail);
+		what = line;
+		break;
 	}
-	if (p->tty)
-		printf("\033[2K");
-	printf("%s: %s\n", ev->id, what);
-	fflush(stdout);
+	layer_line(p, ev->id, what);
 }
 
 static int platform_check(const char *platform, struct kiln_err *err)
@@ -104,27 +131,62 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 		kiln_err_move(&ctx->err, &err);
 		return 125;
 	}
-	if (all) {
-		kiln_strv_release(&insecure);
-		return kiln_err_set(&ctx->err, KILN_E_UNSUPPORTED,
-		                    "--all-tags is not supported yet"),
-		       1;
-	}
 	struct reg_opts o = {.platform = platform, .insecure = insecure.v};
-	struct printer pr = {quiet, isatty(1)};
-	struct reg_pull_result res;
-	int r = reg_pull(ctx->store, argv[1], &o, on_event, &pr, &res, &err);
-	kiln_strv_release(&insecure);
-	if (r < 0)
-		return kiln_cmd_fail(ctx, &err);
-	if (!quiet) {
-		printf("Digest: %s\n", res.digest);
-		_cleanup_free_ char *fam = img_ref_familiarize(res.ref);
-		printf("Status: %s for %s\n",
-		       res.updated ? "Downloaded newer image" : "Image is up to date", fam);
+	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT};
+	struct kiln_strv refs = KILN_STRV_INIT, tags = KILN_STRV_INIT;
+	int r = 0;
+	struct img_ref given;
+	if (!all && !quiet && img_ref_parse(argv[1], 0, &given, NULL) == 0) {
+		if (!given.tag && !given.digest)
+			printf("Using default tag: %s\n", IMG_DEFAULT_TAG);
+		img_ref_release(&given);
 	}
-	printf("%s\n", res.ref);
-	reg_pull_result_release(&res);
+	if (all) {
+		r = reg_list_tags(argv[1], &o, &tags, &err);
+		for (size_t i = 0; r == 0 && i < tags.n; i++)
+			kiln_strv_pushf(&refs, "%s:%s", argv[1], tags.v[i]);
+	} else {
+		kiln_strv_push(&refs, argv[1]);
+	}
+	bool updated = false;
+	char *last = NULL;
+	for (size_t i = 0; r == 0 && i < refs.n; i++) {
+		struct reg_pull_result res;
+		r = reg_pull(ctx->store, refs.v[i], &o, on_event, &pr, &res, &err);
+		if (r < 0)
+			break;
+		if (!quiet)
+			printf("Digest: %s\n", res.digest);
+		updated |= res.updated;
+		free(last);
+		last = xstrdup(res.ref);
+		reg_pull_result_release(&res);
+	}
+	kiln_strv_release(&insecure);
+	kiln_strv_release(&pr.ids);
+	kiln_strv_release(&refs);
+	kiln_strv_release(&tags);
+	if (r < 0) {
+		free(last);
+		if (err.code == KILN_E_USAGE) {
+			kiln_err_move(&ctx->err, &err);
+			return 125;
+		}
+		return kiln_cmd_fail(ctx, &err);
+	}
+	if (last && all) { /* docker names the repository after -a */
+		char *colon = strrchr(last, ':');
+		if (colon && !strchr(colon, '/'))
+			*colon = '\0';
+	}
+	if (!quiet && last) {
+		_cleanup_free_ char *fam = img_ref_familiarize(last);
+		printf("Status: %s for %s\n",
+		       updated ? "Downloaded newer image" : "Image is up to date", fam);
+	}
+	if (last)
+		printf("%s\n", last);
+	free(last);
 	return 0;
 }
 
@@ -150,10 +212,11 @@ int cmd_push(int argc, char **argv, struct kiln_ctx *ctx)
 		ctx->err.code = KILN_E_USAGE;
 		return 125;
 	}
-	struct printer pr = {quiet, isatty(1)};
+	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT};
 	struct reg_push_result res;
 	int r = reg_push(ctx->store, argv[1], &o, on_event, &pr, &res, &err);
 	kiln_strv_release(&insecure);
+	kiln_strv_release(&pr.ids);
 	if (r < 0)
 		return kiln_cmd_fail(ctx, &err);
 	if (!quiet)
@@ -227,11 +290,8 @@ int cmd_logout(int argc, char **argv, struct kiln_ctx *ctx)
 	struct reg_opts o = {0};
 	_cleanup_free_ char *key = reg_server_key(argc > 1 ? argv[1] : NULL);
 	int r = reg_logout(argc > 1 ? argv[1] : NULL, &o, &err);
-	if (r < 0 && err.code == KILN_E_NOTFOUND) {
-		kiln_err_release(&err);
-		printf("Not logged in to %s\n", key);
-		return 0;
-	}
+	if (r < 0 && err.code == KILN_E_NOTFOUND) /* docker 20.10 says the same then */
+		kiln_err_release(&err), r = 0;
 	if (r < 0)
 		return kiln_cmd_fail(ctx, &err);
 	printf("Removing login credentials for %s\n", key);

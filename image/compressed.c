@@ -44,7 +44,16 @@ static int mapping_read(struct img_store *s, const char *path, char digest[KILN_
 int img_layer_compressed(struct img_store *s, const struct img_layer *in, enum img_compression to,
                          struct img_layer *out, struct kiln_err *err)
 {
+	return img_layer_compressed_stream(s, in, to, out, NULL, NULL, NULL, err);
+}
+
+int img_layer_compressed_stream(struct img_store *s, const struct img_layer *in,
+                                enum img_compression to, struct img_layer *out, img_chunk_fn fn,
+                                void *ud, bool *streamed, struct kiln_err *err)
+{
 	memset(out, 0, sizeof(*out));
+	if (streamed)
+		*streamed = false;
 	if (!kiln_digest_valid(in->diff_id))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid diffID `%s`", in->diff_id);
 	_cleanup_free_ char *path = mapping_path(s, in->diff_id, to);
@@ -58,8 +67,10 @@ int img_layer_compressed(struct img_store *s, const struct img_layer *in, enum i
 		have = IMG_COMPRESS_GZIP;
 	if (to == IMG_COMPRESS_GZIP && have == IMG_COMPRESS_NONE) {
 		/* an uncompressed blob is its own diffID: gzip it on every core */
-		if (img_pgzip_blob(s, in->digest, out->digest, &out->size, err) < 0)
+		if (img_pgzip_blob(s, in->digest, fn, ud, out->digest, &out->size, err) < 0)
 			return kiln_err_wrap(err, "compressing layer %s", in->diff_id);
+		if (streamed)
+			*streamed = fn != NULL;
 		memcpy(out->diff_id, in->diff_id, KILN_DIGEST_LEN);
 		out->media_type = xstrdup(IMG_MT_LAYER_GZIP);
 	} else if (img_layer_recompress(s, in, to, out, err) < 0) {

@@ -621,6 +621,14 @@ int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
 	if (fd < 0)
 		return kiln_err_set(err, errno == ENOENT ? KILN_E_NOTFOUND : errno,
 		                    "layer blob `%s`", blob_digest);
+	return img_layer_extract_verified_fd(s, fd, blob_digest, expected_diff, target_dir, flags,
+	                                     err);
+}
+
+int img_layer_extract_verified_fd(struct img_store *s, int fd, const char *blob_digest,
+                                  const char *expected_diff, const char *target_dir, unsigned flags,
+                                  struct kiln_err *err)
+{
 	struct layer_source src;
 	if (layer_source_open(&src, fd, err) < 0)
 		return -1;

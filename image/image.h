@@ -418,6 +418,15 @@ int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum i
  * return the same blob while it is stored. */
 int img_layer_compressed(struct img_store *s, const struct img_layer *in, enum img_compression to,
                          struct img_layer *out, struct kiln_err *err);
+/* Receives output as it is made; returns 0, or -1 (err set) to stop. */
+typedef int (*img_chunk_fn)(void *ud, const void *p, size_t n, struct kiln_err *err);
+/* img_layer_compressed that, when it has to make the copy and can stream
+ * it (gzip of an uncompressed blob), also hands every piece of the
+ * compressed blob to fn, in order, as it is made (*streamed then true), so
+ * a push uploads while it compresses. The blob is stored either way. */
+int img_layer_compressed_stream(struct img_store *s, const struct img_layer *in,
+                                enum img_compression to, struct img_layer *out, img_chunk_fn fn,
+                                void *ud, bool *streamed, struct kiln_err *err);
 /* Stores a tar stream read from fd (plain, gzip, zstd, xz, bzip2:
  * auto-detected) as a layer blob with compression `to`; the diffID is the
  * sha256 of the decompressed stream. Checks that the stream is a tar. */
@@ -459,6 +468,13 @@ int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, uns
  * snapshots stack as overlay lower dirs as they are. */
 int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,
                         struct kiln_err *err);
+bool img_snapshot_exists(struct img_store *s, const char *diff_id);
+/* Unpacks layer's snapshot from its blob streamed on fd (snapshot_stream.c:
+ * a pull unpacks while it downloads): blob digest and diffID are verified
+ * while reading, and the snapshot is published only if both match. fd is
+ * read to its end, even after a failure, so its writer never blocks. */
+int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int fd,
+                         struct kiln_err *err);
 /* Ensures every layer's snapshot; *dirs_out (NULL-terminated, free with
  * kiln_strv_free) lists them TOPMOST FIRST, the order of overlay's
  * lowerdir= option. */

@@ -138,5 +138,9 @@ enum {
 int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
                                const char *expected_diff, const char *target_dir, unsigned flags,
                                struct kiln_err *err);
+/* The same from a blob streamed on fd (snapshot_stream.c: a pull). */
+int img_layer_extract_verified_fd(struct img_store *s, int fd, const char *blob_digest,
+                                  const char *expected_diff, const char *target_dir, unsigned flags,
+                                  struct kiln_err *err);
 
 #endif

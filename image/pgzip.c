@@ -75,7 +75,7 @@ static int workers(void)
 
 /* Compresses rounds of up to nw pieces, in parallel, written in order. */
 static int pump(int fd, struct img_blob_writer *w, struct piece *pc, int nw, unsigned char *in,
-                struct kiln_sha256 *h, struct kiln_err *err)
+                struct kiln_sha256 *h, img_chunk_fn fn, void *ud, struct kiln_err *err)
 {
 	for (;;) {
 		int n = 0;
@@ -109,14 +109,16 @@ static int pump(int fd, struct img_blob_writer *w, struct piece *pc, int nw, uns
 				                    "gzip output larger than its bound");
 			if (img_blob_writer_write(w, pc[i].out, pc[i].out_len, err) < 0)
 				return -1;
+			if (fn && fn(ud, pc[i].out, pc[i].out_len, err) < 0)
+				return -1;
 		}
 		if (eof || n == 0)
 			return 0;
 	}
 }
 
-int img_pgzip_blob(struct img_store *s, const char *digest, char out_digest[KILN_DIGEST_LEN],
-                   uint64_t *out_size, struct kiln_err *err)
+int img_pgzip_blob(struct img_store *s, const char *digest, img_chunk_fn fn, void *ud,
+                   char out_digest[KILN_DIGEST_LEN], uint64_t *out_size, struct kiln_err *err)
 {
 	_cleanup_free_ char *path = img_store_blob_path(s, digest);
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -142,7 +144,7 @@ int img_pgzip_blob(struct img_store *s, const char *digest, char out_digest[KILN
 	struct kiln_sha256 h;
 	kiln_sha256_init(&h);
 	struct img_blob_writer *w = img_blob_writer_new(s, err);
-	int ret = w ? pump(fd, w, pc, nw, in, &h, err) : -1;
+	int ret = w ? pump(fd, w, pc, nw, in, &h, fn, ud, err) : -1;
 	char got[KILN_DIGEST_LEN];
 	kiln_sha256_final(&h, got);
 	if (ret == 0 && strcmp(got, digest) != 0)

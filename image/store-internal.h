@@ -98,9 +98,10 @@ int img_snapshot_remove_at(int snapdir_fd, const char *hex, struct kiln_err *err
 /* compressed.c: adds to blobs the compressed copies of the live diffIDs
  * (hex) and removes the mappings of dead ones (called by gc's mark). */
 /* pgzip.c: gzips the uncompressed blob `digest` into a new blob (gzip
- * members made in parallel), verifying the source digest on the way. */
-int img_pgzip_blob(struct img_store *s, const char *digest, char out_digest[KILN_DIGEST_LEN],
-                   uint64_t *out_size, struct kiln_err *err);
+ * members made in parallel), verifying the source digest on the way; fn
+ * (may be NULL) receives the compressed output as it is written. */
+int img_pgzip_blob(struct img_store *s, const char *digest, img_chunk_fn fn, void *ud,
+                   char out_digest[KILN_DIGEST_LEN], uint64_t *out_size, struct kiln_err *err);
 void img_compressed_mark(struct img_store *s, const struct kiln_strv *live_diff_hex,
                          struct kiln_strv *blobs);
 

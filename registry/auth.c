@@ -160,7 +160,11 @@ int reg_auth_challenge(struct reg_auth *a, struct reg_http *h, const struct reg_
 	if (!www_auth)
 		return kiln_err_set(err, 0, "unauthorized: authentication required");
 	if (!strncasecmp(www_auth, "Basic", 5)) {
-		if (a->basic || !a->user)
+		if (!a->user) {
+			a->no_basic_creds = true;
+			return kiln_err_set(err, 0, "no basic auth credentials");
+		}
+		if (a->basic)
 			return kiln_err_set(err, 0, "unauthorized: authentication required");
 		a->basic = true;
 		return 0;

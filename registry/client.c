@@ -122,11 +122,12 @@ int reg_client_send(struct reg_client *c, struct reg_req *r, struct kiln_err *er
 		reg_auth_apply(&c->auth, r, c->scope);
 		r->tls = &c->tls;
 		int ret = reg_http_do(&c->http, r, err);
+		kiln_debug("registry: %s %s -> %ld", r->method, r->url, r->resp.status);
 		curl_slist_free_all(r->headers);
 		r->headers = base;
 		if (ret < 0)
 			return -1;
-		if (r->result == CURLE_SSL_CONNECT_ERROR && c->may_plain &&
+		if (r->result == CURLE_SSL_CONNECT_ERROR && c->may_plain && !r->source &&
 		    !strcmp(c->scheme, "https")) {
 			kiln_debug("registry %s does not speak TLS: using plain HTTP", c->host);
 			downgrade(c, r);
@@ -139,7 +140,7 @@ int reg_client_send(struct reg_client *c, struct reg_req *r, struct kiln_err *er
 		if (!transport && r->err.msg)
 			return reg_req_transport_err(r, err);
 		if (transport || transient_status(r->resp.status)) {
-			if (attempt + 1 >= REG_MAX_ATTEMPTS)
+			if (attempt + 1 >= REG_MAX_ATTEMPTS || r->source)
 				return transport ? reg_req_transport_err(r, err) : 0;
 			kiln_debug("%s %s: %s, retrying", r->method, r->url,
 			           transport ? curl_easy_strerror(r->result) : "server busy");
@@ -148,7 +149,7 @@ int reg_client_send(struct reg_client *c, struct reg_req *r, struct kiln_err *er
 			backoff(attempt, r->resp.retry_after);
 			continue;
 		}
-		if (r->resp.status == 401 && !reauthed) {
+		if (r->resp.status == 401 && !reauthed && !r->source) {
 			reauthed = true;
 			_cleanup_free_ char *wa =
 			    r->resp.www_auth ? xstrdup(r->resp.www_auth) : NULL;
@@ -175,6 +176,18 @@ static const char *code_text(const char *code, struct kiln_buf *b)
 	return kiln_buf_str(b);
 }
 
+/* "GET" -> "et" (Go's url.Error prints "Get"), bounded to the known methods */
+static const char *go_method_tail(const char *m)
+{
+	static const char *const tails[][2] = {{"GET", "et"},     {"HEAD", "ead"},
+	                                       {"POST", "ost"},   {"PUT", "ut"},
+	                                       {"PATCH", "atch"}, {"DELETE", "elete"}};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(tails); i++)
+		if (!strcmp(m, tails[i][0]))
+			return tails[i][1];
+	return "";
+}
+
 int reg_resp_error(struct reg_client *c, const struct reg_req *r, const char *what,
                    struct kiln_err *err)
 {
@@ -197,6 +210,9 @@ int reg_resp_error(struct reg_client *c, const struct reg_req *r, const char *wh
 		             "pull access denied for %s, repository does not exist or may require "
 		             "'docker login': %s",
 		             c->familiar, cause);
+	else if (r->resp.status == 401 && c->auth.no_basic_creds)
+		kiln_err_set(err, 0, "%c%s \"%s\": no basic auth credentials", r->method[0],
+		             go_method_tail(r->method), r->url);
 	else if (!code && r->resp.status == 401)
 		kiln_err_set(err, 0, "unauthorized: authentication required");
 	else if (!code && r->resp.status == 404)

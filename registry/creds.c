@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,10 +109,15 @@ static int run_helper(const char *name, const char *verb, const char *input, cha
 	}
 	close(in[0]);
 	close(outp[1]);
+	/* a helper may exit without reading its input: EPIPE, not SIGPIPE */
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGPIPE, &ign, &old);
 	struct kiln_err e = KILN_ERR_INIT;
 	kiln_write_all(in[1], input, strlen(input), &e);
 	kiln_err_release(&e);
 	close(in[1]);
+	sigaction(SIGPIPE, &old, NULL);
 	char *data = NULL;
 	size_t len = 0;
 	int r = kiln_read_fd(outp[0], 1u << 20, "credential helper output", &data, &len, err);

@@ -47,13 +47,15 @@ void reg_json_error(const char *body, size_t len, char **code, char **message)
 	json_decref(j);
 }
 
-int reg_json_catalog(const char *body, size_t len, struct kiln_strv *out, struct kiln_err *err)
+int reg_json_strings(const char *body, size_t len, const char *key, struct kiln_strv *out,
+                     struct kiln_err *err)
 {
 	json_t *j = parse(body, len);
-	json_t *repos = j ? json_object_get(j, "repositories") : NULL;
-	if (!json_is_array(repos)) {
+	json_t *repos = j ? json_object_get(j, key) : NULL;
+	if (!json_is_array(repos) && !(json_is_null(repos) && !strcmp(key, "tags"))) {
 		json_decref(j);
-		return kiln_err_set(err, KILN_E_INVALID, "malformed _catalog response");
+		return kiln_err_set(err, KILN_E_INVALID, "malformed registry answer: no `%s` list",
+		                    key);
 	}
 	size_t i;
 	json_t *v;

@@ -86,12 +86,43 @@ int reg_search(const char *registry, const char *term, const struct reg_opts *o,
 		ret = reg_resp_error(&c, &r, "_catalog", err);
 	struct kiln_strv all = KILN_STRV_INIT;
 	if (ret == 0)
-		ret = reg_json_catalog(r.resp.body.data, r.resp.body.len, &all, err);
+		ret =
+		    reg_json_strings(r.resp.body.data, r.resp.body.len, "repositories", &all, err);
 	for (size_t i = 0; ret == 0 && i < all.n; i++)
 		if (strstr(all.v[i], term))
 			kiln_strv_push(names, all.v[i]);
 	kiln_strv_release(&all);
 	reg_req_release(&r);
 	reg_client_close(&c);
+	return ret;
+}
+
+int reg_list_tags(const char *repo, const struct reg_opts *o, struct kiln_strv *tags,
+                  struct kiln_err *err)
+{
+	struct img_ref r;
+	if (img_ref_parse(repo, 0, &r, err) < 0)
+		return -1;
+	if (r.tag || r.digest) {
+		img_ref_release(&r);
+		return kiln_err_set(err, KILN_E_USAGE, "tag can't be used with --all-tags/-a");
+	}
+	struct reg_client c;
+	int ret = reg_client_open(&c, r.domain, r.path, false, o, err);
+	img_ref_release(&r);
+	if (ret < 0)
+		return -1;
+	struct reg_req q;
+	reg_req_init(&q, "GET", reg_url(&c, "/tags/list?n=10000"));
+	_cleanup_free_ char *what = xasprintf("tags of %s", c.familiar);
+	ret = reg_client_send(&c, &q, err);
+	if (ret == 0 && q.resp.status != 200)
+		ret = reg_resp_error(&c, &q, what, err);
+	if (ret == 0)
+		ret = reg_json_strings(q.resp.body.data, q.resp.body.len, "tags", tags, err);
+	reg_req_release(&q);
+	reg_client_close(&c);
+	if (ret == 0)
+		kiln_strv_sort(tags);
 	return ret;
 }

@@ -2,9 +2,11 @@
  * layer blobs, o->parallel at a time on the client's curl multi handle.
  * Every blob streams into a store blob writer that hashes as it writes;
  * the size is checked while streaming (a longer body is cut off) and the
- * digest at the end, before the blob is renamed into the store. Snapshots
- * are unpacked once every blob is stored; the manifest is stored verbatim
- * and tagged last, so a failure leaves at most unreferenced blobs. */
+ * digest at the end, before the blob is renamed into the store. The same
+ * bytes feed a thread that unpacks the layer's snapshot (unpack.c),
+ * published only once its digest and diffID are verified. The manifest is
+ * stored verbatim and tagged last, so a failure leaves at most
+ * unreferenced blobs. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,10 +18,13 @@ struct dl {
 	struct img_store *s;
 	const struct img_descriptor *d;
 	struct img_blob_writer *w;
-	uint64_t got, last_emit;
+	uint64_t got, last_emit, resume_from;
 	int attempts;
+	bool resumable; /* the last attempt broke off after good bytes */
 	bool done;
 	struct reg_req req;
+	struct img_layer layer; /* for the snapshot (diff_id empty: none to unpack) */
+	struct reg_unpack unpack;
 };
 
 void reg_pull_result_release(struct reg_pull_result *r)
@@ -95,14 +100,35 @@ static int pick_manifest(const char *data, size_t len, const struct platform *wa
 
 /* --- blobs ---------------------------------------------------------------- */
 
+/* A fresh unpacking for a download that starts from byte 0. */
+static int unpack_restart(struct dl *x, struct kiln_err *err)
+{
+	reg_unpack_finish(&x->unpack, false, NULL);
+	if (!x->layer.diff_id[0])
+		return 0;
+	return reg_unpack_start(&x->unpack, x->s, &x->layer, err);
+}
+
 static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 {
 	struct dl *x = ud;
+	if (x->resume_from && x->req.resp.status != 206) {
+		/* the registry ignored the Range: start the blob over */
+		kiln_debug("registry: %s: no range support, downloading again", x->d->digest);
+		x->resume_from = 0;
+		img_blob_writer_free(x->w);
+		x->got = x->last_emit = 0;
+		x->w = img_blob_writer_new(x->s, err);
+		if (!x->w || unpack_restart(x, err) < 0)
+			return -1;
+	}
+	x->resume_from = 0;
 	if (x->got + n > (uint64_t)x->d->size)
 		return kiln_err_set(err, KILN_E_CORRUPT,
 		                    "blob %s is larger than the %lld bytes its descriptor names",
 		                    x->d->digest, (long long)x->d->size);
-	if (img_blob_writer_write(x->w, p, n, err) < 0)
+	if (img_blob_writer_write(x->w, p, n, err) < 0 ||
+	    reg_unpack_feed(&x->unpack, p, n, err) < 0)
 		return -1;
 	x->got += n;
 	if (x->got - x->last_emit >= (512u << 10) || x->got == (uint64_t)x->d->size) {
@@ -113,15 +139,25 @@ static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 	return 0;
 }
 
-static int dl_start(struct dl *x, struct kiln_err *err)
+/* (Re)starts the download; after a transfer that broke off, from where it
+ * stopped (HTTP Range) when the bytes so far are kept. */
+static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
 {
-	img_blob_writer_free(x->w);
-	x->got = x->last_emit = 0;
-	x->w = img_blob_writer_new(x->s, err);
-	if (!x->w)
-		return -1;
+	x->resume_from = resume && x->w && x->got ? x->got : 0;
+	if (!x->resume_from) {
+		img_blob_writer_free(x->w);
+		x->got = x->last_emit = 0;
+		x->w = img_blob_writer_new(x->s, err);
+		if (!x->w || unpack_restart(x, err) < 0)
+			return -1;
+	}
 	reg_req_release(&x->req);
 	reg_req_init(&x->req, "GET", reg_url(x->c, "/blobs/%s", x->d->digest));
+	if (x->resume_from) {
+		kiln_debug("registry: resuming %s at byte %llu", x->d->digest,
+		           (unsigned long long)x->resume_from);
+		reg_req_header(&x->req, "Range: bytes=%llu-", (unsigned long long)x->resume_from);
+	}
 	x->req.sink = dl_sink;
 	x->req.sink_ud = x;
 	x->req.ud = x;
@@ -139,6 +175,9 @@ static int dl_finish(struct dl *x, struct kiln_err *err)
 	bool transient =
 	    !corrupt && (r->result != CURLE_OK || r->resp.status == 429 || r->resp.status >= 500);
 	if (transient && x->attempts < REG_MAX_ATTEMPTS) {
+		/* bytes that arrived with a good status are kept: resume there */
+		x->resumable =
+		    r->result != CURLE_OK && (r->resp.status == 200 || r->resp.status == 206);
 		reg_emit(x->c, REG_EV_RETRYING, x->d->digest, (uint64_t)x->attempts,
 		         REG_MAX_ATTEMPTS,
 		         r->result != CURLE_OK ? curl_easy_strerror(r->result) : "server error");
@@ -147,7 +186,7 @@ static int dl_finish(struct dl *x, struct kiln_err *err)
 	_cleanup_free_ char *what = xasprintf("blob %s", x->d->digest);
 	if (reg_req_transport_err(r, err) < 0)
 		return -1;
-	if (r->resp.status != 200)
+	if (r->resp.status != 200 && r->resp.status != 206)
 		return reg_resp_error(x->c, r, what, err);
 	if (x->got != (uint64_t)x->d->size)
 		return kiln_err_set(
@@ -157,13 +196,20 @@ static int dl_finish(struct dl *x, struct kiln_err *err)
 	if (img_blob_writer_commit(x->w, x->d->digest, NULL, NULL, err) < 0)
 		return kiln_err_wrap(err, "filesystem layer verification failed for digest %s",
 		                     x->d->digest);
-	x->done = true;
 	reg_emit(x->c, REG_EV_DOWNLOAD_COMPLETE, x->d->digest, 0, 0, NULL);
+	if (x->unpack.running) {
+		reg_emit(x->c, REG_EV_EXTRACTING, x->d->digest, 0, (uint64_t)x->d->size, NULL);
+		if (reg_unpack_finish(&x->unpack, true, err) < 0)
+			return -1;
+		reg_emit(x->c, REG_EV_PULL_COMPLETE, x->d->digest, 0, 0, NULL);
+	}
+	x->done = true;
 	return 0;
 }
 
 static void dl_release(struct dl *x)
 {
+	reg_unpack_finish(&x->unpack, false, NULL);
 	img_blob_writer_free(x->w);
 	reg_req_release(&x->req);
 }
@@ -181,7 +227,7 @@ static int download_all(struct reg_client *c, struct img_store *s, struct dl *v,
 				continue;
 			x->c = c;
 			x->s = s;
-			if (dl_start(x, err) < 0)
+			if (dl_start(x, false, err) < 0)
 				ret = -1;
 			else
 				active++;
@@ -196,7 +242,7 @@ static int download_all(struct reg_client *c, struct img_store *s, struct dl *v,
 		struct kiln_err e = KILN_ERR_INIT;
 		int f = dl_finish(x, &e);
 		if (f == 1 && ret == 0) {
-			if (dl_start(x, &e) < 0)
+			if (dl_start(x, x->resumable, &e) < 0)
 				f = -1;
 			else
 				active++;
@@ -327,7 +373,20 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 	for (size_t i = 0; i < m->n_layers; i++) {
 		v[i].d = &m->layers[i];
 		v[i].req.body_fd = -1;
+		v[i].unpack.rfd = v[i].unpack.wfd = -1;
 		v[i].done = img_store_has_blob(p->s, m->layers[i].digest);
+		bool dup = false; /* the same blob twice (empty layers): one download */
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = !strcmp(m->layers[j].digest, m->layers[i].digest);
+		if (dup) {
+			v[i].done = true;
+			continue;
+		}
+		if (!v[i].done && !img_snapshot_exists(p->s, p->cfg->diff_ids[i])) {
+			snprintf(v[i].layer.diff_id, KILN_DIGEST_LEN, "%s", p->cfg->diff_ids[i]);
+			snprintf(v[i].layer.digest, KILN_DIGEST_LEN, "%s", m->layers[i].digest);
+			v[i].layer.size = (uint64_t)m->layers[i].size;
+		}
 		reg_emit(&p->c, v[i].done ? REG_EV_LAYER_EXISTS : REG_EV_LAYER_WAIT,
 		         m->layers[i].digest, 0, 0, NULL);
 		fresh[i] = !v[i].done;
@@ -335,8 +394,11 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 	}
 	int parallel = o && o->parallel > 0 ? o->parallel : 3;
 	int ret = download_all(&p->c, p->s, v, m->n_layers, parallel, err);
-	for (size_t i = 0; i < m->n_layers; i++)
+	_cleanup_free_ bool *unpacked = xcalloc(m->n_layers + 1, sizeof(bool));
+	for (size_t i = 0; i < m->n_layers; i++) {
+		unpacked[i] = v[i].layer.diff_id[0] != '\0';
 		dl_release(&v[i]);
+	}
 	free(v);
 	for (size_t i = 0; ret == 0 && i < m->n_layers; i++) {
 		struct img_layer l = {0};
@@ -344,12 +406,13 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 		snprintf(l.digest, sizeof(l.digest), "%s", m->layers[i].digest);
 		l.size = (uint64_t)m->layers[i].size;
 		l.media_type = m->layers[i].media_type;
-		char *path = NULL;
-		if (fresh[i])
+		char *path = NULL; /* unpacked while downloading, or before, or now */
+		bool now = !img_snapshot_exists(p->s, l.diff_id);
+		if (now && fresh[i])
 			reg_emit(&p->c, REG_EV_EXTRACTING, l.digest, 0, (uint64_t)l.size, NULL);
 		ret = img_snapshot_ensure(p->s, &l, &path, err);
 		free(path);
-		if (ret == 0 && fresh[i])
+		if (ret == 0 && fresh[i] && (now || !unpacked[i]))
 			reg_emit(&p->c, REG_EV_PULL_COMPLETE, l.digest, 0, 0, NULL);
 	}
 	return ret;
@@ -397,10 +460,9 @@ int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	}
 	p.c.cb = cb;
 	p.c.cb_ud = ud;
-	if (p.ref.tag) {
-		_cleanup_free_ char *line = xasprintf("%s: Pulling from %s", p.ref.tag, p.ref.path);
-		reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
-	}
+	_cleanup_free_ char *line =
+	    xasprintf("%s: Pulling from %s", p.ref.digest ? p.ref.digest : p.ref.tag, p.ref.path);
+	reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
 	char before[KILN_DIGEST_LEN];
 	previous_id(s, full, before);
 	bool downloaded = false;

@@ -5,15 +5,25 @@
  * uncompressed layers are compressed once (img_layer_compressed). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "reg-internal.h"
 
-#define CHUNK_THRESHOLD (64ull << 20) /* blobs above this go up in PATCH chunks */
-#define CHUNK_SIZE      (32ull << 20)
+/* Blobs above CHUNK_SIZE go up in PATCH chunks of that size (tests set
+ * KILN_PUSH_CHUNK_SIZE to see it happen on small blobs). */
+#define CHUNK_SIZE_DEFAULT (64ull << 20)
+
+static uint64_t chunk_size(void)
+{
+	const char *e = getenv("KILN_PUSH_CHUNK_SIZE");
+	unsigned long long v = e ? strtoull(e, NULL, 10) : 0;
+	return v >= 4096 ? v : CHUNK_SIZE_DEFAULT;
+}
 
 void reg_push_result_release(struct reg_push_result *r)
 {
@@ -98,7 +108,7 @@ static int send_part(struct reg_client *c, const char *method, char *url, int fd
 }
 
 static int upload_blob(struct reg_client *c, struct img_store *s, const char *digest, uint64_t size,
-                       const char *location_in, struct kiln_err *err)
+                       const char *location_in, const char *id, struct kiln_err *err)
 {
 	_cleanup_free_ char *path = img_store_blob_path(s, digest);
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -106,19 +116,23 @@ static int upload_blob(struct reg_client *c, struct img_store *s, const char *di
 		return kiln_err_set(err, errno, "open blob `%s`", digest);
 	_cleanup_free_ char *location = xstrdup(location_in);
 	_cleanup_free_ char *dq = xasprintf("digest=%s", digest);
-	if (size <= CHUNK_THRESHOLD) {
-		reg_emit(c, REG_EV_PUSHING, digest, 0, size, NULL);
+	uint64_t chunk = chunk_size();
+	if (size <= chunk) {
+		if (id)
+			reg_emit(c, REG_EV_PUSHING, id, 0, size, NULL);
 		return send_part(c, "PUT", upload_url(c, location, dq), fd, 0, size, false, NULL,
 		                 201, err);
 	}
-	for (uint64_t off = 0; off < size; off += CHUNK_SIZE) {
-		uint64_t n = size - off < CHUNK_SIZE ? size - off : CHUNK_SIZE;
-		reg_emit(c, REG_EV_PUSHING, digest, off, size, NULL);
+	for (uint64_t off = 0; off < size; off += chunk) {
+		uint64_t n = size - off < chunk ? size - off : chunk;
+		if (id)
+			reg_emit(c, REG_EV_PUSHING, id, off, size, NULL);
 		if (send_part(c, "PATCH", upload_url(c, location, NULL), fd, (off_t)off, n, true,
 		              &location, 202, err) < 0)
 			return -1;
 	}
-	reg_emit(c, REG_EV_PUSHING, digest, size, size, NULL);
+	if (id)
+		reg_emit(c, REG_EV_PUSHING, id, size, size, NULL);
 	return send_part(c, "PUT", upload_url(c, location, dq), fd, 0, 0, false, NULL, 201, err);
 }
 
@@ -142,14 +156,14 @@ static char *mount_source(const struct img_image *img, const struct img_ref *dst
 
 /* Makes sure the registry holds blob d: exists, mounted or uploaded. */
 static int push_blob(struct reg_client *c, struct img_store *s, const struct img_descriptor *d,
-                     const char *from, bool layer, struct kiln_err *err)
+                     const char *from, const char *layer, struct kiln_err *err)
 {
 	int ex = blob_exists(c, d->digest, err);
 	if (ex < 0)
 		return -1;
 	if (ex) {
 		if (layer)
-			reg_emit(c, REG_EV_PUSH_EXISTS, d->digest, 0, 0, NULL);
+			reg_emit(c, REG_EV_PUSH_EXISTS, layer, 0, 0, NULL);
 		return 0;
 	}
 	_cleanup_free_ char *location = NULL;
@@ -158,52 +172,204 @@ static int push_blob(struct reg_client *c, struct img_store *s, const struct img
 		return -1;
 	if (st == 1) {
 		if (layer)
-			reg_emit(c, REG_EV_MOUNTED, d->digest, 0, 0, from);
+			reg_emit(c, REG_EV_MOUNTED, layer, 0, 0, from);
 		return 0;
 	}
-	if (upload_blob(c, s, d->digest, (uint64_t)d->size, location, err) < 0)
+	if (upload_blob(c, s, d->digest, (uint64_t)d->size, location, layer, err) < 0)
 		return kiln_err_wrap(err, "pushing blob %s", d->digest);
 	if (layer)
-		reg_emit(c, REG_EV_PUSHED, d->digest, 0, 0, NULL);
+		reg_emit(c, REG_EV_PUSHED, layer, 0, 0, NULL);
 	return 0;
 }
 
-/* The manifest as pushed: layers compressed (once) where stored uncompressed. */
-static int push_manifest_layers(struct img_store *s, const struct img_image *img,
-                                enum img_compression comp, struct img_manifest *out,
-                                struct kiln_err *err)
+/* --- streaming: upload a layer while it is compressed ----------------------
+ * The compressor hands over pieces (a bounded queue); an uploader thread
+ * sends them as the body of ONE chunked PATCH (the distribution spec's
+ * streamed upload), then the PUT ?digest= closes the upload. */
+
+#define STREAM_QUEUE 3
+
+struct stream_up {
+	struct reg_client *c;
+	const char *diff_id;
+	uint64_t total; /* uncompressed size, for progress */
+	char *location;
+	uint64_t sent;
+	pthread_t th;
+	bool started, closed, abort, failed;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct {
+		void *p;
+		size_t n;
+	} q[STREAM_QUEUE];
+	size_t head, count, head_off;
+	struct kiln_err err; /* the uploader's failure */
+};
+
+/* curl's read callback for the PATCH body: waits for the next piece. */
+static size_t stream_source(char *buf, size_t size, size_t nmemb, void *ud)
 {
-	const struct img_manifest *m = img->manifest;
-	memset(out, 0, sizeof(*out));
-	out->schema_version = 2;
-	out->media_type = xstrdup(m->media_type ? m->media_type : IMG_MT_OCI_MANIFEST);
-	img_descriptor_copy(&out->config, &m->config);
-	out->layers = xcalloc(m->n_layers + 1, sizeof(*out->layers));
-	for (size_t i = 0; i < m->n_layers; i++) {
-		enum img_compression have;
-		if (img_compression_from_media_type(m->layers[i].media_type, &have, err) < 0)
-			return -1;
-		out->n_layers = i + 1;
-		if (have != IMG_COMPRESS_NONE || comp == IMG_COMPRESS_NONE) {
-			img_descriptor_copy(&out->layers[i], &m->layers[i]);
-			continue;
-		}
-		struct img_layer in = {0}, z = {0};
-		snprintf(in.diff_id, sizeof(in.diff_id), "%s", img->config->diff_ids[i]);
-		snprintf(in.digest, sizeof(in.digest), "%s", m->layers[i].digest);
-		in.size = (uint64_t)m->layers[i].size;
-		in.media_type = m->layers[i].media_type; /* borrowed, never released */
-		if (img_layer_compressed(s, &in, comp, &z, err) < 0)
-			return -1;
-		img_layer_descriptor(&z, &out->layers[i]);
-		img_layer_release(&z);
+	struct stream_up *u = ud;
+	size_t want = size * nmemb, got = 0;
+	pthread_mutex_lock(&u->mu);
+	while (!u->count && !u->closed)
+		pthread_cond_wait(&u->cv, &u->mu);
+	if (u->abort) {
+		pthread_mutex_unlock(&u->mu);
+		return CURL_READFUNC_ABORT;
 	}
-	bool docker = !strcmp(out->media_type, IMG_MT_DOCKER_MANIFEST);
-	for (size_t i = 0; docker && i < out->n_layers; i++)
-		if (!strcmp(out->layers[i].media_type, IMG_MT_LAYER_GZIP)) {
-			free(out->layers[i].media_type);
-			out->layers[i].media_type = xstrdup(IMG_MT_DOCKER_LAYER);
+	if (u->count) {
+		size_t left = u->q[u->head].n - u->head_off;
+		got = left < want ? left : want;
+		memcpy(buf, (char *)u->q[u->head].p + u->head_off, got);
+		u->head_off += got;
+		if (u->head_off == u->q[u->head].n) {
+			free(u->q[u->head].p);
+			u->head = (u->head + 1) % STREAM_QUEUE;
+			u->count--;
+			u->head_off = 0;
+			pthread_cond_broadcast(&u->cv);
 		}
+	}
+	pthread_mutex_unlock(&u->mu);
+	u->sent += got;
+	return got;
+}
+
+static void *uploader(void *arg)
+{
+	struct stream_up *u = arg;
+	struct reg_req r;
+	reg_req_init(&r, "PATCH", upload_url(u->c, u->location, NULL));
+	reg_req_header(&r, "Content-Type: application/octet-stream");
+	r.source = stream_source;
+	r.source_ud = u;
+	struct kiln_err e = KILN_ERR_INIT;
+	int ret = reg_client_send(u->c, &r, &e); /* a streamed body is never retried */
+	if (ret == 0 && r.resp.status != 202)
+		ret = reg_resp_error(u->c, &r, "blob upload", &e);
+	if (ret == 0 && r.resp.location) {
+		free(u->location);
+		u->location = xstrdup(r.resp.location);
+	}
+	reg_req_release(&r);
+	pthread_mutex_lock(&u->mu);
+	if (ret < 0 || !u->closed || u->count) {
+		if (ret == 0)
+			kiln_err_set(&e, EIO, "the registry ended the upload early");
+		kiln_err_move(&u->err, &e);
+		u->failed = true;
+	}
+	pthread_cond_broadcast(&u->cv);
+	pthread_mutex_unlock(&u->mu);
+	kiln_err_release(&e);
+	return NULL;
+}
+
+/* img_chunk_fn: the first piece opens the upload and starts the uploader. */
+static int stream_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
+{
+	struct stream_up *u = ud;
+	if (!u->started) {
+		if (upload_start(u->c, "", NULL, &u->location, err) < 0)
+			return -1;
+		pthread_mutex_init(&u->mu, NULL);
+		pthread_cond_init(&u->cv, NULL);
+		if (pthread_create(&u->th, NULL, uploader, u) != 0)
+			return kiln_err_set(err, EAGAIN, "starting the upload thread");
+		u->started = true;
+	}
+	pthread_mutex_lock(&u->mu);
+	while (u->count == STREAM_QUEUE && !u->failed)
+		pthread_cond_wait(&u->cv, &u->mu);
+	if (u->failed) {
+		pthread_mutex_unlock(&u->mu);
+		return kiln_err_set(err, u->err.code, "%s", u->err.msg);
+	}
+	size_t tail = (u->head + u->count) % STREAM_QUEUE;
+	u->q[tail].p = xmemdup(p, n);
+	u->q[tail].n = n;
+	u->count++;
+	pthread_cond_broadcast(&u->cv);
+	pthread_mutex_unlock(&u->mu);
+	reg_emit(u->c, REG_EV_PUSHING, u->diff_id, u->sent, u->total, NULL);
+	return 0;
+}
+
+/* Ends the body and waits for the uploader, then completes the upload as
+ * digest; with digest NULL (compression failed) the upload is aborted. */
+static int stream_finish(struct stream_up *u, const char *digest, struct kiln_err *err)
+{
+	int ret = 0;
+	if (u->started) {
+		pthread_mutex_lock(&u->mu);
+		u->closed = true;
+		u->abort = !digest;
+		pthread_cond_broadcast(&u->cv);
+		pthread_mutex_unlock(&u->mu);
+		pthread_join(u->th, NULL);
+		for (; u->count; u->count--, u->head = (u->head + 1) % STREAM_QUEUE)
+			free(u->q[u->head].p);
+		pthread_mutex_destroy(&u->mu);
+		pthread_cond_destroy(&u->cv);
+		if (u->failed && digest)
+			ret = kiln_err_set(err, u->err.code, "%s", u->err.msg);
+	}
+	if (ret == 0 && digest && u->location) {
+		_cleanup_free_ char *dq = xasprintf("digest=%s", digest);
+		ret = send_part(u->c, "PUT", upload_url(u->c, u->location, dq), -1, 0, 0, false,
+		                NULL, 201, err);
+	}
+	kiln_err_release(&u->err);
+	free(u->location);
+	u->location = NULL;
+	return ret;
+}
+
+/* --- layers ------------------------------------------------------------------- */
+
+/* Pushes layer i of img and fills its descriptor as pushed: an
+ * uncompressed local layer is compressed once (remembered in the store),
+ * uploading while it compresses the first time. */
+static int push_layer(struct reg_client *c, struct img_store *s, const struct img_image *img,
+                      size_t i, enum img_compression comp, const char *from,
+                      struct img_descriptor *out, struct kiln_err *err)
+{
+	const struct img_descriptor *d = &img->manifest->layers[i];
+	const char *diff = img->config->diff_ids[i];
+	enum img_compression have;
+	if (img_compression_from_media_type(d->media_type, &have, err) < 0)
+		return -1;
+	if (have != IMG_COMPRESS_NONE || comp == IMG_COMPRESS_NONE) {
+		img_descriptor_copy(out, d);
+		return push_blob(c, s, out, from, diff, err);
+	}
+	struct img_layer in = {0}, z = {0};
+	snprintf(in.diff_id, sizeof(in.diff_id), "%s", diff);
+	snprintf(in.digest, sizeof(in.digest), "%s", d->digest);
+	in.size = (uint64_t)d->size;
+	in.media_type = d->media_type; /* borrowed, never released */
+	struct stream_up u = {.c = c, .diff_id = diff, .total = in.size};
+	bool streamed = false;
+	int ret = img_layer_compressed_stream(s, &in, comp, &z, stream_sink, &u, &streamed, err);
+	if (ret < 0) {
+		stream_finish(&u, NULL, NULL);
+		return -1;
+	}
+	img_layer_descriptor(&z, out);
+	if (!strcmp(img->manifest->media_type ? img->manifest->media_type : "",
+	            IMG_MT_DOCKER_MANIFEST) &&
+	    !strcmp(out->media_type, IMG_MT_LAYER_GZIP)) {
+		free(out->media_type);
+		out->media_type = xstrdup(IMG_MT_DOCKER_LAYER);
+	}
+	img_layer_release(&z);
+	if (!streamed)
+		return push_blob(c, s, out, from, diff, err);
+	if (stream_finish(&u, out->digest, err) < 0)
+		return kiln_err_wrap(err, "pushing layer %s", diff);
+	reg_emit(c, REG_EV_PUSHED, diff, 0, 0, NULL);
 	return 0;
 }
 
@@ -246,7 +412,7 @@ int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	if (img_ref_parse(ref, IMG_REF_DEFAULT_TAG, &r, err) < 0)
 		return -1;
 	_cleanup_free_ char *full = img_ref_string(&r);
-	_cleanup_free_ char *fam = img_ref_familiar(&r);
+	_cleanup_free_ char *fam = img_ref_familiar_name(&r);
 	struct img_image *img = NULL;
 	if (r.digest || img_image_load(s, full, &img, NULL) < 0) {
 		img_ref_release(&r);
@@ -265,15 +431,20 @@ int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	_cleanup_free_ char *name = img_ref_name(&r);
 	_cleanup_free_ char *line = xasprintf("The push refers to repository [%s]", c.familiar);
 	reg_emit(&c, REG_EV_STATUS, NULL, 0, 0, line);
-	struct img_manifest pm;
-	ret = push_manifest_layers(s, img, o ? o->compression : IMG_COMPRESS_GZIP, &pm, err);
+	const struct img_manifest *m = img->manifest;
+	struct img_manifest pm = {.schema_version = 2};
+	pm.media_type = xstrdup(m->media_type ? m->media_type : IMG_MT_OCI_MANIFEST);
+	img_descriptor_copy(&pm.config, &m->config);
+	pm.layers = xcalloc(m->n_layers + 1, sizeof(*pm.layers));
+	pm.n_layers = m->n_layers;
 	_cleanup_free_ char *from = mount_source(img, &r);
-	for (size_t i = pm.n_layers; ret == 0 && i-- > 0;)
-		reg_emit(&c, REG_EV_PUSH_PREPARING, pm.layers[i].digest, 0, 0, NULL);
-	for (size_t i = pm.n_layers; ret == 0 && i-- > 0;)
-		ret = push_blob(&c, s, &pm.layers[i], from, true, err);
+	for (size_t i = m->n_layers; i-- > 0;)
+		reg_emit(&c, REG_EV_PUSH_PREPARING, img->config->diff_ids[i], 0, 0, NULL);
+	enum img_compression comp = o ? o->compression : IMG_COMPRESS_GZIP;
+	for (size_t i = m->n_layers; ret == 0 && i-- > 0;)
+		ret = push_layer(&c, s, img, i, comp, from, &pm.layers[i], err);
 	if (ret == 0)
-		ret = push_blob(&c, s, &pm.config, NULL, false, err);
+		ret = push_blob(&c, s, &pm.config, NULL, NULL, err);
 	_cleanup_free_ char *json = NULL;
 	if (ret == 0)
 		ret = put_manifest(&c, r.tag, &pm, res, &json, err);

@@ -3,6 +3,7 @@
 #define KILN_REG_INTERNAL_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "registry.h"
@@ -41,6 +42,10 @@ struct reg_req {
 	int body_fd; /* request body from a file (-1: none), body_len bytes from body_off */
 	off_t body_off;
 	uint64_t fd_len;
+	/* request body produced as it is sent (chunked transfer encoding):
+	 * curl's read callback; such a request is never retried */
+	size_t (*source)(char *buf, size_t size, size_t nmemb, void *ud);
+	void *source_ud;
 	size_t max_body; /* bound on a body kept in resp.body */
 	reg_sink_fn sink;
 	void *sink_ud;
@@ -87,8 +92,9 @@ struct reg_token {
 	time_t expires;
 };
 struct reg_auth {
-	char *user, *pass; /* credentials, or NULL (anonymous) */
-	bool basic;        /* the registry asked for basic auth */
+	char *user, *pass;   /* credentials, or NULL (anonymous) */
+	bool basic;          /* the registry asked for basic auth */
+	bool no_basic_creds; /* ... and there were no credentials to give */
 	char *realm, *service;
 	struct reg_token *tokens;
 	size_t n_tokens;
@@ -144,12 +150,31 @@ int reg_get_manifest(struct reg_client *c, const char *reference, bool accept_in
                      size_t *len, char **media_type, char digest[KILN_DIGEST_LEN],
                      struct kiln_err *err);
 
+/* unpack.c: a layer's snapshot unpacked by a thread from the bytes fed to
+ * it while they download. finish(complete=false) abandons it (nothing is
+ * published); finish(complete=true) returns the unpacking's result. */
+struct reg_unpack {
+	struct img_store *s;
+	struct img_layer layer;
+	int rfd, wfd;
+	pthread_t th;
+	bool running;
+	int ret;
+	struct kiln_err err;
+};
+int reg_unpack_start(struct reg_unpack *u, struct img_store *s, const struct img_layer *l,
+                     struct kiln_err *err);
+int reg_unpack_feed(struct reg_unpack *u, const void *p, size_t n, struct kiln_err *err);
+int reg_unpack_finish(struct reg_unpack *u, bool complete, struct kiln_err *err);
+
 /* json.c (jansson) */
 int reg_json_token(const char *body, size_t len, char **token, long *expires_in,
                    struct kiln_err *err);
 /* First error of a registry error body: code and message (allocated, may be NULL). */
 void reg_json_error(const char *body, size_t len, char **code, char **message);
-int reg_json_catalog(const char *body, size_t len, struct kiln_strv *out, struct kiln_err *err);
+/* The strings of the array `key` ("repositories" of _catalog, "tags" of tags/list). */
+int reg_json_strings(const char *body, size_t len, const char *key, struct kiln_strv *out,
+                     struct kiln_err *err);
 const char *reg_media_type_of(const char *body, size_t len); /* static string or NULL */
 
 #endif

@@ -22,11 +22,13 @@
 #include "image.h"
 
 struct reg_opts {
-	const char *platform;             /* "os/arch[/variant]"; NULL: the host's */
-	char **insecure;                  /* NULL-terminated "host[:port]" list, or NULL */
-	enum img_compression compression; /* push: of local uncompressed layers (gzip) */
-	int parallel;                     /* concurrent blob transfers (0: 3) */
-	const char *docker_config;        /* NULL: $DOCKER_CONFIG or ~/.docker */
+	const char *platform; /* "os/arch[/variant]"; NULL: the host's */
+	char **insecure;      /* NULL-terminated "host[:port]" list, or NULL */
+	/* push: compression of local uncompressed layers; IMG_COMPRESS_NONE
+	 * (0) pushes them as stored; the CLI passes gzip, docker's default */
+	enum img_compression compression;
+	int parallel;              /* concurrent blob transfers (0: 3) */
+	const char *docker_config; /* NULL: $DOCKER_CONFIG or ~/.docker */
 };
 
 /* Progress events (the CLI prints docker's lines from them). id is the
@@ -85,6 +87,10 @@ void reg_push_result_release(struct reg_push_result *r);
  * result remembered in the store), then the manifest. */
 int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg_progress_fn cb,
              void *ud, struct reg_push_result *res, struct kiln_err *err);
+
+/* The tags of repository repo (no tag or digest), sorted (pull -a). */
+int reg_list_tags(const char *repo, const struct reg_opts *o, struct kiln_strv *tags,
+                  struct kiln_err *err);
 
 /* The raw manifest or index ref names (docker manifest inspect). */
 int reg_manifest_fetch(const char *ref, const struct reg_opts *o, char **data, size_t *len,

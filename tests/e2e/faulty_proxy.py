@@ -7,6 +7,7 @@ MODE-FILE holds one word, read per request:
   drop     send half of each blob body, then close the connection (once per blob)
   endless  answer manifest GETs with a body that never ends
   busy     answer every request with 503 once, then forward (per path)
+  stall D  hold GETs of blob D (a digest) until the mode changes
 Writes the port it listens on (127.0.0.1) to PORT-FILE."""
 import http.client, http.server, socketserver, sys, threading
 
@@ -33,6 +34,10 @@ class H(http.server.BaseHTTPRequestHandler):
             return True
     def handle_any(self):
         m = mode()
+        while m.startswith("stall ") and self.command == "GET" and self.path.endswith("/blobs/" + m[6:]):
+            import time
+            time.sleep(0.1)
+            m = mode()
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
         if m == "busy" and self.first_time(self.command + self.path):
@@ -76,6 +81,8 @@ class H(http.server.BaseHTTPRequestHandler):
 
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    def handle_error(self, request, client_address):
+        pass  # clients hanging up on purpose
 
 srv = S(("127.0.0.1", 0), H)
 with open(port_file + ".tmp", "w") as f:

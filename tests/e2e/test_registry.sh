@@ -41,6 +41,12 @@ run_ok "pulled store checks clean" kiln --root "$R2" system check
 run_ok "pull again" kiln --root "$R2" pull "$R/img:1"
 expect_contains "pull again is up to date" "$OUT" "Status: Image is up to date for $R/img:1"
 expect_contains "pull again skips stored layers" "$OUT" "Already exists"
+if command -v script >/dev/null; then
+	TTY_OUT=$(script -qec "'$KILN' --root '$T/root11' pull '$R/img:1'" /dev/null)
+	expect_contains "a terminal gets progress bars" "$TTY_OUT" ": Downloading ["
+	expect_contains "a terminal gets each layer redrawn in place" "$TTY_OUT" "$(printf '\033[1A')"
+fi
+expect_not_contains "no progress bars without a terminal" "$OUT" "Downloading"
 run_ok "pull -q" kiln --root "$R2" pull -q "$R/img:1"
 expect_eq "pull -q prints the reference only" "$OUT" "$R/img:1"
 run_ok "pull by digest" kiln --root "$T/root3" pull "$R/img@$DIG"
@@ -71,6 +77,13 @@ expect_contains "RepoDigest of an index pull is the index's" \
 run_fail "no matching platform" 1 kiln --root "$T/root5" pull --platform linux/s390x "$R/multi:1"
 expect_contains "no matching platform message" "$OUT" "no matching manifest for linux/s390x in the manifest list entries"
 
+python3 "$KILN_SRC/tests/e2e/mklayers.py" "$T/empties" e1 3 0 >/dev/null
+run_ok "skopeo pushes an image with one empty layer listed three times" \
+	skopeo copy --dest-tls-verify=false "oci:$T/empties:e1" "docker://$R/empties:1"
+run_ok "pull it" kiln --root "$T/root12" pull "$R/empties:1"
+expect_eq "the shared blob is downloaded once" "$(printf '%s\n' "$OUT" | grep -c 'Pulling fs layer')" 1
+run_ok "the image with repeated layers checks clean" kiln --root "$T/root12" system check
+
 run_ok "manifest inspect" kiln manifest inspect "$R/multi:1"
 expect_contains "manifest inspect prints the index" "$OUT" '"application/vnd.oci.image.index.v1+json"'
 
@@ -80,7 +93,7 @@ run_fail "missing repository" 1 kiln --root "$T/root6" pull "$R/nothere"
 expect_contains "missing repository message" "$OUT" "$R/nothere"
 expect_eq "nothing stored after failed pulls" "$(ls "$T/root6/images/blobs/sha256" | wc -l)" 0
 run_fail "push of an unknown image" 1 kiln push "$R/none:1"
-expect_eq "push of an unknown image message" "$OUT" "Error: An image does not exist locally with the tag: $R/none:1"
+expect_eq "push of an unknown image message" "$OUT" "Error: An image does not exist locally with the tag: $R/none"
 
 # parallel gzip: members made on every core form one gzip stream whose
 # content is the layer (several 4 MiB pieces, compressible and not)
@@ -94,7 +107,8 @@ GZ=$(grep -l . "$ROOT"/compressed/"${DIFF#sha256:}".gzip)
 ZB="$ROOT/images/blobs/sha256/$(cut -d' ' -f1 "$GZ" | cut -d: -f2)"
 run_ok "gzip -t reads the pushed layer" gzip -t "$ZB"
 expect_eq "gunzip gives the layer back" "sha256:$(gzip -dc "$ZB" | sha256sum | cut -d' ' -f1)" "$DIFF"
-run_ok "pull the multi-piece image" kiln --root "$T/root7" pull "$R/big:1"
+run_ok "pull the multi-piece image" kiln -D --root "$T/root7" pull "$R/big:1"
+expect_contains "the layer is unpacked while it downloads" "$OUT" "registry: unpacking sha256:"
 expect_eq "multi-piece image ID" "$(kiln --root "$T/root7" inspect -f '{{.Id}}' "$R/big:1")" \
 	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
 cmp -s "$T/c3/bin/big" "$T/root7/snapshots/${DIFF#sha256:}/bin/big" && ok "the snapshot holds the file" ||
@@ -106,6 +120,21 @@ expect_eq "zstd layer media type" "$ZD" "application/vnd.oci.image.layer.v1.tar+
 run_ok "pull the zstd image" kiln --root "$T/root8" pull "$R/big:1"
 expect_eq "zstd image ID" "$(kiln --root "$T/root8" inspect -f '{{.Id}}' "$R/big:1")" \
 	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
+
+# an already compressed layer to a registry that lacks it: PATCH chunks
+start_registry b || not_ok "second registry starts"
+run_ok "tag for the second registry" kiln tag "$R/big:1" "$REG_b/big:1"
+run_ok "chunked push" env KILN_PUSH_CHUNK_SIZE=1048576 "$KILN" -D push --compression gzip "$REG_b/big:1"
+expect_contains "chunked push uploads the layer" "$OUT" ": Pushed"
+expect_contains "chunked push sends PATCH requests" "$OUT" "registry: PATCH http://$REG_b/v2/big/blobs/uploads/"
+run_ok "pull what went up in chunks" kiln --root "$T/root9" pull "$REG_b/big:1"
+expect_eq "chunked image ID" "$(kiln --root "$T/root9" inspect -f '{{.Id}}' "$REG_b/big:1")" \
+	"$(kiln inspect -f '{{.Id}}' "$R/big:1")"
+
+run_ok "pull -a" kiln --root "$T/root10" pull -a "$R/other"
+expect_eq "pull -a ends with the repository" "$(printf '%s\n' "$OUT" | tail -1)" "$R/other"
+expect_contains "pull -a pulls each tag" "$OUT" "2: Pulling from other"
+run_fail "pull -a with a tag" 125 kiln --root "$T/root10" pull -a "$R/other:2"
 
 run_ok "search the catalog" kiln search "$R/im"
 expect_contains "search lists img" "$OUT" "img"

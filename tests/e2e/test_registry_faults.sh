@@ -32,7 +32,8 @@ run_fail "an endless manifest is cut off" 1 kiln --root "$R2" pull "$P/img:1"
 expect_contains "the error names the limit" "$OUT" "registry response body"
 
 echo drop >"$T/mode"
-run_ok "a dropped connection mid-blob is retried" kiln --root "$R2" pull "$P/img:1"
+run_ok "a dropped connection mid-blob is retried" kiln -D --root "$R2" pull "$P/img:1"
+expect_contains "the retry resumes where the transfer stopped" "$OUT" "registry: resuming $LAYER at byte"
 expect_eq "the image arrived whole" "$(kiln --root "$R2" inspect -f '{{.Id}}' "$P/img:1")" \
 	"$(kiln inspect -f '{{.Id}}' "$P/img:1")"
 run_ok "store check after the retried pull" kiln --root "$R2" system check
@@ -41,3 +42,21 @@ echo busy >"$T/mode"
 run_ok "503 answers are retried" kiln --root "$T/root3" pull "$P/img:1"
 echo ok >"$T/mode"
 run_ok "a clean pull after the faults" kiln --root "$T/root4" pull "$P/img:1"
+
+# kill -9 during a pull: a second pull downloads only what was missing
+python3 "$KILN_SRC/tests/e2e/mklayers.py" "$T/layers" l1 4 200000 >"$T/layers.list"
+run_ok "skopeo pushes a 4-layer image" skopeo copy --dest-tls-verify=false "oci:$T/layers:l1" "docker://$REG_a/four:1"
+STALL=$(sed -n 3p "$T/layers.list" | cut -d' ' -f1)
+echo "stall $STALL" >"$T/mode"
+R5="$T/root5"
+"$KILN" --root "$R5" pull "$P/four:1" >"$T/pull5.out" 2>&1 &
+KPID=$!
+done_blobs() { ls "$R5/images/blobs/sha256" 2>/dev/null | wc -l; }
+for i in $(seq 300); do [ "$(done_blobs)" -ge 4 ] && break; sleep 0.1; done
+expect_eq "three layers and the config stored while one stalls" "$(done_blobs)" 4
+kill -9 $KPID; wait $KPID 2>/dev/null
+echo ok >"$T/mode"
+run_ok "pull again after kill -9" kiln --root "$R5" pull "$P/four:1"
+expect_eq "only the missing layer is downloaded" "$(printf '%s\n' "$OUT" | grep -c 'Pulling fs layer')" 1
+expect_eq "the others already exist" "$(printf '%s\n' "$OUT" | grep -c 'Already exists')" 3
+run_ok "store check after the resumed pull" kiln --root "$R5" system check

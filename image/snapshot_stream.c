@@ -1,0 +1,49 @@
+/* Snapshots unpacked from a blob as it streams in (a registry pull): the
+ * same checks as img_snapshot_ensure (blob digest and diffID verified
+ * before the snapshot is renamed into place), without a second read. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "layer-internal.h"
+#include "store-internal.h"
+
+bool img_snapshot_exists(struct img_store *s, const char *diff_id)
+{
+	if (!kiln_digest_valid(diff_id))
+		return false;
+	_cleanup_free_ char *path = kiln_path_join(s->snapshots, kiln_digest_hex(diff_id));
+	return kiln_path_exists(path);
+}
+
+static void drain(int fd)
+{
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		;
+}
+
+int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int fd,
+                         struct kiln_err *err)
+{
+	if (!kiln_digest_valid(layer->diff_id) || !kiln_digest_valid(layer->digest)) {
+		drain(fd);
+		return kiln_err_set(err, KILN_E_INVALID, "invalid layer `%s`", layer->diff_id);
+	}
+	_cleanup_free_ char *path = kiln_path_join(s->snapshots, kiln_digest_hex(layer->diff_id));
+	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ |
+	                 IMG_EXTRACT_SYNC_;
+	struct kiln_err e = KILN_ERR_INIT;
+	int r =
+	    img_layer_extract_verified_fd(s, fd, layer->digest, layer->diff_id, path, flags, &e);
+	drain(fd); /* the writer never blocks on a reader that gave up */
+	if (r < 0) {
+		if (e.code != KILN_E_CONFLICT || !kiln_path_exists(path)) {
+			kiln_err_move(err, &e);
+			return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
+		}
+		kiln_err_release(&e); /* another process made it: as good as ours */
+		return 0;
+	}
+	return kiln_fsync_dir(s->snapshots, err);
+}
