@@ -21,9 +21,28 @@ struct bld_rootfs {
 	size_t n, cap;
 	char **dirs; /* snapshot dirs, bottom first, made lazily (n_dirs of n) */
 	size_t n_dirs;
+	struct bld_vindex **vidx; /* per layer: its entries in memory, or NULL */
 };
+/* A layer this build wrote, described in memory (the entries as in the
+ * tar, each with the host file it was read from), so that lookups into it
+ * need no snapshot: a COPY of 20,000 files is not unpacked again because
+ * a later step resolves a path. Only for layers whose every file is still
+ * where it was read (context files, snapshots); shared by reference. */
+struct bld_ventry {
+	char *path;     /* "a/b" */
+	char *host;     /* NULL for directories the step made */
+	struct stat st; /* mode, owner, size, mtime as in the layer */
+};
+struct bld_vindex {
+	struct bld_ventry *v; /* sorted by path */
+	size_t n, cap;
+	unsigned refs;
+};
+void bld_vindex_unref(struct bld_vindex *x);
 void bld_rootfs_init(struct bld_rootfs *r, struct img_store *s);
 void bld_rootfs_add(struct bld_rootfs *r, const struct img_layer *l);
+/* Adds a layer with its in-memory index (a reference is taken; may be NULL). */
+void bld_rootfs_add_indexed(struct bld_rootfs *r, const struct img_layer *l, struct bld_vindex *x);
 void bld_rootfs_copy(struct bld_rootfs *dst, const struct bld_rootfs *src);
 void bld_rootfs_release(struct bld_rootfs *r);
 
@@ -99,7 +118,8 @@ struct bld_step {
 	char *name;                /* "[build 2/5] COPY . /app" */
 	char *created_by;          /* history */
 	bool empty_layer;
-	struct img_layer layer; /* the layer made (diff_id "" when none) */
+	struct img_layer layer;    /* the layer made (diff_id "" when none) */
+	struct bld_vindex *vindex; /* its entries, or NULL (see bld_vindex) */
 };
 
 struct bld_build {

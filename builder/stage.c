@@ -43,13 +43,13 @@ static void add_history(struct bld_stage *st, const char *created_by, bool empty
 	h->empty_layer = empty;
 }
 
-static void add_layer(struct bld_stage *st, const struct img_layer *l)
+static void add_layer(struct bld_stage *st, const struct img_layer *l, struct bld_vindex *x)
 {
 	struct img_config *c = st->cfg;
 	c->diff_ids = xreallocarray(c->diff_ids, c->n_diff_ids + 2, sizeof(char *));
 	c->diff_ids[c->n_diff_ids++] = xstrdup(l->diff_id);
 	c->diff_ids[c->n_diff_ids] = NULL;
-	bld_rootfs_add(&st->fs, l);
+	bld_rootfs_add_indexed(&st->fs, l, x);
 }
 
 /* ARG: a build arg wins, then the default, then the global scope. */
@@ -96,6 +96,13 @@ static void go_list(struct kiln_buf *b, char *const *v, bool quoted)
 	kiln_buf_addch(b, ']', NULL);
 }
 
+static void trim_zeros(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 1 && s[n - 1] == '0')
+		s[--n] = '\0';
+}
+
 /* Go's time.Duration.String() for whole-unit values and common fractions. */
 static void go_duration(struct kiln_buf *b, long long ns)
 {
@@ -109,8 +116,7 @@ static void go_duration(struct kiln_buf *b, long long ns)
 		char frac[16] = "";
 		if (ns % div) {
 			snprintf(frac, sizeof(frac), ".%0*lld", div == 1000 ? 3 : 6, ns % div);
-			for (size_t i = strlen(frac) - 1; frac[i] == '0'; i--)
-				frac[i] = '\0';
+			trim_zeros(frac);
 		}
 		kiln_buf_addf(b, NULL, "%lld%s%s", ns / div, frac, unit);
 		return;
@@ -123,8 +129,7 @@ static void go_duration(struct kiln_buf *b, long long ns)
 	char frac[16] = "";
 	if (ns % 1000000000LL) {
 		snprintf(frac, sizeof(frac), ".%09lld", ns % 1000000000LL);
-		for (size_t i = strlen(frac) - 1; frac[i] == '0'; i--)
-			frac[i] = '\0';
+		trim_zeros(frac);
 	}
 	kiln_buf_addf(b, NULL, "%lld%ss", s % 60, frac);
 }
@@ -256,7 +261,7 @@ static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, st
 		step->created_by = copy_created_by(&step->x);
 	step->empty_layer = !step->layer.diff_id[0];
 	if (!step->empty_layer)
-		add_layer(st, &step->layer);
+		add_layer(st, &step->layer, step->vindex);
 	return 0;
 }
 
@@ -309,6 +314,7 @@ static void step_release(struct bld_step *s, bool have_x)
 	free(s->name);
 	free(s->created_by);
 	img_layer_release(&s->layer);
+	bld_vindex_unref(s->vindex);
 }
 
 static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln_err *err)

@@ -149,6 +149,8 @@ L=$(layers link:1)
 expect_contains "the symlink itself was copied" "$L" "1 l 0777 0:0 0 loc -> usr/local"
 expect_contains "dest followed the link inside the rootfs" "$L" "2 f 0644 0:0"
 expect_contains "... to usr/local/bin" "$L" "usr/local/bin/Dockerfile"
+expect_eq "lookups into layers this build wrote unpack nothing (only the base has a snapshot)" \
+	"$(ls "$ROOT/snapshots" | wc -l)" "1"
 
 # <Dockerfile>.dockerignore wins over .dockerignore
 printf 'FROM busybox\nCOPY . /all/\n' >"$C/alt.Dockerfile"
