@@ -203,3 +203,20 @@ expect_contains "user named" "$OUT" "nosuchuser"
 
 run_fail "bad progress mode" 125 kiln build --progress=fancy "$C"
 run_fail "missing context" 1 kiln build "$T/nope"
+
+# --- progress modes ------------------------------------------------------------------
+printf 'FROM busybox\nCOPY a.txt /a\nLABEL x=1\n' >"$C/Dockerfile"
+run_ok "--progress=json" kiln build --progress=json -t prog:1 "$C"
+expect_contains "json start events" "$OUT" '{"event":"start","vertex":3,"name":"[2/3] COPY a.txt /a"}'
+expect_contains "json done events" "$OUT" '{"event":"done","vertex":3,'
+n_bad=$(printf '%s\n' "$OUT" | grep '^{' | python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if not isinstance(json.loads(l), dict)))')
+expect_eq "every event line is a JSON object" "$n_bad" "0"
+run_ok "--progress=plain" kiln build --progress=plain -t prog:1 "$C"
+expect_contains "plain: BuildKit's step line" "$OUT" "#3 [2/3] COPY a.txt /a"
+expect_contains "plain: DONE line" "$OUT" "#3 DONE "
+expect_contains "plain: summary with the tag" "$OUT" "tagged docker.io/library/prog:1"
+run_ok "--progress=quiet" kiln build --progress=quiet -t prog:1 "$C"
+expect_eq "quiet prints nothing" "$OUT" ""
+run_ok "--no-cache is accepted" kiln build -q --no-cache "$C"
+run_ok "build --help" kiln build --help
+expect_contains "help lists --target" "$OUT" "--target"
