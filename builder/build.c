@@ -237,8 +237,38 @@ static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_e
 	return 0;
 }
 
+static bool arg_declared(const struct bld_build *b, const char *name)
+{
+	for (size_t i = 0; i < b->g.n_meta_args; i++)
+		for (size_t k = 0; k < b->g.meta_args[i].u.kv.n_kvs; k++)
+			if (!strcmp(b->g.meta_args[i].u.kv.kvs[k].key, name))
+				return true;
+	for (size_t i = 0; i < b->g.n_stages; i++)
+		if (b->stages[i].b && kiln_strv_contains(&b->stages[i].used_args, name))
+			return true;
+	return false;
+}
+
+/* BuildKit warns about build args no ARG of the built stages took. */
+static void unused_args(struct bld_build *b)
+{
+	struct kiln_buf list;
+	kiln_buf_init(&list, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < b->g.build_args.n; i++) {
+		_cleanup_free_ char *name =
+		    xstrndup(b->g.build_args.v[i], strcspn(b->g.build_args.v[i], "="));
+		if (!df_arg_is_predefined(name) && !arg_declared(b, name))
+			kiln_buf_addf(&list, NULL, "%s%s", list.len ? " " : "", name);
+	}
+	if (list.len)
+		kiln_strv_pushf(&b->res->warnings, "One or more build-args [%s] were not consumed",
+		                kiln_buf_str(&list));
+	kiln_buf_release(&list);
+}
+
 static int finish(struct bld_build *b, struct kiln_err *err)
 {
+	unused_args(b);
 	if (commit_image(b, &b->stages[b->g.target], err) < 0)
 		return -1;
 	const struct bld_opts *o = b->o;
@@ -315,4 +345,5 @@ void bld_result_release(struct bld_result *res)
 {
 	free(res->excerpt);
 	res->excerpt = NULL;
+	kiln_strv_release(&res->warnings);
 }

@@ -87,6 +87,9 @@ struct bld_result {
 	/* on failure: BuildKit's framed excerpt of the failing instruction's
 	 * lines (or NULL), for the CLI to print under the error */
 	char *excerpt;
+	/* warnings for the CLI to print: "One or more build-args [X] were not
+	 * consumed" */
+	struct kiln_strv warnings;
 };
 /* Builds, stores and tags the image (nothing tagged on failure; temp files
  * removed), writes --iidfile and --output. Errors about an instruction read

@@ -76,6 +76,8 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 		bld_result_release(&res);
 		return kiln_cmd_fail(ctx, &err);
 	}
+	for (size_t i = 0; i < res.warnings.n && !f->quiet; i++)
+		fprintf(stderr, "[Warning] %s\n", res.warnings.v[i]);
 	if (f->quiet)
 		printf("%s\n", res.image_id);
 	else if (mode != BLD_PROGRESS_QUIET)

@@ -218,5 +218,7 @@ expect_contains "plain: summary with the tag" "$OUT" "tagged docker.io/library/p
 run_ok "--progress=quiet" kiln build --progress=quiet -t prog:1 "$C"
 expect_eq "quiet prints nothing" "$OUT" ""
 run_ok "--no-cache is accepted" kiln build -q --no-cache "$C"
+run_ok "an unused build arg" kiln build --build-arg NOPE=1 --build-arg HTTPS_PROXY=x "$C"
+expect_contains "is warned about" "$OUT" "[Warning] One or more build-args [NOPE] were not consumed"
 run_ok "build --help" kiln build --help
 expect_contains "help lists --target" "$OUT" "--target"
