@@ -344,7 +344,7 @@ int bld_tree_resolve(const struct bld_tree *t, const char *path, bool follow_las
 			continue;
 		}
 		if (!last && !S_ISDIR(n.st.st_mode)) {
-			r = kiln_err_set(err, ENOTDIR, "`%s`", n.real);
+			r = kiln_err_set(err, ENOTDIR, "resolving `%s`", path);
 			bld_node_release(&n);
 			break;
 		}

@@ -254,7 +254,7 @@ static int from_tree(struct copy_job *j, struct bld_rootfs *tmp, struct bld_tree
 	}
 	struct img_image *img = NULL;
 	if (img_image_load(b->s, c->from, &img, err) < 0)
-		return kiln_err_wrap(err, "COPY --from=%s", c->from);
+		return kiln_err_wrap(err, "--from=%s", c->from);
 	bld_rootfs_init(tmp, b->s);
 	for (size_t i = 0; i < img->manifest->n_layers && i < img->config->n_diff_ids; i++) {
 		struct img_layer l = {0};
