@@ -22,7 +22,7 @@ void bld_rootfs_init(struct bld_rootfs *r, struct img_store *s)
 
 void bld_vindex_unref(struct bld_vindex *x)
 {
-	if (!x || x->refs-- > 1)
+	if (!x || __atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	for (size_t i = 0; i < x->n; i++) {
 		free(x->v[i].path);
@@ -37,7 +37,7 @@ void bld_rootfs_add_indexed(struct bld_rootfs *r, const struct img_layer *l, str
 	bld_rootfs_add(r, l);
 	r->vidx[r->n - 1] = x;
 	if (x)
-		x->refs++;
+		__atomic_add_fetch(&x->refs, 1, __ATOMIC_RELAXED);
 }
 
 void bld_rootfs_add(struct bld_rootfs *r, const struct img_layer *l)
@@ -61,11 +61,16 @@ void bld_rootfs_add(struct bld_rootfs *r, const struct img_layer *l)
 void bld_rootfs_copy(struct bld_rootfs *dst, const struct bld_rootfs *src)
 {
 	bld_rootfs_init(dst, src->store);
+	dst->mu = src->mu;
+	if (dst->mu)
+		pthread_mutex_lock(dst->mu);
 	for (size_t i = 0; i < src->n; i++)
 		bld_rootfs_add_indexed(dst, &src->layers[i], src->vidx[i]);
 	for (size_t i = 0; i < src->n_dirs; i++)
 		dst->dirs[i] = src->dirs[i] ? xstrdup(src->dirs[i]) : NULL;
 	dst->n_dirs = src->n_dirs;
+	if (dst->mu)
+		pthread_mutex_unlock(dst->mu);
 }
 
 void bld_rootfs_release(struct bld_rootfs *r)
@@ -91,14 +96,21 @@ void bld_node_release(struct bld_node *n)
 
 static int ensure_dirs(struct bld_rootfs *r, struct kiln_err *err)
 {
-	for (; r->n_dirs < r->n; r->n_dirs++) {
+	int rc = 0;
+	if (r->mu)
+		pthread_mutex_lock(r->mu);
+	for (; r->n_dirs < r->n && rc == 0; r->n_dirs++) {
 		if (r->vidx[r->n_dirs]) /* described in memory: no snapshot */
 			continue;
 		if (img_snapshot_ensure(r->store, &r->layers[r->n_dirs], &r->dirs[r->n_dirs], err) <
-		    0)
-			return -1;
+		    0) {
+			rc = -1;
+			break;
+		}
 	}
-	return 0;
+	if (r->mu)
+		pthread_mutex_unlock(r->mu);
+	return rc;
 }
 
 static bool is_whiteout(const struct stat *st)

@@ -336,17 +336,13 @@ static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln
 	if (r == 0) {
 		if (step.created_by)
 			add_history(st, step.created_by, step.empty_layer);
-		if (cached)
-			b->res->cached++;
-		else
-			b->res->steps++;
-		if (b->p && b->p->done)
-			b->p->done(b->p->ud, step.id, elapsed(&t0), cached);
+		bld_count_step(b, cached);
+		bld_vertex_done(b, step.id, elapsed(&t0), cached);
 	} else {
 		_cleanup_free_ char *m = kiln_err_format(err);
-		if (b->p && b->p->error)
-			b->p->error(b->p->ud, step.id, elapsed(&t0), m);
-		b->err_line = in->start_line;
+		bld_vertex_error(b, step.id, elapsed(&t0), m);
+		if (!st->err_line)
+			st->err_line = in->start_line;
 		kiln_err_wrap(err, "%s:%d: %s", b->g.filename, in->start_line, text);
 	}
 	step_release(&step, have_x);
@@ -373,7 +369,7 @@ static int from_image(struct bld_stage *st, const char *name, struct kiln_err *e
 {
 	struct img_image *img = NULL;
 	struct kiln_err e = KILN_ERR_INIT;
-	if (img_image_load(st->b->s, name, &img, &e) < 0) {
+	if (bld_image_load(st->b, name, &img, &e) < 0) {
 		if (e.code != KILN_E_NOTFOUND) {
 			kiln_err_move(err, &e);
 			return -1;
@@ -435,7 +431,7 @@ static int stage_from(struct bld_stage *st, struct kiln_err *err)
 		return -1;
 	if (ds->base_stage >= 0) {
 		struct bld_stage *base = &b->stages[ds->base_stage];
-		if (!base->done && bld_stage_build(b, ds->base_stage, err) < 0)
+		if (bld_stage_need(b, ds->base_stage, err) < 0)
 			return -1;
 		st->cfg = img_config_dup(base->cfg);
 		bld_rootfs_copy(&st->fs, &base->fs);
@@ -488,12 +484,11 @@ static int fire_triggers(struct bld_stage *st, char **triggers, struct kiln_err 
 int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 {
 	struct bld_stage *st = &b->stages[index];
-	if (st->done)
-		return 0;
 	st->b = b;
 	st->st = &b->g.stages[index];
 	st->index = index;
 	bld_rootfs_init(&st->fs, b->s);
+	st->fs.mu = &b->fs_mu;
 	st->n_steps = 1 + (int)st->st->n_instrs;
 	st->step_no = 1;
 	struct timespec t0;
@@ -509,24 +504,19 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 	int id = bld_vertex_start(b, name);
 	if (r < 0) {
 		_cleanup_free_ char *m = kiln_err_format(err);
-		if (b->p && b->p->error)
-			b->p->error(b->p->ud, id, elapsed(&t0), m);
-		b->err_line = st->st->start_line;
+		bld_vertex_error(b, id, elapsed(&t0), m);
+		st->err_line = st->st->start_line;
 		return kiln_err_wrap(err, "%s:%d: FROM %s", b->g.filename, st->st->start_line,
 		                     st->st->base_expanded);
 	}
-	if (b->p && b->p->done)
-		b->p->done(b->p->ud, id, elapsed(&t0), false);
+	bld_vertex_done(b, id, elapsed(&t0), false);
 	char **triggers = st->cfg->config.on_build;
 	st->cfg->config.on_build = NULL;
 	r = fire_triggers(st, triggers, err);
 	kiln_strv_free(triggers);
 	for (size_t i = 0; i < st->st->n_instrs && r == 0; i++)
 		r = run_step(st, &st->st->instrs[i], err);
-	if (r < 0)
-		return -1;
-	st->done = true;
-	return 0;
+	return r;
 }
 
 void bld_stage_release(struct bld_stage *st)

@@ -247,13 +247,13 @@ static int from_tree(struct copy_job *j, struct bld_rootfs *tmp, struct bld_tree
 	const struct df_copy *c = &j->step->in->u.copy;
 	t->ctx = NULL;
 	if (c->from_stage >= 0) {
-		if (!b->stages[c->from_stage].done && bld_stage_build(b, c->from_stage, err) < 0)
+		if (bld_stage_need(b, c->from_stage, err) < 0)
 			return -1;
 		t->fs = &b->stages[c->from_stage].fs;
 		return 0;
 	}
 	struct img_image *img = NULL;
-	if (img_image_load(b->s, c->from, &img, err) < 0)
+	if (bld_image_load(b, c->from, &img, err) < 0)
 		return kiln_err_wrap(err, "--from=%s", c->from);
 	bld_rootfs_init(tmp, b->s);
 	for (size_t i = 0; i < img->manifest->n_layers && i < img->config->n_diff_ids; i++) {

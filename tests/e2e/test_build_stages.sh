@@ -196,3 +196,24 @@ expect_contains "nested kept" "$L" "1 f 0644 0:0 1 d/sub/c"
 expect_not_contains "whited-out file gone" "$L" "d/a"
 expect_contains "opaque dir: upper entries" "$L" "2 f 0644 0:0 1 k/y"
 expect_not_contains "opaque dir: lower entries hidden" "$L" "k/x"
+
+# --- independent stages on worker threads: same image as one at a time ---------------
+P="$T/par"; mkdir -p "$P"
+{
+	for i in 1 2 3 4 5 6; do
+		echo "s$i" >"$P/f$i"
+		printf 'FROM busybox AS s%d\nCOPY f%d /out/\nWORKDIR /w%d\n' "$i" "$i" "$i"
+	done
+	printf 'FROM busybox\n'
+	for i in 1 2 3 4 5 6; do printf 'COPY --from=s%d /out/ /all/\n' "$i"; done
+} >"$P/Dockerfile"
+run_ok "parallel stages (4 jobs)" env SOURCE_DATE_EPOCH=1700000000 KILN_BUILD_JOBS=4 "$KILN" build -q -t par:4 "$P"
+P4=$OUT
+run_ok "the same, one stage at a time" env SOURCE_DATE_EPOCH=1700000000 KILN_BUILD_JOBS=1 "$KILN" build -q -t par:1 "$P"
+expect_eq "same image either way" "$P4" "$OUT"
+expect_eq "every stage's file is there" "$(layers par:4 | grep -c ' all/f')" "6"
+printf 'FROM busybox AS bad\nCOPY missing /x\n' >>"$P/Dockerfile"
+printf 'FROM busybox AS good\nCOPY f1 /x\nFROM busybox\nCOPY --from=bad /x /a\nCOPY --from=good /x /b\n' >>"$P/Dockerfile"
+run_fail "a failing stage among parallel ones" 1 env KILN_BUILD_JOBS=4 "$KILN" build -t par:bad "$P"
+expect_contains "its error and line" "$OUT" "Dockerfile:27: COPY missing /x"
+run_fail "nothing tagged" 1 kiln inspect par:bad
