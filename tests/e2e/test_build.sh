@@ -215,6 +215,18 @@ run_ok "--progress=plain" kiln build --progress=plain -t prog:1 "$C"
 expect_contains "plain: BuildKit's step line" "$OUT" "#3 [2/3] COPY a.txt /a"
 expect_contains "plain: DONE line" "$OUT" "#3 DONE "
 expect_contains "plain: summary with the tag" "$OUT" "tagged docker.io/library/prog:1"
+run_ok "auto progress on a pipe is plain" kiln build -t prog:1 "$C"
+expect_contains "plain layout" "$OUT" "#3 [2/3] COPY a.txt /a"
+if command -v script >/dev/null; then
+	run_ok "--progress=tty on a terminal" script -qec "'$KILN' build --progress=tty -t prog:1 '$C'" /dev/null
+	expect_contains "tty header" "$OUT" "[+] Building"
+	expect_contains "tty step line" "$OUT" "=> [2/3] COPY a.txt /a"
+	run_ok "auto progress on a terminal is tty" script -qec "'$KILN' build -t prog:1 '$C'" /dev/null
+	expect_contains "auto chose tty" "$OUT" "[+] Building"
+	printf 'FROM busybox\nCOPY nope /a\n' >"$C/bad.Dockerfile"
+	run_fail "tty shows a failing step" 1 script -qec "'$KILN' build --progress=tty -f '$C/bad.Dockerfile' '$C'" /dev/null
+	expect_contains "tty error line" "$OUT" "ERROR: \`nope\`"
+fi
 run_ok "--progress=quiet" kiln build --progress=quiet -t prog:1 "$C"
 expect_eq "quiet prints nothing" "$OUT" ""
 run_ok "--no-cache is accepted" kiln build -q --no-cache "$C"
