@@ -142,6 +142,21 @@ run_ok "images" kiln images -q --no-trunc
 expect_contains "a:1's image is there (untagged)" "$OUT" "$A1"
 mv "$T/index.json.saved" "$ROOT/images/index.json"
 
+# a blob or index.json replaced by a directory is damage too
+run_ok "import e:1" kiln import "$T/d2" e:1
+ME=$(entry e:1)
+mv "$B/$ME" "$T/me" && mkdir "$B/$ME"
+run_ok "images still lists (the image as damaged)" kiln images
+expect_contains "warning" "$OUT" "is damaged"
+run_ok "system check --repair" kiln system check --repair
+expect_contains "the directory is moved aside" "$OUT" "moved corrupt blob $ME"
+expect_contains "and the image removed" "$OUT" "removed damaged image docker.io/library/e:1"
+mv "$ROOT/images/index.json" "$T/index.json.saved" && mkdir "$ROOT/images/index.json"
+run_ok "system check --repair of an index.json that is a directory" kiln system check --repair
+expect_contains "rebuilt" "$OUT" "rebuilt index.json"
+rm -rf "$ROOT/images/index.json" && mv "$T/index.json.saved" "$ROOT/images/index.json"
+run_ok "system check" kiln system check
+
 # --- corrupt blobs are reported, quarantined and healed ----------------------------
 python3 - "$B/$LA" <<'PY'
 import sys
