@@ -134,6 +134,12 @@ static void mark_blob(struct mark *m, const char *digest, const char *media_type
 	}
 	if (!strset_add(&m->blob_set, digest))
 		return;
+	/* an index entry of a type kiln does not know (an artifact another
+	 * tool stored) is read like an untyped root: if it parses as a
+	 * manifest, its children are kept too */
+	if (depth == 0 && media_type && !is_index_mt(media_type) &&
+	    strcmp(media_type, IMG_MT_OCI_MANIFEST) && strcmp(media_type, IMG_MT_DOCKER_MANIFEST))
+		media_type = NULL;
 	bool is_index = is_index_mt(media_type);
 	bool is_manifest = !media_type || !strcmp(media_type, IMG_MT_OCI_MANIFEST) ||
 	                   !strcmp(media_type, IMG_MT_DOCKER_MANIFEST);

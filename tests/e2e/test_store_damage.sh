@@ -126,6 +126,26 @@ expect_contains "nothing removed" "$OUT" "nothing was removed"
 rmdir "$ROOT/gc-roots/unreadable"
 run_ok "gc runs again once the root is readable" kiln image prune -f
 [ ! -f "$B/$STRAY" ] && ok "and sweeps" || not_ok "and sweeps"
+# an entry of a type kiln does not know (another tool's artifact) keeps
+# what it references
+python3 - "$ROOT/images" <<'PY'
+import hashlib, json, os, sys
+root = sys.argv[1]
+def put(b):
+    d = hashlib.sha256(b).hexdigest(); open(os.path.join(root, "blobs/sha256", d), "wb").write(b); return "sha256:" + d, len(b)
+cd, cs = put(b'{"artifact":"config"}')
+ld, ls = put(b"artifact payload")
+md, ms = put(json.dumps({"schemaVersion": 2, "config": {"mediaType": "application/x-cfg", "digest": cd, "size": cs},
+                         "layers": [{"mediaType": "application/x-payload", "digest": ld, "size": ls}]}).encode())
+p = os.path.join(root, "index.json"); x = json.load(open(p))
+x["manifests"].append({"mediaType": "application/vnd.example.artifact+json", "digest": md, "size": ms})
+json.dump(x, open(p, "w"))
+
+PY
+run_ok "prune with another tool's artifact in the index" kiln image prune -f
+payload=$(printf 'artifact payload' | sha256sum | cut -d' ' -f1)
+[ -f "$B/$payload" ] && ok "the artifact's payload is kept" || not_ok "the artifact's payload is kept"
+
 # a missing index.json is a damaged store, not an empty one
 mv "$ROOT/images/index.json" "$T/index.json.saved"
 run_fail "system check reports a missing index.json" 1 kiln system check
