@@ -30,6 +30,7 @@ PY
 run_fail "--root \"\" is a usage error" 125 kiln --root "" images
 expect_contains "it says why" "$OUT" "cannot be empty"
 run_fail "--root= too" 125 kiln --root= images
+run_fail "--root \"\" after the command too" 125 kiln images --root ""
 mkdir -p "$T/home/tmp" && echo mine >"$T/home/notes" && echo keep >"$T/home/tmp/blob-precious"
 touch -d '2 hours ago' "$T/home/tmp/blob-precious"
 run_fail "a directory that is not a store is refused" 1 kiln --root "$T/home" images
