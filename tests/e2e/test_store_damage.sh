@@ -49,6 +49,12 @@ touch -d '2 hours ago' "$ROOT/tmp/notes.txt" "$ROOT/tmp/blob-stale"
 run_ok "system prune" kiln system prune -f
 expect_eq "only kiln's temp names were swept" "$(ls -A "$ROOT/tmp")" "notes.txt"
 rm "$ROOT/tmp/notes.txt"
+# nor through a symlink: a ROOT/tmp pointing elsewhere is not swept
+mkdir -p "$T/elsewhere-tmp" && echo x >"$T/elsewhere-tmp/blob-theirs" && touch -d '2 hours ago' "$T/elsewhere-tmp/blob-theirs"
+mv "$ROOT/tmp" "$T/tmp.saved" && ln -s "$T/elsewhere-tmp" "$ROOT/tmp"
+"$KILN" system prune -f >/dev/null 2>&1
+[ -f "$T/elsewhere-tmp/blob-theirs" ] && ok "a symlinked ROOT/tmp is not swept" || not_ok "a symlinked ROOT/tmp is not swept"
+rm "$ROOT/tmp" && mv "$T/tmp.saved" "$ROOT/tmp"
 
 # --- index.json and manifest limits ---------------------------------------------
 run_ok "import b:1" kiln import "$T/d2" b:1
