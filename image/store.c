@@ -83,9 +83,11 @@ static int init_store(struct img_store *s, enum root_kind kind, struct kiln_err 
 	    kiln_mkdir_p(s->tmp, 0700, err) < 0 ||
 	    ensure_file(layout_file, oci_layout_json, err) < 0)
 		return -1;
-	/* index.json only for a new store: once the store exists, a missing
-	 * index.json is damage (gc refuses to run), never an empty store */
-	if (kind == ROOT_NEW && ensure_file(index_file, empty_index_json, err) < 0)
+	/* index.json only for a new store (or one whose creation was cut short
+	 * before any blob was written): once the store holds something, a
+	 * missing index.json is damage (gc refuses to run), never an empty store */
+	if ((kind == ROOT_NEW || dir_is_empty(s->blobs)) &&
+	    ensure_file(index_file, empty_index_json, err) < 0)
 		return -1;
 	return 0;
 }
