@@ -23,14 +23,17 @@ static int ensure_file(const char *path, const char *content, struct kiln_err *e
 
 enum root_kind { ROOT_NEW, ROOT_KILN, ROOT_LEGACY, ROOT_FOREIGN };
 
-/* True when dir has no entries (a file system's lost+found aside). */
+/* True when dir has no entries (a file system's lost+found aside, and the
+ * temp of a marker whose writer was killed). */
 static bool dir_is_empty(const char *dir)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	struct dirent *de;
 	while (d && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, "lost+found"))
+		    strcmp(de->d_name, "lost+found") &&
+		    strncmp(de->d_name, "." IMG_STORE_MARKER ".tmp-",
+		            strlen("." IMG_STORE_MARKER ".tmp-")))
 			return false;
 	return d != NULL;
 }
