@@ -210,6 +210,14 @@ int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
 		*exit_code = 0;
 		return 1;
 	}
+	if (root_target && !*root_target) { /* as main.c: never "/" by accident */
+		kiln_err_set(&ctx->err, KILN_E_USAGE,
+		             "invalid argument \"\" for \"--root\" flag: the store root cannot be "
+		             "empty");
+		free(pos);
+		*exit_code = 125;
+		return -1;
+	}
 	if (root_target) {
 		free(ctx->root);
 		ctx->root = xstrdup(root_target);

@@ -52,8 +52,12 @@ static int quarantine_blobs(struct img_store *s, struct kiln_strv *done, struct 
 		char got[KILN_DIGEST_LEN];
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (!hex64(de->d_name) || (hash_at(dirfd(d), de->d_name, got) == 0 &&
-		                           strcmp(kiln_digest_hex(got), de->d_name) != 0))
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (!hex64(de->d_name) || !S_ISREG(st.st_mode) ||
+		    (hash_at(dirfd(d), de->d_name, got) == 0 &&
+		     strcmp(kiln_digest_hex(got), de->d_name) != 0))
 			kiln_strv_push(&bad, de->d_name);
 	}
 	int r = 0;

@@ -134,6 +134,12 @@ static void mark_blob(struct mark *m, const char *digest, const char *media_type
 	}
 	if (!strset_add(&m->blob_set, digest))
 		return;
+	/* an index entry of a type kiln does not know (an artifact another
+	 * tool stored) is read like an untyped root: if it parses as a
+	 * manifest, its children are kept too */
+	if (depth == 0 && media_type && !is_index_mt(media_type) &&
+	    strcmp(media_type, IMG_MT_OCI_MANIFEST) && strcmp(media_type, IMG_MT_DOCKER_MANIFEST))
+		media_type = NULL;
 	bool is_index = is_index_mt(media_type);
 	bool is_manifest = !media_type || !strcmp(media_type, IMG_MT_OCI_MANIFEST) ||
 	                   !strcmp(media_type, IMG_MT_DOCKER_MANIFEST);
@@ -312,6 +318,17 @@ static void sweep_snapshots(struct mark *m, unsigned flags, struct img_gc_result
 	}
 }
 
+/* Opens a directory the sweepers work in, never through a symlink (a
+ * ROOT/tmp pointing at /tmp must not make kiln sweep /tmp). */
+static DIR *open_sweep_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
 bool img_is_temp_name(const char *name)
 {
 	static const char *const prefixes[] = IMG_TEMP_PREFIXES;
@@ -326,7 +343,7 @@ bool img_is_temp_name(const char *name)
 size_t img_store_sweep_all_temps(struct img_store *s)
 {
 	size_t n = 0;
-	_cleanup_closedir_ DIR *d = opendir(s->tmp);
+	_cleanup_closedir_ DIR *d = open_sweep_dir(s->tmp);
 	struct dirent *de;
 	while (d && (de = readdir(d)))
 		if (img_is_temp_name(de->d_name) && kiln_rm_rf_at(dirfd(d), de->d_name, NULL) == 0)
@@ -504,7 +521,7 @@ int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_
 static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
 {
 	size_t n = 0;
-	_cleanup_closedir_ DIR *d = opendir(dir);
+	_cleanup_closedir_ DIR *d = open_sweep_dir(dir);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))

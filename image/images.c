@@ -61,7 +61,8 @@ static struct img_image *image_new(struct img_store *s, const struct img_descrip
 	struct kiln_err err = KILN_ERR_INIT;
 	img->manifest = m;
 	if (img_cache_config(s, m->config.digest, &cfg, &err) < 0) {
-		img->damaged = xasprintf("config: %s", err.msg);
+		_cleanup_free_ char *why = kiln_err_format(&err);
+		img->damaged = xasprintf("config: %s", why);
 		if (!img_err_is_damage(err.code)) /* fails the listing */
 			kiln_err_move(read_err, &err);
 		kiln_err_release(&err);
@@ -173,7 +174,8 @@ static struct img_image *entry_image(struct img_store *s, const struct img_descr
 			kiln_err_release(&why);
 			return NULL;
 		}
-		damaged = xasprintf("manifest: %s", why.msg);
+		_cleanup_free_ char *msg = kiln_err_format(&why);
+		damaged = xasprintf("manifest: %s", msg);
 		kiln_err_release(&why);
 	}
 	const char *id = m ? m->config.digest : e->digest;

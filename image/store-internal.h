@@ -2,6 +2,8 @@
 #ifndef KILN_IMAGE_STORE_INTERNAL_H
 #define KILN_IMAGE_STORE_INTERNAL_H
 
+#include <errno.h>
+
 #include "image.h"
 
 /* Temp files untouched for this long and not flock'ed are stale. */
@@ -75,7 +77,7 @@ int img_publish_many(struct img_store *s, const struct img_descriptor *d, char *
 static inline bool img_err_is_damage(int code)
 {
 	return code == KILN_E_NOTFOUND || code == KILN_E_CORRUPT || code == KILN_E_LIMIT ||
-	       code == KILN_E_INVALID;
+	       code == KILN_E_INVALID || code == EISDIR || code == ENOTDIR || code == ELOOP;
 }
 
 /* store.c: fails with EROFS naming the store when it was opened read-only. */

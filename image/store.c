@@ -23,14 +23,17 @@ static int ensure_file(const char *path, const char *content, struct kiln_err *e
 
 enum root_kind { ROOT_NEW, ROOT_KILN, ROOT_LEGACY, ROOT_FOREIGN };
 
-/* True when dir has no entries (a file system's lost+found aside). */
+/* True when dir has no entries (a file system's lost+found aside, and the
+ * temp of a marker whose writer was killed). */
 static bool dir_is_empty(const char *dir)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	struct dirent *de;
 	while (d && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, "lost+found"))
+		    strcmp(de->d_name, "lost+found") &&
+		    strncmp(de->d_name, "." IMG_STORE_MARKER ".tmp-",
+		            strlen("." IMG_STORE_MARKER ".tmp-")))
 			return false;
 	return d != NULL;
 }
@@ -83,9 +86,11 @@ static int init_store(struct img_store *s, enum root_kind kind, struct kiln_err 
 	    kiln_mkdir_p(s->tmp, 0700, err) < 0 ||
 	    ensure_file(layout_file, oci_layout_json, err) < 0)
 		return -1;
-	/* index.json only for a new store: once the store exists, a missing
-	 * index.json is damage (gc refuses to run), never an empty store */
-	if (kind == ROOT_NEW && ensure_file(index_file, empty_index_json, err) < 0)
+	/* index.json only for a new store (or one whose creation was cut short
+	 * before any blob was written): once the store holds something, a
+	 * missing index.json is damage (gc refuses to run), never an empty store */
+	if ((kind == ROOT_NEW || dir_is_empty(s->blobs)) &&
+	    ensure_file(index_file, empty_index_json, err) < 0)
 		return -1;
 	return 0;
 }

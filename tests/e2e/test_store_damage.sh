@@ -30,6 +30,7 @@ PY
 run_fail "--root \"\" is a usage error" 125 kiln --root "" images
 expect_contains "it says why" "$OUT" "cannot be empty"
 run_fail "--root= too" 125 kiln --root= images
+run_fail "--root \"\" after the command too" 125 kiln images --root ""
 mkdir -p "$T/home/tmp" && echo mine >"$T/home/notes" && echo keep >"$T/home/tmp/blob-precious"
 touch -d '2 hours ago' "$T/home/tmp/blob-precious"
 run_fail "a directory that is not a store is refused" 1 kiln --root "$T/home" images
@@ -48,6 +49,12 @@ touch -d '2 hours ago' "$ROOT/tmp/notes.txt" "$ROOT/tmp/blob-stale"
 run_ok "system prune" kiln system prune -f
 expect_eq "only kiln's temp names were swept" "$(ls -A "$ROOT/tmp")" "notes.txt"
 rm "$ROOT/tmp/notes.txt"
+# nor through a symlink: a ROOT/tmp pointing elsewhere is not swept
+mkdir -p "$T/elsewhere-tmp" && echo x >"$T/elsewhere-tmp/blob-theirs" && touch -d '2 hours ago' "$T/elsewhere-tmp/blob-theirs"
+mv "$ROOT/tmp" "$T/tmp.saved" && ln -s "$T/elsewhere-tmp" "$ROOT/tmp"
+"$KILN" system prune -f >/dev/null 2>&1
+[ -f "$T/elsewhere-tmp/blob-theirs" ] && ok "a symlinked ROOT/tmp is not swept" || not_ok "a symlinked ROOT/tmp is not swept"
+rm "$ROOT/tmp" && mv "$T/tmp.saved" "$ROOT/tmp"
 
 # --- index.json and manifest limits ---------------------------------------------
 run_ok "import b:1" kiln import "$T/d2" b:1
@@ -126,6 +133,26 @@ expect_contains "nothing removed" "$OUT" "nothing was removed"
 rmdir "$ROOT/gc-roots/unreadable"
 run_ok "gc runs again once the root is readable" kiln image prune -f
 [ ! -f "$B/$STRAY" ] && ok "and sweeps" || not_ok "and sweeps"
+# an entry of a type kiln does not know (another tool's artifact) keeps
+# what it references
+python3 - "$ROOT/images" <<'PY'
+import hashlib, json, os, sys
+root = sys.argv[1]
+def put(b):
+    d = hashlib.sha256(b).hexdigest(); open(os.path.join(root, "blobs/sha256", d), "wb").write(b); return "sha256:" + d, len(b)
+cd, cs = put(b'{"artifact":"config"}')
+ld, ls = put(b"artifact payload")
+md, ms = put(json.dumps({"schemaVersion": 2, "config": {"mediaType": "application/x-cfg", "digest": cd, "size": cs},
+                         "layers": [{"mediaType": "application/x-payload", "digest": ld, "size": ls}]}).encode())
+p = os.path.join(root, "index.json"); x = json.load(open(p))
+x["manifests"].append({"mediaType": "application/vnd.example.artifact+json", "digest": md, "size": ms})
+json.dump(x, open(p, "w"))
+
+PY
+run_ok "prune with another tool's artifact in the index" kiln image prune -f
+payload=$(printf 'artifact payload' | sha256sum | cut -d' ' -f1)
+[ -f "$B/$payload" ] && ok "the artifact's payload is kept" || not_ok "the artifact's payload is kept"
+
 # a missing index.json is a damaged store, not an empty one
 mv "$ROOT/images/index.json" "$T/index.json.saved"
 run_fail "system check reports a missing index.json" 1 kiln system check
@@ -141,6 +168,21 @@ expect_contains "after moving the damaged one aside" "$OUT" "quarantine"
 run_ok "images" kiln images -q --no-trunc
 expect_contains "a:1's image is there (untagged)" "$OUT" "$A1"
 mv "$T/index.json.saved" "$ROOT/images/index.json"
+
+# a blob or index.json replaced by a directory is damage too
+run_ok "import e:1" kiln import "$T/d2" e:1
+ME=$(entry e:1)
+mv "$B/$ME" "$T/me" && mkdir "$B/$ME"
+run_ok "images still lists (the image as damaged)" kiln images
+expect_contains "warning" "$OUT" "is damaged"
+run_ok "system check --repair" kiln system check --repair
+expect_contains "the directory is moved aside" "$OUT" "moved corrupt blob $ME"
+expect_contains "and the image removed" "$OUT" "removed damaged image docker.io/library/e:1"
+mv "$ROOT/images/index.json" "$T/index.json.saved" && mkdir "$ROOT/images/index.json"
+run_ok "system check --repair of an index.json that is a directory" kiln system check --repair
+expect_contains "rebuilt" "$OUT" "rebuilt index.json"
+rm -rf "$ROOT/images/index.json" && mv "$T/index.json.saved" "$ROOT/images/index.json"
+run_ok "system check" kiln system check
 
 # --- corrupt blobs are reported, quarantined and healed ----------------------------
 python3 - "$B/$LA" <<'PY'
