@@ -40,7 +40,7 @@ printf 'stale' >"$T/out/.kiln-save-stale"
 printf 'live' >"$T/out/.kiln-save-live"
 python3 -c 'import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)' "$T/out/.kiln-save-live" &
 holder=$!
-sleep 0.3
+for _ in $(seq 100); do flock -n "$T/out/.kiln-save-live" true || break; sleep 0.1; done
 run_ok "save beside temps" kiln save -o "$T/out/swept.tar" plain:1
 [ ! -e "$T/out/.kiln-save-stale" ] && ok "a stale .kiln-save-* is swept" || not_ok "stale temp kept"
 [ -e "$T/out/.kiln-save-live" ] && ok "a locked one is kept" || not_ok "a live temp was removed"
