@@ -1,9 +1,11 @@
 /* import, save, load */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,7 +58,8 @@ int cmd_import(int argc, char **argv, struct kiln_ctx *ctx)
  * A symlink is followed, as docker does. A regular file (or a new one) is
  * written to an unnamed O_TMPFILE in its directory and linked in when
  * complete, so a kill -9 leaves nothing behind; where the filesystem has no
- * O_TMPFILE, a `.kiln-save-*` temp removed on exit and fatal signals. */
+ * O_TMPFILE, a `.kiln-save-*` temp removed on exit and fatal signals;
+ * one a kill -9 left is swept by the next save into that directory. */
 struct save_out {
 	int fd;
 	char *target; /* the regular file to replace, symlinks resolved; NULL: written through */
@@ -104,6 +107,25 @@ static int resolve_links(const char *path, char **out, struct kiln_err *err)
 	return kiln_err_set(err, ELOOP, "output `%s`", path);
 }
 
+/* Removes `.kiln-save-*` files a killed save left in dir: each is locked
+ * by its writer while it lives (a lock on the inode, O_TMPFILE included). */
+static void sweep_save_temps(const char *dir)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, ".kiln-save-", 11))
+			continue;
+		_cleanup_close_ int fd =
+		    openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_uid != geteuid() || flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		unlinkat(dirfd(d), de->d_name, 0);
+	}
+}
+
 static int save_out_open(struct save_out *o, const char *path, struct kiln_err *err)
 {
 	struct stat st;
@@ -128,7 +150,9 @@ static int save_out_open(struct save_out *o, const char *path, struct kiln_err *
 		o->target = NULL;
 		return -1;
 	}
+	flock(o->fd, LOCK_EX); /* held until exit: a sweep skips it */
 	fchmod(o->fd, 0644);
+	sweep_save_temps(dir);
 	return 0;
 }
 

@@ -164,6 +164,23 @@ expect_eq "with 6,001 blobs" "$(blobs "$R4")" 6001
 run_ok "and the store checks clean" env KILN_ROOT="$R4" "$KILN" system check
 rm -rf "$R4" "$T/idx.tar"
 
+# --- kill -9 during a load: staged files are unnamed, nothing is left
+mkdir -p "$T/big/d" && head -c 80000000 /dev/urandom >"$T/big/d/rand"
+tar -C "$T/big" -cf "$T/big.tar" . && rm -rf "$T/big"
+mkarchive "$T/big-archive.tar" "$T/big.tar"
+rm -f "$T/big.tar"
+R5="$T/r5"
+for delay in 0.1 0.4 0.8; do
+	"$KILN" --root "$R5" load -i "$T/big-archive.tar" >/dev/null 2>&1 &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	clean_tmp "load killed after ${delay}s" "$R5"
+done
+run_ok "the store checks clean after the kills" env KILN_ROOT="$R5" "$KILN" system check
+rm -rf "$R5" "$T/big-archive.tar"
+
 # --- decompression bombs, on a 160 MiB tmpfs only
 if [ "$(id -u)" != 0 ] || ! { mkdir -p "$T/small" && mount -t tmpfs -o size=160m tmpfs "$T/small"; }; then
 	ok "# SKIP bombs need a tmpfs (root)"

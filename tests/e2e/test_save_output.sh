@@ -35,6 +35,17 @@ ln -s new.tar "$T/out/dangling.tar"
 run_ok "save -o a dangling symlink" kiln save -o "$T/out/dangling.tar" plain:1
 is_archive "$T/out/new.tar" && ok "creates the file it names" || not_ok "dangling symlink target"
 expect_eq "no temp left beside the output" "$(ls -A "$T/out" | grep -c kiln-save)" "0"
+# a temp a killed save left (unlocked) is swept; one a live save holds is not
+printf 'stale' >"$T/out/.kiln-save-stale"
+printf 'live' >"$T/out/.kiln-save-live"
+python3 -c 'import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)' "$T/out/.kiln-save-live" &
+holder=$!
+for _ in $(seq 100); do flock -n "$T/out/.kiln-save-live" true || break; sleep 0.1; done
+run_ok "save beside temps" kiln save -o "$T/out/swept.tar" plain:1
+[ ! -e "$T/out/.kiln-save-stale" ] && ok "a stale .kiln-save-* is swept" || not_ok "stale temp kept"
+[ -e "$T/out/.kiln-save-live" ] && ok "a locked one is kept" || not_ok "a live temp was removed"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+rm -f "$T/out/.kiln-save-live" "$T/out/swept.tar"
 
 # a character device (made here, never the host's /dev/null) is written through
 if [ "$(id -u)" = 0 ] && mknod "$T/null" c 1 3 2>/dev/null; then
