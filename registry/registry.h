@@ -12,7 +12,10 @@
  *
  * Files: http.c (libcurl), tls.c (certs.d), auth.c (challenges, tokens),
  * creds.c (config.json, credential helpers), client.c (requests with auth,
- * retries, error mapping), pull.c, push.c, login.c. */
+ * retries, error mapping), json.c (jansson: tokens, errors, lists, kiln's
+ * config file), pull.c, unpack.c (snapshots unpacked while downloading),
+ * push.c (uploads, streamed while compressing), login.c (login, logout,
+ * manifest inspect, search, tags). */
 #ifndef KILN_REGISTRY_H
 #define KILN_REGISTRY_H
 
