@@ -60,8 +60,9 @@ static struct img_image *image_new(struct img_store *s, const struct img_descrip
 	return img;
 }
 
-/* The registry-returned digests recorded on an entry (repo_digest.c). */
-static void add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
+/* The registry-returned digests recorded on an entry (repo_digest.c); false
+ * when it has none. */
+static bool add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
 {
 	const char *list = img_map_get(&entry->annotations, IMG_ANNOT_REPO_DIGESTS);
 	for (const char *p = list; p && *p;) {
@@ -70,11 +71,12 @@ static void add_registry_digests(struct img_image *img, const struct img_descrip
 		strv_add_unique(&img->repo_digests, &img->n_repo_digests, rd);
 		p += n + (p[n] == ',');
 	}
+	return list != NULL;
 }
 
 static void image_add_entry(struct img_image *img, const struct img_descriptor *entry)
 {
-	add_registry_digests(img, entry);
+	bool from_registry = add_registry_digests(img, entry);
 	const char *ref = img_map_get(&entry->annotations, IMG_ANNOT_REF_NAME);
 	struct img_ref r;
 	if (!ref || img_ref_parse(ref, 0, &r, NULL) < 0)
@@ -84,7 +86,8 @@ static void image_add_entry(struct img_image *img, const struct img_descriptor *
 	_cleanup_free_ char *rd = xasprintf("%s@%s", name, entry->digest);
 	if (r.tag)
 		strv_add_unique(&img->repo_tags, &img->n_repo_tags, full);
-	strv_add_unique(&img->repo_digests, &img->n_repo_digests, rd);
+	if (!from_registry) /* a registry's word beats the local manifest's digest */
+		strv_add_unique(&img->repo_digests, &img->n_repo_digests, rd);
 	img_ref_release(&r);
 }
 

@@ -19,7 +19,8 @@ DIG=$(printf '%s\n' "$OUT" | sed -n 's/^1: digest: \(sha256:[0-9a-f]*\) size: [0
 [ -n "$DIG" ] && ok "push prints TAG: digest: ... size: N" || not_ok "no digest line in: $OUT"
 expect_eq "the registry has the digest push printed" \
 	"$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/img:1")" "$DIG"
-expect_contains "push records the RepoDigest" "$(kiln inspect -f '{{json .RepoDigests}}' "$R/img:1")" "\"$R/img@$DIG\""
+expect_eq "push records the RepoDigest" "$(kiln inspect -f '{{json .RepoDigests}}' "$R/img:1")" "[\"$R/img@$DIG\"]"
+expect_contains "the DIGEST column shows the registry's digest" "$(kiln images --digests "$R/img")" "$DIG"
 
 run_ok "second push" kiln push "$R/img:1"
 expect_contains "second push finds the layer" "$OUT" "Layer already exists"
@@ -72,8 +73,8 @@ expect_eq "picks the amd64 image" "$(kiln --root "$T/root4" inspect -f '{{.Id}}'
 run_ok "pull an index for linux/arm64" kiln --root "$T/root5" pull --platform linux/arm64 "$R/multi:1"
 expect_eq "picks the arm64 image" "$(kiln --root "$T/root5" inspect -f '{{.Id}}' "$R/multi:1")" "$ARM"
 IDX=$(skopeo inspect --raw --tls-verify=false "docker://$R/multi:1" | sha256sum | cut -d' ' -f1)
-expect_contains "RepoDigest of an index pull is the index's" \
-	"$(kiln --root "$T/root5" inspect -f '{{json .RepoDigests}}' "$R/multi:1")" "\"$R/multi@sha256:$IDX\""
+expect_eq "RepoDigest of an index pull is the index's" \
+	"$(kiln --root "$T/root5" inspect -f '{{json .RepoDigests}}' "$R/multi:1")" "[\"$R/multi@sha256:$IDX\"]"
 run_fail "no matching platform" 1 kiln --root "$T/root5" pull --platform linux/s390x "$R/multi:1"
 expect_contains "no matching platform message" "$OUT" "no matching manifest for linux/s390x in the manifest list entries"
 
