@@ -84,6 +84,12 @@ run_ok "skopeo pushes an image with one empty layer listed three times" \
 run_ok "pull it" kiln --root "$T/root12" pull "$R/empties:1"
 expect_eq "the shared blob is downloaded once" "$(printf '%s\n' "$OUT" | grep -c 'Pulling fs layer')" 1
 run_ok "the image with repeated layers checks clean" kiln --root "$T/root12" system check
+run_ok "tag it for another repository" kiln --root "$T/root12" tag "$R/empties:1" "$R/empties2:1"
+run_ok "push the image with repeated layers" kiln --root "$T/root12" push "$R/empties2:1"
+expect_eq "its shared layer is handled once" "$(printf '%s\n' "$OUT" | grep -c 'Preparing')" 1
+expect_eq "pushed with the same manifest digest" \
+	"$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/empties2:1")" \
+	"$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/empties:1")"
 
 run_ok "manifest inspect" kiln manifest inspect "$R/multi:1"
 expect_contains "manifest inspect prints the index" "$OUT" '"application/vnd.oci.image.index.v1+json"'
