@@ -32,3 +32,6 @@ echo "kiln push (first, gzip):    $(t "$KILN" push "$R/w2:k")"
 echo "kiln push (second):         $(t "$KILN" push "$R/w2:k")"
 echo "skopeo pull (to layout):    $(t skopeo copy -q --src-tls-verify=false "docker://$R/w2:sk" "oci:$T/sk-dst:w2")"
 echo "kiln pull (verify+unpack):  $(t "$KILN" --root "$T/k2" pull "$R/w2:k")"
+Z=$(ls -S "$T/k2/images/blobs/sha256" | head -1)
+mkdir -p "$T/untar"
+echo "tar -xzf of that layer:     $(t tar -xzf "$T/k2/images/blobs/sha256/$Z" -C "$T/untar")  (unpack floor, no verification)"

@@ -51,34 +51,9 @@ static struct img_image *image_alloc(const char *id, const char *manifest_digest
 	return img;
 }
 
-/* An image from an index entry and its manifest m (taken); a config that
- * cannot be read makes it damaged. */
-static struct img_image *image_new(struct img_store *s, const struct img_descriptor *entry,
-                                   struct img_manifest *m, struct kiln_err *read_err)
-{
-	struct img_image *img = image_alloc(m->config.digest, entry->digest);
-	struct img_config *cfg = NULL;
-	struct kiln_err err = KILN_ERR_INIT;
-	img->manifest = m;
-	if (img_cache_config(s, m->config.digest, &cfg, &err) < 0) {
-		_cleanup_free_ char *why = kiln_err_format(&err);
-		img->damaged = xasprintf("config: %s", why);
-		if (!img_err_is_damage(err.code)) /* fails the listing */
-			kiln_err_move(read_err, &err);
-		kiln_err_release(&err);
-		return img;
-	}
-	img->config = cfg;
-	img->created = cfg->created ? xstrdup(cfg->created) : NULL;
-	img->size = m->config.size;
-	for (size_t i = 0; i < m->n_layers; i++)
-		img->size += m->layers[i].size;
-	return img;
-}
-
-/* The registry-returned digests recorded on an entry (repo_digest.c). */
-/* (the listing sorts repo_digests and drops duplicates) */
-static void add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
+/* The registry-returned digests recorded on an entry (repo_digest.c; the
+ * listing sorts repo_digests and drops duplicates); false when it has none. */
+static bool add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
 {
 	const char *list = img_map_get(&entry->annotations, IMG_ANNOT_REPO_DIGESTS);
 	for (const char *p = list; p && *p;) {
@@ -87,11 +62,12 @@ static void add_registry_digests(struct img_image *img, const struct img_descrip
 		strv_append(&img->repo_digests, &img->n_repo_digests, rd);
 		p += n + (p[n] == ',');
 	}
+	return list != NULL;
 }
 
 static void image_add_entry(struct img_image *img, const struct img_descriptor *entry)
 {
-	add_registry_digests(img, entry);
+	bool from_registry = add_registry_digests(img, entry);
 	const char *ref = img_map_get(&entry->annotations, IMG_ANNOT_REF_NAME);
 	struct img_ref r;
 	if (!ref || img_ref_parse(ref, 0, &r, NULL) < 0)
@@ -101,7 +77,8 @@ static void image_add_entry(struct img_image *img, const struct img_descriptor *
 	_cleanup_free_ char *rd = xasprintf("%s@%s", name, entry->digest);
 	if (r.tag)
 		strv_append(&img->repo_tags, &img->n_repo_tags, full);
-	strv_append(&img->repo_digests, &img->n_repo_digests, rd);
+	if (!from_registry) /* a registry's word beats the local manifest's digest */
+		strv_append(&img->repo_digests, &img->n_repo_digests, rd);
 	img_ref_release(&r);
 }
 

@@ -30,7 +30,7 @@ int reg_client_open(struct reg_client *c, const char *domain, const char *repo, 
 	c->repo = xstrdup(repo);
 	c->familiar = hub ? xstrdup(!strncmp(repo, "library/", 8) ? repo + 8 : repo)
 	                  : xasprintf("%s/%s", domain, repo);
-	bool insecure = in_list(o ? o->insecure : NULL, domain);
+	bool insecure = in_list(o ? o->insecure : NULL, domain) || reg_config_insecure(domain);
 	c->may_plain = insecure || reg_host_is_loopback(domain);
 	c->scheme = "https";
 	reg_tls_load(domain, insecure, &c->tls);

@@ -1,7 +1,9 @@
 /* The registry's small JSON documents: token responses, error bodies,
  * _catalog, a manifest's mediaType (jansson; see docs/design-notes.md). */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reg-internal.h"
 
@@ -66,6 +68,40 @@ int reg_json_strings(const char *body, size_t len, const char *key, struct kiln_
 	}
 	json_decref(j);
 	return 0;
+}
+
+bool reg_config_insecure(const char *host)
+{
+	const char *path = getenv("KILN_CONFIG");
+	_cleanup_free_ char *def = NULL;
+	if (!path || !*path) {
+		const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+		if (geteuid() == 0)
+			def = xstrdup("/etc/kiln/config.json");
+		else if (xdg && *xdg)
+			def = xasprintf("%s/kiln/config.json", xdg);
+		else
+			def = xasprintf("%s/.config/kiln/config.json", home && *home ? home : ".");
+		path = def;
+	}
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (!kiln_path_exists(path) || kiln_read_file(path, 1u << 20, &data, &len, NULL) < 0)
+		return false;
+	json_t *j = parse(data, len);
+	json_t *list = j ? json_object_get(j, "insecure-registries") : NULL;
+	bool found = false;
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v)
+	{
+		if (json_is_string(v) && !strcmp(json_string_value(v), host))
+			found = true;
+	}
+	if (j && !json_is_object(j))
+		kiln_warn("`%s` is not a JSON object: ignored", path);
+	json_decref(j);
+	return found;
 }
 
 const char *reg_media_type_of(const char *body, size_t len)

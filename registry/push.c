@@ -404,6 +404,15 @@ static int put_manifest(struct reg_client *c, const char *tag, const struct img_
 	return 0;
 }
 
+/* The first index whose layer blob is layer i's. */
+static size_t first_of(const struct img_manifest *m, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(m->layers[j].digest, m->layers[i].digest))
+			return j;
+	return i;
+}
+
 int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg_progress_fn cb,
              void *ud, struct reg_push_result *res, struct kiln_err *err)
 {
@@ -439,10 +448,16 @@ int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	pm.n_layers = m->n_layers;
 	_cleanup_free_ char *from = mount_source(img, &r);
 	for (size_t i = m->n_layers; i-- > 0;)
-		reg_emit(&c, REG_EV_PUSH_PREPARING, img->config->diff_ids[i], 0, 0, NULL);
+		if (first_of(m, i) == i)
+			reg_emit(&c, REG_EV_PUSH_PREPARING, img->config->diff_ids[i], 0, 0, NULL);
 	enum img_compression comp = o ? o->compression : IMG_COMPRESS_GZIP;
-	for (size_t i = m->n_layers; ret == 0 && i-- > 0;)
-		ret = push_layer(&c, s, img, i, comp, from, &pm.layers[i], err);
+	for (size_t i = 0; ret == 0 && i < m->n_layers; i++) {
+		size_t f = first_of(m, i); /* a layer listed twice goes up once */
+		if (f == i)
+			ret = push_layer(&c, s, img, i, comp, from, &pm.layers[i], err);
+		else
+			img_descriptor_copy(&pm.layers[i], &pm.layers[f]);
+	}
 	if (ret == 0)
 		ret = push_blob(&c, s, &pm.config, NULL, NULL, err);
 	_cleanup_free_ char *json = NULL;

@@ -176,5 +176,10 @@ void reg_json_error(const char *body, size_t len, char **code, char **message);
 int reg_json_strings(const char *body, size_t len, const char *key, struct kiln_strv *out,
                      struct kiln_err *err);
 const char *reg_media_type_of(const char *body, size_t len); /* static string or NULL */
+/* host is listed in kiln's config file ($KILN_CONFIG, else
+ * /etc/kiln/config.json for root, else $XDG_CONFIG_HOME/kiln/config.json or
+ * ~/.config/kiln/config.json) under "insecure-registries", as in docker's
+ * daemon.json. */
+bool reg_config_insecure(const char *host);
 
 #endif

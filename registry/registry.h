@@ -5,13 +5,17 @@
  * reused across requests, blob downloads run 3 at a time on it), bounded
  * response bodies, connect and low-speed timeouts. Plain HTTP only for
  * localhost, 127.0.0.0/8, ::1 (after HTTPS was refused) and the hosts in
- * reg_opts.insecure; everything else is HTTPS with the system CA store plus
- * DIR/HOST:PORT/ *.crt (CAs) and client.cert/client.key (DIR =
+ * reg_opts.insecure or kiln's config file ("insecure-registries" in
+ * $KILN_CONFIG, /etc/kiln/config.json or ~/.config/kiln/config.json); everything else is HTTPS with
+ * the system CA store plus DIR/HOST:PORT/ *.crt (CAs) and client.cert/client.key (DIR =
  * $KILN_CERTS_DIR, else /etc/docker/certs.d), as docker does.
  *
  * Files: http.c (libcurl), tls.c (certs.d), auth.c (challenges, tokens),
  * creds.c (config.json, credential helpers), client.c (requests with auth,
- * retries, error mapping), pull.c, push.c, login.c. */
+ * retries, error mapping), json.c (jansson: tokens, errors, lists, kiln's
+ * config file), pull.c, unpack.c (snapshots unpacked while downloading),
+ * push.c (uploads, streamed while compressing), login.c (login, logout,
+ * manifest inspect, search, tags). */
 #ifndef KILN_REGISTRY_H
 #define KILN_REGISTRY_H
 

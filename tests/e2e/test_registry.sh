@@ -19,7 +19,8 @@ DIG=$(printf '%s\n' "$OUT" | sed -n 's/^1: digest: \(sha256:[0-9a-f]*\) size: [0
 [ -n "$DIG" ] && ok "push prints TAG: digest: ... size: N" || not_ok "no digest line in: $OUT"
 expect_eq "the registry has the digest push printed" \
 	"$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/img:1")" "$DIG"
-expect_contains "push records the RepoDigest" "$(kiln inspect -f '{{json .RepoDigests}}' "$R/img:1")" "\"$R/img@$DIG\""
+expect_eq "push records the RepoDigest" "$(kiln inspect -f '{{json .RepoDigests}}' "$R/img:1")" "[\"$R/img@$DIG\"]"
+expect_contains "the DIGEST column shows the registry's digest" "$(kiln images --digests "$R/img")" "$DIG"
 
 run_ok "second push" kiln push "$R/img:1"
 expect_contains "second push finds the layer" "$OUT" "Layer already exists"
@@ -72,8 +73,8 @@ expect_eq "picks the amd64 image" "$(kiln --root "$T/root4" inspect -f '{{.Id}}'
 run_ok "pull an index for linux/arm64" kiln --root "$T/root5" pull --platform linux/arm64 "$R/multi:1"
 expect_eq "picks the arm64 image" "$(kiln --root "$T/root5" inspect -f '{{.Id}}' "$R/multi:1")" "$ARM"
 IDX=$(skopeo inspect --raw --tls-verify=false "docker://$R/multi:1" | sha256sum | cut -d' ' -f1)
-expect_contains "RepoDigest of an index pull is the index's" \
-	"$(kiln --root "$T/root5" inspect -f '{{json .RepoDigests}}' "$R/multi:1")" "\"$R/multi@sha256:$IDX\""
+expect_eq "RepoDigest of an index pull is the index's" \
+	"$(kiln --root "$T/root5" inspect -f '{{json .RepoDigests}}' "$R/multi:1")" "[\"$R/multi@sha256:$IDX\"]"
 run_fail "no matching platform" 1 kiln --root "$T/root5" pull --platform linux/s390x "$R/multi:1"
 expect_contains "no matching platform message" "$OUT" "no matching manifest for linux/s390x in the manifest list entries"
 
@@ -83,6 +84,12 @@ run_ok "skopeo pushes an image with one empty layer listed three times" \
 run_ok "pull it" kiln --root "$T/root12" pull "$R/empties:1"
 expect_eq "the shared blob is downloaded once" "$(printf '%s\n' "$OUT" | grep -c 'Pulling fs layer')" 1
 run_ok "the image with repeated layers checks clean" kiln --root "$T/root12" system check
+run_ok "tag it for another repository" kiln --root "$T/root12" tag "$R/empties:1" "$R/empties2:1"
+run_ok "push the image with repeated layers" kiln --root "$T/root12" push "$R/empties2:1"
+expect_eq "its shared layer is handled once" "$(printf '%s\n' "$OUT" | grep -c 'Preparing')" 1
+expect_eq "pushed with the same manifest digest" \
+	"$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/empties2:1")" \
+	"$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/empties:1")"
 
 run_ok "manifest inspect" kiln manifest inspect "$R/multi:1"
 expect_contains "manifest inspect prints the index" "$OUT" '"application/vnd.oci.image.index.v1+json"'

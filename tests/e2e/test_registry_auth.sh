@@ -119,6 +119,10 @@ run_ok "push over TLS with the certs.d CA" kiln push "$S/img:1"
 run_ok "pull over TLS with the certs.d CA" kiln --root "$T/r6" pull "$S/img:1"
 rm -rf "$KILN_CERTS_DIR/$S"
 run_ok "--insecure-registry skips verification" kiln --root "$T/r7" pull --insecure-registry "$S" "$S/img:1"
+printf '{"insecure-registries": ["%s"]}\n' "$S" >"$T/kiln-config.json"
+run_ok "kiln's config file lists insecure registries" env KILN_CONFIG="$T/kiln-config.json" \
+	"$KILN" --root "$T/r8" pull "$S/img:1"
+run_fail "without it the CA is still required" 1 kiln --root "$T/r8" pull "$S/img:1"
 
 start_registry mtls "  tls:
     certificate: $T/server.crt
