@@ -55,6 +55,15 @@ static json_t *mounts_json(const struct rt_spec *s, json_t **binds)
 		const struct rt_mount *m = &s->mounts[i];
 		if (m->type != RT_MOUNT_BIND)
 			continue;
+		if (m->volume) {
+			json_array_append_new(
+			    a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "volume",
+			                 "Name", m->volume, "Source", m->source ? m->source : "",
+			                 "Destination", m->target, "Driver", "local", "Mode",
+			                 m->readonly ? "ro" : "z", "RW", !m->readonly,
+			                 "Propagation", ""));
+			continue;
+		}
 		json_array_append_new(*binds, json_sprintf("%s:%s%s", m->source, m->target,
 		                                           m->readonly ? ":ro" : ""));
 		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind",

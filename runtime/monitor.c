@@ -301,8 +301,8 @@ __attribute__((noreturn)) static void monitor_main(const char *root, struct rt_c
 	}
 	if (log_fd >= 0)
 		close(log_fd);
-	if (c->auto_remove)
-		rt_container_remove(root, c, true, NULL);
+	if (c->auto_remove && rt_container_remove(root, c, true, NULL) == 0)
+		rt_container_remove_volumes(root, c);
 	if (result_fd >= 0)
 		report(&result_fd, &failed);
 	_exit(0); /* no atexit handlers, no leak check: this is a fork */

@@ -124,6 +124,7 @@ void rt_mount_release(struct rt_mount *m)
 	free(m->source);
 	free(m->target);
 	free(m->options);
+	free(m->volume);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -146,20 +147,26 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err)
 	}
 	if (n > 3 || !*parts[0])
 		return kiln_err_set(err, KILN_E_INVALID, "invalid volume specification: '%s'", s);
-	if (n == 1)
-		return kiln_err_set(err, KILN_E_UNSUPPORTED,
-		                    "anonymous volume `%s`: volumes are not supported yet", s);
-	if (!clean_abs(parts[0])) {
-		if (parts[0][0] == '.' || strchr(parts[0], '/'))
+	if (n == 1) {
+		if (!clean_abs(parts[0]))
 			return kiln_err_set(
 			    err, KILN_E_INVALID,
-			    "create %s: \"%s\" includes invalid characters for a local "
-			    "volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. "
-			    "If you intended to pass a host directory, use absolute path",
-			    parts[0], parts[0]);
-		return kiln_err_set(err, KILN_E_UNSUPPORTED,
-		                    "named volume `%s`: volumes are not supported yet", parts[0]);
+			    "invalid volume specification: '%s': invalid mount config for "
+			    "type \"volume\": invalid mount path: '%s' mount path must be "
+			    "absolute",
+			    s, parts[0]);
+		out->type = RT_MOUNT_BIND;
+		out->volume = xstrdup("");
+		out->target = xstrdup(parts[0]);
+		return 0;
 	}
+	bool named = !clean_abs(parts[0]);
+	if (named && !rt_name_valid(parts[0]))
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "create %s: \"%s\" includes invalid characters for a local "
+		                    "volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. "
+		                    "If you intended to pass a host directory, use absolute path",
+		                    parts[0], parts[0]);
 	if (!clean_abs(parts[1]))
 		return kiln_err_set(err, KILN_E_INVALID,
 		                    "invalid volume specification: '%s': invalid mount config for "
@@ -183,7 +190,10 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err)
 		}
 	}
 	out->type = RT_MOUNT_BIND;
-	out->source = xstrdup(parts[0]);
+	if (named)
+		out->volume = xstrdup(parts[0]);
+	else
+		out->source = xstrdup(parts[0]);
 	out->target = xstrdup(parts[1]);
 	out->readonly = ro;
 	return 0;

@@ -57,6 +57,8 @@ struct rt_mount {
 	char *source;  /* host path (bind); NULL for tmpfs */
 	char *target;  /* absolute path in the container */
 	char *options; /* tmpfs: "size=64m,mode=1777" (may be NULL) */
+	char
+	    *volume; /* a volume's name ("" before an anonymous one is made); source is its _data */
 	bool readonly;
 };
 
@@ -307,6 +309,25 @@ struct rt_commit_opts {
 int rt_container_commit(struct img_store *s, struct rt_container *c, const struct rt_commit_opts *o,
                         char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
 
+/* --- volumes (volume.c): ROOT/volumes/<name>/_data ------------------------ */
+struct rt_volume {
+	char *name, *created, *mountpoint;
+};
+/* name NULL or "": an anonymous volume (64 hex). Existing: success. */
+int rt_volume_create(const char *root, const char *name, char **name_out, struct kiln_err *err);
+int rt_volume_get(const char *root, const char *name, struct rt_volume *v, struct kiln_err *err);
+void rt_volume_release(struct rt_volume *v);
+int rt_volume_list(const char *root, struct kiln_strv *names, struct kiln_err *err);
+/* The ID of a container using the volume (allocated), or NULL. */
+char *rt_volume_user(const char *root, const char *name);
+/* Refused while a container uses it (docker's message); force: a missing
+ * volume is no error. */
+int rt_volume_remove(const char *root, const char *name, bool force, struct kiln_err *err);
+bool rt_volume_is_anonymous(const char *name);
+char *rt_volume_path(const char *root, const char *name);
+/* rm -v and --rm: the container's anonymous volumes (after its removal). */
+void rt_container_remove_volumes(const char *root, const struct rt_container *c);
+
 /* docker's signal names: "SIGKILL", "KILL", "9" -> 9 (KILN_E_INVALID
  * "Invalid signal: X" otherwise). */
 int rt_signal_parse(const char *s, int *sig, struct kiln_err *err);
@@ -319,8 +340,8 @@ int rt_parse_bytes(const char *s, int64_t *out, struct kiln_err *err);
 int rt_parse_cpus(const char *s, struct rt_limits *l, struct kiln_err *err);
 /* --ulimit "nofile=1024:2048" or "nproc=512" (soft = hard). */
 int rt_parse_ulimit(const char *s, struct rt_rlimit *out, struct kiln_err *err);
-/* -v "/host:/ctr[:ro|rw]" (a bind; named and anonymous volumes are not
- * supported yet: KILN_E_UNSUPPORTED). Fields allocated. */
+/* -v "/host:/ctr[:ro|rw]" (a bind), "name:/ctr[:ro]" (a named volume),
+ * "/ctr" (an anonymous volume: volume ""). Fields allocated. */
 int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --tmpfs "/ctr[:opts]". */
 int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err);

@@ -95,6 +95,7 @@ static json_t *spec_json(const struct rt_spec *s)
 		put_str(j, "source", m->source);
 		put_str(j, "target", m->target);
 		put_str(j, "options", m->options);
+		put_str(j, "volume", m->volume);
 		json_object_set_new(j, "readonly", json_boolean(m->readonly));
 		json_array_append_new(mounts, j);
 	}
@@ -156,6 +157,7 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 		s->mounts[i].source = get_str(j, "source");
 		s->mounts[i].target = get_str(j, "target");
 		s->mounts[i].options = get_str(j, "options");
+		s->mounts[i].volume = get_str(j, "volume");
 		s->mounts[i].readonly = get_bool(j, "readonly");
 		if (!s->mounts[i].target)
 			s->mounts[i].target = xstrdup("/");
