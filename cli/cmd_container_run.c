@@ -11,7 +11,7 @@
 /* Flag values as parsed, before conversion. */
 struct run_flags {
 	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
-	    labels, publish;
+	    labels, publish, mounts;
 	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
 	    *cpus, *restart;
 	long cpu_shares, pids_limit;
@@ -22,7 +22,7 @@ static void run_flags_release(struct run_flags *f)
 {
 	struct kiln_strv *v[] = {&f->env,     &f->env_file, &f->volumes,      &f->tmpfs,
 	                         &f->cap_add, &f->cap_drop, &f->security_opt, &f->ulimits,
-	                         &f->labels,  &f->publish};
+	                         &f->labels,  &f->publish,  &f->mounts};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(v); i++)
 		kiln_strv_release(v[i]);
 }
@@ -115,6 +115,13 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	for (size_t i = 0; i < f->tmpfs.n; i++)
 		if (add_mount(o, f->tmpfs.v[i], true, err) < 0)
 			return -1;
+	for (size_t i = 0; i < f->mounts.n; i++) {
+		struct rt_mount m;
+		if (rt_parse_mount(f->mounts.v[i], &m, err) < 0)
+			return -1;
+		o->mounts = xreallocarray(o->mounts, o->n_mounts + 1, sizeof(*o->mounts));
+		o->mounts[o->n_mounts++] = m;
+	}
 	o->restart = f->restart;
 	o->publish = f->publish.v;
 	o->publish_all = f->publish_all;
@@ -165,6 +172,8 @@ static int image_present(struct kiln_ctx *ctx, const char *image, struct kiln_er
 	    OPT_STRING('m', "memory", &(f).memory, "bytes", "Memory limit"),                       \
 	    OPT_STRING(0, "memory-swap", &(f).memory_swap, "bytes",                                \
 	               "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),     \
+	    OPT_STRV(0, "mount", &(f).mounts, "mount",                                             \
+	             "Attach a filesystem mount to the container"),                                \
 	    OPT_STRING(0, "name", &(f).name, "string", "Assign a name to the container"),          \
 	    OPT_STRING(0, "network", &(f).network, "network",                                      \
 	               "Connect a container to a network (none, host, default)"),                  \

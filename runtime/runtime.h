@@ -343,6 +343,9 @@ int rt_parse_ulimit(const char *s, struct rt_rlimit *out, struct kiln_err *err);
 /* -v "/host:/ctr[:ro|rw]" (a bind), "name:/ctr[:ro]" (a named volume),
  * "/ctr" (an anonymous volume: volume ""). Fields allocated. */
 int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err);
+/* --mount "type=bind|volume|tmpfs,source=S,target=T[,readonly][,tmpfs-size=N]
+ * [,tmpfs-mode=M]" (docker's keys and aliases: src, dst, destination, ro). */
+int rt_parse_mount(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --tmpfs "/ctr[:opts]". */
 int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --network "none", "host", "default"/"bridge" (docker's message for others). */

@@ -120,3 +120,15 @@ expect_contains "prune deletes unused volumes" "$OUT" "v1"
 expect_eq "none left" "$("$KILN" volume ls -q)" ""
 "$KILN" run --rm -v /anon2 busybox true
 expect_eq "--rm removes anonymous volumes" "$("$KILN" volume ls -q)" ""
+
+# --- --mount, top-level inspect -------------------------------------------------------------
+mkdir -p "$T/m" && echo mounted >"$T/m/f"
+expect_eq "--mount type=bind,readonly" "$("$KILN" run --rm --mount "type=bind,source=$T/m,target=/m,readonly" busybox sh -c 'cat /m/f; touch /m/g 2>/dev/null || echo ro')" "mounted
+ro"
+expect_contains "--mount type=tmpfs,tmpfs-size" "$("$KILN" run --rm --mount type=tmpfs,target=/t,tmpfs-size=1m busybox df -k /t)" " 1024 "
+run_ok "--mount type=volume" "$KILN" run --rm --mount type=volume,src=mv,dst=/v busybox touch /v/a
+run_ok "its volume" "$KILN" volume rm mv
+run_fail "--mount of a missing bind source: 125" 125 "$KILN" run --rm --mount type=bind,source=/nonexistent-kiln,target=/x busybox true
+expect_contains "docker's message" "$OUT" 'bind source path does not exist: /nonexistent-kiln'
+expect_eq "inspect finds containers first" "$("$KILN" inspect -f '{{.Name}}' keep)" "/keep"
+expect_eq "inspect --type image" "$("$KILN" inspect --type image -f '{{.Id}}' busybox | cut -c1-7)" "sha256:"
