@@ -34,6 +34,9 @@ void rt_container_free(struct rt_container *c)
 	kiln_strv_free(c->entrypoint);
 	kiln_strv_free(c->labels);
 	free(c->restart_policy);
+	kiln_strv_free(c->health_test);
+	free(c->health_status);
+	free(c->health_output);
 	free(c->started);
 	free(c->finished);
 	free(c->error);
@@ -145,6 +148,29 @@ void rt_container_remove_volumes(const char *root, const struct rt_container *c)
 		if (v && rt_volume_is_anonymous(v))
 			rt_volume_remove(root, v, true, NULL);
 	}
+}
+
+/* HEALTHCHECK from the image, replaced or disabled by the run options. */
+static void health_settings(const struct img_config *cfg, const struct rt_create_opts *o,
+                            struct rt_container *c)
+{
+	const struct img_healthcheck *hc = cfg ? cfg->config.healthcheck : NULL;
+	if (o->health_cmd && *o->health_cmd) {
+		char *t[] = {(char *)"CMD-SHELL", (char *)o->health_cmd, NULL};
+		c->health_test = rt_strv_dup(t);
+	} else if (hc && hc->test && hc->test[0] && strcmp(hc->test[0], "NONE")) {
+		c->health_test = rt_strv_dup(hc->test);
+	}
+	if (o->no_healthcheck) {
+		kiln_strv_free(c->health_test);
+		c->health_test = NULL;
+	}
+	c->health_interval = o->health_interval   ? o->health_interval
+	                     : hc && hc->interval ? hc->interval
+	                                          : 30LL * 1000000000LL;
+	c->health_retries = o->health_retries   ? o->health_retries
+	                    : hc && hc->retries ? hc->retries
+	                                        : 3;
 }
 
 static int pick_name(const char *root, const struct rt_create_opts *o, const char *id, char **name,
@@ -295,6 +321,7 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	                     : o->entrypoint_set   ? NULL
 	                                           : img->config->config.cmd);
 	c->labels = rt_strv_dup(o->labels);
+	health_settings(img->config, o, c);
 	c->status = RT_CREATED;
 
 	cdir = kiln_path_join(root, RT_CONTAINERS_DIR);

@@ -134,13 +134,17 @@ struct rt_create_opts {
 	struct rt_rlimit *rlimits;
 	size_t n_rlimits;
 	char **cap_add, **cap_drop;
-	char **security_opt; /* "seccomp=unconfined", "seccomp=FILE.json",
-	                        "no-new-privileges[:true]" */
-	const char *name;    /* NULL: a generated docker-style name */
-	const char *restart; /* --restart: "no", "always", "unless-stopped", "on-failure[:N]" */
-	char **publish;      /* -p "[IP:][HOSTPORT:]CTRPORT[/tcp|udp]" */
-	bool publish_all;    /* -P: the image's ExposedPorts on free host ports */
-	char **labels;       /* "K=V" */
+	char **security_opt;     /* "seccomp=unconfined", "seccomp=FILE.json",
+	                            "no-new-privileges[:true]" */
+	const char *name;        /* NULL: a generated docker-style name */
+	const char *restart;     /* --restart: "no", "always", "unless-stopped", "on-failure[:N]" */
+	char **publish;          /* -p "[IP:][HOSTPORT:]CTRPORT[/tcp|udp]" */
+	bool publish_all;        /* -P: the image's ExposedPorts on free host ports */
+	const char *health_cmd;  /* --health-cmd (a shell command) */
+	int64_t health_interval; /* --health-interval, ns (0: image's or 30 s) */
+	int health_retries;      /* --health-retries (0: image's or 3) */
+	bool no_healthcheck;     /* --no-healthcheck */
+	char **labels;           /* "K=V" */
 };
 
 /* Fills spec from image config cfg and options (docker's merge rules: -e
@@ -187,6 +191,9 @@ struct rt_container {
 	char **cmd, **entrypoint; /* as resolved, for inspect/ps */
 	char **labels;            /* "K=V" */
 	char *restart_policy;     /* "no", "always", "unless-stopped", "on-failure" */
+	char **health_test;       /* HEALTHCHECK: {"CMD-SHELL", cmd} or {"CMD", argv...}, or NULL */
+	int64_t health_interval;  /* nanoseconds (default 30 s) */
+	int health_retries;       /* default 3 */
 	int restart_max;          /* on-failure:N (0: no limit) */
 
 	/* state.json */
@@ -199,6 +206,9 @@ struct rt_container {
 	char *error;              /* State.Error */
 	bool oom_killed;
 	int restart_count;
+	char *health_status; /* "starting", "healthy", "unhealthy", or NULL */
+	int failing_streak;
+	char *health_output; /* the last check's output */
 };
 void rt_container_free(struct rt_container *c);
 
@@ -250,6 +260,8 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 /* "2013-01-02T13:23:37Z", "1360000000.5", "10m", "1h30m" (before now) ->
  * Unix nanoseconds, as docker's --since/--until. */
 int rt_parse_timestamp(const char *s, int64_t *ns, struct kiln_err *err);
+/* Go durations as docker's --health-interval: "1s", "500ms", "1m30s". */
+int rt_parse_duration(const char *s, int64_t *ns, struct kiln_err *err);
 
 /* docker exec: a process in a running container's namespaces and cgroup,
  * with its capabilities, seccomp filter and no_new_privs; env is added to
