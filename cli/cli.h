@@ -170,5 +170,11 @@ int cmd_login(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_manifest_inspect(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_search(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_volume.c */
+int cmd_volume_create(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_volume_ls(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_volume_inspect(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_volume_rm(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_volume_prune(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

@@ -55,6 +55,14 @@ static const struct kiln_cmd container_commands[] = {
 
 static const struct kiln_cmd builder_commands[] = {
     {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
+static const struct kiln_cmd volume_commands[] = {
+    {"create", cmd_volume_create, R, "Create a volume", NULL},
+    {"inspect", cmd_volume_inspect, R, "Display detailed information on one or more volumes", NULL},
+    {"list", cmd_volume_ls, R | CMD_ALIAS, "List volumes", NULL},
+    {"ls", cmd_volume_ls, R, "List volumes", NULL},
+    {"prune", cmd_volume_prune, R, "Remove all unused local volumes", NULL},
+    {"remove", cmd_volume_rm, R | CMD_ALIAS, "Remove one or more volumes", NULL},
+    {"rm", cmd_volume_rm, R, "Remove one or more volumes", NULL},
     {0},
 };
 
@@ -114,6 +122,7 @@ const struct kiln_cmd kiln_commands[] = {
     {"top", cmd_top, R, "Display the running processes of a container", NULL},
     {"unpause", cmd_unpause, R, "Unpause all processes within one or more containers", NULL},
     {"version", cmd_version, 0, "Show the kiln version information", NULL},
+    {"volume", NULL, 0, "Manage volumes", volume_commands},
     {"wait", cmd_wait, R, "Block until one or more containers stop, then print their exit codes",
      NULL},
     {0},

@@ -132,8 +132,8 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 		c->error = kiln_err_format(err);
 		close(lock);
 		record_exit(root, c, rt_exit_code_for(err), NULL);
-		if (c->auto_remove)
-			rt_container_remove(root, c, true, NULL);
+		if (c->auto_remove && rt_container_remove(root, c, true, NULL) == 0)
+			rt_container_remove_volumes(root, c);
 		return -1;
 	}
 	c->status = RT_RUNNING;
@@ -167,6 +167,8 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 		if (rt_container_remove(root, c, true, &e) < 0) {
 			kiln_warn("removing %s: %s", c->id, e.msg);
 			kiln_err_release(&e);
+		} else {
+			rt_container_remove_volumes(root, c);
 		}
 	}
 	return r;

@@ -12,6 +12,7 @@
 
 #define RT_CONTAINERS_DIR "containers"
 #define RT_NAMES_DIR      "containers/names"
+#define RT_VOLUMES_DIR    "volumes"
 
 /* --- launching a container's process (launch.c, child.c) ---------------- */
 struct rt_launch {

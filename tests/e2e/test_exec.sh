@@ -97,3 +97,38 @@ expect_eq "history: one layer more, with the message" "$("$KILN" history --forma
 run_fail "rmi of the base image is refused while dc exists" 1 "$KILN" rmi busybox
 run_ok "rm dc" "$KILN" rm dc
 run_ok "rmi committed:1" "$KILN" rmi committed:1
+
+# --- volumes ---------------------------------------------------------------------------------
+run_ok "volume create" "$KILN" volume create v1
+expect_eq "prints the name" "$OUT" "v1"
+run_ok "a named volume is written" "$KILN" run --rm -v v1:/data busybox sh -c 'echo persisted > /data/f'
+expect_eq "and outlives the container" "$("$KILN" run --rm -v v1:/data:ro busybox cat /data/f)" "persisted"
+run_fail "read-only volume" 1 "$KILN" run --rm -v v1:/data:ro busybox touch /data/g
+expect_contains "volume ls" "$("$KILN" volume ls)" "local     v1"
+expect_eq "volume inspect" "$("$KILN" volume inspect -f '{{.Name}} {{.Driver}}' v1)" "v1 local"
+"$KILN" run --name av -v /anon busybox touch /anon/x
+anon=$("$KILN" container inspect -f '{{range .Mounts}}{{.Name}}{{end}}' av)
+expect_eq "-v /path: an anonymous volume" "$(printf '%s' "$anon" | grep -cE '^[0-9a-f]{64}$')" "1"
+"$KILN" run -d --name vu -v v1:/d busybox sleep 30 >/dev/null
+run_fail "volume rm of a volume in use: 1" 1 "$KILN" volume rm v1
+expect_contains "docker's in-use message" "$OUT" "remove v1: volume is in use"
+run_ok "rm -v removes the anonymous volume" "$KILN" rm -v av
+expect_eq "gone" "$("$KILN" volume ls -q | grep -c "$anon")" "0"
+"$KILN" rm -f vu >/dev/null
+run_ok "volume prune -f" "$KILN" volume prune -f
+expect_contains "prune deletes unused volumes" "$OUT" "v1"
+expect_eq "none left" "$("$KILN" volume ls -q)" ""
+"$KILN" run --rm -v /anon2 busybox true
+expect_eq "--rm removes anonymous volumes" "$("$KILN" volume ls -q)" ""
+
+# --- --mount, top-level inspect -------------------------------------------------------------
+mkdir -p "$T/m" && echo mounted >"$T/m/f"
+expect_eq "--mount type=bind,readonly" "$("$KILN" run --rm --mount "type=bind,source=$T/m,target=/m,readonly" busybox sh -c 'cat /m/f; touch /m/g 2>/dev/null || echo ro')" "mounted
+ro"
+expect_contains "--mount type=tmpfs,tmpfs-size" "$("$KILN" run --rm --mount type=tmpfs,target=/t,tmpfs-size=1m busybox df -k /t)" " 1024 "
+run_ok "--mount type=volume" "$KILN" run --rm --mount type=volume,src=mv,dst=/v busybox touch /v/a
+run_ok "its volume" "$KILN" volume rm mv
+run_fail "--mount of a missing bind source: 125" 125 "$KILN" run --rm --mount type=bind,source=/nonexistent-kiln,target=/x busybox true
+expect_contains "docker's message" "$OUT" 'bind source path does not exist: /nonexistent-kiln'
+expect_eq "inspect finds containers first" "$("$KILN" inspect -f '{{.Name}}' keep)" "/keep"
+expect_eq "inspect --type image" "$("$KILN" inspect --type image -f '{{.Id}}' busybox | cut -c1-7)" "sha256:"
