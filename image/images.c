@@ -51,6 +51,31 @@ static struct img_image *image_alloc(const char *id, const char *manifest_digest
 	return img;
 }
 
+/* An image from an index entry and its manifest m (taken); a config that
+ * cannot be read makes it damaged. */
+static struct img_image *image_new(struct img_store *s, const struct img_descriptor *entry,
+                                   struct img_manifest *m, struct kiln_err *read_err)
+{
+	struct img_image *img = image_alloc(m->config.digest, entry->digest);
+	struct img_config *cfg = NULL;
+	struct kiln_err err = KILN_ERR_INIT;
+	img->manifest = m;
+	if (img_cache_config(s, m->config.digest, &cfg, &err) < 0) {
+		_cleanup_free_ char *why = kiln_err_format(&err);
+		img->damaged = xasprintf("config: %s", why);
+		if (!img_err_is_damage(err.code)) /* fails the listing */
+			kiln_err_move(read_err, &err);
+		kiln_err_release(&err);
+		return img;
+	}
+	img->config = cfg;
+	img->created = cfg->created ? xstrdup(cfg->created) : NULL;
+	img->size = m->config.size;
+	for (size_t i = 0; i < m->n_layers; i++)
+		img->size += m->layers[i].size;
+	return img;
+}
+
 /* The registry-returned digests recorded on an entry (repo_digest.c; the
  * listing sorts repo_digests and drops duplicates); false when it has none. */
 static bool add_registry_digests(struct img_image *img, const struct img_descriptor *entry)

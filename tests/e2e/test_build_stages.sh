@@ -217,3 +217,42 @@ printf 'FROM busybox AS good\nCOPY f1 /x\nFROM busybox\nCOPY --from=bad /x /a\nC
 run_fail "a failing stage among parallel ones" 1 env KILN_BUILD_JOBS=4 "$KILN" build -t par:bad "$P"
 expect_contains "its error and line" "$OUT" "Dockerfile:27: COPY missing /x"
 run_fail "nothing tagged" 1 kiln inspect par:bad
+
+# --- SIGTERM mid-build: temp files removed, nothing tagged ------------------------------
+SLOW_PORT_FILE="$T/slow-port"
+python3 - "$SLOW_PORT_FILE" "$T/slow-hit" >/dev/null 2>&1 <<'PY' &
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(sys.argv[2], "w").close()
+        self.send_response(200); self.send_header("Content-Length", "1000000"); self.end_headers()
+        self.wfile.write(b"x" * 1000); self.wfile.flush()
+        time.sleep(60)
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+SLOW_PID=$!
+at_exit "kill $SLOW_PID"
+for _ in $(seq 50); do [ -s "$SLOW_PORT_FILE" ] && break; sleep 0.1; done
+printf 'FROM busybox\nCOPY main.txt /\nADD http://127.0.0.1:%s/slow /slow\n' "$(cat "$SLOW_PORT_FILE")" >"$T/slow.Dockerfile"
+"$KILN" build -q -f "$T/slow.Dockerfile" -t slow:1 "$C" >/dev/null 2>&1 &
+BPID=$!
+for _ in $(seq 100); do [ -e "$T/slow-hit" ] && break; sleep 0.1; done
+sleep 0.2
+expect_contains "the download is under way in a temp file" "$(ls "$ROOT/tmp")" "add-url-"
+kill -TERM "$BPID"
+wait "$BPID"
+expect_eq "SIGTERM ends the build" "$?" "143"
+expect_eq "no temp file left" "$(ls -A "$ROOT/tmp" | grep -v '\.lock$' || true)" ""
+run_fail "nothing tagged" 1 kiln inspect slow:1
+
+# a build killed with -9 leaves its temp dir; the next build removes it
+mkdir -p "$ROOT/tmp/build-stale/add-x/root"
+echo x >"$ROOT/tmp/build-stale/add-x/root/f"
+: >"$ROOT/tmp/build-stale/.lock"
+run_ok "a build after a killed one" kiln build -q -f "$C/small.Dockerfile" "$C"
+[ ! -e "$ROOT/tmp/build-stale" ] && ok "the killed build's temp dir is gone" ||
+	not_ok "the killed build's temp dir is gone"
+expect_eq "and the new one left none" "$(ls -A "$ROOT/tmp" | grep -v '\.lock$' || true)" ""
