@@ -55,6 +55,9 @@ static const struct kiln_cmd container_commands[] = {
 
 static const struct kiln_cmd builder_commands[] = {
     {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
+    {0},
+};
+
 static const struct kiln_cmd volume_commands[] = {
     {"create", cmd_volume_create, R, "Create a volume", NULL},
     {"inspect", cmd_volume_inspect, R, "Display detailed information on one or more volumes", NULL},
