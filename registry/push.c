@@ -373,11 +373,27 @@ static int push_layer(struct reg_client *c, struct img_store *s, const struct im
 	return 0;
 }
 
-static int put_manifest(struct reg_client *c, const char *tag, const struct img_manifest *m,
-                        struct reg_push_result *res, char **json_out, struct kiln_err *err)
+/* The manifest bytes to push: the stored ones, verbatim, when every layer
+ * goes up as stored (a pulled image keeps its digest, as with docker),
+ * else pm serialized. */
+static char *manifest_bytes(struct img_store *s, const struct img_image *img,
+                            const struct img_manifest *pm, size_t *len)
 {
-	size_t len;
-	char *json = img_manifest_to_json(m, &len);
+	const struct img_manifest *m = img->manifest;
+	bool same = true;
+	for (size_t i = 0; i < m->n_layers && same; i++)
+		same = !strcmp(m->layers[i].digest, pm->layers[i].digest) &&
+		       !strcmp(m->layers[i].media_type, pm->layers[i].media_type);
+	char *data = NULL;
+	if (same &&
+	    img_store_read_blob(s, img->manifest_digest, IMG_MAX_JSON, &data, len, NULL) == 0)
+		return data;
+	return img_manifest_to_json(pm, len);
+}
+
+static int put_manifest(struct reg_client *c, const char *tag, const struct img_manifest *m,
+                        char *json, size_t len, struct reg_push_result *res, struct kiln_err *err)
+{
 	char digest[KILN_DIGEST_LEN];
 	kiln_sha256_digest(json, len, digest);
 	struct reg_req r;
@@ -394,13 +410,10 @@ static int put_manifest(struct reg_client *c, const char *tag, const struct img_
 		                   "the registry stored %s as %s, kiln computed %s", what,
 		                   r.resp.digest, digest);
 	reg_req_release(&r);
-	if (ret < 0) {
-		free(json);
+	if (ret < 0)
 		return -1;
-	}
 	snprintf(res->digest, sizeof(res->digest), "%s", digest);
 	res->size = (int64_t)len;
-	*json_out = json;
 	return 0;
 }
 
@@ -461,8 +474,11 @@ int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	if (ret == 0)
 		ret = push_blob(&c, s, &pm.config, NULL, NULL, err);
 	_cleanup_free_ char *json = NULL;
-	if (ret == 0)
-		ret = put_manifest(&c, r.tag, &pm, res, &json, err);
+	size_t jlen = 0;
+	if (ret == 0) {
+		json = manifest_bytes(s, img, &pm, &jlen);
+		ret = put_manifest(&c, r.tag, &pm, json, jlen, res, err);
+	}
 	if (ret == 0) {
 		_cleanup_free_ char *rd = xasprintf("%s@%s", name, res->digest);
 		ret = img_image_add_repo_digest(s, img->id, rd, err);

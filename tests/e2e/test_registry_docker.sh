@@ -76,3 +76,6 @@ run_ok "kiln pulls what docker pushed" kiln --root "$T/r2" pull "$R/bb:fromdocke
 expect_contains "kiln sees docker's digest" "$OUT" "Digest: $DDIG"
 expect_eq "same image ID through docker" "$(kiln --root "$T/r2" inspect -f '{{.Id}}' "$R/bb:fromdocker")" \
 	"$(kiln inspect -f '{{.Id}}' "$R/bb:1")"
+run_ok "kiln tags docker's image elsewhere" kiln --root "$T/r2" tag "$R/bb:fromdocker" "$R/again:1"
+run_ok "kiln pushes docker's image on" kiln --root "$T/r2" push "$R/again:1"
+expect_contains "its manifest goes up verbatim: docker's digest" "$OUT" "1: digest: $DDIG"
