@@ -190,6 +190,7 @@ run_fail "wait on exited" 0 "$KILN" wait one
 expect_eq "wait prints the exit code" "$OUT" "0"
 "$KILN" run --name two busybox sh -c 'exit 3'
 expect_eq "exited container keeps its code" "$("$KILN" container inspect -f '{{.State.ExitCode}}' two)" "3"
+expect_contains "ps -s: docker's SIZE column" "$("$KILN" ps -a -s --filter name=two)" "(virtual "
 expect_eq "ps -l is the latest" "$("$KILN" ps -l --format '{{.Names}}')" "two"
 expect_eq "ps -n 2" "$("$KILN" ps -n 2 -q | wc -l)" "2"
 expect_contains "ps Exited (3)" "$("$KILN" ps -a)" "Exited (3)"
@@ -212,6 +213,14 @@ if command -v script >/dev/null; then
 	expect_contains "-it: keys reach the shell" "$OUT" "typed-42"
 	expect_contains "-it: the window size" "$OUT" "40 100"
 	expect_eq "-it: the shell's exit status" "$rc" "3"
+	"$KILN" create -it --name sai busybox sh >/dev/null
+	printf 'echo first-$((1+1))\nexit 4\n' | script -qec "'$KILN' start -ai sai" /dev/null >"$T/sai.out"
+	rc=$?
+	expect_contains "start -ai of a created -it container" "$(tr -d '\r' <"$T/sai.out")" "first-2"
+	expect_eq "start -ai: its exit status" "$rc" "4"
+	printf 'echo again\nexit 0\n' | script -qec "'$KILN' start -ai sai" /dev/null >"$T/sai.out"
+	expect_contains "start -ai of the exited container" "$(tr -d '\r' <"$T/sai.out")" "again"
+	"$KILN" rm sai >/dev/null
 else
 	ok "# SKIP -it checks: no script(1)"
 fi
