@@ -159,5 +159,14 @@ int cmd_login(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_logout(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_manifest_inspect(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_search(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_container_exec.c */
+int cmd_exec(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_pause(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_unpause(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_top(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_stats(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_rename(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_port(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

@@ -170,8 +170,22 @@ json_t *ctr_inspect_json(const char *root, const struct rt_container *c)
 	kiln_buf_release(&lower);
 	json_object_set_new(o, "Mounts", mounts);
 	json_object_set_new(o, "Config", config_json(c));
+	json_t *ports = json_object();
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct rt_port *p = &s->ports[i];
+		_cleanup_free_ char *key = xasprintf("%d/%s", p->ctr_port, p->udp ? "udp" : "tcp");
+		json_t *list = json_object_get(ports, key);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(ports, key, list);
+		}
+		json_t *b = json_object();
+		json_object_set_new(b, "HostIp", json_string(p->host_ip));
+		json_object_set_new(b, "HostPort", json_sprintf("%d", p->host_port));
+		json_array_append_new(list, b);
+	}
 	json_object_set_new(o, "NetworkSettings",
-	                    json_pack("{s:{},s:s}", "Ports", "SandboxKey", ""));
+	                    json_pack("{s:o,s:s}", "Ports", ports, "SandboxKey", ""));
 	return o;
 }
 
@@ -234,6 +248,18 @@ static char *command_text(const struct rt_container *c, bool no_trunc)
 	return kiln_buf_detach(&b, NULL);
 }
 
+char *ctr_ports_text(const struct rt_container *c)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < c->spec.n_ports; i++) {
+		const struct rt_port *p = &c->spec.ports[i];
+		kiln_buf_addf(&b, NULL, "%s%s:%d->%d/%s", i ? ", " : "", p->host_ip, p->host_port,
+		              p->ctr_port, p->udp ? "udp" : "tcp");
+	}
+	return kiln_buf_detach(&b, NULL);
+}
+
 json_t *ctr_ps_json(const struct rt_container *c, bool no_trunc)
 {
 	_cleanup_free_ char *id = no_trunc ? xstrdup(c->id) : xstrndup(c->id, 12);
@@ -241,14 +267,16 @@ json_t *ctr_ps_json(const struct rt_container *c, bool no_trunc)
 	_cleanup_free_ char *since = kiln_since(c->created);
 	_cleanup_free_ char *at = kiln_time_go(c->created);
 	_cleanup_free_ char *status = ctr_status_text(c);
+	bool up = c->status == RT_RUNNING || c->status == RT_PAUSED;
+	_cleanup_free_ char *ports = up ? ctr_ports_text(c) : xstrdup("");
 	struct kiln_buf labels;
 	kiln_buf_init(&labels, KILN_BUF_NOLIMIT, NULL);
 	for (size_t i = 0; c->labels && c->labels[i]; i++)
 		kiln_buf_addf(&labels, NULL, "%s%s", i ? "," : "", c->labels[i]);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID", id,
 	                      "Image", c->image, "Command", cmd, "CreatedAt", at, "RunningFor",
-	                      since, "Ports", "", "Status", status, "Size", "0B", "Names", c->name,
-	                      "Labels", kiln_buf_str(&labels), "Mounts", "", "Networks",
+	                      since, "Ports", ports, "Status", status, "Size", "0B", "Names",
+	                      c->name, "Labels", kiln_buf_str(&labels), "Mounts", "", "Networks",
 	                      network_name(c->spec.network), "State", rt_status_name(c->status));
 	kiln_buf_release(&labels);
 	return o;

@@ -11,18 +11,18 @@
 /* Flag values as parsed, before conversion. */
 struct run_flags {
 	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
-	    labels;
+	    labels, publish;
 	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
 	    *cpus, *restart;
 	long cpu_shares, pids_limit;
-	bool rm, interactive, tty, detach, init, read_only, privileged, sig_proxy;
+	bool rm, interactive, tty, detach, init, read_only, privileged, sig_proxy, publish_all;
 };
 
 static void run_flags_release(struct run_flags *f)
 {
-	struct kiln_strv *v[] = {&f->env,          &f->env_file, &f->volumes,
-	                         &f->tmpfs,        &f->cap_add,  &f->cap_drop,
-	                         &f->security_opt, &f->ulimits,  &f->labels};
+	struct kiln_strv *v[] = {&f->env,     &f->env_file, &f->volumes,      &f->tmpfs,
+	                         &f->cap_add, &f->cap_drop, &f->security_opt, &f->ulimits,
+	                         &f->labels,  &f->publish};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(v); i++)
 		kiln_strv_release(v[i]);
 }
@@ -116,6 +116,8 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 		if (add_mount(o, f->tmpfs.v[i], true, err) < 0)
 			return -1;
 	o->restart = f->restart;
+	o->publish = f->publish.v;
+	o->publish_all = f->publish_all;
 	return resources(f, o, err);
 }
 
@@ -170,6 +172,10 @@ static int image_present(struct kiln_ctx *ctx, const char *image, struct kiln_er
 	            "Tune container pids limit (set -1 for unlimited)"),                           \
 	    OPT_BOOL(0, "privileged", &(f).privileged,                                             \
 	             "Give extended privileges to this container"),                                \
+	    OPT_STRV('p', "publish", &(f).publish, "list",                                         \
+	             "Publish a container's port(s) to the host"),                                 \
+	    OPT_BOOL('P', "publish-all", &(f).publish_all,                                         \
+	             "Publish all exposed ports to random ports"),                                 \
 	    OPT_BOOL(0, "read-only", &(f).read_only,                                               \
 	             "Mount the container's root filesystem as read only"),                        \
 	    OPT_STRING(0, "restart", &(f).restart, "string",                                       \
@@ -218,9 +224,7 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
 	int status = 0;
-	if (f.tty)
-		kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
-	else if (create_container(ctx, &f, argc, argv, &c, &err) == 0 && f.detach) {
+	if (create_container(ctx, &f, argc, argv, &c, &err) == 0 && f.detach) {
 		if (rt_container_start(ctx->root, c, &err) == 0)
 			printf("%s\n", c->id);
 	} else if (c) {
@@ -251,10 +255,7 @@ int cmd_create(int argc, char **argv, struct kiln_ctx *ctx)
 	}
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
-	if (f.tty)
-		kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
-	else
-		create_container(ctx, &f, argc, argv, &c, &err);
+	create_container(ctx, &f, argc, argv, &c, &err);
 	run_flags_release(&f);
 	if (err.msg) {
 		kiln_cmd_fail(ctx, &err);

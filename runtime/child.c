@@ -62,6 +62,16 @@ static int setup_stdio(struct rt_child *c, struct kiln_err *err)
 	return 0;
 }
 
+/* -t: a session of its own with the pty as controlling terminal. */
+static int setup_tty(struct rt_child *c, struct kiln_err *err)
+{
+	if (!c->l->console)
+		return 0;
+	if (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
+		return kiln_err_set(err, errno, "making the pty the controlling terminal");
+	return 0;
+}
+
 static int loopback_up(struct kiln_err *err)
 {
 	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -254,6 +264,7 @@ void rt_child_main(struct rt_child *c)
 {
 	struct kiln_err err = KILN_ERR_INIT;
 	const struct rt_spec *s = c->l->spec;
+	c->joining = false;
 	/* the process that waits for it is its lifeline: a container whose
 	 * monitor is gone (kill -9) dies too, and then reads exited */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -261,9 +272,26 @@ void rt_child_main(struct rt_child *c)
 	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(1); /* the parent gave up */
 	close(c->sync_fd);
-	if (setup_stdio(c, &err) < 0 || setup_fs(c, &err) < 0 || apply_rlimits(s, &err) < 0)
+	if (setup_stdio(c, &err) < 0 || setup_tty(c, &err) < 0 || setup_fs(c, &err) < 0 ||
+	    apply_rlimits(s, &err) < 0)
 		child_fail(c, &err);
+	rt_child_exec(c);
+}
 
+void rt_child_exec(struct rt_child *c)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	const struct rt_spec *s = c->l->spec;
+	if (c->joining) { /* exec: in the namespaces already, mounts as they are */
+		const char *cwd = s->cwd && *s->cwd ? s->cwd : "/";
+		if (setup_stdio(c, &err) < 0)
+			child_fail(c, &err);
+		if (chdir(cwd) < 0) {
+			kiln_err_set(&err, errno, "chdir to cwd (\"%s\") set in config.json failed",
+			             cwd);
+			child_fail(c, &err);
+		}
+	}
 	struct rt_identity id;
 	char *home = NULL;
 	if (resolve_user(s, &id, &home, &err) < 0)

@@ -297,9 +297,14 @@ static void refresh(const char *root, struct rt_container *c)
 	/* the monitor may be recording the end right now: take the lock, reread */
 	int lock = rt_container_lock(root, c->id, NULL);
 	struct rt_container *again = NULL;
-	if (rt_container_read(root, c->id, &again, NULL) == 0 &&
-	    (again->status == RT_RUNNING || again->status == RT_PAUSED) &&
-	    rt_pid_start_time(again->pid) != again->pid_start) {
+	/* a live monitor records the end itself (it may be reaping right now) */
+	bool monitor = false;
+	if (rt_container_read(root, c->id, &again, NULL) == 0)
+		monitor = again->monitor_pid > 0 && rt_pid_start_time(again->monitor_pid) != 0;
+	if (again && !monitor &&
+	    (((again->status == RT_RUNNING || again->status == RT_PAUSED) &&
+	      rt_pid_start_time(again->pid) != again->pid_start) ||
+	     again->status == RT_RESTARTING)) {
 		again->status = RT_EXITED;
 		again->exit_code = 255;
 		again->pid = 0;

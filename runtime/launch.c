@@ -27,7 +27,7 @@ static const char hosts_default[] = "127.0.0.1\tlocalhost\n"
 /* docker's resolv.conf for a private network: the host's, without
  * loopback nameservers (unreachable from the container); Google's when none
  * is left. The host network gets the host's file as it is. */
-static char *resolv_conf(bool host_net)
+static char *resolv_conf(bool host_net, bool slirp)
 {
 	char *data = NULL;
 	size_t len;
@@ -42,13 +42,15 @@ static char *resolv_conf(bool host_net)
 	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char addr[128];
 		if (sscanf(line, " nameserver %127s", addr) == 1) {
-			if (!strncmp(addr, "127.", 4) || !strcmp(addr, "::1"))
+			if (slirp || !strncmp(addr, "127.", 4) || !strcmp(addr, "::1"))
 				continue;
 			any_ns = true;
 		}
 		kiln_buf_addf(&out, NULL, "%s\n", line);
 	}
-	if (!any_ns)
+	if (slirp) /* slirp4netns forwards to the host's resolver */
+		kiln_buf_addstr(&out, "nameserver 10.0.2.3\n", NULL);
+	else if (!any_ns)
 		kiln_buf_addstr(&out, "\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n", NULL);
 	free(data);
 	return kiln_buf_detach(&out, NULL);
@@ -69,7 +71,13 @@ static int write_files(const struct rt_launch *l, struct kiln_err *err)
 	_cleanup_free_ char *hostname = xasprintf("%s\n", host_net      ? hostbuf
 	                                                  : s->hostname ? s->hostname
 	                                                                : l->id);
-	_cleanup_free_ char *resolv = resolv_conf(host_net);
+	bool slirp = s->network == RT_NET_DEFAULT;
+	_cleanup_free_ char *resolv = resolv_conf(host_net, slirp);
+	if (slirp) { /* the container's address, as docker adds it */
+		char *h = xasprintf("%s10.0.2.100\t%s\n", hosts, s->hostname ? s->hostname : l->id);
+		free(hosts);
+		hosts = h;
+	}
 	const char *names[] = {"hosts", "hostname", "resolv.conf"};
 	const char *data[] = {hosts, hostname, resolv};
 	for (size_t i = 0; i < 3; i++) {
@@ -80,7 +88,7 @@ static int write_files(const struct rt_launch *l, struct kiln_err *err)
 	return 0;
 }
 
-static int compute_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err *err)
+int rt_launch_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err *err)
 {
 	if (s->privileged) {
 		*caps = rt_caps_all();
@@ -90,13 +98,14 @@ static int compute_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err
 	                      rt_strv_len(s->cap_drop), caps, err);
 }
 
-static int prepare_seccomp(struct rt_launch *l, uint64_t caps, struct kiln_err *err)
+int rt_launch_seccomp(const struct rt_spec *s, uint64_t caps, struct rt_seccomp **sc,
+                      struct kiln_err *err)
 {
-	const struct rt_spec *s = l->spec;
+	*sc = NULL;
 	if (s->privileged || s->seccomp_unconfined)
 		return 0;
 	const char *p = s->seccomp_profile;
-	if (rt_seccomp_compile(p, p ? strlen(p) : 0, caps, &l->sc, err) < 0)
+	if (rt_seccomp_compile(p, p ? strlen(p) : 0, caps, sc, err) < 0)
 		return kiln_err_wrap(err, "seccomp profile");
 	return 0;
 }
@@ -158,8 +167,10 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 {
 	uint64_t caps = 0;
 	l->pid = 0;
-	if (write_files(l, err) < 0 || compute_caps(l->spec, &caps, err) < 0 ||
-	    prepare_seccomp(l, caps, err) < 0 || prepare_cgroup(l, err) < 0)
+	l->net_pid = 0;
+	l->net_exit_fd = -1;
+	if (write_files(l, err) < 0 || rt_launch_caps(l->spec, &caps, err) < 0 ||
+	    rt_launch_seccomp(l->spec, caps, &l->sc, err) < 0 || prepare_cgroup(l, err) < 0)
 		goto fail;
 	int sync[2], errp[2];
 	if (pipe2(sync, O_CLOEXEC) < 0) {
@@ -194,7 +205,10 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 		close(sync[1]), close(errp[0]);
 		goto fail;
 	}
+	l->pid = pid;
 	int r = l->cg ? rt_cgroup_add_pid(l->cg, pid, err) : 0;
+	if (r == 0)
+		r = rt_net_setup(l, err);
 	if (r == 0 && write(sync[1], "g", 1) != 1)
 		r = kiln_err_set(err, errno, "starting the container's init");
 	close(sync[1]);
@@ -203,9 +217,9 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 	close(errp[0]);
 	if (r < 0) {
 		reap(pid);
+		l->pid = 0;
 		goto fail;
 	}
-	l->pid = pid;
 	l->pid_start = rt_pid_start_time(pid);
 	return 0;
 fail:
@@ -252,6 +266,7 @@ int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln
 
 void rt_launch_release(struct rt_launch *l)
 {
+	rt_net_release(l);
 	if (l->cg) {
 		struct kiln_err e = KILN_ERR_INIT;
 		if (rt_cgroup_destroy(l->cg, &e) < 0) {

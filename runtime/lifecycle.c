@@ -111,9 +111,23 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 		return kiln_err_set(err, KILN_E_CONFLICT, "container %s is already running", c->id);
 	}
 	struct rt_launch l;
-	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
+	_cleanup_free_ char *dir = NULL, *rootfs = NULL, *console = NULL;
 	launch_for(root, c, io, &l, &dir, &rootfs);
-	if (rt_launch_start(&l, err) < 0) {
+	int master = -1, slave = -1;
+	if (c->spec.tty) {
+		if (rt_pty_open(&master, &slave, &console, err) < 0) {
+			close(lock);
+			return -1;
+		}
+		l.stdin_fd = l.stdout_fd = l.stderr_fd = slave;
+		l.console = console;
+	}
+	int started = rt_launch_start(&l, err);
+	if (slave >= 0)
+		close(slave);
+	if (started < 0) {
+		if (master >= 0)
+			close(master);
 		free(c->error);
 		c->error = kiln_err_format(err);
 		close(lock);
@@ -136,7 +150,14 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	if (r < 0)
 		kiln_warn("recording the start of %s: %s", c->id, err->msg), kiln_err_release(err);
 
-	r = rt_launch_wait(&l, sig_proxy, status, err);
+	if (master >= 0) {
+		r = rt_pty_pump(master, io && c->spec.interactive ? io->stdin_fd : -1,
+		                io ? io->stdout_fd : STDOUT_FILENO, l.pid, status, err);
+		l.pid = 0;
+		close(master);
+	} else {
+		r = rt_launch_wait(&l, sig_proxy, status, err);
+	}
 	if (r < 0) /* not ours to wait for after all: best info */
 		*status = 255;
 	record_exit(root, c, *status, &l);
@@ -182,7 +203,7 @@ static void settle(const char *root, struct rt_container *c, int sig)
 		if (rt_container_read(root, c->id, &now, NULL) < 0)
 			return; /* removed (--rm) */
 		bool done = now->status != RT_RUNNING && now->status != RT_PAUSED;
-		bool monitor = now->monitor_pid > 0 && kill(now->monitor_pid, 0) == 0;
+		bool monitor = now->monitor_pid > 0 && rt_pid_start_time(now->monitor_pid) != 0;
 		if (done) {
 			c->status = now->status;
 			c->exit_code = now->exit_code;
@@ -204,8 +225,22 @@ int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	if (kiln_path_exists(dir)) /* the monitor must not restart it */
 		kiln_write_file_atomic(marker, "", 0, 0600, NULL);
+	/* between two runs of a restart policy: let its monitor see the
+	 * marker and settle (it may have been starting the next run) */
+	for (int i = 0; i < 250 && !alive(c) && c->status == RT_RESTARTING; i++) {
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+		struct rt_container *now = NULL;
+		if (rt_container_load(root, c->id, &now, NULL) < 0)
+			return 0;
+		c->status = now->status;
+		c->pid = now->pid;
+		c->pid_start = now->pid_start;
+		rt_container_free(now);
+	}
 	if (!alive(c))
 		return 0;
+	if (c->status == RT_PAUSED) /* a frozen process cannot act on a signal */
+		rt_container_pause(root, c, false, NULL);
 	int sig = SIGTERM;
 	if (c->spec.stop_signal && rt_signal_parse(c->spec.stop_signal, &sig, NULL) < 0)
 		sig = SIGTERM;

@@ -168,8 +168,13 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
                     int *status, struct kiln_err *err)
 {
 	int outp[2], errp[2];
-	if (pipe2(outp, O_CLOEXEC) < 0)
+	_cleanup_free_ char *console = NULL;
+	if (c->spec.tty) { /* one stream: the pty master, logged as stdout */
+		if (rt_pty_open(&outp[0], &outp[1], &console, err) < 0)
+			return -1;
+	} else if (pipe2(outp, O_CLOEXEC) < 0) {
 		return kiln_err_set(err, errno, "pipe");
+	}
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		close(outp[0]), close(outp[1]);
 		return kiln_err_set(err, errno, "pipe");
@@ -182,7 +187,8 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
 	                      .files_dir = dir,
 	                      .stdin_fd = -1,
 	                      .stdout_fd = outp[1],
-	                      .stderr_fd = errp[1]};
+	                      .stderr_fd = console ? outp[1] : errp[1],
+	                      .console = console};
 	int r = rt_launch_start(&l, err);
 	close(outp[1]);
 	close(errp[1]);

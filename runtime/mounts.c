@@ -85,7 +85,7 @@ static int do_mount(const char *src, int target_fd, const char *shown, const cha
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
 	const char *what = type ? type : src;
 	if (mount(src, target, type, flags, data) < 0)
-		return kiln_err_set(err, errno, "mounting %s on `%s`", what ? what : "(remount)",
+		return kiln_err_set(err, errno, "mounting %s on `%s`", what ? what : "a bind",
 		                    shown);
 	return 0;
 }
@@ -138,7 +138,7 @@ static int mount_overlay(const struct rt_launch *l, struct kiln_err *err)
 	return r;
 }
 
-static int make_dev(int rootfd, struct kiln_err *err)
+static int make_dev(int rootfd, const char *console, struct kiln_err *err)
 {
 	static const struct {
 		const char *name;
@@ -167,6 +167,8 @@ static int make_dev(int rootfd, struct kiln_err *err)
 			r = kiln_err_set(err, errno, "creating /dev/%s", links[i][1]);
 	close(dev);
 	if (r < 0)
+		return -1;
+	if (console && bind_at(rootfd, console, "/dev/console", true, false, 0, err) < 0)
 		return -1;
 	if (mount_at(rootfd, "devpts", "/dev/pts", false, "devpts", MS_NOSUID | MS_NOEXEC,
 	             "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0 ||
@@ -279,7 +281,7 @@ int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err)
 	    MS_NOSUID | MS_NODEV | MS_NOEXEC | (s->privileged ? 0 : MS_RDONLY);
 	if (mount_at(rootfd, "proc", "/proc", false, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
 	             err) < 0 ||
-	    make_dev(rootfd, err) < 0)
+	    make_dev(rootfd, l->console, err) < 0)
 		return -1;
 	if (mount_at(rootfd, "sysfs", "/sys", false, "sysfs", sys_flags, NULL, err) < 0) {
 		/* sysfs of a network namespace we do not own: the host's, read-only */

@@ -21,11 +21,14 @@ struct rt_launch {
 	const char *rootfs;    /* the overlay's mount point */
 	const char *files_dir; /* holds hosts, hostname, resolv.conf */
 	int stdin_fd, stdout_fd, stderr_fd;
+	const char *console; /* -t: the pty slave's path (stdio is the slave) */
 	/* out */
 	pid_t pid;          /* container init, host pid */
 	uint64_t pid_start; /* its start time */
 	struct rt_cgroup *cg;
 	struct rt_seccomp *sc;
+	pid_t net_pid;   /* slirp4netns of the default network */
+	int net_exit_fd; /* closing it ends slirp4netns */
 };
 /* Makes the files of files_dir, the cgroup, clones the init into its
  * namespaces and returns once it has exec'd the command (or with the
@@ -37,6 +40,11 @@ int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln
 /* Removes the cgroup (killing anything left in it) and frees l's outputs. */
 void rt_launch_release(struct rt_launch *l);
 
+/* The default network (net.c): slirp4netns for the init's namespace,
+ * started once the init exists and before it runs. */
+int rt_net_setup(struct rt_launch *l, struct kiln_err *err);
+void rt_net_release(struct rt_launch *l);
+
 /* What the child needs besides the launch (child.c). */
 struct rt_child {
 	const struct rt_launch *l;
@@ -44,10 +52,19 @@ struct rt_child {
 	int sync_fd;  /* parent -> child: go */
 	int error_fd; /* child -> parent: an error message, EOF on exec */
 	int devnull_fd;
+	bool joining; /* exec into a running container (rt_child_exec only) */
 };
 /* Never returns: sets the container up and execs its command, or writes
  * the error to error_fd and exits 1. */
 __attribute__((noreturn)) void rt_child_main(struct rt_child *c);
+
+/* Never returns: from the user switch to execve (what exec shares with a
+ * container's init); with c->joining, first stdio and the working dir. */
+__attribute__((noreturn)) void rt_child_exec(struct rt_child *c);
+/* The capability set and seccomp filter a spec asks for (launch.c). */
+int rt_launch_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err *err);
+int rt_launch_seccomp(const struct rt_spec *s, uint64_t caps, struct rt_seccomp **sc,
+                      struct kiln_err *err);
 
 /* The message the child sends when it fails. */
 struct rt_child_error {
@@ -91,6 +108,11 @@ int rt_container_lock(const char *root, const char *id, struct kiln_err *err);
 /* Reserves name for id (KILN_E_CONFLICT when taken). */
 int rt_name_reserve(const char *root, const char *name, const char *id, struct kiln_err *err);
 void rt_name_release(const char *root, const char *name, const char *id);
+
+/* --- terminals (pty.c) ------------------------------------------------------ */
+int rt_pty_open(int *master, int *slave, char **slave_path, struct kiln_err *err);
+/* The attached -t copy loop; reaps pid and sets *status. */
+int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struct kiln_err *err);
 
 /* --- monitor (monitor.c) ---------------------------------------------------- */
 /* ROOT/containers/<id>/stopped: the user stopped it, no restart policy

@@ -45,8 +45,8 @@ struct img_config;
 int rt_exit_code_for(const struct kiln_err *err);
 
 enum rt_network_mode {
-	RT_NET_DEFAULT, /* a private network namespace (loopback only until
-	                 * user-mode networking lands: see design notes) */
+	RT_NET_DEFAULT, /* a private network namespace reaching out through
+	                 * slirp4netns (10.0.2.100, gateway 10.0.2.2, DNS 10.0.2.3) */
 	RT_NET_NONE,    /* a private network namespace with loopback only */
 	RT_NET_HOST,    /* the host's network namespace */
 };
@@ -58,6 +58,13 @@ struct rt_mount {
 	char *target;  /* absolute path in the container */
 	char *options; /* tmpfs: "size=64m,mode=1777" (may be NULL) */
 	bool readonly;
+};
+
+/* -p: a host port forwarded to a container port (default network). */
+struct rt_port {
+	char *host_ip; /* "0.0.0.0", "127.0.0.1" */
+	int host_port, ctr_port;
+	bool udp;
 };
 
 /* Resource limits; 0 means "not set". */
@@ -94,7 +101,8 @@ struct rt_spec {
 	struct rt_mount *mounts;
 	size_t n_mounts;
 	enum rt_network_mode network;
-	/* hosts/hostname/resolv.conf files to bind (NULL: made by the runtime) */
+	struct rt_port *ports; /* published (default network only) */
+	size_t n_ports;
 	struct rt_limits limits;
 	struct rt_rlimit *rlimits; /* --ulimit; the rest default to the caller's */
 	size_t n_rlimits;
@@ -128,6 +136,8 @@ struct rt_create_opts {
 	                        "no-new-privileges[:true]" */
 	const char *name;    /* NULL: a generated docker-style name */
 	const char *restart; /* --restart: "no", "always", "unless-stopped", "on-failure[:N]" */
+	char **publish;      /* -p "[IP:][HOSTPORT:]CTRPORT[/tcp|udp]" */
+	bool publish_all;    /* -P: the image's ExposedPorts on free host ports */
 	char **labels;       /* "K=V" */
 };
 
@@ -239,6 +249,29 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
  * Unix nanoseconds, as docker's --since/--until. */
 int rt_parse_timestamp(const char *s, int64_t *ns, struct kiln_err *err);
 
+/* docker exec: a process in a running container's namespaces and cgroup,
+ * with its capabilities, seccomp filter and no_new_privs; env is added to
+ * the container's, user and workdir override its own. */
+struct rt_exec_opts {
+	char **args, **env;
+	const char *user, *workdir;
+	bool detach, privileged;
+};
+int rt_container_exec(const char *root, const struct rt_container *c, const struct rt_exec_opts *o,
+                      const struct rt_run_io *io, int *status, struct kiln_err *err);
+
+/* pause/unpause through the freezer; the state reads paused/running. */
+int rt_container_pause(const char *root, struct rt_container *c, bool pause, struct kiln_err *err);
+/* The container's processes (host pids, sorted) from its cgroup. */
+int rt_container_pids(const struct rt_container *c, pid_t **pids, size_t *n, struct kiln_err *err);
+struct rt_stats {
+	uint64_t cpu_ns, memory_usage, memory_limit, pids; /* memory_limit UINT64_MAX: none */
+};
+int rt_container_stats(const struct rt_container *c, struct rt_stats *st, struct kiln_err *err);
+/* docker rename: the new name must be valid and free. */
+int rt_container_rename(const char *root, struct rt_container *c, const char *name,
+                        struct kiln_err *err);
+
 /* Sends sig to the container's init (KILN_E_CONFLICT "container X is not
  * running" otherwise). */
 int rt_container_kill(const char *root, struct rt_container *c, int sig, struct kiln_err *err);
@@ -277,5 +310,7 @@ int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --network "none", "host", "default"/"bridge" (docker's message for others). */
 int rt_parse_network(const char *s, enum rt_network_mode *out, struct kiln_err *err);
 void rt_mount_release(struct rt_mount *m);
+/* -p syntax; a missing host port is left 0 (a free one is picked at create). */
+int rt_parse_port(const char *s, struct rt_port *out, struct kiln_err *err);
 
 #endif

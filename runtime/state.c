@@ -99,6 +99,13 @@ static json_t *spec_json(const struct rt_spec *s)
 	}
 	json_object_set_new(o, "mounts", mounts);
 	json_object_set_new(o, "network", json_integer(s->network));
+	json_t *ports = json_array();
+	for (size_t i = 0; i < s->n_ports; i++)
+		json_array_append_new(ports,
+		                      json_pack("{s:s,s:i,s:i,s:b}", "host_ip", s->ports[i].host_ip,
+		                                "host_port", s->ports[i].host_port, "ctr_port",
+		                                s->ports[i].ctr_port, "udp", s->ports[i].udp));
+	json_object_set_new(o, "ports", ports);
 	json_t *lim = json_object();
 	json_object_set_new(lim, "memory", json_integer(s->limits.memory));
 	json_object_set_new(lim, "memory_swap", json_integer(s->limits.memory_swap));
@@ -153,6 +160,18 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 			s->mounts[i].target = xstrdup("/");
 	}
 	s->network = (enum rt_network_mode)get_int(o, "network");
+	json_t *ports = json_object_get(o, "ports");
+	s->n_ports = json_array_size(ports);
+	s->ports = s->n_ports ? xcalloc(s->n_ports, sizeof(*s->ports)) : NULL;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		json_t *j = json_array_get(ports, i);
+		s->ports[i].host_ip = get_str(j, "host_ip");
+		if (!s->ports[i].host_ip)
+			s->ports[i].host_ip = xstrdup("0.0.0.0");
+		s->ports[i].host_port = (int)get_int(j, "host_port");
+		s->ports[i].ctr_port = (int)get_int(j, "ctr_port");
+		s->ports[i].udp = get_bool(j, "udp");
+	}
 	json_t *lim = json_object_get(o, "limits");
 	s->limits.memory = get_int(lim, "memory");
 	s->limits.memory_swap = get_int(lim, "memory_swap");

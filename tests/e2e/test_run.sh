@@ -43,6 +43,24 @@ expect_eq "only the container's own mounts" "$OUT" ""
 OUT=$(kr --network none busybox ip -o link)
 expect_eq "--network none: loopback only" "$(echo "$OUT" | wc -l)" "1"
 expect_contains "loopback is up" "$OUT" "UP"
+if command -v slirp4netns >/dev/null; then
+	OUT=$(kr busybox sh -c 'ip -o -4 addr show tap0; ip route; cat /etc/resolv.conf')
+	expect_contains "default network: tap0 10.0.2.100" "$OUT" "inet 10.0.2.100/24"
+	expect_contains "default network: a default route" "$OUT" "default via 10.0.2.2"
+	expect_contains "default network: slirp's DNS" "$OUT" "nameserver 10.0.2.3"
+	HOSTIP=$(ip -o -4 route get 192.0.2.123 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+	[ -n "$HOSTIP" ] || HOSTIP=$(hostname -I | awk '{print $1}')
+	port=$((20000 + RANDOM % 20000))
+	(echo reached-host | timeout 10 busybox nc -l -p "$port" >/dev/null 2>&1) &
+	ncpid=$!
+	sleep 0.3
+	expect_eq "default network reaches the host's address" "$(kr busybox nc -w 5 "$HOSTIP" "$port" 2>&1)" "reached-host"
+	kill "$ncpid" 2>/dev/null; wait "$ncpid" 2>/dev/null
+	left=$(for p in $(pgrep -x slirp4netns); do readlink "/proc/$p/fd/1"; done | grep -c "$ROOT")
+	expect_eq "no slirp4netns left" "$left" "0"
+else
+	ok "# SKIP default network: slirp4netns not installed"
+fi
 OUT=$(kr --network host busybox ip -o link | wc -l)
 expect_eq "--network host sees the host's interfaces" "$OUT" "$(ip -o link | wc -l)"
 OUT=$(kr busybox sh -c 'cat /etc/hosts; cat /etc/hostname; cat /etc/resolv.conf >/dev/null && echo resolv')
@@ -182,3 +200,18 @@ run_ok "rm by ID" "$KILN" rm "$ID"
 [ -f "$ROOT/gc-roots/container-$ID" ] && not_ok "GC root left after rm" || ok "rm drops the GC root"
 expect_eq "nothing left" "$("$KILN" ps -aq)" ""
 check_hygiene "after lifecycle"
+
+# --- terminals ----------------------------------------------------------------------
+OUT=$("$KILN" run -t --rm busybox sh -c 'test -t 0 && test -t 1 && echo tty; echo $TERM' | tr -d '\r')
+expect_eq "-t: stdio is a terminal, TERM=xterm" "$(echo "$OUT" | tr '\n' ' ')" "tty xterm "
+if command -v script >/dev/null; then
+	printf 'echo typed-$((6*7))\nstty size\nexit 3\n' |
+		script -qec "stty cols 100 rows 40; '$KILN' run -it --rm busybox sh" /dev/null >"$T/pty.out"
+	rc=$?
+	OUT=$(tr -d '\r' <"$T/pty.out")
+	expect_contains "-it: keys reach the shell" "$OUT" "typed-42"
+	expect_contains "-it: the window size" "$OUT" "40 100"
+	expect_eq "-it: the shell's exit status" "$rc" "3"
+else
+	ok "# SKIP -it checks: no script(1)"
+fi

@@ -102,6 +102,28 @@ mon=$(ps -o ppid= -p "$cpid" | tr -d ' ')
 kill -9 "$mon"
 wait_for 5 is_status mk exited && ok "kill -9 of the monitor: the container reads exited" || not_ok "after kill -9 of the monitor: $(status_of mk)"
 
+# --- -p: busybox httpd reachable from the host at 127.0.0.1 ---------------------------
+if command -v slirp4netns >/dev/null && command -v curl >/dev/null; then
+	mkdir -p "$T/www" && echo hello-httpd >"$T/www/index.html"
+	port=$((20000 + RANDOM % 20000))
+	run_ok "run -d -p" "$KILN" run -d --name web -p "127.0.0.1:$port:80" -v "$T/www:/www:ro" busybox httpd -f -p 80 -h /www
+	wait_for 5 sh -c "curl -sf http://127.0.0.1:$port/index.html >/dev/null"
+	expect_eq "-p: served to the host" "$(curl -s "http://127.0.0.1:$port/index.html")" "hello-httpd"
+	expect_contains "ps PORTS" "$("$KILN" ps)" "127.0.0.1:$port->80/tcp"
+	expect_eq "port" "$("$KILN" port web)" "80/tcp -> 127.0.0.1:$port"
+	expect_eq "inspect Ports" "$("$KILN" container inspect -f '{{json .NetworkSettings.Ports}}' web)" \
+		"{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$port\"}]}"
+	run_fail "-p of a taken port: 125" 125 "$KILN" run -d --name web2 -p "127.0.0.1:$port:80" busybox sleep 10
+	expect_contains "names the port" "$OUT" "Bind for 127.0.0.1:$port failed: port is already allocated"
+	expect_eq "and leaves it not running" "$(status_of web2)" "exited"
+	run_ok "-p with a free host port" "$KILN" run -d --name web3 -p 127.0.0.1::80 busybox sleep 10
+	expect_contains "port names it" "$("$KILN" port web3 80)" "127.0.0.1:"
+	run_ok "rm -f" "$KILN" rm -f web web2 web3
+	run_fail "the port is free again" nonzero curl -s "http://127.0.0.1:$port/"
+else
+	ok "# SKIP -p: slirp4netns or curl missing"
+fi
+
 cleanup_containers
 expect_eq "no monitor left" "$(monitors)" ""
 expect_eq "no container left" "$("$KILN" ps -aq)" ""

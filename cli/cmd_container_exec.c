@@ -1,0 +1,334 @@
+/* Commands on running containers: exec, pause, unpause, top, stats,
+ * rename; and container prune. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd_container.h"
+#include "format.h"
+
+int cmd_exec(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	bool detach = false, interactive = false, tty = false, privileged = false;
+	const char *user = NULL, *workdir = NULL;
+	struct kiln_strv env = KILN_STRV_INIT;
+	const struct kiln_opt opts[] = {
+	    OPT_BOOL('d', "detach", &detach, "Detached mode: run command in the background"),
+	    OPT_STRV('e', "env", &env, "list", "Set environment variables"),
+	    OPT_BOOL('i', "interactive", &interactive, "Keep STDIN open even if not attached"),
+	    OPT_BOOL(0, "privileged", &privileged, "Give extended privileges to the command"),
+	    OPT_BOOL('t', "tty", &tty, "Allocate a pseudo-TTY"),
+	    OPT_STRING('u', "user", &user, "string",
+	               "Username or UID (format: <name|uid>[:<group|gid>])"),
+	    OPT_STRING('w', "workdir", &workdir, "string",
+	               "Working directory inside the container"),
+	    OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] CONTAINER COMMAND [ARG...]",
+	                                 "Execute a command in a running container", 2, -1,
+	                                 OPTS_STOP_AT_POSITIONAL};
+	int exit_code;
+	if (kiln_opts_parse(ctx, opts, &usage, &argc, &argv, &exit_code) != 0) {
+		kiln_strv_release(&env);
+		return exit_code;
+	}
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	int status = 0, r;
+	if (tty)
+		r = kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
+	else
+		r = rt_container_load(ctx->root, argv[1], &c, &err);
+	if (r == 0) {
+		struct rt_exec_opts o = {.args = argv + 2,
+		                         .env = env.v,
+		                         .user = user,
+		                         .workdir = workdir,
+		                         .detach = detach,
+		                         .privileged = privileged};
+		struct rt_run_io io = {interactive ? STDIN_FILENO : -1, STDOUT_FILENO,
+		                       STDERR_FILENO};
+		fflush(stdout);
+		r = rt_container_exec(ctx->root, c, &o, &io, &status, &err);
+	}
+	kiln_strv_release(&env);
+	rt_container_free(c);
+	if (r < 0) {
+		int code = err.code == RT_E_EXEC_NOTFOUND || err.code == RT_E_EXEC_PERM
+		               ? rt_exit_code_for(&err)
+		               : 1;
+		kiln_cmd_fail(ctx, &err);
+		return code;
+	}
+	return status;
+}
+
+static int pause_cmd(int argc, char **argv, struct kiln_ctx *ctx, bool pause)
+{
+	const struct kiln_opt opts[] = {OPT_END};
+	const struct kiln_usage usage = {
+	    "CONTAINER [CONTAINER...]",
+	    pause ? "Pause all processes within one or more containers"
+	          : "Unpause all processes within one or more containers",
+	    1, -1, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	int rc = 0;
+	for (int i = 1; i < argc; i++) {
+		struct kiln_err e = KILN_ERR_INIT;
+		struct rt_container *c = NULL;
+		if (rt_container_load(ctx->root, argv[i], &c, &e) < 0 ||
+		    rt_container_pause(ctx->root, c, pause, &e) < 0) {
+			kiln_report_error(ctx, &e);
+			rc = 1;
+		} else {
+			printf("%s\n", argv[i]);
+		}
+		rt_container_free(c);
+	}
+	return rc;
+}
+
+int cmd_pause(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	return pause_cmd(argc, argv, ctx, true);
+}
+
+int cmd_unpause(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	return pause_cmd(argc, argv, ctx, false);
+}
+
+/* docker top runs the host's ps over the container's processes. */
+int cmd_top(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	const struct kiln_opt opts[] = {OPT_END};
+	const struct kiln_usage usage = {"CONTAINER [ps OPTIONS]",
+	                                 "Display the running processes of a container", 1, -1,
+	                                 OPTS_STOP_AT_POSITIONAL};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	pid_t *pids = NULL;
+	size_t n = 0;
+	if (rt_container_load(ctx->root, argv[1], &c, &err) < 0 ||
+	    rt_container_pids(c, &pids, &n, &err) < 0) {
+		rt_container_free(c);
+		return kiln_cmd_fail(ctx, &err);
+	}
+	rt_container_free(c);
+	struct kiln_buf list;
+	kiln_buf_init(&list, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < n; i++)
+		kiln_buf_addf(&list, NULL, "%s%d", i ? "," : "", (int)pids[i]);
+	free(pids);
+	struct kiln_strv av = KILN_STRV_INIT;
+	kiln_strv_push(&av, "ps");
+	if (argc > 2)
+		for (int i = 2; i < argc; i++)
+			kiln_strv_push(&av, argv[i]);
+	else
+		kiln_strv_push(&av, "-f");
+	kiln_strv_push(&av, "-p");
+	kiln_strv_push(&av, n ? kiln_buf_str(&list) : "0");
+	kiln_buf_release(&list);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execvp("ps", av.v);
+		_exit(127);
+	}
+	int st = 0;
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	kiln_strv_release(&av);
+	if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) == 127)
+		return kiln_err_set(&ctx->err, 0, "running ps failed"), 1;
+	return 0;
+}
+
+/* go-units BytesSize: "1.234MiB" */
+static char *bytes_size(double v)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	size_t i = 0;
+	while (v >= 1024 && i + 1 < KILN_ARRAY_SIZE(units)) {
+		v /= 1024;
+		i++;
+	}
+	return xasprintf("%.4g%s", v, units[i]);
+}
+
+static uint64_t host_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+int cmd_stats(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	bool all = false, no_stream = false, no_trunc = false;
+	const char *format = NULL;
+	const struct kiln_opt opts[] = {
+	    OPT_BOOL('a', "all", &all, "Show all containers (default shows just running)"),
+	    OPT_STRING(0, "format", &format, "string", "Pretty-print images using a Go template"),
+	    OPT_BOOL(0, "no-stream", &no_stream,
+	             "Disable streaming stats and only pull the first result"),
+	    OPT_BOOL(0, "no-trunc", &no_trunc, "Do not truncate output"), OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] [CONTAINER...]",
+	                                 "Display a live stream of container(s) resource usage "
+	                                 "statistics",
+	                                 0, -1, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	if (!no_stream)
+		return kiln_err_set(&ctx->err, KILN_E_UNSUPPORTED,
+		                    "streaming stats are not supported yet (use --no-stream)"),
+		       1;
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container **v = NULL;
+	size_t n = 0;
+	if (argc > 1) {
+		v = xcalloc((size_t)argc, sizeof(*v));
+		for (int i = 1; i < argc; i++, n++)
+			if (rt_container_load(ctx->root, argv[i], &v[n], &err) < 0) {
+				rt_container_list_free(v, n);
+				return kiln_cmd_fail(ctx, &err);
+			}
+	} else if (rt_container_list(ctx->root, &v, &n, &err) < 0) {
+		return kiln_cmd_fail(ctx, &err);
+	}
+	struct rt_stats *a = xcalloc(n + 1, sizeof(*a)), *b = xcalloc(n + 1, sizeof(*b));
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < n; i++)
+		rt_container_stats(v[i], &a[i], NULL);
+	nanosleep(&(struct timespec){0, 500 * 1000 * 1000}, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double wall = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+	struct kiln_table t = {.n_cols = 8};
+	const char *h[] = {"CONTAINER ID", "NAME",    "CPU %",     "MEM USAGE / LIMIT",
+	                   "MEM %",        "NET I/O", "BLOCK I/O", "PIDS"};
+	kiln_table_add(&t, h);
+	uint64_t hostmem = host_memory();
+	for (size_t i = 0; i < n; i++) {
+		bool running = v[i]->status == RT_RUNNING || v[i]->status == RT_PAUSED;
+		if (!running && !all && argc <= 1)
+			continue;
+		rt_container_stats(v[i], &b[i], NULL);
+		uint64_t limit = b[i].memory_limit && b[i].memory_limit != UINT64_MAX
+		                     ? b[i].memory_limit
+		                     : hostmem;
+		double cpu = b[i].cpu_ns > a[i].cpu_ns
+		                 ? (double)(b[i].cpu_ns - a[i].cpu_ns) / wall * 100
+		                 : 0;
+		_cleanup_free_ char *id = no_trunc ? xstrdup(v[i]->id) : xstrndup(v[i]->id, 12);
+		_cleanup_free_ char *cpus = xasprintf("%.2f%%", cpu);
+		_cleanup_free_ char *use = bytes_size((double)b[i].memory_usage);
+		_cleanup_free_ char *lim = bytes_size((double)limit);
+		_cleanup_free_ char *mem = xasprintf("%s / %s", use, lim);
+		_cleanup_free_ char *memp = xasprintf(
+		    "%.2f%%", limit ? (double)b[i].memory_usage * 100 / (double)limit : 0.0);
+		_cleanup_free_ char *pids = xasprintf("%llu", (unsigned long long)b[i].pids);
+		const char *row[] = {id, v[i]->name, cpus, mem, memp, "0B / 0B", "0B / 0B", pids};
+		kiln_table_add(&t, row);
+	}
+	(void)format;
+	kiln_table_print(&t, stdout);
+	kiln_table_release(&t);
+	free(a);
+	free(b);
+	rt_container_list_free(v, n);
+	return 0;
+}
+
+int cmd_rename(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	const struct kiln_opt opts[] = {OPT_END};
+	const struct kiln_usage usage = {"CONTAINER NEW_NAME", "Rename a container", 2, 2, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	int r = rt_container_load(ctx->root, argv[1], &c, &err);
+	if (r == 0)
+		r = rt_container_rename(ctx->root, c, argv[2], &err);
+	rt_container_free(c);
+	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;
+}
+
+int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	bool force = false;
+	struct kiln_strv filters = KILN_STRV_INIT;
+	const struct kiln_opt opts[] = {
+	    OPT_STRV(0, "filter", &filters, "filter",
+	             "Provide filter values (e.g. \"until=<timestamp>\")"),
+	    OPT_BOOL('f', "force", &force, "Do not prompt for confirmation"), OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS]", "Remove all stopped containers", 0, 0, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	kiln_strv_release(&filters);
+	if (!force && !kiln_confirm("WARNING! This will remove all stopped containers."))
+		return 0;
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container **v = NULL;
+	size_t n = 0;
+	if (rt_container_list(ctx->root, &v, &n, &err) < 0)
+		return kiln_cmd_fail(ctx, &err);
+	bool header = false;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i]->status != RT_EXITED && v[i]->status != RT_CREATED &&
+		    v[i]->status != RT_DEAD)
+			continue;
+		struct kiln_err e = KILN_ERR_INIT;
+		if (rt_container_remove(ctx->root, v[i], false, &e) < 0) {
+			kiln_report_error(ctx, &e);
+			rc = 1;
+			continue;
+		}
+		if (!header)
+			printf("Deleted Containers:\n");
+		header = true;
+		printf("%s\n", v[i]->id);
+	}
+	if (header)
+		printf("\n");
+	printf("Total reclaimed space: 0B\n");
+	rt_container_list_free(v, n);
+	return rc;
+}
+
+int cmd_port(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	const struct kiln_opt opts[] = {OPT_END};
+	const struct kiln_usage usage = {
+	    "CONTAINER [PRIVATE_PORT[/PROTO]]",
+	    "List port mappings or a specific mapping for the container", 1, 2, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	if (rt_container_load(ctx->root, argv[1], &c, &err) < 0)
+		return kiln_cmd_fail(ctx, &err);
+	int want = 0;
+	bool udp = false, found = false;
+	if (argc > 2) {
+		want = atoi(argv[2]);
+		udp = strstr(argv[2], "/udp") != NULL;
+	}
+	for (size_t i = 0; i < c->spec.n_ports; i++) {
+		const struct rt_port *p = &c->spec.ports[i];
+		if (want && (p->ctr_port != want || p->udp != udp))
+			continue;
+		found = true;
+		if (want)
+			printf("%s:%d\n", p->host_ip, p->host_port);
+		else
+			printf("%d/%s -> %s:%d\n", p->ctr_port, p->udp ? "udp" : "tcp", p->host_ip,
+			       p->host_port);
+	}
+	if (want && !found)
+		kiln_err_set(&ctx->err, KILN_E_NOTFOUND, "No public port '%s' published for %s",
+		             argv[2], argv[1]);
+	rt_container_free(c);
+	return want && !found ? 1 : 0;
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Joining running containers: exec (namespaces, user, env, workdir, caps,
+# seccomp, exit codes), pause/unpause through the freezer (the CPU time of a
+# busy process stops moving), top, stats --no-stream, rename, container
+# prune. As root only.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || skip_all "containers need root"
+KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" --import "$T/bb.tar" >/dev/null 2>&1 ||
+	skip_all "no static busybox (apt-get install busybox-static)"
+
+cleanup_containers() {
+	local ids
+	ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) || return 0
+	[ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
+	return 0
+}
+at_exit cleanup_containers
+
+run_ok "run -d a busy loop" "$KILN" run -d --name busy --memory 64m busybox sh -c 'while :; do :; done'
+ID=$OUT
+PID=$("$KILN" container inspect -f '{{.State.Pid}}' busy)
+
+# --- exec -----------------------------------------------------------------------
+run_ok "exec" "$KILN" exec busy sh -c 'echo $$; hostname'
+expect_eq "exec runs in the container's PID namespace" "$(echo "$OUT" | head -1 | grep -cE '^[0-9]+$')" "1"
+expect_eq "and its UTS namespace" "$(echo "$OUT" | tail -1)" "${ID:0:12}"
+expect_contains "sees the container's PID 1" "$("$KILN" exec busy ps -o pid,args)" "1 sh -c while"
+OUT=$("$KILN" exec busy grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\t' ' ' | tr '\n' ' ')
+expect_eq "same caps, no_new_privs, seccomp" "$OUT" "CapEff: 00000000a80425fb NoNewPrivs: 1 Seccomp: 2 "
+expect_eq "exec -u -w -e" "$("$KILN" exec -u nobody -w /tmp -e X=1 busy sh -c 'id -u; pwd; echo $X' | tr '\n' ' ')" "65534 /tmp 1 "
+run_fail "exec exit status" 9 "$KILN" exec busy sh -c 'exit 9'
+run_fail "exec of a missing command: 127" 127 "$KILN" exec busy nosuch
+expect_contains "its message" "$OUT" 'exec: "nosuch": executable file not found in $PATH'
+run_ok "exec -d" "$KILN" exec -d busy sleep 1.5
+expect_eq "exec -d returns at once, the process runs" "$("$KILN" exec busy ps -o args | grep -c 'sleep 1.5')" "1"
+sleep 1.7
+expect_eq "and is reaped, no zombie" "$("$KILN" exec busy ps -o stat | grep -c Z)" "0"
+echo piped | "$KILN" exec -i busy cat >"$T/cat.out"
+expect_eq "exec -i passes stdin" "$(cat "$T/cat.out")" "piped"
+
+# --- top, stats ---------------------------------------------------------------------
+OUT=$("$KILN" top busy)
+expect_contains "top: ps columns" "$OUT" "UID"
+expect_contains "top: the container's process by host pid" "$OUT" "$PID"
+OUT=$("$KILN" stats --no-stream busy)
+expect_contains "stats header" "$OUT" "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT"
+expect_contains "stats: the memory limit" "$OUT" "/ 64MiB"
+expect_eq "stats: PIDS" "$(echo "$OUT" | awk 'NR==2{print $NF}')" "1"
+
+# --- pause / unpause ------------------------------------------------------------------
+cputime() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+run_ok "pause" "$KILN" pause busy
+expect_eq "state paused" "$("$KILN" container inspect -f '{{.State.Status}} {{.State.Paused}}' busy)" "paused true"
+expect_contains "ps shows (Paused)" "$("$KILN" ps)" "(Paused)"
+t1=$(cputime); sleep 0.5; t2=$(cputime)
+expect_eq "a paused process gets no CPU time" "$t2" "$t1"
+run_fail "exec into a paused container: 1" 1 "$KILN" exec busy true
+run_fail "pause twice: 1" 1 "$KILN" pause busy
+run_ok "unpause" "$KILN" unpause busy
+t1=$(cputime); sleep 0.5; t2=$(cputime)
+[ "$t2" -gt "$t1" ] && ok "running again after unpause" || not_ok "no CPU time after unpause ($t1 -> $t2)"
+
+# --- rename, prune ----------------------------------------------------------------------
+run_ok "rename" "$KILN" rename busy busier
+expect_eq "ps shows the new name" "$("$KILN" ps --format '{{.Names}}')" "busier"
+run_fail "the old name is gone" 1 "$KILN" container inspect busy
+run_ok "the old name is free again" "$KILN" create --name busy busybox true
+run_fail "rename to a taken name" 1 "$KILN" rename busier busy
+expect_contains "conflict message" "$OUT" 'The container name "/busy" is already in use'
+run_ok "stop" "$KILN" stop -t 0 busier
+run_fail "exec into a stopped container: 1" 1 "$KILN" exec busier true
+expect_contains "not running message" "$OUT" "is not running"
+"$KILN" run -d --name keep busybox sleep 60 >/dev/null
+run_ok "container prune -f" "$KILN" container prune -f
+expect_contains "prune lists what it deleted" "$OUT" "Deleted Containers:"
+expect_contains "prune's total" "$OUT" "Total reclaimed space:"
+expect_eq "only the running container is left" "$("$KILN" ps -a --format '{{.Names}}')" "keep"
