@@ -104,6 +104,13 @@ done
 unset KILN_NET_HELPER
 [ "$tested" -gt 0 ] || skip_all "neither slirp4netns nor pasta is installed"
 
+"$KILN" import -c 'EXPOSE 80' -c 'EXPOSE 53/udp' "$T/bb.tar" bbexp >/dev/null
+run_ok "-P" "$KILN" run -d --name all -P -p 127.0.0.1::80 bbexp sleep 100
+OUT=$("$KILN" port all)
+expect_eq "-P: every exposed port, -p's own binding kept" \
+	"$(echo "$OUT" | sed 's/:[0-9]*$/:N/' | sort | tr '\n' ' ')" "53/udp -> 0.0.0.0:N 80/tcp -> 127.0.0.1:N "
+run_ok "rm -f" "$KILN" rm -f all
+
 run_fail "a malformed -p: 125" 125 "$KILN" run --rm -p 80/xyz busybox true
 expect_contains "docker's message" "$OUT" "invalid proto: xyz"
 expect_eq "and no container" "$("$KILN" ps -aq)" ""
