@@ -1,5 +1,6 @@
 /* docker's views of a container: `inspect` JSON, `ps` rows and status text. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -248,15 +249,85 @@ static char *command_text(const struct rt_container *c, bool no_trunc)
 	return kiln_buf_detach(&b, NULL);
 }
 
+static int port_cmp(const void *a, const void *b)
+{
+	const struct rt_port *x = a, *y = b;
+	if (x->ctr_port != y->ctr_port)
+		return x->ctr_port - y->ctr_port;
+	if (x->host_port != y->host_port)
+		return x->host_port - y->host_port;
+	if (x->udp != y->udp)
+		return x->udp - y->udp;
+	return strcmp(x->host_ip, y->host_ip);
+}
+
+/* "IP:" or "[IPv6]:" */
+static void add_host(struct kiln_buf *b, const char *ip)
+{
+	kiln_buf_addf(b, NULL, strchr(ip, ':') ? "[%s]:" : "%s:", ip);
+}
+
+struct port_run {
+	const struct rt_port *p; /* first of the run */
+	int last;
+};
+
+static void add_run(struct kiln_buf *b, const struct port_run *r)
+{
+	if (b->len)
+		kiln_buf_addstr(b, ", ", NULL);
+	_cleanup_free_ char *ports = r->last != r->p->ctr_port
+	                                 ? xasprintf("%d-%d", r->p->ctr_port, r->last)
+	                                 : xasprintf("%d", r->p->ctr_port);
+	add_host(b, r->p->host_ip);
+	kiln_buf_addf(b, NULL, "%s->%s/%s", ports, ports, r->p->udp ? "udp" : "tcp");
+}
+
+/* docker ps's PORTS: same-numbered host and container ports in runs
+ * ("0.0.0.0:8000-8002->8000-8002/tcp") in the order they start, then every
+ * other mapping ("127.0.0.1:8080->80/tcp"), all sorted by container port. */
 char *ctr_ports_text(const struct rt_container *c)
 {
-	struct kiln_buf b;
+	size_t n = c->spec.n_ports;
+	struct rt_port *v = n ? xmemdup(c->spec.ports, n * sizeof(*v)) : NULL;
+	if (n)
+		qsort(v, n, sizeof(*v), port_cmp);
+	struct port_run *runs = xcalloc(n + 1, sizeof(*runs));
+	size_t nruns = 0;
+	struct kiln_buf b, maps;
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	for (size_t i = 0; i < c->spec.n_ports; i++) {
-		const struct rt_port *p = &c->spec.ports[i];
-		kiln_buf_addf(&b, NULL, "%s%s:%d->%d/%s", i ? ", " : "", p->host_ip, p->host_port,
-		              p->ctr_port, p->udp ? "udp" : "tcp");
+	kiln_buf_init(&maps, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct rt_port *p = &v[i];
+		if (p->host_port != p->ctr_port) {
+			kiln_buf_addstr(&maps, maps.len ? ", " : "", NULL);
+			add_host(&maps, p->host_ip);
+			kiln_buf_addf(&maps, NULL, "%d->%d/%s", p->host_port, p->ctr_port,
+			              p->udp ? "udp" : "tcp");
+			continue;
+		}
+		struct port_run *r = NULL;
+		for (size_t k = 0; k < nruns && !r; k++)
+			if (runs[k].p->udp == p->udp && !strcmp(runs[k].p->host_ip, p->host_ip))
+				r = &runs[k];
+		if (r && p->ctr_port == r->last + 1) {
+			r->last = p->ctr_port;
+			continue;
+		}
+		if (r) { /* a gap: the run so far is done, a new one takes its place */
+			add_run(&b, r);
+			*r = (struct port_run){p, p->ctr_port};
+			continue;
+		}
+		runs[nruns++] = (struct port_run){p, p->ctr_port};
 	}
+	for (size_t k = 0; k < nruns; k++)
+		add_run(&b, &runs[k]);
+	if (maps.len)
+		kiln_buf_addf(&b, NULL, "%s%s", b.len ? ", " : "", kiln_buf_str(&maps));
+	kiln_buf_release(&maps);
+	free(runs);
+	free(v);
 	return kiln_buf_detach(&b, NULL);
 }
 

@@ -110,7 +110,7 @@ static void build_argv(const struct rt_launch *l, const char *fifo, struct kiln_
 }
 
 __attribute__((noreturn)) static void exec_pasta(const char *bin, const struct rt_launch *l,
-                                                 char **argv, pid_t parent)
+                                                 char **argv, const char *log, pid_t parent)
 {
 	/* pasta fails to start with a signal ignored (the monitor ignores
 	 * SIGPIPE, SIGHUP, SIGINT): give it the default dispositions */
@@ -126,7 +126,6 @@ __attribute__((noreturn)) static void exec_pasta(const char *bin, const struct r
 	char ns[64];
 	snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)l->pid);
 	int nsfd = open(ns, O_RDONLY | O_CLOEXEC);
-	_cleanup_free_ char *log = xasprintf("%s/pasta.log", l->files_dir);
 	int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0 || dup2(nsfd, 3) < 0)
@@ -202,12 +201,13 @@ int rt_net_pasta_start(struct rt_launch *l, const char *bin, struct kiln_err *er
 		unlink(fifo);
 		return kiln_err_set(err, errno, "opening `%s`", fifo);
 	}
+	_cleanup_free_ char *log = xasprintf("%s/pasta.log", l->files_dir);
 	struct kiln_strv argv = KILN_STRV_INIT;
 	build_argv(l, fifo, &argv);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		exec_pasta(bin, l, argv.v, parent);
+		exec_pasta(bin, l, argv.v, log, parent);
 	kiln_strv_release(&argv);
 	int r = pid < 0 ? kiln_err_set(err, errno, "starting pasta") : 0;
 	if (r == 0 && wait_ready(rfd, pid) < 0) {

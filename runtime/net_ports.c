@@ -167,6 +167,9 @@ static int probe_port(const char *ip, int port, bool udp)
 	int fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
+	int one = 1; /* as a server binds: connections in TIME_WAIT do not count */
+	if (!udp)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	int got = 0;
 	if (bind(fd, (struct sockaddr *)&ss, len) == 0 &&
 	    getsockname(fd, (struct sockaddr *)&ss, &len) == 0)

@@ -79,9 +79,12 @@ for helper in slirp4netns pasta; do
 	expect_contains "$helper: names the port" "$OUT" "Bind for 127.0.0.1:$port failed: port is already allocated"
 	expect_eq "$helper: no helper left by the failure" "$(helpers)" "$hp"
 
-	p2=$(free_port)
+	p2=$(free_port) p3=$(free_port)
 	run_ok "$helper: a host port range for one container port" "$KILN" run -d --name "range-$helper" \
-		-p "127.0.0.1:$p2-$((p2 + 5)):80" -p 127.0.0.1::81/udp busybox sleep 100
+		-p "127.0.0.1:$p2-$((p2 + 5)):80" -p 127.0.0.1::81/udp \
+		-p "127.0.0.1:$p3-$((p3 + 1)):$p3-$((p3 + 1))" busybox sleep 100
+	expect_contains "$helper: ps groups a range as docker does" "$("$KILN" ps)" \
+		"127.0.0.1:$p3-$((p3 + 1))->$p3-$((p3 + 1))/tcp, 127.0.0.1:"
 	expect_contains "$helper: port picks one of the range" "$("$KILN" port "range-$helper" 80)" "127.0.0.1:"
 	expect_contains "$helper: udp listed" "$("$KILN" port "range-$helper")" "81/udp -> 127.0.0.1:"
 	cpid2=$("$KILN" container inspect -f '{{.State.Pid}}' "range-$helper")
