@@ -48,6 +48,36 @@ static json_t *state_json(const struct rt_container *c)
 	                 "FinishedAt", c->finished ? c->finished : ZERO_TIME);
 }
 
+/* docker's PortMap: {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]} */
+static json_t *port_map_json(const struct rt_spec *s)
+{
+	json_t *ports = json_object();
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct rt_port *p = &s->ports[i];
+		_cleanup_free_ char *key = xasprintf("%d/%s", p->ctr_port, p->udp ? "udp" : "tcp");
+		json_t *list = json_object_get(ports, key);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(ports, key, list);
+		}
+		json_array_append_new(list, json_pack("{s:s,s:o}", "HostIp", p->host_ip, "HostPort",
+		                                      json_sprintf("%d", p->host_port)));
+	}
+	return ports;
+}
+
+/* Ports (bound while it runs, {} otherwise, as docker) and, on the default
+ * network, the address the user-mode stack gives every container. */
+static json_t *network_settings_json(const struct rt_container *c)
+{
+	bool running = c->status == RT_RUNNING || c->status == RT_PAUSED;
+	bool user_mode = running && c->spec.network == RT_NET_DEFAULT;
+	return json_pack("{s:o,s:s,s:s,s:s,s:i}", "Ports",
+	                 running ? port_map_json(&c->spec) : json_object(), "SandboxKey", "",
+	                 "IPAddress", user_mode ? "10.0.2.100" : "", "Gateway",
+	                 user_mode ? "10.0.2.2" : "", "IPPrefixLen", user_mode ? 24 : 0);
+}
+
 static json_t *mounts_json(const struct rt_spec *s, json_t **binds)
 {
 	json_t *a = json_array();
@@ -79,6 +109,7 @@ static json_t *host_config_json(const struct rt_container *c, json_t *binds)
 	json_object_set_new(h, "Binds",
 	                    json_array_size(binds) ? binds : (json_decref(binds), json_null()));
 	json_object_set_new(h, "NetworkMode", json_string(network_name(s->network)));
+	json_object_set_new(h, "PortBindings", port_map_json(s));
 	json_object_set_new(h, "AutoRemove", json_boolean(c->auto_remove));
 	json_object_set_new(h, "RestartPolicy",
 	                    json_pack("{s:s,s:i}", "Name",
@@ -171,22 +202,7 @@ json_t *ctr_inspect_json(const char *root, const struct rt_container *c)
 	kiln_buf_release(&lower);
 	json_object_set_new(o, "Mounts", mounts);
 	json_object_set_new(o, "Config", config_json(c));
-	json_t *ports = json_object();
-	for (size_t i = 0; i < s->n_ports; i++) {
-		const struct rt_port *p = &s->ports[i];
-		_cleanup_free_ char *key = xasprintf("%d/%s", p->ctr_port, p->udp ? "udp" : "tcp");
-		json_t *list = json_object_get(ports, key);
-		if (!list) {
-			list = json_array();
-			json_object_set_new(ports, key, list);
-		}
-		json_t *b = json_object();
-		json_object_set_new(b, "HostIp", json_string(p->host_ip));
-		json_object_set_new(b, "HostPort", json_sprintf("%d", p->host_port));
-		json_array_append_new(list, b);
-	}
-	json_object_set_new(o, "NetworkSettings",
-	                    json_pack("{s:o,s:s}", "Ports", ports, "SandboxKey", ""));
+	json_object_set_new(o, "NetworkSettings", network_settings_json(c));
 	return o;
 }
 

@@ -65,6 +65,9 @@ for helper in slirp4netns pasta; do
 	expect_eq "$helper: port" "$("$KILN" port "web-$helper")" "80/tcp -> 127.0.0.1:$port"
 	expect_eq "$helper: port 80/tcp" "$("$KILN" port "web-$helper" 80/tcp)" "127.0.0.1:$port"
 	expect_contains "$helper: ps PORTS" "$("$KILN" ps)" "127.0.0.1:$port->80/tcp"
+	expect_eq "$helper: inspect NetworkSettings" \
+		"$("$KILN" container inspect -f '{{json .NetworkSettings.Ports}} {{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{json .HostConfig.PortBindings}}' "web-$helper")" \
+		"{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$port\"}]} 10.0.2.100 10.0.2.2 {\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$port\"}]}"
 	hp=$(helpers)
 	expect_eq "$helper: one helper, recorded in net.pid" "$hp" \
 		"$(cut -d' ' -f1 "$ROOT/containers/$id/net.pid" 2>/dev/null)"
@@ -102,6 +105,9 @@ for helper in slirp4netns pasta; do
 	wait_for 5 no_netns "$ns" && ok "$helper: nor the network namespace" ||
 		not_ok "$helper: network namespace $ns still used by $(netns_users "$ns")"
 	run_fail "$helper: the port is free again" nonzero curl -s "http://127.0.0.1:$port/"
+	expect_eq "$helper: a stopped container binds no port" \
+		"$("$KILN" container inspect -f '{{json .NetworkSettings.Ports}} {{json .HostConfig.PortBindings}}' "web-$helper")" \
+		"{} {\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$port\"}]}"
 	run_ok "$helper: rm" "$KILN" rm -f "web-$helper" "taken-$helper" "range-$helper"
 done
 unset KILN_NET_HELPER
