@@ -105,6 +105,9 @@ for helper in slirp4netns pasta; do
 	wait_for 5 no_netns "$ns" && ok "$helper: nor the network namespace" ||
 		not_ok "$helper: network namespace $ns still used by $(netns_users "$ns")"
 	run_fail "$helper: the port is free again" nonzero curl -s "http://127.0.0.1:$port/"
+	expect_eq "$helper: port lists nothing once stopped" "$("$KILN" port "web-$helper")" ""
+	run_fail "$helper: port 80 of a stopped container" 1 "$KILN" port "web-$helper" 80
+	expect_contains "$helper: docker's message" "$OUT" "No public port '80/tcp' published for web-$helper"
 	expect_eq "$helper: a stopped container binds no port" \
 		"$("$KILN" container inspect -f '{{json .NetworkSettings.Ports}} {{json .HostConfig.PortBindings}}' "web-$helper")" \
 		"{} {\"80/tcp\":[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"$port\"}]}"
