@@ -168,5 +168,13 @@ int cmd_stats(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_rename(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_port(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_diff(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_commit(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_volume.c */
+int cmd_volume_create(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_volume_ls(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_volume_inspect(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_volume_rm(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_volume_prune(int argc, char **argv, struct kiln_ctx *ctx);
 
 #endif

@@ -225,6 +225,8 @@ static int rm_one(struct kiln_ctx *ctx, struct rt_container *c, const char *arg,
 	struct rm_opts *o = ud;
 	if (rt_container_remove(ctx->root, c, o->force, err) < 0)
 		return kiln_err_wrap(err, "Error response from daemon");
+	if (o->volumes)
+		rt_container_remove_volumes(ctx->root, c);
 	printf("%s\n", arg);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "builder.h"
 #include "cmd_container.h"
 #include "format.h"
 
@@ -332,4 +333,65 @@ int cmd_port(int argc, char **argv, struct kiln_ctx *ctx)
 		             want, udp ? "udp" : "tcp", argv[1]);
 	rt_container_free(c);
 	return want && !found ? 1 : 0;
+}
+
+int cmd_diff(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	const struct kiln_opt opts[] = {OPT_END};
+	const struct kiln_usage usage = {"CONTAINER",
+	                                 "Inspect changes to files or directories on a container's "
+	                                 "filesystem",
+	                                 1, 1, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	struct kiln_strv out = KILN_STRV_INIT;
+	int r = rt_container_load(ctx->root, argv[1], &c, &err);
+	if (r == 0)
+		r = rt_container_diff(c, &out, &err);
+	for (size_t i = 0; i < out.n; i++)
+		printf("%s\n", out.v[i]);
+	kiln_strv_release(&out);
+	rt_container_free(c);
+	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;
+}
+
+static int apply_changes(struct img_config *cfg, void *ud, struct kiln_err *err)
+{
+	return bld_apply_changes(cfg, ud, err);
+}
+
+int cmd_commit(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	const char *author = NULL, *message = NULL;
+	bool pause = true;
+	struct kiln_strv changes = KILN_STRV_INIT;
+	const struct kiln_opt opts[] = {
+	    OPT_STRING('a', "author", &author, "string",
+	               "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")"),
+	    OPT_STRV('c', "change", &changes, "list",
+	             "Apply Dockerfile instruction to the created image"),
+	    OPT_STRING('m', "message", &message, "string", "Commit message"),
+	    OPT_BOOL('p', "pause", &pause, "Pause container during commit"), OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+	                                 "Create a new image from a container's changes", 1, 2, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container *c = NULL;
+	char id[KILN_DIGEST_LEN];
+	struct rt_commit_opts o = {.ref = argc > 2 ? argv[2] : NULL,
+	                           .message = message,
+	                           .author = author,
+	                           .pause = pause,
+	                           .apply = changes.n ? apply_changes : NULL,
+	                           .apply_ud = changes.v};
+	int r = rt_container_load(ctx->root, argv[1], &c, &err);
+	if (r == 0)
+		r = rt_container_commit(ctx->store, c, &o, id, &err);
+	kiln_strv_release(&changes);
+	rt_container_free(c);
+	if (r < 0)
+		return kiln_cmd_fail(ctx, &err);
+	printf("%s\n", id);
+	return 0;
 }

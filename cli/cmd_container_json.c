@@ -39,13 +39,19 @@ static const char *network_name(enum rt_network_mode m)
 static json_t *state_json(const struct rt_container *c)
 {
 	bool running = c->status == RT_RUNNING || c->status == RT_PAUSED;
-	return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}", "Status",
-	                 rt_status_name(c->status), "Running", running, "Paused",
-	                 c->status == RT_PAUSED, "Restarting", c->status == RT_RESTARTING,
-	                 "OOMKilled", c->oom_killed, "Dead", c->status == RT_DEAD, "Pid",
-	                 running ? c->pid : 0, "ExitCode", c->exit_code, "Error",
-	                 c->error ? c->error : "", "StartedAt", c->started ? c->started : ZERO_TIME,
-	                 "FinishedAt", c->finished ? c->finished : ZERO_TIME);
+	json_t *st = json_pack(
+	    "{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}", "Status", rt_status_name(c->status),
+	    "Running", running, "Paused", c->status == RT_PAUSED, "Restarting",
+	    c->status == RT_RESTARTING, "OOMKilled", c->oom_killed, "Dead", c->status == RT_DEAD,
+	    "Pid", running ? c->pid : 0, "ExitCode", c->exit_code, "Error",
+	    c->error ? c->error : "", "StartedAt", c->started ? c->started : ZERO_TIME,
+	    "FinishedAt", c->finished ? c->finished : ZERO_TIME);
+	if (c->health_status)
+		json_object_set_new(st, "Health",
+		                    json_pack("{s:s,s:i,s:[{s:s}]}", "Status", c->health_status,
+		                              "FailingStreak", c->failing_streak, "Log", "Output",
+		                              c->health_output ? c->health_output : ""));
+	return st;
 }
 
 /* docker's PortMap: {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]} */
@@ -86,6 +92,15 @@ static json_t *mounts_json(const struct rt_spec *s, json_t **binds)
 		const struct rt_mount *m = &s->mounts[i];
 		if (m->type != RT_MOUNT_BIND)
 			continue;
+		if (m->volume) {
+			json_array_append_new(
+			    a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "volume",
+			                 "Name", m->volume, "Source", m->source ? m->source : "",
+			                 "Destination", m->target, "Driver", "local", "Mode",
+			                 m->readonly ? "ro" : "z", "RW", !m->readonly,
+			                 "Propagation", ""));
+			continue;
+		}
 		json_array_append_new(*binds, json_sprintf("%s:%s%s", m->source, m->target,
 		                                           m->readonly ? ":ro" : ""));
 		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s}", "Type", "bind",
@@ -214,7 +229,11 @@ char *ctr_status_text(const struct rt_container *c)
 	case RT_PAUSED: {
 		int64_t up = kiln_parse_rfc3339(c->started, &t) == 0 ? now - t : 0;
 		_cleanup_free_ char *d = kiln_human_duration(up);
-		return xasprintf("Up %s%s", d, c->status == RT_PAUSED ? " (Paused)" : "");
+		const char *h = !c->health_status                       ? ""
+		                : !strcmp(c->health_status, "starting") ? " (health: starting)"
+		                : !strcmp(c->health_status, "healthy")  ? " (healthy)"
+		                                                        : " (unhealthy)";
+		return xasprintf("Up %s%s%s", d, c->status == RT_PAUSED ? " (Paused)" : h, "");
 	}
 	case RT_RESTARTING: {
 		_cleanup_free_ char *ago = kiln_since(c->finished);

@@ -11,9 +11,11 @@
 /* Flag values as parsed, before conversion. */
 struct run_flags {
 	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
-	    labels, publish;
+	    labels, publish, mounts;
 	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
-	    *cpus, *restart;
+	    *cpus, *restart, *health_cmd, *health_interval;
+	long health_retries;
+	bool no_healthcheck;
 	long cpu_shares, pids_limit;
 	bool rm, interactive, tty, detach, init, read_only, privileged, sig_proxy, publish_all;
 };
@@ -22,7 +24,7 @@ static void run_flags_release(struct run_flags *f)
 {
 	struct kiln_strv *v[] = {&f->env,     &f->env_file, &f->volumes,      &f->tmpfs,
 	                         &f->cap_add, &f->cap_drop, &f->security_opt, &f->ulimits,
-	                         &f->labels,  &f->publish};
+	                         &f->labels,  &f->publish,  &f->mounts};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(v); i++)
 		kiln_strv_release(v[i]);
 }
@@ -115,7 +117,20 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	for (size_t i = 0; i < f->tmpfs.n; i++)
 		if (add_mount(o, f->tmpfs.v[i], true, err) < 0)
 			return -1;
+	for (size_t i = 0; i < f->mounts.n; i++) {
+		struct rt_mount m;
+		if (rt_parse_mount(f->mounts.v[i], &m, err) < 0)
+			return -1;
+		o->mounts = xreallocarray(o->mounts, o->n_mounts + 1, sizeof(*o->mounts));
+		o->mounts[o->n_mounts++] = m;
+	}
 	o->restart = f->restart;
+	o->health_cmd = f->health_cmd;
+	o->health_retries = (int)f->health_retries;
+	o->no_healthcheck = f->no_healthcheck;
+	if (f->health_interval &&
+	    rt_parse_duration(f->health_interval, &o->health_interval, err) < 0)
+		return -1;
 	o->publish = f->publish.v;
 	o->publish_all = f->publish_all;
 	return resources(f, o, err);
@@ -155,6 +170,12 @@ static int image_present(struct kiln_ctx *ctx, const char *image, struct kiln_er
 	    OPT_STRV('e', "env", &(f).env, "list", "Set environment variables"),                   \
 	    OPT_STRV(0, "env-file", &(f).env_file, "list",                                         \
 	             "Read in a file of environment variables"),                                   \
+	    OPT_STRING(0, "health-cmd", &(f).health_cmd, "string",                                 \
+	               "Command to run to check health"),                                          \
+	    OPT_STRING(0, "health-interval", &(f).health_interval, "duration",                     \
+	               "Time between running the check (ms|s|m|h)"),                               \
+	    OPT_INT(0, "health-retries", &(f).health_retries, "int",                               \
+	            "Consecutive failures needed to report unhealthy"),                            \
 	    OPT_STRING('h', "hostname", &(f).hostname, "string", "Container host name"),           \
 	    OPT_BOOL(                                                                              \
 	        0, "init", &(f).init,                                                              \
@@ -165,7 +186,11 @@ static int image_present(struct kiln_ctx *ctx, const char *image, struct kiln_er
 	    OPT_STRING('m', "memory", &(f).memory, "bytes", "Memory limit"),                       \
 	    OPT_STRING(0, "memory-swap", &(f).memory_swap, "bytes",                                \
 	               "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),     \
+	    OPT_STRV(0, "mount", &(f).mounts, "mount",                                             \
+	             "Attach a filesystem mount to the container"),                                \
 	    OPT_STRING(0, "name", &(f).name, "string", "Assign a name to the container"),          \
+	    OPT_BOOL(0, "no-healthcheck", &(f).no_healthcheck,                                     \
+	             "Disable any container-specified HEALTHCHECK"),                               \
 	    OPT_STRING(0, "network", &(f).network, "network",                                      \
 	               "Connect a container to a network (none, host, default)"),                  \
 	    OPT_INT(0, "pids-limit", &(f).pids_limit, "int",                                       \

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "format.h"
 #include "image.h"
+#include "runtime.h"
 
 static char *short_id(const char *id, bool no_trunc)
 {
@@ -473,6 +474,39 @@ static int inspect_format(struct kiln_ctx *ctx, const char *format, json_t *all)
 	return rc;
 }
 
+/* docker's inspect looks for a container first: when every argument
+ * names one (or --type container), container inspect answers. */
+static bool inspect_containers(struct kiln_ctx *ctx, const char *type, int argc, char **argv)
+{
+	if (type && !strcmp(type, "image"))
+		return false;
+	if (type)
+		return true;
+	for (int i = 1; i < argc; i++) {
+		struct rt_container *c = NULL;
+		if (rt_container_load(ctx->root, argv[i], &c, NULL) < 0)
+			return false;
+		rt_container_free(c);
+	}
+	return true;
+}
+
+static int container_inspect(struct kiln_ctx *ctx, const char *format, int argc, char **argv)
+{
+	char **av = xcalloc((size_t)argc + 3, sizeof(char *));
+	int n = 0;
+	av[n++] = argv[0];
+	_cleanup_free_ char *f = format ? xasprintf("--format=%s", format) : NULL;
+	if (f)
+		av[n++] = f;
+	av[n++] = (char *)"--";
+	for (int i = 1; i < argc; i++)
+		av[n++] = argv[i];
+	int rc = cmd_container_inspect(n, av, ctx);
+	free(av);
+	return rc;
+}
+
 int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const char *format = NULL, *type = NULL;
@@ -485,8 +519,10 @@ int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 	                                 "Display detailed information on one or more images", 1,
 	                                 -1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	if (type && strcmp(type, "image") != 0)
+	if (type && strcmp(type, "image") != 0 && strcmp(type, "container") != 0)
 		return kiln_err_set(&ctx->err, KILN_E_USAGE, "unsupported type \"%s\"", type), 125;
+	if (inspect_containers(ctx, type, argc, argv))
+		return container_inspect(ctx, format, argc, argv);
 	json_t *all = json_array();
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {

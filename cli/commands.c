@@ -23,7 +23,10 @@ static const struct kiln_cmd image_commands[] = {
 
 #define R (CMD_NEEDS_STORE | CMD_NEEDS_ROOT)
 static const struct kiln_cmd container_commands[] = {
+    {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},
     {"create", cmd_create, R, "Create a new container", NULL},
+    {"diff", cmd_diff, R, "Inspect changes to files or directories on a container's filesystem",
+     NULL},
     {"exec", cmd_exec, R, "Execute a command in a running container", NULL},
     {"inspect", cmd_container_inspect, R, "Display detailed information on one or more containers",
      NULL},
@@ -55,6 +58,17 @@ static const struct kiln_cmd builder_commands[] = {
     {0},
 };
 
+static const struct kiln_cmd volume_commands[] = {
+    {"create", cmd_volume_create, R, "Create a volume", NULL},
+    {"inspect", cmd_volume_inspect, R, "Display detailed information on one or more volumes", NULL},
+    {"list", cmd_volume_ls, R | CMD_ALIAS, "List volumes", NULL},
+    {"ls", cmd_volume_ls, R, "List volumes", NULL},
+    {"prune", cmd_volume_prune, R, "Remove all unused local volumes", NULL},
+    {"remove", cmd_volume_rm, R | CMD_ALIAS, "Remove one or more volumes", NULL},
+    {"rm", cmd_volume_rm, R, "Remove one or more volumes", NULL},
+    {0},
+};
+
 static const struct kiln_cmd system_commands[] = {
     {"check", cmd_system_check, S | CMD_HIDDEN, "Check the store's consistency", NULL},
     {"df", cmd_system_df, S, "Show kiln disk usage", NULL},
@@ -70,8 +84,11 @@ static const struct kiln_cmd manifest_commands[] = {
 const struct kiln_cmd kiln_commands[] = {
     {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
     {"builder", NULL, 0, "Manage builds", builder_commands},
+    {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},
     {"container", NULL, 0, "Manage containers", container_commands},
     {"create", cmd_create, R, "Create a new container", NULL},
+    {"diff", cmd_diff, R, "Inspect changes to files or directories on a container's filesystem",
+     NULL},
     {"exec", cmd_exec, R, "Execute a command in a running container", NULL},
     {"help", cmd_help, 0, "Show help for a command", NULL},
     {"history", cmd_history, S, "Show the history of an image", NULL},
@@ -108,6 +125,7 @@ const struct kiln_cmd kiln_commands[] = {
     {"top", cmd_top, R, "Display the running processes of a container", NULL},
     {"unpause", cmd_unpause, R, "Unpause all processes within one or more containers", NULL},
     {"version", cmd_version, 0, "Show the kiln version information", NULL},
+    {"volume", NULL, 0, "Manage volumes", volume_commands},
     {"wait", cmd_wait, R, "Block until one or more containers stop, then print their exit codes",
      NULL},
     {0},

@@ -2,6 +2,7 @@
  * list, remove; which images containers use. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,9 @@ void rt_container_free(struct rt_container *c)
 	kiln_strv_free(c->entrypoint);
 	kiln_strv_free(c->labels);
 	free(c->restart_policy);
+	kiln_strv_free(c->health_test);
+	free(c->health_status);
+	free(c->health_output);
 	free(c->started);
 	free(c->finished);
 	free(c->error);
@@ -99,11 +103,74 @@ static int make_bind_sources(const struct rt_create_opts *o, struct kiln_err *er
 {
 	for (size_t i = 0; i < o->n_mounts; i++) {
 		const struct rt_mount *m = &o->mounts[i];
-		if (m->type == RT_MOUNT_BIND && !kiln_path_exists(m->source) &&
+		if (m->type == RT_MOUNT_BIND && m->source && !kiln_path_exists(m->source) &&
 		    kiln_mkdir_p(m->source, 0755, err) < 0)
 			return kiln_err_wrap(err, "creating bind source");
 	}
 	return 0;
+}
+
+/* -v volumes get their _data dir (made if new); the image's VOLUME
+ * entries that no mount covers get anonymous volumes, as docker does. */
+static int attach_volumes(const char *root, const struct img_config *cfg, struct rt_spec *s,
+                          struct kiln_err *err)
+{
+	for (size_t i = 0; cfg && cfg->config.volumes && cfg->config.volumes[i]; i++) {
+		const char *t = cfg->config.volumes[i];
+		bool covered = false;
+		for (size_t k = 0; k < s->n_mounts && !covered; k++)
+			covered = !strcmp(s->mounts[k].target, t);
+		if (covered || t[0] != '/')
+			continue;
+		s->mounts = xreallocarray(s->mounts, s->n_mounts + 1, sizeof(*s->mounts));
+		s->mounts[s->n_mounts++] = (struct rt_mount){
+		    .type = RT_MOUNT_BIND, .target = xstrdup(t), .volume = xstrdup("")};
+	}
+	for (size_t k = 0; k < s->n_mounts; k++) {
+		struct rt_mount *m = &s->mounts[k];
+		if (!m->volume)
+			continue;
+		char *name = NULL;
+		if (rt_volume_create(root, m->volume, &name, err) < 0)
+			return -1;
+		free(m->volume);
+		m->volume = name;
+		free(m->source);
+		m->source = rt_volume_path(root, name);
+	}
+	return 0;
+}
+
+void rt_container_remove_volumes(const char *root, const struct rt_container *c)
+{
+	for (size_t k = 0; k < c->spec.n_mounts; k++) {
+		const char *v = c->spec.mounts[k].volume;
+		if (v && rt_volume_is_anonymous(v))
+			rt_volume_remove(root, v, true, NULL);
+	}
+}
+
+/* HEALTHCHECK from the image, replaced or disabled by the run options. */
+static void health_settings(const struct img_config *cfg, const struct rt_create_opts *o,
+                            struct rt_container *c)
+{
+	const struct img_healthcheck *hc = cfg ? cfg->config.healthcheck : NULL;
+	if (o->health_cmd && *o->health_cmd) {
+		char *t[] = {(char *)"CMD-SHELL", (char *)o->health_cmd, NULL};
+		c->health_test = rt_strv_dup(t);
+	} else if (hc && hc->test && hc->test[0] && strcmp(hc->test[0], "NONE")) {
+		c->health_test = rt_strv_dup(hc->test);
+	}
+	if (o->no_healthcheck) {
+		kiln_strv_free(c->health_test);
+		c->health_test = NULL;
+	}
+	c->health_interval = o->health_interval   ? o->health_interval
+	                     : hc && hc->interval ? hc->interval
+	                                          : 30LL * 1000000000LL;
+	c->health_retries = o->health_retries   ? o->health_retries
+	                    : hc && hc->retries ? hc->retries
+	                                        : 3;
 }
 
 static int pick_name(const char *root, const struct rt_create_opts *o, const char *id, char **name,
@@ -160,6 +227,36 @@ static void create_undo(const char *root, struct rt_container *c)
 	unlink(gc);
 }
 
+int rt_init_layer(const char *dir, struct kiln_err *err)
+{
+	static const char *const dirs[] = {"etc", "dev", "proc", "sys"};
+	static const char *const files[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(dirs); i++) {
+		_cleanup_free_ char *p = kiln_path_join(dir, dirs[i]);
+		if (kiln_mkdir_p(p, 0755, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *p = kiln_path_join(dir, files[i]);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0)
+			return kiln_err_set(err, errno, "creating `%s`", p);
+		close(fd);
+	}
+	chmod(dir, 0755);
+	return 0;
+}
+
+char **rt_lowers_with_init(const char *init, char *const *lower)
+{
+	size_t n = rt_strv_len(lower);
+	char **v = xcalloc(n + 2, sizeof(char *));
+	v[0] = xstrdup(init);
+	for (size_t i = 0; i < n; i++)
+		v[i + 1] = xstrdup(lower[i]);
+	return v;
+}
+
 static int create_dirs(const char *root, struct rt_container *c, struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
@@ -169,6 +266,15 @@ static int create_dirs(const char *root, struct rt_container *c, struct kiln_err
 		if (kiln_mkdir_p(p, 0700, err) < 0)
 			return -1;
 	}
+	/* the mount points of the hosts files, /dev, /proc, /sys: an init
+	 * layer under the upper dir (as docker's "-init" layer), so that
+	 * neither diff nor commit sees them */
+	_cleanup_free_ char *init = kiln_path_join(dir, "init");
+	if (rt_init_layer(init, err) < 0)
+		return -1;
+	char **lowers = rt_lowers_with_init(init, c->spec.lower_dirs);
+	kiln_strv_free(c->spec.lower_dirs);
+	c->spec.lower_dirs = lowers;
 	/* the upper dir is the container's "/": its mode shows as such */
 	_cleanup_free_ char *upper = kiln_path_join(dir, "upper");
 	chmod(upper, 0755);
@@ -203,6 +309,8 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 		goto fail_early;
 	}
 	c->spec.lower_dirs = lower;
+	if (attach_volumes(img_store_root(s), img->config, &c->spec, err) < 0)
+		goto fail_early;
 	c->image = xstrdup(image);
 	c->image_id = xstrdup(img->id);
 	c->created = rt_now_rfc3339();
@@ -213,6 +321,7 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	                     : o->entrypoint_set   ? NULL
 	                                           : img->config->config.cmd);
 	c->labels = rt_strv_dup(o->labels);
+	health_settings(img->config, o, c);
 	c->status = RT_CREATED;
 
 	cdir = kiln_path_join(root, RT_CONTAINERS_DIR);

@@ -82,7 +82,7 @@ static int write_files(const struct rt_launch *l, struct kiln_err *err)
 	const char *data[] = {hosts, hostname, resolv};
 	for (size_t i = 0; i < 3; i++) {
 		_cleanup_free_ char *p = kiln_path_join(l->files_dir, names[i]);
-		if (kiln_write_file_atomic(p, data[i], strlen(data[i]), 0644, err) < 0)
+		if (rt_write_file_replace(p, data[i], strlen(data[i]), 0644, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -132,8 +132,8 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 		c->error = kiln_err_format(err);
 		close(lock);
 		record_exit(root, c, rt_exit_code_for(err), NULL);
-		if (c->auto_remove)
-			rt_container_remove(root, c, true, NULL);
+		if (c->auto_remove && rt_container_remove(root, c, true, NULL) == 0)
+			rt_container_remove_volumes(root, c);
 		return -1;
 	}
 	c->status = RT_RUNNING;
@@ -167,6 +167,8 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 		if (rt_container_remove(root, c, true, &e) < 0) {
 			kiln_warn("removing %s: %s", c->id, e.msg);
 			kiln_err_release(&e);
+		} else {
+			rt_container_remove_volumes(root, c);
 		}
 	}
 	return r;
@@ -224,7 +226,7 @@ int rt_container_stop(const char *root, struct rt_container *c, int timeout_sec,
 	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	if (kiln_path_exists(dir)) /* the monitor must not restart it */
-		kiln_write_file_atomic(marker, "", 0, 0600, NULL);
+		rt_write_file_replace(marker, "", 0, 0600, NULL);
 	/* between two runs of a restart policy: let its monitor see the
 	 * marker and settle (it may have been starting the next run) */
 	for (int i = 0; i < 250 && !alive(c) && c->status == RT_RESTARTING; i++) {
@@ -281,9 +283,15 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 	rt_id_generate(id);
 	_cleanup_free_ char *dir = xasprintf("%s/tmp/run-%s", root, id);
 	_cleanup_free_ char *rootfs = kiln_path_join(dir, "rootfs");
-	if (kiln_mkdir_p(rootfs, 0700, err) < 0)
+	_cleanup_free_ char *init = kiln_path_join(dir, "init");
+	if (kiln_mkdir_p(rootfs, 0700, err) < 0 || rt_init_layer(init, err) < 0) {
+		kiln_rm_rf(dir, NULL);
 		return -1;
-	struct rt_launch l = {.spec = spec,
+	}
+	/* the caller's upper dir must not get the runtime's mount points */
+	struct rt_spec with_init = *spec;
+	with_init.lower_dirs = rt_lowers_with_init(init, spec->lower_dirs);
+	struct rt_launch l = {.spec = &with_init,
 	                      .id = id,
 	                      .rootfs = rootfs,
 	                      .files_dir = dir,
@@ -295,6 +303,7 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 		r = rt_launch_wait(&l, false, status, err);
 		rt_launch_release(&l);
 	}
+	kiln_strv_free(with_init.lower_dirs);
 	kiln_rm_rf(dir, NULL);
 	return r;
 }

@@ -69,6 +69,13 @@ static int parse_duration_ns(const char *s, int64_t *ns)
 	return 0;
 }
 
+int rt_parse_duration(const char *s, int64_t *ns, struct kiln_err *err)
+{
+	if (parse_duration_ns(s, ns) < 0 || *ns < 0)
+		return kiln_err_set(err, KILN_E_INVALID, "time: invalid duration \"%s\"", s);
+	return 0;
+}
+
 int rt_parse_timestamp(const char *s, int64_t *ns, struct kiln_err *err)
 {
 	int64_t d;

@@ -98,24 +98,108 @@ static void log_lines(int log_fd, struct log_stream *s, bool flush)
 	s->len -= start;
 }
 
-/* Copies the container's output into the log until both pipes close. */
-static void pump(int log_fd, struct log_stream *st)
+/* --- HEALTHCHECK ------------------------------------------------------------------ */
+static int64_t now_ns(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Records the health fields in state.json under the lock (the rest of the
+ * state may have changed meanwhile: pause). */
+static void save_health(const char *root, const struct rt_container *c)
+{
+	int lock = rt_container_lock(root, c->id, NULL);
+	struct rt_container *now = NULL;
+	if (rt_container_read(root, c->id, &now, NULL) == 0) {
+		free(now->health_status);
+		now->health_status = c->health_status ? xstrdup(c->health_status) : NULL;
+		now->failing_streak = c->failing_streak;
+		free(now->health_output);
+		now->health_output = c->health_output ? xstrdup(c->health_output) : NULL;
+		rt_state_save(root, now, NULL);
+		rt_container_free(now);
+	}
+	if (lock >= 0)
+		close(lock);
+}
+
+/* One check: the test exec'd in the container, output kept (4 KiB). */
+static void health_check(const char *root, struct rt_container *c)
+{
+	struct rt_container *disk = NULL;
+	bool paused = rt_container_read(root, c->id, &disk, NULL) == 0 && disk->status == RT_PAUSED;
+	rt_container_free(disk);
+	if (paused)
+		return;
+	_cleanup_free_ char *out_path =
+	    xasprintf("%s/%s/%s/health.out", root, RT_CONTAINERS_DIR, c->id);
+	int fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char *shell[] = {(char *)"/bin/sh", (char *)"-c", c->health_test[1], NULL};
+	bool is_shell = !strcmp(c->health_test[0], "CMD-SHELL") && c->health_test[1];
+	struct rt_exec_opts o = {.args = is_shell ? shell : c->health_test + 1};
+	struct rt_run_io io = {-1, fd, fd};
+	int status = 1;
+	struct kiln_err e = KILN_ERR_INIT;
+	char buf[4096] = "";
+	if (!o.args[0] || rt_container_exec(root, c, &o, &io, &status, &e) < 0) {
+		status = -1;
+		snprintf(buf, sizeof(buf), "%s", e.msg ? e.msg : "no health check command");
+	} else if (fd >= 0) {
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = 0;
+	}
+	kiln_err_release(&e);
+	if (fd >= 0)
+		close(fd);
+	unlink(out_path);
+	const char *st = c->health_status;
+	if (status == 0) {
+		c->failing_streak = 0;
+		st = "healthy";
+	} else if (++c->failing_streak >= c->health_retries) {
+		st = "unhealthy";
+	}
+	char *keep = xstrdup(st ? st : "starting");
+	free(c->health_status);
+	c->health_status = keep;
+	free(c->health_output);
+	c->health_output = xstrdup(buf);
+	save_health(root, c);
+}
+
+/* Copies the container's output into the log until both pipes close,
+ * running the health check every interval meanwhile. */
+static void pump(int log_fd, struct log_stream *st, const char *root, struct rt_container *c)
+{
+	int64_t next = c->health_test ? now_ns() + c->health_interval : 0;
 	for (;;) {
-		struct pollfd p[2];
-		nfds_t n = 0;
-		for (int i = 0; i < 2; i++)
-			if (st[i].fd >= 0)
-				p[n++] = (struct pollfd){.fd = st[i].fd, .events = POLLIN};
-		if (n == 0)
+		/* both always polled (fd -1 is ignored): p[i] is st[i] */
+		struct pollfd p[2] = {{.fd = st[0].fd, .events = POLLIN},
+		                      {.fd = st[1].fd, .events = POLLIN}};
+		nfds_t n = 2;
+		if (st[0].fd < 0 && st[1].fd < 0)
 			return;
-		if (poll(p, n, -1) < 0) {
+		int timeout = -1;
+		if (next) {
+			int64_t left = next - now_ns();
+			timeout = left <= 0 ? 0 : (int)(left / 1000000 + 1);
+		}
+		int pr = poll(p, n, timeout);
+		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			return;
 		}
+		if (next && now_ns() >= next) {
+			health_check(root, c);
+			next = now_ns() + c->health_interval;
+		}
+		if (pr == 0)
+			continue;
 		for (int i = 0; i < 2; i++) {
-			if (st[i].fd < 0)
+			if (st[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			ssize_t r =
 			    read(st[i].fd, st[i].buf + st[i].len, sizeof(st[i].buf) - st[i].len);
@@ -205,12 +289,15 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
 	c->started = rt_now_rfc3339();
 	free(c->error);
 	c->error = NULL;
+	free(c->health_status);
+	c->health_status = c->health_test ? xstrdup("starting") : NULL;
+	c->failing_streak = 0;
 	save_state(root, c);
 	report(result_fd, NULL);
 
 	struct log_stream st[2] = {{.name = "stdout", .fd = outp[0]},
 	                           {.name = "stderr", .fd = errp[0]}};
-	pump(log_fd, st);
+	pump(log_fd, st, root, c);
 	rt_launch_wait(&l, false, status, err);
 	if (l.cg) {
 		struct rt_cgroup_stats s;
@@ -301,8 +388,8 @@ __attribute__((noreturn)) static void monitor_main(const char *root, struct rt_c
 	}
 	if (log_fd >= 0)
 		close(log_fd);
-	if (c->auto_remove)
-		rt_container_remove(root, c, true, NULL);
+	if (c->auto_remove && rt_container_remove(root, c, true, NULL) == 0)
+		rt_container_remove_volumes(root, c);
 	if (result_fd >= 0)
 		report(&result_fd, &failed);
 	_exit(0); /* no atexit handlers, no leak check: this is a fork */

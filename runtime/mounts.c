@@ -145,10 +145,11 @@ static int make_dev(int rootfd, const char *console, struct kiln_err *err)
 		unsigned maj, min;
 	} nodes[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
 	             {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
-	static const char *const links[][2] = {
-	    {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
-	    {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-	    {"pts/ptmx", "ptmx"},          {"/proc/kcore", "core"}};
+	static const char *const links[][2] = {{"/proc/self/fd", "fd"},
+	                                       {"/proc/self/fd/0", "stdin"},
+	                                       {"/proc/self/fd/1", "stdout"},
+	                                       {"/proc/self/fd/2", "stderr"},
+	                                       {"pts/ptmx", "ptmx"}};
 	if (mount_at(rootfd, "tmpfs", "/dev", false, "tmpfs", MS_NOSUID | MS_STRICTATIME,
 	             "mode=755,size=65536k", err) < 0)
 		return -1;

@@ -124,6 +124,7 @@ void rt_mount_release(struct rt_mount *m)
 	free(m->source);
 	free(m->target);
 	free(m->options);
+	free(m->volume);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -146,20 +147,26 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err)
 	}
 	if (n > 3 || !*parts[0])
 		return kiln_err_set(err, KILN_E_INVALID, "invalid volume specification: '%s'", s);
-	if (n == 1)
-		return kiln_err_set(err, KILN_E_UNSUPPORTED,
-		                    "anonymous volume `%s`: volumes are not supported yet", s);
-	if (!clean_abs(parts[0])) {
-		if (parts[0][0] == '.' || strchr(parts[0], '/'))
+	if (n == 1) {
+		if (!clean_abs(parts[0]))
 			return kiln_err_set(
 			    err, KILN_E_INVALID,
-			    "create %s: \"%s\" includes invalid characters for a local "
-			    "volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. "
-			    "If you intended to pass a host directory, use absolute path",
-			    parts[0], parts[0]);
-		return kiln_err_set(err, KILN_E_UNSUPPORTED,
-		                    "named volume `%s`: volumes are not supported yet", parts[0]);
+			    "invalid volume specification: '%s': invalid mount config for "
+			    "type \"volume\": invalid mount path: '%s' mount path must be "
+			    "absolute",
+			    s, parts[0]);
+		out->type = RT_MOUNT_BIND;
+		out->volume = xstrdup("");
+		out->target = xstrdup(parts[0]);
+		return 0;
 	}
+	bool named = !clean_abs(parts[0]);
+	if (named && !rt_name_valid(parts[0]))
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "create %s: \"%s\" includes invalid characters for a local "
+		                    "volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. "
+		                    "If you intended to pass a host directory, use absolute path",
+		                    parts[0], parts[0]);
 	if (!clean_abs(parts[1]))
 		return kiln_err_set(err, KILN_E_INVALID,
 		                    "invalid volume specification: '%s': invalid mount config for "
@@ -183,8 +190,86 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err)
 		}
 	}
 	out->type = RT_MOUNT_BIND;
-	out->source = xstrdup(parts[0]);
+	if (named)
+		out->volume = xstrdup(parts[0]);
+	else
+		out->source = xstrdup(parts[0]);
 	out->target = xstrdup(parts[1]);
+	out->readonly = ro;
+	return 0;
+}
+
+int rt_parse_mount(const char *s, struct rt_mount *out, struct kiln_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	_cleanup_free_ char *copy = xstrdup(s);
+	const char *type = "volume", *src = NULL, *dst = NULL;
+	bool ro = false;
+	struct kiln_buf topts;
+	kiln_buf_init(&topts, KILN_BUF_NOLIMIT, NULL);
+	char *save = NULL;
+	int r = 0;
+	for (char *kv = strtok_r(copy, ",", &save); kv && r == 0; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		const char *v = eq ? eq + 1 : NULL;
+		if (eq)
+			*eq = 0;
+		if (!strcmp(kv, "type") && v)
+			type = v;
+		else if ((!strcmp(kv, "source") || !strcmp(kv, "src")) && v)
+			src = v;
+		else if ((!strcmp(kv, "target") || !strcmp(kv, "destination") ||
+		          !strcmp(kv, "dst")) &&
+		         v)
+			dst = v;
+		else if (!strcmp(kv, "readonly") || !strcmp(kv, "ro"))
+			ro = !v || !strcmp(v, "true") || !strcmp(v, "1");
+		else if (!strcmp(kv, "tmpfs-size") && v)
+			kiln_buf_addf(&topts, NULL, "%ssize=%s", topts.len ? "," : "", v);
+		else if (!strcmp(kv, "tmpfs-mode") && v)
+			kiln_buf_addf(&topts, NULL, "%smode=%s", topts.len ? "," : "", v);
+		else if (strcmp(kv, "bind-propagation") && strcmp(kv, "volume-nocopy") &&
+		         strcmp(kv, "consistency"))
+			r = kiln_err_set(err, KILN_E_INVALID,
+			                 "invalid field '%s' must be a key=value pair", kv);
+	}
+	if (r == 0 && !dst)
+		r = kiln_err_set(err, KILN_E_INVALID,
+		                 "invalid argument \"%s\" for \"--mount\" flag: "
+		                 "target is required",
+		                 s);
+	if (r == 0 && dst[0] != '/')
+		r = kiln_err_set(
+		    err, KILN_E_INVALID,
+		    "invalid mount config for type \"%s\": invalid mount path: '%s' mount "
+		    "path must be absolute",
+		    type, dst);
+	if (r == 0 && !strcmp(type, "bind")) {
+		if (!src || src[0] != '/' || !kiln_path_exists(src))
+			r = kiln_err_set(
+			    err, KILN_E_INVALID,
+			    "invalid mount config for type \"bind\": bind source path does "
+			    "not exist: %s",
+			    src ? src : "");
+		else
+			out->source = xstrdup(src);
+	} else if (r == 0 && !strcmp(type, "volume")) {
+		if (src && !rt_name_valid(src))
+			r = kiln_err_set(err, KILN_E_INVALID, "invalid volume name: %s", src);
+		else
+			out->volume = xstrdup(src ? src : "");
+	} else if (r == 0 && !strcmp(type, "tmpfs")) {
+		out->type = RT_MOUNT_TMPFS;
+		out->options = topts.len ? xstrdup(kiln_buf_str(&topts)) : NULL;
+	} else if (r == 0) {
+		r = kiln_err_set(err, KILN_E_INVALID, "invalid mount type: %s", type);
+	}
+	kiln_buf_release(&topts);
+	if (r < 0) {
+		rt_mount_release(out);
+		return -1;
+	}
+	out->target = xstrdup(dst);
 	out->readonly = ro;
 	return 0;
 }

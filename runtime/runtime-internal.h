@@ -12,6 +12,7 @@
 
 #define RT_CONTAINERS_DIR "containers"
 #define RT_NAMES_DIR      "containers/names"
+#define RT_VOLUMES_DIR    "volumes"
 
 /* --- launching a container's process (launch.c, child.c) ---------------- */
 struct rt_launch {
@@ -99,6 +100,10 @@ uint64_t rt_pid_start_time(pid_t pid);
 
 /* --- state (state.c) ------------------------------------------------------- */
 char *rt_container_dir(const char *root, const char *id);
+/* Replaces path atomically (temp + rename) without flushing: for files
+ * remade at every start. */
+int rt_write_file_replace(const char *path, const char *data, size_t len, mode_t mode,
+                          struct kiln_err *err);
 int rt_state_save(const char *root, const struct rt_container *c, struct kiln_err *err);
 int rt_config_save(const char *root, const struct rt_container *c, struct kiln_err *err);
 int rt_container_read(const char *root, const char *id, struct rt_container **out,
@@ -113,6 +118,13 @@ void rt_name_release(const char *root, const char *name, const char *id);
 int rt_pty_open(int *master, int *slave, char **slave_path, struct kiln_err *err);
 /* The attached -t copy loop; reaps pid and sets *status. */
 int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struct kiln_err *err);
+
+/* --- the init layer (container.c) -------------------------------------------- */
+/* Makes dir a layer with the mount points the runtime binds or mounts
+ * (etc/hosts, etc/hostname, etc/resolv.conf, dev, proc, sys). */
+int rt_init_layer(const char *dir, struct kiln_err *err);
+/* init followed by lower (allocated). */
+char **rt_lowers_with_init(const char *init, char *const *lower);
 
 /* --- monitor (monitor.c) ---------------------------------------------------- */
 /* ROOT/containers/<id>/stopped: the user stopped it, no restart policy

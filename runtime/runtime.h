@@ -57,6 +57,8 @@ struct rt_mount {
 	char *source;  /* host path (bind); NULL for tmpfs */
 	char *target;  /* absolute path in the container */
 	char *options; /* tmpfs: "size=64m,mode=1777" (may be NULL) */
+	char
+	    *volume; /* a volume's name ("" before an anonymous one is made); source is its _data */
 	bool readonly;
 };
 
@@ -132,13 +134,17 @@ struct rt_create_opts {
 	struct rt_rlimit *rlimits;
 	size_t n_rlimits;
 	char **cap_add, **cap_drop;
-	char **security_opt; /* "seccomp=unconfined", "seccomp=FILE.json",
-	                        "no-new-privileges[:true]" */
-	const char *name;    /* NULL: a generated docker-style name */
-	const char *restart; /* --restart: "no", "always", "unless-stopped", "on-failure[:N]" */
-	char **publish;      /* -p "[IP:][HOSTPORT:]CTRPORT[/tcp|udp]" */
-	bool publish_all;    /* -P: the image's ExposedPorts on free host ports */
-	char **labels;       /* "K=V" */
+	char **security_opt;     /* "seccomp=unconfined", "seccomp=FILE.json",
+	                            "no-new-privileges[:true]" */
+	const char *name;        /* NULL: a generated docker-style name */
+	const char *restart;     /* --restart: "no", "always", "unless-stopped", "on-failure[:N]" */
+	char **publish;          /* -p "[IP:][HOSTPORT:]CTRPORT[/tcp|udp]" */
+	bool publish_all;        /* -P: the image's ExposedPorts on free host ports */
+	const char *health_cmd;  /* --health-cmd (a shell command) */
+	int64_t health_interval; /* --health-interval, ns (0: image's or 30 s) */
+	int health_retries;      /* --health-retries (0: image's or 3) */
+	bool no_healthcheck;     /* --no-healthcheck */
+	char **labels;           /* "K=V" */
 };
 
 /* Fills spec from image config cfg and options (docker's merge rules: -e
@@ -185,6 +191,9 @@ struct rt_container {
 	char **cmd, **entrypoint; /* as resolved, for inspect/ps */
 	char **labels;            /* "K=V" */
 	char *restart_policy;     /* "no", "always", "unless-stopped", "on-failure" */
+	char **health_test;       /* HEALTHCHECK: {"CMD-SHELL", cmd} or {"CMD", argv...}, or NULL */
+	int64_t health_interval;  /* nanoseconds (default 30 s) */
+	int health_retries;       /* default 3 */
 	int restart_max;          /* on-failure:N (0: no limit) */
 
 	/* state.json */
@@ -197,6 +206,9 @@ struct rt_container {
 	char *error;              /* State.Error */
 	bool oom_killed;
 	int restart_count;
+	char *health_status; /* "starting", "healthy", "unhealthy", or NULL */
+	int failing_streak;
+	char *health_output; /* the last check's output */
 };
 void rt_container_free(struct rt_container *c);
 
@@ -248,6 +260,8 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 /* "2013-01-02T13:23:37Z", "1360000000.5", "10m", "1h30m" (before now) ->
  * Unix nanoseconds, as docker's --since/--until. */
 int rt_parse_timestamp(const char *s, int64_t *ns, struct kiln_err *err);
+/* Go durations as docker's --health-interval: "1s", "500ms", "1m30s". */
+int rt_parse_duration(const char *s, int64_t *ns, struct kiln_err *err);
 
 /* docker exec: a process in a running container's namespaces and cgroup,
  * with its capabilities, seccomp filter and no_new_privs; env is added to
@@ -290,6 +304,42 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
  * *user receives the first such container's ID when non-NULL. */
 bool rt_image_in_use(const char *root, const char *image_id, char **user);
 
+/* docker diff: the container's changes against its image, from its upper
+ * dir: "A /path", "C /path", "D /path", sorted by path. */
+int rt_container_diff(const struct rt_container *c, struct kiln_strv *out, struct kiln_err *err);
+
+/* docker commit: the upper dir becomes a layer on top of the image's,
+ * with a config from the image's plus the container's Cmd, Entrypoint,
+ * Env, WorkingDir, User and Labels, then apply (commit -c) edits it. */
+struct rt_commit_opts {
+	const char *ref; /* NULL: untagged */
+	const char *message, *author;
+	bool pause; /* freeze a running container while its layer is made */
+	int (*apply)(struct img_config *cfg, void *ud, struct kiln_err *err);
+	void *apply_ud;
+};
+int rt_container_commit(struct img_store *s, struct rt_container *c, const struct rt_commit_opts *o,
+                        char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
+
+/* --- volumes (volume.c): ROOT/volumes/<name>/_data ------------------------ */
+struct rt_volume {
+	char *name, *created, *mountpoint;
+};
+/* name NULL or "": an anonymous volume (64 hex). Existing: success. */
+int rt_volume_create(const char *root, const char *name, char **name_out, struct kiln_err *err);
+int rt_volume_get(const char *root, const char *name, struct rt_volume *v, struct kiln_err *err);
+void rt_volume_release(struct rt_volume *v);
+int rt_volume_list(const char *root, struct kiln_strv *names, struct kiln_err *err);
+/* The ID of a container using the volume (allocated), or NULL. */
+char *rt_volume_user(const char *root, const char *name);
+/* Refused while a container uses it (docker's message); force: a missing
+ * volume is no error. */
+int rt_volume_remove(const char *root, const char *name, bool force, struct kiln_err *err);
+bool rt_volume_is_anonymous(const char *name);
+char *rt_volume_path(const char *root, const char *name);
+/* rm -v and --rm: the container's anonymous volumes (after its removal). */
+void rt_container_remove_volumes(const char *root, const struct rt_container *c);
+
 /* docker's signal names: "SIGKILL", "KILL", "9" -> 9 (KILN_E_INVALID
  * "Invalid signal: X" otherwise). */
 int rt_signal_parse(const char *s, int *sig, struct kiln_err *err);
@@ -302,9 +352,12 @@ int rt_parse_bytes(const char *s, int64_t *out, struct kiln_err *err);
 int rt_parse_cpus(const char *s, struct rt_limits *l, struct kiln_err *err);
 /* --ulimit "nofile=1024:2048" or "nproc=512" (soft = hard). */
 int rt_parse_ulimit(const char *s, struct rt_rlimit *out, struct kiln_err *err);
-/* -v "/host:/ctr[:ro|rw]" (a bind; named and anonymous volumes are not
- * supported yet: KILN_E_UNSUPPORTED). Fields allocated. */
+/* -v "/host:/ctr[:ro|rw]" (a bind), "name:/ctr[:ro]" (a named volume),
+ * "/ctr" (an anonymous volume: volume ""). Fields allocated. */
 int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err);
+/* --mount "type=bind|volume|tmpfs,source=S,target=T[,readonly][,tmpfs-size=N]
+ * [,tmpfs-mode=M]" (docker's keys and aliases: src, dst, destination, ro). */
+int rt_parse_mount(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --tmpfs "/ctr[:opts]". */
 int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --network "none", "host", "default"/"bridge" (docker's message for others). */

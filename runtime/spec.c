@@ -47,6 +47,7 @@ void rt_spec_release(struct rt_spec *s)
 		free(s->mounts[i].source);
 		free(s->mounts[i].target);
 		free(s->mounts[i].options);
+		free(s->mounts[i].volume);
 	}
 	free(s->mounts);
 	for (size_t i = 0; i < s->n_ports; i++)
@@ -231,6 +232,7 @@ int rt_spec_from_config(const struct img_config *cfg, const struct rt_create_opt
 			    .source = m->source ? xstrdup(m->source) : NULL,
 			    .target = xstrdup(m->target),
 			    .options = m->options ? xstrdup(m->options) : NULL,
+			    .volume = m->volume ? xstrdup(m->volume) : NULL,
 			    .readonly = m->readonly,
 			};
 		}

@@ -4,6 +4,7 @@
  * which fails if the name exists: uniqueness without a global lock). The
  * only runtime file that includes <jansson.h>. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +95,7 @@ static json_t *spec_json(const struct rt_spec *s)
 		put_str(j, "source", m->source);
 		put_str(j, "target", m->target);
 		put_str(j, "options", m->options);
+		put_str(j, "volume", m->volume);
 		json_object_set_new(j, "readonly", json_boolean(m->readonly));
 		json_array_append_new(mounts, j);
 	}
@@ -155,6 +157,7 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 		s->mounts[i].source = get_str(j, "source");
 		s->mounts[i].target = get_str(j, "target");
 		s->mounts[i].options = get_str(j, "options");
+		s->mounts[i].volume = get_str(j, "volume");
 		s->mounts[i].readonly = get_bool(j, "readonly");
 		if (!s->mounts[i].target)
 			s->mounts[i].target = xstrdup("/");
@@ -197,6 +200,26 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 	s->stop_signal = get_str(o, "stop_signal");
 }
 
+int rt_write_file_replace(const char *path, const char *data, size_t len, mode_t mode,
+                          struct kiln_err *err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "creating `%s`", tmp);
+	int r = kiln_write_all(fd, data, len, err);
+	if (close(fd) < 0 && r == 0)
+		r = kiln_err_set(err, errno, "writing `%s`", tmp);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = kiln_err_set(err, errno, "renaming `%s`", tmp);
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* config.json is fsynced (it is the container); state.json is replaced
+ * atomically but not flushed: after a crash a stale state reads exited
+ * through the pid check, and every start rewrites it. */
 static int save_json(const char *root, const char *id, const char *file, json_t *o,
                      struct kiln_err *err)
 {
@@ -204,7 +227,9 @@ static int save_json(const char *root, const char *id, const char *file, json_t 
 	json_decref(o);
 	_cleanup_free_ char *dir = rt_container_dir(root, id);
 	_cleanup_free_ char *path = kiln_path_join(dir, file);
-	int r = kiln_write_file_atomic(path, data, strlen(data), 0600, err);
+	int r = !strcmp(file, "state.json")
+	            ? rt_write_file_replace(path, data, strlen(data), 0600, err)
+	            : kiln_write_file_atomic(path, data, strlen(data), 0600, err);
 	free(data);
 	return r;
 }
@@ -222,6 +247,9 @@ int rt_config_save(const char *root, const struct rt_container *c, struct kiln_e
 	put_strv(o, "entrypoint", c->entrypoint);
 	put_strv(o, "labels", c->labels);
 	put_str(o, "restart_policy", c->restart_policy);
+	put_strv(o, "health_test", c->health_test);
+	json_object_set_new(o, "health_interval", json_integer(c->health_interval));
+	json_object_set_new(o, "health_retries", json_integer(c->health_retries));
 	json_object_set_new(o, "restart_max", json_integer(c->restart_max));
 	json_object_set_new(o, "spec", spec_json(&c->spec));
 	return save_json(root, c->id, "config.json", o, err);
@@ -240,6 +268,9 @@ int rt_state_save(const char *root, const struct rt_container *c, struct kiln_er
 	put_str(o, "error", c->error);
 	json_object_set_new(o, "oom_killed", json_boolean(c->oom_killed));
 	json_object_set_new(o, "restart_count", json_integer(c->restart_count));
+	put_str(o, "health_status", c->health_status);
+	json_object_set_new(o, "failing_streak", json_integer(c->failing_streak));
+	put_str(o, "health_output", c->health_output);
 	return save_json(root, c->id, "state.json", o, err);
 }
 
@@ -286,6 +317,9 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 	c->entrypoint = get_strv(cfg, "entrypoint");
 	c->labels = get_strv(cfg, "labels");
 	c->restart_policy = get_str(cfg, "restart_policy");
+	c->health_test = get_strv(cfg, "health_test");
+	c->health_interval = get_int(cfg, "health_interval");
+	c->health_retries = (int)get_int(cfg, "health_retries");
 	c->restart_max = (int)get_int(cfg, "restart_max");
 	spec_from_json(json_object_get(cfg, "spec"), &c->spec);
 	json_decref(cfg);
@@ -307,6 +341,9 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 		c->error = get_str(st, "error");
 		c->oom_killed = get_bool(st, "oom_killed");
 		c->restart_count = (int)get_int(st, "restart_count");
+		c->health_status = get_str(st, "health_status");
+		c->failing_streak = (int)get_int(st, "failing_streak");
+		c->health_output = get_str(st, "health_output");
 		json_decref(st);
 	}
 	*out = c;

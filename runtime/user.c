@@ -1,8 +1,9 @@
 /* USER resolution against a container's /etc/passwd and /etc/group, with
  * runc's rules (what docker shows): "name", "uid", "name:group",
  * "uid:gid" (any mix); a user given by name must exist; a numeric uid need
- * not (gid 0, home "/"); without an explicit group the user's primary gid
- * plus every group listing the user as a member. A pure function: the
+ * not (gid 0, home "/"); supplementary groups: without an explicit group
+ * every group listing the user as a member; the primary gid when that
+ * leaves none (what docker + runc show). A pure function: the
  * caller reads the files (inside the container's root). */
 #include <errno.h>
 #include <limits.h>
@@ -197,6 +198,11 @@ int rt_user_resolve(const char *spec, const char *passwd, const char *group, str
 		each_line(group, 4, gr_cb, &g);
 		id->groups = g.groups;
 		id->n_groups = g.n_groups;
+	}
+	if (id->n_groups == 0) { /* runc: the primary group when there is no other */
+		id->groups = xmalloc(sizeof(gid_t));
+		id->groups[0] = id->gid;
+		id->n_groups = 1;
 	}
 	*home = m.home ? m.home : xstrdup("/");
 	free(m.found_name);

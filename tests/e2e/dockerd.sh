@@ -1,23 +1,35 @@
-# Sourced by e2e tests (after lib.sh) that need a private dockerd: its own
-# --data-root/--exec-root/socket under $T (or a short /tmp dir), its own
-# containerd, no iptables, no bridge, a fresh /run in a private mount
-# namespace; stopped by PID at exit and nothing left mounted. A system
-# dockerd and /var/lib/docker are never used. Skips the test when dockerd
-# or /usr/bin/docker is missing. Defines dk (the CLI, bounded by a timeout).
+# Sourced by e2e tests that compare with docker: starts a private dockerd
+# (own data/exec root, socket and /run under $T, own containerd, no
+# iptables, no bridge) and defines dk; skips the test when it cannot.
+# Stopped by PID at exit. (The start block of test_docker_interop.sh.)
 DOCKERD=$(command -v /usr/bin/dockerd /usr/sbin/dockerd | head -1)
+if [ -z "$DOCKERD" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "# installing docker.io" >&2
+	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends docker.io >/dev/null 2>&1
+	DOCKERD=$(command -v /usr/bin/dockerd /usr/sbin/dockerd | head -1)
+fi
 [ -n "$DOCKERD" ] || skip_all "dockerd not installed (apt-get install docker.io)"
 [ -x /usr/bin/docker ] || skip_all "/usr/bin/docker (docker.io CLI) not installed"
 [ "$(id -u)" = 0 ] || skip_all "dockerd needs root"
-command -v unshare >/dev/null || skip_all "unshare (util-linux) not installed"
+
+# dockerd's socket paths must fit in sun_path (108 bytes)
 D="$T/d"
-if [ ${#D} -gt 50 ]; then # socket paths must fit in sun_path
+if [ ${#D} -gt 50 ]; then
 	D=$(mktemp -d /tmp/kiln-dk.XXXXXX)
 	at_exit "rm -rf '$D'"
 fi
-mkdir -p "$D/tmp"
+mkdir -p "$D"
 export DOCKER_HOST="unix://$D/sock" DOCKER_CONFIG="$D/cfg"
 dk() { timeout 300 /usr/bin/docker "$@"; }
+
+# dockerd and everything it starts run in a private mount namespace with a
+# fresh /run: a system containerd socket stays invisible (dockerd starts its
+# own), and /run/docker and containerd's shim sockets vanish with it. Its
+# daemon.json and key.json are ours too, never /etc/docker's.
+command -v unshare >/dev/null || skip_all "unshare (util-linux) not installed"
 printf '{"deprecated-key-path": "%s/key.json"}\n' "$D" >"$D/daemon.json"
+# TMPDIR keeps the daemons' own files (containerd's stack dumps) under $D.
+mkdir -p "$D/tmp"
 TMPDIR="$D/tmp" unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0755 kiln-e2e-run /run && exec "$0" "$@"' \
 	"$DOCKERD" --config-file "$D/daemon.json" \
 	--data-root "$D/data" --exec-root "$D/x" --pidfile "$D/pid" -H "unix://$D/sock" \
@@ -38,14 +50,20 @@ stop_docker() { # TERM, bounded wait, then KILL; by PID only
 	rm -rf "$D/data" "$D/x"
 }
 at_exit stop_docker
-_ready=0
+
+ready=0
 for _ in $(seq 120); do
 	kill -0 "$DPID" 2>/dev/null || break
-	if dk version --format '{{.Server.Version}}' >"$D/version" 2>/dev/null; then _ready=1; break; fi
+	if dk version --format '{{.Server.Version}}' >"$D/version" 2>/dev/null; then ready=1; break; fi
 	sleep 0.5
 done
-if [ "$_ready" != 1 ]; then
+if [ "$ready" != 1 ]; then
 	sed 's/^/#   /' "$D/log" | tail -20
 	skip_all "private dockerd did not come up (exited or not ready within 60 s)"
 fi
 CPID=$(cat "$D/x/containerd/containerd.pid" 2>/dev/null)
+ok "private dockerd $(cat "$D/version") is up (dockerd pid $DPID, containerd pid ${CPID:-?})"
+expect_contains "dockerd runs its own containerd" "$(cat "$D/log")" "started new containerd process"
+expect_contains "dockerd has its own /run" "$(grep ' /run ' "/proc/$DPID/mountinfo")" kiln-e2e-run
+[ -n "$CPID" ] && expect_contains "containerd uses the private exec root" "$(tr '\0' ' ' <"/proc/$CPID/cmdline")" "$D/x/containerd"
+

@@ -112,7 +112,7 @@ expect_contains "PATH defaulted" "$OUT" "PATH=/usr/local/sbin:/usr/local/bin:/us
 expect_contains "HOME set" "$OUT" "HOME=/root"
 run_fail "missing --env-file: 125" 125 kr --env-file "$T/nosuch" busybox true
 expect_eq "-w creates and enters the dir" "$(kr -w /work/dir busybox pwd)" "/work/dir"
-expect_eq "-u nobody" "$(kr -u nobody busybox id)" "uid=65534(nobody) gid=65534(nogroup)"
+expect_eq "-u nobody" "$(kr -u nobody busybox id)" "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"
 expect_eq "-u 1234:5" "$(kr -u 1234:5 busybox id -u):$(kr -u 1234:5 busybox id -g)" "1234:5"
 run_fail "-u unknown user: 125" 125 kr -u nosuch busybox true
 expect_contains "unknown user message" "$OUT" "unable to find user nosuch: no matching entries in passwd file"
@@ -212,6 +212,14 @@ if command -v script >/dev/null; then
 	expect_contains "-it: keys reach the shell" "$OUT" "typed-42"
 	expect_contains "-it: the window size" "$OUT" "40 100"
 	expect_eq "-it: the shell's exit status" "$rc" "3"
+	"$KILN" create -it --name sai busybox sh >/dev/null
+	printf 'echo first-$((1+1))\nexit 4\n' | script -qec "'$KILN' start -ai sai" /dev/null >"$T/sai.out"
+	rc=$?
+	expect_contains "start -ai of a created -it container" "$(tr -d '\r' <"$T/sai.out")" "first-2"
+	expect_eq "start -ai: its exit status" "$rc" "4"
+	printf 'echo again\nexit 0\n' | script -qec "'$KILN' start -ai sai" /dev/null >"$T/sai.out"
+	expect_contains "start -ai of the exited container" "$(tr -d '\r' <"$T/sai.out")" "again"
+	"$KILN" rm sai >/dev/null
 else
 	ok "# SKIP -it checks: no script(1)"
 fi

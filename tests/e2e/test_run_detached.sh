@@ -102,6 +102,20 @@ mon=$(ps -o ppid= -p "$cpid" | tr -d ' ')
 kill -9 "$mon"
 wait_for 5 is_status mk exited && ok "kill -9 of the monitor: the container reads exited" || not_ok "after kill -9 of the monitor: $(status_of mk)"
 
+# --- HEALTHCHECK --------------------------------------------------------------------------
+health() { "$KILN" container inspect -f '{{.State.Health.Status}}' hc 2>/dev/null; }
+is_health() { [ "$(health)" = "$1" ]; }
+run_ok "run -d --health-cmd" "$KILN" run -d --name hc --health-cmd 'test -f /tmp/ok' \
+	--health-interval 200ms --health-retries 2 busybox sleep 60
+expect_contains "starts as starting" "$(health) $("$KILN" ps --format '{{.Status}}' --filter name=hc)" "starting"
+"$KILN" exec hc touch /tmp/ok
+wait_for 10 is_health healthy && ok "turns healthy" || not_ok "not healthy: $(health)"
+expect_contains "ps shows (healthy)" "$("$KILN" ps --filter name=hc)" "(healthy)"
+"$KILN" exec hc rm /tmp/ok
+wait_for 10 is_health unhealthy && ok "turns unhealthy after 2 failures" || not_ok "not unhealthy: $(health)"
+expect_contains "ps shows (unhealthy)" "$("$KILN" ps --filter name=hc)" "(unhealthy)"
+run_ok "rm -f hc" "$KILN" rm -f hc
+
 # --- -p: busybox httpd reachable from the host at 127.0.0.1 ---------------------------
 if command -v slirp4netns >/dev/null && command -v curl >/dev/null; then
 	mkdir -p "$T/www" && echo hello-httpd >"$T/www/index.html"

@@ -43,14 +43,14 @@ static void test_users(void)
 	free(home);
 	free(id.groups);
 	T_OK(rt_user_resolve("4242", passwd, group, &id, &home, &err) == 0 && id.uid == 4242 &&
-	         id.gid == 0 && id.n_groups == 0,
+	         id.gid == 0 && id.n_groups == 1 && id.groups[0] == 0,
 	     "uid without an entry: gid 0");
 	T_STREQ(home, "/", "home /");
 	free(home);
 	free(id.groups);
 	T_OK(rt_user_resolve("app:video", passwd, group, &id, &home, &err) == 0 && id.gid == 44 &&
-	         id.n_groups == 0,
-	     "explicit group by name: no supplementary groups");
+	         id.n_groups == 1 && id.groups[0] == 44,
+	     "explicit group by name: only that group");
 	free(home);
 	free(id.groups);
 	T_OK(rt_user_resolve("5:77", NULL, NULL, &id, &home, &err) == 0 && id.uid == 5 &&

@@ -1,0 +1,177 @@
+/* A container's writable layer: diff (docker's A/C/D from the overlay
+ * upper dir) and commit (the upper dir made a layer on top of the image). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "runtime-internal.h"
+
+/* Is rel (no leading slash) present in the image's layers? The first
+ * lower dir is the container's init layer: skipped. */
+static bool in_lowers(const struct rt_container *c, const char *rel)
+{
+	char *const *lower = c->spec.lower_dirs;
+	for (size_t i = 1; lower && lower[i]; i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", lower[i], rel);
+		struct stat st;
+		if (lstat(p, &st) == 0)
+			return !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+	}
+	return false;
+}
+
+static int walk(const struct rt_container *c, const char *dir, const char *rel,
+                struct kiln_strv *out, struct kiln_err *err)
+{
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	if (!d)
+		return kiln_err_set(err, errno, "reading `%s`", dir);
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name);
+		_cleanup_free_ char *r =
+		    *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+		struct stat st;
+		if (lstat(path, &st) < 0)
+			continue;
+		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+			kiln_strv_pushf(out, "D /%s", r);
+			continue;
+		}
+		kiln_strv_pushf(out, "%c /%s", in_lowers(c, r) ? 'C' : 'A', r);
+		if (S_ISDIR(st.st_mode) && walk(c, path, r, out, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a + 2, *(char *const *)b + 2);
+}
+
+int rt_container_diff(const struct rt_container *c, struct kiln_strv *out, struct kiln_err *err)
+{
+	if (!c->spec.upper_dir)
+		return kiln_err_set(err, KILN_E_CORRUPT, "container %s has no upper dir", c->id);
+	if (walk(c, c->spec.upper_dir, "", out, err) < 0)
+		return -1;
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(char *), cmp_path);
+	return 0;
+}
+
+static void set_strv(char ***dst, char *const *src)
+{
+	kiln_strv_free(*dst);
+	*dst = rt_strv_dup(src);
+}
+
+/* The image's config with the container's settings, as docker commit. */
+static struct img_config *commit_config(const struct img_config *base, const struct rt_container *c,
+                                        const struct rt_commit_opts *o, const char *created)
+{
+	struct img_config *cfg = img_config_dup(base);
+	const struct rt_spec *s = &c->spec;
+	cfg->has_config = true;
+	/* Env without the runtime's HOSTNAME (docker keeps the rest) */
+	struct kiln_strv env = KILN_STRV_INIT;
+	for (size_t i = 0; s->env && s->env[i]; i++)
+		if (strncmp(s->env[i], "HOSTNAME=", 9))
+			kiln_strv_push(&env, s->env[i]);
+	kiln_strv_free(cfg->config.env);
+	cfg->config.env = env.v ? env.v : xcalloc(1, sizeof(char *));
+	set_strv(&cfg->config.cmd, c->cmd);
+	set_strv(&cfg->config.entrypoint, c->entrypoint);
+	free(cfg->config.working_dir);
+	cfg->config.working_dir = s->cwd && strcmp(s->cwd, "/") ? xstrdup(s->cwd) : NULL;
+	free(cfg->config.user);
+	cfg->config.user = s->user ? xstrdup(s->user) : NULL;
+	for (size_t i = 0; c->labels && c->labels[i]; i++) {
+		const char *eq = strchr(c->labels[i], '=');
+		_cleanup_free_ char *k = eq ? xstrndup(c->labels[i], (size_t)(eq - c->labels[i]))
+		                            : xstrdup(c->labels[i]);
+		img_map_set(&cfg->config.labels, k, eq ? eq + 1 : "");
+	}
+	free(cfg->created);
+	cfg->created = xstrdup(created);
+	free(cfg->author);
+	cfg->author = o->author ? xstrdup(o->author) : NULL;
+	(void)o;
+	return cfg;
+}
+
+static void append_layer(struct img_config *cfg, const struct img_layer *l, const char *created,
+                         const struct rt_commit_opts *o)
+{
+	cfg->diff_ids = xreallocarray(cfg->diff_ids, cfg->n_diff_ids + 2, sizeof(char *));
+	cfg->diff_ids[cfg->n_diff_ids++] = xstrdup(l->diff_id);
+	cfg->diff_ids[cfg->n_diff_ids] = NULL;
+	cfg->history = xreallocarray(cfg->history, cfg->n_history + 1, sizeof(*cfg->history));
+	struct img_history *h = &cfg->history[cfg->n_history++];
+	memset(h, 0, sizeof(*h));
+	h->created = xstrdup(created);
+	h->author = o->author ? xstrdup(o->author) : NULL;
+	h->comment = o->message && *o->message ? xstrdup(o->message) : NULL;
+}
+
+int rt_container_commit(struct img_store *s, struct rt_container *c, const struct rt_commit_opts *o,
+                        char image_id[KILN_DIGEST_LEN], struct kiln_err *err)
+{
+	struct img_image *img = NULL;
+	if (img_image_load(s, c->image_id, &img, err) < 0)
+		return kiln_err_wrap(err, "the image of container %s", c->id);
+	bool paused = false;
+	if (o->pause && c->status == RT_RUNNING) {
+		struct kiln_err e = KILN_ERR_INIT;
+		paused = rt_container_pause(img_store_root(s), c, true, &e) == 0;
+		kiln_err_release(&e);
+	}
+	struct img_layer layers_buf = {0};
+	struct img_layer_opts lo = {IMG_COMPRESS_NONE, true, -1};
+	int r = img_layer_create(s, c->spec.upper_dir, &lo, &layers_buf, err);
+	if (paused) {
+		struct kiln_err e = KILN_ERR_INIT;
+		rt_container_pause(img_store_root(s), c, false, &e);
+		kiln_err_release(&e);
+	}
+	_cleanup_free_ char *created = rt_now_rfc3339();
+	struct img_config *cfg = NULL;
+	struct img_layer *layers = NULL;
+	size_t n = 0;
+	if (r == 0) {
+		cfg = commit_config(img->config, c, o, created);
+		if (o->apply && o->apply(cfg, o->apply_ud, err) < 0)
+			r = -1;
+	}
+	if (r == 0) {
+		append_layer(cfg, &layers_buf, created, o);
+		const struct img_manifest *m = img->manifest;
+		n = m->n_layers + 1;
+		layers = xcalloc(n, sizeof(*layers));
+		for (size_t i = 0; i < m->n_layers; i++) {
+			snprintf(layers[i].digest, sizeof(layers[i].digest), "%s",
+			         m->layers[i].digest);
+			snprintf(layers[i].diff_id, sizeof(layers[i].diff_id), "%s",
+			         img->config->diff_ids[i]);
+			layers[i].size = (uint64_t)m->layers[i].size;
+			layers[i].media_type = m->layers[i].media_type;
+		}
+		layers[n - 1] = layers_buf;
+		const char *refs[1] = {o->ref};
+		r = img_image_commit(s, cfg, layers, n, refs, o->ref ? 1 : 0, image_id, err);
+	}
+	free(layers);
+	img_layer_release(&layers_buf);
+	img_config_free(cfg);
+	img_image_free(img);
+	return r < 0 ? kiln_err_wrap(err, "commit") : 0;
+}
