@@ -114,15 +114,14 @@ static int publish_ports(const struct rt_launch *l, struct kiln_err *err)
 		kiln_buf_init(&reply, 1u << 16, "slirp4netns reply");
 		int r = slirp_api(l, req, &reply, err);
 		bool ok = r == 0 && strstr(kiln_buf_str(&reply), "\"return\"");
-		kiln_buf_release(&reply);
+		_cleanup_free_ char *why = kiln_buf_detach(&reply, NULL);
 		if (r < 0)
 			return -1;
+		if (!ok && rt_port_busy(p))
+			return rt_port_taken_err(err, l->id, p);
 		if (!ok)
-			return kiln_err_set(
-			    err, KILN_E_CONFLICT,
-			    "driver failed programming external connectivity on endpoint "
-			    "%.12s: Bind for %s:%d failed: port is already allocated",
-			    l->id, p->host_ip, p->host_port);
+			return kiln_err_set(err, 0, "publishing %s:%d: %s: %s", p->host_ip,
+			                    p->host_port, SLIRP, why);
 	}
 	return 0;
 }

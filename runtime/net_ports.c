@@ -231,6 +231,13 @@ static int add_specs(struct rt_spec *spec, const char *s, bool skip_published, s
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (skip_published && published(spec, v[i].ctr_port, v[i].udp))
 			continue;
+		if (strchr(v[i].host_ip, ':')) {
+			r = kiln_err_set(err, KILN_E_UNSUPPORTED,
+			                 "publishing on `%s`: the user-mode network publishes on "
+			                 "IPv4 addresses only",
+			                 v[i].host_ip);
+			break;
+		}
 		struct rt_port p;
 		r = rt_port_spec_resolve(&v[i], &p, err);
 		if (r == 0) {

@@ -173,6 +173,10 @@ static void test_publish(void)
 	     "-P publishes another exposed port on a free host port");
 	T_OK(rt_publish_add(&spec, "bad", &err) < 0 && spec.n_ports == 2, "a bad -p adds nothing");
 	kiln_err_release(&err);
+	T_OK(rt_publish_add(&spec, "[::1]:18998:80", &err) < 0 && err.code == KILN_E_UNSUPPORTED &&
+	         spec.n_ports == 2,
+	     "an IPv6 host address: refused (neither helper publishes on one here)");
+	kiln_err_release(&err);
 	rt_spec_release(&spec);
 }
 
