@@ -235,7 +235,7 @@ void rt_net_pid_write(const struct rt_launch *l)
 	_cleanup_free_ char *data = xasprintf("%d %llu\n", (int)l->net_pid,
 	                                      (unsigned long long)rt_pid_start_time(l->net_pid));
 	struct kiln_err e = KILN_ERR_INIT;
-	if (kiln_write_file_atomic(p, data, strlen(data), 0600, &e) < 0)
+	if (rt_write_file_replace(p, data, strlen(data), 0600, &e) < 0)
 		kiln_err_release(&e); /* the helper dies with its launcher anyway */
 }
 
