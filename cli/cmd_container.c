@@ -120,6 +120,21 @@ static const char *const ps_headers[][2] = {{"ID", "CONTAINER ID"},      {"Image
                                             {"Labels", "LABELS"},        {"Mounts", "MOUNTS"},
                                             {"Networks", "NETWORKS"},    {NULL, NULL}};
 
+/* docker's SIZE: "2B (virtual 2.14MB)": the writable layer, then with the image. */
+static void set_size(struct kiln_ctx *ctx, json_t *row, const struct rt_container *c)
+{
+	uint64_t rw = rt_container_size(c), image = 0;
+	struct img_image *img = NULL;
+	if (ctx->store || img_store_open(ctx->root, &ctx->store, NULL) == 0)
+		if (img_image_load(ctx->store, c->image_id, &img, NULL) == 0) {
+			image = (uint64_t)img->size;
+			img_image_free(img);
+		}
+	_cleanup_free_ char *a = kiln_human_size((double)rw);
+	_cleanup_free_ char *b = kiln_human_size((double)(rw + image));
+	json_object_set_new(row, "Size", json_sprintf("%s (virtual %s)", a, b));
+}
+
 #define PS_DEFAULT_FORMAT                                                                          \
 	"table "                                                                                   \
 	"{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
@@ -173,14 +188,19 @@ int cmd_ps(int argc, char **argv, struct kiln_ctx *ctx)
 		               v[i]->status == RT_RESTARTING;
 		if ((!all && !running) || !ps_match(&f, v[i]))
 			continue;
-		rows[nr++] = ctr_ps_json(v[i], no_trunc);
+		rows[nr] = ctr_ps_json(v[i], no_trunc);
+		if (size)
+			set_size(ctx, rows[nr], v[i]);
+		nr++;
 	}
 	int rc = 0;
 	if (quiet) {
 		for (size_t i = 0; i < nr; i++)
 			printf("%s\n", json_string_value(json_object_get(rows[i], "ID")));
 	} else {
-		const char *fmt = !format || !strcmp(format, "table") ? PS_DEFAULT_FORMAT : format;
+		const char *fmt = !format || !strcmp(format, "table")
+		                      ? (size ? PS_DEFAULT_FORMAT "\t{{.Size}}" : PS_DEFAULT_FORMAT)
+		                      : format;
 		const struct kiln_tmpl_opts o = {.type = "*formatter.ContainerContext"};
 		rc = kiln_format_list(fmt, (void *const *)rows, nr, ps_headers, &o, stdout,
 		                      &ctx->err) < 0;

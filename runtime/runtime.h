@@ -308,6 +308,9 @@ bool rt_image_in_use(const char *root, const char *image_id, char **user);
  * dir: "A /path", "C /path", "D /path", sorted by path. */
 int rt_container_diff(const struct rt_container *c, struct kiln_strv *out, struct kiln_err *err);
 
+/* Bytes of the container's writable layer (regular files of its upper dir). */
+uint64_t rt_container_size(const struct rt_container *c);
+
 /* docker commit: the upper dir becomes a layer on top of the image's,
  * with a config from the image's plus the container's Cmd, Entrypoint,
  * Env, WorkingDir, User and Labels, then apply (commit -c) edits it. */

@@ -190,6 +190,7 @@ run_fail "wait on exited" 0 "$KILN" wait one
 expect_eq "wait prints the exit code" "$OUT" "0"
 "$KILN" run --name two busybox sh -c 'exit 3'
 expect_eq "exited container keeps its code" "$("$KILN" container inspect -f '{{.State.ExitCode}}' two)" "3"
+expect_contains "ps -s: docker's SIZE column" "$("$KILN" ps -a -s --filter name=two)" "(virtual "
 expect_eq "ps -l is the latest" "$("$KILN" ps -l --format '{{.Names}}')" "two"
 expect_eq "ps -n 2" "$("$KILN" ps -n 2 -q | wc -l)" "2"
 expect_contains "ps Exited (3)" "$("$KILN" ps -a)" "Exited (3)"
