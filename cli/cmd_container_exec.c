@@ -316,20 +316,21 @@ int cmd_port(int argc, char **argv, struct kiln_ctx *ctx)
 		want = atoi(argv[2]);
 		udp = strstr(argv[2], "/udp") != NULL;
 	}
-	for (size_t i = 0; i < c->spec.n_ports; i++) {
+	/* ports are bound while it runs only (docker's NetworkSettings.Ports) */
+	bool running = c->status == RT_RUNNING || c->status == RT_PAUSED;
+	for (size_t i = 0; running && i < c->spec.n_ports; i++) {
 		const struct rt_port *p = &c->spec.ports[i];
 		if (want && (p->ctr_port != want || p->udp != udp))
 			continue;
 		found = true;
-		if (want)
-			printf("%s:%d\n", p->host_ip, p->host_port);
-		else
-			printf("%d/%s -> %s:%d\n", p->ctr_port, p->udp ? "udp" : "tcp", p->host_ip,
-			       p->host_port);
+		const char *fmt = strchr(p->host_ip, ':') ? "[%s]:%d\n" : "%s:%d\n";
+		if (!want)
+			printf("%d/%s -> ", p->ctr_port, p->udp ? "udp" : "tcp");
+		printf(fmt, p->host_ip, p->host_port);
 	}
 	if (want && !found)
-		kiln_err_set(&ctx->err, KILN_E_NOTFOUND, "No public port '%s' published for %s",
-		             argv[2], argv[1]);
+		kiln_err_set(&ctx->err, KILN_E_NOTFOUND, "No public port '%d/%s' published for %s",
+		             want, udp ? "udp" : "tcp", argv[1]);
 	rt_container_free(c);
 	return want && !found ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* docker's views of a container: `inspect` JSON, `ps` rows and status text. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -53,6 +54,36 @@ static json_t *state_json(const struct rt_container *c)
 	return st;
 }
 
+/* docker's PortMap: {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]} */
+static json_t *port_map_json(const struct rt_spec *s)
+{
+	json_t *ports = json_object();
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct rt_port *p = &s->ports[i];
+		_cleanup_free_ char *key = xasprintf("%d/%s", p->ctr_port, p->udp ? "udp" : "tcp");
+		json_t *list = json_object_get(ports, key);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(ports, key, list);
+		}
+		json_array_append_new(list, json_pack("{s:s,s:o}", "HostIp", p->host_ip, "HostPort",
+		                                      json_sprintf("%d", p->host_port)));
+	}
+	return ports;
+}
+
+/* Ports (bound while it runs, {} otherwise, as docker) and, on the default
+ * network, the address the user-mode stack gives every container. */
+static json_t *network_settings_json(const struct rt_container *c)
+{
+	bool running = c->status == RT_RUNNING || c->status == RT_PAUSED;
+	bool user_mode = running && c->spec.network == RT_NET_DEFAULT;
+	return json_pack("{s:o,s:s,s:s,s:s,s:i}", "Ports",
+	                 running ? port_map_json(&c->spec) : json_object(), "SandboxKey", "",
+	                 "IPAddress", user_mode ? "10.0.2.100" : "", "Gateway",
+	                 user_mode ? "10.0.2.2" : "", "IPPrefixLen", user_mode ? 24 : 0);
+}
+
 static json_t *mounts_json(const struct rt_spec *s, json_t **binds)
 {
 	json_t *a = json_array();
@@ -93,6 +124,7 @@ static json_t *host_config_json(const struct rt_container *c, json_t *binds)
 	json_object_set_new(h, "Binds",
 	                    json_array_size(binds) ? binds : (json_decref(binds), json_null()));
 	json_object_set_new(h, "NetworkMode", json_string(network_name(s->network)));
+	json_object_set_new(h, "PortBindings", port_map_json(s));
 	json_object_set_new(h, "AutoRemove", json_boolean(c->auto_remove));
 	json_object_set_new(h, "RestartPolicy",
 	                    json_pack("{s:s,s:i}", "Name",
@@ -185,22 +217,7 @@ json_t *ctr_inspect_json(const char *root, const struct rt_container *c)
 	kiln_buf_release(&lower);
 	json_object_set_new(o, "Mounts", mounts);
 	json_object_set_new(o, "Config", config_json(c));
-	json_t *ports = json_object();
-	for (size_t i = 0; i < s->n_ports; i++) {
-		const struct rt_port *p = &s->ports[i];
-		_cleanup_free_ char *key = xasprintf("%d/%s", p->ctr_port, p->udp ? "udp" : "tcp");
-		json_t *list = json_object_get(ports, key);
-		if (!list) {
-			list = json_array();
-			json_object_set_new(ports, key, list);
-		}
-		json_t *b = json_object();
-		json_object_set_new(b, "HostIp", json_string(p->host_ip));
-		json_object_set_new(b, "HostPort", json_sprintf("%d", p->host_port));
-		json_array_append_new(list, b);
-	}
-	json_object_set_new(o, "NetworkSettings",
-	                    json_pack("{s:o,s:s}", "Ports", ports, "SandboxKey", ""));
+	json_object_set_new(o, "NetworkSettings", network_settings_json(c));
 	return o;
 }
 
@@ -267,15 +284,85 @@ static char *command_text(const struct rt_container *c, bool no_trunc)
 	return kiln_buf_detach(&b, NULL);
 }
 
+static int port_cmp(const void *a, const void *b)
+{
+	const struct rt_port *x = a, *y = b;
+	if (x->ctr_port != y->ctr_port)
+		return x->ctr_port - y->ctr_port;
+	if (x->host_port != y->host_port)
+		return x->host_port - y->host_port;
+	if (x->udp != y->udp)
+		return x->udp - y->udp;
+	return strcmp(x->host_ip, y->host_ip);
+}
+
+/* "IP:" or "[IPv6]:" */
+static void add_host(struct kiln_buf *b, const char *ip)
+{
+	kiln_buf_addf(b, NULL, strchr(ip, ':') ? "[%s]:" : "%s:", ip);
+}
+
+struct port_run {
+	const struct rt_port *p; /* first of the run */
+	int last;
+};
+
+static void add_run(struct kiln_buf *b, const struct port_run *r)
+{
+	if (b->len)
+		kiln_buf_addstr(b, ", ", NULL);
+	_cleanup_free_ char *ports = r->last != r->p->ctr_port
+	                                 ? xasprintf("%d-%d", r->p->ctr_port, r->last)
+	                                 : xasprintf("%d", r->p->ctr_port);
+	add_host(b, r->p->host_ip);
+	kiln_buf_addf(b, NULL, "%s->%s/%s", ports, ports, r->p->udp ? "udp" : "tcp");
+}
+
+/* docker ps's PORTS: same-numbered host and container ports in runs
+ * ("0.0.0.0:8000-8002->8000-8002/tcp") in the order they start, then every
+ * other mapping ("127.0.0.1:8080->80/tcp"), all sorted by container port. */
 char *ctr_ports_text(const struct rt_container *c)
 {
-	struct kiln_buf b;
+	size_t n = c->spec.n_ports;
+	struct rt_port *v = n ? xmemdup(c->spec.ports, n * sizeof(*v)) : NULL;
+	if (n)
+		qsort(v, n, sizeof(*v), port_cmp);
+	struct port_run *runs = xcalloc(n + 1, sizeof(*runs));
+	size_t nruns = 0;
+	struct kiln_buf b, maps;
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	for (size_t i = 0; i < c->spec.n_ports; i++) {
-		const struct rt_port *p = &c->spec.ports[i];
-		kiln_buf_addf(&b, NULL, "%s%s:%d->%d/%s", i ? ", " : "", p->host_ip, p->host_port,
-		              p->ctr_port, p->udp ? "udp" : "tcp");
+	kiln_buf_init(&maps, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct rt_port *p = &v[i];
+		if (p->host_port != p->ctr_port) {
+			kiln_buf_addstr(&maps, maps.len ? ", " : "", NULL);
+			add_host(&maps, p->host_ip);
+			kiln_buf_addf(&maps, NULL, "%d->%d/%s", p->host_port, p->ctr_port,
+			              p->udp ? "udp" : "tcp");
+			continue;
+		}
+		struct port_run *r = NULL;
+		for (size_t k = 0; k < nruns && !r; k++)
+			if (runs[k].p->udp == p->udp && !strcmp(runs[k].p->host_ip, p->host_ip))
+				r = &runs[k];
+		if (r && p->ctr_port == r->last + 1) {
+			r->last = p->ctr_port;
+			continue;
+		}
+		if (r) { /* a gap: the run so far is done, a new one takes its place */
+			add_run(&b, r);
+			*r = (struct port_run){p, p->ctr_port};
+			continue;
+		}
+		runs[nruns++] = (struct port_run){p, p->ctr_port};
 	}
+	for (size_t k = 0; k < nruns; k++)
+		add_run(&b, &runs[k]);
+	if (maps.len)
+		kiln_buf_addf(&b, NULL, "%s%s", b.len ? ", " : "", kiln_buf_str(&maps));
+	kiln_buf_release(&maps);
+	free(runs);
+	free(v);
 	return kiln_buf_detach(&b, NULL);
 }
 

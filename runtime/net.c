@@ -1,7 +1,8 @@
 /* The default network: a private network namespace connected to the
  * host's through slirp4netns (a user-mode TCP/IP stack from Debian), so the
  * container reaches what the host reaches without kiln touching the host's
- * firewall or routes. slirp4netns configures tap0 (10.0.2.100/24, gateway
+ * firewall or routes. pasta can take its place (net_pasta.c,
+ * rt_net_helper_pick). slirp4netns configures eth0 (10.0.2.100/24, gateway
  * 10.0.2.2, DNS 10.0.2.3) in the init's namespace before the init runs,
  * says so on a ready pipe, and exits when the process that launched the
  * container closes (or loses, by dying) the other end of its exit pipe. */
@@ -11,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -18,27 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime-internal.h"
+#include "net-internal.h"
 
 #define SLIRP "slirp4netns"
-
-static char *find_in_path(const char *name)
-{
-	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-	char *save = NULL;
-	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char *p = xasprintf("%s/%s", d, name);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
-}
 
 __attribute__((noreturn)) static void exec_slirp(const char *bin, const struct rt_launch *l,
                                                  int ready, int exitfd)
 {
+	/* dies with the launcher even before it reads the exit pipe */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	/* fds 3 and 4 only; output to a log next to the container's files */
 	if (dup2(ready, 3) < 0 || dup2(exitfd, 4) < 0)
 		_exit(127);
@@ -64,8 +54,8 @@ __attribute__((noreturn)) static void exec_slirp(const char *bin, const struct r
 	                "--ready-fd=3",
 	                "--exit-fd=4",
 	                api ? "--api-socket=slirp.sock" : pid,
-	                api ? pid : "tap0",
-	                api ? "tap0" : NULL,
+	                api ? pid : "eth0",
+	                api ? "eth0" : NULL,
 	                NULL};
 	execv(bin, argv);
 	_exit(127);
@@ -124,15 +114,14 @@ static int publish_ports(const struct rt_launch *l, struct kiln_err *err)
 		kiln_buf_init(&reply, 1u << 16, "slirp4netns reply");
 		int r = slirp_api(l, req, &reply, err);
 		bool ok = r == 0 && strstr(kiln_buf_str(&reply), "\"return\"");
-		kiln_buf_release(&reply);
+		_cleanup_free_ char *why = kiln_buf_detach(&reply, NULL);
 		if (r < 0)
 			return -1;
+		if (!ok && rt_port_busy(p))
+			return rt_port_taken_err(err, l->id, p);
 		if (!ok)
-			return kiln_err_set(
-			    err, KILN_E_CONFLICT,
-			    "driver failed programming external connectivity on endpoint "
-			    "%.12s: Bind for %s:%d failed: port is already allocated",
-			    l->id, p->host_ip, p->host_port);
+			return kiln_err_set(err, 0, "publishing %s:%d: %s: %s", p->host_ip,
+			                    p->host_port, SLIRP, why);
 	}
 	return 0;
 }
@@ -143,12 +132,20 @@ int rt_net_setup(struct rt_launch *l, struct kiln_err *err)
 	l->net_exit_fd = -1;
 	if (l->spec->network != RT_NET_DEFAULT)
 		return 0;
-	_cleanup_free_ char *bin = find_in_path(SLIRP);
-	if (!bin)
+	rt_net_reap_recorded(l->files_dir);
+	_cleanup_free_ char *bin = NULL;
+	enum rt_net_helper helper = rt_net_helper_pick(&bin);
+	if (helper == RT_NET_HELPER_NONE)
 		return kiln_err_set(err, KILN_E_UNSUPPORTED,
-		                    "the default network needs `%s` (apt-get install slirp4netns); "
-		                    "use --network none or --network host",
+		                    "the default network needs `%s` or `pasta` (apt-get install "
+		                    "slirp4netns or passt); use --network none or --network host",
 		                    SLIRP);
+	if (helper == RT_NET_HELPER_PASTA) {
+		if (rt_net_pasta_start(l, bin, err) < 0)
+			return -1;
+		rt_net_pid_write(l);
+		return 0;
+	}
 	int ready[2], ex[2];
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return kiln_err_set(err, errno, "pipe");
@@ -181,6 +178,7 @@ int rt_net_setup(struct rt_launch *l, struct kiln_err *err)
 	}
 	l->net_pid = pid;
 	l->net_exit_fd = ex[1];
+	rt_net_pid_write(l);
 	if (publish_ports(l, err) < 0) {
 		rt_net_release(l);
 		return -1;
@@ -194,11 +192,14 @@ void rt_net_release(struct rt_launch *l)
 		_cleanup_free_ char *sock = kiln_path_join(l->files_dir, "slirp.sock");
 		unlink(sock);
 	}
-	if (l->net_exit_fd >= 0) {
+	bool piped = l->net_exit_fd >= 0;
+	if (piped) {
 		close(l->net_exit_fd); /* slirp4netns exits on it */
 		l->net_exit_fd = -1;
 	}
 	if (l->net_pid > 0) {
+		if (!piped) /* pasta: no exit pipe */
+			kill(l->net_pid, SIGKILL);
 		int i = 0;
 		while (waitpid(l->net_pid, NULL, WNOHANG) == 0 && i++ < 200)
 			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
@@ -207,5 +208,6 @@ void rt_net_release(struct rt_launch *l)
 			waitpid(l->net_pid, NULL, 0);
 		}
 		l->net_pid = 0;
+		rt_net_pid_remove(l->files_dir);
 	}
 }

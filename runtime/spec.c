@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "net-internal.h"
 #include "runtime-internal.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -143,49 +144,17 @@ static int build_env(const struct img_config *cfg, const struct rt_create_opts *
 	return 0;
 }
 
-/* A free port on ip now (the kernel's pick), 0 if none. */
-static int free_port(const char *ip, bool udp)
-{
-	int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	socklen_t len = sizeof(a);
-	int port = 0;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static int add_port(struct rt_spec *spec, struct rt_port *p, struct kiln_err *err)
-{
-	if (!p->host_port && !(p->host_port = free_port(p->host_ip, p->udp))) {
-		free(p->host_ip);
-		return kiln_err_set(err, KILN_E_CONFLICT, "no free port on %s", p->host_ip);
-	}
-	spec->ports = xreallocarray(spec->ports, spec->n_ports + 1, sizeof(*spec->ports));
-	spec->ports[spec->n_ports++] = *p;
-	return 0;
-}
-
-/* -p as given, -P for every ExposedPorts entry ("80/tcp"). */
+/* -p as given, -P for every ExposedPorts entry ("80/tcp") -p left out. */
 static int ports(const struct img_config *cfg, const struct rt_create_opts *o, struct rt_spec *spec,
                  struct kiln_err *err)
 {
-	for (size_t i = 0; o->publish && o->publish[i]; i++) {
-		struct rt_port p;
-		if (rt_parse_port(o->publish[i], &p, err) < 0 || add_port(spec, &p, err) < 0)
+	for (size_t i = 0; o->publish && o->publish[i]; i++)
+		if (rt_publish_add(spec, o->publish[i], err) < 0)
 			return -1;
-	}
 	char *const *exposed = cfg ? cfg->config.exposed_ports : NULL;
-	for (size_t i = 0; o->publish_all && exposed && exposed[i]; i++) {
-		struct rt_port p;
-		if (rt_parse_port(exposed[i], &p, err) < 0 || add_port(spec, &p, err) < 0)
+	for (size_t i = 0; o->publish_all && exposed && exposed[i]; i++)
+		if (rt_publish_exposed(spec, exposed[i], err) < 0)
 			return -1;
-	}
 	return 0;
 }
 

@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config
       libarchive-dev libxxhash-dev libcurl4-openssl-dev libjansson-dev libssl-dev libseccomp-dev
       libdeflate-dev
       busybox-static skopeo umoci clang-format zstd bzip2 xz-utils
-      slirp4netns # the runtime's default network
+      slirp4netns passt # the runtime's default network (pasta is in passt)
       python3-jsonschema docker.io # e2e peers: OCI schema checks; a private dockerd (never started as a service by kiln's tests)
       docker-registry openssl) # registry tests: the CNCF distribution registry on 127.0.0.1, test CAs
 [ "${1:-}" = --bench ] && pkgs+=(hyperfine clang)

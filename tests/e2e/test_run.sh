@@ -44,8 +44,8 @@ OUT=$(kr --network none busybox ip -o link)
 expect_eq "--network none: loopback only" "$(echo "$OUT" | wc -l)" "1"
 expect_contains "loopback is up" "$OUT" "UP"
 if command -v slirp4netns >/dev/null; then
-	OUT=$(kr busybox sh -c 'ip -o -4 addr show tap0; ip route; cat /etc/resolv.conf')
-	expect_contains "default network: tap0 10.0.2.100" "$OUT" "inet 10.0.2.100/24"
+	OUT=$(kr busybox sh -c 'ip -o -4 addr show eth0; ip route; cat /etc/resolv.conf')
+	expect_contains "default network: eth0 10.0.2.100" "$OUT" "inet 10.0.2.100/24"
 	expect_contains "default network: a default route" "$OUT" "default via 10.0.2.2"
 	expect_contains "default network: slirp's DNS" "$OUT" "nameserver 10.0.2.3"
 	HOSTIP=$(ip -o -4 route get 192.0.2.123 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
@@ -56,8 +56,8 @@ if command -v slirp4netns >/dev/null; then
 	sleep 0.3
 	expect_eq "default network reaches the host's address" "$(kr busybox nc -w 5 "$HOSTIP" "$port" 2>&1)" "reached-host"
 	kill "$ncpid" 2>/dev/null; wait "$ncpid" 2>/dev/null
-	left=$(for p in $(pgrep -x slirp4netns); do readlink "/proc/$p/fd/1"; done | grep -c "$ROOT")
-	expect_eq "no slirp4netns left" "$left" "0"
+	left=$(for p in $(pgrep -f '^(slirp4netns|pasta) '); do readlink "/proc/$p/fd/1"; done | grep -c "$ROOT")
+	expect_eq "no slirp4netns or pasta left" "$left" "0"
 else
 	ok "# SKIP default network: slirp4netns not installed"
 fi
