@@ -228,10 +228,14 @@ fail:
 }
 
 static volatile pid_t forward_pid;
+static volatile sig_atomic_t forward_kill, forward_got;
 static void forward_signal(int sig)
 {
+	bool stop = sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT;
+	if (forward_kill && stop)
+		forward_got = sig;
 	if (forward_pid > 0)
-		kill(forward_pid, sig);
+		kill(forward_pid, forward_kill && stop ? SIGKILL : sig);
 }
 
 static const int proxied[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,  SIGUSR1,
@@ -241,6 +245,8 @@ int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln
 {
 	struct sigaction old[KILN_ARRAY_SIZE(proxied)];
 	if (sig_proxy) {
+		forward_got = 0;
+		forward_kill = l->kill_on_signal;
 		forward_pid = l->pid;
 		struct sigaction sa = {.sa_handler = forward_signal};
 		sigemptyset(&sa.sa_mask);
@@ -256,6 +262,8 @@ int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln
 		for (size_t i = 0; i < KILN_ARRAY_SIZE(proxied); i++)
 			sigaction(proxied[i], &old[i], NULL);
 		forward_pid = 0;
+		l->interrupted = forward_got;
+		forward_kill = 0;
 	}
 	if (r < 0)
 		return kiln_err_set(err, saved, "waiting for the container");

@@ -295,11 +295,14 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 	                      .files_dir = dir,
 	                      .stdin_fd = io ? io->stdin_fd : -1,
 	                      .stdout_fd = io ? io->stdout_fd : -1,
-	                      .stderr_fd = io ? io->stderr_fd : -1};
+	                      .stderr_fd = io ? io->stderr_fd : -1,
+	                      .kill_on_signal = true};
 	int r = rt_launch_start(&l, err);
 	if (r == 0) {
-		r = rt_launch_wait(&l, false, status, err);
+		r = rt_launch_wait(&l, true, status, err);
 		rt_launch_release(&l);
+		if (r == 0 && l.interrupted)
+			r = kiln_err_set(err, EINTR, "interrupted by %s", strsignal(l.interrupted));
 	}
 	kiln_strv_free(with_init.lower_dirs);
 	kiln_rm_rf(dir, NULL);

@@ -22,7 +22,11 @@ struct rt_launch {
 	const char *files_dir; /* holds hosts, hostname, resolv.conf */
 	int stdin_fd, stdout_fd, stderr_fd;
 	const char *console; /* -t: the pty slave's path (stdio is the slave) */
+	/* one-shot runs: SIGINT/SIGTERM/SIGHUP/SIGQUIT to kiln SIGKILL the
+	 * container (it stops at once) and are reported in `interrupted` */
+	bool kill_on_signal;
 	/* out */
+	int interrupted;    /* the signal that stopped a kill_on_signal run, or 0 */
 	pid_t pid;          /* container init, host pid */
 	uint64_t pid_start; /* its start time */
 	struct rt_cgroup *cg;
