@@ -22,11 +22,7 @@ struct rt_launch {
 	const char *files_dir; /* holds hosts, hostname, resolv.conf */
 	int stdin_fd, stdout_fd, stderr_fd;
 	const char *console; /* -t: the pty slave's path (stdio is the slave) */
-	/* one-shot runs: SIGINT/SIGTERM/SIGHUP/SIGQUIT to kiln SIGKILL the
-	 * container (it stops at once) and are reported in `interrupted` */
-	bool kill_on_signal;
 	/* out */
-	int interrupted;    /* the signal that stopped a kill_on_signal run, or 0 */
 	pid_t pid;          /* container init, host pid */
 	uint64_t pid_start; /* its start time */
 	struct rt_cgroup *cg;
@@ -43,6 +39,16 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err);
 int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln_err *err);
 /* Removes the cgroup (killing anything left in it) and frees l's outputs. */
 void rt_launch_release(struct rt_launch *l);
+/* One-shot runs (rt_run_process): from begin to end, SIGINT, SIGTERM,
+ * SIGHUP and SIGQUIT to kiln are caught; once rt_oneshot_pid() names the
+ * container's init (at once, or later when the signal came first) it is
+ * SIGKILLed. end restores the handlers and returns the signal caught, or 0. */
+struct rt_oneshot_signals {
+	int slot;
+};
+void rt_oneshot_begin(struct rt_oneshot_signals *s);
+void rt_oneshot_pid(struct rt_oneshot_signals *s, pid_t pid);
+int rt_oneshot_end(struct rt_oneshot_signals *s);
 
 /* The default network (net.c): slirp4netns for the init's namespace,
  * started once the init exists and before it runs. */
