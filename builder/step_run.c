@@ -135,6 +135,11 @@ static int make_args(struct bld_stage *st, const struct df_cmdline *c, const cha
 	char *script = NULL;
 	if (heredoc_only(c)) {
 		char *body = heredoc_body(&c->files[0]);
+		if (!strncmp(body, "#!", 2) && !m) {
+			free(body);
+			kiln_strv_pushf(args, "/dev/pipes/%s", c->files[0].name);
+			return 0;
+		}
 		if (!strncmp(body, "#!", 2)) {
 			_cleanup_free_ char *host = xasprintf("%s/pipe-%s", dir, c->files[0].name);
 			int r = kiln_write_file_atomic(host, body, strlen(body), 0755, err);
@@ -182,6 +187,17 @@ static char **make_env(const struct bld_stage *st, const struct run_mounts *m)
 			shadowed = !strncmp(ce[k], st->args.v[i], kl) && ce[k][kl] == '=';
 		if (!shadowed)
 			kiln_strv_push(&env, st->args.v[i]);
+	}
+	/* the predefined proxy args reach RUN without an ARG (never history) */
+	const struct kiln_strv *ba = &st->b->g.build_args;
+	for (size_t i = 0; i < ba->n; i++) {
+		size_t kl = strcspn(ba->v[i], "=");
+		_cleanup_free_ char *k = xstrndup(ba->v[i], kl);
+		bool have = false;
+		for (size_t j = 0; j < env.n && !have; j++)
+			have = !strncmp(env.v[j], ba->v[i], kl) && env.v[j][kl] == '=';
+		if (!have && ba->v[i][kl] == '=' && df_arg_is_predefined(k))
+			kiln_strv_push(&env, ba->v[i]);
 	}
 	for (size_t i = 0; i < m->env.n; i++)
 		kiln_strv_push(&env, m->env.v[i]);
@@ -335,6 +351,41 @@ static int make_spec(struct bld_stage *st, struct bld_step *step, const char *di
 	m->v = NULL;
 	m->n = m->cap = 0;
 	return 0;
+}
+
+char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step)
+{
+	struct kiln_strv args = KILN_STRV_INIT;
+	if (make_args(st, &step->x.u.run.cmd, NULL, NULL, &args, NULL) < 0) {
+		kiln_strv_release(&args);
+		_cleanup_free_ char *f = df_instr_format(&step->x);
+		return xasprintf("%s # buildkit", f);
+	}
+	/* BuildKit's runCommandString: "|N K=V..." for the stage's ARGs that
+	 * no ENV shadows (predefined proxy args are never ARGs here) */
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	kiln_buf_addstr(&b, "RUN ", NULL);
+	char **ce = st->cfg->config.env;
+	struct kiln_strv shown = KILN_STRV_INIT;
+	for (size_t i = 0; i < st->args.n; i++) {
+		size_t kl = strcspn(st->args.v[i], "=");
+		_cleanup_free_ char *k = xstrndup(st->args.v[i], kl);
+		bool shadowed = df_arg_is_predefined(k);
+		for (size_t j = 0; ce && ce[j] && !shadowed; j++)
+			shadowed = !strncmp(ce[j], st->args.v[i], kl) && ce[j][kl] == '=';
+		if (!shadowed)
+			kiln_strv_push(&shown, st->args.v[i]);
+	}
+	if (shown.n)
+		kiln_buf_addf(&b, NULL, "|%zu ", shown.n);
+	for (size_t i = 0; i < shown.n; i++)
+		kiln_buf_addf(&b, NULL, "%s ", shown.v[i]);
+	kiln_strv_release(&shown);
+	_cleanup_free_ char *cmd = join_args(args.v);
+	kiln_strv_release(&args);
+	kiln_buf_addf(&b, NULL, "%s # buildkit", cmd);
+	return kiln_buf_detach(&b, NULL);
 }
 
 int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *err)
