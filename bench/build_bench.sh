@@ -7,7 +7,7 @@
 #   bench/build_bench.sh [BUILD_DIR] [WORKLOAD]   (defaults: ./build, w2-bigctx)
 #   env: BENCH_DIR (default /tmp/kiln-build-bench; put it on a journaled
 #        ext4 loop mount as ../shared/design/HOST-NOTES.md says), RUNS=5
-# Workloads with RUN need the runtime (issue 11): kiln refuses them for now.
+# RUN steps run in build containers (default network: slirp4netns per RUN).
 set -euo pipefail
 build=${1:-build}
 wl=${2:-w2-bigctx}

@@ -186,6 +186,8 @@ int64_t bld_now(const struct bld_build *b);
 int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
 int bld_step_workdir(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
 int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
+/* RUN's history entry as BuildKit writes it: "RUN |1 A=b /bin/sh -c cmd # buildkit". */
+char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step);
 /* ADD of a URL: downloads into a temp file under the store (path out). */
 int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
                   struct kiln_err *err);

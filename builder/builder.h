@@ -83,7 +83,11 @@ struct bld_opts {
 	const char *target;      /* --target stage, NULL: the last */
 	const char *platform;    /* --platform, NULL: the host's */
 	const char *network;     /* default, none, host (RUN) */
-	const char *iidfile;     /* write the image ID there */
+	/* --secret "id=ID[,src=PATH|,env=VAR]" and --ssh "default[=SOCKET]",
+	 * for RUN --mount=type=secret|ssh (never stored anywhere) */
+	char *const *secrets;
+	char *const *ssh;
+	const char *iidfile; /* write the image ID there */
 	const struct bld_output *outputs;
 	size_t n_outputs;
 	bool no_cache, pull;

@@ -252,11 +252,10 @@ static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, st
 	if (!*cached)
 		bld_cache_record(st, key, step);
 	memcpy(st->key, key, sizeof(key));
-	_cleanup_free_ char *f = df_instr_format(&step->x);
 	if (step->x.kind == DF_I_WORKDIR)
 		step->created_by = xasprintf("WORKDIR %s", st->cfg->config.working_dir);
 	else if (step->x.kind == DF_I_RUN)
-		step->created_by = xasprintf("%s # buildkit", f);
+		step->created_by = bld_run_created_by(st, step);
 	else
 		step->created_by = copy_created_by(&step->x);
 	step->empty_layer = !step->layer.diff_id[0];

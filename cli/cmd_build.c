@@ -8,7 +8,7 @@
 #include "image.h"
 
 struct build_flags {
-	struct kiln_strv tags, build_args, labels, outputs;
+	struct kiln_strv tags, build_args, labels, outputs, secrets, ssh;
 	const char *file, *target, *platform, *network, *progress, *iidfile;
 	bool no_cache, pull, quiet;
 };
@@ -55,6 +55,8 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	                     .target = f->target,
 	                     .platform = f->platform,
 	                     .network = f->network,
+	                     .secrets = f->secrets.v,
+	                     .ssh = f->ssh.v,
 	                     .iidfile = f->iidfile,
 	                     .outputs = outs,
 	                     .n_outputs = f->outputs.n,
@@ -105,6 +107,11 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	    OPT_STRING(0, "progress", &f.progress, "string",
 	               "Set type of progress output (auto, plain, tty, json, quiet)"),
 	    OPT_BOOL(0, "pull", &f.pull, "Always attempt to pull a newer version of the image"),
+	    OPT_STRV(0, "secret", &f.secrets, "stringArray",
+	             "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\")"),
+	    OPT_STRV(0, "ssh", &f.ssh, "stringArray",
+	             "SSH agent socket or keys to expose to the build (format: "
+	             "\"default|<id>[=<socket>|<key>[,<key>]]\")"),
 	    OPT_BOOL('q', "quiet", &f.quiet,
 	             "Suppress the build output and print image ID on success"),
 	    OPT_STRV('t', "tag", &f.tags, "list",
@@ -123,5 +130,7 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&f.build_args);
 	kiln_strv_release(&f.labels);
 	kiln_strv_release(&f.outputs);
+	kiln_strv_release(&f.secrets);
+	kiln_strv_release(&f.ssh);
 	return r;
 }

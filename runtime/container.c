@@ -249,11 +249,19 @@ int rt_init_layer(const char *dir, struct kiln_err *err)
 
 char **rt_lowers_with_init(const char *init, char *const *lower)
 {
-	size_t n = rt_strv_len(lower);
+	size_t n = rt_strv_len(lower), k = 1;
 	char **v = xcalloc(n + 2, sizeof(char *));
 	v[0] = xstrdup(init);
-	for (size_t i = 0; i < n; i++)
-		v[i + 1] = xstrdup(lower[i]);
+	/* a layer twice in an image (two build steps that changed nothing)
+	 * is listed once, at its topmost place: overlay refuses a repeated
+	 * lower dir, and the lower copy could only show what the upper does */
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+		for (size_t j = 1; j < k && !dup; j++)
+			dup = !strcmp(v[j], lower[i]);
+		if (!dup)
+			v[k++] = xstrdup(lower[i]);
+	}
 	return v;
 }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -262,6 +263,65 @@ int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln
 	l->pid = 0;
 	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	return 0;
+}
+
+/* Several one-shot runs may wait at once (parallel build stages): each
+ * holds a slot with its init's pid; the handlers are installed by the
+ * first begin and restored by the last end. A signal stops them all. */
+#define ONESHOT_SLOTS 64
+static const int oneshot_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+static volatile pid_t oneshot_pids[ONESHOT_SLOTS];
+static volatile sig_atomic_t oneshot_got;
+static pthread_mutex_t oneshot_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned oneshot_users;
+static struct sigaction oneshot_old[KILN_ARRAY_SIZE(oneshot_sigs)];
+
+static void oneshot_signal(int sig)
+{
+	oneshot_got = sig;
+	for (size_t i = 0; i < ONESHOT_SLOTS; i++)
+		if (oneshot_pids[i] > 0)
+			kill(oneshot_pids[i], SIGKILL);
+}
+
+void rt_oneshot_begin(struct rt_oneshot_signals *s)
+{
+	s->slot = -1;
+	pthread_mutex_lock(&oneshot_mu);
+	if (oneshot_users++ == 0) {
+		oneshot_got = 0;
+		struct sigaction sa = {.sa_handler = oneshot_signal};
+		sigemptyset(&sa.sa_mask);
+		for (size_t i = 0; i < KILN_ARRAY_SIZE(oneshot_sigs); i++)
+			sigaction(oneshot_sigs[i], &sa, &oneshot_old[i]);
+	}
+	pthread_mutex_unlock(&oneshot_mu);
+}
+
+void rt_oneshot_pid(struct rt_oneshot_signals *s, pid_t pid)
+{
+	pthread_mutex_lock(&oneshot_mu);
+	for (int i = 0; i < ONESHOT_SLOTS && s->slot < 0; i++)
+		if (oneshot_pids[i] == 0) {
+			oneshot_pids[i] = pid;
+			s->slot = i;
+		}
+	pthread_mutex_unlock(&oneshot_mu);
+	if (oneshot_got && pid > 0)
+		kill(pid, SIGKILL);
+}
+
+int rt_oneshot_end(struct rt_oneshot_signals *s)
+{
+	pthread_mutex_lock(&oneshot_mu);
+	if (s->slot >= 0)
+		oneshot_pids[s->slot] = 0;
+	int got = oneshot_got;
+	if (--oneshot_users == 0)
+		for (size_t i = 0; i < KILN_ARRAY_SIZE(oneshot_sigs); i++)
+			sigaction(oneshot_sigs[i], &oneshot_old[i], NULL);
+	pthread_mutex_unlock(&oneshot_mu);
+	return got;
 }
 
 void rt_launch_release(struct rt_launch *l)

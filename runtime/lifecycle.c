@@ -298,11 +298,17 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 	                      .stdin_fd = io ? io->stdin_fd : -1,
 	                      .stdout_fd = io ? io->stdout_fd : -1,
 	                      .stderr_fd = io ? io->stderr_fd : -1};
+	struct rt_oneshot_signals sigs;
+	rt_oneshot_begin(&sigs);
 	int r = rt_launch_start(&l, err);
 	if (r == 0) {
+		rt_oneshot_pid(&sigs, l.pid);
 		r = rt_launch_wait(&l, false, status, err);
 		rt_launch_release(&l);
 	}
+	int sig = rt_oneshot_end(&sigs);
+	if (r == 0 && sig)
+		r = kiln_err_set(err, EINTR, "interrupted by SIG%s", sigabbrev_np(sig));
 	kiln_strv_free(with_init.lower_dirs);
 	kiln_rm_rf(dir, NULL);
 	return r;

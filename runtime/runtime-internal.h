@@ -40,6 +40,16 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err);
 int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln_err *err);
 /* Removes the cgroup (killing anything left in it) and frees l's outputs. */
 void rt_launch_release(struct rt_launch *l);
+/* One-shot runs (rt_run_process): from begin to end, SIGINT, SIGTERM,
+ * SIGHUP and SIGQUIT to kiln are caught; once rt_oneshot_pid() names the
+ * container's init (at once, or later when the signal came first) it is
+ * SIGKILLed. end restores the handlers and returns the signal caught, or 0. */
+struct rt_oneshot_signals {
+	int slot;
+};
+void rt_oneshot_begin(struct rt_oneshot_signals *s);
+void rt_oneshot_pid(struct rt_oneshot_signals *s, pid_t pid);
+int rt_oneshot_end(struct rt_oneshot_signals *s);
 
 /* The default network (net.c): slirp4netns for the init's namespace,
  * started once the init exists and before it runs. */

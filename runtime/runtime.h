@@ -164,7 +164,9 @@ struct rt_run_io {
  * with stdio on io's fds, and waits for it. *status is docker's exit code:
  * the process's status, 128+N if killed by signal N. root is the store
  * root (its tmp/ holds the per-run hosts files). Errors: the process could
- * not be started (rt_exit_code_for tells 125/126/127). */
+ * not be started (rt_exit_code_for tells 125/126/127); EINTR when SIGINT,
+ * SIGTERM, SIGHUP or SIGQUIT reached kiln while it waited (the container is
+ * then SIGKILLed and cleaned up before the return). */
 int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt_run_io *io,
                    int *status, struct kiln_err *err);
 

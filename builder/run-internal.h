@@ -1,0 +1,30 @@
+/* Private to builder/: what a RUN step mounts (run_mounts.c for
+ * step_run.c). */
+#ifndef KILN_BUILDER_RUN_INTERNAL_H
+#define KILN_BUILDER_RUN_INTERNAL_H
+
+#include "build-internal.h"
+#include "runtime.h"
+
+/* The mounts of one RUN: made by run_mounts_prepare under dir (the step's
+ * scratch directory under ROOT/tmp), handed to the runtime, then undone by
+ * run_mounts_release (locks dropped, copies and secrets removed). */
+struct run_mounts {
+	struct rt_mount *v;
+	size_t n, cap;
+	char *stubs;      /* a lower dir holding the mount points that the
+	                   * rootfs lacks, so that none lands in the layer */
+	char *secret_dir; /* secrets written for this step (tmpfs when the
+	                   * host has /dev/shm), removed afterwards */
+	int *locks;       /* cache mount locks (fds) */
+	size_t n_locks;
+	struct kiln_strv env; /* added to the step's env (SSH_AUTH_SOCK) */
+};
+
+int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const char *dir,
+                       struct run_mounts *m, struct kiln_err *err);
+/* Adds a read-only bind of the file `host` at `target`. */
+void run_mounts_add_bind(struct run_mounts *m, const char *host, const char *target, bool ro);
+void run_mounts_release(struct run_mounts *m);
+
+#endif
