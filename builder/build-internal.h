@@ -3,6 +3,7 @@
 #ifndef KILN_BUILDER_INTERNAL_H
 #define KILN_BUILDER_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -21,9 +22,29 @@ struct bld_rootfs {
 	size_t n, cap;
 	char **dirs; /* snapshot dirs, bottom first, made lazily (n_dirs of n) */
 	size_t n_dirs;
+	struct bld_vindex **vidx; /* per layer: its entries in memory, or NULL */
+	pthread_mutex_t *mu;      /* held while snapshots are made (shared rootfs), or NULL */
 };
+/* A layer this build wrote, described in memory (the entries as in the
+ * tar, each with the host file it was read from), so that lookups into it
+ * need no snapshot: a COPY of 20,000 files is not unpacked again because
+ * a later step resolves a path. Only for layers whose every file is still
+ * where it was read (context files, snapshots); shared by reference. */
+struct bld_ventry {
+	char *path;     /* "a/b" */
+	char *host;     /* NULL for directories the step made */
+	struct stat st; /* mode, owner, size, mtime as in the layer */
+};
+struct bld_vindex {
+	struct bld_ventry *v; /* sorted by path */
+	size_t n, cap;
+	unsigned refs;
+};
+void bld_vindex_unref(struct bld_vindex *x);
 void bld_rootfs_init(struct bld_rootfs *r, struct img_store *s);
 void bld_rootfs_add(struct bld_rootfs *r, const struct img_layer *l);
+/* Adds a layer with its in-memory index (a reference is taken; may be NULL). */
+void bld_rootfs_add_indexed(struct bld_rootfs *r, const struct img_layer *l, struct bld_vindex *x);
 void bld_rootfs_copy(struct bld_rootfs *dst, const struct bld_rootfs *src);
 void bld_rootfs_release(struct bld_rootfs *r);
 
@@ -86,9 +107,10 @@ struct bld_stage {
 	struct kiln_strv args;      /* visible ARGs "K=V" */
 	struct kiln_strv used_args; /* names of build args consumed */
 	bool cmd_set;
-	char key[65]; /* the current cache key (hex), "" when none */
-	bool done;
-	int n_steps, step_no; /* for "[stage i/n]" */
+	char key[65];               /* the current cache key (hex), "" when none */
+	bool started, done, failed; /* under bld_build.mu */
+	int err_line;               /* Dockerfile line of its failing instruction */
+	int n_steps, step_no;       /* for "[stage i/n]" */
 };
 
 /* One step with its words expanded. */
@@ -99,7 +121,8 @@ struct bld_step {
 	char *name;                /* "[build 2/5] COPY . /app" */
 	char *created_by;          /* history */
 	bool empty_layer;
-	struct img_layer layer; /* the layer made (diff_id "" when none) */
+	struct img_layer layer;    /* the layer made (diff_id "" when none) */
+	struct bld_vindex *vindex; /* its entries, or NULL (see bld_vindex) */
 };
 
 struct bld_build {
@@ -116,6 +139,15 @@ struct bld_build {
 	char *created; /* RFC 3339 time of this build */
 	struct bld_result *res;
 	int err_line; /* Dockerfile line of the failing instruction (0: none) */
+	/* Stages that do not depend on each other build on worker threads.
+	 * mu guards the progress sink, the counters, the store handle's
+	 * parsed-blob cache (img_image_load) and the stage states; cv
+	 * signals a stage done or failed; fs_mu guards making snapshots of a
+	 * rootfs that several stages read. */
+	pthread_mutex_t mu, fs_mu;
+	pthread_cond_t cv;
+	bool failed;
+	struct kiln_err first_err; /* the first stage failure */
 };
 
 /* stage.c */
@@ -125,9 +157,19 @@ void bld_stage_release(struct bld_stage *st);
 int bld_platform_check(const char *platform, struct kiln_err *err);
 /* Looks a variable up in the stage's env, then its ARGs (ENV wins). */
 const char *bld_stage_lookup(void *ud, const char *name, size_t len);
-/* Progress helpers. */
+/* Progress helpers (thread-safe). */
 int bld_vertex_start(struct bld_build *b, const char *name);
 void bld_vertex_log(struct bld_build *b, int id, const char *line);
+void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached);
+void bld_count_step(struct bld_build *b, bool cached);
+void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg);
+/* img_image_load under the build's lock (the store handle's cache is not
+ * thread-safe). */
+int bld_image_load(struct bld_build *b, const char *name, struct img_image **out,
+                   struct kiln_err *err);
+/* Stage `index` built: already done, being built by another thread (wait),
+ * or built now on this thread. */
+int bld_stage_need(struct bld_build *b, int index, struct kiln_err *err);
 /* The clock for mtimes of entries a step creates. */
 int64_t bld_now(const struct bld_build *b);
 

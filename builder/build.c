@@ -13,16 +13,55 @@
 
 int bld_vertex_start(struct bld_build *b, const char *name)
 {
+	pthread_mutex_lock(&b->mu);
 	int id = ++b->next_id;
 	if (b->p && b->p->start)
 		b->p->start(b->p->ud, id, name);
+	pthread_mutex_unlock(&b->mu);
 	return id;
 }
 
 void bld_vertex_log(struct bld_build *b, int id, const char *line)
 {
+	pthread_mutex_lock(&b->mu);
 	if (b->p && b->p->log)
 		b->p->log(b->p->ud, id, line);
+	pthread_mutex_unlock(&b->mu);
+}
+
+void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached)
+{
+	pthread_mutex_lock(&b->mu);
+	if (b->p && b->p->done)
+		b->p->done(b->p->ud, id, secs, cached);
+	pthread_mutex_unlock(&b->mu);
+}
+
+void bld_count_step(struct bld_build *b, bool cached)
+{
+	pthread_mutex_lock(&b->mu);
+	if (cached)
+		b->res->cached++;
+	else
+		b->res->steps++;
+	pthread_mutex_unlock(&b->mu);
+}
+
+void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg)
+{
+	pthread_mutex_lock(&b->mu);
+	if (b->p && b->p->error)
+		b->p->error(b->p->ud, id, secs, msg);
+	pthread_mutex_unlock(&b->mu);
+}
+
+int bld_image_load(struct bld_build *b, const char *name, struct img_image **out,
+                   struct kiln_err *err)
+{
+	pthread_mutex_lock(&b->mu);
+	int r = img_image_load(b->s, name, out, err);
+	pthread_mutex_unlock(&b->mu);
+	return r;
 }
 
 int64_t bld_now(const struct bld_build *b)
@@ -32,8 +71,7 @@ int64_t bld_now(const struct bld_build *b)
 
 static void vertex_done(struct bld_build *b, int id)
 {
-	if (b->p && b->p->done)
-		b->p->done(b->p->ud, id, 0, false);
+	bld_vertex_done(b, id, 0, false);
 }
 
 static char *rfc3339(int64_t epoch)
@@ -202,6 +240,131 @@ static int prepare(struct bld_build *b, struct kiln_err *err)
 	return 0;
 }
 
+/* --- stages on worker threads --------------------------------------------- */
+
+#define MAX_JOBS 4
+
+static bool deps_done(const struct bld_build *b, size_t i)
+{
+	for (size_t k = 0; k < b->g.n_deps; k++) {
+		const struct df_dep *d = &b->g.deps[k];
+		if (d->stage == (int)i && d->on_stage >= 0 && !b->stages[d->on_stage].done)
+			return false;
+	}
+	return true;
+}
+
+/* Records how a stage ended; the first failure is the build's error. */
+static void stage_finished(struct bld_build *b, int i, int r, const struct kiln_err *e)
+{
+	pthread_mutex_lock(&b->mu);
+	struct bld_stage *st = &b->stages[i];
+	if (r == 0) {
+		st->done = true;
+	} else {
+		st->failed = true;
+		if (!b->failed) {
+			b->failed = true;
+			kiln_err_set(&b->first_err, e->code, "%s",
+			             e->msg ? e->msg : "stage failed");
+			b->err_line = st->err_line;
+		}
+	}
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static int build_one(struct bld_build *b, int i, struct kiln_err *err)
+{
+	int r = bld_stage_build(b, i, err);
+	stage_finished(b, i, r, err);
+	return r;
+}
+
+int bld_stage_need(struct bld_build *b, int i, struct kiln_err *err)
+{
+	struct bld_stage *st = &b->stages[i];
+	pthread_mutex_lock(&b->mu);
+	while (st->started && !st->done && !st->failed && !b->failed)
+		pthread_cond_wait(&b->cv, &b->mu);
+	bool done = st->done, busy = st->started || b->failed;
+	if (!done && !busy)
+		st->started = true;
+	pthread_mutex_unlock(&b->mu);
+	if (done)
+		return 0;
+	if (busy)
+		return kiln_err_set(err, KILN_E_CONFLICT, "stage %d failed", i);
+	return build_one(b, i, err);
+}
+
+/* Takes any needed stage whose dependencies are built, until none is left
+ * or one failed. */
+static void *worker(void *arg)
+{
+	struct bld_build *b = arg;
+	pthread_mutex_lock(&b->mu);
+	while (!b->failed) {
+		int pick = -1;
+		bool pending = false;
+		for (size_t i = 0; i < b->g.n_stages && pick < 0; i++) {
+			if (!b->g.stages[i].needed || b->stages[i].started)
+				continue;
+			pending = true;
+			if (deps_done(b, i))
+				pick = (int)i;
+		}
+		if (pick < 0 && !pending)
+			break;
+		if (pick < 0) {
+			pthread_cond_wait(&b->cv, &b->mu);
+			continue;
+		}
+		b->stages[pick].started = true;
+		pthread_mutex_unlock(&b->mu);
+		struct kiln_err e = KILN_ERR_INIT;
+		build_one(b, pick, &e);
+		kiln_err_release(&e);
+		pthread_mutex_lock(&b->mu);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+static long build_jobs(size_t needed)
+{
+	const char *env = getenv("KILN_BUILD_JOBS");
+	long jobs = env && *env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	if (jobs < 1)
+		jobs = 1;
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
+	return jobs > (long)needed ? (long)needed : jobs;
+}
+
+/* Builds the needed stages: independent ones at the same time on worker
+ * threads (the calling thread is one of them). */
+static int run_stages(struct bld_build *b, struct kiln_err *err)
+{
+	b->stages = xcalloc(b->g.n_stages, sizeof(*b->stages));
+	size_t needed = 0;
+	for (size_t i = 0; i < b->g.n_stages; i++)
+		needed += b->g.stages[i].needed;
+	pthread_t th[MAX_JOBS];
+	int n = 0;
+	for (long k = 1; k < build_jobs(needed); k++)
+		if (pthread_create(&th[n], NULL, worker, b) == 0)
+			n++;
+	worker(b);
+	for (int k = 0; k < n; k++)
+		pthread_join(th[k], NULL);
+	if (b->failed) {
+		kiln_err_move(err, &b->first_err);
+		return -1;
+	}
+	return 0;
+}
+
 static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_err *err)
 {
 	const struct bld_opts *o = b->o;
@@ -237,8 +400,38 @@ static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_e
 	return 0;
 }
 
+static bool arg_declared(const struct bld_build *b, const char *name)
+{
+	for (size_t i = 0; i < b->g.n_meta_args; i++)
+		for (size_t k = 0; k < b->g.meta_args[i].u.kv.n_kvs; k++)
+			if (!strcmp(b->g.meta_args[i].u.kv.kvs[k].key, name))
+				return true;
+	for (size_t i = 0; i < b->g.n_stages; i++)
+		if (b->stages[i].b && kiln_strv_contains(&b->stages[i].used_args, name))
+			return true;
+	return false;
+}
+
+/* BuildKit warns about build args no ARG of the built stages took. */
+static void unused_args(struct bld_build *b)
+{
+	struct kiln_buf list;
+	kiln_buf_init(&list, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < b->g.build_args.n; i++) {
+		_cleanup_free_ char *name =
+		    xstrndup(b->g.build_args.v[i], strcspn(b->g.build_args.v[i], "="));
+		if (!df_arg_is_predefined(name) && !arg_declared(b, name))
+			kiln_buf_addf(&list, NULL, "%s%s", list.len ? " " : "", name);
+	}
+	if (list.len)
+		kiln_strv_pushf(&b->res->warnings, "One or more build-args [%s] were not consumed",
+		                kiln_buf_str(&list));
+	kiln_buf_release(&list);
+}
+
 static int finish(struct bld_build *b, struct kiln_err *err)
 {
+	unused_args(b);
 	if (commit_image(b, &b->stages[b->g.target], err) < 0)
 		return -1;
 	const struct bld_opts *o = b->o;
@@ -280,6 +473,9 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(res, 0, sizeof(*res));
 	struct bld_build b = {.s = s, .o = o, .p = progress, .res = res};
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_mutex_init(&b.fs_mu, NULL);
+	pthread_cond_init(&b.cv, NULL);
 	int r = check_tags(o, err);
 	if (r == 0)
 		r = parse_epoch(&b.epoch, err);
@@ -287,12 +483,8 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 		b.created = rfc3339(b.epoch);
 		r = prepare(&b, err);
 	}
-	if (r == 0) {
-		b.stages = xcalloc(b.g.n_stages, sizeof(*b.stages));
-		for (size_t i = 0; i < b.g.n_stages && r == 0; i++)
-			if (b.g.stages[i].needed)
-				r = bld_stage_build(&b, (int)i, err);
-	}
+	if (r == 0)
+		r = run_stages(&b, err);
 	if (r == 0)
 		r = finish(&b, err);
 	if (r < 0 && b.err_line > 0)
@@ -306,6 +498,10 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	bld_context_release(&b.ctx);
 	free(b.dockerfile_text);
 	free(b.created);
+	kiln_err_release(&b.first_err);
+	pthread_cond_destroy(&b.cv);
+	pthread_mutex_destroy(&b.fs_mu);
+	pthread_mutex_destroy(&b.mu);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	return r;
@@ -315,4 +511,5 @@ void bld_result_release(struct bld_result *res)
 {
 	free(res->excerpt);
 	res->excerpt = NULL;
+	kiln_strv_release(&res->warnings);
 }

@@ -10,7 +10,8 @@
  * (read-only lookups through a stage's layer snapshots: passwd, group,
  * destination paths), context.c (the context where it lies, .dockerignore),
  * step_key.c (the cache-key hook), output.c (--output exporters),
- * progress.c (plain and json printers). */
+ * progress.c (plain and json printers), progress_tty.c (the live tty
+ * frame). */
 #ifndef KILN_BUILDER_H
 #define KILN_BUILDER_H
 
@@ -47,12 +48,19 @@ struct bld_progress {
 	void (*error)(void *ud, int id, double secs, const char *msg);
 	void *ud;
 };
-enum bld_progress_mode { BLD_PROGRESS_PLAIN, BLD_PROGRESS_JSON, BLD_PROGRESS_QUIET };
+enum bld_progress_mode {
+	BLD_PROGRESS_PLAIN,
+	BLD_PROGRESS_JSON,
+	BLD_PROGRESS_QUIET,
+	BLD_PROGRESS_TTY,
+	BLD_PROGRESS_AUTO, /* tty when out is a terminal, else plain */
+};
 /* A printer writing to out (plain: BuildKit's `--progress=plain` layout;
- * json: one event object a line). Free with bld_progress_free. */
+ * json: one event object a line; tty: a frame redrawn in place with
+ * timers). Free with bld_progress_free. */
 struct bld_progress *bld_progress_new(enum bld_progress_mode mode, FILE *out);
 void bld_progress_free(struct bld_progress *p);
-/* "auto", "plain", "tty" (plain for now), "json", "quiet" */
+/* "auto", "plain", "tty", "json", "quiet" */
 int bld_progress_parse(const char *name, enum bld_progress_mode *mode, struct kiln_err *err);
 
 /* --- the build ----------------------------------------------------------- */
@@ -87,6 +95,9 @@ struct bld_result {
 	/* on failure: BuildKit's framed excerpt of the failing instruction's
 	 * lines (or NULL), for the CLI to print under the error */
 	char *excerpt;
+	/* warnings for the CLI to print: "One or more build-args [X] were not
+	 * consumed" */
+	struct kiln_strv warnings;
 };
 /* Builds, stores and tags the image (nothing tagged on failure; temp files
  * removed), writes --iidfile and --output. Errors about an instruction read

@@ -33,7 +33,9 @@ struct copy_job {
 	struct citem *v;
 	size_t n, cap;
 	size_t group;
-	bool keep_empty; /* commit a layer even with no entries (WORKDIR) */
+	bool keep_empty;          /* commit a layer even with no entries (WORKDIR) */
+	bool no_index;            /* some data will not stay where it was read (ADD, heredocs) */
+	struct bld_vindex *index; /* the layer's entries, made while writing */
 	bool chown;
 	uint32_t uid, gid;
 	const char *chmod; /* NULL: keep modes */
@@ -57,8 +59,10 @@ int copy_add_parents(struct copy_job *j, const char *real, bool self, struct kil
 int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
                   const char *dest, const char *excl_base, bool keep_owner, bool is_context,
                   bool top, struct kiln_err *err);
-/* Sorts, drops duplicates (the later source wins) and writes the layer. */
-int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty, struct kiln_err *err);
+/* Sorts, drops duplicates (the later source wins) and writes the layer;
+ * *index receives its in-memory description unless j->no_index (NULL then). */
+int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
+                     struct bld_vindex **index, struct kiln_err *err);
 void copy_job_release(struct copy_job *j);
 /* Applies an octal or symbolic (u+x,go-w,a=rX) --chmod to mode. */
 int copy_chmod(const char *spec, mode_t mode, mode_t *out, struct kiln_err *err);

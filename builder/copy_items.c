@@ -80,7 +80,7 @@ int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld
 	if (!S_ISDIR(node->st.st_mode))
 		return 0;
 	struct kiln_strv names = KILN_STRV_INIT;
-	if (node->host && bld_tree_list(t, node->real, &names, err) < 0)
+	if ((node->host || t->fs) && bld_tree_list(t, node->real, &names, err) < 0)
 		return -1;
 	int r = 0;
 	for (size_t i = 0; i < names.n && r == 0; i++) {
@@ -248,6 +248,24 @@ static int fill_entry(struct copy_job *j, const struct citem *it, struct img_lay
 	return 0;
 }
 
+static void index_add(struct copy_job *j, const struct citem *it, const struct img_layer_entry *e)
+{
+	struct bld_vindex *x = j->index;
+	KILN_GROW(x->v, x->cap, x->n + 1);
+	struct bld_ventry *v = &x->v[x->n++];
+	v->path = xstrdup(it->dest);
+	v->host = it->host ? xstrdup(it->host) : NULL;
+	v->st = it->st;
+	v->st.st_mode = e->mode;
+	v->st.st_uid = e->uid;
+	v->st.st_gid = e->gid;
+	v->st.st_size = (off_t)e->size;
+	v->st.st_mtim.tv_sec = e->mtime;
+	v->st.st_mtim.tv_nsec = 0;
+	if (!it->host)
+		v->st.st_nlink = 1;
+}
+
 static int write_item(struct copy_job *j, struct img_layer_writer *w, const struct citem *it,
                       const char *hard_to, struct kiln_err *err)
 {
@@ -255,6 +273,8 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, const stru
 	char target[PATH_MAX + 1];
 	if (fill_entry(j, it, &e, target, err) < 0)
 		return -1;
+	if (j->index)
+		index_add(j, it, &e);
 	if (hard_to) {
 		e.hardlink = true;
 		e.link = hard_to;
@@ -277,14 +297,20 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, const stru
 	return img_layer_writer_add(w, &e, fd, err);
 }
 
-int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty, struct kiln_err *err)
+int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
+                     struct bld_vindex **index, struct kiln_err *err)
 {
+	*index = NULL;
 	if (j->n)
 		qsort(j->v, j->n, sizeof(*j->v), item_cmp);
 	struct img_layer_opts lo = {IMG_COMPRESS_NONE, false, j->st->b->epoch};
 	struct img_layer_writer *w;
 	if (img_layer_writer_new(j->st->b->s, &lo, &w, err) < 0)
 		return -1;
+	if (!j->no_index) {
+		j->index = xcalloc(1, sizeof(*j->index));
+		j->index->refs = 1;
+	}
 	struct hl_table links = {0};
 	int r = 0;
 	for (size_t i = 0; i < j->n && r == 0; i++) {
@@ -302,6 +328,9 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty, str
 	if (r == 0 && !*empty)
 		r = img_layer_writer_commit(w, out, err);
 	img_layer_writer_free(w);
+	if (r == 0 && !*empty)
+		*index = TAKE_PTR(j->index);
+	bld_vindex_unref(TAKE_PTR(j->index));
 	return r;
 }
 

@@ -152,7 +152,7 @@ int bld_export(struct bld_build *b, const struct bld_output *out, const char *im
 		if (fd > 1)
 			close(fd);
 	}
-	if (r == 0 && b->p && b->p->done)
-		b->p->done(b->p->ud, id, 0, false);
+	if (r == 0)
+		bld_vertex_done(b, id, 0, false);
 	return r;
 }

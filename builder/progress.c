@@ -2,11 +2,12 @@
  * event stream for tools. */
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "builder.h"
+#include "progress-internal.h"
 
 struct printer {
-	struct bld_progress ops;
+	struct bld_progress ops; /* first: ops->ud is the printer */
 	enum bld_progress_mode mode;
 	FILE *out;
 	struct timespec *starts;
@@ -101,6 +102,10 @@ static void on_error(void *ud, int id, double secs, const char *msg)
 
 struct bld_progress *bld_progress_new(enum bld_progress_mode mode, FILE *out)
 {
+	if (mode == BLD_PROGRESS_AUTO)
+		mode = isatty(fileno(out)) ? BLD_PROGRESS_TTY : BLD_PROGRESS_PLAIN;
+	if (mode == BLD_PROGRESS_TTY)
+		return bld_progress_tty_new(out);
 	struct printer *p = xcalloc(1, sizeof(*p));
 	p->mode = mode;
 	p->out = out;
@@ -118,6 +123,10 @@ void bld_progress_free(struct bld_progress *ops)
 {
 	if (!ops)
 		return;
+	if (ops->start && ops->start != on_start) {
+		bld_progress_tty_free(ops);
+		return;
+	}
 	struct printer *p = ops->ud;
 	free(p->starts);
 	free(p);
@@ -125,8 +134,12 @@ void bld_progress_free(struct bld_progress *ops)
 
 int bld_progress_parse(const char *name, enum bld_progress_mode *mode, struct kiln_err *err)
 {
-	if (!strcmp(name, "auto") || !strcmp(name, "plain") || !strcmp(name, "tty"))
+	if (!strcmp(name, "auto"))
+		*mode = BLD_PROGRESS_AUTO;
+	else if (!strcmp(name, "plain"))
 		*mode = BLD_PROGRESS_PLAIN;
+	else if (!strcmp(name, "tty"))
+		*mode = BLD_PROGRESS_TTY;
 	else if (!strcmp(name, "json") || !strcmp(name, "rawjson"))
 		*mode = BLD_PROGRESS_JSON;
 	else if (!strcmp(name, "quiet"))

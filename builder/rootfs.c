@@ -20,36 +20,70 @@ void bld_rootfs_init(struct bld_rootfs *r, struct img_store *s)
 	r->store = s;
 }
 
+void bld_vindex_unref(struct bld_vindex *x)
+{
+	if (!x || __atomic_sub_fetch(&x->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	for (size_t i = 0; i < x->n; i++) {
+		free(x->v[i].path);
+		free(x->v[i].host);
+	}
+	free(x->v);
+	free(x);
+}
+
+void bld_rootfs_add_indexed(struct bld_rootfs *r, const struct img_layer *l, struct bld_vindex *x)
+{
+	bld_rootfs_add(r, l);
+	r->vidx[r->n - 1] = x;
+	if (x)
+		__atomic_add_fetch(&x->refs, 1, __ATOMIC_RELAXED);
+}
+
 void bld_rootfs_add(struct bld_rootfs *r, const struct img_layer *l)
 {
+	size_t old_cap = r->cap;
 	KILN_GROW(r->layers, r->cap, r->n + 1);
+	if (r->cap != old_cap) {
+		r->vidx = xreallocarray(r->vidx, r->cap, sizeof(*r->vidx));
+		memset(r->vidx + old_cap, 0, (r->cap - old_cap) * sizeof(*r->vidx));
+		r->dirs = xreallocarray(r->dirs, r->cap, sizeof(*r->dirs));
+		memset(r->dirs + old_cap, 0, (r->cap - old_cap) * sizeof(*r->dirs));
+	}
 	struct img_layer *d = &r->layers[r->n++];
 	memset(d, 0, sizeof(*d));
 	memcpy(d->diff_id, l->diff_id, sizeof(d->diff_id));
 	memcpy(d->digest, l->digest, sizeof(d->digest));
 	d->size = l->size;
 	d->media_type = l->media_type ? xstrdup(l->media_type) : NULL;
-	r->dirs = xreallocarray(r->dirs, r->cap, sizeof(char *));
 }
 
 void bld_rootfs_copy(struct bld_rootfs *dst, const struct bld_rootfs *src)
 {
 	bld_rootfs_init(dst, src->store);
+	dst->mu = src->mu;
+	if (dst->mu)
+		pthread_mutex_lock(dst->mu);
 	for (size_t i = 0; i < src->n; i++)
-		bld_rootfs_add(dst, &src->layers[i]);
+		bld_rootfs_add_indexed(dst, &src->layers[i], src->vidx[i]);
 	for (size_t i = 0; i < src->n_dirs; i++)
-		dst->dirs[i] = xstrdup(src->dirs[i]);
+		dst->dirs[i] = src->dirs[i] ? xstrdup(src->dirs[i]) : NULL;
 	dst->n_dirs = src->n_dirs;
+	if (dst->mu)
+		pthread_mutex_unlock(dst->mu);
 }
 
 void bld_rootfs_release(struct bld_rootfs *r)
 {
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
 		img_layer_release(&r->layers[i]);
+		bld_vindex_unref(r->vidx[i]);
+	}
 	for (size_t i = 0; i < r->n_dirs; i++)
 		free(r->dirs[i]);
 	free(r->layers);
 	free(r->dirs);
+	free(r->vidx);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -62,11 +96,21 @@ void bld_node_release(struct bld_node *n)
 
 static int ensure_dirs(struct bld_rootfs *r, struct kiln_err *err)
 {
-	for (; r->n_dirs < r->n; r->n_dirs++)
+	int rc = 0;
+	if (r->mu)
+		pthread_mutex_lock(r->mu);
+	for (; r->n_dirs < r->n && rc == 0; r->n_dirs++) {
+		if (r->vidx[r->n_dirs]) /* described in memory: no snapshot */
+			continue;
 		if (img_snapshot_ensure(r->store, &r->layers[r->n_dirs], &r->dirs[r->n_dirs], err) <
-		    0)
-			return -1;
-	return 0;
+		    0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (r->mu)
+		pthread_mutex_unlock(r->mu);
+	return rc;
 }
 
 static bool is_whiteout(const struct stat *st)
@@ -100,6 +144,42 @@ static bool layer_passes(const char *dir, const char *parent, bool *stop)
 	return true;
 }
 
+/* Bytewise with '/' lowest (the order the layer was written in). */
+static int vpath_cmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned ca = (unsigned char)*a, cb = (unsigned char)*b;
+		ca = ca == '/' ? 1 : ca;
+		cb = cb == '/' ? 1 : cb;
+		if (ca != cb || !ca)
+			return (int)ca - (int)cb;
+	}
+}
+
+static const struct bld_ventry *vfind(const struct bld_vindex *x, const char *path)
+{
+	size_t lo = 0, hi = x->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = vpath_cmp(x->v[mid].path, path);
+		if (c == 0)
+			return &x->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Whether an indexed layer lets lower layers show under `parent`: it does
+ * unless it holds parent as something else than a directory. */
+static bool vpasses(const struct bld_vindex *x, const char *parent)
+{
+	const struct bld_ventry *e = *parent ? vfind(x, parent) : NULL;
+	return !e || S_ISDIR(e->st.st_mode);
+}
+
 /* Finds child `name` of directory `parent` (real path); 1 found, 0 not. */
 static int find_child(const struct bld_tree *t, const char *parent, const char *name,
                       struct bld_node *out, struct kiln_err *err)
@@ -126,6 +206,18 @@ static int find_child(const struct bld_tree *t, const char *parent, const char *
 	if (ensure_dirs(r, err) < 0)
 		return -1;
 	for (size_t i = r->n; i-- > 0;) {
+		if (r->vidx[i]) {
+			const struct bld_ventry *e = vfind(r->vidx[i], rel);
+			if (e) {
+				out->st = e->st;
+				out->host = e->host ? xstrdup(e->host) : NULL;
+				out->real = TAKE_PTR(rel);
+				return 1;
+			}
+			if (!vpasses(r->vidx[i], parent))
+				return 0;
+			continue;
+		}
 		char *host = kiln_path_join(r->dirs[i], rel);
 		if (lstat(host, &out->st) == 0) {
 			if (is_whiteout(&out->st)) {
@@ -200,7 +292,8 @@ static void root_node(const struct bld_tree *t, struct bld_node *out, struct kil
 			*r = -1;
 			return;
 		}
-		dir = t->fs->n ? t->fs->dirs[t->fs->n - 1] : NULL;
+		for (size_t i = t->fs->n; i-- > 0 && !dir;)
+			dir = t->fs->dirs[i];
 	}
 	*r = 0;
 	out->real = xstrdup("");
@@ -263,7 +356,7 @@ int bld_tree_resolve(const struct bld_tree *t, const char *path, bool follow_las
 			continue;
 		}
 		if (!last && !S_ISDIR(n.st.st_mode)) {
-			r = kiln_err_set(err, ENOTDIR, "`%s`", n.real);
+			r = kiln_err_set(err, ENOTDIR, "resolving `%s`", path);
 			bld_node_release(&n);
 			break;
 		}
@@ -339,6 +432,33 @@ static int read_names(const char *host, size_t rank, struct dent **v, size_t *n,
 	return 0;
 }
 
+/* Direct children of dir in an indexed layer: its descendants follow it
+ * in the index's order, the children are those without a further '/'. */
+static void vlist(const struct bld_vindex *x, const char *dir, size_t rank, struct dent **v,
+                  size_t *n, size_t *cap)
+{
+	size_t dl = strlen(dir), lo = 0, hi = x->n;
+	while (lo < hi) { /* first entry after dir itself */
+		size_t mid = lo + (hi - lo) / 2;
+		if (vpath_cmp(x->v[mid].path, dir) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!dl)
+		lo = 0;
+	for (size_t i = lo; i < x->n; i++) {
+		const char *p = x->v[i].path;
+		if (dl && (strncmp(p, dir, dl) || p[dl] != '/'))
+			break;
+		const char *name = dl ? p + dl + 1 : p;
+		if (strchr(name, '/'))
+			continue;
+		KILN_GROW(*v, *cap, *n + 1);
+		(*v)[(*n)++] = (struct dent){xstrdup(name), rank, false};
+	}
+}
+
 static int list_context(const struct bld_tree *t, const char *real, struct kiln_strv *names,
                         struct kiln_err *err)
 {
@@ -379,6 +499,12 @@ int bld_tree_list(const struct bld_tree *t, const char *real, struct kiln_strv *
 	size_t n = 0, cap = 0;
 	int rc = 0;
 	for (size_t i = r->n; i-- > 0 && rc == 0;) {
+		if (r->vidx[i]) {
+			vlist(r->vidx[i], real, r->n - 1 - i, &v, &n, &cap);
+			if (!vpasses(r->vidx[i], real))
+				break;
+			continue;
+		}
 		_cleanup_free_ char *host =
 		    *real ? kiln_path_join(r->dirs[i], real) : xstrdup(r->dirs[i]);
 		rc = read_names(host, r->n - 1 - i, &v, &n, &cap, err);

@@ -43,13 +43,13 @@ static void add_history(struct bld_stage *st, const char *created_by, bool empty
 	h->empty_layer = empty;
 }
 
-static void add_layer(struct bld_stage *st, const struct img_layer *l)
+static void add_layer(struct bld_stage *st, const struct img_layer *l, struct bld_vindex *x)
 {
 	struct img_config *c = st->cfg;
 	c->diff_ids = xreallocarray(c->diff_ids, c->n_diff_ids + 2, sizeof(char *));
 	c->diff_ids[c->n_diff_ids++] = xstrdup(l->diff_id);
 	c->diff_ids[c->n_diff_ids] = NULL;
-	bld_rootfs_add(&st->fs, l);
+	bld_rootfs_add_indexed(&st->fs, l, x);
 }
 
 /* ARG: a build arg wins, then the default, then the global scope. */
@@ -96,6 +96,13 @@ static void go_list(struct kiln_buf *b, char *const *v, bool quoted)
 	kiln_buf_addch(b, ']', NULL);
 }
 
+static void trim_zeros(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 1 && s[n - 1] == '0')
+		s[--n] = '\0';
+}
+
 /* Go's time.Duration.String() for whole-unit values and common fractions. */
 static void go_duration(struct kiln_buf *b, long long ns)
 {
@@ -109,8 +116,7 @@ static void go_duration(struct kiln_buf *b, long long ns)
 		char frac[16] = "";
 		if (ns % div) {
 			snprintf(frac, sizeof(frac), ".%0*lld", div == 1000 ? 3 : 6, ns % div);
-			for (size_t len = strlen(frac); len > 1 && frac[len - 1] == '0';)
-				frac[--len] = '\0';
+			trim_zeros(frac);
 		}
 		kiln_buf_addf(b, NULL, "%lld%s%s", ns / div, frac, unit);
 		return;
@@ -123,8 +129,7 @@ static void go_duration(struct kiln_buf *b, long long ns)
 	char frac[16] = "";
 	if (ns % 1000000000LL) {
 		snprintf(frac, sizeof(frac), ".%09lld", ns % 1000000000LL);
-		for (size_t len = strlen(frac); len > 1 && frac[len - 1] == '0';)
-			frac[--len] = '\0';
+		trim_zeros(frac);
 	}
 	kiln_buf_addf(b, NULL, "%lld%ss", s % 60, frac);
 }
@@ -256,7 +261,7 @@ static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, st
 		step->created_by = copy_created_by(&step->x);
 	step->empty_layer = !step->layer.diff_id[0];
 	if (!step->empty_layer)
-		add_layer(st, &step->layer);
+		add_layer(st, &step->layer, step->vindex);
 	return 0;
 }
 
@@ -309,6 +314,7 @@ static void step_release(struct bld_step *s, bool have_x)
 	free(s->name);
 	free(s->created_by);
 	img_layer_release(&s->layer);
+	bld_vindex_unref(s->vindex);
 }
 
 static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln_err *err)
@@ -330,17 +336,13 @@ static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln
 	if (r == 0) {
 		if (step.created_by)
 			add_history(st, step.created_by, step.empty_layer);
-		if (cached)
-			b->res->cached++;
-		else
-			b->res->steps++;
-		if (b->p && b->p->done)
-			b->p->done(b->p->ud, step.id, elapsed(&t0), cached);
+		bld_count_step(b, cached);
+		bld_vertex_done(b, step.id, elapsed(&t0), cached);
 	} else {
 		_cleanup_free_ char *m = kiln_err_format(err);
-		if (b->p && b->p->error)
-			b->p->error(b->p->ud, step.id, elapsed(&t0), m);
-		b->err_line = in->start_line;
+		bld_vertex_error(b, step.id, elapsed(&t0), m);
+		if (!st->err_line)
+			st->err_line = in->start_line;
 		kiln_err_wrap(err, "%s:%d: %s", b->g.filename, in->start_line, text);
 	}
 	step_release(&step, have_x);
@@ -367,7 +369,7 @@ static int from_image(struct bld_stage *st, const char *name, struct kiln_err *e
 {
 	struct img_image *img = NULL;
 	struct kiln_err e = KILN_ERR_INIT;
-	if (img_image_load(st->b->s, name, &img, &e) < 0) {
+	if (bld_image_load(st->b, name, &img, &e) < 0) {
 		if (e.code != KILN_E_NOTFOUND) {
 			kiln_err_move(err, &e);
 			return -1;
@@ -429,7 +431,7 @@ static int stage_from(struct bld_stage *st, struct kiln_err *err)
 		return -1;
 	if (ds->base_stage >= 0) {
 		struct bld_stage *base = &b->stages[ds->base_stage];
-		if (!base->done && bld_stage_build(b, ds->base_stage, err) < 0)
+		if (bld_stage_need(b, ds->base_stage, err) < 0)
 			return -1;
 		st->cfg = img_config_dup(base->cfg);
 		bld_rootfs_copy(&st->fs, &base->fs);
@@ -482,12 +484,11 @@ static int fire_triggers(struct bld_stage *st, char **triggers, struct kiln_err 
 int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 {
 	struct bld_stage *st = &b->stages[index];
-	if (st->done)
-		return 0;
 	st->b = b;
 	st->st = &b->g.stages[index];
 	st->index = index;
 	bld_rootfs_init(&st->fs, b->s);
+	st->fs.mu = &b->fs_mu;
 	st->n_steps = 1 + (int)st->st->n_instrs;
 	st->step_no = 1;
 	struct timespec t0;
@@ -503,24 +504,19 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 	int id = bld_vertex_start(b, name);
 	if (r < 0) {
 		_cleanup_free_ char *m = kiln_err_format(err);
-		if (b->p && b->p->error)
-			b->p->error(b->p->ud, id, elapsed(&t0), m);
-		b->err_line = st->st->start_line;
+		bld_vertex_error(b, id, elapsed(&t0), m);
+		st->err_line = st->st->start_line;
 		return kiln_err_wrap(err, "%s:%d: FROM %s", b->g.filename, st->st->start_line,
 		                     st->st->base_expanded);
 	}
-	if (b->p && b->p->done)
-		b->p->done(b->p->ud, id, elapsed(&t0), false);
+	bld_vertex_done(b, id, elapsed(&t0), false);
 	char **triggers = st->cfg->config.on_build;
 	st->cfg->config.on_build = NULL;
 	r = fire_triggers(st, triggers, err);
 	kiln_strv_free(triggers);
 	for (size_t i = 0; i < st->st->n_instrs && r == 0; i++)
 		r = run_step(st, &st->st->instrs[i], err);
-	if (r < 0)
-		return -1;
-	st->done = true;
-	return 0;
+	return r;
 }
 
 void bld_stage_release(struct bld_stage *st)

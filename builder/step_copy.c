@@ -183,6 +183,7 @@ static bool archive_magic(const char *path)
 static int add_archive(struct copy_job *j, const struct bld_node *node, const char *dest,
                        struct kiln_err *err)
 {
+	j->no_index = true; /* the extracted tree goes away after the step */
 	_cleanup_free_ char *tmpl = kiln_path_join(img_store_tmpdir(j->st->b->s), "add-XXXXXX");
 	if (!mkdtemp(tmpl))
 		return kiln_err_set(err, errno, "mkdtemp `%s`", tmpl);
@@ -211,6 +212,7 @@ static int add_url(struct copy_job *j, const char *url, const char *dest, bool d
                    struct kiln_err *err)
 {
 	_cleanup_free_ char *path = NULL;
+	j->no_index = true; /* the download goes away after the step */
 	if (bld_fetch_url(j->st->b, url, j->c->checksum, &path, err) < 0)
 		return -1;
 	kiln_strv_push(&j->temps, path);
@@ -245,14 +247,14 @@ static int from_tree(struct copy_job *j, struct bld_rootfs *tmp, struct bld_tree
 	const struct df_copy *c = &j->step->in->u.copy;
 	t->ctx = NULL;
 	if (c->from_stage >= 0) {
-		if (!b->stages[c->from_stage].done && bld_stage_build(b, c->from_stage, err) < 0)
+		if (bld_stage_need(b, c->from_stage, err) < 0)
 			return -1;
 		t->fs = &b->stages[c->from_stage].fs;
 		return 0;
 	}
 	struct img_image *img = NULL;
-	if (img_image_load(b->s, c->from, &img, err) < 0)
-		return kiln_err_wrap(err, "COPY --from=%s", c->from);
+	if (bld_image_load(b, c->from, &img, err) < 0)
+		return kiln_err_wrap(err, "--from=%s", c->from);
 	bld_rootfs_init(tmp, b->s);
 	for (size_t i = 0; i < img->manifest->n_layers && i < img->config->n_diff_ids; i++) {
 		struct img_layer l = {0};
@@ -334,6 +336,8 @@ static int add_source(struct copy_job *j, const struct bld_tree *t, const char *
 
 static int add_contents(struct copy_job *j, const char *dest, bool dest_dir, struct kiln_err *err)
 {
+	if (j->c->n_contents)
+		j->no_index = true; /* heredoc bodies live in memory only */
 	for (size_t i = 0; i < j->c->n_contents; i++) {
 		const struct df_heredoc *h = &j->c->contents[i];
 		_cleanup_free_ char *real = NULL;
@@ -411,7 +415,7 @@ int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *
 		r = add_contents(&j, dest, dest_dir, err);
 	bool empty = true;
 	if (r == 0)
-		r = copy_write_layer(&j, &step->layer, &empty, err);
+		r = copy_write_layer(&j, &step->layer, &empty, &step->vindex, err);
 	if (r == 0 && empty)
 		memset(&step->layer, 0, sizeof(step->layer));
 	copy_job_release(&j);

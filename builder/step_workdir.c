@@ -34,7 +34,7 @@ int bld_step_workdir(struct bld_stage *st, struct bld_step *step, struct kiln_er
 	bool empty = true;
 	j.keep_empty = true; /* an empty tar when the directory exists */
 	if (r == 0)
-		r = copy_write_layer(&j, &step->layer, &empty, err);
+		r = copy_write_layer(&j, &step->layer, &empty, &step->vindex, err);
 	bld_node_release(&n);
 	copy_job_release(&j);
 	return r;

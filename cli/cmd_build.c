@@ -69,13 +69,15 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 		bld_output_release(&outs[i]);
 	free(outs);
 	if (r < 0) {
-		if (res.excerpt) {
-			_cleanup_free_ char *head = xstrdup(err.msg);
-			kiln_err_set(&err, err.code, "%s\n%s", head, res.excerpt);
+		if (res.excerpt) { /* errno text first, the excerpt under it */
+			_cleanup_free_ char *head = kiln_err_format(&err);
+			kiln_err_set(&err, 0, "%s\n%s", head, res.excerpt);
 		}
 		bld_result_release(&res);
 		return kiln_cmd_fail(ctx, &err);
 	}
+	for (size_t i = 0; i < res.warnings.n && !f->quiet; i++)
+		fprintf(stderr, "[Warning] %s\n", res.warnings.v[i]);
 	if (f->quiet)
 		printf("%s\n", res.image_id);
 	else if (mode != BLD_PROGRESS_QUIET)

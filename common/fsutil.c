@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -374,6 +375,9 @@ char *kiln_path_join(const char *a, const char *b)
 #define KILN_MAX_TEMPFILES 256
 static char *volatile tempfiles[KILN_MAX_TEMPFILES];
 static int tempfile_hooks_installed;
+/* Threads (the builder's stages) register and forget concurrently; the
+ * signal handler only reads the slots. */
+static pthread_mutex_t tempfile_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void tempfile_cleanup_all(void)
 {
@@ -418,24 +422,30 @@ static void tempfile_install_hooks(void)
 
 void kiln_tempfile_register(const char *path)
 {
+	pthread_mutex_lock(&tempfile_mu);
 	tempfile_install_hooks();
 	for (int i = 0; i < KILN_MAX_TEMPFILES; i++) {
 		if (!tempfiles[i]) {
 			tempfiles[i] = xstrdup(path);
+			pthread_mutex_unlock(&tempfile_mu);
 			return;
 		}
 	}
 	/* Table full: the file is still swept by the next store cleanup. */
+	pthread_mutex_unlock(&tempfile_mu);
 }
 
 void kiln_tempfile_forget(const char *path)
 {
+	pthread_mutex_lock(&tempfile_mu);
 	for (int i = 0; i < KILN_MAX_TEMPFILES; i++) {
 		char *p = tempfiles[i];
 		if (p && strcmp(p, path) == 0) {
 			tempfiles[i] = NULL;
 			free(p);
+			pthread_mutex_unlock(&tempfile_mu);
 			return;
 		}
 	}
+	pthread_mutex_unlock(&tempfile_mu);
 }

@@ -1,9 +1,17 @@
 /* A layer from entries given one by one: the caller walks (a build
  * context, a stage's rootfs), this file writes the PAX tar into a
- * layer_sink (diffID, compressor, blob writer) in the same pass. */
+ * layer_sink (diffID, compressor, blob writer) in the same pass.
+ *
+ * The tar stream goes to the sink on a second thread: the caller's thread
+ * reads files and formats the tar while the sink's thread hashes and
+ * writes the blob (its write into the page cache costs as much as the
+ * rest together). A few 1 MiB buffers go round between the two, so
+ * memory stays bounded and the output is the same bytes in the same
+ * order. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,20 +19,116 @@
 
 #include "layer-internal.h"
 
-#define DATA_BUF (1024 * 1024)
+#define DATA_BUF      (1024 * 1024)
+#define PIPE_BUF_SIZE (1024 * 1024)
+#define PIPE_BUFS     4
+
+/* The hand-over between the tar thread and the sink thread. */
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool started, closing, failed;
+	char *buf[PIPE_BUFS];
+	size_t len[PIPE_BUFS];
+	size_t head, tail, filled; /* ring: [tail, head) are full, head is being filled */
+	struct kiln_err err;       /* the sink thread's error */
+};
 
 struct img_layer_writer {
 	struct archive *a;
 	struct archive_entry *e;
 	struct layer_sink sink;
+	struct pipe p;
 	int64_t clamp_mtime;
 	size_t count;
 	uint64_t bytes;
 	char *buf;
 };
 
+static void *sink_thread(void *arg)
+{
+	struct img_layer_writer *w = arg;
+	struct pipe *p = &w->p;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->filled == 0 && !p->closing)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->filled == 0)
+			break;
+		size_t i = p->tail;
+		pthread_mutex_unlock(&p->mu);
+		struct kiln_err e = KILN_ERR_INIT;
+		bool ok = p->failed || layer_sink_write(&w->sink, p->buf[i], p->len[i], &e) == 0;
+		pthread_mutex_lock(&p->mu);
+		if (!ok && !p->failed) {
+			kiln_err_move(&p->err, &e);
+			p->failed = true;
+		}
+		kiln_err_release(&e);
+		p->tail = (p->tail + 1) % PIPE_BUFS;
+		p->filled--;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Hands the buffer being filled to the sink thread; waits for a free one. */
+static bool pipe_push(struct pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->filled++;
+	p->head = (p->head + 1) % PIPE_BUFS;
+	p->len[p->head] = 0;
+	pthread_cond_broadcast(&p->cv);
+	while (p->filled == PIPE_BUFS - 1 && !p->failed)
+		pthread_cond_wait(&p->cv, &p->mu);
+	bool ok = !p->failed;
+	pthread_mutex_unlock(&p->mu);
+	return ok;
+}
+
+static la_ssize_t pipe_out(struct archive *a, void *opaque, const void *data, size_t n)
+{
+	(void)a;
+	struct img_layer_writer *w = opaque;
+	struct pipe *p = &w->p;
+	const char *c = data;
+	for (size_t left = n; left;) {
+		size_t room = PIPE_BUF_SIZE - p->len[p->head];
+		size_t k = left < room ? left : room;
+		memcpy(p->buf[p->head] + p->len[p->head], c, k);
+		p->len[p->head] += k;
+		c += k;
+		left -= k;
+		if (p->len[p->head] == PIPE_BUF_SIZE && !pipe_push(p))
+			return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+/* Flushes the last buffer and waits for the sink thread to finish. */
+static bool pipe_close(struct pipe *p)
+{
+	if (!p->started)
+		return !p->failed;
+	bool ok = p->len[p->head] == 0 || pipe_push(p);
+	pthread_mutex_lock(&p->mu);
+	p->closing = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	p->started = false;
+	return ok && !p->failed;
+}
+
 static int writer_fail(struct img_layer_writer *w, const char *path, struct kiln_err *err)
 {
+	if (w->p.err.msg) {
+		kiln_err_move(err, &w->p.err);
+		return kiln_err_wrap(err, "writing `%s`", path);
+	}
 	if (w->sink.err.msg) {
 		kiln_err_move(err, &w->sink.err);
 		return kiln_err_wrap(err, "writing `%s`", path);
@@ -45,6 +149,15 @@ int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
 	}
 	w->e = archive_entry_new();
 	w->buf = xmalloc(DATA_BUF);
+	pthread_mutex_init(&w->p.mu, NULL);
+	pthread_cond_init(&w->p.cv, NULL);
+	for (size_t i = 0; i < PIPE_BUFS; i++)
+		w->p.buf[i] = xmalloc(PIPE_BUF_SIZE);
+	if (pthread_create(&w->p.thread, NULL, sink_thread, w) != 0) {
+		img_layer_writer_free(w);
+		return kiln_err_set(err, errno, "creating layer: starting a thread");
+	}
+	w->p.started = true;
 	w->a = archive_write_new();
 	int r = archive_write_set_format_pax_restricted(w->a);
 	if (r == ARCHIVE_OK) /* docker and containers/storage read SCHILY.xattr */
@@ -54,7 +167,7 @@ int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
 	if (r == ARCHIVE_OK)
 		r = archive_write_set_bytes_in_last_block(w->a, 1);
 	if (r == ARCHIVE_OK)
-		r = archive_write_open2(w->a, &w->sink, NULL, layer_tar_out, NULL, NULL);
+		r = archive_write_open2(w->a, w, NULL, pipe_out, NULL, NULL);
 	if (r != ARCHIVE_OK) {
 		writer_fail(w, "(start)", err);
 		img_layer_writer_free(w);
@@ -152,7 +265,7 @@ uint64_t img_layer_writer_bytes(const struct img_layer_writer *w)
 
 int img_layer_writer_commit(struct img_layer_writer *w, struct img_layer *out, struct kiln_err *err)
 {
-	if (archive_write_close(w->a) != ARCHIVE_OK) {
+	if (archive_write_close(w->a) != ARCHIVE_OK || !pipe_close(&w->p)) {
 		writer_fail(w, "(end)", err);
 		return kiln_err_wrap(err, "creating layer");
 	}
@@ -165,8 +278,19 @@ void img_layer_writer_free(struct img_layer_writer *w)
 {
 	if (!w)
 		return;
+	if (w->p.started) { /* abandoned: the sink thread drops what is left */
+		pthread_mutex_lock(&w->p.mu);
+		w->p.failed = true;
+		pthread_mutex_unlock(&w->p.mu);
+	}
 	if (w->a)
 		archive_write_free(w->a);
+	pipe_close(&w->p);
+	for (size_t i = 0; i < PIPE_BUFS; i++)
+		free(w->p.buf[i]);
+	kiln_err_release(&w->p.err);
+	pthread_mutex_destroy(&w->p.mu);
+	pthread_cond_destroy(&w->p.cv);
 	if (w->e)
 		archive_entry_free(w->e);
 	free(w->buf);

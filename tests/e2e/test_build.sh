@@ -149,6 +149,8 @@ L=$(layers link:1)
 expect_contains "the symlink itself was copied" "$L" "1 l 0777 0:0 0 loc -> usr/local"
 expect_contains "dest followed the link inside the rootfs" "$L" "2 f 0644 0:0"
 expect_contains "... to usr/local/bin" "$L" "usr/local/bin/Dockerfile"
+expect_eq "lookups into layers this build wrote unpack nothing (only the base has a snapshot)" \
+	"$(ls "$ROOT/snapshots" | wc -l)" "1"
 
 # <Dockerfile>.dockerignore wins over .dockerignore
 printf 'FROM busybox\nCOPY . /all/\n' >"$C/alt.Dockerfile"
@@ -201,3 +203,34 @@ expect_contains "user named" "$OUT" "nosuchuser"
 
 run_fail "bad progress mode" 125 kiln build --progress=fancy "$C"
 run_fail "missing context" 1 kiln build "$T/nope"
+
+# --- progress modes ------------------------------------------------------------------
+printf 'FROM busybox\nCOPY a.txt /a\nLABEL x=1\n' >"$C/Dockerfile"
+run_ok "--progress=json" kiln build --progress=json -t prog:1 "$C"
+expect_contains "json start events" "$OUT" '{"event":"start","vertex":3,"name":"[2/3] COPY a.txt /a"}'
+expect_contains "json done events" "$OUT" '{"event":"done","vertex":3,'
+n_bad=$(printf '%s\n' "$OUT" | grep '^{' | python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if not isinstance(json.loads(l), dict)))')
+expect_eq "every event line is a JSON object" "$n_bad" "0"
+run_ok "--progress=plain" kiln build --progress=plain -t prog:1 "$C"
+expect_contains "plain: BuildKit's step line" "$OUT" "#3 [2/3] COPY a.txt /a"
+expect_contains "plain: DONE line" "$OUT" "#3 DONE "
+expect_contains "plain: summary with the tag" "$OUT" "tagged docker.io/library/prog:1"
+run_ok "auto progress on a pipe is plain" kiln build -t prog:1 "$C"
+expect_contains "plain layout" "$OUT" "#3 [2/3] COPY a.txt /a"
+if command -v script >/dev/null; then
+	run_ok "--progress=tty on a terminal" script -qec "'$KILN' build --progress=tty -t prog:1 '$C'" /dev/null
+	expect_contains "tty header" "$OUT" "[+] Building"
+	expect_contains "tty step line" "$OUT" "=> [2/3] COPY a.txt /a"
+	run_ok "auto progress on a terminal is tty" script -qec "'$KILN' build -t prog:1 '$C'" /dev/null
+	expect_contains "auto chose tty" "$OUT" "[+] Building"
+	printf 'FROM busybox\nCOPY nope /a\n' >"$C/bad.Dockerfile"
+	run_fail "tty shows a failing step" 1 script -qec "'$KILN' build --progress=tty -f '$C/bad.Dockerfile' '$C'" /dev/null
+	expect_contains "tty error line" "$OUT" "ERROR: \`nope\`"
+fi
+run_ok "--progress=quiet" kiln build --progress=quiet -t prog:1 "$C"
+expect_eq "quiet prints nothing" "$OUT" ""
+run_ok "--no-cache is accepted" kiln build -q --no-cache "$C"
+run_ok "an unused build arg" kiln build --build-arg NOPE=1 --build-arg HTTPS_PROXY=x "$C"
+expect_contains "is warned about" "$OUT" "[Warning] One or more build-args [NOPE] were not consumed"
+run_ok "build --help" kiln build --help
+expect_contains "help lists --target" "$OUT" "--target"

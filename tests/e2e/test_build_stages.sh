@@ -146,3 +146,104 @@ if command -v skopeo >/dev/null && command -v umoci >/dev/null; then
 	run_ok "umoci unpacks a built image" umoci unpack --image "$ROOT/images:$REF" "$T/unpacked"
 	expect_eq "unpacked file" "$(cat "$T/unpacked/rootfs/app/one.txt")" "one"
 fi
+
+# --- a base with whiteouts, an opaque dir, a symlinked dir and its own passwd ------
+python3 - "$T/wh.tar" <<'PY'
+import hashlib, io, json, sys, tarfile
+def layer(entries):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data in entries:
+            i = tarfile.TarInfo(name)
+            i.mtime, i.mode = 0, 0o755 if kind == "d" else 0o644
+            if kind == "d":
+                i.type = tarfile.DIRTYPE
+            elif kind == "l":
+                i.type, i.linkname, i.mode = tarfile.SYMTYPE, data, 0o777
+            else:
+                i.size = len(data)
+            t.addfile(i, io.BytesIO(data.encode()) if kind == "f" else None)
+    return raw.getvalue()
+l0 = layer([("dir", "d", ""), ("dir/a", "f", "a"), ("dir/b", "f", "b"), ("dir/sub", "d", ""),
+            ("dir/sub/c", "f", "c"), ("keep", "d", ""), ("keep/x", "f", "x"), ("etc", "d", ""),
+            ("etc/passwd", "f", "root:x:0:0::/root:/bin/sh\napp:x:1500:1600::/home/app:/bin/sh\n"),
+            ("etc/group", "f", "root:x:0:\ngrp:x:1700:\n"), ("lnk", "l", "dir")])
+l1 = layer([("dir", "d", ""), ("dir/.wh.a", "f", ""), ("keep", "d", ""),
+            ("keep/.wh..wh..opq", "f", ""), ("keep/y", "f", "y")])
+ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in (l0, l1)]
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                  "rootfs": {"type": "layers", "diff_ids": ids},
+                  "history": [{"created_by": "l0"}, {"created_by": "l1"}]}).encode()
+with tarfile.open(sys.argv[1], "w") as t:
+    def add(name, data):
+        i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+    add("l0.tar", l0); add("l1.tar", l1); add("config.json", cfg)
+    add("manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["wh:1"],
+                                      "Layers": ["l0.tar", "l1.tar"]}]).encode())
+PY
+run_ok "load a base with whiteouts" kiln load -i "$T/wh.tar"
+printf 'FROM wh:1\nCOPY --chown=app:grp main.txt /lnk/f\nWORKDIR /keep/new\n' >"$T/wh.Dockerfile"
+run_ok "build on it" kiln build -q -f "$T/wh.Dockerfile" -t wh:2 "$C"
+L=$(layers wh:2 2)
+expect_contains "dest through a symlinked dir of the base, owner from its passwd and group" "$L" \
+	"2 f 0644 1500:1700 5 dir/f"
+expect_contains "WORKDIR inside an opaque dir" "$L" "3 d 0755 0:0 0 keep/new"
+printf 'FROM busybox\nCOPY --from=wh:1 /dir /d/\nCOPY --from=wh:1 /keep /k/\n' >"$T/wh2.Dockerfile"
+run_ok "COPY --from an image with whiteouts" kiln build -q -f "$T/wh2.Dockerfile" -t wh:3 "$C"
+L=$(layers wh:3)
+expect_contains "files kept" "$L" "1 f 0644 0:0 1 d/b"
+expect_contains "nested kept" "$L" "1 f 0644 0:0 1 d/sub/c"
+expect_not_contains "whited-out file gone" "$L" "d/a"
+expect_contains "opaque dir: upper entries" "$L" "2 f 0644 0:0 1 k/y"
+expect_not_contains "opaque dir: lower entries hidden" "$L" "k/x"
+
+# --- independent stages on worker threads: same image as one at a time ---------------
+P="$T/par"; mkdir -p "$P"
+{
+	for i in 1 2 3 4 5 6; do
+		echo "s$i" >"$P/f$i"
+		printf 'FROM busybox AS s%d\nCOPY f%d /out/\nWORKDIR /w%d\n' "$i" "$i" "$i"
+	done
+	printf 'FROM busybox\n'
+	for i in 1 2 3 4 5 6; do printf 'COPY --from=s%d /out/ /all/\n' "$i"; done
+} >"$P/Dockerfile"
+run_ok "parallel stages (4 jobs)" env SOURCE_DATE_EPOCH=1700000000 KILN_BUILD_JOBS=4 "$KILN" build -q -t par:4 "$P"
+P4=$OUT
+run_ok "the same, one stage at a time" env SOURCE_DATE_EPOCH=1700000000 KILN_BUILD_JOBS=1 "$KILN" build -q -t par:1 "$P"
+expect_eq "same image either way" "$P4" "$OUT"
+expect_eq "every stage's file is there" "$(layers par:4 | grep -c ' all/f')" "6"
+printf 'FROM busybox AS bad\nCOPY missing /x\n' >>"$P/Dockerfile"
+printf 'FROM busybox AS good\nCOPY f1 /x\nFROM busybox\nCOPY --from=bad /x /a\nCOPY --from=good /x /b\n' >>"$P/Dockerfile"
+run_fail "a failing stage among parallel ones" 1 env KILN_BUILD_JOBS=4 "$KILN" build -t par:bad "$P"
+expect_contains "its error and line" "$OUT" "Dockerfile:27: COPY missing /x"
+run_fail "nothing tagged" 1 kiln inspect par:bad
+
+# --- SIGTERM mid-build: temp files removed, nothing tagged ------------------------------
+SLOW_PORT_FILE="$T/slow-port"
+python3 - "$SLOW_PORT_FILE" "$T/slow-hit" >/dev/null 2>&1 <<'PY' &
+import http.server, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        open(sys.argv[2], "w").close()
+        self.send_response(200); self.send_header("Content-Length", "1000000"); self.end_headers()
+        self.wfile.write(b"x" * 1000); self.wfile.flush()
+        time.sleep(60)
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+SLOW_PID=$!
+at_exit "kill $SLOW_PID"
+for _ in $(seq 50); do [ -s "$SLOW_PORT_FILE" ] && break; sleep 0.1; done
+printf 'FROM busybox\nCOPY main.txt /\nADD http://127.0.0.1:%s/slow /slow\n' "$(cat "$SLOW_PORT_FILE")" >"$T/slow.Dockerfile"
+"$KILN" build -q -f "$T/slow.Dockerfile" -t slow:1 "$C" >/dev/null 2>&1 &
+BPID=$!
+for _ in $(seq 100); do [ -e "$T/slow-hit" ] && break; sleep 0.1; done
+sleep 0.2
+expect_contains "the download is under way in a temp file" "$(ls "$ROOT/tmp")" "add-url-"
+kill -TERM "$BPID"
+wait "$BPID"
+expect_eq "SIGTERM ends the build" "$?" "143"
+expect_eq "no temp file left" "$(ls -A "$ROOT/tmp" | grep -v '\.lock$' || true)" ""
+run_fail "nothing tagged" 1 kiln inspect slow:1
