@@ -490,9 +490,10 @@ char *cache_explain(struct img_store *s, const struct cache_build *prev,
 {
 	const struct cache_step_info *old = same_step(prev, now);
 	if (!old)
-		return missed_parent ? xasprintf("parent step missed: %s", missed_parent)
-		       : prev ? xstrdup("a new step (not in the previous build of this target)")
-		              : xstrdup("no previous build of this target");
+		return !prev ? xstrdup("no previous build of this target")
+		       : missed_parent
+		           ? xasprintf("parent step missed: %s", missed_parent)
+		           : xstrdup("a new step (not in the previous build of this target)");
 	const struct cache_fields *a = &old->preimage, *b = &now->preimage;
 	char *r = diff_field(a, b, "format", "cache key format");
 	if (!r)

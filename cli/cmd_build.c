@@ -9,7 +9,7 @@
 
 struct build_flags {
 	struct kiln_strv tags, build_args, labels, outputs;
-	const char *file, *target, *platform, *network, *progress, *iidfile;
+	const char *file, *target, *platform, *network, *progress, *iidfile, *cache_report;
 	bool no_cache, pull, quiet;
 };
 
@@ -25,8 +25,8 @@ static int parse_outputs(struct kiln_ctx *ctx, const struct kiln_strv *specs,
 
 static void print_summary(const struct bld_result *res, const struct build_flags *f)
 {
-	fprintf(stderr, "kiln: built %s in %.1fs (%zu steps run, %zu cached)\n", res->image_id,
-	        res->secs, res->steps, res->cached);
+	fprintf(stderr, "kiln: built %s in %.1fs (%zu steps run, %zu cached, %.1fs saved)\n",
+	        res->image_id, res->secs, res->steps, res->cached, res->saved);
 	for (size_t i = 0; i < f->tags.n; i++) {
 		char *n = img_ref_normalize(f->tags.v[i], NULL);
 		fprintf(stderr, "kiln: tagged %s\n", n ? n : f->tags.v[i]);
@@ -56,6 +56,7 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	                     .platform = f->platform,
 	                     .network = f->network,
 	                     .iidfile = f->iidfile,
+	                     .cache_report = f->cache_report,
 	                     .outputs = outs,
 	                     .n_outputs = f->outputs.n,
 	                     .no_cache = f->no_cache,
@@ -91,6 +92,8 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	struct build_flags f = {.progress = "auto"};
 	const struct kiln_opt opts[] = {
 	    OPT_STRV(0, "build-arg", &f.build_args, "list", "Set build-time variables"),
+	    OPT_STRING(0, "cache-report", &f.cache_report, "string",
+	               "Write the cache hits, misses and their reasons as JSON to the file"),
 	    OPT_STRING('f', "file", &f.file, "string",
 	               "Name of the Dockerfile (default: \"PATH/Dockerfile\")"),
 	    OPT_STRING(0, "iidfile", &f.iidfile, "string", "Write the image ID to the file"),

@@ -223,6 +223,7 @@ static void racy(void)
 	sc_load(&s, sc);
 	struct stat st = {.st_mode = S_IFREG | 0644, .st_size = 3, .st_ino = 7};
 	clock_gettime(CLOCK_REALTIME, &st.st_mtim);
+	st.st_mtim.tv_sec += 5; /* surely not before the cache file's own mtime */
 	st.st_ctim = st.st_mtim;
 	uint8_t h[16] = {1};
 	sc_set(&s, "f", &st, h, false);
@@ -233,8 +234,8 @@ static void racy(void)
 	T_OK(sc_lookup(&s, "f", &st) == NULL, "racily clean entry (mtime not before the write)");
 	T_OK(s.dirty, "and the cache is written again");
 	sc_release(&s);
-	st.st_mtim.tv_sec -= 10;
-	st.st_ctim.tv_sec -= 10;
+	st.st_mtim.tv_sec -= 20;
+	st.st_ctim.tv_sec -= 20;
 	sc_load(&s, sc);
 	sc_set(&s, "f", &st, h, false);
 	sc_write(&s, sc, false, &err);
