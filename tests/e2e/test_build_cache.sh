@@ -127,3 +127,22 @@ kiln rmi -f app:1 src:1 >/dev/null 2>&1
 kiln image prune -f >/dev/null 2>&1
 build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=other "$C" || not_ok "after image prune"
 expect_eq "image prune never breaks the cache" "$(misses)" 0
+
+# --- builder du, history, prune ------------------------------------------------
+OUT=$(kiln builder du 2>&1)
+expect_contains "builder du lists records" "$OUT" "RECLAIMABLE"
+expect_contains "builder du totals" "$OUT" "Total:"
+OUT=$(kiln builder history ls 2>&1)
+expect_contains "builder history ls lists builds with a hit ratio" "$OUT" "HIT RATIO"
+expect_contains "builder history ls shows tags" "$OUT" "app:1"
+OUT=$(kiln builder history inspect last 2>&1)
+expect_contains "builder history inspect shows each step" "$OUT" "[7/7] COPY . /all (line 7)"
+run_fail "builder history inspect of an unknown build" 1 kiln builder history inspect ffff0000
+run_fail "builder prune with a bad filter is a usage error" 125 kiln builder prune --filter what=1 -f
+run_fail "builder prune with a bad size is a usage error" 125 kiln builder prune --keep-storage 1x -f
+kiln rmi -f app:1 >/dev/null 2>&1
+run_ok "builder prune -a -f" kiln builder prune -a -f
+expect_contains "prune reports the space" "$OUT" "Total:"
+expect_eq "no record left" "$(ls "$ROOT/cache/records" | wc -l)" "0"
+build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=other "$C" || not_ok "build after prune"
+expect_eq "after builder prune -a every layer step runs" "$(misses)" 4
