@@ -144,6 +144,12 @@ struct bld_build {
 	 * parsed-blob cache (img_image_load) and the stage states; cv
 	 * signals a stage done or failed; fs_mu guards making snapshots of a
 	 * rootfs that several stages read. */
+	/* ROOT/tmp/build-XXXXXX: this build's temp dirs (extracted tars, a
+	 * stdin context, --output scratch), made on first use and flock'ed
+	 * while the build runs; a later build removes those a killed build
+	 * left */
+	char *tmpdir;
+	int tmp_lock;
 	pthread_mutex_t mu, fs_mu;
 	pthread_cond_t cv;
 	bool failed;
@@ -171,6 +177,8 @@ int bld_image_load(struct bld_build *b, const char *name, struct img_image **out
 /* Stage `index` built: already done, being built by another thread (wait),
  * or built now on this thread. */
 int bld_stage_need(struct bld_build *b, int index, struct kiln_err *err);
+/* This build's temp dir under ROOT/tmp (made on first use). */
+const char *bld_tmpdir(struct bld_build *b, struct kiln_err *err);
 /* The clock for mtimes of entries a step creates. */
 int64_t bld_now(const struct bld_build *b);
 

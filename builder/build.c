@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,7 +127,10 @@ static bool magic_archive(const unsigned char *p, size_t n)
 static int stdin_context(struct bld_build *b, char **dockerfile_text, size_t *len,
                          struct kiln_err *err)
 {
-	_cleanup_free_ char *tmpl = kiln_path_join(img_store_tmpdir(b->s), "build-ctx-XXXXXX");
+	const char *tmp = bld_tmpdir(b, err);
+	if (!tmp)
+		return -1;
+	_cleanup_free_ char *tmpl = kiln_path_join(tmp, "ctx-XXXXXX");
 	if (!mkdtemp(tmpl))
 		return kiln_err_set(err, errno, "mkdtemp `%s`", tmpl);
 	b->ctx.tmp = xstrdup(tmpl);
@@ -189,6 +193,73 @@ static int read_dockerfile(struct bld_build *b, char **path_out, struct kiln_err
 		    err, ENOENT, "failed to read dockerfile: open `%s`: no such file or directory",
 		    df ? df : "Dockerfile");
 	return kiln_read_file(path, DOCKERFILE_MAX, &b->dockerfile_text, &b->dockerfile_len, err);
+}
+
+#define BUILD_TMP_PREFIX "build-"
+#define BUILD_TMP_LOCK   ".lock"
+
+/* Removes the temp dirs of builds that are gone (their lock is free). */
+static void sweep_build_tmp(struct bld_build *b)
+{
+	const char *tmp = img_store_tmpdir(b->s);
+	_cleanup_closedir_ DIR *d = opendir(tmp);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, BUILD_TMP_PREFIX, strlen(BUILD_TMP_PREFIX)))
+			continue;
+		_cleanup_free_ char *dir = kiln_path_join(tmp, de->d_name);
+		if (b->tmpdir && !strcmp(dir, b->tmpdir))
+			continue;
+		_cleanup_free_ char *lock = kiln_path_join(dir, BUILD_TMP_LOCK);
+		_cleanup_close_ int fd = open(lock, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue; /* a running build */
+		struct stat st;
+		if (fd < 0 && (lstat(dir, &st) < 0 || time(NULL) - st.st_mtime < 60))
+			continue; /* a build starting: its lock is not made yet */
+		struct kiln_err e = KILN_ERR_INIT;
+		kiln_rm_rf(dir, &e);
+		kiln_err_release(&e);
+	}
+}
+
+/* This build's temp dir, made on first use (a build that needs none
+ * leaves nothing behind even when killed). */
+const char *bld_tmpdir(struct bld_build *b, struct kiln_err *err)
+{
+	pthread_mutex_lock(&b->mu);
+	if (b->tmpdir) {
+		pthread_mutex_unlock(&b->mu);
+		return b->tmpdir;
+	}
+	char *tmpl = kiln_path_join(img_store_tmpdir(b->s), BUILD_TMP_PREFIX "XXXXXX");
+	const char *r = NULL;
+	if (!mkdtemp(tmpl)) {
+		kiln_err_set(err, errno, "mkdtemp `%s`", tmpl);
+		free(tmpl);
+	} else {
+		b->tmpdir = tmpl;
+		_cleanup_free_ char *lock = kiln_path_join(tmpl, BUILD_TMP_LOCK);
+		b->tmp_lock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (b->tmp_lock < 0 || flock(b->tmp_lock, LOCK_EX) < 0)
+			kiln_err_set(err, errno, "lock `%s`", lock);
+		else
+			r = b->tmpdir;
+	}
+	pthread_mutex_unlock(&b->mu);
+	return r;
+}
+
+static void remove_build_tmp(struct bld_build *b)
+{
+	if (b->tmpdir) {
+		struct kiln_err e = KILN_ERR_INIT;
+		kiln_rm_rf(b->tmpdir, &e);
+		kiln_err_release(&e);
+		free(b->tmpdir);
+	}
+	if (b->tmp_lock >= 0)
+		close(b->tmp_lock);
 }
 
 /* Dockerfile, context and graph. */
@@ -473,13 +544,15 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(res, 0, sizeof(*res));
-	struct bld_build b = {.s = s, .o = o, .p = progress, .res = res};
+	struct bld_build b = {.s = s, .o = o, .p = progress, .res = res, .tmp_lock = -1};
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_mutex_init(&b.fs_mu, NULL);
 	pthread_cond_init(&b.cv, NULL);
 	int r = check_tags(o, err);
 	if (r == 0)
 		r = parse_epoch(&b.epoch, err);
+	if (r == 0)
+		sweep_build_tmp(&b);
 	if (r == 0) {
 		b.created = rfc3339(b.epoch);
 		r = prepare(&b, err);
@@ -502,6 +575,7 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	free(b.stages);
 	df_graph_release(&b.g);
 	bld_context_release(&b.ctx);
+	remove_build_tmp(&b);
 	free(b.dockerfile_text);
 	free(b.created);
 	kiln_err_release(&b.first_err);

@@ -98,7 +98,10 @@ static int copy_fd(int in, int out, struct kiln_err *err)
 static int export_tar(struct bld_build *b, const struct bld_stage *st, const char *dest,
                       struct kiln_err *err)
 {
-	_cleanup_free_ char *tmpl = kiln_path_join(img_store_tmpdir(b->s), "out-XXXXXX");
+	const char *tmp = bld_tmpdir(b, err);
+	if (!tmp)
+		return -1;
+	_cleanup_free_ char *tmpl = kiln_path_join(tmp, "out-XXXXXX");
 	if (!mkdtemp(tmpl))
 		return kiln_err_set(err, errno, "mkdtemp `%s`", tmpl);
 	_cleanup_free_ char *root = kiln_path_join(tmpl, "rootfs");

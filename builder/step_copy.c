@@ -184,7 +184,10 @@ static int add_archive(struct copy_job *j, const struct bld_node *node, const ch
                        struct kiln_err *err)
 {
 	j->no_index = true; /* the extracted tree goes away after the step */
-	_cleanup_free_ char *tmpl = kiln_path_join(img_store_tmpdir(j->st->b->s), "add-XXXXXX");
+	const char *tmp = bld_tmpdir(j->st->b, err);
+	if (!tmp)
+		return -1;
+	_cleanup_free_ char *tmpl = kiln_path_join(tmp, "add-XXXXXX");
 	if (!mkdtemp(tmpl))
 		return kiln_err_set(err, errno, "mkdtemp `%s`", tmpl);
 	kiln_strv_push(&j->temps, tmpl);

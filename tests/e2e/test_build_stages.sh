@@ -247,3 +247,12 @@ wait "$BPID"
 expect_eq "SIGTERM ends the build" "$?" "143"
 expect_eq "no temp file left" "$(ls -A "$ROOT/tmp" | grep -v '\.lock$' || true)" ""
 run_fail "nothing tagged" 1 kiln inspect slow:1
+
+# a build killed with -9 leaves its temp dir; the next build removes it
+mkdir -p "$ROOT/tmp/build-stale/add-x/root"
+echo x >"$ROOT/tmp/build-stale/add-x/root/f"
+: >"$ROOT/tmp/build-stale/.lock"
+run_ok "a build after a killed one" kiln build -q -f "$C/small.Dockerfile" "$C"
+[ ! -e "$ROOT/tmp/build-stale" ] && ok "the killed build's temp dir is gone" ||
+	not_ok "the killed build's temp dir is gone"
+expect_eq "and the new one left none" "$(ls -A "$ROOT/tmp" | grep -v '\.lock$' || true)" ""
