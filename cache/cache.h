@@ -78,7 +78,8 @@ bool cache_key_valid(const char *key);
 struct cache_ctx;
 /* Called for every entry under a hashed path (rel: relative to the
  * context root, '/'-separated): false leaves it out (and, for a
- * directory, everything under it). */
+ * directory, everything under it). May be called from several threads at
+ * once (the subdirectories of a hashed directory are walked in parallel). */
 typedef bool (*cache_select_fn)(void *ud, const char *rel, bool is_dir);
 /* The stat cache of dir lives at ROOT/cache/statcache/<hash of dir>. */
 int cache_ctx_open(const char *root, const char *dir, struct cache_ctx **out, struct kiln_err *err);

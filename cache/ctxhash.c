@@ -310,6 +310,106 @@ static int walk_dir(struct cache_ctx *c, struct walk *w, size_t at, cache_select
 	return r;
 }
 
+static void walk_release(struct walk *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->v[i].rel);
+		free(w->v[i].link);
+	}
+	free(w->v);
+}
+
+/* --- the walk on worker threads ------------------------------------------
+ * The hashed directory's children are listed here; each subdirectory's
+ * subtree is walked by whichever worker takes it, into a list of its own,
+ * spliced back in order (so stats of a wide tree use every core). */
+
+struct subwalk {
+	struct walk w;
+	int r;
+	struct kiln_err err;
+};
+struct walk_pool {
+	struct cache_ctx *c;
+	struct walk *top; /* the children, each a node (index 1...) */
+	struct subwalk *sub;
+	size_t n;
+	atomic_size_t next;
+	cache_select_fn sel;
+	void *ud;
+};
+
+static void *walk_worker(void *arg)
+{
+	struct walk_pool *p = arg;
+	for (;;) {
+		size_t i = atomic_fetch_add(&p->next, 1);
+		if (i >= p->n)
+			break;
+		struct node *n = &p->top->v[i + 1];
+		if (!S_ISDIR(n->st.st_mode))
+			continue;
+		struct subwalk *sw = &p->sub[i];
+		push(&sw->w, xstrdup(n->rel), &n->st, NULL);
+		sw->r = walk_dir(p->c, &sw->w, 0, p->sel, p->ud, &sw->err);
+		sw->w.v[0].end = sw->w.n;
+	}
+	return NULL;
+}
+
+static int walk_parallel(struct cache_ctx *c, struct walk *w, cache_select_fn sel, void *ud,
+                         struct kiln_err *err)
+{
+	struct child *v = NULL;
+	size_t n = 0;
+	struct walk top = {0};
+	push(&top, xstrdup(w->v[0].rel), &w->v[0].st, NULL);
+	int r = list_dir(c, w->v[0].rel, sel, ud, &v, &n, err);
+	for (size_t i = 0; i < n; i++) {
+		char *crel =
+		    *w->v[0].rel ? xasprintf("%s/%s", w->v[0].rel, v[i].name) : xstrdup(v[i].name);
+		push(&top, crel, &v[i].st, v[i].link);
+		v[i].link = NULL;
+	}
+	free_children(v, n, 0);
+	struct walk_pool p = {.c = c, .top = &top, .n = r == 0 ? n : 0, .sel = sel, .ud = ud};
+	p.sub = xcalloc(n + 1, sizeof(*p.sub));
+	pthread_t th[MAX_THREAD];
+	unsigned started = 0;
+	for (unsigned i = 1; i < c->threads && n > 1; i++)
+		if (pthread_create(&th[started], NULL, walk_worker, &p) == 0)
+			started++;
+	walk_worker(&p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	/* splice: each child, then its subtree with indices shifted */
+	for (size_t i = 0; i < n; i++) {
+		struct subwalk *sw = &p.sub[i];
+		if (r == 0 && sw->r < 0) {
+			kiln_err_move(err, &sw->err);
+			r = -1;
+		}
+		kiln_err_release(&sw->err);
+		struct node *tn = &top.v[i + 1];
+		if (r < 0 || !sw->w.n) {
+			if (r == 0)
+				push(w, TAKE_PTR(tn->rel), &tn->st, TAKE_PTR(tn->link));
+			walk_release(&sw->w);
+			continue;
+		}
+		size_t base = w->n;
+		KILN_GROW(w->v, w->cap, w->n + sw->w.n);
+		for (size_t k = 0; k < sw->w.n; k++) {
+			w->v[w->n] = sw->w.v[k];
+			w->v[w->n++].end += base;
+		}
+		free(sw->w.v);
+	}
+	free(p.sub);
+	walk_release(&top);
+	return r;
+}
+
 /* --- reading on worker threads ------------------------------------------ */
 
 struct pool {
@@ -436,15 +536,6 @@ static int store_listing(struct cache_ctx *c, const struct walk *w, const char *
 	return r;
 }
 
-static void walk_release(struct walk *w)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		free(w->v[i].rel);
-		free(w->v[i].link);
-	}
-	free(w->v);
-}
-
 /* Stat cache lookups; the rest is listed in *todo. */
 static void use_statcache(struct cache_ctx *c, struct walk *w, size_t **todo, size_t *n_todo)
 {
@@ -497,7 +588,7 @@ int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, vo
 	} else if (r == 0 && (r = check_type(rel, &st, err)) == 0) {
 		push(&w, xstrdup(rel), &st, NULL);
 		if (S_ISDIR(st.st_mode))
-			r = walk_dir(c, &w, 0, sel, ud, err);
+			r = walk_parallel(c, &w, sel, ud, err);
 		w.v[0].end = w.n;
 	}
 	if (r == 0) {

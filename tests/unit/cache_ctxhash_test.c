@@ -283,6 +283,11 @@ static void threads(void)
 	kiln_rm_rf(scdir, NULL);
 	T_OK(hash("many", h2, &st, 2) == 0 && st.files_read == 64, "two threads read 64 files");
 	T_STREQ(h2, h1, "same hash with one or two threads");
+	/* the root: its subdirectories walked by different threads */
+	char r1[33], r2[33];
+	T_OK(hash("", r1, NULL, 1) == 0 && hash("", r2, NULL, 2) == 0,
+	     "root hashed on 1 and 2 threads");
+	T_STREQ(r2, r1, "same tree hash whichever thread walked which directory");
 	free(scdir);
 	free(d);
 }
