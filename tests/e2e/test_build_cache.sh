@@ -138,6 +138,9 @@ expect_contains "builder history ls shows tags" "$OUT" "app:1"
 OUT=$(kiln builder history inspect last 2>&1)
 expect_contains "builder history inspect shows each step" "$OUT" "[7/7] COPY . /all (line 7)"
 run_fail "builder history inspect of an unknown build" 1 kiln builder history inspect ffff0000
+N_REC=$(ls "$ROOT/cache/records" | wc -l)
+expect_eq "system df counts the build cache records" \
+	"$(kiln system df | awk '/^Build Cache/ {print $3}')" "$N_REC"
 run_fail "builder prune with a bad filter is a usage error" 125 kiln builder prune --filter what=1 -f
 run_fail "builder prune with a bad size is a usage error" 125 kiln builder prune --keep-storage 1x -f
 kiln rmi -f app:1 >/dev/null 2>&1
