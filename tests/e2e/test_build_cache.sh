@@ -128,6 +128,14 @@ kiln image prune -f >/dev/null 2>&1
 build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=other "$C" || not_ok "after image prune"
 expect_eq "image prune never breaks the cache" "$(misses)" 0
 
+# a changed base image (same layers, another config): FROM's first step misses, both IDs named
+OLD_BASE=$(kiln inspect -f '{{.Id}}' busybox)
+kiln import -m busybox -c 'CMD ["sh", "-l"]' "$BB" busybox:latest >/dev/null || not_ok "re-import busybox"
+NEW_BASE=$(kiln inspect -f '{{.Id}}' busybox)
+build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=other "$C" || not_ok "build on a new base"
+expect_contains "a changed base image misses and names both IDs" "$OUT" \
+	"cache miss: base image changed: $OLD_BASE -> $NEW_BASE"
+
 # --- builder du, history, prune ------------------------------------------------
 OUT=$(kiln builder du 2>&1)
 expect_contains "builder du lists records" "$OUT" "RECLAIMABLE"
