@@ -87,6 +87,7 @@ struct bld_opts {
 	const char *iidfile;     /* write the image ID there */
 	/* --cache-report: the cache's story (hits, misses, reasons) as JSON there */
 	const char *cache_report;
+	char *const *no_cache_filter; /* stages (names or indexes) built without the cache */
 	const struct bld_output *outputs;
 	size_t n_outputs;
 	bool no_cache, pull;

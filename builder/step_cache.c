@@ -10,6 +10,7 @@
  * every step hits makes the same image ID, as BuildKit's does. */
 #include <inttypes.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "step_cache-internal.h"
@@ -213,12 +214,26 @@ static struct cache_step_info *add_info(struct bld_stage *st, const struct bld_s
 	return cache_build_add(&c->hist, &s);
 }
 
+/* --no-cache-filter names the stage (by name or index)? */
+static bool filtered(const struct bld_stage *st)
+{
+	char idx[16];
+	snprintf(idx, sizeof(idx), "%d", st->index);
+	for (char *const *f = st->b->o->no_cache_filter; f && *f; f++)
+		if ((st->st->name && !strcasecmp(*f, st->st->name)) || !strcmp(*f, idx))
+			return true;
+	return false;
+}
+
 static char *miss_reason(struct bld_stage *st, struct cache_step_info *info, bool gone,
                          bool uncacheable)
 {
 	struct bld_cache *c = st->b->cache;
 	if (st->b->o->no_cache)
 		return xstrdup("cache disabled (--no-cache)");
+	if (filtered(st))
+		return xasprintf("cache disabled for stage `%s` (--no-cache-filter)",
+		                 st->st->name ? st->st->name : "");
 	if (uncacheable)
 		return xstrdup("ADD of a URL without --checksum is fetched again every build");
 	if (gone)
@@ -247,7 +262,7 @@ bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *st
 	struct kiln_err e = KILN_ERR_INIT;
 	pthread_mutex_lock(&c->mu);
 	struct pending *p = &c->pend[step->id];
-	if (!b->o->no_cache && !p->uncacheable &&
+	if (!b->o->no_cache && !p->uncacheable && !filtered(st) &&
 	    cache_record_lookup(b->s, key, &rec, &hit, &gone, &e) < 0) {
 		kiln_debug("cache lookup: %s", e.msg);
 		kiln_err_release(&e);

@@ -8,7 +8,7 @@
 #include "image.h"
 
 struct build_flags {
-	struct kiln_strv tags, build_args, labels, outputs;
+	struct kiln_strv tags, build_args, labels, outputs, no_cache_filter;
 	const char *file, *target, *platform, *network, *progress, *iidfile, *cache_report;
 	bool no_cache, pull, quiet;
 };
@@ -57,6 +57,7 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	                     .network = f->network,
 	                     .iidfile = f->iidfile,
 	                     .cache_report = f->cache_report,
+	                     .no_cache_filter = f->no_cache_filter.v,
 	                     .outputs = outs,
 	                     .n_outputs = f->outputs.n,
 	                     .no_cache = f->no_cache,
@@ -101,6 +102,8 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	    OPT_STRING(0, "network", &f.network, "string",
 	               "Set the networking mode for the RUN instructions during build"),
 	    OPT_BOOL(0, "no-cache", &f.no_cache, "Do not use cache when building the image"),
+	    OPT_STRV(0, "no-cache-filter", &f.no_cache_filter, "stringArray",
+	             "Do not cache specified stages"),
 	    OPT_STRV('o', "output", &f.outputs, "stringArray",
 	             "Output destination (format: \"type=local,dest=path\")"),
 	    OPT_STRING(0, "platform", &f.platform, "string",
@@ -126,5 +129,6 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&f.build_args);
 	kiln_strv_release(&f.labels);
 	kiln_strv_release(&f.outputs);
+	kiln_strv_release(&f.no_cache_filter);
 	return r;
 }

@@ -151,6 +151,15 @@ expect_eq "system df counts the build cache records" \
 	"$(kiln system df | awk '/^Build Cache/ {print $3}')" "$N_REC"
 run_fail "builder prune with a bad filter is a usage error" 125 kiln builder prune --filter what=1 -f
 run_fail "builder prune with a bad size is a usage error" 125 kiln builder prune --keep-storage 1x -f
+# --no-cache-filter: only the named stage runs again
+printf 'FROM busybox AS base\nCOPY package.json /p/\nFROM base AS app\nCOPY src /s\n' >"$C/Dockerfile.multi"
+build -f "$C/Dockerfile.multi" -t multi:1 "$C" || not_ok "multi-stage build"
+build -f "$C/Dockerfile.multi" -t multi:1 --no-cache-filter app "$C" || not_ok "--no-cache-filter"
+expect_eq "--no-cache-filter app: one step runs" "$(misses)" 1
+expect_contains "--no-cache-filter is the reason" "$OUT" \
+	"cache miss: cache disabled for stage \`app\` (--no-cache-filter)"
+expect_eq "the other stage hits" "$(cached)" 1
+
 kiln rmi -f app:1 >/dev/null 2>&1
 run_ok "builder prune -a -f" kiln builder prune -a -f
 expect_contains "prune reports the space" "$OUT" "Total:"
