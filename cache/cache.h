@@ -161,7 +161,9 @@ int cache_build_load_last(struct img_store *s, const char *target_key, struct ca
                           bool *found, struct kiln_err *err);
 int cache_build_load(struct img_store *s, const char *id, struct cache_build *out,
                      struct kiln_err *err);
-/* Stores the build and makes it the last of its target. */
+/* Stores the build and makes it the last of its target; only the newest
+ * CACHE_HISTORY_KEEP build records are kept. */
+#define CACHE_HISTORY_KEEP 100
 int cache_build_store(struct img_store *s, const struct cache_build *b, struct kiln_err *err);
 /* Ids of stored builds, oldest first. */
 int cache_build_list(struct img_store *s, struct kiln_strv *ids, struct kiln_err *err);

@@ -166,6 +166,14 @@ int cache_build_store(struct img_store *s, const struct cache_build *b, struct k
 	    kiln_write_file_atomic(file, data, len, 0600, err) < 0 ||
 	    kiln_write_file_atomic(last, b->id, strlen(b->id), 0600, err) < 0)
 		return kiln_err_wrap(err, "storing build record");
+	/* the oldest records beyond CACHE_HISTORY_KEEP go */
+	struct kiln_strv ids = KILN_STRV_INIT;
+	if (cache_build_list(s, &ids, NULL) == 0)
+		for (size_t i = 0; i + CACHE_HISTORY_KEEP < ids.n; i++) {
+			_cleanup_free_ char *old = xasprintf("%s/%s", dir, ids.v[i]);
+			unlink(old);
+		}
+	kiln_strv_release(&ids);
 	return 0;
 }
 

@@ -209,6 +209,28 @@ static void files(const char *base, const char *root)
 	free(ctx);
 }
 
+static void history_cap(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	char first[33] = "";
+	for (int i = 0; i < CACHE_HISTORY_KEEP + 1; i++) {
+		struct cache_build b;
+		cache_build_init(&b, "/cap", "Dockerfile", "", "");
+		b.id[31] = "0123456789abcdef"[i % 16]; /* unique within the same ns */
+		b.id[30] = "0123456789abcdef"[i / 16 % 16];
+		if (!i)
+			snprintf(first, sizeof(first), "%s", b.id);
+		cache_build_store(s, &b, &err);
+		cache_build_release(&b);
+	}
+	struct kiln_strv ids = KILN_STRV_INIT;
+	cache_build_list(s, &ids, &err);
+	T_INTEQ(ids.n, CACHE_HISTORY_KEEP, "only the newest build records are kept");
+	T_OK(!kiln_strv_contains(&ids, first), "the oldest went");
+	kiln_strv_release(&ids);
+	kiln_err_release(&err);
+}
+
 int main(void)
 {
 	const char *t = getenv("KILN_TEST_TMP") ? getenv("KILN_TEST_TMP") : "/tmp";
@@ -223,6 +245,7 @@ int main(void)
 		tap_skip_all("cannot open a store");
 	history();
 	files(base, root);
+	history_cap();
 	img_store_close(s);
 	kiln_rm_rf(base, NULL);
 	free(root);
