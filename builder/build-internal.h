@@ -154,6 +154,7 @@ struct bld_build {
 	pthread_cond_t cv;
 	bool failed;
 	struct kiln_err first_err; /* the first stage failure */
+	struct bld_cache *cache;   /* step_cache.c */
 };
 
 /* stage.c */
@@ -192,7 +193,13 @@ char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step);
 int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
                   struct kiln_err *err);
 
-/* step_key.c: the cache seam (ARCHITECTURE.md decision 2). */
+/* step_key.c, step_cache.c: the cache seam (ARCHITECTURE.md decision 2).
+ * bld_cache_open after the graph is built, bld_cache_finish once the build
+ * is over (the build record, --cache-report, the stat cache). A step's
+ * history entry and the image take bld_stage_created(). */
+int bld_cache_open(struct bld_build *b, struct kiln_err *err);
+void bld_cache_finish(struct bld_build *b, bool ok);
+const char *bld_stage_created(const struct bld_stage *st);
 int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65],
                  struct kiln_err *err);
 bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *step);

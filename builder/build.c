@@ -448,8 +448,9 @@ static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_e
 		img_map_set(&c->config.labels, k, eq ? eq : "");
 		c->has_config = true;
 	}
+	char *created = xstrdup(bld_stage_created(st)); /* may be c->created */
 	free(c->created);
-	c->created = xstrdup(b->created);
+	c->created = created;
 	if (!c->rootfs_type)
 		c->rootfs_type = xstrdup("layers");
 	size_t n_tags = 0;
@@ -557,9 +558,14 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 		r = prepare(&b, err);
 	}
 	if (r == 0)
+		r = bld_cache_open(&b, err);
+	if (r == 0)
 		r = run_stages(&b, err);
 	if (r == 0)
 		r = finish(&b, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	bld_cache_finish(&b, r == 0);
 	if (r < 0 && b.err_line > 0)
 		res->excerpt =
 		    df_source_excerpt(b.dockerfile_text, b.dockerfile_len, b.err_line, b.err_line);

@@ -9,7 +9,8 @@
  * URLs), step_workdir.c, step_run.c (RUN: the runtime seam), rootfs.c
  * (read-only lookups through a stage's layer snapshots: passwd, group,
  * destination paths), context.c (the context where it lies, .dockerignore),
- * step_key.c (the cache-key hook), output.c (--output exporters),
+ * step_key.c and step_cache.c (cache keys, lookups, records, the build's
+ * history and --cache-report), output.c (--output exporters),
  * progress.c (plain and json printers), progress_tty.c (the live tty
  * frame). */
 #ifndef KILN_BUILDER_H
@@ -88,6 +89,9 @@ struct bld_opts {
 	char *const *secrets;
 	char *const *ssh;
 	const char *iidfile; /* write the image ID there */
+	/* --cache-report: the cache's story (hits, misses, reasons) as JSON there */
+	const char *cache_report;
+	char *const *no_cache_filter; /* stages (names or indexes) built without the cache */
 	const struct bld_output *outputs;
 	size_t n_outputs;
 	bool no_cache, pull;
@@ -96,6 +100,7 @@ struct bld_result {
 	char image_id[KILN_DIGEST_LEN];
 	size_t steps, cached; /* steps that ran, steps from the cache */
 	double secs;
+	double saved; /* what the cached steps took when they ran */
 	/* on failure: BuildKit's framed excerpt of the failing instruction's
 	 * lines (or NULL), for the CLI to print under the error */
 	char *excerpt;

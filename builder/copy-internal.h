@@ -64,6 +64,10 @@ int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld
 int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
                      struct bld_vindex **index, struct kiln_err *err);
 void copy_job_release(struct copy_job *j);
+/* Expands a source's wildcards through the tree (step_copy.c; also used
+ * by the cache key, step_key.c). */
+int copy_glob_tree(const struct bld_tree *t, const char *pattern, struct kiln_strv *out,
+                   struct kiln_err *err);
 /* Applies an octal or symbolic (u+x,go-w,a=rX) --chmod to mode. */
 int copy_chmod(const char *spec, mode_t mode, mode_t *out, struct kiln_err *err);
 

@@ -37,7 +37,7 @@ static void add_history(struct bld_stage *st, const char *created_by, bool empty
 	c->history = xreallocarray(c->history, c->n_history + 1, sizeof(*c->history));
 	struct img_history *h = &c->history[c->n_history++];
 	memset(h, 0, sizeof(*h));
-	h->created = xstrdup(st->b->created);
+	h->created = xstrdup(bld_stage_created(st));
 	h->created_by = xstrdup(created_by);
 	h->comment = xstrdup(HISTORY_COMMENT);
 	h->empty_layer = empty;
@@ -237,7 +237,7 @@ static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, st
 	char key[65];
 	if (bld_step_key(st, step, key, err) < 0)
 		return -1;
-	*cached = !st->b->o->no_cache && bld_cache_lookup(st, key, step);
+	*cached = bld_cache_lookup(st, key, step); /* --no-cache: a miss with its reason */
 	int r = 0;
 	if (!*cached) {
 		switch (step->x.kind) {

@@ -64,8 +64,8 @@ static char *dest_path(const struct bld_stage *st, const char *dest, bool *dir_f
 }
 
 /* Expands wildcards component by component through the tree. */
-static int glob_tree(const struct bld_tree *t, const char *pattern, struct kiln_strv *out,
-                     struct kiln_err *err)
+int copy_glob_tree(const struct bld_tree *t, const char *pattern, struct kiln_strv *out,
+                   struct kiln_err *err)
 {
 	struct kiln_strv cur = KILN_STRV_INIT;
 	kiln_strv_push(&cur, "");
@@ -323,7 +323,7 @@ static int add_source(struct copy_job *j, const struct bld_tree *t, const char *
 	struct kiln_strv matches = KILN_STRV_INIT;
 	int r = 0;
 	if (has_glob(src))
-		r = glob_tree(t, src, &matches, err);
+		r = copy_glob_tree(t, src, &matches, err);
 	else
 		kiln_strv_push(&matches, src);
 	const char *where = t->ctx ? "the build context" : "the source stage";

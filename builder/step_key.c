@@ -1,68 +1,160 @@
-/* The cache seam (ARCHITECTURE.md decision 2). The step loop in stage.c is
- * key -> lookup -> execute -> record; the cache issue (13) fills in the
- * content part of the preimage (COPY/ADD sources hashed by cache/) and the
- * records. What is here: a versioned preimage over what the step sees
- * (parent key, op kind, the expanded instruction, env, workdir, user,
- * shell; proxy args never enter it), hashed with XXH3-128; lookups miss
- * and nothing is recorded yet. */
+/* The cache key of a step (ARCHITECTURE.md decision 2): a preimage of
+ * named fields (cache/cache.h) over what the step sees, hashed with
+ * XXH3-128. Fields, in order: format, parent (the previous step's key;
+ * for the first step on an image, the chain of its layers and the
+ * platform), base (the stage's base image ID), op, instr (the expanded
+ * instruction), heredoc bodies, env, arg (proxy args left out, secrets
+ * masked), workdir, user, shell, network (RUN), and for COPY/ADD one
+ * src + input pair per source: the context content hash (cache/ctxhash.c:
+ * .dockerignore and --exclude applied, symlinks never followed out),
+ * the source stage's key, the source image's ID, or a URL with its
+ * --checksum. The step loop (stage.c) is key -> lookup -> execute ->
+ * record; lookup and record are in step_cache.c. */
 #include <string.h>
 
-#include "build-internal.h"
+#include "cache.h"
+#include "copy-internal.h"
+#include "step_cache-internal.h"
 
-#define KEY_FORMAT "kiln-step-key-v0"
+struct sel {
+	const struct bld_context *ctx;
+	const struct df_ignore *excl;
+	const char *base; /* the source's path in the context ("" = root) */
+};
 
-static void add_field(struct kiln_buf *b, const char *name, const char *value)
+/* What a COPY of the context reads: visible through .dockerignore, not
+ * matched by --exclude (relative to the source, as copy_add_tree does). */
+static bool select_cb(void *ud, const char *rel, bool is_dir)
 {
-	kiln_buf_addf(b, NULL, "%s %zu:%s\n", name, value ? strlen(value) : 0, value ? value : "");
+	const struct sel *s = ud;
+	if (!bld_context_visible(s->ctx, rel, is_dir))
+		return false;
+	if (!s->excl)
+		return true;
+	size_t bl = strlen(s->base);
+	const char *erel = bl && !strncmp(rel, s->base, bl) && rel[bl] == '/' ? rel + bl + 1 : rel;
+	return !df_ignore_match(s->excl, erel);
 }
 
-static void add_list(struct kiln_buf *b, const char *name, char *const *v)
+static bool is_url(const char *s)
 {
-	for (size_t i = 0; v && v[i]; i++)
-		add_field(b, name, v[i]);
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+/* One context source (wildcards expanded): a src field and one input
+ * field per match. */
+static int context_inputs(struct bld_stage *st, const struct df_copy *c, const char *src,
+                          struct df_ignore *excl, struct cache_fields *pre, struct kiln_err *err)
+{
+	struct bld_build *b = st->b;
+	struct bld_tree t = {.ctx = &b->ctx};
+	struct kiln_strv matches = KILN_STRV_INIT;
+	int r = 0;
+	if (strpbrk(src, "*?["))
+		r = copy_glob_tree(&t, src, &matches, err);
+	else
+		kiln_strv_push(&matches, src);
+	(void)c;
+	for (size_t i = 0; i < matches.n && r == 0; i++) {
+		struct bld_node n = {0};
+		bool found = false;
+		r = bld_tree_resolve(&t, matches.v[i], true, &n, &found, err);
+		if (r == 0 && !found) {
+			cache_fields_addf(pre, "input", "missing:%s", matches.v[i]);
+		} else if (r == 0) {
+			struct sel s = {.ctx = &b->ctx, .excl = excl, .base = n.real};
+			char hex[33];
+			r = bld_cache_hash_context(b, n.real, select_cb, &s, hex, err);
+			if (r == 0)
+				cache_fields_add(pre, "input", hex);
+		}
+		bld_node_release(&n);
+	}
+	kiln_strv_release(&matches);
+	return r;
+}
+
+static int copy_inputs(struct bld_stage *st, const struct bld_step *step, struct cache_fields *pre,
+                       bool *uncacheable, struct kiln_err *err)
+{
+	const struct df_copy *c = &step->x.u.copy;
+	const struct df_copy *orig = &step->in->u.copy;
+	for (size_t i = 0; i < c->n_contents; i++)
+		cache_fields_add(pre, "heredoc", c->contents[i].content);
+	if (orig->from_stage >= 0) { /* the source stage's result */
+		if (bld_stage_need(st->b, orig->from_stage, err) < 0)
+			return -1;
+		cache_fields_addf(pre, "input", "stage:%s", st->b->stages[orig->from_stage].key);
+		return 0;
+	}
+	if (orig->from) {
+		struct img_image *img = NULL;
+		if (bld_image_load(st->b, c->from, &img, err) < 0)
+			return kiln_err_wrap(err, "--from=%s", c->from);
+		cache_fields_addf(pre, "input", "image:%s", img->id);
+		img_image_free(img);
+		return 0;
+	}
+	struct df_ignore *excl = NULL;
+	if (c->excludes.n) {
+		struct kiln_buf eb;
+		kiln_buf_init(&eb, KILN_BUF_NOLIMIT, NULL);
+		for (size_t i = 0; i < c->excludes.n; i++)
+			kiln_buf_addf(&eb, NULL, "%s\n", c->excludes.v[i]);
+		int r = df_ignore_parse(kiln_buf_str(&eb), eb.len, &excl, err);
+		kiln_buf_release(&eb);
+		if (r < 0)
+			return kiln_err_wrap(err, "--exclude");
+	}
+	int r = 0;
+	for (size_t i = 0; i < c->srcs.n && r == 0; i++) {
+		const char *src = c->srcs.v[i];
+		cache_fields_add(pre, "src", src);
+		if (step->x.kind == DF_I_ADD && is_url(src)) {
+			if (c->checksum)
+				cache_fields_addf(pre, "input", "url:%s@%s", src, c->checksum);
+			else
+				*uncacheable = true; /* fetched again each time */
+			continue;
+		}
+		r = context_inputs(st, c, src, excl, pre, err);
+	}
+	df_ignore_free(excl);
+	return r;
 }
 
 int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65],
                  struct kiln_err *err)
 {
-	(void)err;
-	struct kiln_buf b;
-	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	add_field(&b, "format", KEY_FORMAT);
-	add_field(&b, "parent", st->key);
-	add_field(&b, "op", df_instr_name(step->x.kind));
+	struct cache_fields pre = {0};
+	bool uncacheable = false;
+	cache_fields_add(&pre, "format", CACHE_KEY_FORMAT);
+	cache_fields_add(&pre, "parent", st->key);
+	const char *base = bld_cache_stage_base(st);
+	if (base)
+		cache_fields_add(&pre, "base", base);
+	cache_fields_add(&pre, "op", df_instr_name(step->x.kind));
 	_cleanup_free_ char *op = df_instr_format(&step->x);
-	add_field(&b, "instr", op);
-	add_list(&b, "env", st->cfg->config.env);
-	for (size_t i = 0; i < st->args.n; i++) {
-		size_t kl = strcspn(st->args.v[i], "=");
-		_cleanup_free_ char *k = xstrndup(st->args.v[i], kl);
-		if (!df_arg_is_predefined(k))
-			add_field(&b, "arg", st->args.v[i]);
+	cache_fields_add(&pre, "instr", op);
+	for (char **e = st->cfg->config.env; e && *e; e++)
+		cache_fields_add_var(&pre, "env", *e);
+	for (size_t i = 0; i < st->args.n; i++)
+		cache_fields_add_var(&pre, "arg", st->args.v[i]);
+	cache_fields_add(&pre, "workdir", st->cfg->config.working_dir);
+	cache_fields_add(&pre, "user", st->cfg->config.user);
+	for (char **s = st->cfg->config.shell; s && *s; s++)
+		cache_fields_add(&pre, "shell", *s);
+	if (step->x.kind == DF_I_RUN)
+		cache_fields_add(&pre, "network",
+		                 st->b->o->network ? st->b->o->network : "default");
+	int r = 0;
+	if (step->x.kind == DF_I_COPY || step->x.kind == DF_I_ADD)
+		r = copy_inputs(st, step, &pre, &uncacheable, err);
+	if (r < 0) {
+		cache_fields_release(&pre);
+		return -1;
 	}
-	add_field(&b, "workdir", st->cfg->config.working_dir);
-	add_field(&b, "user", st->cfg->config.user);
-	add_list(&b, "shell", st->cfg->config.shell);
-	struct kiln_xxh128 h;
-	kiln_xxh128(kiln_buf_str(&b), b.len, &h);
-	char hex[33];
-	kiln_xxh128_hex(&h, hex);
-	snprintf(key, 65, "%s", hex);
-	kiln_buf_release(&b);
+	cache_key(&pre, CACHE_HASH_XXH128, key);
+	bld_cache_pending(st, step, &pre, uncacheable);
 	return 0;
-}
-
-bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *step)
-{
-	(void)st;
-	(void)key;
-	(void)step;
-	return false;
-}
-
-void bld_cache_record(struct bld_stage *st, const char *key, const struct bld_step *step)
-{
-	(void)st;
-	(void)key;
-	(void)step;
 }

@@ -135,6 +135,10 @@ int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_build.c */
 int cmd_build(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_builder.c: the build cache */
+int cmd_builder_du(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_builder_history(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_builder_prune(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_image_io.c */
 int cmd_import(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_load(int argc, char **argv, struct kiln_ctx *ctx);

@@ -8,8 +8,8 @@
 #include "image.h"
 
 struct build_flags {
-	struct kiln_strv tags, build_args, labels, outputs, secrets, ssh;
-	const char *file, *target, *platform, *network, *progress, *iidfile;
+	struct kiln_strv tags, build_args, labels, outputs, secrets, ssh, no_cache_filter;
+	const char *file, *target, *platform, *network, *progress, *iidfile, *cache_report;
 	bool no_cache, pull, quiet;
 };
 
@@ -25,8 +25,8 @@ static int parse_outputs(struct kiln_ctx *ctx, const struct kiln_strv *specs,
 
 static void print_summary(const struct bld_result *res, const struct build_flags *f)
 {
-	fprintf(stderr, "kiln: built %s in %.1fs (%zu steps run, %zu cached)\n", res->image_id,
-	        res->secs, res->steps, res->cached);
+	fprintf(stderr, "kiln: built %s in %.1fs (%zu steps run, %zu cached, %.1fs saved)\n",
+	        res->image_id, res->secs, res->steps, res->cached, res->saved);
 	for (size_t i = 0; i < f->tags.n; i++) {
 		char *n = img_ref_normalize(f->tags.v[i], NULL);
 		fprintf(stderr, "kiln: tagged %s\n", n ? n : f->tags.v[i]);
@@ -58,6 +58,8 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	                     .secrets = f->secrets.v,
 	                     .ssh = f->ssh.v,
 	                     .iidfile = f->iidfile,
+	                     .cache_report = f->cache_report,
+	                     .no_cache_filter = f->no_cache_filter.v,
 	                     .outputs = outs,
 	                     .n_outputs = f->outputs.n,
 	                     .no_cache = f->no_cache,
@@ -93,6 +95,8 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	struct build_flags f = {.progress = "auto"};
 	const struct kiln_opt opts[] = {
 	    OPT_STRV(0, "build-arg", &f.build_args, "list", "Set build-time variables"),
+	    OPT_STRING(0, "cache-report", &f.cache_report, "string",
+	               "Write the cache hits, misses and their reasons as JSON to the file"),
 	    OPT_STRING('f', "file", &f.file, "string",
 	               "Name of the Dockerfile (default: \"PATH/Dockerfile\")"),
 	    OPT_STRING(0, "iidfile", &f.iidfile, "string", "Write the image ID to the file"),
@@ -100,6 +104,8 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	    OPT_STRING(0, "network", &f.network, "string",
 	               "Set the networking mode for the RUN instructions during build"),
 	    OPT_BOOL(0, "no-cache", &f.no_cache, "Do not use cache when building the image"),
+	    OPT_STRV(0, "no-cache-filter", &f.no_cache_filter, "stringArray",
+	             "Do not cache specified stages"),
 	    OPT_STRV('o', "output", &f.outputs, "stringArray",
 	             "Output destination (format: \"type=local,dest=path\")"),
 	    OPT_STRING(0, "platform", &f.platform, "string",
@@ -132,5 +138,6 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&f.outputs);
 	kiln_strv_release(&f.secrets);
 	kiln_strv_release(&f.ssh);
+	kiln_strv_release(&f.no_cache_filter);
 	return r;
 }

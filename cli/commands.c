@@ -55,6 +55,9 @@ static const struct kiln_cmd container_commands[] = {
 
 static const struct kiln_cmd builder_commands[] = {
     {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
+    {"du", cmd_builder_du, S, "Disk usage of the build cache", NULL},
+    {"history", cmd_builder_history, S, "Past builds, each step with why it ran", NULL},
+    {"prune", cmd_builder_prune, S, "Remove build cache", NULL},
     {0},
 };
 

@@ -211,7 +211,8 @@ expect_contains "json start events" "$OUT" '{"event":"start","vertex":3,"name":"
 expect_contains "json done events" "$OUT" '{"event":"done","vertex":3,'
 n_bad=$(printf '%s\n' "$OUT" | grep '^{' | python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if not isinstance(json.loads(l), dict)))')
 expect_eq "every event line is a JSON object" "$n_bad" "0"
-run_ok "--progress=plain" kiln build --progress=plain -t prog:1 "$C"
+# --no-cache: the same steps just ran, and a step that runs prints DONE
+run_ok "--progress=plain" kiln build --progress=plain --no-cache -t prog:1 "$C"
 expect_contains "plain: BuildKit's step line" "$OUT" "#3 [2/3] COPY a.txt /a"
 expect_contains "plain: DONE line" "$OUT" "#3 DONE "
 expect_contains "plain: summary with the tag" "$OUT" "tagged docker.io/library/prog:1"

@@ -1,0 +1,326 @@
+/* The cache in the step loop: lookup (a hit reuses the recorded layer and
+ * creation time without running anything or unpacking a layer; a miss
+ * prints its reason, explained against the last build of the target),
+ * record (the layer, the created time, the duration, the preimage), and
+ * the build's story: history record, --cache-report, the time hits saved.
+ *
+ * History times: each history entry, and the image, take the created time
+ * of the last layer step before them (the recorded one on a hit, this
+ * build's time on a miss; the base image's before any), so a rebuild where
+ * every step hits makes the same image ID, as BuildKit's does. */
+#include <inttypes.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "step_cache-internal.h"
+
+struct stage_slot {
+	char *clock;  /* created time of its last layer step */
+	char *missed; /* name of its last step that missed */
+	char *base;   /* "sha256:..." of its base image */
+	bool base_done;
+};
+
+struct pending {
+	struct cache_fields pre;
+	bool uncacheable, used;
+	struct timespec t0;
+	size_t info; /* index in hist.steps, set at lookup */
+};
+
+struct bld_cache {
+	pthread_mutex_t mu;
+	struct cache_ctx *ctx; /* opened on first use */
+	struct stage_slot *slots;
+	size_t n_slots;
+	struct pending *pend; /* by vertex id */
+	size_t n_pend;
+	struct cache_build hist, prev;
+	bool have_prev;
+	double saved;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int bld_cache_open(struct bld_build *b, struct kiln_err *err)
+{
+	(void)err;
+	struct bld_cache *c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	c->n_slots = b->g.n_stages;
+	c->slots = xcalloc(c->n_slots + 1, sizeof(*c->slots));
+	const struct bld_opts *o = b->o;
+	_cleanup_free_ char *ctxdir = strcmp(o->context, "-") ? realpath(o->context, NULL) : NULL;
+	struct kiln_buf tags;
+	kiln_buf_init(&tags, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; o->tags && o->tags[i]; i++)
+		kiln_buf_addf(&tags, NULL, "%s%s", i ? "," : "", o->tags[i]);
+	cache_build_init(&c->hist, ctxdir ? ctxdir : o->context,
+	                 o->dockerfile ? o->dockerfile : "Dockerfile", o->target,
+	                 kiln_buf_str(&tags));
+	kiln_buf_release(&tags);
+	c->hist.no_cache = o->no_cache;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (cache_build_load_last(b->s, c->hist.target_key, &c->prev, &c->have_prev, &e) < 0) {
+		kiln_debug("previous build record unreadable: %s", e.msg);
+		kiln_err_release(&e);
+	}
+	b->cache = c;
+	return 0;
+}
+
+/* Stores the build's story (on success), writes --cache-report and the
+ * stat cache. */
+void bld_cache_finish(struct bld_build *b, bool ok)
+{
+	struct bld_cache *c = b->cache;
+	if (!c)
+		return;
+	struct kiln_err e = KILN_ERR_INIT;
+	c->hist.secs = b->res->secs;
+	snprintf(c->hist.image_id, sizeof(c->hist.image_id), "%s", b->res->image_id);
+	if (ok && cache_build_store(b->s, &c->hist, &e) < 0) {
+		kiln_debug("build record not stored: %s", e.msg);
+		kiln_err_release(&e);
+	}
+	if (b->o->cache_report) {
+		_cleanup_free_ char *json = cache_build_report_json(&c->hist);
+		if (kiln_write_file_atomic(b->o->cache_report, json, strlen(json), 0644, &e) < 0) {
+			kiln_strv_pushf(&b->res->warnings, "--cache-report: %s", e.msg);
+			kiln_err_release(&e);
+		}
+	}
+	if (c->ctx) {
+		if (b->ctx.tmp) /* a context from stdin lies in a new temp dir each time */
+			cache_ctx_free(c->ctx);
+		else if (cache_ctx_close(c->ctx, &e) < 0) {
+			kiln_debug("stat cache not written: %s", e.msg);
+			kiln_err_release(&e);
+		}
+	}
+	b->res->saved = c->saved;
+	for (size_t i = 0; i < c->n_slots; i++) {
+		free(c->slots[i].clock);
+		free(c->slots[i].missed);
+		free(c->slots[i].base);
+	}
+	free(c->slots);
+	for (size_t i = 0; i < c->n_pend; i++)
+		cache_fields_release(&c->pend[i].pre);
+	free(c->pend);
+	cache_build_release(&c->hist);
+	if (c->have_prev)
+		cache_build_release(&c->prev);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	b->cache = NULL;
+}
+
+const char *bld_stage_created(const struct bld_stage *st)
+{
+	const struct bld_build *b = st->b;
+	if (b->epoch >= 0 || !b->cache || (size_t)st->index >= b->cache->n_slots)
+		return b->created;
+	const struct stage_slot *s = &b->cache->slots[st->index];
+	if (s->clock)
+		return s->clock;
+	return st->cfg && st->cfg->created ? st->cfg->created : b->created;
+}
+
+static void set_clock(struct bld_stage *st, const char *created)
+{
+	struct stage_slot *s = &st->b->cache->slots[st->index];
+	free(s->clock);
+	s->clock = xstrdup(created);
+}
+
+int bld_cache_hash_context(struct bld_build *b, const char *rel, cache_select_fn sel, void *ud,
+                           char hex[33], struct kiln_err *err)
+{
+	struct bld_cache *c = b->cache;
+	pthread_mutex_lock(&c->mu);
+	int r = 0;
+	if (!c->ctx)
+		r = cache_ctx_open(img_store_root(b->s), b->ctx.dir, &c->ctx, err);
+	if (r == 0)
+		r = cache_ctx_hash(c->ctx, rel, sel, ud, hex, err);
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+const char *bld_cache_stage_base(struct bld_stage *st)
+{
+	struct stage_slot *s = &st->b->cache->slots[st->index];
+	if (s->base_done)
+		return s->base;
+	s->base_done = true;
+	const char *name = st->st->base_expanded;
+	if (st->st->base_stage >= 0 || !strcasecmp(name, "scratch"))
+		return NULL;
+	struct img_image *img = NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (bld_image_load(st->b, name, &img, &e) == 0) {
+		s->base = xstrdup(img->id);
+		img_image_free(img);
+	}
+	kiln_err_release(&e);
+	return s->base;
+}
+
+void bld_cache_pending(struct bld_stage *st, const struct bld_step *step, struct cache_fields *pre,
+                       bool uncacheable)
+{
+	struct bld_cache *c = st->b->cache;
+	pthread_mutex_lock(&c->mu);
+	if ((size_t)step->id >= c->n_pend) {
+		size_t n = (size_t)step->id + 16;
+		c->pend = xreallocarray(c->pend, n, sizeof(*c->pend));
+		memset(c->pend + c->n_pend, 0, (n - c->n_pend) * sizeof(*c->pend));
+		c->n_pend = n;
+	}
+	struct pending *p = &c->pend[step->id];
+	cache_fields_release(&p->pre);
+	p->pre = *pre;
+	memset(pre, 0, sizeof(*pre));
+	p->uncacheable = uncacheable;
+	p->used = true;
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Adds the step to the build's story (under c->mu). */
+static struct cache_step_info *add_info(struct bld_stage *st, const struct bld_step *step,
+                                        struct pending *p, const char *key,
+                                        enum cache_step_result result)
+{
+	struct bld_cache *c = st->b->cache;
+	_cleanup_free_ char *text = df_instr_format(&step->x);
+	struct cache_step_info s = {.name = step->name,
+	                            .instr = text,
+	                            .line = step->in->start_line,
+	                            .stage = st->index,
+	                            .step = st->step_no,
+	                            .result = result};
+	snprintf(s.key, sizeof(s.key), "%s", key);
+	for (size_t i = 0; i < p->pre.n; i++)
+		cache_fields_add(&s.preimage, p->pre.v[i].name, p->pre.v[i].value);
+	p->info = c->hist.n_steps;
+	return cache_build_add(&c->hist, &s);
+}
+
+/* --no-cache-filter names the stage (by name or index)? */
+static bool filtered(const struct bld_stage *st)
+{
+	char idx[16];
+	snprintf(idx, sizeof(idx), "%d", st->index);
+	for (char *const *f = st->b->o->no_cache_filter; f && *f; f++)
+		if ((st->st->name && !strcasecmp(*f, st->st->name)) || !strcmp(*f, idx))
+			return true;
+	return false;
+}
+
+static char *miss_reason(struct bld_stage *st, struct cache_step_info *info, bool gone,
+                         bool uncacheable)
+{
+	struct bld_cache *c = st->b->cache;
+	if (st->b->o->no_cache)
+		return xstrdup("cache disabled (--no-cache)");
+	if (filtered(st))
+		return xasprintf("cache disabled for stage `%s` (--no-cache-filter)",
+		                 st->st->name ? st->st->name : "");
+	if (uncacheable)
+		return xstrdup("ADD of a URL without --checksum is fetched again every build");
+	if (gone)
+		return xstrdup("the cached layer was removed from the store");
+	return cache_explain(st->b->s, c->have_prev ? &c->prev : NULL, info,
+	                     c->slots[st->index].missed);
+}
+
+static void hit_layer(struct bld_step *step, const struct cache_record *rec)
+{
+	if (!rec->has_layer)
+		return;
+	snprintf(step->layer.diff_id, sizeof(step->layer.diff_id), "%s", rec->layer.diff_id);
+	snprintf(step->layer.digest, sizeof(step->layer.digest), "%s", rec->layer.digest);
+	step->layer.size = rec->layer.size;
+	free(step->layer.media_type);
+	step->layer.media_type = xstrdup(rec->layer.media_type);
+}
+
+bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *step)
+{
+	struct bld_build *b = st->b;
+	struct bld_cache *c = b->cache;
+	struct cache_record rec = {0};
+	bool hit = false, gone = false;
+	struct kiln_err e = KILN_ERR_INIT;
+	pthread_mutex_lock(&c->mu);
+	struct pending *p = &c->pend[step->id];
+	if (!b->o->no_cache && !p->uncacheable && !filtered(st) &&
+	    cache_record_lookup(b->s, key, &rec, &hit, &gone, &e) < 0) {
+		kiln_debug("cache lookup: %s", e.msg);
+		kiln_err_release(&e);
+	}
+	struct cache_step_info *info =
+	    add_info(st, step, p, key, hit ? CACHE_STEP_HIT : CACHE_STEP_MISS);
+	_cleanup_free_ char *why = NULL;
+	if (hit) {
+		hit_layer(step, &rec);
+		const char *created =
+		    rec.config && !strncmp(rec.config, "created=", 8) ? rec.config + 8 : b->created;
+		set_clock(st, created);
+		info->saved = rec.duration;
+		info->secs = since(&p->t0);
+		c->saved += rec.duration;
+	} else {
+		why = miss_reason(st, info, gone, p->uncacheable);
+		info->reason = xstrdup(why);
+		struct stage_slot *s = &c->slots[st->index];
+		free(s->missed);
+		s->missed = xasprintf("#%d %s", step->id, step->name);
+	}
+	pthread_mutex_unlock(&c->mu);
+	cache_record_release(&rec);
+	if (why) {
+		_cleanup_free_ char *line = xasprintf("cache miss: %s", why);
+		bld_vertex_log(b, step->id, line);
+	}
+	return hit;
+}
+
+void bld_cache_record(struct bld_stage *st, const char *key, const struct bld_step *step)
+{
+	struct bld_build *b = st->b;
+	struct bld_cache *c = b->cache;
+	pthread_mutex_lock(&c->mu);
+	struct pending *p = &c->pend[step->id];
+	double secs = since(&p->t0);
+	if (p->info < c->hist.n_steps)
+		c->hist.steps[p->info].secs = secs;
+	set_clock(st, b->created);
+	struct cache_record rec = {.has_layer = step->layer.diff_id[0] != '\0',
+	                           .config = xasprintf("created=%s", b->created),
+	                           .created = (int64_t)time(NULL),
+	                           .duration = secs,
+	                           .preimage = p->pre};
+	snprintf(rec.key, sizeof(rec.key), "%s", key);
+	if (rec.has_layer) {
+		rec.layer = step->layer;
+		rec.layer.media_type = step->layer.media_type;
+	}
+	bool store = !p->uncacheable;
+	pthread_mutex_unlock(&c->mu);
+	struct kiln_err e = KILN_ERR_INIT;
+	if (store && cache_record_store(b->s, &rec, &e) < 0) {
+		_cleanup_free_ char *line = xasprintf("cache record not stored: %s", e.msg);
+		bld_vertex_log(b, step->id, line);
+		kiln_err_release(&e);
+	}
+	free(rec.config);
+}

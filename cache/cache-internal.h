@@ -1,0 +1,51 @@
+/* Private to cache/: the stat cache (statcache.c) and store paths. */
+#ifndef KILN_CACHE_INTERNAL_H
+#define KILN_CACHE_INTERNAL_H
+
+#include <sys/stat.h>
+
+#include "cache.h"
+
+#define CACHE_DIR       "cache"
+#define CACHE_RECORDS   "cache/records"
+#define CACHE_STATCACHE "cache/statcache"
+#define CACHE_INPUTS    "cache/inputs"
+#define CACHE_HISTORY   "cache/history"
+#define CACHE_MOUNTS    "cache/mounts"
+
+/* ROOT/<sub>/<name> (name may be NULL), allocated. */
+char *cache_path(struct img_store *s, const char *sub, const char *name);
+
+/* Reads a record without marking it used; *last_used from its mtime. */
+int cache_record_read(struct img_store *s, const char *key, struct cache_record *out,
+                      int64_t *last_used, struct kiln_err *err);
+
+/* A git-index-like table: path -> (stat fields, content hash). */
+struct sc_entry {
+	char *path;
+	uint64_t size, ino;
+	int64_t mtime_ns, ctime_ns;
+	uint32_t mode;
+	uint8_t hash[16];
+	bool seen; /* looked up or set in this run */
+};
+struct statcache {
+	struct sc_entry *v;
+	size_t n, cap;
+	uint32_t *tab; /* indices + 1; 0 = empty */
+	size_t tab_size;
+	int64_t written_ns; /* mtime of the file it was read from (racy-clean threshold) */
+	bool dirty;
+};
+/* Loads file (a missing or torn file gives an empty cache). */
+void sc_load(struct statcache *sc, const char *file);
+int sc_write(struct statcache *sc, const char *file, bool only_seen, struct kiln_err *err);
+void sc_release(struct statcache *sc);
+/* The entry for path when its stat matches st and is not racily clean. */
+const struct sc_entry *sc_lookup(struct statcache *sc, const char *path, const struct stat *st);
+/* smudge: the file changed in the clock tick it was read in, so a later
+ * change in that tick would keep its mtime: the entry will not match. */
+void sc_set(struct statcache *sc, const char *path, const struct stat *st, const uint8_t hash[16],
+            bool smudge);
+
+#endif

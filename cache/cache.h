@@ -1,0 +1,214 @@
+/* cache: the build cache (layer 2: uses image and common only).
+ *
+ * Files: fields.c (field lists: preimages and the records' text format,
+ * keys, secrets masked), ctxhash.c (context content hashing: a Merkle hash
+ * of the selected paths, a persistent stat cache, worker threads for the
+ * reads), record.c (key -> record, GC roots), explain.c (build history,
+ * miss explanations, the JSON report), prune.c (du and prune).
+ *
+ * On disk, under the kiln root (ROOT):
+ *   ROOT/cache/records/<key>        one record per step result
+ *   ROOT/gc-roots/cache-<key>       the blobs a record keeps (written first)
+ *   ROOT/cache/statcache/<ctx-key>  stat cache of one context directory
+ *   ROOT/cache/inputs/<hash>        the file listing behind an input hash
+ *                                   (path, mode, hash), for explanations
+ *   ROOT/cache/history/builds/<id>  one record per build (steps, preimages)
+ *   ROOT/cache/history/last-<tk>    the id of the last build of a target
+ *   ROOT/cache/mounts/<id>/         RUN --mount=type=cache directories */
+#ifndef KILN_CACHE_H
+#define KILN_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "image.h"
+
+/* --- field lists (fields.c) ----------------------------------------------
+ * An ordered list of named fields. A step's preimage is one: its fields in
+ * a fixed order (format, parent, op, instr, env..., arg..., workdir, user,
+ * shell, network, mount..., src..., input...), so that two preimages can
+ * be compared field by field. Serialized as "NAME LEN:VALUE\n" lines
+ * (values may hold any byte). */
+struct cache_field {
+	char *name, *value;
+};
+struct cache_fields {
+	struct cache_field *v;
+	size_t n, cap;
+};
+#define CACHE_KEY_FORMAT "kiln-cache-key-v1"
+void cache_fields_add(struct cache_fields *f, const char *name, const char *value);
+__attribute__((format(printf, 3, 4))) void
+cache_fields_addf(struct cache_fields *f, const char *name, const char *fmt, ...);
+/* The first value of `name` (NULL if none). */
+const char *cache_fields_get(const struct cache_fields *f, const char *name);
+void cache_fields_release(struct cache_fields *f);
+char *cache_fields_serialize(const struct cache_fields *f, size_t *len);
+/* Parses what cache_fields_serialize wrote (KILN_E_CORRUPT otherwise). */
+int cache_fields_parse(const char *buf, size_t len, struct cache_fields *out, struct kiln_err *err);
+
+/* Build args and env: proxy args (HTTP_PROXY...) are left out of keys;
+ * a variable whose name says it holds a secret (PASSWORD, TOKEN, SECRET,
+ * API_KEY, ..., BuildKit's SecretsUsedInArgOrEnv words) never enters a
+ * preimage in clear: its value is replaced by "<secret sha256:12 hex>"
+ * (a change still changes the key; the value cannot be read back). */
+bool cache_name_is_proxy(const char *name, size_t len);
+bool cache_name_is_secret(const char *name, size_t len);
+/* Adds "K=V" as field `name` (masked when secret; nothing when proxy). */
+void cache_fields_add_var(struct cache_fields *f, const char *name, const char *kv);
+
+/* The key of a preimage, hex: XXH3-128 (32 digits) for the local cache,
+ * sha256 (64 digits) for a cache shared with other machines (decision 5). */
+enum cache_hash { CACHE_HASH_XXH128, CACHE_HASH_SHA256 };
+#define CACHE_KEY_MAX 65
+void cache_key(const struct cache_fields *pre, enum cache_hash h, char key[CACHE_KEY_MAX]);
+bool cache_key_valid(const char *key);
+
+/* --- context content hashing (ctxhash.c) ---------------------------------
+ * A path's hash covers its type and permission bits, size, link target,
+ * xattrs (user.*, security.capability) and bytes; never mtime, owners
+ * taken as 0. A directory hashes as the ordered list of (name, hash) of
+ * its selected children. Symlinks are hashed as links, never followed.
+ * Files whose stat (size, mtime ns, ctime ns, inode, mode) matches the
+ * stat cache are not read, unless racily clean: changed at or after the
+ * stat cache file was written (git's rule). Files that need reading are
+ * hashed on worker threads, streamed in fixed-size pieces. */
+struct cache_ctx;
+/* Called for every entry under a hashed path (rel: relative to the
+ * context root, '/'-separated): false leaves it out (and, for a
+ * directory, everything under it). May be called from several threads at
+ * once (the subdirectories of a hashed directory are walked in parallel). */
+typedef bool (*cache_select_fn)(void *ud, const char *rel, bool is_dir);
+/* The stat cache of dir lives at ROOT/cache/statcache/<hash of dir>. */
+int cache_ctx_open(const char *root, const char *dir, struct cache_ctx **out, struct kiln_err *err);
+/* Writes the stat cache back (atomically) if it changed, and frees. */
+int cache_ctx_close(struct cache_ctx *c, struct kiln_err *err);
+void cache_ctx_free(struct cache_ctx *c); /* without writing */
+/* Hashes rel ("" = the root) into hex (32 digits). Fails naming the path
+ * for fifos, sockets and devices inside (unless the selection drops them).
+ * The listing of what was hashed is stored under ROOT/cache/inputs/<hex>
+ * for explanations. */
+int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                   char hex[33], struct kiln_err *err);
+struct cache_ctx_stats {
+	size_t entries, files_read, stat_hits;
+	uint64_t bytes_read;
+};
+void cache_ctx_stats(const struct cache_ctx *c, struct cache_ctx_stats *out);
+/* Worker threads used for reads (default: online CPUs, at most 8). */
+void cache_ctx_set_threads(struct cache_ctx *c, unsigned n);
+
+/* --- records (record.c) ----------------------------------------------------
+ * key -> the result of a step: its layer (or none), an opaque config
+ * change for the builder, when it was made, how long it took, and its
+ * preimage. Written atomically after ROOT/gc-roots/cache-<key> (listing
+ * the layer blob) so GC never takes a recorded layer. */
+struct cache_record {
+	char key[CACHE_KEY_MAX];
+	bool has_layer;
+	struct img_layer layer;
+	char *config;    /* opaque to the cache (may be NULL) */
+	int64_t created; /* unix seconds */
+	double duration; /* seconds the step took */
+	struct cache_fields preimage;
+};
+void cache_record_release(struct cache_record *r);
+int cache_record_store(struct img_store *s, const struct cache_record *r, struct kiln_err *err);
+/* *hit true with *out filled when the record exists and its blob is still
+ * in the store. A record whose blob is gone is dropped (with its root) and
+ * is a miss (*gone true), not an error. A hit marks the record used. */
+int cache_record_lookup(struct img_store *s, const char *key, struct cache_record *out, bool *hit,
+                        bool *gone, struct kiln_err *err);
+int cache_record_remove(struct img_store *s, const char *key, struct kiln_err *err);
+
+/* --- build history and explanations (explain.c) ----------------------------
+ * Each build keeps the story of its steps; a miss is explained against the
+ * last build of the same target (Dockerfile path + --target + context). */
+enum cache_step_result { CACHE_STEP_HIT, CACHE_STEP_MISS, CACHE_STEP_NONE };
+struct cache_step_info {
+	char *name;      /* "[2/4] COPY . /app" */
+	char *instr;     /* expanded instruction text */
+	int line;        /* Dockerfile line */
+	int stage, step; /* stage index, step number in the stage */
+	char key[CACHE_KEY_MAX];
+	enum cache_step_result result;
+	char *reason; /* one line, for a miss */
+	double secs;  /* time spent */
+	double saved; /* for a hit: the recorded duration */
+	struct cache_fields preimage;
+};
+struct cache_build {
+	char id[33];
+	char target_key[33];
+	char *dockerfile, *target, *context, *tags; /* tags comma-separated */
+	int64_t started;
+	double secs;
+	char image_id[KILN_DIGEST_LEN];
+	bool no_cache;
+	struct cache_step_info *steps;
+	size_t n_steps, cap;
+};
+/* Starts a build record (id from the time and target). */
+void cache_build_init(struct cache_build *b, const char *context, const char *dockerfile,
+                      const char *target, const char *tags);
+void cache_build_release(struct cache_build *b);
+/* Appends a step (fields copied; preimage moved) and returns it. */
+struct cache_step_info *cache_build_add(struct cache_build *b, const struct cache_step_info *s);
+/* The last build of the same target (*found false if none). */
+int cache_build_load_last(struct img_store *s, const char *target_key, struct cache_build *out,
+                          bool *found, struct kiln_err *err);
+int cache_build_load(struct img_store *s, const char *id, struct cache_build *out,
+                     struct kiln_err *err);
+/* Stores the build and makes it the last of its target; only the newest
+ * CACHE_HISTORY_KEEP build records are kept. */
+#define CACHE_HISTORY_KEEP 100
+int cache_build_store(struct img_store *s, const struct cache_build *b, struct kiln_err *err);
+/* Ids of stored builds, oldest first. */
+int cache_build_list(struct img_store *s, struct kiln_strv *ids, struct kiln_err *err);
+
+/* Why a step missed: its preimage against the one of the same step in
+ * prev (NULL: no previous build), with missed_parent naming the earlier
+ * step that missed (NULL if none). Allocated one-line reason. */
+char *cache_explain(struct img_store *s, const struct cache_build *prev,
+                    const struct cache_step_info *now, const char *missed_parent);
+/* Files behind two input hashes: "a.txt (content), +new (added), -old
+ * (removed), run.sh (mode 644 -> 755) and 3 more (6 files)". */
+char *cache_explain_inputs(struct img_store *s, const char *old_hash, const char *new_hash);
+/* The build as JSON (--cache-report): steps with Dockerfile line, key,
+ * hit or miss, reason, time spent and saved. */
+char *cache_build_report_json(const struct cache_build *b);
+
+/* --- maintenance (prune.c) ------------------------------------------------- */
+struct cache_du_entry {
+	char *id;      /* record key or "mount:<id>" */
+	uint64_t size; /* bytes (layer blob, or the mount's files) */
+	int64_t last_used;
+	bool shared; /* its layer is also used by a stored image */
+	bool is_mount;
+};
+struct cache_du {
+	struct cache_du_entry *v;
+	size_t n;
+	uint64_t total, reclaimable;
+};
+int cache_du(struct img_store *s, struct cache_du *out, struct kiln_err *err);
+void cache_du_release(struct cache_du *d);
+struct cache_prune_opts {
+	bool all;              /* also records whose layer an image uses */
+	int64_t until;         /* only entries unused for this many seconds (0: any) */
+	uint64_t keep_storage; /* stop once the cache is at most this big (0: no limit) */
+};
+struct cache_prune_result {
+	size_t records, mounts;
+	uint64_t bytes; /* reclaimed, once GC ran */
+};
+/* Removes records (and their roots), cache mounts and stale listings,
+ * then collects the store's garbage. */
+int cache_prune(struct img_store *s, const struct cache_prune_opts *o,
+                struct cache_prune_result *res, struct kiln_err *err);
+/* ROOT/cache/mounts/<id> for RUN --mount=type=cache (made if absent). */
+char *cache_mount_dir(struct img_store *s, const char *id, struct kiln_err *err);
+
+#endif

@@ -1,0 +1,667 @@
+/* Context content hashing: a Merkle hash over the selected paths.
+ *
+ * Steps of cache_ctx_hash: walk the tree (readdir + one fstatat per entry,
+ * names sorted bytewise, unselected entries dropped before anything else
+ * is done with them) into a flat pre-order list; take each regular file's
+ * hash from the stat cache when its stat matches; read the others on
+ * worker threads (streamed, a fixed buffer each); fold directories bottom
+ * up; store the listing for explanations.
+ *
+ * Leaf hashes (XXH3-128, owners taken as 0, mtime never):
+ *   file     "F" perm size xattrs H(bytes)
+ *   symlink  "L" perm target
+ *   dir      "D" perm xattrs (name \0 child-hash)... */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache-internal.h"
+
+#define READ_BUF   (256u << 10)
+#define XATTR_MAX  (64u << 10)
+#define MAX_THREAD 8
+
+struct node {
+	char *rel; /* relative to the context root ("" = the root) */
+	size_t name_off;
+	struct stat st;
+	char *link;
+	size_t end; /* subtree: [index + 1, end) */
+	uint8_t hash[16];
+	bool read;
+};
+struct walk {
+	struct node *v;
+	size_t n, cap;
+};
+
+struct cache_ctx {
+	char *dir, *sc_file, *inputs_dir;
+	struct statcache sc;
+	unsigned threads;
+	struct cache_ctx_stats stats;
+	bool hashed_root;
+	int64_t tick; /* coarse realtime when this run started hashing */
+};
+
+static bool xattr_wanted(const char *name)
+{
+	if (!strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13))
+		return false;
+	return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8) ||
+	       !strcmp(name, "security.capability");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Feeds the wanted xattrs, sorted by name, into h (fd >= 0: through it,
+ * else through path without following). */
+static int hash_xattrs(struct kiln_xxh128_state *h, int fd, const char *path, struct kiln_err *err)
+{
+	char list[XATTR_MAX];
+	ssize_t n =
+	    fd >= 0 ? flistxattr(fd, list, sizeof(list)) : llistxattr(path, list, sizeof(list));
+	if (n < 0 && (errno == ENOTSUP || errno == EOPNOTSUPP))
+		return 0;
+	if (n < 0)
+		return kiln_err_set(err, errno, "list xattrs of `%s`", path);
+	struct kiln_strv names = KILN_STRV_INIT;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+		if (xattr_wanted(list + i))
+			kiln_strv_push(&names, list + i);
+	if (names.n > 1)
+		qsort(names.v, names.n, sizeof(char *), cmp_str);
+	_cleanup_free_ char *val = names.n ? xmalloc(XATTR_MAX) : NULL;
+	int r = 0;
+	for (size_t i = 0; i < names.n && r == 0; i++) {
+		ssize_t vn = fd >= 0 ? fgetxattr(fd, names.v[i], val, XATTR_MAX)
+		                     : lgetxattr(path, names.v[i], val, XATTR_MAX);
+		if (vn < 0) {
+			r = kiln_err_set(err, errno, "read xattr `%s` of `%s`", names.v[i], path);
+			break;
+		}
+		uint64_t l = (uint64_t)vn;
+		kiln_xxh128_update(h, names.v[i], strlen(names.v[i]) + 1);
+		kiln_xxh128_update(h, &l, sizeof(l));
+		kiln_xxh128_update(h, val, (size_t)vn);
+	}
+	kiln_strv_release(&names);
+	return r;
+}
+
+static void hash_head(struct kiln_xxh128_state *h, char kind, const struct stat *st)
+{
+	uint32_t perm = st->st_mode & 07777;
+	kiln_xxh128_init(h);
+	kiln_xxh128_update(h, &kind, 1);
+	kiln_xxh128_update(h, &perm, sizeof(perm));
+}
+
+static char *full_path(const struct cache_ctx *c, const char *rel)
+{
+	return *rel ? xasprintf("%s/%s", c->dir, rel) : xstrdup(c->dir);
+}
+
+/* In a sparse file, a hole at the read position is hashed as the zeros it
+ * reads as, without asking the kernel for them (it would fill the page
+ * cache with zero pages). */
+static int skip_hole(int fd, struct kiln_xxh128_state *h, char *buf, uint64_t *size)
+{
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	off_t data = lseek(fd, pos, SEEK_DATA);
+	if (data < 0 && errno == ENXIO)
+		data = lseek(fd, 0, SEEK_END); /* a hole up to the end */
+	if (pos < 0 || data < 0)
+		return -1;
+	if (data > pos) {
+		memset(buf, 0, READ_BUF);
+		for (off_t left = data - pos; left > 0;) {
+			size_t n = left > (off_t)READ_BUF ? READ_BUF : (size_t)left;
+			kiln_xxh128_update(h, buf, n);
+			left -= (off_t)n;
+		}
+		*size += (uint64_t)(data - pos);
+	}
+	return lseek(fd, data, SEEK_SET) < 0 ? -1 : 0;
+}
+
+/* Reads one regular file: its stat as opened (n->st is replaced), bytes
+ * streamed through XXH3. */
+static int hash_file(const struct cache_ctx *c, struct node *n, char *buf, uint64_t *bytes,
+                     struct kiln_err *err)
+{
+	_cleanup_free_ char *path = full_path(c, n->rel);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", n->rel);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return kiln_err_set(err, errno, "stat `%s`", n->rel);
+	if (!S_ISREG(st.st_mode))
+		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", n->rel);
+	n->st = st;
+	struct kiln_xxh128_state data;
+	kiln_xxh128_init(&data);
+	uint64_t size = 0;
+	bool sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
+	for (;;) {
+		if (sparse && skip_hole(fd, &data, buf, &size) < 0)
+			sparse = false; /* SEEK_DATA unsupported: read everything */
+		ssize_t r = read(fd, buf, READ_BUF);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			kiln_xxh128_final(&data, &(struct kiln_xxh128){0});
+			return kiln_err_set(err, errno, "read `%s`", n->rel);
+		}
+		if (r == 0)
+			break;
+		kiln_xxh128_update(&data, buf, (size_t)r);
+		size += (uint64_t)r;
+	}
+	struct kiln_xxh128 d;
+	kiln_xxh128_final(&data, &d);
+	*bytes += size;
+	struct kiln_xxh128_state h;
+	hash_head(&h, 'F', &st);
+	kiln_xxh128_update(&h, &size, sizeof(size));
+	if (hash_xattrs(&h, fd, n->rel, err) < 0) {
+		kiln_xxh128_final(&h, &d);
+		return -1;
+	}
+	kiln_xxh128_update(&h, d.b, sizeof(d.b));
+	struct kiln_xxh128 out;
+	kiln_xxh128_final(&h, &out);
+	memcpy(n->hash, out.b, 16);
+	return 0;
+}
+
+/* --- the walk ------------------------------------------------------------ */
+
+struct child {
+	char *name;
+	struct stat st;
+	char *link;
+};
+
+static int cmp_child(const void *a, const void *b)
+{
+	return strcmp(((const struct child *)a)->name, ((const struct child *)b)->name);
+}
+
+static size_t push(struct walk *w, char *rel, const struct stat *st, char *link)
+{
+	KILN_GROW(w->v, w->cap, w->n + 1);
+	struct node *n = &w->v[w->n];
+	memset(n, 0, sizeof(*n));
+	n->rel = rel;
+	const char *slash = strrchr(rel, '/');
+	n->name_off = slash ? (size_t)(slash - rel) + 1 : 0;
+	n->st = *st;
+	n->link = link;
+	n->end = w->n + 1;
+	return w->n++;
+}
+
+static int check_type(const char *rel, const struct stat *st, struct kiln_err *err)
+{
+	if (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return kiln_err_set(
+		    err, KILN_E_UNSUPPORTED,
+		    "`%s` is a %s: only files, directories and symlinks can be copied", rel,
+		    S_ISFIFO(st->st_mode) ? "fifo" : "device");
+	return 0;
+}
+
+/* Lists dir (selected children, sorted, stat'ed relative to its fd). */
+static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                    struct child **out, size_t *n_out, struct kiln_err *err)
+{
+	_cleanup_free_ char *path = full_path(c, rel);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open directory `%s`", *rel ? rel : ".");
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return kiln_err_set(err, errno, "open directory `%s`", rel);
+	}
+	struct child *v = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat st;
+		_cleanup_free_ char *crel =
+		    *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = kiln_err_set(err, errno, "stat `%s`", crel);
+			break;
+		}
+		if (S_ISSOCK(st.st_mode) || (sel && !sel(ud, crel, S_ISDIR(st.st_mode))))
+			continue; /* sockets are skipped, as docker's context tar does */
+		if ((r = check_type(crel, &st, err)) < 0)
+			break;
+		char *link = NULL;
+		if (S_ISLNK(st.st_mode)) {
+			link = xmalloc((size_t)st.st_size + 2);
+			ssize_t l = readlinkat(fd, de->d_name, link, (size_t)st.st_size + 1);
+			if (l < 0) {
+				free(link);
+				r = kiln_err_set(err, errno, "read link `%s`", crel);
+				break;
+			}
+			link[l] = '\0';
+		}
+		KILN_GROW(v, cap, n + 1);
+		v[n++] = (struct child){.name = xstrdup(de->d_name), .st = st, .link = link};
+	}
+	if (r == 0 && errno)
+		r = kiln_err_set(err, errno, "read directory `%s`", rel);
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_child);
+	*out = v;
+	*n_out = n;
+	return r;
+}
+
+static void free_children(struct child *v, size_t n, size_t from)
+{
+	for (size_t i = from; i < n; i++) {
+		free(v[i].name);
+		free(v[i].link);
+	}
+	free(v);
+}
+
+static int walk_dir(struct cache_ctx *c, struct walk *w, size_t at, cache_select_fn sel, void *ud,
+                    struct kiln_err *err)
+{
+	struct child *v = NULL;
+	size_t n = 0;
+	_cleanup_free_ char *rel = xstrdup(w->v[at].rel);
+	int r = list_dir(c, rel, sel, ud, &v, &n, err);
+	size_t i = 0;
+	for (; i < n && r == 0; i++) {
+		char *crel = *rel ? xasprintf("%s/%s", rel, v[i].name) : xstrdup(v[i].name);
+		free(v[i].name);
+		size_t k = push(w, crel, &v[i].st, v[i].link);
+		if (S_ISDIR(v[i].st.st_mode))
+			r = walk_dir(c, w, k, sel, ud, err);
+		w->v[k].end = w->n;
+	}
+	free_children(v, n, i);
+	return r;
+}
+
+static void walk_release(struct walk *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->v[i].rel);
+		free(w->v[i].link);
+	}
+	free(w->v);
+}
+
+/* --- the walk on worker threads ------------------------------------------
+ * The hashed directory's children are listed here; each subdirectory's
+ * subtree is walked by whichever worker takes it, into a list of its own,
+ * spliced back in order (so stats of a wide tree use every core). */
+
+struct subwalk {
+	struct walk w;
+	int r;
+	struct kiln_err err;
+};
+struct walk_pool {
+	struct cache_ctx *c;
+	struct walk *top; /* the children, each a node (index 1...) */
+	struct subwalk *sub;
+	size_t n;
+	atomic_size_t next;
+	cache_select_fn sel;
+	void *ud;
+};
+
+static void *walk_worker(void *arg)
+{
+	struct walk_pool *p = arg;
+	for (;;) {
+		size_t i = atomic_fetch_add(&p->next, 1);
+		if (i >= p->n)
+			break;
+		struct node *n = &p->top->v[i + 1];
+		if (!S_ISDIR(n->st.st_mode))
+			continue;
+		struct subwalk *sw = &p->sub[i];
+		push(&sw->w, xstrdup(n->rel), &n->st, NULL);
+		sw->r = walk_dir(p->c, &sw->w, 0, p->sel, p->ud, &sw->err);
+		sw->w.v[0].end = sw->w.n;
+	}
+	return NULL;
+}
+
+static int walk_parallel(struct cache_ctx *c, struct walk *w, cache_select_fn sel, void *ud,
+                         struct kiln_err *err)
+{
+	struct child *v = NULL;
+	size_t n = 0;
+	struct walk top = {0};
+	push(&top, xstrdup(w->v[0].rel), &w->v[0].st, NULL);
+	int r = list_dir(c, w->v[0].rel, sel, ud, &v, &n, err);
+	for (size_t i = 0; i < n; i++) {
+		char *crel =
+		    *w->v[0].rel ? xasprintf("%s/%s", w->v[0].rel, v[i].name) : xstrdup(v[i].name);
+		push(&top, crel, &v[i].st, v[i].link);
+		v[i].link = NULL;
+	}
+	free_children(v, n, 0);
+	struct walk_pool p = {.c = c, .top = &top, .n = r == 0 ? n : 0, .sel = sel, .ud = ud};
+	p.sub = xcalloc(n + 1, sizeof(*p.sub));
+	pthread_t th[MAX_THREAD];
+	unsigned started = 0;
+	for (unsigned i = 1; i < c->threads && n > 1; i++)
+		if (pthread_create(&th[started], NULL, walk_worker, &p) == 0)
+			started++;
+	walk_worker(&p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	/* splice: each child, then its subtree with indices shifted */
+	for (size_t i = 0; i < n; i++) {
+		struct subwalk *sw = &p.sub[i];
+		if (r == 0 && sw->r < 0) {
+			kiln_err_move(err, &sw->err);
+			r = -1;
+		}
+		kiln_err_release(&sw->err);
+		struct node *tn = &top.v[i + 1];
+		if (r < 0 || !sw->w.n) {
+			if (r == 0)
+				push(w, TAKE_PTR(tn->rel), &tn->st, TAKE_PTR(tn->link));
+			walk_release(&sw->w);
+			continue;
+		}
+		size_t base = w->n;
+		KILN_GROW(w->v, w->cap, w->n + sw->w.n);
+		for (size_t k = 0; k < sw->w.n; k++) {
+			w->v[w->n] = sw->w.v[k];
+			w->v[w->n++].end += base;
+		}
+		free(sw->w.v);
+	}
+	free(p.sub);
+	walk_release(&top);
+	return r;
+}
+
+/* --- reading on worker threads ------------------------------------------ */
+
+struct pool {
+	struct cache_ctx *c;
+	struct walk *w;
+	size_t *todo, n_todo;
+	atomic_size_t next;
+	atomic_bool failed;
+	pthread_mutex_t mu;
+	struct kiln_err err;
+	uint64_t bytes;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	char *buf = xmalloc(READ_BUF);
+	uint64_t bytes = 0;
+	for (;;) {
+		size_t i = atomic_fetch_add(&p->next, 1);
+		if (i >= p->n_todo || atomic_load(&p->failed))
+			break;
+		struct kiln_err e = KILN_ERR_INIT;
+		if (hash_file(p->c, &p->w->v[p->todo[i]], buf, &bytes, &e) < 0) {
+			pthread_mutex_lock(&p->mu);
+			if (!atomic_exchange(&p->failed, true))
+				kiln_err_move(&p->err, &e);
+			pthread_mutex_unlock(&p->mu);
+			kiln_err_release(&e);
+		}
+	}
+	free(buf);
+	pthread_mutex_lock(&p->mu);
+	p->bytes += bytes;
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static int read_files(struct cache_ctx *c, struct walk *w, size_t *todo, size_t n_todo,
+                      struct kiln_err *err)
+{
+	struct pool p = {.c = c, .w = w, .todo = todo, .n_todo = n_todo};
+	pthread_mutex_init(&p.mu, NULL);
+	unsigned nt = c->threads;
+	if (nt > n_todo)
+		nt = (unsigned)n_todo;
+	pthread_t th[MAX_THREAD];
+	unsigned started = 0;
+	for (unsigned i = 1; i < nt; i++)
+		if (pthread_create(&th[started], NULL, worker, &p) == 0)
+			started++;
+	worker(&p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.mu);
+	c->stats.files_read += n_todo;
+	c->stats.bytes_read += p.bytes;
+	if (atomic_load(&p.failed)) {
+		kiln_err_move(err, &p.err);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- folding ------------------------------------------------------------- */
+
+static int fold(struct cache_ctx *c, struct walk *w, struct kiln_err *err)
+{
+	for (size_t i = w->n; i-- > 0;) {
+		struct node *n = &w->v[i];
+		struct kiln_xxh128_state h;
+		struct kiln_xxh128 out;
+		if (S_ISREG(n->st.st_mode))
+			continue;
+		if (S_ISLNK(n->st.st_mode)) {
+			hash_head(&h, 'L', &n->st);
+			kiln_xxh128_update(&h, n->link, strlen(n->link));
+		} else {
+			hash_head(&h, 'D', &n->st);
+			_cleanup_free_ char *path = full_path(c, n->rel);
+			if (hash_xattrs(&h, -1, path, err) < 0) {
+				kiln_xxh128_final(&h, &out);
+				return -1;
+			}
+			for (size_t k = i + 1; k < n->end; k = w->v[k].end) {
+				const char *name = w->v[k].rel + w->v[k].name_off;
+				kiln_xxh128_update(&h, name, strlen(name) + 1);
+				kiln_xxh128_update(&h, w->v[k].hash, 16);
+			}
+		}
+		kiln_xxh128_final(&h, &out);
+		memcpy(n->hash, out.b, 16);
+	}
+	return 0;
+}
+
+static void hex16(const uint8_t *b, char out[33])
+{
+	struct kiln_xxh128 x;
+	memcpy(x.b, b, 16);
+	kiln_xxh128_hex(&x, out);
+}
+
+/* ROOT/cache/inputs/<hex>: "HEX MODE LEN:PATH\n" per entry. */
+static int store_listing(struct cache_ctx *c, const struct walk *w, const char *hex,
+                         struct kiln_err *err)
+{
+	_cleanup_free_ char *file = xasprintf("%s/%s", c->inputs_dir, hex);
+	if (access(file, F_OK) == 0)
+		return 0;
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < w->n; i++) {
+		char h[33];
+		hex16(w->v[i].hash, h);
+		const char *rel = *w->v[i].rel ? w->v[i].rel : ".";
+		kiln_buf_addf(&b, NULL, "%s %o %zu:%s\n", h, (unsigned)w->v[i].st.st_mode,
+		              strlen(rel), rel);
+	}
+	int r = kiln_mkdir_p(c->inputs_dir, 0700, err);
+	if (r == 0)
+		r = kiln_write_file_atomic(file, b.data ? b.data : "", b.len, 0600, err);
+	kiln_buf_release(&b);
+	return r;
+}
+
+/* Stat cache lookups; the rest is listed in *todo. */
+static void use_statcache(struct cache_ctx *c, struct walk *w, size_t **todo, size_t *n_todo)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < w->n; i++) {
+		struct node *n = &w->v[i];
+		if (!S_ISREG(n->st.st_mode))
+			continue;
+		const struct sc_entry *e = sc_lookup(&c->sc, n->rel, &n->st);
+		if (e) {
+			memcpy(n->hash, e->hash, 16);
+			c->stats.stat_hits++;
+			continue;
+		}
+		n->read = true;
+		KILN_GROW(*todo, cap, *n_todo + 1);
+		(*todo)[(*n_todo)++] = i;
+	}
+}
+
+static int64_t coarse_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME_COARSE, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int64_t newest(const struct stat *st)
+{
+	int64_t m = (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	int64_t ct = (int64_t)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+	return m > ct ? m : ct;
+}
+
+int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                   char hex[33], struct kiln_err *err)
+{
+	struct walk w = {0};
+	_cleanup_free_ size_t *todo = NULL;
+	size_t n_todo = 0;
+	c->tick = coarse_now();
+	_cleanup_free_ char *path = full_path(c, rel);
+	struct stat st;
+	int r = lstat(path, &st) < 0 ? kiln_err_set(err, errno, "stat `%s`", *rel ? rel : ".") : 0;
+	if (r == 0 && S_ISLNK(st.st_mode)) {
+		char *link = xmalloc((size_t)st.st_size + 2);
+		ssize_t l = readlink(path, link, (size_t)st.st_size + 1);
+		link[l < 0 ? 0 : l] = '\0';
+		push(&w, xstrdup(rel), &st, link);
+	} else if (r == 0 && (r = check_type(rel, &st, err)) == 0) {
+		push(&w, xstrdup(rel), &st, NULL);
+		if (S_ISDIR(st.st_mode))
+			r = walk_parallel(c, &w, sel, ud, err);
+		w.v[0].end = w.n;
+	}
+	if (r == 0) {
+		use_statcache(c, &w, &todo, &n_todo);
+		r = n_todo ? read_files(c, &w, todo, n_todo, err) : 0;
+	}
+	for (size_t i = 0; r == 0 && i < n_todo; i++) {
+		struct node *n = &w.v[todo[i]];
+		sc_set(&c->sc, n->rel, &n->st, n->hash, newest(&n->st) >= c->tick);
+	}
+	if (r == 0)
+		r = fold(c, &w, err);
+	if (r == 0) {
+		hex16(w.v[0].hash, hex);
+		c->stats.entries += w.n;
+		c->hashed_root |= !*rel;
+		r = store_listing(c, &w, hex, err);
+	}
+	walk_release(&w);
+	return r;
+}
+
+/* --- the context handle ------------------------------------------------- */
+
+int cache_ctx_open(const char *root, const char *dir, struct cache_ctx **out, struct kiln_err *err)
+{
+	_cleanup_free_ char *real = realpath(dir, NULL);
+	if (!real)
+		return kiln_err_set(err, errno, "context `%s`", dir);
+	struct kiln_xxh128 h;
+	kiln_xxh128(real, strlen(real), &h);
+	char hex[33];
+	kiln_xxh128_hex(&h, hex);
+	_cleanup_free_ char *scdir = xasprintf("%s/%s", root, CACHE_STATCACHE);
+	if (kiln_mkdir_p(scdir, 0700, err) < 0)
+		return -1;
+	struct cache_ctx *c = xcalloc(1, sizeof(*c));
+	c->dir = TAKE_PTR(real);
+	c->sc_file = xasprintf("%s/%s", scdir, hex);
+	c->inputs_dir = xasprintf("%s/%s", root, CACHE_INPUTS);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	c->threads = cpus < 1 ? 1 : cpus > MAX_THREAD ? MAX_THREAD : (unsigned)cpus;
+	sc_load(&c->sc, c->sc_file);
+	*out = c;
+	return 0;
+}
+
+void cache_ctx_set_threads(struct cache_ctx *c, unsigned n)
+{
+	c->threads = n < 1 ? 1 : n > MAX_THREAD ? MAX_THREAD : n;
+}
+
+void cache_ctx_stats(const struct cache_ctx *c, struct cache_ctx_stats *out)
+{
+	*out = c->stats;
+}
+
+int cache_ctx_close(struct cache_ctx *c, struct kiln_err *err)
+{
+	int r = 0;
+	if (c && c->sc.dirty)
+		r = sc_write(&c->sc, c->sc_file, c->hashed_root, err);
+	cache_ctx_free(c);
+	return r;
+}
+
+void cache_ctx_free(struct cache_ctx *c)
+{
+	if (!c)
+		return;
+	sc_release(&c->sc);
+	free(c->dir);
+	free(c->sc_file);
+	free(c->inputs_dir);
+	free(c);
+}
