@@ -208,6 +208,38 @@ static int save_out_finish(struct save_out *o, bool ok, struct kiln_err *err)
 	return r;
 }
 
+/* docker's save: a repository name without tag or digest stands for every
+ * tag of that repository (an argument no tag matches is passed on as it
+ * is: an ID, or a name whose error the save reports). */
+static void expand_repos(struct kiln_ctx *ctx, int argc, char **argv, struct kiln_strv *out)
+{
+	struct img_image **v = NULL;
+	size_t n = 0;
+	if (img_image_list(ctx->store, &v, &n, NULL) < 0)
+		v = NULL, n = 0;
+	for (int a = 1; a < argc; a++) {
+		struct img_ref r;
+		size_t before = out->n;
+		if (img_ref_parse(argv[a], 0, &r, NULL) == 0) {
+			_cleanup_free_ char *name = img_ref_name(&r);
+			for (size_t i = 0; !r.tag && !r.digest && i < n; i++)
+				for (size_t t = 0; t < v[i]->n_repo_tags; t++) {
+					struct img_ref tr;
+					if (img_ref_parse(v[i]->repo_tags[t], 0, &tr, NULL) < 0)
+						continue;
+					_cleanup_free_ char *tn = img_ref_name(&tr);
+					if (!strcmp(tn, name))
+						kiln_strv_push(out, v[i]->repo_tags[t]);
+					img_ref_release(&tr);
+				}
+			img_ref_release(&r);
+		}
+		if (out->n == before)
+			kiln_strv_push(out, argv[a]);
+	}
+	img_image_list_free(v, n);
+}
+
 int cmd_save(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const char *output = NULL, *format = "docker", *compress = NULL;
@@ -240,7 +272,10 @@ int cmd_save(int argc, char **argv, struct kiln_ctx *ctx)
 	struct save_out out = {.fd = 1};
 	if (output && strcmp(output, "-") && save_out_open(&out, output, &err) < 0)
 		return kiln_cmd_fail(ctx, &err);
-	int r = img_save(ctx->store, argv + 1, (size_t)argc - 1, &o, out.fd, &err);
+	struct kiln_strv names = KILN_STRV_INIT;
+	expand_repos(ctx, argc, argv, &names);
+	int r = img_save(ctx->store, names.v, names.n, &o, out.fd, &err);
+	kiln_strv_release(&names);
 	if (output && strcmp(output, "-") && save_out_finish(&out, r == 0, &err) < 0)
 		r = -1;
 	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;
@@ -272,7 +307,8 @@ int cmd_load(int argc, char **argv, struct kiln_ctx *ctx)
 	int r = img_load(ctx->store, fd, &lines, &err);
 	if (fd > 0)
 		close(fd);
-	for (size_t i = 0; r == 0 && !quiet && i < lines.n; i++)
+	(void)quiet; /* docker's -q quiets progress only: kiln shows none */
+	for (size_t i = 0; r == 0 && i < lines.n; i++)
 		printf("%s\n", lines.v[i]);
 	kiln_strv_release(&lines);
 	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;

@@ -42,6 +42,8 @@ expect_eq "Go map formatting" "$OUT" "map[fixture:yes]"
 run_ok "inspect -f json" kiln inspect -f '{{json .Config.Cmd}}' busybox
 expect_eq "json func" "$OUT" '["/bin/sh"]'
 run_fail "inspect missing" 1 kiln inspect nothing
+expect_contains "no such object (docker: neither container nor image)" "$OUT" "No such object: nothing"
+run_fail "inspect --type image missing" 1 kiln inspect --type image nothing
 expect_contains "no such image" "$OUT" "No such image: nothing"
 run_ok "history" kiln history busybox
 expect_contains "history header" "$OUT" "IMAGE          CREATED       CREATED BY"
