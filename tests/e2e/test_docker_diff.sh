@@ -10,7 +10,10 @@
 #
 # Case file syntax (one per line; # comments):
 #   NAME [STREAMS]: COMMAND   run COMMAND on both sides and compare STREAMS
-#                             (c exit code, o stdout, e stderr; default coe).
+#                             (c exit code, o stdout, e stderr; default coe;
+#                             s: compare lines sorted, for output listing
+#                             the tags of one image, whose order docker does
+#                             not keep stable).
 #                             X in COMMAND is the program (kiln --root ... or
 #                             docker); $BB is the busybox rootfs tar, $BASE
 #                             the base image archive; cwd is a private dir.
