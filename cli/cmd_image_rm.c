@@ -38,6 +38,53 @@ static char *named_ref(const struct img_image *img, const char *arg)
 	return NULL;
 }
 
+/* docker's layer IDs: the chain IDs of an image's diffIDs, bottom first. */
+static void chain_ids(const struct img_config *c, struct kiln_strv *out)
+{
+	char prev[KILN_DIGEST_LEN] = "";
+	for (size_t i = 0; c && i < c->n_diff_ids; i++) {
+		char cur[KILN_DIGEST_LEN];
+		if (i == 0) {
+			snprintf(cur, sizeof(cur), "%s", c->diff_ids[0]);
+		} else {
+			_cleanup_free_ char *s = xasprintf("%s %s", prev, c->diff_ids[i]);
+			kiln_sha256_digest(s, strlen(s), cur);
+		}
+		kiln_strv_push(out, cur);
+		memcpy(prev, cur, sizeof(prev));
+	}
+}
+
+static bool strv_has(const struct kiln_strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i], s))
+			return true;
+	return false;
+}
+
+/* After an image went: docker's line (fmt: "Deleted: %s\n" or "deleted:
+ * %s\n") for each of its layers no remaining image has, top first. */
+static void print_freed_layers(struct kiln_ctx *ctx, const struct img_image *gone, const char *fmt)
+{
+	struct kiln_strv mine = KILN_STRV_INIT, live = KILN_STRV_INIT;
+	struct img_image **v = NULL;
+	size_t n = 0;
+	chain_ids(gone->config, &mine);
+	if (!mine.n || img_image_list(ctx->store, &v, &n, NULL) < 0) {
+		kiln_strv_release(&mine);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		chain_ids(v[i]->config, &live);
+	img_image_list_free(v, n);
+	for (size_t i = mine.n; i-- > 0;)
+		if (!strv_has(&live, mine.v[i])) /* chain IDs are unique within an image */
+			printf(fmt, mine.v[i]);
+	kiln_strv_release(&mine);
+	kiln_strv_release(&live);
+}
+
 static void print_untagged(const char *ref)
 {
 	_cleanup_free_ char *f = img_ref_familiarize(ref);
@@ -67,8 +114,10 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 		ret = img_store_untag(ctx->store, ref, false, &deleted, e);
 		if (ret == 0)
 			print_untagged(ref);
-		if (ret == 0 && deleted)
+		if (ret == 0 && deleted) {
 			printf("Deleted: %s\n", img->id);
+			print_freed_layers(ctx, img, "Deleted: %s\n");
+		}
 	} else if (img->n_repo_tags > 1 && !force) {
 		ret = kiln_err_set(e, KILN_E_CONFLICT,
 		                   "conflict: unable to delete %s (must be forced) - image is "
@@ -78,8 +127,10 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 		ret = img_store_remove_image(ctx->store, img->id, e);
 		for (size_t i = 0; ret == 0 && i < img->n_repo_tags; i++)
 			print_untagged(img->repo_tags[i]);
-		if (ret == 0)
+		if (ret == 0) {
 			printf("Deleted: %s\n", img->id);
+			print_freed_layers(ctx, img, "Deleted: %s\n");
+		}
 	}
 	img_image_free(img);
 	return ret;
@@ -237,6 +288,7 @@ static int prune_images(struct kiln_ctx *ctx, const struct prune_filter *f, uint
 			printf("untagged: %s\n", fam);
 		}
 		printf("deleted: %s\n", v[i]->id);
+		print_freed_layers(ctx, v[i], "deleted: %s\n");
 	}
 	img_image_list_free(v, n);
 	if (header)
