@@ -646,6 +646,17 @@ int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 
 /* --- tag ------------------------------------------------------------------------ */
 
+void kiln_err_no_such_image(struct kiln_err *e, const char *arg)
+{
+	struct img_ref r;
+	if (e->code != KILN_E_NOTFOUND || img_ref_parse(arg, IMG_REF_DEFAULT_TAG, &r, NULL) < 0)
+		return;
+	_cleanup_free_ char *full = img_ref_string(&r);
+	_cleanup_free_ char *fam = img_ref_familiarize(full);
+	img_ref_release(&r);
+	kiln_err_set(e, KILN_E_NOTFOUND, "No such image: %s", fam);
+}
+
 int cmd_tag(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const struct kiln_opt opts[] = {OPT_END};
@@ -665,5 +676,9 @@ int cmd_tag(int argc, char **argv, struct kiln_ctx *ctx)
 		return 1;
 	}
 	img_ref_release(&r);
-	return img_store_tag(ctx->store, argv[1], argv[2], &ctx->err) < 0 ? 1 : 0;
+	if (img_store_tag(ctx->store, argv[1], argv[2], &ctx->err) < 0) {
+		kiln_err_no_such_image(&ctx->err, argv[1]);
+		return 1;
+	}
+	return 0;
 }

@@ -278,6 +278,9 @@ int cmd_save(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&names);
 	if (output && strcmp(output, "-") && save_out_finish(&out, r == 0, &err) < 0)
 		r = -1;
+	/* docker's "No such image: X", without the library's context */
+	if (r < 0 && err.code == KILN_E_NOTFOUND && !strncmp(err.msg, "save: ", 6))
+		memmove(err.msg, err.msg + 6, strlen(err.msg + 6) + 1);
 	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;
 }
 

@@ -513,8 +513,10 @@ int cmd_history(int argc, char **argv, struct kiln_ctx *ctx)
 		             : "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{."
 		               "Comment}}";
 	struct img_image *img = NULL;
-	if (img_image_load(ctx->store, argv[1], &img, &ctx->err) < 0)
+	if (img_image_load(ctx->store, argv[1], &img, &ctx->err) < 0) {
+		kiln_err_no_such_image(&ctx->err, argv[1]);
 		return 1;
+	}
 	const struct img_config *c = img->config;
 	json_t **rows = xcalloc(c->n_history + 1, sizeof(*rows));
 	size_t n = 0, layer = img->manifest->n_layers;

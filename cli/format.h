@@ -32,6 +32,9 @@ char *kiln_since(const char *rfc3339); /* "2 hours ago" */
  * "2024-01-02", "2024-01-02T15:04", "2024-01-02T15:04:05Z"), or unix
  * seconds[.nanoseconds]. timestamp.c */
 int kiln_docker_timestamp(const char *value, int64_t *ns, struct kiln_err *err);
+/* history and tag: a not-found error names the reference as docker does,
+ * normalized and familiar ("No such image: nosuch:latest"). cmd_image.c */
+void kiln_err_no_such_image(struct kiln_err *e, const char *arg);
 char *kiln_time_go(const char *rfc3339); /* "2024-01-02 03:04:05 +0000 UTC" */
 /* Go's time.Unix(t).UTC().Format(time.RFC3339): "2024-01-02T03:04:05Z" */
 char *kiln_time_utc(const char *rfc3339);
