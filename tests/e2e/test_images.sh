@@ -72,3 +72,9 @@ ID3=$(mk docker.io/library/a:1 three)
 run_ok "prune -a via yes on stdin" bash -c "echo y | '$KILN' system prune -a"
 expect_contains "system prune deletes" "$OUT" "deleted: $ID3"
 run_fail "tag with bad name" 1 kiln tag "$ID3" Bad
+# import --platform: the image's os, architecture and variant
+mkdir -p "$T/plat" && echo x >"$T/plat/f"
+run_ok "import --platform" kiln import --platform linux/arm64/v8 "$T/plat" plat:1
+expect_eq "platform recorded" "$(kiln inspect -f '{{.Os}}/{{.Architecture}}/{{.Variant}}' plat:1)" "linux/arm64/v8"
+run_fail "import --platform bogus" 1 kiln import --platform bogus "$T/plat" plat:2
+expect_contains "containerd's words" "$OUT" 'unknown operating system or architecture'
