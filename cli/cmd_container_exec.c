@@ -267,7 +267,15 @@ int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	    OPT_BOOL('f', "force", &force, "Do not prompt for confirmation"), OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS]", "Remove all stopped containers", 0, 0, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	/* a filter narrows what is deleted: refused until it is applied */
+	size_t n_filters = filters.n;
 	kiln_strv_release(&filters);
+	if (n_filters) {
+		struct kiln_err fe = KILN_ERR_INIT;
+		kiln_err_set(&fe, KILN_E_UNSUPPORTED,
+		             "container prune --filter is not supported yet");
+		return kiln_cmd_fail(ctx, &fe);
+	}
 	if (!force && !kiln_confirm("WARNING! This will remove all stopped containers."))
 		return 0;
 	struct kiln_err err = KILN_ERR_INIT;

@@ -132,6 +132,38 @@ static int filter_time(struct kiln_ctx *ctx, const char *image, time_t *out)
 	return 0;
 }
 
+/* Go's path.Match syntax check (ErrBadPattern): an escape at the end, an
+ * unclosed or empty character class, a range with a missing end. */
+static bool pattern_valid(const char *p)
+{
+	for (; *p; p++) {
+		if (*p == '\\' && !*++p)
+			return false;
+		if (*p != '[')
+			continue;
+		p++;
+		if (*p == '^')
+			p++;
+		if (*p == ']')
+			return false; /* empty class */
+		for (size_t n = 0; *p != ']'; n++) {
+			if (!*p || (*p == '-' && !n))
+				return false;
+			if (*p == '\\' && !*++p)
+				return false;
+			if (p[1] == '-') {
+				p += 2;
+				if (!*p || *p == ']')
+					return false;
+				if (*p == '\\' && !*++p)
+					return false;
+			}
+			p++;
+		}
+	}
+	return true;
+}
+
 static int image_filter_parse(struct kiln_ctx *ctx, const struct kiln_strv *args,
                               struct image_filter *f)
 {
@@ -150,11 +182,14 @@ static int image_filter_parse(struct kiln_ctx *ctx, const struct kiln_strv *args
 			if (strcasecmp(val, "true") && strcmp(val, "1") &&
 			    strcasecmp(val, "false") && strcmp(val, "0"))
 				return kiln_err_set(&ctx->err, KILN_E_INVALID,
-				                    "invalid filter '%s'", a);
+				                    "Invalid filter '%s'", a);
 			f->dangling = !strcasecmp(val, "true") || !strcmp(val, "1");
 		} else if (!strcmp(key, "label")) {
 			kiln_strv_push(&f->labels, val);
 		} else if (!strcmp(key, "reference")) {
+			if (!pattern_valid(val))
+				return kiln_err_set(&ctx->err, KILN_E_INVALID,
+				                    "syntax error in pattern");
 			kiln_strv_push(&f->refs, val);
 		} else if (!strcmp(key, "before") || !strcmp(key, "since")) {
 			bool before = key[0] == 'b';
@@ -162,7 +197,7 @@ static int image_filter_parse(struct kiln_ctx *ctx, const struct kiln_strv *args
 				return -1;
 			*(before ? &f->has_before : &f->has_since) = true;
 		} else {
-			return kiln_err_set(&ctx->err, KILN_E_INVALID, "invalid filter '%s'", key);
+			return kiln_err_set(&ctx->err, KILN_E_INVALID, "Invalid filter '%s'", key);
 		}
 	}
 	return 0;
@@ -282,14 +317,14 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 	collect_rows(v, n, &f, &rows, &n_rows);
 	image_filter_release(&f);
 	int rc = 0;
-	if (quiet) {
-		/* rows come grouped by image: each ID once */
-		for (size_t i = 0; i < n_rows; i++) {
+	/* docker's NewImageFormat: a custom --format wins over -q */
+	bool custom = format && strcmp(format, "table") != 0;
+	if (quiet && !custom) {
+		for (size_t i = 0; i < n_rows; i++) { /* one line per row (tag), as docker */
 			_cleanup_free_ char *id = short_id(rows[i].img->id, no_trunc);
-			if (!i || rows[i].img != rows[i - 1].img)
-				printf("%s\n", id);
+			printf("%s\n", id);
 		}
-	} else if (format && strcmp(format, "table") != 0) {
+	} else if (custom) {
 		json_t **objs = xcalloc(n_rows + 1, sizeof(*objs));
 		for (size_t i = 0; i < n_rows; i++)
 			objs[i] = row_json(&rows[i], no_trunc);
@@ -371,7 +406,9 @@ static json_t *config_json(const struct img_config *c)
 	}
 	if (c->config.args_escaped)
 		json_object_set_new(o, "ArgsEscaped", json_true());
-	json_object_set_new(o, "Image", json_string(""));
+	json_t *image = c->config_extra ? json_object_get(c->config_extra, "Image") : NULL;
+	json_object_set_new(o, "Image",
+	                    json_string(json_is_string(image) ? json_string_value(image) : ""));
 	json_object_set_new(o, "Volumes", jset(c->config.volumes));
 	json_object_set_new(o, "WorkingDir",
 	                    json_string(c->config.working_dir ? c->config.working_dir : ""));
@@ -396,7 +433,50 @@ static json_t *familiar_list(char *const *v)
 	return a;
 }
 
-static json_t *inspect_json(const struct img_image *img)
+/* A string the stored config carries beyond the OCI fields (docker's
+ * "docker_version", "container"), else "". */
+static json_t *extra_string(const struct img_config *c, const char *key)
+{
+	json_t *v = c->extra ? json_object_get(c->extra, key) : NULL;
+	return json_string(json_is_string(v) ? json_string_value(v) : "");
+}
+
+/* docker's ContainerConfig: the stored container_config, else an empty
+ * container.Config. */
+static json_t *container_config_json(const struct img_config *c)
+{
+	json_t *v = c->extra ? json_object_get(c->extra, "container_config") : NULL;
+	if (json_is_object(v))
+		return json_incref(v);
+	struct img_config *empty = img_config_new();
+	json_t *o = config_json(empty);
+	img_config_free(empty);
+	return o;
+}
+
+/* GraphDriver: kiln's snapshots, one directory per layer (top first, as
+ * overlay's lowerdir lists them). */
+static json_t *graph_driver_json(struct kiln_ctx *ctx, const struct img_config *c)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = c->n_diff_ids; i-- > 0;) {
+		if (b.len)
+			kiln_buf_addch(&b, ':', NULL);
+		kiln_buf_addf(&b, NULL, "%s/snapshots/%s", ctx->root,
+		              kiln_digest_hex(c->diff_ids[i]));
+	}
+	json_t *data = json_object();
+	if (b.len)
+		json_object_set_new(data, "LowerDir", json_string(kiln_buf_str(&b)));
+	kiln_buf_release(&b);
+	json_t *g = json_object();
+	json_object_set_new(g, "Data", data);
+	json_object_set_new(g, "Name", json_string("kiln"));
+	return g;
+}
+
+static json_t *inspect_json(struct kiln_ctx *ctx, const struct img_image *img)
 {
 	const struct img_config *c = img->config;
 	json_t *o = json_object();
@@ -407,7 +487,9 @@ static json_t *inspect_json(const struct img_image *img)
 	const char *comment = c->n_history ? c->history[c->n_history - 1].comment : NULL;
 	json_object_set_new(o, "Comment", json_string(comment ? comment : ""));
 	json_object_set_new(o, "Created", jstr(c->created ? c->created : "0001-01-01T00:00:00Z"));
-	json_object_set_new(o, "DockerVersion", json_string(""));
+	json_object_set_new(o, "Container", extra_string(c, "container"));
+	json_object_set_new(o, "ContainerConfig", container_config_json(c));
+	json_object_set_new(o, "DockerVersion", extra_string(c, "docker_version"));
 	json_object_set_new(o, "Author", json_string(c->author ? c->author : ""));
 	json_object_set_new(o, "Config", config_json(c));
 	json_object_set_new(o, "Architecture", json_string(c->architecture ? c->architecture : ""));
@@ -415,6 +497,8 @@ static json_t *inspect_json(const struct img_image *img)
 		json_object_set_new(o, "Variant", json_string(c->variant));
 	json_object_set_new(o, "Os", json_string(c->os ? c->os : ""));
 	json_object_set_new(o, "Size", json_integer(img->size));
+	json_object_set_new(o, "VirtualSize", json_integer(img->size));
+	json_object_set_new(o, "GraphDriver", graph_driver_json(ctx, c));
 	json_t *rootfs = json_object();
 	json_object_set_new(rootfs, "Type",
 	                    json_string(c->rootfs_type ? c->rootfs_type : "layers"));
@@ -450,9 +534,9 @@ static int inspect_format(struct kiln_ctx *ctx, const char *format, json_t *all)
 {
 	struct kiln_err e = KILN_ERR_INIT;
 	struct kiln_tmpl *t = kiln_tmpl_parse_raw(format, &e);
-	if (!t) {
-		kiln_err_move(&ctx->err, &e);
-		kiln_err_wrap(&ctx->err, "template parsing error");
+	if (!t) { /* docker's words, without main.c's "Error: " */
+		fprintf(stderr, "template parsing error: %s\n", e.msg);
+		kiln_err_release(&e);
 		return 64;
 	}
 	const struct kiln_tmpl_opts o = {
@@ -461,7 +545,12 @@ static int inspect_format(struct kiln_ctx *ctx, const char *format, json_t *all)
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
 	int rc = 0;
 	for (size_t i = 0; i < json_array_size(all); i++) {
-		if (kiln_tmpl_render(t, json_array_get(all, i), &o, &b, &e) < 0) {
+		/* docker's templates see the Go field ID (its JSON key is Id) */
+		json_t *obj = json_array_get(all, i);
+		json_t *id = json_object_get(obj, "Id");
+		if (id && !json_object_get(obj, "ID"))
+			json_object_set(obj, "ID", id);
+		if (kiln_tmpl_render(t, obj, &o, &b, &e) < 0) {
 			kiln_report_error(ctx, &e);
 			rc = 1;
 			continue;
@@ -510,9 +599,11 @@ static int container_inspect(struct kiln_ctx *ctx, const char *format, int argc,
 int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const char *format = NULL, *type = NULL;
+	bool size = false;
 	const struct kiln_opt opts[] = {
 	    OPT_STRING('f', "format", &format, "string",
 	               "Format output using a custom template: 'json', 'TEMPLATE'"),
+	    OPT_BOOL('s', "size", &size, "Display total file sizes if the type is container"),
 	    OPT_STRING(0, "type", &type, "string", "Only inspect objects of the given type"),
 	    OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS] IMAGE [IMAGE...]",
@@ -520,20 +611,26 @@ int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 	                                 -1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
 	if (type && strcmp(type, "image") != 0 && strcmp(type, "container") != 0)
-		return kiln_err_set(&ctx->err, KILN_E_USAGE, "unsupported type \"%s\"", type), 125;
+		return fprintf(stderr, "\"%s\" is not a valid value for --type\n", type), 1;
 	if (inspect_containers(ctx, type, argc, argv))
 		return container_inspect(ctx, format, argc, argv);
+	if (size) /* docker: sizes are a container's; an image always has its Size */
+		fprintf(stderr, "WARNING: --size ignored for image\n");
 	json_t *all = json_array();
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
 		struct img_image *img = NULL;
 		struct kiln_err e = KILN_ERR_INIT;
 		if (img_image_load(ctx->store, argv[i], &img, &e) < 0) {
+			if (e.code == KILN_E_NOTFOUND && !type) { /* neither container nor image */
+				kiln_err_release(&e);
+				kiln_err_set(&e, KILN_E_NOTFOUND, "No such object: %s", argv[i]);
+			}
 			kiln_report_error(ctx, &e);
 			rc = 1;
 			continue;
 		}
-		json_array_append_new(all, inspect_json(img));
+		json_array_append_new(all, inspect_json(ctx, img));
 		img_image_free(img);
 	}
 	if (!format || !strcmp(format, "json")) {
@@ -549,12 +646,39 @@ int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx)
 
 /* --- tag ------------------------------------------------------------------------ */
 
+void kiln_err_no_such_image(struct kiln_err *e, const char *arg)
+{
+	struct img_ref r;
+	if (e->code != KILN_E_NOTFOUND || img_ref_parse(arg, IMG_REF_DEFAULT_TAG, &r, NULL) < 0)
+		return;
+	_cleanup_free_ char *full = img_ref_string(&r);
+	_cleanup_free_ char *fam = img_ref_familiarize(full);
+	img_ref_release(&r);
+	kiln_err_set(e, KILN_E_NOTFOUND, "No such image: %s", fam);
+}
+
 int cmd_tag(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const struct kiln_opt opts[] = {OPT_END};
 	const struct kiln_usage usage = {"SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 	                                 "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", 2,
-	                                 2, 0};
+	                                 2, OPTS_STOP_AT_POSITIONAL};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	return img_store_tag(ctx->store, argv[1], argv[2], &ctx->err) < 0 ? 1 : 0;
+	/* docker checks the target before it looks for the source */
+	struct img_ref r;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_ref_parse(argv[2], IMG_REF_DEFAULT_TAG, &r, &e) < 0) {
+		/* docker's own words, without the "Error: " main.c would add */
+		fprintf(stderr,
+		        "Error parsing reference: \"%s\" is not a valid repository/tag: %s\n",
+		        argv[2], e.msg);
+		kiln_err_release(&e);
+		return 1;
+	}
+	img_ref_release(&r);
+	if (img_store_tag(ctx->store, argv[1], argv[2], &ctx->err) < 0) {
+		kiln_err_no_such_image(&ctx->err, argv[1]);
+		return 1;
+	}
+	return 0;
 }

@@ -13,20 +13,71 @@
 #include "cli.h"
 #include "image.h"
 
-static int apply_changes(struct img_config *cfg, void *ud, struct kiln_err *err)
+struct import_edit {
+	char **changes;                    /* --change, NULL-terminated, or NULL */
+	char *os, *architecture, *variant; /* --platform, or NULL */
+};
+
+static void set_str(char **dst, const char *v)
 {
-	return bld_apply_changes(cfg, ud, err);
+	free(*dst);
+	*dst = v ? xstrdup(v) : NULL;
+}
+
+static int apply_edit(struct img_config *cfg, void *ud, struct kiln_err *err)
+{
+	const struct import_edit *ed = ud;
+	if (ed->changes && bld_apply_changes(cfg, ed->changes, err) < 0)
+		return -1;
+	if (ed->os) {
+		set_str(&cfg->os, ed->os);
+		set_str(&cfg->architecture, ed->architecture);
+		set_str(&cfg->variant, ed->variant);
+	}
+	return 0;
+}
+
+/* --platform os/arch[/variant], or one of them alone (containerd's
+ * platforms.Parse: "linux" is this machine's arch, "arm64" is linux). */
+static int parse_platform(const char *p, struct import_edit *ed, struct kiln_err *err)
+{
+	static const char *const arches[] = {"amd64",   "arm64", "arm",     "386",
+	                                     "ppc64le", "s390x", "riscv64", NULL};
+	if (!strchr(p, '/')) {
+		bool arch = false;
+		for (size_t i = 0; arches[i]; i++)
+			arch |= !strcmp(p, arches[i]);
+		if (!arch && strcmp(p, "linux") != 0)
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "\"%s\": unknown operating system or architecture: "
+			                    "invalid argument",
+			                    p);
+		ed->os = xstrdup("linux");
+		ed->architecture = xstrdup(arch ? p : KILN_HOST_ARCH);
+		return 0;
+	}
+	const char *s1 = strchr(p, '/');
+	const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+	if (!s1 || s1 == p || !s1[1] || s1[1] == '/' || (s2 && (!s2[1] || strchr(s2 + 1, '/'))))
+		return kiln_err_set(err, KILN_E_INVALID,
+		                    "invalid platform `%s`: want os/arch[/variant]", p);
+	ed->os = xstrndup(p, (size_t)(s1 - p));
+	ed->architecture = s2 ? xstrndup(s1 + 1, (size_t)(s2 - s1 - 1)) : xstrdup(s1 + 1);
+	ed->variant = s2 ? xstrdup(s2 + 1) : NULL;
+	return 0;
 }
 
 int cmd_import(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	struct kiln_strv changes = KILN_STRV_INIT;
-	const char *message = NULL, *compress = "none";
+	const char *message = NULL, *compress = "none", *platform = NULL;
 	const struct kiln_opt opts[] = {
 	    OPT_STRV('c', "change", &changes, "list",
 	             "Apply Dockerfile instruction to the created image"),
 	    OPT_STRING(0, "compress", &compress, "string", "Layer compression: none, gzip or zstd"),
 	    OPT_STRING('m', "message", &message, "string", "Set commit message for imported image"),
+	    OPT_STRING(0, "platform", &platform, "string",
+	               "Set platform (os/arch[/variant]) of the imported image"),
 	    OPT_END};
 	const struct kiln_usage usage = {
 	    "[OPTIONS] file|dir|- [REPOSITORY[:TAG]]",
@@ -34,18 +85,24 @@ int cmd_import(int argc, char **argv, struct kiln_ctx *ctx)
 	    0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
 	struct kiln_err err = KILN_ERR_INIT;
+	struct import_edit ed = {.changes = changes.n ? changes.v : NULL};
+	int r = platform ? parse_platform(platform, &ed, &err) : 0;
 	struct img_import_opts o = {.source = argv[1],
 	                            .ref = argc > 2 ? argv[2] : NULL,
-	                            .apply = changes.n ? apply_changes : NULL,
-	                            .apply_ud = changes.v,
+	                            .apply = changes.n || ed.os ? apply_edit : NULL,
+	                            .apply_ud = &ed,
 	                            .message = message};
 	char id[KILN_DIGEST_LEN];
-	int r = img_compression_parse(compress, &o.compression, &err);
+	if (r == 0)
+		r = img_compression_parse(compress, &o.compression, &err);
 	if (r == 0 && !strcmp(o.source, "-") && isatty(0))
 		r = kiln_err_set(&err, KILN_E_USAGE, "refusing to read an archive from a terminal");
 	if (r == 0)
 		r = img_import(ctx->store, &o, id, &err);
 	kiln_strv_release(&changes);
+	free(ed.os);
+	free(ed.architecture);
+	free(ed.variant);
 	if (r < 0)
 		return kiln_cmd_fail(ctx, &err);
 	printf("%s\n", id);
@@ -208,6 +265,38 @@ static int save_out_finish(struct save_out *o, bool ok, struct kiln_err *err)
 	return r;
 }
 
+/* docker's save: a repository name without tag or digest stands for every
+ * tag of that repository (an argument no tag matches is passed on as it
+ * is: an ID, or a name whose error the save reports). */
+static void expand_repos(struct kiln_ctx *ctx, int argc, char **argv, struct kiln_strv *out)
+{
+	struct img_image **v = NULL;
+	size_t n = 0;
+	if (img_image_list(ctx->store, &v, &n, NULL) < 0)
+		v = NULL, n = 0;
+	for (int a = 1; a < argc; a++) {
+		struct img_ref r;
+		size_t before = out->n;
+		if (img_ref_parse(argv[a], 0, &r, NULL) == 0) {
+			_cleanup_free_ char *name = img_ref_name(&r);
+			for (size_t i = 0; !r.tag && !r.digest && i < n; i++)
+				for (size_t t = 0; t < v[i]->n_repo_tags; t++) {
+					struct img_ref tr;
+					if (img_ref_parse(v[i]->repo_tags[t], 0, &tr, NULL) < 0)
+						continue;
+					_cleanup_free_ char *tn = img_ref_name(&tr);
+					if (!strcmp(tn, name))
+						kiln_strv_push(out, v[i]->repo_tags[t]);
+					img_ref_release(&tr);
+				}
+			img_ref_release(&r);
+		}
+		if (out->n == before)
+			kiln_strv_push(out, argv[a]);
+	}
+	img_image_list_free(v, n);
+}
+
 int cmd_save(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const char *output = NULL, *format = "docker", *compress = NULL;
@@ -240,9 +329,15 @@ int cmd_save(int argc, char **argv, struct kiln_ctx *ctx)
 	struct save_out out = {.fd = 1};
 	if (output && strcmp(output, "-") && save_out_open(&out, output, &err) < 0)
 		return kiln_cmd_fail(ctx, &err);
-	int r = img_save(ctx->store, argv + 1, (size_t)argc - 1, &o, out.fd, &err);
+	struct kiln_strv names = KILN_STRV_INIT;
+	expand_repos(ctx, argc, argv, &names);
+	int r = img_save(ctx->store, names.v, names.n, &o, out.fd, &err);
+	kiln_strv_release(&names);
 	if (output && strcmp(output, "-") && save_out_finish(&out, r == 0, &err) < 0)
 		r = -1;
+	/* docker's "No such image: X", without the library's context */
+	if (r < 0 && err.code == KILN_E_NOTFOUND && !strncmp(err.msg, "save: ", 6))
+		memmove(err.msg, err.msg + 6, strlen(err.msg + 6) + 1);
 	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;
 }
 
@@ -272,7 +367,8 @@ int cmd_load(int argc, char **argv, struct kiln_ctx *ctx)
 	int r = img_load(ctx->store, fd, &lines, &err);
 	if (fd > 0)
 		close(fd);
-	for (size_t i = 0; r == 0 && !quiet && i < lines.n; i++)
+	(void)quiet; /* docker's -q quiets progress only: kiln shows none */
+	for (size_t i = 0; r == 0 && i < lines.n; i++)
 		printf("%s\n", lines.v[i]);
 	kiln_strv_release(&lines);
 	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;

@@ -39,6 +39,53 @@ static char *named_ref(const struct img_image *img, const char *arg)
 	return NULL;
 }
 
+/* docker's layer IDs: the chain IDs of an image's diffIDs, bottom first. */
+static void chain_ids(const struct img_config *c, struct kiln_strv *out)
+{
+	char prev[KILN_DIGEST_LEN] = "";
+	for (size_t i = 0; c && i < c->n_diff_ids; i++) {
+		char cur[KILN_DIGEST_LEN];
+		if (i == 0) {
+			snprintf(cur, sizeof(cur), "%s", c->diff_ids[0]);
+		} else {
+			_cleanup_free_ char *s = xasprintf("%s %s", prev, c->diff_ids[i]);
+			kiln_sha256_digest(s, strlen(s), cur);
+		}
+		kiln_strv_push(out, cur);
+		memcpy(prev, cur, sizeof(prev));
+	}
+}
+
+static bool strv_has(const struct kiln_strv *v, const char *s)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i], s))
+			return true;
+	return false;
+}
+
+/* After an image went: docker's line (fmt: "Deleted: %s\n" or "deleted:
+ * %s\n") for each of its layers no remaining image has, top first. */
+static void print_freed_layers(struct kiln_ctx *ctx, const struct img_image *gone, const char *fmt)
+{
+	struct kiln_strv mine = KILN_STRV_INIT, live = KILN_STRV_INIT;
+	struct img_image **v = NULL;
+	size_t n = 0;
+	chain_ids(gone->config, &mine);
+	if (!mine.n || img_image_list(ctx->store, &v, &n, NULL) < 0) {
+		kiln_strv_release(&mine);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		chain_ids(v[i]->config, &live);
+	img_image_list_free(v, n);
+	for (size_t i = mine.n; i-- > 0;)
+		if (!strv_has(&live, mine.v[i])) /* chain IDs are unique within an image */
+			printf(fmt, mine.v[i]);
+	kiln_strv_release(&mine);
+	kiln_strv_release(&live);
+}
+
 static void print_untagged(const char *ref)
 {
 	_cleanup_free_ char *f = img_ref_familiarize(ref);
@@ -68,8 +115,10 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 		ret = img_store_untag(ctx->store, ref, false, &deleted, e);
 		if (ret == 0)
 			print_untagged(ref);
-		if (ret == 0 && deleted)
+		if (ret == 0 && deleted) {
 			printf("Deleted: %s\n", img->id);
+			print_freed_layers(ctx, img, "Deleted: %s\n");
+		}
 	} else if (img->n_repo_tags > 1 && !force) {
 		ret = kiln_err_set(e, KILN_E_CONFLICT,
 		                   "conflict: unable to delete %s (must be forced) - image is "
@@ -79,8 +128,10 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 		ret = img_store_remove_image(ctx->store, img->id, e);
 		for (size_t i = 0; ret == 0 && i < img->n_repo_tags; i++)
 			print_untagged(img->repo_tags[i]);
-		if (ret == 0)
+		if (ret == 0) {
 			printf("Deleted: %s\n", img->id);
+			print_freed_layers(ctx, img, "Deleted: %s\n");
+		}
 	}
 	img_image_free(img);
 	return ret;
@@ -128,9 +179,94 @@ int cmd_rmi(int argc, char **argv, struct kiln_ctx *ctx)
 	return rc;
 }
 
-/* Removes dangling images (or all with all) and damaged ones (nothing can
- * use them; `images` warns about them), then collects garbage. */
-static int prune_images(struct kiln_ctx *ctx, bool all, uint64_t *reclaimed)
+/* image prune --filter, as docker 20.10's daemon applies it: until=TIME
+ * (created at or before), label=KEY[=VALUE] (all must match), label!=...
+ * (not all match), dangling=false (as -a). Any other key is refused. */
+struct prune_filter {
+	bool all, has_until;
+	int64_t until_ns;
+	struct kiln_strv labels, not_labels;
+};
+
+static void prune_filter_release(struct prune_filter *f)
+{
+	kiln_strv_release(&f->labels);
+	kiln_strv_release(&f->not_labels);
+}
+
+static int prune_filter_parse(const struct kiln_strv *args, struct prune_filter *f,
+                              struct kiln_err *e)
+{
+	for (size_t i = 0; i < args->n; i++) {
+		const char *a = args->v[i], *eq = strchr(a, '=');
+		if (!eq)
+			return kiln_err_set(
+			    e, KILN_E_USAGE,
+			    "invalid argument \"%s\" for \"--filter\" flag: bad format "
+			    "of filter (expected name=value)",
+			    a);
+		_cleanup_free_ char *key = xstrndup(a, (size_t)(eq - a));
+		const char *val = eq + 1;
+		if (!strcmp(key, "until")) {
+			if (f->has_until)
+				return kiln_err_set(e, KILN_E_INVALID,
+				                    "more than one until filter specified");
+			if (kiln_docker_timestamp(val, &f->until_ns, e) < 0)
+				return -1;
+			f->has_until = true;
+		} else if (!strcmp(key, "label")) {
+			kiln_strv_push(&f->labels, val);
+		} else if (!strcmp(key, "label!")) {
+			kiln_strv_push(&f->not_labels, val);
+		} else if (!strcmp(key, "dangling")) {
+			if (!strcasecmp(val, "false") || !strcmp(val, "0"))
+				f->all = true;
+			else if (strcasecmp(val, "true") && strcmp(val, "1"))
+				return kiln_err_set(e, KILN_E_INVALID,
+				                    "Invalid filter 'dangling=%s'", val);
+		} else {
+			return kiln_err_set(e, KILN_E_INVALID, "Invalid filter '%s'", key);
+		}
+	}
+	return 0;
+}
+
+/* docker's filters.MatchKVList: every KEY[=VALUE] is among the labels. */
+static bool labels_all_match(const struct img_image *img, const struct kiln_strv *want)
+{
+	const struct img_map *labels = img->config ? &img->config->config.labels : NULL;
+	if (!want->n)
+		return true;
+	if (!labels || !labels->n)
+		return false;
+	for (size_t i = 0; i < want->n; i++) {
+		const char *eq = strchr(want->v[i], '=');
+		_cleanup_free_ char *k =
+		    eq ? xstrndup(want->v[i], (size_t)(eq - want->v[i])) : xstrdup(want->v[i]);
+		const char *v = img_map_get(labels, k);
+		if (!v || (eq && strcmp(v, eq + 1) != 0))
+			return false;
+	}
+	return true;
+}
+
+/* An image with no readable creation time is docker's zero time: it is
+ * before any until. */
+static bool prune_passes(const struct img_image *img, const struct prune_filter *f)
+{
+	time_t t = 0;
+	if (f->has_until && img->created && kiln_parse_rfc3339(img->created, &t) == 0 &&
+	    (int64_t)t * 1000000000LL > f->until_ns)
+		return false;
+	if (!labels_all_match(img, &f->labels))
+		return false;
+	return !(f->not_labels.n && labels_all_match(img, &f->not_labels));
+}
+
+/* Removes dangling images (or all with f->all) and damaged ones (nothing
+ * can use them; `images` warns about them) that pass the filter, then
+ * collects garbage. */
+static int prune_images(struct kiln_ctx *ctx, const struct prune_filter *f, uint64_t *reclaimed)
 {
 	struct img_image **v = NULL;
 	size_t n = 0;
@@ -138,7 +274,8 @@ static int prune_images(struct kiln_ctx *ctx, bool all, uint64_t *reclaimed)
 	if (img_image_list_flags(ctx->store, IMG_LIST_DAMAGED, &v, &n, &ctx->err) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++) {
-		if ((!all && v[i]->n_repo_tags && !v[i]->damaged) || image_in_use(ctx, v[i]->id))
+		if ((!f->all && v[i]->n_repo_tags && !v[i]->damaged) || !prune_passes(v[i], f) ||
+		    image_in_use(ctx, v[i]->id))
 			continue;
 		if (img_store_remove_image(ctx->store, v[i]->id, &ctx->err) < 0) {
 			img_image_list_free(v, n);
@@ -148,10 +285,11 @@ static int prune_images(struct kiln_ctx *ctx, bool all, uint64_t *reclaimed)
 			printf("Deleted Images:\n");
 		header = true;
 		for (size_t t = 0; t < v[i]->n_repo_tags; t++) {
-			_cleanup_free_ char *f = img_ref_familiarize(v[i]->repo_tags[t]);
-			printf("untagged: %s\n", f);
+			_cleanup_free_ char *fam = img_ref_familiarize(v[i]->repo_tags[t]);
+			printf("untagged: %s\n", fam);
 		}
 		printf("deleted: %s\n", v[i]->id);
+		print_freed_layers(ctx, v[i], "deleted: %s\n");
 	}
 	img_image_list_free(v, n);
 	if (header)
@@ -165,12 +303,13 @@ static int prune_images(struct kiln_ctx *ctx, bool all, uint64_t *reclaimed)
 
 /* The prompt (unless -f), the pruning and docker's summary line. An answer
  * other than y, or no answer, cancels silently (exit 0) as docker does. */
-static int prune_and_report(struct kiln_ctx *ctx, bool all, bool force, const char *warning)
+static int prune_and_report(struct kiln_ctx *ctx, const struct prune_filter *f, bool force,
+                            const char *warning)
 {
 	if (!force && !kiln_confirm(warning))
 		return 0;
 	uint64_t reclaimed = 0;
-	if (prune_images(ctx, all, &reclaimed) != 0)
+	if (prune_images(ctx, f, &reclaimed) != 0)
 		return 1;
 	_cleanup_free_ char *h = kiln_human_size_prec((double)reclaimed, 4);
 	printf("Total reclaimed space: %s\n", h);
@@ -179,19 +318,28 @@ static int prune_and_report(struct kiln_ctx *ctx, bool all, bool force, const ch
 
 int cmd_image_prune(int argc, char **argv, struct kiln_ctx *ctx)
 {
-	bool all = false, force = false;
+	bool force = false;
+	struct prune_filter f = {0};
 	struct kiln_strv filters = KILN_STRV_INIT;
 	const struct kiln_opt opts[] = {
-	    OPT_BOOL('a', "all", &all, "Remove all unused images, not just dangling ones"),
-	    OPT_STRV(0, "filter", &filters, "filter", "Provide filter values (not supported yet)"),
+	    OPT_BOOL('a', "all", &f.all, "Remove all unused images, not just dangling ones"),
+	    OPT_STRV(0, "filter", &filters, "filter",
+	             "Provide filter values (e.g. 'until=<timestamp>')"),
 	    OPT_BOOL('f', "force", &force, "Do not prompt for confirmation"), OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS]", "Remove unused images", 0, 0, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	/* docker's CLI builds the prompt before the daemon sees the filter */
+	const char *warn = f.all ? "WARNING! This will remove all images without at least one "
+	                           "container associated to them."
+	                         : "WARNING! This will remove all dangling images.";
+	int r = prune_filter_parse(&filters, &f, &ctx->err);
 	kiln_strv_release(&filters);
-	const char *warn = all ? "WARNING! This will remove all images without at least one "
-	                         "container associated to them."
-	                       : "WARNING! This will remove all dangling images.";
-	return prune_and_report(ctx, all, force, warn);
+	if (r == 0)
+		r = prune_and_report(ctx, &f, force, warn);
+	else
+		r = ctx->err.code == KILN_E_USAGE ? 125 : 1;
+	prune_filter_release(&f);
+	return r;
 }
 
 int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx)
@@ -210,7 +358,8 @@ int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	    all ? "all images without at least one container associated to them"
 	        : "all dangling images",
 	    all ? "all build cache" : "unused build cache");
-	return prune_and_report(ctx, all, force, warn);
+	const struct prune_filter f = {.all = all};
+	return prune_and_report(ctx, &f, force, warn);
 }
 
 int cmd_system_df(int argc, char **argv, struct kiln_ctx *ctx)
@@ -372,8 +521,10 @@ int cmd_history(int argc, char **argv, struct kiln_ctx *ctx)
 		             : "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{."
 		               "Comment}}";
 	struct img_image *img = NULL;
-	if (img_image_load(ctx->store, argv[1], &img, &ctx->err) < 0)
+	if (img_image_load(ctx->store, argv[1], &img, &ctx->err) < 0) {
+		kiln_err_no_such_image(&ctx->err, argv[1]);
 		return 1;
+	}
 	const struct img_config *c = img->config;
 	json_t **rows = xcalloc(c->n_history + 1, sizeof(*rows));
 	size_t n = 0, layer = img->manifest->n_layers;

@@ -15,6 +15,7 @@ static const struct kiln_cmd image_commands[] = {
     {"load", cmd_load, S, "Load an image from a tar archive or STDIN", NULL},
     {"ls", cmd_images, S, "List images", NULL},
     {"prune", cmd_image_prune, S, "Remove unused images", NULL},
+    {"remove", cmd_rmi, S | CMD_ALIAS, "Remove one or more images", NULL},
     {"rm", cmd_rmi, S, "Remove one or more images", NULL},
     {"save", cmd_save, S, "Save one or more images to a tar archive", NULL},
     {"tag", cmd_tag, S, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", NULL},

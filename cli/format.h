@@ -26,7 +26,15 @@ char *kiln_human_size_prec(double size, int precision);
 /* docker's units.HumanDuration: "2 hours", "About a minute" */
 char *kiln_human_duration(int64_t seconds);
 int kiln_parse_rfc3339(const char *s, time_t *out);
-char *kiln_since(const char *rfc3339);   /* "2 hours ago" */
+char *kiln_since(const char *rfc3339); /* "2 hours ago" */
+/* docker's filter timestamps (until=, since=): a Go duration before now
+ * ("24h", "10m"), an RFC 3339 date or time (local zone when it has none:
+ * "2024-01-02", "2024-01-02T15:04", "2024-01-02T15:04:05Z"), or unix
+ * seconds[.nanoseconds]. timestamp.c */
+int kiln_docker_timestamp(const char *value, int64_t *ns, struct kiln_err *err);
+/* history and tag: a not-found error names the reference as docker does,
+ * normalized and familiar ("No such image: nosuch:latest"). cmd_image.c */
+void kiln_err_no_such_image(struct kiln_err *e, const char *arg);
 char *kiln_time_go(const char *rfc3339); /* "2024-01-02 03:04:05 +0000 UTC" */
 /* Go's time.Unix(t).UTC().Format(time.RFC3339): "2024-01-02T03:04:05Z" */
 char *kiln_time_utc(const char *rfc3339);

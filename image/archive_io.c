@@ -86,8 +86,10 @@ int img_import(struct img_store *s, const struct img_import_opts *o, char image_
 		img_config_free(cfg);
 		return kiln_err_wrap(err, "import");
 	}
-	cfg->architecture = xstrdup(KILN_HOST_ARCH);
-	cfg->os = xstrdup("linux");
+	if (!cfg->os) { /* apply may have set a platform (import --platform) */
+		cfg->architecture = xstrdup(KILN_HOST_ARCH);
+		cfg->os = xstrdup("linux");
+	}
 	cfg->created = rfc3339_now();
 	cfg->rootfs_type = xstrdup("layers");
 	free(cfg->diff_ids);

@@ -53,7 +53,8 @@ const struct lfile *load_find(const struct loader *L, const char *name)
 	_cleanup_free_ char *n = norm_path(NULL, name);
 	for (int depth = 0; depth <= LOAD_MAX_LINKS; depth++) {
 		struct lfile key = {.name = n};
-		const struct lfile *f = bsearch(&key, L->f, L->n, sizeof(*L->f), cmp_lfile);
+		const struct lfile *f =
+		    L->n ? bsearch(&key, L->f, L->n, sizeof(*L->f), cmp_lfile) : NULL;
 		if (!f || !f->link)
 			return f;
 		free(n);

@@ -485,7 +485,8 @@ int img_snapshot_dirs(struct img_store *s, const struct img_layer *layers, size_
 struct img_import_opts {
 	const char *source; /* tarball (plain/gzip/zstd/xz/bzip2), directory, or "-" (stdin) */
 	const char *ref;    /* NULL: an untagged image */
-	/* Edits the new config before it is stored (`--change` instructions:
+	/* Edits the new config before it is stored (`--change` instructions,
+	 * `--platform`: an os it sets is kept with its architecture and variant;
 	 * the builder knows Dockerfiles, the image module does not), or NULL. */
 	int (*apply)(struct img_config *cfg, void *ud, struct kiln_err *err);
 	void *apply_ud;

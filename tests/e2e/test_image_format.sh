@@ -74,20 +74,21 @@ expect_contains "history headers" "$OUT" "IMAGE          SIZE"
 # --- images filters ---------------------------------------------------------------
 q() { run_ok "images $*" kiln images -q "$@"; expect_eq "images $*" "$(printf '%s\n' "$OUT" | tr '\n' ' ')" "$R"; }
 R="${C:7:12} " q -f dangling=true
-R="${B:7:12} ${A:7:12} " q -f dangling=false
-R="${C:7:12} ${B:7:12} " q -f since=alpine:3
+# -q prints a line per tag, as docker: B has three tags
+R="${B:7:12} ${B:7:12} ${B:7:12} ${A:7:12} " q -f dangling=false
+R="${C:7:12} ${B:7:12} ${B:7:12} ${B:7:12} " q -f since=alpine:3
 R="${A:7:12} " q -f before=busybox
-R="${C:7:12} ${B:7:12} ${A:7:12} " q -f label=fixture
+R="${C:7:12} ${B:7:12} ${B:7:12} ${B:7:12} ${A:7:12} " q -f label=fixture
 R=" " q -f label=fixture=no
-R="${B:7:12} " q -f 'reference=busy*'
+R="${B:7:12} ${B:7:12} " q -f 'reference=busy*'
 R="${B:7:12} " q 'me/*'
 run_ok "reference keeps only matching tags" kiln images --filter 'reference=*:old'
 expect_contains "old tag" "$OUT" "busybox      old"
 expect_not_contains "no latest row" "$OUT" "latest"
 run_fail "bad dangling value" 1 kiln images -f dangling=maybe
-expect_contains "invalid filter" "$OUT" "invalid filter 'dangling=maybe'"
+expect_contains "invalid filter" "$OUT" "Invalid filter 'dangling=maybe'"
 run_fail "unknown filter" 1 kiln images -f color=red
-expect_contains "invalid filter name" "$OUT" "invalid filter 'color'"
+expect_contains "invalid filter name" "$OUT" "Invalid filter 'color'"
 run_fail "filter without =" 125 kiln images -f dangling
 expect_contains "bad format" "$OUT" "bad format of filter (expected name=value)"
 

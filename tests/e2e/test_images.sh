@@ -42,6 +42,8 @@ expect_eq "Go map formatting" "$OUT" "map[fixture:yes]"
 run_ok "inspect -f json" kiln inspect -f '{{json .Config.Cmd}}' busybox
 expect_eq "json func" "$OUT" '["/bin/sh"]'
 run_fail "inspect missing" 1 kiln inspect nothing
+expect_contains "no such object (docker: neither container nor image)" "$OUT" "No such object: nothing"
+run_fail "inspect --type image missing" 1 kiln inspect --type image nothing
 expect_contains "no such image" "$OUT" "No such image: nothing"
 run_ok "history" kiln history busybox
 expect_contains "history header" "$OUT" "IMAGE          CREATED       CREATED BY"
@@ -70,3 +72,9 @@ ID3=$(mk docker.io/library/a:1 three)
 run_ok "prune -a via yes on stdin" bash -c "echo y | '$KILN' system prune -a"
 expect_contains "system prune deletes" "$OUT" "deleted: $ID3"
 run_fail "tag with bad name" 1 kiln tag "$ID3" Bad
+# import --platform: the image's os, architecture and variant
+mkdir -p "$T/plat" && echo x >"$T/plat/f"
+run_ok "import --platform" kiln import --platform linux/arm64/v8 "$T/plat" plat:1
+expect_eq "platform recorded" "$(kiln inspect -f '{{.Os}}/{{.Architecture}}/{{.Variant}}' plat:1)" "linux/arm64/v8"
+run_fail "import --platform bogus" 1 kiln import --platform bogus "$T/plat" plat:2
+expect_contains "containerd's words" "$OUT" 'unknown operating system or architecture'
