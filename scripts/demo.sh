@@ -3,7 +3,9 @@
 # install dependencies, build kiln, make the busybox base image locally (no
 # network), build testdata/example (multi-stage, COPY, RUN, metadata), run
 # it detached with a published port, fetch its page from 127.0.0.1, show
-# the image's history, stop and remove the container, then build again.
+# the image's history, stop and remove the container, build again (every
+# step CACHED, same image ID), then edit one file and build again (the steps
+# that read it miss, each with its reason).
 # The store is KILN_ROOT (default: a demo root under build/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +20,11 @@ echo "== base image: busybox from Debian's busybox-static, imported as busybox:l
 testdata/make-busybox.sh --import build/busybox-rootfs.tar
 
 echo
+# The example is copied, so the edit at the end never touches the checkout.
+ctx=build/demo-example
+rm -rf "$ctx" && cp -a testdata/example "$ctx"
 echo "== build testdata/example"
-kiln build --progress plain -t kiln-example:latest testdata/example
+kiln build --progress plain -t kiln-example:latest "$ctx"
 
 echo
 echo "== run it detached, its port 80 published on 127.0.0.1"
@@ -59,6 +64,10 @@ trap - EXIT
 echo "removed ${cid:0:12}"
 
 echo
-echo "== build again (the step cache is not wired in yet: every step runs again;"
-echo "   once it lands, each step of this second build shows CACHED)"
-kiln build --progress plain -t kiln-example:latest testdata/example
+echo "== build again: nothing changed, so every step is CACHED and the image ID is the same"
+kiln build --progress plain -t kiln-example:latest "$ctx"
+
+echo
+echo "== edit one page and build again: the steps that read it miss, and say why"
+printf '<p>edited at %s</p>\n' "$(date -u +%H:%M:%S)" >>"$ctx/www/index.html"
+kiln build --progress plain -t kiln-example:latest "$ctx"
