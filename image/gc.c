@@ -444,10 +444,14 @@ static void check_snapshots(struct img_store *s, struct kiln_strv *problems)
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
 		if (is_hex64(name)) {
+			struct kiln_err why = KILN_ERR_INIT;
 			if (!img_snapshot_complete(s, name))
 				kiln_strv_pushf(problems,
 				                "incomplete snapshot %s (redone when next needed)",
 				                name);
+			else if (img_snapshot_verify(s, name, &why) < 0)
+				kiln_strv_pushf(problems, "damaged snapshot: %s", why.msg);
+			kiln_err_release(&why);
 		} else if (len == KILN_SHA256_HEXLEN + dlen &&
 		           !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE)) {
 			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
