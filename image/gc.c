@@ -412,8 +412,10 @@ void img_gc_unlock(struct img_store *s, int gc_fd)
 
 static int hash_file(int dirfd, const char *name, char out[KILN_DIGEST_LEN])
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	_cleanup_close_ int fd =
+	    openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st; /* a FIFO or device there: never blocked on, nor read forever */
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return -1;
 	struct kiln_sha256 h;
 	kiln_sha256_init(&h);
