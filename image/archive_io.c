@@ -168,10 +168,9 @@ static int open_blob(struct saver *sv, const char *image, const char *digest, in
 	if (!kiln_digest_valid(digest))
 		return kiln_err_set(err, KILN_E_CORRUPT, "image `%s`: invalid digest `%s`", image,
 		                    digest);
-	_cleanup_free_ char *p = img_store_blob_path(sv->s, digest);
-	*fd = open(p, O_RDONLY | O_CLOEXEC);
+	*fd = img_store_open_blob(sv->s, digest, err);
 	if (*fd < 0)
-		return kiln_err_set(err, errno, "image `%s`: blob `%s`", image, digest);
+		return kiln_err_wrap(err, "image `%s`", image);
 	return 0;
 }
 

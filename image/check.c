@@ -176,8 +176,8 @@ static int drop_damaged(struct img_store *s, struct kiln_strv *done, struct kiln
 	return r;
 }
 
-/* Incomplete snapshot trees, trash of interrupted removals, markers
- * without a tree. */
+/* Incomplete snapshot trees, damaged ones (their marker goes first),
+ * trash of interrupted removals, markers without a tree. */
 static void repair_snapshots(struct img_store *s, struct kiln_strv *done)
 {
 	_cleanup_closedir_ DIR *d = opendir(s->snapshots);
@@ -188,6 +188,16 @@ static void repair_snapshots(struct img_store *s, struct kiln_strv *done)
 		size_t len = strlen(name), dl = strlen(IMG_SNAPSHOT_DONE);
 		bool marker = len == KILN_SHA256_HEXLEN + dl &&
 		              !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE);
+		struct kiln_err why = KILN_ERR_INIT;
+		if (hex64(name) && img_snapshot_complete(s, name) &&
+		    img_snapshot_verify(s, name, &why) < 0) {
+			/* marker first: a kill leaves an incomplete tree, never
+			 * a damaged one taken for complete */
+			_cleanup_free_ char *mk = xasprintf("%s%s", name, IMG_SNAPSHOT_DONE);
+			if (unlinkat(dirfd(d), mk, 0) == 0)
+				kiln_strv_pushf(done, "%s", why.msg);
+		}
+		kiln_err_release(&why);
 		if ((hex64(name) && !img_snapshot_complete(s, name)) ||
 		    !strncmp(name, IMG_SNAPSHOT_TRASH, strlen(IMG_SNAPSHOT_TRASH)))
 			kiln_strv_push(&drop, name);

@@ -616,11 +616,9 @@ int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
 {
 	if (!kiln_digest_valid(blob_digest))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid digest `%s`", blob_digest);
-	_cleanup_free_ char *path = img_store_blob_path(s, blob_digest);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = img_store_open_blob(s, blob_digest, err);
 	if (fd < 0)
-		return kiln_err_set(err, errno == ENOENT ? KILN_E_NOTFOUND : errno,
-		                    "layer blob `%s`", blob_digest);
+		return -1;
 	return img_layer_extract_verified_fd(s, fd, blob_digest, expected_diff, target_dir, flags,
 	                                     err);
 }

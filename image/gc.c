@@ -412,8 +412,10 @@ void img_gc_unlock(struct img_store *s, int gc_fd)
 
 static int hash_file(int dirfd, const char *name, char out[KILN_DIGEST_LEN])
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	_cleanup_close_ int fd =
+	    openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st; /* a FIFO or device there: never blocked on, nor read forever */
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return -1;
 	struct kiln_sha256 h;
 	kiln_sha256_init(&h);
@@ -444,10 +446,14 @@ static void check_snapshots(struct img_store *s, struct kiln_strv *problems)
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
 		if (is_hex64(name)) {
+			struct kiln_err why = KILN_ERR_INIT;
 			if (!img_snapshot_complete(s, name))
 				kiln_strv_pushf(problems,
 				                "incomplete snapshot %s (redone when next needed)",
 				                name);
+			else if (img_snapshot_verify(s, name, &why) < 0)
+				kiln_strv_pushf(problems, "damaged snapshot: %s", why.msg);
+			kiln_err_release(&why);
 		} else if (len == KILN_SHA256_HEXLEN + dlen &&
 		           !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE)) {
 			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);

@@ -326,6 +326,10 @@ bool img_store_has_blob(struct img_store *s, const char *digest);
 char *img_store_blob_path(struct img_store *s, const char *digest);
 int img_store_read_blob(struct img_store *s, const char *digest, size_t max, char **data,
                         size_t *len, struct kiln_err *err);
+/* Opens a stored blob for reading (O_CLOEXEC): never blocks on open, and a
+ * blob that is not a regular file (a FIFO or device planted there) is a
+ * KILN_E_CORRUPT error, a missing one KILN_E_NOTFOUND. Returns the fd. */
+int img_store_open_blob(struct img_store *s, const char *digest, struct kiln_err *err);
 
 /* --- layers ---------------------------------------------------------------- */
 enum img_compression { IMG_COMPRESS_NONE, IMG_COMPRESS_GZIP, IMG_COMPRESS_ZSTD };

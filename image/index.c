@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layer-internal.h"
 #include "store-internal.h"
 
 int img_index_lock(struct img_store *s, struct kiln_err *err)
@@ -235,12 +236,16 @@ static int check_publishable(struct img_store *s, const struct img_descriptor *d
 	return r < 0 ? kiln_err_wrap(err, "refusing to publish `%s`", d->digest) : 0;
 }
 
-/* Adds manifest descriptor d under the normalized refs to x. */
+/* Adds manifest descriptor d under the normalized refs to x. known holds
+ * every ref of x (and maybe more): a ref not in it is looked for no
+ * further, so a load of 100,000 tags is not quadratic. */
 static void publish_into(struct img_store *s, struct img_index *x, const struct img_descriptor *d,
-                         char *const *refs, size_t n_refs)
+                         char *const *refs, size_t n_refs, struct layer_pset *known)
 {
 	for (size_t r = 0; r < n_refs; r++) {
-		ssize_t i = find_ref(x, refs[r]);
+		size_t len = strlen(refs[r]);
+		ssize_t i = layer_pset_has(known, refs[r], len) ? find_ref(x, refs[r]) : -1;
+		layer_pset_add(known, refs[r], len);
 		if (i >= 0 && !strcmp(x->manifests[i].digest, d->digest))
 			continue; /* already tagged so */
 		struct img_descriptor e;
@@ -289,8 +294,15 @@ int img_publish_many(struct img_store *s, const struct img_descriptor *d, char *
 	_cleanup_close_ int lock = index_begin(s, &x, err);
 	if (lock < 0)
 		return -1;
+	struct layer_pset known = {0};
+	for (size_t i = 0; i < x->n_manifests; i++) {
+		const char *r = entry_ref(&x->manifests[i]);
+		if (r)
+			layer_pset_add(&known, r, strlen(r));
+	}
 	for (size_t i = 0; i < n; i++)
-		publish_into(s, x, &d[i], refs[i], n_refs[i]);
+		publish_into(s, x, &d[i], refs[i], n_refs[i], &known);
+	layer_pset_release(&known);
 	int ret = img_index_write(s, x, err);
 	img_index_free(x);
 	return ret;

@@ -384,12 +384,9 @@ int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum i
 		kiln_err_set(err, KILN_E_INVALID, "invalid digest `%s`", in->digest);
 		return kiln_err_wrap(err, "recompressing layer");
 	}
-	_cleanup_free_ char *path = img_store_blob_path(s, in->digest);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		kiln_err_set(err, errno, "open blob `%s`", in->digest);
+	_cleanup_close_ int fd = img_store_open_blob(s, in->digest, err);
+	if (fd < 0)
 		return kiln_err_wrap(err, "recompressing layer");
-	}
 	struct layer_source src;
 	struct layer_sink k;
 	if (layer_source_open(&src, fd, err) < 0)

@@ -120,10 +120,9 @@ static int pump(int fd, struct img_blob_writer *w, struct piece *pc, int nw, uns
 int img_pgzip_blob(struct img_store *s, const char *digest, img_chunk_fn fn, void *ud,
                    char out_digest[KILN_DIGEST_LEN], uint64_t *out_size, struct kiln_err *err)
 {
-	_cleanup_free_ char *path = img_store_blob_path(s, digest);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = img_store_open_blob(s, digest, err);
 	if (fd < 0)
-		return kiln_err_set(err, errno, "open blob `%s`", digest);
+		return -1;
 	int nw = workers();
 	struct piece pc[MAX_WORK] = {0};
 	unsigned char *in = xmalloc((size_t)nw * PIECE);

@@ -5,6 +5,8 @@
  * removal, or a store of an earlier kiln) is redone, never trusted. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -13,6 +15,9 @@
 
 #include "layer-internal.h"
 #include "store-internal.h"
+
+/* The marker's content: what verification compares the tree with. */
+#define SNAPSHOT_RECORD(F) "kiln-snapshot entries=%" F " bytes=%" F
 
 static char *done_name(const char *hex)
 {
@@ -49,14 +54,72 @@ int img_snapshot_remove_at(int dfd, const char *hex, struct kiln_err *err)
 	return kiln_rm_rf_at(dfd, trash, err);
 }
 
-static int write_marker(struct img_store *s, const char *hex, struct kiln_err *err)
+/* What the marker records of a tree: its entries and the bytes of its
+ * regular files (per thread: stages of a build unpack in parallel). */
+static _Thread_local uint64_t walk_entries, walk_bytes;
+
+static int walk_one(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+	(void)p;
+	if (f->level > 0) {
+		walk_entries++;
+		if (type != FTW_NS && S_ISREG(st->st_mode))
+			walk_bytes += (uint64_t)st->st_size;
+	}
+	return 0;
+}
+
+static int tree_stats(const char *tree, uint64_t *entries, uint64_t *bytes)
+{
+	walk_entries = walk_bytes = 0;
+	if (nftw(tree, walk_one, 16, FTW_PHYS) != 0)
+		return -1;
+	*entries = walk_entries;
+	*bytes = walk_bytes;
+	return 0;
+}
+
+int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err)
 {
 	_cleanup_free_ char *name = done_name(hex);
 	_cleanup_free_ char *p = kiln_path_join(s->snapshots, name);
-	_cleanup_close_ int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
+	uint64_t entries, bytes;
+	if (tree_stats(tree, &entries, &bytes) < 0)
+		return kiln_err_set(err, errno, "read snapshot `%s`", tree);
+	_cleanup_free_ char *rec = xasprintf(SNAPSHOT_RECORD(PRIu64) "\n", entries, bytes);
+	_cleanup_close_ int fd =
+	    open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "create `%s`", p);
+	if (kiln_write_all(fd, rec, strlen(rec), err) < 0 || fsync(fd) < 0)
+		return kiln_err_set(err, errno, "write `%s`", p);
 	return kiln_fsync_dir(s->snapshots, err);
+}
+
+int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err)
+{
+	_cleanup_free_ char *name = done_name(hex);
+	_cleanup_free_ char *p = kiln_path_join(s->snapshots, name);
+	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
+	_cleanup_free_ char *rec = NULL;
+	size_t len = 0;
+	uint64_t want_e, want_b, entries, bytes;
+	if (kiln_read_file(p, 4096, &rec, &len, err) < 0)
+		return -1;
+	if (len == 0) /* the empty marker of an earlier kiln: nothing recorded */
+		return 0;
+	if (sscanf(rec, SNAPSHOT_RECORD(SCNu64), &want_e, &want_b) != 2)
+		return kiln_err_set(err, KILN_E_CORRUPT, "snapshot marker `%s` is damaged", p);
+	if (tree_stats(tree, &entries, &bytes) < 0)
+		return kiln_err_set(err, errno, "read snapshot `%s`", tree);
+	if (entries != want_e || bytes != want_b)
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "snapshot %s was changed after it was unpacked: %" PRIu64
+		                    " entries and %" PRIu64 " bytes, %" PRIu64 " and %" PRIu64
+		                    " when complete",
+		                    hex, entries, bytes, want_e, want_b);
+	return 0;
 }
 
 /* Builds the snapshot hex under ROOT/snapshots.lock: one process at a time
@@ -79,7 +142,7 @@ static int build(struct img_store *s, const struct img_layer *layer, const char 
 	                 IMG_EXTRACT_SYNC_;
 	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, err) < 0)
 		return -1;
-	return write_marker(s, hex, err);
+	return img_snapshot_mark_complete(s, hex, err);
 }
 
 int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,

@@ -2,6 +2,7 @@
  * same checks as img_snapshot_ensure (blob digest and diffID verified
  * before the snapshot is renamed into place), without a second read. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "layer-internal.h"
@@ -42,8 +43,19 @@ int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int
 			kiln_err_move(err, &e);
 			return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
 		}
-		kiln_err_release(&e); /* another process made it: as good as ours */
+		kiln_err_release(&e); /* another process made it: it marks it */
 		return 0;
 	}
-	return kiln_fsync_dir(s->snapshots, err);
+	/* verified and in place: marked complete, or the next use (a tree
+	 * without its marker is never trusted) would unpack it again */
+	_cleanup_free_ char *lockp = kiln_path_join(s->root, "snapshots.lock");
+	_cleanup_close_ int lock = kiln_lock_file(lockp, true, err);
+	if (lock < 0)
+		return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
+	struct stat st; /* gone meanwhile: an ensure under the lock redid it */
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	if (img_snapshot_mark_complete(s, kiln_digest_hex(layer->diff_id), err) < 0)
+		return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
+	return 0;
 }

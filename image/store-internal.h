@@ -97,6 +97,13 @@ int img_quarantine(struct img_store *s, const char *dir, const char *name, struc
  * the exclusive store lock) */
 bool img_snapshot_complete(struct img_store *s, const char *hex);
 int img_snapshot_remove_at(int snapdir_fd, const char *hex, struct kiln_err *err);
+/* Writes ROOT/snapshots/<hex>.complete, recording the tree's entries and
+ * bytes (and fsyncs it and the directory): only once the tree <hex> is
+ * verified and in place. */
+int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err);
+/* A complete snapshot's tree against its marker's record (an empty marker
+ * of an earlier kiln records nothing): KILN_E_CORRUPT when they differ. */
+int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err);
 /* compressed.c: adds to blobs the compressed copies of the live diffIDs
  * (hex) and removes the mappings of dead ones (called by gc's mark). */
 /* pgzip.c: gzips the uncompressed blob `digest` into a new blob (gzip

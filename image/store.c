@@ -201,16 +201,36 @@ bool img_store_has_blob(struct img_store *s, const char *digest)
 	return kiln_path_exists(p);
 }
 
-int img_store_read_blob(struct img_store *s, const char *digest, size_t max, char **data,
-                        size_t *len, struct kiln_err *err)
+int img_store_open_blob(struct img_store *s, const char *digest, struct kiln_err *err)
 {
 	if (!kiln_digest_valid(digest))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid digest `%s`", digest);
 	_cleanup_free_ char *p = img_store_blob_path(s, digest);
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+	int fd = open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno == ENOENT ? KILN_E_NOTFOUND : errno, "blob `%s`%s",
 		                    digest, errno == ENOENT ? " not found in the store" : "");
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return kiln_err_set(err, e, "blob `%s`", digest);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return kiln_err_set(err, KILN_E_CORRUPT, "blob `%s` is corrupt: not a regular file",
+		                    digest);
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+int img_store_read_blob(struct img_store *s, const char *digest, size_t max, char **data,
+                        size_t *len, struct kiln_err *err)
+{
+	_cleanup_close_ int fd = img_store_open_blob(s, digest, err);
+	if (fd < 0)
+		return -1;
 	_cleanup_free_ char *what = xasprintf("blob `%s`", digest);
 	_cleanup_free_ char *buf = NULL;
 	size_t n = 0;

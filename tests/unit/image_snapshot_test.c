@@ -112,6 +112,20 @@ int main(void)
 	T_OK(kiln_path_exists(done), "the snapshot carries its completeness marker");
 	T_OK(!has_problem(s, "snapshot"), "check: nothing to say about a complete snapshot");
 
+	/* part of a complete tree deleted by hand: the marker records what
+	 * the tree held, so the check sees it and repair drops it */
+	unlink(inside);
+	T_OK(has_problem(s, "damaged snapshot"), "check reports a complete tree changed since");
+	struct kiln_strv fixed = KILN_STRV_INIT;
+	T_OK(img_store_repair(s, &fixed, &err) == 0 && !kiln_path_exists(done) &&
+	         !kiln_path_exists(path),
+	     "repair removes the damaged snapshot: %s", err.msg ? err.msg : "");
+	kiln_strv_release(&fixed);
+	free(path);
+	T_OK(img_snapshot_ensure(s, &l, &path, &err) == 0 && kiln_path_exists(inside) &&
+	         !has_problem(s, "snapshot"),
+	     "the next use unpacks it again");
+
 	/* what an interrupted removal of an earlier kiln left: a partial tree
 	 * under the final name, no marker */
 	unlink(done);
@@ -147,6 +161,20 @@ int main(void)
 	     "check reports a marker without its tree");
 	T_OK(img_store_gc(s, 0, &gr, &err) == 0 && !kiln_path_exists(done),
 	     "gc removes the stray marker");
+
+	/* a snapshot unpacked as its blob streams in (pull) is complete too:
+	 * no marker would make the next use throw it away and unpack again */
+	img_layer_release(&l); /* gc took its blob too */
+	T_OK(img_layer_create(s, src, &o, &l, &err) == 0, "the layer again");
+	char *blob = img_store_blob_path(s, l.digest);
+	int bfd = open(blob, O_RDONLY | O_CLOEXEC);
+	T_OK(bfd >= 0 && img_snapshot_from_fd(s, &l, bfd, &err) == 0 && kiln_path_exists(path),
+	     "unpack from a stream: %s", err.msg ? err.msg : "");
+	T_OK(kiln_path_exists(done), "a snapshot unpacked from a stream carries its marker");
+	T_OK(!has_problem(s, "snapshot"), "check: nothing to say about it");
+	if (bfd >= 0)
+		close(bfd);
+	free(blob);
 
 	free(path);
 	free(trash);

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Findings of the hostile review of issue 16's fixes: a complete snapshot
+# changed by hand afterwards is seen by `system check`, dropped by
+# `--repair`, and unpacked again by the next use instead of being reused.
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$T/base/d/e" "$T/ctx"
+for i in 1 2 3; do echo "$i" >"$T/base/d/f$i"; done
+echo g >"$T/base/d/e/g"
+echo a >"$T/ctx/a"
+tar -C "$T/base" -cf "$T/base.tar" d
+run_ok "import a base image" kiln import "$T/base.tar" base:1
+printf 'FROM base:1\nCOPY a /a\n' >"$T/ctx/Dockerfile"
+run_ok "a build unpacks the base layer as a snapshot" kiln build -q -t b:1 "$T/ctx"
+snap=$(find "$ROOT/snapshots" -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' | head -1)
+if [ -n "$snap" ] && [ -e "$snap.complete" ]; then ok "the snapshot is marked complete"; else not_ok "no complete snapshot"; fi
+run_ok "the store checks clean" kiln system check
+
+rm -rf "$snap/d/e" "$snap/d/f2"
+run_fail "a complete snapshot partly deleted by hand fails the check" 1 kiln system check
+expect_contains "the check names the damaged snapshot" "$OUT" "damaged snapshot"
+run_ok "--repair drops it" kiln system check --repair
+if [ ! -e "$snap" ] && [ ! -e "$snap.complete" ]; then ok "no tree or marker left"; else not_ok "the damaged snapshot is still there"; fi
+run_ok "the store checks clean after the repair" kiln system check
+run_ok "the next build unpacks it again" kiln build -q --no-cache -t b:2 "$T/ctx"
+if [ -e "$snap/d/e/g" ] && [ -e "$snap/d/f2" ]; then ok "the snapshot is whole again"; else not_ok "the snapshot is still partial"; fi
+run_ok "and checks clean" kiln system check
+
+# A FIFO or a device planted where a blob belongs is damage, never
+# something to block on or read forever: check, images, save and prune
+# finish, and --repair moves it aside.
+R2="$T/fifo"
+run_ok "import into a second store" kiln --root "$R2" import "$T/base.tar" f:1
+tar -C "$T/ctx" -cf "$T/ctx.tar" a
+run_ok "and a second image" kiln --root "$R2" import "$T/ctx.tar" f:2
+cfg=$(kiln --root "$R2" inspect -f '{{.Id}}' f:1)
+cfg=${cfg#sha256:}
+# uncompressed: the layer's blob digest is its diffID
+layer=$(kiln --root "$R2" inspect -f '{{json .RootFS.Layers}}' f:2 | sed 's/[^:]*sha256:\([0-9a-f]*\).*/\1/')
+rm "$R2/images/blobs/sha256/$cfg" && mkfifo "$R2/images/blobs/sha256/$cfg"
+rm "$R2/images/blobs/sha256/$layer" && mknod "$R2/images/blobs/sha256/$layer" c 1 5
+run_fail "check finishes on a FIFO and a device among the blobs" 1 timeout 20 "$KILN" --root "$R2" system check
+expect_contains "the check names the FIFO" "$OUT" "$cfg"
+expect_contains "and the device" "$OUT" "$layer"
+run_ok "images finishes (lists them as damaged)" timeout 20 "$KILN" --root "$R2" images
+run_fail "save of the image with the device as its layer fails" 1 timeout 20 "$KILN" --root "$R2" save -o "$T/f2.tar" f:2
+expect_contains "naming the blob" "$OUT" "$layer"
+run_fail "--repair finishes (the layer stays missing until its content comes back)" 1 timeout 20 "$KILN" --root "$R2" system check --repair
+expect_contains "--repair moved the device aside" "$OUT" "moved corrupt blob $layer"
+if [ -p "$R2/quarantine/$cfg" ] && [ -c "$R2/quarantine/$layer" ]; then ok "both are in quarantine/"; else not_ok "quarantine/ lacks them"; fi
+run_ok "importing the layer again heals the store" kiln --root "$R2" import "$T/ctx.tar" f:2
+run_ok "which then checks clean" timeout 20 "$KILN" --root "$R2" system check
