@@ -114,9 +114,8 @@ static int export_tar(struct bld_build *b, const struct bld_stage *st, const cha
 	if (r == 0)
 		r = open_dest(dest, &out, err);
 	if (r == 0) {
-		_cleanup_free_ char *blob = img_store_blob_path(b->s, l.digest);
-		_cleanup_close_ int in = open(blob, O_RDONLY | O_CLOEXEC);
-		r = in < 0 ? kiln_err_set(err, errno, "open `%s`", blob) : copy_fd(in, out, err);
+		_cleanup_close_ int in = img_store_open_blob(b->s, l.digest, err);
+		r = in < 0 ? -1 : copy_fd(in, out, err);
 	}
 	if (out > 1)
 		close(out);

@@ -26,7 +26,7 @@
 /* ROOT/snapshots/<hex>.complete: written (and the directory fsynced) after
  * the tree <hex> is in place; a tree without it is incomplete and redone.
  * A snapshot is removed by dropping the marker, renaming the tree to
- * ROOT/snapshots/.trash-<hex>-XXXXXX, then deleting that. */
+ * ROOT/snapshots/.trash-<hex>, then deleting that. */
 #define IMG_SNAPSHOT_DONE  ".complete"
 #define IMG_SNAPSHOT_TRASH ".trash-"
 /* Stored index.json: reads up to IMG_INDEX_READ_MAX; a write that would

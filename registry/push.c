@@ -110,10 +110,9 @@ static int send_part(struct reg_client *c, const char *method, char *url, int fd
 static int upload_blob(struct reg_client *c, struct img_store *s, const char *digest, uint64_t size,
                        const char *location_in, const char *id, struct kiln_err *err)
 {
-	_cleanup_free_ char *path = img_store_blob_path(s, digest);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = img_store_open_blob(s, digest, err);
 	if (fd < 0)
-		return kiln_err_set(err, errno, "open blob `%s`", digest);
+		return -1;
 	_cleanup_free_ char *location = xstrdup(location_in);
 	_cleanup_free_ char *dq = xasprintf("digest=%s", digest);
 	uint64_t chunk = chunk_size();
