@@ -5,17 +5,8 @@
 # prune. As root only.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "containers need root"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" --import "$T/bb.tar" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+. "$(dirname "$0")/containers.sh"
 
-cleanup_containers() {
-	local ids
-	ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) || return 0
-	[ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
-	return 0
-}
-at_exit cleanup_containers
 
 run_ok "run -d a busy loop" "$KILN" run -d --name busy --memory 64m busybox sh -c 'while :; do :; done'
 ID=$OUT

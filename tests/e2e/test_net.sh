@@ -6,23 +6,9 @@
 # after stop and after a kill -9 of the monitor. As root only.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "containers need root"
+. "$(dirname "$0")/containers.sh"
 command -v curl >/dev/null || skip_all "curl is not installed"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" --import "$T/bb.tar" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
 
-cleanup_containers() {
-	local ids
-	ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) || return 0
-	[ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
-	return 0
-}
-at_exit cleanup_containers
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	local n=$(($1 * 20)); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.05; done
-	return 1
-}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # live helpers serving this test's containers (their log is under $ROOT)
 helpers() {

@@ -4,18 +4,8 @@
 # persisted state (create, start -a, ps, inspect, wait, rm). As root only.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "containers need root"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" --import "$T/bb.tar" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+. "$(dirname "$0")/containers.sh"
 
-# Never leave a container running, even when a check fails.
-cleanup_containers() {
-	local ids
-	ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) || return 0
-	[ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
-	return 0
-}
-at_exit cleanup_containers
 # Hygiene: no process of this test's containers, no cgroup of them.
 check_hygiene() {
 	local left

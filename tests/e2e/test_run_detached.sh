@@ -4,17 +4,8 @@
 # restart policies, and a monitor killed with kill -9. As root only.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "containers need root"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" --import "$T/bb.tar" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+. "$(dirname "$0")/containers.sh"
 
-cleanup_containers() {
-	local ids
-	ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) || return 0
-	[ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
-	return 0
-}
-at_exit cleanup_containers
 # live (not zombie) monitors of this test's root
 monitors() {
 	local p
@@ -23,11 +14,6 @@ monitors() {
 		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$ROOT" && echo "$p"
 	done
 	return 0
-}
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	local n=$(($1 * 20)); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.05; done
-	return 1
 }
 status_of() { "$KILN" container inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
 is_status() { [ "$(status_of "$1")" = "$2" ]; }

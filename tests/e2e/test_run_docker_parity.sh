@@ -5,17 +5,7 @@
 # --security-opt no-new-privileges (kiln's default, see design notes).
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "containers need root"
-BB="$T/bb.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" --import "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
-cleanup_containers() {
-	local ids
-	ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) || return 0
-	[ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1
-	return 0
-}
-at_exit cleanup_containers
+. "$(dirname "$0")/containers.sh"
 . "$(dirname "$0")/dockerd.sh"
 
 "$KILN" save -o "$T/bb-save.tar" busybox:latest && dk load -i "$T/bb-save.tar" >/dev/null ||
