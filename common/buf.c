@@ -117,6 +117,22 @@ void kiln_strv_sort(struct kiln_strv *sv)
 		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_str);
 }
 
+bool kiln_strv_contains_sorted(const struct kiln_strv *sv, const char *s)
+{
+	size_t lo = 0, hi = sv->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(sv->v[mid], s);
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 void kiln_strv_release(struct kiln_strv *sv)
 {
 	for (size_t i = 0; i < sv->n; i++)

@@ -46,6 +46,8 @@ __attribute__((format(printf, 2, 3))) void kiln_strv_pushf(struct kiln_strv *sv,
                                                            ...);
 bool kiln_strv_contains(const struct kiln_strv *sv, const char *s);
 void kiln_strv_sort(struct kiln_strv *sv);
+/* kiln_strv_contains for a vector sorted by kiln_strv_sort (binary search). */
+bool kiln_strv_contains_sorted(const struct kiln_strv *sv, const char *s);
 void kiln_strv_release(struct kiln_strv *sv);
 /* Frees a NULL-terminated char ** and its strings. */
 void kiln_strv_free(char **v);
