@@ -83,22 +83,6 @@ static void image_layers(struct img_store *s, struct kiln_strv *out)
 	kiln_strv_sort(out);
 }
 
-static bool sorted_has(const struct kiln_strv *v, const char *s)
-{
-	size_t lo = 0, hi = v->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(v->v[mid], s);
-		if (!c)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 static void add_entry(struct cache_du *d, char *id, uint64_t size, int64_t used, bool shared,
                       bool mount)
 {
@@ -128,7 +112,7 @@ int cache_du(struct img_store *s, struct cache_du *out, struct kiln_err *err)
 			kiln_err_release(&e);
 			continue;
 		}
-		bool shared = rec.has_layer && sorted_has(&used, rec.layer.digest);
+		bool shared = rec.has_layer && kiln_strv_contains_sorted(&used, rec.layer.digest);
 		add_entry(out, xstrdup(keys.v[i]), rec.has_layer ? rec.layer.size : 0, last, shared,
 		          false);
 		cache_record_release(&rec);
@@ -188,7 +172,7 @@ static void drop_listings(struct img_store *s)
 	}
 	kiln_strv_sort(&live);
 	for (size_t i = 0; i < inputs.n; i++) {
-		if (sorted_has(&live, inputs.v[i]))
+		if (kiln_strv_contains_sorted(&live, inputs.v[i]))
 			continue;
 		_cleanup_free_ char *p = cache_path(s, CACHE_INPUTS, inputs.v[i]);
 		unlink(p);

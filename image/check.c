@@ -11,34 +11,6 @@
 
 #include "store-internal.h"
 
-static bool hex64(const char *s)
-{
-	size_t n = 0;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-			return false;
-	return n == KILN_SHA256_HEXLEN;
-}
-
-static int hash_at(int dfd, const char *name, char out[KILN_DIGEST_LEN])
-{
-	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -1;
-	struct kiln_sha256 h;
-	kiln_sha256_init(&h);
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		kiln_sha256_update(&h, buf, (size_t)n);
-	if (n < 0) {
-		kiln_sha256_release(&h);
-		return -1;
-	}
-	kiln_sha256_final(&h, out);
-	return 0;
-}
-
 /* Corrupt blobs and stray files of blobs/sha256 go to the quarantine: a
  * later write of the same content stores the blob again. */
 static int quarantine_blobs(struct img_store *s, struct kiln_strv *done, struct kiln_err *err)
@@ -55,8 +27,8 @@ static int quarantine_blobs(struct img_store *s, struct kiln_strv *done, struct 
 		struct stat st;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (!hex64(de->d_name) || !S_ISREG(st.st_mode) ||
-		    (hash_at(dirfd(d), de->d_name, got) == 0 &&
+		if (!img_is_hex64(de->d_name) || !S_ISREG(st.st_mode) ||
+		    (img_hash_file_at(dirfd(d), de->d_name, got) == 0 &&
 		     strcmp(kiln_digest_hex(got), de->d_name) != 0))
 			kiln_strv_push(&bad, de->d_name);
 	}
@@ -116,7 +88,7 @@ static int rebuild_index(struct img_store *s, struct kiln_strv *done, struct kil
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		struct img_descriptor e = {0};
-		if (hex64(de->d_name) && blob_is_image_manifest(s, de->d_name, &e)) {
+		if (img_is_hex64(de->d_name) && blob_is_image_manifest(s, de->d_name, &e)) {
 			img_index_add(&x, &e);
 			img_descriptor_release(&e);
 		}
@@ -189,7 +161,7 @@ static void repair_snapshots(struct img_store *s, struct kiln_strv *done)
 		bool marker = len == KILN_SHA256_HEXLEN + dl &&
 		              !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE);
 		struct kiln_err why = KILN_ERR_INIT;
-		if (hex64(name) && img_snapshot_complete(s, name) &&
+		if (img_is_hex64(name) && img_snapshot_complete(s, name) &&
 		    img_snapshot_verify(s, name, &why) < 0) {
 			/* marker first: a kill leaves an incomplete tree, never
 			 * a damaged one taken for complete */
@@ -198,7 +170,7 @@ static void repair_snapshots(struct img_store *s, struct kiln_strv *done)
 				kiln_strv_pushf(done, "%s", why.msg);
 		}
 		kiln_err_release(&why);
-		if ((hex64(name) && !img_snapshot_complete(s, name)) ||
+		if ((img_is_hex64(name) && !img_snapshot_complete(s, name)) ||
 		    !strncmp(name, IMG_SNAPSHOT_TRASH, strlen(IMG_SNAPSHOT_TRASH)))
 			kiln_strv_push(&drop, name);
 		else if (marker) {

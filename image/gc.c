@@ -241,23 +241,7 @@ static int mark_all(struct mark *m, struct kiln_err *err)
 	return 0;
 }
 
-static bool sorted_contains(const struct kiln_strv *sv, const char *s)
-{
-	size_t lo = 0, hi = sv->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(sv->v[mid], s);
-		if (!c)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-static bool is_hex64(const char *s)
+bool img_is_hex64(const char *s)
 {
 	size_t n = 0;
 	for (; s[n]; n++)
@@ -273,10 +257,10 @@ static void sweep_blobs(struct mark *m, unsigned flags, struct img_gc_result *re
 	_cleanup_closedir_ DIR *d = opendir(m->s->blobs);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
-		if (!is_hex64(de->d_name))
+		if (!img_is_hex64(de->d_name))
 			continue;
 		_cleanup_free_ char *dg = xasprintf("sha256:%s", de->d_name);
-		if (sorted_contains(&m->blobs, dg))
+		if (kiln_strv_contains_sorted(&m->blobs, dg))
 			continue;
 		struct stat st;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -301,16 +285,16 @@ static void sweep_snapshots(struct mark *m, unsigned flags, struct img_gc_result
 		const char *name = de->d_name;
 		if (flags & IMG_GC_DRY_RUN)
 			res->snapshots_removed +=
-			    is_hex64(name) && !sorted_contains(&m->diff_ids, name);
+			    img_is_hex64(name) && !kiln_strv_contains_sorted(&m->diff_ids, name);
 		else if (!strncmp(name, IMG_SNAPSHOT_TRASH, strlen(IMG_SNAPSHOT_TRASH)))
 			kiln_rm_rf_at(dirfd(d), name, NULL);
-		else if (is_hex64(name) && !sorted_contains(&m->diff_ids, name) &&
+		else if (img_is_hex64(name) && !kiln_strv_contains_sorted(&m->diff_ids, name) &&
 		         img_snapshot_remove_at(dirfd(d), name, NULL) == 0)
 			res->snapshots_removed++;
-		else if (!is_hex64(name) &&
+		else if (!img_is_hex64(name) &&
 		         strlen(name) == KILN_SHA256_HEXLEN + strlen(IMG_SNAPSHOT_DONE)) {
 			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
-			if (is_hex64(hex) &&
+			if (img_is_hex64(hex) &&
 			    !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE) &&
 			    faccessat(dirfd(d), hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 				unlinkat(dirfd(d), name, 0); /* a marker without its tree */
@@ -410,7 +394,7 @@ void img_gc_unlock(struct img_store *s, int gc_fd)
 
 /* --- check ----------------------------------------------------------------- */
 
-static int hash_file(int dirfd, const char *name, char out[KILN_DIGEST_LEN])
+int img_hash_file_at(int dirfd, const char *name, char out[KILN_DIGEST_LEN])
 {
 	_cleanup_close_ int fd =
 	    openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW);
@@ -445,7 +429,7 @@ static void check_snapshots(struct img_store *s, struct kiln_strv *problems)
 		size_t len = strlen(name);
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (is_hex64(name)) {
+		if (img_is_hex64(name)) {
 			struct kiln_err why = KILN_ERR_INIT;
 			if (!img_snapshot_complete(s, name))
 				kiln_strv_pushf(problems,
@@ -499,9 +483,9 @@ int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		char got[KILN_DIGEST_LEN];
-		if (!is_hex64(de->d_name))
+		if (!img_is_hex64(de->d_name))
 			kiln_strv_pushf(problems, "unexpected file blobs/sha256/%s", de->d_name);
-		else if (hash_file(dirfd(d), de->d_name, got) < 0)
+		else if (img_hash_file_at(dirfd(d), de->d_name, got) < 0)
 			kiln_strv_pushf(problems, "unreadable blob %s", de->d_name);
 		else if (strcmp(kiln_digest_hex(got), de->d_name) != 0)
 			kiln_strv_pushf(problems, "corrupt blob sha256:%s: content hashes to %s",
@@ -567,7 +551,7 @@ uint64_t img_store_blobs_size(struct img_store *s)
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		struct stat st;
-		if (is_hex64(de->d_name) &&
+		if (img_is_hex64(de->d_name) &&
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			total += (uint64_t)st.st_size;
 	}

@@ -85,6 +85,11 @@ int img_store_writable(struct img_store *s, struct kiln_err *err);
 
 /* gc.c */
 bool img_is_temp_name(const char *name);
+/* 64 lower-case hex digits: a sha256 blob or snapshot name. */
+bool img_is_hex64(const char *s);
+/* sha256 of the regular file name in dirfd ("sha256:<hex>"); -1 for a
+ * FIFO, device or symlink there (never blocked on) or a read error. */
+int img_hash_file_at(int dirfd, const char *name, char out[KILN_DIGEST_LEN]);
 /* The exclusive store lock (IMG_GC_TRY: fail at once when busy), and back
  * to shared. */
 int img_gc_lock(struct img_store *s, unsigned flags, int *gc_fd, struct kiln_err *err);
