@@ -133,24 +133,6 @@ __attribute__((noreturn)) static void helper(struct rt_child *ch, int ns[N_NS], 
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
-static int read_verdict(int fd, struct kiln_err *err)
-{
-	struct rt_child_error m;
-	size_t got = 0;
-	while (got < sizeof(m)) {
-		ssize_t r = read(fd, (char *)&m + got, sizeof(m) - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	if (got == 0)
-		return 0;
-	m.msg[sizeof(m.msg) - 1] = 0;
-	return kiln_err_set(err, m.code > 0 && m.code < KILN_E_BASE ? 0 : m.code, "%s", m.msg);
-}
-
 static int wait_helper(pid_t pid, int *status, struct kiln_err *err)
 {
 	static const int proxied[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -234,7 +216,7 @@ int rt_container_exec(const char *root, const struct rt_container *c, const stru
 	close(sync[1]);
 	sync[1] = -1;
 	if (r == 0)
-		r = read_verdict(errp[0], err);
+		r = rt_read_verdict(errp[0], err);
 	if (r < 0) {
 		/* the helper exits (sync closed before "go") or reaps the
 		 * command that failed and exits */

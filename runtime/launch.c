@@ -136,7 +136,7 @@ static pid_t clone_init(const struct rt_spec *s)
 }
 
 /* Reads the child's verdict: 0 when it exec'd (EOF), else its error. */
-static int read_verdict(int fd, struct kiln_err *err)
+int rt_read_verdict(int fd, struct kiln_err *err)
 {
 	struct rt_child_error m;
 	size_t got = 0;
@@ -214,7 +214,7 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 		r = kiln_err_set(err, errno, "starting the container's init");
 	close(sync[1]);
 	if (r == 0)
-		r = read_verdict(errp[0], err);
+		r = rt_read_verdict(errp[0], err);
 	close(errp[0]);
 	if (r < 0) {
 		reap(pid);

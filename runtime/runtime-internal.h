@@ -72,6 +72,9 @@ __attribute__((noreturn)) void rt_child_main(struct rt_child *c);
 /* Never returns: from the user switch to execve (what exec shares with a
  * container's init); with c->joining, first stdio and the working dir. */
 __attribute__((noreturn)) void rt_child_exec(struct rt_child *c);
+/* Reads a child's verdict from its close-on-exec error pipe (launch.c):
+ * 0 when it exec'd (EOF), else its error (init and exec alike). */
+int rt_read_verdict(int fd, struct kiln_err *err);
 /* The capability set and seccomp filter a spec asks for (launch.c). */
 int rt_launch_caps(const struct rt_spec *s, uint64_t *caps, struct kiln_err *err);
 int rt_launch_seccomp(const struct rt_spec *s, uint64_t caps, struct rt_seccomp **sc,
