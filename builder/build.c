@@ -75,27 +75,6 @@ static void vertex_done(struct bld_build *b, int id)
 	bld_vertex_done(b, id, 0, false);
 }
 
-static char *rfc3339(int64_t epoch)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (epoch >= 0) {
-		ts.tv_sec = (time_t)epoch;
-		ts.tv_nsec = 0;
-	}
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char buf[64];
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!ts.tv_nsec)
-		return xasprintf("%sZ", buf);
-	char frac[16];
-	snprintf(frac, sizeof(frac), "%09ld", ts.tv_nsec);
-	for (int i = 8; i > 0 && frac[i] == '0'; i--)
-		frac[i] = '\0';
-	return xasprintf("%s.%sZ", buf, frac);
-}
-
 static int parse_epoch(int64_t *out, struct kiln_err *err)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");
@@ -554,7 +533,7 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	if (r == 0)
 		sweep_build_tmp(&b);
 	if (r == 0) {
-		b.created = rfc3339(b.epoch);
+		b.created = img_time_rfc3339(b.epoch);
 		r = prepare(&b, err);
 	}
 	if (r == 0)

@@ -18,13 +18,12 @@
 
 /* --- import --------------------------------------------------------------- */
 
-static char *rfc3339_now(void)
+char *img_time_rfc3339(int64_t epoch)
 {
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (sde && *sde) {
-		ts.tv_sec = (time_t)strtoll(sde, NULL, 10);
+	if (epoch >= 0) {
+		ts.tv_sec = (time_t)epoch;
 		ts.tv_nsec = 0;
 	}
 	struct tm tm;
@@ -38,6 +37,13 @@ static char *rfc3339_now(void)
 	for (int i = 8; i > 0 && frac[i] == '0'; i--)
 		frac[i] = '\0';
 	return xasprintf("%s.%sZ", buf, frac);
+}
+
+/* `created` of an import: now, or SOURCE_DATE_EPOCH when set. */
+static char *rfc3339_now(void)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	return img_time_rfc3339(sde && *sde ? strtoll(sde, NULL, 10) : -1);
 }
 
 static int import_layer(struct img_store *s, const struct img_import_opts *o, struct img_layer *l,

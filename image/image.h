@@ -497,6 +497,9 @@ struct img_import_opts {
 	const char *message;              /* history comment (default "Imported from SOURCE") */
 	enum img_compression compression; /* of the stored layer (default none) */
 };
+/* An image config's `created`: RFC 3339 UTC, nanoseconds without trailing
+ * zeros; the time epoch (seconds) if >= 0, else now (allocated). */
+char *img_time_rfc3339(int64_t epoch);
 /* A one-layer image. A tarball's bytes become the layer as they are
  * (decompressed), each entry checked as unpacking would (`..`, hardlinks
  * out of the layer, bad whiteouts are refused) within the decompression
