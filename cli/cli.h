@@ -167,6 +167,8 @@ int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_port(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_diff(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_commit(int argc, char **argv, struct kiln_ctx *ctx);
+/* cmd_cp.c */
+int cmd_cp(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_registry.c */
 int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_push(int argc, char **argv, struct kiln_ctx *ctx);

@@ -25,6 +25,7 @@ static const struct kiln_cmd image_commands[] = {
 #define R (CMD_NEEDS_STORE | CMD_NEEDS_ROOT)
 static const struct kiln_cmd container_commands[] = {
     {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},
+    {"cp", cmd_cp, R, "Copy files/folders between a container and the local filesystem", NULL},
     {"create", cmd_create, R, "Create a new container", NULL},
     {"diff", cmd_diff, R, "Inspect changes to files or directories on a container's filesystem",
      NULL},
@@ -90,6 +91,7 @@ const struct kiln_cmd kiln_commands[] = {
     {"builder", NULL, 0, "Manage builds", builder_commands},
     {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},
     {"container", NULL, 0, "Manage containers", container_commands},
+    {"cp", cmd_cp, R, "Copy files/folders between a container and the local filesystem", NULL},
     {"create", cmd_create, R, "Create a new container", NULL},
     {"diff", cmd_diff, R, "Inspect changes to files or directories on a container's filesystem",
      NULL},

@@ -243,6 +243,10 @@ int rt_init_layer(const char *dir, struct kiln_err *err)
 			return kiln_err_set(err, errno, "creating `%s`", p);
 		close(fd);
 	}
+	/* docker's init layer has it too */
+	_cleanup_free_ char *mtab = kiln_path_join(dir, "etc/mtab");
+	if (symlink("/proc/mounts", mtab) < 0 && errno != EEXIST)
+		return kiln_err_set(err, errno, "creating `%s`", mtab);
 	chmod(dir, 0755);
 	return 0;
 }

@@ -122,9 +122,8 @@ static int bind_at(int rootfd, const char *src, const char *path, bool file, boo
 	return r;
 }
 
-static int mount_overlay(const struct rt_launch *l, struct kiln_err *err)
+static int mount_overlay(const struct rt_spec *s, const char *rootfs, struct kiln_err *err)
 {
-	const struct rt_spec *s = l->spec;
 	struct kiln_buf opts;
 	kiln_buf_init(&opts, 4000, "overlay mount options (too many layers)");
 	int r = kiln_buf_addstr(&opts, "lowerdir=", err);
@@ -132,8 +131,8 @@ static int mount_overlay(const struct rt_launch *l, struct kiln_err *err)
 		r = kiln_buf_addf(&opts, err, "%s%s", i ? ":" : "", s->lower_dirs[i]);
 	if (r == 0)
 		r = kiln_buf_addf(&opts, err, ",upperdir=%s,workdir=%s", s->upper_dir, s->work_dir);
-	if (r == 0 && mount("overlay", l->rootfs, "overlay", 0, kiln_buf_str(&opts)) < 0)
-		r = kiln_err_set(err, errno, "mounting the overlay rootfs on `%s`", l->rootfs);
+	if (r == 0 && mount("overlay", rootfs, "overlay", 0, kiln_buf_str(&opts)) < 0)
+		r = kiln_err_set(err, errno, "mounting the overlay rootfs on `%s`", rootfs);
 	kiln_buf_release(&opts);
 	return r;
 }
@@ -212,10 +211,12 @@ static void tmpfs_options(const char *opts, unsigned long *flags, struct kiln_bu
 	}
 }
 
-static int spec_mounts(int rootfd, const struct rt_spec *s, struct kiln_err *err)
+static int spec_mounts(int rootfd, const struct rt_spec *s, bool binds_only, struct kiln_err *err)
 {
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		const struct rt_mount *m = &s->mounts[i];
+		if (m->type == RT_MOUNT_TMPFS && binds_only)
+			continue;
 		if (m->type == RT_MOUNT_TMPFS) {
 			unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 			struct kiln_buf data;
@@ -273,7 +274,7 @@ int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err)
 	const struct rt_spec *s = l->spec;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return kiln_err_set(err, errno, "making the mount namespace private");
-	if (mount_overlay(l, err) < 0)
+	if (mount_overlay(s, l->rootfs, err) < 0)
 		return -1;
 	_cleanup_close_ int rootfd = open(l->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
@@ -293,9 +294,21 @@ int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err)
 		}
 		kiln_err_release(err);
 	}
-	if (hosts_files(rootfd, l, err) < 0 || spec_mounts(rootfd, s, err) < 0)
+	if (hosts_files(rootfd, l, err) < 0 || spec_mounts(rootfd, s, false, err) < 0)
 		return -1;
 	return pivot(l->rootfs, err);
+}
+
+int rt_mounts_copy_view(const struct rt_spec *s, const char *rootfs, struct kiln_err *err)
+{
+	if (mount_overlay(s, rootfs, err) < 0)
+		return -1;
+	_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return kiln_err_set(err, errno, "opening `%s`", rootfs);
+	if (spec_mounts(rootfd, s, true, err) < 0)
+		return -1;
+	return TAKE_FD(rootfd);
 }
 
 static int mask_path(const char *path, struct kiln_err *err)

@@ -90,6 +90,10 @@ struct rt_child_error {
 /* Mounts the rootfs (overlay) at l->rootfs and everything under it: /proc,
  * /dev, /sys, the spec's mounts, the hosts files. Then pivots into it. */
 int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err);
+/* docker cp of a stopped container, in a private mount namespace: the
+ * overlay at rootfs and the spec's binds and volumes on it (no tmpfs).
+ * Returns an O_PATH fd of the rootfs. */
+int rt_mounts_copy_view(const struct rt_spec *s, const char *rootfs, struct kiln_err *err);
 /* After pivot_root: masked and read-only paths, read-only rootfs. */
 int rt_mounts_finish(const struct rt_spec *spec, struct kiln_err *err);
 
@@ -134,7 +138,8 @@ int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struc
 
 /* --- the init layer (container.c) -------------------------------------------- */
 /* Makes dir a layer with the mount points the runtime binds or mounts
- * (etc/hosts, etc/hostname, etc/resolv.conf, dev, proc, sys). */
+ * (etc/hosts, etc/hostname, etc/resolv.conf, dev, proc, sys), and docker's
+ * etc/mtab -> /proc/mounts. */
 int rt_init_layer(const char *dir, struct kiln_err *err);
 /* init followed by lower (allocated). */
 char **rt_lowers_with_init(const char *init, char *const *lower);

@@ -326,6 +326,32 @@ struct rt_commit_opts {
 int rt_container_commit(struct img_store *s, struct rt_container *c, const struct rt_commit_opts *o,
                         char image_id[KILN_DIGEST_LEN], struct kiln_err *err);
 
+/* --- docker cp (cp.c) ---------------------------------------------------------
+ * docker 20.10's rules: SRC ending in "/." copies a directory's contents; an
+ * existing DEST directory receives SRC under its own name, a missing DEST
+ * is created with SRC's content under DEST's name (its parent must exist;
+ * a trailing "/" on a missing DEST is "no such directory" for a file);
+ * "-" is a tar stream. Paths in the container never leave its root
+ * (symlinks resolved inside it); a running container is copied to and
+ * from live (volumes included), a stopped one through its layers and
+ * volumes. Ownership as docker 20.10: into the container, the source's
+ * uid/gid are kept; with -a and a container user, that user (resolved in
+ * the container's /etc/passwd); out of it, files belong to the caller.
+ * cname is the container as the user named it (for messages: "No such
+ * container:path: C:/x"). */
+struct rt_cp_opts {
+	bool archive;     /* -a */
+	bool follow_link; /* -L: follow a symlink SRC (one level) */
+};
+/* dest NULL or "-": the tar goes to out_fd. */
+int rt_container_copy_from(const char *root, const struct rt_container *c, const char *cname,
+                           const char *src, const char *dest, int out_fd,
+                           const struct rt_cp_opts *o, struct kiln_err *err);
+/* src NULL or "-": a tar read from in_fd (dest must be a directory). */
+int rt_container_copy_to(const char *root, const struct rt_container *c, const char *cname,
+                         const char *src, int in_fd, const char *dest, const struct rt_cp_opts *o,
+                         struct kiln_err *err);
+
 /* --- volumes (volume.c): ROOT/volumes/<name>/_data ------------------------ */
 struct rt_volume {
 	char *name, *created, *mountpoint;
