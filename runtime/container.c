@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,15 +208,17 @@ static int pick_name(const char *root, const struct rt_create_opts *o, const cha
 	}
 }
 
+/* Flushed unless the container is --rm (gone when it ends). */
 static int write_gc_root(const char *root, const char *id, const struct img_image *img,
-                         struct kiln_err *err)
+                         bool durable, struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = kiln_path_join(root, IMG_GC_ROOTS_DIR);
 	_cleanup_free_ char *path = gc_root_path(root, id);
 	_cleanup_free_ char *data = xasprintf("%s\n%s\n", img->manifest_digest, img->id);
 	if (kiln_mkdir_p(dir, 0700, err) < 0)
 		return -1;
-	return kiln_write_file_atomic(path, data, strlen(data), 0644, err);
+	return durable ? kiln_write_file_atomic(path, data, strlen(data), 0644, err)
+	               : rt_write_file_replace(path, data, strlen(data), 0644, err);
 }
 
 static void create_undo(const char *root, struct rt_container *c)
@@ -342,7 +346,7 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	if (pick_name(root, o, c->id, &c->name, err) < 0)
 		goto fail_early;
 	/* published children first: the GC root, then the record */
-	if (write_gc_root(root, c->id, img, err) < 0 || create_dirs(root, c, err) < 0 ||
+	if (write_gc_root(root, c->id, img, !o->rm, err) < 0 || create_dirs(root, c, err) < 0 ||
 	    rt_state_save(root, c, err) < 0 || rt_config_save(root, c, err) < 0) {
 		create_undo(root, c);
 		goto fail_early;
@@ -548,4 +552,45 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
 	if (unlink(gc) < 0 && errno != ENOENT)
 		return kiln_err_set(err, errno, "removing `%s`", gc);
 	return 0;
+}
+
+/* --rm after an attached run: the record leaves at once (its directory
+ * renamed into ROOT/tmp, where a kill-interrupted removal is swept as any
+ * kiln temp tree), and a detached process deletes the files, the name and
+ * the GC root. Deleting freshly written files costs milliseconds each on
+ * some filesystems (online discard); the caller should not wait for that. */
+int rt_container_remove_detached(const char *root, struct rt_container *c, struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
+	_cleanup_free_ char *trash = xasprintf("%s/tmp/kiln-rm-%s", root, c->id);
+	if (alive(c) || rename(dir, trash) < 0)
+		return rt_container_remove(root, c, true, err);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) { /* no process to spare: do it here */
+		kiln_rm_rf(trash, NULL);
+		rt_name_release(root, c->name, c->id);
+		_cleanup_free_ char *gc = gc_root_path(root, c->id);
+		unlink(gc);
+		return 0;
+	}
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return 0;
+	}
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	/* nobody waits for our stdio or holds a lock through us */
+	int null = open("/dev/null", O_RDWR);
+	for (int fd = 0; fd < 3 && null >= 0; fd++)
+		dup2(null, fd);
+	close_range(3, ~0U, 0);
+	prctl(PR_SET_NAME, "kiln-rm");
+	_cleanup_free_ char *gc = gc_root_path(root, c->id);
+	unlink(gc);
+	rt_name_release(root, c->name, c->id);
+	kiln_rm_rf(trash, NULL);
+	_exit(0);
 }

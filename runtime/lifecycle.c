@@ -160,11 +160,16 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	}
 	if (r < 0) /* not ours to wait for after all: best info */
 		*status = 255;
+	bool anon = false; /* anonymous volumes go before we return (docker's --rm) */
+	for (size_t i = 0; i < c->spec.n_mounts; i++)
+		anon = anon || (c->spec.mounts[i].volume &&
+		                rt_volume_is_anonymous(c->spec.mounts[i].volume));
 	record_exit(root, c, *status, &l);
 	rt_launch_release(&l);
 	if (c->auto_remove) {
 		struct kiln_err e = KILN_ERR_INIT;
-		if (rt_container_remove(root, c, true, &e) < 0) {
+		if ((anon ? rt_container_remove(root, c, true, &e)
+		          : rt_container_remove_detached(root, c, &e)) < 0) {
 			kiln_warn("removing %s: %s", c->id, e.msg);
 			kiln_err_release(&e);
 		} else {

@@ -136,6 +136,10 @@ int rt_pty_open(int *master, int *slave, char **slave_path, struct kiln_err *err
 /* The attached -t copy loop; reaps pid and sets *status. */
 int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struct kiln_err *err);
 
+/* --rm of an attached run: the container disappears at once, its files
+ * are deleted by a detached process (container.c). */
+int rt_container_remove_detached(const char *root, struct rt_container *c, struct kiln_err *err);
+
 /* --- the init layer (container.c) -------------------------------------------- */
 /* Makes dir a layer with the mount points the runtime binds or mounts
  * (etc/hosts, etc/hostname, etc/resolv.conf, dev, proc, sys), and docker's

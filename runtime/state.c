@@ -217,17 +217,18 @@ int rt_write_file_replace(const char *path, const char *data, size_t len, mode_t
 	return r;
 }
 
-/* config.json is fsynced (it is the container); state.json is replaced
- * atomically but not flushed: after a crash a stale state reads exited
- * through the pid check, and every start rewrites it. */
-static int save_json(const char *root, const char *id, const char *file, json_t *o,
+/* config.json is fsynced (it is the container) unless volatile_ (an --rm
+ * container, gone once it ends: replaced atomically, not flushed);
+ * state.json is replaced atomically but not flushed: after a crash a stale
+ * state reads exited through the pid check, and every start rewrites it. */
+static int save_json(const char *root, const char *id, const char *file, json_t *o, bool volatile_,
                      struct kiln_err *err)
 {
 	char *data = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	_cleanup_free_ char *dir = rt_container_dir(root, id);
 	_cleanup_free_ char *path = kiln_path_join(dir, file);
-	int r = !strcmp(file, "state.json")
+	int r = !strcmp(file, "state.json") || volatile_
 	            ? rt_write_file_replace(path, data, strlen(data), 0600, err)
 	            : kiln_write_file_atomic(path, data, strlen(data), 0600, err);
 	free(data);
@@ -252,7 +253,7 @@ int rt_config_save(const char *root, const struct rt_container *c, struct kiln_e
 	json_object_set_new(o, "health_retries", json_integer(c->health_retries));
 	json_object_set_new(o, "restart_max", json_integer(c->restart_max));
 	json_object_set_new(o, "spec", spec_json(&c->spec));
-	return save_json(root, c->id, "config.json", o, err);
+	return save_json(root, c->id, "config.json", o, c->auto_remove, err);
 }
 
 int rt_state_save(const char *root, const struct rt_container *c, struct kiln_err *err)
@@ -271,7 +272,7 @@ int rt_state_save(const char *root, const struct rt_container *c, struct kiln_er
 	put_str(o, "health_status", c->health_status);
 	json_object_set_new(o, "failing_streak", json_integer(c->failing_streak));
 	put_str(o, "health_output", c->health_output);
-	return save_json(root, c->id, "state.json", o, err);
+	return save_json(root, c->id, "state.json", o, false, err);
 }
 
 static json_t *load_json(const char *dir, const char *file, struct kiln_err *err)
