@@ -112,8 +112,9 @@ static int make_bind_sources(const struct rt_create_opts *o, struct kiln_err *er
 	return 0;
 }
 
-/* -v volumes get their _data dir (made if new); the image's VOLUME
- * entries that no mount covers get anonymous volumes, as docker does. */
+/* -v volumes get their _data dir (made if new) and, when empty, a copy of
+ * the image's directory there; the image's VOLUME entries that no mount
+ * covers get anonymous volumes, as docker does. */
 static int attach_volumes(const char *root, const struct img_config *cfg, struct rt_spec *s,
                           struct kiln_err *err)
 {
@@ -139,6 +140,8 @@ static int attach_volumes(const char *root, const struct img_config *cfg, struct
 		m->volume = name;
 		free(m->source);
 		m->source = rt_volume_path(root, name);
+		if (!m->nocopy && rt_volume_copy_up(root, s->lower_dirs, m->target, name, err) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -173,7 +173,7 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err)
 		                    "type \"bind\": invalid mount path: '%s' mount path must be "
 		                    "absolute",
 		                    s, parts[1]);
-	bool ro = false;
+	bool ro = false, nocopy = false;
 	if (n == 3) {
 		_cleanup_free_ char *mode = xstrdup(parts[2]);
 		char *save = NULL;
@@ -182,6 +182,8 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err)
 				ro = true;
 			else if (!strcmp(m, "rw"))
 				ro = false;
+			else if (!strcmp(m, "nocopy"))
+				nocopy = true;
 			else if (strcmp(m, "z") && strcmp(m, "Z") && strcmp(m, "rprivate") &&
 			         strcmp(m, "private") && strcmp(m, "rslave") &&
 			         strcmp(m, "slave") && strcmp(m, "nocopy"))
@@ -196,6 +198,7 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err)
 		out->source = xstrdup(parts[0]);
 	out->target = xstrdup(parts[1]);
 	out->readonly = ro;
+	out->nocopy = nocopy;
 	return 0;
 }
 
@@ -204,7 +207,7 @@ int rt_parse_mount(const char *s, struct rt_mount *out, struct kiln_err *err)
 	memset(out, 0, sizeof(*out));
 	_cleanup_free_ char *copy = xstrdup(s);
 	const char *type = "volume", *src = NULL, *dst = NULL;
-	bool ro = false;
+	bool ro = false, nocopy = false;
 	struct kiln_buf topts;
 	kiln_buf_init(&topts, KILN_BUF_NOLIMIT, NULL);
 	char *save = NULL;
@@ -224,12 +227,13 @@ int rt_parse_mount(const char *s, struct rt_mount *out, struct kiln_err *err)
 			dst = v;
 		else if (!strcmp(kv, "readonly") || !strcmp(kv, "ro"))
 			ro = !v || !strcmp(v, "true") || !strcmp(v, "1");
+		else if (!strcmp(kv, "volume-nocopy"))
+			nocopy = !v || !strcmp(v, "true") || !strcmp(v, "1");
 		else if (!strcmp(kv, "tmpfs-size") && v)
 			kiln_buf_addf(&topts, NULL, "%ssize=%s", topts.len ? "," : "", v);
 		else if (!strcmp(kv, "tmpfs-mode") && v)
 			kiln_buf_addf(&topts, NULL, "%smode=%s", topts.len ? "," : "", v);
-		else if (strcmp(kv, "bind-propagation") && strcmp(kv, "volume-nocopy") &&
-		         strcmp(kv, "consistency"))
+		else if (strcmp(kv, "bind-propagation") && strcmp(kv, "consistency"))
 			r = kiln_err_set(err, KILN_E_INVALID,
 			                 "invalid field '%s' must be a key=value pair", kv);
 	}
@@ -271,6 +275,7 @@ int rt_parse_mount(const char *s, struct rt_mount *out, struct kiln_err *err)
 	}
 	out->target = xstrdup(dst);
 	out->readonly = ro;
+	out->nocopy = nocopy;
 	return 0;
 }
 

@@ -136,6 +136,13 @@ int rt_pty_open(int *master, int *slave, char **slave_path, struct kiln_err *err
 /* The attached -t copy loop; reaps pid and sets *status. */
 int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struct kiln_err *err);
 
+/* docker's copy-up (volume.c): when volume name is empty, the image's
+ * directory at target (through the layer dirs lowers, topmost first) is
+ * copied into it with its owner and mode; nothing when the image has no
+ * directory there. */
+int rt_volume_copy_up(const char *root, char *const *lowers, const char *target, const char *name,
+                      struct kiln_err *err);
+
 /* --rm of an attached run: the container disappears at once, its files
  * are deleted by a detached process (container.c). */
 int rt_container_remove_detached(const char *root, struct rt_container *c, struct kiln_err *err);

@@ -60,6 +60,7 @@ struct rt_mount {
 	char
 	    *volume; /* a volume's name ("" before an anonymous one is made); source is its _data */
 	bool readonly;
+	bool nocopy; /* a volume: no copy of the image's content at target (-v ...:nocopy) */
 };
 
 /* -p: a host port forwarded to a container port (default network). */

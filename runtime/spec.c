@@ -234,6 +234,7 @@ int rt_spec_from_config(const struct img_config *cfg, const struct rt_create_opt
 			    .options = m->options ? xstrdup(m->options) : NULL,
 			    .volume = m->volume ? xstrdup(m->volume) : NULL,
 			    .readonly = m->readonly,
+			    .nocopy = m->nocopy,
 			};
 		}
 	}

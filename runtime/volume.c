@@ -1,15 +1,22 @@
 /* Volumes (docker's local driver): ROOT/volumes/<name>/_data, named or
  * anonymous (64 hex digits), with the time of creation in
  * ROOT/volumes/<name>/created. Which containers use a volume is read from
- * their specs (a bind whose source is the volume's _data). */
+ * their specs (a bind whose source is the volume's _data). An empty volume
+ * mounted where the image has a directory gets a copy of it (docker's
+ * copy-up; nocopy turns it off). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "runtime-internal.h"
+#include "cp-internal.h"
 
 char *rt_volume_path(const char *root, const char *name)
 {
@@ -127,4 +134,111 @@ bool rt_volume_is_anonymous(const char *name)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
+}
+
+static bool dir_empty(const char *path)
+{
+	_cleanup_closedir_ DIR *d = opendir(path);
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			return false;
+	return d != NULL;
+}
+
+/* In the worker: the image's directory at target (a read-only overlay of
+ * lowers, mounted at mnt in this private mount namespace) streamed as a
+ * tar by a child and extracted into the volume, then the volume's root
+ * takes the directory's owner and mode. */
+static int copy_up_in_ns(char *const *lowers, const char *empty, const char *mnt,
+                         const char *target, const char *data, struct kiln_err *err)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return kiln_err_set(err, errno, "making a mount namespace");
+	struct kiln_buf o;
+	kiln_buf_init(&o, KILN_BUF_NOLIMIT, NULL);
+	kiln_buf_addstr(&o, "lowerdir=", NULL);
+	for (size_t i = 0; lowers[i]; i++)
+		kiln_buf_addf(&o, NULL, "%s:", lowers[i]);
+	kiln_buf_addstr(&o, empty, NULL); /* an overlay without upper needs two lowers */
+	int r = mount("overlay", mnt, "overlay", MS_RDONLY, kiln_buf_str(&o));
+	kiln_buf_release(&o);
+	if (r < 0)
+		return kiln_err_set(err, errno, "mounting the image to copy `%s`", target);
+	_cleanup_close_ int rootfd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int src =
+	    rootfd < 0 ? -1 : rt_cp_open_in(rootfd, target, O_PATH | O_DIRECTORY);
+	if (src < 0)
+		return 0; /* not a directory of the image: nothing to copy */
+	_cleanup_close_ int dst = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (dst < 0 || fstat(src, &st) < 0)
+		return kiln_err_set(err, errno, "opening `%s`", data);
+	if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
+		return kiln_err_set(err, errno, "setting the owner of `%s`", data);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return kiln_err_set(err, errno, "pipe");
+	pid_t w = fork();
+	if (w == 0) {
+		close(p[0]);
+		struct rt_cp_src s = {.dirfd = src, .name = ".", .top = "."};
+		_exit(rt_cp_tar_write(&s, p[1], NULL) < 0);
+	}
+	close(p[1]);
+	struct rt_cp_dest d = {.dirfd = dst, .chown = true};
+	r = w < 0 ? kiln_err_set(err, errno, "fork") : rt_cp_extract(&d, p[0], err);
+	close(p[0]);
+	int status = 0;
+	if (w > 0)
+		while (waitpid(w, &status, 0) < 0 && errno == EINTR)
+			;
+	if (r == 0 && status != 0)
+		r = kiln_err_set(err, 0, "reading the image's `%s`", target);
+	return r;
+}
+
+int rt_volume_copy_up(const char *root, char *const *lowers, const char *target, const char *name,
+                      struct kiln_err *err)
+{
+	_cleanup_free_ char *data = rt_volume_path(root, name);
+	if (!lowers || !lowers[0] || !dir_empty(data))
+		return 0;
+	_cleanup_free_ char *tmp = xasprintf("%s/tmp/kiln-copyup-XXXXXX", root);
+	if (!mkdtemp(tmp))
+		return kiln_err_set(err, errno, "creating `%s`", tmp);
+	_cleanup_free_ char *mnt = kiln_path_join(tmp, "mnt"),
+	                    *empty = kiln_path_join(tmp, "empty");
+	int r = mkdir(mnt, 0700) < 0 || mkdir(empty, 0700) < 0
+	            ? kiln_err_set(err, errno, "creating `%s`", tmp)
+	            : 0;
+	int ep[2] = {-1, -1};
+	if (r == 0 && pipe2(ep, O_CLOEXEC) < 0)
+		r = kiln_err_set(err, errno, "pipe");
+	fflush(NULL);
+	pid_t pid = r == 0 ? fork() : -1;
+	if (pid == 0) {
+		close(ep[0]);
+		struct kiln_err e = KILN_ERR_INIT;
+		if (copy_up_in_ns(lowers, empty, mnt, target, data, &e) < 0) {
+			struct rt_child_error m = {.code = e.code};
+			char *msg = kiln_err_format(&e);
+			snprintf(m.msg, sizeof(m.msg), "%s", msg);
+			_exit(write(ep[1], &m, sizeof(m)) < 0 ? 2 : 1);
+		}
+		_exit(0);
+	}
+	if (ep[1] >= 0)
+		close(ep[1]);
+	if (r == 0 && pid < 0)
+		r = kiln_err_set(err, errno, "fork");
+	if (pid > 0) {
+		r = rt_read_verdict(ep[0], err);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (ep[0] >= 0)
+		close(ep[0]);
+	kiln_rm_rf(tmp, NULL);
+	return r < 0 ? kiln_err_wrap(err, "copying the image's `%s` into volume %s", target, name)
+	             : 0;
 }
