@@ -244,8 +244,6 @@ static int resolve_user(const struct rt_spec *s, struct rt_identity *id, char **
 static int setup_fs(struct rt_child *c, struct kiln_err *err)
 {
 	const struct rt_spec *s = c->l->spec;
-	if (unshare(CLONE_NEWCGROUP) < 0 && errno != EINVAL)
-		return kiln_err_set(err, errno, "entering a cgroup namespace");
 	if (rt_mounts_setup(c->l, err) < 0 || rt_mounts_finish(s, err) < 0)
 		return -1;
 	const char *host = s->hostname ? s->hostname : c->l->id;
@@ -268,12 +266,18 @@ void rt_child_main(struct rt_child *c)
 	/* the process that waits for it is its lifeline: a container whose
 	 * monitor is gone (kill -9) dies too, and then reads exited */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* the rootfs is made while the parent places us in the cgroup (on
+	 * cgroup v1 an attach waits for an RCU grace period, 10-15 ms); the
+	 * cgroup namespace and everything after it wait for the go, and so
+	 * does a failure (the parent is writing to the sync pipe) */
+	int r = setup_stdio(c, &err) < 0 || setup_tty(c, &err) < 0 || setup_fs(c, &err) < 0;
 	char go;
 	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(1); /* the parent gave up */
 	close(c->sync_fd);
-	if (setup_stdio(c, &err) < 0 || setup_tty(c, &err) < 0 || setup_fs(c, &err) < 0 ||
-	    apply_rlimits(s, &err) < 0)
+	if (r == 0 && unshare(CLONE_NEWCGROUP) < 0 && errno != EINVAL)
+		r = kiln_err_set(&err, errno, "entering a cgroup namespace");
+	if (r != 0 || apply_rlimits(s, &err) < 0)
 		child_fail(c, &err);
 	rt_child_exec(c);
 }
