@@ -277,6 +277,8 @@ void rt_child_main(struct rt_child *c)
 	close(c->sync_fd);
 	if (r == 0 && unshare(CLONE_NEWCGROUP) < 0 && errno != EINVAL)
 		r = kiln_err_set(&err, errno, "entering a cgroup namespace");
+	if (r == 0)
+		rt_cgroup_mounts_apply(s->privileged);
 	if (r != 0 || apply_rlimits(s, &err) < 0)
 		child_fail(c, &err);
 	rt_child_exec(c);

@@ -296,6 +296,7 @@ int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err)
 	}
 	if (hosts_files(rootfd, l, err) < 0 || spec_mounts(rootfd, s, false, err) < 0)
 		return -1;
+	rt_cgroup_mounts_collect(); /* the host's mountinfo, while it is visible */
 	return pivot(l->rootfs, err);
 }
 

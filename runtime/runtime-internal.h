@@ -94,6 +94,11 @@ int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err);
  * overlay at rootfs and the spec's binds and volumes on it (no tmpfs).
  * Returns an O_PATH fd of the rootfs. */
 int rt_mounts_copy_view(const struct rt_spec *s, const char *rootfs, struct kiln_err *err);
+/* /sys/fs/cgroup as docker 20.10 shows it (cgroup_mount.c): the host's
+ * hierarchies noted before pivot_root, mounted once the init is in its
+ * cgroup namespace (best effort, no error). */
+void rt_cgroup_mounts_collect(void);
+void rt_cgroup_mounts_apply(bool privileged);
 /* After pivot_root: masked and read-only paths, read-only rootfs. */
 int rt_mounts_finish(const struct rt_spec *spec, struct kiln_err *err);
 

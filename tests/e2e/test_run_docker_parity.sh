@@ -52,6 +52,8 @@ probe "--cap-drop ALL --cap-add NET_ADMIN" --cap-drop ALL --cap-add NET_ADMIN bu
 probe "--ulimit" --ulimit nofile=100:200 busybox sh -c 'ulimit -n; ulimit -Hn'
 probe "--pids-limit stops a fork bomb" --pids-limit 20 busybox sh -c 'for i in $(seq 40); do sleep 5 & done 2>/dev/null; echo done' 
 probe "--memory kills what exceeds it" --memory 16m --memory-swap 16m busybox sh -c 'x=$(head -c 64000000 /dev/zero | tr "\0" a); echo ${#x}'
+probe "/sys/fs/cgroup: the host's v1 hierarchies, read-only, on a tmpfs" busybox sh -c \
+	'ls /sys/fs/cgroup; grep " /sys/fs/cgroup" /proc/self/mountinfo | cut -d" " -f5,6,8-; touch /sys/fs/cgroup/pids/x'
 probe "exit status" busybox sh -c 'exit 7'
 probe "command not found: 127" busybox nosuch
 probe "not executable: 126" busybox /etc/passwd
