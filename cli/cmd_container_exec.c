@@ -167,6 +167,73 @@ static uint64_t host_memory(void)
 	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
 }
 
+/* One table of docker stats: CPU % over the wall time between the samples
+ * a and b of each container (matched by position). */
+static void stats_print(struct rt_container **v, size_t n, const struct rt_stats *a,
+                        const struct rt_stats *b, double wall, bool all, bool no_trunc)
+{
+	struct kiln_table t = {.n_cols = 8};
+	const char *h[] = {"CONTAINER ID", "NAME",    "CPU %",     "MEM USAGE / LIMIT",
+	                   "MEM %",        "NET I/O", "BLOCK I/O", "PIDS"};
+	kiln_table_add(&t, h);
+	uint64_t hostmem = host_memory();
+	for (size_t i = 0; i < n; i++) {
+		bool running = v[i]->status == RT_RUNNING || v[i]->status == RT_PAUSED;
+		if (!running && !all)
+			continue;
+		uint64_t limit = b[i].memory_limit && b[i].memory_limit != UINT64_MAX
+		                     ? b[i].memory_limit
+		                     : hostmem;
+		double cpu = b[i].cpu_ns > a[i].cpu_ns && wall > 0
+		                 ? (double)(b[i].cpu_ns - a[i].cpu_ns) / wall * 100
+		                 : 0;
+		_cleanup_free_ char *id = no_trunc ? xstrdup(v[i]->id) : xstrndup(v[i]->id, 12);
+		_cleanup_free_ char *cpus = xasprintf("%.2f%%", cpu);
+		_cleanup_free_ char *use = bytes_size((double)b[i].memory_usage);
+		_cleanup_free_ char *lim = bytes_size((double)limit);
+		_cleanup_free_ char *mem = xasprintf("%s / %s", use, lim);
+		_cleanup_free_ char *memp = xasprintf(
+		    "%.2f%%", limit ? (double)b[i].memory_usage * 100 / (double)limit : 0.0);
+		_cleanup_free_ char *pids = xasprintf("%llu", (unsigned long long)b[i].pids);
+		const char *row[] = {id, v[i]->name, cpus, mem, memp, "0B / 0B", "0B / 0B", pids};
+		kiln_table_add(&t, row);
+	}
+	kiln_table_print(&t, stdout);
+	kiln_table_release(&t);
+	fflush(stdout);
+}
+
+/* The named containers, or every container (refreshed each frame). */
+static int stats_load(struct kiln_ctx *ctx, int argc, char **argv, struct rt_container ***v,
+                      size_t *n, struct kiln_err *err)
+{
+	*v = NULL;
+	*n = 0;
+	if (argc <= 1)
+		return rt_container_list(ctx->root, v, n, err);
+	*v = xcalloc((size_t)argc, sizeof(**v));
+	for (int i = 1; i < argc; i++, (*n)++)
+		if (rt_container_load(ctx->root, argv[i], &(*v)[*n], err) < 0) {
+			rt_container_list_free(*v, *n);
+			*v = NULL;
+			*n = 0;
+			return -1;
+		}
+	return 0;
+}
+
+static double since(struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double wall = (double)(t1.tv_sec - t0->tv_sec) * 1e9 + (double)(t1.tv_nsec - t0->tv_nsec);
+	*t0 = t1;
+	return wall;
+}
+
+/* Without --no-stream: a new frame every second, the screen cleared first
+ * (docker's escape sequences), until interrupted or, without -a and
+ * names, no container runs. */
 int cmd_stats(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool all = false, no_stream = false, no_trunc = false;
@@ -182,61 +249,55 @@ int cmd_stats(int argc, char **argv, struct kiln_ctx *ctx)
 	                                 "statistics",
 	                                 0, -1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	if (!no_stream)
-		return kiln_err_set(&ctx->err, KILN_E_UNSUPPORTED,
-		                    "streaming stats are not supported yet (use --no-stream)"),
-		       1;
+	(void)format;
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container **v = NULL;
 	size_t n = 0;
-	if (argc > 1) {
-		v = xcalloc((size_t)argc, sizeof(*v));
-		for (int i = 1; i < argc; i++, n++)
-			if (rt_container_load(ctx->root, argv[i], &v[n], &err) < 0) {
-				rt_container_list_free(v, n);
-				return kiln_cmd_fail(ctx, &err);
-			}
-	} else if (rt_container_list(ctx->root, &v, &n, &err) < 0) {
+	if (stats_load(ctx, argc, argv, &v, &n, &err) < 0)
 		return kiln_cmd_fail(ctx, &err);
-	}
+	bool named = argc > 1;
 	struct rt_stats *a = xcalloc(n + 1, sizeof(*a)), *b = xcalloc(n + 1, sizeof(*b));
-	struct timespec t0, t1;
+	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t i = 0; i < n; i++)
 		rt_container_stats(v[i], &a[i], NULL);
-	nanosleep(&(struct timespec){0, 500 * 1000 * 1000}, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double wall = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-	struct kiln_table t = {.n_cols = 8};
-	const char *h[] = {"CONTAINER ID", "NAME",    "CPU %",     "MEM USAGE / LIMIT",
-	                   "MEM %",        "NET I/O", "BLOCK I/O", "PIDS"};
-	kiln_table_add(&t, h);
-	uint64_t hostmem = host_memory();
-	for (size_t i = 0; i < n; i++) {
-		bool running = v[i]->status == RT_RUNNING || v[i]->status == RT_PAUSED;
-		if (!running && !all && argc <= 1)
+	for (;;) {
+		long ms = no_stream ? 500 : 1000;
+		nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000 * 1000}, NULL);
+		for (size_t i = 0; i < n; i++)
+			rt_container_stats(v[i], &b[i], NULL);
+		double wall = since(&t0);
+		if (!no_stream)
+			fputs("\033[2J\033[H", stdout);
+		stats_print(v, n, a, b, wall, all || named, no_trunc);
+		size_t running = 0;
+		for (size_t i = 0; i < n; i++)
+			running += v[i]->status == RT_RUNNING || v[i]->status == RT_PAUSED;
+		if (no_stream || (!running && !all && !named))
+			break;
+		/* the next frame: a fresh list (containers come and go), each
+		 * one's last sample carried over by ID */
+		struct rt_container **nv = NULL;
+		size_t nn = 0;
+		if (stats_load(ctx, argc, argv, &nv, &nn, &err) < 0) {
+			kiln_err_release(&err);
 			continue;
-		rt_container_stats(v[i], &b[i], NULL);
-		uint64_t limit = b[i].memory_limit && b[i].memory_limit != UINT64_MAX
-		                     ? b[i].memory_limit
-		                     : hostmem;
-		double cpu = b[i].cpu_ns > a[i].cpu_ns
-		                 ? (double)(b[i].cpu_ns - a[i].cpu_ns) / wall * 100
-		                 : 0;
-		_cleanup_free_ char *id = no_trunc ? xstrdup(v[i]->id) : xstrndup(v[i]->id, 12);
-		_cleanup_free_ char *cpus = xasprintf("%.2f%%", cpu);
-		_cleanup_free_ char *use = bytes_size((double)b[i].memory_usage);
-		_cleanup_free_ char *lim = bytes_size((double)limit);
-		_cleanup_free_ char *mem = xasprintf("%s / %s", use, lim);
-		_cleanup_free_ char *memp = xasprintf(
-		    "%.2f%%", limit ? (double)b[i].memory_usage * 100 / (double)limit : 0.0);
-		_cleanup_free_ char *pids = xasprintf("%llu", (unsigned long long)b[i].pids);
-		const char *row[] = {id, v[i]->name, cpus, mem, memp, "0B / 0B", "0B / 0B", pids};
-		kiln_table_add(&t, row);
+		}
+		struct rt_stats *na = xcalloc(nn + 1, sizeof(*na));
+		for (size_t i = 0; i < nn; i++) {
+			na[i] = (struct rt_stats){0};
+			for (size_t j = 0; j < n; j++)
+				if (!strcmp(nv[i]->id, v[j]->id))
+					na[i] = b[j];
+			if (!na[i].cpu_ns)
+				rt_container_stats(nv[i], &na[i], NULL);
+		}
+		rt_container_list_free(v, n);
+		free(a);
+		free(b);
+		v = nv, n = nn, a = na;
+		b = xcalloc(n + 1, sizeof(*b));
 	}
-	(void)format;
-	kiln_table_print(&t, stdout);
-	kiln_table_release(&t);
 	free(a);
 	free(b);
 	rt_container_list_free(v, n);
