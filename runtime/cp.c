@@ -298,6 +298,8 @@ static int worker_finish(struct cp_worker *w, bool kill_it, struct kiln_err *err
 		kiln_err_release(&e);
 		return -1;
 	}
+	if (!kill_it && WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE)
+		return kiln_err_set(err, EPIPE, "writing the archive");
 	if (!kill_it && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
 		return kiln_err_set(err, 0, "the copy worker failed (status %d)", st);
 	return 0;
