@@ -177,8 +177,12 @@ __attribute__((noreturn)) static void helper(struct rt_child *ch, int ns[N_NS], 
 	if (detach || master >= 0) /* this helper stays to reap, holding none of the CLI's fds */
 		for (int i = 0; i < 3 && ch->devnull_fd >= 0; i++)
 			dup2(ch->devnull_fd, i);
-	if (master >= 0)
+	if (master >= 0) {
 		close(ch->tty_slave);
+		/* out of the CLI's session: the caller's terminal going away
+		 * (after a detach) must not SIGHUP it, nor through it the command */
+		setsid();
+	}
 	exec_child = pid;
 	struct sigaction sa = {.sa_handler = exec_forward};
 	sigemptyset(&sa.sa_mask);

@@ -324,6 +324,7 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
 	c->pid = l.pid;
 	c->pid_start = l.pid_start;
 	c->monitor_pid = getpid();
+	c->exit_code = 0; /* docker's while it runs */
 	free(c->started);
 	c->started = rt_now_rfc3339();
 	free(c->error);
