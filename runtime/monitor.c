@@ -6,6 +6,7 @@
  * policy while it lives and removes an --rm container at the end. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -320,6 +321,7 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
 		rt_attach_end_run(att, 125);
 		return -1;
 	}
+	malloc_trim(0); /* compiling the seccomp filter grew the heap: give it back */
 	c->status = RT_RUNNING;
 	c->pid = l.pid;
 	c->pid_start = l.pid_start;
@@ -469,8 +471,62 @@ static int read_result(int fd, struct kiln_err *err)
 	return kiln_err_set(err, r.code > 0 && r.code < KILN_E_BASE ? 0 : r.code, "%s", r.msg);
 }
 
+/* kiln-monitor beside this kiln (allocated), or NULL. */
+static char *monitor_program(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	char *p = xasprintf("%s/kiln-monitor", self);
+	if (access(p, X_OK) == 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
+/* In the monitor's process: kiln-monitor with the result pipe on fd 3 and
+ * the attacher on fd 4; returns only when it could not be exec'd. */
+static void exec_monitor(const char *prog, const char *root, const char *id, int result_fd,
+                         int attach_fd)
+{
+	int keep[2] = {fcntl(result_fd, F_DUPFD_CLOEXEC, 10),
+	               attach_fd >= 0 ? fcntl(attach_fd, F_DUPFD_CLOEXEC, 10) : -1};
+	for (int i = 0; i < 2; i++)
+		if (keep[i] >= 0 && dup2(keep[i], 3 + i) < 0)
+			return;
+	char *argv[] = {(char *)"kiln-monitor", (char *)root, (char *)id,
+	                (char *)(keep[1] >= 0 ? "attach" : "-"), NULL};
+	execv(prog, argv);
+	for (int i = 0; i < 2; i++)
+		if (keep[i] >= 0)
+			close(keep[i]);
+}
+
+int rt_monitor_main(int argc, char **argv)
+{
+	if (argc != 4 || fcntl(3, F_GETFD) < 0) {
+		fprintf(stderr, "kiln-monitor: started by kiln, not by hand\n");
+		return 2;
+	}
+	struct rt_container *c = NULL;
+	struct kiln_err err = KILN_ERR_INIT;
+	if (rt_container_read(argv[1], argv[2], &c, &err) < 0) {
+		int fd = 3;
+		report(&fd, &err);
+		return 1;
+	}
+	monitor_main(argv[1], c, 3, strcmp(argv[3], "attach") ? -1 : 4);
+}
+
 int rt_monitor_spawn(const char *root, struct rt_container *c, int attach_fd, struct kiln_err *err)
 {
+	_cleanup_free_ char *prog = monitor_program();
 	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
 	unlink(marker);
 	int res[2];
@@ -488,6 +544,8 @@ int rt_monitor_spawn(const char *root, struct rt_container *c, int attach_fd, st
 		pid_t m = fork(); /* the monitor is not the CLI's child */
 		if (m != 0)
 			_exit(m < 0);
+		if (prog) /* a fresh, small process; else this fork of kiln */
+			exec_monitor(prog, root, c->id, res[1], attach_fd);
 		monitor_main(root, c, res[1], attach_fd);
 	}
 	close(res[1]);

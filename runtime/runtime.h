@@ -248,6 +248,12 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
  * with why it could not: see rt_exit_code_for). */
 int rt_container_start(const char *root, struct rt_container *c, struct kiln_err *err);
 char *rt_container_log_path(const char *root, const char *id);
+/* The kiln-monitor program (runtime/monitor/main.c): `kiln-monitor ROOT ID
+ * attach|-` with the start-result pipe on fd 3 (and the first attacher on
+ * fd 4). kiln execs it from its own directory when it is there (a small
+ * process: no CLI heap, no curl or OpenSSL), else runs the monitor in a
+ * fork of itself. */
+int rt_monitor_main(int argc, char **argv);
 
 /* docker logs: the json-file log, filtered. */
 struct rt_logs_opts {
