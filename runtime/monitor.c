@@ -321,7 +321,9 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
 		rt_attach_end_run(att, 125);
 		return -1;
 	}
-	malloc_trim(0); /* compiling the seccomp filter grew the heap: give it back */
+	malloc_trim(0);             /* compiling the seccomp filter grew the heap: give it back */
+	if (!kiln_path_exists(dir)) /* removed (rm -f) while a restart began */
+		kill(l.pid, SIGKILL);
 	c->status = RT_RUNNING;
 	c->pid = l.pid;
 	c->pid_start = l.pid_start;
