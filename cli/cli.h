@@ -153,6 +153,9 @@ int cmd_kill(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_stop(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_wait(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_start(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_attach(int argc, char **argv, struct kiln_ctx *ctx);
+/* The exit code after an attach: status, or 0 after "read escape sequence". */
+int kiln_attach_done(bool detached, int status);
 int cmd_restart(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_logs(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_container_inspect(int argc, char **argv, struct kiln_ctx *ctx);

@@ -419,8 +419,11 @@ int cmd_logs(int argc, char **argv, struct kiln_ctx *ctx)
 int cmd_start(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool attach = false, interactive = false;
+	const char *detach_keys = NULL;
 	const struct kiln_opt opts[] = {
 	    OPT_BOOL('a', "attach", &attach, "Attach STDOUT/STDERR and forward signals"),
+	    OPT_STRING(0, "detach-keys", &detach_keys, "string",
+	               "Override the key sequence for detaching a container"),
 	    OPT_BOOL('i', "interactive", &interactive, "Attach container's STDIN"), OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS] CONTAINER [CONTAINER...]",
 	                                 "Start one or more stopped containers", 1, -1, 0};
@@ -438,14 +441,25 @@ int cmd_start(int argc, char **argv, struct kiln_ctx *ctx)
 	struct rt_run_io io = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
 	if (interactive)
 		c->spec.interactive = true;
-	int status = 0;
-	int r = rt_container_run_attached(ctx->root, c, &io, true, &status, &err);
+	int status = 0, r;
+	bool detached = false;
+	if (c->spec.tty) { /* under its monitor: detachable */
+		struct rt_attach_opts ao = {.in_fd = interactive ? STDIN_FILENO : -1,
+		                            .out_fd = STDOUT_FILENO,
+		                            .err_fd = STDERR_FILENO,
+		                            .detach_keys = detach_keys,
+		                            .sig_proxy = true,
+		                            .close_stdin = true};
+		r = rt_container_start_attach(ctx->root, c, &ao, &status, &detached, &err);
+	} else {
+		r = rt_container_run_attached(ctx->root, c, &io, true, &status, &err);
+	}
 	rt_container_free(c);
 	if (r < 0) {
 		kiln_cmd_fail(ctx, &err);
 		return 1;
 	}
-	return status;
+	return kiln_attach_done(detached, status);
 }
 
 /* --- inspect --------------------------------------------------------------------- */

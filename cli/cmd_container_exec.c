@@ -14,10 +14,12 @@
 int cmd_exec(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool detach = false, interactive = false, tty = false, privileged = false;
-	const char *user = NULL, *workdir = NULL;
+	const char *user = NULL, *workdir = NULL, *detach_keys = NULL;
 	struct kiln_strv env = KILN_STRV_INIT;
 	const struct kiln_opt opts[] = {
 	    OPT_BOOL('d', "detach", &detach, "Detached mode: run command in the background"),
+	    OPT_STRING(0, "detach-keys", &detach_keys, "string",
+	               "Override the key sequence for detaching a container"),
 	    OPT_STRV('e', "env", &env, "list", "Set environment variables"),
 	    OPT_BOOL('i', "interactive", &interactive, "Keep STDIN open even if not attached"),
 	    OPT_BOOL(0, "privileged", &privileged, "Give extended privileges to the command"),
@@ -38,17 +40,18 @@ int cmd_exec(int argc, char **argv, struct kiln_ctx *ctx)
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
 	int status = 0, r;
-	if (tty)
-		r = kiln_err_set(&err, KILN_E_UNSUPPORTED, "--tty is not supported yet");
-	else
-		r = rt_container_load(ctx->root, argv[1], &c, &err);
+	bool detached = false;
+	r = rt_container_load(ctx->root, argv[1], &c, &err);
 	if (r == 0) {
 		struct rt_exec_opts o = {.args = argv + 2,
 		                         .env = env.v,
 		                         .user = user,
 		                         .workdir = workdir,
 		                         .detach = detach,
-		                         .privileged = privileged};
+		                         .privileged = privileged,
+		                         .tty = tty,
+		                         .detach_keys = detach_keys,
+		                         .detached = &detached};
 		struct rt_run_io io = {interactive ? STDIN_FILENO : -1, STDOUT_FILENO,
 		                       STDERR_FILENO};
 		fflush(stdout);
@@ -63,7 +66,7 @@ int cmd_exec(int argc, char **argv, struct kiln_ctx *ctx)
 		kiln_cmd_fail(ctx, &err);
 		return code;
 	}
-	return status;
+	return kiln_attach_done(detached, status);
 }
 
 static int pause_cmd(int argc, char **argv, struct kiln_ctx *ctx, bool pause)

@@ -13,7 +13,7 @@ struct run_flags {
 	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
 	    labels, publish, mounts;
 	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
-	    *cpus, *restart, *health_cmd, *health_interval;
+	    *cpus, *restart, *health_cmd, *health_interval, *detach_keys;
 	long health_retries;
 	bool no_healthcheck;
 	long cpu_shares, pids_limit;
@@ -236,6 +236,8 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	    RUN_FLAG_TABLE(f),
 	    OPT_BOOL('d', "detach", &f.detach,
 	             "Run container in background and print container ID"),
+	    OPT_STRING(0, "detach-keys", &f.detach_keys, "string",
+	               "Override the key sequence for detaching a container"),
 	    OPT_BOOL(0, "sig-proxy", &f.sig_proxy, "Proxy received signals to the process"),
 	    OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS] IMAGE [COMMAND] [ARG...]",
@@ -252,6 +254,17 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	if (create_container(ctx, &f, argc, argv, &c, &err) == 0 && f.detach) {
 		if (rt_container_start(ctx->root, c, &err) == 0)
 			printf("%s\n", c->id);
+	} else if (c && f.tty) { /* under its monitor: detachable */
+		struct rt_attach_opts ao = {.in_fd = STDIN_FILENO,
+		                            .out_fd = STDOUT_FILENO,
+		                            .err_fd = STDERR_FILENO,
+		                            .detach_keys = f.detach_keys,
+		                            .sig_proxy = f.sig_proxy,
+		                            .close_stdin = true};
+		bool detached = false;
+		fflush(stdout);
+		if (rt_container_start_attach(ctx->root, c, &ao, &status, &detached, &err) == 0)
+			status = kiln_attach_done(detached, status);
 	} else if (c) {
 		struct rt_run_io io = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
 		fflush(stdout);

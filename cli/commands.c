@@ -24,6 +24,8 @@ static const struct kiln_cmd image_commands[] = {
 
 #define R (CMD_NEEDS_STORE | CMD_NEEDS_ROOT)
 static const struct kiln_cmd container_commands[] = {
+    {"attach", cmd_attach, R,
+     "Attach local standard input, output, and error streams to a running container", NULL},
     {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},
     {"cp", cmd_cp, R, "Copy files/folders between a container and the local filesystem", NULL},
     {"create", cmd_create, R, "Create a new container", NULL},
@@ -87,6 +89,8 @@ static const struct kiln_cmd manifest_commands[] = {
 };
 
 const struct kiln_cmd kiln_commands[] = {
+    {"attach", cmd_attach, R,
+     "Attach local standard input, output, and error streams to a running container", NULL},
     {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
     {"builder", NULL, 0, "Manage builds", builder_commands},
     {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},

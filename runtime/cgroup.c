@@ -403,11 +403,15 @@ int rt_cgroup_open_in(const struct cg_mounts *m, const char *id, struct rt_cgrou
 	if (check_id(id, err) < 0)
 		return -1;
 	struct rt_cgroup *cg = group_new(m, id);
-	if (!cg->ops->exists(cg)) {
+	/* hybrid: the unified part alone still counts, or a destroy whose
+	 * unified rmdir failed (a zombie not yet reaped keeps a v2 group busy)
+	 * would leave it for good */
+	bool unified = cg->layout == RT_CGROUP_HYBRID && cg->v2 && access(cg->v2, F_OK) == 0;
+	if (!cg->ops->exists(cg) && !unified) {
 		rt_cgroup_free(cg);
 		return kiln_err_set(err, KILN_E_NOTFOUND, "no cgroup `kiln/%s`", id);
 	}
-	if (cg->layout == RT_CGROUP_HYBRID && cg->v2 && access(cg->v2, F_OK) != 0) {
+	if (cg->layout == RT_CGROUP_HYBRID && cg->v2 && !unified) {
 		free(cg->v2);
 		cg->v2 = NULL;
 	}
@@ -509,7 +513,7 @@ int rt_cgroup_destroy(struct rt_cgroup *cg, struct kiln_err *err)
 	}
 	if (cg->ops->remove(cg, err) < 0)
 		return kiln_err_wrap(err, "removing cgroup `kiln/%s`", cg->id);
-	if (cg->layout == RT_CGROUP_HYBRID && cg->v2 && cg_rmdir(cg->v2, &e) < 0)
-		kiln_err_release(&e);
+	if (cg->layout == RT_CGROUP_HYBRID && cg->v2 && cg_rmdir(cg->v2, err) < 0)
+		return kiln_err_wrap(err, "removing cgroup `kiln/%s`", cg->id);
 	return 0;
 }

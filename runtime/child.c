@@ -62,14 +62,13 @@ static int setup_stdio(struct rt_child *c, struct kiln_err *err)
 	return 0;
 }
 
-/* -t: a session of its own with the pty as controlling terminal. */
+/* -t: once in its rootfs, a pty of the container's own devpts as stdio,
+ * controlling terminal and /dev/console; the master goes to the launcher. */
 static int setup_tty(struct rt_child *c, struct kiln_err *err)
 {
-	if (!c->l->console)
+	if (!c->l->spec->tty || c->l->console_sock <= 0)
 		return 0;
-	if (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
-		return kiln_err_set(err, errno, "making the pty the controlling terminal");
-	return 0;
+	return rt_pty_console(c->l->console_sock, err);
 }
 
 static int loopback_up(struct kiln_err *err)
@@ -169,6 +168,19 @@ static char *look_path(const char *name, char *const *env, struct kiln_err *err)
 	return NULL;
 }
 
+/* The command starts with every signal at its default and none blocked:
+ * an ignored SIGINT or SIGPIPE (the monitor ignores both) would otherwise
+ * be inherited through execve, and Ctrl-C could not stop a `sleep`. */
+static void reset_signals(void)
+{
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 __attribute__((noreturn)) static void exec_command(struct rt_child *c, char **env)
 {
 	struct kiln_err err = KILN_ERR_INIT;
@@ -185,6 +197,7 @@ __attribute__((noreturn)) static void exec_command(struct rt_child *c, char **en
 	if (c->l->sc && s->no_new_privs && rt_seccomp_load(c->l->sc, &err) < 0)
 		child_fail(c, &err);
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	reset_signals();
 	execve(path, s->args, env);
 	int e = errno;
 	kiln_err_set(&err,
@@ -270,7 +283,7 @@ void rt_child_main(struct rt_child *c)
 	 * cgroup v1 an attach waits for an RCU grace period, 10-15 ms); the
 	 * cgroup namespace and everything after it wait for the go, and so
 	 * does a failure (the parent is writing to the sync pipe) */
-	int r = setup_stdio(c, &err) < 0 || setup_tty(c, &err) < 0 || setup_fs(c, &err) < 0;
+	int r = setup_stdio(c, &err) < 0 || setup_fs(c, &err) < 0 || setup_tty(c, &err) < 0;
 	char go;
 	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(1); /* the parent gave up */
@@ -290,7 +303,8 @@ void rt_child_exec(struct rt_child *c)
 	const struct rt_spec *s = c->l->spec;
 	if (c->joining) { /* exec: in the namespaces already, mounts as they are */
 		const char *cwd = s->cwd && *s->cwd ? s->cwd : "/";
-		if (setup_stdio(c, &err) < 0)
+		if (c->tty_slave > 0 ? rt_pty_make_stdio(c->tty_slave, &err) < 0
+		                     : setup_stdio(c, &err) < 0)
 			child_fail(c, &err);
 		if (chdir(cwd) < 0) {
 			kiln_err_set(&err, errno, "chdir to cwd (\"%s\") set in config.json failed",

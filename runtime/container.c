@@ -540,11 +540,15 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
 		if (rt_container_stop(root, c, 0, err) < 0)
 			return -1;
 	}
+	/* the cgroup first: a record removed while its cgroup could not be
+	 * (a process that would not die) would orphan the group for good */
 	struct rt_cgroup *cg = NULL;
 	struct kiln_err e = KILN_ERR_INIT;
 	if (rt_cgroup_open(c->id, &cg, &e) == 0) {
-		rt_cgroup_destroy(cg, &e);
+		int r = rt_cgroup_destroy(cg, err);
 		rt_cgroup_free(cg);
+		if (r < 0)
+			return kiln_err_wrap(err, "removing container %s", c->id);
 	}
 	kiln_err_release(&e);
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);

@@ -4,10 +4,14 @@
  * init), pause/unpause, processes, stats, rename. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +58,7 @@ static void exec_spec(const struct rt_container *c, const struct rt_exec_opts *o
 	s->cap_drop = rt_strv_dup(c->spec.cap_drop);
 	s->seccomp_unconfined = c->spec.seccomp_unconfined;
 	s->seccomp_profile = c->spec.seccomp_profile ? xstrdup(c->spec.seccomp_profile) : NULL;
+	s->tty = o->tty && !o->detach;
 }
 
 static const char *const ns_names[] = {"ipc", "uts", "net", "pid", "cgroup", "mnt"};
@@ -88,6 +93,55 @@ static void exec_forward(int sig)
 		kill(exec_child, sig);
 }
 
+/* exec -t, in the helper (inside the container's mount namespace): a pty
+ * of the container's devpts; the master goes to the CLI, the slave to the
+ * command. */
+static int tty_open(struct rt_child *ch, int *master)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	char path[32];
+	int slave = -1;
+	if (rt_pty_open_here(master, &slave, path, &err) < 0 ||
+	    rt_fd_send(ch->l->console_sock, *master, &err) < 0) {
+		struct rt_child_error m = {
+		    .code = err.code > 0 && err.code < KILN_E_BASE ? 0 : err.code};
+		char *msg = kiln_err_format(&err);
+		snprintf(m.msg, sizeof(m.msg), "%s", msg);
+		free(msg);
+		kiln_write_all(ch->error_fd, &m, sizeof(m), NULL);
+		kiln_err_release(&err);
+		return -1;
+	}
+	ch->tty_slave = slave;
+	return 0;
+}
+
+/* Until the command ends: once the CLI has gone (detached: its end of the
+ * console socket hangs up), the helper keeps the master and drains it, so
+ * the command neither gets SIGHUP nor blocks on a full terminal. */
+static void tty_wait(int sock, int master, pid_t pid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	bool draining = false;
+	char buf[4096];
+	while (pidfd >= 0) {
+		struct pollfd p[3] = {{.fd = pidfd, .events = POLLIN},
+		                      {.fd = draining ? -1 : sock, .events = 0},
+		                      {.fd = draining ? master : -1, .events = POLLIN}};
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		if (p[1].revents & (POLLHUP | POLLERR))
+			draining = true;
+		if ((p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    read(master, buf, sizeof(buf)) <= 0)
+			draining = false, master = -1, sock = -1;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
 /* The helper: waits to be in the cgroup, enters the namespaces, forks the
  * command (PID namespaces apply to children), forwards signals to it and
  * exits as it did. */
@@ -109,6 +163,9 @@ __attribute__((noreturn)) static void helper(struct rt_child *ch, int ns[N_NS], 
 		}
 		close(ns[i]);
 	}
+	int master = -1;
+	if (ch->l->spec->tty && tty_open(ch, &master) < 0)
+		_exit(1);
 	pid_t pid = fork();
 	if (pid == 0) {
 		ch->joining = true;
@@ -117,15 +174,23 @@ __attribute__((noreturn)) static void helper(struct rt_child *ch, int ns[N_NS], 
 	close(ch->error_fd);
 	if (pid < 0)
 		_exit(1);
-	if (detach) /* the CLI leaves; this helper stays to reap, holding none of its fds */
+	if (detach || master >= 0) /* this helper stays to reap, holding none of the CLI's fds */
 		for (int i = 0; i < 3 && ch->devnull_fd >= 0; i++)
 			dup2(ch->devnull_fd, i);
+	if (master >= 0) {
+		close(ch->tty_slave);
+		/* out of the CLI's session: the caller's terminal going away
+		 * (after a detach) must not SIGHUP it, nor through it the command */
+		setsid();
+	}
 	exec_child = pid;
 	struct sigaction sa = {.sa_handler = exec_forward};
 	sigemptyset(&sa.sa_mask);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &sa, NULL);
+	if (master >= 0)
+		tty_wait(ch->l->console_sock, master, pid);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
@@ -155,6 +220,34 @@ static int wait_helper(pid_t pid, int *status, struct kiln_err *err)
 	return 0;
 }
 
+/* exec -t in the CLI: the master from the helper, the caller's terminal
+ * copied to and from it; detached, the helper is left to reap. */
+static int tty_session(pid_t helper, int sock, const struct rt_run_io *io,
+                       const struct rt_exec_opts *o, int *status, struct kiln_err *err)
+{
+	int master = -1;
+	bool detached = false;
+	struct rt_attach_opts ao = {.in_fd = io->stdin_fd,
+	                            .out_fd = io->stdout_fd,
+	                            .err_fd = io->stderr_fd,
+	                            .detach_keys = o->detach_keys};
+	int r = rt_fd_recv(sock, &master, err);
+	if (r == 0)
+		r = rt_pty_session(master, &ao, &detached, err);
+	if (master >= 0)
+		close(master);
+	if (r < 0)
+		kill(helper, SIGKILL);
+	if (o->detached)
+		*o->detached = detached;
+	if (r == 0 && detached) {
+		*status = 0;
+		return 0;
+	}
+	int w = wait_helper(helper, status, err);
+	return r < 0 ? r : w;
+}
+
 int rt_container_exec(const char *root, const struct rt_container *c, const struct rt_exec_opts *o,
                       const struct rt_run_io *io, int *status, struct kiln_err *err)
 {
@@ -174,7 +267,7 @@ int rt_container_exec(const char *root, const struct rt_container *c, const stru
 	                      .stdout_fd = attach ? io->stdout_fd : -1,
 	                      .stderr_fd = attach ? io->stderr_fd : -1};
 	uint64_t caps = 0;
-	int ns[N_NS], sync[2] = {-1, -1}, errp[2] = {-1, -1};
+	int ns[N_NS], sync[2] = {-1, -1}, errp[2] = {-1, -1}, console[2] = {-1, -1};
 	int r = rt_launch_caps(&spec, &caps, err);
 	if (r == 0)
 		r = rt_launch_seccomp(&spec, caps, &l.sc, err);
@@ -184,10 +277,12 @@ int rt_container_exec(const char *root, const struct rt_container *c, const stru
 		r = -1;
 	if (r < 0)
 		goto out;
-	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    (spec.tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, console) < 0)) {
 		r = kiln_err_set(err, errno, "pipe");
 		goto out_ns;
 	}
+	l.console_sock = console[1];
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	fflush(NULL);
 	pid_t pid = fork();
@@ -205,7 +300,9 @@ int rt_container_exec(const char *root, const struct rt_container *c, const stru
 		close(devnull);
 	close(sync[0]);
 	close(errp[1]);
-	sync[0] = errp[1] = -1;
+	if (console[1] >= 0)
+		close(console[1]);
+	sync[0] = errp[1] = console[1] = -1;
 	if (pid < 0) {
 		r = kiln_err_set(err, errno, "forking the exec helper");
 		goto out_ns;
@@ -223,6 +320,8 @@ int rt_container_exec(const char *root, const struct rt_container *c, const stru
 		waitpid(pid, NULL, 0);
 	} else if (o->detach) {
 		*status = 0;
+	} else if (spec.tty) {
+		r = tty_session(pid, console[0], io, o, status, err);
 	} else {
 		r = wait_helper(pid, status, err);
 	}
@@ -234,6 +333,8 @@ out_ns:
 			close(sync[i]);
 		if (errp[i] >= 0)
 			close(errp[i]);
+		if (console[i] >= 0)
+			close(console[i]);
 	}
 out:
 	rt_cgroup_free(l.cg);

@@ -103,6 +103,17 @@ static void record_exit(const char *root, struct rt_container *c, int status, st
 int rt_container_run_attached(const char *root, struct rt_container *c, const struct rt_run_io *io,
                               bool sig_proxy, int *status, struct kiln_err *err)
 {
+	if (c->spec.tty) { /* the pty stays with a monitor: detachable */
+		bool detached = false;
+		struct rt_attach_opts o = {.in_fd = io ? io->stdin_fd : -1,
+		                           .out_fd = io ? io->stdout_fd : STDOUT_FILENO,
+		                           .err_fd = io ? io->stderr_fd : STDERR_FILENO,
+		                           .close_stdin = true};
+		int r = rt_container_start_attach(root, c, &o, status, &detached, err);
+		if (r == 0 && detached)
+			*status = 0;
+		return r;
+	}
 	int lock = rt_container_lock(root, c->id, err);
 	if (lock < 0)
 		return -1;
@@ -111,23 +122,10 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 		return kiln_err_set(err, KILN_E_CONFLICT, "container %s is already running", c->id);
 	}
 	struct rt_launch l;
-	_cleanup_free_ char *dir = NULL, *rootfs = NULL, *console = NULL;
+	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
 	launch_for(root, c, io, &l, &dir, &rootfs);
-	int master = -1, slave = -1;
-	if (c->spec.tty) {
-		if (rt_pty_open(&master, &slave, &console, err) < 0) {
-			close(lock);
-			return -1;
-		}
-		l.stdin_fd = l.stdout_fd = l.stderr_fd = slave;
-		l.console = console;
-	}
 	int started = rt_launch_start(&l, err);
-	if (slave >= 0)
-		close(slave);
 	if (started < 0) {
-		if (master >= 0)
-			close(master);
 		free(c->error);
 		c->error = kiln_err_format(err);
 		close(lock);
@@ -150,14 +148,7 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	if (r < 0)
 		kiln_warn("recording the start of %s: %s", c->id, err->msg), kiln_err_release(err);
 
-	if (master >= 0) {
-		r = rt_pty_pump(master, io && c->spec.interactive ? io->stdin_fd : -1,
-		                io ? io->stdout_fd : STDOUT_FILENO, l.pid, status, err);
-		l.pid = 0;
-		close(master);
-	} else {
-		r = rt_launch_wait(&l, sig_proxy, status, err);
-	}
+	r = rt_launch_wait(&l, sig_proxy, status, err);
 	if (r < 0) /* not ours to wait for after all: best info */
 		*status = 255;
 	bool anon = false; /* anonymous volumes go before we return (docker's --rm) */

@@ -6,11 +6,13 @@
  * policy while it lives and removes an --rm container at the end. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -169,18 +171,20 @@ static void health_check(const char *root, struct rt_container *c)
 	save_health(root, c);
 }
 
-/* Copies the container's output into the log until both pipes close,
- * running the health check every interval meanwhile. */
-static void pump(int log_fd, struct log_stream *st, const char *root, struct rt_container *c)
+/* Copies the container's output into the log and to the attachers until
+ * both streams end (a pty master reads EIO once no slave is left), serving
+ * attachers and running the health check every interval meanwhile. */
+static void pump(int log_fd, struct log_stream *st, struct rt_attach_server *att, const char *root,
+                 struct rt_container *c)
 {
 	int64_t next = c->health_test ? now_ns() + c->health_interval : 0;
 	for (;;) {
-		/* both always polled (fd -1 is ignored): p[i] is st[i] */
-		struct pollfd p[2] = {{.fd = st[0].fd, .events = POLLIN},
-		                      {.fd = st[1].fd, .events = POLLIN}};
-		nfds_t n = 2;
+		/* both streams always polled (fd -1 is ignored): p[i] is st[i] */
+		struct pollfd p[3 + RT_ATTACH_MAX_CLIENTS] = {{.fd = st[0].fd, .events = POLLIN},
+		                                              {.fd = st[1].fd, .events = POLLIN}};
 		if (st[0].fd < 0 && st[1].fd < 0)
 			return;
+		nfds_t n = 2 + rt_attach_pollfds(att, p + 2);
 		int timeout = -1;
 		if (next) {
 			int64_t left = next - now_ns();
@@ -201,19 +205,23 @@ static void pump(int log_fd, struct log_stream *st, const char *root, struct rt_
 		for (int i = 0; i < 2; i++) {
 			if (st[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			ssize_t r =
-			    read(st[i].fd, st[i].buf + st[i].len, sizeof(st[i].buf) - st[i].len);
+			char *to = st[i].buf + st[i].len;
+			ssize_t r = read(st[i].fd, to, sizeof(st[i].buf) - st[i].len);
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
-			if (r <= 0) {
+			if (r <= 0) { /* EOF, or EIO from a master without slaves */
 				log_lines(log_fd, &st[i], true);
-				close(st[i].fd);
+				if (st[i].fd != att->master)
+					close(st[i].fd);
 				st[i].fd = -1;
 				continue;
 			}
+			rt_attach_broadcast(att, i ? RT_ATTACH_STDERR : RT_ATTACH_STDOUT, to,
+			                    (size_t)r);
 			st[i].len += (size_t)r;
 			log_lines(log_fd, &st[i], false);
 		}
+		rt_attach_serve(att, p + 2, n - 2);
 	}
 }
 
@@ -246,45 +254,81 @@ static void save_state(const char *root, struct rt_container *c)
 		close(lock);
 }
 
+/* The run's stdio: -t a socket the init sends its pty master over, else
+ * pipes for stdout and stderr (and stdin with -i). fds: [0] read end of
+ * stdout, [1] its write end, [2]/[3] stderr, [4]/[5] stdin, -1 unused. */
+static int open_stdio(const struct rt_container *c, int fds[6], struct kiln_err *err)
+{
+	for (int i = 0; i < 6; i++)
+		fds[i] = -1;
+	int r = 0;
+	if (c->spec.tty)
+		r = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
+	else if (pipe2(fds, O_CLOEXEC) < 0 || pipe2(fds + 2, O_CLOEXEC) < 0 ||
+	         (c->spec.interactive && pipe2(fds + 4, O_CLOEXEC) < 0))
+		r = -1;
+	if (r < 0) {
+		int e = errno;
+		for (int i = 0; i < 6; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return kiln_err_set(err, e, "pipe");
+	}
+	return 0;
+}
+
 /* One run of the container: launch, pump, wait. Returns -1 when it could
  * not start (err set), else 0 with *status. */
 static int run_once(const char *root, struct rt_container *c, int log_fd, int *result_fd,
-                    int *status, struct kiln_err *err)
+                    struct rt_attach_server *att, int *status, struct kiln_err *err)
 {
-	int outp[2], errp[2];
-	_cleanup_free_ char *console = NULL;
-	if (c->spec.tty) { /* one stream: the pty master, logged as stdout */
-		if (rt_pty_open(&outp[0], &outp[1], &console, err) < 0)
-			return -1;
-	} else if (pipe2(outp, O_CLOEXEC) < 0) {
-		return kiln_err_set(err, errno, "pipe");
-	}
-	if (pipe2(errp, O_CLOEXEC) < 0) {
-		close(outp[0]), close(outp[1]);
-		return kiln_err_set(err, errno, "pipe");
-	}
+	int fds[6];
+	if (open_stdio(c, fds, err) < 0)
+		return -1;
+	bool tty = c->spec.tty;
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	_cleanup_free_ char *rootfs = kiln_path_join(dir, "rootfs");
 	struct rt_launch l = {.spec = &c->spec,
 	                      .id = c->id,
 	                      .rootfs = rootfs,
 	                      .files_dir = dir,
-	                      .stdin_fd = -1,
-	                      .stdout_fd = outp[1],
-	                      .stderr_fd = console ? outp[1] : errp[1],
-	                      .console = console};
+	                      .stdin_fd = fds[4],
+	                      .stdout_fd = tty ? -1 : fds[1],
+	                      .stderr_fd = tty ? -1 : fds[3],
+	                      .console_sock = tty ? fds[1] : -1};
 	int r = rt_launch_start(&l, err);
-	close(outp[1]);
-	close(errp[1]);
+	for (int i = 1; i < 6; i += 2)
+		if (i != 5 && fds[i] >= 0)
+			close(fds[i]);
+	if (fds[4] >= 0)
+		close(fds[4]);
+	att->stdin_w = fds[5];
+	if (r == 0 && tty) {
+		int master = -1;
+		r = rt_fd_recv(fds[0], &master, err);
+		close(fds[0]);
+		fds[0] = att->master = master;
+		if (r < 0) {
+			kill(l.pid, SIGKILL);
+			rt_launch_wait(&l, false, &(int){0}, NULL);
+			rt_launch_release(&l);
+		}
+	}
 	if (r < 0) {
-		close(outp[0]);
-		close(errp[0]);
+		for (int i = 0; i < 4; i += 2)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		rt_attach_end_run(att, 125);
 		return -1;
 	}
+	malloc_trim(0);             /* compiling the seccomp filter grew the heap: give it back */
+	if (!kiln_path_exists(dir)) /* removed (rm -f) while a restart began */
+		kill(l.pid, SIGKILL);
 	c->status = RT_RUNNING;
 	c->pid = l.pid;
 	c->pid_start = l.pid_start;
 	c->monitor_pid = getpid();
+	c->exit_code = 0; /* docker's while it runs */
 	free(c->started);
 	c->started = rt_now_rfc3339();
 	free(c->error);
@@ -295,9 +339,9 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
 	save_state(root, c);
 	report(result_fd, NULL);
 
-	struct log_stream st[2] = {{.name = "stdout", .fd = outp[0]},
-	                           {.name = "stderr", .fd = errp[0]}};
-	pump(log_fd, st, root, c);
+	struct log_stream st[2] = {{.name = "stdout", .fd = fds[0]},
+	                           {.name = "stderr", .fd = fds[2]}};
+	pump(log_fd, st, att, root, c);
 	rt_launch_wait(&l, false, status, err);
 	if (l.cg) {
 		struct rt_cgroup_stats s;
@@ -327,15 +371,20 @@ static bool should_restart(const char *root, const struct rt_container *c, int s
 	return true; /* always, unless-stopped */
 }
 
+/* fd 3: the result pipe; fd 4 (when attach_fd): the first attacher. */
 __attribute__((noreturn)) static void monitor_main(const char *root, struct rt_container *c,
-                                                   int result_fd)
+                                                   int result_fd, int attach_fd)
 {
-	/* keep only the result pipe: no store lock, no terminal */
-	if (result_fd != 3) {
-		dup3(result_fd, 3, O_CLOEXEC);
-		result_fd = 3;
-	}
-	syscall(SYS_close_range, 4, ~0U, 0);
+	/* keep only the result pipe and the first attacher: no store lock, no
+	 * terminal */
+	int keep[2] = {fcntl(result_fd, F_DUPFD_CLOEXEC, 10),
+	               attach_fd >= 0 ? fcntl(attach_fd, F_DUPFD_CLOEXEC, 10) : -1};
+	for (int i = 0; i < 2; i++)
+		if (keep[i] >= 0)
+			dup3(keep[i], 3 + i, O_CLOEXEC);
+	result_fd = 3;
+	attach_fd = keep[1] >= 0 ? 4 : -1;
+	syscall(SYS_close_range, attach_fd >= 0 ? 5 : 4, ~0U, 0);
 	int devnull = open("/dev/null", O_RDWR);
 	for (int i = 0; i < 3 && devnull >= 0; i++)
 		dup2(devnull, i);
@@ -350,12 +399,16 @@ __attribute__((noreturn)) static void monitor_main(const char *root, struct rt_c
 
 	_cleanup_free_ char *log_path = rt_container_log_path(root, c->id);
 	int log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	_cleanup_free_ char *att_path = rt_attach_path(root, c->id);
+	struct rt_attach_server att;
+	rt_attach_server_init(&att, rt_attach_listen(att_path, NULL));
+	rt_attach_add(&att, attach_fd);
 	long delay_ms = 100;
 	struct kiln_err failed = KILN_ERR_INIT; /* reported once recorded (and removed) */
 	for (;;) {
 		struct kiln_err err = KILN_ERR_INIT;
 		int status = 0;
-		if (run_once(root, c, log_fd, &result_fd, &status, &err) < 0) {
+		if (run_once(root, c, log_fd, &result_fd, &att, &status, &err) < 0) {
 			status = rt_exit_code_for(&err);
 			free(c->error);
 			c->error = kiln_err_format(&err);
@@ -373,6 +426,7 @@ __attribute__((noreturn)) static void monitor_main(const char *root, struct rt_c
 		if (!again)
 			c->monitor_pid = 0;
 		save_state(root, c);
+		rt_attach_end_run(&att, status); /* after the state: attachers read it */
 		if (!again)
 			break;
 		nanosleep(&(struct timespec){delay_ms / 1000, (delay_ms % 1000) * 1000000L}, NULL);
@@ -385,6 +439,10 @@ __attribute__((noreturn)) static void monitor_main(const char *root, struct rt_c
 			save_state(root, c);
 			break;
 		}
+	}
+	if (att.listen_fd >= 0) {
+		unlink(att_path);
+		close(att.listen_fd);
 	}
 	if (log_fd >= 0)
 		close(log_fd);
@@ -415,10 +473,62 @@ static int read_result(int fd, struct kiln_err *err)
 	return kiln_err_set(err, r.code > 0 && r.code < KILN_E_BASE ? 0 : r.code, "%s", r.msg);
 }
 
-int rt_container_start(const char *root, struct rt_container *c, struct kiln_err *err)
+/* kiln-monitor beside this kiln (allocated), or NULL. */
+static char *monitor_program(void)
 {
-	if (c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start)
-		return 0; /* already running: docker's start is a no-op then */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	char *p = xasprintf("%s/kiln-monitor", self);
+	if (access(p, X_OK) == 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
+/* In the monitor's process: kiln-monitor with the result pipe on fd 3 and
+ * the attacher on fd 4; returns only when it could not be exec'd. */
+static void exec_monitor(const char *prog, const char *root, const char *id, int result_fd,
+                         int attach_fd)
+{
+	int keep[2] = {fcntl(result_fd, F_DUPFD_CLOEXEC, 10),
+	               attach_fd >= 0 ? fcntl(attach_fd, F_DUPFD_CLOEXEC, 10) : -1};
+	for (int i = 0; i < 2; i++)
+		if (keep[i] >= 0 && dup2(keep[i], 3 + i) < 0)
+			return;
+	char *argv[] = {(char *)"kiln-monitor", (char *)root, (char *)id,
+	                (char *)(keep[1] >= 0 ? "attach" : "-"), NULL};
+	execv(prog, argv);
+	for (int i = 0; i < 2; i++)
+		if (keep[i] >= 0)
+			close(keep[i]);
+}
+
+int rt_monitor_main(int argc, char **argv)
+{
+	if (argc != 4 || fcntl(3, F_GETFD) < 0) {
+		fprintf(stderr, "kiln-monitor: started by kiln, not by hand\n");
+		return 2;
+	}
+	struct rt_container *c = NULL;
+	struct kiln_err err = KILN_ERR_INIT;
+	if (rt_container_read(argv[1], argv[2], &c, &err) < 0) {
+		int fd = 3;
+		report(&fd, &err);
+		return 1;
+	}
+	monitor_main(argv[1], c, 3, strcmp(argv[3], "attach") ? -1 : 4);
+}
+
+int rt_monitor_spawn(const char *root, struct rt_container *c, int attach_fd, struct kiln_err *err)
+{
+	_cleanup_free_ char *prog = monitor_program();
 	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
 	unlink(marker);
 	int res[2];
@@ -436,7 +546,9 @@ int rt_container_start(const char *root, struct rt_container *c, struct kiln_err
 		pid_t m = fork(); /* the monitor is not the CLI's child */
 		if (m != 0)
 			_exit(m < 0);
-		monitor_main(root, c, res[1]);
+		if (prog) /* a fresh, small process; else this fork of kiln */
+			exec_monitor(prog, root, c->id, res[1], attach_fd);
+		monitor_main(root, c, res[1], attach_fd);
 	}
 	close(res[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -444,4 +556,11 @@ int rt_container_start(const char *root, struct rt_container *c, struct kiln_err
 	int r = read_result(res[0], err);
 	close(res[0]);
 	return r;
+}
+
+int rt_container_start(const char *root, struct rt_container *c, struct kiln_err *err)
+{
+	if (c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start)
+		return 0; /* already running: docker's start is a no-op then */
+	return rt_monitor_spawn(root, c, -1, err);
 }

@@ -1,127 +1,138 @@
-/* Terminals for -t: a pty pair from the host's devpts (the container gets
- * the slave as stdio, controlling terminal and /dev/console), and the
- * foreground copy loop of an attached `run -t`: the caller's terminal in
- * raw mode, keys to the master, output to stdout, window size kept in step
- * (SIGWINCH). */
+/* Terminals for -t, as runc's console socket does it: the container's
+ * process opens a pty in the container's own devpts instance (so `tty`
+ * inside reads /dev/pts/N), makes the slave its stdio and controlling
+ * terminal (the init also binds it onto /dev/console) and hands the master
+ * over a unix socket (SCM_RIGHTS) to whoever keeps it: the monitor for a
+ * container, the CLI (through the exec helper) for `exec -t`. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "runtime-internal.h"
 
-int rt_pty_open(int *master, int *slave, char **slave_path, struct kiln_err *err)
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+int rt_pty_open_here(int *master, int *slave, char path[32], struct kiln_err *err)
 {
-	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (m < 0)
-		return kiln_err_set(err, errno, "opening a pseudo-terminal");
-	char name[128];
-	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+		return kiln_err_set(err, errno, "opening the container's `/dev/ptmx`");
+	int unlock = 0, n = -1;
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0 || ioctl(m, TIOCGPTN, &n) < 0) {
 		int e = errno;
 		close(m);
 		return kiln_err_set(err, e, "setting up a pseudo-terminal");
 	}
-	int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	snprintf(path, 32, "/dev/pts/%d", n);
+	/* the peer by the master, never by a path someone could replace */
+	int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		s = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (s < 0) {
 		int e = errno;
 		close(m);
-		return kiln_err_set(err, e, "opening `%s`", name);
+		return kiln_err_set(err, e, "opening `%s`", path);
 	}
 	*master = m;
 	*slave = s;
-	*slave_path = xstrdup(name);
 	return 0;
 }
 
-static volatile sig_atomic_t winch;
-static void on_winch(int sig)
+int rt_pty_make_stdio(int slave, struct kiln_err *err)
 {
-	(void)sig;
-	winch = 1;
-}
-
-static void copy_winsize(int from, int to)
-{
-	struct winsize ws;
-	if (ioctl(from, TIOCGWINSZ, &ws) == 0)
-		ioctl(to, TIOCSWINSZ, &ws);
-}
-
-static bool write_full(int fd, const char *p, size_t n)
-{
-	return kiln_write_all(fd, p, n, NULL) == 0;
-}
-
-/* Copies until the init has exited and the master has nothing left. */
-int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struct kiln_err *err)
-{
-	struct termios saved;
-	bool raw = in_fd >= 0 && isatty(in_fd) && tcgetattr(in_fd, &saved) == 0;
-	if (raw) {
-		struct termios t = saved;
-		cfmakeraw(&t);
-		tcsetattr(in_fd, TCSANOW, &t);
-	}
-	int tty_src = in_fd >= 0 && isatty(in_fd) ? in_fd : isatty(out_fd) ? out_fd : -1;
-	struct sigaction sa = {.sa_handler = on_winch}, old;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGWINCH, &sa, &old);
-	if (tty_src >= 0)
-		copy_winsize(tty_src, master);
-	int st = 0;
-	bool exited = false, in_open = in_fd >= 0;
-	char buf[16384];
-	for (;;) {
-		if (winch) {
-			winch = 0;
-			if (tty_src >= 0)
-				copy_winsize(tty_src, master);
-		}
-		if (!exited) {
-			pid_t r = waitpid(pid, &st, WNOHANG);
-			if (r == pid)
-				exited = true;
-		}
-		struct pollfd p[2] = {{.fd = master, .events = POLLIN},
-		                      {.fd = in_open ? in_fd : -1, .events = POLLIN}};
-		int n = poll(p, 2, exited ? 0 : 100);
-		if (n < 0 && errno != EINTR)
-			break;
-		if (n <= 0) {
-			if (exited)
-				break; /* nothing left to read */
-			continue;
-		}
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = read(master, buf, sizeof(buf));
-			if (r > 0)
-				write_full(out_fd, buf, (size_t)r);
-			else if (r < 0 && errno == EIO && exited)
-				break; /* every slave closed */
-			else if (r == 0)
-				break;
-		}
-		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t r = read(in_fd, buf, sizeof(buf));
-			if (r > 0)
-				write_full(master, buf, (size_t)r);
-			else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
-				in_open = false;
-		}
-	}
-	if (!exited)
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-	sigaction(SIGWINCH, &old, NULL);
-	if (raw)
-		tcsetattr(in_fd, TCSANOW, &saved);
-	(void)err;
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	for (int i = 0; i < 3; i++)
+		if (dup2(slave, i) < 0)
+			return kiln_err_set(err, errno, "setting up the terminal as stdio");
+	if (slave > 2)
+		close(slave);
+	if (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
+		return kiln_err_set(err, errno, "making the pty the controlling terminal");
 	return 0;
+}
+
+int rt_pty_bind_console(const char *slave_path, struct kiln_err *err)
+{
+	int fd = open("/dev/console", O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "creating the container's `/dev/console`");
+	close(fd);
+	if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0)
+		return kiln_err_set(err, errno, "binding `%s` onto /dev/console", slave_path);
+	return 0;
+}
+
+int rt_fd_send(int sock, int fd, struct kiln_err *err)
+{
+	char byte = 'm';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = u.buf,
+	                     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	ssize_t r;
+	while ((r = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return kiln_err_set(err, errno, "handing over the terminal");
+	return 0;
+}
+
+int rt_fd_recv(int sock, int *fd, struct kiln_err *err)
+{
+	char byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = u.buf,
+	                     .msg_controllen = sizeof(u.buf)};
+	ssize_t r;
+	while ((r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return kiln_err_set(err, errno, "receiving the terminal");
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (r == 0 || !c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return kiln_err_set(err, 0, "the container's process sent no terminal");
+	memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return 0;
+}
+
+int rt_pty_console(int sock, struct kiln_err *err)
+{
+	int m, s;
+	char path[32];
+	if (rt_pty_open_here(&m, &s, path, err) < 0)
+		return -1;
+	int r = rt_pty_bind_console(path, err);
+	if (r == 0)
+		r = rt_pty_make_stdio(s, err);
+	else
+		close(s);
+	if (r == 0)
+		r = rt_fd_send(sock, m, err);
+	close(m);
+	close(sock);
+	return r;
 }

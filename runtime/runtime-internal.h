@@ -22,7 +22,10 @@ struct rt_launch {
 	const char *rootfs;    /* the overlay's mount point */
 	const char *files_dir; /* holds hosts, hostname, resolv.conf */
 	int stdin_fd, stdout_fd, stderr_fd;
-	const char *console; /* -t: the pty slave's path (stdio is the slave) */
+	const char *console; /* unused (NULL): the pty comes from console_sock */
+	int console_sock;    /* -t (when > 0): the init opens a pty in the
+	                      * container's devpts, makes it stdio and
+	                      * /dev/console, and sends the master here */
 	/* out */
 	pid_t pid;          /* container init, host pid */
 	uint64_t pid_start; /* its start time */
@@ -63,7 +66,9 @@ struct rt_child {
 	int sync_fd;  /* parent -> child: go */
 	int error_fd; /* child -> parent: an error message, EOF on exec */
 	int devnull_fd;
-	bool joining; /* exec into a running container (rt_child_exec only) */
+	bool joining;  /* exec into a running container (rt_child_exec only) */
+	int tty_slave; /* exec -t (when > 0): the pty slave, made stdio and
+	                * controlling terminal instead of the launch's fds */
 };
 /* Never returns: sets the container up and execs its command, or writes
  * the error to error_fd and exits 1. */
@@ -137,9 +142,62 @@ int rt_name_reserve(const char *root, const char *name, const char *id, struct k
 void rt_name_release(const char *root, const char *name, const char *id);
 
 /* --- terminals (pty.c) ------------------------------------------------------ */
-int rt_pty_open(int *master, int *slave, char **slave_path, struct kiln_err *err);
-/* The attached -t copy loop; reaps pid and sets *status. */
-int rt_pty_pump(int master, int in_fd, int out_fd, pid_t pid, int *status, struct kiln_err *err);
+/* A pty pair from the devpts of the current root ("/dev/ptmx"); path is
+ * the slave's ("/dev/pts/N"). */
+int rt_pty_open_here(int *master, int *slave, char path[32], struct kiln_err *err);
+/* slave becomes fds 0-2 (and is closed) in a new session whose
+ * controlling terminal it is. */
+int rt_pty_make_stdio(int slave, struct kiln_err *err);
+/* Binds slave_path onto /dev/console (created when missing). */
+int rt_pty_bind_console(const char *slave_path, struct kiln_err *err);
+/* The init's side of -t: a pty, /dev/console, stdio, the master sent over
+ * sock (closed afterwards). */
+int rt_pty_console(int sock, struct kiln_err *err);
+/* One fd over a unix socket (SCM_RIGHTS); the received one is O_CLOEXEC. */
+int rt_fd_send(int sock, int fd, struct kiln_err *err);
+int rt_fd_recv(int sock, int *fd, struct kiln_err *err);
+
+/* --- attaching (attach_server.c: the monitor's side; attach.c: clients) ----
+ * ROOT/containers/<id>/attach, SOCK_SEQPACKET; one message = a type byte
+ * and its payload. Client -> monitor: STDIN bytes, EOF (close the
+ * container's stdin), RESIZE (a struct winsize). Monitor -> client: STDOUT
+ * and STDERR bytes, EXIT (int32 status) at the end of a run, then EOF. */
+#define RT_ATTACH_STDIN       'i'
+#define RT_ATTACH_EOF         'e'
+#define RT_ATTACH_RESIZE      'w'
+#define RT_ATTACH_STDOUT      '1'
+#define RT_ATTACH_STDERR      '2'
+#define RT_ATTACH_EXIT        'x'
+#define RT_ATTACH_MSG_MAX     (16 * 1024 + 1)
+#define RT_ATTACH_MAX_CLIENTS 16
+char *rt_attach_path(const char *root, const char *id);
+int rt_attach_listen(const char *path, struct kiln_err *err);
+int rt_attach_connect(const char *path, struct kiln_err *err);
+/* One message (payload cut at RT_ATTACH_MSG_MAX - 1); -1 when it failed. */
+int rt_attach_send(int fd, char type, const void *p, size_t n);
+struct pollfd;
+struct rt_attach_server {
+	int listen_fd;
+	int fds[RT_ATTACH_MAX_CLIENTS];
+	size_t n;
+	int master;  /* -t: the pty master (stdin and sizes go there) */
+	int stdin_w; /* -i without -t: the container's stdin pipe */
+};
+void rt_attach_server_init(struct rt_attach_server *s, int listen_fd);
+void rt_attach_add(struct rt_attach_server *s, int fd);
+void rt_attach_broadcast(struct rt_attach_server *s, char type, const void *p, size_t n);
+/* The fds to poll (listen socket, clients): at most 1 + MAX_CLIENTS. */
+size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p);
+/* Accepts and reads what poll found on the fds rt_attach_pollfds gave. */
+void rt_attach_serve(struct rt_attach_server *s, const struct pollfd *p, size_t np);
+/* A run ended: EXIT to every client, clients dropped, the run's stdin
+ * and master closed. */
+void rt_attach_end_run(struct rt_attach_server *s, int status);
+
+/* exec -t's copy loop over its pty master (attach.c): until the master
+ * reads EOF/EIO or the detach keys are typed (*detached). */
+int rt_pty_session(int master, const struct rt_attach_opts *o, bool *detached,
+                   struct kiln_err *err);
 
 /* docker's copy-up (volume.c): when volume name is empty, the image's
  * directory at target (through the layer dirs lowers, topmost first) is
@@ -164,6 +222,9 @@ char **rt_lowers_with_init(const char *init, char *const *lower);
 /* ROOT/containers/<id>/stopped: the user stopped it, no restart policy
  * applies until the next start. */
 char *rt_stop_marker_path(const char *root, const char *id);
+/* Starts the container under a new monitor; attach_fd (or -1) is its first
+ * attacher, served from before the container starts (nothing is missed). */
+int rt_monitor_spawn(const char *root, struct rt_container *c, int attach_fd, struct kiln_err *err);
 
 /* --- spec helpers (spec.c) --------------------------------------------------- */
 char **rt_strv_dup(char *const *v);

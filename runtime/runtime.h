@@ -249,6 +249,12 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
  * with why it could not: see rt_exit_code_for). */
 int rt_container_start(const char *root, struct rt_container *c, struct kiln_err *err);
 char *rt_container_log_path(const char *root, const char *id);
+/* The kiln-monitor program (runtime/monitor/main.c): `kiln-monitor ROOT ID
+ * attach|-` with the start-result pipe on fd 3 (and the first attacher on
+ * fd 4). kiln execs it from its own directory when it is there (a small
+ * process: no CLI heap, no curl or OpenSSL), else runs the monitor in a
+ * fork of itself. */
+int rt_monitor_main(int argc, char **argv);
 
 /* docker logs: the json-file log, filtered. */
 struct rt_logs_opts {
@@ -273,9 +279,44 @@ struct rt_exec_opts {
 	char **args, **env;
 	const char *user, *workdir;
 	bool detach, privileged;
+	/* -t: a pty from the container's devpts; io's stdin (when >= 0) and
+	 * stdout are the caller's terminal, copied raw until the command ends
+	 * or detach_keys (docker's syntax; NULL: ctrl-p,ctrl-q) are typed,
+	 * which sets *detached (when non-NULL) and leaves the command running */
+	bool tty;
+	const char *detach_keys;
+	bool *detached;
 };
 int rt_container_exec(const char *root, const struct rt_container *c, const struct rt_exec_opts *o,
                       const struct rt_run_io *io, int *status, struct kiln_err *err);
+
+/* --- attaching (attach.c; the monitor's end is attach_server.c) ------------ */
+#define RT_DETACH_KEYS_MAX 16
+struct rt_attach_opts {
+	int in_fd;               /* -1: stdin not attached (--no-stdin, no -i) */
+	int out_fd, err_fd;      /* with -t everything comes on out_fd */
+	const char *detach_keys; /* docker's syntax; NULL: "ctrl-p,ctrl-q" */
+	bool sig_proxy;          /* signals to kiln go to the container (not with -t) */
+	bool close_stdin;        /* stdin's end closes the container's (run -i, start -ai) */
+};
+/* docker's --detach-keys: comma-separated, each a single character or
+ * ctrl-a..ctrl-z, ctrl-@, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_. */
+int rt_detach_keys_parse(const char *s, char keys[RT_DETACH_KEYS_MAX], size_t *n,
+                         struct kiln_err *err);
+/* docker attach: through the container's monitor (its attach socket),
+ * output streamed, stdin (when the container has -i) and window sizes
+ * sent, the caller's terminal raw for a -t container. Ends with *status
+ * the container's exit code, or *detached when the detach keys were
+ * typed (the container keeps running). A stopped or paused container is
+ * KILN_E_CONFLICT with docker's message. */
+int rt_container_attach(const char *root, struct rt_container *c, const struct rt_attach_opts *o,
+                        int *status, bool *detached, struct kiln_err *err);
+/* run -it, start -ai: starts the container under its monitor with this
+ * process attached from before its first byte, then as rt_container_attach
+ * (start errors as rt_container_start's). */
+int rt_container_start_attach(const char *root, struct rt_container *c,
+                              const struct rt_attach_opts *o, int *status, bool *detached,
+                              struct kiln_err *err);
 
 /* pause/unpause through the freezer; the state reads paused/running. */
 int rt_container_pause(const char *root, struct rt_container *c, bool pause, struct kiln_err *err);

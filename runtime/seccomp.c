@@ -643,22 +643,28 @@ void rt_seccomp_set_cache_dir(const char *dir)
 }
 
 /* The "kiln-seccomp-N" tag changes whenever the program kiln generates
- * from a profile does (the stub, say), so old cache files are not used. */
+ * from a profile does (the stub, say), so old cache files are not used.
+ * XXH3-128, a local cache key (ARCHITECTURE.md decision 5): it keeps
+ * libcrypto out of the container monitor, which compiles filters too. */
 static void cache_key(const char *profile, size_t len, uint64_t caps, char key[KILN_DIGEST_LEN])
 {
-	struct kiln_sha256 h;
+	struct kiln_xxh128_state h;
+	struct kiln_xxh128 sum;
 	struct utsname u;
 	const struct scmp_version *v = seccomp_version();
 	char head[512];
 	if (uname(&u) < 0)
 		memset(&u, 0, sizeof(u));
-	snprintf(head, sizeof(head), "kiln-seccomp-2\n%s\n%s\n%u.%u.%u\n%016llx\n", u.release,
+	snprintf(head, sizeof(head), "kiln-seccomp-3\n%s\n%s\n%u.%u.%u\n%016llx\n", u.release,
 	         KILN_HOST_ARCH, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0,
 	         (unsigned long long)caps);
-	kiln_sha256_init(&h);
-	kiln_sha256_update(&h, head, strlen(head));
-	kiln_sha256_update(&h, profile, len);
-	kiln_sha256_final(&h, key);
+	kiln_xxh128_init(&h);
+	kiln_xxh128_update(&h, head, strlen(head));
+	kiln_xxh128_update(&h, profile, len);
+	kiln_xxh128_final(&h, &sum);
+	char hex[33];
+	kiln_xxh128_hex(&sum, hex);
+	snprintf(key, KILN_DIGEST_LEN, "xxh128:%s", hex);
 }
 
 static struct rt_seccomp *sc_copy(const struct sock_filter *insns, unsigned len, unsigned flags)

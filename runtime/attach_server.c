@@ -1,0 +1,224 @@
+/* The monitor's attach endpoint (conmon's attach socket): a SOCK_SEQPACKET
+ * unix socket ROOT/containers/<id>/attach. Every attacher gets the
+ * container's output as it comes, and may send stdin, stdin's end and
+ * window sizes (the message format is in runtime-internal.h). Attachers
+ * come and go; the container never waits for one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "runtime-internal.h"
+
+char *rt_attach_path(const char *root, const char *id)
+{
+	return xasprintf("%s/%s/%s/attach", root, RT_CONTAINERS_DIR, id);
+}
+
+/* sun_path is short (108 bytes) and store paths may be longer: the
+ * socket is named through an O_PATH fd of its directory (conmon's way). */
+static int sock_addr(const char *path, struct sockaddr_un *a, int *dirfd, struct kiln_err *err)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : path;
+	if (slash)
+		*slash = 0;
+	*dirfd = open(slash ? (*dir ? dir : "/") : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0)
+		return kiln_err_set(err, errno, "opening `%s`", dir);
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	snprintf(a->sun_path, sizeof(a->sun_path), "/proc/self/fd/%d/%s", *dirfd, base);
+	return 0;
+}
+
+int rt_attach_listen(const char *path, struct kiln_err *err)
+{
+	struct sockaddr_un a;
+	int dirfd;
+	if (sock_addr(path, &a, &dirfd, err) < 0)
+		return -1;
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0) {
+		close(dirfd);
+		return kiln_err_set(err, errno, "socket");
+	}
+	unlink(path); /* a monitor killed before it could remove it */
+	mode_t old = umask(0077);
+	int r = bind(s, (struct sockaddr *)&a, sizeof(a));
+	umask(old);
+	if (r < 0 || listen(s, 16) < 0) {
+		int e = errno;
+		close(s);
+		close(dirfd);
+		return kiln_err_set(err, e, "listening on `%s`", path);
+	}
+	close(dirfd);
+	return s;
+}
+
+int rt_attach_connect(const char *path, struct kiln_err *err)
+{
+	struct sockaddr_un a;
+	int dirfd;
+	if (sock_addr(path, &a, &dirfd, err) < 0)
+		return -1;
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		close(dirfd);
+		return kiln_err_set(err, errno, "socket");
+	}
+	int r = connect(s, (struct sockaddr *)&a, sizeof(a));
+	int e = errno;
+	close(dirfd);
+	if (r < 0) {
+		close(s);
+		return kiln_err_set(err, e, "connecting to `%s`", path);
+	}
+	return s;
+}
+
+int rt_attach_send(int fd, char type, const void *p, size_t n)
+{
+	char buf[RT_ATTACH_MSG_MAX];
+	if (n > sizeof(buf) - 1)
+		n = sizeof(buf) - 1;
+	buf[0] = type;
+	if (n)
+		memcpy(buf + 1, p, n);
+	ssize_t r;
+	while ((r = send(fd, buf, n + 1, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	return r == (ssize_t)(n + 1) ? 0 : -1;
+}
+
+void rt_attach_server_init(struct rt_attach_server *s, int listen_fd)
+{
+	memset(s, 0, sizeof(*s));
+	s->listen_fd = listen_fd;
+	s->master = s->stdin_w = -1;
+}
+
+void rt_attach_add(struct rt_attach_server *s, int fd)
+{
+	if (fd < 0)
+		return;
+	if (s->n >= RT_ATTACH_MAX_CLIENTS) {
+		close(fd);
+		return;
+	}
+	/* a client that stops reading for 2 s is dropped, never waited for */
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	s->fds[s->n++] = fd;
+}
+
+static void drop(struct rt_attach_server *s, size_t i)
+{
+	close(s->fds[i]);
+	s->fds[i] = s->fds[--s->n];
+}
+
+void rt_attach_broadcast(struct rt_attach_server *s, char type, const void *p, size_t n)
+{
+	for (size_t i = 0; i < s->n;)
+		if (rt_attach_send(s->fds[i], type, p, n) < 0)
+			drop(s, i);
+		else
+			i++;
+}
+
+size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p)
+{
+	size_t k = 0;
+	if (s->listen_fd >= 0)
+		p[k++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+	for (size_t i = 0; i < s->n; i++)
+		p[k++] = (struct pollfd){.fd = s->fds[i], .events = POLLIN};
+	return k;
+}
+
+/* One message from a client: stdin, its end, a window size. */
+static bool client_message(struct rt_attach_server *s, int fd)
+{
+	char buf[RT_ATTACH_MSG_MAX];
+	ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (r < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (r == 0)
+		return false;
+	size_t n = (size_t)r - 1;
+	switch (buf[0]) {
+	case RT_ATTACH_STDIN: {
+		int to = s->master >= 0 ? s->master : s->stdin_w;
+		if (to >= 0 && kiln_write_all(to, buf + 1, n, NULL) < 0 && to == s->stdin_w) {
+			close(s->stdin_w);
+			s->stdin_w = -1;
+		}
+		break;
+	}
+	case RT_ATTACH_EOF:
+		if (s->stdin_w >= 0) {
+			close(s->stdin_w);
+			s->stdin_w = -1;
+		}
+		break;
+	case RT_ATTACH_RESIZE:
+		if (s->master >= 0 && n == sizeof(struct winsize)) {
+			struct winsize ws;
+			memcpy(&ws, buf + 1, sizeof(ws));
+			ioctl(s->master, TIOCSWINSZ, &ws);
+		}
+		break;
+	default: break;
+	}
+	return true;
+}
+
+void rt_attach_serve(struct rt_attach_server *s, const struct pollfd *p, size_t np)
+{
+	size_t k = 0;
+	if (s->listen_fd >= 0 && k < np && p[k].fd == s->listen_fd) {
+		if (p[k].revents & POLLIN) {
+			int c;
+			while ((c = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+				rt_attach_add(s, c);
+		}
+		k++;
+	}
+	/* p holds the clients as they were when polled */
+	int fds[RT_ATTACH_MAX_CLIENTS];
+	size_t n = 0;
+	for (; k < np; k++)
+		if (p[k].revents & (POLLIN | POLLHUP | POLLERR))
+			fds[n++] = p[k].fd;
+	for (size_t j = 0; j < n; j++)
+		for (size_t i = 0; i < s->n; i++)
+			if (s->fds[i] == fds[j]) {
+				if (!client_message(s, fds[j]))
+					drop(s, i);
+				break;
+			}
+}
+
+void rt_attach_end_run(struct rt_attach_server *s, int status)
+{
+	int32_t st = status;
+	rt_attach_broadcast(s, RT_ATTACH_EXIT, &st, sizeof(st));
+	while (s->n)
+		drop(s, 0);
+	if (s->stdin_w >= 0)
+		close(s->stdin_w);
+	if (s->master >= 0)
+		close(s->master);
+	s->stdin_w = s->master = -1;
+}
