@@ -1,5 +1,7 @@
 /* Image commands: images/image ls, inspect, tag, rmi/image rm, image prune,
  * history, and system df/prune/check. Docker-compatible output. */
+#include "cmd_image.h"
+
 #include <fnmatch.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -50,26 +52,40 @@ struct image_row {
 	char *repo, *tag, *digest;
 };
 
-static json_t *row_json(const struct image_row *r, bool no_trunc)
+json_t *image_row_json(const struct img_image *img, const char *repo, const char *tag,
+                       const char *digest, bool no_trunc, const struct image_df *df)
 {
 	json_t *o = json_object();
 	_cleanup_free_ char *size =
-	    r->img->damaged ? xstrdup("N/A") : kiln_human_size((double)r->img->size);
-	_cleanup_free_ char *since = kiln_since(r->img->created);
-	_cleanup_free_ char *at = kiln_time_go(r->img->created);
-	_cleanup_free_ char *id = short_id(r->img->id, no_trunc);
-	json_object_set_new(o, "Containers", json_string("N/A"));
+	    img->damaged ? xstrdup("N/A") : kiln_human_size((double)img->size);
+	/* docker: Size has 3 significant digits, VirtualSize 4 */
+	_cleanup_free_ char *vsize =
+	    img->damaged ? xstrdup("N/A") : kiln_human_size_prec((double)img->size, 4);
+	_cleanup_free_ char *since = kiln_since(img->created);
+	_cleanup_free_ char *at = kiln_time_go(img->created);
+	_cleanup_free_ char *id = short_id(img->id, no_trunc);
+	_cleanup_free_ char *shared =
+	    df ? kiln_human_size_prec((double)df->shared, 4) : xstrdup("N/A");
+	_cleanup_free_ char *unique =
+	    df ? kiln_human_size_prec((double)(img->size - df->shared), 4) : xstrdup("N/A");
+	json_object_set_new(o, "Containers",
+	                    df ? json_sprintf("%d", df->containers) : json_string("N/A"));
 	json_object_set_new(o, "CreatedAt", json_string(at));
 	json_object_set_new(o, "CreatedSince", json_string(since));
-	json_object_set_new(o, "Digest", json_string(r->digest));
+	json_object_set_new(o, "Digest", json_string(digest));
 	json_object_set_new(o, "ID", json_string(id));
-	json_object_set_new(o, "Repository", json_string(r->repo));
-	json_object_set_new(o, "SharedSize", json_string("N/A"));
+	json_object_set_new(o, "Repository", json_string(repo));
+	json_object_set_new(o, "SharedSize", json_string(shared));
 	json_object_set_new(o, "Size", json_string(size));
-	json_object_set_new(o, "Tag", json_string(r->tag));
-	json_object_set_new(o, "UniqueSize", json_string("N/A"));
-	json_object_set_new(o, "VirtualSize", json_string(size));
+	json_object_set_new(o, "Tag", json_string(tag));
+	json_object_set_new(o, "UniqueSize", json_string(unique));
+	json_object_set_new(o, "VirtualSize", json_string(vsize));
 	return o;
+}
+
+static json_t *row_json(const struct image_row *r, bool no_trunc)
+{
+	return image_row_json(r->img, r->repo, r->tag, r->digest, no_trunc, NULL);
 }
 
 /* Digest of repo (its normalized name) among the image's repo digests

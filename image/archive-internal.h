@@ -44,6 +44,7 @@ struct lfile {
 	int ufd;            /* xz, bzip2: the decompressed copy, staged; else -1 */
 	char *utmp;
 	uint64_t usize;
+	uint64_t usage; /* a valid layer's files (layer_usage.c) */
 };
 
 struct pub_blob {

@@ -268,6 +268,7 @@ static int analyze(struct loader *L, struct lfile *f, struct member_in *in, stru
 	} else if (r == 0) {
 		f->scan = 1;
 		f->usize = src.diff_size;
+		f->usage = src.usage;
 	}
 	if (r < 0)
 		kiln_err_move(err, &why);
@@ -536,6 +537,13 @@ static int publish(struct loader *L, struct kiln_err *err)
 	}
 	if (L->n_pub && kiln_fsync_dir(L->s->blobs, err) < 0)
 		return -1;
+	for (size_t i = 0; i < L->n; i++) { /* the sizes of the layers stored */
+		struct lfile *f = &L->f[i];
+		const char *d = f->scan == 1 ? load_digest(f) : NULL;
+		if (d && (layer_pset_has(&L->pub_set, d, strlen(d)) ||
+		          layer_pset_has(&L->pub_set, f->diff, strlen(f->diff))))
+			layer_usage_record(L->s, f->diff, f->usage);
+	}
 	if (!L->n_entries)
 		return 0;
 	return img_publish_many(L->s, L->entries, (char *const *const *)L->entry_refs,

@@ -51,6 +51,47 @@ static struct img_image *image_alloc(const char *id, const char *manifest_digest
 	return img;
 }
 
+uint64_t img_manifest_layer_usage(struct img_store *s, const struct img_manifest *m,
+                                  const struct img_config *cfg, size_t i)
+{
+	struct img_layer l = {.size = (uint64_t)m->layers[i].size};
+	snprintf(l.digest, sizeof(l.digest), "%s", m->layers[i].digest);
+	if (cfg && i < cfg->n_diff_ids)
+		snprintf(l.diff_id, sizeof(l.diff_id), "%s", cfg->diff_ids[i]);
+	uint64_t u;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_layer_usage(s, &l, &u, &e) == 0)
+		return u;
+	kiln_debug("%s", e.msg);
+	kiln_err_release(&e);
+	return l.size;
+}
+
+void img_config_chain_ids(const struct img_config *c, struct kiln_strv *out)
+{
+	char prev[KILN_DIGEST_LEN] = "";
+	for (size_t i = 0; c && i < c->n_diff_ids; i++) {
+		char cur[KILN_DIGEST_LEN];
+		if (i == 0) {
+			snprintf(cur, sizeof(cur), "%s", c->diff_ids[0]);
+		} else {
+			_cleanup_free_ char *s = xasprintf("%s %s", prev, c->diff_ids[i]);
+			kiln_sha256_digest(s, strlen(s), cur);
+		}
+		kiln_strv_push(out, cur);
+		memcpy(prev, cur, sizeof(prev));
+	}
+}
+
+static int64_t image_usage(struct img_store *s, const struct img_manifest *m,
+                           const struct img_config *cfg)
+{
+	int64_t size = 0;
+	for (size_t i = 0; i < m->n_layers; i++)
+		size += (int64_t)img_manifest_layer_usage(s, m, cfg, i);
+	return size;
+}
+
 /* An image from an index entry and its manifest m (taken); a config that
  * cannot be read makes it damaged. */
 static struct img_image *image_new(struct img_store *s, const struct img_descriptor *entry,
@@ -70,9 +111,7 @@ static struct img_image *image_new(struct img_store *s, const struct img_descrip
 	}
 	img->config = cfg;
 	img->created = cfg->created ? xstrdup(cfg->created) : NULL;
-	img->size = m->config.size;
-	for (size_t i = 0; i < m->n_layers; i++)
-		img->size += m->layers[i].size;
+	img->size = image_usage(s, m, cfg);
 	return img;
 }
 
