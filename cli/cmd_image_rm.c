@@ -411,7 +411,7 @@ static json_t *history_row(const struct img_image *img, size_t k, int64_t size,
 	_cleanup_free_ char *id = !top          ? xstrdup("<missing>")
 	                          : o->no_trunc ? xstrdup(img->id)
 	                                        : xstrndup(kiln_digest_hex(img->id), 12);
-	_cleanup_free_ char *at = kiln_time_utc(e->created);
+	_cleanup_free_ char *at = kiln_time_rfc3339_local(e->created);
 	_cleanup_free_ char *since = o->human ? kiln_since(e->created) : xstrdup(at);
 	_cleanup_free_ char *by = xstrdup(e->created_by ? e->created_by : "");
 	for (char *p = by; *p; p++)

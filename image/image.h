@@ -223,7 +223,11 @@ struct img_image {
 	char **repo_digests; /* normalized "docker.io/library/busybox@sha256:..." */
 	size_t n_repo_tags, n_repo_digests;
 	char *created; /* config.created or NULL */
-	int64_t size;  /* the layers' img_layer_usage, as docker's Size */
+	/* when it was last tagged by tag, import, build or commit (docker's
+	 * Metadata.LastTagTime; load and pull leave it): RFC 3339 UTC with 9
+	 * fraction digits, or NULL (never: Go's zero time) */
+	char *last_tag_time;
+	int64_t size; /* the layers' img_layer_usage, as docker's Size */
 	/* Why the image cannot be used (its manifest or config is missing or
 	 * corrupt), or NULL. A damaged image has no config (and no manifest
 	 * when that is what is damaged: its id is then the manifest digest). */
@@ -264,6 +268,10 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
                     struct kiln_err *err);
 /* Removes every index entry of image `id` (tags included). */
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err);
+
+/* The time an entry was tagged (index.c writes it when tag, import, build
+ * or commit publish a tag): "2024-01-02T03:04:05.123456789Z". */
+#define IMG_ANNOT_LAST_TAG "io.kiln.image.last-tag-time"
 
 /* --- what registries returned (repo_digest.c) --------------------------- */
 /* RepoDigests: every index entry of an image carries, in this annotation,

@@ -30,6 +30,7 @@ void img_image_free(struct img_image *img)
 	kiln_strv_free(img->repo_tags);
 	kiln_strv_free(img->repo_digests);
 	free(img->created);
+	free(img->last_tag_time);
 	free(img->damaged);
 	free(img);
 }
@@ -116,8 +117,8 @@ static struct img_image *image_new(struct img_store *s, const struct img_descrip
 }
 
 /* The registry-returned digests recorded on an entry (repo_digest.c; the
- * listing sorts repo_digests and drops duplicates); false when it has none. */
-static bool add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
+ * listing sorts repo_digests and drops duplicates). */
+static void add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
 {
 	const char *list = img_map_get(&entry->annotations, IMG_ANNOT_REPO_DIGESTS);
 	for (const char *p = list; p && *p;) {
@@ -126,23 +127,28 @@ static bool add_registry_digests(struct img_image *img, const struct img_descrip
 		strv_append(&img->repo_digests, &img->n_repo_digests, rd);
 		p += n + (p[n] == ',');
 	}
-	return list != NULL;
 }
 
+/* RepoDigests hold what registries returned only (docker shows [] for a
+ * built, imported or loaded image): the annotation pull and push record,
+ * and an entry named NAME@DIGEST (a pull by digest). */
 static void image_add_entry(struct img_image *img, const struct img_descriptor *entry)
 {
-	bool from_registry = add_registry_digests(img, entry);
+	add_registry_digests(img, entry);
+	const char *tagged = img_map_get(&entry->annotations, IMG_ANNOT_LAST_TAG);
+	if (tagged && (!img->last_tag_time || strcmp(tagged, img->last_tag_time) > 0)) {
+		free(img->last_tag_time);
+		img->last_tag_time = xstrdup(tagged);
+	}
 	const char *ref = img_map_get(&entry->annotations, IMG_ANNOT_REF_NAME);
 	struct img_ref r;
 	if (!ref || img_ref_parse(ref, 0, &r, NULL) < 0)
 		return;
-	_cleanup_free_ char *name = img_ref_name(&r);
 	_cleanup_free_ char *full = img_ref_string(&r);
-	_cleanup_free_ char *rd = xasprintf("%s@%s", name, entry->digest);
 	if (r.tag)
 		strv_append(&img->repo_tags, &img->n_repo_tags, full);
-	if (!from_registry) /* a registry's word beats the local manifest's digest */
-		strv_append(&img->repo_digests, &img->n_repo_digests, rd);
+	else if (r.digest)
+		strv_append(&img->repo_digests, &img->n_repo_digests, full);
 	img_ref_release(&r);
 }
 
@@ -410,6 +416,7 @@ int img_store_tag(struct img_store *s, const char *source, const char *target_re
 		struct img_descriptor d;
 		img_descriptor_copy(&d, entry);
 		img_map_del(&d.annotations, IMG_ANNOT_REF_NAME);
+		img_descriptor_stamp_tag_time(&d);
 		ret = img_publish(s, &d, refs, 1, err);
 		img_descriptor_release(&d);
 	}

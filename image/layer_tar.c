@@ -428,9 +428,8 @@ int img_layer_from_fd(struct img_store *s, int fd, enum img_compression to, stru
 	/* the tar is checked entry by entry as it streams into the sink */
 	src.tee = sink_tee;
 	src.tee_ud = &k;
+	/* an empty stream (`import /dev/null`) is an empty layer, as docker's */
 	int r = layer_scan(&src, err);
-	if (r == 0 && src.diff_size == 0)
-		r = kiln_err_set(err, KILN_E_INVALID, "empty layer stream");
 	if (r == 0)
 		r = layer_source_finish(&src, NULL, NULL, NULL, err);
 	k.counted = true;
