@@ -191,7 +191,7 @@ static int image_filter_parse(struct kiln_ctx *ctx, const struct kiln_strv *args
 		if (!eq)
 			return kiln_err_set(
 			    &ctx->err, KILN_E_USAGE,
-			    "invalid argument \"%s\" for \"--filter\" flag: bad format "
+			    "invalid argument \"%s\" for \"-f, --filter\" flag: bad format "
 			    "of filter (expected name=value)",
 			    a);
 		_cleanup_free_ char *key = xstrndup(a, (size_t)(eq - a));

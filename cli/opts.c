@@ -224,9 +224,14 @@ int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
 		ctx->root_from_flag = true;
 	}
 	if (npos < usage->min_args || (usage->max_args >= 0 && npos > usage->max_args)) {
+		/* docker's cli.ExactArgs and friends: the message, the pointer to
+		 * --help and the command's usage block */
+		_cleanup_free_ char *tail =
+		    xasprintf(".\nSee '%s --help'.\n\nUsage:  %s %s\n\n%s", ctx->cmd_path,
+		              ctx->cmd_path, usage->args, usage->summary);
 		if (usage->max_args == 0) {
-			kiln_err_set(&ctx->err, KILN_E_USAGE, "\"%s\" accepts no arguments",
-			             ctx->cmd_path);
+			kiln_err_set(&ctx->err, KILN_E_USAGE, "\"%s\" accepts no arguments%s",
+			             ctx->cmd_path, tail);
 			free(pos);
 			*exit_code = 1;
 			return -1;
@@ -241,8 +246,8 @@ int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
 			what = "at most";
 			want = usage->max_args;
 		}
-		kiln_err_set(&ctx->err, KILN_E_USAGE, "\"%s\" requires %s %d argument%s",
-		             ctx->cmd_path, what, want, want == 1 ? "" : "s");
+		kiln_err_set(&ctx->err, KILN_E_USAGE, "\"%s\" requires %s %d argument%s%s",
+		             ctx->cmd_path, what, want, want == 1 ? "" : "s", tail);
 		free(pos);
 		*exit_code = 1;
 		return -1;
