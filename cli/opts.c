@@ -174,9 +174,25 @@ static int parse_short(struct kiln_ctx *ctx, const struct kiln_opt *opts, int ar
 	return 0;
 }
 
+static void list_opts(struct kiln_strv *out, const struct kiln_opt *opts)
+{
+	for (const struct kiln_opt *o = opts; o->kind != OPT_KIND_END; o++) {
+		const char *val = o->kind == OPT_KIND_BOOL ? "" : " =";
+		kiln_strv_pushf(out, "--%s%s", o->long_name, val);
+		if (o->short_name)
+			kiln_strv_pushf(out, "-%c%s", o->short_name, val);
+	}
+}
+
 int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
                     const struct kiln_usage *usage, int *argc, char ***argv, int *exit_code)
 {
+	if (ctx->list_opts) { /* completion: the table, not a parse */
+		list_opts(ctx->list_opts, opts);
+		list_opts(ctx->list_opts, common_opts);
+		*exit_code = 0;
+		return 1;
+	}
 	int n = *argc;
 	char **v = *argv;
 	char **pos = xcalloc((size_t)n + 1, sizeof(char *));
