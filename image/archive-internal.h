@@ -53,6 +53,9 @@ struct pub_blob {
 	const char *tmp;  /* its name, without O_TMPFILE */
 	const char *data; /* else the bytes (owned by the loader) */
 	size_t len;
+	int *owner_fd; /* the lfile's fd and name behind fd, to drop it early */
+	char **owner_tmp;
+	bool stored; /* already in the store: kept, nothing written */
 };
 
 struct loader {
