@@ -161,8 +161,8 @@ static void go_offset(char *buf, size_t size, const struct tm *tm)
 		snprintf(buf, size, "Z");
 		return;
 	}
-	long a = off < 0 ? -off : off;
-	snprintf(buf, size, "%c%02ld:%02ld", off < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
+	int a = (int)((off < 0 ? -off : off) % 86400);
+	snprintf(buf, size, "%c%02d:%02d", off < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
 }
 
 char *kiln_time_rfc3339_local(const char *rfc3339)
