@@ -28,6 +28,9 @@ struct kiln_ctx {
 	char **args;             /* positional arguments from kiln_opts_parse() */
 	struct img_store *store; /* opened by the dispatcher for CMD_NEEDS_STORE */
 	bool needs_store;        /* set by the dispatcher: kiln_opts_parse opens ctx->store */
+	/* completion.c: when set, kiln_opts_parse appends the handler's options
+	 * ("--name" or "-n", then " =" when it takes a value) and returns 0 */
+	struct kiln_strv *list_opts;
 };
 
 enum kiln_cmd_flags {
@@ -123,6 +126,8 @@ void kiln_print_main_help(void);
 int cmd_help(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_parse(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_version(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_completion(int argc, char **argv, struct kiln_ctx *ctx);
+int cmd_complete(int argc, char **argv, struct kiln_ctx *ctx); /* hidden: __complete */
 /* cmd_image.c, cmd_image_rm.c */
 int cmd_images(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_inspect(int argc, char **argv, struct kiln_ctx *ctx);

@@ -265,6 +265,12 @@ int cmd_rm(int argc, char **argv, struct kiln_ctx *ctx)
 	const struct kiln_usage usage = {"[OPTIONS] CONTAINER [CONTAINER...]",
 	                                 "Remove one or more containers", 1, -1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	if (link) /* --link names a link to remove, never the container: kiln has none */
+		return kiln_err_set(&ctx->err, KILN_E_NOTFOUND,
+		                    "Error response from daemon: %s: kiln has no container links "
+		                    "(nothing was removed)",
+		                    argv[1]),
+		       1;
 	return for_each(ctx, argc, argv, rm_one, &o);
 }
 

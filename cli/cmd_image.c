@@ -1,5 +1,7 @@
 /* Image commands: images/image ls, inspect, tag, rmi/image rm, image prune,
  * history, and system df/prune/check. Docker-compatible output. */
+#include "cmd_image.h"
+
 #include <fnmatch.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -50,26 +52,42 @@ struct image_row {
 	char *repo, *tag, *digest;
 };
 
-static json_t *row_json(const struct image_row *r, bool no_trunc)
+json_t *image_row_json(const struct img_image *img, const char *repo, const char *tag,
+                       const char *digest, bool no_trunc, const struct image_df *df)
 {
 	json_t *o = json_object();
 	_cleanup_free_ char *size =
-	    r->img->damaged ? xstrdup("N/A") : kiln_human_size((double)r->img->size);
-	_cleanup_free_ char *since = kiln_since(r->img->created);
-	_cleanup_free_ char *at = kiln_time_go(r->img->created);
-	_cleanup_free_ char *id = short_id(r->img->id, no_trunc);
-	json_object_set_new(o, "Containers", json_string("N/A"));
+	    img->damaged ? xstrdup("N/A") : kiln_human_size((double)img->size);
+	/* docker: Size has 3 significant digits, VirtualSize 4 */
+	_cleanup_free_ char *vsize =
+	    img->damaged ? xstrdup("N/A") : kiln_human_size_prec((double)img->size, 4);
+	/* docker: the zero time has no CreatedSince (the table says N/A) */
+	_cleanup_free_ char *since =
+	    kiln_time_is_zero(img->created) ? xstrdup("") : kiln_since(img->created);
+	_cleanup_free_ char *at = kiln_time_go(img->created);
+	_cleanup_free_ char *id = short_id(img->id, no_trunc);
+	_cleanup_free_ char *shared =
+	    df ? kiln_human_size_prec((double)df->shared, 4) : xstrdup("N/A");
+	_cleanup_free_ char *unique =
+	    df ? kiln_human_size_prec((double)(img->size - df->shared), 4) : xstrdup("N/A");
+	json_object_set_new(o, "Containers",
+	                    df ? json_sprintf("%d", df->containers) : json_string("N/A"));
 	json_object_set_new(o, "CreatedAt", json_string(at));
 	json_object_set_new(o, "CreatedSince", json_string(since));
-	json_object_set_new(o, "Digest", json_string(r->digest));
+	json_object_set_new(o, "Digest", json_string(digest));
 	json_object_set_new(o, "ID", json_string(id));
-	json_object_set_new(o, "Repository", json_string(r->repo));
-	json_object_set_new(o, "SharedSize", json_string("N/A"));
+	json_object_set_new(o, "Repository", json_string(repo));
+	json_object_set_new(o, "SharedSize", json_string(shared));
 	json_object_set_new(o, "Size", json_string(size));
-	json_object_set_new(o, "Tag", json_string(r->tag));
-	json_object_set_new(o, "UniqueSize", json_string("N/A"));
-	json_object_set_new(o, "VirtualSize", json_string(size));
+	json_object_set_new(o, "Tag", json_string(tag));
+	json_object_set_new(o, "UniqueSize", json_string(unique));
+	json_object_set_new(o, "VirtualSize", json_string(vsize));
 	return o;
+}
+
+static json_t *row_json(const struct image_row *r, bool no_trunc)
+{
+	return image_row_json(r->img, r->repo, r->tag, r->digest, no_trunc, NULL);
 }
 
 /* Digest of repo (its normalized name) among the image's repo digests
@@ -173,7 +191,7 @@ static int image_filter_parse(struct kiln_ctx *ctx, const struct kiln_strv *args
 		if (!eq)
 			return kiln_err_set(
 			    &ctx->err, KILN_E_USAGE,
-			    "invalid argument \"%s\" for \"--filter\" flag: bad format "
+			    "invalid argument \"%s\" for \"-f, --filter\" flag: bad format "
 			    "of filter (expected name=value)",
 			    a);
 		_cleanup_free_ char *key = xstrndup(a, (size_t)(eq - a));
@@ -341,7 +359,9 @@ int cmd_images(int argc, char **argv, struct kiln_ctx *ctx)
 		kiln_table_add(&t, digests ? h : h5);
 		for (size_t i = 0; i < n_rows; i++) {
 			_cleanup_free_ char *id = short_id(rows[i].img->id, no_trunc);
-			_cleanup_free_ char *since = kiln_since(rows[i].img->created);
+			_cleanup_free_ char *since = kiln_time_is_zero(rows[i].img->created)
+			                                 ? xstrdup("N/A")
+			                                 : kiln_since(rows[i].img->created);
 			_cleanup_free_ char *size =
 			    rows[i].img->damaged ? xstrdup("N/A")
 			                         : kiln_human_size((double)rows[i].img->size);
@@ -456,6 +476,25 @@ static json_t *container_config_json(const struct img_config *c)
 
 /* GraphDriver: kiln's snapshots, one directory per layer (top first, as
  * overlay's lowerdir lists them). */
+/* Go's RFC3339Nano of a stored time (fraction without trailing zeros);
+ * NULL: the zero time. */
+static json_t *json_rfc3339_nano(const char *t)
+{
+	if (!t)
+		return json_string("0001-01-01T00:00:00Z");
+	_cleanup_free_ char *s = xstrdup(t);
+	char *z = strchr(s, 'Z'), *dot = strchr(s, '.');
+	if (z && dot) {
+		char *e = z;
+		while (e > dot + 1 && e[-1] == '0')
+			e--;
+		if (e == dot + 1)
+			e = dot;
+		memmove(e, z, strlen(z) + 1);
+	}
+	return json_string(s);
+}
+
 static json_t *graph_driver_json(struct kiln_ctx *ctx, const struct img_config *c)
 {
 	struct kiln_buf b;
@@ -505,20 +544,34 @@ static json_t *inspect_json(struct kiln_ctx *ctx, const struct img_image *img)
 	json_object_set_new(rootfs, "Layers", jstrv(c->diff_ids));
 	json_object_set_new(o, "RootFS", rootfs);
 	json_t *meta = json_object();
-	json_object_set_new(meta, "LastTagTime", json_string("0001-01-01T00:00:00Z"));
+	json_object_set_new(meta, "LastTagTime", json_rfc3339_nano(img->last_tag_time));
 	json_object_set_new(o, "Metadata", meta);
 	return o;
 }
 
 /* Go types of the inspect fields the JSON leaves out or sets to null. */
-static const char *const inspect_kinds[][2] = {
-    {"Labels", "map"},       {"ExposedPorts", "map"},     {"Volumes", "map"},
-    {"Data", "map"},         {"Healthcheck", "ptr"},      {"Env", "slice"},
-    {"Cmd", "slice"},        {"Entrypoint", "slice"},     {"OnBuild", "slice"},
-    {"Shell", "slice"},      {"RepoTags", "slice"},       {"RepoDigests", "slice"},
-    {"Layers", "slice"},     {"StopSignal", "string"},    {"Variant", "string"},
-    {"ArgsEscaped", "bool"}, {"NetworkDisabled", "bool"}, {"MacAddress", "string"},
-    {"StopTimeout", "ptr"},  {"Image", "string"},         {NULL, NULL}};
+static const char *const inspect_kinds[][2] = {{"Labels", "map"},
+                                               {"ExposedPorts", "map"},
+                                               {"Volumes", "map"},
+                                               {"Data", "map"},
+                                               {"Healthcheck", "ptr"},
+                                               {"Env", "slice"},
+                                               {"Cmd", "slice"},
+                                               {"Entrypoint", "slice"},
+                                               {"OnBuild", "slice"},
+                                               {"Shell", "slice"},
+                                               {"RepoTags", "slice"},
+                                               {"RepoDigests", "slice"},
+                                               {"Layers", "slice"},
+                                               {"StopSignal", "string"},
+                                               {"Variant", "string"},
+                                               {"ArgsEscaped", "bool"},
+                                               {"NetworkDisabled", "bool"},
+                                               {"MacAddress", "string"},
+                                               {"StopTimeout", "ptr"},
+                                               {"Image", "string"},
+                                               {"LastTagTime", "time"},
+                                               {NULL, NULL}};
 /* docker's container.Config field order ({{.Config}} prints them all) */
 static const char *const inspect_structs[][2] = {
     {"Config", "Hostname Domainname User AttachStdin AttachStdout AttachStderr ExposedPorts Tty "

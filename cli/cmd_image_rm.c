@@ -1,4 +1,4 @@
-/* Image removal and space: rmi/image rm, image prune, history, system df,
+/* Image removal and space: rmi/image rm, image prune, history,
  * system prune, system check (hidden). */
 #include <jansson.h>
 #include <stdio.h>
@@ -39,23 +39,6 @@ static char *named_ref(const struct img_image *img, const char *arg)
 	return NULL;
 }
 
-/* docker's layer IDs: the chain IDs of an image's diffIDs, bottom first. */
-static void chain_ids(const struct img_config *c, struct kiln_strv *out)
-{
-	char prev[KILN_DIGEST_LEN] = "";
-	for (size_t i = 0; c && i < c->n_diff_ids; i++) {
-		char cur[KILN_DIGEST_LEN];
-		if (i == 0) {
-			snprintf(cur, sizeof(cur), "%s", c->diff_ids[0]);
-		} else {
-			_cleanup_free_ char *s = xasprintf("%s %s", prev, c->diff_ids[i]);
-			kiln_sha256_digest(s, strlen(s), cur);
-		}
-		kiln_strv_push(out, cur);
-		memcpy(prev, cur, sizeof(prev));
-	}
-}
-
 static bool strv_has(const struct kiln_strv *v, const char *s)
 {
 	for (size_t i = 0; i < v->n; i++)
@@ -65,25 +48,33 @@ static bool strv_has(const struct kiln_strv *v, const char *s)
 }
 
 /* After an image went: docker's line (fmt: "Deleted: %s\n" or "deleted:
- * %s\n") for each of its layers no remaining image has, top first. */
-static void print_freed_layers(struct kiln_ctx *ctx, const struct img_image *gone, const char *fmt)
+ * %s\n") for each of its layers no remaining image has, top first.
+ * Returns their size (docker's reclaimed space). */
+static uint64_t print_freed_layers(struct kiln_ctx *ctx, const struct img_image *gone,
+                                   const char *fmt)
 {
+	uint64_t freed = 0;
 	struct kiln_strv mine = KILN_STRV_INIT, live = KILN_STRV_INIT;
 	struct img_image **v = NULL;
 	size_t n = 0;
-	chain_ids(gone->config, &mine);
+	img_config_chain_ids(gone->config, &mine);
 	if (!mine.n || img_image_list(ctx->store, &v, &n, NULL) < 0) {
 		kiln_strv_release(&mine);
-		return;
+		return 0;
 	}
 	for (size_t i = 0; i < n; i++)
-		chain_ids(v[i]->config, &live);
+		img_config_chain_ids(v[i]->config, &live);
 	img_image_list_free(v, n);
 	for (size_t i = mine.n; i-- > 0;)
-		if (!strv_has(&live, mine.v[i])) /* chain IDs are unique within an image */
+		if (!strv_has(&live, mine.v[i])) { /* chain IDs are unique within an image */
 			printf(fmt, mine.v[i]);
+			if (gone->manifest && i < gone->manifest->n_layers)
+				freed += img_manifest_layer_usage(ctx->store, gone->manifest,
+				                                  gone->config, i);
+		}
 	kiln_strv_release(&mine);
 	kiln_strv_release(&live);
+	return freed;
 }
 
 static void print_untagged(const char *ref)
@@ -289,7 +280,7 @@ static int prune_images(struct kiln_ctx *ctx, const struct prune_filter *f, uint
 			printf("untagged: %s\n", fam);
 		}
 		printf("deleted: %s\n", v[i]->id);
-		print_freed_layers(ctx, v[i], "deleted: %s\n");
+		*reclaimed += print_freed_layers(ctx, v[i], "deleted: %s\n");
 	}
 	img_image_list_free(v, n);
 	if (header)
@@ -297,7 +288,6 @@ static int prune_images(struct kiln_ctx *ctx, const struct prune_filter *f, uint
 	struct img_gc_result res;
 	if (img_store_gc(ctx->store, 0, &res, &ctx->err) < 0)
 		return 1;
-	*reclaimed = res.bytes_reclaimed;
 	return 0;
 }
 
@@ -362,55 +352,6 @@ int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	return prune_and_report(ctx, &f, force, warn);
 }
 
-int cmd_system_df(int argc, char **argv, struct kiln_ctx *ctx)
-{
-	const struct kiln_opt opts[] = {OPT_END};
-	const struct kiln_usage usage = {"[OPTIONS]", "Show kiln disk usage", 0, 0, 0};
-	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	struct img_image **v = NULL;
-	size_t n = 0, active = 0;
-	if (img_image_list(ctx->store, &v, &n, &ctx->err) < 0)
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		active += image_in_use(ctx, v[i]->id);
-	img_image_list_free(v, n);
-	uint64_t size = img_store_blobs_size(ctx->store);
-	struct img_gc_result dry;
-	struct kiln_err e = KILN_ERR_INIT;
-	uint64_t reclaimable = size;
-	if (active && img_store_gc(ctx->store, IMG_GC_TRY | IMG_GC_DRY_RUN, &dry, &e) == 0)
-		reclaimable = dry.bytes_reclaimed;
-	kiln_err_release(&e);
-	_cleanup_free_ char *hs = kiln_human_size_prec((double)size, 4);
-	_cleanup_free_ char *hr = kiln_human_size_prec((double)reclaimable, 4);
-	_cleanup_free_ char *rec =
-	    size ? xasprintf("%s (%llu%%)", hr, (unsigned long long)(reclaimable * 100 / size))
-	         : xstrdup(hr);
-	_cleanup_free_ char *total = xasprintf("%zu", n);
-	_cleanup_free_ char *act = xasprintf("%zu", active);
-	struct kiln_table t = {.n_cols = 5};
-	const char *h[] = {"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"};
-	const char *img[] = {"Images", total, act, hs, rec};
-	const char *ctr[] = {"Containers", "0", "0", "0B", "0B"};
-	const char *vol[] = {"Local Volumes", "0", "0", "0B", "0B"};
-	struct cache_du du = {0};
-	if (cache_du(ctx->store, &du, &e) < 0) /* shown as empty, as before */
-		kiln_err_release(&e);
-	_cleanup_free_ char *bn = xasprintf("%zu", du.n);
-	_cleanup_free_ char *bs = kiln_human_size_prec((double)du.total, 4);
-	_cleanup_free_ char *br = kiln_human_size_prec((double)du.reclaimable, 4);
-	cache_du_release(&du);
-	const char *bc[] = {"Build Cache", bn, "0", bs, br};
-	kiln_table_add(&t, h);
-	kiln_table_add(&t, img);
-	kiln_table_add(&t, ctr);
-	kiln_table_add(&t, vol);
-	kiln_table_add(&t, bc);
-	kiln_table_print(&t, stdout);
-	kiln_table_release(&t);
-	return 0;
-}
-
 int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	bool repair = false;
@@ -470,7 +411,7 @@ static json_t *history_row(const struct img_image *img, size_t k, int64_t size,
 	_cleanup_free_ char *id = !top          ? xstrdup("<missing>")
 	                          : o->no_trunc ? xstrdup(img->id)
 	                                        : xstrndup(kiln_digest_hex(img->id), 12);
-	_cleanup_free_ char *at = kiln_time_utc(e->created);
+	_cleanup_free_ char *at = kiln_time_rfc3339_local(e->created);
 	_cleanup_free_ char *since = o->human ? kiln_since(e->created) : xstrdup(at);
 	_cleanup_free_ char *by = xstrdup(e->created_by ? e->created_by : "");
 	for (char *p = by; *p; p++)
@@ -531,7 +472,8 @@ int cmd_history(int argc, char **argv, struct kiln_ctx *ctx)
 	for (size_t k = c->n_history; k-- > 0;) {
 		int64_t size = 0;
 		if (!c->history[k].empty_layer && layer > 0)
-			size = img->manifest->layers[--layer].size;
+			size = (int64_t)img_manifest_layer_usage(ctx->store, img->manifest, c,
+			                                         --layer);
 		rows[n++] = history_row(img, k, size, &o);
 	}
 	const struct kiln_tmpl_opts to = {.type = "*formatter.historyContext"};

@@ -89,11 +89,14 @@ static const struct kiln_cmd manifest_commands[] = {
 };
 
 const struct kiln_cmd kiln_commands[] = {
+    {"__complete", cmd_complete, CMD_HIDDEN, "Complete a command line (shell completion)", NULL},
     {"attach", cmd_attach, R,
      "Attach local standard input, output, and error streams to a running container", NULL},
     {"build", cmd_build, S, "Build an image from a Dockerfile", NULL},
     {"builder", NULL, 0, "Manage builds", builder_commands},
     {"commit", cmd_commit, R, "Create a new image from a container's changes", NULL},
+    {"completion", cmd_completion, 0, "Generate the shell completion script (bash, zsh, fish)",
+     NULL},
     {"container", NULL, 0, "Manage containers", container_commands},
     {"cp", cmd_cp, R, "Copy files/folders between a container and the local filesystem", NULL},
     {"create", cmd_create, R, "Create a new container", NULL},

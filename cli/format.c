@@ -133,8 +133,48 @@ char *kiln_since(const char *rfc3339)
 	time_t t;
 	if (kiln_parse_rfc3339(rfc3339, &t) < 0)
 		return xstrdup("N/A");
-	_cleanup_free_ char *d = kiln_human_duration((int64_t)(time(NULL) - t));
-	return xasprintf("%s ago", d);
+	/* Go's time.Sub saturates at the largest Duration (about 292 years) */
+	int64_t d = (int64_t)time(NULL) - (int64_t)t;
+	_cleanup_free_ char *h = kiln_human_duration(d > 9223372036LL ? 9223372036LL : d);
+	return xasprintf("%s ago", h);
+}
+
+bool kiln_time_is_zero(const char *rfc3339)
+{
+	time_t t;
+	return kiln_parse_rfc3339(rfc3339, &t) == 0 && (int64_t)t == -62135596800LL;
+}
+
+/* strftime with fmt starting "%Y", the year printed with four digits as Go
+ * does ("0001"). */
+static void strftime_year4(char *buf, size_t size, const char *fmt, const struct tm *tm)
+{
+	int n = snprintf(buf, size, "%04d", tm->tm_year + 1900);
+	strftime(buf + n, size - (size_t)n, fmt + 2, tm);
+}
+
+/* Go's "Z07:00": Z for UTC, else the offset in hours and minutes. */
+static void go_offset(char *buf, size_t size, const struct tm *tm)
+{
+	long off = tm->tm_gmtoff;
+	if (!off) {
+		snprintf(buf, size, "Z");
+		return;
+	}
+	int a = (int)((off < 0 ? -off : off) % 86400);
+	snprintf(buf, size, "%c%02d:%02d", off < 0 ? '-' : '+', a / 3600, a % 3600 / 60);
+}
+
+char *kiln_time_rfc3339_local(const char *rfc3339)
+{
+	time_t t;
+	struct tm tm;
+	char buf[64], off[16];
+	if (kiln_parse_rfc3339(rfc3339, &t) < 0 || !localtime_r(&t, &tm))
+		return xstrdup("0001-01-01T00:00:00Z");
+	strftime_year4(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	go_offset(off, sizeof(off), &tm);
+	return xasprintf("%s%s", buf, off);
 }
 
 static char *time_format(const char *rfc3339, bool utc, const char *fmt, const char *fallback)
@@ -145,18 +185,36 @@ static char *time_format(const char *rfc3339, bool utc, const char *fmt, const c
 	if (kiln_parse_rfc3339(rfc3339, &t) < 0 ||
 	    !(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
 		return xstrdup(fallback);
-	strftime(buf, sizeof(buf), fmt, &tm);
+	strftime_year4(buf, sizeof(buf), fmt, &tm);
 	return xstrdup(buf);
+}
+
+char *kiln_time_go_nano(const char *rfc3339)
+{
+	time_t t;
+	struct tm tm;
+	char buf[64], frac[16] = "";
+	if (!rfc3339 || kiln_time_is_zero(rfc3339) || kiln_parse_rfc3339(rfc3339, &t) < 0 ||
+	    !localtime_r(&t, &tm))
+		return xstrdup("0001-01-01 00:00:00 +0000 UTC"); /* Go's zero time is UTC */
+	const char *dot = strchr(rfc3339, '.');
+	if (dot) { /* Go prints the fraction without its trailing zeros */
+		size_t n = strspn(dot + 1, "0123456789");
+		snprintf(frac, sizeof(frac), ".%.*s", (int)(n > 9 ? 9 : n), dot + 1);
+		for (size_t i = strlen(frac); i > 1 && frac[i - 1] == '0'; i--)
+			frac[i - 1] = '\0';
+		if (!frac[1])
+			frac[0] = '\0';
+	}
+	strftime_year4(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	char zone[32];
+	strftime(zone, sizeof(zone), "%z %Z", &tm);
+	return xasprintf("%s%s %s", buf, frac, zone);
 }
 
 char *kiln_time_go(const char *rfc3339)
 {
 	return time_format(rfc3339, false, "%Y-%m-%d %H:%M:%S %z %Z", "");
-}
-
-char *kiln_time_utc(const char *rfc3339)
-{
-	return time_format(rfc3339, true, "%Y-%m-%dT%H:%M:%SZ", "0001-01-01T00:00:00Z");
 }
 
 void kiln_report_error(struct kiln_ctx *ctx, struct kiln_err *e)

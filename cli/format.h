@@ -27,6 +27,11 @@ char *kiln_human_size_prec(double size, int precision);
 char *kiln_human_duration(int64_t seconds);
 int kiln_parse_rfc3339(const char *s, time_t *out);
 char *kiln_since(const char *rfc3339); /* "2 hours ago" */
+/* Go's zero time (0001-01-01T00:00:00Z), which docker shows as "N/A" */
+bool kiln_time_is_zero(const char *rfc3339);
+/* Go's time.Unix(t).Format(time.RFC3339) in the local zone:
+ * "2024-01-02T08:34:05+05:30" (Z for UTC) */
+char *kiln_time_rfc3339_local(const char *rfc3339);
 /* docker's filter timestamps (until=, since=): a Go duration before now
  * ("24h", "10m"), an RFC 3339 date or time (local zone when it has none:
  * "2024-01-02", "2024-01-02T15:04", "2024-01-02T15:04:05Z"), or unix
@@ -36,8 +41,9 @@ int kiln_docker_timestamp(const char *value, int64_t *ns, struct kiln_err *err);
  * normalized and familiar ("No such image: nosuch:latest"). cmd_image.c */
 void kiln_err_no_such_image(struct kiln_err *e, const char *arg);
 char *kiln_time_go(const char *rfc3339); /* "2024-01-02 03:04:05 +0000 UTC" */
-/* Go's time.Unix(t).UTC().Format(time.RFC3339): "2024-01-02T03:04:05Z" */
-char *kiln_time_utc(const char *rfc3339);
+/* Go's Time.String() in the local zone, fraction kept: "2024-01-02
+ * 03:04:05.123 +0000 UTC"; NULL or year 1: Go's zero time. */
+char *kiln_time_go_nano(const char *rfc3339);
 /* For a command that goes on after a failure (rmi, inspect): an error
  * already held in ctx->err is printed ("Error: ..."), e is moved there (to
  * be printed by main). */

@@ -28,9 +28,15 @@ static int print_error(struct kiln_ctx *ctx, int code)
 {
 	if (!ctx->err.msg)
 		return code;
-	if (ctx->err.code == KILN_E_USAGE) {
-		fprintf(stderr, "kiln: %s\nSee '%s --help'.\n", ctx->err.msg,
-		        ctx->cmd_path ? ctx->cmd_path : "kiln");
+	const char *path = ctx->cmd_path ? ctx->cmd_path : "kiln";
+	size_t len = strlen(ctx->err.msg);
+	if (ctx->err.code == KILN_E_USAGE && strstr(ctx->err.msg, "\nSee '")) {
+		fprintf(stderr, "%s\n", ctx->err.msg); /* it carries its usage block */
+	} else if (ctx->err.code == KILN_E_USAGE && len > 9 &&
+	           !strcmp(ctx->err.msg + len - 9, " command.")) {
+		fprintf(stderr, "kiln: %s\nSee '%s --help'\n", ctx->err.msg, path); /* docker's */
+	} else if (ctx->err.code == KILN_E_USAGE) { /* cobra's flag errors: no prefix */
+		fprintf(stderr, "%s\nSee '%s --help'.\n", ctx->err.msg, path);
 	} else {
 		char *msg = kiln_err_format(&ctx->err);
 		fprintf(stderr, "Error: %s\n", msg);

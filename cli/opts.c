@@ -174,9 +174,25 @@ static int parse_short(struct kiln_ctx *ctx, const struct kiln_opt *opts, int ar
 	return 0;
 }
 
+static void list_opts(struct kiln_strv *out, const struct kiln_opt *opts)
+{
+	for (const struct kiln_opt *o = opts; o->kind != OPT_KIND_END; o++) {
+		const char *val = o->kind == OPT_KIND_BOOL ? "" : " =";
+		kiln_strv_pushf(out, "--%s%s", o->long_name, val);
+		if (o->short_name)
+			kiln_strv_pushf(out, "-%c%s", o->short_name, val);
+	}
+}
+
 int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
                     const struct kiln_usage *usage, int *argc, char ***argv, int *exit_code)
 {
+	if (ctx->list_opts) { /* completion: the table, not a parse */
+		list_opts(ctx->list_opts, opts);
+		list_opts(ctx->list_opts, common_opts);
+		*exit_code = 0;
+		return 1;
+	}
 	int n = *argc;
 	char **v = *argv;
 	char **pos = xcalloc((size_t)n + 1, sizeof(char *));
@@ -224,9 +240,14 @@ int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
 		ctx->root_from_flag = true;
 	}
 	if (npos < usage->min_args || (usage->max_args >= 0 && npos > usage->max_args)) {
+		/* docker's cli.ExactArgs and friends: the message, the pointer to
+		 * --help and the command's usage block */
+		_cleanup_free_ char *tail =
+		    xasprintf(".\nSee '%s --help'.\n\nUsage:  %s %s\n\n%s", ctx->cmd_path,
+		              ctx->cmd_path, usage->args, usage->summary);
 		if (usage->max_args == 0) {
-			kiln_err_set(&ctx->err, KILN_E_USAGE, "\"%s\" accepts no arguments",
-			             ctx->cmd_path);
+			kiln_err_set(&ctx->err, KILN_E_USAGE, "\"%s\" accepts no arguments%s",
+			             ctx->cmd_path, tail);
 			free(pos);
 			*exit_code = 1;
 			return -1;
@@ -241,8 +262,8 @@ int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
 			what = "at most";
 			want = usage->max_args;
 		}
-		kiln_err_set(&ctx->err, KILN_E_USAGE, "\"%s\" requires %s %d argument%s",
-		             ctx->cmd_path, what, want, want == 1 ? "" : "s");
+		kiln_err_set(&ctx->err, KILN_E_USAGE, "\"%s\" requires %s %d argument%s%s",
+		             ctx->cmd_path, what, want, want == 1 ? "" : "s", tail);
 		free(pos);
 		*exit_code = 1;
 		return -1;

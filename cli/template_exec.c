@@ -195,7 +195,10 @@ static void print_val(const struct st *s, const struct tv *v, struct kiln_buf *b
 		kiln_buf_addstr(b, "<no value>", NULL);
 	else if (!j || json_is_null(j))
 		print_null(s, v->name, b);
-	else if (json_is_string(j))
+	else if (json_is_string(j) && !s->raw && is_kind(s, v->name, "time")) {
+		_cleanup_free_ char *t = kiln_time_go_nano(json_string_value(j));
+		kiln_buf_addstr(b, t, NULL); /* a Go time.Time held as RFC 3339 */
+	} else if (json_is_string(j))
 		kiln_buf_add(b, json_string_value(j), json_string_length(j), NULL);
 	else if (json_is_integer(j))
 		kiln_buf_addf(b, NULL, "%lld", (long long)json_integer_value(j));

@@ -307,6 +307,19 @@ static char *title_case(const char *s)
 	return r;
 }
 
+/* Go's json.Marshal escapes <, > and & (they can only be inside strings). */
+static char *go_html_escape(const char *j)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (; *j; j++)
+		if (*j == '<' || *j == '>' || *j == '&')
+			kiln_buf_addf(&b, NULL, "\\u%04x", (unsigned)*j);
+		else
+			kiln_buf_addch(&b, *j, NULL);
+	return kiln_buf_detach(&b, NULL);
+}
+
 static int fn_docker(const struct st *s, const char *fn, const struct tv *args, size_t n,
                      struct tv *out, struct kiln_err *why)
 {
@@ -323,8 +336,9 @@ static int fn_docker(const struct st *s, const char *fn, const struct tv *args, 
 		return *out = str_tv(xstrdup(a0)), 0;
 	if (!strcmp(fn, "json")) {
 		json_t *j = args[0].invalid ? NULL : args[0].j;
-		char *raw = json_dumps(j ? j : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
-		return *out = str_tv(raw), 0;
+		_cleanup_free_ char *raw =
+		    json_dumps(j ? j : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+		return *out = str_tv(go_html_escape(raw)), 0;
 	}
 	if (!strcmp(fn, "lower") || !strcmp(fn, "upper")) {
 		for (char *p = a0; *p; p++)

@@ -44,6 +44,7 @@ struct lfile {
 	int ufd;            /* xz, bzip2: the decompressed copy, staged; else -1 */
 	char *utmp;
 	uint64_t usize;
+	uint64_t usage; /* a valid layer's files (layer_usage.c) */
 };
 
 struct pub_blob {
@@ -52,6 +53,9 @@ struct pub_blob {
 	const char *tmp;  /* its name, without O_TMPFILE */
 	const char *data; /* else the bytes (owned by the loader) */
 	size_t len;
+	int *owner_fd; /* the lfile's fd and name behind fd, to drop it early */
+	char **owner_tmp;
+	bool stored; /* already in the store: kept, nothing written */
 };
 
 struct loader {

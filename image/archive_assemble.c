@@ -20,10 +20,19 @@ static bool is_index_type(const char *mt)
 	return mt && (!strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST));
 }
 
+/* docker's lines: a tag that moves from another image says so first. */
 static void report(struct loader *L, char *const *refs, size_t n, const char *id)
 {
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *fam = img_ref_familiarize(refs[i]);
+		struct img_image *old = NULL;
+		if (img_image_find(L->s, refs[i], IMG_LIST_DAMAGED, &old, NULL) == 0 &&
+		    strcmp(old->id, id) != 0)
+			kiln_strv_pushf(L->out,
+			                "The image %s already exists, renaming the old one with ID "
+			                "%s to empty string",
+			                fam, old->id);
+		img_image_free(old);
 		kiln_strv_pushf(L->out, "Loaded image: %s", fam);
 	}
 	if (!n)

@@ -154,6 +154,18 @@ struct member_in {
 	int io_error; /* reading the archive or writing the stage failed */
 };
 
+/* Starts the writeback of each full 8 MiB of a staged file as soon as it
+ * is written (sync_file_range: no waiting), so the disk writes while the
+ * archive is still being read and hashed and the syncfs before publication
+ * finds little left to flush. */
+#define STAGE_KICK (8u << 20)
+static void stage_kick(int fd, uint64_t before, uint64_t after)
+{
+	if (after / STAGE_KICK > before / STAGE_KICK)
+		sync_file_range(fd, (off_t)(after / STAGE_KICK - 1) * STAGE_KICK, STAGE_KICK,
+		                SYNC_FILE_RANGE_WRITE);
+}
+
 static ssize_t member_input(void *ud, const void **buf, struct kiln_err *err)
 {
 	struct member_in *in = ud;
@@ -181,6 +193,7 @@ static ssize_t member_input(void *ud, const void **buf, struct kiln_err *err)
 		in->io_error = 1;
 		return kiln_err_wrap(err, "staging in ROOT/tmp");
 	}
+	stage_kick(in->fd, in->off, in->off + n);
 	in->off += n;
 	return (ssize_t)n;
 }
@@ -188,6 +201,7 @@ static ssize_t member_input(void *ud, const void **buf, struct kiln_err *err)
 struct unc_out {
 	int fd;
 	int io_error;
+	uint64_t off;
 };
 
 static int unc_tee(void *ud, const void *p, size_t n, struct kiln_err *err)
@@ -197,6 +211,8 @@ static int unc_tee(void *ud, const void *p, size_t n, struct kiln_err *err)
 		u->io_error = 1;
 		return kiln_err_wrap(err, "staging in ROOT/tmp");
 	}
+	stage_kick(u->fd, u->off, u->off + n);
+	u->off += n;
 	return 0;
 }
 
@@ -212,7 +228,7 @@ static bool filter_kept(const char *filter)
 static int analyze(struct loader *L, struct lfile *f, struct member_in *in, struct kiln_err *err)
 {
 	struct layer_source src;
-	struct unc_out u = {-1, 0};
+	struct unc_out u = {.fd = -1};
 	struct kiln_err why = KILN_ERR_INIT;
 	int r = layer_source_open_input(&src, member_input, in, &why);
 	if (r < 0 && in->io_error) {
@@ -268,6 +284,7 @@ static int analyze(struct loader *L, struct lfile *f, struct member_in *in, stru
 	} else if (r == 0) {
 		f->scan = 1;
 		f->usize = src.diff_size;
+		f->usage = src.usage;
 	}
 	if (r < 0)
 		kiln_err_move(err, &why);
@@ -429,6 +446,9 @@ void load_keep(struct loader *L, struct lfile *f, bool unc)
 	p->tmp = unc ? f->utmp : f->tmp;
 	p->data = f->data ? f->data : "";
 	p->len = f->len;
+	p->owner_fd = unc ? &f->ufd : &f->fd;
+	p->owner_tmp = unc ? &f->utmp : &f->tmp;
+	p->stored = false;
 }
 
 void load_keep_data(struct loader *L, char *data, size_t len, char digest[KILN_DIGEST_LEN])
@@ -445,6 +465,9 @@ void load_keep_data(struct loader *L, char *data, size_t len, char digest[KILN_D
 	p->tmp = NULL;
 	p->data = data;
 	p->len = len;
+	p->owner_fd = NULL;
+	p->owner_tmp = NULL;
+	p->stored = false;
 }
 
 void load_add_entry(struct loader *L, struct img_descriptor *d, char **refs, size_t n)
@@ -503,7 +526,7 @@ static int publish_batch(struct loader *L, size_t from, size_t to, struct kiln_e
 		const struct pub_blob *p = &L->pub[from + k];
 		fds[k] = p->fd;
 		tmps[k] = NULL;
-		if (p->fd >= 0)
+		if (p->fd >= 0 || p->stored)
 			continue;
 		fds[k] = stage_open(L, &tmps[k], err);
 		if (fds[k] < 0 || kiln_write_all(fds[k], p->data, p->len, err) < 0)
@@ -514,6 +537,8 @@ static int publish_batch(struct loader *L, size_t from, size_t to, struct kiln_e
 		r = kiln_err_set(err, errno, "sync `%s`", L->s->tmp);
 	for (size_t i = 0; r == 0 && i < k; i++) {
 		const struct pub_blob *p = &L->pub[from + i];
+		if (p->stored)
+			continue;
 		r = link_blob(L, p, fds[i], p->fd >= 0 ? p->tmp : tmps[i], (unsigned)(from + i),
 		              err);
 		if (p->fd < 0 && tmps[i] && r == 0) {
@@ -527,8 +552,29 @@ static int publish_batch(struct loader *L, size_t from, size_t to, struct kiln_e
 	return r;
 }
 
+/* A blob the store already has is kept as it is (as docker keeps a layer
+ * it has): its staged copy, verified and never linked, is dropped before
+ * any syncfs, so its bytes are never flushed. */
+static void skip_stored(struct loader *L)
+{
+	for (size_t i = 0; i < L->n_pub; i++) {
+		struct pub_blob *p = &L->pub[i];
+		struct stat have, want = {.st_size = (off_t)p->len};
+		_cleanup_free_ char *path = img_store_blob_path(L->s, p->digest);
+		if ((p->fd >= 0 && fstat(p->fd, &want) < 0) || lstat(path, &have) < 0 ||
+		    !S_ISREG(have.st_mode) || have.st_size != want.st_size)
+			continue; /* missing, or plainly damaged: written again */
+		p->stored = true;
+		if (p->owner_fd && *p->owner_fd >= 0)
+			stage_drop(p->owner_fd, p->owner_tmp);
+		p->fd = -1;
+		p->tmp = NULL;
+	}
+}
+
 static int publish(struct loader *L, struct kiln_err *err)
 {
+	skip_stored(L);
 	for (size_t i = 0; i < L->n_pub; i += LOAD_BATCH) {
 		size_t to = i + LOAD_BATCH < L->n_pub ? i + LOAD_BATCH : L->n_pub;
 		if (publish_batch(L, i, to, err) < 0)
@@ -536,6 +582,13 @@ static int publish(struct loader *L, struct kiln_err *err)
 	}
 	if (L->n_pub && kiln_fsync_dir(L->s->blobs, err) < 0)
 		return -1;
+	for (size_t i = 0; i < L->n; i++) { /* the sizes of the layers stored */
+		struct lfile *f = &L->f[i];
+		const char *d = f->scan == 1 ? load_digest(f) : NULL;
+		if (d && (layer_pset_has(&L->pub_set, d, strlen(d)) ||
+		          layer_pset_has(&L->pub_set, f->diff, strlen(f->diff))))
+			layer_usage_record(L->s, f->diff, f->usage);
+	}
 	if (!L->n_entries)
 		return 0;
 	return img_publish_many(L->s, L->entries, (char *const *const *)L->entry_refs,

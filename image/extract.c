@@ -483,6 +483,7 @@ static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, str
 			r = -1;
 			break;
 		}
+		src->usage += layer_entry_usage(e);
 		r = do_entry(&x, a, e, err);
 	}
 	if (r == 0)
@@ -632,6 +633,8 @@ int img_layer_extract_verified_fd(struct img_store *s, int fd, const char *blob_
 		return -1;
 	const struct want w = {blob_digest, expected_diff};
 	int r = extract_to(&src, target_dir, s->tmp, flags, &w, NULL, err);
+	if (r == 0 && expected_diff) /* a pull's layers are counted here */
+		layer_usage_record(s, expected_diff, src.usage);
 	layer_source_release(&src);
 	return r;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layer-internal.h"
 #include "store-internal.h"
 
 /* --- marking ------------------------------------------------------------- */
@@ -376,8 +377,10 @@ int img_store_gc(struct img_store *s, unsigned flags, struct img_gc_result *res,
 	if (ret == 0) {
 		sweep_blobs(&m, flags, res);
 		sweep_snapshots(&m, flags, res);
-		if (!(flags & IMG_GC_DRY_RUN))
+		if (!(flags & IMG_GC_DRY_RUN)) {
+			layer_usage_sweep(s, &m.diff_ids); /* sorted by sweep_snapshots */
 			res->temps_removed = img_store_sweep_all_temps(s);
+		}
 	}
 	kiln_strv_release(&m.blobs);
 	kiln_strv_release(&m.diff_ids);

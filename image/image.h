@@ -11,6 +11,8 @@
  *   ROOT/kiln-store       marker: kiln opens only empty or marked dirs
  *   ROOT/snapshots/<hex>/ one unpacked layer per diffID (overlay lower dirs),
  *                         complete once ROOT/snapshots/<hex>.complete exists
+ *   ROOT/layers/<hex>     a layer's size as docker counts it, per diffID
+ *                         (a cache: layer_usage.c)
  *   ROOT/quarantine/      what `system check --repair` moved aside
  *   ROOT/tmp/             temp files and partial extractions (flock'ed while
  *                         in use, swept when stale)
@@ -221,7 +223,11 @@ struct img_image {
 	char **repo_digests; /* normalized "docker.io/library/busybox@sha256:..." */
 	size_t n_repo_tags, n_repo_digests;
 	char *created; /* config.created or NULL */
-	int64_t size;  /* config + layer blobs */
+	/* when it was last tagged by tag, import, build or commit (docker's
+	 * Metadata.LastTagTime; load and pull leave it): RFC 3339 UTC with 9
+	 * fraction digits, or NULL (never: Go's zero time) */
+	char *last_tag_time;
+	int64_t size; /* the layers' img_layer_usage, as docker's Size */
 	/* Why the image cannot be used (its manifest or config is missing or
 	 * corrupt), or NULL. A damaged image has no config (and no manifest
 	 * when that is what is damaged: its id is then the manifest digest). */
@@ -233,6 +239,14 @@ struct img_image {
 int img_image_load(struct img_store *s, const char *name_or_id, struct img_image **out,
                    struct kiln_err *err);
 void img_image_free(struct img_image *img);
+/* img_layer_usage of layer i of an image (cfg gives its diffID; may be
+ * NULL); a layer that cannot be counted (its blob missing or damaged:
+ * `system check` says so) counts its blob's size. */
+uint64_t img_manifest_layer_usage(struct img_store *s, const struct img_manifest *m,
+                                  const struct img_config *cfg, size_t i);
+/* docker's layer IDs: the chain IDs of c's diffIDs, bottom first, appended
+ * to out. */
+void img_config_chain_ids(const struct img_config *c, struct kiln_strv *out);
 /* Every image (one per image ID, tags merged), newest first. */
 int img_image_list(struct img_store *s, struct img_image ***out, size_t *n, struct kiln_err *err);
 /* IMG_LIST_DAMAGED: damaged images too (listing, removal); without it
@@ -254,6 +268,10 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
                     struct kiln_err *err);
 /* Removes every index entry of image `id` (tags included). */
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err);
+
+/* The time an entry was tagged (index.c writes it when tag, import, build
+ * or commit publish a tag): "2024-01-02T03:04:05.123456789Z". */
+#define IMG_ANNOT_LAST_TAG "io.kiln.image.last-tag-time"
 
 /* --- what registries returned (repo_digest.c) --------------------------- */
 /* RepoDigests: every index entry of an image carries, in this annotation,
@@ -341,6 +359,15 @@ struct img_layer {
 	char *media_type;
 };
 void img_layer_release(struct img_layer *l);
+/* A layer's size as docker shows it (layer_usage.c): the bytes of its
+ * files (regular files once per inode, symlinks the length of their
+ * target; directories, devices, whiteouts 0), not of its tar. Counted when
+ * a layer is written, imported, loaded or pulled and remembered in
+ * ROOT/layers/<diffID hex>; a layer without that record (an older store) is
+ * counted from its blob once and remembered. l->diff_id may be "" for an
+ * uncompressed blob (its digest is the diffID). */
+int img_layer_usage(struct img_store *s, const struct img_layer *l, uint64_t *out,
+                    struct kiln_err *err);
 /* Fills a manifest's layer descriptor (fields allocated; media type
  * defaults to the uncompressed OCI layer). */
 void img_layer_descriptor(const struct img_layer *l, struct img_descriptor *d);

@@ -30,6 +30,7 @@ void img_image_free(struct img_image *img)
 	kiln_strv_free(img->repo_tags);
 	kiln_strv_free(img->repo_digests);
 	free(img->created);
+	free(img->last_tag_time);
 	free(img->damaged);
 	free(img);
 }
@@ -51,6 +52,47 @@ static struct img_image *image_alloc(const char *id, const char *manifest_digest
 	return img;
 }
 
+uint64_t img_manifest_layer_usage(struct img_store *s, const struct img_manifest *m,
+                                  const struct img_config *cfg, size_t i)
+{
+	struct img_layer l = {.size = (uint64_t)m->layers[i].size};
+	snprintf(l.digest, sizeof(l.digest), "%s", m->layers[i].digest);
+	if (cfg && i < cfg->n_diff_ids)
+		snprintf(l.diff_id, sizeof(l.diff_id), "%s", cfg->diff_ids[i]);
+	uint64_t u;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_layer_usage(s, &l, &u, &e) == 0)
+		return u;
+	kiln_debug("%s", e.msg);
+	kiln_err_release(&e);
+	return l.size;
+}
+
+void img_config_chain_ids(const struct img_config *c, struct kiln_strv *out)
+{
+	char prev[KILN_DIGEST_LEN] = "";
+	for (size_t i = 0; c && i < c->n_diff_ids; i++) {
+		char cur[KILN_DIGEST_LEN];
+		if (i == 0) {
+			snprintf(cur, sizeof(cur), "%s", c->diff_ids[0]);
+		} else {
+			_cleanup_free_ char *s = xasprintf("%s %s", prev, c->diff_ids[i]);
+			kiln_sha256_digest(s, strlen(s), cur);
+		}
+		kiln_strv_push(out, cur);
+		memcpy(prev, cur, sizeof(prev));
+	}
+}
+
+static int64_t image_usage(struct img_store *s, const struct img_manifest *m,
+                           const struct img_config *cfg)
+{
+	int64_t size = 0;
+	for (size_t i = 0; i < m->n_layers; i++)
+		size += (int64_t)img_manifest_layer_usage(s, m, cfg, i);
+	return size;
+}
+
 /* An image from an index entry and its manifest m (taken); a config that
  * cannot be read makes it damaged. */
 static struct img_image *image_new(struct img_store *s, const struct img_descriptor *entry,
@@ -70,15 +112,13 @@ static struct img_image *image_new(struct img_store *s, const struct img_descrip
 	}
 	img->config = cfg;
 	img->created = cfg->created ? xstrdup(cfg->created) : NULL;
-	img->size = m->config.size;
-	for (size_t i = 0; i < m->n_layers; i++)
-		img->size += m->layers[i].size;
+	img->size = image_usage(s, m, cfg);
 	return img;
 }
 
 /* The registry-returned digests recorded on an entry (repo_digest.c; the
- * listing sorts repo_digests and drops duplicates); false when it has none. */
-static bool add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
+ * listing sorts repo_digests and drops duplicates). */
+static void add_registry_digests(struct img_image *img, const struct img_descriptor *entry)
 {
 	const char *list = img_map_get(&entry->annotations, IMG_ANNOT_REPO_DIGESTS);
 	for (const char *p = list; p && *p;) {
@@ -87,23 +127,28 @@ static bool add_registry_digests(struct img_image *img, const struct img_descrip
 		strv_append(&img->repo_digests, &img->n_repo_digests, rd);
 		p += n + (p[n] == ',');
 	}
-	return list != NULL;
 }
 
+/* RepoDigests hold what registries returned only (docker shows [] for a
+ * built, imported or loaded image): the annotation pull and push record,
+ * and an entry named NAME@DIGEST (a pull by digest). */
 static void image_add_entry(struct img_image *img, const struct img_descriptor *entry)
 {
-	bool from_registry = add_registry_digests(img, entry);
+	add_registry_digests(img, entry);
+	const char *tagged = img_map_get(&entry->annotations, IMG_ANNOT_LAST_TAG);
+	if (tagged && (!img->last_tag_time || strcmp(tagged, img->last_tag_time) > 0)) {
+		free(img->last_tag_time);
+		img->last_tag_time = xstrdup(tagged);
+	}
 	const char *ref = img_map_get(&entry->annotations, IMG_ANNOT_REF_NAME);
 	struct img_ref r;
 	if (!ref || img_ref_parse(ref, 0, &r, NULL) < 0)
 		return;
-	_cleanup_free_ char *name = img_ref_name(&r);
 	_cleanup_free_ char *full = img_ref_string(&r);
-	_cleanup_free_ char *rd = xasprintf("%s@%s", name, entry->digest);
 	if (r.tag)
 		strv_append(&img->repo_tags, &img->n_repo_tags, full);
-	if (!from_registry) /* a registry's word beats the local manifest's digest */
-		strv_append(&img->repo_digests, &img->n_repo_digests, rd);
+	else if (r.digest)
+		strv_append(&img->repo_digests, &img->n_repo_digests, full);
 	img_ref_release(&r);
 }
 
@@ -371,6 +416,7 @@ int img_store_tag(struct img_store *s, const char *source, const char *target_re
 		struct img_descriptor d;
 		img_descriptor_copy(&d, entry);
 		img_map_del(&d.annotations, IMG_ANNOT_REF_NAME);
+		img_descriptor_stamp_tag_time(&d);
 		ret = img_publish(s, &d, refs, 1, err);
 		img_descriptor_release(&d);
 	}

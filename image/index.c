@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layer-internal.h"
@@ -275,6 +276,18 @@ static void publish_into(struct img_store *s, struct img_index *x, const struct 
 		img_index_add(x, d);
 }
 
+void img_descriptor_stamp_tag_time(struct img_descriptor *d)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[32];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	_cleanup_free_ char *t = xasprintf("%s.%09ldZ", buf, ts.tv_nsec); /* sorts as text */
+	img_map_set(&d->annotations, IMG_ANNOT_LAST_TAG, t);
+}
+
 /* Publishes manifest descriptor d under the normalized refs (under the lock). */
 int img_publish(struct img_store *s, const struct img_descriptor *d, char *const *refs,
                 size_t n_refs, struct kiln_err *err)
@@ -376,6 +389,8 @@ int img_image_commit(struct img_store *s, const struct img_config *cfg,
 		d.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
 		d.digest = xmalloc(KILN_DIGEST_LEN);
 		d.size = (int64_t)mlen;
+		if (n_refs) /* docker's import, build, commit tag through TagImage */
+			img_descriptor_stamp_tag_time(&d);
 		ret = img_store_put_blob(s, mjson, mlen, d.digest, err);
 	}
 	if (ret == 0)

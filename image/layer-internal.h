@@ -24,6 +24,11 @@ struct layer_sink {
 	struct kiln_sha256 diff;
 	enum img_compression comp;
 	struct kiln_err err; /* error raised inside a libarchive callback */
+	struct img_store *s;
+	/* the layer's usage (layer_usage.c), when the writer counted it
+	 * (counted): remembered at commit */
+	bool counted;
+	uint64_t usage;
 };
 int layer_sink_open(struct layer_sink *k, struct img_store *s, enum img_compression comp,
                     struct kiln_err *err);
@@ -59,6 +64,7 @@ struct layer_source {
 	struct kiln_sha256 blob;
 	struct kiln_sha256 diff;
 	uint64_t blob_size, diff_size;
+	uint64_t usage;               /* of the entries layer_scan read (layer_usage.c) */
 	uint64_t max_size, max_ratio; /* layer_limits() at open; 0: none */
 	struct kiln_err err;          /* error raised inside the read callback */
 	char *rbuf;
@@ -124,6 +130,14 @@ int layer_entry_check(struct archive_entry *e, char **rel, char **link, struct k
  * earlier in the layer: what unpacking would refuse, refused while the
  * layer is hashed (the caller drains the rest with layer_source_finish). */
 int layer_scan(struct layer_source *src, struct kiln_err *err);
+
+/* layer_usage.c: the bytes an entry adds to its layer's size as docker
+ * counts it (regular files once, symlink targets), remembered per diffID in
+ * ROOT/layers/ (best effort: a cache), and gc's sweep of that directory
+ * (live_sorted: the live diffIDs' hex, sorted). */
+uint64_t layer_entry_usage(struct archive_entry *e);
+void layer_usage_record(struct img_store *s, const char *diff_id, uint64_t usage);
+void layer_usage_sweep(struct img_store *s, const struct kiln_strv *live_sorted);
 
 /* Private extraction flags (beside enum img_extract_flags). */
 enum {

@@ -149,6 +149,7 @@ int layer_scan(struct layer_source *src, struct kiln_err *err)
 			break;
 		}
 		seen = true;
+		src->usage += layer_entry_usage(e);
 		r = scan_entry(&files, e, err);
 		if (r == 0 && archive_read_data_skip(a) != ARCHIVE_OK) {
 			if (src->err.msg)

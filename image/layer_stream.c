@@ -99,6 +99,7 @@ int layer_sink_open(struct layer_sink *k, struct img_store *s, enum img_compress
 {
 	memset(k, 0, sizeof(*k));
 	k->comp = comp;
+	k->s = s;
 	k->w = img_blob_writer_new(s, err);
 	if (!k->w)
 		return -1;
@@ -178,6 +179,8 @@ int layer_sink_commit(struct layer_sink *k, const char *expected_diff, struct im
 		return k->z ? -1 : kiln_err_wrap(err, "layer diffID");
 	memcpy(out->diff_id, k->z ? diff : out->digest, KILN_DIGEST_LEN);
 	out->media_type = xstrdup(img_compression_media_type(k->comp));
+	if (k->counted)
+		layer_usage_record(k->s, out->diff_id, k->usage);
 	return 0;
 }
 

@@ -239,6 +239,7 @@ static int add_entry(struct walk *w, const char *full, const char *rel, const st
 		return -1;
 	if (archive_write_header(w->a, e) != ARCHIVE_OK)
 		return archive_fail(w, err, rel);
+	w->sink.usage += layer_entry_usage(e);
 	if (data && copy_data(w, full, rel, st, err) < 0)
 		return -1;
 	return 0;
@@ -342,6 +343,7 @@ int img_layer_create(struct img_store *s, const char *dir, const struct img_laye
 	}
 	if (layer_sink_open(&w.sink, s, opts->compression, err) < 0)
 		return kiln_err_wrap(err, "creating layer from `%s`", dir);
+	w.sink.counted = true;
 	w.e = archive_entry_new();
 	w.buf = xmalloc(DATA_BUF);
 	int r = tar_writer_open(&w, err);
@@ -426,11 +428,12 @@ int img_layer_from_fd(struct img_store *s, int fd, enum img_compression to, stru
 	/* the tar is checked entry by entry as it streams into the sink */
 	src.tee = sink_tee;
 	src.tee_ud = &k;
+	/* an empty stream (`import /dev/null`) is an empty layer, as docker's */
 	int r = layer_scan(&src, err);
-	if (r == 0 && src.diff_size == 0)
-		r = kiln_err_set(err, KILN_E_INVALID, "empty layer stream");
 	if (r == 0)
 		r = layer_source_finish(&src, NULL, NULL, NULL, err);
+	k.counted = true;
+	k.usage = src.usage;
 	if (r == 0)
 		r = layer_sink_commit(&k, NULL, out, err);
 	layer_sink_release(&k);

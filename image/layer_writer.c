@@ -147,6 +147,7 @@ int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
 		free(w);
 		return kiln_err_wrap(err, "creating layer");
 	}
+	w->sink.counted = true;
 	w->e = archive_entry_new();
 	w->buf = xmalloc(DATA_BUF);
 	pthread_mutex_init(&w->p.mu, NULL);
@@ -234,6 +235,7 @@ int img_layer_writer_add(struct img_layer_writer *w, const struct img_layer_entr
 		return -1;
 	if (archive_write_header(w->a, ae) != ARCHIVE_OK)
 		return writer_fail(w, e->path, err);
+	w->sink.usage += layer_entry_usage(ae);
 	if (data && data_fd < 0)
 		return kiln_err_set(err, KILN_E_INVALID, "no data for `%s`", e->path);
 	if (data && copy_data(w, e, data_fd, err) < 0)

@@ -60,6 +60,8 @@ img_cache_index_pick(struct img_store *s, const char *digest,
 void img_cache_free(struct img_store *s);
 
 /* index.c */
+/* Sets IMG_ANNOT_LAST_TAG on d to now. */
+void img_descriptor_stamp_tag_time(struct img_descriptor *d);
 int img_index_lock(struct img_store *s, struct kiln_err *err); /* returns the fd */
 int img_index_read(struct img_store *s, struct img_index **out, struct kiln_err *err);
 int img_index_write(struct img_store *s, const struct img_index *x, struct kiln_err *err);

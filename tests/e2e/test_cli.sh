@@ -12,7 +12,9 @@ expect_contains "help shows usage" "$OUT" "Usage:  kiln version"
 run_ok "kiln version --help" kiln version --help
 run_fail "unknown command exits 1" 1 kiln frobnicate
 expect_contains "unknown command is named" "$OUT" "'frobnicate' is not a kiln command"
-expect_contains "unknown command points at --help" "$OUT" "See 'kiln --help'."
+# docker's words: "docker: 'x' is not a docker command.\nSee 'docker --help'"
+expect_eq "unknown command points at --help" "$OUT" "kiln: 'frobnicate' is not a kiln command.
+See 'kiln --help'"
 run_fail "unknown flag exits 125" 125 kiln version --frob
 expect_contains "unknown flag is named" "$OUT" "unknown flag: --frob"
 expect_contains "unknown flag points at --help" "$OUT" "See 'kiln version --help'."

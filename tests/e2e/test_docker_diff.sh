@@ -16,10 +16,14 @@
 #                             not keep stable).
 #                             X in COMMAND is the program (kiln --root ... or
 #                             docker); $BB is the busybox rootfs tar, $BASE
-#                             the base image archive; cwd is a private dir.
+#                             the base image archive, $DIFF this directory;
+#                             cwd is a private dir.
 #   @reset                    both stores back to the base images
 #   @ COMMAND                 run on both sides, not compared
 . "$(dirname "$0")/lib.sh"
+# a zone with a half-hour offset (and an LMT one for year 1): docker's CLI,
+# its daemon and kiln print local times the same way
+[ -e /usr/share/zoneinfo/Asia/Kolkata ] && export TZ=Asia/Kolkata
 command -v python3 >/dev/null || skip_all "python3 is needed"
 BB="$T/busybox.tar"
 KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
@@ -37,7 +41,7 @@ SOURCE_DATE_EPOCH=1700000000 kiln import -m "base layer" -c 'LABEL tier=base' -c
 kiln tag busybox:latest busybox:1.36
 kiln tag busybox:latest example.com/team/bb:v1
 kiln save -o "$BASE" busybox:latest busybox:1.36 example.com/team/bb:v1
-export BB BASE
+export BB BASE DIFF
 
 xk() { "$KILN" "$@"; }
 xd() { dk "$@"; }

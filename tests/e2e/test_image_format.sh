@@ -19,7 +19,7 @@ f '{{.Config.ExposedPorts}}' 'map[]'
 f '{{.Config.Healthcheck}}' '<nil>'
 f '{{.Config.Entrypoint}}' '[]'
 f '{{.Config.Labels.nope}}' '<no value>'
-f '{{.Size}}' '581'
+f '{{.Size}}' '1' # the bytes of its files, as docker counts them
 f '{{json .Config.Labels}}' '{"fixture":"yes"}'
 f '{{index .Config.Labels "fixture"}}' 'yes'
 f '{{join .RepoTags ","}}' 'busybox:latest,busybox:old,me/tool:1'
@@ -29,14 +29,19 @@ f '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}}' 'fixture=yes'
 f '{{if .Config.Labels}}yes{{else}}no{{end}}' 'yes'
 f '{{if .Config.Entrypoint}}a{{else if eq .Os "linux"}}b{{else}}c{{end}}' 'b'
 f '{{with .Config}}{{.Cmd}}{{end}}' '[/bin/sh]'
-f '{{printf "%s|%5d|%-6s|%q" .Os .Size .Os .Architecture}}' 'linux|  581|linux |"amd64"'
+f '{{printf "%s|%5d|%-6s|%q" .Os .Size .Os .Architecture}}' 'linux|    1|linux |"amd64"'
 f '{{upper .Os}} {{lower "AB"}} {{title "hello world"}} {{truncate .Id 12}}' 'LINUX ab Hello World sha256:7d8f0'
 f '{{.Os | upper | printf "<%s>"}} {{len .RepoTags}} {{eq .Os "linux"}} {{not true}}' '<LINUX> 3 true false'
 f '{{$x := .Os}}{{range .RepoTags}}{{$x}}{{end}}' 'linuxlinuxlinux'
 f '{{split "a:b" ":"}} [{{pad "x" 1 2}}]' '[a b] [ x  ]'
 f '{{- .Os -}}   {{/* comment */}} x' 'linux x'
 f ' {{- .Os -}} ' 'linux'
-f '{{.Metadata}}' '{0001-01-01T00:00:00Z}'
+# tagged above: LastTagTime is a Go time.Time, printed as Go prints one
+run_ok "inspect -f {{.Metadata}}" kiln inspect -f '{{.Metadata}}' busybox
+[[ $OUT =~ ^\{20[0-9][0-9]-[01][0-9]-[0-3][0-9]\ [0-2][0-9]:[0-5][0-9]:[0-5][0-9](\.[0-9]+)?\ [+-][0-9]{4}\ [A-Z]+\}$ ]] &&
+	ok "{{.Metadata}} holds the last tag time" || not_ok "{{.Metadata}}: got \"$OUT\""
+expect_eq "an image never tagged has Go's zero time" "$(kiln inspect -f '{{.Metadata.LastTagTime}}' "$(kiln images -q -f dangling=true | head -1)")" "0001-01-01 00:00:00 +0000 UTC"
+
 f '{{len .Config.Entrypoint}}|{{index .Config.Volumes "x"}}|{{range .Config.OnBuild}}x{{else}}none{{end}}' '0||none'
 run_fail "unknown field" 1 kiln inspect -f '{{.Foo}}' busybox
 expect_contains "docker's missing key error" "$OUT" 'template parsing error: template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo"'

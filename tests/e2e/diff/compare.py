@@ -12,7 +12,7 @@ Normalized (each side on its own):
     first appearance, padded to their length; IDs both sides print stay;
   - times within a day of now (RFC 3339 or Go's "2006-01-02 15:04:05 -0700 MST")
     read <now>; ages under an hour ("Less than a second ago", "5 seconds ago",
-    "About a minute ago", "7 minutes ago") read <recent> ago, and then runs
+    "About a minute ago", "1 second ago", "7 minutes ago") read <recent> ago, and then runs
     of spaces in that output read two spaces (the column widths follow).
 KILN_DIFF_VERBOSE=1 in the environment shows the known differences too.
 A case's STREAMS may add s: its stdout and stderr lines are compared as
@@ -31,13 +31,13 @@ STREAMS = {"c": "code", "o": "out", "e": "err"}
 ID = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{12})(?![0-9a-f])")
 RFC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
 GOTIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4} [A-Z]+")
-AGE = re.compile(r"(?:Less than a second|About a minute|\d+ seconds|\d+ minutes) ago")
+AGE = re.compile(r"(?:Less than a second|About a minute|\d+ seconds?|\d+ minutes?) ago")
 NOW = datetime.datetime.now(datetime.timezone.utc)
 
 
 def near_now(text):
     try:
-        if "T" in text:
+        if text[10] == "T":  # RFC 3339 (a zone name may hold a T: "IST")
             t = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00")))
         else:
             d, h, z, _ = text.split(" ")
