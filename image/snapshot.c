@@ -79,15 +79,24 @@ static int tree_stats(const char *tree, uint64_t *entries, uint64_t *bytes)
 	return 0;
 }
 
+static char *tree_record(const char *tree, struct kiln_err *err)
+{
+	uint64_t entries, bytes;
+	if (tree_stats(tree, &entries, &bytes) < 0) {
+		kiln_err_set(err, errno, "read snapshot `%s`", tree);
+		return NULL;
+	}
+	return xasprintf(SNAPSHOT_RECORD(PRIu64) "\n", entries, bytes);
+}
+
 int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err)
 {
 	_cleanup_free_ char *name = done_name(hex);
 	_cleanup_free_ char *p = kiln_path_join(s->snapshots, name);
 	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
-	uint64_t entries, bytes;
-	if (tree_stats(tree, &entries, &bytes) < 0)
-		return kiln_err_set(err, errno, "read snapshot `%s`", tree);
-	_cleanup_free_ char *rec = xasprintf(SNAPSHOT_RECORD(PRIu64) "\n", entries, bytes);
+	_cleanup_free_ char *rec = tree_record(tree, err);
+	if (!rec)
+		return -1;
 	_cleanup_close_ int fd =
 	    open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
@@ -95,6 +104,24 @@ int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln
 	if (kiln_write_all(fd, rec, strlen(rec), err) < 0 || fsync(fd) < 0)
 		return kiln_err_set(err, errno, "write `%s`", p);
 	return kiln_fsync_dir(s->snapshots, err);
+}
+
+char *img_snapshot_marker_temp(struct img_store *s, const char *tree, struct kiln_err *err)
+{
+	_cleanup_free_ char *rec = tree_record(tree, err);
+	if (!rec)
+		return NULL;
+	char *tmp = NULL;
+	_cleanup_close_ int fd = kiln_tempfile_create(s->tmp, "kiln-snapmark-", &tmp, err);
+	if (fd < 0)
+		return NULL;
+	if (kiln_write_all(fd, rec, strlen(rec), err) < 0) {
+		unlink(tmp);
+		kiln_tempfile_forget(tmp);
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
 }
 
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err)

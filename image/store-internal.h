@@ -106,6 +106,11 @@ int img_snapshot_remove_at(int snapdir_fd, const char *hex, struct kiln_err *err
  * bytes (and fsyncs it and the directory): only once the tree <hex> is
  * verified and in place. */
 int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err);
+/* The marker record of tree written to a new temp file in ROOT/tmp
+ * (registered; its path returned), for a caller that flushes it with the
+ * tree in one syncfs and then renames both into place
+ * (snapshot_adopt.c). */
+char *img_snapshot_marker_temp(struct img_store *s, const char *tree, struct kiln_err *err);
 /* A complete snapshot's tree against its marker's record (an empty marker
  * of an earlier kiln records nothing): KILN_E_CORRUPT when they differ. */
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err);
