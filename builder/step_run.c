@@ -396,8 +396,7 @@ char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step)
 static void keep_snapshot(struct bld_build *b, const struct bld_step *step, const char *upper)
 {
 	struct kiln_err e = KILN_ERR_INIT;
-	bool adopted;
-	if (img_snapshot_adopt(b->s, &step->layer, upper, b->epoch, &adopted, &e) < 0)
+	if (img_snapshot_adopt(b->s, &step->layer, upper, b->epoch, &e) < 0)
 		kiln_debug("%s", e.msg);
 	kiln_err_release(&e);
 }

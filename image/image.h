@@ -485,11 +485,11 @@ int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int
  * The tree is first made the one extracting the layer would give: sockets
  * and xattrs the tar does not record go, mtimes become whole seconds
  * clamped to clamp_mtime (-1: none); then it is synced, renamed into
- * place and marked complete. Nothing may change dir meanwhile. *adopted
- * says whether dir was moved; when the snapshot already exists, it is not
- * (the caller removes dir either way it stays). */
+ * place and marked complete. Nothing may change dir meanwhile. When the
+ * snapshot exists already, or on failure, dir may stay: the caller
+ * removes it then. */
 int img_snapshot_adopt(struct img_store *s, const struct img_layer *layer, const char *dir,
-                       int64_t clamp_mtime, bool *adopted, struct kiln_err *err);
+                       int64_t clamp_mtime, struct kiln_err *err);
 /* Ensures every layer's snapshot; *dirs_out (NULL-terminated, free with
  * kiln_strv_free) lists them TOPMOST FIRST, the order of overlay's
  * lowerdir= option. */

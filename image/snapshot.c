@@ -106,7 +106,9 @@ int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln
 	return kiln_fsync_dir(s->snapshots, err);
 }
 
-char *img_snapshot_marker_temp(struct img_store *s, const char *tree, struct kiln_err *err)
+/* The marker record of tree in a new temp file of ROOT/tmp (registered;
+ * its path returned). */
+static char *marker_temp(struct img_store *s, const char *tree, struct kiln_err *err)
 {
 	_cleanup_free_ char *rec = tree_record(tree, err);
 	if (!rec)
@@ -122,6 +124,27 @@ char *img_snapshot_marker_temp(struct img_store *s, const char *tree, struct kil
 		return NULL;
 	}
 	return tmp;
+}
+
+int img_snapshot_publish(struct img_store *s, int dfd, const char *hex, const char *src,
+                         struct kiln_err *err)
+{
+	_cleanup_free_ char *tree = src ? xstrdup(src) : kiln_path_join(s->snapshots, hex);
+	_cleanup_free_ char *mark = marker_temp(s, tree, err);
+	if (!mark)
+		return -1;
+	_cleanup_free_ char *done = done_name(hex);
+	int r = 0;
+	if (syncfs(dfd) < 0)
+		r = kiln_err_set(err, errno, "sync `%s`", tree);
+	if (r == 0 && src && renameat(AT_FDCWD, src, dfd, hex) < 0)
+		r = kiln_err_set(err, errno, "rename `%s` into the snapshots", src);
+	if (r == 0 && renameat(AT_FDCWD, mark, dfd, done) < 0)
+		r = kiln_err_set(err, errno, "rename `%s` into the snapshots", mark);
+	if (r < 0)
+		unlink(mark);
+	kiln_tempfile_forget(mark);
+	return r;
 }
 
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err)
@@ -165,11 +188,11 @@ static int build(struct img_store *s, const struct img_layer *layer, const char 
 		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
 	if (img_snapshot_remove_at(dfd, hex, err) < 0) /* an incomplete tree */
 		return -1;
-	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ |
-	                 IMG_EXTRACT_SYNC_;
+	/* renamed in unsynced: until the marker, the tree counts as incomplete */
+	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_;
 	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, err) < 0)
 		return -1;
-	return img_snapshot_mark_complete(s, hex, err);
+	return img_snapshot_publish(s, dfd, hex, NULL, err);
 }
 
 int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,

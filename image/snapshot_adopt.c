@@ -113,14 +113,9 @@ static int normalize(const char *dir, int64_t clamp_mtime, struct kiln_err *err)
 	return kiln_err_set(err, errno, "walk `%s`", dir);
 }
 
-/* Under the lock: nothing to do when the snapshot is complete (*adopted
- * false); else dir replaces an incomplete tree. One syncfs flushes the tree
- * and its marker (written to a temp first), then both are renamed in, the
- * marker last. No directory fsync: a crash that loses the renames loses a
- * snapshot, which the next use unpacks from the blob; it never leaves a
- * marker beside a tree that is not all on disk. */
-static int publish(struct img_store *s, const char *hex, const char *dir, bool *adopted,
-                   struct kiln_err *err)
+/* Under the lock: nothing to do when the snapshot is complete; else dir replaces an incomplete tree
+ * (img_snapshot_publish). */
+static int publish(struct img_store *s, const char *hex, const char *dir, struct kiln_err *err)
 {
 	_cleanup_free_ char *lockp = kiln_path_join(s->root, "snapshots.lock");
 	_cleanup_close_ int lock = kiln_lock_file(lockp, true, err);
@@ -133,35 +128,18 @@ static int publish(struct img_store *s, const char *hex, const char *dir, bool *
 		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
 	if (img_snapshot_remove_at(dfd, hex, err) < 0)
 		return -1;
-	_cleanup_free_ char *mark = img_snapshot_marker_temp(s, dir, err);
-	if (!mark)
-		return -1;
-	_cleanup_free_ char *done = xasprintf("%s%s", hex, IMG_SNAPSHOT_DONE);
-	int r = 0;
-	if (syncfs(dfd) < 0)
-		r = kiln_err_set(err, errno, "sync `%s`", dir);
-	if (r == 0 && renameat(AT_FDCWD, dir, dfd, hex) < 0)
-		r = kiln_err_set(err, errno, "rename `%s` into the snapshots", dir);
-	if (r == 0)
-		*adopted = true;
-	if (r == 0 && renameat(AT_FDCWD, mark, dfd, done) < 0)
-		r = kiln_err_set(err, errno, "rename `%s` into the snapshots", mark);
-	if (r < 0)
-		unlink(mark);
-	kiln_tempfile_forget(mark);
-	return r;
+	return img_snapshot_publish(s, dfd, hex, dir, err);
 }
 
 int img_snapshot_adopt(struct img_store *s, const struct img_layer *layer, const char *dir,
-                       int64_t clamp_mtime, bool *adopted, struct kiln_err *err)
+                       int64_t clamp_mtime, struct kiln_err *err)
 {
-	*adopted = false;
 	if (!kiln_digest_valid(layer->diff_id))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid diffID `%s`", layer->diff_id);
 	const char *hex = kiln_digest_hex(layer->diff_id);
 	if (img_snapshot_complete(s, hex))
 		return 0;
-	if (normalize(dir, clamp_mtime, err) < 0 || publish(s, hex, dir, adopted, err) < 0)
+	if (normalize(dir, clamp_mtime, err) < 0 || publish(s, hex, dir, err) < 0)
 		return kiln_err_wrap(err, "keeping the snapshot of layer %s", layer->diff_id);
 	return 0;
 }
