@@ -5,7 +5,9 @@
 # w2-bigctx, w3-multistage; base image bbase:1 from make-base.sh).
 #
 #   bench/build_bench.sh [BUILD_DIR] [WORKLOAD...]   (default: build, all three)
-#   env: RUNS (default 5; w2-bigctx: W2_RUNS, default 3), BENCH_IMG_SIZE (16G)
+#   env: RUNS (default 5; w2-bigctx: W2_RUNS, default 3), BENCH_IMG_SIZE (16G),
+#        KILN_BEFORE=PATH: another kiln binary (say a build of main) timed
+#        in the same run, same cold state, as "kiln-before"
 #   needs root, hyperfine, GNU time, dockerd (scripts/deps.sh --bench)
 #
 # Cold: before every timed run hyperfine's --prepare removes the built image
@@ -30,6 +32,7 @@ workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(w1-app w2-bigctx w3-multistage)
 shared=${KILN_SHARED:-$src/../shared}
 K=$(realpath "$build/kiln")
+KB=${KILN_BEFORE:+$(realpath "$KILN_BEFORE")}
 RUNS=${RUNS:-5}
 W2_RUNS=${W2_RUNS:-3}
 DOCKER=/usr/bin/docker # the 20.10 CLI: its built-in BuildKit client (no buildx needed)
@@ -114,7 +117,7 @@ sync
 EOF
 chmod +x "$W/prep-kiln" "$W/prep-docker"
 
-kiln_cmd() { echo "env KILN_ROOT=$KROOT $K build -q -t bench-kiln:1 $M/ctx-$1"; }
+kiln_cmd() { echo "env KILN_ROOT=$KROOT ${2:-$K} build -q -t bench-kiln:1 $M/ctx-$1"; }
 bk_cmd() { echo "env DOCKER_BUILDKIT=1 $DOCKER build -q --network host -t bench-bk:1 $M/ctx-$1"; }
 classic_cmd() { echo "env DOCKER_BUILDKIT=0 $DOCKER build -q --network host -t bench-classic:1 $M/ctx-$1"; }
 
@@ -130,6 +133,12 @@ daemon_peak() {
 	echo "$sum"
 }
 
+# Peak RSS in kB of kiln's largest process over one cold build.
+kiln_peak() {
+	"$W/prep-kiln"
+	{ /usr/bin/time -f %M $(kiln_cmd "$1" "$2") >/dev/null; } 2>&1 | tail -1
+}
+
 # Every builder must build every workload before anything is timed.
 for wl in "${workloads[@]}"; do
 	for c in "$(bk_cmd "$wl")" "$(classic_cmd "$wl")"; do
@@ -143,34 +152,37 @@ for wl in "${workloads[@]}"; do
 	runs=$RUNS
 	[ "$wl" = w2-bigctx ] && runs=$W2_RUNS
 	echo "## $wl: cold builds, $runs runs each (load $(cut -d' ' -f1 /proc/loadavg))"
+	before=()
+	[ -z "$KB" ] || before=(-n kiln-before --prepare "$W/prep-kiln" "$(kiln_cmd "$wl" "$KB")")
 	hyperfine -N --runs "$runs" --export-json "$W/$wl.json" \
-		-n kiln --prepare "$W/prep-kiln" "$(kiln_cmd "$wl")" \
+		-n kiln --prepare "$W/prep-kiln" "$(kiln_cmd "$wl")" "${before[@]}" \
 		-n buildkit --prepare "$W/prep-docker" "$(bk_cmd "$wl")" \
 		-n classic --prepare "$W/prep-docker" "$(classic_cmd "$wl")"
-	"$W/prep-kiln"
-	kmem=$( { /usr/bin/time -f %M $(kiln_cmd "$wl") >/dev/null; } 2>&1 | tail -1)
+	mem="kiln=$(kiln_peak "$wl" "$K")"
+	[ -z "$KB" ] || mem="$mem kiln-before=$(kiln_peak "$wl" "$KB")"
 	"$W/prep-docker"
-	bmem=$(daemon_peak $(bk_cmd "$wl"))
+	mem="$mem buildkit=$(daemon_peak $(bk_cmd "$wl"))"
 	"$W/prep-docker"
-	cmem=$(daemon_peak $(classic_cmd "$wl"))
-	echo "$wl $W/$wl.json $kmem $bmem $cmem" >>"$summary"
+	mem="$mem classic=$(daemon_peak $(classic_cmd "$wl"))"
+	echo "$wl $W/$wl.json $mem" >>"$summary"
 done
 
 python3 - "$summary" <<'EOF'
 import json, sys
 goals = {"w1-app": 0.1, "w2-bigctx": 1.5, "w3-multistage": 0.12}
-print("\n%-14s %-9s %9s %8s %10s %11s" % ("workload", "builder", "mean s", "sd s", "vs BuildKit", "peak RSS"))
+print("\n%-14s %-11s %7s %8s %10s %11s" % ("workload", "builder", "mean s", "sd s", "vs BuildKit", "peak RSS"))
 for line in open(sys.argv[1]):
-    wl, path, *mem = line.split()
+    wl, path, *pairs = line.split()
+    mem = dict(p.split("=") for p in pairs)
     res = {r["command"]: r for r in json.load(open(path))["results"]}
     bk = res["buildkit"]["mean"]
-    for name, m in zip(("kiln", "buildkit", "classic"), mem):
+    for name, m in mem.items():
         r = res[name]
-        who = "" if name == "kiln" else " (dockerd+containerd)"
-        print("%-14s %-9s %9.3f %8.3f %10.2fx %8.1f MB%s" % (wl, name, r["mean"], r["stddev"] or 0,
+        who = " (dockerd+containerd)" if name in ("buildkit", "classic") else ""
+        print("%-14s %-11s %7.3f %8.3f %10.2fx %8.1f MB%s" % (wl, name, r["mean"], r["stddev"] or 0,
               r["mean"] / bk, int(m) / 1024, who))
     k = res["kiln"]["mean"]
     print("%-14s goal: kiln under %.2f s cold (%s), peak RSS under 100 MB (%s)" % (
         wl, goals.get(wl, 0), "met" if k < goals.get(wl, 0) else "NOT met",
-        "met" if int(mem[0]) < 100 * 1024 else "NOT met"))
+        "met" if int(mem["kiln"]) < 100 * 1024 else "NOT met"))
 EOF

@@ -113,8 +113,8 @@ static int normalize(const char *dir, int64_t clamp_mtime, struct kiln_err *err)
 	return kiln_err_set(err, errno, "walk `%s`", dir);
 }
 
-/* Under the lock: nothing to do when the snapshot is complete; else dir replaces an incomplete tree
- * (img_snapshot_publish). */
+/* Under the lock: nothing to do when the snapshot is complete; else dir
+ * replaces an incomplete tree (img_snapshot_publish). */
 static int publish(struct img_store *s, const char *hex, const char *dir, struct kiln_err *err)
 {
 	_cleanup_free_ char *lockp = kiln_path_join(s->root, "snapshots.lock");
