@@ -6,8 +6,9 @@
  *                lacks (run_mounts.c)
  *   upper dir    ROOT/tmp/run-step-XXXXXX/upper: becomes the step's layer
  *                (img_layer_create with overlay_upper: whiteouts, opaque
- *                dirs). Like BuildKit, a RUN that changes nothing still
- *                makes a layer: an empty tar.
+ *                dirs), then the layer's snapshot (img_snapshot_adopt),
+ *                so no later step unpacks it again. Like BuildKit, a RUN
+ *                that changes nothing still makes a layer: an empty tar.
  *   argv         exec form as written; shell form through the stage's
  *                SHELL (default /bin/sh -c); heredocs as BuildKit's
  *                dispatcher: a lone heredoc runs its body (a file under
@@ -388,6 +389,18 @@ char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step)
 	return kiln_buf_detach(&b, NULL);
 }
 
+/* The upper dir just tarred becomes the layer's snapshot, so the next step
+ * that needs it (a RUN on top, a lookup of a path) does not unpack the
+ * blob again. Only a shortcut: on failure the snapshot is unpacked from
+ * the blob when needed, as for any other layer. */
+static void keep_snapshot(struct bld_build *b, const struct bld_step *step, const char *upper)
+{
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_snapshot_adopt(b->s, &step->layer, upper, b->epoch, &e) < 0)
+		kiln_debug("%s", e.msg);
+	kiln_err_release(&e);
+}
+
 int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *err)
 {
 	struct bld_build *b = st->b;
@@ -406,6 +419,8 @@ int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *e
 		struct img_layer_opts lo = {IMG_COMPRESS_NONE, true, b->epoch};
 		r = img_layer_create(b->s, spec.upper_dir, &lo, &step->layer, err);
 	}
+	if (r == 0)
+		keep_snapshot(b, step, spec.upper_dir);
 	rt_spec_release(&spec);
 	run_mounts_release(&m);
 	kiln_rm_rf(dir, NULL);

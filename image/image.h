@@ -506,6 +506,17 @@ bool img_snapshot_exists(struct img_store *s, const char *diff_id);
  * read to its end, even after a failure, so its writer never blocks. */
 int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int fd,
                          struct kiln_err *err);
+/* Publishes dir, an overlay upper dir that img_layer_create (overlay_upper,
+ * clamp_mtime as given here) has just made into `layer`, as that layer's
+ * snapshot instead of unpacking the blob again later (snapshot_adopt.c).
+ * The tree is first made the one extracting the layer would give: sockets
+ * and xattrs the tar does not record go, mtimes become whole seconds
+ * clamped to clamp_mtime (-1: none); then it is synced, renamed into
+ * place and marked complete. Nothing may change dir meanwhile. When the
+ * snapshot exists already, or on failure, dir may stay: the caller
+ * removes it then. */
+int img_snapshot_adopt(struct img_store *s, const struct img_layer *layer, const char *dir,
+                       int64_t clamp_mtime, struct kiln_err *err);
 /* Ensures every layer's snapshot; *dirs_out (NULL-terminated, free with
  * kiln_strv_free) lists them TOPMOST FIRST, the order of overlay's
  * lowerdir= option. */

@@ -46,6 +46,9 @@ la_ssize_t layer_tar_out(struct archive *a, void *opaque, const void *p, size_t 
  * security.capability) of host path full to e, sorted by name. */
 struct archive_entry;
 int layer_entry_xattrs(struct archive_entry *e, const char *full, struct kiln_err *err);
+/* The xattrs a layer tar records (and extraction applies): user.*,
+ * trusted.* but trusted.overlay.*, security.capability. */
+bool layer_xattr_wanted(const char *name);
 
 /* Where a source's raw (possibly compressed) bytes come from: returns the
  * bytes available (*buf points at them, valid until the next call), 0 at

@@ -59,7 +59,7 @@ static int archive_fail(struct walk *w, struct kiln_err *err, const char *path)
 	                    m ? m : "write error");
 }
 
-static bool xattr_wanted(const char *name)
+bool layer_xattr_wanted(const char *name)
 {
 	if (!strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13))
 		return false;
@@ -83,7 +83,7 @@ int layer_entry_xattrs(struct archive_entry *e, const char *full, struct kiln_er
 	}
 	struct kiln_strv names = KILN_STRV_INIT;
 	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
-		if (xattr_wanted(list + i))
+		if (layer_xattr_wanted(list + i))
 			kiln_strv_push(&names, list + i);
 	if (names.n)
 		qsort(names.v, names.n, sizeof(char *), cmp_str);

@@ -79,15 +79,24 @@ static int tree_stats(const char *tree, uint64_t *entries, uint64_t *bytes)
 	return 0;
 }
 
+static char *tree_record(const char *tree, struct kiln_err *err)
+{
+	uint64_t entries, bytes;
+	if (tree_stats(tree, &entries, &bytes) < 0) {
+		kiln_err_set(err, errno, "read snapshot `%s`", tree);
+		return NULL;
+	}
+	return xasprintf(SNAPSHOT_RECORD(PRIu64) "\n", entries, bytes);
+}
+
 int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err)
 {
 	_cleanup_free_ char *name = done_name(hex);
 	_cleanup_free_ char *p = kiln_path_join(s->snapshots, name);
 	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
-	uint64_t entries, bytes;
-	if (tree_stats(tree, &entries, &bytes) < 0)
-		return kiln_err_set(err, errno, "read snapshot `%s`", tree);
-	_cleanup_free_ char *rec = xasprintf(SNAPSHOT_RECORD(PRIu64) "\n", entries, bytes);
+	_cleanup_free_ char *rec = tree_record(tree, err);
+	if (!rec)
+		return -1;
 	_cleanup_close_ int fd =
 	    open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
@@ -95,6 +104,47 @@ int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln
 	if (kiln_write_all(fd, rec, strlen(rec), err) < 0 || fsync(fd) < 0)
 		return kiln_err_set(err, errno, "write `%s`", p);
 	return kiln_fsync_dir(s->snapshots, err);
+}
+
+/* The marker record of tree in a new temp file of ROOT/tmp (registered;
+ * its path returned). */
+static char *marker_temp(struct img_store *s, const char *tree, struct kiln_err *err)
+{
+	_cleanup_free_ char *rec = tree_record(tree, err);
+	if (!rec)
+		return NULL;
+	char *tmp = NULL;
+	_cleanup_close_ int fd = kiln_tempfile_create(s->tmp, "kiln-snapmark-", &tmp, err);
+	if (fd < 0)
+		return NULL;
+	if (kiln_write_all(fd, rec, strlen(rec), err) < 0) {
+		unlink(tmp);
+		kiln_tempfile_forget(tmp);
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
+int img_snapshot_publish(struct img_store *s, int dfd, const char *hex, const char *src,
+                         struct kiln_err *err)
+{
+	_cleanup_free_ char *tree = src ? xstrdup(src) : kiln_path_join(s->snapshots, hex);
+	_cleanup_free_ char *mark = marker_temp(s, tree, err);
+	if (!mark)
+		return -1;
+	_cleanup_free_ char *done = done_name(hex);
+	int r = 0;
+	if (syncfs(dfd) < 0)
+		r = kiln_err_set(err, errno, "sync `%s`", tree);
+	if (r == 0 && src && renameat(AT_FDCWD, src, dfd, hex) < 0)
+		r = kiln_err_set(err, errno, "rename `%s` into the snapshots", src);
+	if (r == 0 && renameat(AT_FDCWD, mark, dfd, done) < 0)
+		r = kiln_err_set(err, errno, "rename `%s` into the snapshots", mark);
+	if (r < 0)
+		unlink(mark);
+	kiln_tempfile_forget(mark);
+	return r;
 }
 
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err)
@@ -138,11 +188,11 @@ static int build(struct img_store *s, const struct img_layer *layer, const char 
 		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
 	if (img_snapshot_remove_at(dfd, hex, err) < 0) /* an incomplete tree */
 		return -1;
-	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ |
-	                 IMG_EXTRACT_SYNC_;
+	/* renamed in unsynced: until the marker, the tree counts as incomplete */
+	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_;
 	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, err) < 0)
 		return -1;
-	return img_snapshot_mark_complete(s, hex, err);
+	return img_snapshot_publish(s, dfd, hex, NULL, err);
 }
 
 int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,

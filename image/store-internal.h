@@ -108,6 +108,15 @@ int img_snapshot_remove_at(int snapdir_fd, const char *hex, struct kiln_err *err
  * bytes (and fsyncs it and the directory): only once the tree <hex> is
  * verified and in place. */
 int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err);
+/* Marks the snapshot hex complete with one syncfs (dfd: ROOT/snapshots,
+ * under ROOT/snapshots.lock): the marker is written to a temp in ROOT/tmp,
+ * the filesystem synced, then src (a finished tree elsewhere on it, or
+ * NULL when the tree is in place) and the marker are renamed in, in that
+ * order. No directory fsync: a crash may lose the renames, and so the
+ * snapshot (made again when needed), never leave a marker beside a tree
+ * that was not flushed. */
+int img_snapshot_publish(struct img_store *s, int dfd, const char *hex, const char *src,
+                         struct kiln_err *err);
 /* A complete snapshot's tree against its marker's record (an empty marker
  * of an earlier kiln records nothing): KILN_E_CORRUPT when they differ. */
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err);

@@ -255,7 +255,14 @@ struct img_blob_writer {
 	char *tmp;
 	struct kiln_sha256 hash;
 	uint64_t size;
+	uint64_t flushing; /* bytes handed to writeback so far */
 };
+
+/* Writeback starts behind the writer every BLOB_WRITEBACK bytes, so the
+ * fsync before the blob is published waits for the tail only, not for the
+ * whole blob (a 400 MB layer's bytes go to disk while it is being tarred
+ * and hashed). Only a hint: errors surface at that fsync. */
+#define BLOB_WRITEBACK (8u << 20)
 
 struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err *err)
 {
@@ -279,6 +286,11 @@ int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, st
 		return kiln_err_wrap(err, "writing blob to `%s`", w->tmp);
 	kiln_sha256_update(&w->hash, p, n);
 	w->size += n;
+	if (w->size - w->flushing >= BLOB_WRITEBACK) {
+		sync_file_range(w->fd, (off_t)w->flushing, (off_t)(w->size - w->flushing),
+		                SYNC_FILE_RANGE_WRITE);
+		w->flushing = w->size;
+	}
 	return 0;
 }
 

@@ -200,10 +200,15 @@ void rt_net_release(struct rt_launch *l)
 	if (l->net_pid > 0) {
 		if (!piped) /* pasta: no exit pipe */
 			kill(l->net_pid, SIGKILL);
+		/* about 2 s in all; short naps first: slirp4netns exits within
+		 * a millisecond or two of its exit pipe closing */
 		int i = 0;
-		while (waitpid(l->net_pid, NULL, WNOHANG) == 0 && i++ < 200)
-			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-		if (i > 200) {
+		long nap = 250 * 1000;
+		while (waitpid(l->net_pid, NULL, WNOHANG) == 0 && i++ < 210) {
+			nanosleep(&(struct timespec){0, nap}, NULL);
+			nap = nap < 10 * 1000 * 1000 ? nap * 2 : nap;
+		}
+		if (i > 210) {
 			kill(l->net_pid, SIGKILL);
 			waitpid(l->net_pid, NULL, 0);
 		}

@@ -9,7 +9,7 @@ pkgs=(build-essential cmake pkg-config
       slirp4netns passt # the runtime's default network (pasta is in passt)
       python3-jsonschema docker.io # e2e peers: OCI schema checks; a private dockerd (never started as a service by kiln's tests)
       docker-registry openssl) # registry tests: the CNCF distribution registry on 127.0.0.1, test CAs
-[ "${1:-}" = --bench ] && pkgs+=(hyperfine clang crun) # crun: bench/run_bench.sh's peer
+[ "${1:-}" = --bench ] && pkgs+=(hyperfine clang crun time) # crun: bench/run_bench.sh's peer; time: GNU time (peak RSS)
 [ "${1:-}" = --fuzz ] && pkgs+=(clang)
 missing=()
 for p in "${pkgs[@]}"; do
