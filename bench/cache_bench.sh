@@ -45,9 +45,12 @@ expect_contains() { printf '%s' "$2" | grep -qF -- "$3" || echo "# warning: $1" 
 
 truncate -s "${LOOP_SIZE:-8G}" "$B/img"
 mkfs.ext4 -q -F "$B/img"
-mount -o loop "$B/img" "$T"
-at_exit "umount '$T'; rm -f '$B/img'; rmdir '$T' '$B' 2>/dev/null"
-tune2fs -l "$(findmnt -n -o SOURCE "$T")" | grep -q has_journal || echo "# warning: no journal on $T" >&2
+# direct I/O: the loop device writes to its backing file without a second page cache
+dev=$(losetup -f --show --direct-io=on "$B/img")
+at_exit "losetup -d '$dev'; rm -f '$B/img'; rmdir '$T' '$B' 2>/dev/null"
+mount "$dev" "$T"
+at_exit "umount '$T'"
+tune2fs -l "$dev" | grep -q has_journal || echo "# warning: no journal on $T" >&2
 
 export KILN_ROOT="$T/kiln"
 bash "$shared/bench/make-base.sh" "$T/bbase.tar" >/dev/null
@@ -83,25 +86,25 @@ for wl in "${wls[@]}"; do
 	sync
 	echo "== $wl ($(find "$ctx" -type f | wc -l) files, $(du -sh "$ctx" | cut -f1)); change file $(change_file "$wl"); load $(cut -d' ' -f1 /proc/loadavg)"
 	# first builds (not timed), so every tool starts from a full cache
-	"$K" build -q -t "bench-$wl" "$ctx" >/dev/null
+	"$K" build -q --network none -t "bench-$wl" "$ctx" >/dev/null
 	if [ $docker_on = 1 ]; then
-		DOCKER_BUILDKIT=1 dk build -q -t "bk-$wl" "$ctx" >/dev/null
-		DOCKER_BUILDKIT=0 dk build -q -t "cl-$wl" "$ctx" >/dev/null
+		DOCKER_BUILDKIT=1 dk build -q --network none -t "bk-$wl" "$ctx" >/dev/null
+		DOCKER_BUILDKIT=0 dk build -q --network none -t "cl-$wl" "$ctx" >/dev/null
 	fi
 	read -r floor fsd < <(hf floor "" "find $ctx -printf '%s %T@\n'")
-	read -r kn ksd < <(hf kiln "" "$K build -q -t bench-$wl $ctx")
-	krss=$(rss_kb "$K" build -q -t "bench-$wl" "$ctx")
-	read -r kc kcsd < <(hf kiln "$edit" "$K build -q -t bench-$wl $ctx")
+	read -r kn ksd < <(hf kiln "" "$K build -q --network none -t bench-$wl $ctx")
+	krss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
+	read -r kc kcsd < <(hf kiln "$edit" "$K build -q --network none -t bench-$wl $ctx")
 	sh -c "echo edit $$ >>$cf"
-	kcrss=$(rss_kb "$K" build -q -t "bench-$wl" "$ctx")
+	kcrss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
 	row "stat floor (find -printf)" "$floor" "$fsd"
 	row "kiln no-op" "$kn" "$ksd"
 	row "kiln one file changed" "$kc" "$kcsd"
 	echo "  kiln peak RSS: no-op $((krss / 1024)) MB, one file changed $((kcrss / 1024)) MB"
 	echo "  kiln no-op / stat floor: $(ratio "$kn" "$floor")"
 	if [ $docker_on = 1 ]; then
-		bkb="env DOCKER_HOST=$DOCKER_HOST DOCKER_CONFIG=$DOCKER_CONFIG DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t bk-$wl $ctx"
-		clb="env DOCKER_HOST=$DOCKER_HOST DOCKER_CONFIG=$DOCKER_CONFIG DOCKER_BUILDKIT=0 /usr/bin/docker build -q -t cl-$wl $ctx"
+		bkb="env DOCKER_HOST=$DOCKER_HOST DOCKER_CONFIG=$DOCKER_CONFIG DOCKER_BUILDKIT=1 /usr/bin/docker build -q --network none -t bk-$wl $ctx"
+		clb="env DOCKER_HOST=$DOCKER_HOST DOCKER_CONFIG=$DOCKER_CONFIG DOCKER_BUILDKIT=0 /usr/bin/docker build -q --network none -t cl-$wl $ctx"
 		read -r bn bsd < <(hf bk "" "$bkb")
 		read -r bc bcsd < <(hf bk "$edit" "$bkb")
 		read -r cn csd < <(hf cl "" "$clb")

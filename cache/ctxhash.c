@@ -531,7 +531,7 @@ static int store_listing(struct cache_ctx *c, const struct walk *w, const char *
 	}
 	int r = kiln_mkdir_p(c->inputs_dir, 0700, err);
 	if (r == 0)
-		r = kiln_write_file_atomic(file, b.data ? b.data : "", b.len, 0600, err);
+		r = kiln_write_file_replace(file, b.data ? b.data : "", b.len, 0600, err);
 	kiln_buf_release(&b);
 	return r;
 }
@@ -544,9 +544,7 @@ static void use_statcache(struct cache_ctx *c, struct walk *w, size_t **todo, si
 		struct node *n = &w->v[i];
 		if (!S_ISREG(n->st.st_mode))
 			continue;
-		const struct sc_entry *e = sc_lookup(&c->sc, n->rel, &n->st);
-		if (e) {
-			memcpy(n->hash, e->hash, 16);
+		if (sc_lookup(&c->sc, n->rel, &n->st, n->hash)) {
 			c->stats.stat_hits++;
 			continue;
 		}

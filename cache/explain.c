@@ -163,8 +163,8 @@ int cache_build_store(struct img_store *s, const struct cache_build *b, struct k
 	_cleanup_free_ char *last =
 	    xasprintf("%s/%s/last-%s", img_store_root(s), CACHE_HISTORY, b->target_key);
 	if (kiln_mkdir_p(dir, 0700, err) < 0 ||
-	    kiln_write_file_atomic(file, data, len, 0600, err) < 0 ||
-	    kiln_write_file_atomic(last, b->id, strlen(b->id), 0600, err) < 0)
+	    kiln_write_file_replace(file, data, len, 0600, err) < 0 ||
+	    kiln_write_file_replace(last, b->id, strlen(b->id), 0600, err) < 0)
 		return kiln_err_wrap(err, "storing build record");
 	/* the oldest records beyond CACHE_HISTORY_KEEP go */
 	struct kiln_strv ids = KILN_STRV_INIT;

@@ -346,9 +346,45 @@ void img_blob_writer_free(struct img_blob_writer *w)
 	free(w);
 }
 
+/* A stored blob of digest d holds exactly the n bytes at p (read back and
+ * compared: a damaged copy differs and is then rewritten). */
+static bool blob_holds(struct img_store *s, const char *d, const void *p, size_t n)
+{
+	struct kiln_err e = KILN_ERR_INIT;
+	_cleanup_close_ int fd = img_store_open_blob(s, d, &e);
+	kiln_err_release(&e);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != n)
+		return false;
+	_cleanup_free_ char *buf = xmalloc(n + 1);
+	size_t got = 0;
+	while (got <= n) {
+		ssize_t r = read(fd, buf + got, n + 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got == n && !memcmp(buf, p, n);
+}
+
+/* An in-memory blob (config, manifest: small) already stored intact is not
+ * written again: a rebuild that makes the same image costs no fsync. */
 int img_store_put_blob(struct img_store *s, const void *p, size_t n, char digest[KILN_DIGEST_LEN],
                        struct kiln_err *err)
 {
+	if (n <= IMG_MAX_JSON) {
+		struct kiln_sha256 h;
+		char d[KILN_DIGEST_LEN];
+		kiln_sha256_init(&h);
+		kiln_sha256_update(&h, p, n);
+		kiln_sha256_final(&h, d);
+		if (blob_holds(s, d, p, n)) {
+			memcpy(digest, d, KILN_DIGEST_LEN);
+			return 0;
+		}
+	}
 	struct img_blob_writer *w = img_blob_writer_new(s, err);
 	if (!w)
 		return -1;
