@@ -12,7 +12,7 @@
 #
 #   bench/cache_bench.sh [BUILD_DIR] [WORKLOAD...]  (defaults: ./build, w1-app w2-bigctx w3-multistage)
 #   env: RUNS=10 (hyperfine runs per figure), BENCH_DIR (default: a new dir
-#        under /tmp; the loop image and mount live there), LOOP_SIZE=8G,
+#        under /tmp; the loop image and mount live there), LOOP_SIZE=24G,
 #        NO_DOCKER=1 (kiln and the floor only)
 # Needs root (loop mount, dockerd), hyperfine, python3, GNU time.
 set -euo pipefail
@@ -43,7 +43,7 @@ ok() { echo "# $*"; }
 skip_all() { echo "cache_bench: $*" >&2; exit 1; }
 expect_contains() { printf '%s' "$2" | grep -qF -- "$3" || echo "# warning: $1" >&2; }
 
-truncate -s "${LOOP_SIZE:-8G}" "$B/img"
+truncate -s "${LOOP_SIZE:-24G}" "$B/img"
 mkfs.ext4 -q -F "$B/img"
 # direct I/O: the loop device writes to its backing file without a second page cache
 dev=$(losetup -f --show --direct-io=on "$B/img")
@@ -97,6 +97,7 @@ for wl in "${wls[@]}"; do
 	read -r kc kcsd < <(hf kiln "$edit" "$K build -q --network none -t bench-$wl $ctx")
 	sh -c "echo edit $$ >>$cf"
 	kcrss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
+	"$K" rmi -f "bench-$wl" >/dev/null && "$K" builder prune -a -f >/dev/null # space for the peers
 	row "stat floor (find -printf)" "$floor" "$fsd"
 	row "kiln no-op" "$kn" "$ksd"
 	row "kiln one file changed" "$kc" "$kcsd"
@@ -109,6 +110,7 @@ for wl in "${wls[@]}"; do
 		read -r bc bcsd < <(hf bk "$edit" "$bkb")
 		read -r cn csd < <(hf cl "" "$clb")
 		read -r cc ccsd < <(hf cl "$edit" "$clb")
+		dk rmi -f "bk-$wl" "cl-$wl" >/dev/null && dk builder prune -af >/dev/null
 		row "BuildKit no-op" "$bn" "$bsd"
 		row "BuildKit one file changed" "$bc" "$bcsd"
 		row "classic no-op" "$cn" "$csd"

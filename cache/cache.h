@@ -173,6 +173,19 @@ int cache_build_list(struct img_store *s, struct kiln_strv *ids, struct kiln_err
  * step that missed (NULL if none). Allocated one-line reason. */
 char *cache_explain(struct img_store *s, const struct cache_build *prev,
                     const struct cache_step_info *now, const char *missed_parent);
+/* The same with more context (additive; cache_explain is this with
+ * missed_parent only). stage_why, when set, says why the stage that a
+ * "stage:KEY" input names (COPY --from, RUN --mount from=) has the new key:
+ * an allocated phrase such as "source stage `build` changed: #4 ... missed
+ * (files changed: ...)", or NULL when it cannot tell. */
+typedef char *(*cache_stage_why_fn)(void *ud, const char *new_key);
+struct cache_explain_opts {
+	const char *missed_parent;
+	cache_stage_why_fn stage_why;
+	void *ud;
+};
+char *cache_explain_with(struct img_store *s, const struct cache_build *prev,
+                         const struct cache_step_info *now, const struct cache_explain_opts *o);
 /* Files behind two input hashes: "a.txt (content), +new (added), -old
  * (removed), run.sh (mode 644 -> 755) and 3 more (6 files)". */
 char *cache_explain_inputs(struct img_store *s, const char *old_hash, const char *new_hash);

@@ -467,8 +467,33 @@ static char *diff_field(const struct cache_fields *a, const struct cache_fields 
 	return r;
 }
 
+static bool prefixed(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+/* Why input value x became y: a stage's key, an image, a path that is
+ * missing, or the files behind a content hash. */
+static char *diff_input(struct img_store *s, const char *x, const char *y,
+                        const struct cache_explain_opts *o)
+{
+	if (prefixed(x, "stage:") && prefixed(y, "stage:")) {
+		char *r = o && o->stage_why ? o->stage_why(o->ud, y + 6) : NULL;
+		return r ? r : xstrdup("the source stage's result changed");
+	}
+	if (prefixed(x, "image:") && prefixed(y, "image:"))
+		return xasprintf("source image changed: %s -> %s", x + 6, y + 6);
+	if (prefixed(y, "missing:"))
+		return xasprintf("source `%s` is missing now", y + 8);
+	if (prefixed(x, "missing:"))
+		return xasprintf("source `%s` was missing before", x + 8);
+	if (strchr(x, ':') || strchr(y, ':'))
+		return xasprintf("source changed: %s -> %s", x, y);
+	return cache_explain_inputs(s, x, y);
+}
+
 static char *diff_inputs(struct img_store *s, const struct cache_fields *a,
-                         const struct cache_fields *b)
+                         const struct cache_fields *b, const struct cache_explain_opts *o)
 {
 	struct kiln_strv x = KILN_STRV_INIT, y = KILN_STRV_INIT;
 	values(a, "input", &x);
@@ -476,7 +501,7 @@ static char *diff_inputs(struct img_store *s, const struct cache_fields *a,
 	char *r = NULL;
 	for (size_t i = 0; i < x.n && i < y.n && !r; i++)
 		if (strcmp(x.v[i], y.v[i]))
-			r = cache_explain_inputs(s, x.v[i], y.v[i]);
+			r = diff_input(s, x.v[i], y.v[i], o);
 	if (!r && x.n != y.n)
 		r = xstrdup("the set of copied sources changed");
 	kiln_strv_release(&x);
@@ -496,6 +521,14 @@ static const struct cache_step_info *same_step(const struct cache_build *prev,
 char *cache_explain(struct img_store *s, const struct cache_build *prev,
                     const struct cache_step_info *now, const char *missed_parent)
 {
+	const struct cache_explain_opts o = {.missed_parent = missed_parent};
+	return cache_explain_with(s, prev, now, &o);
+}
+
+char *cache_explain_with(struct img_store *s, const struct cache_build *prev,
+                         const struct cache_step_info *now, const struct cache_explain_opts *o)
+{
+	const char *missed_parent = o->missed_parent;
 	const struct cache_step_info *old = same_step(prev, now);
 	if (!old)
 		return !prev ? xstrdup("no previous build of this target")
@@ -521,7 +554,7 @@ char *cache_explain(struct img_store *s, const struct cache_build *prev,
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(plain) && !r; i++)
 		r = diff_field(a, b, plain[i][0], plain[i][1]);
 	if (!r)
-		r = diff_inputs(s, a, b);
+		r = diff_inputs(s, a, b, o);
 	if (!r && strcmp(nz(cache_fields_get(a, "parent")), nz(cache_fields_get(b, "parent"))))
 		r = missed_parent ? xasprintf("parent step missed: %s", missed_parent)
 		                  : xstrdup("the parent step's result changed");

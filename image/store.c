@@ -255,6 +255,7 @@ struct img_blob_writer {
 	char *tmp;
 	struct kiln_sha256 hash;
 	uint64_t size;
+	bool holes; /* zeros skipped with lseek: the size is set at commit */
 };
 
 struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err *err)
@@ -273,10 +274,24 @@ struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err
 	return w;
 }
 
+#define HOLE_MIN (64u << 10)
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	return n && !p[0] && !memcmp(p, p + 1, n - 1);
+}
+
+/* A long run of zeros (a sparse file in a layer) becomes a hole in the
+ * blob file: nothing to write, nothing to flush; reads give the zeros. */
 int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, struct kiln_err *err)
 {
-	if (kiln_write_all(w->fd, p, n, err) < 0)
+	if (n >= HOLE_MIN && all_zero(p, n)) {
+		if (lseek(w->fd, (off_t)n, SEEK_CUR) < 0)
+			return kiln_err_set(err, errno, "writing blob to `%s`", w->tmp);
+		w->holes = true;
+	} else if (kiln_write_all(w->fd, p, n, err) < 0) {
 		return kiln_err_wrap(err, "writing blob to `%s`", w->tmp);
+	}
 	kiln_sha256_update(&w->hash, p, n);
 	w->size += n;
 	return 0;
@@ -307,7 +322,7 @@ int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
 		                    "digest mismatch: expected %s, content hashes to %s", expected,
 		                    got);
 	}
-	if (fsync(w->fd) < 0) {
+	if ((w->holes && ftruncate(w->fd, (off_t)w->size) < 0) || fsync(w->fd) < 0) {
 		int e = errno;
 		writer_discard(w);
 		return kiln_err_set(err, e, "fsync blob %s", got);
