@@ -41,6 +41,7 @@ struct bld_cache {
 	struct cache_build hist, prev;
 	bool have_prev;
 	double saved;
+	struct timespec t0; /* when the build started (monotonic) */
 };
 
 static double since(const struct timespec *t0)
@@ -55,6 +56,7 @@ int bld_cache_open(struct bld_build *b, struct kiln_err *err)
 	(void)err;
 	struct bld_cache *c = xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	c->n_slots = b->g.n_stages;
 	c->slots = xcalloc(c->n_slots + 1, sizeof(*c->slots));
 	const struct bld_opts *o = b->o;
@@ -212,6 +214,8 @@ static struct cache_step_info *add_info(struct bld_stage *st, const struct bld_s
 	                            .step = st->step_no,
 	                            .result = result};
 	snprintf(s.key, sizeof(s.key), "%s", key);
+	s.start =
+	    (double)(p->t0.tv_sec - c->t0.tv_sec) + (double)(p->t0.tv_nsec - c->t0.tv_nsec) / 1e9;
 	for (size_t i = 0; i < p->pre.n; i++)
 		cache_fields_add(&s.preimage, p->pre.v[i].name, p->pre.v[i].value);
 	p->info = c->hist.n_steps;

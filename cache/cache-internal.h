@@ -20,6 +20,17 @@ char *cache_path(struct img_store *s, const char *sub, const char *name);
 int cache_record_read(struct img_store *s, const char *key, struct cache_record *out,
                       int64_t *last_used, struct kiln_err *err);
 
+/* The step of b at (stage, step), NULL if none (or b is NULL). */
+const struct cache_step_info *cache_build_step(const struct cache_build *b, int stage, int step);
+/* Appends s as a JSON string (quoted, escaped). */
+void cache_json_str(struct kiln_buf *b, const char *s);
+
+/* The differences between two runs of a step's preimage, most telling
+ * first (the first is the miss reason); all: every one, else the first. */
+void cache_step_diffs(struct img_store *s, const struct cache_step_info *old,
+                      const struct cache_step_info *now, const struct cache_explain_opts *o,
+                      bool all, struct kiln_strv *out);
+
 /* A git-index-like table: path -> (stat fields, content hash). The file
  * is binary and mapped (statcache.c): a lookup probes its hash table in
  * place, nothing is parsed or copied at load; entries set in this run live

@@ -9,7 +9,8 @@
 # teaching example (COPY package.json, RUN install, COPY .) keeps the RUN
 # cached after a source edit and misses it after a package.json edit,
 # naming the file; RUN --mount=type=bind content is in the key; COPY --from
-# names the source stage's step that missed; hardlinks and copies key alike
+# names the source stage's step that missed; build history diff and trace;
+# hardlinks and copies key alike
 # (as BuildKit); 100,000 files and a 4 GB sparse file build in bounded
 # memory; sockets are skipped, fifos and devices refused by name.
 . "$(dirname "$0")/lib.sh"
@@ -203,6 +204,30 @@ expect_contains "and the install step, naming the step and the file" \
 	"$(printf '%s\n' "$OUT" | sed -n '/RUN cp package.json/,/^$/p')" \
 	"cache miss: parent step missed: #4 [3/5] COPY package.json /app/ (files changed: package.json (content))"
 expect_contains "the install step ran again" "$OUT" "installed"
+
+# --- build history diff and trace ---------------------------------------------------
+IDS=$(kiln build history ls | awk '/ node:1 / {print $1}')
+NEW=$(printf '%s\n' "$IDS" | sed -n 1p) PREV=$(printf '%s\n' "$IDS" | sed -n 2p)
+run_ok "build history diff of the last two builds" kiln build history diff "$PREV" "$NEW"
+expect_contains "diff: an unchanged step" "$OUT" "= [2/5] WORKDIR /app"
+expect_contains "diff: the changed COPY" "$OUT" "~ [3/5] COPY package.json /app/"
+expect_contains "diff: with the file" "$OUT" "    files changed: package.json (content)"
+expect_contains "diff: the RUN after it" "$OUT" "~ [4/5] RUN cp package.json"
+expect_contains "diff: counts" "$OUT" "1 same, 3 changed, 0 added, 0 removed"
+run_ok "builder history diff is the same command" kiln builder history diff "$PREV" "$NEW"
+run_fail "diff of an unknown build" 1 kiln build history diff "$PREV" ffff0000
+run_ok "build history trace -o" kiln build history trace "$NEW" -o "$T/trace.json"
+OUT=$(python3 - "$T/trace.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+x = [e for e in d["traceEvents"] if e["ph"] == "X"]
+ok = all(isinstance(e["ts"], int) and e["ts"] >= 0 and isinstance(e["dur"], int) and e["dur"] >= 1
+         and e["cat"] in ("hit", "miss") and e["pid"] == 1 and "line" in e["args"] for e in x)
+print("slices=%d ok=%s names=%s" % (len(x), ok, "|".join(e["name"] for e in x)))
+PY
+)
+expect_contains "trace: one slice per step, Chrome trace-event fields" "$OUT" "slices=4 ok=True"
+expect_contains "trace: slices named after the steps" "$OUT" "[3/5] COPY package.json /app/|[4/5] RUN"
 
 # --- RUN --mount=type=bind: the mounted content is part of the key ------------
 mkdir -p "$P/conf"
