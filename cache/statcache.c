@@ -124,8 +124,8 @@ static ssize_t mfind(const struct statcache *sc, const char *path, size_t len, u
 
 static bool map_valid(const struct statcache *sc, const struct sc_head *h)
 {
-	if (memcmp(h->magic, SC_MAGIC, sizeof(h->magic)) || h->tab_size < 2 * (uint64_t)h->n ||
-	    (h->tab_size & (h->tab_size - 1)))
+	if (memcmp(h->magic, SC_MAGIC, sizeof(h->magic)) || !h->tab_size ||
+	    h->tab_size < 2 * (uint64_t)h->n || (h->tab_size & (h->tab_size - 1)))
 		return false;
 	uint64_t want = sizeof(*h) + (uint64_t)h->n * sizeof(struct sc_rec) +
 	                (uint64_t)h->tab_size * sizeof(uint32_t) + h->str_len;

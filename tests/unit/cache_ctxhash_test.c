@@ -267,6 +267,29 @@ static void racy(void)
 	sc_load(&s, sc);
 	T_INTEQ(sc_count(&s), 0, "a truncated stat cache is empty");
 	sc_release(&s);
+	/* a header that claims no table, and one whose record points past
+	 * the paths: ignored whole, never read out of bounds */
+	char bad[32 + 64 + 64 * 4 + 1] = "kiln-statcache2\n";
+	uint32_t n1 = 1, tab0 = 0, tab64 = 64;
+	uint64_t strl = 1, off = 5;
+	memcpy(bad + 16, &n1, 4);
+	memcpy(bad + 20, &tab0, 4);
+	memcpy(bad + 24, &strl, 8);
+	memcpy(bad + 32 + 32, &off, 8);
+	fd = open(sc, O_WRONLY | O_TRUNC);
+	write(fd, bad, 32 + 64 + 1);
+	close(fd);
+	sc_load(&s, sc);
+	T_INTEQ(sc_count(&s), 0, "a stat cache without a table is ignored");
+	sc_release(&s);
+	memcpy(bad + 20, &tab64, 4);
+	fd = open(sc, O_WRONLY | O_TRUNC);
+	write(fd, bad, sizeof(bad));
+	close(fd);
+	sc_load(&s, sc);
+	T_INTEQ(sc_count(&s), 0, "a record pointing out of the file is ignored with it");
+	T_OK(!sc_lookup(&s, "f", &st, h2), "and nothing is found");
+	sc_release(&s);
 	kiln_err_release(&err);
 	free(sc);
 }
