@@ -6,9 +6,11 @@
 # timed run appends a line to it first, so every run has a new change).
 # Every store and context lies on one journaled ext4 loop mount made here
 # (../shared/design/HOST-NOTES.md: the root fs has no journal). Printed per
-# workload: hyperfine mean +- stddev of each tool, kiln's peak RSS, the stat
-# floor (`find CTX -printf '%s %T@\n'`, timed by hyperfine too) and the
-# ratios kiln/BuildKit, kiln/classic and kiln/floor.
+# workload: hyperfine mean +- stddev of each tool (and kiln's CPU time: the
+# docker client's says nothing, the daemon does the work), kiln's peak RSS,
+# the stat floor (`find CTX -printf '%s %T@\n'`, timed by hyperfine too)
+# and the ratios kiln/BuildKit, kiln/classic and kiln/floor. On a shared,
+# loaded machine the wall times of every tool grow alike: read the ratios.
 #
 #   bench/cache_bench.sh [BUILD_DIR] [WORKLOAD...]  (defaults: ./build, w1-app w2-bigctx w3-multistage)
 #   env: RUNS=10 (hyperfine runs per figure), BENCH_DIR (default: a new dir
@@ -62,20 +64,22 @@ if [ "${NO_DOCKER:-0}" != 1 ]; then
 	docker_on=1
 fi
 
-# hyperfine mean and stddev in ms of one command: "MEAN STDDEV"
+# hyperfine mean and stddev in ms of one command, and its mean CPU time
+# (user + system: what the load of other processes inflates least):
+# "MEAN STDDEV CPU"
 H=()
 hf() { # NAME PREPARE CMD
 	local j="$T/hf.json"
 	hyperfine -w 1 -r "$RUNS" ${2:+--prepare "$2"} --export-json "$j" "$3" >/dev/null 2>"$T/hf.err" ||
 		{ cat "$T/hf.err" >&2; return 1; }
-	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.1f %.1f" % (r["mean"]*1e3, r["stddev"]*1e3))' "$j"
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.1f %.1f %.1f" % (r["mean"]*1e3, r["stddev"]*1e3, (r["user"]+r["system"])*1e3))' "$j"
 }
 rss_kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 ratio() { python3 -c 'import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print("%.2fx" % (a/b) if b else "-")' "$1" "$2"; }
 
 change_file() { sed -n 's/^# Change file for .*: *//p' "$shared/bench/workloads/$1/gen-context.sh"; }
 
-row() { printf '  %-34s %10s ms  +- %6s\n' "$1" "$2" "$3"; }
+row() { printf '  %-34s %10s ms  +- %6s   cpu %8s ms\n' "$1" "$2" "$3" "$4"; }
 
 for wl in "${wls[@]}"; do
 	ctx="$T/ctx-$wl"
@@ -91,30 +95,30 @@ for wl in "${wls[@]}"; do
 		DOCKER_BUILDKIT=1 dk build -q --network none -t "bk-$wl" "$ctx" >/dev/null
 		DOCKER_BUILDKIT=0 dk build -q --network none -t "cl-$wl" "$ctx" >/dev/null
 	fi
-	read -r floor fsd < <(hf floor "" "find $ctx -printf '%s %T@\n'")
-	read -r kn ksd < <(hf kiln "" "$K build -q --network none -t bench-$wl $ctx")
+	read -r floor fsd fcpu < <(hf floor "" "find $ctx -printf '%s %T@\n'")
+	read -r kn ksd kncpu < <(hf kiln "" "$K build -q --network none -t bench-$wl $ctx")
 	krss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
-	read -r kc kcsd < <(hf kiln "$edit" "$K build -q --network none -t bench-$wl $ctx")
+	read -r kc kcsd kccpu < <(hf kiln "$edit" "$K build -q --network none -t bench-$wl $ctx")
 	sh -c "echo edit $$ >>$cf"
 	kcrss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
 	"$K" rmi -f "bench-$wl" >/dev/null && "$K" builder prune -a -f >/dev/null # space for the peers
-	row "stat floor (find -printf)" "$floor" "$fsd"
-	row "kiln no-op" "$kn" "$ksd"
-	row "kiln one file changed" "$kc" "$kcsd"
+	row "stat floor (find -printf)" "$floor" "$fsd" "$fcpu"
+	row "kiln no-op" "$kn" "$ksd" "$kncpu"
+	row "kiln one file changed" "$kc" "$kcsd" "$kccpu"
 	echo "  kiln peak RSS: no-op $((krss / 1024)) MB, one file changed $((kcrss / 1024)) MB"
-	echo "  kiln no-op / stat floor: $(ratio "$kn" "$floor")"
+	echo "  kiln no-op / stat floor: $(ratio "$kn" "$floor") (cpu $(ratio "$kncpu" "$fcpu"))"
 	if [ $docker_on = 1 ]; then
 		bkb="env DOCKER_HOST=$DOCKER_HOST DOCKER_CONFIG=$DOCKER_CONFIG DOCKER_BUILDKIT=1 /usr/bin/docker build -q --network none -t bk-$wl $ctx"
 		clb="env DOCKER_HOST=$DOCKER_HOST DOCKER_CONFIG=$DOCKER_CONFIG DOCKER_BUILDKIT=0 /usr/bin/docker build -q --network none -t cl-$wl $ctx"
-		read -r bn bsd < <(hf bk "" "$bkb")
-		read -r bc bcsd < <(hf bk "$edit" "$bkb")
-		read -r cn csd < <(hf cl "" "$clb")
-		read -r cc ccsd < <(hf cl "$edit" "$clb")
+		read -r bn bsd bncpu < <(hf bk "" "$bkb")
+		read -r bc bcsd bccpu < <(hf bk "$edit" "$bkb")
+		read -r cn csd cncpu < <(hf cl "" "$clb")
+		read -r cc ccsd cccpu < <(hf cl "$edit" "$clb")
 		dk rmi -f "bk-$wl" "cl-$wl" >/dev/null && dk builder prune -af >/dev/null
-		row "BuildKit no-op" "$bn" "$bsd"
-		row "BuildKit one file changed" "$bc" "$bcsd"
-		row "classic no-op" "$cn" "$csd"
-		row "classic one file changed" "$cc" "$ccsd"
+		row "BuildKit no-op" "$bn" "$bsd" "-"
+		row "BuildKit one file changed" "$bc" "$bcsd" "-"
+		row "classic no-op" "$cn" "$csd" "-"
+		row "classic one file changed" "$cc" "$ccsd" "-"
 		echo "  ratios no-op: kiln/BuildKit $(ratio "$kn" "$bn"), kiln/classic $(ratio "$kn" "$cn")"
 		echo "  ratios one file changed: kiln/BuildKit $(ratio "$kc" "$bc"), kiln/classic $(ratio "$kc" "$cc")"
 	fi
