@@ -231,6 +231,21 @@ static void history_cap(void)
 	kiln_err_release(&err);
 }
 
+/* The miss reason of step 1 ("COPY x /") with input against prev. */
+static void why_is(const struct cache_build *prev, const char *input, const char *want,
+                   const char *name)
+{
+	struct cache_fields p;
+	pre(&p, "P0", "COPY x /", "V=1", input);
+	struct cache_step_info now = step(1, 2, &p);
+	char *why = cache_explain(s, prev, &now, NULL);
+	T_STREQ(why, want, "%s", name);
+	free(why);
+	cache_fields_release(&now.preimage);
+	free(now.name);
+	free(now.instr);
+}
+
 /* build history diff and trace; stage, image and missing inputs explained */
 static void diff_trace(void)
 {
@@ -281,22 +296,9 @@ static void diff_trace(void)
 	cache_build_init(&prev, "/ctx", "/ctx/Dockerfile", "", "");
 	pre(&p, "P0", "COPY x /", "V=1", "image:sha256:1");
 	add(&prev, step(1, 2, &p));
-	pre(&p, "P0", "COPY x /", "V=1", "image:sha256:2");
-	struct cache_step_info now = step(1, 2, &p);
-	char *why = cache_explain(s, &prev, &now, NULL);
-	T_STREQ(why, "source image changed: sha256:1 -> sha256:2", "a source image that changed");
-	free(why);
-	cache_fields_release(&now.preimage);
-	free(now.name);
-	free(now.instr);
-	pre(&p, "P0", "COPY x /", "V=1", "missing:x");
-	now = step(1, 2, &p);
-	why = cache_explain(s, &prev, &now, NULL);
-	T_STREQ(why, "source `x` is missing now", "a source that went missing");
-	free(why);
-	cache_fields_release(&now.preimage);
-	free(now.name);
-	free(now.instr);
+	why_is(&prev, "image:sha256:2", "source image changed: sha256:1 -> sha256:2",
+	       "a source image that changed");
+	why_is(&prev, "missing:x", "source `x` is missing now", "a source that went missing");
 	cache_build_release(&prev);
 	cache_build_release(&a);
 	cache_build_release(&b);
