@@ -17,7 +17,9 @@
 
 struct stage_slot {
 	char *clock;  /* created time of its last layer step */
-	char *missed; /* name of its last step that missed */
+	char *missed; /* "#N name" of its last step that missed */
+	char *first;  /* "#N name" of its first step that missed */
+	char *root;   /* and why: the root cause of every later miss */
 	char *base;   /* "sha256:..." of its base image */
 	bool base_done;
 };
@@ -39,6 +41,7 @@ struct bld_cache {
 	struct cache_build hist, prev;
 	bool have_prev;
 	double saved;
+	struct timespec t0; /* when the build started (monotonic) */
 };
 
 static double since(const struct timespec *t0)
@@ -53,6 +56,7 @@ int bld_cache_open(struct bld_build *b, struct kiln_err *err)
 	(void)err;
 	struct bld_cache *c = xcalloc(1, sizeof(*c));
 	pthread_mutex_init(&c->mu, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	c->n_slots = b->g.n_stages;
 	c->slots = xcalloc(c->n_slots + 1, sizeof(*c->slots));
 	const struct bld_opts *o = b->o;
@@ -108,6 +112,8 @@ void bld_cache_finish(struct bld_build *b, bool ok)
 	for (size_t i = 0; i < c->n_slots; i++) {
 		free(c->slots[i].clock);
 		free(c->slots[i].missed);
+		free(c->slots[i].first);
+		free(c->slots[i].root);
 		free(c->slots[i].base);
 	}
 	free(c->slots);
@@ -208,6 +214,8 @@ static struct cache_step_info *add_info(struct bld_stage *st, const struct bld_s
 	                            .step = st->step_no,
 	                            .result = result};
 	snprintf(s.key, sizeof(s.key), "%s", key);
+	s.start =
+	    (double)(p->t0.tv_sec - c->t0.tv_sec) + (double)(p->t0.tv_nsec - c->t0.tv_nsec) / 1e9;
 	for (size_t i = 0; i < p->pre.n; i++)
 		cache_fields_add(&s.preimage, p->pre.v[i].name, p->pre.v[i].value);
 	p->info = c->hist.n_steps;
@@ -225,6 +233,46 @@ static bool filtered(const struct bld_stage *st)
 	return false;
 }
 
+static const char *stage_label(const struct bld_stage *st, char buf[16])
+{
+	if (st->st->name)
+		return st->st->name;
+	snprintf(buf, 16, "%d", st->index);
+	return buf;
+}
+
+/* cache_stage_why_fn: the stage whose key is now new_key, and why. */
+static char *stage_why(void *ud, const char *new_key)
+{
+	struct bld_build *b = ud;
+	for (size_t i = 0; i < b->cache->n_slots; i++) {
+		const struct stage_slot *s = &b->cache->slots[i];
+		char buf[16];
+		if (strcmp(b->stages[i].key, new_key))
+			continue;
+		if (!s->first)
+			return xasprintf("source stage `%s` changed: its result changed",
+			                 stage_label(&b->stages[i], buf));
+		return xasprintf("source stage `%s` changed: step %s missed (%s)",
+		                 stage_label(&b->stages[i], buf), s->first, s->root);
+	}
+	return NULL;
+}
+
+/* "#N name (root cause)" of the step that missed before this one in the
+ * stage, or in the stage it is built on; NULL when none did. */
+static char *missed_parent(struct bld_stage *st)
+{
+	struct bld_cache *c = st->b->cache;
+	const struct stage_slot *s = &c->slots[st->index];
+	int base = st->st->base_stage;
+	if (!s->missed && base >= 0 && (size_t)base < c->n_slots)
+		s = &c->slots[base];
+	if (!s->missed)
+		return NULL;
+	return s->root ? xasprintf("%s (%s)", s->missed, s->root) : xstrdup(s->missed);
+}
+
 static char *miss_reason(struct bld_stage *st, struct cache_step_info *info, bool gone,
                          bool uncacheable)
 {
@@ -238,8 +286,10 @@ static char *miss_reason(struct bld_stage *st, struct cache_step_info *info, boo
 		return xstrdup("ADD of a URL without --checksum is fetched again every build");
 	if (gone)
 		return xstrdup("the cached layer was removed from the store");
-	return cache_explain(st->b->s, c->have_prev ? &c->prev : NULL, info,
-	                     c->slots[st->index].missed);
+	_cleanup_free_ char *parent = missed_parent(st);
+	const struct cache_explain_opts o = {
+	    .missed_parent = parent, .stage_why = stage_why, .ud = st->b};
+	return cache_explain_with(st->b->s, c->have_prev ? &c->prev : NULL, info, &o);
 }
 
 static void hit_layer(struct bld_step *step, const struct cache_record *rec)
@@ -284,6 +334,15 @@ bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *st
 		struct stage_slot *s = &c->slots[st->index];
 		free(s->missed);
 		s->missed = xasprintf("#%d %s", step->id, step->name);
+		if (!s->first) { /* a parent miss from the base stage: its root */
+			int base = st->st->base_stage;
+			const char *root = why;
+			if (!strncmp(why, "parent step missed: ", 20) && base >= 0 &&
+			    (size_t)base < c->n_slots && c->slots[base].root)
+				root = c->slots[base].root;
+			s->first = xstrdup(s->missed);
+			s->root = xstrdup(root);
+		}
 	}
 	pthread_mutex_unlock(&c->mu);
 	cache_record_release(&rec);

@@ -8,8 +8,8 @@
  * src + input pair per source: the context content hash (cache/ctxhash.c:
  * .dockerignore and --exclude applied, symlinks never followed out),
  * the source stage's key, the source image's ID, or a URL with its
- * --checksum. The step loop (stage.c) is key -> lookup -> execute ->
- * record; lookup and record are in step_cache.c. */
+ * --checksum; for RUN, one input per --mount=type=bind (run_inputs). The step loop (stage.c) is key
+ * -> lookup -> execute -> record; lookup and record are in step_cache.c. */
 #include <string.h>
 
 #include "cache.h"
@@ -41,6 +41,28 @@ static bool is_url(const char *s)
 	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
 }
 
+/* The content hash of a context path (after symlinks inside the context)
+ * as one input field; "missing:PATH" when there is none. */
+static int context_input(struct bld_build *b, const char *path, struct df_ignore *excl,
+                         struct cache_fields *pre, struct kiln_err *err)
+{
+	struct bld_tree t = {.ctx = &b->ctx};
+	struct bld_node n = {0};
+	bool found = false;
+	int r = bld_tree_resolve(&t, path, true, &n, &found, err);
+	if (r == 0 && !found) {
+		cache_fields_addf(pre, "input", "missing:%s", path);
+	} else if (r == 0) {
+		struct sel s = {.ctx = &b->ctx, .excl = excl, .base = n.real};
+		char hex[33];
+		r = bld_cache_hash_context(b, n.real, select_cb, &s, hex, err);
+		if (r == 0)
+			cache_fields_add(pre, "input", hex);
+	}
+	bld_node_release(&n);
+	return r;
+}
+
 /* One context source (wildcards expanded): a src field and one input
  * field per match. */
 static int context_inputs(struct bld_stage *st, const struct df_copy *c, const char *src,
@@ -55,21 +77,8 @@ static int context_inputs(struct bld_stage *st, const struct df_copy *c, const c
 	else
 		kiln_strv_push(&matches, src);
 	(void)c;
-	for (size_t i = 0; i < matches.n && r == 0; i++) {
-		struct bld_node n = {0};
-		bool found = false;
-		r = bld_tree_resolve(&t, matches.v[i], true, &n, &found, err);
-		if (r == 0 && !found) {
-			cache_fields_addf(pre, "input", "missing:%s", matches.v[i]);
-		} else if (r == 0) {
-			struct sel s = {.ctx = &b->ctx, .excl = excl, .base = n.real};
-			char hex[33];
-			r = bld_cache_hash_context(b, n.real, select_cb, &s, hex, err);
-			if (r == 0)
-				cache_fields_add(pre, "input", hex);
-		}
-		bld_node_release(&n);
-	}
+	for (size_t i = 0; i < matches.n && r == 0; i++)
+		r = context_input(b, matches.v[i], excl, pre, err);
 	kiln_strv_release(&matches);
 	return r;
 }
@@ -123,6 +132,39 @@ static int copy_inputs(struct bld_stage *st, const struct bld_step *step, struct
 	return r;
 }
 
+/* RUN --mount=type=bind: what the mount shows is part of the key (the
+ * content of a context path, the source stage's key, the source image's
+ * ID), one input field per bind mount, in order. */
+static int run_inputs(struct bld_stage *st, const struct bld_step *step, struct cache_fields *pre,
+                      struct kiln_err *err)
+{
+	const struct df_run *run = &step->x.u.run, *orig = &step->in->u.run;
+	int r = 0;
+	for (size_t i = 0; i < run->n_mounts && r == 0; i++) {
+		const struct df_mount *m = &run->mounts[i];
+		int from_stage = i < orig->n_mounts ? orig->mounts[i].from_stage : -1;
+		if (m->type != DF_MOUNT_BIND)
+			continue;
+		const char *src = m->source && *m->source ? m->source : "/";
+		if (m->from && from_stage >= 0) {
+			r = bld_stage_need(st->b, from_stage, err);
+			if (r == 0)
+				cache_fields_addf(pre, "input", "stage:%s",
+				                  st->b->stages[from_stage].key);
+		} else if (m->from) {
+			struct img_image *img = NULL;
+			r = bld_image_load(st->b, m->from, &img, err);
+			if (r < 0)
+				return kiln_err_wrap(err, "mount from=%s", m->from);
+			cache_fields_addf(pre, "input", "image:%s", img->id);
+			img_image_free(img);
+		} else {
+			r = context_input(st->b, src, NULL, pre, err);
+		}
+	}
+	return r;
+}
+
 int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65],
                  struct kiln_err *err)
 {
@@ -150,6 +192,8 @@ int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65]
 	int r = 0;
 	if (step->x.kind == DF_I_COPY || step->x.kind == DF_I_ADD)
 		r = copy_inputs(st, step, &pre, &uncacheable, err);
+	else if (step->x.kind == DF_I_RUN)
+		r = run_inputs(st, step, &pre, err);
 	if (r < 0) {
 		cache_fields_release(&pre);
 		return -1;

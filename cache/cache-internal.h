@@ -20,7 +20,21 @@ char *cache_path(struct img_store *s, const char *sub, const char *name);
 int cache_record_read(struct img_store *s, const char *key, struct cache_record *out,
                       int64_t *last_used, struct kiln_err *err);
 
-/* A git-index-like table: path -> (stat fields, content hash). */
+/* The step of b at (stage, step), NULL if none (or b is NULL). */
+const struct cache_step_info *cache_build_step(const struct cache_build *b, int stage, int step);
+/* Appends s as a JSON string (quoted, escaped). */
+void cache_json_str(struct kiln_buf *b, const char *s);
+
+/* The differences between two runs of a step's preimage, most telling
+ * first (the first is the miss reason); all: every one, else the first. */
+void cache_step_diffs(struct img_store *s, const struct cache_step_info *old,
+                      const struct cache_step_info *now, const struct cache_explain_opts *o,
+                      bool all, struct kiln_strv *out);
+
+/* A git-index-like table: path -> (stat fields, content hash). The file
+ * is binary and mapped (statcache.c): a lookup probes its hash table in
+ * place, nothing is parsed or copied at load; entries set in this run live
+ * in memory beside it (sc_entry) until written. */
 struct sc_entry {
 	char *path;
 	uint64_t size, ino;
@@ -29,11 +43,20 @@ struct sc_entry {
 	uint8_t hash[16];
 	bool seen; /* looked up or set in this run */
 };
+struct sc_rec; /* one entry in the mapped file */
 struct statcache {
-	struct sc_entry *v;
+	struct sc_entry *v; /* set in this run */
 	size_t n, cap;
 	uint32_t *tab; /* indices + 1; 0 = empty */
 	size_t tab_size;
+	/* the mapped file */
+	void *map;
+	size_t map_len, m_n, m_tab_size;
+	const struct sc_rec *m_rec;
+	const uint32_t *m_tab;
+	const char *m_str;
+	uint64_t m_str_len;
+	uint8_t *m_flags;   /* per mapped entry: seen, replaced */
 	int64_t written_ns; /* mtime of the file it was read from (racy-clean threshold) */
 	bool dirty;
 };
@@ -41,8 +64,11 @@ struct statcache {
 void sc_load(struct statcache *sc, const char *file);
 int sc_write(struct statcache *sc, const char *file, bool only_seen, struct kiln_err *err);
 void sc_release(struct statcache *sc);
-/* The entry for path when its stat matches st and is not racily clean. */
-const struct sc_entry *sc_lookup(struct statcache *sc, const char *path, const struct stat *st);
+/* Entries known (mapped and set in this run, each once). */
+size_t sc_count(const struct statcache *sc);
+/* Copies into hash the content hash of path when its stat matches st and
+ * is not racily clean (true), else false. */
+bool sc_lookup(struct statcache *sc, const char *path, const struct stat *st, uint8_t hash[16]);
 /* smudge: the file changed in the clock tick it was read in, so a later
  * change in that tick would keep its mtime: the entry will not match. */
 void sc_set(struct statcache *sc, const char *path, const struct stat *st, const uint8_t hash[16],

@@ -4,7 +4,8 @@
  * keys, secrets masked), ctxhash.c (context content hashing: a Merkle hash
  * of the selected paths, a persistent stat cache, worker threads for the
  * reads), record.c (key -> record, GC roots), explain.c (build history,
- * miss explanations, the JSON report), prune.c (du and prune).
+ * miss explanations, the JSON report), history.c (diff of two builds,
+ * trace JSON), prune.c (du and prune).
  *
  * On disk, under the kiln root (ROOT):
  *   ROOT/cache/records/<key>        one record per step result
@@ -137,6 +138,7 @@ struct cache_step_info {
 	char *reason; /* one line, for a miss */
 	double secs;  /* time spent */
 	double saved; /* for a hit: the recorded duration */
+	double start; /* seconds from the start of the build (0 in records before it was kept) */
 	struct cache_fields preimage;
 };
 struct cache_build {
@@ -173,12 +175,36 @@ int cache_build_list(struct img_store *s, struct kiln_strv *ids, struct kiln_err
  * step that missed (NULL if none). Allocated one-line reason. */
 char *cache_explain(struct img_store *s, const struct cache_build *prev,
                     const struct cache_step_info *now, const char *missed_parent);
+/* The same with more context (additive; cache_explain is this with
+ * missed_parent only). stage_why, when set, says why the stage that a
+ * "stage:KEY" input names (COPY --from, RUN --mount from=) has the new key:
+ * an allocated phrase such as "source stage `build` changed: #4 ... missed
+ * (files changed: ...)", or NULL when it cannot tell. */
+typedef char *(*cache_stage_why_fn)(void *ud, const char *new_key);
+struct cache_explain_opts {
+	const char *missed_parent;
+	cache_stage_why_fn stage_why;
+	void *ud;
+};
+char *cache_explain_with(struct img_store *s, const struct cache_build *prev,
+                         const struct cache_step_info *now, const struct cache_explain_opts *o);
 /* Files behind two input hashes: "a.txt (content), +new (added), -old
  * (removed), run.sh (mode 644 -> 755) and 3 more (6 files)". */
 char *cache_explain_inputs(struct img_store *s, const char *old_hash, const char *new_hash);
 /* The build as JSON (--cache-report): steps with Dockerfile line, key,
  * hit or miss, reason, time spent and saved. */
 char *cache_build_report_json(const struct cache_build *b);
+
+/* --- comparing and drawing builds (history.c) -----------------------------
+ * `build history diff A B`: each step of b against the same step (stage,
+ * number) of a: "= NAME" same key, "~ NAME" with every difference of the
+ * preimages indented below it, "+ NAME" only in b, "- NAME" only in a,
+ * then a count. `build history trace`: Chrome trace-event JSON (loads in
+ * Perfetto and chrome://tracing): one complete ("X") slice per step on a
+ * track per stage, category "hit" or "miss", with line, key and reason. */
+char *cache_build_diff(struct img_store *s, const struct cache_build *a,
+                       const struct cache_build *b);
+char *cache_build_trace_json(const struct cache_build *b);
 
 /* --- maintenance (prune.c) ------------------------------------------------- */
 struct cache_du_entry {

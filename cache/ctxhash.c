@@ -192,7 +192,8 @@ static int hash_file(const struct cache_ctx *c, struct node *n, char *buf, uint6
 /* --- the walk ------------------------------------------------------------ */
 
 struct child {
-	char *name;
+	char *rel;        /* relative to the context root (allocated) */
+	const char *name; /* its last component, inside rel */
 	struct stat st;
 	char *link;
 };
@@ -226,11 +227,25 @@ static int check_type(const char *rel, const struct stat *st, struct kiln_err *e
 	return 0;
 }
 
+/* "rel/name" (or name at the root), allocated. */
+static char *join_rel(const char *rel, size_t rl, const char *name)
+{
+	size_t nl = strlen(name);
+	char *p = xmalloc(rl + nl + 2);
+	if (rl) {
+		memcpy(p, rel, rl);
+		p[rl++] = '/';
+	}
+	memcpy(p + rl, name, nl + 1);
+	return p;
+}
+
 /* Lists dir (selected children, sorted, stat'ed relative to its fd). */
 static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
                     struct child **out, size_t *n_out, struct kiln_err *err)
 {
 	_cleanup_free_ char *path = full_path(c, rel);
+	size_t rl = strlen(rel);
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "open directory `%s`", *rel ? rel : ".");
@@ -247,8 +262,7 @@ static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		struct stat st;
-		_cleanup_free_ char *crel =
-		    *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		_cleanup_free_ char *crel = join_rel(rel, rl, de->d_name);
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = kiln_err_set(err, errno, "stat `%s`", crel);
 			break;
@@ -269,7 +283,9 @@ static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn 
 			link[l] = '\0';
 		}
 		KILN_GROW(v, cap, n + 1);
-		v[n++] = (struct child){.name = xstrdup(de->d_name), .st = st, .link = link};
+		v[n] = (struct child){.rel = TAKE_PTR(crel), .st = st, .link = link};
+		v[n].name = v[n].rel + (rl ? rl + 1 : 0);
+		n++;
 	}
 	if (r == 0 && errno)
 		r = kiln_err_set(err, errno, "read directory `%s`", rel);
@@ -284,7 +300,7 @@ static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn 
 static void free_children(struct child *v, size_t n, size_t from)
 {
 	for (size_t i = from; i < n; i++) {
-		free(v[i].name);
+		free(v[i].rel);
 		free(v[i].link);
 	}
 	free(v);
@@ -299,9 +315,7 @@ static int walk_dir(struct cache_ctx *c, struct walk *w, size_t at, cache_select
 	int r = list_dir(c, rel, sel, ud, &v, &n, err);
 	size_t i = 0;
 	for (; i < n && r == 0; i++) {
-		char *crel = *rel ? xasprintf("%s/%s", rel, v[i].name) : xstrdup(v[i].name);
-		free(v[i].name);
-		size_t k = push(w, crel, &v[i].st, v[i].link);
+		size_t k = push(w, TAKE_PTR(v[i].rel), &v[i].st, v[i].link);
 		if (S_ISDIR(v[i].st.st_mode))
 			r = walk_dir(c, w, k, sel, ud, err);
 		w->v[k].end = w->n;
@@ -366,9 +380,7 @@ static int walk_parallel(struct cache_ctx *c, struct walk *w, cache_select_fn se
 	push(&top, xstrdup(w->v[0].rel), &w->v[0].st, NULL);
 	int r = list_dir(c, w->v[0].rel, sel, ud, &v, &n, err);
 	for (size_t i = 0; i < n; i++) {
-		char *crel =
-		    *w->v[0].rel ? xasprintf("%s/%s", w->v[0].rel, v[i].name) : xstrdup(v[i].name);
-		push(&top, crel, &v[i].st, v[i].link);
+		push(&top, TAKE_PTR(v[i].rel), &v[i].st, v[i].link);
 		v[i].link = NULL;
 	}
 	free_children(v, n, 0);
@@ -531,7 +543,7 @@ static int store_listing(struct cache_ctx *c, const struct walk *w, const char *
 	}
 	int r = kiln_mkdir_p(c->inputs_dir, 0700, err);
 	if (r == 0)
-		r = kiln_write_file_atomic(file, b.data ? b.data : "", b.len, 0600, err);
+		r = kiln_write_file_replace(file, b.data ? b.data : "", b.len, 0600, err);
 	kiln_buf_release(&b);
 	return r;
 }
@@ -544,9 +556,7 @@ static void use_statcache(struct cache_ctx *c, struct walk *w, size_t **todo, si
 		struct node *n = &w->v[i];
 		if (!S_ISREG(n->st.st_mode))
 			continue;
-		const struct sc_entry *e = sc_lookup(&c->sc, n->rel, &n->st);
-		if (e) {
-			memcpy(n->hash, e->hash, 16);
+		if (sc_lookup(&c->sc, n->rel, &n->st, n->hash)) {
 			c->stats.stat_hits++;
 			continue;
 		}

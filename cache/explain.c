@@ -102,6 +102,7 @@ static char *step_serialize(const struct cache_step_info *s)
 		cache_fields_add(&f, "reason", s->reason);
 	cache_fields_addf(&f, "secs", "%.6f", s->secs);
 	cache_fields_addf(&f, "saved", "%.6f", s->saved);
+	cache_fields_addf(&f, "start", "%.6f", s->start);
 	char *pre = cache_fields_serialize(&s->preimage, NULL);
 	cache_fields_add(&f, "preimage", pre);
 	free(pre);
@@ -130,6 +131,7 @@ static int step_parse(const char *data, struct cache_step_info *s, struct kiln_e
 	s->reason = reason ? xstrdup(reason) : NULL;
 	s->secs = strtod(nz(cache_fields_get(&f, "secs")), NULL);
 	s->saved = strtod(nz(cache_fields_get(&f, "saved")), NULL);
+	s->start = strtod(nz(cache_fields_get(&f, "start")), NULL);
 	const char *pre = nz(cache_fields_get(&f, "preimage"));
 	int rc = cache_fields_parse(pre, strlen(pre), &s->preimage, err);
 	cache_fields_release(&f);
@@ -163,8 +165,8 @@ int cache_build_store(struct img_store *s, const struct cache_build *b, struct k
 	_cleanup_free_ char *last =
 	    xasprintf("%s/%s/last-%s", img_store_root(s), CACHE_HISTORY, b->target_key);
 	if (kiln_mkdir_p(dir, 0700, err) < 0 ||
-	    kiln_write_file_atomic(file, data, len, 0600, err) < 0 ||
-	    kiln_write_file_atomic(last, b->id, strlen(b->id), 0600, err) < 0)
+	    kiln_write_file_replace(file, data, len, 0600, err) < 0 ||
+	    kiln_write_file_replace(last, b->id, strlen(b->id), 0600, err) < 0)
 		return kiln_err_wrap(err, "storing build record");
 	/* the oldest records beyond CACHE_HISTORY_KEEP go */
 	struct kiln_strv ids = KILN_STRV_INIT;
@@ -467,8 +469,33 @@ static char *diff_field(const struct cache_fields *a, const struct cache_fields 
 	return r;
 }
 
+static bool prefixed(const char *s, const char *p)
+{
+	return !strncmp(s, p, strlen(p));
+}
+
+/* Why input value x became y: a stage's key, an image, a path that is
+ * missing, or the files behind a content hash. */
+static char *diff_input(struct img_store *s, const char *x, const char *y,
+                        const struct cache_explain_opts *o)
+{
+	if (prefixed(x, "stage:") && prefixed(y, "stage:")) {
+		char *r = o && o->stage_why ? o->stage_why(o->ud, y + 6) : NULL;
+		return r ? r : xstrdup("the source stage's result changed");
+	}
+	if (prefixed(x, "image:") && prefixed(y, "image:"))
+		return xasprintf("source image changed: %s -> %s", x + 6, y + 6);
+	if (prefixed(y, "missing:"))
+		return xasprintf("source `%s` is missing now", y + 8);
+	if (prefixed(x, "missing:"))
+		return xasprintf("source `%s` was missing before", x + 8);
+	if (strchr(x, ':') || strchr(y, ':'))
+		return xasprintf("source changed: %s -> %s", x, y);
+	return cache_explain_inputs(s, x, y);
+}
+
 static char *diff_inputs(struct img_store *s, const struct cache_fields *a,
-                         const struct cache_fields *b)
+                         const struct cache_fields *b, const struct cache_explain_opts *o)
 {
 	struct kiln_strv x = KILN_STRV_INIT, y = KILN_STRV_INIT;
 	values(a, "input", &x);
@@ -476,7 +503,7 @@ static char *diff_inputs(struct img_store *s, const struct cache_fields *a,
 	char *r = NULL;
 	for (size_t i = 0; i < x.n && i < y.n && !r; i++)
 		if (strcmp(x.v[i], y.v[i]))
-			r = cache_explain_inputs(s, x.v[i], y.v[i]);
+			r = diff_input(s, x.v[i], y.v[i], o);
 	if (!r && x.n != y.n)
 		r = xstrdup("the set of copied sources changed");
 	kiln_strv_release(&x);
@@ -484,56 +511,87 @@ static char *diff_inputs(struct img_store *s, const struct cache_fields *a,
 	return r;
 }
 
-static const struct cache_step_info *same_step(const struct cache_build *prev,
-                                               const struct cache_step_info *now)
+const struct cache_step_info *cache_build_step(const struct cache_build *b, int stage, int step)
 {
-	for (size_t i = 0; prev && i < prev->n_steps; i++)
-		if (prev->steps[i].stage == now->stage && prev->steps[i].step == now->step)
-			return &prev->steps[i];
+	for (size_t i = 0; b && i < b->n_steps; i++)
+		if (b->steps[i].stage == stage && b->steps[i].step == step)
+			return &b->steps[i];
 	return NULL;
 }
 
 char *cache_explain(struct img_store *s, const struct cache_build *prev,
                     const struct cache_step_info *now, const char *missed_parent)
 {
-	const struct cache_step_info *old = same_step(prev, now);
+	const struct cache_explain_opts o = {.missed_parent = missed_parent};
+	return cache_explain_with(s, prev, now, &o);
+}
+
+/* Pushes r onto out (when set); true when the caller should stop. */
+static bool found(struct kiln_strv *out, char *r, bool all)
+{
+	if (!r)
+		return false;
+	kiln_strv_push(out, r);
+	free(r);
+	return !all;
+}
+
+void cache_step_diffs(struct img_store *s, const struct cache_step_info *old,
+                      const struct cache_step_info *now, const struct cache_explain_opts *o,
+                      bool all, struct kiln_strv *out)
+{
+	const struct cache_fields *a = &old->preimage, *b = &now->preimage;
+	if (found(out, diff_field(a, b, "format", "cache key format"), all) ||
+	    found(out, diff_field(a, b, "base", "base image"), all))
+		return;
+	if (strcmp(nz(cache_fields_get(a, "instr")), nz(cache_fields_get(b, "instr"))) &&
+	    found(out,
+	          xasprintf("instruction changed: `%s` (line %d) -> `%s` (line %d)",
+	                    nz(cache_fields_get(a, "instr")), old->line,
+	                    nz(cache_fields_get(b, "instr")), now->line),
+	          all))
+		return;
+	if (found(out, diff_vars(a, b, "arg", "build arg"), all) ||
+	    found(out, diff_vars(a, b, "env", "env"), all))
+		return;
+	static const char *const plain[][2] = {{"workdir", "workdir"}, {"user", "user"},
+	                                       {"shell", "shell"},     {"network", "network mode"},
+	                                       {"mount", "mounts"},    {"src", "sources"},
+	                                       {"op", "instruction"}};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(plain); i++)
+		if (found(out, diff_field(a, b, plain[i][0], plain[i][1]), all))
+			return;
+	if (found(out, diff_inputs(s, a, b, o), all))
+		return;
+	if (strcmp(nz(cache_fields_get(a, "parent")), nz(cache_fields_get(b, "parent"))))
+		found(out,
+		      o->missed_parent ? xasprintf("parent step missed: %s", o->missed_parent)
+		                       : xstrdup("the parent step's result changed"),
+		      all);
+}
+
+char *cache_explain_with(struct img_store *s, const struct cache_build *prev,
+                         const struct cache_step_info *now, const struct cache_explain_opts *o)
+{
+	const char *missed_parent = o->missed_parent;
+	const struct cache_step_info *old = cache_build_step(prev, now->stage, now->step);
 	if (!old)
 		return !prev ? xstrdup("no previous build of this target")
 		       : missed_parent
 		           ? xasprintf("parent step missed: %s", missed_parent)
 		           : xstrdup("a new step (not in the previous build of this target)");
-	const struct cache_fields *a = &old->preimage, *b = &now->preimage;
-	char *r = diff_field(a, b, "format", "cache key format");
-	if (!r)
-		r = diff_field(a, b, "base", "base image");
-	if (!r && strcmp(nz(cache_fields_get(a, "instr")), nz(cache_fields_get(b, "instr"))))
-		r = xasprintf("instruction changed: `%s` (line %d) -> `%s` (line %d)",
-		              nz(cache_fields_get(a, "instr")), old->line,
-		              nz(cache_fields_get(b, "instr")), now->line);
-	if (!r)
-		r = diff_vars(a, b, "arg", "build arg");
-	if (!r)
-		r = diff_vars(a, b, "env", "env");
-	static const char *const plain[][2] = {{"workdir", "workdir"}, {"user", "user"},
-	                                       {"shell", "shell"},     {"network", "network mode"},
-	                                       {"mount", "mounts"},    {"src", "sources"},
-	                                       {"op", "instruction"}};
-	for (size_t i = 0; i < KILN_ARRAY_SIZE(plain) && !r; i++)
-		r = diff_field(a, b, plain[i][0], plain[i][1]);
-	if (!r)
-		r = diff_inputs(s, a, b);
-	if (!r && strcmp(nz(cache_fields_get(a, "parent")), nz(cache_fields_get(b, "parent"))))
-		r = missed_parent ? xasprintf("parent step missed: %s", missed_parent)
-		                  : xstrdup("the parent step's result changed");
-	if (!r)
-		r = !strcmp(old->key, now->key) ? xstrdup("the cached result was pruned")
-		                                : xstrdup("the cache key changed");
+	struct kiln_strv why = KILN_STRV_INIT;
+	cache_step_diffs(s, old, now, o, false, &why);
+	char *r = why.n                         ? xstrdup(why.v[0])
+	          : !strcmp(old->key, now->key) ? xstrdup("the cached result was pruned")
+	                                        : xstrdup("the cache key changed");
+	kiln_strv_release(&why);
 	return r;
 }
 
 /* --- the JSON report ------------------------------------------------------ */
 
-static void json_str(struct kiln_buf *b, const char *s)
+void cache_json_str(struct kiln_buf *b, const char *s)
 {
 	kiln_buf_addch(b, '"', NULL);
 	for (const unsigned char *p = (const unsigned char *)nz(s); *p; p++) {
@@ -561,13 +619,13 @@ char *cache_build_report_json(const struct cache_build *bd)
 		saved += bd->steps[i].result == CACHE_STEP_HIT ? bd->steps[i].saved : 0;
 	}
 	kiln_buf_addstr(&b, "{\n  \"build\": ", NULL);
-	json_str(&b, bd->id);
+	cache_json_str(&b, bd->id);
 	kiln_buf_addstr(&b, ",\n  \"dockerfile\": ", NULL);
-	json_str(&b, bd->dockerfile);
+	cache_json_str(&b, bd->dockerfile);
 	kiln_buf_addstr(&b, ",\n  \"target\": ", NULL);
-	json_str(&b, bd->target);
+	cache_json_str(&b, bd->target);
 	kiln_buf_addstr(&b, ",\n  \"image\": ", NULL);
-	json_str(&b, bd->image_id);
+	cache_json_str(&b, bd->image_id);
 	kiln_buf_addf(&b, NULL,
 	              ",\n  \"no_cache\": %s,\n  \"hits\": %zu,\n  \"misses\": %zu,\n"
 	              "  \"time\": %.3f,\n  \"time_saved\": %.3f,\n  \"steps\": [",
@@ -575,14 +633,14 @@ char *cache_build_report_json(const struct cache_build *bd)
 	for (size_t i = 0; i < bd->n_steps; i++) {
 		const struct cache_step_info *s = &bd->steps[i];
 		kiln_buf_addf(&b, NULL, "%s\n    {\"step\": ", i ? "," : "");
-		json_str(&b, s->name);
+		cache_json_str(&b, s->name);
 		kiln_buf_addf(&b, NULL, ", \"line\": %d, \"key\": ", s->line);
-		json_str(&b, s->key);
+		cache_json_str(&b, s->key);
 		kiln_buf_addstr(&b, ", \"result\": ", NULL);
-		json_str(&b, result_name(s->result));
+		cache_json_str(&b, result_name(s->result));
 		kiln_buf_addstr(&b, ", \"reason\": ", NULL);
 		if (s->reason)
-			json_str(&b, s->reason);
+			cache_json_str(&b, s->reason);
 		else
 			kiln_buf_addstr(&b, "null", NULL);
 		kiln_buf_addf(&b, NULL, ", \"time\": %.3f, \"time_saved\": %.3f}", s->secs,

@@ -90,8 +90,21 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	return 0;
 }
 
+/* `kiln build history VERB ...` is cmd_builder_history (docker's `buildx
+ * history`); a context directory named "history" still builds. */
+static bool history_verb(int argc, char **argv)
+{
+	static const char *const verbs[] = {"ls", "inspect", "diff", "trace"};
+	for (size_t i = 0; argc >= 3 && !strcmp(argv[1], "history") && i < 4; i++)
+		if (!strcmp(argv[2], verbs[i]))
+			return true;
+	return false;
+}
+
 int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 {
+	if (history_verb(argc, argv))
+		return cmd_builder_history(argc - 1, argv + 1, ctx);
 	struct build_flags f = {.progress = "auto"};
 	const struct kiln_opt opts[] = {
 	    OPT_STRV(0, "build-arg", &f.build_args, "list", "Set build-time variables"),

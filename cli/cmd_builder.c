@@ -1,5 +1,7 @@
 /* Build cache commands: builder prune, builder du (docker buildx's), and
- * builder history ls|inspect (past builds, each step with its reason). */
+ * build history (also builder history) ls|inspect|diff|trace: past builds,
+ * each step with its reason, two builds compared step by step, a build as
+ * a Chrome trace-event file. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,16 +220,57 @@ static int history_inspect(struct kiln_ctx *ctx, const char *id)
 	return 0;
 }
 
+static int history_diff(struct kiln_ctx *ctx, const char *ida, const char *idb)
+{
+	struct cache_build a, b;
+	if (find_build(ctx, ida, &a) < 0)
+		return 1;
+	if (find_build(ctx, idb, &b) < 0) {
+		cache_build_release(&a);
+		return 1;
+	}
+	_cleanup_free_ char *text = cache_build_diff(ctx->store, &a, &b);
+	fputs(text, stdout);
+	cache_build_release(&a);
+	cache_build_release(&b);
+	return 0;
+}
+
+static int history_trace(struct kiln_ctx *ctx, const char *id, const char *out)
+{
+	struct cache_build b;
+	if (find_build(ctx, id, &b) < 0)
+		return 1;
+	_cleanup_free_ char *json = cache_build_trace_json(&b);
+	cache_build_release(&b);
+	if (!out || !strcmp(out, "-")) {
+		fputs(json, stdout);
+		return 0;
+	}
+	return kiln_write_file_atomic(out, json, strlen(json), 0644, &ctx->err) < 0 ? 1 : 0;
+}
+
+#define HISTORY_USAGE "ls | inspect BUILD | diff A B | trace BUILD [-o FILE]"
+
+/* `kiln builder history` and `kiln build history` (cmd_build hands over). */
 int cmd_builder_history(int argc, char **argv, struct kiln_ctx *ctx)
 {
-	const struct kiln_opt opts[] = {OPT_END};
-	const struct kiln_usage usage = {"ls | inspect BUILD",
-	                                 "Past builds and why their steps ran", 1, 2, 0};
+	const char *out = NULL;
+	const struct kiln_opt opts[] = {
+	    OPT_STRING('o', "output", &out, "file", "trace: write the trace to this file"),
+	    OPT_END};
+	const struct kiln_usage usage = {HISTORY_USAGE, "Past builds and why their steps ran", 1, 3,
+	                                 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	if (!strcmp(argv[1], "ls") && argc == 2)
+	const char *verb = argv[1];
+	if (!strcmp(verb, "ls") && argc == 2)
 		return history_ls(ctx);
-	if (!strcmp(argv[1], "inspect") && argc == 3)
+	if (!strcmp(verb, "inspect") && argc == 3)
 		return history_inspect(ctx, argv[2]);
-	kiln_err_set(&ctx->err, KILN_E_USAGE, "usage: kiln builder history ls | inspect BUILD");
+	if (!strcmp(verb, "diff") && argc == 4)
+		return history_diff(ctx, argv[2], argv[3]);
+	if (!strcmp(verb, "trace") && argc == 3)
+		return history_trace(ctx, argv[2], out);
+	kiln_err_set(&ctx->err, KILN_E_USAGE, "usage: kiln build history " HISTORY_USAGE);
 	return 125;
 }

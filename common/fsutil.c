@@ -108,8 +108,8 @@ int kiln_tempfile_create(const char *dir, const char *prefix, char **path_out, s
 	return fd;
 }
 
-int kiln_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                           struct kiln_err *err)
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+                         struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = dir_of(path);
 	_cleanup_free_ char *base = xstrdup(path + strlen(dir) + (strcmp(dir, "/") ? 1 : 0));
@@ -119,7 +119,7 @@ int kiln_write_file_atomic(const char *path, const void *data, size_t len, mode_
 	if (fd < 0)
 		return -1;
 	int failed = kiln_write_all(fd, data, len, err) < 0;
-	if (!failed && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
+	if (!failed && (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)))
 		failed = kiln_err_set(err, errno, "write `%s`", tmp) < 0;
 	if (failed) {
 		unlink(tmp);
@@ -133,7 +133,19 @@ int kiln_write_file_atomic(const char *path, const void *data, size_t len, mode_
 		return kiln_err_set(err, e, "rename `%s` to `%s`", tmp, path);
 	}
 	kiln_tempfile_forget(tmp);
-	return kiln_fsync_dir(dir, err);
+	return sync ? kiln_fsync_dir(dir, err) : 0;
+}
+
+int kiln_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                           struct kiln_err *err)
+{
+	return write_replace(path, data, len, mode, true, err);
+}
+
+int kiln_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                            struct kiln_err *err)
+{
+	return write_replace(path, data, len, mode, false, err);
 }
 
 int kiln_mkdir_p(const char *path, mode_t mode, struct kiln_err *err)

@@ -18,6 +18,10 @@ int kiln_write_all(int fd, const void *buf, size_t len, struct kiln_err *err);
  * rename over path, fsync the directory. */
 int kiln_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                            struct kiln_err *err);
+/* The same without either fsync, for files that may be lost but never read
+ * torn (caches, history: a crash may leave the old file or none). */
+int kiln_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                            struct kiln_err *err);
 int kiln_fsync_dir(const char *dir, struct kiln_err *err);
 int kiln_mkdir_p(const char *path, mode_t mode, struct kiln_err *err);
 /* Removes a tree without following symlinks or crossing into other mounts'

@@ -239,16 +239,19 @@ static int check_publishable(struct img_store *s, const struct img_descriptor *d
 
 /* Adds manifest descriptor d under the normalized refs to x. known holds
  * every ref of x (and maybe more): a ref not in it is looked for no
- * further, so a load of 100,000 tags is not quadratic. */
-static void publish_into(struct img_store *s, struct img_index *x, const struct img_descriptor *d,
+ * further, so a load of 100,000 tags is not quadratic. Returns whether x
+ * changed. */
+static bool publish_into(struct img_store *s, struct img_index *x, const struct img_descriptor *d,
                          char *const *refs, size_t n_refs, struct layer_pset *known)
 {
+	bool changed = false;
 	for (size_t r = 0; r < n_refs; r++) {
 		size_t len = strlen(refs[r]);
 		ssize_t i = layer_pset_has(known, refs[r], len) ? find_ref(x, refs[r]) : -1;
 		layer_pset_add(known, refs[r], len);
 		if (i >= 0 && !strcmp(x->manifests[i].digest, d->digest))
 			continue; /* already tagged so */
+		changed = true;
 		struct img_descriptor e;
 		img_descriptor_copy(&e, d);
 		img_map_set(&e.annotations, IMG_ANNOT_REF_NAME, refs[r]);
@@ -267,13 +270,16 @@ static void publish_into(struct img_store *s, struct img_index *x, const struct 
 	for (size_t i = x->n_manifests; i-- > 0;) {
 		const struct img_descriptor *e = &x->manifests[i];
 		if (!strcmp(e->digest, d->digest) && !entry_ref(e)) {
-			if (held)
+			if (held) {
 				img_index_remove_at(x, i);
+				changed = true;
+			}
 			held = true;
 		}
 	}
 	if (!held)
 		img_index_add(x, d);
+	return changed || !held;
 }
 
 void img_descriptor_stamp_tag_time(struct img_descriptor *d)
@@ -313,10 +319,12 @@ int img_publish_many(struct img_store *s, const struct img_descriptor *d, char *
 		if (r)
 			layer_pset_add(&known, r, strlen(r));
 	}
+	bool changed = false;
 	for (size_t i = 0; i < n; i++)
-		publish_into(s, x, &d[i], refs[i], n_refs[i], &known);
+		changed |= publish_into(s, x, &d[i], refs[i], n_refs[i], &known);
 	layer_pset_release(&known);
-	int ret = img_index_write(s, x, err);
+	/* nothing new (a rebuild tagging the same image): no write, no fsync */
+	int ret = changed ? img_index_write(s, x, err) : 0;
 	img_index_free(x);
 	return ret;
 }

@@ -256,6 +256,7 @@ struct img_blob_writer {
 	struct kiln_sha256 hash;
 	uint64_t size;
 	uint64_t flushing; /* bytes handed to writeback so far */
+	bool holes; /* zeros skipped with lseek: the size is set at commit */
 };
 
 /* Writeback starts behind the writer every BLOB_WRITEBACK bytes, so the
@@ -280,10 +281,24 @@ struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err
 	return w;
 }
 
+#define HOLE_MIN (64u << 10)
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	return n && !p[0] && !memcmp(p, p + 1, n - 1);
+}
+
+/* A long run of zeros (a sparse file in a layer) becomes a hole in the
+ * blob file: nothing to write, nothing to flush; reads give the zeros. */
 int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, struct kiln_err *err)
 {
-	if (kiln_write_all(w->fd, p, n, err) < 0)
+	if (n >= HOLE_MIN && all_zero(p, n)) {
+		if (lseek(w->fd, (off_t)n, SEEK_CUR) < 0)
+			return kiln_err_set(err, errno, "writing blob to `%s`", w->tmp);
+		w->holes = true;
+	} else if (kiln_write_all(w->fd, p, n, err) < 0) {
 		return kiln_err_wrap(err, "writing blob to `%s`", w->tmp);
+	}
 	kiln_sha256_update(&w->hash, p, n);
 	w->size += n;
 	if (w->size - w->flushing >= BLOB_WRITEBACK) {
@@ -319,7 +334,7 @@ int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
 		                    "digest mismatch: expected %s, content hashes to %s", expected,
 		                    got);
 	}
-	if (fsync(w->fd) < 0) {
+	if ((w->holes && ftruncate(w->fd, (off_t)w->size) < 0) || fsync(w->fd) < 0) {
 		int e = errno;
 		writer_discard(w);
 		return kiln_err_set(err, e, "fsync blob %s", got);
@@ -358,9 +373,45 @@ void img_blob_writer_free(struct img_blob_writer *w)
 	free(w);
 }
 
+/* A stored blob of digest d holds exactly the n bytes at p (read back and
+ * compared: a damaged copy differs and is then rewritten). */
+static bool blob_holds(struct img_store *s, const char *d, const void *p, size_t n)
+{
+	struct kiln_err e = KILN_ERR_INIT;
+	_cleanup_close_ int fd = img_store_open_blob(s, d, &e);
+	kiln_err_release(&e);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != n)
+		return false;
+	_cleanup_free_ char *buf = xmalloc(n + 1);
+	size_t got = 0;
+	while (got <= n) {
+		ssize_t r = read(fd, buf + got, n + 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got == n && !memcmp(buf, p, n);
+}
+
+/* An in-memory blob (config, manifest: small) already stored intact is not
+ * written again: a rebuild that makes the same image costs no fsync. */
 int img_store_put_blob(struct img_store *s, const void *p, size_t n, char digest[KILN_DIGEST_LEN],
                        struct kiln_err *err)
 {
+	if (n <= IMG_MAX_JSON) {
+		struct kiln_sha256 h;
+		char d[KILN_DIGEST_LEN];
+		kiln_sha256_init(&h);
+		kiln_sha256_update(&h, p, n);
+		kiln_sha256_final(&h, d);
+		if (blob_holds(s, d, p, n)) {
+			memcpy(digest, d, KILN_DIGEST_LEN);
+			return 0;
+		}
+	}
 	struct img_blob_writer *w = img_blob_writer_new(s, err);
 	if (!w)
 		return -1;

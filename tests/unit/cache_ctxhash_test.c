@@ -225,13 +225,13 @@ static void racy(void)
 	clock_gettime(CLOCK_REALTIME, &st.st_mtim);
 	st.st_mtim.tv_sec += 5; /* surely not before the cache file's own mtime */
 	st.st_ctim = st.st_mtim;
-	uint8_t h[16] = {1};
+	uint8_t h[16] = {1}, h2[16] = {0};
 	sc_set(&s, "f", &st, h, false);
 	struct kiln_err err = KILN_ERR_INIT;
 	T_OK(sc_write(&s, sc, false, &err) == 0, "stat cache written");
 	sc_release(&s);
 	sc_load(&s, sc);
-	T_OK(sc_lookup(&s, "f", &st) == NULL, "racily clean entry (mtime not before the write)");
+	T_OK(!sc_lookup(&s, "f", &st, h2), "racily clean entry (mtime not before the write)");
 	T_OK(s.dirty, "and the cache is written again");
 	sc_release(&s);
 	st.st_mtim.tv_sec -= 20;
@@ -241,24 +241,54 @@ static void racy(void)
 	sc_write(&s, sc, false, &err);
 	sc_release(&s);
 	sc_load(&s, sc);
-	T_OK(sc_lookup(&s, "f", &st) != NULL, "an older entry is trusted");
+	T_OK(sc_lookup(&s, "f", &st, h2) && !memcmp(h, h2, 16), "an older entry is trusted");
 	struct stat st2 = st;
 	st2.st_ctim.tv_nsec ^= 1;
-	T_OK(sc_lookup(&s, "f", &st2) == NULL, "a different ctime is not");
+	T_OK(!sc_lookup(&s, "f", &st2, h2), "a different ctime is not");
 	sc_release(&s);
 	sc_load(&s, sc);
 	sc_set(&s, "f", &st, h, true);
 	sc_write(&s, sc, false, &err);
 	sc_release(&s);
 	sc_load(&s, sc);
-	T_OK(sc_lookup(&s, "f", &st) == NULL, "a smudged entry (read in its own tick) is not");
+	T_OK(!sc_lookup(&s, "f", &st, h2), "a smudged entry (read in its own tick) is not");
 	sc_release(&s);
-	/* a torn file: what precedes the tear is kept */
+	sc_load(&s, sc);
+	T_INTEQ(sc_count(&s), 1, "the written entry is mapped back");
+	sc_release(&s);
+	/* a torn or grown file is ignored whole: nothing in it is trusted */
 	int fd = open(sc, O_WRONLY | O_APPEND);
 	write(fd, "0123", 4);
 	close(fd);
 	sc_load(&s, sc);
-	T_INTEQ(s.n, 1, "torn tail ignored, entries before it kept");
+	T_INTEQ(sc_count(&s), 0, "a torn stat cache is empty (files are read again)");
+	sc_release(&s);
+	truncate(sc, 40);
+	sc_load(&s, sc);
+	T_INTEQ(sc_count(&s), 0, "a truncated stat cache is empty");
+	sc_release(&s);
+	/* a header that claims no table, and one whose record points past
+	 * the paths: ignored whole, never read out of bounds */
+	char bad[32 + 64 + 64 * 4 + 1] = "kiln-statcache2\n";
+	uint32_t n1 = 1, tab0 = 0, tab64 = 64;
+	uint64_t strl = 1, off = 5;
+	memcpy(bad + 16, &n1, 4);
+	memcpy(bad + 20, &tab0, 4);
+	memcpy(bad + 24, &strl, 8);
+	memcpy(bad + 32 + 32, &off, 8);
+	fd = open(sc, O_WRONLY | O_TRUNC);
+	write(fd, bad, 32 + 64 + 1);
+	close(fd);
+	sc_load(&s, sc);
+	T_INTEQ(sc_count(&s), 0, "a stat cache without a table is ignored");
+	sc_release(&s);
+	memcpy(bad + 20, &tab64, 4);
+	fd = open(sc, O_WRONLY | O_TRUNC);
+	write(fd, bad, sizeof(bad));
+	close(fd);
+	sc_load(&s, sc);
+	T_INTEQ(sc_count(&s), 0, "a record pointing out of the file is ignored with it");
+	T_OK(!sc_lookup(&s, "f", &st, h2), "and nothing is found");
 	sc_release(&s);
 	kiln_err_release(&err);
 	free(sc);

@@ -231,6 +231,79 @@ static void history_cap(void)
 	kiln_err_release(&err);
 }
 
+/* The miss reason of step 1 ("COPY x /") with input against prev. */
+static void why_is(const struct cache_build *prev, const char *input, const char *want,
+                   const char *name)
+{
+	struct cache_fields p;
+	pre(&p, "P0", "COPY x /", "V=1", input);
+	struct cache_step_info now = step(1, 2, &p);
+	char *why = cache_explain(s, prev, &now, NULL);
+	T_STREQ(why, want, "%s", name);
+	free(why);
+	cache_fields_release(&now.preimage);
+	free(now.name);
+	free(now.instr);
+}
+
+/* build history diff and trace; stage, image and missing inputs explained */
+static void diff_trace(void)
+{
+	struct cache_build a, b;
+	cache_build_init(&a, "/ctx", "/ctx/Dockerfile", "", "t:1");
+	cache_build_init(&b, "/ctx", "/ctx/Dockerfile", "", "t:1");
+	struct cache_fields p;
+	pre(&p, "P0", "RUN make", "VERSION=1", NULL);
+	add(&a, step(1, 3, &p));
+	pre(&p, "P0", "RUN make", "VERSION=1", NULL);
+	add(&b, step(1, 3, &p));
+	pre(&p, "P1", "COPY --from=gen /o /o", "VERSION=1", "stage:aaaa");
+	add(&a, step(2, 4, &p));
+	pre(&p, "P1", "COPY --from=gen /o /o", "VERSION=2", "stage:bbbb");
+	add(&b, step(2, 4, &p));
+	pre(&p, "P2", "RUN \"quoted\"", "VERSION=1", NULL);
+	add(&b, step(3, 5, &p));
+	char *d = cache_build_diff(s, &a, &b);
+	T_OK(strstr(d, "= [1/3] step\n") != NULL, "diff: same key");
+	T_OK(strstr(d, "~ [2/3] step\n    build arg VERSION changed: 1 -> 2\n"
+	               "    the source stage's result changed\n"),
+	     "diff: every difference of a changed step, indented");
+	T_OK(strstr(d, "+ [3/3] step (line 5)") != NULL, "diff: a step only in b");
+	T_OK(strstr(d, "1 same, 1 changed, 1 added, 0 removed") != NULL, "diff: counts");
+	free(d);
+	d = cache_build_diff(s, &b, &a);
+	T_OK(strstr(d, "- [3/3] step (line 5)") != NULL, "diff: a step only in a");
+	free(d);
+	/* a record made before start times were kept: stages laid out in order */
+	b.steps[1].stage = 1;
+	char *j = cache_build_trace_json(&b);
+	T_OK(strstr(j, "\"traceEvents\": [") &&
+	         strstr(j, "\"ph\": \"X\", \"ts\": 0, \"dur\": 2000000"),
+	     "trace: complete slices in microseconds");
+	T_OK(strstr(j, "\"ts\": 2000000, \"dur\": 2000000, \"pid\": 1, \"tid\": 1") != NULL,
+	     "trace: without start times, a stage's steps one after the other");
+	T_OK(strstr(j, "\"tid\": 2") && strstr(j, "\"name\": \"stage 1\""),
+	     "trace: a track per stage");
+	free(j);
+	b.steps[0].start = 0.5;
+	b.steps[0].result = CACHE_STEP_HIT;
+	j = cache_build_trace_json(&b);
+	T_OK(strstr(j, "\"cat\": \"hit\", \"ph\": \"X\", \"ts\": 500000") != NULL,
+	     "trace: recorded start times, hits");
+	free(j);
+	/* inputs that are not content hashes */
+	struct cache_build prev;
+	cache_build_init(&prev, "/ctx", "/ctx/Dockerfile", "", "");
+	pre(&p, "P0", "COPY x /", "V=1", "image:sha256:1");
+	add(&prev, step(1, 2, &p));
+	why_is(&prev, "image:sha256:2", "source image changed: sha256:1 -> sha256:2",
+	       "a source image that changed");
+	why_is(&prev, "missing:x", "source `x` is missing now", "a source that went missing");
+	cache_build_release(&prev);
+	cache_build_release(&a);
+	cache_build_release(&b);
+}
+
 int main(void)
 {
 	const char *t = getenv("KILN_TEST_TMP") ? getenv("KILN_TEST_TMP") : "/tmp";
@@ -246,6 +319,7 @@ int main(void)
 	history();
 	files(base, root);
 	history_cap();
+	diff_trace();
 	img_store_close(s);
 	kiln_rm_rf(base, NULL);
 	free(root);
