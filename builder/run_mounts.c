@@ -1,6 +1,7 @@
 /* RUN --mount: each type becomes a runtime mount (struct rt_mount).
  *   cache   ROOT/cache/mounts/<xxh128 of the id>/, kept between builds,
- *           created with mode/uid/gid; sharing=locked holds an exclusive
+ *           created with mode/uid/gid (given those, a cache of its own, as
+ *           BuildKit keys the cache by id and base); sharing=locked holds an exclusive
  *           lock for the step, shared (the default) a shared one, private
  *           an exclusive one (a second instance is not made: it waits)
  *   bind    a copy of source from the context, a stage or an image (rw
@@ -234,8 +235,13 @@ static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const ch
 		return kiln_err_set(err, KILN_E_UNSUPPORTED,
 		                    "cache mount `%s`: from= is not supported yet", dm->target);
 	const char *id = dm->id && *dm->id ? dm->id : dm->target;
+	_cleanup_free_ char *key =
+	    dm->has_uid || dm->has_gid || dm->has_mode
+	        ? xasprintf("%s\n%lu:%lu:%lo", id, dm->has_uid ? dm->uid : 0,
+	                    dm->has_gid ? dm->gid : 0, dm->has_mode ? dm->mode : 0755)
+	        : xstrdup(id);
 	struct kiln_xxh128 h;
-	kiln_xxh128(id, strlen(id), &h);
+	kiln_xxh128(key, strlen(key), &h);
 	char hex[33];
 	kiln_xxh128_hex(&h, hex);
 	_cleanup_free_ char *base = xasprintf("%s/cache/mounts", img_store_root(st->b->s));
