@@ -2,7 +2,9 @@
 # kiln build against BuildKit (DOCKER_BUILDKIT=1 with the docker.io 20.10
 # CLI, a private dockerd): the same Dockerfiles and context give the same
 # config fields, the same history (created_by, empty_layer) and the same layer trees
-# (paths, types, modes, owners, sizes, link targets, contents; not mtimes).
+# (paths, types, modes, owners, sizes, link targets, contents; not mtimes);
+# at the end a built image passes skopeo inspect, umoci unpack, and kiln
+# save | docker load | docker run.
 # Only what the 20.10 built-in frontend supports (no heredocs, --link,
 # --exclude, --parents): heredoc RUNs are compared by their file trees with
 # the same script given to BuildKit as a shell-form RUN. RUN steps use the
@@ -205,3 +207,25 @@ RUN --mount=type=cache,target=/c2,sharing=private ls -la /c2 | wc -l >/c2-count
 RUN --mount=type=cache,target=/c3,sharing=locked,id=shared-id stat -c "%a %u %g" /c3 >/c3-stat
 RUN --mount=type=bind,from=busybox,source=/etc,target=/img cat /img/passwd | wc -l >/img-lines
 RUN --mount=type=ssh test -S /run/buildkit/ssh_agent.0 && echo sock >/ssh' --ssh default
+
+# --- a built image in other tools ---------------------------------------------
+# skopeo and umoci read it from the store (an OCI layout); `kiln save` loads
+# into docker, which runs it.
+printf 'FROM busybox AS b\nRUN echo built-by-kiln >/msg\nFROM busybox\nCOPY --from=b /msg /msg\nRUN rm /bin/vi && ln /msg /msg2\nUSER nobody\nCMD ["cat", "/msg", "/msg2"]\n' >"$C/Dockerfile"
+run_ok "build for the other tools" kiln build -q -t interop:1 "$C"
+REF="oci:$ROOT/images:docker.io/library/interop:1"
+run_ok "skopeo inspect" skopeo inspect "$REF"
+expect_eq "skopeo sees three layers" "$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Layers"]))')" 3
+run_ok "skopeo inspect --config" skopeo inspect --config "$REF"
+expect_contains "skopeo reads the config" "$OUT" '"User": "nobody"'
+run_ok "umoci unpack" umoci unpack --image "$ROOT/images:docker.io/library/interop:1" "$T/bundle"
+expect_eq "umoci: the COPYed file" "$(cat "$T/bundle/rootfs/msg2" 2>&1)" built-by-kiln
+expect_eq "umoci: the whiteout applied" "$(ls "$T/bundle/rootfs/bin/vi" 2>&1 | grep -c 'No such')" 1
+expect_eq "umoci: the hardlink kept" "$(stat -c %h "$T/bundle/rootfs/msg" 2>&1)" 2
+rm -rf "$T/bundle"
+run_ok "kiln save" kiln save -o "$T/interop.tar" interop:1
+run_ok "docker load" dk load -i "$T/interop.tar"
+expect_contains "docker names it" "$OUT" "interop:1"
+run_ok "docker runs it" dk run --rm --network none interop:1
+expect_eq "docker run output" "$OUT" "built-by-kiln
+built-by-kiln"
