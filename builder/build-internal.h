@@ -151,6 +151,8 @@ struct bld_build {
 	char *tmpdir;
 	int tmp_lock;
 	pthread_mutex_t mu, fs_mu;
+	pthread_mutex_t pull_mu; /* pull.c: one image load or pull at a time */
+	struct kiln_strv pulled; /* names pulled in this build (under pull_mu) */
 	pthread_cond_t cv;
 	bool failed;
 	struct kiln_err first_err; /* the first stage failure */
@@ -170,10 +172,14 @@ void bld_vertex_log(struct bld_build *b, int id, const char *line);
 void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached);
 void bld_count_step(struct bld_build *b, bool cached);
 void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg);
-/* img_image_load under the build's lock (the store handle's cache is not
- * thread-safe). */
+/* pull.c: img_image_load under the build's lock (the store handle's cache
+ * is not thread-safe); an image the store lacks, or any with --pull, is
+ * pulled from its registry first (once per build). */
 int bld_image_load(struct bld_build *b, const char *name, struct img_image **out,
                    struct kiln_err *err);
+/* pull.c: the images the needed stages name (FROM, COPY --from, RUN
+ * --mount=from=, words without variables) loaded or pulled up front. */
+int bld_pull_images(struct bld_build *b, struct kiln_err *err);
 /* Stage `index` built: already done, being built by another thread (wait),
  * or built now on this thread. */
 int bld_stage_need(struct bld_build *b, int index, struct kiln_err *err);

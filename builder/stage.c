@@ -367,19 +367,8 @@ int bld_platform_check(const char *platform, struct kiln_err *err)
 static int from_image(struct bld_stage *st, const char *name, struct kiln_err *err)
 {
 	struct img_image *img = NULL;
-	struct kiln_err e = KILN_ERR_INIT;
-	if (bld_image_load(st->b, name, &img, &e) < 0) {
-		if (e.code != KILN_E_NOTFOUND) {
-			kiln_err_move(err, &e);
-			return -1;
-		}
-		kiln_err_release(&e);
-		return kiln_err_set(
-		    err, KILN_E_NOTFOUND,
-		    "base image `%s` is not in the store (pulling needs the registry "
-		    "client: load or import it first)",
-		    name);
-	}
+	if (bld_image_load(st->b, name, &img, err) < 0)
+		return -1;
 	st->cfg = img_config_dup(img->config);
 	size_t n = img->manifest->n_layers;
 	if (n != img->config->n_diff_ids) {
