@@ -150,6 +150,7 @@ struct bld_build {
 	 * left */
 	char *tmpdir;
 	int tmp_lock;
+	int tmp_slot; /* interrupt.c's slot for tmpdir (-1: none) */
 	pthread_mutex_t mu, fs_mu;
 	pthread_mutex_t pull_mu; /* pull.c: one image load or pull at a time */
 	struct kiln_strv pulled; /* names pulled in this build (under pull_mu) */
@@ -177,6 +178,13 @@ void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg)
  * pulled from its registry first (once per build). */
 int bld_image_load(struct bld_build *b, const char *name, struct img_image **out,
                    struct kiln_err *err);
+/* interrupt.c: SIGINT/SIGTERM/SIGHUP/SIGQUIT outside a RUN remove the
+ * registered scratch dirs, then end the process as before. begin/end pair
+ * up around a build; add returns a slot for forget (-1 when full). */
+void bld_interrupt_begin(void);
+void bld_interrupt_end(void);
+int bld_scratch_add(const char *path);
+void bld_scratch_forget(int slot);
 /* pull.c: the images the needed stages name (FROM, COPY --from, RUN
  * --mount=from=, words without variables) loaded or pulled up front. */
 int bld_pull_images(struct bld_build *b, struct kiln_err *err);

@@ -209,6 +209,7 @@ const char *bld_tmpdir(struct bld_build *b, struct kiln_err *err)
 		free(tmpl);
 	} else {
 		b->tmpdir = tmpl;
+		b->tmp_slot = bld_scratch_add(tmpl);
 		_cleanup_free_ char *lock = kiln_path_join(tmpl, BUILD_TMP_LOCK);
 		b->tmp_lock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (b->tmp_lock < 0 || flock(b->tmp_lock, LOCK_EX) < 0)
@@ -226,6 +227,7 @@ static void remove_build_tmp(struct bld_build *b)
 		struct kiln_err e = KILN_ERR_INIT;
 		kiln_rm_rf(b->tmpdir, &e);
 		kiln_err_release(&e);
+		bld_scratch_forget(b->tmp_slot);
 		free(b->tmpdir);
 	}
 	if (b->tmp_lock >= 0)
@@ -510,7 +512,9 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(res, 0, sizeof(*res));
-	struct bld_build b = {.s = s, .o = o, .p = progress, .res = res, .tmp_lock = -1};
+	struct bld_build b = {
+	    .s = s, .o = o, .p = progress, .res = res, .tmp_lock = -1, .tmp_slot = -1};
+	bld_interrupt_begin();
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_mutex_init(&b.fs_mu, NULL);
 	pthread_mutex_init(&b.pull_mu, NULL);
@@ -545,6 +549,7 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	df_graph_release(&b.g);
 	bld_context_release(&b.ctx);
 	remove_build_tmp(&b);
+	bld_interrupt_end();
 	free(b.dockerfile_text);
 	free(b.created);
 	kiln_err_release(&b.first_err);
