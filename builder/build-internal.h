@@ -110,7 +110,8 @@ struct bld_stage {
 	char key[65];               /* the current cache key (hex), "" when none */
 	bool started, done, failed; /* under bld_build.mu */
 	int err_line;               /* Dockerfile line of its failing instruction */
-	int n_steps, step_no;       /* for "[stage i/n]" */
+	int n_steps, step_no;       /* every instruction (cache history) */
+	int n_ops, op_no;           /* "[stage i/n]": FROM, RUN, COPY, ADD, WORKDIR */
 };
 
 /* One step with its words expanded. */

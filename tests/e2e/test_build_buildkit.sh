@@ -208,6 +208,40 @@ RUN --mount=type=cache,target=/c3,sharing=locked,id=shared-id stat -c "%a %u %g"
 RUN --mount=type=bind,from=busybox,source=/etc,target=/img cat /img/passwd | wc -l >/img-lines
 RUN --mount=type=ssh test -S /run/buildkit/ssh_agent.0 && echo sock >/ssh' --ssh default
 
+# --- progress step names -----------------------------------------------------------
+# The "[stage i/n] INSTRUCTION" lines of --progress=plain: BuildKit shows
+# and numbers only FROM, RUN, COPY, ADD and WORKDIR (config-only
+# instructions have no vertex). FROM lines are left out: BuildKit names the
+# resolved reference there (docker.io/library/busybox). A RUN's name has
+# the stage's variables expanded, quotes kept (kiln keeps escapes too: the
+# 20.10 frontend drops a backslash there, so none is in this Dockerfile).
+steps() { sed -n 's/^#[0-9]* \(\[[^]]*\] \(RUN\|COPY\|ADD\|WORKDIR\|LABEL\|ENV\|ARG\|USER\|EXPOSE\|CMD\) .*\)/\1/p' "$1" | sort -u; }
+printf '%s\n' 'FROM busybox AS base
+LABEL a="b c" "d e"=f
+ENV X="1 2" Y=z
+ARG V=1
+RUN echo "$X" $V '"'"'$Y'"'"' >/x
+WORKDIR /w
+FROM scratch AS s
+COPY a.txt /
+FROM base
+USER nobody
+COPY --chown=nobody a.txt ./
+ADD sub /sub/
+COPY --from=s /a.txt /s.txt
+EXPOSE 80
+CMD ["sh"]' >"$C/Dockerfile"
+if kiln build --progress plain --network host --no-cache "$C" >"$T/k.out" 2>&1 &&
+	DOCKER_BUILDKIT=1 dk build --progress plain --network host --no-cache "$C" >"$T/d.out" 2>&1; then
+	if diff <(steps "$T/d.out") <(steps "$T/k.out") >"$T/diff"; then
+		ok "progress: the same step names and numbers as BuildKit ($(steps "$T/k.out" | wc -l) steps)"
+	else
+		not_ok "progress step names differ (< buildkit, > kiln)"; sed 's/^/#   /' "$T/diff"
+	fi
+else
+	not_ok "progress builds"; tail -5 "$T/k.out" "$T/d.out" | sed 's/^/#   /'
+fi
+
 # --- a built image in other tools ---------------------------------------------
 # skopeo and umoci read it from the store (an OCI layout); `kiln save` loads
 # into docker, which runs it.
