@@ -110,7 +110,8 @@ struct bld_stage {
 	char key[65];               /* the current cache key (hex), "" when none */
 	bool started, done, failed; /* under bld_build.mu */
 	int err_line;               /* Dockerfile line of its failing instruction */
-	int n_steps, step_no;       /* for "[stage i/n]" */
+	int n_steps, step_no;       /* every instruction (cache history) */
+	int n_ops, op_no;           /* "[stage i/n]": FROM, RUN, COPY, ADD, WORKDIR */
 };
 
 /* One step with its words expanded. */
@@ -150,7 +151,10 @@ struct bld_build {
 	 * left */
 	char *tmpdir;
 	int tmp_lock;
+	int tmp_slot; /* interrupt.c's slot for tmpdir (-1: none) */
 	pthread_mutex_t mu, fs_mu;
+	pthread_mutex_t pull_mu; /* pull.c: one image load or pull at a time */
+	struct kiln_strv pulled; /* names pulled in this build (under pull_mu) */
 	pthread_cond_t cv;
 	bool failed;
 	struct kiln_err first_err; /* the first stage failure */
@@ -170,10 +174,21 @@ void bld_vertex_log(struct bld_build *b, int id, const char *line);
 void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached);
 void bld_count_step(struct bld_build *b, bool cached);
 void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg);
-/* img_image_load under the build's lock (the store handle's cache is not
- * thread-safe). */
+/* pull.c: img_image_load under the build's lock (the store handle's cache
+ * is not thread-safe); an image the store lacks, or any with --pull, is
+ * pulled from its registry first (once per build). */
 int bld_image_load(struct bld_build *b, const char *name, struct img_image **out,
                    struct kiln_err *err);
+/* interrupt.c: SIGINT/SIGTERM/SIGHUP/SIGQUIT outside a RUN remove the
+ * registered scratch dirs, then end the process as before. begin/end pair
+ * up around a build; add returns a slot for forget (-1 when full). */
+void bld_interrupt_begin(void);
+void bld_interrupt_end(void);
+int bld_scratch_add(const char *path);
+void bld_scratch_forget(int slot);
+/* pull.c: the images the needed stages name (FROM, COPY --from, RUN
+ * --mount=from=, words without variables) loaded or pulled up front. */
+int bld_pull_images(struct bld_build *b, struct kiln_err *err);
 /* Stage `index` built: already done, being built by another thread (wait),
  * or built now on this thread. */
 int bld_stage_need(struct bld_build *b, int index, struct kiln_err *err);

@@ -56,15 +56,6 @@ void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg)
 	pthread_mutex_unlock(&b->mu);
 }
 
-int bld_image_load(struct bld_build *b, const char *name, struct img_image **out,
-                   struct kiln_err *err)
-{
-	pthread_mutex_lock(&b->mu);
-	int r = img_image_load(b->s, name, out, err);
-	pthread_mutex_unlock(&b->mu);
-	return r;
-}
-
 int64_t bld_now(const struct bld_build *b)
 {
 	return b->epoch >= 0 ? b->epoch : (int64_t)time(NULL);
@@ -218,6 +209,7 @@ const char *bld_tmpdir(struct bld_build *b, struct kiln_err *err)
 		free(tmpl);
 	} else {
 		b->tmpdir = tmpl;
+		b->tmp_slot = bld_scratch_add(tmpl);
 		_cleanup_free_ char *lock = kiln_path_join(tmpl, BUILD_TMP_LOCK);
 		b->tmp_lock = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (b->tmp_lock < 0 || flock(b->tmp_lock, LOCK_EX) < 0)
@@ -235,6 +227,7 @@ static void remove_build_tmp(struct bld_build *b)
 		struct kiln_err e = KILN_ERR_INIT;
 		kiln_rm_rf(b->tmpdir, &e);
 		kiln_err_release(&e);
+		bld_scratch_forget(b->tmp_slot);
 		free(b->tmpdir);
 	}
 	if (b->tmp_lock >= 0)
@@ -504,10 +497,6 @@ static int check_tags(const struct bld_opts *o, struct kiln_err *err)
 	}
 	if (o->platform && bld_platform_check(o->platform, err) < 0)
 		return kiln_err_wrap(err, "--platform");
-	if (o->pull)
-		return kiln_err_set(err, KILN_E_UNSUPPORTED,
-		                    "--pull needs the registry client, which this build of kiln "
-		                    "does not have yet");
 	if (o->network && strcmp(o->network, "default") && strcmp(o->network, "none") &&
 	    strcmp(o->network, "host"))
 		return kiln_err_set(err, KILN_E_INVALID,
@@ -523,9 +512,12 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(res, 0, sizeof(*res));
-	struct bld_build b = {.s = s, .o = o, .p = progress, .res = res, .tmp_lock = -1};
+	struct bld_build b = {
+	    .s = s, .o = o, .p = progress, .res = res, .tmp_lock = -1, .tmp_slot = -1};
+	bld_interrupt_begin();
 	pthread_mutex_init(&b.mu, NULL);
 	pthread_mutex_init(&b.fs_mu, NULL);
+	pthread_mutex_init(&b.pull_mu, NULL);
 	pthread_cond_init(&b.cv, NULL);
 	int r = check_tags(o, err);
 	if (r == 0)
@@ -538,6 +530,8 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	}
 	if (r == 0)
 		r = bld_cache_open(&b, err);
+	if (r == 0)
+		r = bld_pull_images(&b, err);
 	if (r == 0)
 		r = run_stages(&b, err);
 	if (r == 0)
@@ -555,11 +549,14 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	df_graph_release(&b.g);
 	bld_context_release(&b.ctx);
 	remove_build_tmp(&b);
+	bld_interrupt_end();
 	free(b.dockerfile_text);
 	free(b.created);
 	kiln_err_release(&b.first_err);
 	pthread_cond_destroy(&b.cv);
 	pthread_mutex_destroy(&b.fs_mu);
+	pthread_mutex_destroy(&b.pull_mu);
+	kiln_strv_release(&b.pulled);
 	pthread_mutex_destroy(&b.mu);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

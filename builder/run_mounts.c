@@ -1,6 +1,7 @@
 /* RUN --mount: each type becomes a runtime mount (struct rt_mount).
  *   cache   ROOT/cache/mounts/<xxh128 of the id>/, kept between builds,
- *           created with mode/uid/gid; sharing=locked holds an exclusive
+ *           created with mode/uid/gid (given those, a cache of its own, as
+ *           BuildKit keys the cache by id and base); sharing=locked holds an exclusive
  *           lock for the step, shared (the default) a shared one, private
  *           an exclusive one (a second instance is not made: it waits)
  *   bind    a copy of source from the context, a stage or an image (rw
@@ -17,6 +18,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,8 +52,12 @@ void run_mounts_release(struct run_mounts *m)
 	free(m->locks);
 	if (m->secret_dir)
 		kiln_rm_rf(m->secret_dir, NULL);
+	bld_scratch_forget(m->secret_slot - 1);
+	bld_scratch_forget(m->dir_slot - 1);
 	free(m->secret_dir);
 	free(m->stubs);
+	for (size_t i = 0; i < m->env.n; i++) /* secrets of env= */
+		explicit_bzero(m->env.v[i], strlen(m->env.v[i]));
 	kiln_strv_release(&m->env);
 	memset(m, 0, sizeof(*m));
 }
@@ -167,13 +174,14 @@ static int copy_node(const struct bld_tree *t, const struct bld_node *n, const c
 	return r;
 }
 
-/* The layers of image `name` as a rootfs. */
+/* The layers of image `name` as a rootfs; its ID into id. */
 static int image_rootfs(struct bld_stage *st, const char *name, struct bld_rootfs *fs,
-                        struct kiln_err *err)
+                        char id[KILN_DIGEST_LEN], struct kiln_err *err)
 {
 	struct img_image *img = NULL;
 	if (bld_image_load(st->b, name, &img, err) < 0)
 		return -1;
+	memcpy(id, img->id, KILN_DIGEST_LEN);
 	bld_rootfs_init(fs, st->b->s);
 	fs->mu = &st->b->fs_mu;
 	for (size_t i = 0; i < img->manifest->n_layers && i < img->config->n_diff_ids; i++) {
@@ -188,54 +196,165 @@ static int image_rootfs(struct bld_stage *st, const char *name, struct bld_rootf
 	return 0;
 }
 
-static int mount_bind(struct bld_stage *st, const struct df_mount *dm, const char *dir, size_t idx,
-                      struct run_mounts *m, struct kiln_err *err)
+/* The tree from= names (a stage's rootfs, an image's, or else the
+ * context), with an identity for cache keys ("" for the context). */
+struct from_tree {
+	struct bld_tree t;
+	struct bld_rootfs img_fs;
+	bool have_img;
+	char ident[KILN_DIGEST_LEN + 8];
+};
+
+static int from_tree_open(struct bld_stage *st, const struct df_mount *dm, struct from_tree *f,
+                          struct kiln_err *err)
 {
 	struct bld_build *b = st->b;
-	struct bld_rootfs img_fs;
-	bool have_img = false;
-	struct bld_tree t = {.ctx = &b->ctx};
+	memset(f, 0, sizeof(*f));
+	f->t = (struct bld_tree){.ctx = &b->ctx};
 	if (dm->from && dm->from_stage >= 0) {
 		if (bld_stage_need(b, dm->from_stage, err) < 0)
 			return -1;
-		t = (struct bld_tree){.fs = &b->stages[dm->from_stage].fs};
+		f->t = (struct bld_tree){.fs = &b->stages[dm->from_stage].fs};
+		snprintf(f->ident, sizeof(f->ident), "stage:%s",
+		         b->stages[dm->from_stage].key[0] ? b->stages[dm->from_stage].key
+		                                          : dm->from);
 	} else if (dm->from) {
-		if (image_rootfs(st, dm->from, &img_fs, err) < 0)
+		char id[KILN_DIGEST_LEN];
+		if (image_rootfs(st, dm->from, &f->img_fs, id, err) < 0)
 			return -1;
-		have_img = true;
-		t = (struct bld_tree){.fs = &img_fs};
+		f->have_img = true;
+		f->t = (struct bld_tree){.fs = &f->img_fs};
+		snprintf(f->ident, sizeof(f->ident), "image:%s", id);
 	}
-	const char *src = dm->source && *dm->source ? dm->source : "/";
+	return 0;
+}
+
+static void from_tree_close(struct from_tree *f)
+{
+	if (f->have_img)
+		bld_rootfs_release(&f->img_fs);
+	f->have_img = false;
+}
+
+/* Copies path src of f's tree to dst; *is_dir tells what it was. */
+static int copy_from(const struct from_tree *f, const struct df_mount *dm, const char *src,
+                     const char *dst, bool *is_dir, struct kiln_err *err)
+{
 	struct bld_node n = {0};
 	bool found = false;
-	int r = bld_tree_resolve(&t, src, true, &n, &found, err);
+	int r = bld_tree_resolve(&f->t, src, true, &n, &found, err);
 	if (r == 0 && !found)
 		r = kiln_err_set(err, KILN_E_NOTFOUND, "mount source `%s` not found%s%s", src,
 		                 dm->from ? " in " : "", dm->from ? dm->from : "");
+	if (r == 0)
+		r = copy_node(&f->t, &n, dst, 0, err);
+	if (r == 0 && is_dir)
+		*is_dir = S_ISDIR(n.st.st_mode);
+	bld_node_release(&n);
+	return r;
+}
+
+static int mount_bind(struct bld_stage *st, const struct df_mount *dm, const char *dir, size_t idx,
+                      struct run_mounts *m, struct kiln_err *err)
+{
+	struct from_tree f;
+	if (from_tree_open(st, dm, &f, err) < 0)
+		return -1;
+	const char *src = dm->source && *dm->source ? dm->source : "/";
 	_cleanup_free_ char *copy = xasprintf("%s/bind-%zu", dir, idx);
+	bool is_dir = false;
+	int r = copy_from(&f, dm, src, copy, &is_dir, err);
 	if (r == 0)
-		r = copy_node(&t, &n, copy, 0, err);
-	if (r == 0)
-		r = stub(st, m, dir, dm->target, !S_ISDIR(n.st.st_mode), err);
+		r = stub(st, m, dir, dm->target, !is_dir, err);
 	if (r == 0)
 		run_mounts_add_bind(m, copy, dm->target, dm->readonly);
-	bld_node_release(&n);
-	if (have_img)
-		bld_rootfs_release(&img_fs);
+	from_tree_close(&f);
 	return r;
 }
 
 /* --- cache ------------------------------------------------------------------ */
 
-static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const char *dir,
+/* A new cache dir at path: mode/uid/gid on its root, seeded with from='s
+ * source subtree (at the same subpath) when from= is given. */
+static int cache_create(struct bld_stage *st, const struct df_mount *dm, const char *path,
+                        const char *sub, struct kiln_err *err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.new", path);
+	kiln_rm_rf(tmp, NULL);
+	mode_t mode = dm->has_mode ? (mode_t)dm->mode : 0755;
+	if (mkdir(tmp, 0700) < 0)
+		return kiln_err_set(err, errno, "mkdir `%s`", tmp);
+	int r = 0;
+	if (chown(tmp, dm->has_uid ? (uid_t)dm->uid : 0, dm->has_gid ? (gid_t)dm->gid : 0) < 0 ||
+	    chmod(tmp, mode & 07777) < 0)
+		r = kiln_err_set(err, errno, "creating cache mount `%s`", path);
+	if (r == 0 && dm->from) {
+		struct from_tree f;
+		r = from_tree_open(st, dm, &f, err);
+		_cleanup_free_ char *dst = kiln_path_join(tmp, sub);
+		_cleanup_free_ char *parent = xstrdup(dst);
+		*strrchr(parent, '/') = '\0';
+		if (r == 0 && *sub)
+			r = kiln_mkdir_p(parent, 0755, err);
+		if (r == 0 && *sub)
+			r = copy_from(&f, dm, sub, dst, NULL, err);
+		else if (r == 0) /* the whole tree: its root's entries into tmp */
+			r = copy_from(&f, dm, "/", tmp, NULL, err);
+		from_tree_close(&f);
+	}
+	if (r == 0 && rename(tmp, path) < 0)
+		r = kiln_err_set(err, errno, "creating cache mount `%s`", path);
+	if (r < 0)
+		kiln_rm_rf(tmp, NULL);
+	return r;
+}
+
+/* The lock of a cache dir: shared (sharing=shared), exclusive and waited
+ * for (locked), exclusive or else *busy (private). */
+static int cache_lock(const char *lock, enum df_mount_sharing sharing, bool *busy,
+                      struct kiln_err *err)
+{
+	*busy = false;
+	if (sharing != DF_SHARING_PRIVATE)
+		return kiln_lock_file(lock, sharing == DF_SHARING_LOCKED, err);
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", lock);
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	int e = errno;
+	close(fd);
+	if (e != EWOULDBLOCK)
+		return kiln_err_set(err, e, "lock `%s`", lock);
+	*busy = true;
+	return -1;
+}
+
+static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const char *dir, size_t idx,
                        struct run_mounts *m, struct kiln_err *err)
 {
-	if (dm->from)
-		return kiln_err_set(err, KILN_E_UNSUPPORTED,
-		                    "cache mount `%s`: from= is not supported yet", dm->target);
 	const char *id = dm->id && *dm->id ? dm->id : dm->target;
+	/* BuildKit keys a cache by its id and its base: the mkdir of
+	 * uid/gid/mode, or the from= state */
+	struct kiln_buf key;
+	kiln_buf_init(&key, KILN_BUF_NOLIMIT, NULL);
+	kiln_buf_addstr(&key, id, NULL);
+	if (dm->has_uid || dm->has_gid || dm->has_mode)
+		kiln_buf_addf(&key, NULL, "\n%lu:%lu:%lo", dm->has_uid ? dm->uid : 0,
+		              dm->has_gid ? dm->gid : 0, dm->has_mode ? dm->mode : 0755);
+	if (dm->from) {
+		struct from_tree f;
+		int r = from_tree_open(st, dm, &f, err);
+		from_tree_close(&f);
+		if (r < 0) {
+			kiln_buf_release(&key);
+			return -1;
+		}
+		kiln_buf_addf(&key, NULL, "\nfrom %s", f.ident);
+	}
 	struct kiln_xxh128 h;
-	kiln_xxh128(id, strlen(id), &h);
+	kiln_xxh128(kiln_buf_str(&key), key.len, &h);
+	kiln_buf_release(&key);
 	char hex[33];
 	kiln_xxh128_hex(&h, hex);
 	_cleanup_free_ char *base = xasprintf("%s/cache/mounts", img_store_root(st->b->s));
@@ -243,29 +362,32 @@ static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const ch
 	_cleanup_free_ char *lock = xasprintf("%s/%s.lock", base, hex);
 	if (kiln_mkdir_p(base, 0700, err) < 0)
 		return -1;
-	bool exclusive = dm->sharing == DF_SHARING_LOCKED || dm->sharing == DF_SHARING_PRIVATE;
-	int fd = kiln_lock_file(lock, exclusive, err);
-	if (fd < 0)
+	bool busy;
+	int fd = cache_lock(lock, dm->sharing, &busy, err);
+	if (fd < 0 && !busy)
 		return -1;
-	m->locks = xreallocarray(m->locks, m->n_locks + 1, sizeof(int));
-	m->locks[m->n_locks++] = fd;
-	if (!kiln_path_exists(path)) {
-		_cleanup_free_ char *tmp = xasprintf("%s/.new-%s", base, hex);
-		kiln_rm_rf(tmp, NULL);
-		mode_t mode = dm->has_mode ? (mode_t)dm->mode : 0755;
-		if (mkdir(tmp, 0700) < 0)
-			return kiln_err_set(err, errno, "mkdir `%s`", tmp);
-		if (chown(tmp, dm->has_uid ? (uid_t)dm->uid : 0, dm->has_gid ? (gid_t)dm->gid : 0) <
-		        0 ||
-		    chmod(tmp, mode & 07777) < 0 || rename(tmp, path) < 0) {
-			int e = errno;
-			kiln_rm_rf(tmp, NULL);
-			return kiln_err_set(err, e, "creating cache mount `%s`", id);
-		}
+	if (busy) { /* private and in use: an instance of this step's own */
+		free(path);
+		path = xasprintf("%s/cache-%zu", dir, idx);
+	} else {
+		m->locks = xreallocarray(m->locks, m->n_locks + 1, sizeof(int));
+		m->locks[m->n_locks++] = fd;
 	}
+	const char *src = dm->source ? dm->source : "";
+	while (*src == '/')
+		src++;
+	if (!strcmp(src, "..") || !strncmp(src, "../", 3) || strstr(src, "/../") ||
+	    (strlen(src) > 3 && !strcmp(src + strlen(src) - 3, "/..")))
+		return kiln_err_set(err, KILN_E_INVALID, "cache mount source `%s` leaves the cache",
+		                    dm->source);
+	if (!kiln_path_exists(path) && cache_create(st, dm, path, src, err) < 0)
+		return -1;
+	_cleanup_free_ char *mnt = *src ? kiln_path_join(path, src) : xstrdup(path);
+	if (*src && kiln_mkdir_p(mnt, 0755, err) < 0)
+		return -1;
 	if (stub(st, m, dir, dm->target, false, err) < 0)
 		return -1;
-	run_mounts_add_bind(m, path, dm->target, false);
+	run_mounts_add_bind(m, mnt, dm->target, false);
 	return 0;
 }
 
@@ -326,6 +448,7 @@ static int secret_dir(struct run_mounts *m, const char *dir, struct kiln_err *er
 	char tmpl[] = "/dev/shm/kiln-secrets-XXXXXX";
 	if (mkdtemp(tmpl)) {
 		m->secret_dir = xstrdup(tmpl);
+		m->secret_slot = bld_scratch_add(tmpl) + 1;
 		return 0;
 	}
 	m->secret_dir = kiln_path_join(dir, "secrets");
@@ -336,6 +459,35 @@ static int secret_dir(struct run_mounts *m, const char *dir, struct kiln_err *er
 		return kiln_err_set(err, e, "mkdir secrets dir");
 	}
 	return 0;
+}
+
+/* The secret's bytes in a file of the secrets dir, bound read-only at the
+ * target (/run/secrets/<id>). */
+static int secret_file(struct bld_stage *st, const struct df_mount *dm, const char *dir, size_t idx,
+                       const char *id, const char *data, size_t len, struct run_mounts *m,
+                       struct kiln_err *err)
+{
+	_cleanup_free_ char *target =
+	    dm->target ? xstrdup(dm->target) : xasprintf("/run/secrets/%s", id);
+	int r = secret_dir(m, dir, err);
+	_cleanup_free_ char *path = r == 0 ? xasprintf("%s/%zu", m->secret_dir, idx) : NULL;
+	int fd = r == 0 ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400) : -1;
+	if (r == 0 && fd < 0)
+		r = kiln_err_set(err, errno, "writing secret `%s`", id);
+	if (r == 0) {
+		r = kiln_write_all(fd, data, len, err);
+		close(fd);
+	}
+	mode_t mode = dm->has_mode ? (mode_t)dm->mode : 0400;
+	if (r == 0 &&
+	    (chown(path, dm->has_uid ? (uid_t)dm->uid : 0, dm->has_gid ? (gid_t)dm->gid : 0) < 0 ||
+	     chmod(path, mode & 07777) < 0))
+		r = kiln_err_set(err, errno, "secret `%s`", id);
+	if (r == 0)
+		r = stub(st, m, dir, target, true, err);
+	if (r == 0)
+		run_mounts_add_bind(m, path, target, true);
+	return r;
 }
 
 static int mount_secret(struct bld_stage *st, const struct df_mount *dm, const char *dir,
@@ -354,28 +506,13 @@ static int mount_secret(struct bld_stage *st, const struct df_mount *dm, const c
 	if (!found)
 		return dm->required ? kiln_err_set(err, KILN_E_NOTFOUND, "secret %s: not found", id)
 		                    : 0;
-	_cleanup_free_ char *target =
-	    dm->target ? xstrdup(dm->target) : xasprintf("/run/secrets/%s", id);
-	int r = secret_dir(m, dir, err);
-	_cleanup_free_ char *path = r == 0 ? xasprintf("%s/%zu", m->secret_dir, idx) : NULL;
-	int fd = r == 0 ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400) : -1;
-	if (r == 0 && fd < 0)
-		r = kiln_err_set(err, errno, "writing secret `%s`", id);
-	if (r == 0) {
-		r = kiln_write_all(fd, data, len, err);
-		close(fd);
-	}
+	if (dm->env) /* env=: the step's environment gets it */
+		kiln_strv_pushf(&m->env, "%s=%.*s", dm->env, (int)len, data);
+	int r = 0;
+	if (!dm->env || dm->target) /* a file unless env= alone */
+		r = secret_file(st, dm, dir, idx, id, data, len, m, err);
 	explicit_bzero(data, len);
 	free(data);
-	mode_t mode = dm->has_mode ? (mode_t)dm->mode : 0400;
-	if (r == 0 &&
-	    (chown(path, dm->has_uid ? (uid_t)dm->uid : 0, dm->has_gid ? (gid_t)dm->gid : 0) < 0 ||
-	     chmod(path, mode & 07777) < 0))
-		r = kiln_err_set(err, errno, "secret `%s`", id);
-	if (r == 0)
-		r = stub(st, m, dir, target, true, err);
-	if (r == 0)
-		run_mounts_add_bind(m, path, target, true);
 	return r;
 }
 
@@ -402,41 +539,79 @@ static int mount_ssh(struct bld_stage *st, const struct df_mount *dm, const char
 	return 0;
 }
 
+/* BuildKit expands each --mount value (from= never) with the step's
+ * build args and env, then validates the result: *out is the mount parsed
+ * again from the expanded fields. */
+static int expand_mount(struct bld_stage *st, const struct df_mount *dm, struct df_mount *out,
+                        char **expanded, struct kiln_err *err)
+{
+	struct kiln_buf spec;
+	kiln_buf_init(&spec, KILN_BUF_NOLIMIT, NULL);
+	_cleanup_free_ char *copy = xstrdup(dm->spec);
+	char *save = NULL;
+	int r = 0;
+	for (char *f = strtok_r(copy, ",", &save); f && r == 0; f = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(f, '=');
+		char *v = NULL;
+		if (eq && strchr(eq, '$') && strncasecmp(f, "from=", 5)) {
+			r = df_expand_word(eq + 1, st->b->g.escape, 0, bld_stage_lookup, st, &v,
+			                   err);
+			eq[1] = '\0';
+		}
+		if (r == 0)
+			kiln_buf_addf(&spec, NULL, "%s%s%s", spec.len ? "," : "", f, v ? v : "");
+		free(v);
+	}
+	if (r == 0) {
+		*expanded = xstrdup(kiln_buf_str(&spec));
+		r = df_mount_parse(*expanded, true, out, err);
+	}
+	kiln_buf_release(&spec);
+	if (r == 0)
+		out->from_stage = dm->from_stage;
+	return r;
+}
+
+static int prepare_one(struct bld_stage *st, const struct df_mount *dm, const char *dir, size_t i,
+                       struct run_mounts *m, struct kiln_err *err)
+{
+	if (dm->type != DF_MOUNT_SECRET && dm->type != DF_MOUNT_SSH &&
+	    (!dm->target || dm->target[0] != '/'))
+		return kiln_err_set(err, KILN_E_INVALID, "target must be absolute");
+	switch (dm->type) {
+	case DF_MOUNT_BIND: return mount_bind(st, dm, dir, i, m, err);
+	case DF_MOUNT_CACHE: return mount_cache(st, dm, dir, i, m, err);
+	case DF_MOUNT_SECRET: return mount_secret(st, dm, dir, i, m, err);
+	case DF_MOUNT_SSH: return mount_ssh(st, dm, dir, i, m, err);
+	case DF_MOUNT_TMPFS:
+		if (stub(st, m, dir, dm->target, false, err) < 0)
+			return -1;
+		struct rt_mount *t = mount_new(m);
+		t->type = RT_MOUNT_TMPFS;
+		t->target = xstrdup(dm->target);
+		t->options = dm->size_bytes > 0 ? xasprintf("size=%lld", dm->size_bytes) : NULL;
+		return 0;
+	}
+	return 0;
+}
+
 int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const char *dir,
                        struct run_mounts *m, struct kiln_err *err)
 {
+	if (!m->dir_slot) /* the step's scratch dir, until run_mounts_release */
+		m->dir_slot = bld_scratch_add(dir) + 1;
 	for (size_t i = 0; i < run->n_mounts; i++) {
 		const struct df_mount *dm = &run->mounts[i];
-		if (strchr(dm->spec, '$'))
-			return kiln_err_set(
-			    err, KILN_E_UNSUPPORTED,
-			    "--mount=%s: variables in mount options are not supported yet",
-			    dm->spec);
-		if (dm->type != DF_MOUNT_SECRET && dm->type != DF_MOUNT_SSH &&
-		    (!dm->target || dm->target[0] != '/'))
-			return kiln_err_set(err, KILN_E_INVALID,
-			                    "--mount=%s: target must be absolute", dm->spec);
-		int r = 0;
-		switch (dm->type) {
-		case DF_MOUNT_BIND: r = mount_bind(st, dm, dir, i, m, err); break;
-		case DF_MOUNT_CACHE: r = mount_cache(st, dm, dir, m, err); break;
-		case DF_MOUNT_SECRET: r = mount_secret(st, dm, dir, i, m, err); break;
-		case DF_MOUNT_SSH: r = mount_ssh(st, dm, dir, i, m, err); break;
-		case DF_MOUNT_TMPFS: {
-			r = stub(st, m, dir, dm->target, false, err);
-			if (r == 0) {
-				struct rt_mount *t = mount_new(m);
-				t->type = RT_MOUNT_TMPFS;
-				t->target = xstrdup(dm->target);
-				t->options = dm->size_bytes > 0
-				                 ? xasprintf("size=%lld", dm->size_bytes)
-				                 : NULL;
-			}
-			break;
-		}
-		}
+		struct df_mount ex = {.from_stage = -1};
+		_cleanup_free_ char *spec = NULL;
+		bool expanded = strchr(dm->spec, '$') != NULL;
+		int r = expanded ? expand_mount(st, dm, &ex, &spec, err) : 0;
+		if (r == 0)
+			r = prepare_one(st, expanded ? &ex : dm, dir, i, m, err);
+		if (expanded)
+			df_mount_release(&ex);
 		if (r < 0)
-			return kiln_err_wrap(err, "--mount=%s", dm->spec);
+			return kiln_err_wrap(err, "--mount=%s", spec ? spec : dm->spec);
 	}
 	return 0;
 }

@@ -4,7 +4,9 @@
  * step loop: metadata steps change the config and add an empty_layer
  * history entry (decision 4); filesystem steps go key -> lookup ->
  * execute -> record (decisions 2 and 3). */
+#include <ctype.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "build-internal.h"
@@ -299,11 +301,11 @@ static char *step_label(const struct bld_stage *st)
 {
 	const struct df_graph *g = &st->b->g;
 	if (g->n_stages <= 1)
-		return xasprintf("[%d/%d]", st->step_no, st->n_steps);
+		return xasprintf("[%d/%d]", st->op_no, st->n_ops);
 	const char *name = st->st->name;
 	if (name)
-		return xasprintf("[%s %d/%d]", name, st->step_no, st->n_steps);
-	return xasprintf("[stage-%d %d/%d]", st->index, st->step_no, st->n_steps);
+		return xasprintf("[%s %d/%d]", name, st->op_no, st->n_ops);
+	return xasprintf("[stage-%d %d/%d]", st->index, st->op_no, st->n_ops);
 }
 
 static void step_release(struct bld_step *s, bool have_x)
@@ -316,15 +318,73 @@ static void step_release(struct bld_step *s, bool have_x)
 	bld_vindex_unref(s->vindex);
 }
 
+/* BuildKit shows, and numbers, only the instructions that make an LLB op;
+ * the others change the config alone. */
+static bool makes_op(enum df_instr_kind k)
+{
+	return k == DF_I_RUN || k == DF_I_COPY || k == DF_I_ADD || k == DF_I_WORKDIR;
+}
+
+/* A logical line with each run of whitespace (continuations too) as one
+ * space. */
+static char *one_line(const char *s)
+{
+	char *out = xmalloc(strlen(s) + 1), *o = out;
+	for (bool sp = false; *s; s++) {
+		if (isspace((unsigned char)*s)) {
+			sp = o != out;
+			continue;
+		}
+		if (sp)
+			*o++ = ' ';
+		sp = false;
+		*o++ = *s;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A step's name: the canonical form, a RUN's with the stage's variables
+ * expanded (quotes kept), as BuildKit names its vertex. */
+static char *op_text(struct bld_stage *st, const struct df_instr *in)
+{
+	char *text = df_instr_format(in);
+	char *x = NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (in->kind != DF_I_RUN || df_expand_word(text, st->b->g.escape, DF_EXPAND_KEEP_QUOTES,
+	                                           bld_stage_lookup, st, &x, &e) < 0) {
+		kiln_err_release(&e);
+		return text;
+	}
+	free(text);
+	return x;
+}
+
+static bool trigger_makes_op(const char *t)
+{
+	static const char *const ops[] = {"RUN", "COPY", "ADD", "WORKDIR"};
+	t += strspn(t, " \t");
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(ops); i++) {
+		size_t n = strlen(ops[i]);
+		if (!strncasecmp(t, ops[i], n) && (!t[n] || isspace((unsigned char)t[n])))
+			return true;
+	}
+	return false;
+}
+
 static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln_err *err)
 {
 	struct bld_build *b = st->b;
 	struct bld_step step = {.in = in};
+	bool op = makes_op(in->kind);
 	st->step_no++;
+	st->op_no += op;
 	_cleanup_free_ char *label = step_label(st);
-	_cleanup_free_ char *text = df_instr_format(in);
+	/* errors name a config-only instruction as written (its canonical
+	 * form re-quotes values that keep their quotes: LABEL a="\"b c\"") */
+	_cleanup_free_ char *text = op ? op_text(st, in) : one_line(in->original);
 	step.name = xasprintf("%s %s", label, text);
-	step.id = bld_vertex_start(b, step.name);
+	step.id = op ? bld_vertex_start(b, step.name) : 0;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	bool cached = false;
@@ -335,11 +395,15 @@ static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln
 	if (r == 0) {
 		if (step.created_by)
 			add_history(st, step.created_by, step.empty_layer);
-		bld_count_step(b, cached);
-		bld_vertex_done(b, step.id, elapsed(&t0), cached);
-	} else {
+		if (op) {
+			bld_count_step(b, cached);
+			bld_vertex_done(b, step.id, elapsed(&t0), cached);
+		}
+	} else if (op) {
 		_cleanup_free_ char *m = kiln_err_format(err);
 		bld_vertex_error(b, step.id, elapsed(&t0), m);
+	}
+	if (r < 0) {
 		if (!st->err_line)
 			st->err_line = in->start_line;
 		kiln_err_wrap(err, "%s:%d: %s", b->g.filename, in->start_line, text);
@@ -367,19 +431,8 @@ int bld_platform_check(const char *platform, struct kiln_err *err)
 static int from_image(struct bld_stage *st, const char *name, struct kiln_err *err)
 {
 	struct img_image *img = NULL;
-	struct kiln_err e = KILN_ERR_INIT;
-	if (bld_image_load(st->b, name, &img, &e) < 0) {
-		if (e.code != KILN_E_NOTFOUND) {
-			kiln_err_move(err, &e);
-			return -1;
-		}
-		kiln_err_release(&e);
-		return kiln_err_set(
-		    err, KILN_E_NOTFOUND,
-		    "base image `%s` is not in the store (pulling needs the registry "
-		    "client: load or import it first)",
-		    name);
-	}
+	if (bld_image_load(st->b, name, &img, err) < 0)
+		return -1;
 	st->cfg = img_config_dup(img->config);
 	size_t n = img->manifest->n_layers;
 	if (n != img->config->n_diff_ids) {
@@ -490,17 +543,25 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 	st->fs.mu = &b->fs_mu;
 	st->n_steps = 1 + (int)st->st->n_instrs;
 	st->step_no = 1;
+	/* FROM an image is a step of its own in BuildKit's progress; FROM a
+	 * stage or scratch is not */
+	bool from_op = st->st->base_stage < 0 && strcasecmp(st->st->base_expanded, "scratch");
+	st->n_ops = st->op_no = from_op;
+	for (size_t i = 0; i < st->st->n_instrs; i++)
+		st->n_ops += makes_op(st->st->instrs[i].kind);
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int r = stage_from(st, err);
 	if (r == 0) {
-		for (char **t = st->cfg->config.on_build; t && *t; t++)
+		for (char **t = st->cfg->config.on_build; t && *t; t++) {
 			st->n_steps++;
+			st->n_ops += trigger_makes_op(*t);
+		}
 		ensure_path(st->cfg);
 	}
 	_cleanup_free_ char *label = step_label(st);
 	_cleanup_free_ char *name = xasprintf("%s FROM %s", label, st->st->base_expanded);
-	int id = bld_vertex_start(b, name);
+	int id = from_op || r < 0 ? bld_vertex_start(b, name) : 0;
 	if (r < 0) {
 		_cleanup_free_ char *m = kiln_err_format(err);
 		bld_vertex_error(b, id, elapsed(&t0), m);
@@ -508,7 +569,8 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 		return kiln_err_wrap(err, "%s:%d: FROM %s", b->g.filename, st->st->start_line,
 		                     st->st->base_expanded);
 	}
-	bld_vertex_done(b, id, elapsed(&t0), false);
+	if (id)
+		bld_vertex_done(b, id, elapsed(&t0), false);
 	char **triggers = st->cfg->config.on_build;
 	st->cfg->config.on_build = NULL;
 	r = fire_triggers(st, triggers, err);

@@ -138,6 +138,7 @@ static void mount_copy(struct df_mount *d, const struct df_mount *s)
 	d->target = dup_or_null(s->target);
 	d->id = dup_or_null(s->id);
 	d->size = dup_or_null(s->size);
+	d->env = dup_or_null(s->env);
 }
 
 static void copy_copy(struct df_copy *d, const struct df_copy *s)

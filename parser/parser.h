@@ -268,6 +268,7 @@ struct df_mount {
 	enum df_mount_type type;
 	char *from, *source, *target, *id; /* NULL when not given */
 	char *size;                        /* tmpfs size= as written (NULL: none) */
+	char *env;                         /* secret env=: the variable it sets (NULL: none) */
 	long long size_bytes;              /* parsed size (0 if none or not yet expandable) */
 	enum df_mount_sharing sharing;
 	bool readonly, required;

@@ -12,8 +12,9 @@
 static const char *const mount_types[] = {"bind", "cache", "tmpfs", "secret", "ssh"};
 static const char *const sharing_modes[] = {"", "shared", "private", "locked"};
 static const char *const mount_keys[] = {
-    "type", "from", "source", "target", "readonly", "id", "sharing",   "required",    "mode",
-    "uid",  "gid",  "src",    "dst",    "ro",       "rw", "readwrite", "destination", "size"};
+    "type",     "from",      "source",      "target", "readonly", "id",  "sharing",
+    "required", "mode",      "uid",         "gid",    "src",      "dst", "ro",
+    "rw",       "readwrite", "destination", "size",   "env"};
 
 /* Go strconv.ParseBool */
 static int parse_bool(const char *s, bool *out)
@@ -217,6 +218,12 @@ static int set_field(struct df_mount *m, const char *key, const char *value, con
 		free(m->size), m->size = xstrdup(value);
 	} else if (!strcmp(key, "id")) {
 		free(m->id), m->id = xstrdup(value);
+	} else if (!strcmp(key, "env")) {
+		if (m->type != DF_MOUNT_SECRET)
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "unexpected key '%s' for mount type '%s'", key,
+			                    mount_types[m->type]);
+		free(m->env), m->env = xstrdup(value);
 	} else if (!strcmp(key, "sharing")) {
 		if (set_choice(value, sharing_modes, KILN_ARRAY_SIZE(sharing_modes),
 		               "sharing value", &c, err) < 0)
@@ -331,6 +338,7 @@ void df_mount_release(struct df_mount *m)
 	free(m->target);
 	free(m->id);
 	free(m->size);
+	free(m->env);
 	memset(m, 0, sizeof(*m));
 	m->from_stage = -1;
 }

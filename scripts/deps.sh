@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config
       busybox-static skopeo umoci clang-format zstd bzip2 xz-utils
       slirp4netns passt # the runtime's default network (pasta is in passt)
       python3-jsonschema docker.io # e2e peers: OCI schema checks; a private dockerd (never started as a service by kiln's tests)
-      docker-registry openssl) # registry tests: the CNCF distribution registry on 127.0.0.1, test CAs
+      docker-registry openssl # registry tests: the CNCF distribution registry on 127.0.0.1, test CAs
+      mmdebstrap openssh-client) # build tests: a Debian base image made locally; ssh-agent for RUN --mount=type=ssh
 [ "${1:-}" = --bench ] && pkgs+=(hyperfine clang crun time) # crun: bench/run_bench.sh's peer; time: GNU time (peak RSS)
 [ "${1:-}" = --fuzz ] && pkgs+=(clang)
 missing=()

@@ -4,7 +4,14 @@ can be compared with: the config fields a Dockerfile sets, the history's
 empty_layer flags, and each layer's entries (type, mode, owner, size, link
 target, content digest; mtimes left out).
 
-    image_tree.py ARCHIVE [--skip N]     N: base layers and history entries to leave out
+    image_tree.py ARCHIVE [--skip N] [-v] [--stubs P,...]
+        N: base layers and history entries to leave out; -v: print created_by;
+        --stubs: directories left out of a layer where nothing under them is
+        in that layer (BuildKit 0.8's mount-stub leftovers, see the caller)
+
+Whiteout entries print without mode and owner: the OCI image spec gives
+them no meaning, and docker's overlay2 differ writes 0600 (or the parent
+directory's mode for an opaque one) where others write 0000.
 """
 import hashlib
 import io
@@ -13,7 +20,9 @@ import sys
 import tarfile
 
 path = sys.argv[1]
-skip = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[2] == "--skip" else 0
+args = sys.argv[2:]
+skip = int(args[args.index("--skip") + 1]) if "--skip" in args else 0
+stubs = set(args[args.index("--stubs") + 1].split(",")) if "--stubs" in args else set()
 with tarfile.open(path) as t:
     m = json.load(t.extractfile("manifest.json"))[0]
     cfg = json.load(t.extractfile(m["Config"]))
@@ -42,7 +51,16 @@ with tarfile.open(path) as t:
                 if e.isfile():
                     digest = hashlib.sha256(lt.extractfile(e).read()).hexdigest()[:12]
                 link = e.linkname if e.issym() or e.islnk() else ""
-                rows.append(f"{i - skip} {kind} {e.mode & 0o7777:04o} {e.uid}:{e.gid} {e.size} "
-                            f"{e.name.rstrip('/')} {link} {digest}".rstrip())
-            for r in sorted(rows):
+                name = e.name.rstrip("/")
+                meta = f"{e.mode & 0o7777:04o} {e.uid}:{e.gid}"
+                if name.rsplit("/", 1)[-1].startswith(".wh."):
+                    meta = "- -"
+                rows.append((name, kind, f"{i - skip} {kind} {meta} {e.size} "
+                                         f"{name} {link} {digest}".rstrip()))
+            for _ in range(len(stubs)):  # run/secrets first, then run
+                names = [n for n, _, _ in rows]
+                rows = [(n, k, r) for n, k, r in rows
+                        if not (k == "d" and n in stubs and
+                                not any(o.startswith(n + "/") for o in names))]
+            for r in sorted(r for _, _, r in rows):
                 print(r)

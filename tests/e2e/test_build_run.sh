@@ -87,7 +87,8 @@ mkdir -p "$C"
 printf 'FROM busybox\nRUN trap "" TERM INT; echo started; sleep 1000; echo nope\n' >"$C/Dockerfile"
 "$KILN" build --progress plain --network none -t int "$C" >"$T/int.out" 2>&1 &
 pid=$!
-for _ in $(seq 100); do grep -q started "$T/int.out" && break; sleep 0.1; done
+# the step's own output (its name holds "started" too)
+for _ in $(seq 100); do grep -qE "^#[0-9]+ [0-9.]+ started" "$T/int.out" && break; sleep 0.1; done
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then not_ok "SIGTERM stops the build"; kill -9 "$pid"; else ok "SIGTERM stops the build"; fi

@@ -1,0 +1,123 @@
+/* A build stopped by SIGINT, SIGTERM, SIGHUP or SIGQUIT outside a RUN (the
+ * container run of a RUN catches them itself: runtime/launch.c) removes
+ * its scratch dirs before it dies: this build's ROOT/tmp/build-*, the
+ * run-step-* dir of a step being prepared or committed, a secrets dir.
+ * The handler makes async-signal-safe calls only (open, getdents64,
+ * unlinkat, close), then hands the signal to the handler that was there
+ * before (common's temp-file registry unlinks its files and re-raises). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build-internal.h"
+
+#define MAX_DIRS 32
+static char dirs[MAX_DIRS][PATH_MAX];
+static volatile sig_atomic_t used[MAX_DIRS];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+static struct sigaction old[KILN_ARRAY_SIZE(sigs)];
+static bool installed[KILN_ARRAY_SIZE(sigs)];
+static int users;
+
+/* rm -rf of name under dirfd with syscalls only; depth-bounded. 0 when it
+ * is gone. */
+static int remove_at(int dirfd, const char *name, int depth)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || depth > 64)
+		return depth > 64 ? -1 : 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[2048];
+	for (bool progress = true; progress;) {
+		progress = false; /* a pass that removes nothing ends it */
+		lseek(fd, 0, SEEK_SET);
+		ssize_t n;
+		while ((n = getdents64(fd, buf, sizeof(buf))) > 0) {
+			for (ssize_t off = 0; off < n;) {
+				struct dirent64 *d = (struct dirent64 *)(buf + off);
+				off += d->d_reclen;
+				if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") &&
+				    remove_at(fd, d->d_name, depth + 1) == 0)
+					progress = true;
+			}
+		}
+	}
+	close(fd);
+	return unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+static void on_signal(int sig)
+{
+	for (int i = 0; i < MAX_DIRS; i++)
+		if (used[i])
+			remove_at(AT_FDCWD, dirs[i], 0);
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(sigs); i++) {
+		if (sigs[i] != sig)
+			continue;
+		if (old[i].sa_handler != SIG_DFL && old[i].sa_handler != SIG_IGN &&
+		    !(old[i].sa_flags & SA_SIGINFO)) {
+			old[i].sa_handler(sig);
+			return;
+		}
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void bld_interrupt_begin(void)
+{
+	pthread_mutex_lock(&mu);
+	if (users++ == 0) {
+		/* the temp-file registry's hooks go in first, so that ours
+		 * chain to them instead of being replaced when a temp file is
+		 * registered later */
+		kiln_tempfile_register("/nonexistent/kiln-hook");
+		kiln_tempfile_forget("/nonexistent/kiln-hook");
+		for (size_t i = 0; i < KILN_ARRAY_SIZE(sigs); i++) {
+			struct sigaction sa = {.sa_handler = on_signal};
+			sigemptyset(&sa.sa_mask);
+			installed[i] = sigaction(sigs[i], NULL, &old[i]) == 0 &&
+			               old[i].sa_handler != SIG_IGN &&
+			               sigaction(sigs[i], &sa, NULL) == 0;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+void bld_interrupt_end(void)
+{
+	pthread_mutex_lock(&mu);
+	if (--users == 0)
+		for (size_t i = 0; i < KILN_ARRAY_SIZE(sigs); i++)
+			if (installed[i])
+				sigaction(sigs[i], &old[i], NULL);
+	pthread_mutex_unlock(&mu);
+}
+
+int bld_scratch_add(const char *path)
+{
+	if (!path || strlen(path) >= PATH_MAX)
+		return -1;
+	pthread_mutex_lock(&mu);
+	int slot = -1;
+	for (int i = 0; i < MAX_DIRS && slot < 0; i++)
+		if (!used[i]) {
+			memcpy(dirs[i], path, strlen(path) + 1);
+			used[i] = 1;
+			slot = i;
+		}
+	pthread_mutex_unlock(&mu);
+	return slot; /* full: the next build's sweep removes it */
+}
+
+void bld_scratch_forget(int slot)
+{
+	if (slot >= 0 && slot < MAX_DIRS)
+		used[slot] = 0;
+}
