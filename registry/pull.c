@@ -18,6 +18,8 @@ struct dl {
 	struct img_store *s;
 	const struct img_descriptor *d;
 	struct img_blob_writer *w;
+	unsigned char *chunk; /* bytes gathered for the next write and hand-over */
+	size_t chunk_len;
 	uint64_t got, last_emit, resume_from;
 	int attempts;
 	bool resumable; /* the last attempt broke off after good bytes */
@@ -109,6 +111,22 @@ static int unpack_restart(struct dl *x, struct kiln_err *err)
 	return reg_unpack_start(&x->unpack, x->s, &x->layer, err);
 }
 
+/* Writes the gathered bytes to the blob and hands them to the unpacker
+ * (curl delivers 16 KiB at a time: one write and hand-over per REG_CHUNK). */
+static int dl_flush(struct dl *x, struct kiln_err *err)
+{
+	if (!x->chunk_len)
+		return 0;
+	if (img_blob_writer_write(x->w, x->chunk, x->chunk_len, err) < 0)
+		return -1;
+	if (x->unpack.running) {
+		reg_unpack_give(&x->unpack, x->chunk, x->chunk_len);
+		x->chunk = NULL;
+	}
+	x->chunk_len = 0;
+	return 0;
+}
+
 static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 {
 	struct dl *x = ud;
@@ -118,6 +136,7 @@ static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 		x->resume_from = 0;
 		img_blob_writer_free(x->w);
 		x->got = x->last_emit = 0;
+		x->chunk_len = 0;
 		x->w = img_blob_writer_new(x->s, err);
 		if (!x->w || unpack_restart(x, err) < 0)
 			return -1;
@@ -127,10 +146,18 @@ static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 		return kiln_err_set(err, KILN_E_CORRUPT,
 		                    "blob %s is larger than the %lld bytes its descriptor names",
 		                    x->d->digest, (long long)x->d->size);
-	if (img_blob_writer_write(x->w, p, n, err) < 0 ||
-	    reg_unpack_feed(&x->unpack, p, n, err) < 0)
-		return -1;
 	x->got += n;
+	for (const unsigned char *c = p; n;) {
+		if (!x->chunk)
+			x->chunk = reg_unpack_chunk(&x->unpack);
+		size_t take = REG_CHUNK - x->chunk_len < n ? REG_CHUNK - x->chunk_len : n;
+		memcpy(x->chunk + x->chunk_len, c, take);
+		x->chunk_len += take;
+		c += take;
+		n -= take;
+		if (x->chunk_len == REG_CHUNK && dl_flush(x, err) < 0)
+			return -1;
+	}
 	if (x->got - x->last_emit >= (512u << 10) || x->got == (uint64_t)x->d->size) {
 		x->last_emit = x->got;
 		reg_emit(x->c, REG_EV_DOWNLOADING, x->d->digest, x->got, (uint64_t)x->d->size,
@@ -147,6 +174,7 @@ static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
 	if (!x->resume_from) {
 		img_blob_writer_free(x->w);
 		x->got = x->last_emit = 0;
+		x->chunk_len = 0;
 		x->w = img_blob_writer_new(x->s, err);
 		if (!x->w || unpack_restart(x, err) < 0)
 			return -1;
@@ -192,6 +220,8 @@ static int dl_finish(struct dl *x, struct kiln_err *err)
 		return kiln_err_set(
 		    err, KILN_E_CORRUPT, "blob %s: got %llu bytes, its descriptor names %lld",
 		    x->d->digest, (unsigned long long)x->got, (long long)x->d->size);
+	if (dl_flush(x, err) < 0)
+		return -1;
 	reg_emit(x->c, REG_EV_VERIFYING, x->d->digest, 0, 0, NULL);
 	if (img_blob_writer_commit(x->w, x->d->digest, NULL, NULL, err) < 0)
 		return kiln_err_wrap(err, "filesystem layer verification failed for digest %s",
@@ -211,6 +241,7 @@ static void dl_release(struct dl *x)
 {
 	reg_unpack_finish(&x->unpack, false, NULL);
 	img_blob_writer_free(x->w);
+	free(x->chunk);
 	reg_req_release(&x->req);
 }
 
@@ -373,7 +404,6 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 	for (size_t i = 0; i < m->n_layers; i++) {
 		v[i].d = &m->layers[i];
 		v[i].req.body_fd = -1;
-		v[i].unpack.rfd = v[i].unpack.wfd = -1;
 		v[i].done = img_store_has_blob(p->s, m->layers[i].digest);
 		bool dup = false; /* the same blob twice (empty layers): one download */
 		for (size_t j = 0; j < i && !dup; j++)
