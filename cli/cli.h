@@ -168,6 +168,10 @@ int cmd_port(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_diff(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_commit(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_registry.c */
+/* Before run and create: the image by --pull policy (NULL: missing),
+ * pulled with docker's lines on stderr. */
+int kiln_pull_for_run(struct kiln_ctx *ctx, const char *image, const char *policy,
+                      struct kiln_err *err);
 int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_push(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_login(int argc, char **argv, struct kiln_ctx *ctx);

@@ -510,3 +510,58 @@ int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	pull_release(&p);
 	return ret;
 }
+
+/* --- pull by policy (run, create) ------------------------------------------ */
+
+int reg_pull_policy_parse(const char *s, enum reg_pull_policy *p, struct kiln_err *err)
+{
+	static const char *const names[] = {"missing", "always", "never"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(names); i++)
+		if (!s || !strcmp(s, names[i])) {
+			*p = s ? (enum reg_pull_policy)i : REG_PULL_MISSING;
+			return 0;
+		}
+	return kiln_err_set(err, KILN_E_USAGE,
+	                    "invalid pull option: '%s': must be one of \"always\", \"missing\" "
+	                    "or \"never\"",
+	                    s);
+}
+
+/* 1 stored, 0 not, -1 error (a damaged image, an unreadable store). */
+static int image_stored(struct img_store *s, const char *ref, struct kiln_err *err)
+{
+	struct img_image *img = NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_image_load(s, ref, &img, &e) == 0) {
+		img_image_free(img);
+		return 1;
+	}
+	if (e.code == KILN_E_NOTFOUND) {
+		kiln_err_release(&e);
+		return 0;
+	}
+	kiln_err_move(err, &e);
+	return -1;
+}
+
+int reg_pull_by_policy(struct img_store *s, const char *ref, enum reg_pull_policy policy,
+                       const struct reg_opts *o, reg_progress_fn cb, void *ud,
+                       struct reg_pull_result *res, struct kiln_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	int have = policy == REG_PULL_ALWAYS ? 0 : image_stored(s, ref, err);
+	if (have != 0)
+		return have < 0 ? -1 : 0;
+	_cleanup_free_ char *norm = img_ref_normalize(ref, err);
+	if (!norm)
+		return -1;
+	_cleanup_free_ char *fam = img_ref_familiarize(norm);
+	if (policy == REG_PULL_NEVER)
+		return kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", fam);
+	if (policy == REG_PULL_MISSING && cb) {
+		_cleanup_free_ char *line = xasprintf("Unable to find image '%s' locally", fam);
+		struct reg_event ev = {REG_EV_STATUS, "", 0, 0, line};
+		cb(&ev, ud);
+	}
+	return reg_pull(s, ref, o, cb, ud, res, err) < 0 ? -1 : 1;
+}
