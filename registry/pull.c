@@ -23,6 +23,7 @@ struct dl {
 	uint64_t got, last_emit, resume_from;
 	int attempts;
 	bool resumable; /* the last attempt broke off after good bytes */
+	bool reauthed;  /* a 401 got a new token once (it expired mid-pull) */
 	bool done;
 	struct reg_req req;
 	struct img_layer layer; /* for the snapshot (diff_id empty: none to unpack) */
@@ -195,6 +196,25 @@ static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
 	return reg_http_start(&x->c->http, &x->req, err);
 }
 
+/* A 401 in the middle of a pull (the token expired since the manifest
+ * came): one new token, and the blob goes on from where it was. */
+static bool reauth(struct dl *x)
+{
+	struct reg_req *r = &x->req;
+	x->reauthed = true;
+	_cleanup_free_ char *wa = r->resp.www_auth ? xstrdup(r->resp.www_auth) : NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (reg_auth_challenge(&x->c->auth, &x->c->http, &x->c->tls, wa, x->c->scope, &e) < 0) {
+		kiln_debug("registry: %s: authentication: %s", x->d->digest, e.msg);
+		kiln_err_release(&e);
+		return false; /* the 401 stands */
+	}
+	kiln_debug("registry: %s: new token after a 401", x->d->digest);
+	x->resumable = x->got > 0;
+	x->attempts--; /* not a failed attempt */
+	return true;
+}
+
 /* A finished transfer: 1 to retry, 0 stored, -1 failed. */
 static int dl_finish(struct dl *x, struct kiln_err *err)
 {
@@ -202,6 +222,8 @@ static int dl_finish(struct dl *x, struct kiln_err *err)
 	bool corrupt = r->err.msg && (r->err.code == KILN_E_CORRUPT || r->err.code == KILN_E_LIMIT);
 	bool transient =
 	    !corrupt && (r->result != CURLE_OK || r->resp.status == 429 || r->resp.status >= 500);
+	if (r->resp.status == 401 && !x->reauthed && reauth(x))
+		return 1;
 	if (transient && x->attempts < REG_MAX_ATTEMPTS) {
 		/* bytes that arrived with a good status are kept: resume there */
 		x->resumable =
