@@ -163,8 +163,9 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 	struct kiln_strv refs = KILN_STRV_INIT, tags = KILN_STRV_INIT;
 	int r = 0;
 	struct img_ref given;
-	if (!all && !quiet && img_ref_parse(argv[1], 0, &given, NULL) == 0) {
-		if (!given.tag && !given.digest)
+	bool ref_ok = img_ref_parse(argv[1], 0, &given, NULL) == 0;
+	if (ref_ok) {
+		if (!all && !quiet && !given.tag && !given.digest)
 			printf("Using default tag: %s\n", IMG_DEFAULT_TAG);
 		img_ref_release(&given);
 	}
@@ -175,11 +176,12 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 	} else {
 		kiln_strv_push(&refs, argv[1]);
 	}
-	bool updated = false;
+	bool updated = false, started = false;
 	char *last = NULL;
 	for (size_t i = 0; r == 0 && i < refs.n; i++) {
 		struct reg_pull_result res;
 		r = reg_pull(ctx->store, refs.v[i], &o, on_event, &pr, &res, &err);
+		started |= res.started;
 		if (r < 0)
 			break;
 		if (!quiet)
@@ -195,6 +197,11 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&tags);
 	if (r < 0) {
 		free(last);
+		/* docker's daemon answers an error before its stream began (the
+		 * manifest) with an HTTP error, the CLI prints its prefix; later
+		 * ones travel in the stream and are printed bare */
+		if (ref_ok)
+			ctx->err_prefix = started ? "" : "Error response from daemon: ";
 		if (err.code == KILN_E_USAGE) {
 			kiln_err_move(&ctx->err, &err);
 			return 125;
@@ -241,8 +248,11 @@ int cmd_push(int argc, char **argv, struct kiln_ctx *ctx)
 	int r = reg_push(ctx->store, argv[1], &o, on_event, &pr, &res, &err);
 	kiln_strv_release(&insecure);
 	kiln_strv_release(&pr.ids);
-	if (r < 0)
+	if (r < 0) {
+		if (res.started) /* docker prints the push stream's errors bare */
+			ctx->err_prefix = "";
 		return kiln_cmd_fail(ctx, &err);
+	}
 	if (!quiet)
 		printf("%s: digest: %s size: %lld\n", res.tag, res.digest, (long long)res.size);
 	else

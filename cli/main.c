@@ -28,12 +28,13 @@ static int print_error(struct kiln_ctx *ctx, int code)
 {
 	if (!ctx->err.msg)
 		return code;
+	fflush(stdout); /* what the command printed comes before its error */
 	if (ctx->err.code == KILN_E_USAGE) {
 		fprintf(stderr, "kiln: %s\nSee '%s --help'.\n", ctx->err.msg,
 		        ctx->cmd_path ? ctx->cmd_path : "kiln");
 	} else {
 		char *msg = kiln_err_format(&ctx->err);
-		fprintf(stderr, "Error: %s\n", msg);
+		fprintf(stderr, "%s%s\n", ctx->err_prefix ? ctx->err_prefix : "Error: ", msg);
 		free(msg);
 	}
 	return code ? code : 1;

@@ -406,8 +406,6 @@ static int resolve(struct pull *p, const struct reg_opts *o, struct kiln_err *er
 	if (ret == 0 && !kiln_digest_valid(p->m->config.digest))
 		ret = kiln_err_set(err, KILN_E_UNSUPPORTED, "unsupported config digest `%s`",
 		                   p->m->config.digest);
-	if (ret == 0)
-		ret = fetch_config(&p->c, p->s, &p->m->config, &p->cfg, err);
 	platform_release(&want);
 	return ret;
 }
@@ -512,13 +510,17 @@ int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	}
 	p.c.cb = cb;
 	p.c.cb_ud = ud;
-	_cleanup_free_ char *line =
-	    xasprintf("%s: Pulling from %s", p.ref.digest ? p.ref.digest : p.ref.tag, p.ref.path);
-	reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
 	char before[KILN_DIGEST_LEN];
 	previous_id(s, full, before);
 	bool downloaded = false;
 	ret = resolve(&p, o, err);
+	if (ret == 0) { /* docker's first line comes once the manifest is there */
+		_cleanup_free_ char *line = xasprintf(
+		    "%s: Pulling from %s", p.ref.digest ? p.ref.digest : p.ref.tag, p.ref.path);
+		reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
+		res->started = true;
+		ret = fetch_config(&p.c, p.s, &p.m->config, &p.cfg, err);
+	}
 	if (ret == 0)
 		ret = fetch_layers(&p, o, &downloaded, err);
 	if (ret == 0)

@@ -67,6 +67,10 @@ struct reg_pull_result {
 	char digest[KILN_DIGEST_LEN];   /* what the registry returned for the reference */
 	char *ref;                      /* the normalized reference pulled */
 	bool updated;                   /* false: "Image is up to date" */
+	/* set even on failure: the pull got past the manifest and printed its
+	 * first line (docker's daemon streams from there: a later error is a
+	 * stream error, an earlier one an "Error response from daemon") */
+	bool started;
 };
 void reg_pull_result_release(struct reg_pull_result *r);
 
@@ -101,6 +105,7 @@ struct reg_push_result {
 	char digest[KILN_DIGEST_LEN]; /* manifest digest (the registry's) */
 	int64_t size;                 /* manifest size */
 	char *tag;                    /* "latest" */
+	bool started;                 /* set even on failure: "The push refers to..." was emitted */
 };
 void reg_push_result_release(struct reg_push_result *r);
 
