@@ -372,14 +372,55 @@ static bool is_index(const char *mt)
 	return !strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST);
 }
 
+/* The manifest (or index) reference names, from the store when it holds
+ * it: a digest is looked up directly, a tag through a HEAD (the digest
+ * the registry has for it) so an image already pulled costs no GET. Else
+ * the GET. */
+static int get_manifest(struct pull *p, const char *reference, bool accept_index, char **data,
+                        size_t *len, char **media_type, char digest[KILN_DIGEST_LEN],
+                        struct kiln_err *err)
+{
+	char have[KILN_DIGEST_LEN] = "";
+	if (kiln_digest_valid(reference)) {
+		snprintf(have, sizeof(have), "%s", reference);
+	} else {
+		struct reg_req r;
+		reg_req_init(&r, "HEAD", reg_url(&p->c, "/manifests/%s", reference));
+		reg_req_header(&r, "Accept: %s, %s%s%s", IMG_MT_OCI_MANIFEST,
+		               IMG_MT_DOCKER_MANIFEST,
+		               accept_index ? ", " IMG_MT_OCI_INDEX ", " : "",
+		               accept_index ? IMG_MT_DOCKER_LIST : "");
+		struct kiln_err e = KILN_ERR_INIT;
+		if (reg_client_send(&p->c, &r, &e) == 0 && r.resp.status == 200 && r.resp.digest &&
+		    kiln_digest_valid(r.resp.digest))
+			snprintf(have, sizeof(have), "%s", r.resp.digest);
+		kiln_err_release(&e); /* the GET says what is wrong */
+		reg_req_release(&r);
+	}
+	const char *mt = NULL;
+	if (have[0] && img_store_has_blob(p->s, have) &&
+	    img_store_read_blob(p->s, have, REG_MAX_MANIFEST, data, len, NULL) == 0) {
+		mt = reg_media_type_of(*data, *len);
+		if (mt && (accept_index || !is_index(mt))) {
+			kiln_debug("registry: manifest %s is stored: no GET", have);
+			*media_type = xstrdup(mt);
+			memcpy(digest, have, KILN_DIGEST_LEN);
+			return 0;
+		}
+		free(*data);
+		*data = NULL;
+	}
+	return reg_get_manifest(&p->c, reference, accept_index, data, len, media_type, digest, err);
+}
+
 static int resolve(struct pull *p, const struct reg_opts *o, struct kiln_err *err)
 {
 	struct platform want;
 	if (platform_parse(o ? o->platform : NULL, &want, err) < 0)
 		return -1;
 	const char *reference = p->ref.digest ? p->ref.digest : p->ref.tag;
-	int ret = reg_get_manifest(&p->c, reference, true, &p->mdata, &p->mlen, &p->mtype,
-	                           p->top_digest, err);
+	int ret =
+	    get_manifest(p, reference, true, &p->mdata, &p->mlen, &p->mtype, p->top_digest, err);
 	memcpy(p->mdigest, p->top_digest, KILN_DIGEST_LEN);
 	if (ret == 0 && is_index(p->mtype)) {
 		char pick[KILN_DIGEST_LEN];
@@ -388,8 +429,8 @@ static int resolve(struct pull *p, const struct reg_opts *o, struct kiln_err *er
 		free(p->mtype);
 		p->mdata = p->mtype = NULL;
 		if (ret == 0)
-			ret = reg_get_manifest(&p->c, pick, false, &p->mdata, &p->mlen, &p->mtype,
-			                       p->mdigest, err);
+			ret = get_manifest(p, pick, false, &p->mdata, &p->mlen, &p->mtype,
+			                   p->mdigest, err);
 	}
 	if (ret == 0)
 		ret = img_manifest_from_json(p->mdata, p->mlen, &p->m, err);

@@ -38,6 +38,10 @@ expect_contains "pull prints the status" "$OUT" "Status: Downloaded newer image 
 expect_eq "pull prints the reference last" "$(printf '%s\n' "$OUT" | tail -1)" "$R/img:1"
 expect_eq "same image ID after push and pull" "$(kiln --root "$R2" inspect -f '{{.Id}}' "$R/img:1")" "$ID"
 expect_eq "pulled RepoDigests" "$(kiln --root "$R2" inspect -f '{{json .RepoDigests}}' "$R/img:1")" "[\"$R/img@$DIG\"]"
+run_ok "pull again" kiln -D --root "$R2" pull "$R/img:1"
+expect_contains "a HEAD finds the manifest stored" "$OUT" "registry: manifest $DIG is stored: no GET"
+expect_not_contains "so it is not downloaded again" "$OUT" "GET http://$R/v2/img/manifests/1"
+expect_contains "the image is up to date" "$OUT" "Status: Image is up to date for $R/img:1"
 run_ok "pulled store checks clean" kiln --root "$R2" system check
 run_ok "pull again" kiln --root "$R2" pull "$R/img:1"
 expect_contains "pull again is up to date" "$OUT" "Status: Image is up to date for $R/img:1"
