@@ -20,11 +20,14 @@
 struct img_store;
 
 struct kiln_ctx {
-	const char *prog;        /* "kiln" */
-	char *cmd_path;          /* "kiln image ls": for help and usage errors */
-	char *root;              /* resolved store root */
-	bool root_from_flag;     /* --root given (before or after the command) */
-	struct kiln_err err;     /* the one error main.c prints */
+	const char *prog;    /* "kiln" */
+	char *cmd_path;      /* "kiln image ls": for help and usage errors */
+	char *root;          /* resolved store root */
+	bool root_from_flag; /* --root given (before or after the command) */
+	struct kiln_err err; /* the one error main.c prints */
+	/* printed before err instead of "Error: " (pull's "Error response from
+	 * daemon: ", "" for push's stream errors, as docker 20.10's CLI) */
+	const char *err_prefix;
 	char **args;             /* positional arguments from kiln_opts_parse() */
 	struct img_store *store; /* opened by the dispatcher for CMD_NEEDS_STORE */
 	bool needs_store;        /* set by the dispatcher: kiln_opts_parse opens ctx->store */
@@ -178,6 +181,10 @@ int cmd_commit(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_cp.c */
 int cmd_cp(int argc, char **argv, struct kiln_ctx *ctx);
 /* cmd_registry.c */
+/* Before run and create: the image by --pull policy (NULL: missing),
+ * pulled with docker's lines on stderr. */
+int kiln_pull_for_run(struct kiln_ctx *ctx, const char *image, const char *policy,
+                      struct kiln_err *err);
 int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_push(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_login(int argc, char **argv, struct kiln_ctx *ctx);

@@ -13,7 +13,7 @@ struct run_flags {
 	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
 	    labels, publish, mounts;
 	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
-	    *cpus, *restart, *health_cmd, *health_interval, *detach_keys;
+	    *cpus, *restart, *health_cmd, *health_interval, *detach_keys, *pull;
 	long health_retries;
 	bool no_healthcheck;
 	long cpu_shares, pids_limit;
@@ -136,30 +136,6 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	return resources(f, o, err);
 }
 
-/* docker's message before a pull; the registry client is not there yet. */
-static int image_present(struct kiln_ctx *ctx, const char *image, struct kiln_err *err)
-{
-	struct img_image *img = NULL;
-	struct kiln_err e = KILN_ERR_INIT;
-	if (img_image_load(ctx->store, image, &img, &e) == 0) {
-		img_image_free(img);
-		return 0;
-	}
-	if (e.code != KILN_E_NOTFOUND) {
-		kiln_err_move(err, &e);
-		return -1;
-	}
-	kiln_err_release(&e);
-	_cleanup_free_ char *norm = img_ref_normalize(image, NULL);
-	_cleanup_free_ char *fam = norm ? img_ref_familiarize(norm) : xstrdup(image);
-	fprintf(stderr, "Unable to find image '%s' locally\n", fam);
-	return kiln_err_set(
-	    err, KILN_E_NOTFOUND,
-	    "pull access for `%s` is not available: kiln has no registry client yet "
-	    "(load or import the image first)",
-	    fam);
-}
-
 #define RUN_FLAG_TABLE(f)                                                                          \
 	OPT_STRV(0, "cap-add", &(f).cap_add, "list", "Add Linux capabilities"),                    \
 	    OPT_STRV(0, "cap-drop", &(f).cap_drop, "list", "Drop Linux capabilities"),             \
@@ -201,6 +177,8 @@ static int image_present(struct kiln_ctx *ctx, const char *image, struct kiln_er
 	             "Publish a container's port(s) to the host"),                                 \
 	    OPT_BOOL('P', "publish-all", &(f).publish_all,                                         \
 	             "Publish all exposed ports to random ports"),                                 \
+	    OPT_STRING(0, "pull", &(f).pull, "string",                                             \
+	               "Pull image before running (\"always\"|\"missing\"|\"never\")"),            \
 	    OPT_BOOL(0, "read-only", &(f).read_only,                                               \
 	             "Mount the container's root filesystem as read only"),                        \
 	    OPT_STRING(0, "restart", &(f).restart, "string",                                       \
@@ -222,7 +200,7 @@ static int create_container(struct kiln_ctx *ctx, struct run_flags *f, int argc,
 	struct rt_create_opts o;
 	int r = to_create_opts(f, argc > 2 ? argv + 2 : NULL, &o, err);
 	if (r == 0)
-		r = image_present(ctx, argv[1], err);
+		r = kiln_pull_for_run(ctx, argv[1], f->pull, err);
 	if (r == 0)
 		r = rt_container_create(ctx->store, argv[1], &o, c, err);
 	create_opts_release(&o);

@@ -15,6 +15,7 @@
 struct printer {
 	bool quiet, tty;
 	struct kiln_strv ids; /* layers in the order their lines were printed */
+	FILE *out;            /* stdout; stderr for the pulls of run and create */
 };
 
 static void layer_line(struct printer *p, const char *id, const char *text)
@@ -30,12 +31,12 @@ static void layer_line(struct printer *p, const char *id, const char *text)
 	if (!p->tty || i == p->ids.n) {
 		if (p->tty)
 			kiln_strv_push(&p->ids, id);
-		printf("%s: %s\n", id, text);
+		fprintf(p->out, "%s: %s\n", id, text);
 	} else {
 		size_t up = p->ids.n - i;
-		printf("\033[%zuA\r\033[2K%s: %s\r\033[%zuB", up, id, text, up);
+		fprintf(p->out, "\033[%zuA\r\033[2K%s: %s\r\033[%zuB", up, id, text, up);
 	}
-	fflush(stdout);
+	fflush(p->out);
 }
 
 static void human(uint64_t n, char *buf, size_t sz)
@@ -71,7 +72,7 @@ static void on_event(const struct reg_event *ev, void *ud)
 	const char *what = NULL;
 	char line[200];
 	switch (ev->kind) {
-	case REG_EV_STATUS: printf("%s\n", ev->detail); return;
+	case REG_EV_STATUS: fprintf(p->out, "%s\n", ev->detail); return;
 	case REG_EV_LAYER_WAIT: what = "Pulling fs layer"; break;
 	case REG_EV_LAYER_EXISTS: what = "Already exists"; break;
 	case REG_EV_DOWNLOADING:
@@ -100,6 +101,32 @@ static void on_event(const struct reg_event *ev, void *ud)
 		break;
 	}
 	layer_line(p, ev->id, what);
+}
+
+/* docker's closing line of a pull */
+static void print_status(FILE *out, bool updated, const char *ref)
+{
+	_cleanup_free_ char *fam = img_ref_familiarize(ref);
+	fprintf(out, "Status: %s for %s\n",
+	        updated ? "Downloaded newer image" : "Image is up to date", fam);
+}
+
+int kiln_pull_for_run(struct kiln_ctx *ctx, const char *image, const char *policy,
+                      struct kiln_err *err)
+{
+	enum reg_pull_policy pol;
+	if (reg_pull_policy_parse(policy, &pol, err) < 0)
+		return -1;
+	struct printer pr = {false, isatty(2), KILN_STRV_INIT, stderr};
+	struct reg_pull_result res;
+	int r = reg_pull_by_policy(ctx->store, image, pol, NULL, on_event, &pr, &res, err);
+	if (r == 1) {
+		fprintf(stderr, "Digest: %s\n", res.digest);
+		print_status(stderr, res.updated, res.ref);
+		reg_pull_result_release(&res);
+	}
+	kiln_strv_release(&pr.ids);
+	return r < 0 ? -1 : 0;
 }
 
 static int platform_check(const char *platform, struct kiln_err *err)
@@ -132,12 +159,13 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 		return 125;
 	}
 	struct reg_opts o = {.platform = platform, .insecure = insecure.v};
-	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT};
+	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT, stdout};
 	struct kiln_strv refs = KILN_STRV_INIT, tags = KILN_STRV_INIT;
 	int r = 0;
 	struct img_ref given;
-	if (!all && !quiet && img_ref_parse(argv[1], 0, &given, NULL) == 0) {
-		if (!given.tag && !given.digest)
+	bool ref_ok = img_ref_parse(argv[1], 0, &given, NULL) == 0;
+	if (ref_ok) {
+		if (!all && !quiet && !given.tag && !given.digest)
 			printf("Using default tag: %s\n", IMG_DEFAULT_TAG);
 		img_ref_release(&given);
 	}
@@ -148,11 +176,12 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 	} else {
 		kiln_strv_push(&refs, argv[1]);
 	}
-	bool updated = false;
+	bool updated = false, started = false;
 	char *last = NULL;
 	for (size_t i = 0; r == 0 && i < refs.n; i++) {
 		struct reg_pull_result res;
 		r = reg_pull(ctx->store, refs.v[i], &o, on_event, &pr, &res, &err);
+		started |= res.started;
 		if (r < 0)
 			break;
 		if (!quiet)
@@ -168,6 +197,11 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&tags);
 	if (r < 0) {
 		free(last);
+		/* docker's daemon answers an error before its stream began (the
+		 * manifest) with an HTTP error, the CLI prints its prefix; later
+		 * ones travel in the stream and are printed bare */
+		if (ref_ok)
+			ctx->err_prefix = started ? "" : "Error response from daemon: ";
 		if (err.code == KILN_E_USAGE) {
 			kiln_err_move(&ctx->err, &err);
 			return 125;
@@ -179,11 +213,8 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 		if (colon && !strchr(colon, '/'))
 			*colon = '\0';
 	}
-	if (!quiet && last) {
-		_cleanup_free_ char *fam = img_ref_familiarize(last);
-		printf("Status: %s for %s\n",
-		       updated ? "Downloaded newer image" : "Image is up to date", fam);
-	}
+	if (!quiet && last)
+		print_status(stdout, updated, last);
 	if (last)
 		printf("%s\n", last);
 	free(last);
@@ -212,13 +243,16 @@ int cmd_push(int argc, char **argv, struct kiln_ctx *ctx)
 		ctx->err.code = KILN_E_USAGE;
 		return 125;
 	}
-	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT};
+	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT, stdout};
 	struct reg_push_result res;
 	int r = reg_push(ctx->store, argv[1], &o, on_event, &pr, &res, &err);
 	kiln_strv_release(&insecure);
 	kiln_strv_release(&pr.ids);
-	if (r < 0)
+	if (r < 0) {
+		if (res.started) /* docker prints the push stream's errors bare */
+			ctx->err_prefix = "";
 		return kiln_cmd_fail(ctx, &err);
+	}
 	if (!quiet)
 		printf("%s: digest: %s size: %lld\n", res.tag, res.digest, (long long)res.size);
 	else

@@ -28,6 +28,7 @@ static int print_error(struct kiln_ctx *ctx, int code)
 {
 	if (!ctx->err.msg)
 		return code;
+	fflush(stdout); /* what the command printed comes before its error */
 	const char *path = ctx->cmd_path ? ctx->cmd_path : "kiln";
 	size_t len = strlen(ctx->err.msg);
 	if (ctx->err.code == KILN_E_USAGE && strstr(ctx->err.msg, "\nSee '")) {
@@ -39,7 +40,7 @@ static int print_error(struct kiln_ctx *ctx, int code)
 		fprintf(stderr, "%s\nSee '%s --help'.\n", ctx->err.msg, path);
 	} else {
 		char *msg = kiln_err_format(&ctx->err);
-		fprintf(stderr, "Error: %s\n", msg);
+		fprintf(stderr, "%s%s\n", ctx->err_prefix ? ctx->err_prefix : "Error: ", msg);
 		free(msg);
 	}
 	return code ? code : 1;

@@ -46,6 +46,9 @@ struct xtract {
 	int rootfd;
 	unsigned flags;
 	bool is_root;
+	uid_t euid;
+	gid_t egid;
+	bool plain_ids; /* a new target whose files get euid/egid when created */
 	struct layer_pset created;
 	char *cached_rel; /* parent dir cache */
 	int cached_fd;
@@ -215,12 +218,12 @@ static void set_mtime(int pfd, const char *name, int64_t sec, long nsec)
 	utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
 }
 
-static int write_data(struct xtract *x, struct archive *a, int fd, struct archive_entry *e,
-                      struct kiln_err *err)
+static int write_data(struct archive *a, int fd, struct archive_entry *e, struct kiln_err *err)
 {
 	const void *blk;
 	size_t n;
 	la_int64_t off;
+	int64_t end = 0; /* past the last byte written */
 	int r;
 	while ((r = archive_read_data_block(a, &blk, &n, &off)) == ARCHIVE_OK) {
 		/* a short write is not an error yet: the next call says why
@@ -238,26 +241,39 @@ static int write_data(struct xtract *x, struct archive *a, int fd, struct archiv
 				                    archive_entry_pathname(e));
 			done += (size_t)w;
 		}
+		if (n && off + (int64_t)n > end)
+			end = off + (int64_t)n;
 	}
-	(void)x;
 	if (r != ARCHIVE_EOF)
 		return kiln_err_set(err, KILN_E_CORRUPT, "layer entry `%s`: %s",
 		                    archive_entry_pathname(e), archive_error_string(a));
-	if (ftruncate(fd, archive_entry_size(e)) < 0)
+	/* a new file is empty: only a hole at its end needs the size set */
+	if (end < archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
 		return kiln_err_set(err, errno, "truncate `%s`", archive_entry_pathname(e));
 	return 0;
 }
 
+/* Creates regular file name (replacing what an earlier entry put there). */
 static int make_file(struct xtract *x, struct archive *a, int pfd, const char *name,
                      struct archive_entry *e, struct kiln_err *err)
 {
-	_cleanup_close_ int fd =
-	    openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	const int oflags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	_cleanup_close_ int fd = openat(pfd, name, oflags, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		if (remove_at(x, pfd, name, err) < 0)
+			return -1;
+		fd = openat(pfd, name, oflags, 0600);
+	}
 	if (fd < 0)
 		return kiln_err_set(err, errno, "create `%s`", archive_entry_pathname(e));
-	if (write_data(x, a, fd, e, err) < 0)
+	if (write_data(a, fd, e, err) < 0)
 		return -1;
-	if (x->is_root && fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+	/* in a new target no directory is setgid yet (modes come last), so a
+	 * new file already has the caller's ids */
+	uid_t uid = (uid_t)archive_entry_uid(e);
+	gid_t gid = (gid_t)archive_entry_gid(e);
+	bool owned = x->plain_ids && uid == x->euid && gid == x->egid;
+	if (x->is_root && !owned && fchown(fd, uid, gid) < 0)
 		return kiln_err_set(err, errno, "chown `%s`", archive_entry_pathname(e));
 	if (fchmod(fd, archive_entry_perm(e)) < 0)
 		return kiln_err_set(err, errno, "chmod `%s`", archive_entry_pathname(e));
@@ -427,10 +443,10 @@ static int do_entry(struct xtract *x, struct archive *a, struct archive_entry *e
 		return make_dir(x, pfd, base, rel, e, err);
 	if (archive_entry_hardlink(e))
 		return make_hardlink(x, pfd, base, e, link, err);
-	if (remove_at(x, pfd, base, err) < 0)
-		return -1;
 	if (type == AE_IFREG)
 		return make_file(x, a, pfd, base, e, err);
+	if (remove_at(x, pfd, base, err) < 0)
+		return -1;
 	if (type == AE_IFLNK || type == AE_IFIFO || type == AE_IFCHR || type == AE_IFBLK)
 		return make_special(x, pfd, base, e, err);
 	kiln_debug("skipping `%s` of unsupported type %o", path, (unsigned)type);
@@ -470,7 +486,12 @@ static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, str
 	if (!a)
 		return -1;
 	struct xtract x = {.rootfd = rootfd, .flags = flags, .cached_fd = -1};
-	x.is_root = geteuid() == 0;
+	x.euid = geteuid();
+	x.egid = getegid();
+	x.is_root = x.euid == 0;
+	struct stat st;
+	x.plain_ids = (flags & IMG_EXTRACT_NEW_) && fstat(rootfd, &st) == 0 &&
+	              !(st.st_mode & S_ISGID) && st.st_gid == x.egid;
 	struct archive_entry *e;
 	int r = 0, ar;
 	while (r == 0 && (ar = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
@@ -635,6 +656,19 @@ int img_layer_extract_verified_fd(struct img_store *s, int fd, const char *blob_
 	int r = extract_to(&src, target_dir, s->tmp, flags, &w, NULL, err);
 	if (r == 0 && expected_diff) /* a pull's layers are counted here */
 		layer_usage_record(s, expected_diff, src.usage);
+	layer_source_release(&src);
+	return r;
+}
+
+int img_layer_extract_verified_input(struct img_store *s, layer_input_fn input, void *ud,
+                                     const char *expected_diff, const char *target_dir,
+                                     unsigned flags, struct kiln_err *err)
+{
+	struct layer_source src;
+	if (layer_source_open_input_diff(&src, input, ud, err) < 0)
+		return -1;
+	const struct want w = {NULL, expected_diff};
+	int r = extract_to(&src, target_dir, s->tmp, flags, &w, NULL, err);
 	layer_source_release(&src);
 	return r;
 }

@@ -517,6 +517,15 @@ int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int
  * removes it then. */
 int img_snapshot_adopt(struct img_store *s, const struct img_layer *layer, const char *dir,
                        int64_t clamp_mtime, struct kiln_err *err);
+/* Returns the next run of a blob's bytes (*buf valid until the next call),
+ * 0 at the end, -1 with err set. */
+typedef ssize_t (*img_read_fn)(void *ud, const void **buf, struct kiln_err *err);
+/* img_snapshot_from_fd for a blob read through fn by a caller that stores
+ * the same bytes and verifies their digest itself (a pull): the diffID is
+ * verified here before the snapshot is published, so what is published
+ * is the layer the image config names whatever the compressed bytes. */
+int img_snapshot_from_stream(struct img_store *s, const struct img_layer *layer, img_read_fn fn,
+                             void *ud, struct kiln_err *err);
 /* Ensures every layer's snapshot; *dirs_out (NULL-terminated, free with
  * kiln_strv_free) lists them TOPMOST FIRST, the order of overlay's
  * lowerdir= option. */

@@ -74,11 +74,17 @@ struct layer_source {
 	bool eof, raw_eof;
 	bool same;          /* not compressed: diff is not hashed, it equals blob */
 	bool nohash;        /* an archive, not a layer: no digests, no limits */
+	bool noblob;        /* the caller hashes the blob: diff only (same or not) */
 	const char *filter; /* name of the detected compression */
 };
 int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err);
 int layer_source_open_input(struct layer_source *src, layer_input_fn input, void *ud,
                             struct kiln_err *err);
+/* layer_source_open_input for a caller that verifies the blob digest
+ * itself (it stores the same bytes): only the diffID is computed, the blob
+ * digest reported by finish is empty. */
+int layer_source_open_input_diff(struct layer_source *src, layer_input_fn input, void *ud,
+                                 struct kiln_err *err);
 /* An archive's stream (load's input): decompressed, neither hashed nor limited. */
 int layer_source_open_stream(struct layer_source *src, int fd, struct kiln_err *err);
 /* Returns decompressed bytes read, 0 at the end, -1 on error. Past a limit
@@ -159,5 +165,10 @@ int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
 int img_layer_extract_verified_fd(struct img_store *s, int fd, const char *blob_digest,
                                   const char *expected_diff, const char *target_dir, unsigned flags,
                                   struct kiln_err *err);
+/* The same from a blob read through input whose digest the caller
+ * verifies (it stores the bytes): the diffID is checked here. */
+int img_layer_extract_verified_input(struct img_store *s, layer_input_fn input, void *ud,
+                                     const char *expected_diff, const char *target_dir,
+                                     unsigned flags, struct kiln_err *err);
 
 #endif

@@ -278,7 +278,7 @@ static ssize_t raw_next(struct layer_source *src, const void **buf, struct kiln_
 		return -1;
 	if (n == 0)
 		src->raw_eof = true;
-	if (!src->nohash)
+	if (!src->nohash && !src->noblob)
 		kiln_sha256_update(&src->blob, *buf, (size_t)n);
 	src->blob_size += (uint64_t)n;
 	return n;
@@ -303,11 +303,12 @@ static int source_err(struct layer_source *src, struct kiln_err *err, const char
 }
 
 static int source_open(struct layer_source *src, int fd, layer_input_fn input, void *ud, bool hash,
-                       struct kiln_err *err)
+                       bool noblob, struct kiln_err *err)
 {
 	memset(src, 0, sizeof(*src));
 	src->fd = fd;
 	src->nohash = !hash;
+	src->noblob = noblob;
 	src->input = input;
 	src->input_ud = ud ? ud : src;
 	if (hash && layer_limits(&src->max_size, &src->max_ratio, err) < 0)
@@ -349,7 +350,8 @@ static int source_open(struct layer_source *src, int fd, layer_input_fn input, v
 	}
 	if (nf <= 1) { /* not compressed: the diffID is the blob digest */
 		src->same = true;
-		kiln_sha256_release(&src->diff);
+		if (!src->noblob)
+			kiln_sha256_release(&src->diff);
 	}
 	return 0;
 }
@@ -357,17 +359,23 @@ static int source_open(struct layer_source *src, int fd, layer_input_fn input, v
 int layer_source_open_input(struct layer_source *src, layer_input_fn input, void *ud,
                             struct kiln_err *err)
 {
-	return source_open(src, -1, input, ud, true, err);
+	return source_open(src, -1, input, ud, true, false, err);
+}
+
+int layer_source_open_input_diff(struct layer_source *src, layer_input_fn input, void *ud,
+                                 struct kiln_err *err)
+{
+	return source_open(src, -1, input, ud, true, true, err);
 }
 
 int layer_source_open(struct layer_source *src, int fd, struct kiln_err *err)
 {
-	return source_open(src, fd, fd_input, NULL, true, err);
+	return source_open(src, fd, fd_input, NULL, true, false, err);
 }
 
 int layer_source_open_stream(struct layer_source *src, int fd, struct kiln_err *err)
 {
-	return source_open(src, fd, fd_input, NULL, false, err);
+	return source_open(src, fd, fd_input, NULL, false, false, err);
 }
 
 ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct kiln_err *err)
@@ -379,7 +387,7 @@ ssize_t layer_source_read(struct layer_source *src, void *buf, size_t n, struct 
 		return source_err(src, err, "decompressing layer");
 	if (r == 0)
 		src->eof = true;
-	if (!src->same && !src->nohash)
+	if ((!src->same || src->noblob) && !src->nohash)
 		kiln_sha256_update(&src->diff, buf, (size_t)r);
 	src->diff_size += (uint64_t)r;
 	if (check_limits(src, err) < 0)
@@ -399,8 +407,9 @@ int layer_source_finish_raw(struct layer_source *src, char blob_digest[KILN_DIGE
 		;
 	if (n < 0)
 		return -1;
-	char b[KILN_DIGEST_LEN];
-	kiln_sha256_final(&src->blob, b);
+	char b[KILN_DIGEST_LEN] = "";
+	if (!src->noblob)
+		kiln_sha256_final(&src->blob, b);
 	if (blob_digest)
 		memcpy(blob_digest, b, KILN_DIGEST_LEN);
 	if (blob_size)
@@ -420,7 +429,7 @@ int layer_source_finish(struct layer_source *src, char blob_digest[KILN_DIGEST_L
 	char b[KILN_DIGEST_LEN], d[KILN_DIGEST_LEN];
 	if (layer_source_finish_raw(src, b, blob_size, err) < 0)
 		return -1;
-	if (src->same)
+	if (src->same && !src->noblob)
 		memcpy(d, b, KILN_DIGEST_LEN);
 	else
 		kiln_sha256_final(&src->diff, d);

@@ -73,48 +73,117 @@ static int workers(void)
 	return n < 1 ? 1 : n > MAX_WORK ? MAX_WORK : (int)n;
 }
 
-/* Compresses rounds of up to nw pieces, in parallel, written in order. */
-static int pump(int fd, struct img_blob_writer *w, struct piece *pc, int nw, unsigned char *in,
-                struct kiln_sha256 *h, img_chunk_fn fn, void *ud, struct kiln_err *err)
+/* Up to nw pieces read (and hashed, in order) into one buffer set. */
+struct round {
+	unsigned char *in;
+	struct piece pc[MAX_WORK];
+	int n;
+	bool eof, pending; /* pending: compressed, not written yet */
+};
+
+static int read_round(int fd, struct round *r, int nw, struct kiln_sha256 *h, struct kiln_err *err)
 {
-	for (;;) {
-		int n = 0;
-		bool eof = false;
-		for (; n < nw && !eof; n++) {
-			size_t got = read_full(fd, in + (size_t)n * PIECE, PIECE);
-			if (got == (size_t)-1)
-				return kiln_err_set(err, errno, "reading a layer blob");
-			kiln_sha256_update(h, in + (size_t)n * PIECE, got);
-			pc[n].in = in + (size_t)n * PIECE;
-			pc[n].in_len = got;
-			eof = got < PIECE;
-			if (!got)
-				break;
-		}
+	r->n = 0;
+	r->eof = false;
+	for (bool eof = false; r->n < nw && !eof; r->n++) {
+		size_t got = read_full(fd, r->in + (size_t)r->n * PIECE, PIECE);
+		if (got == (size_t)-1)
+			return kiln_err_set(err, errno, "reading a layer blob");
+		kiln_sha256_update(h, r->in + (size_t)r->n * PIECE, got);
+		r->pc[r->n].in = r->in + (size_t)r->n * PIECE;
+		r->pc[r->n].in_len = got;
+		eof = got < PIECE;
+		r->eof = eof;
+		if (!got)
+			break;
+	}
+	return 0;
+}
+
+static int write_round(struct round *r, struct img_blob_writer *w, img_chunk_fn fn, void *ud,
+                       struct kiln_err *err)
+{
+	if (!r->pending)
+		return 0;
+	r->pending = false;
+	for (int i = 0; i < r->n; i++) {
+		if (!r->pc[i].out_len && r->pc[i].in_len)
+			return kiln_err_set(err, KILN_E_LIMIT, "gzip output larger than its bound");
+		if (!r->pc[i].out_len)
+			continue;
+		if (img_blob_writer_write(w, r->pc[i].out, r->pc[i].out_len, err) < 0)
+			return -1;
+		if (fn && fn(ud, r->pc[i].out, r->pc[i].out_len, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A pipeline of rounds over two buffer sets: while the workers compress
+ * round k (one thread per piece), this thread writes round k-1 out (blob,
+ * hash, fn) and reads round k+1 in, so reading, compressing and writing
+ * overlap and every core compresses. Output stays in order. */
+static int pump(int fd, struct img_blob_writer *w, struct round *rs, int nw, struct kiln_sha256 *h,
+                img_chunk_fn fn, void *ud, struct kiln_err *err)
+{
+	if (read_round(fd, &rs[0], nw, h, err) < 0)
+		return -1;
+	for (int k = 0;; k++) {
+		struct round *cur = &rs[k & 1], *other = &rs[(k + 1) & 1];
+		if (!cur->n || !cur->pc[0].in_len)
+			break;
 		pthread_t th[MAX_WORK];
 		bool started[MAX_WORK] = {0};
-		for (int i = 1; i < n; i++)
-			started[i] = pthread_create(&th[i], NULL, compress_piece, &pc[i]) == 0;
-		if (n > 0)
-			compress_piece(&pc[0]);
-		for (int i = 1; i < n; i++) {
+		for (int i = 0; i < cur->n; i++)
+			started[i] = pthread_create(&th[i], NULL, compress_piece, &cur->pc[i]) == 0;
+		int r = write_round(other, w, fn, ud, err);
+		other->n = 0;
+		if (r == 0 && !cur->eof)
+			r = read_round(fd, other, nw, h, err);
+		for (int i = 0; i < cur->n; i++) {
 			if (started[i])
 				pthread_join(th[i], NULL);
 			else
-				compress_piece(&pc[i]);
+				compress_piece(&cur->pc[i]);
 		}
-		for (int i = 0; i < n; i++) {
-			if (!pc[i].out_len)
-				return kiln_err_set(err, KILN_E_LIMIT,
-				                    "gzip output larger than its bound");
-			if (img_blob_writer_write(w, pc[i].out, pc[i].out_len, err) < 0)
-				return -1;
-			if (fn && fn(ud, pc[i].out, pc[i].out_len, err) < 0)
-				return -1;
-		}
-		if (eof || n == 0)
-			return 0;
+		cur->pending = true;
+		if (r < 0)
+			return -1;
 	}
+	return write_round(&rs[0], w, fn, ud, err) < 0 ? -1 : write_round(&rs[1], w, fn, ud, err);
+}
+
+static void round_init(struct round *r, int nw)
+{
+	memset(r, 0, sizeof(*r));
+	r->in = xmalloc((size_t)nw * PIECE);
+	for (int i = 0; i < nw; i++) {
+		struct piece *p = &r->pc[i];
+		p->z = libdeflate_alloc_compressor(GZ_LEVEL);
+		p->fast = libdeflate_alloc_compressor(1);
+		p->store = libdeflate_alloc_compressor(0);
+		if (!p->z || !p->fast || !p->store)
+			abort(); /* out of memory */
+		p->member_bound = libdeflate_gzip_compress_bound(p->store, MEMBER);
+		size_t zb = libdeflate_gzip_compress_bound(p->z, MEMBER);
+		if (zb > p->member_bound)
+			p->member_bound = zb;
+		p->out_cap = p->member_bound * (PIECE / MEMBER);
+		p->out = xmalloc(p->out_cap);
+		p->sample = xmalloc(p->member_bound);
+	}
+}
+
+static void round_release(struct round *r, int nw)
+{
+	for (int i = 0; i < nw; i++) {
+		libdeflate_free_compressor(r->pc[i].z);
+		libdeflate_free_compressor(r->pc[i].fast);
+		libdeflate_free_compressor(r->pc[i].store);
+		free(r->pc[i].out);
+		free(r->pc[i].sample);
+	}
+	free(r->in);
 }
 
 int img_pgzip_blob(struct img_store *s, const char *digest, img_chunk_fn fn, void *ud,
@@ -124,26 +193,13 @@ int img_pgzip_blob(struct img_store *s, const char *digest, img_chunk_fn fn, voi
 	if (fd < 0)
 		return -1;
 	int nw = workers();
-	struct piece pc[MAX_WORK] = {0};
-	unsigned char *in = xmalloc((size_t)nw * PIECE);
-	for (int i = 0; i < nw; i++) {
-		pc[i].z = libdeflate_alloc_compressor(GZ_LEVEL);
-		pc[i].fast = libdeflate_alloc_compressor(1);
-		pc[i].store = libdeflate_alloc_compressor(0);
-		if (!pc[i].z || !pc[i].fast || !pc[i].store)
-			abort(); /* out of memory */
-		pc[i].member_bound = libdeflate_gzip_compress_bound(pc[i].store, MEMBER);
-		size_t zb = libdeflate_gzip_compress_bound(pc[i].z, MEMBER);
-		if (zb > pc[i].member_bound)
-			pc[i].member_bound = zb;
-		pc[i].out_cap = pc[i].member_bound * (PIECE / MEMBER);
-		pc[i].out = xmalloc(pc[i].out_cap);
-		pc[i].sample = xmalloc(pc[i].member_bound);
-	}
+	struct round rs[2];
+	round_init(&rs[0], nw);
+	round_init(&rs[1], nw);
 	struct kiln_sha256 h;
 	kiln_sha256_init(&h);
 	struct img_blob_writer *w = img_blob_writer_new(s, err);
-	int ret = w ? pump(fd, w, pc, nw, in, &h, fn, ud, err) : -1;
+	int ret = w ? pump(fd, w, rs, nw, &h, fn, ud, err) : -1;
 	char got[KILN_DIGEST_LEN];
 	kiln_sha256_final(&h, got);
 	if (ret == 0 && strcmp(got, digest) != 0)
@@ -152,13 +208,7 @@ int img_pgzip_blob(struct img_store *s, const char *digest, img_chunk_fn fn, voi
 	if (ret == 0)
 		ret = img_blob_writer_commit(w, NULL, out_digest, out_size, err);
 	img_blob_writer_free(w);
-	for (int i = 0; i < nw; i++) {
-		libdeflate_free_compressor(pc[i].z);
-		libdeflate_free_compressor(pc[i].fast);
-		libdeflate_free_compressor(pc[i].store);
-		free(pc[i].out);
-		free(pc[i].sample);
-	}
-	free(in);
+	round_release(&rs[0], nw);
+	round_release(&rs[1], nw);
 	return ret;
 }

@@ -24,26 +24,17 @@ static void drain(int fd)
 		;
 }
 
-int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int fd,
-                         struct kiln_err *err)
+/* Publishes the outcome of an unpacking into path: marked complete when
+ * it is in place (by this process, or another that then marks it). */
+static int snapshot_publish(struct img_store *s, const struct img_layer *layer, const char *path,
+                            int r, struct kiln_err *e, struct kiln_err *err)
 {
-	if (!kiln_digest_valid(layer->diff_id) || !kiln_digest_valid(layer->digest)) {
-		drain(fd);
-		return kiln_err_set(err, KILN_E_INVALID, "invalid layer `%s`", layer->diff_id);
-	}
-	_cleanup_free_ char *path = kiln_path_join(s->snapshots, kiln_digest_hex(layer->diff_id));
-	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ |
-	                 IMG_EXTRACT_SYNC_;
-	struct kiln_err e = KILN_ERR_INIT;
-	int r =
-	    img_layer_extract_verified_fd(s, fd, layer->digest, layer->diff_id, path, flags, &e);
-	drain(fd); /* the writer never blocks on a reader that gave up */
 	if (r < 0) {
-		if (e.code != KILN_E_CONFLICT || !kiln_path_exists(path)) {
-			kiln_err_move(err, &e);
+		if (e->code != KILN_E_CONFLICT || !kiln_path_exists(path)) {
+			kiln_err_move(err, e);
 			return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
 		}
-		kiln_err_release(&e); /* another process made it: it marks it */
+		kiln_err_release(e); /* another process made it: it marks it */
 		return 0;
 	}
 	/* verified and in place: marked complete, or the next use (a tree
@@ -58,4 +49,33 @@ int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int
 	if (img_snapshot_mark_complete(s, kiln_digest_hex(layer->diff_id), err) < 0)
 		return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
 	return 0;
+}
+
+#define STREAM_FLAGS                                                                               \
+	(IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ | IMG_EXTRACT_SYNC_)
+
+int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int fd,
+                         struct kiln_err *err)
+{
+	if (!kiln_digest_valid(layer->diff_id) || !kiln_digest_valid(layer->digest)) {
+		drain(fd);
+		return kiln_err_set(err, KILN_E_INVALID, "invalid layer `%s`", layer->diff_id);
+	}
+	_cleanup_free_ char *path = kiln_path_join(s->snapshots, kiln_digest_hex(layer->diff_id));
+	struct kiln_err e = KILN_ERR_INIT;
+	int r = img_layer_extract_verified_fd(s, fd, layer->digest, layer->diff_id, path,
+	                                      STREAM_FLAGS, &e);
+	drain(fd); /* the writer never blocks on a reader that gave up */
+	return snapshot_publish(s, layer, path, r, &e, err);
+}
+
+int img_snapshot_from_stream(struct img_store *s, const struct img_layer *layer, img_read_fn fn,
+                             void *ud, struct kiln_err *err)
+{
+	if (!kiln_digest_valid(layer->diff_id))
+		return kiln_err_set(err, KILN_E_INVALID, "invalid layer `%s`", layer->diff_id);
+	_cleanup_free_ char *path = kiln_path_join(s->snapshots, kiln_digest_hex(layer->diff_id));
+	struct kiln_err e = KILN_ERR_INIT;
+	int r = img_layer_extract_verified_input(s, fn, ud, layer->diff_id, path, STREAM_FLAGS, &e);
+	return snapshot_publish(s, layer, path, r, &e, err);
 }

@@ -132,7 +132,17 @@ static int fetch_token(struct reg_auth *a, struct reg_http *h, const struct reg_
 		_cleanup_free_ char *v = basic_value(a->user, a->pass);
 		reg_req_header(&r, "Authorization: Basic %s", v);
 	}
+	/* blob downloads may be running on h (a token that expired in the
+	 * middle of a pull): the token request then goes on a handle of its own */
+	struct reg_http own;
+	bool busy = h->running > 0;
+	if (busy) {
+		reg_http_init(&own);
+		h = &own;
+	}
 	int ret = reg_http_do(h, &r, err);
+	if (busy)
+		reg_http_release(&own);
 	if (ret == 0)
 		ret = reg_req_transport_err(&r, err);
 	if (ret == 0 && r.resp.status != 200)
@@ -147,10 +157,17 @@ static int fetch_token(struct reg_auth *a, struct reg_http *h, const struct reg_
 	reg_req_release(&r);
 	if (ret < 0)
 		return kiln_err_wrap(err, "getting a token from `%s`", a->realm);
+	time_t expires = time(NULL) + (expires_in > 10 ? expires_in - 5 : 55);
+	for (size_t i = 0; i < a->n_tokens; i++) /* a renewal replaces the refused token */
+		if (!strcmp(a->tokens[i].scope, scope ? scope : "")) {
+			OPENSSL_cleanse(a->tokens[i].token, strlen(a->tokens[i].token));
+			free(a->tokens[i].token);
+			a->tokens[i].token = token;
+			a->tokens[i].expires = expires;
+			return 0;
+		}
 	a->tokens = xreallocarray(a->tokens, a->n_tokens + 1, sizeof(*a->tokens));
-	a->tokens[a->n_tokens++] =
-	    (struct reg_token){xstrdup(scope ? scope : ""), token,
-	                       time(NULL) + (expires_in > 10 ? expires_in - 5 : 55)};
+	a->tokens[a->n_tokens++] = (struct reg_token){xstrdup(scope ? scope : ""), token, expires};
 	return 0;
 }
 

@@ -18,9 +18,12 @@ struct dl {
 	struct img_store *s;
 	const struct img_descriptor *d;
 	struct img_blob_writer *w;
+	unsigned char *chunk; /* bytes gathered for the next write and hand-over */
+	size_t chunk_len;
 	uint64_t got, last_emit, resume_from;
 	int attempts;
 	bool resumable; /* the last attempt broke off after good bytes */
+	bool reauthed;  /* a 401 got a new token once (it expired mid-pull) */
 	bool done;
 	struct reg_req req;
 	struct img_layer layer; /* for the snapshot (diff_id empty: none to unpack) */
@@ -109,6 +112,22 @@ static int unpack_restart(struct dl *x, struct kiln_err *err)
 	return reg_unpack_start(&x->unpack, x->s, &x->layer, err);
 }
 
+/* Writes the gathered bytes to the blob and hands them to the unpacker
+ * (curl delivers 16 KiB at a time: one write and hand-over per REG_CHUNK). */
+static int dl_flush(struct dl *x, struct kiln_err *err)
+{
+	if (!x->chunk_len)
+		return 0;
+	if (img_blob_writer_write(x->w, x->chunk, x->chunk_len, err) < 0)
+		return -1;
+	if (x->unpack.running) {
+		reg_unpack_give(&x->unpack, x->chunk, x->chunk_len);
+		x->chunk = NULL;
+	}
+	x->chunk_len = 0;
+	return 0;
+}
+
 static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 {
 	struct dl *x = ud;
@@ -118,6 +137,7 @@ static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 		x->resume_from = 0;
 		img_blob_writer_free(x->w);
 		x->got = x->last_emit = 0;
+		x->chunk_len = 0;
 		x->w = img_blob_writer_new(x->s, err);
 		if (!x->w || unpack_restart(x, err) < 0)
 			return -1;
@@ -127,10 +147,18 @@ static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 		return kiln_err_set(err, KILN_E_CORRUPT,
 		                    "blob %s is larger than the %lld bytes its descriptor names",
 		                    x->d->digest, (long long)x->d->size);
-	if (img_blob_writer_write(x->w, p, n, err) < 0 ||
-	    reg_unpack_feed(&x->unpack, p, n, err) < 0)
-		return -1;
 	x->got += n;
+	for (const unsigned char *c = p; n;) {
+		if (!x->chunk)
+			x->chunk = reg_unpack_chunk(&x->unpack);
+		size_t take = REG_CHUNK - x->chunk_len < n ? REG_CHUNK - x->chunk_len : n;
+		memcpy(x->chunk + x->chunk_len, c, take);
+		x->chunk_len += take;
+		c += take;
+		n -= take;
+		if (x->chunk_len == REG_CHUNK && dl_flush(x, err) < 0)
+			return -1;
+	}
 	if (x->got - x->last_emit >= (512u << 10) || x->got == (uint64_t)x->d->size) {
 		x->last_emit = x->got;
 		reg_emit(x->c, REG_EV_DOWNLOADING, x->d->digest, x->got, (uint64_t)x->d->size,
@@ -147,6 +175,7 @@ static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
 	if (!x->resume_from) {
 		img_blob_writer_free(x->w);
 		x->got = x->last_emit = 0;
+		x->chunk_len = 0;
 		x->w = img_blob_writer_new(x->s, err);
 		if (!x->w || unpack_restart(x, err) < 0)
 			return -1;
@@ -167,6 +196,25 @@ static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
 	return reg_http_start(&x->c->http, &x->req, err);
 }
 
+/* A 401 in the middle of a pull (the token expired since the manifest
+ * came): one new token, and the blob goes on from where it was. */
+static bool reauth(struct dl *x)
+{
+	struct reg_req *r = &x->req;
+	x->reauthed = true;
+	_cleanup_free_ char *wa = r->resp.www_auth ? xstrdup(r->resp.www_auth) : NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (reg_auth_challenge(&x->c->auth, &x->c->http, &x->c->tls, wa, x->c->scope, &e) < 0) {
+		kiln_debug("registry: %s: authentication: %s", x->d->digest, e.msg);
+		kiln_err_release(&e);
+		return false; /* the 401 stands */
+	}
+	kiln_debug("registry: %s: new token after a 401", x->d->digest);
+	x->resumable = x->got > 0;
+	x->attempts--; /* not a failed attempt */
+	return true;
+}
+
 /* A finished transfer: 1 to retry, 0 stored, -1 failed. */
 static int dl_finish(struct dl *x, struct kiln_err *err)
 {
@@ -174,6 +222,8 @@ static int dl_finish(struct dl *x, struct kiln_err *err)
 	bool corrupt = r->err.msg && (r->err.code == KILN_E_CORRUPT || r->err.code == KILN_E_LIMIT);
 	bool transient =
 	    !corrupt && (r->result != CURLE_OK || r->resp.status == 429 || r->resp.status >= 500);
+	if (r->resp.status == 401 && !x->reauthed && reauth(x))
+		return 1;
 	if (transient && x->attempts < REG_MAX_ATTEMPTS) {
 		/* bytes that arrived with a good status are kept: resume there */
 		x->resumable =
@@ -192,6 +242,8 @@ static int dl_finish(struct dl *x, struct kiln_err *err)
 		return kiln_err_set(
 		    err, KILN_E_CORRUPT, "blob %s: got %llu bytes, its descriptor names %lld",
 		    x->d->digest, (unsigned long long)x->got, (long long)x->d->size);
+	if (dl_flush(x, err) < 0)
+		return -1;
 	reg_emit(x->c, REG_EV_VERIFYING, x->d->digest, 0, 0, NULL);
 	if (img_blob_writer_commit(x->w, x->d->digest, NULL, NULL, err) < 0)
 		return kiln_err_wrap(err, "filesystem layer verification failed for digest %s",
@@ -211,6 +263,7 @@ static void dl_release(struct dl *x)
 {
 	reg_unpack_finish(&x->unpack, false, NULL);
 	img_blob_writer_free(x->w);
+	free(x->chunk);
 	reg_req_release(&x->req);
 }
 
@@ -319,14 +372,55 @@ static bool is_index(const char *mt)
 	return !strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST);
 }
 
+/* The manifest (or index) reference names, from the store when it holds
+ * it: a digest is looked up directly, a tag through a HEAD (the digest
+ * the registry has for it) so an image already pulled costs no GET. Else
+ * the GET. */
+static int get_manifest(struct pull *p, const char *reference, bool accept_index, char **data,
+                        size_t *len, char **media_type, char digest[KILN_DIGEST_LEN],
+                        struct kiln_err *err)
+{
+	char have[KILN_DIGEST_LEN] = "";
+	if (kiln_digest_valid(reference)) {
+		snprintf(have, sizeof(have), "%s", reference);
+	} else {
+		struct reg_req r;
+		reg_req_init(&r, "HEAD", reg_url(&p->c, "/manifests/%s", reference));
+		reg_req_header(&r, "Accept: %s, %s%s%s", IMG_MT_OCI_MANIFEST,
+		               IMG_MT_DOCKER_MANIFEST,
+		               accept_index ? ", " IMG_MT_OCI_INDEX ", " : "",
+		               accept_index ? IMG_MT_DOCKER_LIST : "");
+		struct kiln_err e = KILN_ERR_INIT;
+		if (reg_client_send(&p->c, &r, &e) == 0 && r.resp.status == 200 && r.resp.digest &&
+		    kiln_digest_valid(r.resp.digest))
+			snprintf(have, sizeof(have), "%s", r.resp.digest);
+		kiln_err_release(&e); /* the GET says what is wrong */
+		reg_req_release(&r);
+	}
+	const char *mt = NULL;
+	if (have[0] && img_store_has_blob(p->s, have) &&
+	    img_store_read_blob(p->s, have, REG_MAX_MANIFEST, data, len, NULL) == 0) {
+		mt = reg_media_type_of(*data, *len);
+		if (mt && (accept_index || !is_index(mt))) {
+			kiln_debug("registry: manifest %s is stored: no GET", have);
+			*media_type = xstrdup(mt);
+			memcpy(digest, have, KILN_DIGEST_LEN);
+			return 0;
+		}
+		free(*data);
+		*data = NULL;
+	}
+	return reg_get_manifest(&p->c, reference, accept_index, data, len, media_type, digest, err);
+}
+
 static int resolve(struct pull *p, const struct reg_opts *o, struct kiln_err *err)
 {
 	struct platform want;
 	if (platform_parse(o ? o->platform : NULL, &want, err) < 0)
 		return -1;
 	const char *reference = p->ref.digest ? p->ref.digest : p->ref.tag;
-	int ret = reg_get_manifest(&p->c, reference, true, &p->mdata, &p->mlen, &p->mtype,
-	                           p->top_digest, err);
+	int ret =
+	    get_manifest(p, reference, true, &p->mdata, &p->mlen, &p->mtype, p->top_digest, err);
 	memcpy(p->mdigest, p->top_digest, KILN_DIGEST_LEN);
 	if (ret == 0 && is_index(p->mtype)) {
 		char pick[KILN_DIGEST_LEN];
@@ -335,8 +429,8 @@ static int resolve(struct pull *p, const struct reg_opts *o, struct kiln_err *er
 		free(p->mtype);
 		p->mdata = p->mtype = NULL;
 		if (ret == 0)
-			ret = reg_get_manifest(&p->c, pick, false, &p->mdata, &p->mlen, &p->mtype,
-			                       p->mdigest, err);
+			ret = get_manifest(p, pick, false, &p->mdata, &p->mlen, &p->mtype,
+			                   p->mdigest, err);
 	}
 	if (ret == 0)
 		ret = img_manifest_from_json(p->mdata, p->mlen, &p->m, err);
@@ -353,8 +447,6 @@ static int resolve(struct pull *p, const struct reg_opts *o, struct kiln_err *er
 	if (ret == 0 && !kiln_digest_valid(p->m->config.digest))
 		ret = kiln_err_set(err, KILN_E_UNSUPPORTED, "unsupported config digest `%s`",
 		                   p->m->config.digest);
-	if (ret == 0)
-		ret = fetch_config(&p->c, p->s, &p->m->config, &p->cfg, err);
 	platform_release(&want);
 	return ret;
 }
@@ -373,7 +465,6 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 	for (size_t i = 0; i < m->n_layers; i++) {
 		v[i].d = &m->layers[i];
 		v[i].req.body_fd = -1;
-		v[i].unpack.rfd = v[i].unpack.wfd = -1;
 		v[i].done = img_store_has_blob(p->s, m->layers[i].digest);
 		bool dup = false; /* the same blob twice (empty layers): one download */
 		for (size_t j = 0; j < i && !dup; j++)
@@ -460,13 +551,17 @@ int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	}
 	p.c.cb = cb;
 	p.c.cb_ud = ud;
-	_cleanup_free_ char *line =
-	    xasprintf("%s: Pulling from %s", p.ref.digest ? p.ref.digest : p.ref.tag, p.ref.path);
-	reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
 	char before[KILN_DIGEST_LEN];
 	previous_id(s, full, before);
 	bool downloaded = false;
 	ret = resolve(&p, o, err);
+	if (ret == 0) { /* docker's first line comes once the manifest is there */
+		_cleanup_free_ char *line = xasprintf(
+		    "%s: Pulling from %s", p.ref.digest ? p.ref.digest : p.ref.tag, p.ref.path);
+		reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
+		res->started = true;
+		ret = fetch_config(&p.c, p.s, &p.m->config, &p.cfg, err);
+	}
 	if (ret == 0)
 		ret = fetch_layers(&p, o, &downloaded, err);
 	if (ret == 0)
@@ -479,4 +574,59 @@ int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	}
 	pull_release(&p);
 	return ret;
+}
+
+/* --- pull by policy (run, create) ------------------------------------------ */
+
+int reg_pull_policy_parse(const char *s, enum reg_pull_policy *p, struct kiln_err *err)
+{
+	static const char *const names[] = {"missing", "always", "never"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(names); i++)
+		if (!s || !strcmp(s, names[i])) {
+			*p = s ? (enum reg_pull_policy)i : REG_PULL_MISSING;
+			return 0;
+		}
+	return kiln_err_set(err, KILN_E_USAGE,
+	                    "invalid pull option: '%s': must be one of \"always\", \"missing\" "
+	                    "or \"never\"",
+	                    s);
+}
+
+/* 1 stored, 0 not, -1 error (a damaged image, an unreadable store). */
+static int image_stored(struct img_store *s, const char *ref, struct kiln_err *err)
+{
+	struct img_image *img = NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_image_load(s, ref, &img, &e) == 0) {
+		img_image_free(img);
+		return 1;
+	}
+	if (e.code == KILN_E_NOTFOUND) {
+		kiln_err_release(&e);
+		return 0;
+	}
+	kiln_err_move(err, &e);
+	return -1;
+}
+
+int reg_pull_by_policy(struct img_store *s, const char *ref, enum reg_pull_policy policy,
+                       const struct reg_opts *o, reg_progress_fn cb, void *ud,
+                       struct reg_pull_result *res, struct kiln_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	int have = policy == REG_PULL_ALWAYS ? 0 : image_stored(s, ref, err);
+	if (have != 0)
+		return have < 0 ? -1 : 0;
+	_cleanup_free_ char *norm = img_ref_normalize(ref, err);
+	if (!norm)
+		return -1;
+	_cleanup_free_ char *fam = img_ref_familiarize(norm);
+	if (policy == REG_PULL_NEVER)
+		return kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", fam);
+	if (policy == REG_PULL_MISSING && cb) {
+		_cleanup_free_ char *line = xasprintf("Unable to find image '%s' locally", fam);
+		struct reg_event ev = {REG_EV_STATUS, "", 0, 0, line};
+		cb(&ev, ud);
+	}
+	return reg_pull(s, ref, o, cb, ud, res, err) < 0 ? -1 : 1;
 }

@@ -434,24 +434,26 @@ int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 		return -1;
 	_cleanup_free_ char *full = img_ref_string(&r);
 	_cleanup_free_ char *fam = img_ref_familiar_name(&r);
-	struct img_image *img = NULL;
-	if (r.digest || img_image_load(s, full, &img, NULL) < 0) {
-		img_ref_release(&r);
-		return kiln_err_set(err, KILN_E_NOTFOUND,
-		                    "An image does not exist locally with the tag: %s", fam);
-	}
 	struct reg_client c;
-	int ret = reg_client_open(&c, r.domain, r.path, true, o, err);
-	if (ret < 0) {
-		img_image_free(img);
+	if (reg_client_open(&c, r.domain, r.path, true, o, err) < 0) {
 		img_ref_release(&r);
 		return -1;
 	}
 	c.cb = cb;
 	c.cb_ud = ud;
 	_cleanup_free_ char *name = img_ref_name(&r);
+	/* docker's daemon says this before it looks for the image */
 	_cleanup_free_ char *line = xasprintf("The push refers to repository [%s]", c.familiar);
 	reg_emit(&c, REG_EV_STATUS, NULL, 0, 0, line);
+	res->started = true;
+	struct img_image *img = NULL;
+	if (r.digest || img_image_load(s, full, &img, NULL) < 0) {
+		reg_client_close(&c);
+		img_ref_release(&r);
+		return kiln_err_set(err, KILN_E_NOTFOUND,
+		                    "An image does not exist locally with the tag: %s", fam);
+	}
+	int ret = 0;
 	const struct img_manifest *m = img->manifest;
 	struct img_manifest pm = {.schema_version = 2};
 	pm.media_type = xstrdup(m->media_type ? m->media_type : IMG_MT_OCI_MANIFEST);

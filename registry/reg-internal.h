@@ -150,21 +150,36 @@ int reg_get_manifest(struct reg_client *c, const char *reference, bool accept_in
                      size_t *len, char **media_type, char digest[KILN_DIGEST_LEN],
                      struct kiln_err *err);
 
-/* unpack.c: a layer's snapshot unpacked by a thread from the bytes fed to
- * it while they download. finish(complete=false) abandons it (nothing is
- * published); finish(complete=true) returns the unpacking's result. */
+/* unpack.c: a layer's snapshot unpacked by a thread from the chunks of
+ * blob bytes handed to it while they download. finish(complete=false)
+ * abandons it (nothing is published); finish(complete=true) returns the
+ * unpacking's result. */
+#define REG_UNPACK_QUEUE 4          /* chunks waiting for the unpacker */
+#define REG_CHUNK        (1u << 20) /* bytes a downloader gathers per write and hand-over */
 struct reg_unpack {
 	struct img_store *s;
 	struct img_layer layer;
-	int rfd, wfd;
 	pthread_t th;
-	bool running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct {
+		void *p;
+		size_t n;
+	} q[REG_UNPACK_QUEUE];
+	size_t head, count;
+	void *reading;                 /* the chunk the unpacker reads */
+	void *spare[REG_UNPACK_QUEUE]; /* chunks read, for the downloader to fill again */
+	size_t n_spare;
+	bool running, closed, abandoned, stopped;
 	int ret;
 	struct kiln_err err;
 };
 int reg_unpack_start(struct reg_unpack *u, struct img_store *s, const struct img_layer *l,
                      struct kiln_err *err);
-int reg_unpack_feed(struct reg_unpack *u, const void *p, size_t n, struct kiln_err *err);
+/* An empty REG_CHUNK buffer: one the unpacker is done with, or a new one. */
+void *reg_unpack_chunk(struct reg_unpack *u);
+/* Hands over chunk p (malloc'ed, n bytes): always taken, freed once read. */
+int reg_unpack_give(struct reg_unpack *u, void *p, size_t n);
 int reg_unpack_finish(struct reg_unpack *u, bool complete, struct kiln_err *err);
 
 /* json.c (jansson) */

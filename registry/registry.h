@@ -67,6 +67,10 @@ struct reg_pull_result {
 	char digest[KILN_DIGEST_LEN];   /* what the registry returned for the reference */
 	char *ref;                      /* the normalized reference pulled */
 	bool updated;                   /* false: "Image is up to date" */
+	/* set even on failure: the pull got past the manifest and printed its
+	 * first line (docker's daemon streams from there: a later error is a
+	 * stream error, an earlier one an "Error response from daemon") */
+	bool started;
 };
 void reg_pull_result_release(struct reg_pull_result *r);
 
@@ -78,10 +82,30 @@ void reg_pull_result_release(struct reg_pull_result *r);
 int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg_progress_fn cb,
              void *ud, struct reg_pull_result *res, struct kiln_err *err);
 
+/* --pull of run and create (docker's policies). */
+enum reg_pull_policy {
+	REG_PULL_MISSING, /* pull only when the image is not stored (the default) */
+	REG_PULL_ALWAYS,  /* pull every time (an up-to-date image downloads nothing) */
+	REG_PULL_NEVER,   /* never: a missing image is "No such image" */
+};
+/* "always", "missing" or "never" (NULL: missing); a usage error otherwise. */
+int reg_pull_policy_parse(const char *s, enum reg_pull_policy *p, struct kiln_err *err);
+
+/* Makes sure ref is stored, as run and create do before they create a
+ * container: by policy, pulls it (through reg_pull, its events to cb;
+ * a missing image first gets a REG_EV_STATUS "Unable to find image 'REF'
+ * locally", docker's line). Returns 1 when it pulled (res filled), 0 when
+ * the stored image is used, -1 on error (KILN_E_NOTFOUND "No such image:
+ * REF" for a missing image under REG_PULL_NEVER). */
+int reg_pull_by_policy(struct img_store *s, const char *ref, enum reg_pull_policy policy,
+                       const struct reg_opts *o, reg_progress_fn cb, void *ud,
+                       struct reg_pull_result *res, struct kiln_err *err);
+
 struct reg_push_result {
 	char digest[KILN_DIGEST_LEN]; /* manifest digest (the registry's) */
 	int64_t size;                 /* manifest size */
 	char *tag;                    /* "latest" */
+	bool started;                 /* set even on failure: "The push refers to..." was emitted */
 };
 void reg_push_result_release(struct reg_push_result *r);
 

@@ -8,6 +8,7 @@ MODE-FILE holds one word, read per request:
   endless  answer manifest GETs with a body that never ends
   busy     answer every request with 503 once, then forward (per path)
   stall D  hold GETs of blob D (a digest) until the mode changes
+  delay D S  hold the first GET of blob D for S seconds (a token expires meanwhile)
 Writes the port it listens on (127.0.0.1) to PORT-FILE."""
 import http.client, http.server, socketserver, sys, threading
 
@@ -38,6 +39,11 @@ class H(http.server.BaseHTTPRequestHandler):
             import time
             time.sleep(0.1)
             m = mode()
+        if m.startswith("delay ") and self.command == "GET":
+            d, secs = m.split()[1:3]
+            if self.path.endswith("/blobs/" + d) and self.first_time("delay" + self.path):
+                import time
+                time.sleep(float(secs))
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
         if m == "busy" and self.first_time(self.command + self.path):

@@ -55,3 +55,36 @@ mkctx() {
 	head -c 300000 /dev/urandom >"$1/bin/blob"
 	echo "hello from $2" >"$1/hello.txt"
 }
+
+# start_proxy NAME UPSTREAM: tests/e2e/faulty_proxy.py in front of
+# UPSTREAM, its mode in $T/NAME.mode ("ok" to begin with); sets P_<NAME>.
+start_proxy() {
+	local name=$1 pid
+	echo ok >"$T/$name.mode"
+	python3 "$KILN_SRC/tests/e2e/faulty_proxy.py" "$T/$name.port" "$2" "$T/$name.mode" &
+	pid=$!
+	at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.1; done
+	eval "P_$name=127.0.0.1:$(cat "$T/$name.port")"
+}
+
+# start_token_registry NAME TTL USER PASS: a token server
+# (tests/e2e/token_server.py; key and certificate $T/token.key, .crt, made
+# on first use) issuing TTL-second tokens to USER:PASS, each logged to
+# $T/NAME.count, and a registry trusting it (REG_<NAME>).
+start_token_registry() {
+	local name=$1 pid
+	[ -s "$T/token.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/token.key" \
+		-out "$T/token.crt" -days 2 -subj /CN=kiln-token >/dev/null 2>&1
+	python3 "$KILN_SRC/tests/e2e/token_server.py" "$T/$name.tport" "$T/token.key" "$T/token.crt" \
+		"$3" "$4" "$T/$name.count" "$2" &
+	pid=$!
+	at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+	for _ in $(seq 100); do [ -s "$T/$name.tport" ] && break; sleep 0.1; done
+	start_registry "$name" "auth:
+  token:
+    realm: http://127.0.0.1:$(cat "$T/$name.tport")/token
+    service: kiln-registry
+    issuer: kiln-test-issuer
+    rootcertbundle: $T/token.crt"
+}

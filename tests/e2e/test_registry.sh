@@ -38,6 +38,10 @@ expect_contains "pull prints the status" "$OUT" "Status: Downloaded newer image 
 expect_eq "pull prints the reference last" "$(printf '%s\n' "$OUT" | tail -1)" "$R/img:1"
 expect_eq "same image ID after push and pull" "$(kiln --root "$R2" inspect -f '{{.Id}}' "$R/img:1")" "$ID"
 expect_eq "pulled RepoDigests" "$(kiln --root "$R2" inspect -f '{{json .RepoDigests}}' "$R/img:1")" "[\"$R/img@$DIG\"]"
+run_ok "pull again" kiln -D --root "$R2" pull "$R/img:1"
+expect_contains "a HEAD finds the manifest stored" "$OUT" "registry: manifest $DIG is stored: no GET"
+expect_not_contains "so it is not downloaded again" "$OUT" "GET http://$R/v2/img/manifests/1"
+expect_contains "the image is up to date" "$OUT" "Status: Image is up to date for $R/img:1"
 run_ok "pulled store checks clean" kiln --root "$R2" system check
 run_ok "pull again" kiln --root "$R2" pull "$R/img:1"
 expect_contains "pull again is up to date" "$OUT" "Status: Image is up to date for $R/img:1"
@@ -95,12 +99,20 @@ run_ok "manifest inspect" kiln manifest inspect "$R/multi:1"
 expect_contains "manifest inspect prints the index" "$OUT" '"application/vnd.oci.image.index.v1+json"'
 
 run_fail "missing tag" 1 kiln --root "$T/root6" pull "$R/img:nope"
-expect_contains "missing tag message" "$OUT" "Error: manifest for $R/img:nope not found: manifest unknown: manifest unknown"
+expect_eq "missing tag message: docker's, with its daemon's prefix" "$OUT" "Error response from daemon: manifest for $R/img:nope not found: manifest unknown: manifest unknown"
 run_fail "missing repository" 1 kiln --root "$T/root6" pull "$R/nothere"
 expect_contains "missing repository message" "$OUT" "$R/nothere"
 expect_eq "nothing stored after failed pulls" "$(ls "$T/root6/images/blobs/sha256" | wc -l)" 0
 run_fail "push of an unknown image" 1 kiln push "$R/none:1"
-expect_eq "push of an unknown image message" "$OUT" "Error: An image does not exist locally with the tag: $R/none"
+expect_eq "push of an unknown image: docker's lines (a stream error, no prefix)" "$OUT" "The push refers to repository [$R/none]
+An image does not exist locally with the tag: $R/none"
+kiln tag "$R/img:1" 127.0.0.1:1/img:1
+run_fail "push to a registry that is not there" 1 kiln push 127.0.0.1:1/img:1
+expect_eq "... starts as docker's stream does" "$(printf '%s\n' "$OUT" | head -1)" "The push refers to repository [127.0.0.1:1/img]"
+expect_not_contains "... and its error is bare" "$OUT" "Error"
+run_fail "pull from a registry that is not there" 1 kiln --root "$T/root6" pull 127.0.0.1:1/img:1
+expect_contains "... is an error of docker's daemon" "$OUT" "Error response from daemon: manifest for 127.0.0.1:1/img:1"
+expect_not_contains "... before any pull line" "$OUT" "Pulling from"
 
 # parallel gzip: members made on every core form one gzip stream whose
 # content is the layer (several 4 MiB pieces, compressible and not)

@@ -67,19 +67,7 @@ run_ok "logout through the helper" env PATH="$T/bin:$PATH" "$KILN" logout "$B"
 rm -f "$DOCKER_CONFIG/config.json"
 
 # --- bearer tokens --------------------------------------------------------------
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/token.key" -out "$T/token.crt" -days 2 \
-	-subj /CN=kiln-token >/dev/null 2>&1
-python3 "$KILN_SRC/tests/e2e/token_server.py" "$T/token.port" "$T/token.key" "$T/token.crt" \
-	alice "$PASS" "$T/token.count" &
-TPID=$!
-at_exit "kill $TPID 2>/dev/null; wait $TPID 2>/dev/null"
-for i in $(seq 100); do [ -s "$T/token.port" ] && break; sleep 0.1; done
-start_registry token "auth:
-  token:
-    realm: http://127.0.0.1:$(cat "$T/token.port")/token
-    service: kiln-registry
-    issuer: kiln-test-issuer
-    rootcertbundle: $T/token.crt" || { not_ok "registry with token auth starts"; exit 1; }
+start_token_registry token 300 alice "$PASS" || { not_ok "registry with token auth starts"; exit 1; }
 K=$REG_token
 run_ok "import for the token registry" kiln tag "$B/img:1" "$K/img:1"
 run_fail "token registry: anonymous push refused" 1 kiln push "$K/img:1"
@@ -90,6 +78,24 @@ expect_eq "push fetched one token for its scope" "$(cat "$T/token.count")" "repo
 : >"$T/token.count"
 run_ok "token registry: pull" kiln --root "$T/r5" pull "$K/img:1"
 expect_eq "pull fetched one token for its scope" "$(cat "$T/token.count")" "repository:img:pull"
+
+# a token that expires in the middle of a pull: the registry answers the
+# next blob GET with 401, kiln gets a new token once and goes on
+start_token_registry short 2 alice "$PASS" || { not_ok "registry with short tokens starts"; exit 1; }
+start_proxy proxy "$REG_short"
+P=$P_proxy
+run_ok "short tokens: login" sh -c "printf '%s\n' '$PASS' | '$KILN' login -u alice --password-stdin $P"
+run_ok "short tokens: tag" kiln tag "$B/img:1" "$P/img:1"
+run_ok "short tokens: push" kiln push "$P/img:1"
+LAYER=$(kiln manifest inspect "$P/img:1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+echo "delay $LAYER 4" >"$T/proxy.mode"
+: >"$T/short.count"
+run_ok "a token expiring mid-pull is renewed" kiln -D --root "$T/r5b" pull "$P/img:1"
+expect_contains "the blob's 401 got a new token" "$OUT" "registry: $LAYER: new token after a 401"
+expect_eq "two tokens for the pull's scope" "$(grep -c 'repository:img:pull$' "$T/short.count")" 2
+expect_eq "the image arrived whole" "$(kiln --root "$T/r5b" inspect -f '{{.Id}}' "$P/img:1")" \
+	"$(kiln inspect -f '{{.Id}}' "$P/img:1")"
 
 # --- TLS ---------------------------------------------------------------------------
 cd "$T"

@@ -6,12 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
 start_registry a || { not_ok "registry starts"; exit 1; }
-echo ok >"$T/mode"
-python3 "$KILN_SRC/tests/e2e/faulty_proxy.py" "$T/proxy.port" "$REG_a" "$T/mode" &
-PROXY=$!
-at_exit "kill $PROXY 2>/dev/null; wait $PROXY 2>/dev/null"
-for i in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-P=127.0.0.1:$(cat "$T/proxy.port")
+start_proxy proxy "$REG_a"
+P=$P_proxy
 
 mkctx "$T/c1" one
 run_ok "import" kiln import "$T/c1" "$P/img:1"
@@ -20,34 +16,34 @@ LAYER=$(skopeo inspect --raw --tls-verify=false "docker://$REG_a/img:1" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
 R2="$T/root2"
 
-echo corrupt >"$T/mode"
+echo corrupt >"$T/proxy.mode"
 run_fail "a corrupted blob fails the pull" 1 kiln --root "$R2" pull "$P/img:1"
 expect_contains "the error names the verification" "$OUT" "filesystem layer verification failed for digest $LAYER"
 [ ! -e "$R2/images/blobs/sha256/${LAYER#sha256:}" ] && ok "the corrupt blob is not stored" || not_ok "corrupt blob stored"
 expect_eq "no temp file left" "$(find "$R2/tmp" -type f | wc -l)" 0
 run_fail "nothing tagged" 1 kiln --root "$R2" inspect "$P/img:1"
 
-echo endless >"$T/mode"
+echo endless >"$T/proxy.mode"
 run_fail "an endless manifest is cut off" 1 kiln --root "$R2" pull "$P/img:1"
 expect_contains "the error names the limit" "$OUT" "registry response body"
 
-echo drop >"$T/mode"
+echo drop >"$T/proxy.mode"
 run_ok "a dropped connection mid-blob is retried" kiln -D --root "$R2" pull "$P/img:1"
 expect_contains "the retry resumes where the transfer stopped" "$OUT" "registry: resuming $LAYER at byte"
 expect_eq "the image arrived whole" "$(kiln --root "$R2" inspect -f '{{.Id}}' "$P/img:1")" \
 	"$(kiln inspect -f '{{.Id}}' "$P/img:1")"
 run_ok "store check after the retried pull" kiln --root "$R2" system check
 
-echo busy >"$T/mode"
+echo busy >"$T/proxy.mode"
 run_ok "503 answers are retried" kiln --root "$T/root3" pull "$P/img:1"
-echo ok >"$T/mode"
+echo ok >"$T/proxy.mode"
 run_ok "a clean pull after the faults" kiln --root "$T/root4" pull "$P/img:1"
 
 # kill -9 during a pull: a second pull downloads only what was missing
 python3 "$KILN_SRC/tests/e2e/mklayers.py" "$T/layers" l1 4 200000 >"$T/layers.list"
 run_ok "skopeo pushes a 4-layer image" skopeo copy --dest-tls-verify=false "oci:$T/layers:l1" "docker://$REG_a/four:1"
 STALL=$(sed -n 3p "$T/layers.list" | cut -d' ' -f1)
-echo "stall $STALL" >"$T/mode"
+echo "stall $STALL" >"$T/proxy.mode"
 R5="$T/root5"
 "$KILN" --root "$R5" pull "$P/four:1" >"$T/pull5.out" 2>&1 &
 KPID=$!
@@ -55,7 +51,7 @@ done_blobs() { ls "$R5/images/blobs/sha256" 2>/dev/null | wc -l; }
 for i in $(seq 300); do [ "$(done_blobs)" -ge 4 ] && break; sleep 0.1; done
 expect_eq "three layers and the config stored while one stalls" "$(done_blobs)" 4
 kill -9 $KPID; wait $KPID 2>/dev/null
-echo ok >"$T/mode"
+echo ok >"$T/proxy.mode"
 run_ok "pull again after kill -9" kiln --root "$R5" pull "$P/four:1"
 expect_eq "only the missing layer is downloaded" "$(printf '%s\n' "$OUT" | grep -c 'Pulling fs layer')" 1
 expect_eq "the others already exist" "$(printf '%s\n' "$OUT" | grep -c 'Already exists')" 3

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Test fixture: a tiny bearer-token server for docker-registry's `token`
-auth. usage: token_server.py PORT-FILE KEY.pem CERT.pem USER PASSWORD COUNT-FILE
+auth. usage: token_server.py PORT-FILE KEY.pem CERT.pem USER PASSWORD COUNT-FILE [TTL]
 GET /token?service=S&scope=repository:NAME:ACTIONS with basic auth USER:PASSWORD
-returns {"token": JWT, "expires_in": 300}, a JWT signed RS256 (openssl) whose
+returns {"token": JWT, "expires_in": TTL (default 300)}, a JWT signed RS256 (openssl) whose
 x5c header carries CERT (the registry's rootcertbundle); wrong or no
 credentials: 401. Each token issued appends a line to COUNT-FILE."""
 import base64, http.server, json, os, socketserver, subprocess, sys, time, urllib.parse
 
 port_file, key, cert, user, password, count_file = sys.argv[1:7]
+ttl = int(sys.argv[7]) if len(sys.argv) > 7 else 300
+# the registry takes tokens up to 60 s past "exp" (clock skew): a short TTL
+# sets "exp" that much earlier, so the token really dies after TTL seconds
+leeway = 60 if ttl < 60 else 0
 der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
                      capture_output=True).stdout
 
@@ -40,11 +44,11 @@ class H(http.server.BaseHTTPRequestHandler):
                 access.append({"type": parts[0], "name": parts[1], "actions": parts[2].split(",")})
         now = int(time.time())
         tok = sign({"iss": "kiln-test-issuer", "sub": user, "aud": q.get("service", [""])[0],
-                    "exp": now + 300, "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(),
+                    "exp": now + ttl - leeway, "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(),
                     "access": access})
         with open(count_file, "a") as f:
             f.write(" ".join(q.get("scope", [])) + "\n")
-        body = json.dumps({"token": tok, "expires_in": 300}).encode()
+        body = json.dumps({"token": tok, "expires_in": ttl}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
