@@ -144,6 +144,14 @@ int img_config_from_json(const char *data, size_t len, struct img_config **out,
 char *img_config_to_json(const struct img_config *c, size_t *len);
 struct img_config *img_config_dup(const struct img_config *c);
 void img_config_free(struct img_config *c);
+/* A top-level member the image spec does not define (an extension such as
+ * the inline build cache `io.kiln.cache.v1`): its JSON text (allocated), or
+ * NULL when absent. */
+char *img_config_extra_get(const struct img_config *c, const char *key);
+/* Sets such a member from JSON text (KILN_E_INVALID if it does not parse);
+ * json NULL removes it. */
+int img_config_extra_set(struct img_config *c, const char *key, const char *json,
+                         struct kiln_err *err);
 
 struct img_platform {
 	char *architecture, *os, *os_version, *variant;
