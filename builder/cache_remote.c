@@ -304,7 +304,7 @@ int bld_remote_open(struct bld_build *b, bool disabled, struct kiln_err *err)
 			return -1;
 		r->n_to++;
 	}
-	if (from && !disabled)
+	if (from && !disabled && !o->no_cache) /* --no-cache: nothing would be looked up */
 		import_all(b, r, o->cache_from);
 	return 0;
 }

@@ -155,8 +155,18 @@ static void add_desc(struct push *p, const struct img_descriptor *d, const char 
 static int push_layer(struct push *p, struct img_layer *l, const char *mount, struct kiln_err *err)
 {
 	struct img_store *s = p->b->s;
-	if (bld_remote_need(p->b, l, 1, err) < 0)
-		return -1;
+	struct img_descriptor d = {0};
+	if (!img_store_has_blob(s, l->digest)) { /* a remote hit never pulled */
+		img_layer_descriptor(l, &d);
+		int ex = reg_repo_has_blob(p->repo, l->digest, err);
+		if (ex == 1)
+			add_desc(p, &d, l->diff_id, mount);
+		img_descriptor_release(&d);
+		if (ex != 0)
+			return ex < 0 ? -1 : 0;
+		if (bld_remote_need(p->b, l, 1, err) < 0)
+			return -1;
+	}
 	enum img_compression have;
 	if (img_compression_from_media_type(l->media_type, &have, err) < 0)
 		return -1;
@@ -167,7 +177,6 @@ static int push_layer(struct push *p, struct img_layer *l, const char *mount, st
 		img_layer_release(l);
 		*l = z;
 	}
-	struct img_descriptor d = {0};
 	img_layer_descriptor(l, &d);
 	int r = reg_repo_push_blob(p->repo, s, &d, err);
 	if (r == 0)

@@ -84,6 +84,11 @@ int reg_repo_pull_layers(struct reg_repo *r, struct img_store *s, const struct i
 	return reg_download_layers(&r->c, s, layers, n, err);
 }
 
+int reg_repo_has_blob(struct reg_repo *r, const char *digest, struct kiln_err *err)
+{
+	return reg_blob_exists(&r->c, digest, err);
+}
+
 int reg_repo_push_blob(struct reg_repo *r, struct img_store *s, const struct img_descriptor *d,
                        struct kiln_err *err)
 {

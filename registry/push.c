@@ -498,6 +498,11 @@ int reg_push_stored_blob(struct reg_client *c, struct img_store *s, const struct
 	return push_blob(c, s, d, NULL, NULL, err);
 }
 
+int reg_blob_exists(struct reg_client *c, const char *digest, struct kiln_err *err)
+{
+	return blob_exists(c, digest, err);
+}
+
 int reg_put_manifest_raw(struct reg_client *c, const char *tag, const char *media_type, char *json,
                          size_t len, char digest[KILN_DIGEST_LEN], struct kiln_err *err)
 {

@@ -173,6 +173,7 @@ int reg_download_layers(struct reg_client *c, struct img_store *s, const struct 
                         size_t n, struct kiln_err *err);
 int reg_push_stored_blob(struct reg_client *c, struct img_store *s, const struct img_descriptor *d,
                          struct kiln_err *err);
+int reg_blob_exists(struct reg_client *c, const char *digest, struct kiln_err *err); /* 1, 0, -1 */
 int reg_put_manifest_raw(struct reg_client *c, const char *tag, const char *media_type, char *json,
                          size_t len, char digest[KILN_DIGEST_LEN], struct kiln_err *err);
 

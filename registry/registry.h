@@ -139,6 +139,8 @@ int reg_repo_blob(struct reg_repo *r, const char *digest, int64_t size, size_t m
  * diffID verified (a mismatch is KILN_E_CORRUPT, nothing published). */
 int reg_repo_pull_layers(struct reg_repo *r, struct img_store *s, const struct img_layer *layers,
                          size_t n, struct kiln_err *err);
+/* 1 when the repository holds the blob, 0 when not, -1 on error. */
+int reg_repo_has_blob(struct reg_repo *r, const char *digest, struct kiln_err *err);
 /* Makes sure the registry holds a stored blob (HEAD first, then upload). */
 int reg_repo_push_blob(struct reg_repo *r, struct img_store *s, const struct img_descriptor *d,
                        struct kiln_err *err);

@@ -27,6 +27,13 @@ build() {
 }
 misses() { printf '%s\n' "$OUT" | grep -c 'cache miss:' || true; }
 cached() { printf '%s\n' "$OUT" | grep -c ' CACHED$' || true; }
+blob() { echo "$STORE/blobs/sha256/${1:7:2}/${1:7}/data"; }
+cache_config() { # TAG: the config blob of $R/cache:TAG, read from the registry's storage
+	local d
+	d=$(skopeo inspect --raw --tls-verify=false "docker://$R/cache:$1" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["digest"])') &&
+		cat "$(blob "$d")"
+}
 fresh() { # ROOT: a new root holding the base image, pulled as CI would
 	k "$1" pull -q "$R/bb:1" >/dev/null || not_ok "pull the base into $1"
 }
@@ -90,6 +97,28 @@ expect_eq "mode=min: the final stage hits" "$(cached)" 2
 fresh m2
 build m2 -f "$C/Dockerfile.multi" --cache-from "$R/cache:max" "$C" || not_ok "mode=max import"
 expect_eq "mode=max: every step hits" "$(cached)" 4
+# lazy: the builder stage's first layer was never needed (the COPY --from hit)
+LAZY=$(cache_config max | python3 -c 'import json,sys
+print([r["layer"]["digest"] for r in json.load(sys.stdin)["records"] if r["instr"] == "COPY a.txt /a.txt" and r["stage"] == 0][0])')
+[ ! -e "$T/m2/images/blobs/sha256/${LAZY#sha256:}" ] && ok "a remote hit no later step needs is not pulled" ||
+	not_ok "the builder stage's layer $LAZY was pulled"
+build m2 -f "$C/Dockerfile.multi" --cache-from "$R/cache:max" --cache-to "type=registry,ref=$R/cache:max,mode=max" "$C" ||
+	not_ok "--cache-from and --cache-to the same ref"
+expect_contains "the same ref is exported again" "$OUT" "writing cache manifest"
+[ ! -e "$T/m2/images/blobs/sha256/${LAZY#sha256:}" ] && ok "exporting a layer the registry holds does not pull it" ||
+	not_ok "export pulled $LAZY"
+
+# secrets never leave the machine in clear
+cat >"$C/Dockerfile.secret" <<EOF
+FROM $R/bb:1
+ARG API_TOKEN
+RUN echo built >/x
+EOF
+build a -f "$C/Dockerfile.secret" --build-arg API_TOKEN=hunter2-secret \
+	--cache-to "type=registry,ref=$R/cache:secret" "$C" || not_ok "build with a secret build arg"
+SC=$(cache_config secret)
+expect_not_contains "the exported preimage has no secret value" "$SC" "hunter2-secret"
+expect_contains "only its masked form" "$SC" "API_TOKEN=<secret sha256:"
 
 # inline cache: the image carries it
 build a -t "$R/app:inline" --cache-to type=inline "$C" || not_ok "build with inline cache"
@@ -120,7 +149,6 @@ build f -t app:1 --cache-from "$R/bb:1" "$C" || not_ok "build with a foreign --c
 expect_contains "a plain image is ignored with a warning" "$OUT" "--cache-from \`$R/bb:1\` ignored"
 expect_eq "nothing hit from it" "$(cached)" 0
 
-blob() { echo "$STORE/blobs/sha256/${1:7:2}/${1:7}/data"; }
 corrupt() { # DIGEST: same size, other bytes
 	local f; f=$(blob "$1"); local n; n=$(stat -c %s "$f")
 	head -c "$n" /dev/urandom >"$f.new" && mv "$f.new" "$f"
