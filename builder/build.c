@@ -438,7 +438,7 @@ static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_e
 		n_tags++;
 	bld_remote_inline(b, c); /* --cache-to type=inline */
 	/* remote-hit layers are pulled now: the manifest needs every blob */
-	if (bld_remote_need(b, st->fs.layers, st->fs.n, err) < 0)
+	if (bld_remote_need(b, st->fs.layers, st->fs.n, false, err) < 0)
 		return -1;
 	int id = bld_vertex_start(b, "exporting to image");
 	int r = img_image_commit(b->s, c, st->fs.layers, st->fs.n, (const char *const *)o->tags,

@@ -70,8 +70,9 @@ char *bld_remote_explain(struct bld_stage *st, const struct cache_step_info *now
 /* Before a step runs: pulls the remote-hit layers it builds on (its
  * stage's and the stages it reads from) and restores its cache mounts. */
 int bld_remote_need_step(struct bld_stage *st, const struct bld_step *step, struct kiln_err *err);
-/* Pulls the remote-hit layers among layers (the image is being stored). */
-int bld_remote_need(struct bld_build *b, const struct img_layer *layers, size_t n,
+/* Pulls the remote-hit layers among layers, verified; unpack: also their
+ * snapshots, while they download (a step will run on them). */
+int bld_remote_need(struct bld_build *b, const struct img_layer *layers, size_t n, bool unpack,
                     struct kiln_err *err);
 /* A failure of bld_remote_need* that calls for building again without the
  * imported cache. */
@@ -85,6 +86,8 @@ void bld_remote_export(struct bld_build *b);
 /* The records to export (mode=min: the target's FROM chain), in order. */
 void bld_remote_collect(struct bld_build *b, bool max, bool for_inline,
                         struct cache_remote_config *out);
+/* Seconds since t0 (CLOCK_MONOTONIC), for the progress vertices. */
+double bld_remote_since(const struct timespec *t0);
 /* ROOT/cache/mounts/<xxh128 of id> (as run_mounts.c makes it) and its lock. */
 char *bld_remote_mount_path(struct bld_build *b, const char *id, bool lock);
 

@@ -12,9 +12,17 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache_remote-internal.h"
+
+double bld_remote_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
 
 /* --- options --------------------------------------------------------------- */
 
@@ -274,6 +282,8 @@ static void import_all(struct bld_build *b, struct bld_remote *r, char *const *f
 		}
 		_cleanup_free_ char *name = xasprintf("importing cache manifest from %s", src->ref);
 		int id = bld_vertex_start(b, name);
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (import_one(b, src, &e) < 0) {
 			_cleanup_free_ char *line =
 			    xasprintf("--cache-from `%s` ignored: %s", src->ref, e.msg);
@@ -284,7 +294,7 @@ static void import_all(struct bld_build *b, struct bld_remote *r, char *const *f
 		} else {
 			r->n_srcs++;
 		}
-		bld_vertex_done(b, id, 0, false);
+		bld_vertex_done(b, id, bld_remote_since(&t0), false);
 	}
 	make_prev(r);
 }
@@ -473,7 +483,7 @@ char *bld_remote_explain(struct bld_stage *st, const struct cache_step_info *now
 /* --- lazy pulls ------------------------------------------------------------------ */
 
 /* Pulls the remote-hit layer digest (under r->mu). */
-static int pull_one(struct bld_build *b, const char *digest, struct kiln_err *err)
+static int pull_one(struct bld_build *b, const char *digest, bool unpack, struct kiln_err *err)
 {
 	struct bld_remote *r = b->remote;
 	struct remote_step *want = NULL;
@@ -487,7 +497,7 @@ static int pull_one(struct bld_build *b, const char *digest, struct kiln_err *er
 		return 0;
 	struct remote_src *src = &r->srcs[want->src];
 	if (!img_store_has_blob(b->s, digest) &&
-	    reg_repo_pull_layers(src->repo, b->s, &want->rec->rec.layer, 1, err) < 0) {
+	    reg_repo_pull_layers(src->repo, b->s, &want->rec->rec.layer, 1, unpack, err) < 0) {
 		r->failed = true;
 		return kiln_err_wrap(err, "cache layer %s from `%s`", digest, src->ref);
 	}
@@ -500,7 +510,7 @@ static int pull_one(struct bld_build *b, const char *digest, struct kiln_err *er
 	return 0;
 }
 
-int bld_remote_need(struct bld_build *b, const struct img_layer *layers, size_t n,
+int bld_remote_need(struct bld_build *b, const struct img_layer *layers, size_t n, bool unpack,
                     struct kiln_err *err)
 {
 	struct bld_remote *r = b->remote;
@@ -509,7 +519,7 @@ int bld_remote_need(struct bld_build *b, const struct img_layer *layers, size_t 
 	pthread_mutex_lock(&r->mu);
 	int ret = 0;
 	for (size_t i = 0; i < n && ret == 0; i++)
-		ret = pull_one(b, layers[i].digest, err);
+		ret = pull_one(b, layers[i].digest, unpack, err);
 	pthread_mutex_unlock(&r->mu);
 	return ret;
 }
@@ -554,7 +564,7 @@ static int restore_mount(struct bld_build *b, const struct remote_src *src,
 		return kiln_err_set(err, errno, "rmdir `%s`", path);
 	int r = 0;
 	if (!img_store_has_blob(b->s, m->layer.digest))
-		r = reg_repo_pull_layers(src->repo, b->s, &m->layer, 1, err);
+		r = reg_repo_pull_layers(src->repo, b->s, &m->layer, 1, false, err);
 	if (r == 0)
 		r = img_layer_extract(b->s, m->layer.digest, m->layer.media_type, path, 0, err);
 	return r < 0 ? kiln_err_wrap(err, "cache mount `%s` from `%s`", m->id, src->ref) : 0;
@@ -588,12 +598,12 @@ int bld_remote_need_step(struct bld_stage *st, const struct bld_step *step, stru
 	struct bld_remote *r = b->remote;
 	if (!r || !r->n_srcs)
 		return 0;
-	if (bld_remote_need(b, st->fs.layers, st->fs.n, err) < 0)
+	if (bld_remote_need(b, st->fs.layers, st->fs.n, true, err) < 0)
 		return -1;
 	const struct df_instr *in = step->in;
 	if ((in->kind == DF_I_COPY || in->kind == DF_I_ADD) && in->u.copy.from_stage >= 0) {
 		const struct bld_stage *from = &b->stages[in->u.copy.from_stage];
-		if (bld_remote_need(b, from->fs.layers, from->fs.n, err) < 0)
+		if (bld_remote_need(b, from->fs.layers, from->fs.n, true, err) < 0)
 			return -1;
 	}
 	if (in->kind != DF_I_RUN)
@@ -601,7 +611,7 @@ int bld_remote_need_step(struct bld_stage *st, const struct bld_step *step, stru
 	for (size_t i = 0; i < in->u.run.n_mounts; i++) {
 		int fs = in->u.run.mounts[i].from_stage;
 		if (fs >= 0 &&
-		    bld_remote_need(b, b->stages[fs].fs.layers, b->stages[fs].fs.n, err) < 0)
+		    bld_remote_need(b, b->stages[fs].fs.layers, b->stages[fs].fs.n, true, err) < 0)
 			return -1;
 	}
 	pthread_mutex_lock(&r->mu);

@@ -5,6 +5,7 @@
  * records into the image config (io.kiln.cache.v1). Export failures are
  * warnings: the image is built and stored by then. */
 #include <string.h>
+#include <time.h>
 
 #include "cache_remote-internal.h"
 
@@ -164,7 +165,7 @@ static int push_layer(struct push *p, struct img_layer *l, const char *mount, st
 		img_descriptor_release(&d);
 		if (ex != 0)
 			return ex < 0 ? -1 : 0;
-		if (bld_remote_need(p->b, l, 1, err) < 0)
+		if (bld_remote_need(p->b, l, 1, false, err) < 0)
 			return -1;
 	}
 	enum img_compression have;
@@ -270,6 +271,8 @@ void bld_remote_export(struct bld_build *b)
 		_cleanup_free_ char *name =
 		    xasprintf("exporting cache to registry %s", r->to[i].ref);
 		int id = bld_vertex_start(b, name);
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		struct kiln_err e = KILN_ERR_INIT;
 		if (export_one(b, &r->to[i], id, &e) < 0) {
 			_cleanup_free_ char *line =
@@ -278,6 +281,6 @@ void bld_remote_export(struct bld_build *b)
 			kiln_strv_pushf(&b->res->warnings, "%s", line);
 			kiln_err_release(&e);
 		}
-		bld_vertex_done(b, id, 0, false);
+		bld_vertex_done(b, id, bld_remote_since(&t0), false);
 	}
 }

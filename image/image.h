@@ -421,6 +421,9 @@ int img_layer_writer_commit(struct img_layer_writer *w, struct img_layer *out,
 /* Frees the writer; an uncommitted blob's temp file is removed. */
 void img_layer_writer_free(struct img_layer_writer *w);
 
+/* Reads a stored layer blob once (nothing written): its digest and the
+ * diffID of its decompressed stream must be l's (KILN_E_CORRUPT). */
+int img_layer_verify(struct img_store *s, const struct img_layer *l, struct kiln_err *err);
 /* Streams a stored layer blob into a new blob with another compression,
  * verifying the source's digest and diffID on the way. */
 int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum img_compression to,

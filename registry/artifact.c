@@ -79,9 +79,9 @@ int reg_repo_blob(struct reg_repo *r, const char *digest, int64_t size, size_t m
 }
 
 int reg_repo_pull_layers(struct reg_repo *r, struct img_store *s, const struct img_layer *layers,
-                         size_t n, struct kiln_err *err)
+                         size_t n, bool unpack, struct kiln_err *err)
 {
-	return reg_download_layers(&r->c, s, layers, n, err);
+	return reg_download_layers(&r->c, s, layers, n, unpack, err);
 }
 
 int reg_repo_has_blob(struct reg_repo *r, const char *digest, struct kiln_err *err)

@@ -170,7 +170,7 @@ int reg_unpack_finish(struct reg_unpack *u, bool complete, struct kiln_err *err)
 /* pull.c, push.c: the pieces artifact.c reuses. Layers are downloaded
  * (digest verified while streaming) and unpacked (diffID verified). */
 int reg_download_layers(struct reg_client *c, struct img_store *s, const struct img_layer *layers,
-                        size_t n, struct kiln_err *err);
+                        size_t n, bool unpack, struct kiln_err *err);
 int reg_push_stored_blob(struct reg_client *c, struct img_store *s, const struct img_descriptor *d,
                          struct kiln_err *err);
 int reg_blob_exists(struct reg_client *c, const char *digest, struct kiln_err *err); /* 1, 0, -1 */

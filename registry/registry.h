@@ -135,10 +135,11 @@ int reg_repo_manifest(struct reg_repo *r, char **data, size_t *len, char **media
 int reg_repo_blob(struct reg_repo *r, const char *digest, int64_t size, size_t max, char **data,
                   size_t *len, struct kiln_err *err);
 /* Layer blobs into the store (those not stored yet): digest and size
- * verified while streaming, then each layer's snapshot unpacked with its
- * diffID verified (a mismatch is KILN_E_CORRUPT, nothing published). */
+ * verified while streaming; the diffID too (a mismatch is KILN_E_CORRUPT,
+ * no snapshot published): with unpack, while each layer's snapshot
+ * unpacks as it downloads, else by reading the new blob once more. */
 int reg_repo_pull_layers(struct reg_repo *r, struct img_store *s, const struct img_layer *layers,
-                         size_t n, struct kiln_err *err);
+                         size_t n, bool unpack, struct kiln_err *err);
 /* 1 when the repository holds the blob, 0 when not, -1 on error. */
 int reg_repo_has_blob(struct reg_repo *r, const char *digest, struct kiln_err *err);
 /* Makes sure the registry holds a stored blob (HEAD first, then upload). */
