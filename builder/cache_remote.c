@@ -592,6 +592,14 @@ static void restore_mounts(struct bld_stage *st, const struct bld_step *step)
 	}
 }
 
+static int need_stage(struct bld_build *b, int index, struct kiln_err *err)
+{
+	if (bld_stage_need(b, index, err) < 0)
+		return -1;
+	const struct bld_stage *from = &b->stages[index];
+	return bld_remote_need(b, from->fs.layers, from->fs.n, true, err);
+}
+
 int bld_remote_need_step(struct bld_stage *st, const struct bld_step *step, struct kiln_err *err)
 {
 	struct bld_build *b = st->b;
@@ -601,17 +609,15 @@ int bld_remote_need_step(struct bld_stage *st, const struct bld_step *step, stru
 	if (bld_remote_need(b, st->fs.layers, st->fs.n, true, err) < 0)
 		return -1;
 	const struct df_instr *in = step->in;
-	if ((in->kind == DF_I_COPY || in->kind == DF_I_ADD) && in->u.copy.from_stage >= 0) {
-		const struct bld_stage *from = &b->stages[in->u.copy.from_stage];
-		if (bld_remote_need(b, from->fs.layers, from->fs.n, true, err) < 0)
-			return -1;
-	}
+	/* the stages it reads from (done first: another thread may build them) */
+	if ((in->kind == DF_I_COPY || in->kind == DF_I_ADD) && in->u.copy.from_stage >= 0 &&
+	    need_stage(b, in->u.copy.from_stage, err) < 0)
+		return -1;
 	if (in->kind != DF_I_RUN)
 		return 0;
 	for (size_t i = 0; i < in->u.run.n_mounts; i++) {
-		int fs = in->u.run.mounts[i].from_stage;
-		if (fs >= 0 &&
-		    bld_remote_need(b, b->stages[fs].fs.layers, b->stages[fs].fs.n, true, err) < 0)
+		const struct df_mount *dm = &in->u.run.mounts[i];
+		if (dm->from && dm->from_stage >= 0 && need_stage(b, dm->from_stage, err) < 0)
 			return -1;
 	}
 	pthread_mutex_lock(&r->mu);

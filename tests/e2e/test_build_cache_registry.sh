@@ -148,6 +148,10 @@ fresh f
 build f -t app:1 --cache-from "$R/bb:1" "$C" || not_ok "build with a foreign --cache-from"
 expect_contains "a plain image is ignored with a warning" "$OUT" "--cache-from \`$R/bb:1\` ignored"
 expect_eq "nothing hit from it" "$(cached)" 0
+fresh f2
+build f2 -t app:1 --cache-from "$R/bb:1" --cache-from "type=registry,ref=$R/cache:main" "$C" ||
+	not_ok "build with two --cache-from"
+expect_eq "an unusable --cache-from does not stop the next one" "$(cached)" 4
 
 corrupt() { # DIGEST: same size, other bytes
 	local f; f=$(blob "$1"); local n; n=$(stat -c %s "$f")
