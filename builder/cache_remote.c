@@ -71,7 +71,10 @@ static int parse_to(const char *spec, struct bld_cache_to *t, struct kiln_err *e
 		else if (!strcmp(kv, "mounts") && (!strcmp(v, "true") || !strcmp(v, "false")))
 			t->mounts = !strcmp(v, "true");
 		else if (!ignored_key(kv))
-			r = spec_err(err, "--cache-to", spec, "unknown or invalid option");
+			r = kiln_err_set(err, KILN_E_USAGE,
+			                 "invalid --cache-to `%s`: `%s=%s` (mode=min|max, "
+			                 "compression=gzip|zstd, mounts=true|false)",
+			                 spec, kv, v);
 	}
 	if (r == 0 && type && !strcmp(type, "inline"))
 		t->is_inline = true;
@@ -94,12 +97,13 @@ static char *parse_from(const char *spec, struct kiln_err *err)
 	_cleanup_free_ char *dup = xstrdup(spec);
 	char *save = NULL, *ref = NULL;
 	for (char *kv = strtok_r(dup, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		_cleanup_free_ char *key = xstrndup(kv, strcspn(kv, "="));
 		if (!strncmp(kv, "ref=", 4)) {
 			free(ref);
 			ref = xstrdup(kv + 4);
 		} else if (!strcmp(kv, "type=inline")) {
 			/* BuildKit spells an inline source as the image ref */
-		} else if (strcmp(kv, "type=registry") && !ignored_key(kv)) {
+		} else if (strcmp(kv, "type=registry") && !ignored_key(key)) {
 			free(ref);
 			spec_err(err, "--cache-from", spec, "want type=registry,ref=REF or REF");
 			return NULL;
