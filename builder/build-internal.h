@@ -159,6 +159,7 @@ struct bld_build {
 	bool failed;
 	struct kiln_err first_err; /* the first stage failure */
 	struct bld_cache *cache;   /* step_cache.c */
+	struct bld_remote *remote; /* cache_remote.c (--cache-from, --cache-to), or NULL */
 };
 
 /* stage.c */

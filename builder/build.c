@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "build-internal.h"
+#include "cache_remote-internal.h"
 
 #define DOCKERFILE_MAX (16u << 20)
 
@@ -428,6 +429,10 @@ static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_e
 	size_t n_tags = 0;
 	while (o->tags && o->tags[n_tags])
 		n_tags++;
+	bld_remote_inline(b, c); /* --cache-to type=inline */
+	/* remote-hit layers are pulled now: the manifest needs every blob */
+	if (bld_remote_need(b, st->fs.layers, st->fs.n, false, err) < 0)
+		return -1;
 	int id = bld_vertex_start(b, "exporting to image");
 	int r = img_image_commit(b->s, c, st->fs.layers, st->fs.n, (const char *const *)o->tags,
 	                         n_tags, b->res->image_id, err);
@@ -506,8 +511,11 @@ static int check_tags(const struct bld_opts *o, struct kiln_err *err)
 	return 0;
 }
 
-int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_progress *progress,
-              struct bld_result *res, struct kiln_err *err)
+/* One build; *retry set when an imported cache layer failed verification
+ * (the build then runs again without --cache-from). */
+static int build_once(struct img_store *s, const struct bld_opts *o,
+                      const struct bld_progress *progress, struct bld_result *res, bool no_remote,
+                      bool *retry, struct kiln_err *err)
 {
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -529,6 +537,8 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 		r = prepare(&b, err);
 	}
 	if (r == 0)
+		r = bld_remote_open(&b, no_remote, err);
+	if (r == 0)
 		r = bld_cache_open(&b, err);
 	if (r == 0)
 		r = bld_pull_images(&b, err);
@@ -536,6 +546,10 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 		r = run_stages(&b, err);
 	if (r == 0)
 		r = finish(&b, err);
+	if (r == 0)
+		bld_remote_export(&b); /* --cache-to: failures are warnings */
+	*retry = r < 0 && bld_remote_failed(&b);
+	bld_remote_free(&b);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	bld_cache_finish(&b, r == 0);
@@ -560,6 +574,21 @@ int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_pr
 	pthread_mutex_destroy(&b.mu);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return r;
+}
+
+int bld_build(struct img_store *s, const struct bld_opts *o, const struct bld_progress *progress,
+              struct bld_result *res, struct kiln_err *err)
+{
+	bool retry = false;
+	int r = build_once(s, o, progress, res, false, &retry, err);
+	if (r == 0 || !retry)
+		return r;
+	_cleanup_free_ char *why = kiln_err_format(err);
+	kiln_err_release(err);
+	bld_result_release(res);
+	r = build_once(s, o, progress, res, true, &retry, err);
+	kiln_strv_pushf(&res->warnings, "the imported build cache was ignored: %s", why);
 	return r;
 }
 

@@ -92,6 +92,11 @@ struct bld_opts {
 	/* --cache-report: the cache's story (hits, misses, reasons) as JSON there */
 	const char *cache_report;
 	char *const *no_cache_filter; /* stages (names or indexes) built without the cache */
+	/* --cache-to "type=registry,ref=R[,mode=min|max][,compression=gzip|zstd]
+	 * [,mounts=true]" or "type=inline"; --cache-from "type=registry,ref=R" or
+	 * "R" (docs/cache-format.md). NULL-terminated, may be NULL. */
+	char *const *cache_to;
+	char *const *cache_from;
 	const struct bld_output *outputs;
 	size_t n_outputs;
 	bool no_cache, pull;

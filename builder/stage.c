@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "build-internal.h"
+#include "cache_remote-internal.h"
 
 #define HISTORY_COMMENT "buildkit.dockerfile.v0"
 #define DEFAULT_PATH    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -241,7 +242,9 @@ static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, st
 		return -1;
 	*cached = bld_cache_lookup(st, key, step); /* --no-cache: a miss with its reason */
 	int r = 0;
-	if (!*cached) {
+	if (!*cached) /* remote-hit layers it runs on are pulled now (cache_remote.c) */
+		r = bld_remote_need_step(st, step, err);
+	if (!*cached && r == 0) {
 		switch (step->x.kind) {
 		case DF_I_COPY:
 		case DF_I_ADD: r = bld_step_copy(st, step, err); break;

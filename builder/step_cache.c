@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cache_remote-internal.h"
 #include "step_cache-internal.h"
 
 struct stage_slot {
@@ -287,6 +288,9 @@ static char *miss_reason(struct bld_stage *st, struct cache_step_info *info, boo
 	if (gone)
 		return xstrdup("the cached layer was removed from the store");
 	_cleanup_free_ char *parent = missed_parent(st);
+	char *remote = c->have_prev ? NULL : bld_remote_explain(st, info, parent);
+	if (remote)
+		return remote;
 	const struct cache_explain_opts o = {
 	    .missed_parent = parent, .stage_why = stage_why, .ud = st->b};
 	return cache_explain_with(st->b->s, c->have_prev ? &c->prev : NULL, info, &o);
@@ -312,11 +316,14 @@ bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *st
 	struct kiln_err e = KILN_ERR_INIT;
 	pthread_mutex_lock(&c->mu);
 	struct pending *p = &c->pend[step->id];
-	if (!b->o->no_cache && !p->uncacheable && !filtered(st) &&
-	    cache_record_lookup(b->s, key, &rec, &hit, &gone, &e) < 0) {
+	bool usable = !b->o->no_cache && !p->uncacheable && !filtered(st);
+	if (usable && cache_record_lookup(b->s, key, &rec, &hit, &gone, &e) < 0) {
 		kiln_debug("cache lookup: %s", e.msg);
 		kiln_err_release(&e);
 	}
+	/* --cache-from (cache_remote.c): notes every step, hits on a local miss */
+	if (bld_remote_lookup(st, step, key, &p->pre, usable && !hit, &rec))
+		hit = true, gone = false;
 	struct cache_step_info *info =
 	    add_info(st, step, p, key, hit ? CACHE_STEP_HIT : CACHE_STEP_MISS);
 	_cleanup_free_ char *why = NULL;

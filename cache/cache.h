@@ -5,7 +5,8 @@
  * of the selected paths, a persistent stat cache, worker threads for the
  * reads), record.c (key -> record, GC roots), explain.c (build history,
  * miss explanations, the JSON report), history.c (diff of two builds,
- * trace JSON), prune.c (du and prune).
+ * trace JSON), prune.c (du and prune), remote_json.c (the shared cache's
+ * config, docs/cache-format.md).
  *
  * On disk, under the kiln root (ROOT):
  *   ROOT/cache/records/<key>        one record per step result
@@ -205,6 +206,47 @@ char *cache_build_report_json(const struct cache_build *b);
 char *cache_build_diff(struct img_store *s, const struct cache_build *a,
                        const struct cache_build *b);
 char *cache_build_trace_json(const struct cache_build *b);
+/* --- the shared cache's config (remote_json.c) ------------------------------
+ * What `--cache-to type=registry|inline` exports and `--cache-from`
+ * imports (docs/cache-format.md): records keyed by their remote key, the
+ * sha256 of a preimage whose step references are remote keys too (decision
+ * 5); layers as pushed; cache mounts by id; input listings for
+ * explanations. */
+#define CACHE_REMOTE_MEDIA_TYPE "application/vnd.kiln.cache.config.v1+json"
+#define CACHE_REMOTE_FORMAT     "kiln-cache-v1"
+struct cache_remote_record {
+	struct cache_record rec; /* key: remote key; preimage: the remote one */
+	int stage, step, line;   /* where it was in the exporting build */
+	char *name, *instr;
+};
+struct cache_remote_mount {
+	char *id; /* RUN --mount=type=cache id (or target) */
+	struct img_layer layer;
+};
+struct cache_remote_config {
+	char *mode; /* "min" or "max" */
+	struct cache_remote_record *recs;
+	size_t n_recs;
+	struct cache_remote_mount *mounts;
+	size_t n_mounts;
+	struct kiln_strv listing_hashes, listings; /* input hash -> listing text */
+};
+void cache_remote_release(struct cache_remote_config *c);
+/* Records whose preimage is not UTF-8 are left out; listings past 4 MiB
+ * in total too. */
+char *cache_remote_to_json(const struct cache_remote_config *c, size_t *len);
+/* Parses and checks (KILN_E_CORRUPT): the format, every record's key is
+ * the sha256 of its preimage, every digest is valid. */
+int cache_remote_from_json(const char *data, size_t len, struct cache_remote_config *out,
+                           struct kiln_err *err);
+/* The file listing behind an input hash (ROOT/cache/inputs/<hash>);
+ * *found false when it is not kept. */
+int cache_listing_get(struct img_store *s, const char *hash, char **data, size_t *len, bool *found,
+                      struct kiln_err *err);
+/* Stores an imported listing (checked to be well-formed) unless one is
+ * kept already. */
+int cache_listing_put(struct img_store *s, const char *hash, const char *data, size_t len,
+                      struct kiln_err *err);
 
 /* --- maintenance (prune.c) ------------------------------------------------- */
 struct cache_du_entry {

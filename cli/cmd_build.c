@@ -9,6 +9,7 @@
 
 struct build_flags {
 	struct kiln_strv tags, build_args, labels, outputs, secrets, ssh, no_cache_filter;
+	struct kiln_strv cache_to, cache_from;
 	const char *file, *target, *platform, *network, *progress, *iidfile, *cache_report;
 	bool no_cache, pull, quiet;
 };
@@ -60,6 +61,8 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	                     .iidfile = f->iidfile,
 	                     .cache_report = f->cache_report,
 	                     .no_cache_filter = f->no_cache_filter.v,
+	                     .cache_to = f->cache_to.v,
+	                     .cache_from = f->cache_from.v,
 	                     .outputs = outs,
 	                     .n_outputs = f->outputs.n,
 	                     .no_cache = f->no_cache,
@@ -108,8 +111,13 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	struct build_flags f = {.progress = "auto"};
 	const struct kiln_opt opts[] = {
 	    OPT_STRV(0, "build-arg", &f.build_args, "list", "Set build-time variables"),
+	    OPT_STRV(0, "cache-from", &f.cache_from, "stringArray",
+	             "External cache sources (e.g., \"user/app:cache\", \"type=registry,ref=R\")"),
 	    OPT_STRING(0, "cache-report", &f.cache_report, "string",
 	               "Write the cache hits, misses and their reasons as JSON to the file"),
+	    OPT_STRV(0, "cache-to", &f.cache_to, "stringArray",
+	             "Cache export destinations (e.g., \"type=registry,ref=R,mode=max\", "
+	             "\"type=inline\")"),
 	    OPT_STRING('f', "file", &f.file, "string",
 	               "Name of the Dockerfile (default: \"PATH/Dockerfile\")"),
 	    OPT_STRING(0, "iidfile", &f.iidfile, "string", "Write the image ID to the file"),
@@ -152,5 +160,7 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	kiln_strv_release(&f.secrets);
 	kiln_strv_release(&f.ssh);
 	kiln_strv_release(&f.no_cache_filter);
+	kiln_strv_release(&f.cache_to);
+	kiln_strv_release(&f.cache_from);
 	return r;
 }

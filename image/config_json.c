@@ -261,3 +261,28 @@ void img_config_free(struct img_config *c)
 	json_decref((json_t *)c->config_extra);
 	free(c);
 }
+
+char *img_config_extra_get(const struct img_config *c, const char *key)
+{
+	json_t *v = c->extra ? json_object_get((json_t *)c->extra, key) : NULL;
+	return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+int img_config_extra_set(struct img_config *c, const char *key, const char *json,
+                         struct kiln_err *err)
+{
+	if (!json) {
+		if (c->extra)
+			json_object_del((json_t *)c->extra, key);
+		return 0;
+	}
+	json_error_t je;
+	json_t *v = json_loads(json, JSON_DECODE_ANY, &je);
+	if (!v)
+		return kiln_err_set(err, KILN_E_INVALID, "image config member `%s`: %s", key,
+		                    je.text);
+	if (!c->extra)
+		c->extra = json_object();
+	json_object_set_new((json_t *)c->extra, key, v);
+	return 0;
+}

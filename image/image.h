@@ -146,6 +146,14 @@ int img_config_from_json(const char *data, size_t len, struct img_config **out,
 char *img_config_to_json(const struct img_config *c, size_t *len);
 struct img_config *img_config_dup(const struct img_config *c);
 void img_config_free(struct img_config *c);
+/* A top-level member the image spec does not define (an extension such as
+ * the inline build cache `io.kiln.cache.v1`): its JSON text (allocated), or
+ * NULL when absent. */
+char *img_config_extra_get(const struct img_config *c, const char *key);
+/* Sets such a member from JSON text (KILN_E_INVALID if it does not parse);
+ * json NULL removes it. */
+int img_config_extra_set(struct img_config *c, const char *key, const char *json,
+                         struct kiln_err *err);
 
 struct img_platform {
 	char *architecture, *os, *os_version, *variant;
@@ -440,6 +448,9 @@ int img_layer_writer_commit(struct img_layer_writer *w, struct img_layer *out,
 /* Frees the writer; an uncommitted blob's temp file is removed. */
 void img_layer_writer_free(struct img_layer_writer *w);
 
+/* Reads a stored layer blob once (nothing written): its digest and the
+ * diffID of its decompressed stream must be l's (KILN_E_CORRUPT). */
+int img_layer_verify(struct img_store *s, const struct img_layer *l, struct kiln_err *err);
 /* Streams a stored layer blob into a new blob with another compression,
  * verifying the source's digest and diffID on the way. */
 int img_layer_recompress(struct img_store *s, const struct img_layer *in, enum img_compression to,

@@ -629,4 +629,39 @@ int reg_pull_by_policy(struct img_store *s, const char *ref, enum reg_pull_polic
 		cb(&ev, ud);
 	}
 	return reg_pull(s, ref, o, cb, ud, res, err) < 0 ? -1 : 1;
+/* --- for artifact.c: layers named by the caller (the build cache) --------- */
+
+int reg_download_layers(struct reg_client *c, struct img_store *s, const struct img_layer *layers,
+                        size_t n, bool unpack, struct kiln_err *err)
+{
+	struct dl *v = xcalloc(n + 1, sizeof(*v));
+	struct img_descriptor *d = xcalloc(n + 1, sizeof(*d));
+	for (size_t i = 0; i < n; i++) {
+		img_layer_descriptor(&layers[i], &d[i]);
+		v[i].d = &d[i];
+		v[i].req.body_fd = -1;
+		v[i].done = img_store_has_blob(s, layers[i].digest);
+		if (unpack && !v[i].done && !img_snapshot_exists(s, layers[i].diff_id)) {
+			v[i].layer = layers[i];
+			v[i].layer.media_type = NULL; /* borrowed fields only */
+		}
+	}
+	int ret = download_all(c, s, v, n, 3, err);
+	_cleanup_free_ bool *fresh = xcalloc(n + 1, sizeof(bool));
+	for (size_t i = 0; i < n; i++) {
+		fresh[i] = !v[i].done;
+		dl_release(&v[i]);
+		img_descriptor_release(&d[i]);
+	}
+	free(v);
+	free(d);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		char *path = NULL; /* verifies the diffID when it unpacks */
+		if (unpack)
+			ret = img_snapshot_ensure(s, &layers[i], &path, err);
+		else if (fresh[i])
+			ret = img_layer_verify(s, &layers[i], err);
+		free(path);
+	}
+	return ret;
 }

@@ -491,3 +491,27 @@ int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	img_ref_release(&r);
 	return ret;
 }
+
+/* --- for artifact.c: blobs and manifests named by the caller --------------- */
+
+int reg_push_stored_blob(struct reg_client *c, struct img_store *s, const struct img_descriptor *d,
+                         struct kiln_err *err)
+{
+	return push_blob(c, s, d, NULL, NULL, err);
+}
+
+int reg_blob_exists(struct reg_client *c, const char *digest, struct kiln_err *err)
+{
+	return blob_exists(c, digest, err);
+}
+
+int reg_put_manifest_raw(struct reg_client *c, const char *tag, const char *media_type, char *json,
+                         size_t len, char digest[KILN_DIGEST_LEN], struct kiln_err *err)
+{
+	struct img_manifest m = {.media_type = (char *)media_type};
+	struct reg_push_result res = {0};
+	if (put_manifest(c, tag, &m, json, len, &res, err) < 0)
+		return -1;
+	snprintf(digest, KILN_DIGEST_LEN, "%s", res.digest);
+	return 0;
+}

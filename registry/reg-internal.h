@@ -182,6 +182,16 @@ void *reg_unpack_chunk(struct reg_unpack *u);
 int reg_unpack_give(struct reg_unpack *u, void *p, size_t n);
 int reg_unpack_finish(struct reg_unpack *u, bool complete, struct kiln_err *err);
 
+/* pull.c, push.c: the pieces artifact.c reuses. Layers are downloaded
+ * (digest verified while streaming) and unpacked (diffID verified). */
+int reg_download_layers(struct reg_client *c, struct img_store *s, const struct img_layer *layers,
+                        size_t n, bool unpack, struct kiln_err *err);
+int reg_push_stored_blob(struct reg_client *c, struct img_store *s, const struct img_descriptor *d,
+                         struct kiln_err *err);
+int reg_blob_exists(struct reg_client *c, const char *digest, struct kiln_err *err); /* 1, 0, -1 */
+int reg_put_manifest_raw(struct reg_client *c, const char *tag, const char *media_type, char *json,
+                         size_t len, char digest[KILN_DIGEST_LEN], struct kiln_err *err);
+
 /* json.c (jansson) */
 int reg_json_token(const char *body, size_t len, char **token, long *expires_in,
                    struct kiln_err *err);

@@ -15,7 +15,8 @@
  * retries, error mapping), json.c (jansson: tokens, errors, lists, kiln's
  * config file), pull.c, unpack.c (snapshots unpacked while downloading),
  * push.c (uploads, streamed while compressing), login.c (login, logout,
- * manifest inspect, search, tags). */
+ * manifest inspect, search, tags), artifact.c (raw manifests and blobs of
+ * one repository: the shared build cache). */
 #ifndef KILN_REGISTRY_H
 #define KILN_REGISTRY_H
 
@@ -139,5 +140,37 @@ int reg_logout(const char *registry, const struct reg_opts *o, struct kiln_err *
 /* Repository names from the registry's _catalog containing term. */
 int reg_search(const char *registry, const char *term, const struct reg_opts *o,
                struct kiln_strv *names, struct kiln_err *err);
+
+/* --- one repository, blob by blob (artifact.c) ------------------------------
+ * For artifacts that are not images (the builder's shared cache,
+ * docs/cache-format.md). A handle keeps its connections and tokens; it is
+ * not thread-safe (the caller serializes). */
+struct reg_repo;
+/* ref: "name[:tag|@digest]" (default ":latest"); push: ask for push rights. */
+int reg_repo_open(const char *ref, bool push, const struct reg_opts *o, struct reg_repo **out,
+                  struct kiln_err *err);
+void reg_repo_close(struct reg_repo *r);
+/* "host/name:tag" as normalized, for messages. */
+const char *reg_repo_name(const struct reg_repo *r);
+/* The manifest or index the ref names (bounded, digest checked). */
+int reg_repo_manifest(struct reg_repo *r, char **data, size_t *len, char **media_type,
+                      char digest[KILN_DIGEST_LEN], struct kiln_err *err);
+/* A small blob, whole (at most max bytes), its digest and size checked. */
+int reg_repo_blob(struct reg_repo *r, const char *digest, int64_t size, size_t max, char **data,
+                  size_t *len, struct kiln_err *err);
+/* Layer blobs into the store (those not stored yet): digest and size
+ * verified while streaming; the diffID too (a mismatch is KILN_E_CORRUPT,
+ * no snapshot published): with unpack, while each layer's snapshot
+ * unpacks as it downloads, else by reading the new blob once more. */
+int reg_repo_pull_layers(struct reg_repo *r, struct img_store *s, const struct img_layer *layers,
+                         size_t n, bool unpack, struct kiln_err *err);
+/* 1 when the repository holds the blob, 0 when not, -1 on error. */
+int reg_repo_has_blob(struct reg_repo *r, const char *digest, struct kiln_err *err);
+/* Makes sure the registry holds a stored blob (HEAD first, then upload). */
+int reg_repo_push_blob(struct reg_repo *r, struct img_store *s, const struct img_descriptor *d,
+                       struct kiln_err *err);
+/* PUTs a manifest under the ref's tag; digest receives its digest. */
+int reg_repo_put_manifest(struct reg_repo *r, const char *media_type, char *data, size_t len,
+                          char digest[KILN_DIGEST_LEN], struct kiln_err *err);
 
 #endif
