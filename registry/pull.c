@@ -629,6 +629,8 @@ int reg_pull_by_policy(struct img_store *s, const char *ref, enum reg_pull_polic
 		cb(&ev, ud);
 	}
 	return reg_pull(s, ref, o, cb, ud, res, err) < 0 ? -1 : 1;
+}
+
 /* --- for artifact.c: layers named by the caller (the build cache) --------- */
 
 int reg_download_layers(struct reg_client *c, struct img_store *s, const struct img_layer *layers,
