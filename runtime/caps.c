@@ -252,13 +252,19 @@ static int bounding_drop(uint64_t keep, struct kiln_err *err)
 	return 0;
 }
 
+/* Raw syscalls, not glibc's wrappers: the container's init is a clone3 of
+ * a process that may have other threads (the builder's stage workers), and
+ * glibc's set*id wrappers then try to make every thread it remembers change
+ * ids too (its setxid broadcast), waiting forever for threads that do not
+ * exist in the child. The kernel calls change this thread only: the child's
+ * only one. */
 static int switch_user(const struct rt_identity *id, struct kiln_err *err)
 {
-	if (setgroups(id->n_groups, id->n_groups ? id->groups : NULL) < 0)
+	if (syscall(SYS_setgroups, id->n_groups, id->n_groups ? id->groups : NULL) < 0)
 		return kiln_err_set(err, errno, "setgroups (%zu groups)", id->n_groups);
-	if (setresgid(id->gid, id->gid, id->gid) < 0)
+	if (syscall(SYS_setresgid, id->gid, id->gid, id->gid) < 0)
 		return kiln_err_set(err, errno, "setgid `%u`", (unsigned)id->gid);
-	if (setresuid(id->uid, id->uid, id->uid) < 0)
+	if (syscall(SYS_setresuid, id->uid, id->uid, id->uid) < 0)
 		return kiln_err_set(err, errno, "setuid `%u`", (unsigned)id->uid);
 	return 0;
 }
