@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,11 +127,12 @@ static bool emit(const char *line, size_t len, const struct rt_logs_opts *o, int
 	return more;
 }
 
-static size_t count_lines(FILE *f)
+/* Lines in the first end bytes (end < 0: all). */
+static size_t count_lines(FILE *f, off_t end)
 {
 	size_t n = 0;
 	int ch;
-	while ((ch = getc(f)) != EOF)
+	for (off_t at = 0; (end < 0 || at < end) && (ch = getc(f)) != EOF; at++)
 		n += ch == '\n';
 	rewind(f);
 	return n;
@@ -156,14 +158,24 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 	if (!f && !o->follow)
 		return 0;
 	size_t skip = 0;
+	/* without -f: the log as it is now; lines the container writes while
+	 * it is read are not shown (--tail 1 printed 2 then) */
+	off_t end = -1;
+	if (f && !o->follow) {
+		struct stat st;
+		if (fstat(fileno(f), &st) == 0)
+			end = st.st_size;
+	}
 	if (f && o->tail >= 0) {
-		size_t n = count_lines(f);
+		size_t n = count_lines(f, end);
 		skip = n > (size_t)o->tail ? n - (size_t)o->tail : 0;
 	}
 	char *line = NULL;
 	size_t cap = 0;
 	for (;;) {
-		ssize_t len = f ? getline(&line, &cap, f) : -1;
+		ssize_t len = f && (end < 0 || ftello(f) < end) ? getline(&line, &cap, f) : -1;
+		if (len > 0 && end >= 0 && ftello(f) > end)
+			len = -1; /* finished after we looked: not shown */
 		if (len > 0 && line[len - 1] == '\n') {
 			if (skip) {
 				skip--;

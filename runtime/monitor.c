@@ -521,6 +521,7 @@ int rt_monitor_main(int argc, char **argv)
 	if (rt_container_read(argv[1], argv[2], &c, &err) < 0) {
 		int fd = 3;
 		report(&fd, &err);
+		kiln_err_release(&err);
 		return 1;
 	}
 	monitor_main(argv[1], c, 3, strcmp(argv[3], "attach") ? -1 : 4);

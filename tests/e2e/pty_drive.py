@@ -6,12 +6,12 @@ usage: pty_drive.py [--rows R --cols C] -- CMD [ARG...] < SCRIPT
 SCRIPT has one step a line (blank lines and lines starting with # are
 skipped); TEXT takes Python escapes (\\r, \\x03, \\x10\\x11):
   send TEXT          write TEXT to the terminal (keys typed)
-  expect REGEX       wait (10 s at most) until the output since the last
+  expect REGEX       wait (30 s at most) until the output since the last
                      match contains REGEX; its groups are printed as
                      "match: G1 G2..." on stdout
   resize ROWS COLS   change the window size (the command gets SIGWINCH)
   sleep SECONDS      wait
-  exit CODE          wait (20 s at most) for the command to end with CODE
+  exit CODE          wait (30 s at most) for the command to end with CODE
   exit-any           wait for it to end, print "exit: CODE"
   alive              fail unless it still runs
 On a failed step it prints what it saw and exits 1; at the end 0. The
@@ -74,7 +74,7 @@ class Driver:
             self.reap(True)
         sys.exit(1)
 
-    def expect(self, pattern, timeout=10.0):
+    def expect(self, pattern, timeout=30.0):
         rx = re.compile(pattern.encode())
         end = time.monotonic() + timeout
         while True:
@@ -90,7 +90,7 @@ class Driver:
             if not self.read(min(left, 0.2)) and self.reap(False) is not None:
                 self.fail("command ended (%s) before %r" % (self.status, pattern))
 
-    def wait_exit(self, timeout=20.0):
+    def wait_exit(self, timeout=30.0):
         end = time.monotonic() + timeout
         while self.reap(False) is None:
             if time.monotonic() > end:
