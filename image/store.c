@@ -256,7 +256,7 @@ struct img_blob_writer {
 	struct kiln_sha256 hash;
 	uint64_t size;
 	uint64_t flushing; /* bytes handed to writeback so far */
-	bool holes; /* zeros skipped with lseek: the size is set at commit */
+	bool holes;        /* zeros skipped with lseek: the size is set at commit */
 };
 
 /* Writeback starts behind the writer every BLOB_WRITEBACK bytes, so the
