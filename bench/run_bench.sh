@@ -15,7 +15,8 @@
 # plus a unified v2 mount owning hugetlb only). When the unified mount
 # owns hugetlb, the bench moves hugetlb to a v1 mount of its own
 # (/sys/fs/cgroup/hugetlb) for the run, says so, and moves it back at exit
-# (unmounting the v1 hierarchy gives the controller back to v2).
+# (unmounting the v1 hierarchy, once the empty groups crun and dockerd
+# made there are gone, gives the controller back to v2; checked).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 KILN=${KILN:-$src/${1:-build}/kiln}
@@ -27,6 +28,7 @@ HUGETLB_MOVED=0
 DPID=
 D=
 cleanup() {
+	set +e # every step runs, whatever failed before
 	"$KILN" rm -f $("$KILN" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
 	if [ -n "$DPID" ]; then
 		/usr/bin/docker rm -f $(/usr/bin/docker ps -aq 2>/dev/null) >/dev/null 2>&1 || true
@@ -37,8 +39,27 @@ cleanup() {
 	fi
 	[ -n "$D" ] && rm -rf "$D"
 	if [ "$HUGETLB_MOVED" = 1 ]; then
-		umount /sys/fs/cgroup/hugetlb && rmdir /sys/fs/cgroup/hugetlb &&
-			echo "run_bench: hugetlb is back on the unified mount: $(cat /sys/fs/cgroup/unified/cgroup.controllers)"
+		# the groups crun and dockerd made there (empty now) keep the v1
+		# hierarchy, and hugetlb with it, alive after the umount; a removed
+		# group lingers a moment (the umount must come after it is gone,
+		# else the hierarchy survives: then mount and umount it again)
+		find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+		sleep 1
+		umount /sys/fs/cgroup/hugetlb
+		for attempt in 1 2 3; do
+			for _ in $(seq 20); do
+				grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers && break 2
+				sleep 0.25
+			done
+			mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb && sleep 1 &&
+				umount /sys/fs/cgroup/hugetlb
+		done
+		rmdir /sys/fs/cgroup/hugetlb
+		if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; then
+			echo "run_bench: hugetlb is back on the unified mount"
+		else
+			echo "run_bench: WARNING: hugetlb is still on a v1 hierarchy (see /proc/cgroups): mount -t cgroup -o hugetlb cgroup DIR, remove its empty groups, umount DIR"
+		fi
 	fi
 	rm -rf "$W"
 }
