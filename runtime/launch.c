@@ -140,16 +140,70 @@ static int prepare_cgroup(struct rt_launch *l, struct kiln_err *err)
 	return rt_cgroup_create(l->id, &r, &l->cg, err);
 }
 
+/* The init is created fork-safely: kiln may have other threads (the
+ * builder's stage workers, pulls, hashing), and a raw clone of a
+ * multithreaded process copies glibc as it was, with locks other threads
+ * held at that instant (a malloc arena, stdio, the set*id broadcast's
+ * thread list) held forever in the child, which then hangs in malloc long
+ * before its execve. So glibc's fork() makes an intermediate (glibc takes
+ * its malloc locks around fork, resets the stdio ones and forgets the other
+ * threads: a sane single-threaded process), and the intermediate clones the
+ * init into its namespaces with CLONE_PARENT: the init is still kiln's
+ * child (waitpid, SIGCHLD, PR_SET_PDEATHSIG unchanged). clone3 wants
+ * exit_signal 0 with CLONE_PARENT and gives the init the intermediate's
+ * own, SIGCHLD. The intermediate sends the init's pid (or -errno) over a
+ * pipe and exits. Returns 0 in the init, its pid in kiln, -1 with errno
+ * set. */
+static pid_t clone_in_child(uint64_t flags, int pid_fd)
+{
+	struct clone_args args;
+	memset(&args, 0, sizeof(args));
+	args.flags = flags | CLONE_PARENT;
+	args.exit_signal = 0;
+	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0)
+		return 0;
+	int msg = pid > 0 ? (int)pid : -errno;
+	ssize_t w = write(pid_fd, &msg, sizeof(msg));
+	_exit(w == (ssize_t)sizeof(msg) ? 0 : 1);
+}
+
 static pid_t clone_init(const struct rt_spec *s)
 {
 	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	if (s->network != RT_NET_HOST)
 		flags |= CLONE_NEWNET;
-	struct clone_args args;
-	memset(&args, 0, sizeof(args));
-	args.flags = flags;
-	args.exit_signal = SIGCHLD;
-	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t mid = fork();
+	if (mid == 0) {
+		close(p[0]);
+		if (clone_in_child(flags, p[1]) == 0) {
+			close(p[1]); /* the init */
+			return 0;
+		}
+	}
+	int saved = errno;
+	close(p[1]);
+	int msg = -EAGAIN;
+	if (mid > 0) {
+		ssize_t r;
+		while ((r = read(p[0], &msg, sizeof(msg))) < 0 && errno == EINTR)
+			;
+		if (r != (ssize_t)sizeof(msg)) /* the intermediate died first */
+			msg = -EPIPE;
+		while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+			;
+	} else {
+		msg = -saved;
+	}
+	close(p[0]);
+	if (msg < 0) {
+		errno = -msg;
+		return -1;
+	}
+	return (pid_t)msg;
 }
 
 /* Reads the child's verdict: 0 when it exec'd (EOF), else its error. */
