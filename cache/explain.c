@@ -526,12 +526,21 @@ char *cache_explain(struct img_store *s, const struct cache_build *prev,
 	return cache_explain_with(s, prev, now, &o);
 }
 
-/* Pushes r onto out (when set); true when the caller should stop. */
+/* Pushes r onto out (when set); true when the caller should stop. Its
+ * control characters are escaped (\xNN): the values may come from another
+ * machine's cache config and are printed on a terminal. */
 static bool found(struct kiln_strv *out, char *r, bool all)
 {
 	if (!r)
 		return false;
-	kiln_strv_push(out, r);
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (const unsigned char *p = (const unsigned char *)r; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			kiln_buf_addf(&b, NULL, "\\x%02x", *p);
+		else
+			kiln_buf_addch(&b, (char)*p, NULL);
+	kiln_strv_push_take(out, kiln_buf_detach(&b, NULL));
 	free(r);
 	return !all;
 }

@@ -318,9 +318,11 @@ static bool listing_valid(const char *p, size_t len)
 			q++;
 		if (q == p + 33 || q >= end || *q != ' ')
 			return false;
-		char *e;
-		unsigned long pl = strtoul(q + 1, &e, 10);
-		if (e == q + 1 || e >= end || *e != ':' || pl > (unsigned long)(end - e - 2) ||
+		const char *e = q + 1; /* LEN, parsed within the data (no NUL needed) */
+		size_t pl = 0;
+		while (e < end && *e >= '0' && *e <= '9' && pl <= (size_t)(end - p))
+			pl = pl * 10 + (size_t)(*e++ - '0');
+		if (e == q + 1 || e >= end || *e != ':' || pl >= (size_t)(end - e - 1) ||
 		    e[1 + pl] != '\n' || memchr(e + 1, '\n', pl))
 			return false;
 		p = e + 1 + pl + 1;

@@ -127,9 +127,9 @@ static bool map_valid(const struct statcache *sc, const struct sc_head *h)
 	if (memcmp(h->magic, SC_MAGIC, sizeof(h->magic)) || !h->tab_size ||
 	    h->tab_size < 2 * (uint64_t)h->n || (h->tab_size & (h->tab_size - 1)))
 		return false;
-	uint64_t want = sizeof(*h) + (uint64_t)h->n * sizeof(struct sc_rec) +
-	                (uint64_t)h->tab_size * sizeof(uint32_t) + h->str_len;
-	if (want != sc->map_len)
+	uint64_t fixed = sizeof(*h) + (uint64_t)h->n * sizeof(struct sc_rec) +
+	                 (uint64_t)h->tab_size * sizeof(uint32_t); /* < 2^39: no wrap */
+	if (fixed > sc->map_len || h->str_len != sc->map_len - fixed)
 		return false;
 	const struct sc_rec *r = (const void *)(h + 1);
 	for (uint32_t i = 0; i < h->n; i++)

@@ -79,7 +79,7 @@ static void store_names(struct kiln_ctx *ctx, enum name_kind k, struct kiln_strv
 	if (k == NAMES_NONE || !kiln_path_exists(marker)) /* never create a store */
 		return;
 	if (k == NAMES_IMAGES) {
-		if (img_store_open(ctx->root, &ctx->store, NULL) == 0)
+		if (img_store_open_read_only(ctx->root, &ctx->store, NULL) == 0)
 			image_names(ctx, out);
 	} else if (k == NAMES_CONTAINERS) {
 		struct rt_container **v = NULL;

@@ -40,6 +40,9 @@ struct img_layer;
 
 /* Opens (creating if needed) the store under root. */
 int img_store_open(const char *root, struct img_store **out, struct kiln_err *err);
+/* Opens the store under root as a read-only store is opened: nothing is
+ * created, swept or remembered (shell completion); writes fail. */
+int img_store_open_read_only(const char *root, struct img_store **out, struct kiln_err *err);
 void img_store_close(struct img_store *s);
 const char *img_store_root(const struct img_store *s);
 const char *img_store_tmpdir(const struct img_store *s);

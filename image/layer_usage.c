@@ -60,6 +60,8 @@ static int usage_read(struct img_store *s, const char *diff_id, uint64_t *out)
 		return -1;
 	buf[n] = '\0';
 	char nl;
+	if (strncmp(buf, "usage=", 6) || buf[6] < '0' || buf[6] > '9') /* no sign, no space */
+		return -1;
 	return sscanf(buf, "usage=%" SCNu64 "%c", out, &nl) == 2 && nl == '\n' ? 0 : -1;
 }
 

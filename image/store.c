@@ -118,7 +118,8 @@ static int open_lock(struct img_store *s, struct kiln_err *err)
 	return 0;
 }
 
-int img_store_open(const char *root, struct img_store **out, struct kiln_err *err)
+static int store_open(const char *root, bool read_only, struct img_store **out,
+                      struct kiln_err *err)
 {
 	if (!root || !*root)
 		return kiln_err_set(err, KILN_E_INVALID, "the store root is an empty path");
@@ -138,7 +139,7 @@ int img_store_open(const char *root, struct img_store **out, struct kiln_err *er
 	s->blobs = kiln_path_join(s->layout, "blobs/sha256");
 	s->snapshots = kiln_path_join(root, "snapshots");
 	s->tmp = kiln_path_join(root, "tmp");
-	s->read_only = kind != ROOT_NEW && root_read_only(root);
+	s->read_only = read_only || (kind != ROOT_NEW && root_read_only(root));
 	if (!s->read_only && init_store(s, kind, err) < 0)
 		goto fail;
 	if (open_lock(s, err) < 0)
@@ -150,6 +151,16 @@ int img_store_open(const char *root, struct img_store **out, struct kiln_err *er
 fail:
 	img_store_close(s);
 	return kiln_err_wrap(err, "opening store `%s`", root);
+}
+
+int img_store_open(const char *root, struct img_store **out, struct kiln_err *err)
+{
+	return store_open(root, false, out, err);
+}
+
+int img_store_open_read_only(const char *root, struct img_store **out, struct kiln_err *err)
+{
+	return store_open(root, true, out, err);
 }
 
 void img_store_close(struct img_store *s)

@@ -137,11 +137,44 @@ void rt_attach_broadcast(struct rt_attach_server *s, char type, const void *p, s
 			i++;
 }
 
+static int stdin_fd(const struct rt_attach_server *s)
+{
+	return s->master >= 0 ? s->master : s->stdin_w;
+}
+
+/* Writes what the container's stdin takes now (never blocking: a
+ * container that does not read its stdin must not stop the monitor);
+ * the rest stays pending. Dropped when the stdin is gone. */
+static void stdin_push(struct rt_attach_server *s)
+{
+	int to = stdin_fd(s);
+	while (to >= 0 && s->pend_off < s->pend_len) {
+		ssize_t w = write(to, s->pend + s->pend_off, s->pend_len - s->pend_off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w < 0) {
+			if (to == s->stdin_w) {
+				close(s->stdin_w);
+				s->stdin_w = -1;
+			}
+			break;
+		}
+		s->pend_off += (size_t)w;
+	}
+	s->pend_off = s->pend_len = 0;
+}
+
 size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p)
 {
 	size_t k = 0;
 	if (s->listen_fd >= 0)
 		p[k++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+	if (s->pend_len) { /* the clients wait until the container takes it */
+		p[k++] = (struct pollfd){.fd = stdin_fd(s), .events = POLLOUT};
+		return k;
+	}
 	for (size_t i = 0; i < s->n; i++)
 		p[k++] = (struct pollfd){.fd = s->fds[i], .events = POLLIN};
 	return k;
@@ -159,10 +192,13 @@ static bool client_message(struct rt_attach_server *s, int fd)
 	size_t n = (size_t)r - 1;
 	switch (buf[0]) {
 	case RT_ATTACH_STDIN: {
-		int to = s->master >= 0 ? s->master : s->stdin_w;
-		if (to >= 0 && kiln_write_all(to, buf + 1, n, NULL) < 0 && to == s->stdin_w) {
-			close(s->stdin_w);
-			s->stdin_w = -1;
+		int to = stdin_fd(s);
+		if (to >= 0 && n) {
+			fcntl(to, F_SETFL, fcntl(to, F_GETFL) | O_NONBLOCK);
+			memcpy(s->pend, buf + 1, n);
+			s->pend_off = 0;
+			s->pend_len = n;
+			stdin_push(s);
 		}
 		break;
 	}
@@ -195,6 +231,11 @@ void rt_attach_serve(struct rt_attach_server *s, const struct pollfd *p, size_t 
 		}
 		k++;
 	}
+	if (s->pend_len) { /* polled: the container's stdin alone */
+		if (k < np && p[k].revents)
+			stdin_push(s);
+		return;
+	}
 	/* p holds the clients as they were when polled */
 	int fds[RT_ATTACH_MAX_CLIENTS];
 	size_t n = 0;
@@ -221,4 +262,5 @@ void rt_attach_end_run(struct rt_attach_server *s, int status)
 	if (s->master >= 0)
 		close(s->master);
 	s->stdin_w = s->master = -1;
+	s->pend_off = s->pend_len = 0;
 }

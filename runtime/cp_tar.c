@@ -63,14 +63,21 @@ static const char *hardlink_seen(struct tar_writer *w, const struct stat *st, co
 static int write_data(struct tar_writer *w, int dirfd, const char *name, const struct stat *st,
                       const char *shown, struct kiln_err *err)
 {
-	_cleanup_close_ int fd =
-	    openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* O_PATH first: a device or fifo swapped in since the lstat is never
+	 * opened (a driver's open runs for the host, outside the container's
+	 * device cgroup); the checked inode is then reopened for reading */
+	_cleanup_close_ int pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct stat now;
-	if (fd < 0 || fstat(fd, &now) < 0)
+	if (pfd < 0 || fstat(pfd, &now) < 0)
 		return kiln_err_set(err, errno, "reading `%s`", shown);
-	if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino)
+	if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while it was copied",
 		                    shown);
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	_cleanup_close_ int fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "reading `%s`", shown);
 	char *buf = w->buf;
 	for (off_t left = st->st_size; left > 0;) {
 		size_t want = left < (off_t)CP_BUF ? (size_t)left : CP_BUF;

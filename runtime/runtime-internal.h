@@ -182,6 +182,10 @@ struct rt_attach_server {
 	size_t n;
 	int master;  /* -t: the pty master (stdin and sizes go there) */
 	int stdin_w; /* -i without -t: the container's stdin pipe */
+	/* stdin the container has not taken yet: while any waits, the
+	 * clients are not read (they wait, never the monitor) */
+	size_t pend_off, pend_len;
+	char pend[RT_ATTACH_MSG_MAX];
 };
 void rt_attach_server_init(struct rt_attach_server *s, int listen_fd);
 void rt_attach_add(struct rt_attach_server *s, int fd);

@@ -22,7 +22,13 @@ expect_eq "subcommands" "$(comp image t)" "tag "
 expect_eq "aliases too" "$(comp image re)" "remove "
 expect_eq "flags from the command's option table" "$(comp images --fi)" "--filter "
 expect_eq "short flags" "$(comp history -)" "--format --help --human --no-trunc --quiet --root -H -h -q "
+# completing reads the store and never writes it: no directory made again,
+# no layer size remembered, no temp swept
+rm -rf "$ROOT/tmp" "$ROOT/layers"
+state() { find "$ROOT" -printf '%p %s %T@\n' | sort; }
+before=$(state)
 expect_eq "image names from the store" "$(comp rmi comp)" "comp:1 compose/x:2 "
+expect_eq "the store is left as it was" "$(state)" "$before"
 expect_eq "after other arguments" "$(comp tag comp:1 compo)" "compose/x:2 "
 expect_eq "a flag's value is left to the shell" "$(comp images --format '')" ""
 expect_eq "--root picks the store" "$(comp --root "$T/none" rmi '')" ""

@@ -118,6 +118,10 @@ expect_eq "its processes see the file" "$("$KILN" exec c1 cat /tmp/live)" "top"
 "$KILN" exec c1 sh -c 'echo fresh >/tmp/made-inside'
 expect_eq "cp out of a running container sees its writes" "$("$KILN" cp c1:/tmp/made-inside - | tar -xOf -)" "fresh"
 expect_eq "its volume too" "$("$KILN" cp c1:/vol/f - | tar -xOf -)" "top"
+# a fifo and a device node of the container are archived, never opened
+"$KILN" exec c1 sh -c 'mkdir /sp && mkfifo /sp/ff && mknod /sp/nul c 1 3 && echo x >/sp/reg'
+OUT=$(timeout 30 "$KILN" cp c1:/sp - | tar -tvf - 2>&1 | awk '{print substr($1,1,1) $NF}' | sort | tr '\n' ' ')
+expect_eq "a fifo and a device: entries, no block" "$OUT" "-sp/reg csp/nul dsp/ psp/ff "
 OUT=$("$KILN" cp c1:/ - | tar -tf - 2>/dev/null)
 expect_not_contains "its /proc is not copied" "$OUT" "/proc/self"
 expect_not_contains "nor /sys" "$OUT" "/sys/kernel"

@@ -27,6 +27,8 @@ expect_eq "a missing record is counted from the blob" "$(kiln inspect -f '{{.Siz
 expect_eq "and remembered again" "$(cat "$rec" 2>&1)" "usage=$want"
 echo garbage >"$rec"
 expect_eq "a torn record is counted again" "$(kiln inspect -f '{{.Size}}' rich:1)" "$want"
+echo usage=-1 >"$rec"
+expect_eq "a negative record is counted again" "$(kiln inspect -f '{{.Size}}' rich:1)" "$want"
 
 run_ok "import a directory" kiln import "$R" dir:1
 expect_eq "a directory import counts the same" "$(kiln inspect -f '{{.Size}}' dir:1)" "$want"

@@ -214,6 +214,21 @@ static void never_read(void)
 	cache_ctx_free(c);
 }
 
+/* The stat cache file replaced by len bytes of data, loaded, its entries counted. */
+static size_t load_raw(const char *file, const void *data, size_t len)
+{
+	int fd = open(file, O_WRONLY | O_TRUNC);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+		T_OK(0, "writing a damaged stat cache");
+	if (fd >= 0)
+		close(fd);
+	struct statcache s;
+	sc_load(&s, file);
+	size_t n = sc_count(&s);
+	sc_release(&s);
+	return n;
+}
+
 static void racy(void)
 {
 	/* a stat cache entry whose file changed at or after the cache file
@@ -290,6 +305,17 @@ static void racy(void)
 	T_INTEQ(sc_count(&s), 0, "a record pointing out of the file is ignored with it");
 	T_OK(!sc_lookup(&s, "f", &st, h2), "and nothing is found");
 	sc_release(&s);
+	/* a header whose path length wraps the size sum round to the file's
+	 * size: a million records claimed in a file of 200 bytes */
+	uint32_t nbig = 1u << 20, tabbig = 1u << 21;
+	uint64_t claimed = 32 + (uint64_t)nbig * 64 + (uint64_t)tabbig * 4;
+	uint64_t wrap = 200 - claimed; /* unsigned: 2^64 - (claimed - 200) */
+	char small[200] = "kiln-statcache2\n";
+	memcpy(small + 16, &nbig, 4);
+	memcpy(small + 20, &tabbig, 4);
+	memcpy(small + 24, &wrap, 8);
+	T_INTEQ(load_raw(sc, small, sizeof(small)), 0,
+	        "a header whose sizes wrap round is ignored");
 	kiln_err_release(&err);
 	free(sc);
 }

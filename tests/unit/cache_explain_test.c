@@ -104,6 +104,20 @@ static void history(void)
 	free(now.name);
 	free(now.instr);
 
+	/* a value another machine (a registry's cache) wrote reaches the
+	 * terminal: control characters are shown escaped, never sent */
+	pre(&p, "P0", "RUN make \x1b]0;owned\x07\x1b[2J", "VERSION=1", NULL);
+	now = step(1, 5, &p);
+	why = cache_explain(s, &got, &now, NULL);
+	T_STREQ(why,
+	        "instruction changed: `RUN make` (line 3) -> `RUN make \\x1b]0;owned\\x07\\x1b[2J` "
+	        "(line 5)",
+	        "control characters in an explanation are escaped");
+	free(why);
+	cache_fields_release(&now.preimage);
+	free(now.name);
+	free(now.instr);
+
 	pre(&p, "P0", "RUN make", "VERSION=2", NULL);
 	now = step(1, 3, &p);
 	why = cache_explain(s, &got, &now, NULL);

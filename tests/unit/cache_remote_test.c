@@ -120,6 +120,18 @@ static void listings(void)
 	const char *good = "00112233445566778899aabbccddeeff 100644 5:x.txt\n";
 	T_OK(cache_listing_put(s, h, "garbage\n", 8, &err) < 0, "a malformed listing is refused");
 	kiln_err_release(&err);
+	/* a length past the end, the data cut right after its colon (exactly
+	 * sized, not NUL-terminated: ASan sees any read past it) */
+	const char *cut = "00112233445566778899aabbccddeeff 100644 100000:";
+	char *exact = xmalloc(strlen(cut));
+	memcpy(exact, cut, strlen(cut));
+	T_OK(cache_listing_put(s, h, exact, strlen(cut), &err) < 0,
+	     "a listing whose path length runs past its end is refused");
+	kiln_err_release(&err);
+	T_OK(cache_listing_put(s, h, exact, strlen(cut) - 1, &err) < 0,
+	     "a listing cut inside its path length is refused");
+	kiln_err_release(&err);
+	free(exact);
 	T_OK(cache_listing_put(s, "../../etc", good, strlen(good), &err) < 0,
 	     "a listing name that is no hash is refused");
 	kiln_err_release(&err);
