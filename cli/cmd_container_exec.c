@@ -9,6 +9,7 @@
 
 #include "builder.h"
 #include "cmd_container.h"
+#include "cmd_image.h"
 #include "format.h"
 
 int cmd_exec(int argc, char **argv, struct kiln_ctx *ctx)
@@ -331,43 +332,18 @@ int cmd_container_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	    OPT_BOOL('f', "force", &force, "Do not prompt for confirmation"), OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS]", "Remove all stopped containers", 0, 0, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	/* a filter narrows what is deleted: refused until it is applied */
-	size_t n_filters = filters.n;
+	struct prune_filter f = {0};
+	int rc = prune_filter_parse(&filters, &f, false, &ctx->err);
 	kiln_strv_release(&filters);
-	if (n_filters) {
-		struct kiln_err fe = KILN_ERR_INIT;
-		kiln_err_set(&fe, KILN_E_UNSUPPORTED,
-		             "container prune --filter is not supported yet");
-		return kiln_cmd_fail(ctx, &fe);
+	uint64_t reclaimed = 0;
+	if (rc < 0)
+		rc = ctx->err.code == KILN_E_USAGE ? 125 : 1;
+	else if (force || kiln_confirm("WARNING! This will remove all stopped containers.")) {
+		rc = prune_containers(ctx, &f, &reclaimed);
+		_cleanup_free_ char *h = kiln_human_size_prec((double)reclaimed, 4);
+		printf("Total reclaimed space: %s\n", h);
 	}
-	if (!force && !kiln_confirm("WARNING! This will remove all stopped containers."))
-		return 0;
-	struct kiln_err err = KILN_ERR_INIT;
-	struct rt_container **v = NULL;
-	size_t n = 0;
-	if (rt_container_list(ctx->root, &v, &n, &err) < 0)
-		return kiln_cmd_fail(ctx, &err);
-	bool header = false;
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i]->status != RT_EXITED && v[i]->status != RT_CREATED &&
-		    v[i]->status != RT_DEAD)
-			continue;
-		struct kiln_err e = KILN_ERR_INIT;
-		if (rt_container_remove(ctx->root, v[i], false, &e) < 0) {
-			kiln_report_error(ctx, &e);
-			rc = 1;
-			continue;
-		}
-		if (!header)
-			printf("Deleted Containers:\n");
-		header = true;
-		printf("%s\n", v[i]->id);
-	}
-	if (header)
-		printf("\n");
-	printf("Total reclaimed space: 0B\n");
-	rt_container_list_free(v, n);
+	prune_filter_release(&f);
 	return rc;
 }
 

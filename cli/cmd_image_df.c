@@ -145,7 +145,7 @@ static int du_one(const char *p, const struct stat *st, int type, struct FTW *f)
 	return 0;
 }
 
-static uint64_t volume_size(struct kiln_ctx *ctx, const char *name)
+uint64_t image_df_volume_size(struct kiln_ctx *ctx, const char *name)
 {
 	_cleanup_free_ char *p = rt_volume_path(ctx->root, name);
 	du_total = 0;
@@ -195,7 +195,7 @@ static void summary_rows(struct kiln_ctx *ctx, const struct df *d, json_t *rows[
 		size_t links = 0;
 		for (size_t c = 0; c < d->n_ctrs; c++)
 			links += ctr_volumes(d->ctrs[c], d->vols.v[i]);
-		uint64_t sz = volume_size(ctx, d->vols.v[i]);
+		uint64_t sz = image_df_volume_size(ctx, d->vols.v[i]);
 		vol_total += sz;
 		vol_active += links > 0;
 		vol_idle += links ? 0 : sz;
@@ -261,7 +261,7 @@ static json_t *volume_rows(struct kiln_ctx *ctx, const struct df *d)
 		for (size_t c = 0; c < d->n_ctrs; c++)
 			links += ctr_volumes(d->ctrs[c], d->vols.v[i]) > 0;
 		_cleanup_free_ char *sz =
-		    kiln_human_size_prec((double)volume_size(ctx, d->vols.v[i]), 4);
+		    kiln_human_size_prec((double)image_df_volume_size(ctx, d->vols.v[i]), 4);
 		json_array_append_new(a, json_pack("{s:s, s:o, s:s, s:s, s:s, s:s}", "Driver",
 		                                   "local", "Links", json_sprintf("%zu", links),
 		                                   "Mountpoint", "", "Name", d->vols.v[i], "Scope",

@@ -8,6 +8,7 @@
 
 #include "cache.h"
 #include "cli.h"
+#include "cmd_image.h"
 #include "format.h"
 #include "image.h"
 #include "runtime.h"
@@ -170,23 +171,44 @@ int cmd_rmi(int argc, char **argv, struct kiln_ctx *ctx)
 	return rc;
 }
 
-/* image prune --filter, as docker 20.10's daemon applies it: until=TIME
- * (created at or before), label=KEY[=VALUE] (all must match), label!=...
- * (not all match), dangling=false (as -a). Any other key is refused. */
-struct prune_filter {
-	bool all, has_until;
-	int64_t until_ns;
-	struct kiln_strv labels, not_labels;
-};
-
-static void prune_filter_release(struct prune_filter *f)
+/* docker 20.10's prune filters: until=TIME (created at or before),
+ * label=KEY[=VALUE] (all must match), label!=... (not all match), and for
+ * image prune dangling=false (as -a). Any other key is refused. */
+void prune_filter_release(struct prune_filter *f)
 {
 	kiln_strv_release(&f->labels);
 	kiln_strv_release(&f->not_labels);
+	kiln_strv_release(&f->listed);
 }
 
-static int prune_filter_parse(const struct kiln_strv *args, struct prune_filter *f,
-                              struct kiln_err *e)
+static int prune_filter_key(struct prune_filter *f, const char *key, const char *val, bool images,
+                            struct kiln_err *e)
+{
+	if (!strcmp(key, "until")) {
+		if (f->has_until)
+			return kiln_err_set(e, KILN_E_INVALID,
+			                    "more than one until filter specified");
+		if (kiln_docker_timestamp(val, &f->until_ns, e) < 0)
+			return -1;
+		f->has_until = true;
+		f->until = val;
+	} else if (!strcmp(key, "label")) {
+		kiln_strv_push(&f->labels, val);
+	} else if (!strcmp(key, "label!")) {
+		kiln_strv_push(&f->not_labels, val);
+	} else if (images && !strcmp(key, "dangling")) {
+		if (!strcasecmp(val, "false") || !strcmp(val, "0"))
+			f->all = true;
+		else if (strcasecmp(val, "true") && strcmp(val, "1"))
+			return kiln_err_set(e, KILN_E_INVALID, "Invalid filter 'dangling=%s'", val);
+	} else {
+		return kiln_err_set(e, KILN_E_INVALID, "Invalid filter '%s'", key);
+	}
+	return 0;
+}
+
+int prune_filter_parse(const struct kiln_strv *args, struct prune_filter *f, bool images,
+                       struct kiln_err *e)
 {
 	for (size_t i = 0; i < args->n; i++) {
 		const char *a = args->v[i], *eq = strchr(a, '=');
@@ -197,61 +219,91 @@ static int prune_filter_parse(const struct kiln_strv *args, struct prune_filter 
 			    "of filter (expected name=value)",
 			    a);
 		_cleanup_free_ char *key = xstrndup(a, (size_t)(eq - a));
-		const char *val = eq + 1;
-		if (!strcmp(key, "until")) {
-			if (f->has_until)
-				return kiln_err_set(e, KILN_E_INVALID,
-				                    "more than one until filter specified");
-			if (kiln_docker_timestamp(val, &f->until_ns, e) < 0)
-				return -1;
-			f->has_until = true;
-		} else if (!strcmp(key, "label")) {
-			kiln_strv_push(&f->labels, val);
-		} else if (!strcmp(key, "label!")) {
-			kiln_strv_push(&f->not_labels, val);
-		} else if (!strcmp(key, "dangling")) {
-			if (!strcasecmp(val, "false") || !strcmp(val, "0"))
-				f->all = true;
-			else if (strcasecmp(val, "true") && strcmp(val, "1"))
-				return kiln_err_set(e, KILN_E_INVALID,
-				                    "Invalid filter 'dangling=%s'", val);
-		} else {
-			return kiln_err_set(e, KILN_E_INVALID, "Invalid filter '%s'", key);
-		}
+		if (prune_filter_key(f, key, eq + 1, images, e) < 0)
+			return -1;
+		if (!strcmp(key, "until") || !strcmp(key, "label") || !strcmp(key, "label!"))
+			kiln_strv_push(&f->listed, a);
 	}
 	return 0;
 }
 
-/* docker's filters.MatchKVList: every KEY[=VALUE] is among the labels. */
-static bool labels_all_match(const struct img_image *img, const struct kiln_strv *want)
+/* docker's filters.MatchKVList: every KEY[=VALUE] is among the labels
+ * (get returns a label's value or NULL). */
+typedef const char *(*label_get_fn)(const void *obj, const char *key);
+
+static bool labels_all_match(label_get_fn get, const void *obj, const struct kiln_strv *want)
 {
-	const struct img_map *labels = img->config ? &img->config->config.labels : NULL;
-	if (!want->n)
-		return true;
-	if (!labels || !labels->n)
-		return false;
 	for (size_t i = 0; i < want->n; i++) {
 		const char *eq = strchr(want->v[i], '=');
 		_cleanup_free_ char *k =
 		    eq ? xstrndup(want->v[i], (size_t)(eq - want->v[i])) : xstrdup(want->v[i]);
-		const char *v = img_map_get(labels, k);
+		const char *v = get ? get(obj, k) : NULL;
 		if (!v || (eq && strcmp(v, eq + 1) != 0))
 			return false;
 	}
 	return true;
 }
 
-/* An image with no readable creation time is docker's zero time: it is
- * before any until. */
-static bool prune_passes(const struct img_image *img, const struct prune_filter *f)
+/* An object with no readable creation time is docker's zero time: it is
+ * before any until. get NULL: the object has no labels. */
+static bool prune_passes(const struct prune_filter *f, const char *created, label_get_fn get,
+                         const void *obj)
 {
 	time_t t = 0;
-	if (f->has_until && img->created && kiln_parse_rfc3339(img->created, &t) == 0 &&
+	if (f->has_until && created && kiln_parse_rfc3339(created, &t) == 0 &&
 	    (int64_t)t * 1000000000LL > f->until_ns)
 		return false;
-	if (!labels_all_match(img, &f->labels))
+	if (!labels_all_match(get, obj, &f->labels))
 		return false;
-	return !(f->not_labels.n && labels_all_match(img, &f->not_labels));
+	return !(f->not_labels.n && labels_all_match(get, obj, &f->not_labels));
+}
+
+static const char *image_label(const void *obj, const char *key)
+{
+	const struct img_image *img = obj;
+	return img->config ? img_map_get(&img->config->config.labels, key) : NULL;
+}
+
+static const char *container_label(const void *obj, const char *key)
+{
+	const struct rt_container *c = obj;
+	size_t n = strlen(key);
+	for (char **l = c->labels; l && *l; l++)
+		if (!strncmp(*l, key, n) && (*l)[n] == '=')
+			return *l + n + 1;
+	return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* docker's prune -a asks to delete each reference of an image in turn
+ * (sorted by full name): while a container uses the image, each one but
+ * the last is untagged and the last refused (kept). Images with registry
+ * digests are left alone. */
+static void untag_in_use(struct kiln_ctx *ctx, const struct img_image *img, bool *header)
+{
+	if (img->n_repo_tags < 2 || img->n_repo_digests)
+		return;
+	char **refs = xcalloc(img->n_repo_tags, sizeof(*refs));
+	memcpy(refs, img->repo_tags, img->n_repo_tags * sizeof(*refs));
+	qsort(refs, img->n_repo_tags, sizeof(*refs), cmp_str);
+	for (size_t t = 0; t + 1 < img->n_repo_tags; t++) {
+		struct kiln_err e = KILN_ERR_INIT;
+		bool deleted = false;
+		if (img_store_untag(ctx->store, refs[t], true, &deleted, &e) < 0) {
+			kiln_err_release(&e);
+			continue;
+		}
+		if (!*header)
+			printf("Deleted Images:\n");
+		*header = true;
+		_cleanup_free_ char *fam = img_ref_familiarize(refs[t]);
+		printf("untagged: %s\n", fam);
+	}
+	free(refs);
 }
 
 /* Removes dangling images (or all with f->all) and damaged ones (nothing
@@ -265,9 +317,14 @@ static int prune_images(struct kiln_ctx *ctx, const struct prune_filter *f, uint
 	if (img_image_list_flags(ctx->store, IMG_LIST_DAMAGED, &v, &n, &ctx->err) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++) {
-		if ((!f->all && v[i]->n_repo_tags && !v[i]->damaged) || !prune_passes(v[i], f) ||
-		    image_in_use(ctx, v[i]->id))
+		if ((!f->all && v[i]->n_repo_tags && !v[i]->damaged) ||
+		    !prune_passes(f, v[i]->created, image_label, v[i]))
 			continue;
+		if (image_in_use(ctx, v[i]->id)) {
+			if (f->all)
+				untag_in_use(ctx, v[i], &header);
+			continue;
+		}
 		if (img_store_remove_image(ctx->store, v[i]->id, &ctx->err) < 0) {
 			img_image_list_free(v, n);
 			return 1;
@@ -291,19 +348,158 @@ static int prune_images(struct kiln_ctx *ctx, const struct prune_filter *f, uint
 	return 0;
 }
 
-/* The prompt (unless -f), the pruning and docker's summary line. An answer
- * other than y, or no answer, cancels silently (exit 0) as docker does. */
-static int prune_and_report(struct kiln_ctx *ctx, const struct prune_filter *f, bool force,
-                            const char *warning)
+/* Stopped (created, exited, dead) containers that pass the filter, as
+ * docker's container prune: "Deleted Containers:" and their IDs; their
+ * writable layers are the reclaimed space. A container that cannot be
+ * removed is reported and kept (rc 1). */
+int prune_containers(struct kiln_ctx *ctx, const struct prune_filter *f, uint64_t *reclaimed)
 {
-	if (!force && !kiln_confirm(warning))
-		return 0;
-	uint64_t reclaimed = 0;
-	if (prune_images(ctx, f, &reclaimed) != 0)
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_container **v = NULL;
+	size_t n = 0;
+	if (rt_container_list(ctx->root, &v, &n, &err) < 0)
+		return kiln_cmd_fail(ctx, &err);
+	bool header = false;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((v[i]->status != RT_EXITED && v[i]->status != RT_CREATED &&
+		     v[i]->status != RT_DEAD) ||
+		    !prune_passes(f, v[i]->created, container_label, v[i]))
+			continue;
+		uint64_t size = rt_container_size(v[i]);
+		struct kiln_err e = KILN_ERR_INIT;
+		if (rt_container_remove(ctx->root, v[i], false, &e) < 0) {
+			kiln_report_error(ctx, &e);
+			rc = 1;
+			continue;
+		}
+		if (!header)
+			printf("Deleted Containers:\n");
+		header = true;
+		printf("%s\n", v[i]->id);
+		*reclaimed += size;
+	}
+	if (header)
+		printf("\n");
+	rt_container_list_free(v, n);
+	return rc;
+}
+
+/* Every local volume no container uses (docker 20.10's system prune
+ * --volumes: named and anonymous alike) that passes the label filters
+ * (kiln's volumes have no labels). */
+int prune_volumes(struct kiln_ctx *ctx, const struct prune_filter *f, uint64_t *reclaimed)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct kiln_strv names = KILN_STRV_INIT;
+	if (rt_volume_list(ctx->root, &names, &err) < 0)
+		return kiln_cmd_fail(ctx, &err);
+	bool header = false;
+	for (size_t i = 0; i < names.n; i++) {
+		_cleanup_free_ char *user = rt_volume_user(ctx->root, names.v[i]);
+		if (user || !prune_passes(f, NULL, NULL, NULL))
+			continue;
+		uint64_t size = image_df_volume_size(ctx, names.v[i]);
+		struct kiln_err e = KILN_ERR_INIT;
+		if (rt_volume_remove(ctx->root, names.v[i], false, &e) < 0) {
+			kiln_err_release(&e); /* in use by now: kept */
+			continue;
+		}
+		if (!header)
+			printf("Deleted Volumes:\n");
+		header = true;
+		printf("%s\n", names.v[i]);
+		*reclaimed += size;
+	}
+	if (header)
+		printf("\n");
+	kiln_strv_release(&names);
+	return 0;
+}
+
+/* Go's time.ParseDuration as far as BuildKit's until needs it: whole
+ * seconds of NUMBER UNIT pairs (ns us ms s m h), its error wording. */
+static int go_duration(const char *s, int64_t *secs, struct kiln_err *e)
+{
+	static const struct {
+		const char *unit;
+		double secs;
+	} units[] = {{"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3},
+	             {"s", 1},     {"m", 60},    {"h", 3600}};
+	const char *p = s;
+	double total = 0;
+	if (!strcmp(s, "0"))
+		return *secs = 0, 0;
+	while (*p) {
+		char *end;
+		double v = strtod(p, &end);
+		if (end == p || !strchr("0123456789.", *p))
+			return kiln_err_set(e, KILN_E_INVALID, "time: invalid duration \"%s\"", s);
+		size_t ul = strcspn(end, "0123456789.");
+		if (!ul)
+			return kiln_err_set(e, KILN_E_INVALID,
+			                    "time: missing unit in duration \"%s\"", s);
+		size_t u = 0;
+		while (u < sizeof(units) / sizeof(units[0]) &&
+		       (strlen(units[u].unit) != ul || strncmp(units[u].unit, end, ul)))
+			u++;
+		if (u == sizeof(units) / sizeof(units[0]))
+			return kiln_err_set(e, KILN_E_INVALID,
+			                    "time: unknown unit \"%.*s\" in duration \"%s\"",
+			                    (int)ul, end, s);
+		total += v * units[u].secs;
+		p = end + ul;
+	}
+	if (p == s)
+		return kiln_err_set(e, KILN_E_INVALID, "time: invalid duration \"%s\"", s);
+	*secs = (int64_t)total;
+	return 0;
+}
+
+/* The build cache, as docker's builder prune (all with -a, else what no
+ * image uses): "Deleted build cache objects:" and their IDs. Cache records
+ * carry no labels: a label filter matches none of them, label!= all. */
+static int prune_build_cache(struct kiln_ctx *ctx, const struct prune_filter *f,
+                             uint64_t *reclaimed)
+{
+	struct cache_prune_opts o = {.all = f->all};
+	if (f->has_until && go_duration(f->until, &o.until, &ctx->err) < 0) {
+		kiln_err_wrap(&ctx->err, "failed to prune build cache: \"until\" filter expects a "
+		                         "duration (e.g., '24h')");
 		return 1;
+	}
+	if (f->labels.n)
+		return 0;
+	struct cache_du before = {0}, after = {0};
+	struct cache_prune_result res = {0};
+	if (cache_du(ctx->store, &before, &ctx->err) < 0)
+		return 1;
+	int rc = cache_prune(ctx->store, &o, &res, &ctx->err) < 0 ||
+	         cache_du(ctx->store, &after, &ctx->err) < 0;
+	bool header = false;
+	for (size_t i = 0; !rc && i < before.n; i++) {
+		size_t j = 0;
+		while (j < after.n && strcmp(after.v[j].id, before.v[i].id))
+			j++;
+		if (j < after.n)
+			continue;
+		if (!header)
+			printf("Deleted build cache objects:\n");
+		header = true;
+		printf("%s\n", before.v[i].id);
+	}
+	if (header)
+		printf("\n");
+	*reclaimed += res.bytes;
+	cache_du_release(&before);
+	cache_du_release(&after);
+	return rc;
+}
+
+static void print_reclaimed(uint64_t reclaimed)
+{
 	_cleanup_free_ char *h = kiln_human_size_prec((double)reclaimed, 4);
 	printf("Total reclaimed space: %s\n", h);
-	return 0;
 }
 
 int cmd_image_prune(int argc, char **argv, struct kiln_ctx *ctx)
@@ -318,38 +514,98 @@ int cmd_image_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	    OPT_BOOL('f', "force", &force, "Do not prompt for confirmation"), OPT_END};
 	const struct kiln_usage usage = {"[OPTIONS]", "Remove unused images", 0, 0, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	/* docker's CLI builds the prompt before the daemon sees the filter */
+	/* docker's CLI builds the prompt before the daemon sees the filter; an
+	 * answer other than y, or no answer, cancels silently (exit 0) */
 	const char *warn = f.all ? "WARNING! This will remove all images without at least one "
 	                           "container associated to them."
 	                         : "WARNING! This will remove all dangling images.";
-	int r = prune_filter_parse(&filters, &f, &ctx->err);
-	kiln_strv_release(&filters);
-	if (r == 0)
-		r = prune_and_report(ctx, &f, force, warn);
-	else
+	uint64_t reclaimed = 0;
+	int r = prune_filter_parse(&filters, &f, true, &ctx->err);
+	if (r < 0)
 		r = ctx->err.code == KILN_E_USAGE ? 125 : 1;
+	else if (force || kiln_confirm(warn)) {
+		r = prune_images(ctx, &f, &reclaimed);
+		if (!r)
+			print_reclaimed(reclaimed);
+	}
+	kiln_strv_release(&filters);
 	prune_filter_release(&f);
 	return r;
 }
 
-int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx)
+static int cmp_natural(const void *a, const void *b)
 {
-	bool all = false, force = false, volumes = false;
-	const struct kiln_opt opts[] = {
-	    OPT_BOOL('a', "all", &all, "Remove all unused images not just dangling ones"),
-	    OPT_BOOL('f', "force", &force, "Do not prompt for confirmation"),
-	    OPT_BOOL(0, "volumes", &volumes, "Prune anonymous volumes"), OPT_END};
-	const struct kiln_usage usage = {"[OPTIONS]", "Remove unused data", 0, 0, 0};
-	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
-	_cleanup_free_ char *warn = xasprintf(
+	return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* docker 20.10's system prune prompt: what goes, then the filters. */
+static char *system_prune_warning(const struct prune_filter *f, bool volumes)
+{
+	char *w = xasprintf(
 	    "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by "
 	    "at least one container\n%s  - %s\n  - %s\n",
-	    volumes ? "  - all anonymous volumes not used by at least one container\n" : "",
-	    all ? "all images without at least one container associated to them"
-	        : "all dangling images",
-	    all ? "all build cache" : "unused build cache");
-	const struct prune_filter f = {.all = all};
-	return prune_and_report(ctx, &f, force, warn);
+	    volumes ? "  - all volumes not used by at least one container\n" : "",
+	    f->all ? "all images without at least one container associated to them"
+	           : "all dangling images",
+	    f->all ? "all build cache" : "all dangling build cache");
+	if (!f->listed.n)
+		return w;
+	qsort(f->listed.v, f->listed.n, sizeof(char *), cmp_natural);
+	char *t = xasprintf("%s\n  Items to be pruned will be filtered with:\n", w);
+	free(w);
+	for (size_t i = 0; i < f->listed.n; i++) {
+		w = xasprintf("%s  - %s\n", t, f->listed.v[i]);
+		free(t);
+		t = w;
+	}
+	return t;
+}
+
+/* Containers, (networks: kiln has none to prune), volumes with --volumes,
+ * images, build cache, in docker's order, each section printed as it is
+ * done; a failing section stops the rest. */
+static int system_prune(struct kiln_ctx *ctx, const struct prune_filter *f, bool volumes)
+{
+	uint64_t reclaimed = 0;
+	int rc = prune_containers(ctx, f, &reclaimed);
+	if (!rc && volumes)
+		rc = prune_volumes(ctx, f, &reclaimed);
+	if (!rc)
+		rc = prune_images(ctx, f, &reclaimed);
+	if (!rc)
+		rc = prune_build_cache(ctx, f, &reclaimed);
+	if (!rc)
+		print_reclaimed(reclaimed);
+	return rc;
+}
+
+int cmd_system_prune(int argc, char **argv, struct kiln_ctx *ctx)
+{
+	bool force = false, volumes = false;
+	struct prune_filter f = {0};
+	struct kiln_strv filters = KILN_STRV_INIT;
+	const struct kiln_opt opts[] = {
+	    OPT_BOOL('a', "all", &f.all, "Remove all unused images not just dangling ones"),
+	    OPT_STRV(0, "filter", &filters, "filter",
+	             "Provide filter values (e.g. 'label=<key>=<value>')"),
+	    OPT_BOOL('f', "force", &force, "Do not prompt for confirmation"),
+	    OPT_BOOL(0, "volumes", &volumes, "Prune volumes"), OPT_END};
+	const struct kiln_usage usage = {"[OPTIONS]", "Remove unused data", 0, 0, 0};
+	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	int r = prune_filter_parse(&filters, &f, false, &ctx->err);
+	if (r < 0) {
+		r = ctx->err.code == KILN_E_USAGE ? 125 : 1;
+	} else if (volumes && f.has_until) { /* docker's CLI refuses it as is */
+		fprintf(stderr,
+		        "ERROR: The \"until\" filter is not supported with \"--volumes\"\n");
+		r = 1;
+	} else {
+		_cleanup_free_ char *warn = system_prune_warning(&f, volumes);
+		r = force || kiln_confirm(warn) ? system_prune(ctx, &f, volumes) : 0;
+	}
+	kiln_strv_release(&filters); /* f.until points into it */
+	prune_filter_release(&f);
+	return r;
 }
 
 int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_image.h"
 #include "format.h"
 #include "runtime.h"
 
@@ -146,25 +147,12 @@ int cmd_volume_prune(int argc, char **argv, struct kiln_ctx *ctx)
 	if (!force && !kiln_confirm("WARNING! This will remove all local volumes not used by at "
 	                            "least one container."))
 		return 0;
-	struct kiln_err err = KILN_ERR_INIT;
-	struct kiln_strv names = KILN_STRV_INIT;
-	if (rt_volume_list(ctx->root, &names, &err) < 0)
-		return kiln_cmd_fail(ctx, &err);
-	bool header = false;
-	for (size_t i = 0; i < names.n; i++) {
-		struct kiln_err e = KILN_ERR_INIT;
-		if (rt_volume_remove(ctx->root, names.v[i], false, &e) < 0) {
-			kiln_err_release(&e); /* in use: kept */
-			continue;
-		}
-		if (!header)
-			printf("Deleted Volumes:\n");
-		header = true;
-		printf("%s\n", names.v[i]);
-	}
-	if (header)
-		printf("\n");
-	printf("Total reclaimed space: 0B\n");
-	kiln_strv_release(&names);
+	const struct prune_filter all = {0};
+	uint64_t reclaimed = 0;
+	int rc = prune_volumes(ctx, &all, &reclaimed);
+	if (rc)
+		return rc;
+	_cleanup_free_ char *h = kiln_human_size_prec((double)reclaimed, 4);
+	printf("Total reclaimed space: %s\n", h);
 	return 0;
 }

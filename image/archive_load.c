@@ -552,9 +552,40 @@ static int publish_batch(struct loader *L, size_t from, size_t to, struct kiln_e
 	return r;
 }
 
-/* A blob the store already has is kept as it is (as docker keeps a layer
- * it has): its staged copy, verified and never linked, is dropped before
- * any syncfs, so its bytes are never flushed. */
+/* True when the stored blob at path holds exactly len bytes equal to the
+ * verified staged ones (fd, or data when fd < 0). Both are read side by
+ * side, usually from the page cache: cheaper than writing and flushing
+ * the blob again. A short or unreadable stored copy is no match. */
+#define SAME_CHUNK (1u << 20)
+static bool same_bytes(const char *path, int fd, const char *data, uint64_t len)
+{
+	int sfd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (sfd < 0)
+		return false;
+	char *have = xmalloc(SAME_CHUNK), *mine = fd >= 0 ? xmalloc(SAME_CHUNK) : NULL;
+	bool same = true;
+	for (uint64_t off = 0; same && off < len;) {
+		size_t want = len - off < SAME_CHUNK ? (size_t)(len - off) : SAME_CHUNK;
+		ssize_t n = pread(sfd, have, want, (off_t)off);
+		const char *cmp = data + off;
+		if (n > 0 && fd >= 0) {
+			same = pread(fd, mine, (size_t)n, (off_t)off) == n;
+			cmp = mine;
+		}
+		same = same && n > 0 && memcmp(have, cmp, (size_t)n) == 0;
+		off += n > 0 ? (uint64_t)n : 0;
+	}
+	free(have);
+	free(mine);
+	close(sfd);
+	return same;
+}
+
+/* A blob the store already has with the same bytes is kept as it is (as
+ * docker keeps a layer it has): its staged copy, verified and never
+ * linked, is dropped before any syncfs, so its bytes are never flushed.
+ * A stored copy whose bytes differ (damaged in place) is replaced by the
+ * verified one, as every write of the same content does. */
 static void skip_stored(struct loader *L)
 {
 	for (size_t i = 0; i < L->n_pub; i++) {
@@ -562,8 +593,9 @@ static void skip_stored(struct loader *L)
 		struct stat have, want = {.st_size = (off_t)p->len};
 		_cleanup_free_ char *path = img_store_blob_path(L->s, p->digest);
 		if ((p->fd >= 0 && fstat(p->fd, &want) < 0) || lstat(path, &have) < 0 ||
-		    !S_ISREG(have.st_mode) || have.st_size != want.st_size)
-			continue; /* missing, or plainly damaged: written again */
+		    !S_ISREG(have.st_mode) || have.st_size != want.st_size ||
+		    !same_bytes(path, p->fd, p->data, (uint64_t)want.st_size))
+			continue; /* missing or damaged: written again */
 		p->stored = true;
 		if (p->owner_fd && *p->owner_fd >= 0)
 			stage_drop(p->owner_fd, p->owner_tmp);

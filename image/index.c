@@ -237,6 +237,19 @@ static int check_publishable(struct img_store *s, const struct img_descriptor *d
 	return r < 0 ? kiln_err_wrap(err, "refusing to publish `%s`", d->digest) : 0;
 }
 
+/* A tag given again (docker's tag, import, build, commit) is a new tag
+ * time, as docker's Metadata.LastTagTime says; a publish that carries no
+ * time (load, pull) leaves the entry's. */
+static bool restamp(struct img_descriptor *entry, const struct img_descriptor *d)
+{
+	const char *t = img_map_get(&d->annotations, IMG_ANNOT_LAST_TAG);
+	const char *old = img_map_get(&entry->annotations, IMG_ANNOT_LAST_TAG);
+	if (!t || (old && strcmp(t, old) <= 0))
+		return false;
+	img_map_set(&entry->annotations, IMG_ANNOT_LAST_TAG, t);
+	return true;
+}
+
 /* Adds manifest descriptor d under the normalized refs to x. known holds
  * every ref of x (and maybe more): a ref not in it is looked for no
  * further, so a load of 100,000 tags is not quadratic. Returns whether x
@@ -249,8 +262,10 @@ static bool publish_into(struct img_store *s, struct img_index *x, const struct 
 		size_t len = strlen(refs[r]);
 		ssize_t i = layer_pset_has(known, refs[r], len) ? find_ref(x, refs[r]) : -1;
 		layer_pset_add(known, refs[r], len);
-		if (i >= 0 && !strcmp(x->manifests[i].digest, d->digest))
-			continue; /* already tagged so */
+		if (i >= 0 && !strcmp(x->manifests[i].digest, d->digest)) {
+			changed |= restamp(&x->manifests[i], d); /* already tagged so */
+			continue;
+		}
 		changed = true;
 		struct img_descriptor e;
 		img_descriptor_copy(&e, d);

@@ -29,6 +29,8 @@ BB="$T/busybox.tar"
 KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
 	skip_all "no static busybox (apt-get install busybox-static)"
 . "$(dirname "$0")/dockerd.sh"
+# containers the cases start on kiln's side never outlive the test
+at_exit 'ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) && [ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1'
 DIFF="$KILN_SRC/tests/e2e/diff"
 OUTD="$T/diff-out"
 mkdir -p "$OUTD" "$T/wk" "$T/wd"

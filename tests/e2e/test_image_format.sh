@@ -131,7 +131,7 @@ expect_eq "docker's system prune text" "$OUT" "WARNING! This will remove:
   - all stopped containers
   - all networks not used by at least one container
   - all dangling images
-  - unused build cache
+  - all dangling build cache
 
 Are you sure you want to continue? [y/N] "
 run_ok "image prune, answer ' Y '" bash -c "echo ' Y ' | '$KILN' image prune"

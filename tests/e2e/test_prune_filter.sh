@@ -62,6 +62,9 @@ expect_eq "tagged images stay without -a" "$(tags)" "$ALL"
 run_ok "dangling=false is -a" kiln image prune -f --filter dangling=false --filter label=tier
 expect_eq "dangling=false" "$(tags)" "new:kept new:plain old:kept "
 
-# container prune does not apply --filter yet: refused, never ignored
-run_fail "container prune --filter refused" 1 kiln container prune -f --filter until=1h
-expect_contains "container prune --filter message" "$OUT" "--filter is not supported yet"
+# container prune and system prune take the same keys
+run_fail "container prune refuses an unknown key" 1 kiln container prune -f --filter bogus=1
+expect_contains "container prune names the key" "$OUT" "Invalid filter 'bogus'"
+setup
+run_fail "system prune refuses dangling=" 1 kiln system prune -f --filter dangling=false
+expect_eq "system prune with a bad filter removed nothing" "$(tags)" "$ALL"
