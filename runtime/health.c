@@ -42,7 +42,9 @@ static int put_units(char *buf, size_t size, int64_t whole, int64_t frac, int fr
 
 void rt_go_duration(int64_t ns, char *buf, size_t size)
 {
-	if (ns < 1000) {
+	if (ns == 0) {
+		snprintf(buf, size, "0s");
+	} else if (ns < 1000) {
 		snprintf(buf, size, "%lldns", (long long)ns);
 	} else if (ns < 1000000) {
 		put_units(buf, size, ns / 1000, ns % 1000, 3, "\xc2\xb5s");
