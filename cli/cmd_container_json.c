@@ -9,6 +9,21 @@
 
 #define ZERO_TIME "0001-01-01T00:00:00Z"
 
+/* docker's State.Health: Status, FailingStreak, Log (the last 5 results). */
+static json_t *health_json(const struct rt_container *c)
+{
+	json_t *log = json_array();
+	for (int i = 0; i < c->n_health_log; i++) {
+		const struct rt_health_result *h = &c->health_log[i];
+		json_array_append_new(
+		    log, json_pack("{s:s,s:s,s:i,s:s}", "Start", h->start ? h->start : ZERO_TIME,
+		                   "End", h->end ? h->end : ZERO_TIME, "ExitCode", h->exit_code,
+		                   "Output", h->output ? h->output : ""));
+	}
+	return json_pack("{s:s,s:i,s:o}", "Status", c->health_status, "FailingStreak",
+	                 c->failing_streak, "Log", log);
+}
+
 static json_t *strv_or_null(char *const *v)
 {
 	if (!v)
@@ -47,10 +62,7 @@ static json_t *state_json(const struct rt_container *c)
 	    c->error ? c->error : "", "StartedAt", c->started ? c->started : ZERO_TIME,
 	    "FinishedAt", c->finished ? c->finished : ZERO_TIME);
 	if (c->health_status)
-		json_object_set_new(st, "Health",
-		                    json_pack("{s:s,s:i,s:[{s:s}]}", "Status", c->health_status,
-		                              "FailingStreak", c->failing_streak, "Log", "Output",
-		                              c->health_output ? c->health_output : ""));
+		json_object_set_new(st, "Health", health_json(c));
 	return st;
 }
 
@@ -156,6 +168,23 @@ static json_t *host_config_json(const struct rt_container *c, json_t *binds)
 	return h;
 }
 
+/* Config.Healthcheck: docker leaves out the durations and retries left
+ * at their defaults (kiln keeps them resolved: the defaults are left out). */
+static json_t *healthcheck_json(const struct rt_container *c)
+{
+	const int64_t s30 = 30LL * 1000000000LL;
+	json_t *h = json_pack("{s:o}", "Test", strv_or_null(c->health_test));
+	if (c->health_interval != s30)
+		json_object_set_new(h, "Interval", json_integer(c->health_interval));
+	if (c->health_timeout && c->health_timeout != s30)
+		json_object_set_new(h, "Timeout", json_integer(c->health_timeout));
+	if (c->health_start_period)
+		json_object_set_new(h, "StartPeriod", json_integer(c->health_start_period));
+	if (c->health_retries != 3)
+		json_object_set_new(h, "Retries", json_integer(c->health_retries));
+	return h;
+}
+
 static json_t *config_json(const struct rt_container *c)
 {
 	const struct rt_spec *s = &c->spec;
@@ -171,6 +200,8 @@ static json_t *config_json(const struct rt_container *c)
 	json_object_set_new(o, "StdinOnce", json_boolean(s->interactive));
 	json_object_set_new(o, "Env", strv_or_null(s->env));
 	json_object_set_new(o, "Cmd", strv_or_null(c->cmd));
+	if (c->health_test)
+		json_object_set_new(o, "Healthcheck", healthcheck_json(c));
 	json_object_set_new(o, "Image", json_string(c->image));
 	json_object_set_new(o, "Volumes", json_null());
 	json_object_set_new(o, "WorkingDir",

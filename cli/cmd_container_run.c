@@ -13,7 +13,8 @@ struct run_flags {
 	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
 	    labels, publish, mounts;
 	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
-	    *cpus, *restart, *health_cmd, *health_interval, *detach_keys, *pull;
+	    *cpus, *restart, *health_cmd, *health_interval, *health_timeout, *health_start_period,
+	    *detach_keys, *pull;
 	long health_retries;
 	bool no_healthcheck;
 	long cpu_shares, pids_limit;
@@ -128,8 +129,12 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	o->health_cmd = f->health_cmd;
 	o->health_retries = (int)f->health_retries;
 	o->no_healthcheck = f->no_healthcheck;
-	if (f->health_interval &&
-	    rt_parse_duration(f->health_interval, &o->health_interval, err) < 0)
+	if ((f->health_interval &&
+	     rt_parse_duration(f->health_interval, &o->health_interval, err) < 0) ||
+	    (f->health_timeout &&
+	     rt_parse_duration(f->health_timeout, &o->health_timeout, err) < 0) ||
+	    (f->health_start_period &&
+	     rt_parse_duration(f->health_start_period, &o->health_start_period, err) < 0))
 		return -1;
 	o->publish = f->publish.v;
 	o->publish_all = f->publish_all;
@@ -150,6 +155,12 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	               "Command to run to check health"),                                          \
 	    OPT_STRING(0, "health-interval", &(f).health_interval, "duration",                     \
 	               "Time between running the check (ms|s|m|h)"),                               \
+	    OPT_STRING(                                                                            \
+	        0, "health-start-period", &(f).health_start_period, "duration",                    \
+	        "Start period for the container to initialize before starting health-retries "     \
+	        "countdown (ms|s|m|h) (default 0s)"),                                              \
+	    OPT_STRING(0, "health-timeout", &(f).health_timeout, "duration",                       \
+	               "Maximum time to allow one check to run (ms|s|m|h) (default 0s)"),          \
 	    OPT_INT(0, "health-retries", &(f).health_retries, "int",                               \
 	            "Consecutive failures needed to report unhealthy"),                            \
 	    OPT_STRING('h', "hostname", &(f).hostname, "string", "Container host name"),           \

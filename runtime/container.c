@@ -23,6 +23,16 @@ const char *rt_status_name(enum rt_status s)
 	return (size_t)s < KILN_ARRAY_SIZE(names) ? names[s] : "dead";
 }
 
+void rt_health_log_clear(struct rt_container *c)
+{
+	for (int i = 0; i < c->n_health_log; i++) {
+		free(c->health_log[i].start);
+		free(c->health_log[i].end);
+		free(c->health_log[i].output);
+	}
+	c->n_health_log = 0;
+}
+
 void rt_container_free(struct rt_container *c)
 {
 	if (!c)
@@ -39,6 +49,7 @@ void rt_container_free(struct rt_container *c)
 	kiln_strv_free(c->health_test);
 	free(c->health_status);
 	free(c->health_output);
+	rt_health_log_clear(c);
 	free(c->started);
 	free(c->finished);
 	free(c->error);
@@ -176,6 +187,12 @@ static void health_settings(const struct img_config *cfg, const struct rt_create
 	c->health_retries = o->health_retries   ? o->health_retries
 	                    : hc && hc->retries ? hc->retries
 	                                        : 3;
+	c->health_timeout = o->health_timeout   ? o->health_timeout
+	                    : hc && hc->timeout ? hc->timeout
+	                                        : 30LL * 1000000000LL;
+	c->health_start_period = o->health_start_period ? o->health_start_period
+	                         : hc                   ? hc->start_period
+	                                                : 0;
 }
 
 static int pick_name(const char *root, const struct rt_create_opts *o, const char *id, char **name,

@@ -100,84 +100,14 @@ static void log_lines(int log_fd, struct log_stream *s, bool flush)
 	s->len -= start;
 }
 
-/* --- HEALTHCHECK ------------------------------------------------------------------ */
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Records the health fields in state.json under the lock (the rest of the
- * state may have changed meanwhile: pause). */
-static void save_health(const char *root, const struct rt_container *c)
-{
-	int lock = rt_container_lock(root, c->id, NULL);
-	struct rt_container *now = NULL;
-	if (rt_container_read(root, c->id, &now, NULL) == 0) {
-		free(now->health_status);
-		now->health_status = c->health_status ? xstrdup(c->health_status) : NULL;
-		now->failing_streak = c->failing_streak;
-		free(now->health_output);
-		now->health_output = c->health_output ? xstrdup(c->health_output) : NULL;
-		rt_state_save(root, now, NULL);
-		rt_container_free(now);
-	}
-	if (lock >= 0)
-		close(lock);
-}
-
-/* One check: the test exec'd in the container, output kept (4 KiB). */
-static void health_check(const char *root, struct rt_container *c)
-{
-	struct rt_container *disk = NULL;
-	bool paused = rt_container_read(root, c->id, &disk, NULL) == 0 && disk->status == RT_PAUSED;
-	rt_container_free(disk);
-	if (paused)
-		return;
-	_cleanup_free_ char *out_path =
-	    xasprintf("%s/%s/%s/health.out", root, RT_CONTAINERS_DIR, c->id);
-	int fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	char *shell[] = {(char *)"/bin/sh", (char *)"-c", c->health_test[1], NULL};
-	bool is_shell = !strcmp(c->health_test[0], "CMD-SHELL") && c->health_test[1];
-	struct rt_exec_opts o = {.args = is_shell ? shell : c->health_test + 1};
-	struct rt_run_io io = {-1, fd, fd};
-	int status = 1;
-	struct kiln_err e = KILN_ERR_INIT;
-	char buf[4096] = "";
-	if (!o.args[0] || rt_container_exec(root, c, &o, &io, &status, &e) < 0) {
-		status = -1;
-		snprintf(buf, sizeof(buf), "%s", e.msg ? e.msg : "no health check command");
-	} else if (fd >= 0) {
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = 0;
-	}
-	kiln_err_release(&e);
-	if (fd >= 0)
-		close(fd);
-	unlink(out_path);
-	const char *st = c->health_status;
-	if (status == 0) {
-		c->failing_streak = 0;
-		st = "healthy";
-	} else if (++c->failing_streak >= c->health_retries) {
-		st = "unhealthy";
-	}
-	char *keep = xstrdup(st ? st : "starting");
-	free(c->health_status);
-	c->health_status = keep;
-	free(c->health_output);
-	c->health_output = xstrdup(buf);
-	save_health(root, c);
-}
-
 /* Copies the container's output into the log and to the attachers until
  * both streams end (a pty master reads EIO once no slave is left), serving
  * attachers and running the health check every interval meanwhile. */
 static void pump(int log_fd, struct log_stream *st, struct rt_attach_server *att, const char *root,
                  struct rt_container *c)
 {
-	int64_t next = c->health_test ? now_ns() + c->health_interval : 0;
+	int64_t started = rt_mono_ns();
+	int64_t next = c->health_test ? started + c->health_interval : 0;
 	for (;;) {
 		/* both streams always polled (fd -1 is ignored): p[i] is st[i] */
 		struct pollfd p[3 + RT_ATTACH_MAX_CLIENTS] = {{.fd = st[0].fd, .events = POLLIN},
@@ -187,7 +117,7 @@ static void pump(int log_fd, struct log_stream *st, struct rt_attach_server *att
 		nfds_t n = 2 + rt_attach_pollfds(att, p + 2);
 		int timeout = -1;
 		if (next) {
-			int64_t left = next - now_ns();
+			int64_t left = next - rt_mono_ns();
 			timeout = left <= 0 ? 0 : (int)(left / 1000000 + 1);
 		}
 		int pr = poll(p, n, timeout);
@@ -196,9 +126,9 @@ static void pump(int log_fd, struct log_stream *st, struct rt_attach_server *att
 				continue;
 			return;
 		}
-		if (next && now_ns() >= next) {
-			health_check(root, c);
-			next = now_ns() + c->health_interval;
+		if (next && rt_mono_ns() >= next) {
+			rt_health_check(root, c, started);
+			next = rt_mono_ns() + c->health_interval;
 		}
 		if (pr == 0)
 			continue;

@@ -230,6 +230,14 @@ char *rt_stop_marker_path(const char *root, const char *id);
  * attacher, served from before the container starts (nothing is missed). */
 int rt_monitor_spawn(const char *root, struct rt_container *c, int attach_fd, struct kiln_err *err);
 
+/* --- HEALTHCHECK (health.c) ------------------------------------------------ */
+int64_t rt_mono_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
+/* Go's time.Duration String() ("1s", "1.5s", "500ms", "1m30s"). */
+void rt_go_duration(int64_t ns, char *buf, size_t size);
+/* Runs c's health test once and records the result in c and state.json;
+ * started_ns (rt_mono_ns) is when the container started. */
+void rt_health_check(const char *root, struct rt_container *c, int64_t started_ns);
+
 /* --- spec helpers (spec.c) --------------------------------------------------- */
 char **rt_strv_dup(char *const *v);
 size_t rt_strv_len(char *const *v);

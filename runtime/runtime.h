@@ -144,8 +144,10 @@ struct rt_create_opts {
 	const char *health_cmd;  /* --health-cmd (a shell command) */
 	int64_t health_interval; /* --health-interval, ns (0: image's or 30 s) */
 	int health_retries;      /* --health-retries (0: image's or 3) */
-	bool no_healthcheck;     /* --no-healthcheck */
-	char **labels;           /* "K=V" */
+	int64_t health_timeout;  /* --health-timeout, ns (0: image's or 30 s) */
+	int64_t health_start_period; /* --health-start-period, ns (0: image's or 0) */
+	bool no_healthcheck;         /* --no-healthcheck */
+	char **labels;               /* "K=V" */
 };
 
 /* Fills spec from image config cfg and options (docker's merge rules: -e
@@ -172,6 +174,7 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
                    int *status, struct kiln_err *err);
 
 /* --- containers ------------------------------------------------------------ */
+#define RT_HEALTH_LOG_MAX 5 /* docker's maxLogEntries */
 enum rt_status {
 	RT_CREATED,
 	RT_RUNNING,
@@ -197,7 +200,9 @@ struct rt_container {
 	char **health_test;       /* HEALTHCHECK: {"CMD-SHELL", cmd} or {"CMD", argv...}, or NULL */
 	int64_t health_interval;  /* nanoseconds (default 30 s) */
 	int health_retries;       /* default 3 */
-	int restart_max;          /* on-failure:N (0: no limit) */
+	int64_t health_timeout;   /* nanoseconds (default 30 s) */
+	int64_t health_start_period; /* nanoseconds (default 0) */
+	int restart_max;             /* on-failure:N (0: no limit) */
 
 	/* state.json */
 	enum rt_status status;
@@ -212,8 +217,17 @@ struct rt_container {
 	char *health_status; /* "starting", "healthy", "unhealthy", or NULL */
 	int failing_streak;
 	char *health_output; /* the last check's output */
+	/* State.Health.Log: the last RT_HEALTH_LOG_MAX results, oldest first */
+	struct rt_health_result {
+		char *start, *end; /* RFC 3339 with nanoseconds */
+		int exit_code;     /* -1: timed out or could not run */
+		char *output;
+	} health_log[RT_HEALTH_LOG_MAX];
+	int n_health_log;
 };
 void rt_container_free(struct rt_container *c);
+/* Frees and empties c's health_log. */
+void rt_health_log_clear(struct rt_container *c);
 
 /* Creates a container (state "created") from image name_or_id: resolves the
  * image (KILN_E_NOTFOUND "No such image: X" when absent), unpacks its

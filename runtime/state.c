@@ -251,9 +251,42 @@ int rt_config_save(const char *root, const struct rt_container *c, struct kiln_e
 	put_strv(o, "health_test", c->health_test);
 	json_object_set_new(o, "health_interval", json_integer(c->health_interval));
 	json_object_set_new(o, "health_retries", json_integer(c->health_retries));
+	json_object_set_new(o, "health_timeout", json_integer(c->health_timeout));
+	json_object_set_new(o, "health_start_period", json_integer(c->health_start_period));
 	json_object_set_new(o, "restart_max", json_integer(c->restart_max));
 	json_object_set_new(o, "spec", spec_json(&c->spec));
 	return save_json(root, c->id, "config.json", o, c->auto_remove, err);
+}
+
+static json_t *health_log_json(const struct rt_container *c)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < c->n_health_log; i++) {
+		const struct rt_health_result *h = &c->health_log[i];
+		json_t *e = json_object();
+		put_str(e, "start", h->start);
+		put_str(e, "end", h->end);
+		json_object_set_new(e, "exit_code", json_integer(h->exit_code));
+		put_str(e, "output", h->output);
+		json_array_append_new(a, e);
+	}
+	return a;
+}
+
+static void health_log_from(json_t *a, struct rt_container *c)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(a, i, e)
+	{
+		if (c->n_health_log == RT_HEALTH_LOG_MAX)
+			break;
+		struct rt_health_result *h = &c->health_log[c->n_health_log++];
+		h->start = get_str(e, "start");
+		h->end = get_str(e, "end");
+		h->exit_code = (int)get_int(e, "exit_code");
+		h->output = get_str(e, "output");
+	}
 }
 
 int rt_state_save(const char *root, const struct rt_container *c, struct kiln_err *err)
@@ -272,6 +305,7 @@ int rt_state_save(const char *root, const struct rt_container *c, struct kiln_er
 	put_str(o, "health_status", c->health_status);
 	json_object_set_new(o, "failing_streak", json_integer(c->failing_streak));
 	put_str(o, "health_output", c->health_output);
+	json_object_set_new(o, "health_log", health_log_json(c));
 	return save_json(root, c->id, "state.json", o, false, err);
 }
 
@@ -321,6 +355,8 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 	c->health_test = get_strv(cfg, "health_test");
 	c->health_interval = get_int(cfg, "health_interval");
 	c->health_retries = (int)get_int(cfg, "health_retries");
+	c->health_timeout = get_int(cfg, "health_timeout");
+	c->health_start_period = get_int(cfg, "health_start_period");
 	c->restart_max = (int)get_int(cfg, "restart_max");
 	spec_from_json(json_object_get(cfg, "spec"), &c->spec);
 	json_decref(cfg);
@@ -345,6 +381,7 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 		c->health_status = get_str(st, "health_status");
 		c->failing_streak = (int)get_int(st, "failing_streak");
 		c->health_output = get_str(st, "health_output");
+		health_log_from(json_object_get(st, "health_log"), c);
 		json_decref(st);
 	}
 	*out = c;
