@@ -20,6 +20,11 @@ int kiln_write_file_atomic(const char *path, const void *data, size_t len, mode_
                            struct kiln_err *err);
 /* The same without either fsync, for files that may be lost but never read
  * torn (caches, history: a crash may leave the old file or none). */
+/* openat2(path, flags | O_CLOEXEC) resolved with RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS under rootfd: symlinks and `..` never leave it.
+ * Retried on EAGAIN, which the kernel returns when a rename or mount
+ * anywhere on the system raced the lookup. -1 with errno otherwise. */
+int kiln_open_in_root(int rootfd, const char *path, int flags);
 int kiln_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
                             struct kiln_err *err);
 int kiln_fsync_dir(const char *dir, struct kiln_err *err);

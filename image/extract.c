@@ -97,17 +97,7 @@ fail:
 
 static int open_in_root(int rootfd, const char *rel, int oflags)
 {
-	struct open_how how = {
-	    .flags = (uint64_t)(oflags | O_CLOEXEC),
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	if (!*rel)
-		rel = ".";
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	return fd;
+	return kiln_open_in_root(rootfd, *rel ? rel : ".", oflags);
 }
 
 static void cache_drop(struct xtract *x)

@@ -21,9 +21,7 @@
 
 int rt_cp_open_in(int dirfd, const char *path, int flags)
 {
-	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-	                       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	return kiln_open_in_root(dirfd, path, flags);
 }
 
 struct dir_time {

@@ -38,9 +38,7 @@ static const char *const readonly_paths[] = {
 
 static int open_in_root(int rootfd, const char *path, int flags)
 {
-	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-	                       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	return kiln_open_in_root(rootfd, path, flags);
 }
 
 /* Resolves path under rootfd, creating missing directories (and the last
