@@ -197,10 +197,23 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 static int create_container(struct kiln_ctx *ctx, struct run_flags *f, int argc, char **argv,
                             struct rt_container **c, struct kiln_err *err)
 {
+	/* errors as docker's CLI prints them: its own (flags) as "kiln: ...",
+	 * the rest as its daemon's */
+	ctx->err_prefix = "kiln: ";
+	ctx->err_see_help = true;
+	for (size_t i = 0; i < f->publish.n; i++) {
+		struct rt_port p = {0};
+		int pr = rt_parse_port(f->publish.v[i], &p, err);
+		free(p.host_ip);
+		if (pr < 0)
+			return -1;
+	}
 	struct rt_create_opts o;
 	int r = to_create_opts(f, argc > 2 ? argv + 2 : NULL, &o, err);
-	if (r == 0)
+	if (r == 0) {
+		ctx->err_prefix = "kiln: Error response from daemon: ";
 		r = kiln_pull_for_run(ctx, argv[1], f->pull, err);
+	}
 	if (r == 0)
 		r = rt_container_create(ctx->store, argv[1], &o, c, err);
 	create_opts_release(&o);
