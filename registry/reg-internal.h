@@ -112,8 +112,10 @@ int reg_auth_challenge(struct reg_auth *a, struct reg_http *h, const struct reg_
 /* Credentials stored for a registry (docker config.json or a helper). */
 int reg_creds_get(const char *server, const char *docker_config, char **user, char **pass,
                   struct kiln_err *err);
+/* *plain_path (allocated, when not NULL): the config.json that now holds
+ * them, left NULL when a credential helper took them. */
 int reg_creds_store(const char *server, const char *docker_config, const char *user,
-                    const char *pass, struct kiln_err *err);
+                    const char *pass, char **plain_path, struct kiln_err *err);
 int reg_creds_erase(const char *server, const char *docker_config, struct kiln_err *err);
 
 /* --- client.c ------------------------------------------------------------- */

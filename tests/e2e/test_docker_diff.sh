@@ -19,12 +19,22 @@
 #                             the base image archive; cwd is a private dir.
 #   @reset                    both stores back to the base images
 #   @ COMMAND                 run on both sides, not compared
+# $REG in a case is the side's own registry (host:port on 127.0.0.1).
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip_all "python3 is needed"
 BB="$T/busybox.tar"
 KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
 	skip_all "no static busybox (apt-get install busybox-static)"
 . "$(dirname "$0")/dockerd.sh"
+# registry.cases: each side pushes to and pulls from a docker-registry of
+# its own on 127.0.0.1 ($REG in a case; compare.py reads both as
+# <registry>); skipped without docker-registry
+REG_k= REG_d=
+if command -v docker-registry >/dev/null; then
+	. "$(dirname "$0")/registry_lib.sh"
+	{ start_registry k && start_registry d; } || not_ok "the registries start"
+fi
+export DIFF_REG_K=$REG_k DIFF_REG_D=$REG_d
 DIFF="$KILN_SRC/tests/e2e/diff"
 OUTD="$T/diff-out"
 mkdir -p "$OUTD" "$T/wk" "$T/wd"
@@ -48,9 +58,11 @@ reset_side() { # SIDE
 	$X load -q -i "$BASE" >/dev/null || not_ok "reset: $1 load"
 }
 run_side() { # SIDE CASE COMMAND
-	local side=$1 name=$2 cmd=$3
+	local side=$1 name=$2 cmd=$3 reg=$REG_d
+	[ "$side" = k ] && reg=$REG_k
 	(
 		cd "$T/w$side" || exit 125
+		REG=$reg
 		eval "X() { x$side \"\$@\"; }"
 		eval "$cmd"
 	) >"$OUTD/$name.$side.out" 2>"$OUTD/$name.$side.err" </dev/null
@@ -60,6 +72,7 @@ run_side() { # SIDE CASE COMMAND
 n=0
 : >"$OUTD/cases"
 for f in "$DIFF"/*.cases; do
+	[ "${f##*/}" = registry.cases ] && [ -z "$REG_k" ] && continue
 	while IFS= read -r line || [ -n "$line" ]; do
 		case $line in
 		'' | '#'*) continue ;;
