@@ -42,6 +42,7 @@ cleanup() {
 		wait "$DPID" 2>/dev/null || true
 	fi
 	awk -v d="$T" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	[ ! -L "$T/d" ] || rm -rf "$(readlink "$T/d")"
 	rm -rf "$T"
 }
 trap cleanup EXIT

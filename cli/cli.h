@@ -28,6 +28,9 @@ struct kiln_ctx {
 	/* printed before err instead of "Error: " (pull's "Error response from
 	 * daemon: ", "" for push's stream errors, as docker 20.10's CLI) */
 	const char *err_prefix;
+	/* docker's run/create shape: "PREFIX MSG." and, for exit code 125,
+	 * "See 'kiln run --help'." */
+	bool err_see_help;
 	char **args;             /* positional arguments from kiln_opts_parse() */
 	struct img_store *store; /* opened by the dispatcher for CMD_NEEDS_STORE */
 	bool needs_store;        /* set by the dispatcher: kiln_opts_parse opens ctx->store */

@@ -205,13 +205,29 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	    OPT_STRING('w', "workdir", &(f).workdir, "string",                                     \
 	               "Working directory inside the container")
 
+/* *daemon: the error (if any) came after the flags were checked, where
+ * docker's CLI reports its daemon's answer. */
 static int create_container(struct kiln_ctx *ctx, struct run_flags *f, int argc, char **argv,
-                            struct rt_container **c, struct kiln_err *err)
+                            struct rt_container **c, bool *daemon, struct kiln_err *err)
 {
+	/* errors as docker's CLI prints them: its own (flags) as "kiln: ...",
+	 * the rest as its daemon's */
+	ctx->err_prefix = "kiln: ";
+	ctx->err_see_help = true;
+	for (size_t i = 0; i < f->publish.n; i++) {
+		struct rt_port p = {0};
+		int pr = rt_parse_port(f->publish.v[i], &p, err);
+		free(p.host_ip);
+		if (pr < 0)
+			return -1;
+	}
 	struct rt_create_opts o;
 	int r = to_create_opts(f, argc > 2 ? argv + 2 : NULL, &o, err);
-	if (r == 0)
+	*daemon = r == 0;
+	if (r == 0) {
+		ctx->err_prefix = "kiln: Error response from daemon: ";
 		r = kiln_pull_for_run(ctx, argv[1], f->pull, err);
+	}
 	if (r == 0)
 		r = rt_container_create(ctx->store, argv[1], &o, c, err);
 	create_opts_release(&o);
@@ -240,7 +256,8 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
 	int status = 0;
-	if (create_container(ctx, &f, argc, argv, &c, &err) == 0 && f.detach) {
+	bool daemon = false;
+	if (create_container(ctx, &f, argc, argv, &c, &daemon, &err) == 0 && f.detach) {
 		if (rt_container_start(ctx->root, c, &err) == 0)
 			printf("%s\n", c->id);
 	} else if (c && f.tty) { /* under its monitor: detachable */
@@ -282,8 +299,15 @@ int cmd_create(int argc, char **argv, struct kiln_ctx *ctx)
 	}
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
-	create_container(ctx, &f, argc, argv, &c, &err);
+	bool daemon = false;
+	create_container(ctx, &f, argc, argv, &c, &daemon, &err);
 	run_flags_release(&f);
+	if (err.msg && daemon) { /* docker 20.10's create: its daemon's error, exit 1 */
+		ctx->err_prefix = "Error response from daemon: ";
+		ctx->err_see_help = false;
+		kiln_cmd_fail(ctx, &err);
+		return 1;
+	}
 	if (err.msg) {
 		kiln_cmd_fail(ctx, &err);
 		return 125;

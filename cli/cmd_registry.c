@@ -305,11 +305,19 @@ int cmd_login(int argc, char **argv, struct kiln_ctx *ctx)
 	if (!pw)
 		return kiln_cmd_fail(ctx, &err);
 	struct reg_opts o = {0};
-	int r = reg_login(argc > 1 ? argv[1] : NULL, user, pw, &o, &err);
+	_cleanup_free_ char *plain = NULL;
+	int r = reg_login(argc > 1 ? argv[1] : NULL, user, pw, &o, &plain, &err);
 	memset(pw, 0, strlen(pw));
 	free(pw);
 	if (r < 0)
 		return kiln_cmd_fail(ctx, &err);
+	if (plain) /* docker 20.10's words */
+		fprintf(stderr,
+		        "WARNING! Your password will be stored unencrypted in %s.\n"
+		        "Configure a credential helper to remove this warning. See\n"
+		        "https://docs.docker.com/engine/reference/commandline/login/"
+		        "#credentials-store\n\n",
+		        plain);
 	printf("Login Succeeded\n");
 	return 0;
 }

@@ -40,7 +40,14 @@ static int print_error(struct kiln_ctx *ctx, int code)
 		fprintf(stderr, "%s\nSee '%s --help'.\n", ctx->err.msg, path);
 	} else {
 		char *msg = kiln_err_format(&ctx->err);
-		fprintf(stderr, "%s%s\n", ctx->err_prefix ? ctx->err_prefix : "Error: ", msg);
+		size_t n = strlen(msg);
+		if (ctx->err_see_help && n && msg[n - 1] == '.')
+			msg[--n] = 0;
+		fprintf(stderr, "%s%s%s\n", ctx->err_prefix ? ctx->err_prefix : "Error: ", msg,
+		        ctx->err_see_help ? "." : "");
+		if (ctx->err_see_help && code == 125)
+			fprintf(stderr, "See '%s --help'.\n",
+			        ctx->cmd_path ? ctx->cmd_path : "kiln");
 		free(msg);
 	}
 	return code ? code : 1;

@@ -46,6 +46,44 @@ int reg_client_open(struct reg_client *c, const char *domain, const char *repo, 
 	return 0;
 }
 
+/* A copy of c with its own connections (for a thread): same scheme, TLS
+ * settings, credentials and tokens. */
+void reg_client_clone(struct reg_client *dst, const struct reg_client *c)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->host = xstrdup(c->host);
+	dst->repo = xstrdup(c->repo);
+	dst->familiar = xstrdup(c->familiar);
+	dst->scheme = c->scheme;
+	dst->may_plain = c->may_plain;
+	dst->tls.no_verify = c->tls.no_verify;
+	dst->tls.cert = c->tls.cert ? xstrdup(c->tls.cert) : NULL;
+	dst->tls.key = c->tls.key ? xstrdup(c->tls.key) : NULL;
+	size_t n = 0;
+	while (c->tls.ca_files && c->tls.ca_files[n])
+		n++;
+	dst->tls.ca_files = n ? xcalloc(n + 1, sizeof(char *)) : NULL;
+	for (size_t i = 0; i < n; i++)
+		dst->tls.ca_files[i] = xstrdup(c->tls.ca_files[i]);
+	dst->scope = xstrdup(c->scope);
+	dst->cancel = c->cancel;
+	const struct reg_auth *a = &c->auth;
+	struct reg_auth *b = &dst->auth;
+	b->user = a->user ? xstrdup(a->user) : NULL;
+	b->pass = a->pass ? xstrdup(a->pass) : NULL;
+	b->basic = a->basic;
+	b->no_basic_creds = a->no_basic_creds;
+	b->realm = a->realm ? xstrdup(a->realm) : NULL;
+	b->service = a->service ? xstrdup(a->service) : NULL;
+	b->tokens = a->n_tokens ? xcalloc(a->n_tokens, sizeof(*b->tokens)) : NULL;
+	for (size_t i = 0; i < a->n_tokens; i++, b->n_tokens++) {
+		b->tokens[i].scope = xstrdup(a->tokens[i].scope);
+		b->tokens[i].token = xstrdup(a->tokens[i].token);
+		b->tokens[i].expires = a->tokens[i].expires;
+	}
+	reg_http_init(&dst->http);
+}
+
 void reg_client_close(struct reg_client *c)
 {
 	reg_http_release(&c->http);
@@ -115,6 +153,8 @@ int reg_client_send(struct reg_client *c, struct reg_req *r, struct kiln_err *er
 	bool reauthed = false;
 	for (int attempt = 0;; attempt++) {
 		/* per attempt: the caller's headers plus the current auth */
+		if (c->cancel && atomic_load(c->cancel))
+			return kiln_err_set(err, ECANCELED, "cancelled");
 		struct curl_slist *h = NULL;
 		for (struct curl_slist *s = base; s; s = s->next)
 			h = curl_slist_append(h, s->data);

@@ -205,7 +205,7 @@ int reg_creds_get(const char *server, const char *docker_config, char **user, ch
 }
 
 int reg_creds_store(const char *server, const char *docker_config, const char *user,
-                    const char *pass, struct kiln_err *err)
+                    const char *pass, char **plain_path, struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = config_dir(docker_config);
 	_cleanup_free_ char *path = kiln_path_join(dir, "config.json");
@@ -243,6 +243,8 @@ int reg_creds_store(const char *server, const char *docker_config, const char *u
 			json_object_set_new(cfg, "auths", auths = json_object());
 		json_object_set_new(auths, server, json_pack("{s:s}", "auth", b64));
 		ret = config_save(dir, path, cfg, err);
+		if (ret == 0 && plain_path)
+			*plain_path = xstrdup(path);
 		OPENSSL_cleanse(b64, strlen(b64));
 		free(b64);
 	}

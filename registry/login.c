@@ -19,7 +19,7 @@ static int open_registry(struct reg_client *c, const char *registry, const struc
 }
 
 int reg_login(const char *registry, const char *user, const char *password,
-              const struct reg_opts *o, struct kiln_err *err)
+              const struct reg_opts *o, char **plain_path, struct kiln_err *err)
 {
 	struct reg_client c;
 	if (open_registry(&c, registry, o, err) < 0)
@@ -42,7 +42,8 @@ int reg_login(const char *registry, const char *user, const char *password,
 	reg_req_release(&r);
 	_cleanup_free_ char *key = reg_server_key(registry);
 	if (ret == 0)
-		ret = reg_creds_store(key, o ? o->docker_config : NULL, user, password, err);
+		ret = reg_creds_store(key, o ? o->docker_config : NULL, user, password, plain_path,
+		                      err);
 	reg_client_close(&c);
 	return ret;
 }

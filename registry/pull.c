@@ -355,6 +355,7 @@ struct pull {
 	char mdigest[KILN_DIGEST_LEN];
 	struct img_manifest *m;
 	struct img_config *cfg;
+	bool image_known; /* the image (its config) was stored before the pull */
 };
 
 static void pull_release(struct pull *p)
@@ -478,8 +479,9 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 			snprintf(v[i].layer.digest, KILN_DIGEST_LEN, "%s", m->layers[i].digest);
 			v[i].layer.size = (uint64_t)m->layers[i].size;
 		}
-		reg_emit(&p->c, v[i].done ? REG_EV_LAYER_EXISTS : REG_EV_LAYER_WAIT,
-		         m->layers[i].digest, 0, 0, NULL);
+		if (!v[i].done || !p->image_known) /* docker: no layer lines for a known image */
+			reg_emit(&p->c, v[i].done ? REG_EV_LAYER_EXISTS : REG_EV_LAYER_WAIT,
+			         m->layers[i].digest, 0, 0, NULL);
 		fresh[i] = !v[i].done;
 		*downloaded |= fresh[i];
 	}
@@ -509,7 +511,7 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 	return ret;
 }
 
-/* The image ref named before the pull, or "" */
+/* The ID of the image ref names (a reference or an image ID), or "" */
 static void previous_id(struct img_store *s, const char *ref, char id[KILN_DIGEST_LEN])
 {
 	struct img_image *img = NULL;
@@ -560,6 +562,9 @@ int reg_pull(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 		    "%s: Pulling from %s", p.ref.digest ? p.ref.digest : p.ref.tag, p.ref.path);
 		reg_emit(&p.c, REG_EV_STATUS, NULL, 0, 0, line);
 		res->started = true;
+		char known[KILN_DIGEST_LEN];
+		previous_id(s, p.m->config.digest, known);
+		p.image_known = known[0] != '\0';
 		ret = fetch_config(&p.c, p.s, &p.m->config, &p.cfg, err);
 	}
 	if (ret == 0)

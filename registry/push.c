@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +272,8 @@ static void *uploader(void *arg)
 static int stream_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 {
 	struct stream_up *u = ud;
+	if (u->c->cancel && atomic_load(u->c->cancel))
+		return kiln_err_set(err, ECANCELED, "cancelled");
 	if (!u->started) {
 		if (upload_start(u->c, "", NULL, &u->location, err) < 0)
 			return -1;
@@ -425,6 +429,100 @@ static size_t first_of(const struct img_manifest *m, size_t i)
 	return i;
 }
 
+/* --- layers in parallel ---------------------------------------------------
+ * PUSH_THREADS threads (docker's max-concurrent-uploads) take the layers in
+ * order, each on a client of its own (its own connections); progress events
+ * are serialized. The first failure sets cancel: the other threads' next
+ * request (or compressed piece) fails with ECANCELED, so nothing more goes
+ * up, and no manifest is pushed. */
+
+#define PUSH_THREADS 3
+
+struct push_pool {
+	struct reg_client *c;
+	struct img_store *s;
+	const struct img_image *img;
+	struct img_manifest *pm;
+	const char *from;
+	enum img_compression comp;
+	pthread_mutex_t mu; /* next, err, and the progress callback */
+	size_t next;
+	atomic_bool cancel;
+	struct kiln_err err; /* the first failure */
+};
+
+static void pool_emit(const struct reg_event *ev, void *ud)
+{
+	struct push_pool *p = ud;
+	pthread_mutex_lock(&p->mu);
+	p->c->cb(ev, p->c->cb_ud);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* The next layer to push (not a repeat of an earlier one), or SIZE_MAX. */
+static size_t pool_take(struct push_pool *p)
+{
+	const struct img_manifest *m = p->img->manifest;
+	size_t i = SIZE_MAX;
+	pthread_mutex_lock(&p->mu);
+	while (p->next < m->n_layers && !atomic_load(&p->cancel)) {
+		size_t k = p->next++;
+		if (first_of(m, k) == k) {
+			i = k;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return i;
+}
+
+static void *push_worker(void *arg)
+{
+	struct push_pool *p = arg;
+	struct reg_client wc;
+	reg_client_clone(&wc, p->c);
+	wc.cb = p->c->cb ? pool_emit : NULL;
+	wc.cb_ud = p;
+	wc.cancel = &p->cancel;
+	for (size_t i; (i = pool_take(p)) != SIZE_MAX;) {
+		struct kiln_err e = KILN_ERR_INIT;
+		if (push_layer(&wc, p->s, p->img, i, p->comp, p->from, &p->pm->layers[i], &e) < 0) {
+			pthread_mutex_lock(&p->mu);
+			if (!atomic_exchange(&p->cancel, true))
+				kiln_err_move(&p->err, &e);
+			pthread_mutex_unlock(&p->mu);
+		}
+		kiln_err_release(&e);
+	}
+	reg_client_close(&wc);
+	return NULL;
+}
+
+static int push_layers(struct push_pool *p, struct kiln_err *err)
+{
+	const struct img_manifest *m = p->img->manifest;
+	pthread_mutex_init(&p->mu, NULL);
+	atomic_init(&p->cancel, false);
+	pthread_t th[PUSH_THREADS];
+	size_t n = 0;
+	for (; n < PUSH_THREADS && n < m->n_layers; n++)
+		if (pthread_create(&th[n], NULL, push_worker, p) != 0)
+			break;
+	if (n == 0 && m->n_layers)
+		push_worker(p); /* no thread: push them here */
+	for (size_t i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	if (atomic_load(&p->cancel)) {
+		kiln_err_move(err, &p->err);
+		return -1;
+	}
+	for (size_t i = 0; i < m->n_layers; i++) /* a layer listed twice went up once */
+		if (first_of(m, i) != i)
+			img_descriptor_copy(&p->pm->layers[i], &p->pm->layers[first_of(m, i)]);
+	return 0;
+}
+
 int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg_progress_fn cb,
              void *ud, struct reg_push_result *res, struct kiln_err *err)
 {
@@ -464,16 +562,13 @@ int reg_push(struct img_store *s, const char *ref, const struct reg_opts *o, reg
 	for (size_t i = m->n_layers; i-- > 0;)
 		if (first_of(m, i) == i)
 			reg_emit(&c, REG_EV_PUSH_PREPARING, img->config->diff_ids[i], 0, 0, NULL);
-	enum img_compression comp = o ? o->compression : IMG_COMPRESS_GZIP;
-	for (size_t i = 0; ret == 0 && i < m->n_layers; i++) {
-		size_t f = first_of(m, i); /* a layer listed twice goes up once */
-		if (f == i)
-			ret = push_layer(&c, s, img, i, comp, from, &pm.layers[i], err);
-		else
-			img_descriptor_copy(&pm.layers[i], &pm.layers[f]);
-	}
+	/* the config first, on this client: it settles the scheme and the
+	 * token the layer threads' clients start from */
+	ret = push_blob(&c, s, &pm.config, NULL, NULL, err);
+	struct push_pool pool = {.c = &c, .s = s, .img = img, .pm = &pm, .from = from};
+	pool.comp = o ? o->compression : IMG_COMPRESS_GZIP;
 	if (ret == 0)
-		ret = push_blob(&c, s, &pm.config, NULL, NULL, err);
+		ret = push_layers(&pool, err);
 	_cleanup_free_ char *json = NULL;
 	size_t jlen = 0;
 	if (ret == 0) {

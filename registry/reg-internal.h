@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "registry.h"
@@ -111,8 +112,10 @@ int reg_auth_challenge(struct reg_auth *a, struct reg_http *h, const struct reg_
 /* Credentials stored for a registry (docker config.json or a helper). */
 int reg_creds_get(const char *server, const char *docker_config, char **user, char **pass,
                   struct kiln_err *err);
+/* *plain_path (allocated, when not NULL): the config.json that now holds
+ * them, left NULL when a credential helper took them. */
 int reg_creds_store(const char *server, const char *docker_config, const char *user,
-                    const char *pass, struct kiln_err *err);
+                    const char *pass, char **plain_path, struct kiln_err *err);
 int reg_creds_erase(const char *server, const char *docker_config, struct kiln_err *err);
 
 /* --- client.c ------------------------------------------------------------- */
@@ -128,10 +131,12 @@ struct reg_client {
 	char *scope; /* "repository:NAME:pull" or ":pull,push" */
 	reg_progress_fn cb;
 	void *cb_ud;
+	const atomic_bool *cancel; /* set: every later request fails (a parallel push stopping) */
 };
 int reg_client_open(struct reg_client *c, const char *domain, const char *repo, bool push,
                     const struct reg_opts *o, struct kiln_err *err);
 void reg_client_close(struct reg_client *c);
+void reg_client_clone(struct reg_client *dst, const struct reg_client *c);
 /* "SCHEME://HOST/v2/REPO/<fmt...>" (allocated). */
 char *reg_url(struct reg_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sends r with auth, retrying transient failures (a 401 once after a new

@@ -131,9 +131,10 @@ char *reg_server_key(const char *registry);
 
 /* Checks user/password against the registry (its /v2/ endpoint, through
  * the same auth flow as pull), then stores them in config.json or its
- * credential helper. */
+ * credential helper. *plain_path (allocated; NULL for a helper, may be
+ * NULL): the config.json holding the password, for docker's warning. */
 int reg_login(const char *registry, const char *user, const char *password,
-              const struct reg_opts *o, struct kiln_err *err);
+              const struct reg_opts *o, char **plain_path, struct kiln_err *err);
 /* Removes the stored credentials; KILN_E_NOTFOUND when there were none. */
 int reg_logout(const char *registry, const struct reg_opts *o, struct kiln_err *err);
 

@@ -9,11 +9,13 @@ MODE-FILE holds one word, read per request:
   busy     answer every request with 503 once, then forward (per path)
   stall D  hold GETs of blob D (a digest) until the mode changes
   delay D S  hold the first GET of blob D for S seconds (a token expires meanwhile)
+  refuse-put N  answer the Nth PUT completing a blob upload with 400 BLOB_UPLOAD_INVALID
 Writes the port it listens on (127.0.0.1) to PORT-FILE."""
 import http.client, http.server, socketserver, sys, threading
 
 port_file, upstream, mode_file = sys.argv[1:4]
 seen = set()
+counts = {}
 lock = threading.Lock()
 
 def mode():
@@ -33,6 +35,20 @@ class H(http.server.BaseHTTPRequestHandler):
                 return False
             seen.add(key)
             return True
+    def count(self, key):
+        with lock:
+            counts[key] = counts.get(key, 0) + 1
+            return counts[key]
+    def read_chunked(self):
+        parts = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
     def handle_any(self):
         m = mode()
         while m.startswith("stall ") and self.command == "GET" and self.path.endswith("/blobs/" + m[6:]):
@@ -46,10 +62,21 @@ class H(http.server.BaseHTTPRequestHandler):
                 time.sleep(float(secs))
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = self.read_chunked()  # forwarded with a Content-Length
         if m == "busy" and self.first_time(self.command + self.path):
             self.send_response(503)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if m.startswith("refuse-put ") and self.command == "PUT" and "/blobs/uploads/" in self.path \
+                and self.count("put") == int(m.split()[1]):
+            err = b'{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"refused by the test"}]}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(err)))
+            self.end_headers()
+            self.wfile.write(err)
             return
         if m == "endless" and "/manifests/" in self.path and self.command == "GET":
             self.send_response(200)
@@ -61,7 +88,8 @@ class H(http.server.BaseHTTPRequestHandler):
             except OSError:
                 return
         c = http.client.HTTPConnection(upstream, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in ("host", "connection", "transfer-encoding")}
         c.request(self.command, self.path, body=body, headers=headers)
         r = c.getresponse()
         data = r.read()
@@ -70,6 +98,8 @@ class H(http.server.BaseHTTPRequestHandler):
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         self.send_response(r.status)
         for k, v in r.getheaders():
+            if k.lower() == "location":  # uploads go on through the proxy
+                v = v.replace("//" + upstream + "/", "//127.0.0.1:%d/" % srv.server_address[1])
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))

@@ -20,6 +20,7 @@
 #                             cwd is a private dir.
 #   @reset                    both stores back to the base images
 #   @ COMMAND                 run on both sides, not compared
+# $REG in a case is the side's own registry (host:port on 127.0.0.1).
 . "$(dirname "$0")/lib.sh"
 # a zone with a half-hour offset (and an LMT one for year 1): docker's CLI,
 # its daemon and kiln print local times the same way
@@ -31,6 +32,15 @@ KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
 . "$(dirname "$0")/dockerd.sh"
 # containers the cases start on kiln's side never outlive the test
 at_exit 'ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) && [ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1'
+# registry.cases: each side pushes to and pulls from a docker-registry of
+# its own on 127.0.0.1 ($REG in a case; compare.py reads both as
+# <registry>); skipped without docker-registry
+REG_k= REG_d=
+if command -v docker-registry >/dev/null; then
+	. "$(dirname "$0")/registry_lib.sh"
+	{ start_registry k && start_registry d; } || not_ok "the registries start"
+fi
+export DIFF_REG_K=$REG_k DIFF_REG_D=$REG_d
 DIFF="$KILN_SRC/tests/e2e/diff"
 OUTD="$T/diff-out"
 mkdir -p "$OUTD" "$T/wk" "$T/wd"
@@ -54,9 +64,11 @@ reset_side() { # SIDE
 	$X load -q -i "$BASE" >/dev/null || not_ok "reset: $1 load"
 }
 run_side() { # SIDE CASE COMMAND
-	local side=$1 name=$2 cmd=$3
+	local side=$1 name=$2 cmd=$3 reg=$REG_d
+	[ "$side" = k ] && reg=$REG_k
 	(
 		cd "$T/w$side" || exit 125
+		REG=$reg
 		eval "X() { x$side \"\$@\"; }"
 		eval "$cmd"
 	) >"$OUTD/$name.$side.out" 2>"$OUTD/$name.$side.err" </dev/null
@@ -66,6 +78,7 @@ run_side() { # SIDE CASE COMMAND
 n=0
 : >"$OUTD/cases"
 for f in "$DIFF"/*.cases; do
+	[ "${f##*/}" = registry.cases ] && [ -z "$REG_k" ] && continue
 	while IFS= read -r line || [ -n "$line" ]; do
 		case $line in
 		'' | '#'*) continue ;;

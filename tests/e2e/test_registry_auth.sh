@@ -31,6 +31,7 @@ expect_contains "wrong password message" "$OUT" "login attempt to http://$B/v2/ 
 [ ! -e "$DOCKER_CONFIG/config.json" ] && ok "a failed login stores nothing" || not_ok "config.json written"
 run_ok "login" sh -c "printf '%s\n' '$PASS' | '$KILN' login -u alice --password-stdin $B"
 expect_contains "login succeeded" "$OUT" "Login Succeeded"
+expect_contains "docker's warning names config.json" "$OUT" "WARNING! Your password will be stored unencrypted in $DOCKER_CONFIG/config.json."
 expect_eq "config.json is mode 0600" "$(stat -c %a "$DOCKER_CONFIG/config.json")" 600
 expect_eq "config.json holds docker's auth" \
 	"$(python3 -c 'import json,sys,base64; print(base64.b64decode(json.load(open(sys.argv[1]))["auths"][sys.argv[2]]["auth"]).decode())' "$DOCKER_CONFIG/config.json" "$B")" "alice:$PASS"
@@ -59,6 +60,7 @@ chmod +x "$T/bin/docker-credential-kilntest"
 echo '{"credsStore": "kilntest"}' >"$DOCKER_CONFIG/config.json"
 run_ok "login through a credential helper" env PATH="$T/bin:$PATH" sh -c "printf '%s\n' '$PASS' | '$KILN' login -u alice --password-stdin $B"
 [ -s "$T/helper.store" ] && ok "the helper stored the credentials" || not_ok "helper not called"
+expect_not_contains "no unencrypted-password warning with a helper" "$OUT" "stored unencrypted"
 if grep -qF -- "$PASS" "$DOCKER_CONFIG/config.json"; then not_ok "password in config.json with a helper"; else ok "config.json holds no password with a helper"; fi
 run_ok "pull with the helper's credentials" env PATH="$T/bin:$PATH" "$KILN" --root "$T/r4" pull "$B/img:1"
 if grep -qF -- "$PASS" "$T/helper.argv"; then not_ok "password in the helper's argv"; else ok "password not in the helper's argv"; fi

@@ -39,6 +39,22 @@ run_ok "503 answers are retried" kiln --root "$T/root3" pull "$P/img:1"
 echo ok >"$T/proxy.mode"
 run_ok "a clean pull after the faults" kiln --root "$T/root4" pull "$P/img:1"
 
+# a refused upload stops the other layers' uploads: no manifest goes up
+mkdir -p "$T/c5"
+for i in 1 2 3 4 5; do head -c 100000 /dev/urandom >"$T/c5/f$i"; done
+printf 'FROM scratch\nCOPY f1 /\nCOPY f2 /\nCOPY f3 /\nCOPY f4 /\nCOPY f5 /\n' >"$T/c5/Dockerfile"
+run_ok "build a five-layer image" kiln build -q -t "$P/five:1" "$T/c5"
+echo "refuse-put 3" >"$T/proxy.mode" # the config and one layer go up first
+run_fail "a refused layer upload fails the push" 1 kiln push "$P/five:1"
+expect_contains "... naming the registry's error" "$OUT" "blob upload invalid: refused by the test"
+expect_not_contains "... and only that error" "$OUT" "cancelled"
+expect_not_contains "... and no digest line" "$OUT" "digest: sha256:"
+run_fail "the registry has no manifest" nonzero skopeo inspect --tls-verify=false "docker://$REG_a/five:1"
+echo ok >"$T/proxy.mode"
+run_ok "the push completes on a retry" kiln push "$P/five:1"
+expect_contains "... with its digest line" "$OUT" "1: digest: sha256:"
+run_ok "store check after the pushes" kiln system check
+
 # kill -9 during a pull: a second pull downloads only what was missing
 python3 "$KILN_SRC/tests/e2e/mklayers.py" "$T/layers" l1 4 200000 >"$T/layers.list"
 run_ok "skopeo pushes a 4-layer image" skopeo copy --dest-tls-verify=false "oci:$T/layers:l1" "docker://$REG_a/four:1"

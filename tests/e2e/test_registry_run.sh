@@ -33,8 +33,21 @@ expect_not_contains "... without docker's missing-image line" "$(cat "$T/err")" 
 run_fail "--pull never: a missing image" 125 kiln run --pull never "$R/other:1" true
 expect_contains "docker's message" "$OUT" "No such image: $R/other:1"
 expect_not_contains "nothing pulled" "$OUT" "Pulling from"
-run_fail "--pull never on create" 125 kiln create --pull never "$R/other:1"
+run_fail "--pull never on create (exit 1 as docker 20.10's create)" 1 kiln create --pull never "$R/other:1"
 expect_contains "create says the same" "$OUT" "No such image: $R/other:1"
+# docker 20.10's CLI: "docker: Error response from daemon: No such image:
+# REF.", then "See 'docker run --help'." (kiln says "kiln:"; known-differences)
+kiln run --pull never "$R/other:1" true >"$T/out" 2>"$T/err"
+expect_eq "run's error in docker's shape" "$(cat "$T/err")" "kiln: Error response from daemon: No such image: $R/other:1.
+See 'kiln run --help'."
+kiln create --pull never "$R/other:1" >"$T/out" 2>"$T/err"
+expect_eq "create's daemon error in docker's shape" "$(cat "$T/err")" "Error response from daemon: No such image: $R/other:1"
+run_fail "a bad -p on create" 125 kiln create -p abc "$R/bb:1"
+expect_eq "... as docker's CLI error" "$OUT" "kiln: invalid containerPort: abc.
+See 'kiln create --help'."
+run_fail "a bad -p fails before any pull" 125 kiln run --pull always -p abc "$R/bb:1" true
+expect_eq "... as docker's CLI error" "$OUT" "kiln: invalid containerPort: abc.
+See 'kiln run --help'."
 run_fail "a bad --pull value" 125 kiln run --pull sometimes "$R/bb:1" true
 expect_contains "names the value and the choices" "$OUT" "invalid pull option: 'sometimes'"
 

@@ -79,7 +79,7 @@ static void test_creds(void)
 	_cleanup_free_ char *cfg = kiln_path_join(dir, "config.json");
 	const char *other = "{\"psFormat\":\"table {{.ID}}\"}";
 	kiln_write_file_atomic(cfg, other, strlen(other), 0644, &err);
-	T_OK(reg_creds_store("localhost:5000", dir, "bob", "p:w", &err) == 0, "store");
+	T_OK(reg_creds_store("localhost:5000", dir, "bob", "p:w", NULL, &err) == 0, "store");
 	struct stat st;
 	T_OK(stat(cfg, &st) == 0 && (st.st_mode & 0777) == 0600, "config.json is 0600");
 	char *data = NULL;

@@ -5,8 +5,10 @@ after normalizing what must differ between kiln and docker, and prints TAP.
   compare.py OUTD KNOWN-DIFFERENCES FIRST-TAP-NUMBER
 
 Normalized (each side on its own):
+  - $DOCKER_CONFIG (both sides') reads <docker-config>;
   - the program name: "kiln" in kiln's output reads "docker";
   - "Error response from daemon: " (docker's CLI naming its daemon) reads "Error: ";
+  - the side's registry ($DIFF_REG_K, $DIFF_REG_D: host:port) reads <registry>;
   - IDs (64 or 12 hex digits, with or without sha256:) that appear on one
     side only (things created at different times) become id1, id2, ... by
     first appearance, padded to their length; IDs both sides print stay;
@@ -54,9 +56,15 @@ def read(name, side, stream):
 
 
 def normalize(text, side, shared):
+    cfg = os.environ.get("DOCKER_CONFIG")
+    if cfg:  # login's warning names it; its temp path may say "kiln"
+        text = text.replace(cfg, "<docker-config>")
     if side == "k":
         text = re.sub(r"\bkiln\b", "docker", text)
     text = text.replace("Error response from daemon: ", "Error: ")
+    reg = os.environ.get("DIFF_REG_K" if side == "k" else "DIFF_REG_D")
+    if reg:  # each side has a registry of its own
+        text = text.replace(reg, "<registry>")
     ids = {}
 
     def id_sub(m):
