@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libarchive-dev libxxhash-dev libcurl4-openssl-dev libjansson-dev libssl-dev libseccomp-dev
-      libdeflate-dev
+      libdeflate-dev libzstd-dev liblz4-dev libacl1-dev lld # libarchive.a linked into kiln (see CMakeLists.txt)
       busybox-static skopeo umoci clang-format zstd bzip2 xz-utils
       slirp4netns passt # the runtime's default network (pasta is in passt)
       python3-jsonschema docker.io # e2e peers: OCI schema checks; a private dockerd (never started as a service by kiln's tests)
