@@ -214,13 +214,9 @@ static int create_container(struct kiln_ctx *ctx, struct run_flags *f, int argc,
 	 * the rest as its daemon's */
 	ctx->err_prefix = "kiln: ";
 	ctx->err_see_help = true;
-	for (size_t i = 0; i < f->publish.n; i++) {
-		struct rt_port p = {0};
-		int pr = rt_parse_port(f->publish.v[i], &p, err);
-		free(p.host_ip);
-		if (pr < 0)
+	for (size_t i = 0; i < f->publish.n; i++)
+		if (rt_publish_check(f->publish.v[i], err) < 0)
 			return -1;
-	}
 	struct rt_create_opts o;
 	int r = to_create_opts(f, argc > 2 ? argv + 2 : NULL, &o, err);
 	*daemon = r == 0;

@@ -145,6 +145,15 @@ void rt_port_specs_free(struct rt_port_spec *v, size_t n)
 	free(v);
 }
 
+int rt_publish_check(const char *s, struct kiln_err *err)
+{
+	struct rt_port_spec *v = NULL;
+	size_t n = 0;
+	int r = rt_port_spec_parse(s, &v, &n, err);
+	rt_port_specs_free(v, n);
+	return r;
+}
+
 /* Binds ip:port (0: the kernel's pick) and lets it go; the port, or 0. */
 static int probe_port(const char *ip, int port, bool udp)
 {

@@ -295,57 +295,6 @@ int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err)
 	return 0;
 }
 
-static int port_number(const char *s, size_t len, int *out)
-{
-	if (len == 0 || len > 5)
-		return -1;
-	int v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v < 1 || v > 65535)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int rt_parse_port(const char *s, struct rt_port *out, struct kiln_err *err)
-{
-	memset(out, 0, sizeof(*out));
-	_cleanup_free_ char *copy = xstrdup(s);
-	char *slash = strrchr(copy, '/');
-	if (slash) {
-		*slash = 0;
-		if (!strcmp(slash + 1, "udp"))
-			out->udp = true;
-		else if (strcmp(slash + 1, "tcp"))
-			return kiln_err_set(err, KILN_E_INVALID, "invalid proto: %s", slash + 1);
-	}
-	char *parts[3] = {0};
-	size_t n = 0;
-	for (char *p = copy; p && n < 3;) {
-		parts[n++] = p;
-		p = strchr(p, ':');
-		if (p)
-			*p++ = 0;
-	}
-	if (strchr(parts[n - 1], ':'))
-		return kiln_err_set(err, KILN_E_INVALID, "invalid port format: %s", s);
-	const char *ip = n == 3 ? parts[0] : "0.0.0.0";
-	const char *host = n >= 2 ? parts[n - 2] : "";
-	if (port_number(parts[n - 1], strlen(parts[n - 1]), &out->ctr_port) < 0)
-		return kiln_err_set(err, KILN_E_INVALID, "invalid containerPort: %s", parts[n - 1]);
-	if (*host && port_number(host, strlen(host), &out->host_port) < 0)
-		return kiln_err_set(err, KILN_E_INVALID, "invalid hostPort: %s", host);
-	unsigned char a[4];
-	if (sscanf(ip, "%hhu.%hhu.%hhu.%hhu", &a[0], &a[1], &a[2], &a[3]) != 4)
-		return kiln_err_set(err, KILN_E_INVALID, "invalid IP address: %s", ip);
-	out->host_ip = xstrdup(*ip ? ip : "0.0.0.0");
-	return 0;
-}
-
 int rt_parse_network(const char *s, enum rt_network_mode *out, struct kiln_err *err)
 {
 	if (!strcmp(s, "none"))

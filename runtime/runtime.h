@@ -450,7 +450,8 @@ int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --network "none", "host", "default"/"bridge" (docker's message for others). */
 int rt_parse_network(const char *s, enum rt_network_mode *out, struct kiln_err *err);
 void rt_mount_release(struct rt_mount *m);
-/* -p syntax; a missing host port is left 0 (a free one is picked at create). */
-int rt_parse_port(const char *s, struct rt_port *out, struct kiln_err *err);
+/* Checks one -p value with docker's syntax and messages (ranges, IPs,
+ * protocols) without binding anything: what `run` checks before a pull. */
+int rt_publish_check(const char *s, struct kiln_err *err);
 
 #endif
