@@ -43,6 +43,9 @@ struct bld_vindex {
 void bld_vindex_unref(struct bld_vindex *x);
 void bld_rootfs_init(struct bld_rootfs *r, struct img_store *s);
 void bld_rootfs_add(struct bld_rootfs *r, const struct img_layer *l);
+/* Adds the layers of a stored image, bottom first (as many as both its
+ * manifest and its config list). */
+void bld_rootfs_add_image(struct bld_rootfs *r, const struct img_image *img);
 /* Adds a layer with its in-memory index (a reference is taken; may be NULL). */
 void bld_rootfs_add_indexed(struct bld_rootfs *r, const struct img_layer *l, struct bld_vindex *x);
 void bld_rootfs_copy(struct bld_rootfs *dst, const struct bld_rootfs *src);

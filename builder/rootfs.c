@@ -4,6 +4,7 @@
  * the tree, as if it were the root. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -30,6 +31,18 @@ void bld_vindex_unref(struct bld_vindex *x)
 	}
 	free(x->v);
 	free(x);
+}
+
+void bld_rootfs_add_image(struct bld_rootfs *r, const struct img_image *img)
+{
+	for (size_t i = 0; i < img->manifest->n_layers && i < img->config->n_diff_ids; i++) {
+		struct img_layer l = {0};
+		snprintf(l.diff_id, sizeof(l.diff_id), "%s", img->config->diff_ids[i]);
+		snprintf(l.digest, sizeof(l.digest), "%s", img->manifest->layers[i].digest);
+		l.size = (uint64_t)img->manifest->layers[i].size;
+		l.media_type = img->manifest->layers[i].media_type;
+		bld_rootfs_add(r, &l);
+	}
 }
 
 void bld_rootfs_add_indexed(struct bld_rootfs *r, const struct img_layer *l, struct bld_vindex *x)

@@ -184,14 +184,7 @@ static int image_rootfs(struct bld_stage *st, const char *name, struct bld_rootf
 	memcpy(id, img->id, KILN_DIGEST_LEN);
 	bld_rootfs_init(fs, st->b->s);
 	fs->mu = &st->b->fs_mu;
-	for (size_t i = 0; i < img->manifest->n_layers && i < img->config->n_diff_ids; i++) {
-		struct img_layer l = {0};
-		snprintf(l.diff_id, sizeof(l.diff_id), "%s", img->config->diff_ids[i]);
-		snprintf(l.digest, sizeof(l.digest), "%s", img->manifest->layers[i].digest);
-		l.size = (uint64_t)img->manifest->layers[i].size;
-		l.media_type = img->manifest->layers[i].media_type;
-		bld_rootfs_add(fs, &l);
-	}
+	bld_rootfs_add_image(fs, img);
 	img_image_free(img);
 	return 0;
 }

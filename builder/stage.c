@@ -443,14 +443,7 @@ static int from_image(struct bld_stage *st, const char *name, struct kiln_err *e
 		return kiln_err_set(err, KILN_E_CORRUPT, "image `%s`: %zu layers but %zu diff_ids",
 		                    name, n, st->cfg->n_diff_ids);
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct img_layer l = {0};
-		snprintf(l.diff_id, sizeof(l.diff_id), "%s", img->config->diff_ids[i]);
-		snprintf(l.digest, sizeof(l.digest), "%s", img->manifest->layers[i].digest);
-		l.size = (uint64_t)img->manifest->layers[i].size;
-		l.media_type = img->manifest->layers[i].media_type;
-		bld_rootfs_add(&st->fs, &l);
-	}
+	bld_rootfs_add_image(&st->fs, img);
 	img_image_free(img);
 	return 0;
 }

@@ -259,14 +259,7 @@ static int from_tree(struct copy_job *j, struct bld_rootfs *tmp, struct bld_tree
 	if (bld_image_load(b, c->from, &img, err) < 0)
 		return kiln_err_wrap(err, "--from=%s", c->from);
 	bld_rootfs_init(tmp, b->s);
-	for (size_t i = 0; i < img->manifest->n_layers && i < img->config->n_diff_ids; i++) {
-		struct img_layer l = {0};
-		snprintf(l.diff_id, sizeof(l.diff_id), "%s", img->config->diff_ids[i]);
-		snprintf(l.digest, sizeof(l.digest), "%s", img->manifest->layers[i].digest);
-		l.size = (uint64_t)img->manifest->layers[i].size;
-		l.media_type = img->manifest->layers[i].media_type;
-		bld_rootfs_add(tmp, &l);
-	}
+	bld_rootfs_add_image(tmp, img);
 	img_image_free(img);
 	t->fs = tmp;
 	return 0;
