@@ -119,10 +119,15 @@ void kiln_strv_sort(struct kiln_strv *sv)
 
 bool kiln_strv_contains_sorted(const struct kiln_strv *sv, const char *s)
 {
-	size_t lo = 0, hi = sv->n;
+	return kiln_sorted_contains(sv->v, sv->n, s);
+}
+
+bool kiln_sorted_contains(char *const *v, size_t n, const char *s)
+{
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(sv->v[mid], s);
+		int c = strcmp(v[mid], s);
 		if (!c)
 			return true;
 		if (c < 0)

@@ -48,6 +48,8 @@ bool kiln_strv_contains(const struct kiln_strv *sv, const char *s);
 void kiln_strv_sort(struct kiln_strv *sv);
 /* kiln_strv_contains for a vector sorted by kiln_strv_sort (binary search). */
 bool kiln_strv_contains_sorted(const struct kiln_strv *sv, const char *s);
+/* The same over any sorted array of n strings. */
+bool kiln_sorted_contains(char *const *v, size_t n, const char *s);
 void kiln_strv_release(struct kiln_strv *sv);
 /* Frees a NULL-terminated char ** and its strings. */
 void kiln_strv_free(char **v);

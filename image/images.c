@@ -292,29 +292,13 @@ int img_image_list(struct img_store *s, struct img_image ***out, size_t *n_out,
 	return img_image_list_flags(s, 0, out, n_out, err);
 }
 
-static bool has_str_sorted(char *const *v, size_t n, const char *s)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(v[mid], s);
-		if (!c)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 static bool digest_in_repo_digests(const struct img_image *img, const char *name,
                                    const char *digest)
 {
 	if (!strcmp(img->manifest_digest, digest))
 		return true;
 	_cleanup_free_ char *want = xasprintf("%s@%s", name, digest);
-	return has_str_sorted(img->repo_digests, img->n_repo_digests, want);
+	return kiln_sorted_contains(img->repo_digests, img->n_repo_digests, want);
 }
 
 /* By reference: a tag, or name@digest. Index in v or -1. */
@@ -328,7 +312,7 @@ static ssize_t find_by_ref(struct img_image **v, size_t n, const char *s)
 	ssize_t found = -1;
 	for (size_t i = 0; i < n && found < 0; i++) {
 		if (r.digest ? digest_in_repo_digests(v[i], name, r.digest)
-		             : has_str_sorted(v[i]->repo_tags, v[i]->n_repo_tags, full))
+		             : kiln_sorted_contains(v[i]->repo_tags, v[i]->n_repo_tags, full))
 			found = (ssize_t)i;
 	}
 	img_ref_release(&r);
