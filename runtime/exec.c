@@ -58,7 +58,7 @@ static void exec_spec(const struct rt_container *c, const struct rt_exec_opts *o
 	s->cap_drop = rt_strv_dup(c->spec.cap_drop);
 	s->seccomp_unconfined = c->spec.seccomp_unconfined;
 	s->seccomp_profile = c->spec.seccomp_profile ? xstrdup(c->spec.seccomp_profile) : NULL;
-	s->tty = o->tty && !o->detach;
+	s->tty = o->tty;
 }
 
 static const char *const ns_names[] = {"ipc", "uts", "net", "pid", "cgroup", "mnt"};
@@ -94,15 +94,15 @@ static void exec_forward(int sig)
 }
 
 /* exec -t, in the helper (inside the container's mount namespace): a pty
- * of the container's devpts; the master goes to the CLI, the slave to the
- * command. */
-static int tty_open(struct rt_child *ch, int *master)
+ * of the container's devpts; the master goes to the CLI (unless detached:
+ * exec -dt, whose output docker discards), the slave to the command. */
+static int tty_open(struct rt_child *ch, int *master, bool detach)
 {
 	struct kiln_err err = KILN_ERR_INIT;
 	char path[32];
 	int slave = -1;
 	if (rt_pty_open_here(master, &slave, path, &err) < 0 ||
-	    rt_fd_send(ch->l->console_sock, *master, &err) < 0) {
+	    (!detach && rt_fd_send(ch->l->console_sock, *master, &err) < 0)) {
 		struct rt_child_error m = {
 		    .code = err.code > 0 && err.code < KILN_E_BASE ? 0 : err.code};
 		char *msg = kiln_err_format(&err);
@@ -117,12 +117,13 @@ static int tty_open(struct rt_child *ch, int *master)
 }
 
 /* Until the command ends: once the CLI has gone (detached: its end of the
- * console socket hangs up), the helper keeps the master and drains it, so
- * the command neither gets SIGHUP nor blocks on a full terminal. */
+ * console socket hangs up; exec -dt: from the start, sock -1), the helper
+ * keeps the master and drains it, so the command neither gets SIGHUP nor
+ * blocks on a full terminal. */
 static void tty_wait(int sock, int master, pid_t pid)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	bool draining = false;
+	bool draining = sock < 0;
 	char buf[4096];
 	while (pidfd >= 0) {
 		struct pollfd p[3] = {{.fd = pidfd, .events = POLLIN},
@@ -164,7 +165,7 @@ __attribute__((noreturn)) static void helper(struct rt_child *ch, int ns[N_NS], 
 		close(ns[i]);
 	}
 	int master = -1;
-	if (ch->l->spec->tty && tty_open(ch, &master) < 0)
+	if (ch->l->spec->tty && tty_open(ch, &master, detach) < 0)
 		_exit(1);
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -190,7 +191,7 @@ __attribute__((noreturn)) static void helper(struct rt_child *ch, int ns[N_NS], 
 		if (sig != SIGCHLD && sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &sa, NULL);
 	if (master >= 0)
-		tty_wait(ch->l->console_sock, master, pid);
+		tty_wait(detach ? -1 : ch->l->console_sock, master, pid);
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
@@ -278,7 +279,8 @@ int rt_container_exec(const char *root, const struct rt_container *c, const stru
 	if (r < 0)
 		goto out;
 	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    (spec.tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, console) < 0)) {
+	    (spec.tty && !o->detach &&
+	     socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, console) < 0)) {
 		r = kiln_err_set(err, errno, "pipe");
 		goto out_ns;
 	}
@@ -320,7 +322,7 @@ int rt_container_exec(const char *root, const struct rt_container *c, const stru
 		waitpid(pid, NULL, 0);
 	} else if (o->detach) {
 		*status = 0;
-	} else if (spec.tty) {
+	} else if (spec.tty) { /* attached */
 		r = tty_session(pid, console[0], io, o, status, err);
 	} else {
 		r = wait_helper(pid, status, err);
