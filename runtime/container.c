@@ -253,8 +253,10 @@ static void create_undo(const char *root, struct rt_container *c)
 
 int rt_init_layer(const char *dir, struct kiln_err *err)
 {
-	static const char *const dirs[] = {"etc", "dev", "proc", "sys"};
-	static const char *const files[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf"};
+	/* docker's init layer: what cp of a container shows under /dev */
+	static const char *const dirs[] = {"etc", "dev/pts", "dev/shm", "proc", "sys"};
+	static const char *const files[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf",
+	                                    "dev/console"};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(dirs); i++) {
 		_cleanup_free_ char *p = kiln_path_join(dir, dirs[i]);
 		if (kiln_mkdir_p(p, 0755, err) < 0)
@@ -262,7 +264,8 @@ int rt_init_layer(const char *dir, struct kiln_err *err)
 	}
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(files); i++) {
 		_cleanup_free_ char *p = kiln_path_join(dir, files[i]);
-		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		              strncmp(files[i], "dev/", 4) ? 0644 : 0755);
 		if (fd < 0)
 			return kiln_err_set(err, errno, "creating `%s`", p);
 		close(fd);

@@ -26,6 +26,12 @@ char *rt_go_rebase_name(const char *path, char **resolved);
 /* openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: path as if dirfd were /
  * (cp_extract.c). */
 int rt_cp_open_in(int dirfd, const char *path, int flags);
+/* fd's magic link for *at() calls: returns the dir fd and fills path.
+ * Relative to the host's /proc given to rt_cp_set_proc (a worker in a
+ * container's mounts, whose /proc is not the host's), else
+ * "/proc/self/fd/N". */
+void rt_cp_set_proc(int proc_dirfd);
+int rt_cp_fd_link(int fd, char path[64]);
 
 /* --- tar streams (cp_tar.c, cp_extract.c) -------------------------------------------------- */
 /* One path made into a tar on out_fd: `name` in directory dirfd ("." for

@@ -3,11 +3,11 @@
  *
  * The container side always runs in a forked worker, which streams a tar
  * to or from this process as dockerd does to its CLI: for a running
- * container the worker works from /proc/PID/root (its live mounts, volumes
- * included); for a stopped one it unshares a mount namespace and mounts
- * the container's overlay and volumes there, holding the container lock
- * so no start races it. Every path in the container is resolved with
- * RESOLVE_IN_ROOT, so symlinks and ".." never leave its root. */
+ * container the worker works in a private copy of its mount namespace
+ * with what docker does not show detached (running_view); for a stopped one it unshares a mount
+ * namespace and mounts the container's overlay and volumes there, holding the container lock so no
+ * start races it. Every path in the container is resolved with RESOLVE_IN_ROOT, so symlinks and
+ * ".." never leave its root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -52,17 +52,97 @@ static int not_found(const char *cname, const char *path, struct kiln_err *err)
 }
 
 /* --- the worker (container side) -------------------------------------------- */
+/* A mount point docker's archive endpoints see in a running container:
+ * the rootfs, the spec's binds and volumes, the hosts files (the daemon
+ * mounts those over the rootfs it reads); not /proc, /sys, /dev and its
+ * submounts, nor tmpfs mounts. */
+static bool docker_visible(const struct rt_container *c, const char *mp)
+{
+	static const char *const net_files[] = {"/", "/etc/hosts", "/etc/hostname",
+	                                        "/etc/resolv.conf"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(net_files); i++)
+		if (!strcmp(mp, net_files[i]))
+			return true;
+	for (size_t i = 0; i < c->spec.n_mounts; i++) {
+		const struct rt_mount *m = &c->spec.mounts[i];
+		if (m->type == RT_MOUNT_BIND && m->target) {
+			_cleanup_free_ char *t = rt_go_clean(m->target);
+			if (!strcmp(mp, t))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* mountinfo's mount point field, its \ooo escapes decoded in place. */
+static char *mount_point(char *line)
+{
+	char *f = line;
+	for (int i = 0; i < 4 && f; i++)
+		f = strchr(f, ' ') ? strchr(f, ' ') + 1 : NULL;
+	char *end = f ? strchr(f, ' ') : NULL;
+	if (!end)
+		return NULL;
+	*end = 0;
+	size_t w = 0;
+	for (size_t r = 0; f[r]; r++, w++) {
+		unsigned v;
+		if (f[r] == '\\' && sscanf(f + r + 1, "%3o", &v) == 1 && v < 256) {
+			f[w] = (char)v;
+			r += 3;
+		} else {
+			f[w] = f[r];
+		}
+	}
+	f[w] = 0;
+	return f;
+}
+
+/* A running container as docker's cp sees it: the worker joins a private
+ * copy of the container's mount namespace and detaches (there only) every
+ * mount docker_visible leaves out, innermost first, so /proc, /sys and the
+ * /dev tmpfs are the rootfs's own (empty) directories and no device of
+ * the runtime's /dev is read. A bind under a detached mount goes with it. */
+static int running_view(const struct rt_container *c, struct kiln_err *err)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)c->pid);
+	_cleanup_close_ int ns = open(p, O_RDONLY | O_CLOEXEC);
+	int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC); /* kept: rt_cp_set_proc */
+	if (ns < 0 || proc < 0 || !alive(c))
+		return kiln_err_set(err, ns < 0 ? errno : ESRCH, "container %s stopped", c->id);
+	rt_cp_set_proc(proc);
+	if (setns(ns, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return kiln_err_set(err, errno, "entering the mounts of container %s", c->id);
+	int mi = openat(proc, "self/mountinfo", O_RDONLY | O_CLOEXEC);
+	char *data = NULL;
+	size_t len = 0;
+	if (mi < 0 || kiln_read_fd(mi, 16u << 20, "mountinfo", &data, &len, err) < 0) {
+		if (mi >= 0)
+			close(mi);
+		return mi < 0 ? kiln_err_set(err, errno, "reading the container's mountinfo") : -1;
+	}
+	close(mi);
+	struct kiln_strv mps = KILN_STRV_INIT;
+	for (char *save = NULL, *l = strtok_r(data, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		char *mp = mount_point(l);
+		if (mp && !docker_visible(c, mp))
+			kiln_strv_push(&mps, mp);
+	}
+	free(data);
+	for (size_t i = mps.n; i-- > 0;)
+		umount2(mps.v[i], MNT_DETACH | UMOUNT_NOFOLLOW); /* gone with a parent: EINVAL */
+	kiln_strv_release(&mps);
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? kiln_err_set(err, errno, "opening the container's root") : fd;
+}
+
 static int worker_root(const char *root, const struct rt_container *c, struct kiln_err *err)
 {
-	if (alive(c)) {
-		char p[64];
-		snprintf(p, sizeof(p), "/proc/%d/root", (int)c->pid);
-		int fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || !alive(c))
-			return kiln_err_set(err, fd < 0 ? errno : ESRCH, "container %s stopped",
-			                    c->id);
-		return fd;
-	}
+	if (alive(c))
+		return running_view(c, err);
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return kiln_err_set(err, errno, "making a mount namespace");
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);

@@ -19,6 +19,19 @@
 
 #include "cp-internal.h"
 
+static int proc_dir = -1; /* the host's /proc (a worker), -1: "/proc" */
+
+void rt_cp_set_proc(int proc_dirfd)
+{
+	proc_dir = proc_dirfd;
+}
+
+int rt_cp_fd_link(int fd, char path[64])
+{
+	snprintf(path, 64, "%sself/fd/%d", proc_dir < 0 ? "/proc/" : "", fd);
+	return proc_dir < 0 ? AT_FDCWD : proc_dir;
+}
+
 int rt_cp_open_in(int dirfd, const char *path, int flags)
 {
 	return kiln_open_in_root(dirfd, path, flags);
@@ -169,8 +182,8 @@ static int extract_hardlink(struct extractor *x, int pfd, const char *base, cons
 	if (tfd < 0)
 		return kiln_err_set(err, errno, "hardlink `%s` to `%s`", rel, target);
 	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
-	if (linkat(AT_FDCWD, proc, pfd, base, AT_SYMLINK_FOLLOW) < 0)
+	int procdir = rt_cp_fd_link(tfd, proc);
+	if (linkat(procdir, proc, pfd, base, AT_SYMLINK_FOLLOW) < 0)
 		return kiln_err_set(err, errno, "hardlink `%s` to `%s`", rel, target);
 	return 0;
 }

@@ -74,8 +74,8 @@ static int write_data(struct tar_writer *w, int dirfd, const char *name, const s
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while it was copied",
 		                    shown);
 	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
-	_cleanup_close_ int fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int procdir = rt_cp_fd_link(pfd, proc);
+	_cleanup_close_ int fd = openat(procdir, proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "reading `%s`", shown);
 	char *buf = w->buf;
