@@ -2,11 +2,15 @@
  * unix socket ROOT/containers/<id>/attach. Every attacher gets the
  * container's output as it comes, and may send stdin, stdin's end and
  * window sizes (the message format is in runtime-internal.h). Attachers
- * come and go; the container never waits for one. */
+ * come and go; the container never waits for one: sends never block,
+ * what a client's socket does not take is queued for it (bounded), and a
+ * client whose queue is full is disconnected. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -116,25 +120,88 @@ void rt_attach_add(struct rt_attach_server *s, int fd)
 		close(fd);
 		return;
 	}
-	/* a client that stops reading for 2 s is dropped, never waited for */
-	struct timeval tv = {.tv_sec = 2};
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	s->q[s->n] = (struct rt_attach_queue){0};
 	s->fds[s->n++] = fd;
 }
 
 static void drop(struct rt_attach_server *s, size_t i)
 {
 	close(s->fds[i]);
-	s->fds[i] = s->fds[--s->n];
+	free(s->q[i].buf);
+	s->n--;
+	s->fds[i] = s->fds[s->n];
+	s->q[i] = s->q[s->n];
+	s->q[s->n] = (struct rt_attach_queue){0};
+}
+
+/* One message without blocking: 1 sent, 0 the socket is full, -1 gone. */
+static int try_send(int fd, const char *msg, size_t len)
+{
+	ssize_t r;
+	while ((r = send(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (r >= 0)
+		return 1;
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -1;
+}
+
+/* Queues a message behind the others; false when that would pass the bound. */
+static bool enqueue(struct rt_attach_queue *q, const char *msg, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+	if (q->len - q->off + sizeof(n) + len > RT_ATTACH_QUEUE_MAX)
+		return false;
+	if (q->off && q->len + sizeof(n) + len > q->cap) { /* move the rest to the front */
+		memmove(q->buf, q->buf + q->off, q->len - q->off);
+		q->len -= q->off;
+		q->off = 0;
+	}
+	if (q->len + sizeof(n) + len > q->cap) {
+		size_t cap = q->cap ? q->cap : 64 * 1024;
+		while (cap < q->len + sizeof(n) + len)
+			cap *= 2;
+		q->buf = xrealloc(q->buf, cap);
+		q->cap = cap;
+	}
+	memcpy(q->buf + q->len, &n, sizeof(n));
+	memcpy(q->buf + q->len + sizeof(n), msg, len);
+	q->len += sizeof(n) + len;
+	return true;
+}
+
+/* Sends what client i has queued, as far as its socket takes it; false
+ * when it is gone. An emptied queue is freed (the monitor stays small). */
+static bool flush(struct rt_attach_server *s, size_t i)
+{
+	struct rt_attach_queue *q = &s->q[i];
+	while (q->off < q->len) {
+		uint32_t n;
+		memcpy(&n, q->buf + q->off, sizeof(n));
+		int r = try_send(s->fds[i], q->buf + q->off + sizeof(n), n);
+		if (r <= 0)
+			return r == 0;
+		q->off += sizeof(n) + n;
+	}
+	free(q->buf);
+	*q = (struct rt_attach_queue){0};
+	return true;
 }
 
 void rt_attach_broadcast(struct rt_attach_server *s, char type, const void *p, size_t n)
 {
-	for (size_t i = 0; i < s->n;)
-		if (rt_attach_send(s->fds[i], type, p, n) < 0)
-			drop(s, i);
+	char msg[RT_ATTACH_MSG_MAX];
+	if (n > sizeof(msg) - 1)
+		n = sizeof(msg) - 1;
+	msg[0] = type;
+	if (n)
+		memcpy(msg + 1, p, n);
+	for (size_t i = 0; i < s->n;) {
+		int r = s->q[i].len ? 0 : try_send(s->fds[i], msg, n + 1);
+		if (r < 0 || (r == 0 && !enqueue(&s->q[i], msg, n + 1)))
+			drop(s, i); /* gone, or too far behind */
 		else
 			i++;
+	}
 }
 
 static int stdin_fd(const struct rt_attach_server *s)
@@ -171,12 +238,15 @@ size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p)
 	size_t k = 0;
 	if (s->listen_fd >= 0)
 		p[k++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
-	if (s->pend_len) { /* the clients wait until the container takes it */
+	/* while stdin is pending the clients are not read (they wait until
+	 * the container takes it), but their queues still drain */
+	if (s->pend_len)
 		p[k++] = (struct pollfd){.fd = stdin_fd(s), .events = POLLOUT};
-		return k;
+	for (size_t i = 0; i < s->n; i++) {
+		short ev = (short)((s->pend_len ? 0 : POLLIN) | (s->q[i].len ? POLLOUT : 0));
+		if (ev)
+			p[k++] = (struct pollfd){.fd = s->fds[i], .events = ev};
 	}
-	for (size_t i = 0; i < s->n; i++)
-		p[k++] = (struct pollfd){.fd = s->fds[i], .events = POLLIN};
 	return k;
 }
 
@@ -231,30 +301,61 @@ void rt_attach_serve(struct rt_attach_server *s, const struct pollfd *p, size_t 
 		}
 		k++;
 	}
-	if (s->pend_len) { /* polled: the container's stdin alone */
+	bool reading = !s->pend_len;
+	if (!reading) { /* polled: the container's stdin */
 		if (k < np && p[k].revents)
 			stdin_push(s);
-		return;
+		k++;
 	}
-	/* p holds the clients as they were when polled */
-	int fds[RT_ATTACH_MAX_CLIENTS];
+	/* p holds the clients as they were when polled (a drop reorders s) */
+	struct pollfd ready[RT_ATTACH_MAX_CLIENTS];
 	size_t n = 0;
-	for (; k < np; k++)
-		if (p[k].revents & (POLLIN | POLLHUP | POLLERR))
-			fds[n++] = p[k].fd;
+	for (; k < np && n < RT_ATTACH_MAX_CLIENTS; k++)
+		if (p[k].revents)
+			ready[n++] = p[k];
 	for (size_t j = 0; j < n; j++)
+		for (size_t i = 0; i < s->n; i++) {
+			if (s->fds[i] != ready[j].fd)
+				continue;
+			short ev = ready[j].revents;
+			bool ok = !(ev & POLLOUT) || flush(s, i);
+			if (ok && (ev & (POLLIN | POLLHUP | POLLERR)))
+				ok = reading ? client_message(s, ready[j].fd)
+				             : !(ev & (POLLHUP | POLLERR));
+			if (!ok)
+				drop(s, i);
+			break;
+		}
+}
+
+/* The run's end: each client's queue gets up to 2 s in all to drain. */
+static void drain_all(struct rt_attach_server *s)
+{
+	int64_t until = rt_mono_ns() + 2000000000LL;
+	for (;;) {
+		struct pollfd p[RT_ATTACH_MAX_CLIENTS];
+		nfds_t n = 0;
 		for (size_t i = 0; i < s->n; i++)
-			if (s->fds[i] == fds[j]) {
-				if (!client_message(s, fds[j]))
-					drop(s, i);
-				break;
-			}
+			if (s->q[i].len)
+				p[n++] = (struct pollfd){.fd = s->fds[i], .events = POLLOUT};
+		int64_t left = until - rt_mono_ns();
+		if (!n || left <= 0 || poll(p, n, (int)(left / 1000000) + 1) <= 0)
+			return;
+		for (nfds_t j = 0; j < n; j++)
+			for (size_t i = 0; i < s->n; i++)
+				if (s->fds[i] == p[j].fd) {
+					if (p[j].revents && !flush(s, i))
+						drop(s, i);
+					break;
+				}
+	}
 }
 
 void rt_attach_end_run(struct rt_attach_server *s, int status)
 {
 	int32_t st = status;
 	rt_attach_broadcast(s, RT_ATTACH_EXIT, &st, sizeof(st));
+	drain_all(s);
 	while (s->n)
 		drop(s, 0);
 	if (s->stdin_w >= 0)

@@ -110,7 +110,7 @@ static void pump(int log_fd, struct log_stream *st, struct rt_attach_server *att
 	int64_t next = c->health_test ? started + c->health_interval : 0;
 	for (;;) {
 		/* both streams always polled (fd -1 is ignored): p[i] is st[i] */
-		struct pollfd p[3 + RT_ATTACH_MAX_CLIENTS] = {{.fd = st[0].fd, .events = POLLIN},
+		struct pollfd p[4 + RT_ATTACH_MAX_CLIENTS] = {{.fd = st[0].fd, .events = POLLIN},
 		                                              {.fd = st[1].fd, .events = POLLIN}};
 		if (st[0].fd < 0 && st[1].fd < 0)
 			return;

@@ -176,9 +176,18 @@ int rt_attach_connect(const char *path, struct kiln_err *err);
 /* One message (payload cut at RT_ATTACH_MSG_MAX - 1); -1 when it failed. */
 int rt_attach_send(int fd, char type, const void *p, size_t n);
 struct pollfd;
+/* Output a client's socket did not take yet, whole messages (a 4-byte
+ * length, then the message); a client whose queue would pass
+ * RT_ATTACH_QUEUE_MAX is disconnected, never waited for. */
+#define RT_ATTACH_QUEUE_MAX (1024 * 1024)
+struct rt_attach_queue {
+	char *buf;
+	size_t off, len, cap;
+};
 struct rt_attach_server {
 	int listen_fd;
 	int fds[RT_ATTACH_MAX_CLIENTS];
+	struct rt_attach_queue q[RT_ATTACH_MAX_CLIENTS];
 	size_t n;
 	int master;  /* -t: the pty master (stdin and sizes go there) */
 	int stdin_w; /* -i without -t: the container's stdin pipe */
@@ -190,12 +199,12 @@ struct rt_attach_server {
 void rt_attach_server_init(struct rt_attach_server *s, int listen_fd);
 void rt_attach_add(struct rt_attach_server *s, int fd);
 void rt_attach_broadcast(struct rt_attach_server *s, char type, const void *p, size_t n);
-/* The fds to poll (listen socket, clients): at most 1 + MAX_CLIENTS. */
+/* The fds to poll (listen socket, stdin, clients): at most 2 + MAX_CLIENTS. */
 size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p);
 /* Accepts and reads what poll found on the fds rt_attach_pollfds gave. */
 void rt_attach_serve(struct rt_attach_server *s, const struct pollfd *p, size_t np);
-/* A run ended: EXIT to every client, clients dropped, the run's stdin
- * and master closed. */
+/* A run ended: EXIT to every client, what they have queued sent for up
+ * to 2 s in all, clients dropped, the run's stdin and master closed. */
 void rt_attach_end_run(struct rt_attach_server *s, int status);
 
 /* exec -t's copy loop over its pty master (attach.c): until the master
