@@ -91,18 +91,25 @@ int rt_attach_connect(const char *path, struct kiln_err *err)
 	return s;
 }
 
-int rt_attach_send(int fd, char type, const void *p, size_t n)
+/* One message in buf: the type byte, the payload cut to fit; its length. */
+static size_t make_msg(char buf[RT_ATTACH_MSG_MAX], char type, const void *p, size_t n)
 {
-	char buf[RT_ATTACH_MSG_MAX];
-	if (n > sizeof(buf) - 1)
-		n = sizeof(buf) - 1;
+	if (n > RT_ATTACH_MSG_MAX - 1)
+		n = RT_ATTACH_MSG_MAX - 1;
 	buf[0] = type;
 	if (n)
 		memcpy(buf + 1, p, n);
+	return n + 1;
+}
+
+int rt_attach_send(int fd, char type, const void *p, size_t n)
+{
+	char buf[RT_ATTACH_MSG_MAX];
+	size_t len = make_msg(buf, type, p, n);
 	ssize_t r;
-	while ((r = send(fd, buf, n + 1, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+	while ((r = send(fd, buf, len, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
-	return r == (ssize_t)(n + 1) ? 0 : -1;
+	return r == (ssize_t)len ? 0 : -1;
 }
 
 void rt_attach_server_init(struct rt_attach_server *s, int listen_fd)
@@ -190,14 +197,10 @@ static bool flush(struct rt_attach_server *s, size_t i)
 void rt_attach_broadcast(struct rt_attach_server *s, char type, const void *p, size_t n)
 {
 	char msg[RT_ATTACH_MSG_MAX];
-	if (n > sizeof(msg) - 1)
-		n = sizeof(msg) - 1;
-	msg[0] = type;
-	if (n)
-		memcpy(msg + 1, p, n);
+	size_t len = make_msg(msg, type, p, n);
 	for (size_t i = 0; i < s->n;) {
-		int r = s->q[i].len ? 0 : try_send(s->fds[i], msg, n + 1);
-		if (r < 0 || (r == 0 && !enqueue(&s->q[i], msg, n + 1)))
+		int r = s->q[i].len ? 0 : try_send(s->fds[i], msg, len);
+		if (r < 0 || (r == 0 && !enqueue(&s->q[i], msg, len)))
 			drop(s, i); /* gone, or too far behind */
 		else
 			i++;

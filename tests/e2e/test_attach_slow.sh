@@ -57,6 +57,11 @@ start() { # NAME SIZE
 }
 logged() { [ "$(kiln logs "$1" 2>/dev/null | wc -c)" -ge "$2" ]; }
 sock() { echo "$ROOT/containers/$(kiln inspect -f '{{.Id}}' "$1")/attach"; }
+# go NAME SIZE: lets the container write, waits until the log has it all
+go() {
+	kiln exec "$1" touch /go
+	wait_for 120 logged "$1" "$2" || not_ok "the output of $1 is logged"
+}
 
 # 1. an attacher that pauses 3 s (longer than the old 2 s send timeout)
 #    while 600 KB are written, then reads: nothing is lost
@@ -65,8 +70,7 @@ coproc SLOW { python3 "$T/att.py" "$(sock slow)" 1 3 "$T/slow.out"; }
 spid=$SLOW_PID
 read -r -t 30 r <&"${SLOW[0]}"
 expect_eq "the pausing attacher connected" "$r" ready
-kiln exec slow touch /go
-wait_for 60 logged slow 600000 || not_ok "the output is logged"
+go slow 600000
 read -r -t 30 r <&"${SLOW[0]}"
 expect_eq "the pausing attacher reads again" "$r" reading
 kiln exec slow touch /stop
@@ -86,8 +90,7 @@ coproc READER { python3 "$T/att.py" "$(sock deaf)" 1 0 "$T/reader.out"; }
 rpid=$READER_PID
 read -r -t 30 r <&"${READER[0]}"
 expect_eq "a reading attacher connected" "$r" ready
-kiln exec deaf touch /go
-wait_for 120 logged deaf 8000000 || not_ok "the output is logged"
+go deaf 8000000
 kiln exec deaf touch /stop
 expect_eq "the container ends while 15 attachers never read" "$(timeout 120 "$KILN" wait deaf)" 7
 wait "$rpid" 2>/dev/null
