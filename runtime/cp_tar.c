@@ -14,7 +14,10 @@
 
 #include "cp-internal.h"
 
-#define CP_MAX_DEPTH 1024
+#define CP_MAX_DEPTH 4096 /* recursion, not fds: Linux paths stop near 2,000 levels */
+#define CP_FD_LEVELS                                                                               \
+	64 /* directory fds held open at most; deeper, a parent is                                 \
+	    * closed while its child is walked, then reopened */
 
 static uint64_t mount_id(int dirfd, const char *name)
 {
@@ -149,13 +152,15 @@ static bool is_mount_target(const struct rt_spec *s, const char *path)
 	return false;
 }
 
-static int walk(struct tar_writer *w, int dirfd, const char *name, const char *arcname,
-                const char *ctr_path, int depth, struct kiln_err *err);
+static int walk(struct tar_writer *w, int *dirfd, const struct stat *dir_st, const char *name,
+                const char *arcname, const char *ctr_path, int depth, struct kiln_err *err);
 
-static int walk_children(struct tar_writer *w, int fd, const char *arcname, const char *ctr_path,
-                         int depth, struct kiln_err *err)
+/* fd's entries in name order; fd may be closed and reopened meanwhile
+ * (by a child past CP_FD_LEVELS). */
+static int walk_children(struct tar_writer *w, int *fd, const struct stat *st, const char *arcname,
+                         const char *ctr_path, int depth, struct kiln_err *err)
 {
-	int dfd = dup(fd);
+	int dfd = dup(*fd);
 	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
 	if (!d) {
 		if (dfd >= 0)
@@ -175,36 +180,59 @@ static int walk_children(struct tar_writer *w, int fd, const char *arcname, cons
 		                              ? xasprintf("/%s", names.v[i])
 		                              : xasprintf("%s/%s", arcname, names.v[i]);
 		_cleanup_free_ char *cp = ctr_path ? rt_go_join(ctr_path, names.v[i]) : NULL;
-		r = walk(w, fd, names.v[i], an, cp, depth + 1, err);
+		r = walk(w, fd, st, names.v[i], an, cp, depth + 1, err);
 	}
 	kiln_strv_release(&names);
 	return r;
 }
 
-static int walk(struct tar_writer *w, int dirfd, const char *name, const char *arcname,
-                const char *ctr_path, int depth, struct kiln_err *err)
+/* The parent again, through "..": it must be the directory it was. */
+static int reopen_parent(int fd, const struct stat *want, const char *arcname, struct kiln_err *err)
+{
+	int p = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (p >= 0 && fstat(p, &st) == 0 && st.st_dev == want->st_dev && st.st_ino == want->st_ino)
+		return p;
+	if (p >= 0)
+		close(p);
+	return kiln_err_set(err, KILN_E_CONFLICT, "the parent of `%s` moved while it was copied",
+	                    arcname);
+}
+
+/* One entry of *dirfd (whose stat is dir_st; NULL at the top), then its
+ * children. */
+static int walk(struct tar_writer *w, int *dirfd, const struct stat *dir_st, const char *name,
+                const char *arcname, const char *ctr_path, int depth, struct kiln_err *err)
 {
 	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(*dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT && depth > 0
 		           ? 0 /* gone meanwhile */
 		           : kiln_err_set(err, errno, "lstat `%s`", arcname);
 	if (depth > CP_MAX_DEPTH)
 		return kiln_err_set(err, KILN_E_LIMIT, "`%s`: more than %d levels", arcname,
 		                    CP_MAX_DEPTH);
-	if (write_entry(w, dirfd, name, arcname, &st, err) < 0)
+	if (write_entry(w, *dirfd, name, arcname, &st, err) < 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode))
 		return 0;
 	_cleanup_close_ int fd =
-	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	    openat(*dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "opening `%s`", arcname);
 	/* another mount inside a container: only its volumes are copied */
-	if (w->src->mounts && depth > 0 && mount_id(fd, "") != mount_id(dirfd, "") &&
+	if (w->src->mounts && depth > 0 && mount_id(fd, "") != mount_id(*dirfd, "") &&
 	    !is_mount_target(w->src->mounts, ctr_path))
 		return 0;
-	return walk_children(w, fd, arcname, ctr_path, depth, err);
+	bool release = depth > CP_FD_LEVELS && dir_st; /* never the caller's fd */
+	if (release) {
+		close(*dirfd);
+		*dirfd = -1;
+	}
+	int r = walk_children(w, &fd, &st, arcname, ctr_path, depth, err);
+	if (release && r == 0 && (*dirfd = reopen_parent(fd, dir_st, arcname, err)) < 0)
+		r = -1;
+	return r;
 }
 
 int rt_cp_tar_write(const struct rt_cp_src *s, int out_fd, struct kiln_err *err)
@@ -216,7 +244,7 @@ int rt_cp_tar_write(const struct rt_cp_src *s, int out_fd, struct kiln_err *err)
 	            ? 0
 	            : ar_fail(w.a, err, "writing the archive of", s->top);
 	if (r == 0)
-		r = walk(&w, s->dirfd, s->name, s->top, s->ctr_path, 0, err);
+		r = walk(&w, &(int){s->dirfd}, NULL, s->name, s->top, s->ctr_path, 0, err);
 	if (r == 0 && archive_write_close(w.a) != ARCHIVE_OK)
 		r = ar_fail(w.a, err, "writing the archive of", s->top);
 	archive_write_free(w.a);

@@ -125,5 +125,15 @@ expect_eq "a fifo and a device: entries, no block" "$OUT" "-sp/reg csp/nul dsp/ 
 OUT=$("$KILN" cp c1:/ - | tar -tf - 2>/dev/null)
 expect_not_contains "its /proc is not copied" "$OUT" "/proc/self"
 expect_not_contains "nor /sys" "$OUT" "/sys/kernel"
+# a 2,000-deep tree both ways under a soft fd limit of 200: the walk holds
+# a bounded number of directory fds (64 levels), not one per level
+"$KILN" exec c1 sh -c 'mkdir /deep && cd /deep && i=0 && while [ $i -lt 2000 ]; do mkdir d && cd d && i=$((i+1)); done && echo leaf >f'
+OUT=$( (ulimit -n 200 && "$KILN" cp c1:/deep - >deep.tar) 2>&1) && ok "cp out of a 2,000-deep tree with 200 fds" ||
+	not_ok "cp out of a 2,000-deep tree with 200 fds: $OUT"
+expect_eq "every level is in the archive" "$(tar -tf deep.tar | wc -l)" 2002
+expect_eq "the leaf too" "$(tar -xOf deep.tar "deep/$(printf 'd/%.0s' $(seq 2000))f")" leaf
+OUT=$( (ulimit -n 200 && "$KILN" cp - c1:/tmp <deep.tar) 2>&1) && ok "cp of it back in with 200 fds" ||
+	not_ok "cp of it back in with 200 fds: $OUT"
+expect_eq "the copy has every level" "$("$KILN" exec c1 sh -c 'find /tmp/deep | wc -l')" 2002
 "$KILN" rm -f c1 c2 ro1 >/dev/null
 expect_eq "no kiln mounts left on the host" "$(grep -c "$T" /proc/self/mountinfo)" "0"
