@@ -49,7 +49,10 @@ struct bld_remote {
 	struct remote_step *steps;
 	size_t n_steps, cap;
 	struct kiln_strv mount_ids; /* cache mounts the build's RUN steps used */
-	bool failed;                /* an imported layer failed verification */
+	/* context inputs: XXH3 hex -> sha256 hex ("" when two contents met
+	 * under one XXH3 hash: such an input never leaves the machine) */
+	struct kiln_strv in_xxh, in_sha;
+	bool failed; /* an imported layer failed verification */
 	bool have_prev;
 	struct cache_build prev; /* the imported records as "the previous build" */
 };
@@ -59,6 +62,10 @@ struct bld_remote {
  * is given or disabled is set. */
 int bld_remote_open(struct bld_build *b, bool disabled, struct kiln_err *err);
 void bld_remote_free(struct bld_build *b);
+/* Notes the sha256 content hash (64 hex) of a context input this build
+ * hashed as hex (XXH3): the remote preimage carries "sha256:<sha>" in its
+ * place. bld_cache_hash_context asks for it whenever b->remote is set. */
+void bld_remote_note_input(struct bld_build *b, const char *hex, const char *sha);
 /* Notes a step's keys (every step looked up), and, when usable, looks its
  * remote key up: true with *rec filled (layer as pushed) on a hit. */
 bool bld_remote_lookup(struct bld_stage *st, const struct bld_step *step, const char *key,

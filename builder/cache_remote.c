@@ -342,6 +342,8 @@ void bld_remote_free(struct bld_build *b)
 	}
 	free(r->steps);
 	kiln_strv_release(&r->mount_ids);
+	kiln_strv_release(&r->in_xxh);
+	kiln_strv_release(&r->in_sha);
 	if (r->have_prev)
 		cache_build_release(&r->prev);
 	pthread_mutex_destroy(&r->mu);
@@ -364,20 +366,64 @@ static const char *remote_of(const struct bld_remote *r, const char *local)
 	return NULL;
 }
 
-/* The preimage with the keys of this build's steps made remote. */
-static void translate(const struct bld_remote *r, const struct cache_fields *pre,
+void bld_remote_note_input(struct bld_build *b, const char *hex, const char *sha)
+{
+	struct bld_remote *r = b->remote;
+	pthread_mutex_lock(&r->mu);
+	size_t i = 0;
+	while (i < r->in_xxh.n && strcmp(r->in_xxh.v[i], hex))
+		i++;
+	if (i == r->in_xxh.n) {
+		kiln_strv_push(&r->in_xxh, hex);
+		kiln_strv_push(&r->in_sha, sha);
+	} else if (strcmp(r->in_sha.v[i], sha)) {
+		r->in_sha.v[i][0] = '\0'; /* an XXH3 collision in this context */
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The sha256 content hash noted for a context input, NULL if none. */
+static const char *sha_of_input(const struct bld_remote *r, const char *hex)
+{
+	for (size_t i = 0; i < r->in_xxh.n; i++)
+		if (!strcmp(r->in_xxh.v[i], hex))
+			return *r->in_sha.v[i] ? r->in_sha.v[i] : NULL;
+	return NULL;
+}
+
+static bool is_xxh_input(const char *v)
+{
+	return strlen(v) == 32 && cache_key_valid(v);
+}
+
+/* The preimage with the keys of this build's steps made remote and every
+ * context input's XXH3 hash replaced by its sha256 one; false when one
+ * cannot be (the step then has no remote key: nothing of it leaves the
+ * machine or is looked up). */
+static bool translate(const struct bld_remote *r, const struct cache_fields *pre,
                       struct cache_fields *out)
 {
+	bool ok = true;
 	for (size_t i = 0; i < pre->n; i++) {
 		const char *n = pre->v[i].name, *v = pre->v[i].value, *m = NULL;
-		if (!strcmp(n, "parent") && (m = remote_of(r, v)))
+		bool input = !strcmp(n, "input");
+		if (!strcmp(n, "format")) {
+			cache_fields_add(out, n, CACHE_REMOTE_KEY_FORMAT);
+		} else if (!strcmp(n, "parent") && (m = remote_of(r, v))) {
+			ok &= *m != '\0'; /* the parent step has no remote key */
 			cache_fields_add(out, n, m);
-		else if (!strcmp(n, "input") && !strncmp(v, "stage:", 6) &&
-		         (m = remote_of(r, v + 6)))
+		} else if (input && !strncmp(v, "stage:", 6) && (m = remote_of(r, v + 6))) {
+			ok &= *m != '\0';
 			cache_fields_addf(out, n, "stage:%s", m);
-		else
+		} else if (input && is_xxh_input(v)) {
+			m = sha_of_input(r, v);
+			ok &= m != NULL;
+			cache_fields_addf(out, n, "sha256:%s", m ? m : "");
+		} else {
 			cache_fields_add(out, n, v);
+		}
 	}
+	return ok;
 }
 
 static const char *mount_id(const struct df_mount *dm)
@@ -393,8 +439,8 @@ static struct remote_step *note(struct bld_stage *st, const struct bld_step *ste
 	struct remote_step *n = &r->steps[r->n_steps];
 	memset(n, 0, sizeof(*n));
 	snprintf(n->local, sizeof(n->local), "%s", key);
-	translate(r, pre, &n->pre);
-	cache_key(&n->pre, CACHE_HASH_SHA256, n->remote);
+	if (translate(r, pre, &n->pre))
+		cache_key(&n->pre, CACHE_HASH_SHA256, n->remote);
 	n->stage = st->index;
 	n->step = st->step_no;
 	n->line = step->in->start_line;
@@ -447,7 +493,7 @@ bool bld_remote_lookup(struct bld_stage *st, const struct bld_step *step, const 
 	pthread_mutex_lock(&r->mu);
 	struct remote_step *n = note(st, step, key, pre);
 	const struct cache_remote_record *x =
-	    usable && !r->failed ? find(r, n->remote, &n->src) : NULL;
+	    usable && !r->failed && *n->remote ? find(r, n->remote, &n->src) : NULL;
 	if (x) {
 		n->rec = x;
 		for (size_t i = 0; i < pre->n; i++)
@@ -476,10 +522,10 @@ char *bld_remote_explain(struct bld_stage *st, const struct cache_step_info *now
 	struct cache_step_info tmp = *now;
 	memset(&tmp.preimage, 0, sizeof(tmp.preimage));
 	pthread_mutex_lock(&r->mu);
-	translate(r, &now->preimage, &tmp.preimage);
+	bool ok = translate(r, &now->preimage, &tmp.preimage);
 	pthread_mutex_unlock(&r->mu);
 	cache_key(&tmp.preimage, CACHE_HASH_SHA256, tmp.key);
-	char *why = cache_explain(st->b->s, &r->prev, &tmp, missed_parent);
+	char *why = ok ? cache_explain(st->b->s, &r->prev, &tmp, missed_parent) : NULL;
 	cache_fields_release(&tmp.preimage);
 	return why;
 }

@@ -32,8 +32,10 @@ static void add_listings(struct bld_build *b, const struct cache_fields *pre,
 {
 	for (size_t i = 0; i < pre->n; i++) {
 		const char *v = pre->v[i].value;
-		if (strcmp(pre->v[i].name, "input") || strlen(v) != 32 ||
-		    kiln_strv_contains(&out->listing_hashes, v))
+		if (strcmp(pre->v[i].name, "input") || strncmp(v, "sha256:", 7))
+			continue;
+		v += 7; /* the listing of the sha256 leaves is kept under its hex */
+		if (strlen(v) != 64 || kiln_strv_contains(&out->listing_hashes, v))
 			continue;
 		char *data = NULL;
 		size_t len;
@@ -80,7 +82,7 @@ void bld_remote_collect(struct bld_build *b, bool max, bool for_inline,
 	out->recs = xcalloc(r->n_steps + 1, sizeof(*out->recs));
 	for (size_t i = 0; i < r->n_steps; i++) {
 		const struct remote_step *n = &r->steps[i];
-		if ((!max && !in[n->stage]) || has_key(out, n->remote))
+		if ((!max && !in[n->stage]) || !*n->remote || has_key(out, n->remote))
 			continue;
 		struct cache_remote_record *x = &out->recs[out->n_recs];
 		if (!step_record(b, n, &x->rec))
@@ -234,7 +236,7 @@ static int export_one(struct bld_build *b, const struct bld_cache_to *to, int id
 {
 	struct push p = {.b = b, .to = to, .m = {.schema_version = 2}};
 	p.m.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
-	img_map_set(&p.m.annotations, "io.kiln.cache.format", "v1");
+	img_map_set(&p.m.annotations, "io.kiln.cache.format", "v2");
 	struct cache_remote_config c;
 	bld_remote_collect(b, to->max, false, &c);
 	int r = reg_repo_open(to->ref, true, NULL, &p.repo, err);

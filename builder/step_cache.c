@@ -155,8 +155,11 @@ int bld_cache_hash_context(struct bld_build *b, const char *rel, cache_select_fn
 	int r = 0;
 	if (!c->ctx)
 		r = cache_ctx_open(img_store_root(b->s), b->ctx.dir, &c->ctx, err);
+	char sha[CACHE_SHA_HEX_MAX];
 	if (r == 0)
-		r = cache_ctx_hash(c->ctx, rel, sel, ud, hex, err);
+		r = cache_ctx_hash(c->ctx, rel, sel, ud, hex, b->remote ? sha : NULL, err);
+	if (r == 0 && b->remote)
+		bld_remote_note_input(b, hex, sha);
 	pthread_mutex_unlock(&c->mu);
 	return r;
 }

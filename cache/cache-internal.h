@@ -41,6 +41,8 @@ struct sc_entry {
 	int64_t mtime_ns, ctime_ns;
 	uint32_t mode;
 	uint8_t hash[16];
+	uint8_t sha[32]; /* the sha256 leaf (shared caches), when has_sha */
+	bool has_sha;
 	bool seen; /* looked up or set in this run */
 };
 struct sc_rec; /* one entry in the mapped file */
@@ -67,11 +69,14 @@ void sc_release(struct statcache *sc);
 /* Entries known (mapped and set in this run, each once). */
 size_t sc_count(const struct statcache *sc);
 /* Copies into hash the content hash of path when its stat matches st and
- * is not racily clean (true), else false. */
-bool sc_lookup(struct statcache *sc, const char *path, const struct stat *st, uint8_t hash[16]);
-/* smudge: the file changed in the clock tick it was read in, so a later
+ * is not racily clean (true), else false. sha non-NULL: the sha256 leaf is
+ * wanted too (a shared cache is in use); an entry without one is a miss. */
+bool sc_lookup(struct statcache *sc, const char *path, const struct stat *st, uint8_t hash[16],
+               uint8_t *sha);
+/* sha: the sha256 leaf (32 bytes) or NULL (not computed: none is kept).
+ * smudge: the file changed in the clock tick it was read in, so a later
  * change in that tick would keep its mtime: the entry will not match. */
 void sc_set(struct statcache *sc, const char *path, const struct stat *st, const uint8_t hash[16],
-            bool smudge);
+            const uint8_t *sha, bool smudge);
 
 #endif

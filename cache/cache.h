@@ -91,9 +91,15 @@ void cache_ctx_free(struct cache_ctx *c); /* without writing */
 /* Hashes rel ("" = the root) into hex (32 digits). Fails naming the path
  * for fifos, sockets and devices inside (unless the selection drops them).
  * The listing of what was hashed is stored under ROOT/cache/inputs/<hex>
- * for explanations. */
+ * for explanations. sha (NULL or 65 bytes): also the same Merkle hash with
+ * sha256 leaves (64 hex digits; the file leaf is the sha256 of the text
+ * "file PERM SIZE XATTRS sha256:<sha256 of the bytes>", see ctxhash.c), for
+ * keys shared with other machines (decision 5); its listing is stored
+ * under its hex too. The stat cache keeps both hashes of a file; one
+ * without the sha256 leaf is read again when sha is asked for. */
+#define CACHE_SHA_HEX_MAX 65
 int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
-                   char hex[33], struct kiln_err *err);
+                   char hex[33], char *sha, struct kiln_err *err);
 struct cache_ctx_stats {
 	size_t entries, files_read, stat_hits;
 	uint64_t bytes_read;
@@ -213,7 +219,11 @@ char *cache_build_trace_json(const struct cache_build *b);
  * 5); layers as pushed; cache mounts by id; input listings for
  * explanations. */
 #define CACHE_REMOTE_MEDIA_TYPE "application/vnd.kiln.cache.config.v1+json"
-#define CACHE_REMOTE_FORMAT     "kiln-cache-v1"
+/* v2: context inputs are sha256 content hashes ("sha256:<64 hex>"); a v1
+ * config (XXH3 inputs) is refused, so the importer warns and ignores it. */
+#define CACHE_REMOTE_FORMAT "kiln-cache-v2"
+/* The format field of a remote (translated) preimage. */
+#define CACHE_REMOTE_KEY_FORMAT "kiln-remote-key-v2"
 struct cache_remote_record {
 	struct cache_record rec; /* key: remote key; preimage: the remote one */
 	int stage, step, line;   /* where it was in the exporting build */

@@ -10,12 +10,22 @@
  * Leaf hashes (XXH3-128, owners taken as 0, mtime never):
  *   file     "F" perm size xattrs H(bytes)
  *   symlink  "L" perm target
- *   dir      "D" perm xattrs (name \0 child-hash)... */
+ *   dir      "D" perm xattrs (name \0 child-hash)...
+ * With a shared cache (sha_hex asked for), each node also gets a sha256
+ * leaf, so that no input of a key that leaves the machine rests on XXH3
+ * (docs/cache-format.md); the file leaf is text a shell can recompute:
+ *   file     sha256("file PERM SIZE XATTRS sha256:SHA256(bytes)")
+ *   symlink  sha256("link PERM " target)
+ *   dir      sha256("dir PERM XATTRS\n" (name \0 child-sha256 raw)...)
+ * PERM is 4 octal digits, XATTRS "-" or the sha256 hex of the xattr
+ * stream that the XXH3 leaf hashes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +46,7 @@ struct node {
 	char *link;
 	size_t end; /* subtree: [index + 1, end) */
 	uint8_t hash[16];
+	uint8_t sha[32]; /* the sha256 leaf, when the run wants it */
 	bool read;
 };
 struct walk {
@@ -49,7 +60,8 @@ struct cache_ctx {
 	unsigned threads;
 	struct cache_ctx_stats stats;
 	bool hashed_root;
-	int64_t tick; /* coarse realtime when this run started hashing */
+	bool want_sha; /* this cache_ctx_hash computes sha256 leaves too */
+	int64_t tick;  /* coarse realtime when this run started hashing */
 };
 
 static bool xattr_wanted(const char *name)
@@ -65,9 +77,10 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Feeds the wanted xattrs, sorted by name, into h (fd >= 0: through it,
- * else through path without following). */
-static int hash_xattrs(struct kiln_xxh128_state *h, int fd, const char *path, struct kiln_err *err)
+/* Appends the wanted xattrs, sorted by name, to out as the stream the
+ * leaves hash (name \0, u64 length, value) (fd >= 0: through it, else
+ * through path without following). */
+static int xattr_stream(struct kiln_buf *out, int fd, const char *path, struct kiln_err *err)
 {
 	char list[XATTR_MAX];
 	ssize_t n =
@@ -92,9 +105,9 @@ static int hash_xattrs(struct kiln_xxh128_state *h, int fd, const char *path, st
 			break;
 		}
 		uint64_t l = (uint64_t)vn;
-		kiln_xxh128_update(h, names.v[i], strlen(names.v[i]) + 1);
-		kiln_xxh128_update(h, &l, sizeof(l));
-		kiln_xxh128_update(h, val, (size_t)vn);
+		kiln_buf_add(out, names.v[i], strlen(names.v[i]) + 1, NULL);
+		kiln_buf_add(out, &l, sizeof(l), NULL);
+		kiln_buf_add(out, val, (size_t)vn, NULL);
 	}
 	kiln_strv_release(&names);
 	return r;
@@ -108,6 +121,52 @@ static void hash_head(struct kiln_xxh128_state *h, char kind, const struct stat 
 	kiln_xxh128_update(h, &perm, sizeof(perm));
 }
 
+static void sha_raw(struct kiln_sha256 *h, uint8_t out[32])
+{
+	char d[KILN_DIGEST_LEN];
+	kiln_sha256_final(h, d);
+	for (int i = 0; i < 32; i++) {
+		unsigned v = 0;
+		sscanf(d + 7 + 2 * i, "%2x", &v);
+		out[i] = (uint8_t)v;
+	}
+}
+
+static void sha_hex(const uint8_t b[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* "-" for no xattrs, else the sha256 hex of their stream. */
+static void xattrs_word(const struct kiln_buf *xa, char out[65])
+{
+	if (!xa->len) {
+		snprintf(out, 65, "-");
+		return;
+	}
+	struct kiln_sha256 h;
+	uint8_t b[32];
+	kiln_sha256_init(&h);
+	kiln_sha256_update(&h, xa->data, xa->len);
+	sha_raw(&h, b);
+	sha_hex(b, out);
+}
+
+/* The bytes of a file, through XXH3 and, when wanted, sha256. */
+struct content {
+	struct kiln_xxh128_state x;
+	struct kiln_sha256 s;
+	bool sha;
+};
+
+static void content_update(struct content *h, const void *p, size_t n)
+{
+	kiln_xxh128_update(&h->x, p, n);
+	if (h->sha)
+		kiln_sha256_update(&h->s, p, n);
+}
+
 static char *full_path(const struct cache_ctx *c, const char *rel)
 {
 	return *rel ? xasprintf("%s/%s", c->dir, rel) : xstrdup(c->dir);
@@ -116,7 +175,7 @@ static char *full_path(const struct cache_ctx *c, const char *rel)
 /* In a sparse file, a hole at the read position is hashed as the zeros it
  * reads as, without asking the kernel for them (it would fill the page
  * cache with zero pages). */
-static int skip_hole(int fd, struct kiln_xxh128_state *h, char *buf, uint64_t *size)
+static int skip_hole(int fd, struct content *h, char *buf, uint64_t *size)
 {
 	off_t pos = lseek(fd, 0, SEEK_CUR);
 	off_t data = lseek(fd, pos, SEEK_DATA);
@@ -128,7 +187,7 @@ static int skip_hole(int fd, struct kiln_xxh128_state *h, char *buf, uint64_t *s
 		memset(buf, 0, READ_BUF);
 		for (off_t left = data - pos; left > 0;) {
 			size_t n = left > (off_t)READ_BUF ? READ_BUF : (size_t)left;
-			kiln_xxh128_update(h, buf, n);
+			content_update(h, buf, n);
 			left -= (off_t)n;
 		}
 		*size += (uint64_t)(data - pos);
@@ -136,8 +195,53 @@ static int skip_hole(int fd, struct kiln_xxh128_state *h, char *buf, uint64_t *s
 	return lseek(fd, data, SEEK_SET) < 0 ? -1 : 0;
 }
 
+/* The leaves of a file whose bytes hashed to data (and sha256 content). */
+static void file_leaves(struct node *n, const struct stat *st, uint64_t size,
+                        const struct kiln_buf *xa, const struct kiln_xxh128 *data,
+                        const char *content_sha)
+{
+	struct kiln_xxh128_state h;
+	struct kiln_xxh128 out;
+	hash_head(&h, 'F', st);
+	kiln_xxh128_update(&h, &size, sizeof(size));
+	kiln_xxh128_update(&h, xa->data ? xa->data : "", xa->len);
+	kiln_xxh128_update(&h, data->b, sizeof(data->b));
+	kiln_xxh128_final(&h, &out);
+	memcpy(n->hash, out.b, 16);
+	if (!content_sha)
+		return;
+	char xw[65];
+	xattrs_word(xa, xw);
+	_cleanup_free_ char *text = xasprintf(
+	    "file %04o %" PRIu64 " %s %s", (unsigned)(st->st_mode & 07777), size, xw, content_sha);
+	struct kiln_sha256 s;
+	kiln_sha256_init(&s);
+	kiln_sha256_update(&s, text, strlen(text));
+	sha_raw(&s, n->sha);
+}
+
+/* Streams fd's bytes into h; *size: how many. */
+static int read_content(int fd, const char *rel, const struct stat *st, struct content *h,
+                        char *buf, uint64_t *size, struct kiln_err *err)
+{
+	bool sparse = (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size;
+	for (;;) {
+		if (sparse && skip_hole(fd, h, buf, size) < 0)
+			sparse = false; /* SEEK_DATA unsupported: read everything */
+		ssize_t r = read(fd, buf, READ_BUF);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return kiln_err_set(err, errno, "read `%s`", rel);
+		if (r == 0)
+			return 0;
+		content_update(h, buf, (size_t)r);
+		*size += (uint64_t)r;
+	}
+}
+
 /* Reads one regular file: its stat as opened (n->st is replaced), bytes
- * streamed through XXH3. */
+ * streamed through XXH3 (and sha256 when the run wants it). */
 static int hash_file(const struct cache_ctx *c, struct node *n, char *buf, uint64_t *bytes,
                      struct kiln_err *err)
 {
@@ -153,40 +257,29 @@ static int hash_file(const struct cache_ctx *c, struct node *n, char *buf, uint6
 	if (!S_ISREG(st.st_mode))
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", n->rel);
 	n->st = st;
-	struct kiln_xxh128_state data;
-	kiln_xxh128_init(&data);
+	struct content h = {.sha = c->want_sha};
+	kiln_xxh128_init(&h.x);
+	if (h.sha)
+		kiln_sha256_init(&h.s);
 	uint64_t size = 0;
-	bool sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size;
-	for (;;) {
-		if (sparse && skip_hole(fd, &data, buf, &size) < 0)
-			sparse = false; /* SEEK_DATA unsupported: read everything */
-		ssize_t r = read(fd, buf, READ_BUF);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			kiln_xxh128_final(&data, &(struct kiln_xxh128){0});
-			return kiln_err_set(err, errno, "read `%s`", n->rel);
-		}
-		if (r == 0)
-			break;
-		kiln_xxh128_update(&data, buf, (size_t)r);
-		size += (uint64_t)r;
-	}
+	struct kiln_buf xa;
+	kiln_buf_init(&xa, KILN_BUF_NOLIMIT, NULL);
+	int r = read_content(fd, n->rel, &st, &h, buf, &size, err);
+	if (r == 0)
+		r = xattr_stream(&xa, fd, n->rel, err);
 	struct kiln_xxh128 d;
-	kiln_xxh128_final(&data, &d);
-	*bytes += size;
-	struct kiln_xxh128_state h;
-	hash_head(&h, 'F', &st);
-	kiln_xxh128_update(&h, &size, sizeof(size));
-	if (hash_xattrs(&h, fd, n->rel, err) < 0) {
-		kiln_xxh128_final(&h, &d);
-		return -1;
+	kiln_xxh128_final(&h.x, &d);
+	char content_sha[KILN_DIGEST_LEN] = "";
+	if (h.sha && r == 0)
+		kiln_sha256_final(&h.s, content_sha);
+	else if (h.sha)
+		kiln_sha256_release(&h.s);
+	if (r == 0) {
+		*bytes += size;
+		file_leaves(n, &st, size, &xa, &d, h.sha ? content_sha : NULL);
 	}
-	kiln_xxh128_update(&h, d.b, sizeof(d.b));
-	struct kiln_xxh128 out;
-	kiln_xxh128_final(&h, &out);
-	memcpy(n->hash, out.b, 16);
-	return 0;
+	kiln_buf_release(&xa);
+	return r;
 }
 
 /* --- the walk ------------------------------------------------------------ */
@@ -488,24 +581,53 @@ static int read_files(struct cache_ctx *c, struct walk *w, size_t *todo, size_t 
 
 /* --- folding ------------------------------------------------------------- */
 
+/* The sha256 leaf of a symlink or directory (children folded already). */
+static void fold_sha(const struct walk *w, size_t i, const struct kiln_buf *xa)
+{
+	struct node *n = &w->v[i];
+	unsigned perm = (unsigned)(n->st.st_mode & 07777);
+	struct kiln_sha256 s;
+	kiln_sha256_init(&s);
+	_cleanup_free_ char *head = NULL;
+	if (S_ISLNK(n->st.st_mode)) {
+		head = xasprintf("link %04o ", perm);
+		kiln_sha256_update(&s, head, strlen(head));
+		kiln_sha256_update(&s, n->link, strlen(n->link));
+	} else {
+		char xw[65];
+		xattrs_word(xa, xw);
+		head = xasprintf("dir %04o %s\n", perm, xw);
+		kiln_sha256_update(&s, head, strlen(head));
+		for (size_t k = i + 1; k < n->end; k = w->v[k].end) {
+			const char *name = w->v[k].rel + w->v[k].name_off;
+			kiln_sha256_update(&s, name, strlen(name) + 1);
+			kiln_sha256_update(&s, w->v[k].sha, 32);
+		}
+	}
+	sha_raw(&s, n->sha);
+}
+
 static int fold(struct cache_ctx *c, struct walk *w, struct kiln_err *err)
 {
-	for (size_t i = w->n; i-- > 0;) {
+	struct kiln_buf xa;
+	kiln_buf_init(&xa, KILN_BUF_NOLIMIT, NULL);
+	int r = 0;
+	for (size_t i = w->n; i-- > 0 && r == 0;) {
 		struct node *n = &w->v[i];
 		struct kiln_xxh128_state h;
 		struct kiln_xxh128 out;
 		if (S_ISREG(n->st.st_mode))
 			continue;
+		kiln_buf_reset(&xa);
 		if (S_ISLNK(n->st.st_mode)) {
 			hash_head(&h, 'L', &n->st);
 			kiln_xxh128_update(&h, n->link, strlen(n->link));
 		} else {
-			hash_head(&h, 'D', &n->st);
 			_cleanup_free_ char *path = full_path(c, n->rel);
-			if (hash_xattrs(&h, -1, path, err) < 0) {
-				kiln_xxh128_final(&h, &out);
-				return -1;
-			}
+			if ((r = xattr_stream(&xa, -1, path, err)) < 0)
+				break;
+			hash_head(&h, 'D', &n->st);
+			kiln_xxh128_update(&h, xa.data ? xa.data : "", xa.len);
 			for (size_t k = i + 1; k < n->end; k = w->v[k].end) {
 				const char *name = w->v[k].rel + w->v[k].name_off;
 				kiln_xxh128_update(&h, name, strlen(name) + 1);
@@ -514,8 +636,11 @@ static int fold(struct cache_ctx *c, struct walk *w, struct kiln_err *err)
 		}
 		kiln_xxh128_final(&h, &out);
 		memcpy(n->hash, out.b, 16);
+		if (c->want_sha)
+			fold_sha(w, i, &xa);
 	}
-	return 0;
+	kiln_buf_release(&xa);
+	return r;
 }
 
 static void hex16(const uint8_t *b, char out[33])
@@ -525,8 +650,9 @@ static void hex16(const uint8_t *b, char out[33])
 	kiln_xxh128_hex(&x, out);
 }
 
-/* ROOT/cache/inputs/<hex>: "HEX MODE LEN:PATH\n" per entry. */
-static int store_listing(struct cache_ctx *c, const struct walk *w, const char *hex,
+/* ROOT/cache/inputs/<hex>: "HEX MODE LEN:PATH\n" per entry (the XXH3
+ * leaves, or with sha the sha256 ones under the sha256 root's hex). */
+static int store_listing(struct cache_ctx *c, const struct walk *w, const char *hex, bool sha,
                          struct kiln_err *err)
 {
 	_cleanup_free_ char *file = xasprintf("%s/%s", c->inputs_dir, hex);
@@ -535,8 +661,11 @@ static int store_listing(struct cache_ctx *c, const struct walk *w, const char *
 	struct kiln_buf b;
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
 	for (size_t i = 0; i < w->n; i++) {
-		char h[33];
-		hex16(w->v[i].hash, h);
+		char h[65];
+		if (sha)
+			sha_hex(w->v[i].sha, h);
+		else
+			hex16(w->v[i].hash, h);
 		const char *rel = *w->v[i].rel ? w->v[i].rel : ".";
 		kiln_buf_addf(&b, NULL, "%s %o %zu:%s\n", h, (unsigned)w->v[i].st.st_mode,
 		              strlen(rel), rel);
@@ -556,7 +685,7 @@ static void use_statcache(struct cache_ctx *c, struct walk *w, size_t **todo, si
 		struct node *n = &w->v[i];
 		if (!S_ISREG(n->st.st_mode))
 			continue;
-		if (sc_lookup(&c->sc, n->rel, &n->st, n->hash)) {
+		if (sc_lookup(&c->sc, n->rel, &n->st, n->hash, c->want_sha ? n->sha : NULL)) {
 			c->stats.stat_hits++;
 			continue;
 		}
@@ -581,12 +710,13 @@ static int64_t newest(const struct stat *st)
 }
 
 int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
-                   char hex[33], struct kiln_err *err)
+                   char hex[33], char *sha, struct kiln_err *err)
 {
 	struct walk w = {0};
 	_cleanup_free_ size_t *todo = NULL;
 	size_t n_todo = 0;
 	c->tick = coarse_now();
+	c->want_sha = sha != NULL;
 	_cleanup_free_ char *path = full_path(c, rel);
 	struct stat st;
 	int r = lstat(path, &st) < 0 ? kiln_err_set(err, errno, "stat `%s`", *rel ? rel : ".") : 0;
@@ -607,7 +737,8 @@ int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, vo
 	}
 	for (size_t i = 0; r == 0 && i < n_todo; i++) {
 		struct node *n = &w.v[todo[i]];
-		sc_set(&c->sc, n->rel, &n->st, n->hash, newest(&n->st) >= c->tick);
+		sc_set(&c->sc, n->rel, &n->st, n->hash, c->want_sha ? n->sha : NULL,
+		       newest(&n->st) >= c->tick);
 	}
 	if (r == 0)
 		r = fold(c, &w, err);
@@ -615,7 +746,11 @@ int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, vo
 		hex16(w.v[0].hash, hex);
 		c->stats.entries += w.n;
 		c->hashed_root |= !*rel;
-		r = store_listing(c, &w, hex, err);
+		r = store_listing(c, &w, hex, false, err);
+	}
+	if (r == 0 && sha) {
+		sha_hex(w.v[0].sha, sha);
+		r = store_listing(c, &w, sha, true, err);
 	}
 	walk_release(&w);
 	return r;

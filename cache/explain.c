@@ -281,7 +281,7 @@ int cache_build_list(struct img_store *s, struct kiln_strv *ids, struct kiln_err
 struct lentry {
 	char *path;
 	unsigned mode;
-	char hash[33];
+	char hash[65];
 };
 struct listing {
 	struct lentry *v;
@@ -307,11 +307,12 @@ static bool load_listing(struct img_store *s, const char *hash, struct listing *
 		return false;
 	}
 	const char *p = data, *end = data + len;
+	size_t hl = len > 64 && data[64] == ' ' ? 64 : 32; /* sha256 or XXH3 leaves */
 	while (p < end) {
 		char *q;
-		if (end - p < 34 || p[32] != ' ')
+		if ((size_t)(end - p) < hl + 2 || p[hl] != ' ')
 			break;
-		unsigned mode = (unsigned)strtoul(p + 33, &q, 8);
+		unsigned mode = (unsigned)strtoul(p + hl + 1, &q, 8);
 		if (*q != ' ')
 			break;
 		unsigned long pl = strtoul(q + 1, &q, 10);
@@ -319,8 +320,8 @@ static bool load_listing(struct img_store *s, const char *hash, struct listing *
 			break;
 		KILN_GROW(l->v, l->cap, l->n + 1);
 		struct lentry *e2 = &l->v[l->n++];
-		memcpy(e2->hash, p, 32);
-		e2->hash[32] = '\0';
+		memcpy(e2->hash, p, hl);
+		e2->hash[hl] = '\0';
 		e2->mode = mode;
 		e2->path = xstrndup(q + 1, pl);
 		p = q + 1 + pl + 1;
@@ -489,6 +490,8 @@ static char *diff_input(struct img_store *s, const char *x, const char *y,
 		return xasprintf("source `%s` is missing now", y + 8);
 	if (prefixed(x, "missing:"))
 		return xasprintf("source `%s` was missing before", x + 8);
+	if (prefixed(x, "sha256:") && prefixed(y, "sha256:")) /* a remote preimage's */
+		return cache_explain_inputs(s, x + 7, y + 7);
 	if (strchr(x, ':') || strchr(y, ':'))
 		return xasprintf("source changed: %s -> %s", x, y);
 	return cache_explain_inputs(s, x, y);

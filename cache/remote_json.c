@@ -242,7 +242,7 @@ static int listings_from_json(json_t *o, struct cache_remote_config *c, struct k
 	json_t *v;
 	json_object_foreach(o, k, v)
 	{
-		if (!json_is_string(v) || strlen(k) != 32 || !cache_key_valid(k))
+		if (!json_is_string(v) || !cache_key_valid(k))
 			return bad(err, "`listings` maps input hashes to strings");
 		kiln_strv_push(&c->listing_hashes, k);
 		kiln_strv_push(&c->listings, json_string_value(v));
@@ -261,7 +261,10 @@ int cache_remote_from_json(const char *data, size_t len, struct cache_remote_con
 	int r = 0;
 	const char *fmt = str_of(root, "format"), *mode = str_of(root, "mode");
 	json_t *recs = json_object_get(root, "records");
-	if (!json_is_object(root) || !fmt || strcmp(fmt, CACHE_REMOTE_FORMAT))
+	if (json_is_object(root) && fmt && !strcmp(fmt, "kiln-cache-v1"))
+		r = bad(err, "format kiln-cache-v1 (an older kiln: its keys rest on XXH3 "
+		             "content hashes, not sha256), not trusted");
+	else if (!json_is_object(root) || !fmt || strcmp(fmt, CACHE_REMOTE_FORMAT))
 		r = bad(err, "not " CACHE_REMOTE_FORMAT);
 	else if (!json_is_array(recs))
 		r = bad(err, "`records` must be an array");
@@ -289,7 +292,7 @@ int cache_listing_get(struct img_store *s, const char *hash, char **data, size_t
 {
 	*found = false;
 	*data = NULL;
-	if (strlen(hash) != 32 || !cache_key_valid(hash))
+	if (!cache_key_valid(hash))
 		return 0;
 	_cleanup_free_ char *file = cache_path(s, CACHE_INPUTS, hash);
 	struct kiln_err e = KILN_ERR_INIT;
@@ -303,20 +306,22 @@ int cache_listing_get(struct img_store *s, const char *hash, char **data, size_t
 	return 0;
 }
 
-/* "HEX32 MODE LEN:PATH\n" lines, as ctxhash.c writes them. */
+/* "HEX MODE LEN:PATH\n" lines, as ctxhash.c writes them (HEX: 32 digits
+ * for XXH3 leaves, 64 for sha256 ones, the same in every line). */
 static bool listing_valid(const char *p, size_t len)
 {
 	const char *end = p + len;
+	size_t hl = len > 64 && p[64] == ' ' ? 64 : 32;
 	while (p < end) {
-		if (end - p < 36 || p[32] != ' ')
+		if ((size_t)(end - p) < hl + 4 || p[hl] != ' ')
 			return false;
-		for (int i = 0; i < 32; i++)
+		for (size_t i = 0; i < hl; i++)
 			if (!strchr("0123456789abcdef", p[i]) || !p[i])
 				return false;
-		const char *q = p + 33;
+		const char *q = p + hl + 1;
 		while (q < end && *q >= '0' && *q <= '7')
 			q++;
-		if (q == p + 33 || q >= end || *q != ' ')
+		if (q == p + hl + 1 || q >= end || *q != ' ')
 			return false;
 		const char *e = q + 1; /* LEN, parsed within the data (no NUL needed) */
 		size_t pl = 0;
@@ -333,8 +338,7 @@ static bool listing_valid(const char *p, size_t len)
 int cache_listing_put(struct img_store *s, const char *hash, const char *data, size_t len,
                       struct kiln_err *err)
 {
-	if (strlen(hash) != 32 || !cache_key_valid(hash) || len > LISTING_IN_MAX ||
-	    !listing_valid(data, len))
+	if (!cache_key_valid(hash) || len > LISTING_IN_MAX || !listing_valid(data, len))
 		return kiln_err_set(err, KILN_E_CORRUPT, "invalid input listing `%s`", hash);
 	_cleanup_free_ char *dir = cache_path(s, CACHE_INPUTS, NULL);
 	_cleanup_free_ char *file = cache_path(s, CACHE_INPUTS, hash);

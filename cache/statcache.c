@@ -22,7 +22,7 @@
 
 #include "cache-internal.h"
 
-#define SC_MAGIC "kiln-statcache2\n"
+#define SC_MAGIC "kiln-statcache3\n"
 #define SC_MAX   (1ull << 32)
 
 struct sc_head {
@@ -36,7 +36,11 @@ struct sc_rec {
 	uint64_t path_off;
 	uint32_t path_len, mode;
 	uint8_t hash[16];
+	uint8_t sha[32]; /* valid when flags has SC_REC_SHA */
+	uint32_t flags;
+	uint32_t pad;
 };
+enum { SC_REC_SHA = 1 };
 enum { SC_SEEN = 1, SC_REPLACED = 2 };
 
 char *cache_path(struct img_store *s, const char *sub, const char *name)
@@ -176,17 +180,12 @@ struct out {
 	size_t cap;
 };
 
-static void out_add(struct out *o, const char *path, size_t len, uint64_t size, uint64_t ino,
-                    int64_t mtime, int64_t ctime, uint32_t mode, const uint8_t hash[16])
+/* Appends r (its path_off and path_len set here). */
+static void out_add(struct out *o, const char *path, size_t len, struct sc_rec r)
 {
-	struct sc_rec r = {.size = size,
-	                   .ino = ino,
-	                   .mtime_ns = mtime,
-	                   .ctime_ns = ctime,
-	                   .path_off = o->str.len,
-	                   .path_len = (uint32_t)len,
-	                   .mode = mode};
-	memcpy(r.hash, hash, 16);
+	r.path_off = o->str.len;
+	r.path_len = (uint32_t)len;
+	r.pad = 0;
 	kiln_buf_add(&o->rec, &r, sizeof(r), NULL);
 	kiln_buf_add(&o->str, path, len, NULL);
 	KILN_GROW(o->hv, o->cap, (size_t)o->n + 1);
@@ -202,14 +201,21 @@ int sc_write(struct statcache *sc, const char *file, bool only_seen, struct kiln
 		const struct sc_rec *r = &sc->m_rec[i];
 		if ((sc->m_flags[i] & SC_REPLACED) || (only_seen && !(sc->m_flags[i] & SC_SEEN)))
 			continue;
-		out_add(&o, sc->m_str + r->path_off, r->path_len, r->size, r->ino, r->mtime_ns,
-		        r->ctime_ns, r->mode, r->hash);
+		out_add(&o, sc->m_str + r->path_off, r->path_len, *r);
 	}
 	for (size_t i = 0; i < sc->n; i++) {
 		const struct sc_entry *e = &sc->v[i];
-		if (!only_seen || e->seen)
-			out_add(&o, e->path, strlen(e->path), e->size, e->ino, e->mtime_ns,
-			        e->ctime_ns, e->mode, e->hash);
+		if (only_seen && !e->seen)
+			continue;
+		struct sc_rec r = {.size = e->size,
+		                   .ino = e->ino,
+		                   .mtime_ns = e->mtime_ns,
+		                   .ctime_ns = e->ctime_ns,
+		                   .mode = e->mode,
+		                   .flags = e->has_sha ? SC_REC_SHA : 0};
+		memcpy(r.hash, e->hash, 16);
+		memcpy(r.sha, e->sha, 32);
+		out_add(&o, e->path, strlen(e->path), r);
 	}
 	struct sc_head h = {.n = o.n, .tab_size = 64, .str_len = o.str.len};
 	memcpy(h.magic, SC_MAGIC, sizeof(h.magic));
@@ -276,16 +282,20 @@ static bool stat_matches(struct statcache *sc, uint32_t mode, uint64_t size, uin
 	return true;
 }
 
-bool sc_lookup(struct statcache *sc, const char *path, const struct stat *st, uint8_t hash[16])
+bool sc_lookup(struct statcache *sc, const char *path, const struct stat *st, uint8_t hash[16],
+               uint8_t *sha)
 {
 	size_t len = strlen(path);
 	uint64_t hv = fnv1a(path, len);
 	struct sc_entry *e = find(sc, path, hv);
 	if (e) {
 		e->seen = true;
-		if (!stat_matches(sc, e->mode, e->size, e->ino, e->mtime_ns, e->ctime_ns, st))
+		if ((sha && !e->has_sha) ||
+		    !stat_matches(sc, e->mode, e->size, e->ino, e->mtime_ns, e->ctime_ns, st))
 			return false;
 		memcpy(hash, e->hash, 16);
+		if (sha)
+			memcpy(sha, e->sha, 32);
 		return true;
 	}
 	ssize_t i = mfind(sc, path, len, hv);
@@ -293,14 +303,17 @@ bool sc_lookup(struct statcache *sc, const char *path, const struct stat *st, ui
 		return false;
 	const struct sc_rec *r = &sc->m_rec[i];
 	sc->m_flags[i] |= SC_SEEN;
-	if (!stat_matches(sc, r->mode, r->size, r->ino, r->mtime_ns, r->ctime_ns, st))
+	if ((sha && !(r->flags & SC_REC_SHA)) ||
+	    !stat_matches(sc, r->mode, r->size, r->ino, r->mtime_ns, r->ctime_ns, st))
 		return false;
 	memcpy(hash, r->hash, 16);
+	if (sha)
+		memcpy(sha, r->sha, 32);
 	return true;
 }
 
 void sc_set(struct statcache *sc, const char *path, const struct stat *st, const uint8_t hash[16],
-            bool smudge)
+            const uint8_t *sha, bool smudge)
 {
 	size_t len = strlen(path);
 	uint64_t hv = fnv1a(path, len);
@@ -319,5 +332,8 @@ void sc_set(struct statcache *sc, const char *path, const struct stat *st, const
 	if (smudge)
 		e->mtime_ns = -1; /* never matches: read again next time */
 	memcpy(e->hash, hash, 16);
+	e->has_sha = sha != NULL;
+	if (sha)
+		memcpy(e->sha, sha, 32);
 	sc->dirty = true;
 }

@@ -61,6 +61,19 @@ MT=$(skopeo inspect --raw --tls-verify=false "docker://$R/cache:main" 2>/dev/nul
 expect_contains "the cache is an OCI manifest with kiln's config" "$MT" \
 	'"mediaType":"application/vnd.kiln.cache.config.v1+json"'
 expect_contains "its layers are gzip" "$MT" 'tar+gzip'
+expect_contains "the manifest names the cache format" "$MT" '"io.kiln.cache.format":"v2"'
+# keys that leave the machine rest on sha256 of the files' bytes, never XXH3:
+# COPY a.txt's input is sha256("file PERM SIZE - sha256:<sha256sum a.txt>")
+LEAF=$(printf 'file %04o %s - sha256:%s' "0$(stat -c %a "$C/a.txt")" "$(stat -c %s "$C/a.txt")" \
+	"$(sha256sum <"$C/a.txt" | cut -d' ' -f1)" | sha256sum | cut -d' ' -f1)
+INPUTS=$(cache_config main | python3 -c 'import json,sys
+for r in json.load(sys.stdin)["records"]:
+    for n, v in r["preimage"]:
+        if n == "input": print(r["instr"], v)')
+expect_contains "COPY a.txt's exported input is the sha256 leaf of a.txt's bytes" "$INPUTS" \
+	"COPY a.txt /a.txt sha256:$LEAF"
+expect_eq "no exported input is an XXH3 hash" \
+	"$(printf '%s\n' "$INPUTS" | grep -cE ' [0-9a-f]{32}$' || true)" 0
 
 fresh b
 build b -t app:1 --cache-from "type=registry,ref=$R/cache:main" "$C" || not_ok "build on B"

@@ -53,7 +53,8 @@ static bool ignore_sel(void *ud, const char *rel, bool is_dir)
 }
 
 /* Hashes rel in a fresh handle (stat cache loaded and written back). */
-static int hash(const char *rel, char hex[33], struct cache_ctx_stats *st, unsigned threads)
+static int hash_sha(const char *rel, char hex[33], char *sha, struct cache_ctx_stats *st,
+                    unsigned threads)
 {
 	struct kiln_err err = KILN_ERR_INIT;
 	struct cache_ctx *c = NULL;
@@ -61,7 +62,7 @@ static int hash(const char *rel, char hex[33], struct cache_ctx_stats *st, unsig
 	if (r == 0 && threads)
 		cache_ctx_set_threads(c, threads);
 	if (r == 0)
-		r = cache_ctx_hash(c, rel, ignore_sel, NULL, hex, &err);
+		r = cache_ctx_hash(c, rel, ignore_sel, NULL, hex, sha, &err);
 	if (r == 0 && st)
 		cache_ctx_stats(c, st);
 	if (c && cache_ctx_close(c, r == 0 ? &err : NULL) < 0)
@@ -70,6 +71,87 @@ static int hash(const char *rel, char hex[33], struct cache_ctx_stats *st, unsig
 		tap_diag("hash: %s", err.msg);
 	kiln_err_release(&err);
 	return r;
+}
+
+static int hash(const char *rel, char hex[33], struct cache_ctx_stats *st, unsigned threads)
+{
+	return hash_sha(rel, hex, NULL, st, threads);
+}
+
+/* sha256 hex of a string */
+static void sha_text(const char *text, char out[65])
+{
+	char d[KILN_DIGEST_LEN];
+	kiln_sha256_digest(text, strlen(text), d);
+	snprintf(out, 65, "%s", d + 7);
+}
+
+/* The expected sha256 leaf of a plain file of mode 0644 holding data. */
+static void file_leaf(const char *data, char out[65])
+{
+	char content[KILN_DIGEST_LEN];
+	kiln_sha256_digest(data, strlen(data), content);
+	char *text = xasprintf("file 0644 %zu - %s", strlen(data), content);
+	sha_text(text, out);
+	free(text);
+}
+
+/* Keys shared with other machines (decision 5): the sha256 Merkle hash is
+ * over the sha256 of the bytes (checked against an independent sha256 of
+ * the file's data), changes with the bytes even when size, mode and mtime
+ * are put back, is kept in the stat cache, and leaves the local (XXH3)
+ * hash as it was. */
+static void shared(void)
+{
+	char *d = kiln_path_join(ctx, "sh");
+	mkdir(d, 0755);
+	free(d);
+	put("sh/s.txt", "shared\n");
+	char *f = kiln_path_join(ctx, "sh/s.txt");
+	chmod(f, 0644);
+	settle();
+	char x1[33], x2[33], s1[CACHE_SHA_HEX_MAX], s2[CACHE_SHA_HEX_MAX], want[65];
+	struct cache_ctx_stats st;
+	T_OK(hash_sha("sh/s.txt", x1, s1, &st, 0) == 0, "a file hashed with sha256 leaves");
+	file_leaf("shared\n", want);
+	T_STREQ(s1, want,
+	        "its sha256 hash is sha256(\"file 0644 7 - sha256:<sha256 of the bytes>\")");
+	T_OK(hash("sh/s.txt", x2, NULL, 0) == 0 && !strcmp(x1, x2),
+	     "the local XXH3 hash is the same with or without sha256");
+	T_OK(hash_sha("sh/s.txt", x2, s2, &st, 0) == 0 && !strcmp(s1, s2), "same sha256 again");
+	T_INTEQ(st.files_read, 0, "both hashes come from the stat cache");
+
+	/* same size, mode and mtime, other bytes: another sha256 */
+	struct stat old;
+	stat(f, &old);
+	put("sh/s.txt", "SHARED\n");
+	struct timespec ts[2] = {old.st_atim, old.st_mtim};
+	utimensat(AT_FDCWD, f, ts, 0);
+	settle();
+	T_OK(hash_sha("sh/s.txt", x2, s2, &st, 0) == 0 && strcmp(s1, s2) && strcmp(x1, x2),
+	     "new bytes (size and mtime put back) change the sha256 hash");
+	file_leaf("SHARED\n", want);
+	T_STREQ(s2, want, "to the sha256 leaf of the new bytes");
+	/* a file read by a local-only run keeps no sha256: read again for one */
+	struct timespec later[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+	utimensat(AT_FDCWD, f, later, 0);
+	settle();
+	T_OK(hash("sh/s.txt", x1, &st, 0) == 0 && st.files_read == 1, "a local run reads it");
+	T_OK(hash_sha("sh/s.txt", x1, s1, &st, 0) == 0 && !strcmp(s1, s2), "same sha256");
+	T_INTEQ(st.files_read, 1, "read again: the local run kept no sha256 for it");
+
+	/* a directory folds its children's sha256 leaves; its listing is kept
+	 * under the sha256 hex with the sha256 leaves, for explanations */
+	char xd[33], sd[CACHE_SHA_HEX_MAX];
+	T_OK(hash_sha("sh", xd, sd, NULL, 0) == 0 && strlen(sd) == 64, "a directory too");
+	char *lf = xasprintf("%s/cache/inputs/%s", root, sd);
+	char *data = NULL;
+	size_t len = 0;
+	T_OK(kiln_read_file(lf, 1 << 20, &data, &len, NULL) == 0 && data && strstr(data, want),
+	     "its listing (under the sha256 hex) holds the file's sha256 leaf");
+	free(data);
+	free(lf);
+	free(f);
 }
 
 static void basics(void)
@@ -208,7 +290,8 @@ static void never_read(void)
 	struct kiln_err err = KILN_ERR_INIT;
 	struct cache_ctx *c = NULL;
 	cache_ctx_open(root, ctx, &c, &err);
-	T_OK(cache_ctx_hash(c, "", NULL, NULL, h, &err) < 0 && strstr(err.msg, "`fifo` is a fifo"),
+	T_OK(cache_ctx_hash(c, "", NULL, NULL, h, NULL, &err) < 0 &&
+	         strstr(err.msg, "`fifo` is a fifo"),
 	     "a selected fifo is refused with its name");
 	kiln_err_release(&err);
 	cache_ctx_free(c);
@@ -241,32 +324,32 @@ static void racy(void)
 	st.st_mtim.tv_sec += 5; /* surely not before the cache file's own mtime */
 	st.st_ctim = st.st_mtim;
 	uint8_t h[16] = {1}, h2[16] = {0};
-	sc_set(&s, "f", &st, h, false);
+	sc_set(&s, "f", &st, h, NULL, false);
 	struct kiln_err err = KILN_ERR_INIT;
 	T_OK(sc_write(&s, sc, false, &err) == 0, "stat cache written");
 	sc_release(&s);
 	sc_load(&s, sc);
-	T_OK(!sc_lookup(&s, "f", &st, h2), "racily clean entry (mtime not before the write)");
+	T_OK(!sc_lookup(&s, "f", &st, h2, NULL), "racily clean entry (mtime not before the write)");
 	T_OK(s.dirty, "and the cache is written again");
 	sc_release(&s);
 	st.st_mtim.tv_sec -= 20;
 	st.st_ctim.tv_sec -= 20;
 	sc_load(&s, sc);
-	sc_set(&s, "f", &st, h, false);
+	sc_set(&s, "f", &st, h, NULL, false);
 	sc_write(&s, sc, false, &err);
 	sc_release(&s);
 	sc_load(&s, sc);
-	T_OK(sc_lookup(&s, "f", &st, h2) && !memcmp(h, h2, 16), "an older entry is trusted");
+	T_OK(sc_lookup(&s, "f", &st, h2, NULL) && !memcmp(h, h2, 16), "an older entry is trusted");
 	struct stat st2 = st;
 	st2.st_ctim.tv_nsec ^= 1;
-	T_OK(!sc_lookup(&s, "f", &st2, h2), "a different ctime is not");
+	T_OK(!sc_lookup(&s, "f", &st2, h2, NULL), "a different ctime is not");
 	sc_release(&s);
 	sc_load(&s, sc);
-	sc_set(&s, "f", &st, h, true);
+	sc_set(&s, "f", &st, h, NULL, true);
 	sc_write(&s, sc, false, &err);
 	sc_release(&s);
 	sc_load(&s, sc);
-	T_OK(!sc_lookup(&s, "f", &st, h2), "a smudged entry (read in its own tick) is not");
+	T_OK(!sc_lookup(&s, "f", &st, h2, NULL), "a smudged entry (read in its own tick) is not");
 	sc_release(&s);
 	sc_load(&s, sc);
 	T_INTEQ(sc_count(&s), 1, "the written entry is mapped back");
@@ -303,7 +386,7 @@ static void racy(void)
 	close(fd);
 	sc_load(&s, sc);
 	T_INTEQ(sc_count(&s), 0, "a record pointing out of the file is ignored with it");
-	T_OK(!sc_lookup(&s, "f", &st, h2), "and nothing is found");
+	T_OK(!sc_lookup(&s, "f", &st, h2, NULL), "and nothing is found");
 	sc_release(&s);
 	/* a header whose path length wraps the size sum round to the file's
 	 * size: a million records claimed in a file of 200 bytes */
@@ -541,6 +624,7 @@ int main(int argc, char **argv)
 	if (img_store_open(root, &store, &err) < 0)
 		tap_skip_all("cannot open a store");
 	basics();
+	shared();
 	never_read();
 	racy();
 	threads();

@@ -183,7 +183,7 @@ static void files(const char *base, const char *root)
 	struct cache_ctx *c = NULL;
 	char h1[33], h2[33];
 	cache_ctx_open(root, ctx, &c, &err);
-	cache_ctx_hash(c, "", NULL, NULL, h1, &err);
+	cache_ctx_hash(c, "", NULL, NULL, h1, NULL, &err);
 	cache_ctx_close(c, &err);
 	for (int i = 0; i < 5; i++) {
 		char *p = xasprintf("%s/f%d", ctx, i);
@@ -193,7 +193,7 @@ static void files(const char *base, const char *root)
 		free(p);
 	}
 	cache_ctx_open(root, ctx, &c, &err);
-	cache_ctx_hash(c, "", NULL, NULL, h2, &err);
+	cache_ctx_hash(c, "", NULL, NULL, h2, NULL, &err);
 	cache_ctx_close(c, &err);
 	char *why = cache_explain_inputs(s, h1, h2);
 	T_STREQ(why, "files changed: f0 (content), f1 (content), f2 (content) and 2 more (5 files)",

@@ -92,11 +92,11 @@ static void refused(void)
 	    "",
 	    "[]",
 	    "{\"format\":\"other\",\"records\":[]}",
-	    "{\"format\":\"kiln-cache-v1\"}",
-	    "{\"format\":\"kiln-cache-v1\",\"records\":[{\"key\":\"abc\"}]}",
-	    "{\"format\":\"kiln-cache-v1\",\"records\":[],\"mounts\":[{\"id\":\"x\",\"layer\":"
+	    "{\"format\":\"kiln-cache-v2\"}",
+	    "{\"format\":\"kiln-cache-v2\",\"records\":[{\"key\":\"abc\"}]}",
+	    "{\"format\":\"kiln-cache-v2\",\"records\":[],\"mounts\":[{\"id\":\"x\",\"layer\":"
 	    "{\"digest\":\"md5:1\",\"diffID\":\"md5:2\",\"size\":1,\"mediaType\":\"x\"}}]}",
-	    "{\"format\":\"kiln-cache-v1\",\"records\":[],\"listings\":{\"../x\":\"y\"}}",
+	    "{\"format\":\"kiln-cache-v2\",\"records\":[],\"listings\":{\"../x\":\"y\"}}",
 	};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
 		struct cache_remote_config got;
@@ -107,10 +107,16 @@ static void refused(void)
 	}
 	struct cache_remote_config got;
 	struct kiln_err err = KILN_ERR_INIT;
-	T_OK(parse("{\"format\":\"kiln-cache-v1\",\"records\":[]}", &got, &err) == 0 &&
+	T_OK(parse("{\"format\":\"kiln-cache-v2\",\"records\":[]}", &got, &err) == 0 &&
 	         got.n_recs == 0,
 	     "an empty cache parses");
 	cache_remote_release(&got);
+	/* a config of the format before sha256 content hashes: never trusted */
+	T_OK(parse("{\"format\":\"kiln-cache-v1\",\"records\":[]}", &got, &err) < 0 &&
+	         err.code == KILN_E_CORRUPT && strstr(err.msg, "kiln-cache-v1") &&
+	         strstr(err.msg, "not trusted"),
+	     "an old kiln-cache-v1 config is refused, saying why: %s", err.msg ? err.msg : "");
+	kiln_err_release(&err);
 }
 
 static void listings(void)
