@@ -527,6 +527,9 @@ static int build_once(struct img_store *s, const struct bld_opts *o,
 	pthread_mutex_init(&b.fs_mu, NULL);
 	pthread_mutex_init(&b.pull_mu, NULL);
 	pthread_cond_init(&b.cv, NULL);
+	/* group commit: blobs and cache records are flushed together when the
+	 * image is published, or at the end (docs/design-notes.md) */
+	img_store_batch_begin(s);
 	int r = check_tags(o, err);
 	if (r == 0)
 		r = parse_epoch(&b.epoch, err);
@@ -550,6 +553,11 @@ static int build_once(struct img_store *s, const struct bld_opts *o,
 		bld_remote_export(&b); /* --cache-to: failures are warnings */
 	*retry = r < 0 && bld_remote_failed(&b);
 	bld_remote_free(&b);
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_store_batch_end(s, &e) < 0) { /* the image, if any, is stored */
+		kiln_strv_pushf(&res->warnings, "build cache not stored: %s", e.msg);
+		kiln_err_release(&e);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	bld_cache_finish(&b, r == 0);

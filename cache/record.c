@@ -59,8 +59,9 @@ int cache_record_store(struct img_store *s, const struct cache_record *r, struct
 	if (kiln_mkdir_p(roots, 0700, err) < 0 || kiln_mkdir_p(dir, 0700, err) < 0)
 		return kiln_err_wrap(err, "storing cache record");
 	_cleanup_free_ char *root = r->has_layer ? xasprintf("%s\n", r->layer.digest) : xstrdup("");
-	if (kiln_write_file_atomic(rf, root, strlen(root), 0600, err) < 0 ||
-	    kiln_write_file_atomic(file, data, len, 0600, err) < 0)
+	/* in a build's group commit both wait for its flush, after the blob */
+	if (img_store_write_durable(s, rf, root, strlen(root), 0600, err) < 0 ||
+	    img_store_write_durable(s, file, data, len, 0600, err) < 0)
 		return kiln_err_wrap(err, "storing cache record %s", r->key);
 	return 0;
 }
@@ -113,7 +114,8 @@ int cache_record_read(struct img_store *s, const char *key, struct cache_record 
 	memset(out, 0, sizeof(*out));
 	if (!cache_key_valid(key))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid cache key `%s`", key);
-	_cleanup_free_ char *file = cache_path(s, CACHE_RECORDS, key);
+	_cleanup_free_ char *final = cache_path(s, CACHE_RECORDS, key);
+	_cleanup_free_ char *file = img_store_durable_path(s, final);
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 	struct stat st;
@@ -147,7 +149,8 @@ int cache_record_lookup(struct img_store *s, const char *key, struct cache_recor
 	memset(out, 0, sizeof(*out));
 	if (!cache_key_valid(key))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid cache key `%s`", key);
-	_cleanup_free_ char *file = cache_path(s, CACHE_RECORDS, key);
+	_cleanup_free_ char *final = cache_path(s, CACHE_RECORDS, key);
+	_cleanup_free_ char *file = img_store_durable_path(s, final); /* this build's own */
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 	struct kiln_err e = KILN_ERR_INIT;

@@ -360,6 +360,28 @@ int img_store_read_blob(struct img_store *s, const char *digest, size_t max, cha
  * KILN_E_CORRUPT error, a missing one KILN_E_NOTFOUND. Returns the fd. */
 int img_store_open_blob(struct img_store *s, const char *digest, struct kiln_err *err);
 
+/* --- group commit (image/batch.c) ------------------------------------------ */
+/* Between begin and end (a build), committed blobs and the files written
+ * with img_store_write_durable stay under temp names, written but not
+ * flushed; img_store_has_blob, img_store_open_blob and
+ * img_store_durable_path find them there. A flush syncs the store's
+ * filesystem once, then renames them into place in the order they were
+ * queued (children before the records naming them). A publication
+ * (img_image_commit, img_publish*) flushes the batch and syncs again
+ * before index.json is renamed. end flushes and closes the batch. Without
+ * a batch every call here writes through at once (fsync, rename, fsync
+ * the directory). Thread-safe. */
+void img_store_batch_begin(struct img_store *s);
+int img_store_batch_flush(struct img_store *s, struct kiln_err *err);
+int img_store_batch_end(struct img_store *s, struct kiln_err *err);
+/* kiln_write_file_atomic for files that must survive a crash once
+ * published (cache records, GC roots), joined to the open batch. */
+int img_store_write_durable(struct img_store *s, const char *path, const void *data, size_t len,
+                            mode_t mode, struct kiln_err *err);
+/* Where the bytes written for path are now: its queued temp, else path
+ * (allocated). */
+char *img_store_durable_path(struct img_store *s, const char *path);
+
 /* --- layers ---------------------------------------------------------------- */
 enum img_compression { IMG_COMPRESS_NONE, IMG_COMPRESS_GZIP, IMG_COMPRESS_ZSTD };
 

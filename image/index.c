@@ -84,20 +84,63 @@ int img_index_read(struct img_store *s, struct img_index **out, struct kiln_err 
 	return 0;
 }
 
-int img_index_write(struct img_store *s, const struct img_index *x, struct kiln_err *err)
+/* index.json's new bytes, or NULL when they are over the limit. */
+static char *index_bytes(const char *p, const struct img_index *x, size_t *len,
+                         struct kiln_err *err)
 {
-	_cleanup_free_ char *p = kiln_path_join(s->layout, "index.json");
-	size_t len;
-	_cleanup_free_ char *data = img_index_to_json(x, &len);
+	char *data = img_index_to_json(x, len);
 	/* refused before anything is published: past the limit, every later
 	 * read would fail; a write that shrinks an oversized index (one written
 	 * by an earlier kiln) is the way out and always allowed */
 	struct stat st;
-	if (len > IMG_INDEX_WRITE_MAX && (stat(p, &st) < 0 || (uint64_t)st.st_size < len))
-		return kiln_err_set(err, KILN_E_LIMIT,
-		                    "index.json would grow to %zu bytes, over the limit of %u MiB "
-		                    "(about %u tags): remove unused tags first",
-		                    len, IMG_INDEX_WRITE_MAX >> 20, IMG_INDEX_WRITE_MAX / 200);
+	if (*len > IMG_INDEX_WRITE_MAX && (stat(p, &st) < 0 || (uint64_t)st.st_size < *len)) {
+		kiln_err_set(err, KILN_E_LIMIT,
+		             "index.json would grow to %zu bytes, over the limit of %u MiB "
+		             "(about %u tags): remove unused tags first",
+		             *len, IMG_INDEX_WRITE_MAX >> 20, IMG_INDEX_WRITE_MAX / 200);
+		free(data);
+		return NULL;
+	}
+	return data;
+}
+
+/* In a group commit: index.json's temp is written unsynced, the batch is
+ * flushed (one syncfs, then its blobs and records renamed in), the store
+ * synced again (the renames and the temp's bytes are durable now), and
+ * only then the temp renamed over index.json and its directory synced. */
+static int index_write_batched(struct img_store *s, const char *p, const char *data, size_t len,
+                               struct kiln_err *err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = kiln_tempfile_create(s->layout, ".index.json.tmp-", &tmp, err);
+	if (fd < 0)
+		return -1;
+	int r = kiln_write_all(fd, data, len, err);
+	if (r == 0 && fchmod(fd, 0644) < 0)
+		r = kiln_err_set(err, errno, "write `%s`", tmp);
+	if (r == 0)
+		r = img_store_batch_flush(s, err);
+	if (r == 0)
+		img_batch_crash_point("index-written");
+	if (r == 0)
+		r = img_batch_sync(s, err);
+	if (r == 0 && rename(tmp, p) < 0)
+		r = kiln_err_set(err, errno, "rename `%s` to `%s`", tmp, p);
+	if (r < 0)
+		unlink(tmp);
+	kiln_tempfile_forget(tmp);
+	return r < 0 ? -1 : kiln_fsync_dir(s->layout, err);
+}
+
+int img_index_write(struct img_store *s, const struct img_index *x, struct kiln_err *err)
+{
+	_cleanup_free_ char *p = kiln_path_join(s->layout, "index.json");
+	size_t len;
+	_cleanup_free_ char *data = index_bytes(p, x, &len, err);
+	if (!data)
+		return -1;
+	if (s->batch)
+		return index_write_batched(s, p, data, len, err);
 	return kiln_write_file_atomic(p, data, len, 0644, err);
 }
 
@@ -340,6 +383,8 @@ int img_publish_many(struct img_store *s, const struct img_descriptor *d, char *
 	layer_pset_release(&known);
 	/* nothing new (a rebuild tagging the same image): no write, no fsync */
 	int ret = changed ? img_index_write(s, x, err) : 0;
+	if (ret == 0 && !changed) /* what it names is stored: the rest may follow */
+		ret = img_store_batch_flush(s, err);
 	img_index_free(x);
 	return ret;
 }

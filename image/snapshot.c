@@ -208,9 +208,66 @@ int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char
 	return 0;
 }
 
+/* Unpacks every missing snapshot of layers[0..n) under one hold of
+ * ROOT/snapshots.lock and marks them all complete after one syncfs (a RUN
+ * on a stage of several new layers waits for one flush, not one each). */
+static int build_missing(struct img_store *s, const struct img_layer *layers, size_t n,
+                         struct kiln_err *err)
+{
+	_cleanup_free_ char *lockp = kiln_path_join(s->root, "snapshots.lock");
+	_cleanup_close_ int lock = kiln_lock_file(lockp, true, err);
+	if (lock < 0)
+		return -1;
+	_cleanup_close_ int dfd = open(s->snapshots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
+	char **marks = xcalloc(n + 1, sizeof(char *));
+	int r = 0;
+	size_t made = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const char *hex = kiln_digest_hex(layers[i].diff_id);
+		bool twice = false; /* a layer listed twice is made once */
+		for (size_t j = 0; j < i && !twice; j++)
+			twice = marks[j] && !strcmp(layers[j].diff_id, layers[i].diff_id);
+		if (twice || img_snapshot_complete(s, hex))
+			continue;
+		_cleanup_free_ char *path = kiln_path_join(s->snapshots, hex);
+		unsigned flags =
+		    IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_;
+		if (img_snapshot_remove_at(dfd, hex, err) < 0 ||
+		    img_layer_extract_verified(s, layers[i].digest, layers[i].diff_id, path, flags,
+		                               err) < 0 ||
+		    !(marks[i] = marker_temp(s, path, err)))
+			r = kiln_err_wrap(err, "unpacking layer %s", layers[i].diff_id);
+		made += r == 0;
+	}
+	if (r == 0 && made && syncfs(dfd) < 0)
+		r = kiln_err_set(err, errno, "sync `%s`", s->snapshots);
+	for (size_t i = 0; i < n; i++) {
+		if (!marks[i])
+			continue;
+		_cleanup_free_ char *done = done_name(kiln_digest_hex(layers[i].diff_id));
+		bool in = r == 0 && renameat(AT_FDCWD, marks[i], dfd, done) == 0;
+		if (r == 0 && !in)
+			r = kiln_err_set(err, errno, "rename `%s` into the snapshots", marks[i]);
+		if (!in)
+			unlink(marks[i]);
+		kiln_tempfile_forget(marks[i]);
+		free(marks[i]);
+	}
+	free(marks);
+	return r;
+}
+
 int img_snapshot_dirs(struct img_store *s, const struct img_layer *layers, size_t n,
                       char ***dirs_out, struct kiln_err *err)
 {
+	size_t missing = 0;
+	for (size_t i = 0; i < n; i++)
+		missing += kiln_digest_valid(layers[i].diff_id) &&
+		           !img_snapshot_complete(s, kiln_digest_hex(layers[i].diff_id));
+	if (missing > 1 && build_missing(s, layers, n, err) < 0)
+		return -1;
 	char **dirs = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		char *p = NULL;

@@ -43,7 +43,19 @@ struct img_store {
 	int lock_fd;                  /* ROOT/store.lock, held shared while open (or -1) */
 	bool read_only;               /* a read-only mount or no write permission */
 	struct img_blob_cache *cache; /* parsed blobs (blob_cache.c), or NULL */
+	struct img_batch *batch;      /* an open group commit (batch.c), or NULL */
 };
+
+/* batch.c: with a batch open, queues a committed blob (its temp *tmp and
+ * the fd holding its flock; both taken: set to NULL and -1) and returns
+ * true; without one, returns false and takes nothing. */
+bool img_batch_queue_blob(struct img_store *s, const char *digest, char **tmp, int *fd);
+/* Where blob digest's bytes are now: its queued temp, else its path. */
+char *img_batch_blob_source(struct img_store *s, const char *digest);
+/* One syncfs of the store's filesystem. */
+int img_batch_sync(struct img_store *s, struct kiln_err *err);
+/* SIGKILLs the process when $KILN_TEST_CRASH names point (crash tests). */
+void img_batch_crash_point(const char *point);
 
 /* blob_cache.c: parsed manifests and configs by digest, shared (each call
  * hands out a reference: free it with img_manifest_free/img_config_free). */

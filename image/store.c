@@ -167,6 +167,7 @@ void img_store_close(struct img_store *s)
 {
 	if (!s)
 		return;
+	img_store_batch_end(s, NULL);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	img_cache_free(s);
@@ -208,7 +209,7 @@ bool img_store_has_blob(struct img_store *s, const char *digest)
 {
 	if (!kiln_digest_valid(digest))
 		return false;
-	_cleanup_free_ char *p = img_store_blob_path(s, digest);
+	_cleanup_free_ char *p = img_batch_blob_source(s, digest);
 	return kiln_path_exists(p);
 }
 
@@ -216,7 +217,7 @@ int img_store_open_blob(struct img_store *s, const char *digest, struct kiln_err
 {
 	if (!kiln_digest_valid(digest))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid digest `%s`", digest);
-	_cleanup_free_ char *p = img_store_blob_path(s, digest);
+	_cleanup_free_ char *p = img_batch_blob_source(s, digest);
 	int fd = open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno == ENOENT ? KILN_E_NOTFOUND : errno, "blob `%s`%s",
@@ -345,7 +346,19 @@ int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
 		                    "digest mismatch: expected %s, content hashes to %s", expected,
 		                    got);
 	}
-	if ((w->holes && ftruncate(w->fd, (off_t)w->size) < 0) || fsync(w->fd) < 0) {
+	if (w->holes && ftruncate(w->fd, (off_t)w->size) < 0) {
+		int e = errno;
+		writer_discard(w);
+		return kiln_err_set(err, e, "write blob %s", got);
+	}
+	if (digest)
+		memcpy(digest, got, KILN_DIGEST_LEN);
+	if (size)
+		*size = w->size;
+	/* in a group commit the batch's flush syncs and publishes it */
+	if (img_batch_queue_blob(w->store, got, &w->tmp, &w->fd))
+		return 0;
+	if (fsync(w->fd) < 0) {
 		int e = errno;
 		writer_discard(w);
 		return kiln_err_set(err, e, "fsync blob %s", got);
@@ -367,10 +380,6 @@ int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
 		return -1;
 	}
 	writer_discard(w);
-	if (digest)
-		memcpy(digest, got, KILN_DIGEST_LEN);
-	if (size)
-		*size = w->size;
 	return 0;
 }
 
