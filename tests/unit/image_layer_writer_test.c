@@ -90,6 +90,56 @@ static void check_entries(struct img_store *s, const struct img_layer *l)
 	free(path);
 }
 
+/* A layer of several MiB (many buffers, a tail that is no multiple of the
+ * direct I/O alignment, a zero run the blob writer skips as a hole): the
+ * blob on disk hashes to its digest, and the same tar through gzip has
+ * the same diffID (the split hash/write threads and the single compressed
+ * sink thread see the same stream). */
+static int big_layer(struct img_store *s, enum img_compression c, struct img_layer *out,
+                     struct kiln_err *err)
+{
+	struct img_layer_opts o = {c, false, -1};
+	struct img_layer_writer *w;
+	if (img_layer_writer_new(s, &o, &w, err) < 0)
+		return -1;
+	size_t n = (11u << 20) + 777;
+	char *data = calloc(1, n);
+	uint32_t x = 12345;
+	for (size_t i = 0; i < n; i++) /* 4..6 MiB stays zero */
+		if (i < (4u << 20) || i >= (6u << 20))
+			data[i] = (char)((x = x * 1103515245u + 12345u) >> 24);
+	int fd = memfd_create("big", MFD_CLOEXEC);
+	if (!data || fd < 0 || write(fd, data, n) != (ssize_t)n)
+		exit(2);
+	lseek(fd, 0, SEEK_SET);
+	struct img_layer_entry f = {.path = "big", .mode = S_IFREG | 0644, .size = n};
+	int r = img_layer_writer_add(w, &f, fd, err);
+	if (r == 0)
+		r = img_layer_writer_commit(w, out, err);
+	img_layer_writer_free(w);
+	close(fd);
+	free(data);
+	return r;
+}
+
+static void check_blob_on_disk(struct img_store *s, const char *digest, const char *what)
+{
+	char *path = img_store_blob_path(s, digest);
+	struct kiln_sha256 h;
+	kiln_sha256_init(&h);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	static char buf[1 << 16];
+	ssize_t n;
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		kiln_sha256_update(&h, buf, (size_t)n);
+	char got[KILN_DIGEST_LEN];
+	kiln_sha256_final(&h, got);
+	T_STREQ(got, digest, "%s", what);
+	if (fd >= 0)
+		close(fd);
+	free(path);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/kiln-lw-XXXXXX";
@@ -121,6 +171,16 @@ int main(void)
 	img_layer_writer_free(w);
 	kiln_err_release(&err);
 
+	struct img_layer b1 = {0}, b2 = {0};
+	T_OK(big_layer(s, IMG_COMPRESS_NONE, &b1, &err) == 0, "big layer written");
+	check_blob_on_disk(s, b1.digest, "big layer: the blob on disk hashes to its digest");
+	T_OK(big_layer(s, IMG_COMPRESS_GZIP, &b2, &err) == 0, "big layer written gzipped");
+	T_STREQ(b2.diff_id, b1.diff_id, "gzipped: same diffID");
+	check_blob_on_disk(s, b2.digest, "gzipped: the blob on disk hashes to its digest");
+	kiln_err_release(&err);
+
+	img_layer_release(&b1);
+	img_layer_release(&b2);
 	img_layer_release(&l1);
 	img_layer_release(&l2);
 	img_store_close(s);
