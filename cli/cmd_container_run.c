@@ -253,9 +253,12 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	struct rt_container *c = NULL;
 	int status = 0;
 	bool daemon = false;
+	if (!f.tty) /* -t starts under a monitor that outlives the wait */
+		rt_launch_warm_begin();
 	if (create_container(ctx, &f, argc, argv, &c, &daemon, &err) == 0 && f.detach) {
 		if (rt_container_start(ctx->root, c, &err) == 0)
 			printf("%s\n", c->id);
+		rt_launch_warm_end();
 	} else if (c && f.tty) { /* under its monitor: detachable */
 		struct rt_attach_opts ao = {.in_fd = STDIN_FILENO,
 		                            .out_fd = STDOUT_FILENO,
@@ -272,6 +275,7 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 		fflush(stdout);
 		rt_container_run_attached(ctx->root, c, &io, f.sig_proxy, &status, &err);
 	}
+	rt_launch_warm_end();
 	run_flags_release(&f);
 	rt_container_free(c);
 	if (err.msg) {

@@ -281,6 +281,7 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 	}
 	l->pid = pid;
 	int r = l->cg ? rt_cgroup_add_pid(l->cg, pid, err) : 0;
+	rt_launch_warm_end(); /* the move is done: a warming child can stop */
 	if (r == 0)
 		r = rt_net_setup(l, err);
 	if (r == 0 && write(sync[1], "g", 1) != 1)

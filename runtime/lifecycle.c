@@ -72,6 +72,7 @@ static void launch_for(const char *root, struct rt_container *c, const struct rt
 	l->stdin_fd = io && c->spec.interactive ? io->stdin_fd : -1;
 	l->stdout_fd = io ? io->stdout_fd : -1;
 	l->stderr_fd = io ? io->stderr_fd : -1;
+	l->volatile_rootfs = c->auto_remove;
 }
 
 /* Records the end of a run; false when the container is gone (rm -f). */
@@ -155,12 +156,19 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	for (size_t i = 0; i < c->spec.n_mounts; i++)
 		anon = anon || (c->spec.mounts[i].volume &&
 		                rt_volume_is_anonymous(c->spec.mounts[i].volume));
-	record_exit(root, c, *status, &l);
+	/* an --rm record without anonymous volumes goes at once (renamed
+	 * away): its end is only written when that fails */
+	bool quick = c->auto_remove && !anon;
+	if (!quick)
+		record_exit(root, c, *status, &l);
+	c->pid = 0; /* reaped */
 	rt_launch_release(&l);
 	if (c->auto_remove) {
 		struct kiln_err e = KILN_ERR_INIT;
 		if ((anon ? rt_container_remove(root, c, true, &e)
 		          : rt_container_remove_detached(root, c, &e)) < 0) {
+			if (quick)
+				record_exit(root, c, *status, NULL);
 			kiln_warn("removing %s: %s", c->id, e.msg);
 			kiln_err_release(&e);
 		} else {
@@ -293,7 +301,8 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 	                      .files_dir = dir,
 	                      .stdin_fd = io ? io->stdin_fd : -1,
 	                      .stdout_fd = io ? io->stdout_fd : -1,
-	                      .stderr_fd = io ? io->stderr_fd : -1};
+	                      .stderr_fd = io ? io->stderr_fd : -1,
+	                      .volatile_rootfs = true}; /* the caller tars the upper dir */
 	struct rt_oneshot_signals sigs;
 	rt_oneshot_begin(&sigs);
 	int r = rt_launch_start(&l, err);

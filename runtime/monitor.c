@@ -225,7 +225,8 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
 	                      .stdin_fd = fds[4],
 	                      .stdout_fd = tty ? -1 : fds[1],
 	                      .stderr_fd = tty ? -1 : fds[3],
-	                      .console_sock = tty ? fds[1] : -1};
+	                      .console_sock = tty ? fds[1] : -1,
+	                      .volatile_rootfs = c->auto_remove};
 	int r = rt_launch_start(&l, err);
 	for (int i = 1; i < 6; i += 2)
 		if (i != 5 && fds[i] >= 0)

@@ -120,7 +120,29 @@ static int bind_at(int rootfd, const char *src, const char *path, bool file, boo
 	return r;
 }
 
-static int mount_overlay(const struct rt_spec *s, const char *rootfs, struct kiln_err *err)
+/* A `volatile` overlay leaves work/incompat/volatile in its work dir, and
+ * overlay refuses that work dir until the mark is gone (after a crash the
+ * upper dir may lack what was not synced). Only upper dirs that are thrown
+ * away are mounted volatile, so the mark is cleared before any mount. */
+static void clear_volatile_mark(const char *work_dir)
+{
+	static const char *const marks[] = {"work/incompat/volatile/dirty",
+	                                    "work/incompat/volatile", "work/incompat"};
+	int dir = open(work_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return;
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(marks); i++) /* a file, then its dirs */
+		if (unlinkat(dir, marks[i], i ? AT_REMOVEDIR : 0) < 0 && errno == ENOENT && i == 0)
+			break; /* no mark: the common case */
+	close(dir);
+}
+
+/* volatile_: the upper dir is thrown away after the run, so the overlay
+ * need not sync the upper fs when it goes away (a syncfs of the whole
+ * filesystem at the container's end otherwise); kernels before 5.10 lack
+ * the option: then without it. */
+static int mount_overlay(const struct rt_spec *s, const char *rootfs, bool volatile_,
+                         struct kiln_err *err)
 {
 	struct kiln_buf opts;
 	kiln_buf_init(&opts, 4000, "overlay mount options (too many layers)");
@@ -129,8 +151,19 @@ static int mount_overlay(const struct rt_spec *s, const char *rootfs, struct kil
 		r = kiln_buf_addf(&opts, err, "%s%s", i ? ":" : "", s->lower_dirs[i]);
 	if (r == 0)
 		r = kiln_buf_addf(&opts, err, ",upperdir=%s,workdir=%s", s->upper_dir, s->work_dir);
-	if (r == 0 && mount("overlay", rootfs, "overlay", 0, kiln_buf_str(&opts)) < 0)
-		r = kiln_err_set(err, errno, "mounting the overlay rootfs on `%s`", rootfs);
+	if (r == 0) {
+		clear_volatile_mark(s->work_dir);
+		size_t plain = opts.len;
+		if (volatile_)
+			r = kiln_buf_addstr(&opts, ",volatile", err);
+		int m = r == 0 ? mount("overlay", rootfs, "overlay", 0, kiln_buf_str(&opts)) : -1;
+		if (r == 0 && m < 0 && errno == EINVAL && volatile_) {
+			opts.data[opts.len = plain] = 0;
+			m = mount("overlay", rootfs, "overlay", 0, kiln_buf_str(&opts));
+		}
+		if (r == 0 && m < 0)
+			r = kiln_err_set(err, errno, "mounting the overlay rootfs on `%s`", rootfs);
+	}
 	kiln_buf_release(&opts);
 	return r;
 }
@@ -272,7 +305,7 @@ int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err)
 	const struct rt_spec *s = l->spec;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return kiln_err_set(err, errno, "making the mount namespace private");
-	if (mount_overlay(s, l->rootfs, err) < 0)
+	if (mount_overlay(s, l->rootfs, l->volatile_rootfs, err) < 0)
 		return -1;
 	_cleanup_close_ int rootfd = open(l->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
@@ -300,7 +333,7 @@ int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err)
 
 int rt_mounts_copy_view(const struct rt_spec *s, const char *rootfs, struct kiln_err *err)
 {
-	if (mount_overlay(s, rootfs, err) < 0)
+	if (mount_overlay(s, rootfs, false, err) < 0)
 		return -1;
 	_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)

@@ -22,10 +22,13 @@ struct rt_launch {
 	const char *rootfs;    /* the overlay's mount point */
 	const char *files_dir; /* holds hosts, hostname, resolv.conf */
 	int stdin_fd, stdout_fd, stderr_fd;
-	const char *console; /* unused (NULL): the pty comes from console_sock */
-	int console_sock;    /* -t (when > 0): the init opens a pty in the
-	                      * container's devpts, makes it stdio and
-	                      * /dev/console, and sends the master here */
+	const char *console;  /* unused (NULL): the pty comes from console_sock */
+	int console_sock;     /* -t (when > 0): the init opens a pty in the
+	                       * container's devpts, makes it stdio and
+	                       * /dev/console, and sends the master here */
+	bool volatile_rootfs; /* the upper dir is thrown away after the run
+	                       * (--rm, a build step): overlay's `volatile`,
+	                       * no sync of the upper fs when it goes */
 	/* out */
 	pid_t pid;          /* container init, host pid */
 	uint64_t pid_start; /* its start time */

@@ -254,6 +254,14 @@ void rt_container_list_free(struct rt_container **v, size_t n);
 int rt_container_run_attached(const char *root, struct rt_container *c, const struct rt_run_io *io,
                               bool sig_proxy, int *status, struct kiln_err *err);
 
+/* A container start waits for one RCU grace period (5-15 ms here) when it
+ * moves its init into its cgroup; begin, called first thing on a path that
+ * starts a container (run), lets that wait pass while kiln prepares (a
+ * short-lived child keeps it passed, see cgroup_warm.c); end, once the
+ * container started, stops the child. Best effort, no error. */
+void rt_launch_warm_begin(void);
+void rt_launch_warm_end(void);
+
 /* Starts the container in the background under its monitor, a small
  * process of its own (conmon's job; kiln stays daemonless): it owns the
  * container's stdout and stderr and writes them to

@@ -144,6 +144,17 @@ expect_contains "docker's pull message" "$OUT" "Unable to find image 'nosuchimag
 run_fail "bad flag: 125" 125 "$KILN" run --bogus busybox
 n=$(ls "$ROOT/containers" 2>/dev/null | grep -vc names)
 expect_eq "--rm runs left no container" "$n" "0"
+# an --rm container's upper dir is thrown away: its overlay is volatile (no
+# sync of the host's filesystem when it goes); a mark such a mount leaves
+# in the work dir (after a crash, a retry) does not stop the next mount
+expect_eq "--rm: volatile overlay rootfs" "$(kr busybox grep -c volatile /proc/self/mountinfo)" "1"
+run_fail "without --rm: no volatile overlay" 1 "$KILN" run --name durable busybox grep -c volatile /proc/self/mountinfo
+"$KILN" rm durable >/dev/null
+run_ok "create --rm" "$KILN" create --rm busybox echo marked
+mkdir -p "$ROOT/containers/$OUT/work/work/incompat/volatile"
+: >"$ROOT/containers/$OUT/work/work/incompat/volatile/dirty"
+run_ok "start -a over a stale volatile mark" "$KILN" start -a "$OUT"
+expect_eq "it ran" "$OUT" "marked"
 
 # --- signals ------------------------------------------------------------------------
 "$KILN" run --rm --init busybox sh -c 'trap "exit 42" TERM; while :; do sleep 0.1; done' &
