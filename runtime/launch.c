@@ -241,6 +241,7 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 	l->pid = 0;
 	l->net_pid = 0;
 	l->net_exit_fd = -1;
+	l->net_ready_fd = -1;
 	if (l->files_dir)
 		seccomp_cache_for(l->files_dir);
 	if (write_files(l, err) < 0 || rt_launch_caps(l->spec, &caps, err) < 0 ||
@@ -280,10 +281,13 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 		goto fail;
 	}
 	l->pid = pid;
-	int r = l->cg ? rt_cgroup_add_pid(l->cg, pid, err) : 0;
+	/* slirp4netns starts up while the cgroup move waits */
+	int r = rt_net_start(l, err);
+	if (r == 0 && l->cg)
+		r = rt_cgroup_add_pid(l->cg, pid, err);
 	rt_launch_warm_end(); /* the move is done: a warming child can stop */
 	if (r == 0)
-		r = rt_net_setup(l, err);
+		r = rt_net_ready(l, err);
 	if (r == 0 && write(sync[1], "g", 1) != 1)
 		r = kiln_err_set(err, errno, "starting the container's init");
 	close(sync[1]);
