@@ -7,6 +7,10 @@
 # (kiln vs docker), each with ratios, and the resident memory of a
 # detached container's monitor.
 #   bench/run_bench.sh [BUILD_DIR]   (default: build, a Release tree; as root)
+# kiln's store, the OCI bundle and dockerd's data root live on one journaled
+# ext4 loop mount made for the run (../shared/design/HOST-NOTES.md: the
+# host's root filesystem has no journal and discards freed blocks at once).
+# The load average is printed with each figure: compare ratios.
 # Peers: scripts/deps.sh --bench installs hyperfine and crun; docker.io
 # comes with the test dependencies. A peer that is missing is left out
 # (and said so).
@@ -23,7 +27,8 @@ KILN=${KILN:-$src/${1:-build}/kiln}
 [ "$(id -u)" = 0 ] || { echo "run_bench: needs root" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "run_bench: scripts/deps.sh --bench (hyperfine)" >&2; exit 1; }
 W=$(mktemp -d /tmp/kiln-runbench.XXXXXX)
-export KILN_ROOT="$W/root"
+M="$W/m" # the loop mount
+export KILN_ROOT="$M/root"
 HUGETLB_MOVED=0
 DPID=
 D=
@@ -35,9 +40,14 @@ cleanup() {
 		kill -TERM "$DPID" 2>/dev/null || true
 		for _ in $(seq 60); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.25; done
 		kill -KILL "$DPID" 2>/dev/null || true
-		awk -v d="$D" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+		awk -v d="$D" -v m="$M/docker" 'index($5, d) == 1 || index($5, m) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	fi
 	[ -n "$D" ] && rm -rf "$D"
+	if mountpoint -q "$M"; then
+		# detached kiln-rm processes may still be deleting under it
+		for _ in $(seq 40); do umount "$M" 2>/dev/null && break; sleep 0.25; done
+		mountpoint -q "$M" && umount -l "$M"
+	fi
 	if [ "$HUGETLB_MOVED" = 1 ]; then
 		# the groups crun and dockerd made there (empty now) keep the v1
 		# hierarchy, and hugetlb with it, alive after the umount; a removed
@@ -65,12 +75,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+truncate -s 4G "$W/img"
+mkfs.ext4 -q -F "$W/img"
+mkdir "$M"
+mount -o loop "$W/img" "$M"
 KILN_TEST_TMP="$W" KILN="$KILN" "$src/testdata/make-busybox.sh" --import "$W/bb.tar" >/dev/null
-mkdir -p "$W/bundle/rootfs"
-tar -xf "$W/bb.tar" -C "$W/bundle/rootfs"
-(cd "$W/bundle" && runc spec)
+mkdir -p "$M/bundle/rootfs"
+tar -xf "$W/bb.tar" -C "$M/bundle/rootfs"
+(cd "$M/bundle" && runc spec)
 # the default spec runs `sh` on a terminal: /bin/true without one
-python3 - "$W/bundle/config.json" <<'EOF'
+python3 - "$M/bundle/config.json" <<'EOF'
 import json, sys
 p = sys.argv[1]
 c = json.load(open(p))
@@ -98,7 +112,7 @@ if [ -n "$DOCKERD" ] && [ -x /usr/bin/docker ]; then
 	D=$(mktemp -d /tmp/kiln-rb-dk.XXXXXX) # sun_path is short: not under $W
 	printf '{"deprecated-key-path": "%s/key.json"}\n' "$D" >"$D/daemon.json"
 	unshare -m --propagation private sh -c 'mount -t tmpfs -o mode=0755 kiln-bench-run /run && exec "$0" "$@"' \
-		"$DOCKERD" --config-file "$D/daemon.json" --data-root "$D/data" --exec-root "$D/x" \
+		"$DOCKERD" --config-file "$D/daemon.json" --data-root "$M/docker" --exec-root "$D/x" \
 		--pidfile "$D/pid" -H "unix://$D/sock" --iptables=false --ip6tables=false --bridge=none \
 		--storage-driver=overlay2 >"$D/log" 2>&1 &
 	DPID=$!
@@ -112,6 +126,7 @@ if [ -n "$DOCKERD" ] && [ -x /usr/bin/docker ]; then
 	fi
 fi
 
+load() { echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores shared: compare ratios)"; }
 ratios() { # JSON: the first row (kiln) against every other
 	python3 - "$1" <<'EOF'
 import json, sys
@@ -128,17 +143,19 @@ EOF
 
 echo "== start and remove: run --rm /bin/true"
 cmds=(-n kiln "$KILN run --rm --network none busybox /bin/true")
-command -v crun >/dev/null && cmds+=(-n crun "crun run --bundle $W/bundle kiln-bench-crun")
-command -v runc >/dev/null && cmds+=(-n runc "runc run --bundle $W/bundle kiln-bench-runc")
+command -v crun >/dev/null && cmds+=(-n crun "crun run --bundle $M/bundle kiln-bench-crun")
+command -v runc >/dev/null && cmds+=(-n runc "runc run --bundle $M/bundle kiln-bench-runc")
 [ -n "$DPID" ] && cmds+=(-n docker "/usr/bin/docker run --rm --network none busybox /bin/true")
 hyperfine -N --warmup 3 --runs 20 -i --export-json "$W/run.json" "${cmds[@]}"
 ratios "$W/run.json"
+load
 
 echo "== run -d latency (until the command runs)"
 cmds=(-n kiln "$KILN run -d --network none busybox sleep 600")
 [ -n "$DPID" ] && cmds+=(-n docker "/usr/bin/docker run -d --network none busybox sleep 600")
 hyperfine -N --warmup 2 --runs 20 --export-json "$W/rund.json" "${cmds[@]}"
 ratios "$W/rund.json"
+load
 mon=$(ps -o ppid= -p "$("$KILN" container inspect -f '{{.State.Pid}}' "$("$KILN" ps -lq)")" | tr -d ' ')
 echo "monitor (pid $mon): $(grep VmRSS "/proc/$mon/status")"
 "$KILN" rm -f $("$KILN" ps -aq) >/dev/null
@@ -151,3 +168,4 @@ cmds=(-n kiln "$KILN ps -a")
 [ -n "$DPID" ] && cmds+=(-n docker "/usr/bin/docker ps -a")
 hyperfine -N --warmup 2 --runs 20 --export-json "$W/ps.json" "${cmds[@]}"
 ratios "$W/ps.json"
+load

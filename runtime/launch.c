@@ -1,8 +1,9 @@
 /* The parent side of a container start (crun/runc's approach): prepare the
- * hosts files, capabilities, seccomp filter and cgroup, clone the init into
- * new mount, PID, UTS, IPC (and network) namespaces, place it in the cgroup
- * while it waits on a sync pipe, let it go, and learn over a close-on-exec
- * error pipe whether its exec happened. Then wait for it, forwarding
+ * hosts files, capabilities and seccomp filter, clone the init into new
+ * mount, PID, UTS, IPC (and network) namespaces, make the cgroup and place
+ * the init in it while it builds its rootfs and then waits on a sync pipe,
+ * let it go, and learn over a close-on-exec error pipe whether its exec
+ * happened. Then wait for it, forwarding
  * signals. */
 #include <errno.h>
 #include <fcntl.h>
@@ -241,10 +242,11 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 	l->pid = 0;
 	l->net_pid = 0;
 	l->net_exit_fd = -1;
+	l->net_ready_fd = -1;
 	if (l->files_dir)
 		seccomp_cache_for(l->files_dir);
 	if (write_files(l, err) < 0 || rt_launch_caps(l->spec, &caps, err) < 0 ||
-	    rt_launch_seccomp(l->spec, caps, &l->sc, err) < 0 || prepare_cgroup(l, err) < 0)
+	    rt_launch_seccomp(l->spec, caps, &l->sc, err) < 0)
 		goto fail;
 	int sync[2], errp[2];
 	if (pipe2(sync, O_CLOEXEC) < 0) {
@@ -280,10 +282,18 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 		goto fail;
 	}
 	l->pid = pid;
-	int r = l->cg ? rt_cgroup_add_pid(l->cg, pid, err) : 0;
-	rt_launch_warm_end(); /* the move is done: a warming child can stop */
+	/* the init builds its rootfs and slirp4netns starts up while the
+	 * cgroup is made and the init moved into it: the first move of a
+	 * process into a cgroup waits for an RCU grace period (and so does a
+	 * mkdir while another process's move waits: see cgroup_warm.c) */
+	int r = rt_net_start(l, err);
 	if (r == 0)
-		r = rt_net_setup(l, err);
+		r = prepare_cgroup(l, err);
+	if (r == 0 && l->cg)
+		r = rt_cgroup_add_pid(l->cg, pid, err);
+	rt_launch_warm_end(); /* the warming child is done */
+	if (r == 0)
+		r = rt_net_ready(l, err);
 	if (r == 0 && write(sync[1], "g", 1) != 1)
 		r = kiln_err_set(err, errno, "starting the container's init");
 	close(sync[1]);

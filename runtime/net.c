@@ -126,10 +126,11 @@ static int publish_ports(const struct rt_launch *l, struct kiln_err *err)
 	return 0;
 }
 
-int rt_net_setup(struct rt_launch *l, struct kiln_err *err)
+int rt_net_start(struct rt_launch *l, struct kiln_err *err)
 {
 	l->net_pid = 0;
 	l->net_exit_fd = -1;
+	l->net_ready_fd = -1;
 	if (l->spec->network != RT_NET_DEFAULT)
 		return 0;
 	rt_net_reap_recorded(l->files_dir);
@@ -162,22 +163,33 @@ int rt_net_setup(struct rt_launch *l, struct kiln_err *err)
 		close(ready[0]), close(ex[1]);
 		return kiln_err_set(err, errno, "starting %s", SLIRP);
 	}
-	struct pollfd p = {.fd = ready[0], .events = POLLIN};
+	l->net_pid = pid;
+	l->net_exit_fd = ex[1];
+	l->net_ready_fd = ready[0];
+	return 0;
+}
+
+int rt_net_ready(struct rt_launch *l, struct kiln_err *err)
+{
+	if (l->net_ready_fd < 0) /* none, host, pasta (ready when started) */
+		return 0;
+	struct pollfd p = {.fd = l->net_ready_fd, .events = POLLIN};
 	char c = 0;
 	int n;
 	while ((n = poll(&p, 1, 20000)) < 0 && errno == EINTR)
 		;
-	bool ok = n == 1 && read(ready[0], &c, 1) == 1;
-	close(ready[0]);
+	bool ok = n == 1 && read(l->net_ready_fd, &c, 1) == 1;
+	close(l->net_ready_fd);
+	l->net_ready_fd = -1;
 	if (!ok) {
-		close(ex[1]);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		close(l->net_exit_fd);
+		l->net_exit_fd = -1;
+		kill(l->net_pid, SIGKILL);
+		waitpid(l->net_pid, NULL, 0);
+		l->net_pid = 0;
 		_cleanup_free_ char *why = slirp_log_tail(l);
 		return kiln_err_set(err, 0, "setting up the default network: %s: %s", SLIRP, why);
 	}
-	l->net_pid = pid;
-	l->net_exit_fd = ex[1];
 	rt_net_pid_write(l);
 	if (publish_ports(l, err) < 0) {
 		rt_net_release(l);
@@ -186,8 +198,17 @@ int rt_net_setup(struct rt_launch *l, struct kiln_err *err)
 	return 0;
 }
 
+int rt_net_setup(struct rt_launch *l, struct kiln_err *err)
+{
+	return rt_net_start(l, err) < 0 ? -1 : rt_net_ready(l, err);
+}
+
 void rt_net_release(struct rt_launch *l)
 {
+	if (l->net_ready_fd >= 0) { /* started, never awaited */
+		close(l->net_ready_fd);
+		l->net_ready_fd = -1;
+	}
 	if (l->spec && l->spec->n_ports && l->files_dir) {
 		_cleanup_free_ char *sock = kiln_path_join(l->files_dir, "slirp.sock");
 		unlink(sock);

@@ -34,8 +34,9 @@ struct rt_launch {
 	uint64_t pid_start; /* its start time */
 	struct rt_cgroup *cg;
 	struct rt_seccomp *sc;
-	pid_t net_pid;   /* slirp4netns of the default network */
-	int net_exit_fd; /* closing it ends slirp4netns */
+	pid_t net_pid;    /* slirp4netns of the default network */
+	int net_exit_fd;  /* closing it ends slirp4netns */
+	int net_ready_fd; /* slirp4netns writes a byte when it is ready */
 };
 /* Makes the files of files_dir, the cgroup, clones the init into its
  * namespaces and returns once it has exec'd the command (or with the
@@ -58,8 +59,11 @@ void rt_oneshot_pid(struct rt_oneshot_signals *s, pid_t pid);
 int rt_oneshot_end(struct rt_oneshot_signals *s);
 
 /* The default network (net.c): slirp4netns for the init's namespace,
- * started once the init exists and before it runs. */
-int rt_net_setup(struct rt_launch *l, struct kiln_err *err);
+ * started once the init exists (start) and awaited, with -p published,
+ * before it runs (ready): the cgroup move waits in between. */
+int rt_net_start(struct rt_launch *l, struct kiln_err *err);
+int rt_net_ready(struct rt_launch *l, struct kiln_err *err);
+int rt_net_setup(struct rt_launch *l, struct kiln_err *err); /* both at once */
 void rt_net_release(struct rt_launch *l);
 
 /* What the child needs besides the launch (child.c). */
