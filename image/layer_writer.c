@@ -245,7 +245,10 @@ int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
 	if (r == ARCHIVE_OK) /* docker and containers/storage read SCHILY.xattr */
 		r = archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY");
 	if (r == ARCHIVE_OK)
-		r = archive_write_set_bytes_per_block(w->a, 64 * 1024);
+		/* unblocked: libarchive hands each piece straight to pipe_out
+		 * (one copy of the data fewer); no padding either way, as the
+		 * last block is padded to 1 byte: the same bytes */
+		r = archive_write_set_bytes_per_block(w->a, 0);
 	if (r == ARCHIVE_OK)
 		r = archive_write_set_bytes_in_last_block(w->a, 1);
 	if (r == ARCHIVE_OK)
