@@ -15,7 +15,9 @@
 #   bench/cache_bench.sh [BUILD_DIR] [WORKLOAD...]  (defaults: ./build, w1-app w2-bigctx w3-multistage)
 #   env: RUNS=10 (hyperfine runs per figure), BENCH_DIR (default: a new dir
 #        under /tmp; the loop image and mount live there), LOOP_SIZE=24G,
-#        NO_DOCKER=1 (kiln and the floor only)
+#        NO_DOCKER=1 (kiln and the floor only), EXTRA_IMAGES=N (N unrelated
+#        images stored and tagged in kiln's store first, and in dockerd's:
+#        a base lookup must not read every stored image)
 # Needs root (loop mount, dockerd), hyperfine, python3, GNU time.
 set -euo pipefail
 build=${1:-build}
@@ -57,10 +59,17 @@ tune2fs -l "$dev" | grep -q has_journal || echo "# warning: no journal on $T" >&
 export KILN_ROOT="$T/kiln"
 bash "$shared/bench/make-base.sh" "$T/bbase.tar" >/dev/null
 "$K" import "$T/bbase.tar" bbase:1 >/dev/null
+EXTRA_IMAGES=${EXTRA_IMAGES:-0}
+for ((i = 0; i < EXTRA_IMAGES; i++)); do # distinct images (configs), one shared layer
+	"$K" import -c "LABEL bench.extra=$i" "$T/bbase.tar" "extra-$i:1" >/dev/null
+done
 docker_on=0
 if [ "${NO_DOCKER:-0}" != 1 ]; then
 	. "$here/tests/e2e/dockerd.sh"
 	dk import "$T/bbase.tar" bbase:1 >/dev/null
+	for ((i = 0; i < EXTRA_IMAGES; i++)); do
+		dk import -c "LABEL bench.extra=$i" "$T/bbase.tar" "extra-$i:1" >/dev/null
+	done
 	docker_on=1
 fi
 
@@ -88,7 +97,7 @@ for wl in "${wls[@]}"; do
 	[ -f "$cf" ] || { echo "cache_bench: no change file for $wl" >&2; exit 1; }
 	edit="sh -c 'echo edit \$\$ >>$cf'"
 	sync
-	echo "== $wl ($(find "$ctx" -type f | wc -l) files, $(du -sh "$ctx" | cut -f1)); change file $(change_file "$wl"); load $(cut -d' ' -f1 /proc/loadavg)"
+	echo "== $wl ($(find "$ctx" -type f | wc -l) files, $(du -sh "$ctx" | cut -f1)); change file $(change_file "$wl"); $EXTRA_IMAGES extra images; load $(cut -d' ' -f1 /proc/loadavg)"
 	# first builds (not timed), so every tool starts from a full cache
 	"$K" build -q --network none -t "bench-$wl" "$ctx" >/dev/null
 	if [ $docker_on = 1 ]; then

@@ -156,8 +156,10 @@ struct bld_build {
 	int tmp_lock;
 	int tmp_slot; /* interrupt.c's slot for tmpdir (-1: none) */
 	pthread_mutex_t mu, fs_mu;
-	pthread_mutex_t pull_mu; /* pull.c: one image load or pull at a time */
-	struct kiln_strv pulled; /* names pulled in this build (under pull_mu) */
+	pthread_mutex_t pull_mu;       /* pull.c: one image load or pull at a time */
+	struct kiln_strv pulled;       /* names pulled in this build (under pull_mu) */
+	struct kiln_strv loaded_names; /* pull.c: images loaded, by name (under pull_mu) */
+	struct img_image **loaded;     /* the image of each loaded name */
 	pthread_cond_t cv;
 	bool failed;
 	struct kiln_err first_err; /* the first stage failure */
@@ -193,6 +195,8 @@ void bld_scratch_forget(int slot);
 /* pull.c: the images the needed stages name (FROM, COPY --from, RUN
  * --mount=from=, words without variables) loaded or pulled up front. */
 int bld_pull_images(struct bld_build *b, struct kiln_err *err);
+/* Frees what pull.c kept for the build (names pulled, images loaded). */
+void bld_pull_release(struct bld_build *b);
 /* Stage `index` built: already done, being built by another thread (wait),
  * or built now on this thread. */
 int bld_stage_need(struct bld_build *b, int index, struct kiln_err *err);

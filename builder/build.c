@@ -578,7 +578,7 @@ static int build_once(struct img_store *s, const struct bld_opts *o,
 	pthread_cond_destroy(&b.cv);
 	pthread_mutex_destroy(&b.fs_mu);
 	pthread_mutex_destroy(&b.pull_mu);
-	kiln_strv_release(&b.pulled);
+	bld_pull_release(&b);
 	pthread_mutex_destroy(&b.mu);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -104,12 +104,35 @@ static int pull(struct bld_build *b, const char *ref, struct kiln_err *err)
 	return 0;
 }
 
+/* A name is loaded once per build (FROM's pull check, the stage and its
+ * key each ask): later calls get a copy. Tags are looked up through the
+ * index (IMG_FIND_CONTENT), so the other stored images are never read.
+ * Under pull_mu; a pull of the name comes before its first load. */
 static int load(struct bld_build *b, const char *name, struct img_image **out, struct kiln_err *err)
 {
+	for (size_t i = 0; i < b->loaded_names.n; i++)
+		if (!strcmp(b->loaded_names.v[i], name)) {
+			*out = img_image_dup(b->loaded[i]);
+			return 0;
+		}
 	pthread_mutex_lock(&b->mu);
-	int r = img_image_load(b->s, name, out, err);
+	int r = img_image_find(b->s, name, IMG_FIND_CONTENT, out, err);
 	pthread_mutex_unlock(&b->mu);
+	if (r == 0) {
+		b->loaded = xreallocarray(b->loaded, b->loaded_names.n + 1, sizeof(*b->loaded));
+		b->loaded[b->loaded_names.n] = img_image_dup(*out);
+		kiln_strv_push(&b->loaded_names, name);
+	}
 	return r;
+}
+
+void bld_pull_release(struct bld_build *b)
+{
+	for (size_t i = 0; i < b->loaded_names.n; i++)
+		img_image_free(b->loaded[i]);
+	free(b->loaded);
+	kiln_strv_release(&b->loaded_names);
+	kiln_strv_release(&b->pulled);
 }
 
 int bld_image_load(struct bld_build *b, const char *name, struct img_image **out,

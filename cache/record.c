@@ -108,24 +108,48 @@ static int parse_record(const char *data, size_t len, struct cache_record *out,
 	return r;
 }
 
+/* Reads and parses the record of a valid key (*st: its stat, when asked
+ * for). A missing record fails with ENOENT, one that is not this key's
+ * record with KILN_E_CORRUPT. */
+static int load_record(struct img_store *s, const char *key, struct cache_record *out,
+                       struct stat *st, struct kiln_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	_cleanup_free_ char *final = cache_path(s, CACHE_RECORDS, key);
+	/* this build's own records are still under their temp names */
+	_cleanup_free_ char *file = img_store_durable_path(s, final);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (st && stat(file, st) < 0)
+		return kiln_err_set(err, errno, "cache record `%s`", key);
+	if (kiln_read_file(file, RECORD_MAX, &data, &len, err) < 0)
+		return -1;
+	if (parse_record(data, len, out, err) < 0)
+		return kiln_err_wrap(err, "cache record `%s`", key);
+	if (strcmp(out->key, key)) {
+		cache_record_release(out);
+		return kiln_err_set(err, KILN_E_CORRUPT, "cache record `%s` holds another key",
+		                    key);
+	}
+	return 0;
+}
+
+static int bad_key(const char *key, struct kiln_err *err)
+{
+	return kiln_err_set(err, KILN_E_INVALID, "invalid cache key `%s`", key);
+}
+
 int cache_record_read(struct img_store *s, const char *key, struct cache_record *out,
                       int64_t *last_used, struct kiln_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (!cache_key_valid(key))
-		return kiln_err_set(err, KILN_E_INVALID, "invalid cache key `%s`", key);
-	_cleanup_free_ char *final = cache_path(s, CACHE_RECORDS, key);
-	_cleanup_free_ char *file = img_store_durable_path(s, final);
-	_cleanup_free_ char *data = NULL;
-	size_t len;
+		return bad_key(key, err);
 	struct stat st;
-	if (stat(file, &st) < 0)
-		return kiln_err_set(err, errno, "cache record `%s`", key);
-	*last_used = st.st_mtim.tv_sec;
-	if (kiln_read_file(file, RECORD_MAX, &data, &len, err) < 0)
+	if (load_record(s, key, out, &st, err) < 0)
 		return -1;
-	return parse_record(data, len, out, err) < 0 ? kiln_err_wrap(err, "cache record `%s`", key)
-	                                             : 0;
+	*last_used = st.st_mtim.tv_sec;
+	return 0;
 }
 
 int cache_record_remove(struct img_store *s, const char *key, struct kiln_err *err)
@@ -148,30 +172,21 @@ int cache_record_lookup(struct img_store *s, const char *key, struct cache_recor
 	*hit = *gone = false;
 	memset(out, 0, sizeof(*out));
 	if (!cache_key_valid(key))
-		return kiln_err_set(err, KILN_E_INVALID, "invalid cache key `%s`", key);
-	_cleanup_free_ char *final = cache_path(s, CACHE_RECORDS, key);
-	_cleanup_free_ char *file = img_store_durable_path(s, final); /* this build's own */
-	_cleanup_free_ char *data = NULL;
-	size_t len;
+		return bad_key(key, err);
 	struct kiln_err e = KILN_ERR_INIT;
-	if (kiln_read_file(file, RECORD_MAX, &data, &len, &e) < 0) {
+	if (load_record(s, key, out, NULL, &e) < 0) {
 		bool missing = e.code == ENOENT;
 		kiln_err_release(&e);
-		if (!missing) /* unreadable or torn: drop it, a miss */
+		if (!missing) /* unreadable or torn: dropped, a miss */
 			*gone = cache_record_remove(s, key, NULL) == 0;
 		return 0;
-	}
-	if (parse_record(data, len, out, &e) < 0 || strcmp(out->key, key)) {
-		kiln_err_release(&e);
-		cache_record_release(out);
-		*gone = true;
-		return cache_record_remove(s, key, err);
 	}
 	if (out->has_layer && !img_store_has_blob(s, out->layer.digest)) {
 		cache_record_release(out);
 		*gone = true;
 		return cache_record_remove(s, key, err);
 	}
+	_cleanup_free_ char *file = cache_path(s, CACHE_RECORDS, key);
 	utimensat(AT_FDCWD, file, NULL, 0); /* last used: the record's mtime */
 	*hit = true;
 	return 0;

@@ -250,6 +250,8 @@ struct img_image {
 int img_image_load(struct img_store *s, const char *name_or_id, struct img_image **out,
                    struct kiln_err *err);
 void img_image_free(struct img_image *img);
+/* A copy of img (its manifest and config shared: one more reference). */
+struct img_image *img_image_dup(const struct img_image *img);
 /* img_layer_usage of layer i of an image (cfg gives its diffID; may be
  * NULL); a layer that cannot be counted (its blob missing or damaged:
  * `system check` says so) counts its blob's size. */
@@ -263,7 +265,14 @@ int img_image_list(struct img_store *s, struct img_image ***out, size_t *n, stru
 /* IMG_LIST_DAMAGED: damaged images too (listing, removal); without it
  * img_image_find reports a damaged match as KILN_E_CORRUPT, naming the way
  * out, and img_image_list leaves them out. */
-enum img_list_flags { IMG_LIST_DAMAGED = 1 << 0 };
+/* IMG_FIND_CONTENT (img_image_find): the caller uses the image's ID,
+ * manifest and config only (a build's FROM, COPY --from): a tag is
+ * resolved through index.json's entries, reading no other image's
+ * manifest or config (a store of many images costs one index read);
+ * repo_tags and repo_digests then hold only the entries of the same
+ * manifest. Anything else (an ID, a prefix, name@digest, a tag not in the
+ * index) is looked up as without it. */
+enum img_list_flags { IMG_LIST_DAMAGED = 1 << 0, IMG_FIND_CONTENT = 1 << 1 };
 int img_image_list_flags(struct img_store *s, unsigned flags, struct img_image ***out, size_t *n,
                          struct kiln_err *err);
 int img_image_find(struct img_store *s, const char *name_or_id, unsigned flags,

@@ -35,6 +35,30 @@ void img_image_free(struct img_image *img)
 	free(img);
 }
 
+static char **strv_dup(char *const *v, size_t n)
+{
+	char **d = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		d[i] = xstrdup(v[i]);
+	return d;
+}
+
+struct img_image *img_image_dup(const struct img_image *img)
+{
+	struct img_image *d = xmalloc(sizeof(*d));
+	*d = *img;
+	if (d->manifest)
+		__atomic_add_fetch(&d->manifest->refs, 1, __ATOMIC_RELAXED);
+	if (d->config)
+		__atomic_add_fetch(&d->config->refs, 1, __ATOMIC_RELAXED);
+	d->repo_tags = strv_dup(img->repo_tags, img->n_repo_tags);
+	d->repo_digests = strv_dup(img->repo_digests, img->n_repo_digests);
+	d->created = img->created ? xstrdup(img->created) : NULL;
+	d->last_tag_time = img->last_tag_time ? xstrdup(img->last_tag_time) : NULL;
+	d->damaged = img->damaged ? xstrdup(img->damaged) : NULL;
+	return d;
+}
+
 void img_image_list_free(struct img_image **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -340,9 +364,93 @@ static ssize_t find_by_id(struct img_image **v, size_t n, const char *s)
 	return found;
 }
 
+/* The index entry tagged full (a normalized reference), or -1. */
+static ssize_t entry_by_tag(const struct img_index *x, const char *full)
+{
+	for (size_t i = 0; i < x->n_manifests; i++) {
+		const char *ref = img_map_get(&x->manifests[i].annotations, IMG_ANNOT_REF_NAME);
+		if (ref && !strcmp(ref, full))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* IMG_FIND_CONTENT: a tag resolved through index.json alone. The entry
+ * tagged so gives the image (its manifest and config are the only blobs
+ * read); the entries of the same manifest give its other tags. *img NULL
+ * when the tag is not in the index (the caller then lists every image). */
+static int find_by_tag_entry(struct img_store *s, const char *name, struct img_image **img,
+                             struct kiln_err *err)
+{
+	*img = NULL;
+	struct img_ref r;
+	if (img_ref_parse(name, IMG_REF_DEFAULT_TAG, &r, NULL) < 0)
+		return 0;
+	_cleanup_free_ char *full = r.digest ? NULL : img_ref_string(&r);
+	img_ref_release(&r);
+	struct img_index *x = NULL;
+	if (!full || img_index_read(s, &x, err) < 0)
+		return full ? -1 : 0;
+	ssize_t at = entry_by_tag(x, full);
+	struct img_image **v = NULL;
+	size_t n = 0;
+	struct by_id t = {.cap = 64};
+	t.slot = xcalloc(t.cap, sizeof(*t.slot));
+	int ret = 0;
+	if (at >= 0) {
+		const struct img_descriptor *e = &x->manifests[at];
+		struct kiln_err e2 = KILN_ERR_INIT;
+		*img = entry_image(s, e, &v, &n, &t, &e2);
+		if (e2.msg) { /* a read error, not damage: fails the lookup */
+			if (err)
+				kiln_err_move(err, &e2);
+			ret = -1;
+		}
+		kiln_err_release(&e2);
+		for (size_t i = 0; *img && ret == 0 && i < x->n_manifests; i++)
+			if (!strcmp(x->manifests[i].digest, e->digest))
+				image_add_entry(*img, &x->manifests[i]);
+	}
+	if (*img && ret == 0) {
+		strv_sort_unique((*img)->repo_tags, &(*img)->n_repo_tags);
+		strv_sort_unique((*img)->repo_digests, &(*img)->n_repo_digests);
+		v[0] = NULL; /* taken: the only image made */
+	} else {
+		*img = NULL;
+	}
+	img_image_list_free(v, n);
+	free(t.slot);
+	img_index_free(x);
+	return ret;
+}
+
+/* The image found (taken from v[i]) or the error naming name_or_id. */
+static int found_image(struct img_image *img, const char *name_or_id, unsigned flags,
+                       struct img_image **out, struct kiln_err *err)
+{
+	if (!img)
+		return kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", name_or_id);
+	if (img->damaged && !(flags & IMG_LIST_DAMAGED)) {
+		int r =
+		    kiln_err_set(err, KILN_E_CORRUPT,
+		                 "image `%s` is damaged (%s): remove it with `kiln rmi -f %s` or "
+		                 "`kiln system check --repair`, then load it again",
+		                 name_or_id, img->damaged, name_or_id);
+		img_image_free(img);
+		return r;
+	}
+	*out = img;
+	return 0;
+}
+
 int img_image_find(struct img_store *s, const char *name_or_id, unsigned flags,
                    struct img_image **out, struct kiln_err *err)
 {
+	struct img_image *img = NULL;
+	if ((flags & IMG_FIND_CONTENT) && find_by_tag_entry(s, name_or_id, &img, err) < 0)
+		return -1;
+	if (img)
+		return found_image(img, name_or_id, flags, out, err);
 	struct img_image **v = NULL;
 	size_t n = 0;
 	if (img_image_list_flags(s, IMG_LIST_DAMAGED, &v, &n, err) < 0)
@@ -350,20 +458,12 @@ int img_image_find(struct img_store *s, const char *name_or_id, unsigned flags,
 	ssize_t i = find_by_ref(v, n, name_or_id);
 	if (i < 0)
 		i = find_by_id(v, n, name_or_id);
-	int ret = 0;
-	if (i < 0)
-		ret = kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", name_or_id);
-	else if (v[i]->damaged && !(flags & IMG_LIST_DAMAGED))
-		ret = kiln_err_set(err, KILN_E_CORRUPT,
-		                   "image `%s` is damaged (%s): remove it with `kiln rmi -f %s` or "
-		                   "`kiln system check --repair`, then load it again",
-		                   name_or_id, v[i]->damaged, name_or_id);
-	if (ret == 0) {
-		*out = v[i];
+	if (i >= 0) {
+		img = v[i];
 		v[i] = NULL;
 	}
 	img_image_list_free(v, n);
-	return ret;
+	return found_image(img, name_or_id, flags, out, err);
 }
 
 int img_image_load(struct img_store *s, const char *name_or_id, struct img_image **out,

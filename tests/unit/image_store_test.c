@@ -37,28 +37,40 @@ static int commit(struct img_store *s, const char *content, const char *cmd,
 	return r;
 }
 
+/* Both lookups: the full one (img_image_load) and the one through the
+ * index's tags (IMG_FIND_CONTENT, a build's FROM) find the same image. */
+static const unsigned find_flags[] = {0, IMG_FIND_CONTENT};
+
 static int load_ok(struct img_store *s, const char *name, const char *want_id)
 {
-	struct kiln_err err = KILN_ERR_INIT;
-	struct img_image *img = NULL;
-	int r = img_image_load(s, name, &img, &err);
-	int ok = r == 0 && !strcmp(img->id, want_id);
-	if (r < 0)
-		tap_diag("load %s: %s", name, err.msg);
-	kiln_err_release(&err);
-	img_image_free(img);
+	int ok = 1;
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(find_flags); i++) {
+		struct kiln_err err = KILN_ERR_INIT;
+		struct img_image *img = NULL;
+		int r = i ? img_image_find(s, name, find_flags[i], &img, &err)
+		          : img_image_load(s, name, &img, &err);
+		ok &= r == 0 && !strcmp(img->id, want_id);
+		if (r < 0)
+			tap_diag("load %s (flags %u): %s", name, find_flags[i], err.msg);
+		kiln_err_release(&err);
+		img_image_free(img);
+	}
 	return ok;
 }
 
 static int load_fails(struct img_store *s, const char *name)
 {
-	struct kiln_err err = KILN_ERR_INIT;
-	struct img_image *img = NULL;
-	int r = img_image_load(s, name, &img, &err);
-	_cleanup_free_ char *want = xasprintf("No such image: %s", name);
-	int ok = r < 0 && err.code == KILN_E_NOTFOUND && !strcmp(err.msg, want);
-	kiln_err_release(&err);
-	img_image_free(img);
+	int ok = 1;
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(find_flags); i++) {
+		struct kiln_err err = KILN_ERR_INIT;
+		struct img_image *img = NULL;
+		int r = i ? img_image_find(s, name, find_flags[i], &img, &err)
+		          : img_image_load(s, name, &img, &err);
+		_cleanup_free_ char *want = xasprintf("No such image: %s", name);
+		ok &= r < 0 && err.code == KILN_E_NOTFOUND && !strcmp(err.msg, want);
+		kiln_err_release(&err);
+		img_image_free(img);
+	}
 	return ok;
 }
 
@@ -104,6 +116,12 @@ int main(void)
 	T_INTEQ(img->n_repo_tags, 2, "two repo tags");
 	T_STREQ(img->repo_tags[0], "docker.io/library/busybox:latest", "first tag normalized");
 	T_STREQ(img->repo_tags[1], "myreg:5000/x/y:1", "second tag");
+	struct img_image *fast = NULL;
+	T_OK(img_image_find(s, "busybox", IMG_FIND_CONTENT, &fast, &err) == 0 &&
+	         fast->n_repo_tags == 2 && !strcmp(fast->repo_tags[1], "myreg:5000/x/y:1") &&
+	         fast->config && fast->manifest && fast->manifest->n_layers == 1,
+	     "through the index: the same tags (one manifest), config and manifest");
+	img_image_free(fast);
 	T_STREQ(img->config->config.cmd[0], "sh", "config read back");
 	T_INTEQ(img->manifest->n_layers, 1, "manifest has the layer");
 	T_STREQ(img->manifest->media_type, IMG_MT_OCI_MANIFEST, "OCI manifest media type");
