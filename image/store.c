@@ -301,6 +301,25 @@ static bool all_zero(const unsigned char *p, size_t n)
 	return n && !p[0] && !memcmp(p, p + 1, n - 1);
 }
 
+/* A file system may take O_DIRECT at fcntl time and refuse the direct
+ * write itself (EINVAL: alignment it wants larger, or no direct I/O at
+ * all): the blob goes on buffered from where this write started. */
+static int blob_write(struct img_blob_writer *w, const void *p, size_t n, struct kiln_err *err)
+{
+	struct kiln_err e = KILN_ERR_INIT;
+	if (kiln_write_all(w->fd, p, n, &e) == 0)
+		return 0;
+	int fl = fcntl(w->fd, F_GETFL);
+	if (e.code != EINVAL || fl < 0 || !(fl & O_DIRECT) ||
+	    fcntl(w->fd, F_SETFL, fl & ~O_DIRECT) < 0 ||
+	    lseek(w->fd, (off_t)w->size, SEEK_SET) < 0) {
+		kiln_err_move(err, &e);
+		return -1;
+	}
+	kiln_err_release(&e);
+	return kiln_write_all(w->fd, p, n, err);
+}
+
 /* A long run of zeros (a sparse file in a layer) becomes a hole in the
  * blob file: nothing to write, nothing to flush; reads give the zeros. */
 int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, struct kiln_err *err)
@@ -309,7 +328,7 @@ int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, st
 		if (lseek(w->fd, (off_t)n, SEEK_CUR) < 0)
 			return kiln_err_set(err, errno, "writing blob to `%s`", w->tmp);
 		w->holes = true;
-	} else if (kiln_write_all(w->fd, p, n, err) < 0) {
+	} else if (blob_write(w, p, n, err) < 0) {
 		return kiln_err_wrap(err, "writing blob to `%s`", w->tmp);
 	}
 	if (!w->hash_outside)
