@@ -4,12 +4,14 @@
  * for the first step on an image, the chain of its layers and the
  * platform), base (the stage's base image ID), op, instr (the expanded
  * instruction), heredoc bodies, env, arg (proxy args left out, secrets
- * masked), workdir, user, shell, network (RUN), and for COPY/ADD one
+ * masked; a non-RUN step only those the stage referred to so far), workdir,
+ * user, shell, network (RUN), and for COPY/ADD one
  * src + input pair per source: the context content hash (cache/ctxhash.c:
  * .dockerignore and --exclude applied, symlinks never followed out),
  * the source stage's key, the source image's ID, or a URL with its
  * --checksum; for RUN, one input per --mount=type=bind (run_inputs). The step loop (stage.c) is key
  * -> lookup -> execute -> record; lookup and record are in step_cache.c. */
+#include <ctype.h>
 #include <string.h>
 
 #include "cache.h"
@@ -165,6 +167,35 @@ static int run_inputs(struct bld_stage *st, const struct bld_step *step, struct 
 	return r;
 }
 
+/* Whether text refers to the variable name ($NAME or ${NAME...}). */
+static bool mentions(const char *text, const char *name, size_t nl)
+{
+	for (const char *p = strchr(text, '$'); p; p = strchr(p + 1, '$')) {
+		const char *q = p + 1 + (p[1] == '{');
+		if (!strncmp(q, name, nl) && !isalnum((unsigned char)q[nl]) && q[nl] != '_')
+			return true;
+	}
+	return false;
+}
+
+/* A build arg ("K=V") enters the key of a RUN (it is in its environment)
+ * and of any step at or after the stage's first instruction that refers
+ * to it: as docker's builders, a changed arg misses at its first use, not
+ * where it is declared. */
+static bool arg_used(const struct bld_stage *st, const struct bld_step *step, const char *kv)
+{
+	if (step->x.kind == DF_I_RUN)
+		return true;
+	size_t nl = strcspn(kv, "=");
+	_cleanup_free_ char *name = xstrndup(kv, nl);
+	if (step->in->original && mentions(step->in->original, name, nl))
+		return true;
+	for (size_t i = 0; i < st->st->n_instrs && &st->st->instrs[i] != step->in; i++)
+		if (st->st->instrs[i].original && mentions(st->st->instrs[i].original, name, nl))
+			return true;
+	return false;
+}
+
 int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65],
                  struct kiln_err *err)
 {
@@ -181,7 +212,8 @@ int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65]
 	for (char **e = st->cfg->config.env; e && *e; e++)
 		cache_fields_add_var(&pre, "env", *e);
 	for (size_t i = 0; i < st->args.n; i++)
-		cache_fields_add_var(&pre, "arg", st->args.v[i]);
+		if (arg_used(st, step, st->args.v[i]))
+			cache_fields_add_var(&pre, "arg", st->args.v[i]);
 	cache_fields_add(&pre, "workdir", st->cfg->config.working_dir);
 	cache_fields_add(&pre, "user", st->cfg->config.user);
 	for (char **s = st->cfg->config.shell; s && *s; s++)

@@ -107,6 +107,10 @@ expect_contains "a content change with size and mtime put back is detected and n
 build -t app:1 --build-arg VERSION=2 "$C" || not_ok "build with a changed arg"
 expect_contains "a changed --build-arg misses and names the arg" "$OUT" \
 	"cache miss: build arg VERSION changed: 1 -> 2"
+# its first use is ENV V=$VERSION: the COPY before it (declared after the ARG) hits
+expect_contains "the step before the arg's first use still hits" \
+	"$(printf '%s\n' "$OUT" | sed -n '/COPY package.json/,/^$/p')" "CACHED"
+expect_eq "the three layer steps after it miss" "$(misses)" 3
 build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=s3cret "$C" || not_ok "secret arg"
 build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=other "$C" || not_ok "secret arg 2"
 expect_not_contains "a secret arg's value never shows" "$OUT" "s3cret"
