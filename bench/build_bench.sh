@@ -23,7 +23,8 @@
 # host`, as this dockerd has no bridge (--bridge=none: no host firewall
 # changes), which spares docker a network namespace per RUN.
 # Prints hyperfine's figures, then per workload mean, ratio to BuildKit and
-# peak memory of each, and the goals of issue 12.
+# peak memory of each, and the goals of issue 12; for w3, the time its RUN
+# alone takes in a plain chroot (the floor under kiln's figure).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -102,6 +103,23 @@ done
 CPID=$(cat "$W/x/containerd/containerd.pid" 2>/dev/null || true)
 "$DOCKER" import "$M/bbase.tar" bbase:1 >/dev/null
 
+# The floor of w3's own work: its RUN in a plain chroot of bbase:1 with
+# the context's src/ in /build (no namespaces, no overlay, no layer), timed
+# with hyperfine beside the builders (printed as "RUN work in plain
+# chroot"); /out is removed before each run.
+chroot_floor() {
+	local root="$M/chroot-w3" cmd
+	rm -rf "$root" && mkdir -p "$root/build"
+	tar -xf "$M/bbase.tar" -C "$root"
+	cp -a "$M/ctx-w3-multistage/src" "$root/build/"
+	cmd=$(sed -n 's/^RUN //p' "$M/ctx-w3-multistage/Dockerfile")
+	printf '%s\n' "$cmd" >"$root/run.sh"
+	hyperfine -N --runs "$1" --export-json "$W/w3-chroot.json" --prepare "rm -rf $root/out" \
+		-n chroot "chroot $root /bin/sh -c 'cd /build && . /run.sh'" >&2
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' \
+		"$W/w3-chroot.json"
+}
+
 # Cleanup commands (hyperfine --prepare): no image, no cache, data on disk.
 cat >"$W/prep-kiln" <<EOF
 #!/bin/sh
@@ -165,10 +183,11 @@ for wl in "${workloads[@]}"; do
 	"$W/prep-docker"
 	mem="$mem classic=$(daemon_peak $(classic_cmd "$wl"))"
 	echo "$wl $W/$wl.json $mem" >>"$summary"
+	[ "$wl" != w3-multistage ] || chroot_floor "$runs" >"$W/w3-floor"
 done
 
-python3 - "$summary" <<'EOF'
-import json, sys
+python3 - "$summary" "$W/w3-floor" <<'EOF'
+import json, os, sys
 goals = {"w1-app": 0.1, "w2-bigctx": 1.5, "w3-multistage": 0.12}
 print("\n%-14s %-11s %7s %8s %10s %11s" % ("workload", "builder", "mean s", "sd s", "vs BuildKit", "peak RSS"))
 for line in open(sys.argv[1]):
@@ -185,4 +204,8 @@ for line in open(sys.argv[1]):
     print("%-14s goal: kiln under %.2f s cold (%s), peak RSS under 100 MB (%s)" % (
         wl, goals.get(wl, 0), "met" if k < goals.get(wl, 0) else "NOT met",
         "met" if int(mem["kiln"]) < 100 * 1024 else "NOT met"))
+    if wl == "w3-multistage" and os.path.exists(sys.argv[2]):
+        floor = float(open(sys.argv[2]).read())
+        print("%-14s RUN work in plain chroot: %.3f s (kiln's overhead beyond it: %.3f s)" % (
+            wl, floor, k - floor))
 EOF

@@ -354,15 +354,10 @@ struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err
 int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, struct kiln_err *err);
 int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
                            char digest[KILN_DIGEST_LEN], uint64_t *size, struct kiln_err *err);
-/* Direct I/O for the writes that follow (on) or buffered again (off): a
- * big blob written once then bypasses the page cache, which it would fill
- * with fresh pages only to flush them at commit. While on, every write
- * must start at a multiple of IMG_BLOB_DIRECT_ALIGN in the file and come
- * from a buffer aligned so with a length that is a multiple of it: the
- * caller turns it off for the unaligned tail. False when the file system
- * refuses (the writes stay buffered). Commit still fsyncs. */
+/* Past its first 8 MiB a blob is written with direct I/O (image/store.c);
+ * a caller whose buffers are aligned to IMG_BLOB_DIRECT_ALIGN, with
+ * lengths that are multiples of it, has them written without a copy. */
 #define IMG_BLOB_DIRECT_ALIGN 4096
-bool img_blob_writer_direct(struct img_blob_writer *w, bool on);
 /* For a caller that hashes the bytes it writes itself, on another thread
  * beside the writes (before any write): writes are no longer hashed here
  * and commit's expected is the digest, taken as is. */

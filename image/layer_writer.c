@@ -10,8 +10,8 @@
  * buffers go round, so memory stays bounded and the output is the same
  * bytes in the same order.
  *
- * An uncompressed blob is written with direct I/O (the buffers are
- * page-aligned and full but for the last): a COPY of 400 MB would else
+ * The buffers are page-aligned: the store writes a big blob with direct
+ * I/O straight from them (image/store.c). A COPY of 400 MB would else
  * take 400 MB of fresh page cache, filled once and flushed at commit.
  * Taking fresh pages is the dearest part of a rebuild on a VM whose host
  * reclaims free guest memory (3/4 of the CPU of a one-file-changed
@@ -44,7 +44,6 @@ struct pipe {
 	pthread_t thread[2];
 	int n_threads; /* started: 1, or 2 when split */
 	bool split;    /* C_HASH hashes, C_WRITE only writes */
-	bool direct;   /* the blob's writes bypass the page cache */
 	bool closing, failed;
 	char *buf[PIPE_BUFS];
 	size_t len[PIPE_BUFS];
@@ -79,8 +78,6 @@ static int consume_one(struct img_layer_writer *w, int k, size_t i, struct kiln_
 		kiln_sha256_update(&p->hash, p->buf[i], p->len[i]);
 		return 0;
 	}
-	if (p->direct && p->len[i] % IMG_BLOB_DIRECT_ALIGN) /* the tail */
-		p->direct = !img_blob_writer_direct(w->sink.w, false);
 	return layer_sink_write(&w->sink, p->buf[i], p->len[i], err);
 }
 
@@ -192,8 +189,6 @@ static int pipe_start(struct img_layer_writer *w, struct kiln_err *err)
 	if (p->split) {
 		kiln_sha256_init(&p->hash);
 		img_blob_writer_hash_outside(w->sink.w);
-		/* compressed output comes in pieces of any length: buffered */
-		p->direct = img_blob_writer_direct(w->sink.w, true);
 	}
 	void *(*fn[2])(void *) = {write_thread, hash_thread};
 	for (int i = 0; i < (p->split ? 2 : 1); i++) {
