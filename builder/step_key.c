@@ -178,6 +178,22 @@ static bool mentions(const char *text, const char *name, size_t nl)
 	return false;
 }
 
+/* Whether instruction in refers to the variable: its line, or the body of
+ * a COPY/ADD heredoc that is expanded (an unquoted delimiter: the body's
+ * $NAME becomes the arg's value, and the key holds the body unexpanded). */
+static bool instr_mentions(const struct df_instr *in, const char *name, size_t nl)
+{
+	if (in->original && mentions(in->original, name, nl))
+		return true;
+	if (in->kind != DF_I_COPY && in->kind != DF_I_ADD)
+		return false;
+	for (size_t i = 0; i < in->u.copy.n_contents; i++)
+		if (in->u.copy.contents[i].expand && in->u.copy.contents[i].content &&
+		    mentions(in->u.copy.contents[i].content, name, nl))
+			return true;
+	return false;
+}
+
 /* A build arg ("K=V") enters the key of a RUN (it is in its environment)
  * and of any step at or after the stage's first instruction that refers
  * to it: as docker's builders, a changed arg misses at its first use, not
@@ -188,10 +204,10 @@ static bool arg_used(const struct bld_stage *st, const struct bld_step *step, co
 		return true;
 	size_t nl = strcspn(kv, "=");
 	_cleanup_free_ char *name = xstrndup(kv, nl);
-	if (step->in->original && mentions(step->in->original, name, nl))
+	if (instr_mentions(step->in, name, nl))
 		return true;
 	for (size_t i = 0; i < st->st->n_instrs && &st->st->instrs[i] != step->in; i++)
-		if (st->st->instrs[i].original && mentions(st->st->instrs[i].original, name, nl))
+		if (instr_mentions(&st->st->instrs[i], name, nl))
 			return true;
 	return false;
 }

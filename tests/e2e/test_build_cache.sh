@@ -111,6 +111,16 @@ expect_contains "a changed --build-arg misses and names the arg" "$OUT" \
 expect_contains "the step before the arg's first use still hits" \
 	"$(printf '%s\n' "$OUT" | sed -n '/COPY package.json/,/^$/p')" "CACHED"
 expect_eq "the three layer steps after it miss" "$(misses)" 3
+# an arg used only in a COPY heredoc's body (expanded: the delimiter is not
+# quoted) misses there: the body is keyed unexpanded, so the arg must be
+H="$T/heredoc"
+mkdir -p "$H"
+printf 'FROM busybox\nARG HV=one\nCOPY <<EOF /h\nvalue=$HV\nEOF\n' >"$H/Dockerfile"
+build -t heredoc:1 "$H" || not_ok "heredoc build"
+build -t heredoc:2 --build-arg HV=two "$H" || not_ok "heredoc build with a changed arg"
+expect_eq "an arg used in a COPY heredoc body misses" "$(misses)" 1
+expect_eq "the heredoc body has the new value" \
+	"$(kiln run --rm --network none heredoc:2 cat /h 2>&1)" "value=two"
 build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=s3cret "$C" || not_ok "secret arg"
 build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=other "$C" || not_ok "secret arg 2"
 expect_not_contains "a secret arg's value never shows" "$OUT" "s3cret"
