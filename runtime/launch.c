@@ -3,8 +3,7 @@
  * mount, PID, UTS, IPC (and network) namespaces, make the cgroup and place
  * the init in it while it builds its rootfs and then waits on a sync pipe,
  * let it go, and learn over a close-on-exec error pipe whether its exec
- * happened. Then wait for it, forwarding
- * signals. */
+ * happened. Then wait for it, forwarding signals. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
