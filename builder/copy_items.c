@@ -185,9 +185,44 @@ static const char *hardlink_first(struct hl_table *t, const struct citem *it)
 	return NULL;
 }
 
-static int open_checked(const struct citem *it, struct kiln_err *err)
+/* The directory of the last file opened, kept open: the files of one
+ * directory follow each other in the sorted list, each opened by its
+ * name relative to it (no lookup of the whole path per file). */
+struct dir_cache {
+	char *path; /* NULL: none open */
+	int fd;
+};
+
+static int dir_cache_open(struct dir_cache *dc, const char *host, int flags)
 {
-	int fd = open(it->host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	const char *slash = strrchr(host, '/');
+	if (!slash || slash == host)
+		return open(host, flags);
+	size_t dl = (size_t)(slash - host);
+	if (!dc->path || strlen(dc->path) != dl || memcmp(dc->path, host, dl) != 0) {
+		if (dc->path)
+			close(dc->fd);
+		free(TAKE_PTR(dc->path));
+		_cleanup_free_ char *dir = xstrndup(host, dl);
+		int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return open(host, flags); /* the full path gives the error */
+		dc->fd = fd;
+		dc->path = TAKE_PTR(dir);
+	}
+	return openat(dc->fd, slash + 1, flags);
+}
+
+static void dir_cache_release(struct dir_cache *dc)
+{
+	if (dc->path)
+		close(dc->fd);
+	free(dc->path);
+}
+
+static int open_checked(struct dir_cache *dc, const struct citem *it, struct kiln_err *err)
+{
+	int fd = dir_cache_open(dc, it->host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "open `%s`", it->host);
 	struct stat now;
@@ -266,8 +301,8 @@ static void index_add(struct copy_job *j, const struct citem *it, const struct i
 		v->st.st_nlink = 1;
 }
 
-static int write_item(struct copy_job *j, struct img_layer_writer *w, const struct citem *it,
-                      const char *hard_to, struct kiln_err *err)
+static int write_item(struct copy_job *j, struct img_layer_writer *w, struct dir_cache *dc,
+                      const struct citem *it, const char *hard_to, struct kiln_err *err)
 {
 	struct img_layer_entry e;
 	char target[PATH_MAX + 1];
@@ -291,9 +326,10 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, const stru
 	}
 	if (!S_ISREG(e.mode) || e.size == 0)
 		return img_layer_writer_add(w, &e, -1, err);
-	_cleanup_close_ int fd = open_checked(it, err);
+	_cleanup_close_ int fd = open_checked(dc, it, err);
 	if (fd < 0)
 		return -1;
+	e.xattrs_via_fd = true;
 	return img_layer_writer_add(w, &e, fd, err);
 }
 
@@ -312,6 +348,7 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
 		j->index->refs = 1;
 	}
 	struct hl_table links = {0};
+	struct dir_cache dc = {0};
 	int r = 0;
 	for (size_t i = 0; i < j->n && r == 0; i++) {
 		const struct citem *it = &j->v[i];
@@ -320,8 +357,9 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
 		const char *hard_to = NULL;
 		if (it->kind == CITEM_SOURCE && S_ISREG(it->st.st_mode) && it->st.st_nlink > 1)
 			hard_to = hardlink_first(&links, it);
-		r = write_item(j, w, it, hard_to, err);
+		r = write_item(j, w, &dc, it, hard_to, err);
 	}
+	dir_cache_release(&dc);
 	free(links.v);
 	free(links.slots);
 	*empty = r == 0 && img_layer_writer_count(w) == 0 && !j->keep_empty;

@@ -471,6 +471,9 @@ struct img_layer_entry {
 	/* user.*, trusted.* (not overlay) and security.capability xattrs
 	 * copied from this host path (NULL: none) */
 	const char *xattrs_from;
+	/* they are read through data_fd, the file at xattrs_from opened
+	 * (and checked to be it): no path lookup */
+	bool xattrs_via_fd;
 };
 int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
                          struct img_layer_writer **out, struct kiln_err *err);

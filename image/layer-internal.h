@@ -43,9 +43,10 @@ void layer_sink_release(struct layer_sink *k);
 la_ssize_t layer_tar_out(struct archive *a, void *opaque, const void *p, size_t n);
 
 /* Adds the xattrs a layer keeps (user.*, trusted.* but overlay's,
- * security.capability) of host path full to e, sorted by name. */
+ * security.capability) of host path full to e, sorted by name; read
+ * through fd when it is >= 0 (full open: no path lookup per call). */
 struct archive_entry;
-int layer_entry_xattrs(struct archive_entry *e, const char *full, struct kiln_err *err);
+int layer_entry_xattrs(struct archive_entry *e, int fd, const char *full, struct kiln_err *err);
 /* The xattrs a layer tar records (and extraction applies): user.*,
  * trusted.* but trusted.overlay.*, security.capability. */
 bool layer_xattr_wanted(const char *name);

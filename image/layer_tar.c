@@ -72,10 +72,11 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int layer_entry_xattrs(struct archive_entry *e, const char *full, struct kiln_err *err)
+int layer_entry_xattrs(struct archive_entry *e, int fd, const char *full, struct kiln_err *err)
 {
 	char list[XATTR_LIST_MAX_BYTES];
-	ssize_t n = llistxattr(full, list, sizeof(list));
+	ssize_t n =
+	    fd >= 0 ? flistxattr(fd, list, sizeof(list)) : llistxattr(full, list, sizeof(list));
 	if (n < 0) {
 		if (errno == ENOTSUP || errno == ENODATA)
 			return 0;
@@ -89,7 +90,8 @@ int layer_entry_xattrs(struct archive_entry *e, const char *full, struct kiln_er
 		qsort(names.v, names.n, sizeof(char *), cmp_str);
 	_cleanup_free_ char *val = xmalloc(XATTR_VALUE_MAX);
 	for (size_t i = 0; i < names.n; i++) {
-		ssize_t vn = lgetxattr(full, names.v[i], val, XATTR_VALUE_MAX);
+		ssize_t vn = fd >= 0 ? fgetxattr(fd, names.v[i], val, XATTR_VALUE_MAX)
+		                     : lgetxattr(full, names.v[i], val, XATTR_VALUE_MAX);
 		if (vn < 0) {
 			if (errno == ENODATA)
 				continue;
@@ -172,17 +174,27 @@ static const char *hardlink_of(struct walk *w, const struct stat *st, const char
 
 /* The file must still be the one lstat saw: swapped for a FIFO it would
  * block, for another file it would not match the header. */
-static int copy_data(struct walk *w, const char *full, const char *rel, const struct stat *st,
-                     struct kiln_err *err)
+static int open_checked(const char *full, const struct stat *st, struct kiln_err *err)
 {
-	_cleanup_close_ int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "open `%s`", full);
 	struct stat now;
-	if (fstat(fd, &now) < 0)
-		return kiln_err_set(err, errno, "stat `%s`", full);
-	if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+	if (fstat(fd, &now) < 0) {
+		kiln_err_set(err, errno, "stat `%s`", full);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev) {
+		close(fd);
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", full);
+	}
+	return fd;
+}
+
+static int copy_data(struct walk *w, int fd, const char *full, const char *rel,
+                     const struct stat *st, struct kiln_err *err)
+{
 	for (off_t left = st->st_size; left > 0;) {
 		ssize_t n = read(fd, w->buf, left < DATA_BUF ? (size_t)left : DATA_BUF);
 		if (n < 0 && errno == EINTR)
@@ -235,12 +247,16 @@ static int add_entry(struct walk *w, const char *full, const char *rel, const st
 		archive_entry_set_rdevmajor(e, major(st->st_rdev));
 		archive_entry_set_rdevminor(e, minor(st->st_rdev));
 	}
-	if (layer_entry_xattrs(e, full, err) < 0)
+	/* opened first: its xattrs are read through the fd (no path lookup) */
+	_cleanup_close_ int fd = data ? open_checked(full, st, err) : -1;
+	if (data && fd < 0)
+		return -1;
+	if (layer_entry_xattrs(e, fd, full, err) < 0)
 		return -1;
 	if (archive_write_header(w->a, e) != ARCHIVE_OK)
 		return archive_fail(w, err, rel);
 	w->sink.usage += layer_entry_usage(e);
-	if (data && copy_data(w, full, rel, st, err) < 0)
+	if (data && copy_data(w, fd, full, rel, st, err) < 0)
 		return -1;
 	return 0;
 }

@@ -310,7 +310,8 @@ int img_layer_writer_add(struct img_layer_writer *w, const struct img_layer_entr
 		archive_entry_set_rdevmajor(ae, e->rdev_major);
 		archive_entry_set_rdevminor(ae, e->rdev_minor);
 	}
-	if (e->xattrs_from && layer_entry_xattrs(ae, e->xattrs_from, err) < 0)
+	int xfd = e->xattrs_via_fd ? data_fd : -1;
+	if (e->xattrs_from && layer_entry_xattrs(ae, xfd, e->xattrs_from, err) < 0)
 		return -1;
 	if (archive_write_header(w->a, ae) != ARCHIVE_OK)
 		return writer_fail(w, e->path, err);

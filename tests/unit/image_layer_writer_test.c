@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -140,6 +141,68 @@ static void check_blob_on_disk(struct img_store *s, const char *digest, const ch
 	free(path);
 }
 
+/* One file with a user xattr, its xattrs read by path or through its
+ * open fd (xattrs_via_fd): the layer records the xattr either way, and
+ * both layers are the same bytes. */
+static int xattr_layer(struct img_store *s, const char *file, bool via_fd, struct img_layer *out,
+                       struct kiln_err *err)
+{
+	struct img_layer_opts o = {IMG_COMPRESS_NONE, false, -1};
+	struct img_layer_writer *w;
+	if (img_layer_writer_new(s, &o, &w, err) < 0)
+		return -1;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct img_layer_entry f = {.path = "x",
+	                            .mode = S_IFREG | 0644,
+	                            .size = 2,
+	                            .xattrs_from = file,
+	                            .xattrs_via_fd = via_fd};
+	int r = img_layer_writer_add(w, &f, fd, err);
+	if (r == 0)
+		r = img_layer_writer_commit(w, out, err);
+	img_layer_writer_free(w);
+	close(fd);
+	return r;
+}
+
+static void check_xattrs(struct img_store *s, const char *dir)
+{
+	char *file = kiln_path_join(dir, "xattr-file");
+	int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	bool made = fd >= 0 && write(fd, "hi", 2) == 2;
+	if (fd >= 0)
+		close(fd);
+	if (!made || setxattr(file, "user.kiln.t", "v1", 2, 0) < 0) {
+		printf("# user xattrs unsupported in %s: xattr checks skipped\n", dir);
+		free(file);
+		return;
+	}
+	struct kiln_err err = KILN_ERR_INIT;
+	struct img_layer by_path = {0}, by_fd = {0};
+	T_OK(xattr_layer(s, file, false, &by_path, &err) == 0, "xattrs by path (%s)",
+	     err.msg ? err.msg : "ok");
+	T_OK(xattr_layer(s, file, true, &by_fd, &err) == 0, "xattrs through the fd (%s)",
+	     err.msg ? err.msg : "ok");
+	T_STREQ(by_fd.digest, by_path.digest, "the same layer either way");
+	char *path = img_store_blob_path(s, by_fd.digest);
+	struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	struct archive_entry *e;
+	const char *name = NULL, *val = NULL;
+	size_t n = 0;
+	if (archive_read_open_filename(a, path, 10240) == ARCHIVE_OK &&
+	    archive_read_next_header(a, &e) == ARCHIVE_OK && archive_entry_xattr_reset(e) == 1)
+		archive_entry_xattr_next(e, &name, (const void **)&val, &n);
+	T_OK(name && !strcmp(name, "user.kiln.t") && n == 2 && !memcmp(val, "v1", 2),
+	     "the xattr read through the fd is in the tar");
+	archive_read_free(a);
+	free(path);
+	img_layer_release(&by_path);
+	img_layer_release(&by_fd);
+	kiln_err_release(&err);
+	free(file);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/kiln-lw-XXXXXX";
@@ -178,6 +241,8 @@ int main(void)
 	T_STREQ(b2.diff_id, b1.diff_id, "gzipped: same diffID");
 	check_blob_on_disk(s, b2.digest, "gzipped: the blob on disk hashes to its digest");
 	kiln_err_release(&err);
+
+	check_xattrs(s, tmpl);
 
 	img_layer_release(&b1);
 	img_layer_release(&b2);
