@@ -470,9 +470,31 @@ int cmd_start(int argc, char **argv, struct kiln_ctx *ctx)
 
 /* --- inspect --------------------------------------------------------------------- */
 static const char *const ctr_kinds[][2] = {
-    {"Labels", "map"},  {"Env", "slice"},    {"Cmd", "slice"},     {"Entrypoint", "slice"},
-    {"Binds", "slice"}, {"CapAdd", "slice"}, {"CapDrop", "slice"}, {"Tmpfs", "map"},
-    {"Ports", "map"},   {"Data", "map"},     {"OnBuild", "slice"}, {"Volumes", "map"},
+    {"Labels", "map"},
+    {"Env", "slice"},
+    {"Cmd", "slice"},
+    {"Entrypoint", "slice"},
+    {"Binds", "slice"},
+    {"CapAdd", "slice"},
+    {"CapDrop", "slice"},
+    {"Tmpfs", "map"},
+    {"Ports", "map"},
+    {"Data", "map"},
+    {"OnBuild", "slice"},
+    {"Volumes", "map"},
+    /* fields docker's types omit when empty: a template still reads them */
+    {"Shell", "slice"},
+    {"ExposedPorts", "map"},
+    {"Healthcheck", "ptr"},
+    {"StopSignal", "string"},
+    {"StopTimeout", "ptr"},
+    {"MacAddress", "string"},
+    {"NetworkDisabled", "bool"},
+    {"ArgsEscaped", "bool"},
+    {"Init", "ptr"},
+    {"StorageOpt", "map"},
+    {"Sysctls", "map"},
+    {"ExecIDs", "slice"},
     {NULL, NULL}};
 
 int cmd_container_inspect(int argc, char **argv, struct kiln_ctx *ctx)

@@ -123,48 +123,139 @@ static json_t *mounts_json(const struct rt_spec *s, json_t **binds)
 	return a;
 }
 
-static json_t *host_config_json(const struct rt_container *c, json_t *binds)
+static json_t *tmpfs_json(const struct rt_spec *s)
 {
-	const struct rt_spec *s = &c->spec;
 	json_t *tmpfs = json_object();
 	for (size_t i = 0; i < s->n_mounts; i++)
 		if (s->mounts[i].type == RT_MOUNT_TMPFS)
 			json_object_set_new(
 			    tmpfs, s->mounts[i].target,
 			    json_string(s->mounts[i].options ? s->mounts[i].options : ""));
+	return tmpfs;
+}
+
+/* --security-opt as docker keeps it, from what the spec still says */
+static json_t *security_opt_json(const struct rt_spec *s)
+{
+	if (s->privileged || (!s->seccomp_unconfined && !s->seccomp_profile))
+		return json_null();
+	return json_pack("[o]", s->seccomp_unconfined
+	                            ? json_string("seccomp=unconfined")
+	                            : json_sprintf("seccomp=%s", s->seccomp_profile));
+}
+
+static json_t *paths_json(const struct rt_spec *s, const char *const *paths)
+{
+	return s->privileged ? json_null() : strv_or_null((char *const *)paths);
+}
+
+/* docker's units.Ulimit: {"Name": "nofile", "Hard": 200, "Soft": 100}, -1 unlimited */
+static json_t *ulimits_json(const struct rt_spec *s)
+{
+	if (!s->n_rlimits)
+		return json_null();
+	json_t *ul = json_array();
+	for (size_t i = 0; i < s->n_rlimits; i++)
+		json_array_append_new(ul, json_pack("{s:s,s:I,s:I}", "Name",
+		                                    rt_ulimit_name(s->rlimits[i].resource), "Hard",
+		                                    (json_int_t)s->rlimits[i].hard, "Soft",
+		                                    (json_int_t)s->rlimits[i].soft));
+	return ul;
+}
+
+/* HostConfig.Resources, in docker's order; what kiln has no option for
+ * reads docker's zero value (null, [], 0, "") */
+static void resources_json(json_t *h, const struct rt_spec *s)
+{
+	const struct rt_limits *l = &s->limits;
+	json_object_set_new(h, "CpuShares", json_integer(l->cpu_shares));
+	json_object_set_new(h, "Memory", json_integer(l->memory));
+	json_object_set_new(
+	    h, "NanoCpus",
+	    json_integer(l->cpu_period ? l->cpu_quota * 1000000000LL / l->cpu_period : 0));
+	json_object_set_new(h, "CgroupParent", json_string(""));
+	json_object_set_new(h, "BlkioWeight", json_integer(0));
+	json_object_set_new(h, "BlkioWeightDevice", json_array());
+	static const char *const nulls[] = {"BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+	                                    "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(nulls); i++)
+		json_object_set_new(h, nulls[i], json_null());
+	static const char *const zeros[] = {"CpuPeriod", "CpuQuota", "CpuRealtimePeriod",
+	                                    "CpuRealtimeRuntime"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(zeros); i++)
+		json_object_set_new(h, zeros[i], json_integer(0));
+	json_object_set_new(h, "CpusetCpus", json_string(""));
+	json_object_set_new(h, "CpusetMems", json_string(""));
+	json_object_set_new(h, "Devices", json_array());
+	json_object_set_new(h, "DeviceCgroupRules", json_null());
+	json_object_set_new(h, "DeviceRequests", json_null());
+	json_object_set_new(h, "KernelMemory", json_integer(0));
+	json_object_set_new(h, "KernelMemoryTCP", json_integer(0));
+	json_object_set_new(h, "MemoryReservation", json_integer(0));
+	json_object_set_new(h, "MemorySwap", json_integer(l->memory_swap));
+	json_object_set_new(h, "MemorySwappiness", json_null());
+	json_object_set_new(h, "OomKillDisable", json_false());
+	json_object_set_new(h, "PidsLimit",
+	                    l->pids_limit ? json_integer(l->pids_limit) : json_null());
+	json_object_set_new(h, "Ulimits", ulimits_json(s));
+	static const char *const win[] = {"CpuCount", "CpuPercent", "IOMaximumIOps",
+	                                  "IOMaximumBandwidth"};
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(win); i++)
+		json_object_set_new(h, win[i], json_integer(0));
+}
+
+/* docker 20.10's HostConfig, keys in its order (Init and Tmpfs only when
+ * set, as its omitempty). kiln's own runtime is named "kiln"; every
+ * container gets private cgroup, IPC, PID, UTS namespaces. */
+static json_t *host_config_json(const struct rt_container *c, json_t *binds)
+{
+	const struct rt_spec *s = &c->spec;
 	json_t *h = json_object();
 	json_object_set_new(h, "Binds",
 	                    json_array_size(binds) ? binds : (json_decref(binds), json_null()));
+	json_object_set_new(h, "ContainerIDFile", json_string(""));
+	json_object_set_new(h, "LogConfig", json_pack("{s:s,s:{}}", "Type", "json-file", "Config"));
 	json_object_set_new(h, "NetworkMode", json_string(network_name(s->network)));
 	json_object_set_new(h, "PortBindings", port_map_json(s));
-	json_object_set_new(h, "AutoRemove", json_boolean(c->auto_remove));
 	json_object_set_new(h, "RestartPolicy",
 	                    json_pack("{s:s,s:i}", "Name",
 	                              c->restart_policy ? c->restart_policy : "no",
 	                              "MaximumRetryCount", c->restart_max));
+	json_object_set_new(h, "AutoRemove", json_boolean(c->auto_remove));
+	json_object_set_new(h, "VolumeDriver", json_string(""));
+	json_object_set_new(h, "VolumesFrom", json_null());
 	json_object_set_new(h, "CapAdd", strv_or_null(s->cap_add));
 	json_object_set_new(h, "CapDrop", strv_or_null(s->cap_drop));
+	json_object_set_new(h, "CgroupnsMode", json_string("private"));
+	json_object_set_new(h, "Dns", json_array());
+	json_object_set_new(h, "DnsOptions", json_array());
+	json_object_set_new(h, "DnsSearch", json_array());
+	json_object_set_new(h, "ExtraHosts", json_null());
+	json_object_set_new(h, "GroupAdd", json_null());
+	json_object_set_new(h, "IpcMode", json_string("private"));
+	json_object_set_new(h, "Cgroup", json_string(""));
+	json_object_set_new(h, "Links", json_null());
+	json_object_set_new(h, "OomScoreAdj", json_integer(0));
+	json_object_set_new(h, "PidMode", json_string(""));
 	json_object_set_new(h, "Privileged", json_boolean(s->privileged));
+	json_object_set_new(h, "PublishAllPorts", json_false());
 	json_object_set_new(h, "ReadonlyRootfs", json_boolean(s->readonly_rootfs));
-	json_object_set_new(h, "Init", json_boolean(s->init));
-	json_object_set_new(h, "Tmpfs", tmpfs);
-	json_object_set_new(h, "Memory", json_integer(s->limits.memory));
-	json_object_set_new(h, "MemorySwap", json_integer(s->limits.memory_swap));
-	json_object_set_new(h, "NanoCpus",
-	                    json_integer(s->limits.cpu_period ? s->limits.cpu_quota * 1000000000LL /
-	                                                            s->limits.cpu_period
-	                                                      : 0));
-	json_object_set_new(h, "CpuShares", json_integer(s->limits.cpu_shares));
-	json_object_set_new(h, "PidsLimit",
-	                    s->limits.pids_limit ? json_integer(s->limits.pids_limit)
-	                                         : json_null());
-	json_t *ul = json_array();
-	for (size_t i = 0; i < s->n_rlimits; i++)
-		json_array_append_new(ul,
-		                      json_pack("{s:i,s:I,s:I}", "Resource", s->rlimits[i].resource,
-		                                "Soft", (json_int_t)s->rlimits[i].soft, "Hard",
-		                                (json_int_t)s->rlimits[i].hard));
-	json_object_set_new(h, "Ulimits", ul);
+	json_object_set_new(h, "SecurityOpt", security_opt_json(s));
+	json_t *tmpfs = tmpfs_json(s);
+	if (json_object_size(tmpfs))
+		json_object_set(h, "Tmpfs", tmpfs);
+	json_decref(tmpfs);
+	json_object_set_new(h, "UTSMode", json_string(""));
+	json_object_set_new(h, "UsernsMode", json_string(""));
+	json_object_set_new(h, "ShmSize", json_integer(64LL << 20));
+	json_object_set_new(h, "Runtime", json_string("kiln"));
+	json_object_set_new(h, "ConsoleSize", json_pack("[i,i]", 0, 0));
+	json_object_set_new(h, "Isolation", json_string(""));
+	resources_json(h, s);
+	json_object_set_new(h, "MaskedPaths", paths_json(s, rt_masked_paths));
+	json_object_set_new(h, "ReadonlyPaths", paths_json(s, rt_readonly_paths));
+	if (s->init)
+		json_object_set_new(h, "Init", json_true());
 	return h;
 }
 
@@ -235,6 +326,10 @@ json_t *ctr_inspect_json(const char *root, const struct rt_container *c)
 	json_object_set_new(o, "RestartCount", json_integer(c->restart_count));
 	json_object_set_new(o, "Driver", json_string("overlay2"));
 	json_object_set_new(o, "Platform", json_string("linux"));
+	json_object_set_new(o, "MountLabel", json_string(""));
+	json_object_set_new(o, "ProcessLabel", json_string(""));
+	json_object_set_new(o, "AppArmorProfile", json_string(""));
+	json_object_set_new(o, "ExecIDs", json_null());
 	json_object_set_new(o, "HostConfig", host_config_json(c, binds));
 	struct kiln_buf lower;
 	kiln_buf_init(&lower, KILN_BUF_NOLIMIT, NULL);

@@ -19,7 +19,7 @@
 
 #include "runtime-internal.h"
 
-static const char *const masked_paths[] = {
+const char *const rt_masked_paths[] = {
     "/proc/asound",
     "/proc/acpi",
     "/proc/kcore",
@@ -31,9 +31,10 @@ static const char *const masked_paths[] = {
     "/proc/scsi",
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
+    NULL,
 };
-static const char *const readonly_paths[] = {
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+const char *const rt_readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
 };
 
 static int open_in_root(int rootfd, const char *path, int flags)
@@ -368,11 +369,11 @@ static int readonly_path(const char *path, struct kiln_err *err)
 int rt_mounts_finish(const struct rt_spec *spec, struct kiln_err *err)
 {
 	if (!spec->privileged) {
-		for (size_t i = 0; i < KILN_ARRAY_SIZE(masked_paths); i++)
-			if (mask_path(masked_paths[i], err) < 0)
+		for (size_t i = 0; rt_masked_paths[i]; i++)
+			if (mask_path(rt_masked_paths[i], err) < 0)
 				return -1;
-		for (size_t i = 0; i < KILN_ARRAY_SIZE(readonly_paths); i++)
-			if (readonly_path(readonly_paths[i], err) < 0)
+		for (size_t i = 0; rt_readonly_paths[i]; i++)
+			if (readonly_path(rt_readonly_paths[i], err) < 0)
 				return -1;
 	}
 	if (spec->readonly_rootfs &&

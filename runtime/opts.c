@@ -71,6 +71,14 @@ static const struct {
     {"stack", RLIMIT_STACK},
 };
 
+const char *rt_ulimit_name(int resource)
+{
+	for (size_t i = 0; i < KILN_ARRAY_SIZE(ulimits); i++)
+		if (ulimits[i].res == resource)
+			return ulimits[i].name;
+	return "";
+}
+
 static int parse_limit_value(const char *s, size_t len, uint64_t *out)
 {
 	if (len == 0 || len > 20)

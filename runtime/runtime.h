@@ -118,6 +118,11 @@ struct rt_spec {
 	char *stop_signal;     /* "SIGTERM" (default) */
 };
 void rt_spec_release(struct rt_spec *s);
+/* What a non-privileged container sees masked (an empty file or a
+ * read-only tmpfs over it) and read-only, NULL-terminated: docker's
+ * HostConfig.MaskedPaths and ReadonlyPaths. */
+extern const char *const rt_masked_paths[];
+extern const char *const rt_readonly_paths[];
 
 /* docker's run options that shape a spec from an image config. */
 struct rt_create_opts {
@@ -447,6 +452,8 @@ int rt_parse_bytes(const char *s, int64_t *out, struct kiln_err *err);
 int rt_parse_cpus(const char *s, struct rt_limits *l, struct kiln_err *err);
 /* --ulimit "nofile=1024:2048" or "nproc=512" (soft = hard). */
 int rt_parse_ulimit(const char *s, struct rt_rlimit *out, struct kiln_err *err);
+/* The --ulimit name of an RLIMIT_* ("nofile"), "" when it has none. */
+const char *rt_ulimit_name(int resource);
 /* -v "/host:/ctr[:ro|rw]" (a bind), "name:/ctr[:ro]" (a named volume),
  * "/ctr" (an anonymous volume: volume ""). Fields allocated. */
 int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err);

@@ -57,3 +57,22 @@ expect_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: got \"$2\", want \"$3\""; fi
 }
 kiln() { "$KILN" "$@"; }
+
+# need_busybox: $BB is the busybox rootfs tar (testdata/make-busybox.sh);
+# the test is skipped where there is no static busybox.
+need_busybox() {
+	BB="$T/busybox.tar"
+	KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
+		skip_all "no static busybox (apt-get install busybox-static)"
+}
+# busybox_base WHY-ROOT: need_busybox, root (else a skip saying WHY-ROOT),
+# and busybox:latest (CMD ["sh"], history comment "busybox") in the test's
+# root; the test stops when the import fails.
+busybox_base() {
+	need_busybox
+	[ "$(id -u)" = 0 ] || skip_all "$1"
+	kiln import -m busybox -c 'CMD ["sh"]' "$BB" busybox:latest >/dev/null || { not_ok "import busybox"; exit 1; }
+}
+# layers IMAGE [N]: the entries of IMAGE's layers after its first N (1),
+# as tests/e2e/layer_ls.py lists them from a save.
+layers() { kiln save "$1" -o "$T/save.tar" && python3 "$KILN_SRC/tests/e2e/layer_ls.py" "$T/save.tar" --skip "${2:-1}"; }

@@ -6,33 +6,27 @@ Writes a one-layer gzip image (layer: /hello.txt), an OCI config and
 manifest, and an index.json entry tagged REF (full normalized name, or
 untagged with "-"). Prints the image ID. Used until `kiln import` exists.
 """
-import gzip, hashlib, io, json, os, sys, tarfile
+import gzip, hashlib, json, os, sys
+
+from ocilayout import Layout, compact, tar_of
 
 root, ref = sys.argv[1], sys.argv[2]
 content = (sys.argv[3] if len(sys.argv) > 3 else "hello").encode()
 created = sys.argv[4] if len(sys.argv) > 4 else "2024-01-02T03:04:05Z"
 layout = os.path.join(root, "images")
-blobs = os.path.join(layout, "blobs", "sha256")
-os.makedirs(blobs, exist_ok=True)
+os.makedirs(layout, exist_ok=True)
 if not os.path.exists(os.path.join(root, "kiln-store")):  # kiln's store marker
     with open(os.path.join(root, "kiln-store"), "w") as f:
         f.write('{"kilnStoreVersion":1}\n')
-if not os.path.exists(os.path.join(layout, "oci-layout")):
-    with open(os.path.join(layout, "oci-layout"), "w") as f:
-        f.write('{"imageLayoutVersion":"1.0.0"}')
+lay = Layout(layout)
+
 
 def put(data):
-    d = hashlib.sha256(data).hexdigest()
-    with open(os.path.join(blobs, d), "wb") as f:
-        f.write(data)
-    return "sha256:" + d, len(data)
+    b = lay.put(data)
+    return b["digest"], b["size"]
 
-raw = io.BytesIO()
-with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
-    info = tarfile.TarInfo("hello.txt")
-    info.size, info.mode, info.mtime = len(content), 0o644, 0
-    t.addfile(info, io.BytesIO(content))
-tar = raw.getvalue()
+
+tar = tar_of([("hello.txt", content)])
 diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
 gz = gzip.compress(tar, mtime=0)
 layer_digest, layer_size = put(gz)
@@ -43,13 +37,13 @@ config = {"architecture": "amd64", "os": "linux", "created": created,
           "history": [{"created": created, "created_by": "/bin/sh -c #(nop) ADD file:hello.txt in / "},
                       {"created": created, "created_by": "/bin/sh -c #(nop)  CMD [\"/bin/sh\"]",
                        "empty_layer": True}]}
-cfg_digest, cfg_size = put(json.dumps(config, separators=(",", ":"), sort_keys=True).encode())
+cfg_digest, cfg_size = put(compact(config, sort_keys=True))
 manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                        "digest": cfg_digest, "size": cfg_size},
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
                         "digest": layer_digest, "size": layer_size}]}
-man_digest, man_size = put(json.dumps(manifest, separators=(",", ":")).encode())
+man_digest, man_size = put(compact(manifest))
 index_path = os.path.join(layout, "index.json")
 index = {"schemaVersion": 2, "manifests": []}
 if os.path.exists(index_path):

@@ -4,19 +4,11 @@
 # WORKDIR layers, errors with Dockerfile:LINE, nothing tagged on failure.
 . "$(dirname "$0")/lib.sh"
 
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
-[ "$(id -u)" = 0 ] || skip_all "layer snapshots need root"
-kiln import -m busybox -c 'CMD ["sh"]' "$BB" busybox:latest >/dev/null || { not_ok "import busybox"; exit 1; }
-LS="$KILN_SRC/tests/e2e/layer_ls.py"
+busybox_base "layer snapshots need root"
 cfg_json() { # IMAGE -> config JSON
 	local id; id=$(kiln inspect -f '{{.Id}}' "$1") && cat "$ROOT/images/blobs/sha256/${id#sha256:}"
 }
 py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-layers() { # IMAGE -> entries of the layers the build made (base skipped)
-	kiln save "$1" -o "$T/save.tar" && python3 "$LS" "$T/save.tar" --skip 1
-}
 
 C="$T/ctx"
 mkdir -p "$C/sub/deep" "$C/dir2" "$C/ign/keep"

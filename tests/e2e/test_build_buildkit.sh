@@ -23,9 +23,7 @@
 # The test sets W in the environment, which all of them read.
 . "$(dirname "$0")/lib.sh"
 
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 . "$KILN_SRC/tests/e2e/dockerd.sh"
 ok "private dockerd $(cat "$D/version") is up"
 TREE="$KILN_SRC/tests/e2e/image_tree.py"

@@ -15,11 +15,7 @@
 # memory; sockets are skipped, fifos and devices refused by name.
 . "$(dirname "$0")/lib.sh"
 
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
-[ "$(id -u)" = 0 ] || skip_all "layer snapshots need root"
-kiln import -m busybox -c 'CMD ["sh"]' "$BB" busybox:latest >/dev/null || { not_ok "import busybox"; exit 1; }
+busybox_base "layer snapshots need root"
 
 C="$T/ctx"
 mkdir -p "$C/src" "$C/docs"

@@ -10,9 +10,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "builds need root"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 start_registry c || { not_ok "registry starts"; exit 1; }
 R=$REG_c
 STORE="$T/registry-c/data/docker/registry/v2"

@@ -5,9 +5,7 @@
 # mount options; a SIGINT/SIGTERM outside a RUN leaves nothing behind.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "build containers need root"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 kiln import -c 'CMD ["sh"]' "$BB" busybox:latest >/dev/null || { not_ok "import busybox"; exit 1; }
 build() { kiln build --progress plain --network none "$@"; }
 pids=()

@@ -6,9 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry_lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "build containers need root"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 start_registry a || { not_ok "registry starts"; exit 1; }
 R=$REG_a
 

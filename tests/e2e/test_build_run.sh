@@ -6,13 +6,7 @@
 # the reference examples of issue 12 built and run.
 . "$(dirname "$0")/lib.sh"
 
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
-[ "$(id -u)" = 0 ] || skip_all "build containers need root"
-kiln import -m busybox -c 'CMD ["sh"]' "$BB" busybox:latest >/dev/null || { not_ok "import busybox"; exit 1; }
-LS="$KILN_SRC/tests/e2e/layer_ls.py"
-layers() { kiln save "$1" -o "$T/save.tar" && python3 "$LS" "$T/save.tar" --skip "${2:-1}"; }
+busybox_base "build containers need root"
 build() { kiln build --progress plain --network none "$@"; }
 # Nothing of a build container may stay: no scratch dir, no process that
 # mounts something of the store.

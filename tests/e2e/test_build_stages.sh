@@ -6,13 +6,7 @@
 # images as skopeo and umoci read them.
 . "$(dirname "$0")/lib.sh"
 
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
-[ "$(id -u)" = 0 ] || skip_all "layer snapshots need root"
-kiln import -m busybox -c 'CMD ["sh"]' "$BB" busybox:latest >/dev/null || { not_ok "import busybox"; exit 1; }
-LS="$KILN_SRC/tests/e2e/layer_ls.py"
-layers() { kiln save "$1" -o "$T/save.tar" && python3 "$LS" "$T/save.tar" --skip "${2:-1}"; }
+busybox_base "layer snapshots need root"
 
 C="$T/ctx"
 mkdir -p "$C/src/in"

@@ -26,9 +26,7 @@
 # its daemon and kiln print local times the same way
 [ -e /usr/share/zoneinfo/Asia/Kolkata ] && export TZ=Asia/Kolkata
 command -v python3 >/dev/null || skip_all "python3 is needed"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 . "$(dirname "$0")/dockerd.sh"
 # containers the cases start on kiln's side never outlive the test
 at_exit 'ids=$("$KILN" ps -aq --no-trunc 2>/dev/null) && [ -n "$ids" ] && "$KILN" rm -f $ids >/dev/null 2>&1'

@@ -6,9 +6,7 @@
 # nothing stays mounted. A system dockerd and /var/lib/docker are never used.
 . "$(dirname "$0")/lib.sh"
 
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 # a private dockerd (own roots, socket and /run; stopped by PID at exit)
 source "$(dirname "$0")/dockerd.sh"
 

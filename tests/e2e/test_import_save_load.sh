@@ -3,9 +3,7 @@
 # verification of hostile or corrupt archives, and a crash mid-import.
 . "$(dirname "$0")/lib.sh"
 
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 export SOURCE_DATE_EPOCH=1700000000
 cfg_of() { # ROOT IMAGE_ID -> config JSON
 	cat "$1/images/blobs/sha256/${2#sha256:}"

@@ -5,9 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v skopeo >/dev/null || skip_all "skopeo not installed"
 command -v umoci >/dev/null || skip_all "umoci not installed"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 
 SRC="$T/src"; mkdir -p "$SRC" && tar -xf "$BB" -C "$SRC"
 # a few more kinds of entries than busybox has

@@ -16,9 +16,7 @@ if [ -z "$PY" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	/usr/bin/python3 -c 'import jsonschema' 2>/dev/null && PY=/usr/bin/python3
 fi
 [ -n "$PY" ] || skip_all "python3 jsonschema not installed (apt-get install python3-jsonschema)"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 V() { "$PY" "$KILN_SRC/tests/e2e/oci_validate.py" "$SPEC/schema" "$@"; }
 valid() { # NAME DIR [--docker]
 	local name=$1; shift

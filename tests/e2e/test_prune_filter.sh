@@ -4,9 +4,7 @@
 # and label!= (key or key=value); an unknown key or a bad value is refused
 # (exit 1) before anything is deleted.
 . "$(dirname "$0")/lib.sh"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 tags() { kiln images --format '{{.Repository}}:{{.Tag}}' | sort | tr '\n' ' '; }
 setup() {
 	kiln rmi -f $(kiln images -q) >/dev/null 2>&1

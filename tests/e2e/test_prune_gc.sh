@@ -6,9 +6,7 @@
 # skopeo; what remains must still save and load.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip_all "python3 is needed"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 export SOURCE_DATE_EPOCH=1700000000
 B="$ROOT/images/blobs/sha256"
 # reach MODE: sorted blob hexes reachable from index.json entries (all |

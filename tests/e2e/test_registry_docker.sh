@@ -6,9 +6,7 @@
 # HTTP) by default.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
-BB="$T/busybox.tar"
-KILN_TEST_TMP="$T" "$KILN_SRC/testdata/make-busybox.sh" "$BB" >/dev/null 2>&1 ||
-	skip_all "no static busybox (apt-get install busybox-static)"
+need_busybox
 source "$(dirname "$0")/dockerd.sh"
 
 start_registry a || { not_ok "registry starts"; exit 1; }
