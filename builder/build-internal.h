@@ -115,6 +115,8 @@ struct bld_stage {
 	int err_line;               /* Dockerfile line of its failing instruction */
 	int n_steps, step_no;       /* every instruction (cache history) */
 	int n_ops, op_no;           /* "[stage i/n]": FROM, RUN, COPY, ADD, WORKDIR */
+	bool dated;                 /* a RUN, COPY, ADD or WORKDIR has set its time */
+	size_t n_undated;           /* history entries (the last ones) waiting for it */
 };
 
 /* One step with its words expanded. */

@@ -34,13 +34,33 @@ static double elapsed(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void add_history(struct bld_stage *st, const char *created_by, bool empty)
+/* Dates the history entries waiting for the stage's time with it. */
+static void date_undated(struct bld_stage *st)
 {
 	struct img_config *c = st->cfg;
+	for (size_t i = c->n_history - st->n_undated; i < c->n_history; i++)
+		c->history[i].created = xstrdup(bld_stage_created(st));
+	st->n_undated = 0;
+}
+
+/* A metadata entry before the stage's first RUN, COPY, ADD or WORKDIR
+ * waits for that step's time (a cache hit's is its record's), as
+ * BuildKit dates it by the first new layer: dating it now would give a
+ * FROM scratch image a new ID on every no-op rebuild. */
+static void add_history(struct bld_stage *st, const char *created_by, bool empty, bool op)
+{
+	struct img_config *c = st->cfg;
+	if (op) {
+		st->dated = true;
+		date_undated(st);
+	}
 	c->history = xreallocarray(c->history, c->n_history + 1, sizeof(*c->history));
 	struct img_history *h = &c->history[c->n_history++];
 	memset(h, 0, sizeof(*h));
-	h->created = xstrdup(bld_stage_created(st));
+	if (st->dated)
+		h->created = xstrdup(bld_stage_created(st));
+	else
+		st->n_undated++;
 	h->created_by = xstrdup(created_by);
 	h->comment = xstrdup(HISTORY_COMMENT);
 	h->empty_layer = empty;
@@ -397,7 +417,7 @@ static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln
 		r = dispatch(st, &step, &cached, err);
 	if (r == 0) {
 		if (step.created_by)
-			add_history(st, step.created_by, step.empty_layer);
+			add_history(st, step.created_by, step.empty_layer, op);
 		if (op) {
 			bld_count_step(b, cached);
 			bld_vertex_done(b, step.id, elapsed(&t0), cached);
@@ -573,6 +593,7 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 	kiln_strv_free(triggers);
 	for (size_t i = 0; i < st->st->n_instrs && r == 0; i++)
 		r = run_step(st, &st->st->instrs[i], err);
+	date_undated(st); /* no step set its time: the stage's, as the image's */
 	return r;
 }
 

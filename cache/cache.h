@@ -272,6 +272,10 @@ struct cache_du {
 	uint64_t total, reclaimable;
 };
 int cache_du(struct img_store *s, struct cache_du *out, struct kiln_err *err);
+/* Registers ROOT/cache/records with img_store_add_durable_dir: the temps a
+ * killed build left there are swept by every GC (under the exclusive lock)
+ * and listed by `system check`. Called once a command opens the store. */
+void cache_store_attach(struct img_store *s);
 void cache_du_release(struct cache_du *d);
 struct cache_prune_opts {
 	bool all;              /* also records whose layer an image uses */

@@ -35,6 +35,11 @@ static int list_names(struct img_store *s, const char *sub, struct kiln_strv *ou
 	return 0;
 }
 
+void cache_store_attach(struct img_store *s)
+{
+	img_store_add_durable_dir(s, CACHE_RECORDS);
+}
+
 /* Bytes of the regular files under dir (not following links, one fd a level). */
 static uint64_t tree_size(int dfd, int64_t *newest)
 {

@@ -632,6 +632,14 @@ int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx)
 	for (size_t i = 0; i < problems.n; i++)
 		printf("%s\n", problems.v[i]);
 	kiln_strv_release(&problems);
+	/* an interrupted build's temps: harmless, not a problem, but shown */
+	struct kiln_strv left = KILN_STRV_INIT;
+	img_store_leftover_temps(ctx->store, &left);
+	for (size_t i = 0; i < left.n; i++)
+		printf("leftover temporary file %s (of an interrupted build: the next prune or "
+		       "`system check --repair` removes it)\n",
+		       left.v[i]);
+	kiln_strv_release(&left);
 	if (r == 0)
 		printf("store is consistent\n");
 	return r < 0 ? 1 : 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "cli.h"
 #include "image.h"
 
@@ -284,6 +285,8 @@ int kiln_opts_parse(struct kiln_ctx *ctx, const struct kiln_opt *opts,
 		*exit_code = 1;
 		return -1;
 	}
+	if (ctx->store)
+		cache_store_attach(ctx->store);
 	return 0;
 }
 

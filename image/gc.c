@@ -323,8 +323,67 @@ bool img_is_temp_name(const char *name)
 	return false;
 }
 
-/* kiln's own temp names in ROOT/tmp, files or trees: only called under the
- * exclusive lock, when no writer can hold one. */
+void img_store_add_durable_dir(struct img_store *s, const char *subdir)
+{
+	if (!kiln_strv_contains(&s->durable_dirs, subdir))
+		kiln_strv_push(&s->durable_dirs, subdir);
+}
+
+/* img_store_write_durable's temp names: `.NAME.tmp-XXXXXX`. */
+static bool is_durable_temp(const char *name)
+{
+	return name[0] == '.' && name[1] && strcmp(name, "..") != 0 && strstr(name, ".tmp-");
+}
+
+/* The regular durable-write temps in ROOT/sub: removed (remove) or listed
+ * into *out as "sub/name". */
+static size_t durable_temps_in(struct img_store *s, const char *sub, bool remove,
+                               struct kiln_strv *out)
+{
+	_cleanup_free_ char *dir = kiln_path_join(s->root, sub);
+	_cleanup_closedir_ DIR *d = open_sweep_dir(dir);
+	struct dirent *de;
+	size_t n = 0;
+	while (d && (de = readdir(d))) {
+		struct stat st;
+		if (!is_durable_temp(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (remove && unlinkat(dirfd(d), de->d_name, 0) < 0)
+			continue;
+		if (out)
+			kiln_strv_pushf(out, "%s/%s", sub, de->d_name);
+		n++;
+	}
+	return n;
+}
+
+/* Under the exclusive lock: every durable dir, ROOT/gc-roots first. */
+static size_t durable_temps(struct img_store *s, bool remove, struct kiln_strv *out)
+{
+	size_t n = durable_temps_in(s, IMG_GC_ROOTS_DIR, remove, out);
+	for (size_t i = 0; i < s->durable_dirs.n; i++)
+		n += durable_temps_in(s, s->durable_dirs.v[i], remove, out);
+	return n;
+}
+
+size_t img_store_leftover_temps(struct img_store *s, struct kiln_strv *out)
+{
+	int gc_fd = -1;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_gc_lock(s, IMG_GC_TRY, &gc_fd, &e) < 0) {
+		kiln_err_release(&e); /* in use (or read-only): live temps look the same */
+		return 0;
+	}
+	size_t n = durable_temps(s, false, out);
+	img_gc_unlock(s, gc_fd);
+	return n;
+}
+
+/* kiln's own temp names in ROOT/tmp, files or trees, and the durable-write
+ * temps a killed build left: only called under the exclusive lock, when
+ * no writer can hold one. */
 size_t img_store_sweep_all_temps(struct img_store *s)
 {
 	size_t n = 0;
@@ -333,7 +392,7 @@ size_t img_store_sweep_all_temps(struct img_store *s)
 	while (d && (de = readdir(d)))
 		if (img_is_temp_name(de->d_name) && kiln_rm_rf_at(dirfd(d), de->d_name, NULL) == 0)
 			n++;
-	return n + img_store_sweep_temps(s, 0);
+	return n + durable_temps(s, true, NULL) + img_store_sweep_temps(s, 0);
 }
 
 int img_gc_lock(struct img_store *s, unsigned flags, int *gc_fd, struct kiln_err *err)

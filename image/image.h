@@ -339,6 +339,17 @@ int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_
  * index entries of damaged images, removes incomplete snapshots and the
  * leftovers of interrupted removals. Appends one line per action to *done. */
 int img_store_repair(struct img_store *s, struct kiln_strv *done, struct kiln_err *err);
+/* A directory (relative to ROOT) holding files another module writes with
+ * img_store_write_durable, besides ROOT/gc-roots: a build killed with a
+ * batch open leaves their `.NAME.tmp-*` temps there. The GC and repair
+ * remove those under the exclusive store lock only, never by age (a long
+ * build's pending records are as old); img_store_leftover_temps lists
+ * them. Registered on each store opened (the cache: cache_store_attach). */
+void img_store_add_durable_dir(struct img_store *s, const char *subdir);
+/* Appends the durable-write temps a killed kiln left (paths relative to
+ * ROOT) to *out; lists nothing when another kiln holds the store open
+ * (its pending temps look the same). Returns how many it appended. */
+size_t img_store_leftover_temps(struct img_store *s, struct kiln_strv *out);
 /* Removes regular temp files older than max_age_sec that nobody holds
  * locked from ROOT/tmp and stale index temp files from ROOT/images. */
 size_t img_store_sweep_temps(struct img_store *s, unsigned max_age_sec);

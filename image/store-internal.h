@@ -35,15 +35,16 @@
 #define IMG_INDEX_WRITE_MAX (32u << 20)
 
 struct img_store {
-	char *root;                   /* ROOT */
-	char *layout;                 /* ROOT/images: the OCI image layout */
-	char *blobs;                  /* ROOT/images/blobs/sha256 */
-	char *snapshots;              /* ROOT/snapshots */
-	char *tmp;                    /* ROOT/tmp */
-	int lock_fd;                  /* ROOT/store.lock, held shared while open (or -1) */
-	bool read_only;               /* a read-only mount or no write permission */
-	struct img_blob_cache *cache; /* parsed blobs (blob_cache.c), or NULL */
-	struct img_batch *batch;      /* an open group commit (batch.c), or NULL */
+	char *root;                    /* ROOT */
+	char *layout;                  /* ROOT/images: the OCI image layout */
+	char *blobs;                   /* ROOT/images/blobs/sha256 */
+	char *snapshots;               /* ROOT/snapshots */
+	char *tmp;                     /* ROOT/tmp */
+	int lock_fd;                   /* ROOT/store.lock, held shared while open (or -1) */
+	bool read_only;                /* a read-only mount or no write permission */
+	struct img_blob_cache *cache;  /* parsed blobs (blob_cache.c), or NULL */
+	struct img_batch *batch;       /* an open group commit (batch.c), or NULL */
+	struct kiln_strv durable_dirs; /* img_store_add_durable_dir, relative to ROOT */
 };
 
 /* batch.c: with a batch open, queues a committed blob (its temp *tmp and
@@ -108,7 +109,9 @@ int img_hash_file_at(int dirfd, const char *name, char out[KILN_DIGEST_LEN]);
  * to shared. */
 int img_gc_lock(struct img_store *s, unsigned flags, int *gc_fd, struct kiln_err *err);
 void img_gc_unlock(struct img_store *s, int gc_fd);
-/* Every kiln temp name in ROOT/tmp (under the exclusive lock). */
+/* Every kiln temp name in ROOT/tmp, and every durable-write temp
+ * (`.NAME.tmp-*`) in ROOT/gc-roots and the registered durable dirs: only
+ * under the exclusive lock, when no writer can be using one. */
 size_t img_store_sweep_all_temps(struct img_store *s);
 /* Moves ROOT/<dir>/<name> into ROOT/quarantine (a unique name). */
 int img_quarantine(struct img_store *s, const char *dir, const char *name, struct kiln_err *err);

@@ -177,6 +177,7 @@ void img_store_close(struct img_store *s)
 	free(s->blobs);
 	free(s->snapshots);
 	free(s->tmp);
+	kiln_strv_release(&s->durable_dirs);
 	free(s);
 }
 

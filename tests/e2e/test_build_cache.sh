@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# The build cache (issue 13): a rebuild with nothing changed runs no step
-# and makes the same image ID; touch keeps every hit; chmod +x misses and
-# names the file; edits to files no COPY reads or .dockerignore excludes
-# keep every hit; a change only the last COPY sees reuses every earlier
-# layer; a changed --build-arg misses and names the arg; a content change
-# with size and mtime put back is detected; --no-cache; --cache-report;
-# a record whose layer blob was removed is a miss, not an error; the
-# teaching example (COPY package.json, RUN install, COPY .) keeps the RUN
-# cached after a source edit and misses it after a package.json edit,
-# naming the file; RUN --mount=type=bind content is in the key; COPY --from
-# names the source stage's step that missed; build history diff and trace;
-# hardlinks and copies key alike
-# (as BuildKit); 100,000 files and a 4 GB sparse file build in bounded
-# memory; sockets are skipped, fifos and devices refused by name.
+# The build cache (issue 13): a rebuild with nothing changed runs no
+# step and makes the same image ID (also with ARG first after FROM
+# scratch); touch keeps every hit; chmod +x misses and names the file;
+# edits to files no COPY reads or .dockerignore excludes keep every hit;
+# a change only the last COPY sees reuses every earlier layer; a changed
+# --build-arg misses and names the arg; a content change with size and
+# mtime put back is detected; --no-cache; --cache-report; a record whose
+# layer blob was removed is a miss, not an error; the teaching example
+# (COPY package.json, RUN install, COPY .) keeps the RUN cached after a
+# source edit and misses it after a package.json edit, naming the file;
+# RUN --mount=type=bind content is in the key; COPY --from names the
+# source stage's step that missed; build history diff and trace;
+# hardlinks and copies key alike (as BuildKit); 100,000 files and a 4 GB
+# sparse file build in bounded memory; sockets are skipped, fifos and
+# devices refused by name.
 . "$(dirname "$0")/lib.sh"
 
 busybox_base "layer snapshots need root"
@@ -344,3 +345,17 @@ mknod "$X/null" c 1 3
 run_fail "a device in the context is refused" 1 kiln build -t special:1 "$X"
 expect_contains "naming the device" "$OUT" "\`null\` is a device"
 rm -f "$X/null"
+
+# ARG first after FROM scratch: its history entry takes the time of the
+# stage's first step (a hit's: its record's), not the build's, so no-op
+# rebuilds keep the image ID (it was new on every build)
+A="$T/argfirst"
+mkdir -p "$A"
+echo a >"$A/a"
+printf 'FROM scratch\nARG X=1\nCOPY a /a\n' >"$A/Dockerfile"
+ids=
+for i in 1 2 3 4; do
+	run_ok "ARG first: build $i" kiln build -q -t argfirst:1 "$A"
+	ids="$ids$OUT "
+done
+expect_eq "ARG first: one image ID over 4 builds ($ids)" 1 "$(printf '%s\n' $ids | sort -u | wc -l)"

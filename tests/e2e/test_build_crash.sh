@@ -58,10 +58,51 @@ done
 # one before the index rename has published every blob and record
 run_ok "prune" kiln builder prune -af
 KILN_TEST_CRASH=batch-synced "$KILN" build -q -t b:1 "$T/b" >/dev/null 2>&1
+temps() { find "$ROOT/cache/records" "$ROOT/gc-roots" -type f -name '.*.tmp-*' 2>/dev/null | wc -l; }
 expect_eq "no record published before the renames" 0 \
 	"$(find "$ROOT/cache/records" -type f ! -name '.*' 2>/dev/null | wc -l)"
+# the kill leaves the pending records and roots under their temp names
+# (WORKDIR, 2 COPY: a record and a root each)
+expect_eq "the killed build's pending record temps are left" 3 \
+	"$(find "$ROOT/cache/records" -type f -name '.*.tmp-*' | wc -l)"
+expect_eq "the killed build's pending root temps are left" 3 \
+	"$(find "$ROOT/gc-roots" -type f -name '.*.tmp-*' | wc -l)"
+run_ok "system check with the leftovers" kiln system check
+expect_eq "system check lists each leftover temp" 6 \
+	"$(printf '%s\n' "$OUT" | grep -c '^leftover temporary file \(cache/records\|gc-roots\)/\.')"
+run_ok "prune after the kill" kiln builder prune -af
+expect_eq "the prune swept the leftover temps" 0 "$(temps)"
+run_ok "system check after the sweep" kiln system check
+expect_not_contains "no leftover listed after the sweep" "$OUT" "leftover"
 KILN_TEST_CRASH=index-written "$KILN" build -q -t b:1 "$T/b" >/dev/null 2>&1
 expect_eq "every record published before index.json (WORKDIR, 2 COPY)" 3 \
-	"$(find "$ROOT/cache/records" -type f ! -name '.*' | wc -l)"
+	"$(find "$ROOT/cache/records" -type f | wc -l)"
 run_ok "and those records are hits" kiln build -t b:1 --progress plain "$T/b"
 expect_eq "3 cached steps" 3 "$(printf '%s\n' "$OUT" | grep -c ' CACHED$')"
+
+# A running kiln's pending temps (it holds store.lock shared while the
+# store is open, as a build does) are never swept: a gc that cannot take
+# the lock skips (rmi) or waits (prune) and system check lists nothing.
+mkfifo "$T/ready" "$T/go"
+flock -s -F "$ROOT/store.lock" sh -c 'echo x >"$1"/cache/records/.k.tmp-live
+	echo x >"$1"/gc-roots/.cache-k.tmp-live; echo >"$2"; read -r _ <"$3"' \
+	sh "$ROOT" "$T/ready" "$T/go" &
+holder=$!
+at_exit '[ -z "$holder" ] || kill "$holder"'
+read -r _ <"$T/ready"
+run_ok "rmi while another kiln holds the store" kiln rmi a:1
+expect_eq "its gc left the live temps" 2 "$(temps)"
+run_ok "system check while another kiln holds the store" kiln system check
+expect_not_contains "live temps are not listed as leftovers" "$OUT" "leftover"
+"$KILN" builder prune -af >"$T/prune.out" 2>&1 &
+pruner=$!
+at_exit '[ -z "$pruner" ] || kill "$pruner"'
+expect_eq "the live temps survive a concurrent prune" 2 "$(temps)"
+if kill -0 "$pruner" 2>/dev/null; then ok "the prune waits for the store"; else not_ok "the prune waits for the store"; fi
+echo >"$T/go"
+wait "$holder"
+holder=
+wait "$pruner"
+expect_eq "the prune succeeds once the store is free" 0 "$?"
+pruner=
+expect_eq "and sweeps what the gone kiln left" 0 "$(temps)"
