@@ -268,6 +268,9 @@ struct img_blob_writer {
 	uint64_t size;
 	uint64_t flushing; /* bytes handed to writeback so far */
 	bool holes;        /* zeros skipped with lseek: the size is set at commit */
+	bool partial;      /* ROOT/tmp/partial-<hex>: kept when freed uncommitted */
+	bool positioned;   /* a partial's offset is at size, its file cut there */
+	uint64_t have;     /* bytes a partial held when opened (replay reads them) */
 };
 
 /* Writeback starts behind the writer every BLOB_WRITEBACK bytes, so the
@@ -292,6 +295,17 @@ struct img_blob_writer *img_blob_writer_new(struct img_store *s, struct kiln_err
 	return w;
 }
 
+/* Appending to a partial: whatever it holds past the bytes replayed goes. */
+static int partial_position(struct img_blob_writer *w, struct kiln_err *err)
+{
+	if (!w->partial || w->positioned)
+		return 0;
+	if (ftruncate(w->fd, (off_t)w->size) < 0 || lseek(w->fd, (off_t)w->size, SEEK_SET) < 0)
+		return kiln_err_set(err, errno, "writing blob to `%s`", w->tmp);
+	w->positioned = true;
+	return 0;
+}
+
 #define HOLE_MIN (64u << 10)
 
 static bool all_zero(const unsigned char *p, size_t n)
@@ -303,6 +317,8 @@ static bool all_zero(const unsigned char *p, size_t n)
  * blob file: nothing to write, nothing to flush; reads give the zeros. */
 int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, struct kiln_err *err)
 {
+	if (partial_position(w, err) < 0)
+		return -1;
 	if (n >= HOLE_MIN && all_zero(p, n)) {
 		if (lseek(w->fd, (off_t)n, SEEK_CUR) < 0)
 			return kiln_err_set(err, errno, "writing blob to `%s`", w->tmp);
@@ -318,6 +334,56 @@ int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, st
 		w->flushing = w->size;
 	}
 	return 0;
+}
+
+/* --- resumable: a partial download kept across processes ------------- */
+
+struct img_blob_writer *img_blob_writer_resume(struct img_store *s, const char *digest,
+                                               struct kiln_err *err)
+{
+	if (!kiln_digest_valid(digest))
+		return img_blob_writer_new(s, err);
+	if (img_store_writable(s, err) < 0)
+		return NULL;
+	_cleanup_free_ char *name = xasprintf("partial-%s", kiln_digest_hex(digest));
+	_cleanup_free_ char *path = kiln_path_join(s->tmp, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st, now;
+	/* held by another live pull, swept meanwhile or not a file: a plain writer */
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || lstat(path, &now) < 0 || now.st_ino != st.st_ino ||
+	    now.st_dev != st.st_dev) {
+		if (fd >= 0)
+			close(fd);
+		return img_blob_writer_new(s, err);
+	}
+	struct img_blob_writer *w = xcalloc(1, sizeof(*w));
+	w->store = s;
+	w->fd = fd;
+	w->tmp = TAKE_PTR(path);
+	w->partial = true;
+	w->have = (uint64_t)st.st_size;
+	kiln_sha256_init(&w->hash);
+	return w;
+}
+
+ssize_t img_blob_writer_replay(struct img_blob_writer *w, void *buf, size_t n, struct kiln_err *err)
+{
+	if (!w->partial || w->positioned || w->size >= w->have)
+		return 0;
+	size_t want = w->have - w->size < n ? (size_t)(w->have - w->size) : n;
+	ssize_t r;
+	do
+		r = pread(w->fd, buf, want, (off_t)w->size);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return kiln_err_set(err, errno, "read partial blob `%s`", w->tmp);
+	kiln_sha256_update(&w->hash, buf, (size_t)r);
+	w->size += (uint64_t)r;
+	w->flushing = w->size;
+	if (r == 0)
+		w->have = w->size;
+	return r;
 }
 
 static void writer_discard(struct img_blob_writer *w)
@@ -338,6 +404,10 @@ int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
                            char digest[KILN_DIGEST_LEN], uint64_t *size, struct kiln_err *err)
 {
 	char got[KILN_DIGEST_LEN];
+	if (partial_position(w, err) < 0) {
+		writer_discard(w);
+		return -1;
+	}
 	kiln_sha256_final(&w->hash, got);
 	if (expected && strcmp(expected, got) != 0) {
 		writer_discard(w);
@@ -380,6 +450,13 @@ void img_blob_writer_free(struct img_blob_writer *w)
 		return;
 	if (w->hash.ctx)
 		kiln_sha256_release(&w->hash);
+	struct stat st; /* an uncommitted partial stays for the next pull (unless empty) */
+	if (w->partial && w->tmp && fstat(w->fd, &st) == 0 && st.st_size > 0) {
+		close(w->fd);
+		w->fd = -1;
+		free(w->tmp);
+		w->tmp = NULL;
+	}
 	writer_discard(w);
 	free(w);
 }
