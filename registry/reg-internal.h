@@ -15,6 +15,7 @@
 #define REG_CONNECT_TIMEOUT 30L        /* seconds */
 #define REG_LOW_SPEED_TIME  60L        /* seconds under 1 byte/s before giving up */
 #define REG_SHORT_ID_LEN    12
+#define REG_UPLOAD_BUFFER   (1L << 20) /* curl's upload buffer: bytes per read callback */
 
 /* --- http.c ---------------------------------------------------------------- */
 struct reg_tls {
