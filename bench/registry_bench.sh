@@ -19,8 +19,11 @@
 #   skopeo pull   into an OCI layout (verified, not unpacked)
 #   kiln pull     into an empty store: verified and unpacked (runnable)
 #   docker pull   into an empty private dockerd: verified and unpacked
-# Peak memory (max RSS) is kiln's. Wall times; the machine may be shared,
-# so compare tools within one run, never with another day's figures.
+# Peak memory (max RSS) is kiln's. Wall times, and CPU times (user+sys of
+# the client only: the registry's are not counted); the machine may be
+# shared, so compare tools within one run, never with another day's figures.
+# On a loaded machine wall times follow CPU times (the scheduler's share).
+# Every figure's load average is printed with it.
 set -euo pipefail
 B=$(cd "${1:?usage: registry_bench.sh BUILD_DIR [WORKDIR]}" && pwd)
 W=${2:-/tmp/kiln-registry-bench}
@@ -115,7 +118,7 @@ OUTF="$T/times"
 t() {
 	local name=$1; shift
 	sync
-	/usr/bin/time -o "$T/one" -f '%e %M' "$@" >/dev/null 2>"$T/err" || {
+	/usr/bin/time -o "$T/one" -f '%e %M %U %S' "$@" >/dev/null 2>"$T/err" || {
 		echo "$name failed:" >&2; cat "$T/err" >&2; exit 1; }
 	echo "$name $(cat "$T/one")" >>"$OUTF"
 }
@@ -136,26 +139,28 @@ for i in $(seq "$RUNS"); do
 		/usr/bin/docker rmi -f $(/usr/bin/docker images -q | sort -u) >/dev/null
 		t docker-pull /usr/bin/docker pull "$R/w2:dk"
 	fi
-	echo "# run $i: $(awk -v r="$i" '{n[$1]++; if (n[$1] == r) printf "%s %ss  ", $1, $2}' "$OUTF")"
+	echo "# run $i (load $(cut -d' ' -f1 /proc/loadavg)): $(awk -v r="$i" '{n[$1]++; if (n[$1] == r) printf "%s %ss  ", $1, $2}' "$OUTF")"
 done
 
 python3 - "$OUTF" "$RUNS" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    name, secs, rss = line.split()
-    runs.setdefault(name, []).append((float(secs), int(rss)))
-med = {k: statistics.median(s for s, _ in v) for k, v in runs.items()}
-rss = {k: max(r for _, r in v) for k, v in runs.items()}
+    name, secs, rss, usr, sys_ = line.split()
+    runs.setdefault(name, []).append((float(secs), int(rss), float(usr) + float(sys_)))
+med = {k: statistics.median(s for s, _, _ in v) for k, v in runs.items()}
+rss = {k: max(r for _, r, _ in v) for k, v in runs.items()}
+cpu = {k: statistics.median(c for _, _, c in v) for k, v in runs.items()}
 print("w2 image (420 MB, one layer) through docker-registry on 127.0.0.1, median of %s runs (load %s)" % (sys.argv[2], sys.argv[3]))
 for k in ["skopeo-push", "kiln-push-first", "kiln-push-second", "docker-push", "skopeo-pull", "kiln-pull", "docker-pull"]:
     if k in med:
         extra = "  peak %d MiB" % (rss[k] // 1024) if k.startswith("kiln") else ""
-        print("  %-17s %6.2f s   (%s)%s" % (k, med[k], " ".join("%.2f" % s for s, _ in runs[k]), extra))
+        print("  %-17s %6.2f s   (%s)  cpu %5.2f s%s" % (k, med[k], " ".join("%.2f" % s for s, _, _ in runs[k]), cpu[k], extra))
 def ratio(a, b, goal, what):
     if a in med and b in med and med[b] > 0:
         r = med[a] / med[b]
-        print("  %-40s %5.2fx  goal %s: %s" % (what, r, goal, "met" if eval("%f %s" % (r, goal)) else "NOT met"))
+        c = cpu[a] / cpu[b] if cpu[b] > 0 else 0
+        print("  %-40s %5.2fx  goal %s: %-7s (cpu %.2fx)" % (what, r, goal, "met" if eval("%f %s" % (r, goal)) else "NOT met", c))
 ratio("kiln-pull", "skopeo-pull", "<= 1.0", "kiln pull+unpack / skopeo pull")
 ratio("kiln-push-first", "skopeo-push", "<= 1.5", "kiln first push (gzip) / skopeo push")
 ratio("kiln-pull", "docker-pull", "<= 1.0", "kiln pull / docker pull")

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -49,6 +50,7 @@ struct xtract {
 	uid_t euid;
 	gid_t egid;
 	bool plain_ids; /* a new target whose files get euid/egid when created */
+	mode_t umask;   /* the process's, read at the start; (mode_t)-1 unknown */
 	struct layer_pset created;
 	char *cached_rel; /* parent dir cache */
 	int cached_fd;
@@ -243,29 +245,55 @@ static int write_data(struct archive *a, int fd, struct archive_entry *e, struct
 	return 0;
 }
 
+/* The umask, read without changing it (umask(2) would, for every thread). */
+static mode_t read_umask(void)
+{
+	_cleanup_free_ char *st = NULL;
+	if (kiln_read_file("/proc/self/status", 1u << 16, &st, NULL, NULL) < 0)
+		return (mode_t)-1;
+	const char *u = strstr(st, "\nUmask:");
+	char *end;
+	unsigned long v = u ? strtoul(u + 8, &end, 8) : 0;
+	return u && end != u + 8 ? (mode_t)(v & 0777) : (mode_t)-1;
+}
+
+/* Regular files of a new snapshot this size or larger are handed to the
+ * writeback as soon as they are written (IMG_EXTRACT_SYNC_), so the final
+ * syncfs waits for little more than the small files and the journal. */
+#define EARLY_WRITEBACK (64 << 10)
+
 /* Creates regular file name (replacing what an earlier entry put there). */
 static int make_file(struct xtract *x, struct archive *a, int pfd, const char *name,
                      struct archive_entry *e, struct kiln_err *err)
 {
-	const int oflags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-	_cleanup_close_ int fd = openat(pfd, name, oflags, 0600);
-	if (fd < 0 && errno == EEXIST) {
-		if (remove_at(x, pfd, name, err) < 0)
-			return -1;
-		fd = openat(pfd, name, oflags, 0600);
-	}
-	if (fd < 0)
-		return kiln_err_set(err, errno, "create `%s`", archive_entry_pathname(e));
-	if (write_data(a, fd, e, err) < 0)
-		return -1;
 	/* in a new target no directory is setgid yet (modes come last), so a
 	 * new file already has the caller's ids */
 	uid_t uid = (uid_t)archive_entry_uid(e);
 	gid_t gid = (gid_t)archive_entry_gid(e);
 	bool owned = x->plain_ids && uid == x->euid && gid == x->egid;
-	if (x->is_root && !owned && fchown(fd, uid, gid) < 0)
+	bool chown_it = x->is_root && !owned;
+	/* created with its mode when the umask leaves it whole and no chown
+	 * (which clears setuid/setgid) follows: no fchmod */
+	mode_t perm = archive_entry_perm(e);
+	bool mode_at_open = !chown_it && x->umask != (mode_t)-1 && !(perm & x->umask) &&
+	                    !(perm & (S_ISUID | S_ISGID | S_ISVTX));
+	const int oflags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	mode_t cmode = mode_at_open ? perm : 0600;
+	_cleanup_close_ int fd = openat(pfd, name, oflags, cmode);
+	if (fd < 0 && errno == EEXIST) {
+		if (remove_at(x, pfd, name, err) < 0)
+			return -1;
+		fd = openat(pfd, name, oflags, cmode);
+	}
+	if (fd < 0)
+		return kiln_err_set(err, errno, "create `%s`", archive_entry_pathname(e));
+	if (write_data(a, fd, e, err) < 0)
+		return -1;
+	if ((x->flags & IMG_EXTRACT_SYNC_) && archive_entry_size(e) >= EARLY_WRITEBACK)
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint: syncfs checks */
+	if (chown_it && fchown(fd, uid, gid) < 0)
 		return kiln_err_set(err, errno, "chown `%s`", archive_entry_pathname(e));
-	if (fchmod(fd, archive_entry_perm(e)) < 0)
+	if (!mode_at_open && fchmod(fd, perm) < 0)
 		return kiln_err_set(err, errno, "chmod `%s`", archive_entry_pathname(e));
 	set_xattrs(fd, e);
 	struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
@@ -472,13 +500,19 @@ static void xtract_release(struct xtract *x)
 
 static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, struct kiln_err *err)
 {
-	struct archive *a = layer_source_tar_reader(src, err);
-	if (!a)
+	struct layer_prefetch *pf = NULL;
+	struct archive *a = (flags & IMG_EXTRACT_PREFETCH_)
+	                        ? layer_prefetch_tar_reader(src, &pf, err)
+	                        : layer_source_tar_reader(src, err);
+	if (!a) {
+		layer_prefetch_free(pf);
 		return -1;
+	}
 	struct xtract x = {.rootfd = rootfd, .flags = flags, .cached_fd = -1};
 	x.euid = geteuid();
 	x.egid = getegid();
 	x.is_root = x.euid == 0;
+	x.umask = read_umask();
 	struct stat st;
 	x.plain_ids = (flags & IMG_EXTRACT_NEW_) && fstat(rootfd, &st) == 0 &&
 	              !(st.st_mode & S_ISGID) && st.st_gid == x.egid;
@@ -486,6 +520,7 @@ static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, str
 	int r = 0, ar;
 	while (r == 0 && (ar = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
+			layer_prefetch_stop(pf); /* src->err is ours again */
 			if (src->err.msg)
 				kiln_err_move(err, &src->err);
 			else
@@ -499,8 +534,11 @@ static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, str
 	}
 	if (r == 0)
 		finish_dirs(&x);
+	else
+		layer_prefetch_stop(pf);
 	xtract_release(&x);
 	archive_read_free(a);
+	layer_prefetch_free(pf); /* reads the source to its end: finish_check hashes it */
 	return r;
 }
 
@@ -658,7 +696,7 @@ int img_layer_extract_verified_input(struct img_store *s, layer_input_fn input, 
 	if (layer_source_open_input_diff(&src, input, ud, err) < 0)
 		return -1;
 	const struct want w = {NULL, expected_diff};
-	int r = extract_to(&src, target_dir, s->tmp, flags, &w, NULL, err);
+	int r = extract_to(&src, target_dir, s->tmp, flags | IMG_EXTRACT_PREFETCH_, &w, NULL, err);
 	layer_source_release(&src);
 	return r;
 }

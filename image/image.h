@@ -373,8 +373,22 @@ int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
  * beside the writes (before any write): writes are no longer hashed here
  * and commit's expected is the digest, taken as is. */
 void img_blob_writer_hash_outside(struct img_blob_writer *w);
-/* Frees the writer; removes the temp file if not committed. */
+/* Frees the writer; removes the temp file if not committed (a partial's
+ * only when empty). */
 void img_blob_writer_free(struct img_blob_writer *w);
+/* A writer for blob digest that survives its process (a pull killed
+ * mid-blob): ROOT/tmp/partial-<hex>. What an earlier writer left there is
+ * read back, hashed, with img_blob_writer_replay (the caller passes it on:
+ * an unpacker needs the stream from byte 0), and the writes append; the
+ * first write cuts off what was not replayed. Freed uncommitted, the file
+ * stays (swept as a temp once stale, or by prune); a commit that does not
+ * verify removes it. Held by another live writer: a plain writer. */
+struct img_blob_writer *img_blob_writer_resume(struct img_store *s, const char *digest,
+                                               struct kiln_err *err);
+/* The next bytes (at most n) of a partial's old content, hashed; 0 once
+ * all are read (or for a plain writer, or after a write). */
+ssize_t img_blob_writer_replay(struct img_blob_writer *w, void *buf, size_t n,
+                               struct kiln_err *err);
 
 int img_store_put_blob(struct img_store *s, const void *p, size_t n, char digest[KILN_DIGEST_LEN],
                        struct kiln_err *err);

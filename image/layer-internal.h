@@ -110,6 +110,23 @@ int layer_limits(uint64_t *max_size, uint64_t *max_ratio, struct kiln_err *err);
 
 /* A tar reader (libarchive) over a layer_source. */
 struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_err *err);
+/* Its parts: a tar reader over rd(feed) (NULL, with libarchive's message
+ * in *msg, allocated), and the error of one that did not open. */
+struct archive *layer_tar_reader_open(void *feed,
+                                      ssize_t (*rd)(struct archive *, void *, const void **),
+                                      int (*cl)(struct archive *, void *), char **msg);
+int layer_tar_reader_err(struct layer_source *src, const char *msg, struct kiln_err *err);
+
+/* extract_prefetch.c: a tar reader over src whose bytes a thread of its own
+ * reads (decompresses, hashes, checks against the limits) ahead of the
+ * caller; src is that thread's until layer_prefetch_stop (abandons the
+ * rest) or layer_prefetch_free (reads src to its end unless stopped, then
+ * frees; call it after archive_read_free). */
+struct layer_prefetch;
+struct archive *layer_prefetch_tar_reader(struct layer_source *src, struct layer_prefetch **pf,
+                                          struct kiln_err *err);
+void layer_prefetch_stop(struct layer_prefetch *pf);
+void layer_prefetch_free(struct layer_prefetch *pf);
 
 /* extract.c: a path as "a/b/c" ("" for the root), relative to base (NULL:
  * the root) unless it starts with '/': "." and empty components dropped;
@@ -151,8 +168,9 @@ void layer_usage_sweep(struct img_store *s, const struct kiln_strv *live_sorted)
 
 /* Private extraction flags (beside enum img_extract_flags). */
 enum {
-	IMG_EXTRACT_NEW_ = 1u << 29,  /* the target must not exist (KILN_E_CONFLICT) */
-	IMG_EXTRACT_SYNC_ = 1u << 30, /* syncfs before renaming a new target in */
+	IMG_EXTRACT_PREFETCH_ = 1u << 28, /* decompress on a thread of its own */
+	IMG_EXTRACT_NEW_ = 1u << 29,      /* the target must not exist (KILN_E_CONFLICT) */
+	IMG_EXTRACT_SYNC_ = 1u << 30,     /* syncfs before renaming a new target in */
 };
 
 /* extract.c, shared with snapshot.c: extracts a stored blob verifying its

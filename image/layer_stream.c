@@ -484,24 +484,41 @@ static int tar_close(struct archive *a, void *opaque)
 	return ARCHIVE_OK;
 }
 
-struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_err *err)
+struct archive *layer_tar_reader_open(void *feed,
+                                      ssize_t (*rd)(struct archive *, void *, const void **),
+                                      int (*cl)(struct archive *, void *), char **msg)
 {
 	struct archive *a = archive_read_new();
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
 	archive_read_support_format_empty(a);
-	struct tar_feed *f = xcalloc(1, sizeof(*f));
-	f->src = src;
-	if (archive_read_open2(a, f, NULL, tar_in, NULL, tar_close) != ARCHIVE_OK) {
+	if (archive_read_open2(a, feed, NULL, rd, NULL, cl) != ARCHIVE_OK) {
 		const char *m = archive_error_string(a);
-		if (src->err.msg)
-			kiln_err_move(err, &src->err);
-		else
-			kiln_err_set(err, KILN_E_INVALID,
-			             "reading layer tar: not a tar archive (compression: %s): %s",
-			             src->filter, m ? m : "unrecognized format");
+		*msg = xstrdup(m ? m : "unrecognized format");
 		archive_read_free(a);
 		return NULL;
 	}
+	return a;
+}
+
+int layer_tar_reader_err(struct layer_source *src, const char *msg, struct kiln_err *err)
+{
+	if (src->err.msg) {
+		kiln_err_move(err, &src->err);
+		return -1;
+	}
+	return kiln_err_set(err, KILN_E_INVALID,
+	                    "reading layer tar: not a tar archive (compression: %s): %s",
+	                    src->filter, msg);
+}
+
+struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_err *err)
+{
+	struct tar_feed *f = xcalloc(1, sizeof(*f));
+	f->src = src;
+	_cleanup_free_ char *msg = NULL;
+	struct archive *a = layer_tar_reader_open(f, tar_in, tar_close, &msg);
+	if (!a)
+		layer_tar_reader_err(src, msg, err);
 	return a;
 }

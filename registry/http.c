@@ -238,6 +238,8 @@ static void setup_body(CURL *e, struct reg_req *r)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (strcmp(r->method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+	if (r->source || r->body_fd >= 0) /* fewer read callbacks and sends (curl clamps it) */
+		curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, REG_UPLOAD_BUFFER);
 	if (r->source) {
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, r->source);

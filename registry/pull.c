@@ -21,6 +21,7 @@ struct dl {
 	unsigned char *chunk; /* bytes gathered for the next write and hand-over */
 	size_t chunk_len;
 	uint64_t got, last_emit, resume_from;
+	uint64_t replayed; /* bytes of a partial an earlier pull left, read back */
 	int attempts;
 	bool resumable; /* the last attempt broke off after good bytes */
 	bool reauthed;  /* a 401 got a new token once (it expired mid-pull) */
@@ -128,6 +129,49 @@ static int dl_flush(struct dl *x, struct kiln_err *err)
 	return 0;
 }
 
+/* A blob writer from byte 0: the partial file of the digest (kept if
+ * this process dies), its old bytes left unread (the first write drops them). */
+static int dl_fresh(struct dl *x, struct kiln_err *err)
+{
+	img_blob_writer_free(x->w);
+	x->got = x->last_emit = x->replayed = 0;
+	x->chunk_len = 0;
+	x->w = img_blob_writer_resume(x->s, x->d->digest, err);
+	if (!x->w || unpack_restart(x, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The bytes of the partial an earlier (killed) pull left: hashed again,
+ * handed to the unpacker, and the download goes on after them. The last
+ * byte is always fetched again (an empty Range is not asked for). */
+static int dl_replay(struct dl *x, struct kiln_err *err)
+{
+	uint64_t max = x->d->size > 0 ? (uint64_t)x->d->size - 1 : 0;
+	for (;;) {
+		if (!x->chunk)
+			x->chunk = reg_unpack_chunk(&x->unpack);
+		size_t room = REG_CHUNK;
+		if (max - x->got < room)
+			room = (size_t)(max - x->got);
+		ssize_t n = room ? img_blob_writer_replay(x->w, x->chunk, room, err) : 0;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		x->got += (uint64_t)n;
+		if (x->unpack.running) {
+			reg_unpack_give(&x->unpack, x->chunk, (size_t)n);
+			x->chunk = NULL;
+		}
+	}
+	x->replayed = x->got;
+	if (x->got)
+		kiln_debug("registry: %s: %llu bytes of an earlier pull kept", x->d->digest,
+		           (unsigned long long)x->got);
+	return 0;
+}
+
 static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 {
 	struct dl *x = ud;
@@ -135,11 +179,7 @@ static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 		/* the registry ignored the Range: start the blob over */
 		kiln_debug("registry: %s: no range support, downloading again", x->d->digest);
 		x->resume_from = 0;
-		img_blob_writer_free(x->w);
-		x->got = x->last_emit = 0;
-		x->chunk_len = 0;
-		x->w = img_blob_writer_new(x->s, err);
-		if (!x->w || unpack_restart(x, err) < 0)
+		if (dl_fresh(x, err) < 0)
 			return -1;
 	}
 	x->resume_from = 0;
@@ -171,14 +211,12 @@ static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
  * stopped (HTTP Range) when the bytes so far are kept. */
 static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
 {
+	bool first = !x->w;
 	x->resume_from = resume && x->w && x->got ? x->got : 0;
 	if (!x->resume_from) {
-		img_blob_writer_free(x->w);
-		x->got = x->last_emit = 0;
-		x->chunk_len = 0;
-		x->w = img_blob_writer_new(x->s, err);
-		if (!x->w || unpack_restart(x, err) < 0)
+		if (dl_fresh(x, err) < 0 || (first && dl_replay(x, err) < 0))
 			return -1;
+		x->resume_from = x->got;
 	}
 	reg_req_release(&x->req);
 	reg_req_init(&x->req, "GET", reg_url(x->c, "/blobs/%s", x->d->digest));
@@ -245,9 +283,21 @@ static int dl_finish(struct dl *x, struct kiln_err *err)
 	if (dl_flush(x, err) < 0)
 		return -1;
 	reg_emit(x->c, REG_EV_VERIFYING, x->d->digest, 0, 0, NULL);
-	if (img_blob_writer_commit(x->w, x->d->digest, NULL, NULL, err) < 0)
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_blob_writer_commit(x->w, x->d->digest, NULL, NULL, &e) < 0) {
+		if (x->replayed && e.code == KILN_E_CORRUPT && x->attempts < REG_MAX_ATTEMPTS) {
+			/* the kept bytes were bad (a crash tore them): the whole blob again */
+			kiln_debug("registry: %s: %s; downloading it whole", x->d->digest, e.msg);
+			kiln_err_release(&e);
+			img_blob_writer_free(x->w);
+			x->w = NULL;
+			x->resumable = false;
+			return 1;
+		}
+		kiln_err_move(err, &e);
 		return kiln_err_wrap(err, "filesystem layer verification failed for digest %s",
 		                     x->d->digest);
+	}
 	reg_emit(x->c, REG_EV_DOWNLOAD_COMPLETE, x->d->digest, 0, 0, NULL);
 	if (x->unpack.running) {
 		reg_emit(x->c, REG_EV_EXTRACTING, x->d->digest, 0, (uint64_t)x->d->size, NULL);

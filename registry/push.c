@@ -206,7 +206,37 @@ struct stream_up {
 	} q[STREAM_QUEUE];
 	size_t head, count, head_off;
 	struct kiln_err err; /* the uploader's failure */
+	/* pieces sent, for the next ones (fresh big allocations cost page faults) */
+	void *spare[STREAM_QUEUE];
+	size_t spare_cap[STREAM_QUEUE], n_spare;
+	size_t cap[STREAM_QUEUE]; /* of the queued pieces */
 };
+
+/* Under mu: piece p (cap bytes) is sent. */
+static void piece_done(struct stream_up *u, void *p, size_t cap)
+{
+	if (u->n_spare < STREAM_QUEUE) {
+		u->spare[u->n_spare] = p;
+		u->spare_cap[u->n_spare++] = cap;
+	} else {
+		free(p);
+	}
+}
+
+/* Under mu: a buffer for n bytes, and its capacity. */
+static void *piece_buf(struct stream_up *u, size_t n, size_t *cap)
+{
+	while (u->n_spare) {
+		u->n_spare--;
+		if (u->spare_cap[u->n_spare] >= n) {
+			*cap = u->spare_cap[u->n_spare];
+			return u->spare[u->n_spare];
+		}
+		free(u->spare[u->n_spare]);
+	}
+	*cap = n;
+	return xmalloc(n ? n : 1);
+}
 
 /* curl's read callback for the PATCH body: waits for the next piece. */
 static size_t stream_source(char *buf, size_t size, size_t nmemb, void *ud)
@@ -226,7 +256,7 @@ static size_t stream_source(char *buf, size_t size, size_t nmemb, void *ud)
 		memcpy(buf, (char *)u->q[u->head].p + u->head_off, got);
 		u->head_off += got;
 		if (u->head_off == u->q[u->head].n) {
-			free(u->q[u->head].p);
+			piece_done(u, u->q[u->head].p, u->cap[u->head]);
 			u->head = (u->head + 1) % STREAM_QUEUE;
 			u->count--;
 			u->head_off = 0;
@@ -290,8 +320,14 @@ static int stream_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 		pthread_mutex_unlock(&u->mu);
 		return kiln_err_set(err, u->err.code, "%s", u->err.msg);
 	}
+	size_t cap;
+	void *buf = piece_buf(u, n, &cap);
+	pthread_mutex_unlock(&u->mu);
+	memcpy(buf, p, n); /* the one producer: the free slot stays free meanwhile */
+	pthread_mutex_lock(&u->mu);
 	size_t tail = (u->head + u->count) % STREAM_QUEUE;
-	u->q[tail].p = xmemdup(p, n);
+	u->q[tail].p = buf;
+	u->cap[tail] = cap;
 	u->q[tail].n = n;
 	u->count++;
 	pthread_cond_broadcast(&u->cv);
@@ -314,6 +350,8 @@ static int stream_finish(struct stream_up *u, const char *digest, struct kiln_er
 		pthread_join(u->th, NULL);
 		for (; u->count; u->count--, u->head = (u->head + 1) % STREAM_QUEUE)
 			free(u->q[u->head].p);
+		while (u->n_spare)
+			free(u->spare[--u->n_spare]);
 		pthread_mutex_destroy(&u->mu);
 		pthread_cond_destroy(&u->cv);
 		if (u->failed && digest)

@@ -15,6 +15,7 @@
 #define REG_CONNECT_TIMEOUT 30L        /* seconds */
 #define REG_LOW_SPEED_TIME  60L        /* seconds under 1 byte/s before giving up */
 #define REG_SHORT_ID_LEN    12
+#define REG_UPLOAD_BUFFER   (1L << 20) /* curl's upload buffer: bytes per read callback */
 
 /* --- http.c ---------------------------------------------------------------- */
 struct reg_tls {
@@ -159,7 +160,7 @@ int reg_get_manifest(struct reg_client *c, const char *reference, bool accept_in
  * blob bytes handed to it while they download. finish(complete=false)
  * abandons it (nothing is published); finish(complete=true) returns the
  * unpacking's result. */
-#define REG_UNPACK_QUEUE 4          /* chunks waiting for the unpacker */
+#define REG_UNPACK_QUEUE 8          /* chunks waiting for the unpacker */
 #define REG_CHUNK        (1u << 20) /* bytes a downloader gathers per write and hand-over */
 struct reg_unpack {
 	struct img_store *s;

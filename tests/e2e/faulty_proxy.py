@@ -10,6 +10,9 @@ MODE-FILE holds one word, read per request:
   stall D  hold GETs of blob D (a digest) until the mode changes
   delay D S  hold the first GET of blob D for S seconds (a token expires meanwhile)
   refuse-put N  answer the Nth PUT completing a blob upload with 400 BLOB_UPLOAD_INVALID
+  half D   send the first half of blob D's body, then hold the connection
+           until the mode changes (the client is killed meanwhile)
+Every blob GET is logged to MODE-FILE.log: "<digest> <Range header or ->".
 Writes the port it listens on (127.0.0.1) to PORT-FILE."""
 import http.client, http.server, socketserver, sys, threading
 
@@ -51,6 +54,9 @@ class H(http.server.BaseHTTPRequestHandler):
             self.rfile.readline()
     def handle_any(self):
         m = mode()
+        if self.command == "GET" and "/blobs/sha256:" in self.path:
+            with lock, open(mode_file + ".log", "a") as f:
+                f.write("%s %s\n" % (self.path.rsplit("/", 1)[1], self.headers.get("Range", "-")))
         while m.startswith("stall ") and self.command == "GET" and self.path.endswith("/blobs/" + m[6:]):
             import time
             time.sleep(0.1)
@@ -103,6 +109,16 @@ class H(http.server.BaseHTTPRequestHandler):
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
+        if blob and m.startswith("half ") and self.path.endswith("/blobs/" + m[5:]):
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            import time
+            while mode() == m:
+                time.sleep(0.1)
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         if blob and m == "drop" and self.first_time(self.path):
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])

@@ -72,3 +72,39 @@ run_ok "pull again after kill -9" kiln --root "$R5" pull "$P/four:1"
 expect_eq "only the missing layer is downloaded" "$(printf '%s\n' "$OUT" | grep -c 'Pulling fs layer')" 1
 expect_eq "the others already exist" "$(printf '%s\n' "$OUT" | grep -c 'Already exists')" 3
 run_ok "store check after the resumed pull" kiln --root "$R5" system check
+
+# kill -9 in the middle of a blob: the next pull asks only for the bytes
+# after those kept (Range), and the image arrives whole
+python3 "$KILN_SRC/tests/e2e/mklayers.py" "$T/big" b1 1 3000000 >"$T/big.list"
+run_ok "skopeo pushes a 3 MB layer" skopeo copy --dest-tls-verify=false "oci:$T/big:b1" "docker://$REG_a/big:1"
+BIG=$(cut -d' ' -f1 "$T/big.list")
+echo "half $BIG" >"$T/proxy.mode"
+R6="$T/root6"
+PART="$R6/tmp/partial-${BIG#sha256:}"
+"$KILN" --root "$R6" pull "$P/big:1" >"$T/pull6.out" 2>&1 &
+KPID=$!
+kept() { stat -c %s "$PART" 2>/dev/null || echo 0; }
+for i in $(seq 300); do [ "$(kept)" -ge 1048576 ] && break; sleep 0.1; done
+kill -9 $KPID
+wait $KPID 2>/dev/null
+KEPT=$(kept)
+[ "$KEPT" -ge 1048576 ] && ok "the bytes before the cut are kept ($KEPT)" || not_ok "bytes kept: $KEPT"
+echo ok >"$T/proxy.mode"
+: >"$T/proxy.mode.log"
+run_ok "pull again after kill -9 mid-blob" kiln --root "$R6" pull "$P/big:1"
+expect_eq "only the bytes after those kept are asked for" "$(grep "^$BIG " "$T/proxy.mode.log")" \
+	"$BIG bytes=$KEPT-"
+CONFIG=$(skopeo inspect --raw --tls-verify=false "docker://$REG_a/big:1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["digest"])')
+expect_eq "the image arrived whole" "$(kiln --root "$R6" inspect -f '{{.Id}}' "$P/big:1")" "$CONFIG"
+[ ! -e "$PART" ] && ok "the partial file is gone" || not_ok "partial file left"
+run_ok "store check after the resumed blob" kiln --root "$R6" system check
+
+# kept bytes that are wrong (a crash tore them): the digest check catches
+# them and the blob is downloaded whole
+R7="$T/root7"
+run_ok "an empty store" kiln --root "$R7" images
+head -c 1048576 /dev/zero >"$R7/tmp/partial-${BIG#sha256:}"
+run_ok "a pull over a torn partial" kiln -D --root "$R7" pull "$P/big:1"
+expect_contains "... finds it torn and downloads the blob whole" "$OUT" "downloading it whole"
+expect_eq "... and the image is right" "$(kiln --root "$R7" inspect -f '{{.Id}}' "$P/big:1")" "$CONFIG"
