@@ -462,213 +462,212 @@ int img_blob_writer_write(struct img_blob_writer *w, const void *p, size_t n, st
 void img_blob_writer_hash_outside(struct img_blob_writer *w)
 {
 	w->hash_outside = true;
-	/* --- resumable: a partial download kept across processes ------------- */
+}
 
-	struct img_blob_writer *img_blob_writer_resume(struct img_store * s, const char *digest,
-	                                               struct kiln_err *err)
-	{
-		if (!kiln_digest_valid(digest))
-			return img_blob_writer_new(s, err);
-		if (img_store_writable(s, err) < 0)
-			return NULL;
-		_cleanup_free_ char *name = xasprintf("partial-%s", kiln_digest_hex(digest));
-		_cleanup_free_ char *path = kiln_path_join(s->tmp, name);
-		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-		struct stat st, now;
-		/* held by another live pull, swept meanwhile or not a file: a plain writer */
-		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 ||
-		    !S_ISREG(st.st_mode) || lstat(path, &now) < 0 || now.st_ino != st.st_ino ||
-		    now.st_dev != st.st_dev) {
-			if (fd >= 0)
-				close(fd);
-			return img_blob_writer_new(s, err);
-		}
-		struct img_blob_writer *w = xcalloc(1, sizeof(*w));
-		w->store = s;
-		w->fd = fd;
-		w->tmp = TAKE_PTR(path);
-		w->partial = true;
-		w->have = (uint64_t)st.st_size;
-		kiln_sha256_init(&w->hash);
-		return w;
+/* --- resumable: a partial download kept across processes ------------- */
+
+struct img_blob_writer *img_blob_writer_resume(struct img_store *s, const char *digest,
+                                               struct kiln_err *err)
+{
+	if (!kiln_digest_valid(digest))
+		return img_blob_writer_new(s, err);
+	if (img_store_writable(s, err) < 0)
+		return NULL;
+	_cleanup_free_ char *name = xasprintf("partial-%s", kiln_digest_hex(digest));
+	_cleanup_free_ char *path = kiln_path_join(s->tmp, name);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st, now;
+	/* held by another live pull, swept meanwhile or not a file: a plain writer */
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || lstat(path, &now) < 0 || now.st_ino != st.st_ino ||
+	    now.st_dev != st.st_dev) {
+		if (fd >= 0)
+			close(fd);
+		return img_blob_writer_new(s, err);
 	}
+	struct img_blob_writer *w = xcalloc(1, sizeof(*w));
+	w->store = s;
+	w->fd = fd;
+	w->tmp = TAKE_PTR(path);
+	w->partial = true;
+	w->have = (uint64_t)st.st_size;
+	kiln_sha256_init(&w->hash);
+	return w;
+}
 
-	ssize_t img_blob_writer_replay(struct img_blob_writer * w, void *buf, size_t n,
-	                               struct kiln_err *err)
-	{
-		if (!w->partial || w->positioned || w->size >= w->have)
-			return 0;
-		size_t want = w->have - w->size < n ? (size_t)(w->have - w->size) : n;
-		ssize_t r;
-		do
-			r = pread(w->fd, buf, want, (off_t)w->size);
-		while (r < 0 && errno == EINTR);
-		if (r < 0)
-			return kiln_err_set(err, errno, "read partial blob `%s`", w->tmp);
-		kiln_sha256_update(&w->hash, buf, (size_t)r);
-		w->size += (uint64_t)r;
-		w->flushing = w->size;
-		if (r == 0)
-			w->have = w->size;
-		return r;
+ssize_t img_blob_writer_replay(struct img_blob_writer *w, void *buf, size_t n, struct kiln_err *err)
+{
+	if (!w->partial || w->positioned || w->size >= w->have)
+		return 0;
+	size_t want = w->have - w->size < n ? (size_t)(w->have - w->size) : n;
+	ssize_t r;
+	do
+		r = pread(w->fd, buf, want, (off_t)w->size);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return kiln_err_set(err, errno, "read partial blob `%s`", w->tmp);
+	kiln_sha256_update(&w->hash, buf, (size_t)r);
+	w->size += (uint64_t)r;
+	w->flushing = w->size;
+	if (r == 0)
+		w->have = w->size;
+	return r;
+}
+
+static void writer_discard(struct img_blob_writer *w)
+{
+	free(w->dbuf);
+	w->dbuf = NULL;
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
 	}
-
-	static void writer_discard(struct img_blob_writer * w)
-	{
-		free(w->dbuf);
-		w->dbuf = NULL;
-		if (w->fd >= 0) {
-			close(w->fd);
-			w->fd = -1;
-		}
-		if (w->tmp) {
-			unlink(w->tmp);
-			kiln_tempfile_forget(w->tmp);
-			free(w->tmp);
-			w->tmp = NULL;
-		}
-	}
-
-	int img_blob_writer_commit(struct img_blob_writer * w, const char *expected,
-	                           char digest[KILN_DIGEST_LEN], uint64_t *size,
-	                           struct kiln_err *err)
-	{
-		char got[KILN_DIGEST_LEN];
-		if (w->hash_outside && !expected) {
-			writer_discard(w);
-			return kiln_err_set(err, KILN_E_INVALID,
-			                    "blob hashed outside: no digest given");
-		}
-		if (partial_position(w, err) < 0) {
-			writer_discard(w);
-			return -1;
-		}
-		if (w->hash_outside)
-			snprintf(got, sizeof(got), "%s", expected);
-		else
-			kiln_sha256_final(&w->hash, got);
-		if (expected && strcmp(expected, got) != 0) {
-			writer_discard(w);
-			return kiln_err_set(err, KILN_E_CORRUPT,
-			                    "digest mismatch: expected %s, content hashes to %s",
-			                    expected, got);
-		}
-		if (direct_finish(w, err) < 0) {
-			writer_discard(w);
-			return -1;
-		}
-		if (w->holes && ftruncate(w->fd, (off_t)w->size) < 0) {
-			int e = errno;
-			writer_discard(w);
-			return kiln_err_set(err, e, "write blob %s", got);
-		}
-		if (digest)
-			memcpy(digest, got, KILN_DIGEST_LEN);
-		if (size)
-			*size = w->size;
-		/* in a group commit the batch's flush syncs and publishes it */
-		if (img_batch_queue_blob(w->store, got, &w->tmp, &w->fd))
-			return 0;
-		if (fsync(w->fd) < 0) {
-			int e = errno;
-			writer_discard(w);
-			return kiln_err_set(err, e, "fsync blob %s", got);
-		}
-		/* Renamed over an existing blob too: the new bytes were just hashed, the
-		 * old file may have been damaged since it was stored, and replacing it
-		 * costs no extra pass (checking it would cost a read of the whole blob) */
-		_cleanup_free_ char *target = img_store_blob_path(w->store, got);
-		if (rename(w->tmp, target) < 0) {
-			int e = errno;
-			writer_discard(w);
-			return kiln_err_set(err, e, "store blob `%s`", target);
-		}
+	if (w->tmp) {
+		unlink(w->tmp);
 		kiln_tempfile_forget(w->tmp);
 		free(w->tmp);
 		w->tmp = NULL;
-		if (kiln_fsync_dir(w->store->blobs, err) < 0) {
-			writer_discard(w);
-			return -1;
-		}
+	}
+}
+
+int img_blob_writer_commit(struct img_blob_writer *w, const char *expected,
+                           char digest[KILN_DIGEST_LEN], uint64_t *size, struct kiln_err *err)
+{
+	char got[KILN_DIGEST_LEN];
+	if (w->hash_outside && !expected) {
 		writer_discard(w);
+		return kiln_err_set(err, KILN_E_INVALID, "blob hashed outside: no digest given");
+	}
+	if (partial_position(w, err) < 0) {
+		writer_discard(w);
+		return -1;
+	}
+	if (w->hash_outside)
+		snprintf(got, sizeof(got), "%s", expected);
+	else
+		kiln_sha256_final(&w->hash, got);
+	if (expected && strcmp(expected, got) != 0) {
+		writer_discard(w);
+		return kiln_err_set(err, KILN_E_CORRUPT,
+		                    "digest mismatch: expected %s, content hashes to %s", expected,
+		                    got);
+	}
+	if (direct_finish(w, err) < 0) {
+		writer_discard(w);
+		return -1;
+	}
+	if (w->holes && ftruncate(w->fd, (off_t)w->size) < 0) {
+		int e = errno;
+		writer_discard(w);
+		return kiln_err_set(err, e, "write blob %s", got);
+	}
+	if (digest)
+		memcpy(digest, got, KILN_DIGEST_LEN);
+	if (size)
+		*size = w->size;
+	/* in a group commit the batch's flush syncs and publishes it */
+	if (img_batch_queue_blob(w->store, got, &w->tmp, &w->fd))
 		return 0;
-	}
-
-	void img_blob_writer_free(struct img_blob_writer * w)
-	{
-		if (!w)
-			return;
-		if (w->hash.ctx)
-			kiln_sha256_release(&w->hash);
-		struct stat st; /* an uncommitted partial stays for the next pull (unless empty) */
-		if (w->partial && w->tmp && fstat(w->fd, &st) == 0 && st.st_size > 0) {
-			close(w->fd);
-			w->fd = -1;
-			free(w->tmp);
-			w->tmp = NULL;
-		}
+	if (fsync(w->fd) < 0) {
+		int e = errno;
 		writer_discard(w);
-		free(w);
+		return kiln_err_set(err, e, "fsync blob %s", got);
 	}
+	/* Renamed over an existing blob too: the new bytes were just hashed, the
+	 * old file may have been damaged since it was stored, and replacing it
+	 * costs no extra pass (checking it would cost a read of the whole blob) */
+	_cleanup_free_ char *target = img_store_blob_path(w->store, got);
+	if (rename(w->tmp, target) < 0) {
+		int e = errno;
+		writer_discard(w);
+		return kiln_err_set(err, e, "store blob `%s`", target);
+	}
+	kiln_tempfile_forget(w->tmp);
+	free(w->tmp);
+	w->tmp = NULL;
+	if (kiln_fsync_dir(w->store->blobs, err) < 0) {
+		writer_discard(w);
+		return -1;
+	}
+	writer_discard(w);
+	return 0;
+}
 
-	/* A stored blob of digest d holds exactly the n bytes at p (read back and
-	 * compared: a damaged copy differs and is then rewritten). */
-	static bool blob_holds(struct img_store * s, const char *d, const void *p, size_t n)
-	{
-		struct kiln_err e = KILN_ERR_INIT;
-		_cleanup_close_ int fd = img_store_open_blob(s, d, &e);
-		kiln_err_release(&e);
-		struct stat st;
-		if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != n)
-			return false;
-		_cleanup_free_ char *buf = xmalloc(n + 1);
-		size_t got = 0;
-		while (got <= n) {
-			ssize_t r = read(fd, buf + got, n + 1 - got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			got += (size_t)r;
+void img_blob_writer_free(struct img_blob_writer *w)
+{
+	if (!w)
+		return;
+	if (w->hash.ctx)
+		kiln_sha256_release(&w->hash);
+	struct stat st; /* an uncommitted partial stays for the next pull (unless empty) */
+	if (w->partial && w->tmp && fstat(w->fd, &st) == 0 && st.st_size > 0) {
+		close(w->fd);
+		w->fd = -1;
+		free(w->tmp);
+		w->tmp = NULL;
+	}
+	writer_discard(w);
+	free(w);
+}
+
+/* A stored blob of digest d holds exactly the n bytes at p (read back and
+ * compared: a damaged copy differs and is then rewritten). */
+static bool blob_holds(struct img_store *s, const char *d, const void *p, size_t n)
+{
+	struct kiln_err e = KILN_ERR_INIT;
+	_cleanup_close_ int fd = img_store_open_blob(s, d, &e);
+	kiln_err_release(&e);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != n)
+		return false;
+	_cleanup_free_ char *buf = xmalloc(n + 1);
+	size_t got = 0;
+	while (got <= n) {
+		ssize_t r = read(fd, buf + got, n + 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got == n && !memcmp(buf, p, n);
+}
+
+/* An in-memory blob (config, manifest: small) already stored intact is not
+ * written again: a rebuild that makes the same image costs no fsync. */
+int img_store_put_blob(struct img_store *s, const void *p, size_t n, char digest[KILN_DIGEST_LEN],
+                       struct kiln_err *err)
+{
+	if (n <= IMG_MAX_JSON) {
+		struct kiln_sha256 h;
+		char d[KILN_DIGEST_LEN];
+		kiln_sha256_init(&h);
+		kiln_sha256_update(&h, p, n);
+		kiln_sha256_final(&h, d);
+		if (blob_holds(s, d, p, n)) {
+			memcpy(digest, d, KILN_DIGEST_LEN);
+			return 0;
 		}
-		return got == n && !memcmp(buf, p, n);
 	}
+	struct img_blob_writer *w = img_blob_writer_new(s, err);
+	if (!w)
+		return -1;
+	int r = img_blob_writer_write(w, p, n, err);
+	if (r == 0)
+		r = img_blob_writer_commit(w, NULL, digest, NULL, err);
+	img_blob_writer_free(w);
+	return r;
+}
 
-	/* An in-memory blob (config, manifest: small) already stored intact is not
-	 * written again: a rebuild that makes the same image costs no fsync. */
-	int img_store_put_blob(struct img_store * s, const void *p, size_t n,
-	                       char digest[KILN_DIGEST_LEN], struct kiln_err *err)
-	{
-		if (n <= IMG_MAX_JSON) {
-			struct kiln_sha256 h;
-			char d[KILN_DIGEST_LEN];
-			kiln_sha256_init(&h);
-			kiln_sha256_update(&h, p, n);
-			kiln_sha256_final(&h, d);
-			if (blob_holds(s, d, p, n)) {
-				memcpy(digest, d, KILN_DIGEST_LEN);
-				return 0;
-			}
-		}
-		struct img_blob_writer *w = img_blob_writer_new(s, err);
-		if (!w)
-			return -1;
-		int r = img_blob_writer_write(w, p, n, err);
-		if (r == 0)
-			r = img_blob_writer_commit(w, NULL, digest, NULL, err);
-		img_blob_writer_free(w);
-		return r;
-	}
+void img_layer_descriptor(const struct img_layer *l, struct img_descriptor *d)
+{
+	d->media_type = xstrdup(l->media_type ? l->media_type : IMG_MT_OCI_LAYER);
+	d->digest = xstrdup(l->digest);
+	d->size = (int64_t)l->size;
+}
 
-	void img_layer_descriptor(const struct img_layer *l, struct img_descriptor *d)
-	{
-		d->media_type = xstrdup(l->media_type ? l->media_type : IMG_MT_OCI_LAYER);
-		d->digest = xstrdup(l->digest);
-		d->size = (int64_t)l->size;
-	}
-
-	void img_layer_release(struct img_layer * l)
-	{
-		free(l->media_type);
-		l->media_type = NULL;
-	}
+void img_layer_release(struct img_layer *l)
+{
+	free(l->media_type);
+	l->media_type = NULL;
+}
