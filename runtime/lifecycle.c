@@ -125,8 +125,17 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	struct rt_launch l;
 	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
 	launch_for(root, c, io, &l, &dir, &rootfs);
+	/* logged as a monitored container is, unless it goes at once (--rm) */
+	struct rt_log_relay *relay = NULL;
+	if (!c->auto_remove) {
+		_cleanup_free_ char *log_path = rt_container_log_path(root, c->id);
+		relay = rt_log_relay_open(log_path, l.stdout_fd, l.stderr_fd, &l.stdout_fd,
+		                          &l.stderr_fd);
+	}
 	int started = rt_launch_start(&l, err);
+	rt_log_relay_start(relay);
 	if (started < 0) {
+		rt_log_relay_finish(relay);
 		free(c->error);
 		c->error = kiln_err_format(err);
 		close(lock);
@@ -152,7 +161,8 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	r = rt_launch_wait(&l, sig_proxy, status, err);
 	if (r < 0) /* not ours to wait for after all: best info */
 		*status = 255;
-	bool anon = false; /* anonymous volumes go before we return (docker's --rm) */
+	rt_log_relay_finish(relay); /* the container's processes are gone */
+	bool anon = false;          /* anonymous volumes go before we return (docker's --rm) */
 	for (size_t i = 0; i < c->spec.n_mounts; i++)
 		anon = anon || (c->spec.mounts[i].volume &&
 		                rt_volume_is_anonymous(c->spec.mounts[i].volume));

@@ -20,8 +20,6 @@
 
 #include "runtime-internal.h"
 
-#define LINE_MAX_BYTES (16 * 1024) /* docker splits longer lines too */
-
 struct start_result {
 	int ok;
 	int code; /* kiln_err code when !ok */
@@ -39,12 +37,6 @@ char *rt_stop_marker_path(const char *root, const char *id)
 }
 
 /* --- json-file log ------------------------------------------------------------ */
-struct log_stream {
-	const char *name; /* "stdout", "stderr" */
-	int fd;           /* read end, -1 at EOF */
-	char buf[LINE_MAX_BYTES];
-	size_t len;
-};
 
 static void json_escape(struct kiln_buf *b, const char *p, size_t n)
 {
@@ -82,8 +74,8 @@ static void log_write(int log_fd, const char *stream, const char *p, size_t n)
 }
 
 /* Writes every complete line of s; the rest too when flush or when the
- * buffer is full (a line longer than LINE_MAX_BYTES is split, as docker's). */
-static void log_lines(int log_fd, struct log_stream *s, bool flush)
+ * buffer is full (a line longer than RT_LOG_LINE_MAX is split, as docker's). */
+void rt_log_lines(int log_fd, struct rt_log_stream *s, bool flush)
 {
 	size_t start = 0;
 	for (size_t i = 0; i < s->len; i++)
@@ -103,8 +95,8 @@ static void log_lines(int log_fd, struct log_stream *s, bool flush)
 /* Copies the container's output into the log and to the attachers until
  * both streams end (a pty master reads EIO once no slave is left), serving
  * attachers and running the health check every interval meanwhile. */
-static void pump(int log_fd, struct log_stream *st, struct rt_attach_server *att, const char *root,
-                 struct rt_container *c)
+static void pump(int log_fd, struct rt_log_stream *st, struct rt_attach_server *att,
+                 const char *root, struct rt_container *c)
 {
 	int64_t started = rt_mono_ns();
 	int64_t next = c->health_test ? started + c->health_interval : 0;
@@ -140,7 +132,7 @@ static void pump(int log_fd, struct log_stream *st, struct rt_attach_server *att
 			if (r < 0 && (errno == EINTR || errno == EAGAIN))
 				continue;
 			if (r <= 0) { /* EOF, or EIO from a master without slaves */
-				log_lines(log_fd, &st[i], true);
+				rt_log_lines(log_fd, &st[i], true);
 				if (st[i].fd != att->master)
 					close(st[i].fd);
 				st[i].fd = -1;
@@ -149,7 +141,7 @@ static void pump(int log_fd, struct log_stream *st, struct rt_attach_server *att
 			rt_attach_broadcast(att, i ? RT_ATTACH_STDERR : RT_ATTACH_STDOUT, to,
 			                    (size_t)r);
 			st[i].len += (size_t)r;
-			log_lines(log_fd, &st[i], false);
+			rt_log_lines(log_fd, &st[i], false);
 		}
 		rt_attach_serve(att, p + 2, n - 2);
 	}
@@ -270,8 +262,8 @@ static int run_once(const char *root, struct rt_container *c, int log_fd, int *r
 	save_state(root, c);
 	report(result_fd, NULL);
 
-	struct log_stream st[2] = {{.name = "stdout", .fd = fds[0]},
-	                           {.name = "stderr", .fd = fds[2]}};
+	struct rt_log_stream st[2] = {{.name = "stdout", .fd = fds[0]},
+	                              {.name = "stderr", .fd = fds[2]}};
 	pump(log_fd, st, att, root, c);
 	rt_launch_wait(&l, false, status, err);
 	if (l.cg) {

@@ -42,6 +42,34 @@ struct rt_launch {
  * namespaces and returns once it has exec'd the command (or with the
  * error of why it could not). On failure nothing is left running. */
 int rt_launch_start(struct rt_launch *l, struct kiln_err *err);
+
+/* --- json-file log (monitor.c, logrelay.c) ---------------------------------- */
+#define RT_LOG_LINE_MAX (16 * 1024) /* docker splits longer lines too */
+struct rt_log_stream {
+	const char *name; /* "stdout", "stderr" */
+	int fd;           /* read end, -1 at EOF */
+	char buf[RT_LOG_LINE_MAX];
+	size_t len;
+};
+/* Writes every complete line of s to the log as docker's json-file does;
+ * the rest too when flush or when the buffer is full. */
+void rt_log_lines(int log_fd, struct rt_log_stream *s, bool flush);
+/* A foreground container without a pty and without a monitor keeps a log
+ * as a monitored one does: its stdout and stderr are pipes whose output a
+ * thread of the foreground kiln copies to kiln's own fds and to the log. */
+struct rt_log_relay;
+/* Opens the log and the pipes: *out_w and *err_w are the container's
+ * stdout and stderr. NULL (and the fds untouched) when the log cannot be
+ * opened: the container then writes to out_fd/err_fd itself. */
+struct rt_log_relay *rt_log_relay_open(const char *log_path, int out_fd, int err_fd, int *out_w,
+                                       int *err_w);
+/* Once the container holds its copies of the write ends: closes ours, so
+ * the pipes end when the container's processes are gone. */
+void rt_log_relay_start(struct rt_log_relay *r);
+/* Waits until both pipes end (all writers gone; at once when never
+ * started), then frees it. NULL is a no-op. */
+void rt_log_relay_finish(struct rt_log_relay *r);
+
 /* Waits for the init, forwarding the usual signals when sig_proxy; *status
  * is docker's exit code. */
 int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln_err *err);

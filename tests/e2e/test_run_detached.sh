@@ -124,6 +124,21 @@ else
 	ok "# SKIP -p: slirp4netns or curl missing"
 fi
 
+# A foreground run (no -d, no -t) is logged as docker logs it; its output
+# still reaches the caller, stdout and stderr apart, and a reader that goes
+# away early loses nothing of the log.
+OUT=$("$KILN" run --name f1 --network none busybox sh -c 'echo fg-out; echo fg-err >&2; printf tail' 2>"$T/f1.err")
+expect_eq "foreground run: stdout reaches the caller" "$OUT" "$(printf 'fg-out\ntail')"
+expect_eq "foreground run: stderr reaches the caller's stderr" "$(cat "$T/f1.err")" "fg-err"
+expect_eq "foreground run: logs has its stdout" "$("$KILN" logs f1 2>/dev/null)" "$(printf 'fg-out\ntail')"
+expect_eq "foreground run: logs has its stderr on stderr" "$("$KILN" logs f1 2>&1 >/dev/null)" "fg-err"
+"$KILN" run --name f2 --network none busybox seq 1 20000 | head -1 >/dev/null
+expect_eq "foreground run read by head -1: all 20000 lines logged" "$("$KILN" logs f2 2>/dev/null | wc -l)" "20000"
+expect_eq "foreground run: its exit code in inspect" \
+	"$("$KILN" run --name f3 --network none busybox sh -c 'echo x; exit 5' >/dev/null; echo $?) $("$KILN" container inspect -f '{{.State.ExitCode}}' f3)" "5 5"
+before=$(ls "$ROOT"/containers/*/*-json.log | wc -l)
+"$KILN" run --rm --name f4 --network none busybox echo gone
+expect_eq "an --rm foreground run leaves no log behind" "$(ls "$ROOT"/containers/*/*-json.log | wc -l)" "$before"
 cleanup_containers
 expect_eq "no monitor left" "$(monitors)" ""
 expect_eq "no container left" "$("$KILN" ps -aq)" ""
