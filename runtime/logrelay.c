@@ -22,8 +22,9 @@ struct rt_log_relay {
 	pthread_t thread;
 };
 
-static void copy_out(int *fd, const char *p, size_t n)
+static void copy_out(void *ctx, const char *p, size_t n)
 {
+	int *fd = ctx;
 	if (*fd < 0)
 		return;
 	struct kiln_err e = KILN_ERR_INIT;
@@ -51,19 +52,10 @@ static void *relay(void *arg)
 			struct rt_log_stream *s = &r->st[i];
 			if (s->fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			char *to = s->buf + s->len;
-			ssize_t n = read(s->fd, to, sizeof(s->buf) - s->len);
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0) {
-				rt_log_lines(r->log_fd, s, true);
+			if (!rt_log_stream_read(r->log_fd, s, copy_out, &r->out[i])) {
 				close(s->fd);
 				s->fd = -1;
-				continue;
 			}
-			copy_out(&r->out[i], to, (size_t)n);
-			s->len += (size_t)n;
-			rt_log_lines(r->log_fd, s, false);
 		}
 	}
 	return NULL;

@@ -92,6 +92,33 @@ void rt_log_lines(int log_fd, struct rt_log_stream *s, bool flush)
 	s->len -= start;
 }
 
+int rt_log_stream_read(int log_fd, struct rt_log_stream *s,
+                       void (*sink)(void *ctx, const char *p, size_t n), void *ctx)
+{
+	char *to = s->buf + s->len;
+	ssize_t r = read(s->fd, to, sizeof(s->buf) - s->len);
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (r <= 0) { /* EOF, or EIO from a master without slaves */
+		rt_log_lines(log_fd, s, true);
+		return 0;
+	}
+	sink(ctx, to, (size_t)r);
+	s->len += (size_t)r;
+	rt_log_lines(log_fd, s, false);
+	return 1;
+}
+
+static void to_stdout(void *att, const char *p, size_t n)
+{
+	rt_attach_broadcast(att, RT_ATTACH_STDOUT, p, n);
+}
+
+static void to_stderr(void *att, const char *p, size_t n)
+{
+	rt_attach_broadcast(att, RT_ATTACH_STDERR, p, n);
+}
+
 /* Copies the container's output into the log and to the attachers until
  * both streams end (a pty master reads EIO once no slave is left), serving
  * attachers and running the health check every interval meanwhile. */
@@ -127,21 +154,11 @@ static void pump(int log_fd, struct rt_log_stream *st, struct rt_attach_server *
 		for (int i = 0; i < 2; i++) {
 			if (st[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			char *to = st[i].buf + st[i].len;
-			ssize_t r = read(st[i].fd, to, sizeof(st[i].buf) - st[i].len);
-			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			if (rt_log_stream_read(log_fd, &st[i], i ? to_stderr : to_stdout, att))
 				continue;
-			if (r <= 0) { /* EOF, or EIO from a master without slaves */
-				rt_log_lines(log_fd, &st[i], true);
-				if (st[i].fd != att->master)
-					close(st[i].fd);
-				st[i].fd = -1;
-				continue;
-			}
-			rt_attach_broadcast(att, i ? RT_ATTACH_STDERR : RT_ATTACH_STDOUT, to,
-			                    (size_t)r);
-			st[i].len += (size_t)r;
-			rt_log_lines(log_fd, &st[i], false);
+			if (st[i].fd != att->master)
+				close(st[i].fd);
+			st[i].fd = -1;
 		}
 		rt_attach_serve(att, p + 2, n - 2);
 	}

@@ -54,6 +54,12 @@ struct rt_log_stream {
 /* Writes every complete line of s to the log as docker's json-file does;
  * the rest too when flush or when the buffer is full. */
 void rt_log_lines(int log_fd, struct rt_log_stream *s, bool flush);
+/* One read of s->fd (a pipe or a pty master): the bytes go to sink, then
+ * line by line to the log. 0 at the end of the stream (EOF, or EIO from a
+ * master without slaves; the rest logged, s->fd left to the caller), else
+ * 1 (a retry included). Shared by the monitor and the foreground relay. */
+int rt_log_stream_read(int log_fd, struct rt_log_stream *s,
+                       void (*sink)(void *ctx, const char *p, size_t n), void *ctx);
 /* A foreground container without a pty and without a monitor keeps a log
  * as a monitored one does: its stdout and stderr are pipes whose output a
  * thread of the foreground kiln copies to kiln's own fds and to the log. */
