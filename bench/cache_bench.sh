@@ -15,7 +15,9 @@
 #   bench/cache_bench.sh [BUILD_DIR] [WORKLOAD...]  (defaults: ./build, w1-app w2-bigctx w3-multistage)
 #   env: RUNS=10 (hyperfine runs per figure), BENCH_DIR (default: a new dir
 #        under /tmp; the loop image and mount live there), LOOP_SIZE=24G,
-#        NO_DOCKER=1 (kiln and the floor only), EXTRA_IMAGES=N (N unrelated
+#        NO_DOCKER=1 (kiln and the floor only), KILN_BEFORE=PATH (another
+#        kiln binary, say a build of main, timed beside it on its own store),
+#        EXTRA_IMAGES=N (N unrelated
 #        images stored and tagged in kiln's store first, and in dockerd's:
 #        a base lookup must not read every stored image)
 # Needs root (loop mount, dockerd), hyperfine, python3, GNU time.
@@ -27,6 +29,7 @@ wls=("$@")
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${KILN_SHARED:-$here/../shared}
 K=$(realpath "$build/kiln")
+KB=${KILN_BEFORE:+$(realpath "$KILN_BEFORE")}
 RUNS=${RUNS:-10}
 [ "$(id -u)" = 0 ] || { echo "cache_bench: needs root (loop mount, dockerd)" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "cache_bench: hyperfine missing" >&2; exit 1; }
@@ -111,9 +114,22 @@ for wl in "${wls[@]}"; do
 	sh -c "echo edit $$ >>$cf"
 	kcrss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
 	"$K" rmi -f "bench-$wl" >/dev/null && "$K" builder prune -a -f >/dev/null # space for the peers
+	if [ -n "$KB" ]; then # the older binary, on a store of its own
+		kbr="env KILN_ROOT=$T/kiln-before $KB"
+		$kbr import "$T/bbase.tar" bbase:1 >/dev/null
+		$kbr build -q --network none -t "bench-$wl" "$ctx" >/dev/null
+		read -r bkn bksd bkncpu < <(hf kiln "" "$kbr build -q --network none -t bench-$wl $ctx")
+		read -r bkc bkcsd bkccpu < <(hf kiln "$edit" "$kbr build -q --network none -t bench-$wl $ctx")
+		$kbr rmi -f "bench-$wl" >/dev/null && $kbr builder prune -a -f >/dev/null
+	fi
 	row "stat floor (find -printf)" "$floor" "$fsd" "$fcpu"
 	row "kiln no-op" "$kn" "$ksd" "$kncpu"
 	row "kiln one file changed" "$kc" "$kcsd" "$kccpu"
+	if [ -n "$KB" ]; then
+		row "kiln before no-op" "$bkn" "$bksd" "$bkncpu"
+		row "kiln before one file changed" "$bkc" "$bkcsd" "$bkccpu"
+		echo "  kiln/before: no-op $(ratio "$kn" "$bkn") (cpu $(ratio "$kncpu" "$bkncpu")), one file changed $(ratio "$kc" "$bkc") (cpu $(ratio "$kccpu" "$bkccpu"))"
+	fi
 	echo "  kiln peak RSS: no-op $((krss / 1024)) MB, one file changed $((kcrss / 1024)) MB"
 	echo "  kiln no-op / stat floor: $(ratio "$kn" "$floor") (cpu $(ratio "$kncpu" "$fcpu"))"
 	if [ $docker_on = 1 ]; then

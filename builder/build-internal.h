@@ -194,6 +194,9 @@ void bld_interrupt_begin(void);
 void bld_interrupt_end(void);
 int bld_scratch_add(const char *path);
 void bld_scratch_forget(int slot);
+/* KILN_TEST_STOP=POINT: the build stops itself (SIGSTOP) at POINT, so a
+ * test can change the context or send a signal exactly there. */
+void bld_test_stop(const char *point);
 /* pull.c: the images the needed stages name (FROM, COPY --from, RUN
  * --mount=from=, words without variables) loaded or pulled up front. */
 int bld_pull_images(struct bld_build *b, struct kiln_err *err);

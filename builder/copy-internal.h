@@ -5,6 +5,7 @@
 #define KILN_BUILDER_COPY_INTERNAL_H
 
 #include "build-internal.h"
+#include "cache.h"
 
 enum citem_kind {
 	CITEM_SOURCE,  /* a file, dir or link from the source tree */
@@ -16,7 +17,9 @@ enum citem_kind {
 struct citem {
 	char *dest; /* path in the rootfs, no leading '/' */
 	char *host; /* where to read it (NULL for NEWDIR, CONTENT) */
+	char *link; /* a symlink's target as hashed (NULL: read it at host) */
 	struct stat st;
+	bool hashed; /* st is the stat the step's key rests on (see open_checked) */
 	enum citem_kind kind;
 	bool keep_owner; /* source owners kept (another stage, an ADDed tar) */
 	const char *content;
@@ -59,6 +62,10 @@ int copy_add_parents(struct copy_job *j, const char *real, bool self, struct kil
 int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
                   const char *dest, const char *excl_base, bool keep_owner, bool is_context,
                   bool top, struct kiln_err *err);
+/* copy_add_tree for a context path the step's key hashed: the entries
+ * and stats come from that walk (w->v[i] at dest), none stat'ed again. */
+void copy_add_walk(struct copy_job *j, const struct cache_ctx_walk *w, size_t i, const char *dest,
+                   bool top);
 /* Sorts, drops duplicates (the later source wins) and writes the layer;
  * *index receives its in-memory description unless j->no_index (NULL then). */
 int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,

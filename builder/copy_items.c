@@ -105,6 +105,25 @@ int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld
 	return r;
 }
 
+void copy_add_walk(struct copy_job *j, const struct cache_ctx_walk *w, size_t i, const char *dest,
+                   bool top)
+{
+	const struct cache_ctx_node *n = &w->v[i];
+	if (*dest && !(top && S_ISDIR(n->st.st_mode))) {
+		struct citem *it = copy_add_item(j, dest, CITEM_SOURCE);
+		it->host = kiln_path_join(j->st->b->ctx.dir, n->rel);
+		it->link = n->link ? xstrdup(n->link) : NULL;
+		it->st = n->st;
+		it->hashed = true;
+	}
+	for (size_t k = i + 1; k < n->end; k = w->v[k].end) {
+		const char *slash = strrchr(w->v[k].rel, '/');
+		const char *name = slash ? slash + 1 : w->v[k].rel;
+		_cleanup_free_ char *cdest = *dest ? xasprintf("%s/%s", dest, name) : xstrdup(name);
+		copy_add_walk(j, w, k, cdest, false);
+	}
+}
+
 /* Bytewise with '/' lowest: "a/b" < "a-b", parents before children. */
 static int path_cmp(const char *a, const char *b)
 {
@@ -220,19 +239,35 @@ static void dir_cache_release(struct dir_cache *dc)
 	free(dc->path);
 }
 
-static int open_checked(struct dir_cache *dc, const struct citem *it, struct kiln_err *err)
+static bool same_time(const struct timespec *a, const struct timespec *b)
 {
-	int fd = dir_cache_open(dc, it->host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return kiln_err_set(err, errno, "open `%s`", it->host);
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Checks, after its bytes went into the layer, that fd is the file the
+ * walk found: same inode and size; for a file the key hashed (it->hashed)
+ * also the same mode, mtime and ctime as the stat the hash rests on. Any
+ * write or replacement between that stat and the end of the read changes
+ * one of them (a write sets mtime and ctime to the current time; the stat
+ * cache never trusts a file changed in the tick it was stat'ed in), so the
+ * bytes in the layer are the bytes the key hashed. One fstat per file:
+ * the walk itself (copy_add_walk) stats nothing. */
+static int check_unchanged(int fd, const struct citem *it, struct kiln_err *err)
+{
 	struct stat now;
-	if (fstat(fd, &now) < 0 || !S_ISREG(now.st_mode) || now.st_ino != it->st.st_ino ||
-	    now.st_size != it->st.st_size) {
-		close(fd);
+	const struct stat *was = &it->st;
+	if (fstat(fd, &now) < 0)
+		return kiln_err_set(err, errno, "stat `%s`", it->host);
+	bool same =
+	    S_ISREG(now.st_mode) && now.st_ino == was->st_ino && now.st_size == was->st_size;
+	if (same && it->hashed)
+		same = now.st_dev == was->st_dev && now.st_mode == was->st_mode &&
+		       same_time(&now.st_mtim, &was->st_mtim) &&
+		       same_time(&now.st_ctim, &was->st_ctim);
+	if (!same)
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
 		                    it->host);
-	}
-	return fd;
+	return 0;
 }
 
 static int fill_entry(struct copy_job *j, const struct citem *it, struct img_layer_entry *e,
@@ -273,7 +308,9 @@ static int fill_entry(struct copy_job *j, const struct citem *it, struct img_lay
 			return -1;
 		e->mode = (e->mode & S_IFMT) | m;
 	}
-	if (S_ISLNK(e->mode)) {
+	if (S_ISLNK(e->mode) && it->link) {
+		e->link = it->link;
+	} else if (S_ISLNK(e->mode)) {
 		ssize_t n = readlink(it->host, target, PATH_MAX);
 		if (n < 0)
 			return kiln_err_set(err, errno, "readlink `%s`", it->host);
@@ -326,11 +363,14 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, struct dir
 	}
 	if (!S_ISREG(e.mode) || e.size == 0)
 		return img_layer_writer_add(w, &e, -1, err);
-	_cleanup_close_ int fd = open_checked(dc, it, err);
+	_cleanup_close_ int fd =
+	    dir_cache_open(dc, it->host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return kiln_err_set(err, errno, "open `%s`", it->host);
 	e.xattrs_via_fd = true;
-	return img_layer_writer_add(w, &e, fd, err);
+	if (img_layer_writer_add(w, &e, fd, err) < 0)
+		return -1;
+	return check_unchanged(fd, it, err);
 }
 
 int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
@@ -377,6 +417,7 @@ void copy_job_release(struct copy_job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		free(j->v[i].dest);
 		free(j->v[i].host);
+		free(j->v[i].link);
 	}
 	free(j->v);
 	df_ignore_free(j->exclude);

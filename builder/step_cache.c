@@ -23,6 +23,8 @@ struct stage_slot {
 	char *root;   /* and why: the root cause of every later miss */
 	char *base;   /* "sha256:..." of its base image */
 	bool base_done;
+	struct cache_ctx_walk *walks; /* its current COPY's hashed sources */
+	size_t n_walks;
 };
 
 struct pending {
@@ -80,6 +82,33 @@ int bld_cache_open(struct bld_build *b, struct kiln_err *err)
 	return 0;
 }
 
+static void drop_walks(struct stage_slot *s)
+{
+	for (size_t i = 0; i < s->n_walks; i++)
+		cache_ctx_walk_release(&s->walks[i]);
+	free(s->walks);
+	s->walks = NULL;
+	s->n_walks = 0;
+}
+
+void bld_cache_walks_drop(struct bld_stage *st)
+{
+	if (st->b->cache)
+		drop_walks(&st->b->cache->slots[st->index]);
+}
+
+const struct cache_ctx_walk *bld_cache_walk(const struct bld_stage *st, const char *rel)
+{
+	const struct bld_cache *c = st->b->cache;
+	if (!c)
+		return NULL;
+	const struct stage_slot *s = &c->slots[st->index];
+	for (size_t i = 0; i < s->n_walks; i++)
+		if (s->walks[i].n && !strcmp(s->walks[i].v[0].rel, rel))
+			return &s->walks[i];
+	return NULL;
+}
+
 /* Stores the build's story (on success), writes --cache-report and the
  * stat cache. */
 void bld_cache_finish(struct bld_build *b, bool ok)
@@ -116,6 +145,7 @@ void bld_cache_finish(struct bld_build *b, bool ok)
 		free(c->slots[i].first);
 		free(c->slots[i].root);
 		free(c->slots[i].base);
+		drop_walks(&c->slots[i]);
 	}
 	free(c->slots);
 	for (size_t i = 0; i < c->n_pend; i++)
@@ -147,20 +177,28 @@ static void set_clock(struct bld_stage *st, const char *created)
 	s->clock = xstrdup(created);
 }
 
-int bld_cache_hash_context(struct bld_build *b, const char *rel, cache_select_fn sel, void *ud,
-                           char hex[33], struct kiln_err *err)
+int bld_cache_hash_context(struct bld_stage *st, const char *rel, cache_select_fn sel, void *ud,
+                           char hex[33], bool keep_walk, struct kiln_err *err)
 {
+	struct bld_build *b = st->b;
 	struct bld_cache *c = b->cache;
+	struct cache_ctx_walk walk = {0};
 	pthread_mutex_lock(&c->mu);
 	int r = 0;
 	if (!c->ctx)
 		r = cache_ctx_open(img_store_root(b->s), b->ctx.dir, &c->ctx, err);
 	char sha[CACHE_SHA_HEX_MAX];
 	if (r == 0)
-		r = cache_ctx_hash(c->ctx, rel, sel, ud, hex, b->remote ? sha : NULL, err);
+		r = cache_ctx_hash_walk(c->ctx, rel, sel, ud, hex, b->remote ? sha : NULL,
+		                        keep_walk ? &walk : NULL, err);
 	if (r == 0 && b->remote)
 		bld_remote_note_input(b, hex, sha);
 	pthread_mutex_unlock(&c->mu);
+	if (r == 0 && keep_walk) { /* the stage's own slot: no lock */
+		struct stage_slot *s = &c->slots[st->index];
+		s->walks = xreallocarray(s->walks, s->n_walks + 1, sizeof(*s->walks));
+		s->walks[s->n_walks++] = walk;
+	}
 	return r;
 }
 

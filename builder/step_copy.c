@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "copy-internal.h"
+#include "step_cache-internal.h"
 
 static bool has_glob(const char *s)
 {
@@ -141,9 +142,10 @@ static int target_real(struct copy_job *j, const char *dest, bool dest_dir, cons
 	return 0;
 }
 
+/* walk: what the step's key hashed at node (the context only), or NULL. */
 static int add_node(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
-                    const char *dest, bool dest_dir, const char *name, bool keep_owner,
-                    struct kiln_err *err)
+                    const struct cache_ctx_walk *walk, const char *dest, bool dest_dir,
+                    const char *name, bool keep_owner, struct kiln_err *err)
 {
 	bool src_dir = S_ISDIR(node->st.st_mode);
 	_cleanup_free_ char *real = NULL;
@@ -154,6 +156,10 @@ static int add_node(struct copy_job *j, const struct bld_tree *t, const struct b
 	const char *excl = src_dir ? "" : name;
 	if (!src_dir && j->exclude && df_ignore_match(j->exclude, excl))
 		return 0;
+	if (walk) {
+		copy_add_walk(j, walk, 0, real, true);
+		return 0;
+	}
 	return copy_add_tree(j, t, node, real, excl, keep_owner, t->ctx && !keep_owner, true, err);
 }
 
@@ -206,7 +212,7 @@ static int add_archive(struct copy_job *j, const struct bld_node *node, const ch
 	bool found;
 	if (bld_tree_resolve(&t, "", true, &top, &found, err) < 0)
 		return -1;
-	int r = add_node(j, &t, &top, dest, true, "", true, err);
+	int r = add_node(j, &t, &top, NULL, dest, true, "", true, err);
 	bld_node_release(&top);
 	return r;
 }
@@ -236,7 +242,7 @@ static int add_url(struct copy_job *j, const char *url, const char *dest, bool d
 	if (r == 0) {
 		static struct bld_context empty;
 		struct bld_tree t = {.ctx = &empty};
-		r = add_node(j, &t, &n, dest, dest_dir, name, false, err);
+		r = add_node(j, &t, &n, NULL, dest, dest_dir, name, false, err);
 	}
 	bld_node_release(&n);
 	return r;
@@ -262,6 +268,24 @@ static int from_tree(struct copy_job *j, struct bld_rootfs *tmp, struct bld_tree
 	bld_rootfs_add_image(tmp, img);
 	img_image_free(img);
 	t->fs = tmp;
+	return 0;
+}
+
+/* For a source in the build context, the walk the step's key hashed at
+ * node: the COPY takes exactly those entries and stats. None, or one that
+ * saw another type, means the context changed since the key was made. */
+static int context_walk(const struct copy_job *j, const struct bld_tree *t,
+                        const struct bld_node *node, const struct cache_ctx_walk **out,
+                        struct kiln_err *err)
+{
+	*out = NULL;
+	if (t->ctx != &j->st->b->ctx)
+		return 0;
+	const struct cache_ctx_walk *w = bld_cache_walk(j->st, node->real);
+	if (!w || (w->v[0].st.st_mode & S_IFMT) != (node->st.st_mode & S_IFMT))
+		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
+		                    *node->real ? node->real : ".");
+	*out = w;
 	return 0;
 }
 
@@ -299,8 +323,12 @@ static int add_match(struct copy_job *j, const struct bld_tree *t, const char *s
 	if (j->add && t->ctx && S_ISREG(n.st.st_mode) && (!j->c->unpack_set || j->c->unpack) &&
 	    archive_magic(n.host))
 		r = add_archive(j, &n, d, err);
-	else
-		r = add_node(j, t, &n, d, dd, base_name(match), !t->ctx, err);
+	else {
+		const struct cache_ctx_walk *w;
+		r = context_walk(j, t, &n, &w, err);
+		if (r == 0)
+			r = add_node(j, t, &n, w, d, dd, base_name(match), !t->ctx, err);
+	}
 out:
 	bld_node_release(&n);
 	return r;
@@ -392,6 +420,7 @@ int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *
 	                     .chmod = c->chmod,
 	                     .now = bld_now(st->b)};
 	bool dest_dir;
+	bld_test_stop("copy-keyed");
 	_cleanup_free_ char *dest = dest_path(st, c->dest, &dest_dir);
 	size_t nsrc = c->srcs.n + c->n_contents;
 	int r = job_setup(&j, err);
@@ -415,6 +444,7 @@ int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *
 	if (r == 0 && empty)
 		memset(&step->layer, 0, sizeof(step->layer));
 	copy_job_release(&j);
+	bld_cache_walks_drop(st);
 	bld_rootfs_release(&tmp);
 	return r;
 }

@@ -45,9 +45,10 @@ static bool is_url(const char *s)
 
 /* The content hash of a context path (after symlinks inside the context)
  * as one input field; "missing:PATH" when there is none. */
-static int context_input(struct bld_build *b, const char *path, struct df_ignore *excl,
-                         struct cache_fields *pre, struct kiln_err *err)
+static int context_input(struct bld_stage *st, const char *path, struct df_ignore *excl,
+                         bool keep_walk, struct cache_fields *pre, struct kiln_err *err)
 {
+	struct bld_build *b = st->b;
 	struct bld_tree t = {.ctx = &b->ctx};
 	struct bld_node n = {0};
 	bool found = false;
@@ -57,7 +58,7 @@ static int context_input(struct bld_build *b, const char *path, struct df_ignore
 	} else if (r == 0) {
 		struct sel s = {.ctx = &b->ctx, .excl = excl, .base = n.real};
 		char hex[33];
-		r = bld_cache_hash_context(b, n.real, select_cb, &s, hex, err);
+		r = bld_cache_hash_context(st, n.real, select_cb, &s, hex, keep_walk, err);
 		if (r == 0)
 			cache_fields_add(pre, "input", hex);
 	}
@@ -80,7 +81,7 @@ static int context_inputs(struct bld_stage *st, const struct df_copy *c, const c
 		kiln_strv_push(&matches, src);
 	(void)c;
 	for (size_t i = 0; i < matches.n && r == 0; i++)
-		r = context_input(b, matches.v[i], excl, pre, err);
+		r = context_input(st, matches.v[i], excl, true, pre, err);
 	kiln_strv_release(&matches);
 	return r;
 }
@@ -161,7 +162,7 @@ static int run_inputs(struct bld_stage *st, const struct bld_step *step, struct 
 			cache_fields_addf(pre, "input", "image:%s", img->id);
 			img_image_free(img);
 		} else {
-			r = context_input(st->b, src, NULL, pre, err);
+			r = context_input(st, src, NULL, false, pre, err);
 		}
 	}
 	return r;
@@ -217,6 +218,7 @@ int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65]
 {
 	struct cache_fields pre = {0};
 	bool uncacheable = false;
+	bld_cache_walks_drop(st); /* the previous COPY's */
 	cache_fields_add(&pre, "format", CACHE_KEY_FORMAT);
 	cache_fields_add(&pre, "parent", st->key);
 	const char *base = bld_cache_stage_base(st);

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "common.h"
 #include "image.h"
@@ -100,6 +101,26 @@ void cache_ctx_free(struct cache_ctx *c); /* without writing */
 #define CACHE_SHA_HEX_MAX 65
 int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
                    char hex[33], char *sha, struct kiln_err *err);
+/* What cache_ctx_hash_walk hashed, in pre-order: a directory's selected
+ * children follow it, sorted bytewise, its subtree is [index + 1, end).
+ * st is the stat the hash rests on (the stat cache matched it, or the
+ * file was read through an fd with that stat), so a copy of the tree needs
+ * no stat of its own and can check that what it reads is what was hashed
+ * (builder/copy_items.c). */
+struct cache_ctx_node {
+	char *rel;  /* relative to the context root ("" = the root) */
+	char *link; /* symlink target, else NULL */
+	struct stat st;
+	size_t end;
+};
+struct cache_ctx_walk {
+	struct cache_ctx_node *v;
+	size_t n;
+};
+void cache_ctx_walk_release(struct cache_ctx_walk *w);
+/* cache_ctx_hash that also hands the walk over (*walk released first). */
+int cache_ctx_hash_walk(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                        char hex[33], char *sha, struct cache_ctx_walk *walk, struct kiln_err *err);
 struct cache_ctx_stats {
 	size_t entries, files_read, stat_hits;
 	uint64_t bytes_read;

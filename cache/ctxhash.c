@@ -709,9 +709,42 @@ static int64_t newest(const struct stat *st)
 	return m > ct ? m : ct;
 }
 
+void cache_ctx_walk_release(struct cache_ctx_walk *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->v[i].rel);
+		free(w->v[i].link);
+	}
+	free(w->v);
+	w->v = NULL;
+	w->n = 0;
+}
+
+/* Moves the walk's paths, links and stats to out (w keeps the hashes). */
+static void hand_over(struct walk *w, struct cache_ctx_walk *out)
+{
+	out->v = xcalloc(w->n ? w->n : 1, sizeof(*out->v));
+	out->n = w->n;
+	for (size_t i = 0; i < w->n; i++) {
+		struct cache_ctx_node *o = &out->v[i];
+		o->rel = TAKE_PTR(w->v[i].rel);
+		o->link = TAKE_PTR(w->v[i].link);
+		o->st = w->v[i].st;
+		o->end = w->v[i].end;
+	}
+}
+
 int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
                    char hex[33], char *sha, struct kiln_err *err)
 {
+	return cache_ctx_hash_walk(c, rel, sel, ud, hex, sha, NULL, err);
+}
+
+int cache_ctx_hash_walk(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                        char hex[33], char *sha, struct cache_ctx_walk *walk, struct kiln_err *err)
+{
+	if (walk)
+		cache_ctx_walk_release(walk);
 	struct walk w = {0};
 	_cleanup_free_ size_t *todo = NULL;
 	size_t n_todo = 0;
@@ -752,6 +785,8 @@ int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, vo
 		sha_hex(w.v[0].sha, sha);
 		r = store_listing(c, &w, sha, true, err);
 	}
+	if (r == 0 && walk)
+		hand_over(&w, walk);
 	walk_release(&w);
 	return r;
 }
