@@ -3,7 +3,8 @@
  *           created with mode/uid/gid (given those, a cache of its own, as
  *           BuildKit keys the cache by id and base); sharing=locked holds an exclusive
  *           lock for the step, shared (the default) a shared one, private
- *           an exclusive one (a second instance is not made: it waits)
+ *           an exclusive one on the first instance no step holds (<hex>,
+ *           <hex>-2, ...: one is made when all are in use, and kept)
  *   bind    a copy of source from the context, a stage or an image (rw
  *           writes land in the copy and are discarded with it)
  *   tmpfs   a fresh tmpfs (size=)
@@ -307,7 +308,8 @@ static int cache_create(struct bld_stage *st, const struct df_mount *dm, const c
 static int cache_lock(const char *lock, enum df_mount_sharing sharing, bool *busy,
                       struct kiln_err *err)
 {
-	*busy = false;
+	if (busy)
+		*busy = false;
 	if (sharing != DF_SHARING_PRIVATE)
 		return kiln_lock_file(lock, sharing == DF_SHARING_LOCKED, err);
 	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -323,7 +325,35 @@ static int cache_lock(const char *lock, enum df_mount_sharing sharing, bool *bus
 	return -1;
 }
 
-static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const char *dir, size_t idx,
+#define PRIVATE_MAX 64
+
+/* sharing=private: the first instance of the cache that no step holds
+ * (exclusively locked for this step), else a new one, kept for later
+ * builds as BuildKit keeps it (solver/llbsolver/mounts: a private mount
+ * reuses any cache ref of its key that is not in use, else makes a new
+ * one indexed under the same key). Instances: base/hex, base/hex-2, ...
+ * *path is the instance's dir (made by the caller when missing). */
+static int private_instance(const char *base, const char *hex, char **path, struct kiln_err *err)
+{
+	for (int n = 1; n <= PRIVATE_MAX; n++) {
+		_cleanup_free_ char *dir =
+		    n == 1 ? xasprintf("%s/%s", base, hex) : xasprintf("%s/%s-%d", base, hex, n);
+		_cleanup_free_ char *lock = xasprintf("%s.lock", dir);
+		bool busy;
+		int fd = cache_lock(lock, DF_SHARING_PRIVATE, &busy, err);
+		if (fd >= 0) {
+			free(*path);
+			*path = TAKE_PTR(dir);
+			return fd;
+		}
+		if (!busy)
+			return -1;
+	}
+	return kiln_err_set(err, EBUSY, "all %d private instances of the cache are in use",
+	                    PRIVATE_MAX);
+}
+
+static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const char *dir,
                        struct run_mounts *m, struct kiln_err *err)
 {
 	const char *id = dm->id && *dm->id ? dm->id : dm->target;
@@ -355,17 +385,12 @@ static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const ch
 	_cleanup_free_ char *lock = xasprintf("%s/%s.lock", base, hex);
 	if (kiln_mkdir_p(base, 0700, err) < 0)
 		return -1;
-	bool busy;
-	int fd = cache_lock(lock, dm->sharing, &busy, err);
-	if (fd < 0 && !busy)
+	int fd = dm->sharing == DF_SHARING_PRIVATE ? private_instance(base, hex, &path, err)
+	                                           : cache_lock(lock, dm->sharing, NULL, err);
+	if (fd < 0)
 		return -1;
-	if (busy) { /* private and in use: an instance of this step's own */
-		free(path);
-		path = xasprintf("%s/cache-%zu", dir, idx);
-	} else {
-		m->locks = xreallocarray(m->locks, m->n_locks + 1, sizeof(int));
-		m->locks[m->n_locks++] = fd;
-	}
+	m->locks = xreallocarray(m->locks, m->n_locks + 1, sizeof(int));
+	m->locks[m->n_locks++] = fd;
 	const char *src = dm->source ? dm->source : "";
 	while (*src == '/')
 		src++;
@@ -573,7 +598,7 @@ static int prepare_one(struct bld_stage *st, const struct df_mount *dm, const ch
 		return kiln_err_set(err, KILN_E_INVALID, "target must be absolute");
 	switch (dm->type) {
 	case DF_MOUNT_BIND: return mount_bind(st, dm, dir, i, m, err);
-	case DF_MOUNT_CACHE: return mount_cache(st, dm, dir, i, m, err);
+	case DF_MOUNT_CACHE: return mount_cache(st, dm, dir, m, err);
 	case DF_MOUNT_SECRET: return mount_secret(st, dm, dir, i, m, err);
 	case DF_MOUNT_SSH: return mount_ssh(st, dm, dir, i, m, err);
 	case DF_MOUNT_TMPFS:

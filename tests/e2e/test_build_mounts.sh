@@ -51,16 +51,36 @@ while_a_runs shA shB shared
 expect_eq "shared: A's step ends once B wrote" "$A_RC" 0
 expect_contains "shared: A saw B's file" "$(cat "$T/a.out")" "A saw B"
 
-# private: B gets an instance of its own while A holds the cache
+# private: B gets an instance of its own while A holds the cache; as in
+# BuildKit that instance is kept, and the next build that finds the first
+# one busy gets it back with its files. A holds its step until the test
+# drops a file into A's instance (after B's build ended).
 mk pvA 'FROM busybox
-RUN --mount=type=cache,id=pv,target=/c,sharing=private touch /c/a-file && echo a-started && sleep 2'
+RUN --mount=type=cache,id=pv,target=/c,sharing=private touch /c/a-file && echo a-started; i=0; until [ -e /c/release ]; do sleep 0.1; i=$((i+1)); [ $i -gt 300 ] && exit 9; done; rm /c/release'
 mk pvB 'FROM busybox
-RUN --mount=type=cache,id=pv,target=/c,sharing=private echo "B sees: [$(ls /c)]"'
-while_a_runs pvA pvB private
+RUN --mount=type=cache,id=pv,target=/c,sharing=private echo "B sees: [$(ls /c | tr "\n" " ")]"; touch /c/b-file'
+private_round() { # NAME: A holds an instance while B builds ($OUT); A's status in A_RC
+	build --no-cache "$T/pvA" >"$T/a.out" 2>&1 &
+	local a=$! d
+	pids+=($a)
+	wait_line "$T/a.out" '^#[0-9]+ [0-9.]+ a-started' || not_ok "$1: build A started"
+	run_ok "$1: B builds while A holds the cache" build --no-cache "$T/pvB"
+	d=$(dirname "$(find "$ROOT/cache/mounts" -name a-file | head -1)")
+	touch "$d/release"
+	wait $a
+	A_RC=$?
+}
+private_round "private"
 expect_contains "private: B got an empty instance" "$OUT" "B sees: []"
 expect_eq "private: A" "$A_RC" 0
-run_ok "private: once free, the kept instance" build --no-cache "$T/pvB"
-expect_contains "private: A's file is there" "$OUT" "B sees: [a-file]"
+private_round "private again"
+expect_contains "private: B's instance was kept with its file" "$OUT" "B sees: [b-file ]"
+expect_eq "private again: A" "$A_RC" 0
+run_ok "private: once free, the first instance" build --no-cache "$T/pvB"
+expect_contains "private: A's file is there" "$OUT" "B sees: [a-file ]"
+pv=$(basename "$(dirname "$(find "$ROOT/cache/mounts" -name a-file | head -1)")")
+expect_eq "private: two instances of the cache in the store" \
+	"$(find "$ROOT/cache/mounts" -mindepth 1 -maxdepth 1 -type d -name "$pv*" | wc -l | tr -d ' ')" 2
 
 # --- cache from= and source= ------------------------------------------------------
 mk from 'FROM busybox AS seed
