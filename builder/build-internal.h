@@ -194,6 +194,11 @@ void bld_interrupt_begin(void);
 void bld_interrupt_end(void);
 int bld_scratch_add(const char *path);
 void bld_scratch_forget(int slot);
+/* A new dir parent/prefix-<64 random bits in hex>, registered before it
+ * is made (the random name can be no one else's); *slot for
+ * bld_scratch_remove, which removes it, then forgets it. */
+char *bld_scratch_mkdir(const char *parent, const char *prefix, int *slot, struct kiln_err *err);
+void bld_scratch_remove(const char *path, int slot);
 /* KILN_TEST_STOP=POINT: the build stops itself (SIGSTOP) at POINT, so a
  * test can change the context or send a signal exactly there. */
 void bld_test_stop(const char *point);

@@ -2,16 +2,24 @@
  * container run of a RUN catches them itself: runtime/launch.c) removes
  * its scratch dirs before it dies: this build's ROOT/tmp/build-*, the
  * run-step-* dir of a step being prepared or committed, a secrets dir.
+ * bld_scratch_mkdir registers a dir before it makes it and
+ * bld_scratch_remove forgets it only once it is gone, so no moment of a
+ * step leaves one behind (SIGKILL aside: `builder prune` and `system check
+ * --repair` sweep run-step-* under the exclusive store lock).
  * The handler makes async-signal-safe calls only (open, getdents64,
  * unlinkat, close), then hands the signal to the handler that was there
  * before (common's temp-file registry unlinks its files and re-raises). */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build-internal.h"
@@ -121,6 +129,41 @@ void bld_scratch_forget(int slot)
 {
 	if (slot >= 0 && slot < MAX_DIRS)
 		used[slot] = 0;
+}
+
+char *bld_scratch_mkdir(const char *parent, const char *prefix, int *slot, struct kiln_err *err)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		uint64_t rnd;
+		if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			kiln_err_set(err, errno, "random name for a scratch dir");
+			return NULL;
+		}
+		char *path = xasprintf("%s/%s-%016" PRIx64, parent, prefix, rnd);
+		*slot = bld_scratch_add(path); /* first: a signal from here on removes it */
+		if (mkdir(path, 0700) == 0) {
+			bld_test_stop(prefix);
+			return path;
+		}
+		int e = errno;
+		bld_scratch_forget(*slot);
+		free(path);
+		if (e != EEXIST) {
+			kiln_err_set(err, e, "creating a scratch dir under `%s`", parent);
+			return NULL;
+		}
+	}
+	kiln_err_set(err, EEXIST, "creating a scratch dir under `%s`", parent);
+	return NULL;
+}
+
+void bld_scratch_remove(const char *path, int slot)
+{
+	struct kiln_err e = KILN_ERR_INIT;
+	if (kiln_rm_rf(path, &e) < 0)
+		kiln_debug("%s", e.msg);
+	kiln_err_release(&e);
+	bld_scratch_forget(slot); /* after: a signal meanwhile finishes the removal */
 }
 
 void bld_test_stop(const char *point)

@@ -18,8 +18,8 @@ struct run_mounts {
 	                   * host has /dev/shm), removed afterwards */
 	int *locks;       /* cache mount locks (fds) */
 	size_t n_locks;
-	struct kiln_strv env;      /* added to the step's env (SSH_AUTH_SOCK) */
-	int dir_slot, secret_slot; /* interrupt.c slots + 1 (0: none) */
+	struct kiln_strv env; /* added to the step's env (SSH_AUTH_SOCK) */
+	int secret_slot;      /* interrupt.c slot + 1 (0: none) */
 };
 
 int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const char *dir,

@@ -51,10 +51,10 @@ void run_mounts_release(struct run_mounts *m)
 	for (size_t i = 0; i < m->n_locks; i++)
 		close(m->locks[i]);
 	free(m->locks);
-	if (m->secret_dir)
+	if (m->secret_slot)
+		bld_scratch_remove(m->secret_dir, m->secret_slot - 1);
+	else if (m->secret_dir)
 		kiln_rm_rf(m->secret_dir, NULL);
-	bld_scratch_forget(m->secret_slot - 1);
-	bld_scratch_forget(m->dir_slot - 1);
 	free(m->secret_dir);
 	free(m->stubs);
 	for (size_t i = 0; i < m->env.n; i++) /* secrets of env= */
@@ -463,10 +463,12 @@ static int secret_dir(struct run_mounts *m, const char *dir, struct kiln_err *er
 {
 	if (m->secret_dir)
 		return 0;
-	char tmpl[] = "/dev/shm/kiln-secrets-XXXXXX";
-	if (mkdtemp(tmpl)) {
-		m->secret_dir = xstrdup(tmpl);
-		m->secret_slot = bld_scratch_add(tmpl) + 1;
+	struct kiln_err shm_err = KILN_ERR_INIT;
+	int slot;
+	m->secret_dir = bld_scratch_mkdir("/dev/shm", "kiln-secrets", &slot, &shm_err);
+	kiln_err_release(&shm_err); /* no /dev/shm: in the step's scratch dir */
+	if (m->secret_dir) {
+		m->secret_slot = slot + 1;
 		return 0;
 	}
 	m->secret_dir = kiln_path_join(dir, "secrets");
@@ -616,8 +618,6 @@ static int prepare_one(struct bld_stage *st, const struct df_mount *dm, const ch
 int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const char *dir,
                        struct run_mounts *m, struct kiln_err *err)
 {
-	if (!m->dir_slot) /* the step's scratch dir, until run_mounts_release */
-		m->dir_slot = bld_scratch_add(dir) + 1;
 	for (size_t i = 0; i < run->n_mounts; i++) {
 		const struct df_mount *dm = &run->mounts[i];
 		struct df_mount ex = {.from_stage = -1};

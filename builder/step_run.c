@@ -405,11 +405,12 @@ int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *e
 {
 	struct bld_build *b = st->b;
 	_cleanup_free_ char *tmp = xasprintf("%s/tmp", img_store_root(b->s));
-	_cleanup_free_ char *dir = xasprintf("%s/run-step-XXXXXX", tmp);
 	if (kiln_mkdir_p(tmp, 0700, err) < 0)
 		return -1;
-	if (!mkdtemp(dir))
-		return kiln_err_set(err, errno, "creating a scratch dir under `%s`", tmp);
+	int slot;
+	_cleanup_free_ char *dir = bld_scratch_mkdir(tmp, "run-step", &slot, err);
+	if (!dir)
+		return -1;
 	struct run_mounts m = {0};
 	struct rt_spec spec = {0};
 	int r = make_spec(st, step, dir, &m, &spec, err);
@@ -423,6 +424,6 @@ int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *e
 		keep_snapshot(b, step, spec.upper_dir);
 	rt_spec_release(&spec);
 	run_mounts_release(&m);
-	kiln_rm_rf(dir, NULL);
+	bld_scratch_remove(dir, slot);
 	return r;
 }

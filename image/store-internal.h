@@ -18,7 +18,7 @@
  * directory kiln makes there starts with one of these. */
 #define IMG_TEMP_PREFIXES                                                                          \
 	{                                                                                          \
-		"blob-", "extract-", "kiln-", "partial-", NULL                                     \
+		"blob-", "extract-", "kiln-", "partial-", "run-step-", NULL                        \
 	}
 /* ROOT/quarantine/: corrupt blobs and a damaged index.json moved aside by
  * `system check --repair` (never read by kiln again; the user's to delete). */

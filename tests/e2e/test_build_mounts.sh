@@ -186,6 +186,38 @@ for sig in INT TERM; do
 	run_fail "SIG$sig: nothing tagged" 1 kiln inspect big
 	nothing_left "SIG$sig during COPY"
 done
+# right after a RUN step's scratch dir is made, before its mounts (the
+# build stopped there by KILN_TEST_STOP=run-step, the signal delivered as
+# it continues): the dir is registered before it exists
+mkdir -p "$T/rs"
+printf 'FROM busybox\nRUN --mount=type=cache,target=/c --mount=type=tmpfs,target=/t echo never\n' >"$T/rs/Dockerfile"
+stopped_at() { # POINT: a build of $T/rs stopped at POINT ($pid)
+	KILN_TEST_STOP=$1 dfl "$KILN" build --no-cache --progress plain --network none -t rs "$T/rs" >"$T/rs.out" 2>&1 &
+	pid=$!
+	pids+=($pid)
+	for _ in $(seq 200); do
+		[ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = T ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+for sig in INT TERM; do
+	stopped_at run-step && ok "SIG$sig: stopped after the scratch dir was made" || not_ok "SIG$sig: stopped after the scratch dir was made"
+	expect_eq "SIG$sig: its scratch dir exists" "$(ls "$ROOT/tmp" | grep -c '^run-step-')" 1
+	kill -$sig $pid
+	kill -CONT $pid
+	wait $pid
+	expect_eq "SIG$sig before the step's mounts: the build ends by the signal" $? $((128 + $([ $sig = INT ] && echo 2 || echo 15)))
+	nothing_left "SIG$sig before the step's mounts"
+done
+# SIGKILL there leaves the dir: the store-wide sweep under the exclusive
+# lock takes it (no build can be using it then)
+stopped_at run-step || not_ok "stopped for SIGKILL"
+kill -9 $pid
+wait $pid 2>/dev/null
+expect_eq "SIGKILL leaves the scratch dir" "$(ls "$ROOT/tmp" | grep -c '^run-step-')" 1
+run_ok "builder prune" kiln builder prune -f
+nothing_left "after SIGKILL and builder prune"
 # while the context is read from stdin
 mkfifo "$T/ctx.fifo"
 "$KILN" build --progress plain -t big - <"$T/ctx.fifo" >"$T/big.out" 2>&1 &
