@@ -11,6 +11,7 @@
 #define KILN_IMAGE_LAYER_INTERNAL_H
 
 #include <archive.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "image.h"
@@ -47,6 +48,16 @@ la_ssize_t layer_tar_out(struct archive *a, void *opaque, const void *p, size_t 
  * through fd when it is >= 0 (full open: no path lookup per call). */
 struct archive_entry;
 int layer_entry_xattrs(struct archive_entry *e, int fd, const char *full, struct kiln_err *err);
+/* Writes size bytes of the regular file fd, from its offset, as the data
+ * of the tar entry being written to a (buf: a buffer of buf_size for the
+ * reads). In a sparse file bigger than buf_size (fd seekable, the file
+ * system answers SEEK_HOLE) the holes go in as zeros without being read:
+ * the tar holds every byte (docker layers are plain tars, BuildKit's too),
+ * the kernel is spared copying them out. 0; LAYER_DATA_SHRANK when the
+ * file ended early; LAYER_DATA_READ (errno set) or LAYER_DATA_ARCHIVE
+ * (libarchive's error) for the caller to report. */
+enum { LAYER_DATA_SHRANK = -1, LAYER_DATA_READ = -2, LAYER_DATA_ARCHIVE = -3 };
+int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t buf_size);
 /* The xattrs a layer tar records (and extraction applies): user.*,
  * trusted.* but trusted.overlay.*, security.capability. */
 bool layer_xattr_wanted(const char *name);

@@ -192,23 +192,77 @@ static int open_checked(const char *full, const struct stat *st, struct kiln_err
 	return fd;
 }
 
-static int copy_data(struct walk *w, int fd, const char *full, const char *rel,
-                     const struct stat *st, struct kiln_err *err)
+#define ZEROS_LEN (256 * 1024)
+static char zeros[ZEROS_LEN]; /* never written: its pages are the zero page */
+
+static int write_zeros(struct archive *a, uint64_t n)
 {
-	for (off_t left = st->st_size; left > 0;) {
-		ssize_t n = read(fd, w->buf, left < DATA_BUF ? (size_t)left : DATA_BUF);
+	for (; n > 0;) {
+		size_t k = n < ZEROS_LEN ? (size_t)n : ZEROS_LEN;
+		if (archive_write_data(a, zeros, k) != (la_ssize_t)k)
+			return LAYER_DATA_ARCHIVE;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Where the data at or after pos ends (the next hole, clamped to end);
+ * end when the file system cannot say. The offset is put back at pos. */
+static uint64_t hole_after(int fd, uint64_t pos, uint64_t end)
+{
+	off_t h = lseek(fd, (off_t)pos, SEEK_HOLE);
+	uint64_t r = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+	return lseek(fd, (off_t)pos, SEEK_SET) < 0 ? end : r;
+}
+
+int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t buf_size)
+{
+	off_t start = size > buf_size ? lseek(fd, 0, SEEK_CUR) : -1;
+	uint64_t base = start < 0 ? 0 : (uint64_t)start, pos = base, end = base + size;
+	bool sparse = start >= 0;
+	uint64_t hole = sparse ? hole_after(fd, pos, end) : end;
+	sparse = sparse && hole < end;
+	while (pos < end) {
+		if (sparse && pos >= hole) { /* a hole: zeros up to the next data */
+			off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
+			if (d < 0 && errno != ENXIO) {
+				sparse = false; /* read the rest as it comes */
+				if (lseek(fd, (off_t)pos, SEEK_SET) < 0)
+					return LAYER_DATA_READ;
+				continue;
+			}
+			uint64_t data = d < 0 || (uint64_t)d > end ? end : (uint64_t)d;
+			if (write_zeros(a, data - pos) < 0)
+				return LAYER_DATA_ARCHIVE;
+			pos = data;
+			hole = pos < end ? hole_after(fd, pos, end) : end;
+			continue;
+		}
+		uint64_t want = (sparse ? hole : end) - pos;
+		ssize_t n = read(fd, buf, want < buf_size ? (size_t)want : buf_size);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return kiln_err_set(err, errno, "read `%s`", full);
+			return LAYER_DATA_READ;
 		if (n == 0) /* shrank: the header promised more */
-			return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
-			                    full);
-		if (archive_write_data(w->a, w->buf, (size_t)n) != n)
-			return archive_fail(w, err, rel);
-		left -= n;
+			return LAYER_DATA_SHRANK;
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return LAYER_DATA_ARCHIVE;
+		pos += (uint64_t)n;
 	}
 	return 0;
+}
+
+static int copy_data(struct walk *w, int fd, const char *full, const char *rel,
+                     const struct stat *st, struct kiln_err *err)
+{
+	switch (layer_copy_data(w->a, fd, (uint64_t)st->st_size, w->buf, DATA_BUF)) {
+	case 0: return 0;
+	case LAYER_DATA_SHRANK:
+		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", full);
+	case LAYER_DATA_READ: return kiln_err_set(err, errno, "read `%s`", full);
+	default: return archive_fail(w, err, rel);
+	}
 }
 
 static int add_entry(struct walk *w, const char *full, const char *rel, const struct stat *st,

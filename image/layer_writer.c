@@ -265,21 +265,13 @@ static int64_t clamp(const struct img_layer_writer *w, int64_t t)
 static int copy_data(struct img_layer_writer *w, const struct img_layer_entry *e, int fd,
                      struct kiln_err *err)
 {
-	for (uint64_t left = e->size; left > 0;) {
-		ssize_t n = read(fd, w->buf, left < DATA_BUF ? (size_t)left : DATA_BUF);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return kiln_err_set(err, errno, "read `%s`", e->path);
-		if (n == 0) /* shrank: the header promised more */
-			return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
-			                    e->path);
-		if (archive_write_data(w->a, w->buf, (size_t)n) != n)
-			return writer_fail(w, e->path, err);
-		left -= (uint64_t)n;
-		w->bytes += (uint64_t)n;
+	switch (layer_copy_data(w->a, fd, e->size, w->buf, DATA_BUF)) {
+	case 0: w->bytes += e->size; return 0;
+	case LAYER_DATA_SHRANK:
+		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", e->path);
+	case LAYER_DATA_READ: return kiln_err_set(err, errno, "read `%s`", e->path);
+	default: return writer_fail(w, e->path, err);
 	}
-	return 0;
 }
 
 int img_layer_writer_add(struct img_layer_writer *w, const struct img_layer_entry *e, int data_fd,

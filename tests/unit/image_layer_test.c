@@ -770,6 +770,113 @@ static void test_overlay_upper(void)
 	free(up);
 }
 
+/* A file of `size` bytes with data only at the given (offset, length)
+ * runs: sparse (the rest holes) or dense (the rest written zeros). */
+static void write_runs(const char *path, bool sparse, uint64_t size, const uint64_t (*runs)[2],
+                       size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char *zero = xcalloc(1, 1 << 20);
+	uint64_t pos = 0;
+	for (size_t i = 0; i <= n; i++) {
+		uint64_t at = i < n ? runs[i][0] : size;
+		for (; !sparse && pos < at;) {
+			size_t k = at - pos < (1u << 20) ? (size_t)(at - pos) : 1u << 20;
+			if (pwrite(fd, zero, k, (off_t)pos) != (ssize_t)k)
+				exit(2);
+			pos += k;
+		}
+		if (i == n)
+			break;
+		char *data = xmalloc(runs[i][1]);
+		for (uint64_t k = 0; k < runs[i][1]; k++)
+			data[k] = (char)('a' + (at + k) % 26);
+		if (pwrite(fd, data, runs[i][1], (off_t)at) != (ssize_t)runs[i][1])
+			exit(2);
+		free(data);
+		pos = at + runs[i][1];
+	}
+	if (ftruncate(fd, (off_t)size) < 0)
+		exit(2);
+	close(fd);
+	free(zero);
+	set_mtime(path, 1700000000);
+}
+
+/* Holes of sparse files go into the tar as the zeros they read as, without
+ * being read (layer_copy_data: SEEK_DATA/SEEK_HOLE): the layer is the one
+ * the same bytes written out make, through img_layer_create and through
+ * the layer writer (a COPY), holes at the start, middle and end. */
+static void test_sparse(void)
+{
+	static const uint64_t mid[][2] = {{0, 5000}, {(2u << 20) + 17, 70000}, {(5u << 20), 3}};
+	static const uint64_t edge[][2] = {{(3u << 20) + 1, 4096}};
+	const uint64_t mid_size = (5u << 20) + 3, edge_size = (6u << 20) + 11;
+	char *sd = P(work, "sparse"), *dd = P(work, "dense");
+	mkdir(sd, 0755);
+	mkdir(dd, 0755);
+	char *s1 = P(sd, "mid"), *s2 = P(sd, "edge"), *d1 = P(dd, "mid"), *d2 = P(dd, "edge");
+	write_runs(s1, true, mid_size, mid, 2);
+	write_runs(s2, true, edge_size, edge, 1);
+	write_runs(d1, false, mid_size, mid, 2);
+	write_runs(d2, false, edge_size, edge, 1);
+	set_mtime(sd, 1700000000);
+	set_mtime(dd, 1700000000);
+	struct stat st;
+	if (stat(s2, &st) == 0 && (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
+		tap_diag("the test file system made no holes: the sparse path is not exercised");
+	struct img_layer ls = {0}, ld = {0};
+	T_OK(create(sd, IMG_COMPRESS_NONE, -1, &ls) == 0 &&
+	         create(dd, IMG_COMPRESS_NONE, -1, &ld) == 0,
+	     "layers of a tree of sparse files and of its dense copy");
+	T_STREQ(ls.diff_id, ld.diff_id, "sparse files: the dense copy's layer (img_layer_create)");
+	char *x = P(work, "sparse-x");
+	char *sig_s = NULL, *sig_x = NULL;
+	T_OK(extract(&ls, x, 0) == 0 && (sig_s = tree_sig(dd)) && (sig_x = tree_sig(x)) &&
+	         !strcmp(sig_s, sig_x),
+	     "it extracts to the same bytes");
+	const char *files[2][2] = {{s1, d1}, {s2, d2}};
+	char digest[2][KILN_DIGEST_LEN];
+	for (int k = 0; k < 2; k++) { /* the layer writer: sparse, then dense */
+		struct img_layer_opts o = {IMG_COMPRESS_NONE, false, -1};
+		struct img_layer_writer *w = NULL;
+		struct img_layer l = {0};
+		struct kiln_err err = KILN_ERR_INIT;
+		int r = img_layer_writer_new(store, &o, &w, &err);
+		for (int f = 0; f < 2 && r == 0; f++) {
+			int fd = open(files[f][k], O_RDONLY);
+			struct stat fs;
+			fstat(fd, &fs);
+			struct img_layer_entry e = {.path = f ? "edge" : "mid",
+			                            .mode = S_IFREG | 0644,
+			                            .mtime = 1700000000,
+			                            .size = (uint64_t)fs.st_size};
+			r = img_layer_writer_add(w, &e, fd, &err);
+			close(fd);
+		}
+		if (r == 0)
+			r = img_layer_writer_commit(w, &l, &err);
+		if (r < 0)
+			tap_diag("layer writer: %s", err.msg);
+		kiln_err_release(&err);
+		img_layer_writer_free(w);
+		snprintf(digest[k], sizeof(digest[k]), "%s", r == 0 ? l.diff_id : "failed");
+		img_layer_release(&l);
+	}
+	T_STREQ(digest[0], digest[1], "sparse files: the dense copy's layer (layer writer)");
+	free(sig_s);
+	free(sig_x);
+	img_layer_release(&ls);
+	img_layer_release(&ld);
+	free(x);
+	free(s1);
+	free(s2);
+	free(d1);
+	free(d2);
+	free(sd);
+	free(dd);
+}
+
 int main(void)
 {
 	is_root = geteuid() == 0;
@@ -794,6 +901,7 @@ int main(void)
 	test_hostile_kinds();
 	test_whiteouts();
 	test_overlay_upper();
+	test_sparse();
 	img_store_close(store);
 	kiln_rm_rf(root, NULL);
 	free(sroot);
