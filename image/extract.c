@@ -257,11 +257,6 @@ static mode_t read_umask(void)
 	return u && end != u + 8 ? (mode_t)(v & 0777) : (mode_t)-1;
 }
 
-/* Regular files of a new snapshot this size or larger are handed to the
- * writeback as soon as they are written (IMG_EXTRACT_SYNC_), so the final
- * syncfs waits for little more than the small files and the journal. */
-#define EARLY_WRITEBACK (64 << 10)
-
 /* Creates regular file name (replacing what an earlier entry put there). */
 static int make_file(struct xtract *x, struct archive *a, int pfd, const char *name,
                      struct archive_entry *e, struct kiln_err *err)
@@ -289,8 +284,6 @@ static int make_file(struct xtract *x, struct archive *a, int pfd, const char *n
 		return kiln_err_set(err, errno, "create `%s`", archive_entry_pathname(e));
 	if (write_data(a, fd, e, err) < 0)
 		return -1;
-	if ((x->flags & IMG_EXTRACT_SYNC_) && archive_entry_size(e) >= EARLY_WRITEBACK)
-		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint: syncfs checks */
 	if (chown_it && fchown(fd, uid, gid) < 0)
 		return kiln_err_set(err, errno, "chown `%s`", archive_entry_pathname(e));
 	if (!mode_at_open && fchmod(fd, perm) < 0)
@@ -605,9 +598,6 @@ static int extract_new(struct layer_source *src, const char *target, const char 
 			r = extract_tar(src, fd, flags, err);
 		if (r == 0)
 			r = finish_check(src, w, diff_out, err);
-		/* a published snapshot must survive a crash: flush it first */
-		if (r == 0 && (flags & IMG_EXTRACT_SYNC_) && syncfs(fd) < 0)
-			r = kiln_err_set(err, errno, "sync `%s`", tmp);
 	}
 	if (r == 0 && rename_new(tmp, target) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)

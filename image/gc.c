@@ -292,12 +292,9 @@ static void sweep_snapshots(struct mark *m, unsigned flags, struct img_gc_result
 		else if (img_is_hex64(name) && !kiln_strv_contains_sorted(&m->diff_ids, name) &&
 		         img_snapshot_remove_at(dirfd(d), name, NULL) == 0)
 			res->snapshots_removed++;
-		else if (!img_is_hex64(name) &&
-		         strlen(name) == KILN_SHA256_HEXLEN + strlen(IMG_SNAPSHOT_DONE)) {
+		else if (img_snapshot_is_marker(name)) {
 			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
-			if (img_is_hex64(hex) &&
-			    !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE) &&
-			    faccessat(dirfd(d), hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			if (faccessat(dirfd(d), hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 				unlinkat(dirfd(d), name, 0); /* a marker without its tree */
 		}
 	}
@@ -485,23 +482,22 @@ static void check_snapshots(struct img_store *s, struct kiln_strv *problems)
 	struct dirent *de;
 	if (!d && errno != ENOENT)
 		kiln_strv_pushf(problems, "cannot read `%s`: %s", s->snapshots, strerror(errno));
-	size_t dlen = strlen(IMG_SNAPSHOT_DONE);
 	while (d && (de = readdir(d))) {
 		const char *name = de->d_name;
-		size_t len = strlen(name);
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
 		if (img_is_hex64(name)) {
 			struct kiln_err why = KILN_ERR_INIT;
-			if (!img_snapshot_complete(s, name))
+			enum img_snap_state st = img_snapshot_state(s, name);
+			if (st == IMG_SNAP_INCOMPLETE)
 				kiln_strv_pushf(problems,
 				                "incomplete snapshot %s (redone when next needed)",
 				                name);
-			else if (img_snapshot_verify(s, name, &why) < 0)
+			else if (st == IMG_SNAP_COMPLETE && img_snapshot_verify(s, name, &why) < 0)
 				kiln_strv_pushf(problems, "damaged snapshot: %s", why.msg);
+			/* IMG_SNAP_OTHER_BOOT: img_store_unsynced_snapshots */
 			kiln_err_release(&why);
-		} else if (len == KILN_SHA256_HEXLEN + dlen &&
-		           !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE)) {
+		} else if (img_snapshot_is_marker(name)) {
 			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
 			struct stat st;
 			if (fstatat(dirfd(d), hex, &st, AT_SYMLINK_NOFOLLOW) < 0)

@@ -170,7 +170,6 @@ void layer_usage_sweep(struct img_store *s, const struct kiln_strv *live_sorted)
 enum {
 	IMG_EXTRACT_PREFETCH_ = 1u << 28, /* decompress on a thread of its own */
 	IMG_EXTRACT_NEW_ = 1u << 29,      /* the target must not exist (KILN_E_CONFLICT) */
-	IMG_EXTRACT_SYNC_ = 1u << 30,     /* syncfs before renaming a new target in */
 };
 
 /* extract.c, shared with snapshot.c: extracts a stored blob verifying its

@@ -5,9 +5,9 @@
  * img_snapshot_adopt in image.h): what the tar leaves out goes (sockets;
  * xattrs other than user.*, trusted.* and security.capability, overlay's
  * own ones but an opaque mark), mtimes become the tar's whole, clamped
- * seconds. Then the tree is synced, renamed into place under
- * ROOT/snapshots.lock and marked complete, as img_snapshot_ensure does
- * after an extraction. */
+ * seconds. Then the tree is renamed into place under ROOT/snapshots.lock
+ * and marked complete, unsynced, as img_snapshot_ensure does after an
+ * extraction (trusted in this boot only: snapshot.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>

@@ -51,8 +51,7 @@ static int snapshot_publish(struct img_store *s, const struct img_layer *layer, 
 	return 0;
 }
 
-#define STREAM_FLAGS                                                                               \
-	(IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ | IMG_EXTRACT_SYNC_)
+#define STREAM_FLAGS (IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_)
 
 int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int fd,
                          struct kiln_err *err)

@@ -1,6 +1,7 @@
 /* Snapshots: completeness markers, removal through a trash name, redoing
- * an incomplete tree, what the check and repair see, and a full disk while
- * unpacking reported as ENOSPC. */
+ * an incomplete tree, what the check and repair see, unsynced markers
+ * trusted in their own boot only, and a full disk while unpacking
+ * reported as ENOSPC. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,6 +35,95 @@ static bool has_problem(struct img_store *s, const char *needle)
 	kiln_strv_release(&probs);
 	kiln_err_release(&err);
 	return found;
+}
+
+static bool lists_unsynced(struct img_store *s, const char *hex)
+{
+	struct kiln_strv v = KILN_STRV_INIT;
+	img_store_unsynced_snapshots(s, &v);
+	bool found = v.n == 1 && !strcmp(v.v[0], hex);
+	kiln_strv_release(&v);
+	return found;
+}
+
+/* Whether file (inside the snapshot tree) survives ensure: a trusted
+ * snapshot is reused as it is, an untrusted one unpacked again. */
+static bool ensure_keeps(struct img_store *s, const struct img_layer *l, const char *file)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	kiln_write_file_atomic(file, "x", 1, 0600, NULL);
+	char *path = NULL;
+	bool ok = img_snapshot_ensure(s, l, &path, &err) == 0;
+	bool kept = kiln_path_exists(file);
+	unlink(file);
+	free(path);
+	kiln_err_release(&err);
+	return ok && kept;
+}
+
+/* The marker of a snapshot written without a sync names its boot: a
+ * reader of another boot (KILN_TEST_BOOT_ID) unpacks it again, a reader
+ * of the same boot reuses it; a torn marker is never trusted, the durable
+ * marker of an earlier kiln always is. */
+static void boot_case(struct img_store *s, const struct img_layer *l, const char *path)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	const char *hex = kiln_digest_hex(l->diff_id);
+	char *mark = xasprintf("%s.unsynced", path), *legacy = xasprintf("%s.complete", path);
+	char *sentinel = kiln_path_join(path, "sentinel"), *rec = NULL;
+	char *boot = NULL;
+	kiln_read_file("/proc/sys/kernel/random/boot_id", 64, &boot, NULL, NULL);
+	if (boot)
+		boot[strcspn(boot, "\n")] = '\0';
+	kiln_read_file(mark, 4096, &rec, NULL, NULL);
+	T_OK(rec && boot && strstr(rec, boot) && strstr(rec, "entries="),
+	     "the marker names this boot and records the tree: %s", rec ? rec : "(none)");
+	free(rec);
+	T_OK(ensure_keeps(s, l, sentinel), "this boot: the snapshot is reused");
+
+	setenv("KILN_TEST_BOOT_ID", "another-boot", 1);
+	T_OK(!has_problem(s, "snapshot") && lists_unsynced(s, hex),
+	     "another boot: no problem for the check, listed as unsynced");
+	T_OK(!ensure_keeps(s, l, sentinel), "another boot: ensure unpacks it again");
+	rec = NULL;
+	kiln_read_file(mark, 4096, &rec, NULL, NULL);
+	T_OK(rec && strstr(rec, "boot=another-boot\n"), "... and marks it for that boot");
+	free(rec);
+	T_OK(ensure_keeps(s, l, sentinel) && !lists_unsynced(s, hex),
+	     "... where it is reused from then on");
+	unsetenv("KILN_TEST_BOOT_ID");
+
+	T_OK(lists_unsynced(s, hex), "back in the real boot: the other boot's marker is listed");
+	struct kiln_strv acts = KILN_STRV_INIT;
+	T_OK(img_store_repair(s, &acts, &err) == 0 && !kiln_path_exists(path) &&
+	         !kiln_path_exists(mark),
+	     "repair removes a snapshot an earlier boot left unsynced: %s", err.msg ? err.msg : "");
+	kiln_strv_release(&acts);
+	char *p = NULL;
+	T_OK(img_snapshot_ensure(s, l, &p, &err) == 0 && ensure_keeps(s, l, sentinel),
+	     "unpacked again, trusted again");
+	free(p);
+
+	/* a marker a crash or kill left torn (empty, zeros, cut short) names
+	 * no boot: incomplete, redone */
+	static const char *const torn[] = {"", "\0\0\0\0", "kiln-snapshot entries=3 bytes=3 boot="};
+	for (size_t i = 0; i < 3; i++) {
+		kiln_write_file_atomic(mark, torn[i], i == 1 ? 4 : strlen(torn[i]), 0600, NULL);
+		T_OK(has_problem(s, "incomplete snapshot") && !ensure_keeps(s, l, sentinel),
+		     "torn marker %zu: incomplete, unpacked again", i);
+	}
+	/* the durable marker of an earlier kiln: trusted in any boot */
+	unlink(mark);
+	kiln_write_file_atomic(legacy, "", 0, 0600, NULL);
+	setenv("KILN_TEST_BOOT_ID", "a-third-boot", 1);
+	T_OK(ensure_keeps(s, l, sentinel) && !has_problem(s, "snapshot"),
+	     "an earlier kiln's durable marker is trusted in any boot");
+	unsetenv("KILN_TEST_BOOT_ID");
+	free(boot);
+	free(sentinel);
+	free(legacy);
+	free(mark);
+	kiln_err_release(&err);
 }
 
 static void enospc_case(const char *base)
@@ -104,7 +194,7 @@ int main(void)
 	     "a layer");
 	char *path = NULL;
 	T_OK(img_snapshot_ensure(s, &l, &path, &err) == 0, "ensure unpacks it");
-	char *done = xasprintf("%s.complete", path), *inside = kiln_path_join(path, "b");
+	char *done = xasprintf("%s.unsynced", path), *inside = kiln_path_join(path, "b");
 	T_OK(kiln_path_exists(done), "the snapshot carries its completeness marker");
 	T_OK(!has_problem(s, "snapshot"), "check: nothing to say about a complete snapshot");
 
@@ -171,6 +261,7 @@ int main(void)
 	if (bfd >= 0)
 		close(bfd);
 	free(blob);
+	boot_case(s, &l, path);
 
 	free(path);
 	free(trash);
