@@ -566,7 +566,10 @@ int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_
 
 /* --- temp files ---------------------------------------------------------------- */
 
-static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
+/* Removes the temps of dir (prefix: only those names; NULL: kiln's temp
+ * names) last changed before cutoff, partial blobs before partial_cutoff,
+ * that no live writer flocks. */
+static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff, time_t partial_cutoff)
 {
 	size_t n = 0;
 	_cleanup_closedir_ DIR *d = open_sweep_dir(dir);
@@ -578,8 +581,9 @@ static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
 		           : !img_is_temp_name(de->d_name))
 			continue;
 		struct stat st;
+		bool partial = !strncmp(de->d_name, IMG_PARTIAL_PREFIX, strlen(IMG_PARTIAL_PREFIX));
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_mtime > cutoff)
+		    !S_ISREG(st.st_mode) || st.st_mtime > (partial ? partial_cutoff : cutoff))
 			continue;
 		_cleanup_close_ int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
@@ -592,13 +596,17 @@ static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
 
 size_t img_store_sweep_temps(struct img_store *s, unsigned max_age_sec)
 {
-	time_t cutoff = time(NULL) - (time_t)max_age_sec;
-	size_t n = sweep_dir(s->tmp, NULL, cutoff);
+	time_t now = time(NULL), cutoff = now - (time_t)max_age_sec;
+	/* a partial blob waits longer for the pull that resumes it */
+	time_t partial_cutoff = max_age_sec && now - IMG_PARTIAL_KEEP_SEC < cutoff
+	                            ? now - IMG_PARTIAL_KEEP_SEC
+	                            : cutoff;
+	size_t n = sweep_dir(s->tmp, NULL, cutoff, partial_cutoff);
 	/* index.json temps are written under the index lock: holding it, any
 	 * temp still there belongs to a writer that died. */
 	_cleanup_close_ int lock = img_index_lock(s, NULL);
 	if (lock >= 0)
-		n += sweep_dir(s->layout, ".index.json.tmp-", cutoff);
+		n += sweep_dir(s->layout, ".index.json.tmp-", cutoff, cutoff);
 	return n;
 }
 

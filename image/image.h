@@ -453,6 +453,11 @@ int img_layer_usage(struct img_store *s, const struct img_layer *l, uint64_t *ou
 /* Fills a manifest's layer descriptor (fields allocated; media type
  * defaults to the uncompressed OCI layer). */
 void img_layer_descriptor(const struct img_layer *l, struct img_descriptor *d);
+/* Layer i of an image (0 = bottom): diffID from the config, digest, size
+ * and media type (borrowed from m: not to be released) from the manifest.
+ * i must be below both m->n_layers and c->n_diff_ids. */
+void img_layer_of_image(const struct img_manifest *m, const struct img_config *c, size_t i,
+                        struct img_layer *out);
 
 #define IMG_MT_LAYER      "application/vnd.oci.image.layer.v1.tar"
 #define IMG_MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"

@@ -187,14 +187,20 @@ static int tree_stats(const char *tree, uint64_t *entries, uint64_t *bytes)
 	return 0;
 }
 
-/* Writes the unsynced marker of the tree hex (in place under dfd, its
- * record counted from tree): no sync, see the top of this file. A kill
- * while it is written leaves a marker that names no boot: incomplete. */
-static int write_marker(int dfd, const char *hex, const char *tree, struct kiln_err *err)
+/* Writes the unsynced marker of the tree hex (in place under dfd), its
+ * record what the extraction counted or else a walk of tree: no sync, see
+ * the top of this file. A kill while it is written leaves a marker that
+ * names no boot: incomplete. */
+static int write_marker(int dfd, const char *hex, const char *tree,
+                        const struct layer_tree_count *count, struct kiln_err *err)
 {
 	uint64_t entries, bytes;
-	if (tree_stats(tree, &entries, &bytes) < 0)
+	if (count && count->valid) {
+		entries = count->entries;
+		bytes = count->bytes;
+	} else if (tree_stats(tree, &entries, &bytes) < 0) {
 		return kiln_err_set(err, errno, "read snapshot `%s`", tree);
+	}
 	const char *me = boot_id();
 	if (!*me)
 		return kiln_err_set(err, ENOENT, "read the boot id");
@@ -210,22 +216,23 @@ static int write_marker(int dfd, const char *hex, const char *tree, struct kiln_
 	return 0;
 }
 
-int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err)
+int img_snapshot_mark_complete(struct img_store *s, const char *hex,
+                               const struct layer_tree_count *count, struct kiln_err *err)
 {
 	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
 	_cleanup_close_ int dfd = open(s->snapshots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
-	return write_marker(dfd, hex, tree, err);
+	return write_marker(dfd, hex, tree, count, err);
 }
 
 int img_snapshot_publish(struct img_store *s, int dfd, const char *hex, const char *src,
-                         struct kiln_err *err)
+                         const struct layer_tree_count *count, struct kiln_err *err)
 {
 	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
 	if (src && renameat(AT_FDCWD, src, dfd, hex) < 0)
 		return kiln_err_set(err, errno, "rename `%s` into the snapshots", src);
-	return write_marker(dfd, hex, tree, err);
+	return write_marker(dfd, hex, tree, count, err);
 }
 
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err)
@@ -277,9 +284,11 @@ static int build(struct img_store *s, const struct img_layer *layer, const char 
 		return -1;
 	/* renamed in once verified: until its marker it counts as incomplete */
 	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_;
-	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, err) < 0)
+	struct layer_tree_count count;
+	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, &count, err) <
+	    0)
 		return -1;
-	return img_snapshot_publish(s, dfd, hex, NULL, err);
+	return img_snapshot_publish(s, dfd, hex, NULL, &count, err);
 }
 
 int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,

@@ -128,7 +128,7 @@ static int publish(struct img_store *s, const char *hex, const char *dir, struct
 		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
 	if (img_snapshot_remove_at(dfd, hex, err) < 0)
 		return -1;
-	return img_snapshot_publish(s, dfd, hex, dir, err);
+	return img_snapshot_publish(s, dfd, hex, dir, NULL, err);
 }
 
 int img_snapshot_adopt(struct img_store *s, const struct img_layer *layer, const char *dir,

@@ -8,6 +8,12 @@
 
 /* Temp files untouched for this long and not flock'ed are stale. */
 #define IMG_STALE_TEMP_SEC 600
+/* ROOT/tmp/partial-<hex>: the bytes of a blob a killed pull left, which
+ * the next pull of it resumes from; stale after a day (or at any gc,
+ * prune or `system check --repair`), not after IMG_STALE_TEMP_SEC, so a
+ * pull run again after a pause still finds them. */
+#define IMG_PARTIAL_PREFIX   "partial-"
+#define IMG_PARTIAL_KEEP_SEC (24 * 3600)
 
 /* ROOT/kiln-store: written first when a store is created; kiln opens a
  * directory as its store only if it is empty, carries this marker, or is a
@@ -18,7 +24,7 @@
  * directory kiln makes there starts with one of these. */
 #define IMG_TEMP_PREFIXES                                                                          \
 	{                                                                                          \
-		"blob-", "extract-", "kiln-", "partial-", NULL                                     \
+		"blob-", "extract-", "kiln-", IMG_PARTIAL_PREFIX, NULL                             \
 	}
 /* ROOT/quarantine/: corrupt blobs and a damaged index.json moved aside by
  * `system check --repair` (never read by kiln again; the user's to delete). */
@@ -136,8 +142,11 @@ bool img_snapshot_complete(struct img_store *s, const char *hex);
 bool img_snapshot_is_marker(const char *name);
 int img_snapshot_remove_at(int snapdir_fd, const char *hex, struct kiln_err *err);
 /* Writes the marker of the verified tree <hex>, in place: its entries and
- * bytes and this boot's id, unsynced. */
-int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err);
+ * bytes (count, when valid, else a walk of the tree counts them) and this
+ * boot's id, unsynced. */
+struct layer_tree_count;
+int img_snapshot_mark_complete(struct img_store *s, const char *hex,
+                               const struct layer_tree_count *count, struct kiln_err *err);
 /* Marks the snapshot hex complete (dfd: ROOT/snapshots, under
  * ROOT/snapshots.lock): src (a finished tree elsewhere on the same
  * filesystem, or NULL when the tree is in place) is renamed in, then the
@@ -145,7 +154,7 @@ int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln
  * only, so a crash can cost the snapshot (made again when needed), never
  * leave a trusted marker beside a tree that was not flushed. */
 int img_snapshot_publish(struct img_store *s, int dfd, const char *hex, const char *src,
-                         struct kiln_err *err);
+                         const struct layer_tree_count *count, struct kiln_err *err);
 /* A complete snapshot's tree against its marker's record (an empty marker
  * of an earlier kiln records nothing): KILN_E_CORRUPT when they differ. */
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err);

@@ -2,6 +2,8 @@
  * an incomplete tree, what the check and repair see, unsynced markers
  * trusted in their own boot only, and a full disk while unpacking
  * reported as ENOSPC. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -124,6 +126,75 @@ static void boot_case(struct img_store *s, const struct img_layer *l, const char
 	free(legacy);
 	free(mark);
 	kiln_err_release(&err);
+}
+
+/* One tar entry: type, path, target (hardlink or symlink), size of a
+ * regular file's content. */
+struct tent {
+	mode_t type;
+	const char *path, *target;
+	size_t size;
+};
+
+/* The snapshot of a layer made of ents: its marker must record what a
+ * walk of the tree counts (the extraction counts as it goes; a layer that
+ * replaces or removes what it made is walked). */
+static void count_case(struct img_store *s, const char *what, const struct tent *ents, size_t n)
+{
+	size_t cap = 1 << 20, used = 0;
+	char *tar = xmalloc(cap), data[3000];
+	memset(data, 'd', sizeof(data));
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_open_memory(a, tar, cap, &used);
+	for (size_t i = 0; i < n; i++) {
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, ents[i].path);
+		archive_entry_set_mode(e, ents[i].type | 0644);
+		if (ents[i].type == AE_IFLNK)
+			archive_entry_set_symlink(e, ents[i].target);
+		else if (ents[i].target)
+			archive_entry_set_hardlink(e, ents[i].target);
+		archive_entry_set_size(e, (la_int64_t)ents[i].size);
+		archive_write_header(a, e);
+		if (ents[i].size)
+			archive_write_data(a, data, ents[i].size);
+		archive_entry_free(e);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct img_layer l = {0};
+	char d[KILN_DIGEST_LEN];
+	char *path = NULL;
+	T_OK(img_store_put_blob(s, tar, used, d, &err) == 0, "%s: a layer", what);
+	snprintf(l.digest, sizeof(l.digest), "%s", d);
+	snprintf(l.diff_id, sizeof(l.diff_id), "%s", d);
+	T_OK(img_snapshot_ensure(s, &l, &path, &err) == 0 && !has_problem(s, "snapshot"),
+	     "%s: the marker records what the tree holds: %s", what, err.msg ? err.msg : "");
+	free(path);
+	free(tar);
+	kiln_err_release(&err);
+}
+
+static void count_cases(struct img_store *s)
+{
+	static const struct tent plain[] = {
+	    {AE_IFDIR, "d", NULL, 0},           {AE_IFREG, "d/f", NULL, 3000},
+	    {AE_IFREG, "x/y/z/deep", NULL, 10}, {AE_IFLNK, "d/sym", "f", 0},
+	    {AE_IFREG, "d/hard", "d/f", 0},     {AE_IFIFO, "d/fifo", NULL, 0},
+	    {AE_IFREG, "d/.wh.gone", NULL, 0},  {AE_IFREG, "x/.wh..wh..opq", NULL, 0},
+	    {AE_IFREG, "empty", NULL, 0},       {AE_IFDIR, "x/y", NULL, 0},
+	};
+	count_case(s, "files, dirs made on the way, links, a fifo, whiteouts", plain,
+	           KILN_ARRAY_SIZE(plain));
+	static const struct tent replaced[] = {
+	    {AE_IFREG, "a", NULL, 100},  {AE_IFREG, "a", NULL, 7},     {AE_IFDIR, "b", NULL, 0},
+	    {AE_IFREG, "b/in", NULL, 5}, {AE_IFREG, ".wh.b", NULL, 0}, {AE_IFREG, "c", NULL, 1},
+	    {AE_IFDIR, "c", NULL, 0},    {AE_IFREG, "h", "a", 0},
+	};
+	count_case(s, "a path written twice, a dir whited out, a file made a dir", replaced,
+	           KILN_ARRAY_SIZE(replaced));
 }
 
 static void enospc_case(const char *base)
@@ -262,6 +333,7 @@ int main(void)
 		close(bfd);
 	free(blob);
 	boot_case(s, &l, path);
+	count_cases(s);
 
 	free(path);
 	free(trash);
