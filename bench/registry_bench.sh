@@ -5,7 +5,9 @@
 # with the ratios and the goals).
 #
 #   bench/registry_bench.sh BUILD_DIR [WORKDIR]
-#   env: RUNS=3; BENCH_DOCKER=0 leaves docker out; BENCH_LOOP=0 keeps the
+#   env: RUNS=3; BENCH_DOCKER=0 leaves docker out; BENCH_BASE_KILN=PATH also
+#        times the pull of another kiln binary (a build of main: before and
+#        after in the same run, "kiln-base-pull"); BENCH_LOOP=0 keeps the
 #        stores on WORKDIR's file system instead of a journaled ext4 loop
 #        mount made for the run (the host's root file system has no journal,
 #        where creating files soon after deleting many is several times
@@ -135,6 +137,10 @@ for i in $(seq "$RUNS"); do
 	rm -rf "$M/sk-dst" "$M/k2"
 	t skopeo-pull "${SK[@]}" copy -q --src-tls-verify=false "docker://$R/w2:sk" "oci:$M/sk-dst:w2"
 	t kiln-pull "$KILN" --root "$M/k2" pull "$R/w2:k"
+	if [ -n "${BENCH_BASE_KILN:-}" ]; then
+		rm -rf "$M/k2"
+		t kiln-base-pull "$BENCH_BASE_KILN" --root "$M/k2" pull "$R/w2:k"
+	fi
 	if [ "$DOCKER" = 1 ]; then
 		/usr/bin/docker rmi -f $(/usr/bin/docker images -q | sort -u) >/dev/null
 		t docker-pull /usr/bin/docker pull "$R/w2:dk"
@@ -152,7 +158,7 @@ med = {k: statistics.median(s for s, _, _ in v) for k, v in runs.items()}
 rss = {k: max(r for _, r, _ in v) for k, v in runs.items()}
 cpu = {k: statistics.median(c for _, _, c in v) for k, v in runs.items()}
 print("w2 image (420 MB, one layer) through docker-registry on 127.0.0.1, median of %s runs (load %s)" % (sys.argv[2], sys.argv[3]))
-for k in ["skopeo-push", "kiln-push-first", "kiln-push-second", "docker-push", "skopeo-pull", "kiln-pull", "docker-pull"]:
+for k in ["skopeo-push", "kiln-push-first", "kiln-push-second", "docker-push", "skopeo-pull", "kiln-pull", "kiln-base-pull", "docker-pull"]:
     if k in med:
         extra = "  peak %d MiB" % (rss[k] // 1024) if k.startswith("kiln") else ""
         print("  %-17s %6.2f s   (%s)  cpu %5.2f s%s" % (k, med[k], " ".join("%.2f" % s for s, _, _ in runs[k]), cpu[k], extra))
@@ -162,6 +168,8 @@ def ratio(a, b, goal, what):
         c = cpu[a] / cpu[b] if cpu[b] > 0 else 0
         print("  %-40s %5.2fx  goal %s: %-7s (cpu %.2fx)" % (what, r, goal, "met" if eval("%f %s" % (r, goal)) else "NOT met", c))
 ratio("kiln-pull", "skopeo-pull", "<= 1.0", "kiln pull+unpack / skopeo pull")
+ratio("kiln-base-pull", "skopeo-pull", "<= 1.0", "base kiln pull+unpack / skopeo pull")
+ratio("kiln-pull", "kiln-base-pull", "<= 1.0", "kiln pull / base kiln pull")
 ratio("kiln-push-first", "skopeo-push", "<= 1.5", "kiln first push (gzip) / skopeo push")
 ratio("kiln-pull", "docker-pull", "<= 1.0", "kiln pull / docker pull")
 ratio("kiln-push-first", "docker-push", "<= 1.0", "kiln first push / docker push")

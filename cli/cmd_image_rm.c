@@ -632,14 +632,27 @@ int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx)
 	for (size_t i = 0; i < problems.n; i++)
 		printf("%s\n", problems.v[i]);
 	kiln_strv_release(&problems);
-	/* an interrupted build's temps: harmless, not a problem, but shown */
-	struct kiln_strv left = KILN_STRV_INIT;
+	/* harmless, not problems, but shown: an interrupted build's temps,
+	 * snapshots an earlier boot did not flush (unpacked again when used) */
+	struct kiln_strv left = KILN_STRV_INIT, notes = KILN_STRV_INIT;
 	img_store_leftover_temps(ctx->store, &left);
 	for (size_t i = 0; i < left.n; i++)
-		printf("leftover temporary file %s (of an interrupted build: the next prune or "
-		       "`system check --repair` removes it)\n",
-		       left.v[i]);
+		kiln_strv_pushf(&notes,
+		                "leftover temporary file %s (of an interrupted build: the next "
+		                "prune or `system check --repair` removes it)",
+		                left.v[i]);
+	size_t temps = left.n; /* the snapshots' hex after them */
+	img_store_unsynced_snapshots(ctx->store, &left);
+	for (size_t i = temps; i < left.n; i++)
+		kiln_strv_pushf(&notes,
+		                "snapshot %s was not flushed before the machine restarted "
+		                "(unpacked again from its blob when next needed; `system check "
+		                "--repair` removes it)",
+		                left.v[i]);
+	for (size_t i = 0; i < notes.n; i++)
+		printf("%s\n", notes.v[i]);
 	kiln_strv_release(&left);
+	kiln_strv_release(&notes);
 	if (r == 0)
 		printf("store is consistent\n");
 	return r < 0 ? 1 : 0;

@@ -148,8 +148,9 @@ static int drop_damaged(struct img_store *s, struct kiln_strv *done, struct kiln
 	return r;
 }
 
-/* Incomplete snapshot trees, damaged ones (their marker goes first),
- * trash of interrupted removals, markers without a tree. */
+/* Incomplete snapshot trees (those an earlier boot left unsynced too),
+ * damaged ones (their marker goes first), trash of interrupted removals,
+ * markers without a tree. */
 static void repair_snapshots(struct img_store *s, struct kiln_strv *done)
 {
 	_cleanup_closedir_ DIR *d = opendir(s->snapshots);
@@ -157,32 +158,31 @@ static void repair_snapshots(struct img_store *s, struct kiln_strv *done)
 	struct kiln_strv drop = KILN_STRV_INIT;
 	while (d && (de = readdir(d))) {
 		const char *name = de->d_name;
-		size_t len = strlen(name), dl = strlen(IMG_SNAPSHOT_DONE);
-		bool marker = len == KILN_SHA256_HEXLEN + dl &&
-		              !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE);
 		struct kiln_err why = KILN_ERR_INIT;
-		if (img_is_hex64(name) && img_snapshot_complete(s, name) &&
-		    img_snapshot_verify(s, name, &why) < 0) {
-			/* marker first: a kill leaves an incomplete tree, never
-			 * a damaged one taken for complete */
-			_cleanup_free_ char *mk = xasprintf("%s%s", name, IMG_SNAPSHOT_DONE);
-			if (unlinkat(dirfd(d), mk, 0) == 0)
-				kiln_strv_pushf(done, "%s", why.msg);
+		enum img_snap_state st =
+		    img_is_hex64(name) ? img_snapshot_state(s, name) : IMG_SNAP_NONE;
+		if (st == IMG_SNAP_COMPLETE && img_snapshot_verify(s, name, &why) < 0) {
+			kiln_strv_pushf(done, "%s", why.msg);
+			st = IMG_SNAP_INCOMPLETE;
 		}
 		kiln_err_release(&why);
-		if ((img_is_hex64(name) && !img_snapshot_complete(s, name)) ||
+		if (st == IMG_SNAP_INCOMPLETE || st == IMG_SNAP_OTHER_BOOT ||
 		    !strncmp(name, IMG_SNAPSHOT_TRASH, strlen(IMG_SNAPSHOT_TRASH)))
 			kiln_strv_push(&drop, name);
-		else if (marker) {
+		else if (img_snapshot_is_marker(name)) {
 			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
-			struct stat st;
-			if (fstatat(dirfd(d), hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			struct stat sb;
+			if (fstatat(dirfd(d), hex, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 				kiln_strv_push(&drop, name);
 		}
 	}
 	for (size_t i = 0; d && i < drop.n; i++) {
+		/* a tree loses its markers first: a kill leaves an incomplete
+		 * tree, never a damaged one taken for complete */
 		struct kiln_err e = KILN_ERR_INIT;
-		if (kiln_rm_rf_at(dirfd(d), drop.v[i], &e) == 0)
+		int r = img_is_hex64(drop.v[i]) ? img_snapshot_remove_at(dirfd(d), drop.v[i], &e)
+		                                : kiln_rm_rf_at(dirfd(d), drop.v[i], &e);
+		if (r == 0)
 			kiln_strv_pushf(done, "removed incomplete snapshot entry %s", drop.v[i]);
 		else
 			kiln_strv_pushf(done, "could not remove snapshots/%s: %s", drop.v[i],

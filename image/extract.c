@@ -54,7 +54,8 @@ struct xtract {
 	struct layer_pset created;
 	char *cached_rel; /* parent dir cache */
 	int cached_fd;
-	bool cache_stale; /* something was removed: re-resolve before reuse */
+	bool cache_stale;              /* something was removed: re-resolve before reuse */
+	struct layer_tree_count count; /* what was made (valid: nothing removed) */
 	struct dir_meta *dirs;
 	size_t n_dirs, cap_dirs;
 	char *buf;
@@ -140,7 +141,9 @@ static int open_dir(struct xtract *x, const char *rel, const char *entry, struct
 			if (pfd < 0)
 				return kiln_err_set(err, errno, "parent of layer entry `%s`",
 				                    entry);
-			if (mkdirat(pfd, base, 0755) < 0 && errno != EEXIST) {
+			if (mkdirat(pfd, base, 0755) == 0) {
+				x->count.entries++;
+			} else if (errno != EEXIST) {
 				int e = errno;
 				close(pfd);
 				return kiln_err_set(
@@ -168,6 +171,7 @@ static int remove_at(struct xtract *x, int pfd, const char *name, struct kiln_er
 	struct stat st;
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : kiln_err_set(err, errno, "stat `%s`", name);
+	x->count.valid = false; /* what was counted changes: the walk counts */
 	if (S_ISDIR(st.st_mode)) {
 		x->cache_stale = true; /* pfd stays open until the next entry */
 		return kiln_rm_rf_at(pfd, name, err);
@@ -257,11 +261,6 @@ static mode_t read_umask(void)
 	return u && end != u + 8 ? (mode_t)(v & 0777) : (mode_t)-1;
 }
 
-/* Regular files of a new snapshot this size or larger are handed to the
- * writeback as soon as they are written (IMG_EXTRACT_SYNC_), so the final
- * syncfs waits for little more than the small files and the journal. */
-#define EARLY_WRITEBACK (64 << 10)
-
 /* Creates regular file name (replacing what an earlier entry put there). */
 static int make_file(struct xtract *x, struct archive *a, int pfd, const char *name,
                      struct archive_entry *e, struct kiln_err *err)
@@ -287,10 +286,10 @@ static int make_file(struct xtract *x, struct archive *a, int pfd, const char *n
 	}
 	if (fd < 0)
 		return kiln_err_set(err, errno, "create `%s`", archive_entry_pathname(e));
+	x->count.entries++;
+	x->count.bytes += (uint64_t)archive_entry_size(e);
 	if (write_data(a, fd, e, err) < 0)
 		return -1;
-	if ((x->flags & IMG_EXTRACT_SYNC_) && archive_entry_size(e) >= EARLY_WRITEBACK)
-		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint: syncfs checks */
 	if (chown_it && fchown(fd, uid, gid) < 0)
 		return kiln_err_set(err, errno, "chown `%s`", archive_entry_pathname(e));
 	if (!mode_at_open && fchmod(fd, perm) < 0)
@@ -310,7 +309,9 @@ static int make_dir(struct xtract *x, int pfd, const char *name, const char *rel
 		if (remove_at(x, pfd, name, err) < 0)
 			return -1;
 	}
-	if (mkdirat(pfd, name, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(pfd, name, 0700) == 0)
+		x->count.entries++;
+	else if (errno != EEXIST)
 		return kiln_err_set(err, errno, "mkdir `%s`", archive_entry_pathname(e));
 	if (set_owner(x, pfd, name, e, err) < 0)
 		return -1;
@@ -354,6 +355,8 @@ static int make_hardlink(struct xtract *x, int pfd, const char *name, struct arc
 	if (linkat(tpfd, tbase, pfd, name, 0) < 0)
 		return kiln_err_set(err, errno, "hardlink `%s` -> `%s`", archive_entry_pathname(e),
 		                    target);
+	x->count.entries++;
+	x->count.bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 	return 0;
 }
 
@@ -373,6 +376,7 @@ static int make_special(struct xtract *x, int pfd, const char *name, struct arch
 		if (mknodat(pfd, name, type | 0600, dev) < 0)
 			return kiln_err_set(err, errno, "mknod `%s`", path);
 	}
+	x->count.entries++;
 	if (set_owner(x, pfd, name, e, err) < 0)
 		return -1;
 	if (type != AE_IFLNK && fchmodat(pfd, name, archive_entry_perm(e), 0) < 0)
@@ -425,6 +429,7 @@ static int do_whiteout(struct xtract *x, int pfd, const char *dirrel, const char
 		return -1;
 	if (overlay && mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
 		return kiln_err_set(err, errno, "create whiteout for `%s/%s`", dirrel, victim);
+	x->count.entries += overlay;
 	return 0;
 }
 
@@ -498,7 +503,8 @@ static void xtract_release(struct xtract *x)
 	layer_pset_release(&x->created);
 }
 
-static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, struct kiln_err *err)
+static int extract_tar(struct layer_source *src, int rootfd, unsigned flags,
+                       struct layer_tree_count *count, struct kiln_err *err)
 {
 	struct layer_prefetch *pf = NULL;
 	struct archive *a = (flags & IMG_EXTRACT_PREFETCH_)
@@ -509,6 +515,7 @@ static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, str
 		return -1;
 	}
 	struct xtract x = {.rootfd = rootfd, .flags = flags, .cached_fd = -1};
+	x.count.valid = true;
 	x.euid = geteuid();
 	x.egid = getegid();
 	x.is_root = x.euid == 0;
@@ -536,6 +543,8 @@ static int extract_tar(struct layer_source *src, int rootfd, unsigned flags, str
 		finish_dirs(&x);
 	else
 		layer_prefetch_stop(pf);
+	if (count)
+		*count = x.count;
 	xtract_release(&x);
 	archive_read_free(a);
 	layer_prefetch_free(pf); /* reads the source to its end: finish_check hashes it */
@@ -582,7 +591,7 @@ static int rename_new(const char *from, const char *to)
  * renames it into place; a failure removes the temp dir. */
 static int extract_new(struct layer_source *src, const char *target, const char *tmpdir,
                        unsigned flags, const struct want *w, char diff_out[KILN_DIGEST_LEN],
-                       struct kiln_err *err)
+                       struct layer_tree_count *count, struct kiln_err *err)
 {
 	_cleanup_free_ char *parent = NULL;
 	if (!tmpdir) {
@@ -602,12 +611,9 @@ static int extract_new(struct layer_source *src, const char *target, const char 
 		if (r == 0 && fchmod(fd, 0755) < 0)
 			r = kiln_err_set(err, errno, "chmod `%s`", tmp);
 		if (r == 0)
-			r = extract_tar(src, fd, flags, err);
+			r = extract_tar(src, fd, flags, count, err);
 		if (r == 0)
 			r = finish_check(src, w, diff_out, err);
-		/* a published snapshot must survive a crash: flush it first */
-		if (r == 0 && (flags & IMG_EXTRACT_SYNC_) && syncfs(fd) < 0)
-			r = kiln_err_set(err, errno, "sync `%s`", tmp);
 	}
 	if (r == 0 && rename_new(tmp, target) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
@@ -629,11 +635,13 @@ static int extract_new(struct layer_source *src, const char *target, const char 
  * one in place (left partial on failure; refused with IMG_EXTRACT_NEW_). */
 static int extract_to(struct layer_source *src, const char *target, const char *tmpdir,
                       unsigned flags, const struct want *w, char diff_out[KILN_DIGEST_LEN],
-                      struct kiln_err *err)
+                      struct layer_tree_count *count, struct kiln_err *err)
 {
 	struct stat st;
+	if (count)
+		count->valid = false;
 	if (stat(target, &st) < 0)
-		return extract_new(src, target, tmpdir, flags, w, diff_out, err);
+		return extract_new(src, target, tmpdir, flags, w, diff_out, count, err);
 	if (flags & IMG_EXTRACT_NEW_)
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` exists", target);
 	if (!S_ISDIR(st.st_mode))
@@ -641,7 +649,7 @@ static int extract_to(struct layer_source *src, const char *target, const char *
 	_cleanup_close_ int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "open `%s`", target);
-	if (extract_tar(src, fd, flags, err) < 0)
+	if (extract_tar(src, fd, flags, NULL, err) < 0)
 		return -1;
 	return finish_check(src, w, diff_out, err);
 }
@@ -653,7 +661,7 @@ int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, uns
 	if (layer_source_open(&src, fd, err) < 0)
 		return kiln_err_wrap(err, "extracting into `%s`", target_dir);
 	const struct want w = {NULL, NULL};
-	int r = extract_to(&src, target_dir, tmpdir, flags, &w, diff_id, err);
+	int r = extract_to(&src, target_dir, tmpdir, flags, &w, diff_id, NULL, err);
 	layer_source_release(&src);
 	if (r < 0)
 		return kiln_err_wrap(err, "extracting into `%s`", target_dir);
@@ -662,7 +670,7 @@ int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, uns
 
 int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
                                const char *expected_diff, const char *target_dir, unsigned flags,
-                               struct kiln_err *err)
+                               struct layer_tree_count *count, struct kiln_err *err)
 {
 	if (!kiln_digest_valid(blob_digest))
 		return kiln_err_set(err, KILN_E_INVALID, "invalid digest `%s`", blob_digest);
@@ -670,18 +678,18 @@ int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
 	if (fd < 0)
 		return -1;
 	return img_layer_extract_verified_fd(s, fd, blob_digest, expected_diff, target_dir, flags,
-	                                     err);
+	                                     count, err);
 }
 
 int img_layer_extract_verified_fd(struct img_store *s, int fd, const char *blob_digest,
                                   const char *expected_diff, const char *target_dir, unsigned flags,
-                                  struct kiln_err *err)
+                                  struct layer_tree_count *count, struct kiln_err *err)
 {
 	struct layer_source src;
 	if (layer_source_open(&src, fd, err) < 0)
 		return -1;
 	const struct want w = {blob_digest, expected_diff};
-	int r = extract_to(&src, target_dir, s->tmp, flags, &w, NULL, err);
+	int r = extract_to(&src, target_dir, s->tmp, flags, &w, NULL, count, err);
 	if (r == 0 && expected_diff) /* a pull's layers are counted here */
 		layer_usage_record(s, expected_diff, src.usage);
 	layer_source_release(&src);
@@ -690,13 +698,15 @@ int img_layer_extract_verified_fd(struct img_store *s, int fd, const char *blob_
 
 int img_layer_extract_verified_input(struct img_store *s, layer_input_fn input, void *ud,
                                      const char *expected_diff, const char *target_dir,
-                                     unsigned flags, struct kiln_err *err)
+                                     unsigned flags, struct layer_tree_count *count,
+                                     struct kiln_err *err)
 {
 	struct layer_source src;
 	if (layer_source_open_input_diff(&src, input, ud, err) < 0)
 		return -1;
 	const struct want w = {NULL, expected_diff};
-	int r = extract_to(&src, target_dir, s->tmp, flags | IMG_EXTRACT_PREFETCH_, &w, NULL, err);
+	int r = extract_to(&src, target_dir, s->tmp, flags | IMG_EXTRACT_PREFETCH_, &w, NULL, count,
+	                   err);
 	layer_source_release(&src);
 	return r;
 }
@@ -707,7 +717,7 @@ int img_layer_extract(struct img_store *s, const char *blob_digest, const char *
 	enum img_compression c;
 	if (media_type && img_compression_from_media_type(media_type, &c, err) < 0)
 		return kiln_err_wrap(err, "extracting layer %s", blob_digest);
-	if (img_layer_extract_verified(s, blob_digest, NULL, target_dir, flags, err) < 0)
+	if (img_layer_extract_verified(s, blob_digest, NULL, target_dir, flags, NULL, err) < 0)
 		return kiln_err_wrap(err, "extracting layer %s", blob_digest);
 	return 0;
 }

@@ -292,12 +292,9 @@ static void sweep_snapshots(struct mark *m, unsigned flags, struct img_gc_result
 		else if (img_is_hex64(name) && !kiln_strv_contains_sorted(&m->diff_ids, name) &&
 		         img_snapshot_remove_at(dirfd(d), name, NULL) == 0)
 			res->snapshots_removed++;
-		else if (!img_is_hex64(name) &&
-		         strlen(name) == KILN_SHA256_HEXLEN + strlen(IMG_SNAPSHOT_DONE)) {
+		else if (img_snapshot_is_marker(name)) {
 			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
-			if (img_is_hex64(hex) &&
-			    !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE) &&
-			    faccessat(dirfd(d), hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			if (faccessat(dirfd(d), hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 				unlinkat(dirfd(d), name, 0); /* a marker without its tree */
 		}
 	}
@@ -485,23 +482,22 @@ static void check_snapshots(struct img_store *s, struct kiln_strv *problems)
 	struct dirent *de;
 	if (!d && errno != ENOENT)
 		kiln_strv_pushf(problems, "cannot read `%s`: %s", s->snapshots, strerror(errno));
-	size_t dlen = strlen(IMG_SNAPSHOT_DONE);
 	while (d && (de = readdir(d))) {
 		const char *name = de->d_name;
-		size_t len = strlen(name);
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
 		if (img_is_hex64(name)) {
 			struct kiln_err why = KILN_ERR_INIT;
-			if (!img_snapshot_complete(s, name))
+			enum img_snap_state st = img_snapshot_state(s, name);
+			if (st == IMG_SNAP_INCOMPLETE)
 				kiln_strv_pushf(problems,
 				                "incomplete snapshot %s (redone when next needed)",
 				                name);
-			else if (img_snapshot_verify(s, name, &why) < 0)
+			else if (st == IMG_SNAP_COMPLETE && img_snapshot_verify(s, name, &why) < 0)
 				kiln_strv_pushf(problems, "damaged snapshot: %s", why.msg);
+			/* IMG_SNAP_OTHER_BOOT: img_store_unsynced_snapshots */
 			kiln_err_release(&why);
-		} else if (len == KILN_SHA256_HEXLEN + dlen &&
-		           !strcmp(name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_DONE)) {
+		} else if (img_snapshot_is_marker(name)) {
 			_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
 			struct stat st;
 			if (fstatat(dirfd(d), hex, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -570,7 +566,10 @@ int img_store_fsck(struct img_store *s, struct kiln_strv *problems, struct kiln_
 
 /* --- temp files ---------------------------------------------------------------- */
 
-static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
+/* Removes the temps of dir (prefix: only those names; NULL: kiln's temp
+ * names) last changed before cutoff, partial blobs before partial_cutoff,
+ * that no live writer flocks. */
+static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff, time_t partial_cutoff)
 {
 	size_t n = 0;
 	_cleanup_closedir_ DIR *d = open_sweep_dir(dir);
@@ -582,8 +581,9 @@ static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
 		           : !img_is_temp_name(de->d_name))
 			continue;
 		struct stat st;
+		bool partial = !strncmp(de->d_name, IMG_PARTIAL_PREFIX, strlen(IMG_PARTIAL_PREFIX));
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_mtime > cutoff)
+		    !S_ISREG(st.st_mode) || st.st_mtime > (partial ? partial_cutoff : cutoff))
 			continue;
 		_cleanup_close_ int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
@@ -596,13 +596,17 @@ static size_t sweep_dir(const char *dir, const char *prefix, time_t cutoff)
 
 size_t img_store_sweep_temps(struct img_store *s, unsigned max_age_sec)
 {
-	time_t cutoff = time(NULL) - (time_t)max_age_sec;
-	size_t n = sweep_dir(s->tmp, NULL, cutoff);
+	time_t now = time(NULL), cutoff = now - (time_t)max_age_sec;
+	/* a partial blob waits longer for the pull that resumes it */
+	time_t partial_cutoff = max_age_sec && now - IMG_PARTIAL_KEEP_SEC < cutoff
+	                            ? now - IMG_PARTIAL_KEEP_SEC
+	                            : cutoff;
+	size_t n = sweep_dir(s->tmp, NULL, cutoff, partial_cutoff);
 	/* index.json temps are written under the index lock: holding it, any
 	 * temp still there belongs to a writer that died. */
 	_cleanup_close_ int lock = img_index_lock(s, NULL);
 	if (lock >= 0)
-		n += sweep_dir(s->layout, ".index.json.tmp-", cutoff);
+		n += sweep_dir(s->layout, ".index.json.tmp-", cutoff, cutoff);
 	return n;
 }
 

@@ -10,7 +10,9 @@
  *                         the full normalized reference
  *   ROOT/kiln-store       marker: kiln opens only empty or marked dirs
  *   ROOT/snapshots/<hex>/ one unpacked layer per diffID (overlay lower dirs),
- *                         complete once ROOT/snapshots/<hex>.complete exists
+ *                         complete once ROOT/snapshots/<hex>.unsynced names
+ *                         this boot (or <hex>.complete, of earlier kilns,
+ *                         exists): snapshot.c
  *   ROOT/layers/<hex>     a layer's size as docker counts it, per diffID
  *                         (a cache: layer_usage.c)
  *   ROOT/quarantine/      what `system check --repair` moved aside
@@ -350,6 +352,11 @@ void img_store_add_durable_dir(struct img_store *s, const char *subdir);
  * ROOT) to *out; lists nothing when another kiln holds the store open
  * (its pending temps look the same). Returns how many it appended. */
 size_t img_store_leftover_temps(struct img_store *s, struct kiln_strv *out);
+/* Appends the diffID hex of every snapshot whose unsynced marker an
+ * earlier boot wrote (its bytes may not have reached the disk before a
+ * crash): not damage, the next use unpacks it again from its blob, and
+ * `system check --repair` removes it. Returns how many it appended. */
+size_t img_store_unsynced_snapshots(struct img_store *s, struct kiln_strv *out);
 /* Removes regular temp files older than max_age_sec that nobody holds
  * locked from ROOT/tmp and stale index temp files from ROOT/images. */
 size_t img_store_sweep_temps(struct img_store *s, unsigned max_age_sec);
@@ -446,6 +453,11 @@ int img_layer_usage(struct img_store *s, const struct img_layer *l, uint64_t *ou
 /* Fills a manifest's layer descriptor (fields allocated; media type
  * defaults to the uncompressed OCI layer). */
 void img_layer_descriptor(const struct img_layer *l, struct img_descriptor *d);
+/* Layer i of an image (0 = bottom): diffID from the config, digest, size
+ * and media type (borrowed from m: not to be released) from the manifest.
+ * i must be below both m->n_layers and c->n_diff_ids. */
+void img_layer_of_image(const struct img_manifest *m, const struct img_config *c, size_t i,
+                        struct img_layer *out);
 
 #define IMG_MT_LAYER      "application/vnd.oci.image.layer.v1.tar"
 #define IMG_MT_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -592,10 +604,10 @@ int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int
  * snapshot instead of unpacking the blob again later (snapshot_adopt.c).
  * The tree is first made the one extracting the layer would give: sockets
  * and xattrs the tar does not record go, mtimes become whole seconds
- * clamped to clamp_mtime (-1: none); then it is synced, renamed into
- * place and marked complete. Nothing may change dir meanwhile. When the
- * snapshot exists already, or on failure, dir may stay: the caller
- * removes it then. */
+ * clamped to clamp_mtime (-1: none); then it is renamed into place and
+ * marked complete (unsynced: trusted in this boot only, see snapshot.c). Nothing may change dir
+ * meanwhile. When the snapshot exists already, or on failure, dir may stay: the caller removes it
+ * then. */
 int img_snapshot_adopt(struct img_store *s, const struct img_layer *layer, const char *dir,
                        int64_t clamp_mtime, struct kiln_err *err);
 /* Returns the next run of a blob's bytes (*buf valid until the next call),

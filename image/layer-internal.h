@@ -181,24 +181,34 @@ void layer_usage_sweep(struct img_store *s, const struct kiln_strv *live_sorted)
 enum {
 	IMG_EXTRACT_PREFETCH_ = 1u << 28, /* decompress on a thread of its own */
 	IMG_EXTRACT_NEW_ = 1u << 29,      /* the target must not exist (KILN_E_CONFLICT) */
-	IMG_EXTRACT_SYNC_ = 1u << 30,     /* syncfs before renaming a new target in */
+};
+
+/* What a new target holds once extracted (extract.c), as a walk of it
+ * counts: entries below the root and the bytes of its regular files (a
+ * hardlink counts its file again). Exact only when nothing was removed or
+ * replaced on the way (valid); the snapshot marker records it. */
+struct layer_tree_count {
+	uint64_t entries, bytes;
+	bool valid;
 };
 
 /* extract.c, shared with snapshot.c: extracts a stored blob verifying its
  * digest and, when expected_diff is given, its diffID. A new target is
  * renamed into place only once both are verified; an existing one is
- * extracted into in place (partial on failure). */
+ * extracted into in place (partial on failure). count (may be NULL)
+ * receives what a new target holds. */
 int img_layer_extract_verified(struct img_store *s, const char *blob_digest,
                                const char *expected_diff, const char *target_dir, unsigned flags,
-                               struct kiln_err *err);
+                               struct layer_tree_count *count, struct kiln_err *err);
 /* The same from a blob streamed on fd (snapshot_stream.c: a pull). */
 int img_layer_extract_verified_fd(struct img_store *s, int fd, const char *blob_digest,
                                   const char *expected_diff, const char *target_dir, unsigned flags,
-                                  struct kiln_err *err);
+                                  struct layer_tree_count *count, struct kiln_err *err);
 /* The same from a blob read through input whose digest the caller
  * verifies (it stores the bytes): the diffID is checked here. */
 int img_layer_extract_verified_input(struct img_store *s, layer_input_fn input, void *ud,
                                      const char *expected_diff, const char *target_dir,
-                                     unsigned flags, struct kiln_err *err);
+                                     unsigned flags, struct layer_tree_count *count,
+                                     struct kiln_err *err);
 
 #endif

@@ -1,13 +1,26 @@
 /* Snapshots: one unpacked layer per diffID under ROOT/snapshots/<hex>,
  * extracted with whiteouts in overlay form and renamed into place once the
- * blob digest and the diffID have been verified; ROOT/snapshots/<hex>.complete
- * is written after that, so a tree without it (a kill during an earlier
- * removal, or a store of an earlier kiln) is redone, never trusted. */
+ * blob digest and the diffID have been verified; a marker beside it is
+ * written after that, so a tree without one (a kill during an earlier
+ * removal, or a store of an earlier kiln) is redone, never trusted.
+ *
+ * The marker is ROOT/snapshots/<hex>.unsynced, written without any sync
+ * (no flush on the critical path of a pull or a RUN step): it records the
+ * boot it was written in (/proc/sys/kernel/random/boot_id), and only a
+ * reader of the same boot trusts it (the page cache is coherent; only a
+ * crash or power loss can tear unflushed bytes, and a crash changes the
+ * boot id). In another boot the snapshot counts as incomplete and is
+ * unpacked again from its verified blob. ROOT/snapshots/<hex>.complete is
+ * the durable marker of earlier kilns (written after a syncfs): trusted
+ * in any boot. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,32 +29,127 @@
 #include "layer-internal.h"
 #include "store-internal.h"
 
-/* The marker's content: what verification compares the tree with. */
+/* The marker's content: what verification compares the tree with (an
+ * unsynced marker adds " boot=<boot id>"). */
 #define SNAPSHOT_RECORD(F) "kiln-snapshot entries=%" F " bytes=%" F
+#define BOOT_ID_MAX        64
 
 static char *done_name(const char *hex)
 {
 	return xasprintf("%s%s", hex, IMG_SNAPSHOT_DONE);
 }
 
-bool img_snapshot_complete(struct img_store *s, const char *hex)
+static char *unsynced_name(const char *hex)
 {
-	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
-	_cleanup_free_ char *name = done_name(hex);
-	_cleanup_free_ char *done = kiln_path_join(s->snapshots, name);
-	struct stat st;
-	return lstat(done, &st) == 0 && lstat(tree, &st) == 0 && S_ISDIR(st.st_mode);
+	return xasprintf("%s%s", hex, IMG_SNAPSHOT_UNSYNCED);
 }
 
-/* Drops the marker first, then renames the tree out of its name, then
+static char proc_boot[BOOT_ID_MAX + 1];
+static pthread_once_t proc_boot_once = PTHREAD_ONCE_INIT;
+
+static void read_proc_boot(void)
+{
+	_cleanup_free_ char *b = NULL;
+	size_t len = 0;
+	if (kiln_read_file("/proc/sys/kernel/random/boot_id", BOOT_ID_MAX, &b, &len, NULL) < 0)
+		return; /* unknown: no unsynced marker is ever trusted */
+	len = strcspn(b, "\n");
+	if (len > 0 && len <= BOOT_ID_MAX)
+		memcpy(proc_boot, b, len);
+}
+
+/* This boot's id: $KILN_TEST_BOOT_ID (tests only: another boot) or the
+ * kernel's; "" when unknown. */
+static const char *boot_id(void)
+{
+	const char *t = getenv("KILN_TEST_BOOT_ID");
+	if (t && *t && strlen(t) <= BOOT_ID_MAX && !strpbrk(t, " \n"))
+		return t;
+	pthread_once(&proc_boot_once, read_proc_boot);
+	return proc_boot;
+}
+
+/* What an unsynced marker's content says: written in this boot, in
+ * another one (it names a boot), or nothing trustworthy (torn, cut short:
+ * a crash or kill while it was written). A torn marker never names this
+ * boot, nor does any marker a boot before a crash wrote. */
+static enum img_snap_state marker_state(const char *rec, size_t len)
+{
+	const char *b = rec ? memmem(rec, len, " boot=", 6) : NULL;
+	if (!b || rec[len - 1] != '\n' || (size_t)(rec + len - b) < 8)
+		return IMG_SNAP_INCOMPLETE;
+	b += 6;
+	const char *me = boot_id();
+	size_t n = strlen(me);
+	if (*me && (size_t)(rec + len - b) == n + 1 && !memcmp(b, me, n))
+		return IMG_SNAP_COMPLETE;
+	return IMG_SNAP_OTHER_BOOT;
+}
+
+enum img_snap_state img_snapshot_state(struct img_store *s, const char *hex)
+{
+	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
+	struct stat st;
+	if (lstat(tree, &st) < 0 || !S_ISDIR(st.st_mode))
+		return IMG_SNAP_NONE;
+	_cleanup_free_ char *name = done_name(hex);
+	_cleanup_free_ char *done = kiln_path_join(s->snapshots, name);
+	if (lstat(done, &st) == 0)
+		return IMG_SNAP_COMPLETE;
+	_cleanup_free_ char *uname = unsynced_name(hex);
+	_cleanup_free_ char *unsynced = kiln_path_join(s->snapshots, uname);
+	/* never blocked on: a FIFO planted there is no marker */
+	_cleanup_close_ int fd = open(unsynced, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	_cleanup_free_ char *rec = NULL;
+	size_t len = 0;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    kiln_read_fd(fd, 4096, "snapshot marker", &rec, &len, NULL) < 0)
+		return IMG_SNAP_INCOMPLETE;
+	return marker_state(rec, len);
+}
+
+bool img_snapshot_complete(struct img_store *s, const char *hex)
+{
+	return img_snapshot_state(s, hex) == IMG_SNAP_COMPLETE;
+}
+
+bool img_snapshot_is_marker(const char *name)
+{
+	size_t len = strlen(name);
+	if (len <= KILN_SHA256_HEXLEN)
+		return false;
+	_cleanup_free_ char *hex = xstrndup(name, KILN_SHA256_HEXLEN);
+	const char *sfx = name + KILN_SHA256_HEXLEN;
+	return img_is_hex64(hex) &&
+	       (!strcmp(sfx, IMG_SNAPSHOT_DONE) || !strcmp(sfx, IMG_SNAPSHOT_UNSYNCED));
+}
+
+size_t img_store_unsynced_snapshots(struct img_store *s, struct kiln_strv *out)
+{
+	_cleanup_closedir_ DIR *d = opendir(s->snapshots);
+	struct dirent *de;
+	size_t n = 0;
+	while (d && (de = readdir(d)))
+		if (img_is_hex64(de->d_name) &&
+		    img_snapshot_state(s, de->d_name) == IMG_SNAP_OTHER_BOOT) {
+			kiln_strv_push(out, de->d_name);
+			n++;
+		}
+	return n;
+}
+
+/* Drops the markers first, then renames the tree out of its name, then
  * deletes it: a kill at any point leaves either no tree under the final
  * name or one without its marker, and trash that the next gc removes. */
 int img_snapshot_remove_at(int dfd, const char *hex, struct kiln_err *err)
 {
 	_cleanup_free_ char *done = done_name(hex);
+	_cleanup_free_ char *unsynced = unsynced_name(hex);
 	_cleanup_free_ char *trash = xasprintf("%s%s", IMG_SNAPSHOT_TRASH, hex);
 	if (unlinkat(dfd, done, 0) < 0 && errno != ENOENT)
 		return kiln_err_set(err, errno, "remove snapshot marker `%s`", done);
+	if (unlinkat(dfd, unsynced, 0) < 0 && errno != ENOENT)
+		return kiln_err_set(err, errno, "remove snapshot marker `%s`", unsynced);
 	if (kiln_rm_rf_at(dfd, trash, err) < 0) /* a leftover of a killed removal */
 		return -1;
 	if (renameat(dfd, hex, dfd, trash) < 0) {
@@ -79,72 +187,52 @@ static int tree_stats(const char *tree, uint64_t *entries, uint64_t *bytes)
 	return 0;
 }
 
-static char *tree_record(const char *tree, struct kiln_err *err)
+/* Writes the unsynced marker of the tree hex (in place under dfd), its
+ * record what the extraction counted or else a walk of tree: no sync, see
+ * the top of this file. A kill while it is written leaves a marker that
+ * names no boot: incomplete. */
+static int write_marker(int dfd, const char *hex, const char *tree,
+                        const struct layer_tree_count *count, struct kiln_err *err)
 {
 	uint64_t entries, bytes;
-	if (tree_stats(tree, &entries, &bytes) < 0) {
-		kiln_err_set(err, errno, "read snapshot `%s`", tree);
-		return NULL;
+	if (count && count->valid) {
+		entries = count->entries;
+		bytes = count->bytes;
+	} else if (tree_stats(tree, &entries, &bytes) < 0) {
+		return kiln_err_set(err, errno, "read snapshot `%s`", tree);
 	}
-	return xasprintf(SNAPSHOT_RECORD(PRIu64) "\n", entries, bytes);
-}
-
-int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err)
-{
-	_cleanup_free_ char *name = done_name(hex);
-	_cleanup_free_ char *p = kiln_path_join(s->snapshots, name);
-	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
-	_cleanup_free_ char *rec = tree_record(tree, err);
-	if (!rec)
-		return -1;
+	const char *me = boot_id();
+	if (!*me)
+		return kiln_err_set(err, ENOENT, "read the boot id");
+	_cleanup_free_ char *rec =
+	    xasprintf(SNAPSHOT_RECORD(PRIu64) " boot=%s\n", entries, bytes, me);
+	_cleanup_free_ char *name = unsynced_name(hex);
 	_cleanup_close_ int fd =
-	    open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	    openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return kiln_err_set(err, errno, "create `%s`", p);
-	if (kiln_write_all(fd, rec, strlen(rec), err) < 0 || fsync(fd) < 0)
-		return kiln_err_set(err, errno, "write `%s`", p);
-	return kiln_fsync_dir(s->snapshots, err);
+		return kiln_err_set(err, errno, "create snapshot marker `%s`", name);
+	if (kiln_write_all(fd, rec, strlen(rec), err) < 0)
+		return kiln_err_wrap(err, "write snapshot marker `%s`", name);
+	return 0;
 }
 
-/* The marker record of tree in a new temp file of ROOT/tmp (registered;
- * its path returned). */
-static char *marker_temp(struct img_store *s, const char *tree, struct kiln_err *err)
+int img_snapshot_mark_complete(struct img_store *s, const char *hex,
+                               const struct layer_tree_count *count, struct kiln_err *err)
 {
-	_cleanup_free_ char *rec = tree_record(tree, err);
-	if (!rec)
-		return NULL;
-	char *tmp = NULL;
-	_cleanup_close_ int fd = kiln_tempfile_create(s->tmp, "kiln-snapmark-", &tmp, err);
-	if (fd < 0)
-		return NULL;
-	if (kiln_write_all(fd, rec, strlen(rec), err) < 0) {
-		unlink(tmp);
-		kiln_tempfile_forget(tmp);
-		free(tmp);
-		return NULL;
-	}
-	return tmp;
+	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
+	_cleanup_close_ int dfd = open(s->snapshots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
+	return write_marker(dfd, hex, tree, count, err);
 }
 
 int img_snapshot_publish(struct img_store *s, int dfd, const char *hex, const char *src,
-                         struct kiln_err *err)
+                         const struct layer_tree_count *count, struct kiln_err *err)
 {
-	_cleanup_free_ char *tree = src ? xstrdup(src) : kiln_path_join(s->snapshots, hex);
-	_cleanup_free_ char *mark = marker_temp(s, tree, err);
-	if (!mark)
-		return -1;
-	_cleanup_free_ char *done = done_name(hex);
-	int r = 0;
-	if (syncfs(dfd) < 0)
-		r = kiln_err_set(err, errno, "sync `%s`", tree);
-	if (r == 0 && src && renameat(AT_FDCWD, src, dfd, hex) < 0)
-		r = kiln_err_set(err, errno, "rename `%s` into the snapshots", src);
-	if (r == 0 && renameat(AT_FDCWD, mark, dfd, done) < 0)
-		r = kiln_err_set(err, errno, "rename `%s` into the snapshots", mark);
-	if (r < 0)
-		unlink(mark);
-	kiln_tempfile_forget(mark);
-	return r;
+	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
+	if (src && renameat(AT_FDCWD, src, dfd, hex) < 0)
+		return kiln_err_set(err, errno, "rename `%s` into the snapshots", src);
+	return write_marker(dfd, hex, tree, count, err);
 }
 
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err)
@@ -155,6 +243,12 @@ int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *e
 	_cleanup_free_ char *rec = NULL;
 	size_t len = 0;
 	uint64_t want_e, want_b, entries, bytes;
+	if (!kiln_path_exists(p)) {
+		free(p);
+		free(name);
+		name = unsynced_name(hex);
+		p = kiln_path_join(s->snapshots, name);
+	}
 	if (kiln_read_file(p, 4096, &rec, &len, err) < 0)
 		return -1;
 	if (len == 0) /* the empty marker of an earlier kiln: nothing recorded */
@@ -188,11 +282,13 @@ static int build(struct img_store *s, const struct img_layer *layer, const char 
 		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
 	if (img_snapshot_remove_at(dfd, hex, err) < 0) /* an incomplete tree */
 		return -1;
-	/* renamed in unsynced: until the marker, the tree counts as incomplete */
+	/* renamed in once verified: until its marker it counts as incomplete */
 	unsigned flags = IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_;
-	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, err) < 0)
+	struct layer_tree_count count;
+	if (img_layer_extract_verified(s, layer->digest, layer->diff_id, path, flags, &count, err) <
+	    0)
 		return -1;
-	return img_snapshot_publish(s, dfd, hex, NULL, err);
+	return img_snapshot_publish(s, dfd, hex, NULL, &count, err);
 }
 
 int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char **path_out,
@@ -208,66 +304,9 @@ int img_snapshot_ensure(struct img_store *s, const struct img_layer *layer, char
 	return 0;
 }
 
-/* Unpacks every missing snapshot of layers[0..n) under one hold of
- * ROOT/snapshots.lock and marks them all complete after one syncfs (a RUN
- * on a stage of several new layers waits for one flush, not one each). */
-static int build_missing(struct img_store *s, const struct img_layer *layers, size_t n,
-                         struct kiln_err *err)
-{
-	_cleanup_free_ char *lockp = kiln_path_join(s->root, "snapshots.lock");
-	_cleanup_close_ int lock = kiln_lock_file(lockp, true, err);
-	if (lock < 0)
-		return -1;
-	_cleanup_close_ int dfd = open(s->snapshots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
-	char **marks = xcalloc(n + 1, sizeof(char *));
-	int r = 0;
-	size_t made = 0;
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		const char *hex = kiln_digest_hex(layers[i].diff_id);
-		bool twice = false; /* a layer listed twice is made once */
-		for (size_t j = 0; j < i && !twice; j++)
-			twice = marks[j] && !strcmp(layers[j].diff_id, layers[i].diff_id);
-		if (twice || img_snapshot_complete(s, hex))
-			continue;
-		_cleanup_free_ char *path = kiln_path_join(s->snapshots, hex);
-		unsigned flags =
-		    IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_;
-		if (img_snapshot_remove_at(dfd, hex, err) < 0 ||
-		    img_layer_extract_verified(s, layers[i].digest, layers[i].diff_id, path, flags,
-		                               err) < 0 ||
-		    !(marks[i] = marker_temp(s, path, err)))
-			r = kiln_err_wrap(err, "unpacking layer %s", layers[i].diff_id);
-		made += r == 0;
-	}
-	if (r == 0 && made && syncfs(dfd) < 0)
-		r = kiln_err_set(err, errno, "sync `%s`", s->snapshots);
-	for (size_t i = 0; i < n; i++) {
-		if (!marks[i])
-			continue;
-		_cleanup_free_ char *done = done_name(kiln_digest_hex(layers[i].diff_id));
-		bool in = r == 0 && renameat(AT_FDCWD, marks[i], dfd, done) == 0;
-		if (r == 0 && !in)
-			r = kiln_err_set(err, errno, "rename `%s` into the snapshots", marks[i]);
-		if (!in)
-			unlink(marks[i]);
-		kiln_tempfile_forget(marks[i]);
-		free(marks[i]);
-	}
-	free(marks);
-	return r;
-}
-
 int img_snapshot_dirs(struct img_store *s, const struct img_layer *layers, size_t n,
                       char ***dirs_out, struct kiln_err *err)
 {
-	size_t missing = 0;
-	for (size_t i = 0; i < n; i++)
-		missing += kiln_digest_valid(layers[i].diff_id) &&
-		           !img_snapshot_complete(s, kiln_digest_hex(layers[i].diff_id));
-	if (missing > 1 && build_missing(s, layers, n, err) < 0)
-		return -1;
 	char **dirs = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		char *p = NULL;

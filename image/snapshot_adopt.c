@@ -5,9 +5,9 @@
  * img_snapshot_adopt in image.h): what the tar leaves out goes (sockets;
  * xattrs other than user.*, trusted.* and security.capability, overlay's
  * own ones but an opaque mark), mtimes become the tar's whole, clamped
- * seconds. Then the tree is synced, renamed into place under
- * ROOT/snapshots.lock and marked complete, as img_snapshot_ensure does
- * after an extraction. */
+ * seconds. Then the tree is renamed into place under ROOT/snapshots.lock
+ * and marked complete, unsynced, as img_snapshot_ensure does after an
+ * extraction (trusted in this boot only: snapshot.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -128,7 +128,7 @@ static int publish(struct img_store *s, const char *hex, const char *dir, struct
 		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
 	if (img_snapshot_remove_at(dfd, hex, err) < 0)
 		return -1;
-	return img_snapshot_publish(s, dfd, hex, dir, err);
+	return img_snapshot_publish(s, dfd, hex, dir, NULL, err);
 }
 
 int img_snapshot_adopt(struct img_store *s, const struct img_layer *layer, const char *dir,

@@ -27,7 +27,8 @@ static void drain(int fd)
 /* Publishes the outcome of an unpacking into path: marked complete when
  * it is in place (by this process, or another that then marks it). */
 static int snapshot_publish(struct img_store *s, const struct img_layer *layer, const char *path,
-                            int r, struct kiln_err *e, struct kiln_err *err)
+                            int r, const struct layer_tree_count *count, struct kiln_err *e,
+                            struct kiln_err *err)
 {
 	if (r < 0) {
 		if (e->code != KILN_E_CONFLICT || !kiln_path_exists(path)) {
@@ -46,13 +47,12 @@ static int snapshot_publish(struct img_store *s, const struct img_layer *layer, 
 	struct stat st; /* gone meanwhile: an ensure under the lock redid it */
 	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return 0;
-	if (img_snapshot_mark_complete(s, kiln_digest_hex(layer->diff_id), err) < 0)
+	if (img_snapshot_mark_complete(s, kiln_digest_hex(layer->diff_id), count, err) < 0)
 		return kiln_err_wrap(err, "unpacking layer %s", layer->diff_id);
 	return 0;
 }
 
-#define STREAM_FLAGS                                                                               \
-	(IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_ | IMG_EXTRACT_SYNC_)
+#define STREAM_FLAGS (IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES | IMG_EXTRACT_NEW_)
 
 int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int fd,
                          struct kiln_err *err)
@@ -63,10 +63,11 @@ int img_snapshot_from_fd(struct img_store *s, const struct img_layer *layer, int
 	}
 	_cleanup_free_ char *path = kiln_path_join(s->snapshots, kiln_digest_hex(layer->diff_id));
 	struct kiln_err e = KILN_ERR_INIT;
+	struct layer_tree_count count;
 	int r = img_layer_extract_verified_fd(s, fd, layer->digest, layer->diff_id, path,
-	                                      STREAM_FLAGS, &e);
+	                                      STREAM_FLAGS, &count, &e);
 	drain(fd); /* the writer never blocks on a reader that gave up */
-	return snapshot_publish(s, layer, path, r, &e, err);
+	return snapshot_publish(s, layer, path, r, &count, &e, err);
 }
 
 int img_snapshot_from_stream(struct img_store *s, const struct img_layer *layer, img_read_fn fn,
@@ -76,6 +77,8 @@ int img_snapshot_from_stream(struct img_store *s, const struct img_layer *layer,
 		return kiln_err_set(err, KILN_E_INVALID, "invalid layer `%s`", layer->diff_id);
 	_cleanup_free_ char *path = kiln_path_join(s->snapshots, kiln_digest_hex(layer->diff_id));
 	struct kiln_err e = KILN_ERR_INIT;
-	int r = img_layer_extract_verified_input(s, fn, ud, layer->diff_id, path, STREAM_FLAGS, &e);
-	return snapshot_publish(s, layer, path, r, &e, err);
+	struct layer_tree_count count;
+	int r = img_layer_extract_verified_input(s, fn, ud, layer->diff_id, path, STREAM_FLAGS,
+	                                         &count, &e);
+	return snapshot_publish(s, layer, path, r, &count, &e, err);
 }

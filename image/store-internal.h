@@ -8,6 +8,12 @@
 
 /* Temp files untouched for this long and not flock'ed are stale. */
 #define IMG_STALE_TEMP_SEC 600
+/* ROOT/tmp/partial-<hex>: the bytes of a blob a killed pull left, which
+ * the next pull of it resumes from; stale after a day (or at any gc,
+ * prune or `system check --repair`), not after IMG_STALE_TEMP_SEC, so a
+ * pull run again after a pause still finds them. */
+#define IMG_PARTIAL_PREFIX   "partial-"
+#define IMG_PARTIAL_KEEP_SEC (24 * 3600)
 
 /* ROOT/kiln-store: written first when a store is created; kiln opens a
  * directory as its store only if it is empty, carries this marker, or is a
@@ -18,17 +24,21 @@
  * directory kiln makes there starts with one of these. */
 #define IMG_TEMP_PREFIXES                                                                          \
 	{                                                                                          \
-		"blob-", "extract-", "kiln-", "partial-", "run-step-", NULL                        \
+		"blob-", "extract-", "kiln-", IMG_PARTIAL_PREFIX, "run-step-", NULL                \
 	}
 /* ROOT/quarantine/: corrupt blobs and a damaged index.json moved aside by
  * `system check --repair` (never read by kiln again; the user's to delete). */
 #define IMG_QUARANTINE_DIR "quarantine"
-/* ROOT/snapshots/<hex>.complete: written (and the directory fsynced) after
- * the tree <hex> is in place; a tree without it is incomplete and redone.
- * A snapshot is removed by dropping the marker, renaming the tree to
- * ROOT/snapshots/.trash-<hex>, then deleting that. */
-#define IMG_SNAPSHOT_DONE  ".complete"
-#define IMG_SNAPSHOT_TRASH ".trash-"
+/* ROOT/snapshots/<hex>.unsynced: written, unsynced, after the tree <hex> is
+ * in place, naming the boot it was written in; trusted in that boot only.
+ * ROOT/snapshots/<hex>.complete: the durable marker of earlier kilns
+ * (written after a syncfs), trusted in any boot. A tree without a trusted
+ * marker is incomplete and redone. A snapshot is removed by dropping its
+ * markers, renaming the tree to ROOT/snapshots/.trash-<hex>, then deleting
+ * that. */
+#define IMG_SNAPSHOT_DONE     ".complete"
+#define IMG_SNAPSHOT_UNSYNCED ".unsynced"
+#define IMG_SNAPSHOT_TRASH    ".trash-"
 /* Stored index.json: reads up to IMG_INDEX_READ_MAX; a write that would
  * grow it past IMG_INDEX_WRITE_MAX (about 160,000 tags) is refused. */
 #define IMG_INDEX_READ_MAX  (256u << 20)
@@ -115,23 +125,36 @@ void img_gc_unlock(struct img_store *s, int gc_fd);
 size_t img_store_sweep_all_temps(struct img_store *s);
 /* Moves ROOT/<dir>/<name> into ROOT/quarantine (a unique name). */
 int img_quarantine(struct img_store *s, const char *dir, const char *name, struct kiln_err *err);
-/* snapshot.c: whether the snapshot <hex> is complete; removing one (under
- * the exclusive store lock) */
+/* snapshot.c: the state of the snapshot <hex>: no tree, a tree without a
+ * trusted marker, one whose unsynced marker an earlier boot wrote (its
+ * bytes may be torn: unpacked again when next needed), complete. */
+enum img_snap_state {
+	IMG_SNAP_NONE,
+	IMG_SNAP_INCOMPLETE,
+	IMG_SNAP_OTHER_BOOT,
+	IMG_SNAP_COMPLETE,
+};
+enum img_snap_state img_snapshot_state(struct img_store *s, const char *hex);
+/* Whether the snapshot <hex> is complete; removing one (under
+ * ROOT/snapshots.lock or the exclusive store lock). */
 bool img_snapshot_complete(struct img_store *s, const char *hex);
+/* Whether name is a snapshot marker (<hex>.complete or <hex>.unsynced). */
+bool img_snapshot_is_marker(const char *name);
 int img_snapshot_remove_at(int snapdir_fd, const char *hex, struct kiln_err *err);
-/* Writes ROOT/snapshots/<hex>.complete, recording the tree's entries and
- * bytes (and fsyncs it and the directory): only once the tree <hex> is
- * verified and in place. */
-int img_snapshot_mark_complete(struct img_store *s, const char *hex, struct kiln_err *err);
-/* Marks the snapshot hex complete with one syncfs (dfd: ROOT/snapshots,
- * under ROOT/snapshots.lock): the marker is written to a temp in ROOT/tmp,
- * the filesystem synced, then src (a finished tree elsewhere on it, or
- * NULL when the tree is in place) and the marker are renamed in, in that
- * order. No directory fsync: a crash may lose the renames, and so the
- * snapshot (made again when needed), never leave a marker beside a tree
- * that was not flushed. */
+/* Writes the marker of the verified tree <hex>, in place: its entries and
+ * bytes (count, when valid, else a walk of the tree counts them) and this
+ * boot's id, unsynced. */
+struct layer_tree_count;
+int img_snapshot_mark_complete(struct img_store *s, const char *hex,
+                               const struct layer_tree_count *count, struct kiln_err *err);
+/* Marks the snapshot hex complete (dfd: ROOT/snapshots, under
+ * ROOT/snapshots.lock): src (a finished tree elsewhere on the same
+ * filesystem, or NULL when the tree is in place) is renamed in, then the
+ * unsynced marker written. No sync: the marker is trusted in this boot
+ * only, so a crash can cost the snapshot (made again when needed), never
+ * leave a trusted marker beside a tree that was not flushed. */
 int img_snapshot_publish(struct img_store *s, int dfd, const char *hex, const char *src,
-                         struct kiln_err *err);
+                         const struct layer_tree_count *count, struct kiln_err *err);
 /* A complete snapshot's tree against its marker's record (an empty marker
  * of an earlier kiln records nothing): KILN_E_CORRUPT when they differ. */
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err);

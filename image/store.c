@@ -473,7 +473,7 @@ struct img_blob_writer *img_blob_writer_resume(struct img_store *s, const char *
 		return img_blob_writer_new(s, err);
 	if (img_store_writable(s, err) < 0)
 		return NULL;
-	_cleanup_free_ char *name = xasprintf("partial-%s", kiln_digest_hex(digest));
+	_cleanup_free_ char *name = xasprintf(IMG_PARTIAL_PREFIX "%s", kiln_digest_hex(digest));
 	_cleanup_free_ char *path = kiln_path_join(s->tmp, name);
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	struct stat st, now;
@@ -664,6 +664,16 @@ void img_layer_descriptor(const struct img_layer *l, struct img_descriptor *d)
 	d->media_type = xstrdup(l->media_type ? l->media_type : IMG_MT_OCI_LAYER);
 	d->digest = xstrdup(l->digest);
 	d->size = (int64_t)l->size;
+}
+
+void img_layer_of_image(const struct img_manifest *m, const struct img_config *c, size_t i,
+                        struct img_layer *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->diff_id, sizeof(out->diff_id), "%s", c->diff_ids[i]);
+	snprintf(out->digest, sizeof(out->digest), "%s", m->layers[i].digest);
+	out->size = (uint64_t)m->layers[i].size;
+	out->media_type = m->layers[i].media_type;
 }
 
 void img_layer_release(struct img_layer *l)

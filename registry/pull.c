@@ -525,9 +525,8 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 			continue;
 		}
 		if (!v[i].done && !img_snapshot_exists(p->s, p->cfg->diff_ids[i])) {
-			snprintf(v[i].layer.diff_id, KILN_DIGEST_LEN, "%s", p->cfg->diff_ids[i]);
-			snprintf(v[i].layer.digest, KILN_DIGEST_LEN, "%s", m->layers[i].digest);
-			v[i].layer.size = (uint64_t)m->layers[i].size;
+			img_layer_of_image(m, p->cfg, i, &v[i].layer);
+			v[i].layer.media_type = NULL; /* not needed: the stream says */
 		}
 		if (!v[i].done || !p->image_known) /* docker: no layer lines for a known image */
 			reg_emit(&p->c, v[i].done ? REG_EV_LAYER_EXISTS : REG_EV_LAYER_WAIT,
@@ -544,11 +543,8 @@ static int fetch_layers(struct pull *p, const struct reg_opts *o, bool *download
 	}
 	free(v);
 	for (size_t i = 0; ret == 0 && i < m->n_layers; i++) {
-		struct img_layer l = {0};
-		snprintf(l.diff_id, sizeof(l.diff_id), "%s", p->cfg->diff_ids[i]);
-		snprintf(l.digest, sizeof(l.digest), "%s", m->layers[i].digest);
-		l.size = (uint64_t)m->layers[i].size;
-		l.media_type = m->layers[i].media_type;
+		struct img_layer l;
+		img_layer_of_image(m, p->cfg, i, &l);
 		char *path = NULL; /* unpacked while downloading, or before, or now */
 		bool now = !img_snapshot_exists(p->s, l.diff_id);
 		if (now && fresh[i])

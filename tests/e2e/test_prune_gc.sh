@@ -49,7 +49,7 @@ print("\n".join(sorted(diff if mode == "diffids" else seen)))
 EOF
 }
 have() { ls "$B" | LC_ALL=C sort; }
-snaps() { ls "$ROOT/snapshots" 2>/dev/null | grep -v '\.complete$' | LC_ALL=C sort; }
+snaps() { ls "$ROOT/snapshots" 2>/dev/null | grep -Ev '\.(complete|unsynced)$' | LC_ALL=C sort; }
 same_set() { # NAME GOT WANT
 	if [ "$2" = "$3" ]; then ok "$1 ($(printf '%s' "$2" | grep -c .) entries)"
 	else not_ok "$1"; diff <(printf '%s\n' "$3") <(printf '%s\n' "$2") | head -10 | sed 's/^/#   /'; fi

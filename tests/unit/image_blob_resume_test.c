@@ -3,10 +3,12 @@
  * that does not verify removes it, and a partial held by another writer is
  * never shared. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "image.h"
 #include "tap.h"
@@ -96,6 +98,40 @@ int main(void)
 	w = img_blob_writer_resume(s, d, &err);
 	img_blob_writer_free(w);
 	T_INTEQ(file_size(root, d), -1, "an empty partial is not kept");
+
+	/* the sweep at every store open: a partial waits a day for the pull
+	 * that resumes it, other temps go after 10 minutes; gc takes all */
+	kiln_sha256_digest("kept for a resume", 17, d);
+	w = img_blob_writer_resume(s, d, &err);
+	img_blob_writer_write(w, "kept", 4, &err);
+	img_blob_writer_free(w);
+	char *tmpd = kiln_path_join(root, "tmp");
+	char *part = xasprintf("%s/partial-%s", tmpd, kiln_digest_hex(d));
+	char *other_tmp = kiln_path_join(tmpd, "blob-stale");
+	kiln_write_file_atomic(other_tmp, "x", 1, 0600, NULL);
+	struct timespec hour_ago[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+	utimensat(AT_FDCWD, part, hour_ago, 0);
+	utimensat(AT_FDCWD, other_tmp, hour_ago, 0);
+	img_store_sweep_temps(s, 600);
+	T_OK(file_size(root, d) == 4 && !kiln_path_exists(other_tmp),
+	     "an hour-old partial outlives the sweep of stale temps");
+	w = img_blob_writer_resume(s, d, &err);
+	T_OK(replay_all(w, buf, sizeof(buf)) == 4 && !strcmp(buf, "kept"),
+	     "... and a later pull resumes from it");
+	img_blob_writer_free(w);
+	struct timespec two_days[2] = {{time(NULL) - 2 * 86400, 0}, {time(NULL) - 2 * 86400, 0}};
+	utimensat(AT_FDCWD, part, two_days, 0);
+	img_store_sweep_temps(s, 600);
+	T_INTEQ(file_size(root, d), -1, "a partial older than a day is swept");
+	w = img_blob_writer_resume(s, d, &err);
+	img_blob_writer_write(w, "kept", 4, &err);
+	img_blob_writer_free(w);
+	struct img_gc_result gr;
+	T_OK(img_store_gc(s, 0, &gr, &err) == 0 && file_size(root, d) == -1,
+	     "gc removes a fresh partial too");
+	free(other_tmp);
+	free(part);
+	free(tmpd);
 
 	img_store_close(s);
 	kiln_rm_rf(root, NULL);

@@ -1,6 +1,9 @@
 /* Snapshots: completeness markers, removal through a trash name, redoing
- * an incomplete tree, what the check and repair see, and a full disk while
- * unpacking reported as ENOSPC. */
+ * an incomplete tree, what the check and repair see, unsynced markers
+ * trusted in their own boot only, and a full disk while unpacking
+ * reported as ENOSPC. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,6 +37,164 @@ static bool has_problem(struct img_store *s, const char *needle)
 	kiln_strv_release(&probs);
 	kiln_err_release(&err);
 	return found;
+}
+
+static bool lists_unsynced(struct img_store *s, const char *hex)
+{
+	struct kiln_strv v = KILN_STRV_INIT;
+	img_store_unsynced_snapshots(s, &v);
+	bool found = v.n == 1 && !strcmp(v.v[0], hex);
+	kiln_strv_release(&v);
+	return found;
+}
+
+/* Whether file (inside the snapshot tree) survives ensure: a trusted
+ * snapshot is reused as it is, an untrusted one unpacked again. */
+static bool ensure_keeps(struct img_store *s, const struct img_layer *l, const char *file)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	kiln_write_file_atomic(file, "x", 1, 0600, NULL);
+	char *path = NULL;
+	bool ok = img_snapshot_ensure(s, l, &path, &err) == 0;
+	bool kept = kiln_path_exists(file);
+	unlink(file);
+	free(path);
+	kiln_err_release(&err);
+	return ok && kept;
+}
+
+/* The marker of a snapshot written without a sync names its boot: a
+ * reader of another boot (KILN_TEST_BOOT_ID) unpacks it again, a reader
+ * of the same boot reuses it; a torn marker is never trusted, the durable
+ * marker of an earlier kiln always is. */
+static void boot_case(struct img_store *s, const struct img_layer *l, const char *path)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	const char *hex = kiln_digest_hex(l->diff_id);
+	char *mark = xasprintf("%s.unsynced", path), *legacy = xasprintf("%s.complete", path);
+	char *sentinel = kiln_path_join(path, "sentinel"), *rec = NULL;
+	char *boot = NULL;
+	kiln_read_file("/proc/sys/kernel/random/boot_id", 64, &boot, NULL, NULL);
+	if (boot)
+		boot[strcspn(boot, "\n")] = '\0';
+	kiln_read_file(mark, 4096, &rec, NULL, NULL);
+	T_OK(rec && boot && strstr(rec, boot) && strstr(rec, "entries="),
+	     "the marker names this boot and records the tree: %s", rec ? rec : "(none)");
+	free(rec);
+	T_OK(ensure_keeps(s, l, sentinel), "this boot: the snapshot is reused");
+
+	setenv("KILN_TEST_BOOT_ID", "another-boot", 1);
+	T_OK(!has_problem(s, "snapshot") && lists_unsynced(s, hex),
+	     "another boot: no problem for the check, listed as unsynced");
+	T_OK(!ensure_keeps(s, l, sentinel), "another boot: ensure unpacks it again");
+	rec = NULL;
+	kiln_read_file(mark, 4096, &rec, NULL, NULL);
+	T_OK(rec && strstr(rec, "boot=another-boot\n"), "... and marks it for that boot");
+	free(rec);
+	T_OK(ensure_keeps(s, l, sentinel) && !lists_unsynced(s, hex),
+	     "... where it is reused from then on");
+	unsetenv("KILN_TEST_BOOT_ID");
+
+	T_OK(lists_unsynced(s, hex), "back in the real boot: the other boot's marker is listed");
+	struct kiln_strv acts = KILN_STRV_INIT;
+	T_OK(img_store_repair(s, &acts, &err) == 0 && !kiln_path_exists(path) &&
+	         !kiln_path_exists(mark),
+	     "repair removes a snapshot an earlier boot left unsynced: %s", err.msg ? err.msg : "");
+	kiln_strv_release(&acts);
+	char *p = NULL;
+	T_OK(img_snapshot_ensure(s, l, &p, &err) == 0 && ensure_keeps(s, l, sentinel),
+	     "unpacked again, trusted again");
+	free(p);
+
+	/* a marker a crash or kill left torn (empty, zeros, cut short) names
+	 * no boot: incomplete, redone */
+	static const char *const torn[] = {"", "\0\0\0\0", "kiln-snapshot entries=3 bytes=3 boot="};
+	for (size_t i = 0; i < 3; i++) {
+		kiln_write_file_atomic(mark, torn[i], i == 1 ? 4 : strlen(torn[i]), 0600, NULL);
+		T_OK(has_problem(s, "incomplete snapshot") && !ensure_keeps(s, l, sentinel),
+		     "torn marker %zu: incomplete, unpacked again", i);
+	}
+	/* the durable marker of an earlier kiln: trusted in any boot */
+	unlink(mark);
+	kiln_write_file_atomic(legacy, "", 0, 0600, NULL);
+	setenv("KILN_TEST_BOOT_ID", "a-third-boot", 1);
+	T_OK(ensure_keeps(s, l, sentinel) && !has_problem(s, "snapshot"),
+	     "an earlier kiln's durable marker is trusted in any boot");
+	unsetenv("KILN_TEST_BOOT_ID");
+	free(boot);
+	free(sentinel);
+	free(legacy);
+	free(mark);
+	kiln_err_release(&err);
+}
+
+/* One tar entry: type, path, target (hardlink or symlink), size of a
+ * regular file's content. */
+struct tent {
+	mode_t type;
+	const char *path, *target;
+	size_t size;
+};
+
+/* The snapshot of a layer made of ents: its marker must record what a
+ * walk of the tree counts (the extraction counts as it goes; a layer that
+ * replaces or removes what it made is walked). */
+static void count_case(struct img_store *s, const char *what, const struct tent *ents, size_t n)
+{
+	size_t cap = 1 << 20, used = 0;
+	char *tar = xmalloc(cap), data[3000];
+	memset(data, 'd', sizeof(data));
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_open_memory(a, tar, cap, &used);
+	for (size_t i = 0; i < n; i++) {
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, ents[i].path);
+		archive_entry_set_mode(e, ents[i].type | 0644);
+		if (ents[i].type == AE_IFLNK)
+			archive_entry_set_symlink(e, ents[i].target);
+		else if (ents[i].target)
+			archive_entry_set_hardlink(e, ents[i].target);
+		archive_entry_set_size(e, (la_int64_t)ents[i].size);
+		archive_write_header(a, e);
+		if (ents[i].size)
+			archive_write_data(a, data, ents[i].size);
+		archive_entry_free(e);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	struct kiln_err err = KILN_ERR_INIT;
+	struct img_layer l = {0};
+	char d[KILN_DIGEST_LEN];
+	char *path = NULL;
+	T_OK(img_store_put_blob(s, tar, used, d, &err) == 0, "%s: a layer", what);
+	snprintf(l.digest, sizeof(l.digest), "%s", d);
+	snprintf(l.diff_id, sizeof(l.diff_id), "%s", d);
+	T_OK(img_snapshot_ensure(s, &l, &path, &err) == 0 && !has_problem(s, "snapshot"),
+	     "%s: the marker records what the tree holds: %s", what, err.msg ? err.msg : "");
+	free(path);
+	free(tar);
+	kiln_err_release(&err);
+}
+
+static void count_cases(struct img_store *s)
+{
+	static const struct tent plain[] = {
+	    {AE_IFDIR, "d", NULL, 0},           {AE_IFREG, "d/f", NULL, 3000},
+	    {AE_IFREG, "x/y/z/deep", NULL, 10}, {AE_IFLNK, "d/sym", "f", 0},
+	    {AE_IFREG, "d/hard", "d/f", 0},     {AE_IFIFO, "d/fifo", NULL, 0},
+	    {AE_IFREG, "d/.wh.gone", NULL, 0},  {AE_IFREG, "x/.wh..wh..opq", NULL, 0},
+	    {AE_IFREG, "empty", NULL, 0},       {AE_IFDIR, "x/y", NULL, 0},
+	};
+	count_case(s, "files, dirs made on the way, links, a fifo, whiteouts", plain,
+	           KILN_ARRAY_SIZE(plain));
+	static const struct tent replaced[] = {
+	    {AE_IFREG, "a", NULL, 100},  {AE_IFREG, "a", NULL, 7},     {AE_IFDIR, "b", NULL, 0},
+	    {AE_IFREG, "b/in", NULL, 5}, {AE_IFREG, ".wh.b", NULL, 0}, {AE_IFREG, "c", NULL, 1},
+	    {AE_IFDIR, "c", NULL, 0},    {AE_IFREG, "h", "a", 0},
+	};
+	count_case(s, "a path written twice, a dir whited out, a file made a dir", replaced,
+	           KILN_ARRAY_SIZE(replaced));
 }
 
 static void enospc_case(const char *base)
@@ -104,7 +265,7 @@ int main(void)
 	     "a layer");
 	char *path = NULL;
 	T_OK(img_snapshot_ensure(s, &l, &path, &err) == 0, "ensure unpacks it");
-	char *done = xasprintf("%s.complete", path), *inside = kiln_path_join(path, "b");
+	char *done = xasprintf("%s.unsynced", path), *inside = kiln_path_join(path, "b");
 	T_OK(kiln_path_exists(done), "the snapshot carries its completeness marker");
 	T_OK(!has_problem(s, "snapshot"), "check: nothing to say about a complete snapshot");
 
@@ -171,6 +332,8 @@ int main(void)
 	if (bfd >= 0)
 		close(bfd);
 	free(blob);
+	boot_case(s, &l, path);
+	count_cases(s);
 
 	free(path);
 	free(trash);
