@@ -439,10 +439,9 @@ int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *e
 		return -1;
 	if (!mkdtemp(dir))
 		return kiln_err_set(err, errno, "creating a scratch dir under `%s`", tmp);
-	/* the first cgroup move's RCU grace period and the network's start-up
-	 * pass while the snapshots and the spec are made (a network made
-	 * ahead for this step is taken; the next RUN's starts meanwhile) */
-	rt_launch_warm_begin();
+	/* the network's start-up passes while the snapshots and the spec are
+	 * made (one made ahead for this step is taken; the next RUN's starts
+	 * meanwhile) */
 	if (!st->net && wants_default_net(st, step->in))
 		st->net = rt_netns_prepare();
 	struct run_mounts m = {0};
@@ -452,6 +451,11 @@ int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *e
 		spec.netns = TAKE_PTR(st->net);
 		bld_run_net_ahead(st, step->in);
 	}
+	/* the first cgroup move's RCU grace period passes while the container
+	 * is started (cgroup_warm.c): begun before the snapshots, it was over
+	 * when they were, and the init's move waited for a grace period again */
+	if (r == 0)
+		rt_launch_warm_begin();
 	if (r == 0)
 		r = run(st, step, dir, &spec, err);
 	rt_launch_warm_end();      /* when the run never started */
