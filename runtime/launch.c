@@ -252,8 +252,10 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 	l->net_ready_fd = -1;
 	if (l->files_dir)
 		seccomp_cache_for(l->files_dir);
+	/* a prepared network (net_prep.c) is joined at the clone: up first
+	 * (only that: a helper of this launch is started after the clone) */
 	if (write_files(l, err) < 0 || rt_launch_caps(l->spec, &caps, err) < 0 ||
-	    rt_launch_seccomp(l->spec, caps, &l->sc, err) < 0)
+	    rt_launch_seccomp(l->spec, caps, &l->sc, err) < 0 || rt_net_ready(l, err) < 0)
 		goto fail;
 	int sync[2], errp[2];
 	if (pipe2(sync, O_CLOEXEC) < 0) {

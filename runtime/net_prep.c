@@ -7,12 +7,14 @@
  * the run is over the helper is told to go (its exit pipe closed) and not
  * waited for: taking down its tap device costs 1-20 ms that the build's
  * next steps overlap; rt_netns_reap waits for those exits at the end of
- * the build. What the container sees is the same as with a helper started
+ * the build. The namespace is made by the helper's own child before it
+ * execs slirp4netns (unshare, then back to the host's) and handed over a
+ * socket, so preparing costs the caller one fork and no wait. What the
+ * container sees is the same as with a helper started
  * per run (net.c): eth0 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3, a
  * namespace of its own that no other run shares. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +31,7 @@
 
 struct rt_netns {
 	int ns_fd;    /* the network namespace (nsfs), joined by the init */
+	int sock;     /* the helper's child sends ns_fd on it */
 	pid_t pid;    /* slirp4netns */
 	int ready_fd; /* it writes a byte once eth0 is configured; -1 once read */
 	int exit_fd;  /* closing it ends slirp4netns */
@@ -39,48 +43,29 @@ static pthread_mutex_t stopped_mu = PTHREAD_MUTEX_INITIALIZER;
 static pid_t *stopped;
 static size_t n_stopped, cap_stopped;
 
-/* A new network namespace, held by an fd: a forked child unshares it and
- * waits until the parent has opened it. */
-static int new_netns(void)
+/* In the helper's child, before its exec: a new network namespace, sent
+ * to kiln over sock and returned (for slirp4netns), while the process
+ * itself goes back to the host's. */
+static int new_netns(int sock, int log)
 {
-	int up[2], down[2];
-	if (pipe2(up, O_CLOEXEC) < 0)
-		return -1;
-	if (pipe2(down, O_CLOEXEC) < 0) {
-		close(up[0]), close(up[1]);
-		return -1;
+	int host = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int ns = -1;
+	if (host >= 0 && unshare(CLONE_NEWNET) == 0)
+		ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	struct kiln_err e = KILN_ERR_INIT;
+	if (ns < 0 || setns(host, CLONE_NEWNET) < 0 || rt_fd_send(sock, ns, &e) < 0) {
+		dprintf(log, "making a network namespace: %s\n", strerror(e.code ? e.code : errno));
+		_exit(127);
 	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(up[0]);
-		close(down[1]); /* the parent's close ends the read below */
-		char c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-		if (write(up[1], &c, 1) == 1)
-			while (read(down[0], &c, 1) < 0 && errno == EINTR)
-				;
-		_exit(0);
-	}
-	close(up[1]);
-	close(down[0]);
-	int fd = -1;
-	char c = 0;
-	if (pid > 0 && read(up[0], &c, 1) == 1 && c == 'y') {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
-	close(up[0]);
-	close(down[1]);
-	if (pid > 0)
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	return fd;
+	close(host);
+	return ns;
 }
 
-__attribute__((noreturn)) static void exec_helper(const char *bin, int ready, int exitfd, int ns,
+__attribute__((noreturn)) static void exec_helper(const char *bin, int ready, int exitfd, int sock,
                                                   int log)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* dies with the thread that prepared it */
+	int ns = new_netns(sock, log);
 	/* out of the way of 0-5 first, so no dup2 below clobbers a source */
 	int from[] = {open("/dev/null", O_RDONLY | O_CLOEXEC), log, log, ready, exitfd, ns};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(from); i++)
@@ -132,38 +117,39 @@ struct rt_netns *rt_netns_prepare(void)
 		return NULL; /* pasta, or none: the run starts its own (or says why not) */
 	reap(false);
 	struct rt_netns *n = xcalloc(1, sizeof(*n));
-	n->ready_fd = n->exit_fd = -1;
-	n->ns_fd = new_netns();
+	n->ns_fd = n->sock = n->ready_fd = n->exit_fd = -1;
 	n->log_fd = (int)syscall(SYS_memfd_create, "slirp4netns.log", MFD_CLOEXEC);
-	int ready[2] = {-1, -1}, ex[2] = {-1, -1};
-	if (n->ns_fd < 0 || n->log_fd < 0 || pipe2(ready, O_CLOEXEC) < 0 ||
-	    pipe2(ex, O_CLOEXEC) < 0)
-		goto fail;
+	int ready[2] = {-1, -1}, ex[2] = {-1, -1}, sv[2] = {-1, -1};
+	if (n->log_fd < 0 || pipe2(ready, O_CLOEXEC) < 0 || pipe2(ex, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		for (int i = 0; i < 2; i++) {
+			close_fd(&ready[i]);
+			close_fd(&ex[i]);
+			close_fd(&sv[i]);
+		}
+		rt_netns_free(n);
+		return NULL;
+	}
 	n->pid = fork();
 	if (n->pid == 0)
-		exec_helper(bin, ready[1], ex[0], n->ns_fd, n->log_fd);
+		exec_helper(bin, ready[1], ex[0], sv[1], n->log_fd);
 	close(ready[1]);
 	close(ex[0]);
+	close(sv[1]);
 	n->ready_fd = ready[0];
 	n->exit_fd = ex[1];
+	n->sock = sv[0];
 	if (n->pid < 0) {
 		n->pid = 0;
 		rt_netns_free(n);
 		return NULL;
 	}
 	return n;
-fail:
-	for (int i = 0; i < 2; i++) {
-		close_fd(&ready[i]);
-		close_fd(&ex[i]);
-	}
-	rt_netns_free(n);
-	return NULL;
 }
 
 int rt_netns_fd(const struct rt_netns *n)
 {
-	return n->ns_fd;
+	return n->ns_fd; /* once rt_netns_ready said so */
 }
 
 /* The last line slirp4netns wrote. */
@@ -182,10 +168,17 @@ static char *log_tail(const struct rt_netns *n)
 
 int rt_netns_ready(struct rt_netns *n, struct kiln_err *err)
 {
-	if (n->ready_fd < 0)
+	if (n->ns_fd >= 0)
 		return 0;
-	if (rt_net_await_ready(&n->ready_fd))
+	/* the namespace was sent before the exec, so it is there once the
+	 * helper says eth0 is configured */
+	struct kiln_err e = KILN_ERR_INIT;
+	if (n->ready_fd >= 0 && rt_net_await_ready(&n->ready_fd) &&
+	    rt_fd_recv(n->sock, &n->ns_fd, &e) == 0)
 		return 0;
+	kiln_err_release(&e);
+	n->ns_fd = -1;
+	close_fd(&n->ready_fd);
 	close_fd(&n->exit_fd);
 	rt_net_wait_exit(n->pid, true);
 	n->pid = 0;
@@ -200,6 +193,7 @@ void rt_netns_free(struct rt_netns *n)
 	close_fd(&n->exit_fd); /* slirp4netns exits on it */
 	close_fd(&n->ready_fd);
 	close_fd(&n->ns_fd);
+	close_fd(&n->sock);
 	close_fd(&n->log_fd);
 	if (n->pid > 0) {
 		pthread_mutex_lock(&stopped_mu);
