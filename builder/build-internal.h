@@ -117,6 +117,7 @@ struct bld_stage {
 	int n_ops, op_no;           /* "[stage i/n]": FROM, RUN, COPY, ADD, WORKDIR */
 	bool dated;                 /* a RUN, COPY, ADD or WORKDIR has set its time */
 	size_t n_undated;           /* history entries (the last ones) waiting for it */
+	struct rt_netns *net;       /* the default network made ahead for its next RUN */
 };
 
 /* One step with its words expanded. */
@@ -220,6 +221,12 @@ int64_t bld_now(const struct bld_build *b);
 int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
 int bld_step_workdir(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
 int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *err);
+/* Once a step of the stage misses (every later one will run), the default
+ * network of the stage's next RUN after `in` that uses it is made ahead
+ * (rt_netns_prepare), on this thread; bld_step_run takes it. */
+void bld_run_net_ahead(struct bld_stage *st, const struct df_instr *in);
+/* Lets the network made ahead and not used go (at the stage's end). */
+void bld_run_net_drop(struct bld_stage *st);
 /* RUN's history entry as BuildKit writes it: "RUN |1 A=b /bin/sh -c cmd # buildkit". */
 char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step);
 /* ADD of a URL: downloads into a temp file under the store (path out). */

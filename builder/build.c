@@ -10,6 +10,7 @@
 
 #include "build-internal.h"
 #include "cache_remote-internal.h"
+#include "runtime.h"
 
 #define DOCKERFILE_MAX (16u << 20)
 
@@ -561,6 +562,7 @@ static int build_once(struct img_store *s, const struct bld_opts *o,
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	bld_cache_finish(&b, r == 0);
+	rt_netns_reap(); /* the RUN steps' network helpers, let go without waiting */
 	if (r < 0 && b.err_line > 0)
 		res->excerpt =
 		    df_source_excerpt(b.dockerfile_text, b.dockerfile_len, b.err_line, b.err_line);

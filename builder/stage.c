@@ -262,6 +262,8 @@ static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, st
 		return -1;
 	*cached = bld_cache_lookup(st, key, step); /* --no-cache: a miss with its reason */
 	int r = 0;
+	if (!*cached) /* every later step runs: its next RUN's network starts now */
+		bld_run_net_ahead(st, step->in);
 	if (!*cached) /* remote-hit layers it runs on are pulled now (cache_remote.c) */
 		r = bld_remote_need_step(st, step, err);
 	if (!*cached && r == 0) {
@@ -593,12 +595,14 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 	kiln_strv_free(triggers);
 	for (size_t i = 0; i < st->st->n_instrs && r == 0; i++)
 		r = run_step(st, &st->st->instrs[i], err);
+	bld_run_net_drop(st);
 	date_undated(st); /* no step set its time: the stage's, as the image's */
 	return r;
 }
 
 void bld_stage_release(struct bld_stage *st)
 {
+	bld_run_net_drop(st);
 	img_config_free(st->cfg);
 	bld_rootfs_release(&st->fs);
 	kiln_strv_release(&st->args);

@@ -222,6 +222,35 @@ static int make_network(const struct bld_stage *st, enum df_network n, enum rt_n
 	return o && *o ? rt_parse_network(o, out, err) : 0;
 }
 
+/* A RUN (instruction as written) that gets the default network. */
+static bool wants_default_net(const struct bld_stage *st, const struct df_instr *in)
+{
+	enum rt_network_mode mode = RT_NET_NONE;
+	struct kiln_err e = KILN_ERR_INIT;
+	bool yes = in->kind == DF_I_RUN && make_network(st, in->u.run.network, &mode, &e) == 0 &&
+	           mode == RT_NET_DEFAULT;
+	kiln_err_release(&e);
+	return yes;
+}
+
+void bld_run_net_ahead(struct bld_stage *st, const struct df_instr *in)
+{
+	const struct df_stage *ds = st->st;
+	size_t i = 0; /* a trigger's step: any RUN of the stage */
+	for (size_t k = 0; k < ds->n_instrs; k++)
+		if (&ds->instrs[k] == in)
+			i = k + 1;
+	for (; i < ds->n_instrs && !st->net; i++)
+		if (wants_default_net(st, &ds->instrs[i]))
+			st->net = rt_netns_prepare();
+}
+
+void bld_run_net_drop(struct bld_stage *st)
+{
+	rt_netns_free(st->net);
+	st->net = NULL;
+}
+
 /* Every layer's snapshot, topmost first, under the stub layer. */
 static int make_lowers(struct bld_stage *st, const struct run_mounts *m, char ***out,
                        struct kiln_err *err)
@@ -411,11 +440,28 @@ int bld_step_run(struct bld_stage *st, struct bld_step *step, struct kiln_err *e
 	_cleanup_free_ char *dir = bld_scratch_mkdir(tmp, "run-step", &slot, err);
 	if (!dir)
 		return -1;
+	/* the network's start-up passes while the snapshots and the spec are
+	 * made (one made ahead for this step is taken; the next RUN's starts
+	 * meanwhile) */
+	if (!st->net && wants_default_net(st, step->in))
+		st->net = rt_netns_prepare();
 	struct run_mounts m = {0};
 	struct rt_spec spec = {0};
 	int r = make_spec(st, step, dir, &m, &spec, err);
+	if (r == 0 && spec.network == RT_NET_DEFAULT) {
+		spec.netns = TAKE_PTR(st->net);
+		bld_run_net_ahead(st, step->in);
+	}
+	/* the first cgroup move's RCU grace period passes while the container
+	 * is started (cgroup_warm.c): begun before the snapshots, it was over
+	 * when they were, and the init's move waited for a grace period again */
+	if (r == 0)
+		rt_launch_warm_begin();
 	if (r == 0)
 		r = run(st, step, dir, &spec, err);
+	rt_launch_warm_end();      /* when the run never started */
+	rt_netns_free(spec.netns); /* its helper's exit is awaited at the build's end */
+	spec.netns = NULL;
 	if (r == 0) {
 		struct img_layer_opts lo = {IMG_COMPRESS_NONE, true, b->epoch};
 		r = img_layer_create(b->s, spec.upper_dir, &lo, &step->layer, err);

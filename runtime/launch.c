@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -151,11 +152,16 @@ static int prepare_cgroup(struct rt_launch *l, struct kiln_err *err)
  * init into its namespaces with CLONE_PARENT: the init is still kiln's
  * child (waitpid, SIGCHLD, PR_SET_PDEATHSIG unchanged). clone3 wants
  * exit_signal 0 with CLONE_PARENT and gives the init the intermediate's
- * own, SIGCHLD. The intermediate sends the init's pid (or -errno) over a
- * pipe and exits. Returns 0 in the init, its pid in kiln, -1 with errno
- * set. */
-static pid_t clone_in_child(uint64_t flags, int pid_fd)
+ * own, SIGCHLD. A prepared network namespace (net_prep.c) is joined by
+ * the intermediate first, so the init starts in it. The intermediate sends
+ * the init's pid (or -errno) over a pipe and exits. Returns 0 in the init, its pid in kiln, -1 with
+ * errno set. */
+static pid_t clone_in_child(uint64_t flags, int netns_fd, int pid_fd)
 {
+	if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) < 0) {
+		int msg = -errno;
+		_exit(write(pid_fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg) ? 0 : 1);
+	}
 	struct clone_args args;
 	memset(&args, 0, sizeof(args));
 	args.flags = flags | CLONE_PARENT;
@@ -171,7 +177,9 @@ static pid_t clone_in_child(uint64_t flags, int pid_fd)
 static pid_t clone_init(const struct rt_spec *s)
 {
 	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
-	if (s->network != RT_NET_HOST)
+	/* a prepared default network is joined (setns), not made */
+	int netns_fd = s->network == RT_NET_DEFAULT && s->netns ? rt_netns_fd(s->netns) : -1;
+	if (s->network != RT_NET_HOST && netns_fd < 0)
 		flags |= CLONE_NEWNET;
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -179,7 +187,7 @@ static pid_t clone_init(const struct rt_spec *s)
 	pid_t mid = fork();
 	if (mid == 0) {
 		close(p[0]);
-		if (clone_in_child(flags, p[1]) == 0) {
+		if (clone_in_child(flags, netns_fd, p[1]) == 0) {
 			close(p[1]); /* the init */
 			return 0;
 		}
@@ -244,8 +252,10 @@ int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
 	l->net_ready_fd = -1;
 	if (l->files_dir)
 		seccomp_cache_for(l->files_dir);
+	/* a prepared network (net_prep.c) is joined at the clone: up first
+	 * (only that: a helper of this launch is started after the clone) */
 	if (write_files(l, err) < 0 || rt_launch_caps(l->spec, &caps, err) < 0 ||
-	    rt_launch_seccomp(l->spec, caps, &l->sc, err) < 0)
+	    rt_launch_seccomp(l->spec, caps, &l->sc, err) < 0 || rt_net_ready(l, err) < 0)
 		goto fail;
 	int sync[2], errp[2];
 	if (pipe2(sync, O_CLOEXEC) < 0) {

@@ -69,5 +69,11 @@ void rt_net_pid_write(const struct rt_launch *l);
 void rt_net_pid_remove(const char *files_dir);
 /* Stops (SIGKILL) the helper recorded in files_dir, if it still runs. */
 void rt_net_reap_recorded(const char *files_dir);
+/* Waits (up to 2 s, then SIGKILL) for the helper pid to exit and reaps it;
+ * kill_first: SIGKILL it first (pasta has no exit pipe). */
+void rt_net_wait_exit(pid_t pid, bool kill_first);
+/* Waits (up to 20 s) for slirp4netns's ready byte on *ready_fd, then
+ * closes it (-1); false when it never came. */
+bool rt_net_await_ready(int *ready_fd);
 
 #endif

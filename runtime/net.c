@@ -131,8 +131,8 @@ int rt_net_start(struct rt_launch *l, struct kiln_err *err)
 	l->net_pid = 0;
 	l->net_exit_fd = -1;
 	l->net_ready_fd = -1;
-	if (l->spec->network != RT_NET_DEFAULT)
-		return 0;
+	if (l->spec->network != RT_NET_DEFAULT || l->spec->netns)
+		return 0; /* none, host, or a prepared one (net_prep.c) */
 	rt_net_reap_recorded(l->files_dir);
 	_cleanup_free_ char *bin = NULL;
 	enum rt_net_helper helper = rt_net_helper_pick(&bin);
@@ -169,19 +169,26 @@ int rt_net_start(struct rt_launch *l, struct kiln_err *err)
 	return 0;
 }
 
-int rt_net_ready(struct rt_launch *l, struct kiln_err *err)
+bool rt_net_await_ready(int *ready_fd)
 {
-	if (l->net_ready_fd < 0) /* none, host, pasta (ready when started) */
-		return 0;
-	struct pollfd p = {.fd = l->net_ready_fd, .events = POLLIN};
+	struct pollfd p = {.fd = *ready_fd, .events = POLLIN};
 	char c = 0;
 	int n;
 	while ((n = poll(&p, 1, 20000)) < 0 && errno == EINTR)
 		;
-	bool ok = n == 1 && read(l->net_ready_fd, &c, 1) == 1;
-	close(l->net_ready_fd);
-	l->net_ready_fd = -1;
-	if (!ok) {
+	bool ok = n == 1 && read(*ready_fd, &c, 1) == 1;
+	close(*ready_fd);
+	*ready_fd = -1;
+	return ok;
+}
+
+int rt_net_ready(struct rt_launch *l, struct kiln_err *err)
+{
+	if (l->spec->network == RT_NET_DEFAULT && l->spec->netns)
+		return rt_netns_ready(l->spec->netns, err);
+	if (l->net_ready_fd < 0) /* none, host, pasta (ready when started) */
+		return 0;
+	if (!rt_net_await_ready(&l->net_ready_fd)) {
 		close(l->net_exit_fd);
 		l->net_exit_fd = -1;
 		kill(l->net_pid, SIGKILL);
@@ -219,29 +226,34 @@ void rt_net_release(struct rt_launch *l)
 		l->net_exit_fd = -1;
 	}
 	if (l->net_pid > 0) {
-		if (!piped) /* pasta: no exit pipe */
-			kill(l->net_pid, SIGKILL);
-		/* up to 2 s; slirp4netns takes 1-20 ms to exit once its exit pipe
-		 * closes (removing its tap device): told by a pidfd at once, naps
-		 * without one (a nap overshot the exit by up to 16 ms) */
-		int pidfd = (int)syscall(SYS_pidfd_open, l->net_pid, 0);
-		if (pidfd >= 0) {
-			struct pollfd p = {.fd = pidfd, .events = POLLIN};
-			while (poll(&p, 1, 2000) < 0 && errno == EINTR)
-				;
-			close(pidfd);
-		}
-		int i = 0;
-		long nap = 250 * 1000;
-		while (waitpid(l->net_pid, NULL, WNOHANG) == 0 && i++ < 210) {
-			nanosleep(&(struct timespec){0, nap}, NULL);
-			nap = nap < 10 * 1000 * 1000 ? nap * 2 : nap;
-		}
-		if (i > 210) {
-			kill(l->net_pid, SIGKILL);
-			waitpid(l->net_pid, NULL, 0);
-		}
+		rt_net_wait_exit(l->net_pid, !piped); /* pasta: no exit pipe */
 		l->net_pid = 0;
 		rt_net_pid_remove(l->files_dir);
+	}
+}
+
+void rt_net_wait_exit(pid_t pid, bool kill_first)
+{
+	if (kill_first)
+		kill(pid, SIGKILL);
+	/* up to 2 s; slirp4netns takes 1-20 ms to exit once its exit pipe
+	 * closes (removing its tap device): told by a pidfd at once, naps
+	 * without one (a nap overshot the exit by up to 16 ms) */
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
+		while (poll(&p, 1, 2000) < 0 && errno == EINTR)
+			;
+		close(pidfd);
+	}
+	int i = 0;
+	long nap = 250 * 1000;
+	while (waitpid(pid, NULL, WNOHANG) == 0 && i++ < 210) {
+		nanosleep(&(struct timespec){0, nap}, NULL);
+		nap = nap < 10 * 1000 * 1000 ? nap * 2 : nap;
+	}
+	if (i > 210) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
 	}
 }

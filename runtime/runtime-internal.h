@@ -99,6 +99,10 @@ int rt_net_start(struct rt_launch *l, struct kiln_err *err);
 int rt_net_ready(struct rt_launch *l, struct kiln_err *err);
 int rt_net_setup(struct rt_launch *l, struct kiln_err *err); /* both at once */
 void rt_net_release(struct rt_launch *l);
+/* A prepared network (net_prep.c): the namespace the init joins, and the
+ * wait for its helper to have configured it (the error names why not). */
+int rt_netns_fd(const struct rt_netns *n);
+int rt_netns_ready(struct rt_netns *n, struct kiln_err *err);
 
 /* What the child needs besides the launch (child.c). */
 struct rt_child {

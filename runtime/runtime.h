@@ -104,7 +104,10 @@ struct rt_spec {
 	struct rt_mount *mounts;
 	size_t n_mounts;
 	enum rt_network_mode network;
-	struct rt_port *ports; /* published (default network only) */
+	struct rt_netns *netns; /* RT_NET_DEFAULT: join this prepared network
+	                         * (rt_netns_prepare) instead of making one;
+	                         * the caller's: rt_spec_release leaves it */
+	struct rt_port *ports;  /* published (default network only) */
 	size_t n_ports;
 	struct rt_limits limits;
 	struct rt_rlimit *rlimits; /* --ulimit; the rest default to the caller's */
@@ -177,6 +180,21 @@ struct rt_run_io {
  * then SIGKILLed and cleaned up before the return). */
 int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt_run_io *io,
                    int *status, struct kiln_err *err);
+
+/* A default network made ahead of a one-shot run (net_prep.c): its own
+ * network namespace with slirp4netns started and configuring it in the
+ * background, for spec.netns of a later rt_run_process, which then skips
+ * the helper's start-up (10-40 ms). One per run, never shared. NULL when
+ * the helper is not slirp4netns (pasta) or anything fails: the run then
+ * makes its own as before, and reports a failure of its own. The helper
+ * dies with the thread that prepared it (PR_SET_PDEATHSIG): prepare on the
+ * thread that runs the process. free tells the helper to go without
+ * waiting for its exit (1-20 ms: its tap device goes); rt_netns_reap waits
+ * for every helper let go so (the end of a build). NULL is a no-op. */
+struct rt_netns;
+struct rt_netns *rt_netns_prepare(void);
+void rt_netns_free(struct rt_netns *n);
+void rt_netns_reap(void);
 
 /* --- containers ------------------------------------------------------------ */
 #define RT_HEALTH_LOG_MAX 5 /* docker's maxLogEntries */

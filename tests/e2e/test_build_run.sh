@@ -104,6 +104,38 @@ expect_contains "--network=host: the host's interfaces" "$OUT" "hostnet $hostn"
 printf 'FROM busybox\nRUN echo ifaces $(grep -c : /proc/net/dev)\n' >"$C/Dockerfile"
 run_ok "kiln build --network none" kiln build --progress plain --network none "$C"
 expect_contains "build-wide --network none" "$OUT" "ifaces 1"
+# The default network of a RUN is made ahead (while the steps before it
+# work) and its helper let go without waiting: each RUN still gets a
+# configured eth0 of its own (two in a row, two stages at once, a RUN
+# after a failing stage's), and no process of the build outlives it.
+C="$T/c4n"
+mkdir -p "$C"
+cat >"$C/Dockerfile" <<'EOF'
+FROM busybox AS a
+WORKDIR /x
+RUN echo a1 $(ip -4 addr show eth0 | grep -o 'inet [0-9./]*') routes $(ip route | grep -c 'default via 10.0.2.2')
+RUN echo a2 $(ip -4 addr show eth0 | grep -o 'inet [0-9./]*') $(cat /etc/resolv.conf)
+FROM busybox AS b
+WORKDIR /y
+RUN echo b1 $(ip -4 addr show eth0 | grep -o 'inet [0-9./]*')
+FROM busybox
+COPY --from=a /x /x
+COPY --from=b /y /y
+RUN echo c1 $(ip -4 addr show eth0 | grep -o 'inet [0-9./]*')
+EOF
+export KILN_TEST_MARK="kiln-net-test-$$-$RANDOM" # in the environ of all the build's processes
+run_ok "RUN on the default network" kiln build --progress plain --no-cache "$C"
+for s in "a1 inet 10.0.2.100/24 routes 1" "a2 inet 10.0.2.100/24 nameserver 10.0.2.3" \
+	"b1 inet 10.0.2.100/24" "c1 inet 10.0.2.100/24"; do
+	expect_contains "default network: ${s%% *}" "$OUT" "$s"
+done
+printf 'FROM busybox\nWORKDIR /z\nRUN exit 3\nRUN echo never\n' >"$C/Dockerfile"
+run_fail "a failing RUN with a network made ahead for the next" 1 \
+	kiln build --progress plain --no-cache "$C"
+mark=$KILN_TEST_MARK
+unset KILN_TEST_MARK # (the scan's own processes must not carry it)
+left=$(grep -l --binary-files=text "KILN_TEST_MARK=$mark" /proc/[0-9]*/environ 2>/dev/null | head -3)
+expect_eq "no network helper outlives its build" "$left" ""
 
 # --- mounts -----------------------------------------------------------------------------
 C="$T/c5"
