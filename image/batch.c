@@ -182,7 +182,10 @@ static int flush_locked(struct img_store *s, struct img_batch *b, struct kiln_er
 {
 	if (b->n == 0)
 		return 0;
+	struct img_snapshot_settle st; /* snapshots made durable by the same syncfs */
+	img_snapshot_settle_begin(s, &st);
 	int r = sync_store(s, err);
+	img_snapshot_settle_end(s, &st, r == 0);
 	if (r == 0)
 		img_batch_crash_point("batch-synced");
 	size_t i = 0;

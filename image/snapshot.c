@@ -138,6 +138,62 @@ size_t img_store_unsynced_snapshots(struct img_store *s, struct kiln_strv *out)
 	return n;
 }
 
+void img_snapshot_settle_begin(struct img_store *s, struct img_snapshot_settle *st)
+{
+	memset(st, 0, sizeof(*st));
+	_cleanup_closedir_ DIR *d = opendir(s->snapshots);
+	struct dirent *de;
+	size_t sl = strlen(IMG_SNAPSHOT_UNSYNCED);
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len != KILN_SHA256_HEXLEN + sl || !img_snapshot_is_marker(de->d_name) ||
+		    strcmp(de->d_name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_UNSYNCED) != 0)
+			continue;
+		_cleanup_free_ char *hex = xstrndup(de->d_name, KILN_SHA256_HEXLEN);
+		_cleanup_free_ char *rec = NULL;
+		size_t n = 0;
+		_cleanup_close_ int fd =
+		    openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		struct stat sb;
+		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+		    kiln_read_fd(fd, 4096, "snapshot marker", &rec, &n, NULL) < 0 ||
+		    marker_state(rec, n) != IMG_SNAP_COMPLETE)
+			continue;
+		*(char *)memmem(rec, n, " boot=", 6) = '\0'; /* a durable record names no boot */
+		char *tmp = NULL;
+		_cleanup_close_ int tfd =
+		    kiln_tempfile_create(s->tmp, "kiln-snapmark-", &tmp, NULL);
+		if (tfd < 0)
+			continue;
+		if (kiln_write_all(tfd, rec, strlen(rec), NULL) < 0 ||
+		    kiln_write_all(tfd, "\n", 1, NULL) < 0) {
+			unlink(tmp);
+			kiln_tempfile_forget(tmp);
+			free(tmp);
+			continue;
+		}
+		kiln_strv_push(&st->hex, hex);
+		kiln_strv_push(&st->tmp, tmp);
+		free(tmp);
+	}
+}
+
+void img_snapshot_settle_end(struct img_store *s, struct img_snapshot_settle *st, bool synced)
+{
+	_cleanup_close_ int dfd = open(s->snapshots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; i < st->hex.n; i++) {
+		_cleanup_free_ char *done = done_name(st->hex.v[i]);
+		_cleanup_free_ char *unsynced = unsynced_name(st->hex.v[i]);
+		if (synced && dfd >= 0 && renameat(AT_FDCWD, st->tmp.v[i], dfd, done) == 0)
+			unlinkat(dfd, unsynced, 0); /* lost in a crash: the durable one wins */
+		else
+			unlink(st->tmp.v[i]);
+		kiln_tempfile_forget(st->tmp.v[i]);
+	}
+	kiln_strv_release(&st->hex);
+	kiln_strv_release(&st->tmp);
+}
+
 /* Drops the markers first, then renames the tree out of its name, then
  * deletes it: a kill at any point leaves either no tree under the final
  * name or one without its marker, and trash that the next gc removes. */

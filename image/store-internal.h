@@ -155,6 +155,19 @@ int img_snapshot_mark_complete(struct img_store *s, const char *hex,
  * leave a trusted marker beside a tree that was not flushed. */
 int img_snapshot_publish(struct img_store *s, int dfd, const char *hex, const char *src,
                          const struct layer_tree_count *count, struct kiln_err *err);
+/* Around a syncfs of the store's filesystem that happens anyway (a
+ * build's group commit, batch.c): begin writes, for every snapshot marked
+ * unsynced in this boot, its durable marker to a temp in ROOT/tmp (such a
+ * tree was written before its marker, so before the syncfs starts); end,
+ * when the syncfs succeeded, renames them in as <hex>.complete and drops
+ * the unsynced markers, else removes the temps. No other kiln can remove
+ * a snapshot complete in this boot meanwhile but under the exclusive
+ * store lock, which the syncing process's open store excludes. */
+struct img_snapshot_settle {
+	struct kiln_strv hex, tmp;
+};
+void img_snapshot_settle_begin(struct img_store *s, struct img_snapshot_settle *st);
+void img_snapshot_settle_end(struct img_store *s, struct img_snapshot_settle *st, bool synced);
 /* A complete snapshot's tree against its marker's record (an empty marker
  * of an earlier kiln records nothing): KILN_E_CORRUPT when they differ. */
 int img_snapshot_verify(struct img_store *s, const char *hex, struct kiln_err *err);

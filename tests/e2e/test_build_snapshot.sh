@@ -39,10 +39,10 @@ compare() {
 	ids=$(kiln image inspect -f '{{range .RootFS.Layers}}{{println .}}{{end}}' "$img")
 	for id in $(echo "$ids" | tail -n 2); do
 		hex=${id#sha256:}
-		if [ -f "$ROOT/snapshots/$hex.unsynced" ]; then ok "$name: RUN layer $n kept as a complete snapshot"
+		if [ -f "$ROOT/snapshots/$hex.complete" ] || [ -f "$ROOT/snapshots/$hex.unsynced" ]; then ok "$name: RUN layer $n kept as a complete snapshot"
 		else not_ok "$name: no snapshot for RUN layer $n after the build"; fi
 		dump "$ROOT/snapshots/$hex" >"$T/$name.kept.$n"
-		rm -f "$ROOT/snapshots/$hex.unsynced"
+		rm -f "$ROOT/snapshots/$hex.complete" "$ROOT/snapshots/$hex.unsynced"
 		n=$((n + 1))
 	done
 	run_ok "$name: the image runs (its snapshots unpacked again)" \
