@@ -26,7 +26,7 @@
 # time (user+sys; docker's is its CLI's only), peak memory of each, the load
 # average and the goals of issue 12; for w3, the time its RUN alone takes in
 # a plain chroot (the floor under kiln's figure) and kiln's split: total =
-# floor + overhead (also for kiln-before).
+# floor + overhead, measured in interleaved pairs (also for kiln-before).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -106,20 +106,45 @@ CPID=$(cat "$W/x/containerd/containerd.pid" 2>/dev/null || true)
 "$DOCKER" import "$M/bbase.tar" bbase:1 >/dev/null
 
 # The floor of w3's own work: its RUN in a plain chroot of bbase:1 with
-# the context's src/ in /build (no namespaces, no overlay, no layer), timed
-# with hyperfine beside the builders (printed as "RUN work in plain
-# chroot"); /out is removed before each run.
+# the context's src/ in /build (no namespaces, no overlay, no layer). It
+# moves with the load as much as kiln does, so kiln's split is measured in
+# pairs: each round times a cold kiln build (and kiln-before's) and the
+# chroot run right after it; printed are the medians of the totals, of the
+# floor and of the per-round differences (kiln's overhead). /out is removed
+# before each chroot run. Writes "NAME total floor overhead" lines.
 chroot_floor() {
-	local root="$M/chroot-w3" cmd
+	local root="$M/chroot-w3" cmd i name bin t0 k f
 	rm -rf "$root" && mkdir -p "$root/build"
 	tar -xf "$M/bbase.tar" -C "$root"
 	cp -a "$M/ctx-w3-multistage/src" "$root/build/"
 	cmd=$(sed -n 's/^RUN //p' "$M/ctx-w3-multistage/Dockerfile")
 	printf '%s\n' "$cmd" >"$root/run.sh"
-	hyperfine -N --runs "$1" --export-json "$W/w3-chroot.json" --prepare "rm -rf $root/out" \
-		-n chroot "chroot $root /bin/sh -c 'cd /build && . /run.sh'" >&2
-	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' \
-		"$W/w3-chroot.json"
+	: >"$W/w3-pairs"
+	for i in $(seq "$1"); do
+		for name in kiln ${KB:+kiln-before}; do
+			bin=$K
+			[ "$name" = kiln ] || bin=$KB
+			"$W/prep-kiln"
+			t0=${EPOCHREALTIME/./} # microseconds
+			$(kiln_cmd w3-multistage "$bin") >/dev/null
+			k=$((${EPOCHREALTIME/./} - t0))
+			rm -rf "$root/out"
+			t0=${EPOCHREALTIME/./}
+			chroot "$root" /bin/sh -c 'cd /build && . /run.sh'
+			f=$((${EPOCHREALTIME/./} - t0))
+			echo "$name $k $f" >>"$W/w3-pairs"
+		done
+	done
+	python3 - "$W/w3-pairs" <<'EOF'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, k, f = line.split()
+    rows.setdefault(name, []).append((int(k) / 1e6, int(f) / 1e6))
+for name, v in rows.items():
+    med = statistics.median
+    print(name, med(k for k, _ in v), med(f for _, f in v), med(k - f for k, f in v))
+EOF
 }
 
 # Cleanup commands (hyperfine --prepare): no image, no cache, data on disk.
@@ -212,14 +237,17 @@ for line in open(sys.argv[1]):
         wl, goals.get(wl, 0), "met" if k < goals.get(wl, 0) else "NOT met",
         "met" if int(mem["kiln"]) < 100 * 1024 else "NOT met"))
     if wl == "w3-multistage" and os.path.exists(sys.argv[2]):
-        # the split: kiln's total = the RUN's own work (its floor: the same
-        # commands in a plain chroot, no namespaces, overlay or layer) +
-        # kiln's overhead (the steps, the container start, layers, commit)
-        floor = float(open(sys.argv[2]).read())
-        for name in [n for n in ("kiln", "kiln-before") if n in res]:
-            t = res[name]["mean"]
-            print("%-14s split %-11s total %.3f s = RUN work in a plain chroot %.3f s + overhead %.3f s" % (
-                wl, name, t, floor, t - floor))
-        print("%-14s the goal (%.2f s) is %s the floor of the RUN's own work (%.3f s)" % (
-            wl, goals[wl], "below" if goals[wl] < floor else "above", floor))
+        # the split, in pairs (chroot_floor): kiln's total = the RUN's own
+        # work (its floor: the same commands in a plain chroot, no
+        # namespaces, overlay or layer) + kiln's overhead (the steps, the
+        # container start, layers, commit); medians over the rounds
+        floor = None
+        for row in open(sys.argv[2]):
+            name, t, floor, over = row.split()
+            print("%-14s split %-11s total %.3f s = RUN work in a plain chroot %.3f s + overhead %.3f s"
+                  " (medians of %s paired rounds)" % (wl, name, float(t), float(floor), float(over),
+                                                      os.environ.get("RUNS", "5")))
+        if floor is not None:
+            print("%-14s the goal (%.2f s) is %s the floor of the RUN's own work (%.3f s)" % (
+                wl, goals[wl], "below" if goals[wl] < float(floor) else "above", float(floor)))
 EOF

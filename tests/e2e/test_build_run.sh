@@ -78,17 +78,22 @@ hygiene "after a failing RUN"
 # --- SIGTERM during a RUN ---------------------------------------------------------
 C="$T/c3"
 mkdir -p "$C"
-printf 'FROM busybox\nRUN trap "" TERM INT; echo started; sleep 1000; echo nope\n' >"$C/Dockerfile"
+# the step sleeps for 1<this shell's PID> seconds: an argument no other
+# test's or run's process has, so the check below sees this build's only
+SLEEP_MARK="1$$"
+printf 'FROM busybox\nRUN trap "" TERM INT; echo started; sleep %s; echo nope\n' "$SLEEP_MARK" >"$C/Dockerfile"
 "$KILN" build --progress plain --network none -t int "$C" >"$T/int.out" 2>&1 &
 pid=$!
 # the step's own output (its name holds "started" too)
 for _ in $(seq 100); do grep -qE "^#[0-9]+ [0-9.]+ started" "$T/int.out" && break; sleep 0.1; done
+for _ in $(seq 100); do [ -n "$(pgrep -f "^sleep $SLEEP_MARK\$")" ] && break; sleep 0.1; done
+expect_eq "the marker finds the step's process" "$(pgrep -f "^sleep $SLEEP_MARK\$" | wc -l)" "1"
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then not_ok "SIGTERM stops the build"; kill -9 "$pid"; else ok "SIGTERM stops the build"; fi
 wait "$pid"
 expect_eq "interrupted build fails" "$?" "1"
-left=$(pgrep -f "sleep 1000" | head -1)
+left=$(pgrep -f "^sleep $SLEEP_MARK\$" | head -1)
 expect_eq "the step's process is gone" "$left" ""
 run_fail "interrupted: nothing tagged" 1 kiln inspect int
 hygiene "after SIGTERM"

@@ -123,14 +123,19 @@ EOF
 	. "$(dirname "$0")/dockerd.sh"
 	"$KILN" save -o "$T/bb-save.tar" busybox:latest && dk load -i "$T/bb-save.tar" >/dev/null ||
 		skip_all "docker could not load the image"
+	# docker (20.10) starts the container on a 0x0 terminal and sets the
+	# size through an API call of its own after the start: under load the
+	# shell's prompt comes first, and busybox's `stty size` on a 0x0
+	# terminal prints a stale errno ("stty: standard input: No child
+	# processes", from ash's last wait) and exits 0. So on docker's side
+	# only, the shell waits (5 s at most) for each size to land before it
+	# reads it; kiln (above) must have the size at its first prompt.
 	timeout 120 $DRIVE -- /usr/bin/docker run -it --rm busybox:latest sh >"$T/docker.out" 2>&1 <<'EOF'
 expect / # 
-send tty; stty size\r
+send n=0; until stty size 2>&1 | grep -q "^[1-9]" || [ $n = 50 ]; do n=$((n+1)); sleep 0.1; done; tty; stty size\r
 expect (/dev/\S+)\s+(\d+ \d+)
 resize 30 100
-# docker resizes through an API call of its own: let it land
-sleep 1
-send stty size\r
+send n=0; while [ "$(stty size | tr " " x)" = 24x80 ] && [ $n != 50 ]; do n=$((n+1)); sleep 0.1; done; stty size\r
 expect (\d+ \d+)
 send exit 0\r
 exit 0
