@@ -1,7 +1,8 @@
 /* A build stopped by SIGINT, SIGTERM, SIGHUP or SIGQUIT outside a RUN (the
  * container run of a RUN catches them itself: runtime/launch.c) removes
  * its scratch dirs before it dies: this build's ROOT/tmp/build-*, the
- * run-step-* dir of a step being prepared or committed, a secrets dir.
+ * run-step-* dir of a step being prepared or committed (secrets are never
+ * in a dir: memfds, run_mounts.c).
  * bld_scratch_mkdir registers a dir before it makes it and
  * bld_scratch_remove forgets it only once it is gone, so no moment of a
  * step leaves one behind (SIGKILL aside: `builder prune` and `system check

@@ -8,18 +8,15 @@
 
 /* The mounts of one RUN: made by run_mounts_prepare under dir (the step's
  * scratch directory under ROOT/tmp), handed to the runtime, then undone by
- * run_mounts_release (locks dropped, copies and secrets removed). */
+ * run_mounts_release (locks dropped, copies removed, secrets' memfds closed). */
 struct run_mounts {
 	struct rt_mount *v;
 	size_t n, cap;
-	char *stubs;      /* a lower dir holding the mount points that the
-	                   * rootfs lacks, so that none lands in the layer */
-	char *secret_dir; /* secrets written for this step (tmpfs when the
-	                   * host has /dev/shm), removed afterwards */
-	int *locks;       /* cache mount locks (fds) */
+	char *stubs; /* a lower dir holding the mount points that the
+	              * rootfs lacks, so that none lands in the layer */
+	int *locks;  /* cache mount locks (fds) */
 	size_t n_locks;
 	struct kiln_strv env; /* added to the step's env (SSH_AUTH_SOCK) */
-	int secret_slot;      /* interrupt.c slot + 1 (0: none) */
 };
 
 int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const char *dir,

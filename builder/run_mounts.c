@@ -8,9 +8,10 @@
  *   bind    a copy of source from the context, a stage or an image (rw
  *           writes land in the copy and are discarded with it)
  *   tmpfs   a fresh tmpfs (size=)
- *   secret  the --secret's bytes in a file of a tmpfs when the host has
- *           /dev/shm (else ROOT/tmp), bound read-only at target
- *           (/run/secrets/<id>), removed after the step
+ *   secret  the --secret's bytes in a sealed memfd that the runtime copies
+ *           into a tmpfs of the container's own mount namespace, bound
+ *           read-only at target (/run/secrets/<id>): never on a host path,
+ *           gone with kiln and the container, even after a SIGKILL
  *   ssh     the --ssh socket bound at target (/run/buildkit/ssh_agent.N),
  *           SSH_AUTH_SOCK set for the step
  * Mount points the rootfs lacks are made in a stub dir that the step sees
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,16 +48,11 @@ void run_mounts_add_bind(struct run_mounts *m, const char *host, const char *tar
 void run_mounts_release(struct run_mounts *m)
 {
 	for (size_t i = 0; i < m->n; i++)
-		rt_mount_release(&m->v[i]);
+		rt_mount_release(&m->v[i]); /* a secret's memfd closed, its bytes gone */
 	free(m->v);
 	for (size_t i = 0; i < m->n_locks; i++)
 		close(m->locks[i]);
 	free(m->locks);
-	if (m->secret_slot)
-		bld_scratch_remove(m->secret_dir, m->secret_slot - 1);
-	else if (m->secret_dir)
-		kiln_rm_rf(m->secret_dir, NULL);
-	free(m->secret_dir);
 	free(m->stubs);
 	for (size_t i = 0; i < m->env.n; i++) /* secrets of env= */
 		explicit_bzero(m->env.v[i], strlen(m->env.v[i]));
@@ -459,59 +456,51 @@ static int secret_value(const struct bld_opts *o, const char *id, char **data, s
 	return 0;
 }
 
-static int secret_dir(struct run_mounts *m, const char *dir, struct kiln_err *err)
+/* A file of the secret's bytes that has no name anywhere: a sealed memfd
+ * (an unnamed file of /dev/shm without memfd_create). It dies with kiln. */
+static int secret_fd(const char *id, const char *data, size_t len, struct kiln_err *err)
 {
-	if (m->secret_dir)
-		return 0;
-	struct kiln_err shm_err = KILN_ERR_INIT;
-	int slot;
-	m->secret_dir = bld_scratch_mkdir("/dev/shm", "kiln-secrets", &slot, &shm_err);
-	kiln_err_release(&shm_err); /* no /dev/shm: in the step's scratch dir */
-	if (m->secret_dir) {
-		m->secret_slot = slot + 1;
-		return 0;
+	int fd = memfd_create("kiln-secret", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "a memory file for secret `%s`", id);
+	if (kiln_write_all(fd, data, len, err) < 0) {
+		close(fd);
+		return kiln_err_wrap(err, "secret `%s`", id);
 	}
-	m->secret_dir = kiln_path_join(dir, "secrets");
-	if (mkdir(m->secret_dir, 0700) < 0) {
-		int e = errno;
-		free(m->secret_dir);
-		m->secret_dir = NULL;
-		return kiln_err_set(err, e, "mkdir secrets dir");
-	}
-	return 0;
+	/* nothing holding it can change it (best effort: not on /dev/shm) */
+	fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK);
+	return fd;
 }
 
-/* The secret's bytes in a file of the secrets dir, bound read-only at the
- * target (/run/secrets/<id>). */
-static int secret_file(struct bld_stage *st, const struct df_mount *dm, const char *dir, size_t idx,
+/* The secret's bytes at the target (/run/secrets/<id>): the runtime copies
+ * them into a tmpfs of the container's own mount namespace and binds that
+ * read-only there, 0400 root unless uid/gid/mode are given (BuildKit's). */
+static int secret_file(struct bld_stage *st, const struct df_mount *dm, const char *dir,
                        const char *id, const char *data, size_t len, struct run_mounts *m,
                        struct kiln_err *err)
 {
 	_cleanup_free_ char *target =
 	    dm->target ? xstrdup(dm->target) : xasprintf("/run/secrets/%s", id);
-	int r = secret_dir(m, dir, err);
-	_cleanup_free_ char *path = r == 0 ? xasprintf("%s/%zu", m->secret_dir, idx) : NULL;
-	int fd = r == 0 ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400) : -1;
-	if (r == 0 && fd < 0)
-		r = kiln_err_set(err, errno, "writing secret `%s`", id);
-	if (r == 0) {
-		r = kiln_write_all(fd, data, len, err);
-		close(fd);
-	}
-	mode_t mode = dm->has_mode ? (mode_t)dm->mode : 0400;
-	if (r == 0 &&
-	    (chown(path, dm->has_uid ? (uid_t)dm->uid : 0, dm->has_gid ? (gid_t)dm->gid : 0) < 0 ||
-	     chmod(path, mode & 07777) < 0))
-		r = kiln_err_set(err, errno, "secret `%s`", id);
-	if (r == 0)
-		r = stub(st, m, dir, target, true, err);
-	if (r == 0)
-		run_mounts_add_bind(m, path, target, true);
-	return r;
+	if (stub(st, m, dir, target, true, err) < 0)
+		return -1;
+	int fd = secret_fd(id, data, len, err);
+	if (fd < 0)
+		return -1;
+	struct rt_mount *r = mount_new(m);
+	r->type = RT_MOUNT_SECRET;
+	r->target = TAKE_PTR(target);
+	r->data_fd = fd;
+	r->uid = dm->has_uid ? (uid_t)dm->uid : 0;
+	r->gid = dm->has_gid ? (gid_t)dm->gid : 0;
+	r->mode = dm->has_mode ? (mode_t)dm->mode : 0400;
+	bld_test_stop("kiln-secrets");
+	return 0;
 }
 
 static int mount_secret(struct bld_stage *st, const struct df_mount *dm, const char *dir,
-                        size_t idx, struct run_mounts *m, struct kiln_err *err)
+                        struct run_mounts *m, struct kiln_err *err)
 {
 	const char *id = dm->id && *dm->id ? dm->id : NULL;
 	if (!id && dm->target)
@@ -530,7 +519,7 @@ static int mount_secret(struct bld_stage *st, const struct df_mount *dm, const c
 		kiln_strv_pushf(&m->env, "%s=%.*s", dm->env, (int)len, data);
 	int r = 0;
 	if (!dm->env || dm->target) /* a file unless env= alone */
-		r = secret_file(st, dm, dir, idx, id, data, len, m, err);
+		r = secret_file(st, dm, dir, id, data, len, m, err);
 	explicit_bzero(data, len);
 	free(data);
 	return r;
@@ -601,7 +590,7 @@ static int prepare_one(struct bld_stage *st, const struct df_mount *dm, const ch
 	switch (dm->type) {
 	case DF_MOUNT_BIND: return mount_bind(st, dm, dir, i, m, err);
 	case DF_MOUNT_CACHE: return mount_cache(st, dm, dir, m, err);
-	case DF_MOUNT_SECRET: return mount_secret(st, dm, dir, i, m, err);
+	case DF_MOUNT_SECRET: return mount_secret(st, dm, dir, m, err);
 	case DF_MOUNT_SSH: return mount_ssh(st, dm, dir, i, m, err);
 	case DF_MOUNT_TMPFS:
 		if (stub(st, m, dir, dm->target, false, err) < 0)

@@ -2,7 +2,8 @@
  * namespace (so every mount goes away with the namespace): the overlay
  * rootfs, /proc, /dev (tmpfs with the standard nodes, devpts newinstance,
  * shm, mqueue), /sys read-only, the hosts files, the spec's binds and
- * tmpfs mounts, then pivot_root with the old root detached, docker's masked
+ * tmpfs mounts, its secrets (copied into a tmpfs that only this namespace
+ * sees, then bound), then pivot_root with the old root detached, docker's masked
  * and read-only paths, and a read-only rootfs when asked. Every path under
  * the new root is resolved as if it were / (openat2 RESOLVE_IN_ROOT), so a
  * symlink in an image cannot point a mount at the host. */
@@ -243,34 +244,105 @@ static void tmpfs_options(const char *opts, unsigned long *flags, struct kiln_bu
 	}
 }
 
-static int spec_mounts(int rootfd, const struct rt_spec *s, bool binds_only, struct kiln_err *err)
+/* --- secrets: files that exist only in this mount namespace ------------- */
+
+/* The tmpfs that holds the secrets, mounted on stage (a dir made here,
+ * empty on the host: the namespace is private, so the mount is seen by
+ * this namespace alone). */
+static int secret_stage(const char *stage, struct kiln_err *err)
 {
-	for (size_t i = 0; i < s->n_mounts; i++) {
-		const struct rt_mount *m = &s->mounts[i];
-		if (m->type == RT_MOUNT_TMPFS && binds_only)
+	if (mkdir(stage, 0700) < 0 && errno != EEXIST)
+		return kiln_err_set(err, errno, "creating `%s`", stage);
+	if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return kiln_err_set(err, errno, "mounting a tmpfs for secrets on `%s`", stage);
+	return 0;
+}
+
+/* The bytes of m->data_fd in stage/<i>, owned and moded as asked. */
+static int secret_file(const char *stage, size_t i, const struct rt_mount *m, char **path,
+                       struct kiln_err *err)
+{
+	*path = xasprintf("%s/%zu", stage, i);
+	_cleanup_close_ int fd =
+	    open(*path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "secret for `%s`", m->target);
+	char buf[16384];
+	for (off_t off = 0;;) {
+		ssize_t n = pread(m->data_fd, buf, sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (m->type == RT_MOUNT_TMPFS) {
-			unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-			struct kiln_buf data;
-			kiln_buf_init(&data, KILN_BUF_NOLIMIT, NULL);
-			tmpfs_options(m->options, &flags, &data);
-			if (m->readonly)
-				flags |= MS_RDONLY;
-			int r = mount_at(rootfd, "tmpfs", m->target, false, "tmpfs", flags,
-			                 data.len ? kiln_buf_str(&data) : NULL, err);
-			kiln_buf_release(&data);
-			if (r < 0)
-				return -1;
-			continue;
-		}
-		struct stat st;
-		if (stat(m->source, &st) < 0)
-			return kiln_err_set(err, errno, "bind source `%s`", m->source);
-		if (bind_at(rootfd, m->source, m->target, !S_ISDIR(st.st_mode), m->readonly, 0,
-		            err) < 0)
+		if (n < 0)
+			return kiln_err_set(err, errno, "reading the secret for `%s`", m->target);
+		if (n == 0)
+			break;
+		if (kiln_write_all(fd, buf, (size_t)n, err) < 0)
+			return -1;
+		off += n;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode & 07777) < 0)
+		return kiln_err_set(err, errno, "secret for `%s`", m->target);
+	return 0;
+}
+
+/* A secret staged in the tmpfs on files_dir/secrets (mounted first,
+ * *stage set) and bound at its target. */
+static int secret_mount(int rootfd, const struct rt_mount *m, size_t i, const char *files_dir,
+                        char **stage, struct kiln_err *err)
+{
+	if (!*stage) {
+		*stage = kiln_path_join(files_dir, "secrets");
+		if (secret_stage(*stage, err) < 0)
 			return -1;
 	}
-	return 0;
+	_cleanup_free_ char *path = NULL;
+	if (secret_file(*stage, i, m, &path, err) < 0)
+		return -1;
+	return bind_at(rootfd, path, m->target, true, true, MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
+}
+
+/* A tmpfs or a bind of the spec. */
+static int one_mount(int rootfd, const struct rt_mount *m, struct kiln_err *err)
+{
+	if (m->type == RT_MOUNT_TMPFS) {
+		unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+		struct kiln_buf data;
+		kiln_buf_init(&data, KILN_BUF_NOLIMIT, NULL);
+		tmpfs_options(m->options, &flags, &data);
+		if (m->readonly)
+			flags |= MS_RDONLY;
+		int r = mount_at(rootfd, "tmpfs", m->target, false, "tmpfs", flags,
+		                 data.len ? kiln_buf_str(&data) : NULL, err);
+		kiln_buf_release(&data);
+		return r;
+	}
+	struct stat st;
+	if (stat(m->source, &st) < 0)
+		return kiln_err_set(err, errno, "bind source `%s`", m->source);
+	return bind_at(rootfd, m->source, m->target, !S_ISDIR(st.st_mode), m->readonly, 0, err);
+}
+
+/* The spec's mounts in order; files_dir NULL: binds only (no tmpfs, no
+ * secrets). Secrets' staging mount is detached at the end (the binds keep
+ * their files). */
+static int spec_mounts(int rootfd, const struct rt_spec *s, const char *files_dir,
+                       struct kiln_err *err)
+{
+	_cleanup_free_ char *stage = NULL;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < s->n_mounts; i++) {
+		const struct rt_mount *m = &s->mounts[i];
+		if (m->type != RT_MOUNT_BIND && !files_dir)
+			continue;
+		if (m->type == RT_MOUNT_SECRET)
+			r = secret_mount(rootfd, m, i, files_dir, &stage, err);
+		else
+			r = one_mount(rootfd, m, err);
+	}
+	if (stage && umount2(stage, MNT_DETACH) < 0 && r == 0)
+		r = kiln_err_set(err, errno, "detaching `%s`", stage);
+	return r;
 }
 
 static int hosts_files(int rootfd, const struct rt_launch *l, struct kiln_err *err)
@@ -326,7 +398,7 @@ int rt_mounts_setup(const struct rt_launch *l, struct kiln_err *err)
 		}
 		kiln_err_release(err);
 	}
-	if (hosts_files(rootfd, l, err) < 0 || spec_mounts(rootfd, s, false, err) < 0)
+	if (hosts_files(rootfd, l, err) < 0 || spec_mounts(rootfd, s, l->files_dir, err) < 0)
 		return -1;
 	rt_cgroup_mounts_collect(); /* the host's mountinfo, while it is visible */
 	return pivot(l->rootfs, err);
@@ -339,7 +411,7 @@ int rt_mounts_copy_view(const struct rt_spec *s, const char *rootfs, struct kiln
 	_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return kiln_err_set(err, errno, "opening `%s`", rootfs);
-	if (spec_mounts(rootfd, s, true, err) < 0)
+	if (spec_mounts(rootfd, s, NULL, err) < 0)
 		return -1;
 	return TAKE_FD(rootfd);
 }

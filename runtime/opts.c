@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "runtime-internal.h"
 
@@ -129,6 +130,8 @@ int rt_parse_ulimit(const char *s, struct rt_rlimit *out, struct kiln_err *err)
 
 void rt_mount_release(struct rt_mount *m)
 {
+	if (m->type == RT_MOUNT_SECRET && m->data_fd >= 0)
+		close(m->data_fd);
 	free(m->source);
 	free(m->target);
 	free(m->options);

@@ -51,16 +51,27 @@ enum rt_network_mode {
 	RT_NET_HOST,    /* the host's network namespace */
 };
 
-enum rt_mount_type { RT_MOUNT_BIND, RT_MOUNT_TMPFS };
+/* RT_MOUNT_SECRET (rt_run_process only): a file that exists nowhere on
+ * the host. The init copies the bytes of data_fd (read from offset 0 to
+ * its end; a memfd, owned like the strings) into a tmpfs
+ * mounted in the container's own mount namespace, owned uid:gid with mode,
+ * and binds it read-only (nosuid, nodev, noexec) at target: it goes with
+ * the namespace, and the memfd with the caller, even after a SIGKILL. */
+enum rt_mount_type { RT_MOUNT_BIND, RT_MOUNT_TMPFS, RT_MOUNT_SECRET };
 struct rt_mount {
 	enum rt_mount_type type;
-	char *source;  /* host path (bind); NULL for tmpfs */
+	char *source;  /* host path (bind); NULL for tmpfs and secret */
 	char *target;  /* absolute path in the container */
 	char *options; /* tmpfs: "size=64m,mode=1777" (may be NULL) */
 	char
 	    *volume; /* a volume's name ("" before an anonymous one is made); source is its _data */
 	bool readonly;
 	bool nocopy; /* a volume: no copy of the image's content at target (-v ...:nocopy) */
+	int data_fd; /* secret: its bytes (closed by rt_mount_release and
+	              * rt_spec_release) */
+	uid_t uid;   /* secret: owner and mode of the file */
+	gid_t gid;
+	mode_t mode;
 };
 
 /* -p: a host port forwarded to a container port (default network). */

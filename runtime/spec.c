@@ -43,12 +43,8 @@ void rt_spec_release(struct rt_spec *s)
 	kiln_strv_free(s->lower_dirs);
 	free(s->upper_dir);
 	free(s->work_dir);
-	for (size_t i = 0; i < s->n_mounts; i++) {
-		free(s->mounts[i].source);
-		free(s->mounts[i].target);
-		free(s->mounts[i].options);
-		free(s->mounts[i].volume);
-	}
+	for (size_t i = 0; i < s->n_mounts; i++)
+		rt_mount_release(&s->mounts[i]);
 	free(s->mounts);
 	for (size_t i = 0; i < s->n_ports; i++)
 		free(s->ports[i].host_ip);
