@@ -17,7 +17,9 @@
 #        under /tmp; the loop image and mount live there), LOOP_SIZE=24G,
 #        NO_DOCKER=1 (kiln and the floor only), EXTRA_IMAGES=N (N unrelated
 #        images stored and tagged in kiln's store first, and in dockerd's:
-#        a base lookup must not read every stored image)
+#        a base lookup must not read every stored image),
+#        KILN_BEFORE=PATH (an earlier kiln binary: its no-op is timed too,
+#        on the same store, just before this one's, and the ratio printed)
 # Needs root (loop mount, dockerd), hyperfine, python3, GNU time.
 set -euo pipefail
 build=${1:-build}
@@ -105,6 +107,8 @@ for wl in "${wls[@]}"; do
 		DOCKER_BUILDKIT=0 dk build -q --network none -t "cl-$wl" "$ctx" >/dev/null
 	fi
 	read -r floor fsd fcpu < <(hf floor "" "find $ctx -printf '%s %T@\n'")
+	[ -z "${KILN_BEFORE:-}" ] ||
+		read -r on osd oncpu < <(hf kiln-before "" "$(realpath "$KILN_BEFORE") build -q --network none -t bench-$wl $ctx")
 	read -r kn ksd kncpu < <(hf kiln "" "$K build -q --network none -t bench-$wl $ctx")
 	krss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
 	read -r kc kcsd kccpu < <(hf kiln "$edit" "$K build -q --network none -t bench-$wl $ctx")
@@ -112,7 +116,10 @@ for wl in "${wls[@]}"; do
 	kcrss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
 	"$K" rmi -f "bench-$wl" >/dev/null && "$K" builder prune -a -f >/dev/null # space for the peers
 	row "stat floor (find -printf)" "$floor" "$fsd" "$fcpu"
+	[ -z "${KILN_BEFORE:-}" ] || row "kiln-before no-op" "$on" "$osd" "$oncpu"
 	row "kiln no-op" "$kn" "$ksd" "$kncpu"
+	[ -z "${KILN_BEFORE:-}" ] ||
+		echo "  kiln no-op / kiln-before no-op: $(ratio "$kn" "$on") (cpu $(ratio "$kncpu" "$oncpu"))"
 	row "kiln one file changed" "$kc" "$kcsd" "$kccpu"
 	echo "  kiln peak RSS: no-op $((krss / 1024)) MB, one file changed $((kcrss / 1024)) MB"
 	echo "  kiln no-op / stat floor: $(ratio "$kn" "$floor") (cpu $(ratio "$kncpu" "$fcpu"))"
