@@ -19,7 +19,9 @@
 #        kiln binary, say a build of main, timed beside it on its own store),
 #        EXTRA_IMAGES=N (N unrelated
 #        images stored and tagged in kiln's store first, and in dockerd's:
-#        a base lookup must not read every stored image)
+#        a base lookup must not read every stored image),
+#        KILN_BEFORE=PATH (an earlier kiln binary: its no-op is timed too,
+#        on the same store, just before this one's, and the ratio printed)
 # Needs root (loop mount, dockerd), hyperfine, python3, GNU time.
 set -euo pipefail
 build=${1:-build}
@@ -108,6 +110,8 @@ for wl in "${wls[@]}"; do
 		DOCKER_BUILDKIT=0 dk build -q --network none -t "cl-$wl" "$ctx" >/dev/null
 	fi
 	read -r floor fsd fcpu < <(hf floor "" "find $ctx -printf '%s %T@\n'")
+	[ -z "${KILN_BEFORE:-}" ] ||
+		read -r on osd oncpu < <(hf kiln-before "" "$(realpath "$KILN_BEFORE") build -q --network none -t bench-$wl $ctx")
 	read -r kn ksd kncpu < <(hf kiln "" "$K build -q --network none -t bench-$wl $ctx")
 	krss=$(rss_kb "$K" build -q --network none -t "bench-$wl" "$ctx")
 	read -r kc kcsd kccpu < <(hf kiln "$edit" "$K build -q --network none -t bench-$wl $ctx")
@@ -123,7 +127,10 @@ for wl in "${wls[@]}"; do
 		$kbr rmi -f "bench-$wl" >/dev/null && $kbr builder prune -a -f >/dev/null
 	fi
 	row "stat floor (find -printf)" "$floor" "$fsd" "$fcpu"
+	[ -z "${KILN_BEFORE:-}" ] || row "kiln-before no-op" "$on" "$osd" "$oncpu"
 	row "kiln no-op" "$kn" "$ksd" "$kncpu"
+	[ -z "${KILN_BEFORE:-}" ] ||
+		echo "  kiln no-op / kiln-before no-op: $(ratio "$kn" "$on") (cpu $(ratio "$kncpu" "$oncpu"))"
 	row "kiln one file changed" "$kc" "$kcsd" "$kccpu"
 	if [ -n "$KB" ]; then
 		row "kiln before no-op" "$bkn" "$bksd" "$bkncpu"

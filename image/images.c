@@ -269,7 +269,8 @@ int img_image_list_flags(struct img_store *s, unsigned flags, struct img_image *
                          size_t *n_out, struct kiln_err *err)
 {
 	struct img_index *x = NULL;
-	if (img_index_read(s, &x, err) < 0)
+	struct stat id;
+	if (img_index_read_id(s, &x, &id, err) < 0)
 		return -1;
 	struct img_image **v = NULL;
 	size_t n = 0;
@@ -284,7 +285,7 @@ int img_image_list_flags(struct img_store *s, unsigned flags, struct img_image *
 			image_add_entry(img, &x->manifests[i]);
 	}
 	free(t.slot);
-	img_index_free(x);
+	img_index_keep(s, x, &id);
 	if (e2.msg) {
 		img_image_list_free(v, n);
 		if (err)
@@ -389,7 +390,8 @@ static int find_by_tag_entry(struct img_store *s, const char *name, struct img_i
 	_cleanup_free_ char *full = r.digest ? NULL : img_ref_string(&r);
 	img_ref_release(&r);
 	struct img_index *x = NULL;
-	if (!full || img_index_read(s, &x, err) < 0)
+	struct stat id;
+	if (!full || img_index_read_id(s, &x, &id, err) < 0)
 		return full ? -1 : 0;
 	ssize_t at = entry_by_tag(x, full);
 	struct img_image **v = NULL;
@@ -420,7 +422,7 @@ static int find_by_tag_entry(struct img_store *s, const char *name, struct img_i
 	}
 	img_image_list_free(v, n);
 	free(t.slot);
-	img_index_free(x);
+	img_index_keep(s, x, &id); /* for the publish (or list) that may follow */
 	return ret;
 }
 

@@ -7,6 +7,7 @@
  * reference; an entry without it keeps an untagged (dangling) image. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -54,34 +55,109 @@ static bool top_level_key(const char *data, size_t len, const char *key)
 	return false;
 }
 
-int img_index_read(struct img_store *s, struct img_index **out, struct kiln_err *err)
+/* The parsed index.json a read-only reader handed back (img_index_keep)
+ * and the identity of the file it was parsed from. index.json is only
+ * ever replaced by a rename (a new inode, new times): while a stat of it
+ * still gives this identity, these are its bytes. */
+struct img_index_memo {
+	struct img_index *x;
+	struct stat id;
+};
+
+static bool same_file(const struct stat *a, const struct stat *b)
 {
-	_cleanup_free_ char *p = kiln_path_join(s->layout, "index.json");
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	if (kiln_read_file(p, IMG_INDEX_READ_MAX, &data, &len, err) < 0) {
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static void memo_free(struct img_index_memo *m)
+{
+	if (m)
+		img_index_free(m->x);
+	free(m);
+}
+
+void img_index_memo_drop(struct img_store *s)
+{
+	memo_free(atomic_exchange(&s->index_memo, NULL));
+}
+
+/* The kept index (and in *id its identity) when path p is still the file
+ * it was parsed from (taken: the memo is empty after), else NULL. */
+static struct img_index *memo_take(struct img_store *s, const char *p, struct stat *id)
+{
+	struct img_index_memo *m = atomic_exchange(&s->index_memo, NULL);
+	struct stat st;
+	if (!m || stat(p, &st) < 0 || !same_file(&st, &m->id)) {
+		memo_free(m);
+		return NULL;
+	}
+	struct img_index *x = m->x;
+	*id = m->id;
+	free(m);
+	return x;
+}
+
+void img_index_keep(struct img_store *s, struct img_index *x, const struct stat *id)
+{
+	struct img_index_memo *m = xcalloc(1, sizeof(*m));
+	m->x = x;
+	m->id = *id;
+	memo_free(atomic_exchange(&s->index_memo, m));
+}
+
+/* Reads and parses index.json (path p, *id its identity): -1 when it
+ * cannot be read or parsed, -2 when it has no `manifests`. */
+static int index_parse(const char *p, struct img_index **out, struct stat *id, struct kiln_err *err)
+{
+	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, id) < 0) {
+		kiln_err_set(err, errno, "open `%s`", p);
 		if (err && err->code == ENOENT)
 			err->code = KILN_E_CORRUPT; /* the store's root is gone: damage */
-		return kiln_err_wrap(err,
-		                     "reading `%s` (the store is damaged: see `kiln system "
-		                     "check --repair`)",
-		                     p);
+		return -1;
 	}
-	if (img_index_from_json(data, len, out, err) < 0)
-		return kiln_err_wrap(err,
-		                     "reading `%s` (the store is damaged: see `kiln system "
-		                     "check --repair`)",
-		                     p);
-	if (!top_level_key(data, len, "manifests")) {
-		img_index_free(*out);
-		*out = NULL;
+	_cleanup_free_ char *what = xasprintf("`%s`", p);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (kiln_read_fd(fd, IMG_INDEX_READ_MAX, what, &data, &len, err) < 0 ||
+	    img_index_from_json(data, len, out, err) < 0)
+		return -1;
+	if (top_level_key(data, len, "manifests"))
+		return 0;
+	img_index_free(*out);
+	*out = NULL;
+	return -2;
+}
+
+int img_index_read_id(struct img_store *s, struct img_index **out, struct stat *id,
+                      struct kiln_err *err)
+{
+	_cleanup_free_ char *p = kiln_path_join(s->layout, "index.json");
+	struct stat st;
+	if (!id)
+		id = &st;
+	if ((*out = memo_take(s, p, id)))
+		return 0;
+	int r = index_parse(p, out, id, err);
+	if (r == -2)
 		return kiln_err_set(
 		    err, KILN_E_CORRUPT,
 		    "`%s` has no `manifests`: the store is damaged (see `kiln system "
 		    "check --repair`)",
 		    p);
-	}
+	if (r < 0)
+		return kiln_err_wrap(err,
+		                     "reading `%s` (the store is damaged: see `kiln system "
+		                     "check --repair`)",
+		                     p);
 	return 0;
+}
+
+int img_index_read(struct img_store *s, struct img_index **out, struct kiln_err *err)
+{
+	return img_index_read_id(s, out, NULL, err);
 }
 
 /* index.json's new bytes, or NULL when they are over the limit. */

@@ -3,6 +3,8 @@
 #define KILN_IMAGE_STORE_INTERNAL_H
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "image.h"
 
@@ -44,6 +46,8 @@
 #define IMG_INDEX_READ_MAX  (256u << 20)
 #define IMG_INDEX_WRITE_MAX (32u << 20)
 
+struct img_index_memo;
+
 struct img_store {
 	char *root;                    /* ROOT */
 	char *layout;                  /* ROOT/images: the OCI image layout */
@@ -55,6 +59,8 @@ struct img_store {
 	struct img_blob_cache *cache;  /* parsed blobs (blob_cache.c), or NULL */
 	struct img_batch *batch;       /* an open group commit (batch.c), or NULL */
 	struct kiln_strv durable_dirs; /* img_store_add_durable_dir, relative to ROOT */
+	/* index.c: the parsed index.json a reader kept, or NULL */
+	_Atomic(struct img_index_memo *) index_memo;
 };
 
 /* batch.c: with a batch open, queues a committed blob (its temp *tmp and
@@ -86,7 +92,17 @@ void img_cache_free(struct img_store *s);
 /* Sets IMG_ANNOT_LAST_TAG on d to now. */
 void img_descriptor_stamp_tag_time(struct img_descriptor *d);
 int img_index_lock(struct img_store *s, struct kiln_err *err); /* returns the fd */
+/* Reads and parses index.json, or takes the parsed copy a reader kept
+ * while the file is still the one it was parsed from (same inode, size,
+ * mtime and ctime: index.json is only ever replaced by a rename). */
 int img_index_read(struct img_store *s, struct img_index **out, struct kiln_err *err);
+/* The same, with *id the identity of the file x was parsed from. */
+int img_index_read_id(struct img_store *s, struct img_index **out, struct stat *id,
+                      struct kiln_err *err);
+/* A reader that did not change x hands it back (taken) for the next read
+ * of the same file: a lookup then a publish parse index.json once. */
+void img_index_keep(struct img_store *s, struct img_index *x, const struct stat *id);
+void img_index_memo_drop(struct img_store *s);
 int img_index_write(struct img_store *s, const struct img_index *x, struct kiln_err *err);
 int img_entry_manifest(struct img_store *s, const struct img_descriptor *d,
                        struct img_manifest **out, char manifest_digest[KILN_DIGEST_LEN],

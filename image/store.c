@@ -172,6 +172,7 @@ void img_store_close(struct img_store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	img_cache_free(s);
+	img_index_memo_drop(s);
 	free(s->root);
 	free(s->layout);
 	free(s->blobs);

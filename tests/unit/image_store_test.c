@@ -264,6 +264,40 @@ int main(void)
 	kiln_strv_release(&probs);
 	img_image_free(kept);
 
+	/* The parsed index.json a lookup keeps for the publish that follows
+	 * (a build's FROM, then its tag): a publish by another handle (another
+	 * process) in between replaces the file, and this handle reads it again
+	 * instead of writing its kept copy back over the other's tag. */
+	struct img_store *s2 = NULL;
+	T_OK(img_store_open(root, &s2, &err) == 0, "a second handle on the store");
+	char idm[KILN_DIGEST_LEN], ido[KILN_DIGEST_LEN], idb[KILN_DIGEST_LEN],
+	    idm2[KILN_DIGEST_LEN];
+	const char *base[] = {"base:1"};
+	const char *mine[] = {"mine:1"}, *other[] = {"other:1"}, *again[] = {"mine:2"};
+	T_OK(commit(s, "layer-base", "base", base, 1, idb) == 0, "a base image");
+	T_OK(load_ok(s, "base:1", idb), "a lookup (it keeps the parsed index)");
+	T_OK(commit(s2, "layer-other", "other", other, 1, ido) == 0, "the other handle tags");
+	T_OK(commit(s, "layer-mine", "mine", mine, 1, idm) == 0, "this handle tags");
+	T_OK(load_ok(s2, "other:1", ido) && load_ok(s2, "mine:1", idm) &&
+	         load_ok(s, "other:1", ido),
+	     "both tags are kept, seen by both handles");
+	T_OK(load_ok(s, "mine:1", idm), "a lookup again");
+	T_OK(commit(s, "layer-mine2", "mine", again, 1, idm2) == 0 && load_ok(s2, "mine:2", idm2) &&
+	         load_ok(s2, "other:1", ido) && load_ok(s2, "mine:1", idm),
+	     "a publish from the kept copy (nothing changed in between) keeps every tag");
+	T_OK(load_ok(s, "mine:2", idm2), "a lookup keeps the index again");
+	_cleanup_free_ char *ixp = kiln_path_join(root, "images/index.json");
+	const char *no_manifests = "{\"schemaVersion\":2}";
+	T_OK(kiln_write_file_atomic(ixp, no_manifests, strlen(no_manifests), 0644, &err) == 0,
+	     "index.json damaged by someone else");
+	struct img_image *gone = NULL;
+	int fr = img_image_find(s, "mine:2", IMG_FIND_CONTENT, &gone, &err);
+	T_OK(fr < 0 && err.code == KILN_E_CORRUPT, "the damage is seen, not the kept copy: %s",
+	     err.msg ? err.msg : "(no error)");
+	img_image_free(gone);
+	kiln_err_release(&err);
+	img_store_close(s2);
+
 	/* stale temp files */
 	_cleanup_free_ char *tmpf = kiln_path_join(root, "tmp/blob-stale");
 	kiln_write_file_atomic(tmpf, "x", 1, 0600, NULL);
