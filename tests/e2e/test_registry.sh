@@ -135,6 +135,12 @@ expect_contains "... with the pushed manifest digest" "$OUT" "Digest: $DIG5"
 expect_eq "... and the same image ID" "$(kiln --root "$T/root13" inspect -f '{{.Id}}' "$R/five:1")" \
 	"$(kiln inspect -f '{{.Id}}' "$R/five:1")"
 run_ok "the pulled five-layer image checks clean" kiln --root "$T/root13" system check
+# a host whose boot id cannot be read (KILN_TEST_BOOT_ID=unknown, tests
+# only): the pull writes durable snapshot markers and works
+run_ok "unknown boot: pull the five layers" env KILN_TEST_BOOT_ID=unknown "$KILN" --root "$T/root14" pull "$R/five:1"
+expect_eq "unknown boot: durable markers only" \
+	"$(ls "$T/root14/snapshots" | grep -c '\.complete$') $(ls "$T/root14/snapshots" | grep -c '\.unsynced$')" "5 0"
+run_ok "unknown boot: the pulled image checks clean" env KILN_TEST_BOOT_ID=unknown "$KILN" --root "$T/root14" system check
 
 # parallel gzip: members made on every core form one gzip stream whose
 # content is the layer (several 4 MiB pieces, compressible and not)

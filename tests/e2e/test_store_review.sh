@@ -76,6 +76,24 @@ else not_ok "the snapshot was not unpacked again"; fi
 run_ok "and the store checks clean" kiln system check
 expect_not_contains "... nothing unsynced listed" "$OUT" "not flushed"
 
+# Where the boot id cannot be read (/proc/sys hidden or masked;
+# KILN_TEST_BOOT_ID=unknown, tests only) no unsynced marker can be trusted:
+# a kiln syncs and writes durable markers instead, and keeps working.
+export KILN_TEST_BOOT_ID=unknown
+run_ok "unknown boot: create unpacks the snapshot again" use c5
+if [ -e "$snap.complete" ] && [ ! -e "$snap.unsynced" ] && [ -e "$snap/d/f3" ]; then ok "unknown boot: create writes a durable marker"
+else not_ok "unknown boot: no durable marker after create"; ls "$ROOT/snapshots" | sed 's/^/#   /'; fi
+echo planted >"$snap/d/planted"
+run_ok "unknown boot: create again" use c6
+if [ -e "$snap/d/planted" ]; then ok "unknown boot: the durable snapshot is reused"; else not_ok "unknown boot: unpacked again"; fi
+rm -f "$snap/d/planted"
+run_ok "unknown boot: a build" kiln build -q --no-cache -t b:4 "$T/ctx"
+unsynced=$(find "$ROOT/snapshots" -maxdepth 1 -name '*.unsynced' | wc -l)
+expect_eq "unknown boot: no unsynced marker anywhere" "$unsynced" 0
+run_ok "unknown boot: the store checks clean" kiln system check
+expect_not_contains "... with nothing unsynced to list" "$OUT" "not flushed"
+unset KILN_TEST_BOOT_ID
+
 # A FIFO or a device planted where a blob belongs is damage, never
 # something to block on or read forever: check, images, save and prune
 # finish, and --repair moves it aside.
