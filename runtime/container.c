@@ -360,6 +360,8 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	                     : o->entrypoint_set   ? NULL
 	                                           : img->config->config.cmd);
 	c->labels = rt_strv_dup(o->labels);
+	c->attach_stdout = c->attach_stderr = !o->detach;
+	c->attach_stdin = c->stdin_once = !o->detach && o->interactive;
 	health_settings(img->config, o, c);
 	c->status = RT_CREATED;
 

@@ -153,6 +153,7 @@ struct rt_create_opts {
 	int64_t health_start_period; /* --health-start-period, ns (0: image's or 0) */
 	bool no_healthcheck;         /* --no-healthcheck */
 	char **labels;               /* "K=V" */
+	bool detach; /* run -d: stdio not attached (docker's Config.Attach* false) */
 };
 
 /* Fills spec from image config cfg and options (docker's merge rules: -e
@@ -208,6 +209,10 @@ struct rt_container {
 	int64_t health_timeout;   /* nanoseconds (default 30 s) */
 	int64_t health_start_period; /* nanoseconds (default 0) */
 	int restart_max;             /* on-failure:N (0: no limit) */
+	/* docker's Config.AttachStdin/Stdout/Stderr and StdinOnce: whether the
+	 * creating command attached them (not run -d); stdin_once: an
+	 * attacher's end of stdin is the container's (run -i, create -i) */
+	bool attach_stdin, attach_stdout, attach_stderr, stdin_once;
 
 	/* state.json */
 	enum rt_status status;
