@@ -289,7 +289,11 @@ static json_t *config_json(const struct rt_container *c)
 	json_object_set_new(o, "Tty", json_boolean(s->tty));
 	json_object_set_new(o, "OpenStdin", json_boolean(s->interactive));
 	json_object_set_new(o, "StdinOnce", json_boolean(c->stdin_once));
-	json_object_set_new(o, "Env", strv_or_null(s->env));
+	/* docker's: null when neither the image nor the user set any */
+	json_object_set_new(o, "Env",
+	                    !s->config_env     ? strv_or_null(s->env)
+	                    : s->config_env[0] ? strv_or_null(s->config_env)
+	                                       : json_null());
 	json_object_set_new(o, "Cmd", strv_or_null(c->cmd));
 	if (c->health_test)
 		json_object_set_new(o, "Healthcheck", healthcheck_json(c));

@@ -323,6 +323,24 @@ static int create_dirs(const char *root, struct rt_container *c, struct kiln_err
 	return 0;
 }
 
+/* docker's Config.Labels: the image's, then -l (which win). */
+static char **merged_labels(const struct img_map *image, char *const *user)
+{
+	struct kiln_strv v = KILN_STRV_INIT;
+	for (size_t i = 0; i < image->n; i++) {
+		size_t klen = strlen(image->v[i].key);
+		bool overridden = false;
+		for (size_t k = 0; user && user[k] && !overridden; k++)
+			overridden = !strncmp(user[k], image->v[i].key, klen) &&
+			             (user[k][klen] == '=' || !user[k][klen]);
+		if (!overridden)
+			kiln_strv_pushf(&v, "%s=%s", image->v[i].key, image->v[i].value);
+	}
+	for (size_t k = 0; user && user[k]; k++)
+		kiln_strv_push(&v, user[k]);
+	return v.v;
+}
+
 int rt_container_create(struct img_store *s, const char *image, const struct rt_create_opts *o,
                         struct rt_container **out, struct kiln_err *err)
 {
@@ -359,7 +377,7 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	c->cmd = rt_strv_dup(o->args && o->args[0] ? o->args
 	                     : o->entrypoint_set   ? NULL
 	                                           : img->config->config.cmd);
-	c->labels = rt_strv_dup(o->labels);
+	c->labels = merged_labels(&img->config->config.labels, o->labels);
 	c->attach_stdout = c->attach_stderr = !o->detach;
 	c->attach_stdin = c->stdin_once = !o->detach && o->interactive;
 	health_settings(img->config, o, c);

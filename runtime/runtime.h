@@ -88,10 +88,13 @@ struct rt_rlimit {
 /* What runs and how it is confined. Strings and vectors are owned
  * (rt_spec_release frees them); vectors are NULL-terminated. */
 struct rt_spec {
-	char **args; /* argv (entrypoint + cmd resolved) */
-	char **env;  /* KEY=VALUE, final (image env merged with options) */
-	char *cwd;   /* absolute; "/" when empty */
-	char *user;  /* "name", "uid", "uid:gid", "name:group" or NULL (root) */
+	char **args;       /* argv (entrypoint + cmd resolved) */
+	char **env;        /* KEY=VALUE, final (image env merged with options) */
+	char **config_env; /* docker's Config.Env: -e/--env-file, then the image's
+	                    * entries they leave (no PATH/HOSTNAME/TERM of the
+	                    * runtime); NULL in records from before it was kept */
+	char *cwd;         /* absolute; "/" when empty */
+	char *user;        /* "name", "uid", "uid:gid", "name:group" or NULL (root) */
 	char *hostname;
 	bool tty;         /* stdio is a terminal */
 	bool interactive; /* keep stdin open (else /dev/null) */

@@ -77,6 +77,7 @@ static json_t *spec_json(const struct rt_spec *s)
 	json_t *o = json_object();
 	put_strv(o, "args", s->args);
 	put_strv(o, "env", s->env);
+	put_strv(o, "config_env", s->config_env);
 	put_str(o, "cwd", s->cwd);
 	put_str(o, "user", s->user);
 	put_str(o, "hostname", s->hostname);
@@ -137,6 +138,7 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 {
 	s->args = get_strv(o, "args");
 	s->env = get_strv(o, "env");
+	s->config_env = get_strv(o, "config_env");
 	s->cwd = get_str(o, "cwd");
 	s->user = get_str(o, "user");
 	s->hostname = get_str(o, "hostname");
