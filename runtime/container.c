@@ -593,7 +593,12 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
 	kiln_err_release(&e);
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	_cleanup_free_ char *gc = gc_root_path(root, c->id);
-	if (kiln_rm_rf(dir, err) < 0)
+	int lock = rt_container_lock(root, c->id, NULL);
+	rt_waiters_notify(root, c->id, c->exit_code); /* before the record goes */
+	int r = kiln_rm_rf(dir, err);
+	if (lock >= 0)
+		close(lock);
+	if (r < 0)
 		return kiln_err_wrap(err, "removing container %s", c->id);
 	rt_name_release(root, c->name, c->id);
 	if (unlink(gc) < 0 && errno != ENOENT)
@@ -610,7 +615,15 @@ int rt_container_remove_detached(const char *root, struct rt_container *c, struc
 {
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	_cleanup_free_ char *trash = xasprintf("%s/tmp/kiln-rm-%s", root, c->id);
-	if (alive(c) || rename(dir, trash) < 0)
+	if (alive(c))
+		return rt_container_remove(root, c, true, err);
+	/* under the lock: a `wait` is either told the code or finds no record */
+	int lock = rt_container_lock(root, c->id, NULL);
+	rt_waiters_notify(root, c->id, c->exit_code);
+	int moved = rename(dir, trash);
+	if (lock >= 0)
+		close(lock);
+	if (moved < 0)
 		return rt_container_remove(root, c, true, err);
 	fflush(NULL);
 	pid_t pid = fork();

@@ -276,6 +276,9 @@ int rt_volume_copy_up(const char *root, char *const *lowers, const char *target,
 /* --rm of an attached run: the container disappears at once, its files
  * are deleted by a detached process (container.c). */
 int rt_container_remove_detached(const char *root, struct rt_container *c, struct kiln_err *err);
+/* Before a record goes (the container lock held): c's exit code to every
+ * `wait` announced in its waiters dir (lifecycle.c). */
+void rt_waiters_notify(const char *root, const char *id, int status);
 
 /* --- the init layer (container.c) -------------------------------------------- */
 /* Makes dir a layer with the mount points the runtime binds or mounts
