@@ -492,6 +492,27 @@ static void refresh(const char *root, struct rt_container *c)
 		close(lock);
 }
 
+/* An --rm container that ran and ended with nobody left to remove it (its
+ * monitor or foreground kiln killed, the host crashed): docker's daemon
+ * removes such containers when it starts; kiln does when it first sees
+ * one. Its upper dir was mounted `volatile`, so after a crash it is not to
+ * be trusted, let alone started again. True when it was removed. */
+static bool drop_abandoned(const char *root, struct rt_container *c)
+{
+	if (!c->auto_remove || !c->started || (c->status != RT_EXITED && c->status != RT_DEAD))
+		return false;
+	if (c->monitor_pid > 0 && rt_pid_start_time(c->monitor_pid) != 0)
+		return false; /* its remover is at it */
+	struct kiln_err e = KILN_ERR_INIT;
+	if (rt_container_remove(root, c, true, &e) < 0) {
+		kiln_debug("removing the abandoned --rm container %s: %s", c->id, e.msg);
+		kiln_err_release(&e);
+		return false;
+	}
+	rt_container_remove_volumes(root, c);
+	return true;
+}
+
 int rt_container_load(const char *root, const char *id_or_name, struct rt_container **out,
                       struct kiln_err *err)
 {
@@ -501,6 +522,11 @@ int rt_container_load(const char *root, const char *id_or_name, struct rt_contai
 	if (rt_container_read(root, id, out, err) < 0)
 		return -1;
 	refresh(root, *out);
+	if (drop_abandoned(root, *out)) {
+		rt_container_free(*out);
+		*out = NULL;
+		return kiln_err_set(err, KILN_E_NOTFOUND, "No such container: %s", id_or_name);
+	}
 	return 0;
 }
 
@@ -529,6 +555,10 @@ int rt_container_list(const char *root, struct rt_container ***out, size_t *n, s
 			continue;
 		}
 		refresh(root, c);
+		if (drop_abandoned(root, c)) {
+			rt_container_free(c);
+			continue;
+		}
 		KILN_GROW(v, cap, cnt + 1);
 		v[cnt++] = c;
 	}

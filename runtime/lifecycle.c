@@ -95,7 +95,8 @@ static void record_exit(const char *root, struct rt_container *c, int status, st
 	c->exit_code = status;
 	c->pid = 0;
 	c->pid_start = 0;
-	c->monitor_pid = 0;
+	if (!c->auto_remove) /* else we remove it next: not abandoned (drop_abandoned) */
+		c->monitor_pid = 0;
 	free(c->finished);
 	c->finished = rt_now_rfc3339();
 	if (kiln_path_exists(cfg))
