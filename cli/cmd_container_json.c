@@ -283,13 +283,17 @@ static json_t *config_json(const struct rt_container *c)
 	json_object_set_new(o, "Hostname", json_string(s->hostname ? s->hostname : ""));
 	json_object_set_new(o, "Domainname", json_string(""));
 	json_object_set_new(o, "User", json_string(s->user ? s->user : ""));
-	json_object_set_new(o, "AttachStdin", json_boolean(s->interactive));
-	json_object_set_new(o, "AttachStdout", json_true());
-	json_object_set_new(o, "AttachStderr", json_true());
+	json_object_set_new(o, "AttachStdin", json_boolean(c->attach_stdin));
+	json_object_set_new(o, "AttachStdout", json_boolean(c->attach_stdout));
+	json_object_set_new(o, "AttachStderr", json_boolean(c->attach_stderr));
 	json_object_set_new(o, "Tty", json_boolean(s->tty));
 	json_object_set_new(o, "OpenStdin", json_boolean(s->interactive));
-	json_object_set_new(o, "StdinOnce", json_boolean(s->interactive));
-	json_object_set_new(o, "Env", strv_or_null(s->env));
+	json_object_set_new(o, "StdinOnce", json_boolean(c->stdin_once));
+	/* docker's: null when neither the image nor the user set any */
+	json_object_set_new(o, "Env",
+	                    !s->config_env     ? strv_or_null(s->env)
+	                    : s->config_env[0] ? strv_or_null(s->config_env)
+	                                       : json_null());
 	json_object_set_new(o, "Cmd", strv_or_null(c->cmd));
 	if (c->health_test)
 		json_object_set_new(o, "Healthcheck", healthcheck_json(c));

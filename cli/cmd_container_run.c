@@ -110,6 +110,7 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	o->security_opt = f->security_opt.v;
 	o->name = f->name;
 	o->labels = f->labels.v;
+	o->detach = f->detach;
 	if (f->network && rt_parse_network(f->network, &o->network, err) < 0)
 		return -1;
 	for (size_t i = 0; i < f->volumes.n; i++)

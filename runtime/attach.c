@@ -170,6 +170,10 @@ static void loop(struct session *s)
 		ssize_t r = read(s->in_fd, buf, sizeof(buf));
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
+		if (r > 0 && !s->tty) { /* docker's escape proxy is for terminals only */
+			to_conn(s, RT_ATTACH_STDIN, buf, (size_t)r);
+			continue;
+		}
 		if (r > 0) {
 			forward_input(s, buf, (size_t)r);
 			if (s->detached)
@@ -270,12 +274,13 @@ int rt_container_attach(const char *root, struct rt_container *c, const struct r
 	if (s.conn < 0) {
 		kiln_err_release(&e);
 		return kiln_err_set(err, KILN_E_CONFLICT,
-		                    "container %s has no monitor to attach to (it runs attached "
-		                    "to the kiln that started it)",
+		                    "container %s cannot be attached to (a foreground --rm run "
+		                    "writes to the kiln that started it)",
 		                    c->id);
 	}
 	if (!c->spec.interactive)
 		s.in_fd = -1;
+	s.close_stdin = s.close_stdin || c->stdin_once; /* docker's StdinOnce */
 	run_session(&s, o->sig_proxy && !c->spec.tty ? c->pid : 0);
 	close(s.conn);
 	return finish(root, c, &s, status, detached, err);

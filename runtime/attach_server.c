@@ -236,6 +236,28 @@ static void stdin_push(struct rt_attach_server *s)
 	s->pend_off = s->pend_len = 0;
 }
 
+void rt_attach_stdin(struct rt_attach_server *s, const char *p, size_t n)
+{
+	int to = stdin_fd(s);
+	if (to < 0 || !n)
+		return;
+	if (n > sizeof(s->pend))
+		n = sizeof(s->pend);
+	fcntl(to, F_SETFL, fcntl(to, F_GETFL) | O_NONBLOCK);
+	memcpy(s->pend, p, n);
+	s->pend_off = 0;
+	s->pend_len = n;
+	stdin_push(s);
+}
+
+void rt_attach_stdin_close(struct rt_attach_server *s)
+{
+	if (s->stdin_w >= 0) {
+		close(s->stdin_w);
+		s->stdin_w = -1;
+	}
+}
+
 size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p)
 {
 	size_t k = 0;
@@ -264,23 +286,8 @@ static bool client_message(struct rt_attach_server *s, int fd)
 		return false;
 	size_t n = (size_t)r - 1;
 	switch (buf[0]) {
-	case RT_ATTACH_STDIN: {
-		int to = stdin_fd(s);
-		if (to >= 0 && n) {
-			fcntl(to, F_SETFL, fcntl(to, F_GETFL) | O_NONBLOCK);
-			memcpy(s->pend, buf + 1, n);
-			s->pend_off = 0;
-			s->pend_len = n;
-			stdin_push(s);
-		}
-		break;
-	}
-	case RT_ATTACH_EOF:
-		if (s->stdin_w >= 0) {
-			close(s->stdin_w);
-			s->stdin_w = -1;
-		}
-		break;
+	case RT_ATTACH_STDIN: rt_attach_stdin(s, buf + 1, n); break;
+	case RT_ATTACH_EOF: rt_attach_stdin_close(s); break;
 	case RT_ATTACH_RESIZE:
 		if (s->master >= 0 && n == sizeof(struct winsize)) {
 			struct winsize ws;

@@ -323,6 +323,24 @@ static int create_dirs(const char *root, struct rt_container *c, struct kiln_err
 	return 0;
 }
 
+/* docker's Config.Labels: the image's, then -l (which win). */
+static char **merged_labels(const struct img_map *image, char *const *user)
+{
+	struct kiln_strv v = KILN_STRV_INIT;
+	for (size_t i = 0; i < image->n; i++) {
+		size_t klen = strlen(image->v[i].key);
+		bool overridden = false;
+		for (size_t k = 0; user && user[k] && !overridden; k++)
+			overridden = !strncmp(user[k], image->v[i].key, klen) &&
+			             (user[k][klen] == '=' || !user[k][klen]);
+		if (!overridden)
+			kiln_strv_pushf(&v, "%s=%s", image->v[i].key, image->v[i].value);
+	}
+	for (size_t k = 0; user && user[k]; k++)
+		kiln_strv_push(&v, user[k]);
+	return v.v;
+}
+
 int rt_container_create(struct img_store *s, const char *image, const struct rt_create_opts *o,
                         struct rt_container **out, struct kiln_err *err)
 {
@@ -359,7 +377,9 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	c->cmd = rt_strv_dup(o->args && o->args[0] ? o->args
 	                     : o->entrypoint_set   ? NULL
 	                                           : img->config->config.cmd);
-	c->labels = rt_strv_dup(o->labels);
+	c->labels = merged_labels(&img->config->config.labels, o->labels);
+	c->attach_stdout = c->attach_stderr = !o->detach;
+	c->attach_stdin = c->stdin_once = !o->detach && o->interactive;
 	health_settings(img->config, o, c);
 	c->status = RT_CREATED;
 
@@ -472,6 +492,27 @@ static void refresh(const char *root, struct rt_container *c)
 		close(lock);
 }
 
+/* An --rm container that ran and ended with nobody left to remove it (its
+ * monitor or foreground kiln killed, the host crashed): docker's daemon
+ * removes such containers when it starts; kiln does when it first sees
+ * one. Its upper dir was mounted `volatile`, so after a crash it is not to
+ * be trusted, let alone started again. True when it was removed. */
+static bool drop_abandoned(const char *root, struct rt_container *c)
+{
+	if (!c->auto_remove || !c->started || (c->status != RT_EXITED && c->status != RT_DEAD))
+		return false;
+	if (c->monitor_pid > 0 && rt_pid_start_time(c->monitor_pid) != 0)
+		return false; /* its remover is at it */
+	struct kiln_err e = KILN_ERR_INIT;
+	if (rt_container_remove(root, c, true, &e) < 0) {
+		kiln_debug("removing the abandoned --rm container %s: %s", c->id, e.msg);
+		kiln_err_release(&e);
+		return false;
+	}
+	rt_container_remove_volumes(root, c);
+	return true;
+}
+
 int rt_container_load(const char *root, const char *id_or_name, struct rt_container **out,
                       struct kiln_err *err)
 {
@@ -481,6 +522,11 @@ int rt_container_load(const char *root, const char *id_or_name, struct rt_contai
 	if (rt_container_read(root, id, out, err) < 0)
 		return -1;
 	refresh(root, *out);
+	if (drop_abandoned(root, *out)) {
+		rt_container_free(*out);
+		*out = NULL;
+		return kiln_err_set(err, KILN_E_NOTFOUND, "No such container: %s", id_or_name);
+	}
 	return 0;
 }
 
@@ -509,6 +555,10 @@ int rt_container_list(const char *root, struct rt_container ***out, size_t *n, s
 			continue;
 		}
 		refresh(root, c);
+		if (drop_abandoned(root, c)) {
+			rt_container_free(c);
+			continue;
+		}
 		KILN_GROW(v, cap, cnt + 1);
 		v[cnt++] = c;
 	}
@@ -573,7 +623,12 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
 	kiln_err_release(&e);
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	_cleanup_free_ char *gc = gc_root_path(root, c->id);
-	if (kiln_rm_rf(dir, err) < 0)
+	int lock = rt_container_lock(root, c->id, NULL);
+	rt_waiters_notify(root, c->id, c->exit_code); /* before the record goes */
+	int r = kiln_rm_rf(dir, err);
+	if (lock >= 0)
+		close(lock);
+	if (r < 0)
 		return kiln_err_wrap(err, "removing container %s", c->id);
 	rt_name_release(root, c->name, c->id);
 	if (unlink(gc) < 0 && errno != ENOENT)
@@ -590,7 +645,15 @@ int rt_container_remove_detached(const char *root, struct rt_container *c, struc
 {
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	_cleanup_free_ char *trash = xasprintf("%s/tmp/kiln-rm-%s", root, c->id);
-	if (alive(c) || rename(dir, trash) < 0)
+	if (alive(c))
+		return rt_container_remove(root, c, true, err);
+	/* under the lock: a `wait` is either told the code or finds no record */
+	int lock = rt_container_lock(root, c->id, NULL);
+	rt_waiters_notify(root, c->id, c->exit_code);
+	int moved = rename(dir, trash);
+	if (lock >= 0)
+		close(lock);
+	if (moved < 0)
 		return rt_container_remove(root, c, true, err);
 	fflush(NULL);
 	pid_t pid = fork();

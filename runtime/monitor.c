@@ -363,7 +363,7 @@ __attribute__((noreturn)) static void monitor_main(const char *root, struct rt_c
 		c->finished = rt_now_rfc3339();
 		bool again = c->error == NULL && should_restart(root, c, status);
 		c->status = again ? RT_RESTARTING : RT_EXITED;
-		if (!again)
+		if (!again && !c->auto_remove) /* else removed next: not abandoned */
 			c->monitor_pid = 0;
 		save_state(root, c);
 		rt_attach_end_run(&att, status); /* after the state: attachers read it */

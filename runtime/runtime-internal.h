@@ -61,20 +61,27 @@ void rt_log_lines(int log_fd, struct rt_log_stream *s, bool flush);
 int rt_log_stream_read(int log_fd, struct rt_log_stream *s,
                        void (*sink)(void *ctx, const char *p, size_t n), void *ctx);
 /* A foreground container without a pty and without a monitor keeps a log
- * as a monitored one does: its stdout and stderr are pipes whose output a
- * thread of the foreground kiln copies to kiln's own fds and to the log. */
+ * and is attachable as a monitored one is: its stdout and stderr (and its
+ * stdin with -i) are pipes that a thread of the foreground kiln serves,
+ * copying the output to kiln's own fds, the log and the attachers of
+ * ROOT/containers/<id>/attach, and kiln's stdin and the attachers' into
+ * the container's. */
 struct rt_log_relay;
-/* Opens the log and the pipes: *out_w and *err_w are the container's
- * stdout and stderr. NULL (and the fds untouched) when the log cannot be
- * opened: the container then writes to out_fd/err_fd itself. */
-struct rt_log_relay *rt_log_relay_open(const char *log_path, int out_fd, int err_fd, int *out_w,
-                                       int *err_w);
-/* Once the container holds its copies of the write ends: closes ours, so
+/* Opens the log, the attach socket and the pipes, and starts the thread:
+ * l's stdio fds (kiln's; stdin -1 without -i) are replaced by the
+ * container's ends. NULL (l untouched) when it cannot: the container then
+ * uses kiln's fds itself. */
+struct rt_log_relay *rt_log_relay_open(const char *root, const char *id, struct rt_launch *l);
+/* Once the container holds its copies of the pipe ends: closes ours, so
  * the pipes end when the container's processes are gone. */
 void rt_log_relay_start(struct rt_log_relay *r);
-/* Waits until both pipes end (all writers gone; at once when never
- * started), then frees it. NULL is a no-op. */
+/* Waits until both output pipes end (all writers gone; at once when never
+ * started): everything is logged and copied. NULL is a no-op. */
 void rt_log_relay_finish(struct rt_log_relay *r);
+/* Then, once the exit is recorded: the attachers get status and are let
+ * go (as the monitor's at the end of a run), the socket is removed, r is
+ * freed. NULL is a no-op. */
+void rt_log_relay_end(struct rt_log_relay *r, int status);
 
 /* Waits for the init, forwarding the usual signals when sig_proxy; *status
  * is docker's exit code. */
@@ -244,6 +251,12 @@ struct rt_attach_server {
 void rt_attach_server_init(struct rt_attach_server *s, int listen_fd);
 void rt_attach_add(struct rt_attach_server *s, int fd);
 void rt_attach_broadcast(struct rt_attach_server *s, char type, const void *p, size_t n);
+/* Stdin for the container (a client's, or a foreground run's own): what
+ * its stdin does not take now stays pending (s->pend_len), and nothing
+ * more is read until it has. n is at most RT_ATTACH_MSG_MAX. */
+void rt_attach_stdin(struct rt_attach_server *s, const char *p, size_t n);
+/* Closes the container's stdin pipe (its reader sees EOF). */
+void rt_attach_stdin_close(struct rt_attach_server *s);
 /* The fds to poll (listen socket, stdin, clients): at most 2 + MAX_CLIENTS. */
 size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p);
 /* Accepts and reads what poll found on the fds rt_attach_pollfds gave. */
@@ -267,6 +280,9 @@ int rt_volume_copy_up(const char *root, char *const *lowers, const char *target,
 /* --rm of an attached run: the container disappears at once, its files
  * are deleted by a detached process (container.c). */
 int rt_container_remove_detached(const char *root, struct rt_container *c, struct kiln_err *err);
+/* Before a record goes (the container lock held): c's exit code to every
+ * `wait` announced in its waiters dir (lifecycle.c). */
+void rt_waiters_notify(const char *root, const char *id, int status);
 
 /* --- the init layer (container.c) -------------------------------------------- */
 /* Makes dir a layer with the mount points the runtime binds or mounts

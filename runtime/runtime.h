@@ -99,10 +99,13 @@ struct rt_rlimit {
 /* What runs and how it is confined. Strings and vectors are owned
  * (rt_spec_release frees them); vectors are NULL-terminated. */
 struct rt_spec {
-	char **args; /* argv (entrypoint + cmd resolved) */
-	char **env;  /* KEY=VALUE, final (image env merged with options) */
-	char *cwd;   /* absolute; "/" when empty */
-	char *user;  /* "name", "uid", "uid:gid", "name:group" or NULL (root) */
+	char **args;       /* argv (entrypoint + cmd resolved) */
+	char **env;        /* KEY=VALUE, final (image env merged with options) */
+	char **config_env; /* docker's Config.Env: -e/--env-file, then the image's
+	                    * entries they leave (no PATH/HOSTNAME/TERM of the
+	                    * runtime); NULL in records from before it was kept */
+	char *cwd;         /* absolute; "/" when empty */
+	char *user;        /* "name", "uid", "uid:gid", "name:group" or NULL (root) */
 	char *hostname;
 	bool tty;         /* stdio is a terminal */
 	bool interactive; /* keep stdin open (else /dev/null) */
@@ -167,6 +170,7 @@ struct rt_create_opts {
 	int64_t health_start_period; /* --health-start-period, ns (0: image's or 0) */
 	bool no_healthcheck;         /* --no-healthcheck */
 	char **labels;               /* "K=V" */
+	bool detach; /* run -d: stdio not attached (docker's Config.Attach* false) */
 };
 
 /* Fills spec from image config cfg and options (docker's merge rules: -e
@@ -237,6 +241,10 @@ struct rt_container {
 	int64_t health_timeout;   /* nanoseconds (default 30 s) */
 	int64_t health_start_period; /* nanoseconds (default 0) */
 	int restart_max;             /* on-failure:N (0: no limit) */
+	/* docker's Config.AttachStdin/Stdout/Stderr and StdinOnce: whether the
+	 * creating command attached them (not run -d); stdin_once: an
+	 * attacher's end of stdin is the container's (run -i, create -i) */
+	bool attach_stdin, attach_stdout, attach_stderr, stdin_once;
 
 	/* state.json */
 	enum rt_status status;

@@ -37,6 +37,7 @@ void rt_spec_release(struct rt_spec *s)
 {
 	kiln_strv_free(s->args);
 	kiln_strv_free(s->env);
+	kiln_strv_free(s->config_env);
 	free(s->cwd);
 	free(s->user);
 	free(s->hostname);
@@ -71,7 +72,8 @@ static void env_set(struct kiln_strv *env, const char *kv)
 	kiln_strv_push(env, kv);
 }
 
-/* "K=V" as it is; "K" takes the caller's value, or is dropped. */
+/* "K=V" as it is; "K" takes the caller's value, or stays a bare "K"
+ * (docker's Config.Env keeps it; the process never gets it). */
 static void env_opt(struct kiln_strv *env, const char *item)
 {
 	if (strchr(item, '=')) {
@@ -79,10 +81,12 @@ static void env_opt(struct kiln_strv *env, const char *item)
 		return;
 	}
 	const char *v = getenv(item);
-	if (v) {
-		_cleanup_free_ char *kv = xasprintf("%s=%s", item, v);
-		env_set(env, kv);
+	if (!v) {
+		env_set(env, item);
+		return;
 	}
+	_cleanup_free_ char *kv = xasprintf("%s=%s", item, v);
+	env_set(env, kv);
 }
 
 /* docker's opts.ParseEnvFile. */
@@ -119,24 +123,46 @@ static int env_file(struct kiln_strv *env, const char *path, struct kiln_err *er
 	return 0;
 }
 
-static int build_env(const struct img_config *cfg, const struct rt_create_opts *o,
-                     const char *hostname, char ***out, struct kiln_err *err)
+static bool env_has_key(const struct kiln_strv *env, const char *kv)
 {
+	const char *eq = strchr(kv, '=');
+	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+	for (size_t i = 0; i < env->n; i++)
+		if (!strncmp(env->v[i], kv, klen) && env->v[i][klen] == '=')
+			return true;
+	return false;
+}
+
+/* The process's env (the runtime's PATH, HOSTNAME and TERM, the image's,
+ * then the user's) and docker's Config.Env (the user's --env-file and -e,
+ * then the image's entries they do not override). */
+static int build_env(const struct img_config *cfg, const struct rt_create_opts *o,
+                     const char *hostname, struct rt_spec *spec, struct kiln_err *err)
+{
+	struct kiln_strv user = KILN_STRV_INIT;
+	for (size_t i = 0; o->env_file && o->env_file[i]; i++)
+		if (env_file(&user, o->env_file[i], err) < 0) {
+			kiln_strv_release(&user);
+			return -1;
+		}
+	for (size_t i = 0; o->env && o->env[i]; i++)
+		env_opt(&user, o->env[i]);
 	struct kiln_strv env = KILN_STRV_INIT;
 	kiln_strv_push(&env, DEFAULT_PATH);
 	kiln_strv_pushf(&env, "HOSTNAME=%s", hostname);
 	if (o->tty)
 		kiln_strv_push(&env, "TERM=xterm");
-	for (size_t i = 0; cfg && cfg->config.env && cfg->config.env[i]; i++)
-		env_set(&env, cfg->config.env[i]);
-	for (size_t i = 0; o->env_file && o->env_file[i]; i++)
-		if (env_file(&env, o->env_file[i], err) < 0) {
-			kiln_strv_release(&env);
-			return -1;
-		}
-	for (size_t i = 0; o->env && o->env[i]; i++)
-		env_opt(&env, o->env[i]);
-	*out = env.v; /* never NULL: PATH is in it */
+	char *const *image = cfg ? cfg->config.env : NULL;
+	for (size_t i = 0; image && image[i]; i++)
+		env_set(&env, image[i]);
+	for (size_t i = 0; i < user.n; i++)
+		if (strchr(user.v[i], '='))
+			env_set(&env, user.v[i]);
+	for (size_t i = 0; image && image[i]; i++)
+		if (!env_has_key(&user, image[i]))
+			kiln_strv_push(&user, image[i]);
+	spec->env = env.v; /* never NULL: PATH is in it */
+	spec->config_env = user.v ? user.v : xcalloc(1, sizeof(char *));
 	return 0;
 }
 
@@ -175,7 +201,7 @@ int rt_spec_from_config(const struct img_config *cfg, const struct rt_create_opt
 		                    "the working directory '%s' is invalid, it needs to be an "
 		                    "absolute path",
 		                    o->workdir);
-	if (build_env(cfg, o, host, &spec->env, err) < 0)
+	if (build_env(cfg, o, host, spec, err) < 0)
 		return -1;
 
 	char *const *ep = cfg ? cfg->config.entrypoint : NULL;

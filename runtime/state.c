@@ -77,6 +77,7 @@ static json_t *spec_json(const struct rt_spec *s)
 	json_t *o = json_object();
 	put_strv(o, "args", s->args);
 	put_strv(o, "env", s->env);
+	put_strv(o, "config_env", s->config_env);
 	put_str(o, "cwd", s->cwd);
 	put_str(o, "user", s->user);
 	put_str(o, "hostname", s->hostname);
@@ -137,6 +138,7 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 {
 	s->args = get_strv(o, "args");
 	s->env = get_strv(o, "env");
+	s->config_env = get_strv(o, "config_env");
 	s->cwd = get_str(o, "cwd");
 	s->user = get_str(o, "user");
 	s->hostname = get_str(o, "hostname");
@@ -254,6 +256,10 @@ int rt_config_save(const char *root, const struct rt_container *c, struct kiln_e
 	json_object_set_new(o, "health_timeout", json_integer(c->health_timeout));
 	json_object_set_new(o, "health_start_period", json_integer(c->health_start_period));
 	json_object_set_new(o, "restart_max", json_integer(c->restart_max));
+	json_object_set_new(o, "attach_stdin", json_boolean(c->attach_stdin));
+	json_object_set_new(o, "attach_stdout", json_boolean(c->attach_stdout));
+	json_object_set_new(o, "attach_stderr", json_boolean(c->attach_stderr));
+	json_object_set_new(o, "stdin_once", json_boolean(c->stdin_once));
 	json_object_set_new(o, "spec", spec_json(&c->spec));
 	return save_json(root, c->id, "config.json", o, c->auto_remove, err);
 }
@@ -359,6 +365,12 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 	c->health_start_period = get_int(cfg, "health_start_period");
 	c->restart_max = (int)get_int(cfg, "restart_max");
 	spec_from_json(json_object_get(cfg, "spec"), &c->spec);
+	/* records from before these were kept: what inspect showed then */
+	bool old = !json_object_get(cfg, "attach_stdout");
+	c->attach_stdout = old || get_bool(cfg, "attach_stdout");
+	c->attach_stderr = old || get_bool(cfg, "attach_stderr");
+	c->attach_stdin = old ? c->spec.interactive : get_bool(cfg, "attach_stdin");
+	c->stdin_once = old ? c->spec.interactive : get_bool(cfg, "stdin_once");
 	json_decref(cfg);
 	if (!c->name)
 		c->name = xstrdup(id);
