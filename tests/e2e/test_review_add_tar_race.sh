@@ -30,6 +30,7 @@ done
 sleep 0.02
 cp "$T/new.tar" "$C/arch.tar.tmp" && mv "$C/arch.tar.tmp" "$C/arch.tar" # replaced
 kill -CONT $pid; wait $pid; rc=$?; pid=
+echo "# build exit $rc: $(grep -m1 Error "$T/out")"
 
 image_f() { # TAG: x/f in the image
 	rm -rf "$T/x" && mkdir -p "$T/x" && kiln save -o "$T/x/img.tar" "$1" && tar -xf "$T/x/img.tar" -C "$T/x" &&
