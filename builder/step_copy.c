@@ -186,8 +186,30 @@ static bool archive_magic(const char *path)
 
 /* ADD of a local archive: extracted by the secure extractor into a temp
  * tree, whose entries (owners and modes as in the archive) go under dest. */
-static int add_archive(struct copy_job *j, const struct bld_node *node, const char *dest,
-                       struct kiln_err *err)
+/* The archive ADD read through fd is the file its key hashed (w: that
+ * walk, NULL outside the context): same inode, size, mode, mtime and ctime
+ * once the extraction has read it, as COPY checks its files. */
+static int archive_unchanged(int fd, const struct bld_node *node, const struct cache_ctx_walk *w,
+                             struct kiln_err *err)
+{
+	struct stat now;
+	if (!w)
+		return 0;
+	const struct stat *was = &w->v[0].st;
+	if (fstat(fd, &now) < 0)
+		return kiln_err_set(err, errno, "stat `%s`", node->host);
+	if (now.st_dev != was->st_dev || now.st_ino != was->st_ino || now.st_size != was->st_size ||
+	    now.st_mode != was->st_mode || now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != was->st_mtim.tv_nsec ||
+	    now.st_ctim.tv_sec != was->st_ctim.tv_sec ||
+	    now.st_ctim.tv_nsec != was->st_ctim.tv_nsec)
+		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
+		                    node->host);
+	return 0;
+}
+
+static int add_archive(struct copy_job *j, const struct bld_node *node,
+                       const struct cache_ctx_walk *w, const char *dest, struct kiln_err *err)
 {
 	j->no_index = true; /* the extracted tree goes away after the step */
 	const char *tmp = bld_tmpdir(j->st->b, err);
@@ -203,6 +225,8 @@ static int add_archive(struct copy_job *j, const struct bld_node *node, const ch
 		return kiln_err_set(err, errno, "open `%s`", node->real);
 	if (img_layer_extract_fd(fd, root, tmpl, 0, NULL, err) < 0)
 		return kiln_err_wrap(err, "extracting `%s`", node->real);
+	if (archive_unchanged(fd, node, w, err) < 0)
+		return -1;
 	j->tar_trees = xreallocarray(j->tar_trees, j->n_tar_trees + 1, sizeof(*j->tar_trees));
 	struct bld_context *c = &j->tar_trees[j->n_tar_trees++];
 	memset(c, 0, sizeof(*c));
@@ -320,15 +344,13 @@ static int add_match(struct copy_job *j, const struct bld_tree *t, const char *s
 	}
 	const char *d = pdest ? pdest : dest;
 	bool dd = pdest ? true : dest_dir;
-	if (j->add && t->ctx && S_ISREG(n.st.st_mode) && (!j->c->unpack_set || j->c->unpack) &&
-	    archive_magic(n.host))
-		r = add_archive(j, &n, d, err);
-	else {
-		const struct cache_ctx_walk *w;
-		r = context_walk(j, t, &n, &w, err);
-		if (r == 0)
-			r = add_node(j, t, &n, w, d, dd, base_name(match), !t->ctx, err);
-	}
+	const struct cache_ctx_walk *w;
+	r = context_walk(j, t, &n, &w, err);
+	if (r == 0 && j->add && t->ctx && S_ISREG(n.st.st_mode) &&
+	    (!j->c->unpack_set || j->c->unpack) && archive_magic(n.host))
+		r = add_archive(j, &n, w, d, err);
+	else if (r == 0)
+		r = add_node(j, t, &n, w, d, dd, base_name(match), !t->ctx, err);
 out:
 	bld_node_release(&n);
 	return r;
