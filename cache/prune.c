@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,12 +148,22 @@ static int cmp_used(const void *a, const void *b)
 	return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
 }
 
+/* 1 when e is removed; 0 for a cache mount in use: one is removed under
+ * its lock (ROOT/cache/mounts/<name>.lock, builder/run_mounts.c), taken
+ * without waiting, so the mount a RUN holds (shared, locked or private)
+ * stays, and no RUN takes it while it goes. */
 static int remove_entry(struct img_store *s, const struct cache_du_entry *e, struct kiln_err *err)
 {
 	if (!e->is_mount)
-		return cache_record_remove(s, e->id, err);
+		return cache_record_remove(s, e->id, err) < 0 ? -1 : 1;
 	_cleanup_free_ char *p = cache_path(s, CACHE_MOUNTS, e->id + strlen("mount:"));
-	return kiln_rm_rf(p, err);
+	_cleanup_free_ char *lockp = xasprintf("%s.lock", p);
+	_cleanup_close_ int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", lockp);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? 0 : kiln_err_set(err, errno, "lock `%s`", lockp);
+	return kiln_rm_rf(p, err) < 0 ? -1 : 1;
 }
 
 /* Listings no remaining record names. */
@@ -211,8 +222,9 @@ int cache_prune(struct img_store *s, const struct cache_prune_opts *o,
 	for (size_t i = 0; i < n && r == 0; i++) {
 		if (o->keep_storage && total <= o->keep_storage)
 			break;
-		r = remove_entry(s, c[i], err);
-		if (r == 0) {
+		int gone = remove_entry(s, c[i], err);
+		r = gone < 0 ? -1 : 0;
+		if (gone > 0) {
 			total -= c[i]->size;
 			res->records += !c[i]->is_mount;
 			res->mounts += c[i]->is_mount;
