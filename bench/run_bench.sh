@@ -61,8 +61,12 @@ cleanup() {
 				grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers && break 2
 				sleep 0.25
 			done
-			mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb && sleep 1 &&
-				umount /sys/fs/cgroup/hugetlb
+			# groups whose last task left after the first pass (dockerd's
+			# "docker" outlived its teardown once) are removed on a retry
+			mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb &&
+				find /sys/fs/cgroup/hugetlb -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+			sleep 1
+			umount /sys/fs/cgroup/hugetlb
 		done
 		rmdir /sys/fs/cgroup/hugetlb
 		if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; then
