@@ -11,8 +11,9 @@
  *   ROOT/kiln-store       marker: kiln opens only empty or marked dirs
  *   ROOT/snapshots/<hex>/ one unpacked layer per diffID (overlay lower dirs),
  *                         complete once ROOT/snapshots/<hex>.unsynced names
- *                         this boot (or <hex>.complete, of earlier kilns,
- *                         exists): snapshot.c
+ *                         this boot (or the durable <hex>.complete exists:
+ *                         group commit, create of a lasting container):
+ *                         snapshot.c
  *   ROOT/layers/<hex>     a layer's size as docker counts it, per diffID
  *                         (a cache: layer_usage.c)
  *   ROOT/quarantine/      what `system check --repair` moved aside
@@ -619,6 +620,18 @@ typedef ssize_t (*img_read_fn)(void *ud, const void **buf, struct kiln_err *err)
  * is the layer the image config names whatever the compressed bytes. */
 int img_snapshot_from_stream(struct img_store *s, const struct img_layer *layer, img_read_fn fn,
                              void *ud, struct kiln_err *err);
+/* Makes the snapshots among dirs (ROOT/snapshots/<hex>: the lower dirs of a
+ * container that outlives this kiln) durable: each one marked unsynced in
+ * this boot gets its durable record in a temp, one syncfs for all, then
+ * <hex>.complete replaces its unsynced marker (the group commit's settle
+ * path). Nothing, no sync, when all are durable already. KILN_E_CORRUPT
+ * when one is neither durable nor complete in this boot. Other dirs are
+ * skipped. Call with the store open (its lock keeps them from removal). */
+int img_snapshot_make_durable(struct img_store *s, char *const *dirs, struct kiln_err *err);
+/* Whether every snapshot among dirs (.../snapshots/<hex>; other dirs are
+ * skipped) is trusted in this boot: KILN_E_CORRUPT naming the first that
+ * is missing, incomplete or left unsynced by an earlier boot. */
+int img_snapshot_check_dirs(char *const *dirs, struct kiln_err *err);
 /* Ensures every layer's snapshot; *dirs_out (NULL-terminated, free with
  * kiln_strv_free) lists them TOPMOST FIRST, the order of overlay's
  * lowerdir= option. */

@@ -13,7 +13,9 @@
  * unpacked again from its verified blob. ROOT/snapshots/<hex>.complete is
  * the durable marker (written after a syncfs): trusted in any boot;
  * earlier kilns wrote it, a build's group commit upgrades this boot's
- * unsynced markers to it, and it is what a kiln writes when the boot id
+ * unsynced markers to it, so does the create of a container that outlives
+ * kiln for its lowers (img_snapshot_make_durable: one syncfs, none when
+ * they are durable already), and it is what a kiln writes when the boot id
  * cannot be read (/proc/sys hidden or masked): then every marker costs a
  * syncfs, as before unsynced markers. */
 #include <dirent.h>
@@ -92,18 +94,26 @@ static enum img_snap_state marker_state(const char *rec, size_t len)
 	return IMG_SNAP_OTHER_BOOT;
 }
 
-enum img_snap_state img_snapshot_state(struct img_store *s, const char *hex)
+/* Whether the snapshot hex under the snapshots dir snapdir has its durable
+ * marker. */
+static bool durable_at(const char *snapdir, const char *hex)
 {
-	_cleanup_free_ char *tree = kiln_path_join(s->snapshots, hex);
+	_cleanup_free_ char *name = done_name(hex);
+	_cleanup_free_ char *done = kiln_path_join(snapdir, name);
+	struct stat st;
+	return lstat(done, &st) == 0;
+}
+
+static enum img_snap_state state_at(const char *snapdir, const char *hex)
+{
+	_cleanup_free_ char *tree = kiln_path_join(snapdir, hex);
 	struct stat st;
 	if (lstat(tree, &st) < 0 || !S_ISDIR(st.st_mode))
 		return IMG_SNAP_NONE;
-	_cleanup_free_ char *name = done_name(hex);
-	_cleanup_free_ char *done = kiln_path_join(s->snapshots, name);
-	if (lstat(done, &st) == 0)
+	if (durable_at(snapdir, hex))
 		return IMG_SNAP_COMPLETE;
 	_cleanup_free_ char *uname = unsynced_name(hex);
-	_cleanup_free_ char *unsynced = kiln_path_join(s->snapshots, uname);
+	_cleanup_free_ char *unsynced = kiln_path_join(snapdir, uname);
 	/* never blocked on: a FIFO planted there is no marker */
 	_cleanup_close_ int fd = open(unsynced, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	_cleanup_free_ char *rec = NULL;
@@ -112,6 +122,11 @@ enum img_snap_state img_snapshot_state(struct img_store *s, const char *hex)
 	    kiln_read_fd(fd, 4096, "snapshot marker", &rec, &len, NULL) < 0)
 		return IMG_SNAP_INCOMPLETE;
 	return marker_state(rec, len);
+}
+
+enum img_snap_state img_snapshot_state(struct img_store *s, const char *hex)
+{
+	return state_at(s->snapshots, hex);
 }
 
 bool img_snapshot_complete(struct img_store *s, const char *hex)
@@ -144,6 +159,38 @@ size_t img_store_unsynced_snapshots(struct img_store *s, struct kiln_strv *out)
 	return n;
 }
 
+/* Queues on st the durable record of the snapshot hex (under dfd, the
+ * snapshots dir) written to a temp, if its unsynced marker names this
+ * boot: 0, else -1. */
+static int settle_one(struct img_store *s, int dfd, const char *hex, struct img_snapshot_settle *st)
+{
+	_cleanup_free_ char *name = unsynced_name(hex);
+	_cleanup_free_ char *rec = NULL;
+	size_t n = 0;
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    kiln_read_fd(fd, 4096, "snapshot marker", &rec, &n, NULL) < 0 ||
+	    marker_state(rec, n) != IMG_SNAP_COMPLETE)
+		return -1;
+	*(char *)memmem(rec, n, " boot=", 6) = '\0'; /* a durable record names no boot */
+	char *tmp = NULL;
+	_cleanup_close_ int tfd = kiln_tempfile_create(s->tmp, "kiln-snapmark-", &tmp, NULL);
+	if (tfd < 0)
+		return -1;
+	if (kiln_write_all(tfd, rec, strlen(rec), NULL) < 0 ||
+	    kiln_write_all(tfd, "\n", 1, NULL) < 0) {
+		unlink(tmp);
+		kiln_tempfile_forget(tmp);
+		free(tmp);
+		return -1;
+	}
+	kiln_strv_push(&st->hex, hex);
+	kiln_strv_push(&st->tmp, tmp);
+	free(tmp);
+	return 0;
+}
+
 void img_snapshot_settle_begin(struct img_store *s, struct img_snapshot_settle *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -156,31 +203,7 @@ void img_snapshot_settle_begin(struct img_store *s, struct img_snapshot_settle *
 		    strcmp(de->d_name + KILN_SHA256_HEXLEN, IMG_SNAPSHOT_UNSYNCED) != 0)
 			continue;
 		_cleanup_free_ char *hex = xstrndup(de->d_name, KILN_SHA256_HEXLEN);
-		_cleanup_free_ char *rec = NULL;
-		size_t n = 0;
-		_cleanup_close_ int fd =
-		    openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		struct stat sb;
-		if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-		    kiln_read_fd(fd, 4096, "snapshot marker", &rec, &n, NULL) < 0 ||
-		    marker_state(rec, n) != IMG_SNAP_COMPLETE)
-			continue;
-		*(char *)memmem(rec, n, " boot=", 6) = '\0'; /* a durable record names no boot */
-		char *tmp = NULL;
-		_cleanup_close_ int tfd =
-		    kiln_tempfile_create(s->tmp, "kiln-snapmark-", &tmp, NULL);
-		if (tfd < 0)
-			continue;
-		if (kiln_write_all(tfd, rec, strlen(rec), NULL) < 0 ||
-		    kiln_write_all(tfd, "\n", 1, NULL) < 0) {
-			unlink(tmp);
-			kiln_tempfile_forget(tmp);
-			free(tmp);
-			continue;
-		}
-		kiln_strv_push(&st->hex, hex);
-		kiln_strv_push(&st->tmp, tmp);
-		free(tmp);
+		settle_one(s, dirfd(d), hex, st);
 	}
 }
 
@@ -408,5 +431,67 @@ int img_snapshot_dirs(struct img_store *s, const struct img_layer *layers, size_
 		dirs[n - 1 - i] = p;
 	}
 	*dirs_out = dirs;
+	return 0;
+}
+
+/* The snapshots dir and hex of dir when it is a snapshot tree
+ * (.../snapshots/<hex>), else NULL. */
+static char *snapshot_parts(const char *dir, const char **hex)
+{
+	const char *slash = strrchr(dir, '/');
+	static const char parent[] = "/snapshots";
+	size_t pl = sizeof(parent) - 1;
+	if (!slash || !img_is_hex64(slash + 1) || (size_t)(slash - dir) < pl ||
+	    memcmp(slash - pl, parent, pl) != 0)
+		return NULL;
+	*hex = slash + 1;
+	return xstrndup(dir, (size_t)(slash - dir));
+}
+
+int img_snapshot_make_durable(struct img_store *s, char *const *dirs, struct kiln_err *err)
+{
+	struct img_snapshot_settle st;
+	memset(&st, 0, sizeof(st));
+	_cleanup_close_ int dfd = open(s->snapshots, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return kiln_err_set(err, errno, "open `%s`", s->snapshots);
+	for (size_t i = 0; dirs && dirs[i]; i++) {
+		const char *hex = NULL;
+		_cleanup_free_ char *parent = snapshot_parts(dirs[i], &hex);
+		if (!parent || strcmp(parent, s->snapshots) != 0 || durable_at(s->snapshots, hex))
+			continue;
+		/* a concurrent group commit may have settled it meanwhile */
+		if (settle_one(s, dfd, hex, &st) < 0 && !durable_at(s->snapshots, hex)) {
+			img_snapshot_settle_end(s, &st, false);
+			return kiln_err_set(err, KILN_E_CORRUPT,
+			                    "snapshot `%s` is not complete in this boot", hex);
+		}
+	}
+	if (st.hex.n == 0)
+		return 0; /* all durable already: no sync */
+	bool synced = syncfs(dfd) == 0;
+	int e = errno;
+	img_snapshot_settle_end(s, &st, synced);
+	if (!synced)
+		return kiln_err_set(err, e, "sync the snapshots in `%s`", s->snapshots);
+	return 0;
+}
+
+int img_snapshot_check_dirs(char *const *dirs, struct kiln_err *err)
+{
+	for (size_t i = 0; dirs && dirs[i]; i++) {
+		const char *hex = NULL;
+		_cleanup_free_ char *parent = snapshot_parts(dirs[i], &hex);
+		if (!parent)
+			continue;
+		enum img_snap_state st = state_at(parent, hex);
+		if (st == IMG_SNAP_COMPLETE)
+			continue;
+		return kiln_err_set(err, KILN_E_CORRUPT, "layer snapshot `%s` %s", hex,
+		                    st == IMG_SNAP_NONE ? "is missing"
+		                    : st == IMG_SNAP_OTHER_BOOT
+		                        ? "was not flushed before the machine restarted"
+		                        : "is incomplete");
+	}
 	return 0;
 }

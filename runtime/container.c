@@ -296,6 +296,14 @@ char **rt_lowers_with_init(const char *init, char *const *lower)
 	return v;
 }
 
+int rt_container_check_lowers(const struct rt_container *c, struct kiln_err *err)
+{
+	if (img_snapshot_check_dirs(c->spec.lower_dirs, err) < 0)
+		return kiln_err_wrap(err, "container `%s` (image `%s`) cannot start", c->name,
+		                     c->image ? c->image : c->image_id);
+	return 0;
+}
+
 static int create_dirs(const char *root, struct rt_container *c, struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
@@ -361,6 +369,12 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	}
 	if (make_bind_sources(o, err) < 0 || image_lower_dirs(s, img, &lower, err) < 0)
 		goto fail_early;
+	/* it outlives this kiln, maybe this boot: its lowers must be durable
+	 * (an --rm one is removed if abandoned, so unsynced ones do) */
+	if (!o->rm && img_snapshot_make_durable(s, lower, err) < 0) {
+		kiln_strv_free(lower);
+		goto fail_early;
+	}
 	if (rt_spec_from_config(img->config, o, short_id, &c->spec, err) < 0) {
 		kiln_strv_free(lower);
 		goto fail_early;

@@ -119,6 +119,8 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 			*status = 0;
 		return r;
 	}
+	if (rt_container_check_lowers(c, err) < 0)
+		return -1;
 	int lock = rt_container_lock(root, c->id, err);
 	if (lock < 0)
 		return -1;

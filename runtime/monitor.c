@@ -469,6 +469,8 @@ int rt_monitor_main(int argc, char **argv)
 
 int rt_monitor_spawn(const char *root, struct rt_container *c, int attach_fd, struct kiln_err *err)
 {
+	if (rt_container_check_lowers(c, err) < 0)
+		return -1;
 	_cleanup_free_ char *prog = monitor_program();
 	_cleanup_free_ char *marker = rt_stop_marker_path(root, c->id);
 	unlink(marker);

@@ -289,6 +289,10 @@ void rt_waiters_notify(const char *root, const char *id, int status);
  * (etc/hosts, etc/hostname, etc/resolv.conf, dev, proc, sys), and docker's
  * etc/mtab -> /proc/mounts. */
 int rt_init_layer(const char *dir, struct kiln_err *err);
+/* Before a start mounts c's lower dirs: fails naming c and its image when
+ * one of its snapshots is not trusted in this boot (missing, or left
+ * unsynced by an earlier boot: its bytes may be torn), never mounted. */
+int rt_container_check_lowers(const struct rt_container *c, struct kiln_err *err);
 /* init followed by lower (allocated). */
 char **rt_lowers_with_init(const char *init, char *const *lower);
 

@@ -32,14 +32,17 @@ run_ok "and checks clean" kiln system check
 if [ -e "$snap.complete" ] && [ ! -e "$snap.unsynced" ]; then ok "the build made the snapshot's marker durable"
 else not_ok "no durable marker after a build"; ls "$ROOT/snapshots" | sed 's/^/#   /'; fi
 
-# Elsewhere (create, run, pull) a snapshot is marked complete without a
+# Elsewhere (create --rm, run --rm, pull) a snapshot is marked complete without a
 # sync: the marker names the boot it was written in, and only that boot
 # trusts it (a crash that tears the unflushed tree changes the boot id).
 # A later boot (KILN_TEST_BOOT_ID, for tests only) unpacks the snapshot
 # again from its blob; `system check` lists such a snapshot as unsynced,
 # not as a problem, and `--repair` removes it.
 rm -f "$snap.complete" # incomplete: the next use unpacks it again
-use() { kiln create --name "$1" base:1 true >/dev/null && kiln rm "$1" >/dev/null; }
+# (create --rm: a container that outlives kiln has its lowers made durable
+# at create, test_review_unsynced_lowers.sh; an --rm one keeps the unsynced
+# fast path, removed if abandoned)
+use() { kiln create --rm --name "$1" base:1 true >/dev/null && kiln rm "$1" >/dev/null; }
 run_ok "create unpacks the snapshot again" use c1
 boot=$(cat /proc/sys/kernel/random/boot_id)
 if grep -q " boot=$boot\$" "$snap.unsynced" 2>/dev/null; then ok "its marker names this boot"

@@ -192,6 +192,53 @@ static void durable_cases(struct img_store *s, const struct img_layer *l, const 
 	kiln_err_release(&err);
 }
 
+/* The lowers of a container that outlives kiln: made durable at create
+ * (one syncfs; nothing when durable already); a start checks them and
+ * refuses one another boot left unsynced, or one that is gone. */
+static void lasting_case(struct img_store *s, const struct img_layer *l, const char *path)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	char *mark = xasprintf("%s.unsynced", path), *done = xasprintf("%s.complete", path);
+	char *p = NULL, *rec = NULL;
+	char *dirs[] = {"/nowhere/init", (char *)path, NULL};
+	unlink(done);
+	T_OK(img_snapshot_ensure(s, l, &p, &err) == 0 && kiln_path_exists(mark), "unsynced again");
+	free(p);
+	T_OK(img_snapshot_make_durable(s, dirs, &err) == 0 && durable_only(done, mark),
+	     "make_durable: the lower's marker becomes durable: %s", err.msg ? err.msg : "");
+	T_OK(img_snapshot_make_durable(s, dirs, &err) == 0 && durable_only(done, mark),
+	     "... and again: nothing to do");
+	setenv("KILN_TEST_BOOT_ID", "after-a-crash", 1);
+	T_OK(img_snapshot_check_dirs(dirs, &err) == 0, "another boot's start trusts it");
+	kiln_read_file(done, 4096, &rec, NULL, NULL);
+	char *old = xasprintf("%.*s boot=before-the-crash\n", (int)strcspn(rec ? rec : "", "\n"),
+	                      rec ? rec : "");
+	unlink(done);
+	kiln_write_file_atomic(mark, old, strlen(old), 0600, NULL);
+	T_OK(img_snapshot_check_dirs(dirs, &err) < 0 && err.msg &&
+	         strstr(err.msg, "not flushed before the machine restarted"),
+	     "a lower an earlier boot left unsynced fails the start: %s", err.msg ? err.msg : "");
+	kiln_err_release(&err);
+	T_OK(img_snapshot_make_durable(s, dirs, &err) < 0 && !kiln_path_exists(done),
+	     "... and is never made durable: %s", err.msg ? err.msg : "");
+	kiln_err_release(&err);
+	unsetenv("KILN_TEST_BOOT_ID");
+	char *gone[] = {"/nowhere/snapshots/"
+	                "0000000000000000000000000000000000000000000000000000000000000000",
+	                NULL};
+	T_OK(img_snapshot_check_dirs(gone, &err) < 0 && err.msg && strstr(err.msg, "is missing"),
+	     "a missing lower fails the start: %s", err.msg ? err.msg : "");
+	kiln_err_release(&err);
+	p = NULL;
+	T_OK(img_snapshot_ensure(s, l, &p, &err) == 0, "unpacked again");
+	free(p);
+	free(old);
+	free(rec);
+	free(done);
+	free(mark);
+	kiln_err_release(&err);
+}
+
 /* One tar entry: type, path, target (hardlink or symlink), size of a
  * regular file's content. */
 struct tent {
@@ -398,6 +445,7 @@ int main(void)
 	free(blob);
 	boot_case(s, &l, path);
 	durable_cases(s, &l, path);
+	lasting_case(s, &l, path);
 	count_cases(s);
 
 	free(path);
