@@ -6,8 +6,9 @@
 #
 #   bench/registry_bench.sh BUILD_DIR [WORKDIR]
 #   env: RUNS=3; BENCH_DOCKER=0 leaves docker out; BENCH_BASE_KILN=PATH also
-#        times the pull of another kiln binary (a build of main: before and
-#        after in the same run, "kiln-base-pull"); BENCH_LOOP=0 keeps the
+#        times the pull and the first push of another kiln binary (a build
+#        of main: before and after in the same run, "kiln-base-pull",
+#        "kiln-base-push-first"); BENCH_LOOP=0 keeps the
 #        stores on WORKDIR's file system instead of a journaled ext4 loop
 #        mount made for the run (the host's root file system has no journal,
 #        where creating files soon after deleting many is several times
@@ -132,6 +133,12 @@ for i in $(seq "$RUNS"); do
 	"$KILN" --root "$M/k1" import "$W/w2ctx" "$R/w2:k" >/dev/null
 	t kiln-push-first "$KILN" --root "$M/k1" push "$R/w2:k"
 	t kiln-push-second "$KILN" --root "$M/k1" push "$R/w2:k"
+	if [ -n "${BENCH_BASE_KILN:-}" ]; then # the same first push by the older kiln, to a repository of its own
+		rm -rf "$M/k1b"
+		"$BENCH_BASE_KILN" --root "$M/k1b" import "$W/w2ctx" "$R/w2b:k" >/dev/null
+		t kiln-base-push-first "$BENCH_BASE_KILN" --root "$M/k1b" push "$R/w2b:k"
+		rm -rf "$M/k1b"
+	fi
 	[ "$DOCKER" = 0 ] || t docker-push /usr/bin/docker push "$R/w2:dk"
 
 	rm -rf "$M/sk-dst" "$M/k2"
@@ -158,7 +165,7 @@ med = {k: statistics.median(s for s, _, _ in v) for k, v in runs.items()}
 rss = {k: max(r for _, r, _ in v) for k, v in runs.items()}
 cpu = {k: statistics.median(c for _, _, c in v) for k, v in runs.items()}
 print("w2 image (420 MB, one layer) through docker-registry on 127.0.0.1, median of %s runs (load %s)" % (sys.argv[2], sys.argv[3]))
-for k in ["skopeo-push", "kiln-push-first", "kiln-push-second", "docker-push", "skopeo-pull", "kiln-pull", "kiln-base-pull", "docker-pull"]:
+for k in ["skopeo-push", "kiln-push-first", "kiln-base-push-first", "kiln-push-second", "docker-push", "skopeo-pull", "kiln-pull", "kiln-base-pull", "docker-pull"]:
     if k in med:
         extra = "  peak %d MiB" % (rss[k] // 1024) if k.startswith("kiln") else ""
         print("  %-17s %6.2f s   (%s)  cpu %5.2f s%s" % (k, med[k], " ".join("%.2f" % s for s, _, _ in runs[k]), cpu[k], extra))
@@ -171,6 +178,7 @@ ratio("kiln-pull", "skopeo-pull", "<= 1.0", "kiln pull+unpack / skopeo pull")
 ratio("kiln-base-pull", "skopeo-pull", "<= 1.0", "base kiln pull+unpack / skopeo pull")
 ratio("kiln-pull", "kiln-base-pull", "<= 1.0", "kiln pull / base kiln pull")
 ratio("kiln-push-first", "skopeo-push", "<= 1.5", "kiln first push (gzip) / skopeo push")
+ratio("kiln-base-push-first", "skopeo-push", "<= 1.5", "base kiln first push / skopeo push")
 ratio("kiln-pull", "docker-pull", "<= 1.0", "kiln pull / docker pull")
 ratio("kiln-push-first", "docker-push", "<= 1.0", "kiln first push / docker push")
 if "kiln-push-second" in med:

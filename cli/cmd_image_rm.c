@@ -645,7 +645,7 @@ int cmd_system_check(int argc, char **argv, struct kiln_ctx *ctx)
 	img_store_unsynced_snapshots(ctx->store, &left);
 	for (size_t i = temps; i < left.n; i++)
 		kiln_strv_pushf(&notes,
-		                "snapshot %s was not flushed before the machine restarted "
+		                "snapshot %s was written in an earlier boot without a flush "
 		                "(unpacked again from its blob when next needed; `system check "
 		                "--repair` removes it)",
 		                left.v[i]);

@@ -85,6 +85,12 @@ static int read_round(int fd, struct round *r, int nw, struct kiln_sha256 *h, st
 {
 	r->n = 0;
 	r->eof = false;
+	/* the round after this one is asked of the disk now, so that its read
+	 * overlaps this round's compression (a blob past 8 MiB was written
+	 * around the page cache and is read from the disk) */
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	if (pos >= 0)
+		posix_fadvise(fd, pos + (off_t)nw * PIECE, (off_t)nw * PIECE, POSIX_FADV_WILLNEED);
 	for (bool eof = false; r->n < nw && !eof; r->n++) {
 		size_t got = read_full(fd, r->in + (size_t)r->n * PIECE, PIECE);
 		if (got == (size_t)-1)

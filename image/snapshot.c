@@ -490,7 +490,7 @@ int img_snapshot_check_dirs(char *const *dirs, struct kiln_err *err)
 		return kiln_err_set(err, KILN_E_CORRUPT, "layer snapshot `%s` %s", hex,
 		                    st == IMG_SNAP_NONE ? "is missing"
 		                    : st == IMG_SNAP_OTHER_BOOT
-		                        ? "was not flushed before the machine restarted"
+		                        ? "was written in an earlier boot without a flush"
 		                        : "is incomplete");
 	}
 	return 0;

@@ -274,7 +274,7 @@ int rt_container_attach(const char *root, struct rt_container *c, const struct r
 	if (s.conn < 0) {
 		kiln_err_release(&e);
 		return kiln_err_set(err, KILN_E_CONFLICT,
-		                    "container %s cannot be attached to (a foreground --rm run "
+		                    "container `%s` cannot be attached to (a foreground --rm run "
 		                    "writes to the kiln that started it)",
 		                    c->id);
 	}

@@ -63,4 +63,4 @@ run_fail "boot D: start -a on a lower boot C left unsynced fails" nonzero kiln s
 expect_not_contains "boot D: the container does not run on the torn snapshot" "$OUT" "torn"
 expect_contains "boot D: the error names the container" "$OUT" "rv1"
 expect_contains "boot D: the error names the image" "$OUT" "busybox:latest"
-expect_contains "boot D: the error says why" "$OUT" "not flushed before the machine restarted"
+expect_contains "boot D: the error says why" "$OUT" "written in an earlier boot without a flush"

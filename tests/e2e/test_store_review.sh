@@ -57,7 +57,7 @@ rm -f "$snap/d/planted"
 # another boot: not a problem for the check, listed, then unpacked again
 export KILN_TEST_BOOT_ID=another-boot
 run_ok "another boot: the store checks clean" kiln system check
-expect_contains "the check lists the unsynced snapshot" "$OUT" "snapshot ${snap##*/} was not flushed before the machine restarted"
+expect_contains "the check lists the unsynced snapshot" "$OUT" "snapshot ${snap##*/} was written in an earlier boot without a flush"
 echo planted >"$snap/d/planted"
 run_ok "another boot: create" use c3
 if [ ! -e "$snap/d/planted" ] && [ -e "$snap/d/f2" ]; then ok "another boot unpacks the snapshot again"
@@ -69,7 +69,7 @@ unset KILN_TEST_BOOT_ID
 
 # back in the real boot: --repair removes what the other boot left unsynced
 run_ok "the real boot's check" kiln system check
-expect_contains "lists the other boot's snapshot" "$OUT" "was not flushed before the machine restarted"
+expect_contains "lists the other boot's snapshot" "$OUT" "was written in an earlier boot without a flush"
 run_ok "--repair" kiln system check --repair
 if [ ! -e "$snap" ] && [ ! -e "$snap.unsynced" ]; then ok "--repair removed the tree and its marker"
 else not_ok "--repair left the unsynced snapshot"; fi

@@ -216,7 +216,7 @@ static void lasting_case(struct img_store *s, const struct img_layer *l, const c
 	unlink(done);
 	kiln_write_file_atomic(mark, old, strlen(old), 0600, NULL);
 	T_OK(img_snapshot_check_dirs(dirs, &err) < 0 && err.msg &&
-	         strstr(err.msg, "not flushed before the machine restarted"),
+	         strstr(err.msg, "written in an earlier boot without a flush"),
 	     "a lower an earlier boot left unsynced fails the start: %s", err.msg ? err.msg : "");
 	kiln_err_release(&err);
 	T_OK(img_snapshot_make_durable(s, dirs, &err) < 0 && !kiln_path_exists(done),
