@@ -198,11 +198,7 @@ static int archive_unchanged(int fd, const struct bld_node *node, const struct c
 	const struct stat *was = &w->v[0].st;
 	if (fstat(fd, &now) < 0)
 		return kiln_err_set(err, errno, "stat `%s`", node->host);
-	if (now.st_dev != was->st_dev || now.st_ino != was->st_ino || now.st_size != was->st_size ||
-	    now.st_mode != was->st_mode || now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
-	    now.st_mtim.tv_nsec != was->st_mtim.tv_nsec ||
-	    now.st_ctim.tv_sec != was->st_ctim.tv_sec ||
-	    now.st_ctim.tv_nsec != was->st_ctim.tv_nsec)
+	if (!bld_stat_unchanged(&now, was))
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
 		                    node->host);
 	return 0;
