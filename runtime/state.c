@@ -378,6 +378,13 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 	struct kiln_err e = KILN_ERR_INIT;
 	json_t *st = load_json(dir, "state.json", &e);
 	kiln_err_release(&e); /* a container being created has none yet */
+	_cleanup_free_ char *cfg_path = st ? NULL : kiln_path_join(dir, "config.json");
+	if (cfg_path && !kiln_path_exists(cfg_path)) {
+		/* removed (renamed away) between the two reads: not a
+		 * "created" container, which a `wait` would take for ended */
+		rt_container_free(c);
+		return kiln_err_set(err, KILN_E_NOTFOUND, "No such container: %s", id);
+	}
 	c->status = RT_CREATED;
 	if (st) {
 		c->status = status_from(json_string_value(json_object_get(st, "status")));
