@@ -8,9 +8,11 @@
 #   env: RUNS (default 5; w2-bigctx: W2_RUNS, default 3), BENCH_IMG_SIZE (16G),
 #        KILN_BEFORE=PATH: another kiln binary (say a build of main) timed
 #        in the same run, same cold state, as "kiln-before"
-#   needs root, hyperfine, GNU time, dockerd (scripts/deps.sh --bench)
+#   needs root, python3, GNU time, dockerd (scripts/deps.sh --bench)
 #
-# Cold: before every timed run hyperfine's --prepare removes the built image
+# Timed in rounds (bench/rounds.py): each round runs every builder once,
+# each round starting with the next one, so none is always timed first.
+# Cold: before every timed run a prepare step removes the built image
 # and all build cache (kiln: the store is replaced by a copy of one holding
 # only bbase:1 with its layer unpacked, as dockerd's overlay2 keeps an
 # imported image; docker: rmi + builder prune + image prune), then syncs.
@@ -22,7 +24,7 @@
 # RUN networks: kiln its default (a slirp4netns per RUN); docker `--network
 # host`, as this dockerd has no bridge (--bridge=none: no host firewall
 # changes), which spares docker a network namespace per RUN.
-# Prints hyperfine's figures, then per workload mean, ratio to BuildKit, CPU
+# Prints each builder's times, then per workload mean, ratio to BuildKit, CPU
 # time (user+sys; docker's is its CLI's only), peak memory of each, the load
 # average and the goals of issue 12; for w3, the time its RUN alone takes in
 # a plain chroot (the floor under kiln's figure) and kiln's split: total =
@@ -42,7 +44,7 @@ DOCKER=/usr/bin/docker # the 20.10 CLI: its built-in BuildKit client (no buildx 
 DOCKERD=$(command -v dockerd /usr/sbin/dockerd /usr/bin/dockerd 2>/dev/null | head -1 || true)
 
 [ "$(id -u)" = 0 ] || { echo "build_bench: needs root" >&2; exit 1; }
-for t in hyperfine /usr/bin/time "$DOCKER" "$DOCKERD" mkfs.ext4 unshare python3; do
+for t in /usr/bin/time "$DOCKER" "$DOCKERD" mkfs.ext4 unshare python3; do
 	command -v "$t" >/dev/null || { echo "build_bench: $t missing (scripts/deps.sh --bench)" >&2; exit 1; }
 done
 
@@ -147,7 +149,7 @@ for name, v in rows.items():
 EOF
 }
 
-# Cleanup commands (hyperfine --prepare): no image, no cache, data on disk.
+# Cleanup commands (run before each timed build): no image, no cache, data on disk.
 cat >"$W/prep-kiln" <<EOF
 #!/bin/sh
 rm -rf '$KROOT' && cp -a '$KBASE' '$KROOT' && sync
@@ -199,11 +201,14 @@ for wl in "${workloads[@]}"; do
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	echo "## $wl: cold builds, $runs runs each (load $load)"
 	before=()
-	[ -z "$KB" ] || before=(-n kiln-before --prepare "$W/prep-kiln" "$(kiln_cmd "$wl" "$KB")")
-	hyperfine -N --runs "$runs" --export-json "$W/$wl.json" \
-		-n kiln --prepare "$W/prep-kiln" "$(kiln_cmd "$wl")" "${before[@]}" \
-		-n buildkit --prepare "$W/prep-docker" "$(bk_cmd "$wl")" \
-		-n classic --prepare "$W/prep-docker" "$(classic_cmd "$wl")"
+	[ -z "$KB" ] || before=(kiln-before "$W/prep-kiln" "$(kiln_cmd "$wl" "$KB")")
+	# rounds, not hyperfine: each round times every builder once, starting
+	# with a different one, so no builder is always timed right after the
+	# others' writes (w2: 428 MB a build) or right after the setup
+	python3 "$(dirname "$0")/rounds.py" --runs "$runs" --export-json "$W/$wl.json" \
+		kiln "$W/prep-kiln" "$(kiln_cmd "$wl")" "${before[@]}" \
+		buildkit "$W/prep-docker" "$(bk_cmd "$wl")" \
+		classic "$W/prep-docker" "$(classic_cmd "$wl")"
 	mem="kiln=$(kiln_peak "$wl" "$K")"
 	[ -z "$KB" ] || mem="$mem kiln-before=$(kiln_peak "$wl" "$KB")"
 	"$W/prep-docker"
