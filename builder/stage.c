@@ -369,20 +369,39 @@ static char *one_line(const char *s)
 	return out;
 }
 
-/* A step's name: the canonical form, a RUN's with the stage's variables
- * expanded (quotes kept), as BuildKit names its vertex. */
+/* A step's name as BuildKit names its vertex: the canonical form processed
+ * as one word with the stage's variables. A RUN keeps its quotes and the
+ * variables that are not set (`${X:-d}` stays as written); WORKDIR, COPY and
+ * ADD are expanded as their arguments are (quotes removed, defaults taken).
+ * A text that does not expand is shown as written. */
 static char *op_text(struct bld_stage *st, const struct df_instr *in)
 {
 	char *text = df_instr_format(in);
+	unsigned flags = in->kind == DF_I_RUN ? DF_EXPAND_KEEP_QUOTES | DF_EXPAND_KEEP_UNSET : 0;
 	char *x = NULL;
 	struct kiln_err e = KILN_ERR_INIT;
-	if (in->kind != DF_I_RUN || df_expand_word(text, st->b->g.escape, DF_EXPAND_KEEP_QUOTES,
-	                                           bld_stage_lookup, st, &x, &e) < 0) {
+	if (df_expand_word(text, st->b->g.escape, flags, bld_stage_lookup, st, &x, &e) < 0) {
 		kiln_err_release(&e);
 		return text;
 	}
 	free(text);
 	return x;
+}
+
+/* FROM IMAGE's name: the reference normalized as BuildKit 0.8 shows it
+ * (busybox -> docker.io/library/busybox, no tag added), or as written if
+ * it does not parse. */
+static char *from_text(const char *base)
+{
+	struct img_ref r;
+	struct kiln_err e = KILN_ERR_INIT;
+	if (img_ref_parse(base, 0, &r, &e) < 0) {
+		kiln_err_release(&e);
+		return xstrdup(base);
+	}
+	char *n = img_ref_string(&r);
+	img_ref_release(&r);
+	return n;
 }
 
 static bool trigger_makes_op(const char *t)
@@ -578,7 +597,9 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 		ensure_path(st->cfg);
 	}
 	_cleanup_free_ char *label = step_label(st);
-	_cleanup_free_ char *name = xasprintf("%s FROM %s", label, st->st->base_expanded);
+	_cleanup_free_ char *base = from_op ? from_text(st->st->base_expanded) : NULL;
+	_cleanup_free_ char *name =
+	    xasprintf("%s FROM %s", label, base ? base : st->st->base_expanded);
 	int id = from_op || r < 0 ? bld_vertex_start(b, name) : 0;
 	if (r < 0) {
 		_cleanup_free_ char *m = kiln_err_format(err);

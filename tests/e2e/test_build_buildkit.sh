@@ -209,24 +209,26 @@ RUN --mount=type=ssh test -S /run/buildkit/ssh_agent.0 && echo sock >/ssh' --ssh
 # --- progress step names -----------------------------------------------------------
 # The "[stage i/n] INSTRUCTION" lines of --progress=plain: BuildKit shows
 # and numbers only FROM, RUN, COPY, ADD and WORKDIR (config-only
-# instructions have no vertex). FROM lines are left out: BuildKit names the
-# resolved reference there (docker.io/library/busybox). A RUN's name has
-# the stage's variables expanded, quotes kept (kiln keeps escapes too: the
-# 20.10 frontend drops a backslash there, so none is in this Dockerfile).
-steps() { sed -n 's/^#[0-9]* \(\[[^]]*\] \(RUN\|COPY\|ADD\|WORKDIR\|LABEL\|ENV\|ARG\|USER\|EXPOSE\|CMD\) .*\)/\1/p' "$1" | sort -u; }
+# instructions have no vertex). FROM names the normalized reference, no
+# tag added (busybox -> docker.io/library/busybox). A RUN's name has the stage's
+# variables expanded, quotes and unset variables kept as written (kiln
+# keeps escapes too: the 20.10 frontend drops a backslash there, so none is
+# in this Dockerfile); WORKDIR, COPY and ADD are expanded as their
+# arguments are (quotes removed, defaults taken).
+steps() { sed -n 's/^#[0-9]* \(\[[^]]*\] \(FROM\|RUN\|COPY\|ADD\|WORKDIR\|LABEL\|ENV\|ARG\|USER\|EXPOSE\|CMD\) .*\)/\1/p' "$1" | sort -u; }
 printf '%s\n' 'FROM busybox AS base
 LABEL a="b c" "d e"=f
-ENV X="1 2" Y=z
+ENV X="1 2" Y=z D=/dst
 ARG V=1
-RUN echo "$X" $V '"'"'$Y'"'"' >/x
-WORKDIR /w
+RUN echo "$X" $V '"'"'$Y'"'"' ${UNSET:-dflt} $UNSET >/x
+WORKDIR /w/$V/"q r"
 FROM scratch AS s
 COPY a.txt /
 FROM base
 USER nobody
 COPY --chown=nobody a.txt ./
-ADD sub /sub/
-COPY --from=s /a.txt /s.txt
+ADD sub $D/${UNSET:-sub}/
+COPY --from=s /a.txt $D/s.txt
 EXPOSE 80
 CMD ["sh"]' >"$C/Dockerfile"
 if kiln build --progress plain --network host --no-cache "$C" >"$T/k.out" 2>&1 &&
