@@ -177,6 +177,10 @@ void bld_stage_release(struct bld_stage *st);
 int bld_platform_check(const char *platform, struct kiln_err *err);
 /* Looks a variable up in the stage's env, then its ARGs (ENV wins). */
 const char *bld_stage_lookup(void *ud, const char *name, size_t len);
+/* An image reference as BuildKit 0.8 shows it in progress (FROM, "naming
+ * to"): normalized, no tag added (busybox -> docker.io/library/busybox);
+ * as written if it does not parse. Allocated. */
+char *bld_ref_shown(const char *ref);
 /* Progress helpers (thread-safe). */
 int bld_vertex_start(struct bld_build *b, const char *name);
 void bld_vertex_log(struct bld_build *b, int id, const char *line);

@@ -442,8 +442,8 @@ static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_e
 	_cleanup_free_ char *line = xasprintf("writing image %s done", b->res->image_id);
 	bld_vertex_log(b, id, line);
 	for (size_t i = 0; i < n_tags; i++) {
-		_cleanup_free_ char *full = img_ref_normalize(o->tags[i], NULL);
-		_cleanup_free_ char *l = xasprintf("naming to %s done", full ? full : o->tags[i]);
+		_cleanup_free_ char *full = bld_ref_shown(o->tags[i]);
+		_cleanup_free_ char *l = xasprintf("naming to %s done", full);
 		bld_vertex_log(b, id, l);
 	}
 	vertex_done(b, id);

@@ -388,10 +388,7 @@ static char *op_text(struct bld_stage *st, const struct df_instr *in)
 	return x;
 }
 
-/* FROM IMAGE's name: the reference normalized as BuildKit 0.8 shows it
- * (busybox -> docker.io/library/busybox, no tag added), or as written if
- * it does not parse. */
-static char *from_text(const char *base)
+char *bld_ref_shown(const char *base)
 {
 	struct img_ref r;
 	struct kiln_err e = KILN_ERR_INIT;
@@ -597,7 +594,7 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 		ensure_path(st->cfg);
 	}
 	_cleanup_free_ char *label = step_label(st);
-	_cleanup_free_ char *base = from_op ? from_text(st->st->base_expanded) : NULL;
+	_cleanup_free_ char *base = from_op ? bld_ref_shown(st->st->base_expanded) : NULL;
 	_cleanup_free_ char *name =
 	    xasprintf("%s FROM %s", label, base ? base : st->st->base_expanded);
 	int id = from_op || r < 0 ? bld_vertex_start(b, name) : 0;

@@ -231,13 +231,18 @@ ADD sub $D/${UNSET:-sub}/
 COPY --from=s /a.txt $D/s.txt
 EXPOSE 80
 CMD ["sh"]' >"$C/Dockerfile"
-if kiln build --progress plain --network host --no-cache "$C" >"$T/k.out" 2>&1 &&
-	DOCKER_BUILDKIT=1 dk build --progress plain --network host --no-cache "$C" >"$T/d.out" 2>&1; then
+# and the "naming to" lines of the tags (no tag added where none is given;
+# kiln prints them as timed log lines, BuildKit as untimed statuses)
+names() { sed -n 's/^#[0-9]* \([0-9.]* \)\{0,1\}\(naming to .*\)/\2/p' "$1"; }
+if kiln build --progress plain --network host --no-cache -t pn -t pn2:2 "$C" >"$T/k.out" 2>&1 &&
+	DOCKER_BUILDKIT=1 dk build --progress plain --network host --no-cache -t pn -t pn2:2 "$C" >"$T/d.out" 2>&1; then
 	if diff <(steps "$T/d.out") <(steps "$T/k.out") >"$T/diff"; then
 		ok "progress: the same step names and numbers as BuildKit ($(steps "$T/k.out" | wc -l) steps)"
 	else
 		not_ok "progress step names differ (< buildkit, > kiln)"; sed 's/^/#   /' "$T/diff"
 	fi
+	expect_eq "progress: the same \"naming to\" lines as BuildKit" "$(names "$T/k.out")" "$(names "$T/d.out")"
+	expect_contains "... for both tags" "$(names "$T/k.out")" "docker.io/library/pn2:2"
 else
 	not_ok "progress builds"; tail -5 "$T/k.out" "$T/d.out" | sed 's/^/#   /'
 fi
