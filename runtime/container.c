@@ -397,11 +397,16 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	health_settings(img->config, o, c);
 	c->status = RT_CREATED;
 
-	cdir = kiln_path_join(root, RT_CONTAINERS_DIR);
+	/* the record's directory before its name: a name whose holder has
+	 * no directory is taken over as left behind (rt_name_reserve); a
+	 * second create of the same name took it from one still starting */
+	cdir = rt_container_dir(root, c->id);
 	if (kiln_mkdir_p(cdir, 0700, err) < 0)
 		goto fail_early;
-	if (pick_name(root, o, c->id, &c->name, err) < 0)
+	if (pick_name(root, o, c->id, &c->name, err) < 0) {
+		create_undo(root, c);
 		goto fail_early;
+	}
 	/* published children first: the GC root, then the record */
 	if (write_gc_root(root, c->id, img, !o->rm, err) < 0 || create_dirs(root, c, err) < 0 ||
 	    rt_state_save(root, c, err) < 0 || rt_config_save(root, c, err) < 0) {

@@ -1,7 +1,8 @@
 /* Container records on disk: ROOT/containers/<id>/config.json (what the
  * container is) and state.json (what it is doing), each written atomically;
  * names as symlinks under ROOT/containers/names/ (created with symlink(2),
- * which fails if the name exists: uniqueness without a global lock). The
+ * which fails if the name exists: a free name is bound without a lock;
+ * freeing one takes names/.lock). The
  * only runtime file that includes <jansson.h>. */
 #include <errno.h>
 #include <fcntl.h>
@@ -414,6 +415,43 @@ int rt_container_lock(const char *root, const char *id, struct kiln_err *err)
 	return kiln_lock_file(path, true, err);
 }
 
+/* ROOT/containers/names/.lock, exclusive: taken to free a name (its
+ * release, or taking over one whose container is gone), never to bind a
+ * free one. Two processes taking over one stale name, or one taking it
+ * while its old holder's removal releases it, would each unlink what the
+ * other had just linked. */
+static int names_lock(const char *dir)
+{
+	_cleanup_free_ char *path = kiln_path_join(dir, ".lock");
+	return kiln_lock_file(path, true, NULL);
+}
+
+static ssize_t read_holder(const char *path, char held[80])
+{
+	ssize_t n = readlink(path, held, 79);
+	held[n > 0 ? n : 0] = 0;
+	return n;
+}
+
+/* A name's holder is gone when its record's directory is: a create makes
+ * the directory before it binds the name (rt_container_create). */
+static int take_over(const char *root, const char *dir, const char *path, const char *id,
+                     char held[80])
+{
+	int lock = names_lock(dir);
+	int r = -1;
+	if (read_holder(path, held) > 0) {
+		_cleanup_free_ char *holder = rt_container_dir(root, held);
+		if (!kiln_path_exists(holder) && unlink(path) == 0 && symlink(id, path) == 0)
+			r = 0;
+	} else if (symlink(id, path) == 0) { /* released meanwhile */
+		r = 0;
+	}
+	if (lock >= 0)
+		close(lock);
+	return r;
+}
+
 int rt_name_reserve(const char *root, const char *name, const char *id, struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = kiln_path_join(root, RT_NAMES_DIR);
@@ -424,13 +462,9 @@ int rt_name_reserve(const char *root, const char *name, const char *id, struct k
 		return 0;
 	if (errno != EEXIST)
 		return kiln_err_set(err, errno, "reserving the name `%s`", name);
-	char held[80] = "";
-	ssize_t n = readlink(path, held, sizeof(held) - 1);
-	if (n > 0)
-		held[n] = 0;
 	/* a name left by a container that no longer exists is free again */
-	_cleanup_free_ char *holder = rt_container_dir(root, held);
-	if (n > 0 && !kiln_path_exists(holder) && unlink(path) == 0 && symlink(id, path) == 0)
+	char held[80];
+	if (take_over(root, dir, path, id, held) == 0)
 		return 0;
 	return kiln_err_set(err, KILN_E_CONFLICT,
 	                    "Conflict. The container name \"/%s\" is already in use by container "
@@ -441,12 +475,12 @@ int rt_name_reserve(const char *root, const char *name, const char *id, struct k
 
 void rt_name_release(const char *root, const char *name, const char *id)
 {
-	_cleanup_free_ char *path = xasprintf("%s/%s/%s", root, RT_NAMES_DIR, name);
+	_cleanup_free_ char *dir = kiln_path_join(root, RT_NAMES_DIR);
+	_cleanup_free_ char *path = kiln_path_join(dir, name);
+	int lock = names_lock(dir);
 	char held[80];
-	ssize_t n = readlink(path, held, sizeof(held) - 1);
-	if (n > 0) {
-		held[n] = 0;
-		if (!strcmp(held, id))
-			unlink(path);
-	}
+	if (read_holder(path, held) > 0 && !strcmp(held, id))
+		unlink(path);
+	if (lock >= 0)
+		close(lock);
 }
