@@ -316,12 +316,18 @@ int rt_state_save(const char *root, const struct rt_container *c, struct kiln_er
 	return save_json(root, c->id, "state.json", o, false, err);
 }
 
-static json_t *load_json(const char *dir, const char *file, struct kiln_err *err)
+static json_t *load_json(int dfd, const char *dir, const char *file, struct kiln_err *err)
 {
 	_cleanup_free_ char *path = kiln_path_join(dir, file);
 	_cleanup_free_ char *data = NULL;
 	size_t len;
-	if (kiln_read_file(path, MAX_STATE_JSON, &data, &len, err) < 0)
+	_cleanup_close_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		kiln_err_set(err, errno, "open `%s`", path);
+		return NULL;
+	}
+	_cleanup_free_ char *what = xasprintf("`%s`", path);
+	if (kiln_read_fd(fd, MAX_STATE_JSON, what, &data, &len, err) < 0)
 		return NULL;
 	json_error_t je;
 	json_t *o = json_loadb(data, len, 0, &je);
@@ -331,6 +337,17 @@ static json_t *load_json(const char *dir, const char *file, struct kiln_err *err
 		return NULL;
 	}
 	return o;
+}
+
+/* A record read without state.json is a container being created, unless
+ * it was removed meanwhile: renamed away (what is at its path now, if
+ * anything, is not the directory we read) or deleted file by file. */
+static bool still_published(int dfd, const char *dir)
+{
+	struct stat a, b;
+	return faccessat(dfd, "config.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       fstat(dfd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
 }
 
 static enum rt_status status_from(const char *s)
@@ -345,7 +362,12 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
                       struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = rt_container_dir(root, id);
-	json_t *cfg = load_json(dir, "config.json", err);
+	/* both files from one directory: a snapshot of the record even if it
+	 * is renamed away (removed) between the reads */
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return kiln_err_set(err, errno, "open `%s`", dir);
+	json_t *cfg = load_json(dfd, dir, "config.json", err);
 	if (!cfg)
 		return -1;
 	struct rt_container *c = xcalloc(1, sizeof(*c));
@@ -377,12 +399,11 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 		c->name = xstrdup(id);
 
 	struct kiln_err e = KILN_ERR_INIT;
-	json_t *st = load_json(dir, "state.json", &e);
+	json_t *st = load_json(dfd, dir, "state.json", &e);
 	kiln_err_release(&e); /* a container being created has none yet */
-	_cleanup_free_ char *cfg_path = st ? NULL : kiln_path_join(dir, "config.json");
-	if (cfg_path && !kiln_path_exists(cfg_path)) {
-		/* removed (renamed away) between the two reads: not a
-		 * "created" container, which a `wait` would take for ended */
+	if (!st && !still_published(dfd, dir)) {
+		/* removed between the two reads: not a "created" container,
+		 * which a `wait` would take for ended */
 		rt_container_free(c);
 		return kiln_err_set(err, KILN_E_NOTFOUND, "No such container: %s", id);
 	}

@@ -4,7 +4,9 @@
  * reads as a "created" container that ended with 0 (a `wait` printed 0
  * for a --rm container that exited with 3). The removal and the reads
  * race for real here: a thread reads the record in a loop while the main
- * thread writes and removes it, many times over. */
+ * thread writes and removes it, many times over, under one ID (a reader
+ * that looked up the path again for its second file could mix a removed
+ * record with the next one: each read is one directory's snapshot). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
