@@ -91,8 +91,11 @@ wait_for 5 is_status mk exited && ok "kill -9 of the monitor: the container read
 # --- HEALTHCHECK --------------------------------------------------------------------------
 health() { "$KILN" container inspect -f '{{.State.Health.Status}}' hc 2>/dev/null; }
 is_health() { [ "$(health)" = "$1" ]; }
+# a start period: its failing checks leave it "starting" (docker's rule)
+# until the first success, however slowly the next command comes (without
+# one, 2 failures 200 ms apart made it unhealthy before ps looked, under load)
 run_ok "run -d --health-cmd" "$KILN" run -d --name hc --health-cmd 'test -f /tmp/ok' \
-	--health-interval 200ms --health-retries 2 busybox sleep 60
+	--health-interval 200ms --health-retries 2 --health-start-period 60s busybox sleep 60
 expect_contains "starts as starting" "$(health) $("$KILN" ps --format '{{.Status}}' --filter name=hc)" "starting"
 "$KILN" exec hc touch /tmp/ok
 wait_for 10 is_health healthy && ok "turns healthy" || not_ok "not healthy: $(health)"
