@@ -323,10 +323,15 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 		run_flags_release(&f);
 		return 125;
 	}
-	if (f.streams && f.detach) { /* docker 20.10's words and exit code */
-		run_flags_release(&f);
+	/* docker 20.10's words and exit code: -a with -d; a terminal
+	 * attached to stdin that is none (CheckTty) */
+	bool stdin_tty = f.tty && (f.interactive || (f.streams & RT_STREAM_STDIN));
+	if ((f.streams && f.detach) || (!f.detach && stdin_tty && !isatty(STDIN_FILENO))) {
 		ctx->err_prefix = "";
-		kiln_err_set(&ctx->err, KILN_E_INVALID, "Conflicting options: -a and -d");
+		kiln_err_set(&ctx->err, KILN_E_INVALID, "%s",
+		             f.detach ? "Conflicting options: -a and -d"
+		                      : "the input device is not a TTY");
+		run_flags_release(&f);
 		return 1;
 	}
 	struct kiln_err err = KILN_ERR_INIT;

@@ -4,7 +4,8 @@
 # stdout and stderr, the others only the container's log; the exit code
 # is the container's; -a stdin alone prints the ID, feeds stdin (with -i)
 # and exits 0 at its end; -d with -a and a bad stream name are docker's
-# errors; Config.Attach*/StdinOnce as docker's for create and run.
+# errors, as is -t with a stdin attached that is no terminal;
+# Config.Attach*/StdinOnce as docker's for create and run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/containers.sh"
 . "$(dirname "$0")/dockerd.sh"
@@ -33,6 +34,9 @@ same "-a stdin alone: the ID, exit 0" /dev/null -a stdin busybox sh -c "$PROG"
 same "-a stdin -i alone: the ID, exit 0" /dev/null -a stdin -i busybox sh -c "$PROG"
 same "-d with -a: docker's conflict" /dev/null -d -a stdout busybox true
 same "an unknown stream" /dev/null -a foo busybox true
+same "-it with a stdin that is no terminal" /dev/null -it busybox true
+same "-t -a stdin with a stdin that is no terminal" /dev/null -t -a stdin busybox true
+same "-t -a stdout: no stdin, no terminal needed" /dev/null -t -a stdout busybox sh -c "$PROG"
 printf 'hi\n' >"$T/hi"
 same "-i -a stdout: -i attaches stdin too" "$T/hi" -i -a stdout busybox sh -c 'cat; echo err >&2'
 
