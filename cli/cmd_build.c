@@ -72,8 +72,11 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	struct kiln_err err = KILN_ERR_INIT;
 	int r = bld_build(ctx->store, &o, p, &res, &err);
 	bld_progress_free(p);
-	for (size_t i = 0; i < f->outputs.n; i++)
+	bool to_stdout = false; /* an export on stdout: -q adds nothing to it */
+	for (size_t i = 0; i < f->outputs.n; i++) {
+		to_stdout |= outs[i].dest && !strcmp(outs[i].dest, "-");
 		bld_output_release(&outs[i]);
+	}
 	free(outs);
 	if (r < 0) {
 		if (res.excerpt) { /* errno text first, the excerpt under it */
@@ -85,7 +88,7 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	}
 	for (size_t i = 0; i < res.warnings.n && !f->quiet; i++)
 		fprintf(stderr, "[Warning] %s\n", res.warnings.v[i]);
-	if (f->quiet)
+	if (f->quiet && !to_stdout)
 		printf("%s\n", res.image_id);
 	else if (mode != BLD_PROGRESS_QUIET)
 		print_summary(&res, f);

@@ -100,6 +100,11 @@ expect_contains "tar output holds the file" "$(tar -tf "$T/out.tar")" "m.txt"
 expect_contains "oci output is a layout" "$(tar -tf "$T/out-oci.tar")" "index.json"
 expect_contains "docker output has manifest.json" "$(tar -tf "$T/out-docker.tar")" "manifest.json"
 run_fail "unknown output type" 125 kiln build -o type=registry,dest=x "$C"
+# -o - is the tar on stdout, nothing after it: -q prints no ID there (docker)
+kiln build -q -f "$C/small.Dockerfile" -o - "$C" >"$T/stdout.tar" 2>"$T/stdout.err" ||
+	not_ok "-q -o -: build"
+expect_eq "-q -o -: stdout is the tar alone" "$(tail -c 1024 "$T/stdout.tar" | tr -d '\0' | wc -c)" 0
+expect_contains "-q -o -: the tar holds the file" "$(tar -tf "$T/stdout.tar")" "m.txt"
 
 run_ok "Dockerfile on stdin (-f -)" sh -c "'$KILN' builder build -q -f - -t stdin:1 '$C' <'$C/small.Dockerfile'"
 run_ok "lone Dockerfile as the context (-)" sh -c "printf 'FROM busybox\nLABEL a=b\n' | '$KILN' build -q -t stdin:2 -"
