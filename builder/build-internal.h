@@ -229,9 +229,13 @@ void bld_run_net_ahead(struct bld_stage *st, const struct df_instr *in);
 void bld_run_net_drop(struct bld_stage *st);
 /* RUN's history entry as BuildKit writes it: "RUN |1 A=b /bin/sh -c cmd # buildkit". */
 char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step);
-/* ADD of a URL: downloads into a temp file under the store (path out). */
+/* ADD of a URL: downloads into a temp file under the store (path out);
+ * mtime: the Last-Modified time the server sent, else 0 (BuildKit's). */
 int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
-                  struct kiln_err *err);
+                  time_t *mtime, struct kiln_err *err);
+/* The file name a URL's download gets (BuildKit's): the last component
+ * of its decoded path, else "__unnamed__". */
+char *bld_url_file_name(const char *url);
 
 /* step_key.c, step_cache.c: the cache seam (ARCHITECTURE.md decision 2).
  * bld_cache_open after the graph is built, bld_cache_finish once the build

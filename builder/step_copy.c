@@ -241,22 +241,19 @@ static int add_url(struct copy_job *j, const char *url, const char *dest, bool d
                    struct kiln_err *err)
 {
 	_cleanup_free_ char *path = NULL;
+	time_t mtime;
 	j->no_index = true; /* the download goes away after the step */
-	if (bld_fetch_url(j->st->b, url, j->c->checksum, &path, err) < 0)
+	if (bld_fetch_url(j->st->b, url, j->c->checksum, &path, &mtime, err) < 0)
 		return -1;
 	kiln_strv_push(&j->temps, path);
-	_cleanup_free_ char *name = xstrdup(base_name(url + (strstr(url, "://") - url) + 3));
-	name[strcspn(name, "?#")] = '\0';
-	if (!*name || !strchr(url + (strstr(url, "://") - url) + 3, '/')) {
-		free(name);
-		name = xstrdup("index.html");
-	}
+	_cleanup_free_ char *name = bld_url_file_name(url);
 	struct bld_node n = {.real = xstrdup(name), .host = xstrdup(path)};
 	int r = 0;
 	if (lstat(path, &n.st) < 0)
 		r = kiln_err_set(err, errno, "stat `%s`", path);
 	n.st.st_mode = S_IFREG | 0600;
-	n.st.st_mtim.tv_sec = j->now;
+	n.st.st_mtim.tv_sec = mtime; /* Last-Modified, else 0 (BuildKit) */
+	n.st.st_mtim.tv_nsec = 0;
 	struct kiln_strv none = KILN_STRV_INIT;
 	(void)none;
 	if (r == 0) {
