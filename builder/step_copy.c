@@ -170,18 +170,22 @@ static bool archive_magic(const char *path)
 	if (fd < 0)
 		return false;
 	ssize_t n = read(fd, b, sizeof(b));
+	bool magic = false;
 	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-		return true; /* gzip */
+		magic = true; /* gzip */
 	if (n >= 3 && !memcmp(b, "BZh", 3))
-		return true;
+		magic = true;
 	if (n >= 6 && !memcmp(b,
 	                      "\xfd"
 	                      "7zXZ\0",
 	                      6))
-		return true;
+		magic = true;
 	if (n >= 4 && !memcmp(b, "\x28\xb5\x2f\xfd", 4))
-		return true; /* zstd */
-	return n >= 262 && !memcmp(b + 257, "ustar", 5);
+		magic = true; /* zstd */
+	if (n >= 262 && !memcmp(b + 257, "ustar", 5))
+		magic = true;
+	/* a tar once decompressed: a lone compressed file is copied as it is */
+	return magic && lseek(fd, 0, SEEK_SET) == 0 && img_tar_probe(fd);
 }
 
 /* ADD of a local archive: extracted by the secure extractor into a temp
@@ -362,10 +366,8 @@ static int add_source(struct copy_job *j, const struct bld_tree *t, const char *
 		r = copy_glob_tree(t, src, &matches, err);
 	else
 		kiln_strv_push(&matches, src);
-	const char *where = t->ctx ? "the build context" : "the source stage";
-	if (r == 0 && matches.n == 0)
-		r = kiln_err_set(err, KILN_E_NOTFOUND, "`%s`: no source files were specified in %s",
-		                 src, where);
+	/* a wildcard may match nothing (BuildKit's AllowEmptyWildcard): the
+	 * source adds nothing, as `COPY package.json yarn.lock* ./` relies on */
 	bool many = multi || matches.n > 1;
 	for (size_t i = 0; i < matches.n && r == 0; i++, j->group++)
 		r = add_match(j, t, src, matches.v[i], dest, dest_dir || many, err);
@@ -433,7 +435,9 @@ int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *
 	                     .c = c,
 	                     .add = step->x.kind == DF_I_ADD,
 	                     .chmod = c->chmod,
-	                     .now = bld_now(st->b)};
+	                     .now = bld_now(st->b),
+	                     /* BuildKit commits every copy, an empty one too */
+	                     .keep_empty = true};
 	bool dest_dir;
 	bld_test_stop("copy-keyed");
 	_cleanup_free_ char *dest = dest_path(st, c->dest, &dest_dir);

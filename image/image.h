@@ -585,6 +585,10 @@ int img_layer_extract(struct img_store *s, const char *blob_digest, const char *
  * the sha256 of the decompressed stream. */
 int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, unsigned flags,
                          char diff_id[KILN_DIGEST_LEN], struct kiln_err *err);
+/* Whether fd, read from its offset, is a tar archive once decompressed
+ * (gzip, bzip2, xz, zstd or none) with at least one entry: a compressed
+ * file that holds no tar is no archive (BuildKit's isArchivePath). */
+bool img_tar_probe(int fd);
 
 /* Snapshots (snapshot.c): ROOT/snapshots/<diffID hex>, one unpacked layer
  * each, extracted with IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES
