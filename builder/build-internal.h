@@ -105,9 +105,14 @@ struct bld_stage {
 	struct bld_build *b;
 	const struct df_stage *st;
 	int index;
-	struct img_config *cfg;     /* being accumulated (base config first) */
-	struct bld_rootfs fs;       /* base layers + layers made so far */
-	struct kiln_strv args;      /* visible ARGs "K=V" */
+	struct img_config *cfg;    /* being accumulated (base config first) */
+	struct bld_rootfs fs;      /* base layers + layers made so far */
+	struct kiln_strv args;     /* visible ARGs "K=V" */
+	struct kiln_strv arg_decl; /* names of the stage's ARGs, valued or not, in order */
+	/* names of ARGs given a value after the last ENV of that name: in the
+	 * build's env (expansion, RUN) they win over that ENV until the next
+	 * one, as BuildKit's state env; the image's config keeps the ENV */
+	struct kiln_strv arg_over;
 	struct kiln_strv used_args; /* names of build args consumed */
 	bool cmd_set;
 	char key[65];               /* the current cache key (hex), "" when none */
@@ -177,6 +182,8 @@ void bld_stage_release(struct bld_stage *st);
 int bld_platform_check(const char *platform, struct kiln_err *err);
 /* Looks a variable up in the stage's env, then its ARGs (ENV wins). */
 const char *bld_stage_lookup(void *ud, const char *name, size_t len);
+/* Whether the ARG `name` wins over the stage's ENV of that name (arg_over). */
+bool bld_stage_arg_wins(const struct bld_stage *st, const char *name, size_t len);
 /* Progress helpers (thread-safe). */
 int bld_vertex_start(struct bld_build *b, const char *name);
 void bld_vertex_log(struct bld_build *b, int id, const char *line);
