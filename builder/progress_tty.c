@@ -26,7 +26,7 @@ struct tty {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t ticker;
-	bool stop;
+	bool stop, finished; /* finished: the last frame, all steps done */
 	struct vtx *v;
 	size_t n, cap;
 	int lines; /* lines of the last frame, to move back over */
@@ -54,13 +54,17 @@ static void draw(struct tty *t)
 {
 	static const char spin[] = "|/-\\";
 	int width = term_width(t->out);
-	size_t done = 0;
-	for (size_t i = 0; i < t->n; i++)
+	size_t done = 0, failed = 0;
+	for (size_t i = 0; i < t->n; i++) {
 		done += t->v[i].state != 0;
+		failed += t->v[i].state == 3;
+	}
 	if (t->lines)
 		fprintf(t->out, "\033[%dA", t->lines);
 	int lines = 0;
-	fprintf(t->out, "\033[2K[+] Building %.1fs (%zu/%zu)\n", secs_since(&t->t0), done, t->n);
+	fprintf(t->out, "\033[2K[+] Building %.1fs (%zu/%zu)%s\n", secs_since(&t->t0), done, t->n,
+	        t->finished && done == t->n && !failed ? " FINISHED"
+	                                               : ""); /* BuildKit's last frame */
 	lines++;
 	size_t first = t->n > TTY_MAX_SHOWN ? t->n - TTY_MAX_SHOWN : 0;
 	for (size_t i = first; i < t->n; i++) {
@@ -177,6 +181,7 @@ void bld_progress_tty_free(struct bld_progress *ops)
 	pthread_mutex_unlock(&t->mu);
 	if (running)
 		pthread_join(t->ticker, NULL);
+	t->finished = true;
 	if (t->n)
 		draw(t);
 	for (size_t i = 0; i < t->n; i++) {

@@ -233,11 +233,13 @@ if command -v script >/dev/null; then
 	run_ok "--progress=tty on a terminal" script -qec "'$KILN' build --progress=tty -t prog:1 '$C'" /dev/null
 	expect_contains "tty header" "$OUT" "[+] Building"
 	expect_contains "tty step line" "$OUT" "=> [2/2] COPY a.txt /a"
+	expect_contains "tty: the last frame says FINISHED, as BuildKit's" "$OUT" ") FINISHED"
 	run_ok "auto progress on a terminal is tty" script -qec "'$KILN' build -t prog:1 '$C'" /dev/null
 	expect_contains "auto chose tty" "$OUT" "[+] Building"
 	printf 'FROM busybox\nCOPY nope /a\n' >"$C/bad.Dockerfile"
 	run_fail "tty shows a failing step" 1 script -qec "'$KILN' build --progress=tty -f '$C/bad.Dockerfile' '$C'" /dev/null
 	expect_contains "tty error line" "$OUT" "ERROR: \`nope\`"
+	expect_not_contains "tty: a failed build is not FINISHED" "$OUT" "FINISHED"
 fi
 run_ok "--progress=quiet" kiln build --progress=quiet -t prog:1 "$C"
 expect_eq "quiet prints nothing" "$OUT" ""
