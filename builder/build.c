@@ -162,7 +162,8 @@ static int read_dockerfile(struct bld_build *b, char **path_out, struct kiln_err
 	*path_out = path;
 	if (!kiln_path_exists(path))
 		return kiln_err_set(
-		    err, ENOENT, "failed to read dockerfile: open `%s`: no such file or directory",
+		    err, KILN_E_NOTFOUND,
+		    "failed to read dockerfile: open `%s`: no such file or directory",
 		    df ? df : "Dockerfile");
 	return kiln_read_file(path, DOCKERFILE_MAX, &b->dockerfile_text, &b->dockerfile_len, err);
 }

@@ -213,6 +213,10 @@ expect_contains "user named" "$OUT" "nosuchuser"
 
 run_fail "bad progress mode" 125 kiln build --progress=fancy "$C"
 run_fail "missing context" 1 kiln build "$T/nope"
+run_fail "an invalid -t is a usage error before any build, as docker's" 125 kiln build -t ok:1 -t UPPER:x "$C"
+expect_contains "-t error as docker words it" "$OUT" 'invalid argument "UPPER:x" for "-t, --tag" flag: invalid reference format'
+run_fail "a missing -f Dockerfile" 1 kiln build -f "$T/none.Dockerfile" "$C"
+expect_not_contains "the error names no errno twice" "$OUT" "no such file or directory: No such file"
 
 # --- progress modes ------------------------------------------------------------------
 printf 'FROM busybox\nCOPY a.txt /a\nLABEL x=1\n' >"$C/Dockerfile"
