@@ -544,6 +544,14 @@ static int stage_from(struct bld_stage *st, struct kiln_err *err)
 		st->cfg = img_config_dup(base->cfg);
 		bld_rootfs_copy(&st->fs, &base->fs);
 		memcpy(st->key, base->key, sizeof(st->key));
+		/* the base stage's ARGs stay in the build's env (BuildKit's
+		 * state env) and in its RUN history (its dispatchState.init) */
+		for (size_t i = 0; i < base->args.n; i++)
+			kiln_strv_push(&st->args, base->args.v[i]);
+		for (size_t i = 0; i < base->arg_decl.n; i++)
+			kiln_strv_push(&st->arg_decl, base->arg_decl.v[i]);
+		for (size_t i = 0; i < base->arg_over.n; i++)
+			kiln_strv_push(&st->arg_over, base->arg_over.v[i]);
 		return 0;
 	}
 	if (!strcasecmp(ds->base_expanded, "scratch")) {

@@ -156,6 +156,22 @@ LABEL z=$Z
 ENV Z=again
 RUN echo "$Z" >/z2' --build-arg Q=q
 
+# A stage FROM an earlier one keeps that stage's ARG values in its build
+# env (BuildKit's state env) and fires its ONBUILD triggers; later BuildKit
+# also lists those ARGs in RUN history (dispatchState.init), 0.8 does not:
+# only trees and config are compared
+df='FROM busybox AS one
+ARG V=x
+ARG W=w
+ENV E=e
+ONBUILD RUN echo "fired $V" >/fired
+FROM one AS two
+ARG V
+RUN echo "v=$V w=$W e=$E" >/v
+FROM two
+RUN echo "v=$V w=$W" >/v2'
+KDF=$df compare stage-args "$df" --build-arg V=cli
+
 # --- RUN ----------------------------------------------------------------------
 compare run-forms 'FROM busybox
 RUN mkdir -p /a/b /a/keep && echo one >/a/b/f && ln -s f /a/b/l && ln /a/b/f /a/b/h && echo k >/a/keep/k
