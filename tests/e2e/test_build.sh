@@ -136,7 +136,7 @@ expect_contains "heredoc file, variables expanded" "$L" "13 f 0644 0:0 12 here.t
 # dchapes-mode, umask 0): several operations in one clause, a class copied
 # (go=u), X with + only (a=rX gives 0444 to files and dirs alike), t; s
 # ignored for o alone
-printf 'FROM busybox\nCOPY --chmod=u+x-w sub/b.sh /s/1\nCOPY --chmod=go=u-w sub/b.sh /s/2\nCOPY --chmod=a=rX sub/deep /s/3/\nCOPY --chmod=a+X sub /s/4/\nCOPY --chmod=+t,o+s a.txt /s/5\n' >"$T/chmod.Dockerfile"
+printf 'FROM busybox\nCOPY --chmod=u+x-w sub/b.sh /s/1\nCOPY --chmod=go=u-w sub/b.sh /s/2\nCOPY --chmod=a=rX sub/deep /s/3/\nCOPY --chmod=a+X sub /s/4/\nCOPY --chmod=+t,o+s a.txt /s/5\nCOPY --chown=:nogroup a.txt /s/6\n' >"$T/chmod.Dockerfile"
 run_ok "build --chmod symbolic image" kiln build -q -f "$T/chmod.Dockerfile" -t chmod:1 "$C"
 L=$(layers chmod:1)
 expect_contains "--chmod=u+x-w: two operations in a clause" "$L" "1 f 0550 0:0 4 s/1"
@@ -145,6 +145,7 @@ expect_contains "--chmod=a=rX: X counts with + only" "$L" "3 f 0444 0:0 5 s/3/c.
 expect_contains "--chmod=a+X: x for a file with an x bit" "$L" "4 f 0751 0:0 4 s/4/b.sh"
 expect_contains "--chmod=a+X: not for one without" "$L" "4 f 0644 0:0 5 s/4/deep/c.txt"
 expect_contains "--chmod=+t,o+s: sticky, no set-id for o" "$L" "5 f 1644 0:0 6 s/5"
+expect_contains "--chown=:group: root's user with that group (BuildKit)" "$L" "6 f 0644 0:65534 6 s/6"
 
 # a destination through a symlink of the rootfs resolves inside it
 mkdir -p "$T/c2/l"
