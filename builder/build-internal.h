@@ -188,6 +188,7 @@ bool bld_stage_arg_wins(const struct bld_stage *st, const char *name, size_t len
 int bld_vertex_start(struct bld_build *b, const char *name);
 void bld_vertex_log(struct bld_build *b, int id, const char *line);
 void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached);
+void bld_vertex_bytes(struct bld_build *b, int id, uint64_t n);
 void bld_count_step(struct bld_build *b, bool cached);
 void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg);
 /* pull.c: img_image_load under the build's lock (the store handle's cache

@@ -40,6 +40,14 @@ void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached)
 	pthread_mutex_unlock(&b->mu);
 }
 
+void bld_vertex_bytes(struct bld_build *b, int id, uint64_t n)
+{
+	pthread_mutex_lock(&b->mu);
+	if (b->p && b->p->bytes)
+		b->p->bytes(b->p->ud, id, n);
+	pthread_mutex_unlock(&b->mu);
+}
+
 void bld_count_step(struct bld_build *b, bool cached)
 {
 	pthread_mutex_lock(&b->mu);

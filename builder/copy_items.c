@@ -376,6 +376,13 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, struct dir
 	return check_unchanged(fd, it, err);
 }
 
+/* The tty's byte count of a COPY or ADD: the layer's tar so far. */
+static void copy_progress(void *ud, uint64_t n)
+{
+	const struct copy_job *j = ud;
+	bld_vertex_bytes(j->st->b, j->step->id, n);
+}
+
 int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
                      struct bld_vindex **index, struct kiln_err *err)
 {
@@ -393,6 +400,8 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
 	struct hl_table links = {0};
 	struct dir_cache dc = {0};
 	int r = 0;
+	if (j->step)
+		img_layer_writer_set_progress(w, copy_progress, j);
 	for (size_t i = 0; i < j->n && r == 0; i++) {
 		const struct citem *it = &j->v[i];
 		if (i + 1 < j->n && !strcmp(it->dest, j->v[i + 1].dest))

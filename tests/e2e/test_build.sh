@@ -245,6 +245,10 @@ if command -v script >/dev/null; then
 	run_fail "tty shows a failing step" 1 script -qec "'$KILN' build --progress=tty -f '$C/bad.Dockerfile' '$C'" /dev/null
 	expect_contains "tty error line" "$OUT" "ERROR: \`nope\`"
 	expect_not_contains "tty: a failed build is not FINISHED" "$OUT" "FINISHED"
+	mkdir -p "$T/big" && head -c 3000000 /dev/zero >"$T/big/big.bin"
+	printf 'FROM busybox\nCOPY big.bin /\n' >"$T/big/Dockerfile"
+	run_ok "tty: a large COPY" script -qec "'$KILN' build --progress=tty '$T/big'" /dev/null
+	expect_contains "tty: the COPY shows its byte count" "$OUT" "MB"
 fi
 run_ok "--progress=quiet" kiln build --progress=quiet -t prog:1 "$C"
 expect_eq "quiet prints nothing" "$OUT" ""
