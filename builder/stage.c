@@ -544,12 +544,11 @@ static int stage_from(struct bld_stage *st, struct kiln_err *err)
 		st->cfg = img_config_dup(base->cfg);
 		bld_rootfs_copy(&st->fs, &base->fs);
 		memcpy(st->key, base->key, sizeof(st->key));
-		/* the base stage's ARGs stay in the build's env (BuildKit's
-		 * state env) and in its RUN history (its dispatchState.init) */
+		/* the base stage's ARG values stay in the build's env
+		 * (BuildKit's state env); RUN history lists the ARGs this stage
+		 * declares only (BuildKit 0.8; later ones list both) */
 		for (size_t i = 0; i < base->args.n; i++)
 			kiln_strv_push(&st->args, base->args.v[i]);
-		for (size_t i = 0; i < base->arg_decl.n; i++)
-			kiln_strv_push(&st->arg_decl, base->arg_decl.v[i]);
 		for (size_t i = 0; i < base->arg_over.n; i++)
 			kiln_strv_push(&st->arg_over, base->arg_over.v[i]);
 		return 0;
