@@ -397,11 +397,16 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	health_settings(img->config, o, c);
 	c->status = RT_CREATED;
 
-	cdir = kiln_path_join(root, RT_CONTAINERS_DIR);
+	/* the record's directory before its name: a name whose holder has
+	 * no directory is taken over as left behind (rt_name_reserve); a
+	 * second create of the same name took it from one still starting */
+	cdir = rt_container_dir(root, c->id);
 	if (kiln_mkdir_p(cdir, 0700, err) < 0)
 		goto fail_early;
-	if (pick_name(root, o, c->id, &c->name, err) < 0)
+	if (pick_name(root, o, c->id, &c->name, err) < 0) {
+		create_undo(root, c);
 		goto fail_early;
+	}
 	/* published children first: the GC root, then the record */
 	if (write_gc_root(root, c->id, img, !o->rm, err) < 0 || create_dirs(root, c, err) < 0 ||
 	    rt_state_save(root, c, err) < 0 || rt_config_save(root, c, err) < 0) {
@@ -612,6 +617,36 @@ static bool alive(const struct rt_container *c)
 	return c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start;
 }
 
+/* Takes the record out of sight in one step: its directory renamed into
+ * ROOT/tmp (where a kill-interrupted removal is swept as any kiln temp
+ * tree), under the container lock, after telling the waiters its code. A
+ * reader (ps, inspect, wait) sees the whole record or none of it, never a
+ * config.json whose state.json the deletion took first: that reads as a
+ * "created" container which ended with 0. Returns what is left to delete:
+ * the moved tree, the record itself where it could not be moved, or NULL
+ * when it is gone already. *moved tells which. */
+static char *unpublish(const char *root, const struct rt_container *c, bool *moved)
+{
+	char *dir = rt_container_dir(root, c->id);
+	_cleanup_free_ char *tmp = kiln_path_join(root, "tmp");
+	char *trash = xasprintf("%s/kiln-rm-%s", tmp, c->id);
+	int lock = rt_container_lock(root, c->id, NULL);
+	rt_waiters_notify(root, c->id, c->exit_code);
+	*moved = (mkdir(tmp, 0700) == 0 || errno == EEXIST) && rename(dir, trash) == 0;
+	if (lock >= 0)
+		close(lock);
+	if (*moved) {
+		free(dir);
+		return trash;
+	}
+	free(trash);
+	if (!kiln_path_exists(dir)) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
 int rt_container_remove(const char *root, struct rt_container *c, bool force, struct kiln_err *err)
 {
 	if (alive(c)) {
@@ -635,14 +670,10 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
 			return kiln_err_wrap(err, "removing container %s", c->id);
 	}
 	kiln_err_release(&e);
-	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
 	_cleanup_free_ char *gc = gc_root_path(root, c->id);
-	int lock = rt_container_lock(root, c->id, NULL);
-	rt_waiters_notify(root, c->id, c->exit_code); /* before the record goes */
-	int r = kiln_rm_rf(dir, err);
-	if (lock >= 0)
-		close(lock);
-	if (r < 0)
+	bool moved;
+	_cleanup_free_ char *left = unpublish(root, c, &moved);
+	if (left && kiln_rm_rf(left, err) < 0)
 		return kiln_err_wrap(err, "removing container %s", c->id);
 	rt_name_release(root, c->name, c->id);
 	if (unlink(gc) < 0 && errno != ENOENT)
@@ -657,17 +688,12 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
  * some filesystems (online discard); the caller should not wait for that. */
 int rt_container_remove_detached(const char *root, struct rt_container *c, struct kiln_err *err)
 {
-	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
-	_cleanup_free_ char *trash = xasprintf("%s/tmp/kiln-rm-%s", root, c->id);
 	if (alive(c))
 		return rt_container_remove(root, c, true, err);
 	/* under the lock: a `wait` is either told the code or finds no record */
-	int lock = rt_container_lock(root, c->id, NULL);
-	rt_waiters_notify(root, c->id, c->exit_code);
-	int moved = rename(dir, trash);
-	if (lock >= 0)
-		close(lock);
-	if (moved < 0)
+	bool moved;
+	_cleanup_free_ char *trash = unpublish(root, c, &moved);
+	if (!moved)
 		return rt_container_remove(root, c, true, err);
 	fflush(NULL);
 	pid_t pid = fork();

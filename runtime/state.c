@@ -1,7 +1,8 @@
 /* Container records on disk: ROOT/containers/<id>/config.json (what the
  * container is) and state.json (what it is doing), each written atomically;
  * names as symlinks under ROOT/containers/names/ (created with symlink(2),
- * which fails if the name exists: uniqueness without a global lock). The
+ * which fails if the name exists: a free name is bound without a lock;
+ * freeing one takes names/.lock). The
  * only runtime file that includes <jansson.h>. */
 #include <errno.h>
 #include <fcntl.h>
@@ -315,12 +316,18 @@ int rt_state_save(const char *root, const struct rt_container *c, struct kiln_er
 	return save_json(root, c->id, "state.json", o, false, err);
 }
 
-static json_t *load_json(const char *dir, const char *file, struct kiln_err *err)
+static json_t *load_json(int dfd, const char *dir, const char *file, struct kiln_err *err)
 {
 	_cleanup_free_ char *path = kiln_path_join(dir, file);
 	_cleanup_free_ char *data = NULL;
 	size_t len;
-	if (kiln_read_file(path, MAX_STATE_JSON, &data, &len, err) < 0)
+	_cleanup_close_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		kiln_err_set(err, errno, "open `%s`", path);
+		return NULL;
+	}
+	_cleanup_free_ char *what = xasprintf("`%s`", path);
+	if (kiln_read_fd(fd, MAX_STATE_JSON, what, &data, &len, err) < 0)
 		return NULL;
 	json_error_t je;
 	json_t *o = json_loadb(data, len, 0, &je);
@@ -330,6 +337,17 @@ static json_t *load_json(const char *dir, const char *file, struct kiln_err *err
 		return NULL;
 	}
 	return o;
+}
+
+/* A record read without state.json is a container being created, unless
+ * it was removed meanwhile: renamed away (what is at its path now, if
+ * anything, is not the directory we read) or deleted file by file. */
+static bool still_published(int dfd, const char *dir)
+{
+	struct stat a, b;
+	return faccessat(dfd, "config.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       fstat(dfd, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
 }
 
 static enum rt_status status_from(const char *s)
@@ -344,7 +362,12 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
                       struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = rt_container_dir(root, id);
-	json_t *cfg = load_json(dir, "config.json", err);
+	/* both files from one directory: a snapshot of the record even if it
+	 * is renamed away (removed) between the reads */
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return kiln_err_set(err, errno, "open `%s`", dir);
+	json_t *cfg = load_json(dfd, dir, "config.json", err);
 	if (!cfg)
 		return -1;
 	struct rt_container *c = xcalloc(1, sizeof(*c));
@@ -376,12 +399,11 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 		c->name = xstrdup(id);
 
 	struct kiln_err e = KILN_ERR_INIT;
-	json_t *st = load_json(dir, "state.json", &e);
+	json_t *st = load_json(dfd, dir, "state.json", &e);
 	kiln_err_release(&e); /* a container being created has none yet */
-	_cleanup_free_ char *cfg_path = st ? NULL : kiln_path_join(dir, "config.json");
-	if (cfg_path && !kiln_path_exists(cfg_path)) {
-		/* removed (renamed away) between the two reads: not a
-		 * "created" container, which a `wait` would take for ended */
+	if (!st && !still_published(dfd, dir)) {
+		/* removed between the two reads: not a "created" container,
+		 * which a `wait` would take for ended */
 		rt_container_free(c);
 		return kiln_err_set(err, KILN_E_NOTFOUND, "No such container: %s", id);
 	}
@@ -414,6 +436,43 @@ int rt_container_lock(const char *root, const char *id, struct kiln_err *err)
 	return kiln_lock_file(path, true, err);
 }
 
+/* ROOT/containers/names/.lock, exclusive: taken to free a name (its
+ * release, or taking over one whose container is gone), never to bind a
+ * free one. Two processes taking over one stale name, or one taking it
+ * while its old holder's removal releases it, would each unlink what the
+ * other had just linked. */
+static int names_lock(const char *dir)
+{
+	_cleanup_free_ char *path = kiln_path_join(dir, ".lock");
+	return kiln_lock_file(path, true, NULL);
+}
+
+static ssize_t read_holder(const char *path, char held[80])
+{
+	ssize_t n = readlink(path, held, 79);
+	held[n > 0 ? n : 0] = 0;
+	return n;
+}
+
+/* A name's holder is gone when its record's directory is: a create makes
+ * the directory before it binds the name (rt_container_create). */
+static int take_over(const char *root, const char *dir, const char *path, const char *id,
+                     char held[80])
+{
+	int lock = names_lock(dir);
+	int r = -1;
+	if (read_holder(path, held) > 0) {
+		_cleanup_free_ char *holder = rt_container_dir(root, held);
+		if (!kiln_path_exists(holder) && unlink(path) == 0 && symlink(id, path) == 0)
+			r = 0;
+	} else if (symlink(id, path) == 0) { /* released meanwhile */
+		r = 0;
+	}
+	if (lock >= 0)
+		close(lock);
+	return r;
+}
+
 int rt_name_reserve(const char *root, const char *name, const char *id, struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = kiln_path_join(root, RT_NAMES_DIR);
@@ -424,13 +483,9 @@ int rt_name_reserve(const char *root, const char *name, const char *id, struct k
 		return 0;
 	if (errno != EEXIST)
 		return kiln_err_set(err, errno, "reserving the name `%s`", name);
-	char held[80] = "";
-	ssize_t n = readlink(path, held, sizeof(held) - 1);
-	if (n > 0)
-		held[n] = 0;
 	/* a name left by a container that no longer exists is free again */
-	_cleanup_free_ char *holder = rt_container_dir(root, held);
-	if (n > 0 && !kiln_path_exists(holder) && unlink(path) == 0 && symlink(id, path) == 0)
+	char held[80];
+	if (take_over(root, dir, path, id, held) == 0)
 		return 0;
 	return kiln_err_set(err, KILN_E_CONFLICT,
 	                    "Conflict. The container name \"/%s\" is already in use by container "
@@ -441,12 +496,12 @@ int rt_name_reserve(const char *root, const char *name, const char *id, struct k
 
 void rt_name_release(const char *root, const char *name, const char *id)
 {
-	_cleanup_free_ char *path = xasprintf("%s/%s/%s", root, RT_NAMES_DIR, name);
+	_cleanup_free_ char *dir = kiln_path_join(root, RT_NAMES_DIR);
+	_cleanup_free_ char *path = kiln_path_join(dir, name);
+	int lock = names_lock(dir);
 	char held[80];
-	ssize_t n = readlink(path, held, sizeof(held) - 1);
-	if (n > 0) {
-		held[n] = 0;
-		if (!strcmp(held, id))
-			unlink(path);
-	}
+	if (read_holder(path, held) > 0 && !strcmp(held, id))
+		unlink(path);
+	if (lock >= 0)
+		close(lock);
 }

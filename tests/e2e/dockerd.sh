@@ -17,6 +17,7 @@ D="$T/d"
 if [ ${#D} -gt 50 ]; then
 	D=$(mktemp -d /tmp/kiln-dk.XXXXXX)
 	at_exit "rm -rf '$D'"
+	own_dir "$D" # the leftover check looks for processes naming it too
 fi
 mkdir -p "$D"
 export DOCKER_HOST="unix://$D/sock" DOCKER_CONFIG="$D/cfg"
@@ -46,6 +47,21 @@ stop_docker() { # TERM, bounded wait, then KILL; by PID only
 	done
 	for p in $DPID $CPID; do kill -KILL "$p" 2>/dev/null; done
 	wait "$DPID" 2>/dev/null
+	# a container still running (a check failed before it was removed)
+	# outlives both in its containerd-shim: end the shims whose command
+	# line names our containerd (its socket is under $D) and what they run
+	local shims=() kids
+	for p in $(procs_naming "$D"); do
+		case "$(cat "/proc/$p/comm" 2>/dev/null)" in containerd-shim*) shims+=("$p") ;; esac
+	done
+	if [ ${#shims[@]} -gt 0 ]; then
+		kids=$(descendants "${shims[@]}")
+		kill -KILL $kids "${shims[@]}" 2>/dev/null
+		for _ in $(seq 100); do
+			[ -z "$(live $kids "${shims[@]}")" ] && break
+			sleep 0.1
+		done
+	fi
 	awk -v d="$D" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
 	rm -rf "$D/data" "$D/x"
 }

@@ -12,9 +12,52 @@ _pass=0 _fail=0
 _cleanups=()
 
 at_exit() { _cleanups+=("$*"); }
+# Directories whose name in a command line marks a process as this test's
+# (own_dir adds one outside $T, as dockerd.sh's short socket dir).
+_own_dirs=("$T")
+own_dir() { _own_dirs+=("$1"); }
+# procs_naming DIR...: the PIDs of processes whose command line names a DIR
+# (the patterns go through stdin: grep's own command line names none).
+procs_naming() {
+	printf '%s\n' "$@" | grep -laF -f - /proc/[0-9]*/cmdline 2>/dev/null | awk -F/ -v me=$$ '$3 != me {print $3}'
+}
+# descendants PID...: the PIDs of their children, grandchildren, ...
+descendants() {
+	[ $# -gt 0 ] || return 0
+	# cat, not awk, opens the files: awk stops at one that vanished
+	cat /proc/[0-9]*/stat 2>/dev/null |
+		awk -v roots="$*" '{ pid = $1; sub(/.*\) /, ""); split($0, f, " "); kids[f[2]] = kids[f[2]] " " pid }
+		END { n = split(roots, q, " "); for (i = 1; i <= n; i++) { m = split(kids[q[i]], k, " ")
+			for (j = 1; j <= m; j++) { print k[j]; q[++n] = k[j] } } }'
+}
+# live PID...: those of them that still run (neither gone nor a zombie)
+live() {
+	local p s
+	for p; do
+		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		s=${s##*) }
+		[ "${s%% *}" = Z ] || echo "$p"
+	done
+}
+# Leftover processes: whatever still names the test's dirs once its
+# cleanups ran (a monitor, a helper, a containerd-shim of its dockerd) is
+# reported, given a few seconds to end on its own first, then killed by PID.
+_check_procs() {
+	local left
+	for _ in $(seq 100); do
+		left=$(procs_naming "${_own_dirs[@]}")
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	echo "not ok - processes left that name ${_own_dirs[*]}"
+	for p in $left; do echo "#   $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"; done
+	kill -KILL $(descendants $left) $left 2>/dev/null
+	_fail=$((_fail + 1))
+}
 _finish() {
 	local rc=$?
 	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do eval "${_cleanups[$i]}" || true; done
+	_check_procs
 	# Nothing of this test may stay mounted.
 	if grep -q " $T" /proc/self/mountinfo 2>/dev/null; then
 		echo "not ok - mounts left under $T"; grep " $T" /proc/self/mountinfo

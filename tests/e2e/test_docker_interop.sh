@@ -100,8 +100,20 @@ else
 	echo "# SKIP schema check of loaded stores (no KILN_CONFORMANCE or python3-jsonschema)"
 fi
 
+# a container still running when the test ends (as when a check fails
+# before its removal): its containerd-shim outlives dockerd and containerd
+run_ok "docker run -d a container left running" dk run -d --network none --name left busybox:latest sleep 1000
+cpid=$(dk inspect -f '{{.State.Pid}}' left)
+shim=$(awk '{ sub(/.*\) /, ""); split($0, f, " "); print f[2] }' "/proc/$cpid/stat" 2>/dev/null)
+expect_contains "its parent is a containerd-shim naming our containerd" \
+	"$(cat "/proc/$shim/comm" 2>/dev/null) $(tr '\0' ' ' <"/proc/$shim/cmdline" 2>/dev/null)" "$D/"
+
 # stop dockerd and its containerd by PID; nothing may stay mounted or running
+# (both KILLed first, as stop_docker does to daemons that hang: dockerd
+# cannot stop the container then, and the shim keeps running)
+kill -KILL "$DPID" "$CPID"
 stop_docker
+expect_eq "the shim and the container's process are ended too" "$(live "$shim" "$cpid")" ""
 if kill -0 "$DPID" 2>/dev/null; then not_ok "dockerd $DPID still running"; else ok "dockerd stopped"; fi
 if [ -n "$CPID" ] && kill -0 "$CPID" 2>/dev/null; then not_ok "containerd $CPID still running"; else ok "containerd stopped"; fi
 expect_eq "no mounts left under the docker root" "$(awk -v d="$D" 'index($5, d) == 1' /proc/self/mountinfo)" ""

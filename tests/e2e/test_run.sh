@@ -43,7 +43,10 @@ if command -v slirp4netns >/dev/null; then
 	port=$((20000 + RANDOM % 20000))
 	(echo reached-host | timeout 10 busybox nc -l -p "$port" >/dev/null 2>&1) &
 	ncpid=$!
-	sleep 0.3
+	# until nc listens (a fixed 0.3 s was not always enough under load)
+	hexport=$(printf '%04X' "$port")
+	listening() { awk -v p=":$hexport" '$4 == "0A" && substr($2, length($2) - 4) == p' /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q .; }
+	wait_for 10 listening || not_ok "nc listens on $port"
 	expect_eq "default network reaches the host's address" "$(kr busybox nc -w 5 "$HOSTIP" "$port" 2>&1)" "reached-host"
 	kill "$ncpid" 2>/dev/null; wait "$ncpid" 2>/dev/null
 	left=$(for p in $(pgrep -f '^(slirp4netns|pasta) '); do readlink "/proc/$p/fd/1"; done | grep -c "$ROOT")
@@ -157,10 +160,10 @@ run_ok "start -a over a stale volatile mark" "$KILN" start -a "$OUT"
 expect_eq "it ran" "$OUT" "marked"
 
 # --- signals ------------------------------------------------------------------------
-"$KILN" run --rm --init busybox sh -c 'trap "exit 42" TERM; while :; do sleep 0.1; done' &
+"$KILN" run --rm --init busybox sh -c 'trap "exit 42" TERM; echo trapped; while :; do sleep 0.1; done' >"$T/sig.out" &
 pid=$!
-for _ in $(seq 100); do [ -n "$("$KILN" ps -q)" ] && break; sleep 0.05; done
-sleep 0.3
+# once the trap is set (a fixed 0.3 s after ps showed it could be before)
+wait_for 30 grep -q trapped "$T/sig.out" || not_ok "the container sets its trap"
 kill -TERM $pid
 wait $pid
 expect_eq "SIGTERM to kiln run reaches the container" "$?" "42"

@@ -24,8 +24,8 @@ expect (/dev/\S+)\s+(\d+ \d+)
 resize 30 100
 send stty size\r
 expect (\d+ \d+)
-send sleep 60\r
-sleep 0.5
+send sh -c 'echo sleeping$((6*7)); exec sleep 60'\r
+expect sleeping42
 send \x03
 send echo rc=$?\r
 expect (rc=\d+)
@@ -89,8 +89,8 @@ drive "exec -it: a second terminal in the container" --rows 33 --cols 91 -- "$KI
 expect / # 
 send tty; stty size\r
 expect (/dev/pts/\d+)\s+(\d+ \d+)
-send sleep 60\r
-sleep 0.5
+send sh -c 'echo sleeping$((6*7)); exec sleep 60'\r
+expect sleeping42
 send \x03
 send echo rc=$?\r
 expect (rc=\d+)

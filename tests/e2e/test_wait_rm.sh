@@ -7,14 +7,20 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/containers.sh"
 running() { [ "$("$KILN" inspect -f '{{.State.Status}}' "$1" 2>/dev/null)" = running ]; }
+# waiting NAME N: N waits on NAME have announced themselves
+waiting() { [ "$(ls "$ROOT/containers/$("$KILN" inspect -f '{{.Id}}' "$1" 2>/dev/null)/waiters" 2>/dev/null | wc -l)" = "$2" ]; }
+mkdir -p "$T/go"
 
-# a foreground --rm run, four waiters
-"$KILN" run --rm --name w1 busybox sh -c 'sleep 1; exit 4' >/dev/null 2>&1 &
+# a foreground --rm run, four waiters; it ends once they all wait (ending
+# after a fixed second, it could be gone before a waiter under load looked)
+"$KILN" run --rm --name w1 -v "$T/go:/go" busybox sh -c 'while [ ! -e /go/w1 ]; do sleep 0.05; done; exit 4' >/dev/null 2>&1 &
 fg=$!
 wait_for 20 running w1 || not_ok "w1 runs"
 # four waiters: a waiter reading the record while the run renames it away
 # took it for a "created" container that had ended with 0 (seen in CI)
 for w in a b c d; do "$KILN" wait w1 >"$T/w1$w" 2>&1 & eval "p$w=\$!"; done
+wait_for 60 waiting w1 4 || not_ok "four waiters announce themselves"
+touch "$T/go/w1"
 codes=
 for w in a b c d; do eval "wait \$p$w"; codes="$codes$?"; done
 expect_eq "wait on a foreground --rm container exits 0, every waiter" "$codes" 0000
@@ -25,9 +31,14 @@ run_fail "the container is gone afterwards" 1 kiln wait w1
 expect_contains "... docker's message" "$OUT" "No such container: w1"
 
 # a detached --rm container (its monitor removes it)
-run_ok "run -d --rm" kiln run -d --rm --name w2 busybox sh -c 'sleep 1; exit 6'
-run_ok "wait on it" kiln wait w2
-expect_eq "... prints its exit code" "$OUT" 6
+run_ok "run -d --rm" kiln run -d --rm --name w2 -v "$T/go:/go" busybox sh -c 'while [ ! -e /go/w2 ]; do sleep 0.05; done; exit 6'
+"$KILN" wait w2 >"$T/w2" 2>&1 &
+a=$!
+wait_for 60 waiting w2 1 || not_ok "the waiter announces itself"
+touch "$T/go/w2"
+wait "$a"
+expect_eq "wait on it exits 0" "$?" 0
+expect_eq "... prints its exit code" "$(cat "$T/w2")" 6
 
 # rm -f of a running container under a wait: docker's 137
 run_ok "run -d" kiln run -d --name w3 busybox sleep 100
