@@ -286,6 +286,12 @@ static json_t *config_json(const struct rt_container *c)
 	json_object_set_new(o, "AttachStdin", json_boolean(c->attach_stdin));
 	json_object_set_new(o, "AttachStdout", json_boolean(c->attach_stdout));
 	json_object_set_new(o, "AttachStderr", json_boolean(c->attach_stderr));
+	if (c->exposed_ports && c->exposed_ports[0]) { /* docker's omitempty */
+		json_t *ports = json_object();
+		for (size_t i = 0; c->exposed_ports[i]; i++)
+			json_object_set_new(ports, c->exposed_ports[i], json_object());
+		json_object_set_new(o, "ExposedPorts", ports);
+	}
 	json_object_set_new(o, "Tty", json_boolean(s->tty));
 	json_object_set_new(o, "OpenStdin", json_boolean(s->interactive));
 	json_object_set_new(o, "StdinOnce", json_boolean(c->stdin_once));

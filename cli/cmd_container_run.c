@@ -1,7 +1,9 @@
 /* run and create: docker's flags into rt_create_opts, one library call. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -11,13 +13,14 @@
 /* Flag values as parsed, before conversion. */
 struct run_flags {
 	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
-	    labels, publish, mounts;
+	    labels, publish, mounts, expose, attach;
 	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
 	    *cpus, *restart, *health_cmd, *health_interval, *health_timeout, *health_start_period,
 	    *detach_keys, *pull;
 	long health_retries;
 	bool no_healthcheck;
 	long cpu_shares, pids_limit;
+	unsigned streams; /* -a, parsed */
 	bool rm, interactive, tty, detach, init, read_only, privileged, sig_proxy, publish_all;
 };
 
@@ -25,7 +28,8 @@ static void run_flags_release(struct run_flags *f)
 {
 	struct kiln_strv *v[] = {&f->env,     &f->env_file, &f->volumes,      &f->tmpfs,
 	                         &f->cap_add, &f->cap_drop, &f->security_opt, &f->ulimits,
-	                         &f->labels,  &f->publish,  &f->mounts};
+	                         &f->labels,  &f->publish,  &f->mounts,       &f->expose,
+	                         &f->attach};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(v); i++)
 		kiln_strv_release(v[i]);
 }
@@ -37,6 +41,7 @@ static void create_opts_release(struct rt_create_opts *o)
 	free(o->mounts);
 	free(o->rlimits);
 	kiln_strv_free(o->entrypoint);
+	kiln_strv_free(o->expose);
 }
 
 static int add_mount(struct rt_create_opts *o, const char *spec, bool tmpfs, struct kiln_err *err)
@@ -111,6 +116,7 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	o->name = f->name;
 	o->labels = f->labels.v;
 	o->detach = f->detach;
+	o->attach = f->streams;
 	if (f->network && rt_parse_network(f->network, &o->network, err) < 0)
 		return -1;
 	for (size_t i = 0; i < f->volumes.n; i++)
@@ -139,17 +145,26 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 		return -1;
 	o->publish = f->publish.v;
 	o->publish_all = f->publish_all;
+	struct kiln_strv expose = KILN_STRV_INIT;
+	for (size_t i = 0; i < f->expose.n; i++)
+		if (rt_parse_expose(f->expose.v[i], &expose, err) < 0) {
+			kiln_strv_release(&expose);
+			return -1;
+		}
+	o->expose = expose.v;
 	return resources(f, o, err);
 }
 
 #define RUN_FLAG_TABLE(f)                                                                          \
-	OPT_STRV(0, "cap-add", &(f).cap_add, "list", "Add Linux capabilities"),                    \
+	OPT_STRV('a', "attach", &(f).attach, "list", "Attach to STDIN, STDOUT or STDERR"),         \
+	    OPT_STRV(0, "cap-add", &(f).cap_add, "list", "Add Linux capabilities"),                \
 	    OPT_STRV(0, "cap-drop", &(f).cap_drop, "list", "Drop Linux capabilities"),             \
 	    OPT_INT(0, "cpu-shares", &(f).cpu_shares, "int", "CPU shares (relative weight)"),      \
 	    OPT_STRING(0, "cpus", &(f).cpus, "decimal", "Number of CPUs"),                         \
 	    OPT_STRING(0, "entrypoint", &(f).entrypoint, "string",                                 \
 	               "Overwrite the default ENTRYPOINT of the image"),                           \
 	    OPT_STRV('e', "env", &(f).env, "list", "Set environment variables"),                   \
+	    OPT_STRV(0, "expose", &(f).expose, "list", "Expose a port or a range of ports"),       \
 	    OPT_STRV(0, "env-file", &(f).env_file, "list",                                         \
 	             "Read in a file of environment variables"),                                   \
 	    OPT_STRING(0, "health-cmd", &(f).health_cmd, "string",                                 \
@@ -206,6 +221,29 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	    OPT_STRING('w', "workdir", &(f).workdir, "string",                                     \
 	               "Working directory inside the container")
 
+/* -a's values (any case) into f->streams: docker's flag error otherwise. */
+static int parse_attach(struct kiln_ctx *ctx, struct run_flags *f)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} streams[] = {
+	    {"stdin", RT_STREAM_STDIN}, {"stdout", RT_STREAM_STDOUT}, {"stderr", RT_STREAM_STDERR}};
+	for (size_t i = 0; i < f->attach.n; i++) {
+		size_t k = 0;
+		while (k < KILN_ARRAY_SIZE(streams) && strcasecmp(f->attach.v[i], streams[k].name))
+			k++;
+		if (k == KILN_ARRAY_SIZE(streams))
+			return kiln_err_set(
+			    &ctx->err, KILN_E_USAGE,
+			    "invalid argument \"%s\" for \"-a, --attach\" flag: valid "
+			    "streams are STDIN, STDOUT and STDERR",
+			    f->attach.v[i]);
+		f->streams |= streams[k].bit;
+	}
+	return 0;
+}
+
 /* *daemon: the error (if any) came after the flags were checked, where
  * docker's CLI reports its daemon's answer. */
 static int create_container(struct kiln_ctx *ctx, struct run_flags *f, int argc, char **argv,
@@ -231,6 +269,37 @@ static int create_container(struct kiln_ctx *ctx, struct run_flags *f, int argc,
 	return r;
 }
 
+/* run -a stdin without stdout or stderr, as docker's: the ID printed,
+ * the container started under its monitor, kiln's stdin copied to it
+ * (with -i) or read and dropped until its end; exit 0, the container
+ * running on. */
+static void run_stdin_only(struct kiln_ctx *ctx, struct rt_container *c, const struct run_flags *f,
+                           struct kiln_err *err)
+{
+	printf("%s\n", c->id);
+	fflush(stdout);
+	if (c->spec.interactive) {
+		struct rt_attach_opts ao = {.in_fd = STDIN_FILENO,
+		                            .out_fd = -1,
+		                            .err_fd = -1,
+		                            .detach_keys = f->detach_keys,
+		                            .sig_proxy = f->sig_proxy,
+		                            .close_stdin = true,
+		                            .stdin_only = true};
+		int status;
+		bool detached;
+		rt_container_start_attach(ctx->root, c, &ao, &status, &detached, err);
+		return;
+	}
+	if (rt_container_start(ctx->root, c, err) < 0)
+		return;
+	char buf[8192];
+	ssize_t n;
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0)
+		if (n < 0 && errno != EINTR)
+			break;
+}
+
 int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	struct run_flags f = {.sig_proxy = true};
@@ -250,6 +319,16 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 		run_flags_release(&f);
 		return exit_code == 1 ? 125 : exit_code;
 	}
+	if (parse_attach(ctx, &f) < 0) {
+		run_flags_release(&f);
+		return 125;
+	}
+	if (f.streams && f.detach) { /* docker 20.10's words and exit code */
+		run_flags_release(&f);
+		ctx->err_prefix = "";
+		kiln_err_set(&ctx->err, KILN_E_INVALID, "Conflicting options: -a and -d");
+		return 1;
+	}
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
 	int status = 0;
@@ -260,10 +339,13 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 		if (rt_container_start(ctx->root, c, &err) == 0)
 			printf("%s\n", c->id);
 		rt_launch_warm_end();
+	} else if (c && !c->attach_stdout && !c->attach_stderr) { /* -a stdin alone */
+		rt_launch_warm_end();
+		run_stdin_only(ctx, c, &f, &err);
 	} else if (c && f.tty) { /* under its monitor: detachable */
-		struct rt_attach_opts ao = {.in_fd = STDIN_FILENO,
-		                            .out_fd = STDOUT_FILENO,
-		                            .err_fd = STDERR_FILENO,
+		struct rt_attach_opts ao = {.in_fd = c->attach_stdin ? STDIN_FILENO : -1,
+		                            .out_fd = c->attach_stdout ? STDOUT_FILENO : -1,
+		                            .err_fd = c->attach_stderr ? STDERR_FILENO : -1,
 		                            .detach_keys = f.detach_keys,
 		                            .sig_proxy = f.sig_proxy,
 		                            .close_stdin = true};
@@ -271,8 +353,10 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 		fflush(stdout);
 		if (rt_container_start_attach(ctx->root, c, &ao, &status, &detached, &err) == 0)
 			status = kiln_attach_done(detached, status);
-	} else if (c) {
-		struct rt_run_io io = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+	} else if (c) { /* -a: the others go to the log only */
+		struct rt_run_io io = {c->attach_stdin ? STDIN_FILENO : -1,
+		                       c->attach_stdout ? STDOUT_FILENO : -1,
+		                       c->attach_stderr ? STDERR_FILENO : -1};
 		fflush(stdout);
 		rt_container_run_attached(ctx->root, c, &io, f.sig_proxy, &status, &err);
 	}
@@ -297,6 +381,10 @@ int cmd_create(int argc, char **argv, struct kiln_ctx *ctx)
 	if (kiln_opts_parse(ctx, opts, &usage, &argc, &argv, &exit_code) != 0) {
 		run_flags_release(&f);
 		return exit_code == 1 ? 125 : exit_code;
+	}
+	if (parse_attach(ctx, &f) < 0) {
+		run_flags_release(&f);
+		return 125;
 	}
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;

@@ -53,6 +53,7 @@ struct session {
 	char keys[RT_DETACH_KEYS_MAX];
 	size_t n_keys, matched;
 	bool close_stdin;
+	bool stdin_only; /* ends with stdin; conn is not read */
 	/* out */
 	bool got_exit, detached;
 	int status;
@@ -151,12 +152,12 @@ static void loop(struct session *s)
 	char buf[8192];
 	bool in_open = s->in_fd >= 0;
 	send_size(s);
-	for (;;) {
+	while (in_open || !s->stdin_only) {
 		if (winch) {
 			winch = 0;
 			send_size(s);
 		}
-		struct pollfd p[2] = {{.fd = s->conn, .events = POLLIN},
+		struct pollfd p[2] = {{.fd = s->stdin_only ? -1 : s->conn, .events = POLLIN},
 		                      {.fd = in_open ? s->in_fd : -1, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -230,6 +231,7 @@ static int session_init(struct session *s, const struct rt_attach_opts *o, bool 
 	s->err_fd = o->err_fd;
 	s->tty = tty;
 	s->close_stdin = o->close_stdin;
+	s->stdin_only = o->stdin_only;
 	s->conn = -1;
 	return rt_detach_keys_parse(o->detach_keys, s->keys, &s->n_keys, err);
 }
@@ -251,8 +253,10 @@ static int finish(const char *root, struct rt_container *c, struct session *s, i
                   bool *detached, struct kiln_err *err)
 {
 	*detached = s->detached;
-	if (s->detached)
+	if (s->detached || s->stdin_only) {
+		*status = 0;
 		return 0;
+	}
 	if (s->got_exit) {
 		*status = s->status;
 		return 0;
@@ -278,6 +282,8 @@ int rt_container_attach(const char *root, struct rt_container *c, const struct r
 		                    "writes to the kiln that started it)",
 		                    c->id);
 	}
+	if (o->stdin_only)
+		shutdown(s.conn, SHUT_RD);
 	if (!c->spec.interactive)
 		s.in_fd = -1;
 	s.close_stdin = s.close_stdin || c->stdin_once; /* docker's StdinOnce */
@@ -299,6 +305,8 @@ int rt_container_start_attach(const char *root, struct rt_container *c,
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return kiln_err_set(err, errno, "socketpair");
+	if (o->stdin_only) /* the monitor mutes it: no output queued for it */
+		shutdown(sp[0], SHUT_RD);
 	int r = rt_monitor_spawn(root, c, sp[1], err);
 	close(sp[1]);
 	if (r < 0) {

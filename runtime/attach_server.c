@@ -176,8 +176,11 @@ static bool enqueue(struct rt_attach_queue *q, const char *msg, size_t len)
 	return true;
 }
 
-/* Sends what client i has queued, as far as its socket takes it; false
- * when it is gone. An emptied queue is freed (the monitor stays small). */
+/* Sends what client i has queued, as far as its socket takes it. An
+ * emptied queue is freed (the monitor stays small). A client that no
+ * longer takes output (it hung up, or shut its reading side: an attacher
+ * of stdin alone) is muted, not dropped: the stdin it sent before is
+ * still in its socket and is read until its end. */
 static bool flush(struct rt_attach_server *s, size_t i)
 {
 	struct rt_attach_queue *q = &s->q[i];
@@ -185,12 +188,15 @@ static bool flush(struct rt_attach_server *s, size_t i)
 		uint32_t n;
 		memcpy(&n, q->buf + q->off, sizeof(n));
 		int r = try_send(s->fds[i], q->buf + q->off + sizeof(n), n);
-		if (r <= 0)
-			return r == 0;
+		if (r < 0)
+			break; /* gone: what it sent is still read (mute) */
+		if (r == 0)
+			return true;
 		q->off += sizeof(n) + n;
 	}
+	bool mute = q->off < q->len || q->mute;
 	free(q->buf);
-	*q = (struct rt_attach_queue){0};
+	*q = (struct rt_attach_queue){.mute = mute};
 	return true;
 }
 
@@ -199,9 +205,11 @@ void rt_attach_broadcast(struct rt_attach_server *s, char type, const void *p, s
 	char msg[RT_ATTACH_MSG_MAX];
 	size_t len = make_msg(msg, type, p, n);
 	for (size_t i = 0; i < s->n;) {
-		int r = s->q[i].len ? 0 : try_send(s->fds[i], msg, len);
-		if (r < 0 || (r == 0 && !enqueue(&s->q[i], msg, len)))
-			drop(s, i); /* gone, or too far behind */
+		int r = s->q[i].mute ? 1 : s->q[i].len ? 0 : try_send(s->fds[i], msg, len);
+		if (r < 0)
+			s->q[i].mute = true; /* gone: its stdin is still read */
+		if (r == 0 && !enqueue(&s->q[i], msg, len))
+			drop(s, i); /* too far behind */
 		else
 			i++;
 	}
@@ -258,14 +266,15 @@ void rt_attach_stdin_close(struct rt_attach_server *s)
 	}
 }
 
-size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p)
+size_t rt_attach_pollfds(struct rt_attach_server *s, struct pollfd *p)
 {
 	size_t k = 0;
 	if (s->listen_fd >= 0)
 		p[k++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
 	/* while stdin is pending the clients are not read (they wait until
 	 * the container takes it), but their queues still drain */
-	if (s->pend_len)
+	s->stdin_polled = s->pend_len > 0;
+	if (s->stdin_polled)
 		p[k++] = (struct pollfd){.fd = stdin_fd(s), .events = POLLOUT};
 	for (size_t i = 0; i < s->n; i++) {
 		short ev = (short)((s->pend_len ? 0 : POLLIN) | (s->q[i].len ? POLLOUT : 0));
@@ -311,8 +320,8 @@ void rt_attach_serve(struct rt_attach_server *s, const struct pollfd *p, size_t 
 		}
 		k++;
 	}
-	bool reading = !s->pend_len;
-	if (!reading) { /* polled: the container's stdin */
+	if (s->stdin_polled) { /* the container's stdin (not when it became
+		                * pending after the poll: a run's own stdin) */
 		if (k < np && p[k].revents)
 			stdin_push(s);
 		k++;
@@ -328,11 +337,13 @@ void rt_attach_serve(struct rt_attach_server *s, const struct pollfd *p, size_t 
 			if (s->fds[i] != ready[j].fd)
 				continue;
 			short ev = ready[j].revents;
-			bool ok = !(ev & POLLOUT) || flush(s, i);
-			if (ok && (ev & (POLLIN | POLLHUP | POLLERR)))
-				ok = reading ? client_message(s, ready[j].fd)
-				             : !(ev & (POLLHUP | POLLERR));
-			if (!ok)
+			if (ev & POLLOUT)
+				flush(s, i);
+			/* one message, unless stdin is pending now (another
+			 * client's, read in this round): it waits in its
+			 * socket, even after a hang-up, never over the other */
+			if ((ev & (POLLIN | POLLHUP | POLLERR)) && !s->pend_len &&
+			    !client_message(s, ready[j].fd))
 				drop(s, i);
 			break;
 		}
@@ -354,8 +365,8 @@ static void drain_all(struct rt_attach_server *s)
 		for (nfds_t j = 0; j < n; j++)
 			for (size_t i = 0; i < s->n; i++)
 				if (s->fds[i] == p[j].fd) {
-					if (p[j].revents && !flush(s, i))
-						drop(s, i);
+					if (p[j].revents)
+						flush(s, i);
 					break;
 				}
 	}

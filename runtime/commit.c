@@ -100,6 +100,46 @@ static void set_strv(char ***dst, char *const *src)
 	*dst = rt_strv_dup(src);
 }
 
+/* docker's Config.Env of the container: as it was created (-e and
+ * --env-file, then the image's entries they leave), NULL when empty.
+ * Records from before it was kept: the process's, without the runtime's
+ * HOSTNAME. */
+static char **commit_env(const struct rt_spec *s)
+{
+	if (s->config_env)
+		return s->config_env[0] ? rt_strv_dup(s->config_env) : NULL;
+	struct kiln_strv env = KILN_STRV_INIT;
+	for (size_t i = 0; s->env && s->env[i]; i++)
+		if (strncmp(s->env[i], "HOSTNAME=", 9))
+			kiln_strv_push(&env, s->env[i]);
+	return env.v;
+}
+
+/* Adds v's entries that list does not hold yet. */
+static void strv_union(char ***list, char *const *v)
+{
+	struct kiln_strv out = KILN_STRV_INIT;
+	for (size_t i = 0; *list && (*list)[i]; i++)
+		kiln_strv_push(&out, (*list)[i]);
+	for (size_t i = 0; v && v[i]; i++)
+		if (!kiln_strv_contains(&out, v[i]))
+			kiln_strv_push(&out, v[i]);
+	kiln_strv_free(*list);
+	*list = out.v;
+}
+
+/* Config.Volumes of the container: the image's and -v's anonymous ones. */
+static void commit_volumes(struct img_config *cfg, const struct rt_spec *s)
+{
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct rt_mount *m = &s->mounts[i];
+		if (m->type == RT_MOUNT_BIND && m->volume && rt_volume_is_anonymous(m->volume)) {
+			char *one[2] = {m->target, NULL};
+			strv_union(&cfg->config.volumes, one);
+		}
+	}
+}
+
 /* The image's config with the container's settings, as docker commit. */
 static struct img_config *commit_config(const struct img_config *base, const struct rt_container *c,
                                         const struct rt_commit_opts *o, const char *created)
@@ -107,13 +147,8 @@ static struct img_config *commit_config(const struct img_config *base, const str
 	struct img_config *cfg = img_config_dup(base);
 	const struct rt_spec *s = &c->spec;
 	cfg->has_config = true;
-	/* Env without the runtime's HOSTNAME (docker keeps the rest) */
-	struct kiln_strv env = KILN_STRV_INIT;
-	for (size_t i = 0; s->env && s->env[i]; i++)
-		if (strncmp(s->env[i], "HOSTNAME=", 9))
-			kiln_strv_push(&env, s->env[i]);
 	kiln_strv_free(cfg->config.env);
-	cfg->config.env = env.v ? env.v : xcalloc(1, sizeof(char *));
+	cfg->config.env = commit_env(s);
 	set_strv(&cfg->config.cmd, c->cmd);
 	set_strv(&cfg->config.entrypoint, c->entrypoint);
 	free(cfg->config.working_dir);
@@ -126,16 +161,26 @@ static struct img_config *commit_config(const struct img_config *base, const str
 		                            : xstrdup(c->labels[i]);
 		img_map_set(&cfg->config.labels, k, eq ? eq + 1 : "");
 	}
+	if (c->exposed_ports) {
+		strv_union(&cfg->config.exposed_ports, c->exposed_ports);
+	} else { /* records from before: -p's ports */
+		for (size_t i = 0; i < s->n_ports; i++) {
+			_cleanup_free_ char *p = xasprintf("%d/%s", s->ports[i].ctr_port,
+			                                   s->ports[i].udp ? "udp" : "tcp");
+			char *one[2] = {p, NULL};
+			strv_union(&cfg->config.exposed_ports, one);
+		}
+	}
+	commit_volumes(cfg, s);
 	free(cfg->created);
 	cfg->created = xstrdup(created);
 	free(cfg->author);
 	cfg->author = o->author ? xstrdup(o->author) : NULL;
-	(void)o;
 	return cfg;
 }
 
 static void append_layer(struct img_config *cfg, const struct img_layer *l, const char *created,
-                         const struct rt_commit_opts *o)
+                         const struct rt_container *c, const struct rt_commit_opts *o)
 {
 	cfg->diff_ids = xreallocarray(cfg->diff_ids, cfg->n_diff_ids + 2, sizeof(char *));
 	cfg->diff_ids[cfg->n_diff_ids++] = xstrdup(l->diff_id);
@@ -144,6 +189,12 @@ static void append_layer(struct img_config *cfg, const struct img_layer *l, cons
 	struct img_history *h = &cfg->history[cfg->n_history++];
 	memset(h, 0, sizeof(*h));
 	h->created = xstrdup(created);
+	struct kiln_buf by; /* docker's: the container's Cmd */
+	kiln_buf_init(&by, KILN_BUF_NOLIMIT, "created_by");
+	for (size_t i = 0; c->cmd && c->cmd[i]; i++)
+		kiln_buf_addf(&by, NULL, "%s%s", i ? " " : "", c->cmd[i]);
+	h->created_by = by.len ? kiln_buf_detach(&by, NULL) : NULL;
+	kiln_buf_release(&by);
 	h->author = o->author ? xstrdup(o->author) : NULL;
 	h->comment = o->message && *o->message ? xstrdup(o->message) : NULL;
 }
@@ -178,7 +229,7 @@ int rt_container_commit(struct img_store *s, struct rt_container *c, const struc
 			r = -1;
 	}
 	if (r == 0) {
-		append_layer(cfg, &layers_buf, created, o);
+		append_layer(cfg, &layers_buf, created, c, o);
 		const struct img_manifest *m = img->manifest;
 		n = m->n_layers + 1;
 		layers = xcalloc(n, sizeof(*layers));

@@ -45,6 +45,7 @@ void rt_container_free(struct rt_container *c)
 	kiln_strv_free(c->cmd);
 	kiln_strv_free(c->entrypoint);
 	kiln_strv_free(c->labels);
+	kiln_strv_free(c->exposed_ports);
 	free(c->restart_policy);
 	kiln_strv_free(c->health_test);
 	free(c->health_status);
@@ -332,6 +333,29 @@ static int create_dirs(const char *root, struct rt_container *c, struct kiln_err
 }
 
 /* docker's Config.Labels: the image's, then -l (which win). */
+/* docker's Config.ExposedPorts: the image's, -p's, --expose's, once each. */
+static void push_once(struct kiln_strv *v, const char *s)
+{
+	if (!kiln_strv_contains(v, s))
+		kiln_strv_push(v, s);
+}
+
+static char **exposed_ports(const struct img_config *cfg, const struct rt_create_opts *o,
+                            const struct rt_spec *spec)
+{
+	struct kiln_strv v = KILN_STRV_INIT;
+	for (size_t i = 0; cfg->config.exposed_ports && cfg->config.exposed_ports[i]; i++)
+		push_once(&v, cfg->config.exposed_ports[i]);
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		_cleanup_free_ char *p =
+		    xasprintf("%d/%s", spec->ports[i].ctr_port, spec->ports[i].udp ? "udp" : "tcp");
+		push_once(&v, p);
+	}
+	for (size_t i = 0; o->expose && o->expose[i]; i++)
+		push_once(&v, o->expose[i]);
+	return v.v ? v.v : xcalloc(1, sizeof(char *));
+}
+
 static char **merged_labels(const struct img_map *image, char *const *user)
 {
 	struct kiln_strv v = KILN_STRV_INIT;
@@ -392,8 +416,12 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	                     : o->entrypoint_set   ? NULL
 	                                           : img->config->config.cmd);
 	c->labels = merged_labels(&img->config->config.labels, o->labels);
-	c->attach_stdout = c->attach_stderr = !o->detach;
-	c->attach_stdin = c->stdin_once = !o->detach && o->interactive;
+	c->exposed_ports = exposed_ports(img->config, o, &c->spec);
+	bool fg = !o->detach; /* docker's Config.Attach*: -a, else stdout and stderr */
+	c->attach_stdout = fg && (!o->attach || (o->attach & RT_STREAM_STDOUT));
+	c->attach_stderr = fg && (!o->attach || (o->attach & RT_STREAM_STDERR));
+	c->attach_stdin = fg && (o->interactive || (o->attach & RT_STREAM_STDIN));
+	c->stdin_once = c->attach_stdin && o->interactive;
 	health_settings(img->config, o, c);
 	c->status = RT_CREATED;
 

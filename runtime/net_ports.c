@@ -35,6 +35,22 @@ static int parse_range(const char *s, int *lo, int *hi)
 	return *hi < *lo ? -1 : 0;
 }
 
+int rt_parse_expose(const char *s, struct kiln_strv *out, struct kiln_err *err)
+{
+	if (strchr(s, ':'))
+		return kiln_err_set(err, KILN_E_INVALID, "invalid port format for --expose: %s", s);
+	const char *slash = strchr(s, '/'); /* nat.SplitProtoPort: any protocol */
+	_cleanup_free_ char *port = slash ? xstrndup(s, (size_t)(slash - s)) : xstrdup(s);
+	const char *proto = slash && slash[1] ? slash + 1 : "tcp";
+	int lo, hi;
+	if (parse_range(port, &lo, &hi) < 0)
+		return kiln_err_set(err, KILN_E_INVALID, "invalid range format for --expose: %s",
+		                    s);
+	for (int p = lo; p <= hi; p++)
+		kiln_strv_pushf(out, "%d/%s", p, proto);
+	return 0;
+}
+
 static bool valid_ip(const char *ip)
 {
 	unsigned char buf[sizeof(struct in6_addr)];

@@ -235,6 +235,7 @@ struct pollfd;
 struct rt_attach_queue {
 	char *buf;
 	size_t off, len, cap;
+	bool mute; /* takes no more output (gone, or reads stdin only) */
 };
 struct rt_attach_server {
 	int listen_fd;
@@ -246,6 +247,7 @@ struct rt_attach_server {
 	/* stdin the container has not taken yet: while any waits, the
 	 * clients are not read (they wait, never the monitor) */
 	size_t pend_off, pend_len;
+	bool stdin_polled; /* rt_attach_pollfds gave the stdin a slot */
 	char pend[RT_ATTACH_MSG_MAX];
 };
 void rt_attach_server_init(struct rt_attach_server *s, int listen_fd);
@@ -258,7 +260,7 @@ void rt_attach_stdin(struct rt_attach_server *s, const char *p, size_t n);
 /* Closes the container's stdin pipe (its reader sees EOF). */
 void rt_attach_stdin_close(struct rt_attach_server *s);
 /* The fds to poll (listen socket, stdin, clients): at most 2 + MAX_CLIENTS. */
-size_t rt_attach_pollfds(const struct rt_attach_server *s, struct pollfd *p);
+size_t rt_attach_pollfds(struct rt_attach_server *s, struct pollfd *p);
 /* Accepts and reads what poll found on the fds rt_attach_pollfds gave. */
 void rt_attach_serve(struct rt_attach_server *s, const struct pollfd *p, size_t np);
 /* A run ended: EXIT to every client, what they have queued sent for up

@@ -141,6 +141,13 @@ void rt_spec_release(struct rt_spec *s);
 extern const char *const rt_masked_paths[];
 extern const char *const rt_readonly_paths[];
 
+/* docker's -a/--attach: the streams a foreground run attaches. */
+enum rt_stream_flags {
+	RT_STREAM_STDIN = 1 << 0,
+	RT_STREAM_STDOUT = 1 << 1,
+	RT_STREAM_STDERR = 1 << 2,
+};
+
 /* docker's run options that shape a spec from an image config. */
 struct rt_create_opts {
 	char **args;       /* trailing args (replace Cmd), may be NULL */
@@ -170,7 +177,9 @@ struct rt_create_opts {
 	int64_t health_start_period; /* --health-start-period, ns (0: image's or 0) */
 	bool no_healthcheck;         /* --no-healthcheck */
 	char **labels;               /* "K=V" */
-	bool detach; /* run -d: stdio not attached (docker's Config.Attach* false) */
+	char **expose;               /* --expose, as rt_parse_expose gives them ("80/tcp") */
+	bool detach;     /* run -d: stdio not attached (docker's Config.Attach* false) */
+	unsigned attach; /* -a: RT_STREAM_* (0: stdout and stderr); -i adds stdin */
 };
 
 /* Fills spec from image config cfg and options (docker's merge rules: -e
@@ -234,11 +243,14 @@ struct rt_container {
 	struct rt_spec spec;
 	char **cmd, **entrypoint; /* as resolved, for inspect/ps */
 	char **labels;            /* "K=V" */
-	char *restart_policy;     /* "no", "always", "unless-stopped", "on-failure" */
-	char **health_test;       /* HEALTHCHECK: {"CMD-SHELL", cmd} or {"CMD", argv...}, or NULL */
-	int64_t health_interval;  /* nanoseconds (default 30 s) */
-	int health_retries;       /* default 3 */
-	int64_t health_timeout;   /* nanoseconds (default 30 s) */
+	/* docker's Config.ExposedPorts ("80/tcp"): the image's, then -p's
+	 * container ports and --expose; NULL in records from before it was kept */
+	char **exposed_ports;
+	char *restart_policy;    /* "no", "always", "unless-stopped", "on-failure" */
+	char **health_test;      /* HEALTHCHECK: {"CMD-SHELL", cmd} or {"CMD", argv...}, or NULL */
+	int64_t health_interval; /* nanoseconds (default 30 s) */
+	int health_retries;      /* default 3 */
+	int64_t health_timeout;  /* nanoseconds (default 30 s) */
 	int64_t health_start_period; /* nanoseconds (default 0) */
 	int restart_max;             /* on-failure:N (0: no limit) */
 	/* docker's Config.AttachStdin/Stdout/Stderr and StdinOnce: whether the
@@ -362,6 +374,9 @@ struct rt_attach_opts {
 	const char *detach_keys; /* docker's syntax; NULL: "ctrl-p,ctrl-q" */
 	bool sig_proxy;          /* signals to kiln go to the container (not with -t) */
 	bool close_stdin;        /* stdin's end closes the container's (run -i, start -ai) */
+	/* run -a stdin alone: no output is taken, and the session ends with
+	 * stdin's end (status 0, the container running on), as docker's */
+	bool stdin_only;
 };
 /* docker's --detach-keys: comma-separated, each a single character or
  * ctrl-a..ctrl-z, ctrl-@, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_. */
@@ -420,8 +435,12 @@ int rt_container_diff(const struct rt_container *c, struct kiln_strv *out, struc
 uint64_t rt_container_size(const struct rt_container *c);
 
 /* docker commit: the upper dir becomes a layer on top of the image's,
- * with a config from the image's plus the container's Cmd, Entrypoint,
- * Env, WorkingDir, User and Labels, then apply (commit -c) edits it. */
+ * with a config from the image's plus the container's own (as docker's:
+ * Env as the container was created, -e and --env-file over the image's,
+ * never the runtime's PATH/HOSTNAME/TERM; Cmd, Entrypoint, WorkingDir,
+ * User, Labels, ExposedPorts with -p and --expose, Volumes with -v's
+ * anonymous ones), then apply (commit -c) edits it; the history entry is
+ * created by the container's Cmd. */
 struct rt_commit_opts {
 	const char *ref; /* NULL: untagged */
 	const char *message, *author;
@@ -499,6 +518,9 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err);
 int rt_parse_mount(const char *s, struct rt_mount *out, struct kiln_err *err);
 /* --tmpfs "/ctr[:opts]". */
 int rt_parse_tmpfs(const char *s, struct rt_mount *out, struct kiln_err *err);
+/* --expose "80", "53/udp", "8000-8010[/proto]": each port appended to
+ * out as "80/tcp" (docker's messages). */
+int rt_parse_expose(const char *s, struct kiln_strv *out, struct kiln_err *err);
 /* --network "none", "host", "default"/"bridge" (docker's message for others). */
 int rt_parse_network(const char *s, enum rt_network_mode *out, struct kiln_err *err);
 void rt_mount_release(struct rt_mount *m);
