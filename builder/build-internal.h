@@ -105,9 +105,14 @@ struct bld_stage {
 	struct bld_build *b;
 	const struct df_stage *st;
 	int index;
-	struct img_config *cfg;     /* being accumulated (base config first) */
-	struct bld_rootfs fs;       /* base layers + layers made so far */
-	struct kiln_strv args;      /* visible ARGs "K=V" */
+	struct img_config *cfg;    /* being accumulated (base config first) */
+	struct bld_rootfs fs;      /* base layers + layers made so far */
+	struct kiln_strv args;     /* visible ARGs "K=V" */
+	struct kiln_strv arg_decl; /* names of the stage's ARGs, valued or not, in order */
+	/* names of ARGs given a value after the last ENV of that name: in the
+	 * build's env (expansion, RUN) they win over that ENV until the next
+	 * one, as BuildKit's state env; the image's config keeps the ENV */
+	struct kiln_strv arg_over;
 	struct kiln_strv used_args; /* names of build args consumed */
 	bool cmd_set;
 	char key[65];               /* the current cache key (hex), "" when none */
@@ -181,10 +186,13 @@ const char *bld_stage_lookup(void *ud, const char *name, size_t len);
  * to"): normalized, no tag added (busybox -> docker.io/library/busybox);
  * as written if it does not parse. Allocated. */
 char *bld_ref_shown(const char *ref);
+/* Whether the ARG `name` wins over the stage's ENV of that name (arg_over). */
+bool bld_stage_arg_wins(const struct bld_stage *st, const char *name, size_t len);
 /* Progress helpers (thread-safe). */
 int bld_vertex_start(struct bld_build *b, const char *name);
 void bld_vertex_log(struct bld_build *b, int id, const char *line);
 void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached);
+void bld_vertex_bytes(struct bld_build *b, int id, uint64_t n);
 void bld_count_step(struct bld_build *b, bool cached);
 void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg);
 /* pull.c: img_image_load under the build's lock (the store handle's cache
@@ -233,9 +241,13 @@ void bld_run_net_ahead(struct bld_stage *st, const struct df_instr *in);
 void bld_run_net_drop(struct bld_stage *st);
 /* RUN's history entry as BuildKit writes it: "RUN |1 A=b /bin/sh -c cmd # buildkit". */
 char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step);
-/* ADD of a URL: downloads into a temp file under the store (path out). */
+/* ADD of a URL: downloads into a temp file under the store (path out);
+ * mtime: the Last-Modified time the server sent, else 0 (BuildKit's). */
 int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
-                  struct kiln_err *err);
+                  time_t *mtime, struct kiln_err *err);
+/* The file name a URL's download gets (BuildKit's): the last component
+ * of its decoded path, else "__unnamed__". */
+char *bld_url_file_name(const char *url);
 
 /* step_key.c, step_cache.c: the cache seam (ARCHITECTURE.md decision 2).
  * bld_cache_open after the graph is built, bld_cache_finish once the build

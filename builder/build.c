@@ -40,6 +40,14 @@ void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached)
 	pthread_mutex_unlock(&b->mu);
 }
 
+void bld_vertex_bytes(struct bld_build *b, int id, uint64_t n)
+{
+	pthread_mutex_lock(&b->mu);
+	if (b->p && b->p->bytes)
+		b->p->bytes(b->p->ud, id, n);
+	pthread_mutex_unlock(&b->mu);
+}
+
 void bld_count_step(struct bld_build *b, bool cached)
 {
 	pthread_mutex_lock(&b->mu);
@@ -162,7 +170,8 @@ static int read_dockerfile(struct bld_build *b, char **path_out, struct kiln_err
 	*path_out = path;
 	if (!kiln_path_exists(path))
 		return kiln_err_set(
-		    err, ENOENT, "failed to read dockerfile: open `%s`: no such file or directory",
+		    err, KILN_E_NOTFOUND,
+		    "failed to read dockerfile: open `%s`: no such file or directory",
 		    df ? df : "Dockerfile");
 	return kiln_read_file(path, DOCKERFILE_MAX, &b->dockerfile_text, &b->dockerfile_len, err);
 }

@@ -48,6 +48,9 @@ struct bld_progress {
 	void (*done)(void *ud, int id, double secs, bool cached);
 	void (*error)(void *ud, int id, double secs, const char *msg);
 	void *ud;
+	/* the bytes a COPY or ADD step has written so far, every MiB or so
+	 * (tty shows them; may be NULL) */
+	void (*bytes)(void *ud, int id, uint64_t n);
 };
 enum bld_progress_mode {
 	BLD_PROGRESS_PLAIN,

@@ -376,6 +376,13 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, struct dir
 	return check_unchanged(fd, it, err);
 }
 
+/* The tty's byte count of a COPY or ADD: the layer's tar so far. */
+static void copy_progress(void *ud, uint64_t n)
+{
+	const struct copy_job *j = ud;
+	bld_vertex_bytes(j->st->b, j->step->id, n);
+}
+
 int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
                      struct bld_vindex **index, struct kiln_err *err)
 {
@@ -393,6 +400,8 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
 	struct hl_table links = {0};
 	struct dir_cache dc = {0};
 	int r = 0;
+	if (j->step)
+		img_layer_writer_set_progress(w, copy_progress, j);
 	for (size_t i = 0; i < j->n && r == 0; i++) {
 		const struct citem *it = &j->v[i];
 		if (i + 1 < j->n && !strcmp(it->dest, j->v[i + 1].dest))
@@ -438,47 +447,95 @@ void copy_job_release(struct copy_job *j)
 
 /* --- --chmod ---------------------------------------------------------------- */
 
+/* One operation of a symbolic mode on the permission bits m: perm for the
+ * classes in who (all bits when none was named: BuildKit applies the
+ * modes with a umask of 0). */
+static void chmod_op(mode_t *m, char op, mode_t who, mode_t perm)
+{
+	mode_t bits = who ? who & perm : perm;
+	if (op == '=')
+		*m &= ~(who ? who : 06777);
+	if (op == '-')
+		*m &= ~bits;
+	else
+		*m |= bits;
+}
+
+/* `go=u`: the bits class `from` has now, copied to the classes of who. */
+static void chmod_copy(mode_t *m, char from, mode_t who, char op)
+{
+	mode_t v = (*m >> (from == 'u' ? 6 : from == 'g' ? 3 : 0)) & 07;
+	static const mode_t read_bit[] = {0400, 0040, 0004};
+	for (int c = 0; c < 3; c++) {
+		int shift = 6 - 3 * c;
+		if (who && !(who & read_bit[c]))
+			continue;
+		if (op != '+')
+			*m &= ~((op == '=' ? 07 : v) << shift);
+		if (op != '-')
+			*m |= v << shift;
+	}
+}
+
+/* chmod(1)'s symbolic modes as BuildKit applies them (BSD setmode, the
+ * dchapes-mode package, umask 0): clauses `[ugoa]*` followed by one or
+ * more `[-+=]` operations, each with permissions `[rwxXst]*` or one
+ * class to copy (`u`, `g`, `o`), separated by commas. `X` counts with
+ * `+` only (a directory, or a file any x bit is set on); `s` and `t` are
+ * ignored for `o` alone; `=` clears the classes named (set-id bits with
+ * u and g) before it sets. */
 static int chmod_symbolic(const char *spec, mode_t mode, mode_t *out, struct kiln_err *err)
 {
-	bool dir_or_x = S_ISDIR(mode) || (mode & 0111);
-	mode &= 07777;
-	for (const char *p = spec; *p;) {
+	const bool x_ok = S_ISDIR(mode) || (mode & 0111);
+	mode_t m = mode & 07777;
+	const char *p = spec;
+	for (;;) {
 		mode_t who = 0;
-		for (; strchr("ugoa", *p) && *p; p++)
-			who |= *p == 'u' ? 04700 : *p == 'g' ? 02070 : *p == 'o' ? 01007 : 07777;
-		if (!who)
-			who = 07777;
-		if (!*p || !strchr("+-=", *p))
-			return kiln_err_set(err, KILN_E_INVALID, "invalid chmod `%s`", spec);
-		char op = *p++;
-		mode_t bits = 0;
-		for (; *p && *p != ','; p++) {
-			switch (*p) {
-			case 'r': bits |= 0444; break;
-			case 'w': bits |= 0222; break;
-			case 'x': bits |= 0111; break;
-			case 'X':
-				if (dir_or_x)
-					bits |= 0111;
-				break;
-			case 's': bits |= 06000; break;
-			case 't': bits |= 01000; break;
-			default:
+		for (; *p && strchr("ugoa", *p); p++)
+			who |= *p == 'u' ? 04700 : *p == 'g' ? 02070 : *p == 'o' ? 0007 : 06777;
+		do {
+			char op = *p;
+			if (!op || !strchr("+-=", op))
 				return kiln_err_set(err, KILN_E_INVALID, "invalid chmod `%s`",
 				                    spec);
+			mode_t w = who, perm = 0, permx = 0;
+			bool set_id_ok = !who || (who & ~0007), eq_done = false;
+			for (p++;; p++) {
+				char c = *p;
+				if (c == 'r' || c == 'w' || c == 'x')
+					perm |= c == 'r' ? 0444 : c == 'w' ? 0222 : 0111;
+				else if (c == 'X')
+					permx = op == '+' ? 0111 : 0;
+				else if (c == 's' && set_id_ok)
+					perm |= 06000;
+				else if (c == 't' && set_id_ok) {
+					w |= 01000;
+					perm |= 01000;
+				} else if (c == 's' || c == 't')
+					continue;
+				else if (c == 'u' || c == 'g' || c == 'o') {
+					if (perm)
+						chmod_op(&m, op, w, perm);
+					perm = 0;
+					eq_done |= op == '=';
+					if (permx && x_ok)
+						chmod_op(&m, '+', w, permx);
+					permx = 0;
+					chmod_copy(&m, c, w, op);
+				} else {
+					if (perm || (op == '=' && !eq_done))
+						chmod_op(&m, op, w, perm);
+					if (permx && x_ok)
+						chmod_op(&m, '+', w, permx);
+					break;
+				}
 			}
-		}
-		bits &= who;
-		if (op == '+')
-			mode |= bits;
-		else if (op == '-')
-			mode &= ~bits;
-		else
-			mode = (mode & ~(who & 0777)) | bits;
-		if (*p == ',')
-			p++;
+		} while (*p && *p != ',');
+		if (!*p)
+			break;
+		p++;
 	}
-	*out = mode;
+	*out = m;
 	return 0;
 }
 

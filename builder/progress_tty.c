@@ -18,6 +18,7 @@ struct vtx {
 	double secs;
 	int state; /* 0 running, 1 done, 2 cached, 3 error */
 	char *err;
+	uint64_t bytes; /* written so far (COPY, ADD) */
 };
 
 struct tty {
@@ -26,7 +27,7 @@ struct tty {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t ticker;
-	bool stop;
+	bool stop, finished; /* finished: the last frame, all steps done */
 	struct vtx *v;
 	size_t n, cap;
 	int lines; /* lines of the last frame, to move back over */
@@ -49,25 +50,42 @@ static int term_width(FILE *f)
 	return 80;
 }
 
+static void fmt_bytes(char *buf, size_t len, uint64_t v)
+{
+	static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
+	double d = (double)v;
+	size_t i = 0;
+	for (; d >= 1000 && i + 1 < KILN_ARRAY_SIZE(unit); i++)
+		d /= 1000;
+	snprintf(buf, len, i ? "%.1f%s" : "%.0f%s", d, unit[i]);
+}
+
 /* One frame; called with t->mu held. */
 static void draw(struct tty *t)
 {
 	static const char spin[] = "|/-\\";
 	int width = term_width(t->out);
-	size_t done = 0;
-	for (size_t i = 0; i < t->n; i++)
+	size_t done = 0, failed = 0;
+	for (size_t i = 0; i < t->n; i++) {
 		done += t->v[i].state != 0;
+		failed += t->v[i].state == 3;
+	}
 	if (t->lines)
 		fprintf(t->out, "\033[%dA", t->lines);
 	int lines = 0;
-	fprintf(t->out, "\033[2K[+] Building %.1fs (%zu/%zu)\n", secs_since(&t->t0), done, t->n);
+	fprintf(t->out, "\033[2K[+] Building %.1fs (%zu/%zu)%s\n", secs_since(&t->t0), done, t->n,
+	        t->finished && done == t->n && !failed ? " FINISHED"
+	                                               : ""); /* BuildKit's last frame */
 	lines++;
 	size_t first = t->n > TTY_MAX_SHOWN ? t->n - TTY_MAX_SHOWN : 0;
 	for (size_t i = first; i < t->n; i++) {
 		const struct vtx *x = &t->v[i];
 		double s = x->state ? x->secs : secs_since(&x->t0);
 		char mark = x->state == 0 ? spin[t->tick % 4] : x->state == 3 ? '!' : '=';
-		const char *tail = x->state == 2 ? "CACHED" : "";
+		char size[32] = "";
+		if (x->bytes) /* docker's units: 1000-based, one decimal */
+			fmt_bytes(size, sizeof(size), x->bytes);
+		const char *tail = x->state == 2 ? "CACHED" : size;
 		int room = width - 20;
 		fprintf(t->out, "\033[2K %c> %-*.*s %5.1fs %s\n", mark, room > 10 ? room : 10,
 		        room > 10 ? room : 10, x->name, s, tail);
@@ -144,6 +162,16 @@ static void on_end(struct tty *t, int id, double secs, int state, const char *ms
 	pthread_mutex_unlock(&t->mu);
 }
 
+static void on_bytes(void *ud, int id, uint64_t n)
+{
+	struct tty *t = ud;
+	pthread_mutex_lock(&t->mu);
+	struct vtx *x = find(t, id);
+	if (x)
+		x->bytes = n;
+	pthread_mutex_unlock(&t->mu); /* the ticker draws it */
+}
+
 static void on_done(void *ud, int id, double secs, bool cached)
 {
 	on_end(ud, id, secs, cached ? 2 : 1, NULL);
@@ -158,7 +186,7 @@ struct bld_progress *bld_progress_tty_new(FILE *out)
 {
 	struct tty *t = xcalloc(1, sizeof(*t));
 	t->out = out;
-	t->ops = (struct bld_progress){on_start, on_log, on_done, on_error, t};
+	t->ops = (struct bld_progress){on_start, on_log, on_done, on_error, t, on_bytes};
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->cv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t->t0);
@@ -177,6 +205,7 @@ void bld_progress_tty_free(struct bld_progress *ops)
 	pthread_mutex_unlock(&t->mu);
 	if (running)
 		pthread_join(t->ticker, NULL);
+	t->finished = true;
 	if (t->n)
 		draw(t);
 	for (size_t i = 0; i < t->n; i++) {

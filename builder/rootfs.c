@@ -602,7 +602,10 @@ int bld_rootfs_user(struct bld_rootfs *r, const char *spec, uint32_t *uid, uint3
 		*group++ = '\0';
 	bool uid_num = parse_id(user, uid);
 	bool have_gid = false;
-	if (!uid_num) {
+	if (!*user) { /* ":group": root's user, as BuildKit's */
+		*uid = 0;
+		*gid = 0;
+	} else if (!uid_num) {
 		_cleanup_free_ char *pw = NULL;
 		size_t len;
 		bool found;

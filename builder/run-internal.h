@@ -17,6 +17,8 @@ struct run_mounts {
 	int *locks;  /* cache mount locks (fds) */
 	size_t n_locks;
 	struct kiln_strv env; /* added to the step's env (SSH_AUTH_SOCK) */
+	pid_t *relays;        /* ssh relays (ssh_relay.c), killed at release */
+	size_t n_relays;
 };
 
 int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const char *dir,
@@ -24,5 +26,13 @@ int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const cha
 /* Adds a read-only bind of the file `host` at `target`. */
 void run_mounts_add_bind(struct run_mounts *m, const char *host, const char *target, bool ro);
 void run_mounts_release(struct run_mounts *m);
+
+/* ssh_relay.c: a process serving the agent socket `agent` on
+ * DIR/ssh-IDX.sock made with mode, uid and gid (path out), for a ssh
+ * mount that asks for them; stopped (killed, reaped) by stop. */
+int bld_ssh_relay_start(struct bld_stage *st, const char *dir, size_t idx, const char *agent,
+                        mode_t mode, uid_t uid, gid_t gid, pid_t *pid_out, char **path_out,
+                        struct kiln_err *err);
+void bld_ssh_relay_stop(pid_t pid);
 
 #endif

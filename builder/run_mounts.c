@@ -13,7 +13,9 @@
  *           read-only at target (/run/secrets/<id>): never on a host path,
  *           gone with kiln and the container, even after a SIGKILL
  *   ssh     the --ssh socket bound at target (/run/buildkit/ssh_agent.N),
- *           SSH_AUTH_SOCK set for the step
+ *           SSH_AUTH_SOCK set for the step; with mode, uid or gid other
+ *           than BuildKit's 0600 0:0, a relay's socket made with those
+ *           (ssh_relay.c)
  * Mount points the rootfs lacks are made in a stub dir that the step sees
  * as its topmost lower layer: they never land in the step's layer. */
 #include <errno.h>
@@ -53,6 +55,9 @@ void run_mounts_release(struct run_mounts *m)
 	for (size_t i = 0; i < m->n_locks; i++)
 		close(m->locks[i]);
 	free(m->locks);
+	for (size_t i = 0; i < m->n_relays; i++)
+		bld_ssh_relay_stop(m->relays[i]);
+	free(m->relays);
 	free(m->stubs);
 	for (size_t i = 0; i < m->env.n; i++) /* secrets of env= */
 		explicit_bzero(m->env.v[i], strlen(m->env.v[i]));
@@ -543,7 +548,18 @@ static int mount_ssh(struct bld_stage *st, const struct df_mount *dm, const char
 	    dm->target ? xstrdup(dm->target) : xasprintf("/run/buildkit/ssh_agent.%zu", idx);
 	if (stub(st, m, dir, target, true, err) < 0)
 		return -1;
-	run_mounts_add_bind(m, sock, target, false);
+	mode_t mode = dm->has_mode ? (mode_t)dm->mode : 0600;
+	uid_t uid = dm->has_uid ? (uid_t)dm->uid : 0;
+	gid_t gid = dm->has_gid ? (gid_t)dm->gid : 0;
+	_cleanup_free_ char *relay = NULL;
+	if (mode != 0600 || uid || gid) {
+		pid_t pid;
+		if (bld_ssh_relay_start(st, dir, idx, sock, mode, uid, gid, &pid, &relay, err) < 0)
+			return -1;
+		m->relays = xreallocarray(m->relays, m->n_relays + 1, sizeof(*m->relays));
+		m->relays[m->n_relays++] = pid;
+	}
+	run_mounts_add_bind(m, relay ? relay : sock, target, false);
 	kiln_strv_pushf(&m->env, "SSH_AUTH_SOCK=%s", target);
 	return 0;
 }

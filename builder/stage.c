@@ -15,16 +15,48 @@
 #define HISTORY_COMMENT "buildkit.dockerfile.v0"
 #define DEFAULT_PATH    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-const char *bld_stage_lookup(void *ud, const char *name, size_t len)
+static bool has_name(const struct kiln_strv *v, const char *name, size_t len)
 {
-	struct bld_stage *st = ud;
-	for (char **e = st->cfg->config.env; e && *e; e++)
-		if (!strncmp(*e, name, len) && (*e)[len] == '=')
-			return *e + len + 1;
+	for (size_t i = 0; i < v->n; i++)
+		if (strlen(v->v[i]) == len && !strncmp(v->v[i], name, len))
+			return true;
+	return false;
+}
+
+static void drop_name(struct kiln_strv *v, const char *name)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i], name)) {
+			free(v->v[i]);
+			memmove(&v->v[i], &v->v[i + 1],
+			        (v->n - i) * sizeof(*v->v)); /* and the NULL */
+			v->n--;
+			return;
+		}
+}
+
+bool bld_stage_arg_wins(const struct bld_stage *st, const char *name, size_t len)
+{
+	return has_name(&st->arg_over, name, len);
+}
+
+static const char *arg_value(const struct bld_stage *st, const char *name, size_t len)
+{
 	for (size_t i = 0; i < st->args.n; i++)
 		if (!strncmp(st->args.v[i], name, len) && st->args.v[i][len] == '=')
 			return st->args.v[i] + len + 1;
 	return NULL;
+}
+
+const char *bld_stage_lookup(void *ud, const char *name, size_t len)
+{
+	struct bld_stage *st = ud;
+	if (bld_stage_arg_wins(st, name, len))
+		return arg_value(st, name, len);
+	for (char **e = st->cfg->config.env; e && *e; e++)
+		if (!strncmp(*e, name, len) && (*e)[len] == '=')
+			return *e + len + 1;
+	return arg_value(st, name, len);
 }
 
 static double elapsed(const struct timespec *t0)
@@ -95,10 +127,14 @@ static void apply_arg(struct bld_stage *st, const struct df_instr *x, struct kil
 		for (size_t k = 0; k < g->meta_env.n && !v; k++)
 			if (!strncmp(g->meta_env.v[k], kv->key, kl) && g->meta_env.v[k][kl] == '=')
 				v = g->meta_env.v[k] + kl + 1;
-		if (!df_arg_is_predefined(kv->key))
-			kiln_buf_addf(hist, NULL, kv->value ? " %s=%s" : " %s", kv->key, kv->value);
+		/* a declared proxy arg is shown as any other (docker's history) */
+		kiln_buf_addf(hist, NULL, kv->value ? " %s=%s" : " %s", kv->key, kv->value);
+		if (!has_name(&st->arg_decl, kv->key, kl))
+			kiln_strv_push(&st->arg_decl, kv->key);
 		if (!v)
 			continue;
+		if (!has_name(&st->arg_over, kv->key, kl))
+			kiln_strv_push(&st->arg_over, kv->key);
 		for (size_t k = 0; k < st->args.n; k++)
 			if (!strncmp(st->args.v[k], kv->key, kl) && st->args.v[k][kl] == '=') {
 				free(st->args.v[k]);
@@ -316,6 +352,8 @@ static int dispatch(struct bld_stage *st, struct bld_step *step, bool *cached, s
 	default:
 		if (bld_config_apply(st->cfg, x, &st->cmd_set, err) < 0)
 			return -1;
+		for (size_t i = 0; x->kind == DF_I_ENV && i < x->u.kv.n_kvs; i++)
+			drop_name(&st->arg_over, x->u.kv.kvs[i].key); /* this ENV wins now */
 		step->created_by = meta_created_by(st, x);
 		step->empty_layer = true;
 		return 0;
@@ -522,6 +560,13 @@ static int stage_from(struct bld_stage *st, struct kiln_err *err)
 		st->cfg = img_config_dup(base->cfg);
 		bld_rootfs_copy(&st->fs, &base->fs);
 		memcpy(st->key, base->key, sizeof(st->key));
+		/* the base stage's ARG values stay in the build's env
+		 * (BuildKit's state env); RUN history lists the ARGs this stage
+		 * declares only (BuildKit 0.8; later ones list both) */
+		for (size_t i = 0; i < base->args.n; i++)
+			kiln_strv_push(&st->args, base->args.v[i]);
+		for (size_t i = 0; i < base->arg_over.n; i++)
+			kiln_strv_push(&st->arg_over, base->arg_over.v[i]);
 		return 0;
 	}
 	if (!strcasecmp(ds->base_expanded, "scratch")) {
@@ -624,5 +669,7 @@ void bld_stage_release(struct bld_stage *st)
 	img_config_free(st->cfg);
 	bld_rootfs_release(&st->fs);
 	kiln_strv_release(&st->args);
+	kiln_strv_release(&st->arg_decl);
+	kiln_strv_release(&st->arg_over);
 	kiln_strv_release(&st->used_args);
 }

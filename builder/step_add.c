@@ -37,8 +37,46 @@ static int check_sum(const char *url, const char *want, const char *got, struct 
 	return 0;
 }
 
+static int hex_val(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+char *bld_url_file_name(const char *url)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	p += strcspn(p, "/?#"); /* past the host */
+	size_t n = strcspn(p, "?#");
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	size_t start = n;
+	while (start > 0 && p[start - 1] != '/')
+		start--;
+	char *name = xmalloc(n - start + 1), *o = name;
+	for (size_t i = start; i < n; i++) {
+		int hi = p[i] == '%' && i + 2 < n ? hex_val(p[i + 1]) : -1;
+		int lo = hi >= 0 ? hex_val(p[i + 2]) : -1;
+		if (lo >= 0 && (hi || lo)) { /* never a NUL */
+			*o++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			*o++ = p[i];
+		}
+	}
+	*o = '\0';
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {
+		free(name);
+		name = xstrdup("__unnamed__");
+	}
+	return name;
+}
+
 int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
-                  struct kiln_err *err)
+                  time_t *mtime, struct kiln_err *err)
 {
 	char *path = NULL;
 	struct dl d = {.err = KILN_ERR_INIT};
@@ -58,7 +96,12 @@ int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, ch
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
 	CURLcode rc = curl_easy_perform(c);
+	curl_off_t ft = -1;
+	if (rc != CURLE_OK || curl_easy_getinfo(c, CURLINFO_FILETIME_T, &ft) != CURLE_OK || ft < 0)
+		ft = 0;
+	*mtime = (time_t)ft;
 	curl_easy_cleanup(c);
 	char got[KILN_DIGEST_LEN];
 	kiln_sha256_final(&d.h, got);

@@ -170,18 +170,22 @@ static bool archive_magic(const char *path)
 	if (fd < 0)
 		return false;
 	ssize_t n = read(fd, b, sizeof(b));
+	bool magic = false;
 	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-		return true; /* gzip */
+		magic = true; /* gzip */
 	if (n >= 3 && !memcmp(b, "BZh", 3))
-		return true;
+		magic = true;
 	if (n >= 6 && !memcmp(b,
 	                      "\xfd"
 	                      "7zXZ\0",
 	                      6))
-		return true;
+		magic = true;
 	if (n >= 4 && !memcmp(b, "\x28\xb5\x2f\xfd", 4))
-		return true; /* zstd */
-	return n >= 262 && !memcmp(b + 257, "ustar", 5);
+		magic = true; /* zstd */
+	if (n >= 262 && !memcmp(b + 257, "ustar", 5))
+		magic = true;
+	/* a tar once decompressed: a lone compressed file is copied as it is */
+	return magic && lseek(fd, 0, SEEK_SET) == 0 && img_tar_probe(fd);
 }
 
 /* ADD of a local archive: extracted by the secure extractor into a temp
@@ -241,22 +245,19 @@ static int add_url(struct copy_job *j, const char *url, const char *dest, bool d
                    struct kiln_err *err)
 {
 	_cleanup_free_ char *path = NULL;
+	time_t mtime;
 	j->no_index = true; /* the download goes away after the step */
-	if (bld_fetch_url(j->st->b, url, j->c->checksum, &path, err) < 0)
+	if (bld_fetch_url(j->st->b, url, j->c->checksum, &path, &mtime, err) < 0)
 		return -1;
 	kiln_strv_push(&j->temps, path);
-	_cleanup_free_ char *name = xstrdup(base_name(url + (strstr(url, "://") - url) + 3));
-	name[strcspn(name, "?#")] = '\0';
-	if (!*name || !strchr(url + (strstr(url, "://") - url) + 3, '/')) {
-		free(name);
-		name = xstrdup("index.html");
-	}
+	_cleanup_free_ char *name = bld_url_file_name(url);
 	struct bld_node n = {.real = xstrdup(name), .host = xstrdup(path)};
 	int r = 0;
 	if (lstat(path, &n.st) < 0)
 		r = kiln_err_set(err, errno, "stat `%s`", path);
 	n.st.st_mode = S_IFREG | 0600;
-	n.st.st_mtim.tv_sec = j->now;
+	n.st.st_mtim.tv_sec = mtime; /* Last-Modified, else 0 (BuildKit) */
+	n.st.st_mtim.tv_nsec = 0;
 	struct kiln_strv none = KILN_STRV_INIT;
 	(void)none;
 	if (r == 0) {
@@ -365,10 +366,8 @@ static int add_source(struct copy_job *j, const struct bld_tree *t, const char *
 		r = copy_glob_tree(t, src, &matches, err);
 	else
 		kiln_strv_push(&matches, src);
-	const char *where = t->ctx ? "the build context" : "the source stage";
-	if (r == 0 && matches.n == 0)
-		r = kiln_err_set(err, KILN_E_NOTFOUND, "`%s`: no source files were specified in %s",
-		                 src, where);
+	/* a wildcard may match nothing (BuildKit's AllowEmptyWildcard): the
+	 * source adds nothing, as `COPY package.json yarn.lock* ./` relies on */
 	bool many = multi || matches.n > 1;
 	for (size_t i = 0; i < matches.n && r == 0; i++, j->group++)
 		r = add_match(j, t, src, matches.v[i], dest, dest_dir || many, err);
@@ -436,7 +435,9 @@ int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *
 	                     .c = c,
 	                     .add = step->x.kind == DF_I_ADD,
 	                     .chmod = c->chmod,
-	                     .now = bld_now(st->b)};
+	                     .now = bld_now(st->b),
+	                     /* BuildKit commits every copy, an empty one too */
+	                     .keep_empty = true};
 	bool dest_dir;
 	bld_test_stop("copy-keyed");
 	_cleanup_free_ char *dest = dest_path(st, c->dest, &dest_dir);

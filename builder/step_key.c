@@ -3,14 +3,16 @@
  * XXH3-128. Fields, in order: format, parent (the previous step's key;
  * for the first step on an image, the chain of its layers and the
  * platform), base (the stage's base image ID), op, instr (the expanded
- * instruction), heredoc bodies, env, arg (proxy args left out, secrets
- * masked; a non-RUN step only those the stage referred to so far), workdir,
- * user, shell, network (RUN), and for COPY/ADD one
- * src + input pair per source: the context content hash (cache/ctxhash.c:
- * .dockerignore and --exclude applied, symlinks never followed out),
- * the source stage's key, the source image's ID, or a URL with its
- * --checksum; for RUN, one input per --mount=type=bind (run_inputs). The step loop (stage.c) is key
- * -> lookup -> execute -> record; lookup and record are in step_cache.c. */
+ * instruction), heredoc bodies, env, arg (undeclared proxy args left out,
+ * secrets and proxies masked; a non-RUN step only those the stage
+ * referred to so far), argover (the names of ARGs set after an ENV of
+ * their name, which win over it), workdir, user, shell, network (RUN), and
+ * for COPY/ADD one src + input pair per source: the context content hash
+ * (cache/ctxhash.c: .dockerignore and --exclude applied, symlinks never
+ * followed out), the source stage's key, the source image's ID, or a URL
+ * with its --checksum; for RUN, one input per --mount=type=bind
+ * (run_inputs). The step loop (stage.c) is key -> lookup -> execute ->
+ * record; lookup and record are in step_cache.c. */
 #include <ctype.h>
 #include <string.h>
 
@@ -232,6 +234,9 @@ int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65]
 	for (size_t i = 0; i < st->args.n; i++)
 		if (arg_used(st, step, st->args.v[i]))
 			cache_fields_add_var(&pre, "arg", st->args.v[i]);
+	for (char **e = st->cfg->config.env; e && *e; e++) /* an ARG set after this ENV wins */
+		if (bld_stage_arg_wins(st, *e, strcspn(*e, "=")))
+			cache_fields_addf(&pre, "argover", "%.*s", (int)strcspn(*e, "="), *e);
 	cache_fields_add(&pre, "workdir", st->cfg->config.working_dir);
 	cache_fields_add(&pre, "user", st->cfg->config.user);
 	for (char **s = st->cfg->config.shell; s && *s; s++)

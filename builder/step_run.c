@@ -174,13 +174,16 @@ static int make_args(struct bld_stage *st, const struct df_cmdline *c, const cha
 	return 0;
 }
 
-/* The stage's Env, then its ARGs that no ENV shadows, then the mounts'. */
-static char **make_env(const struct bld_stage *st, const struct run_mounts *m)
+/* The stage's Env (an ARG set after an ENV of its name in its place),
+ * then its ARGs that no ENV shadows, then the mounts'. */
+static char **make_env(struct bld_stage *st, const struct run_mounts *m)
 {
 	struct kiln_strv env = KILN_STRV_INIT;
 	char **ce = st->cfg->config.env;
-	for (size_t i = 0; ce && ce[i]; i++)
-		kiln_strv_push(&env, ce[i]);
+	for (size_t i = 0; ce && ce[i]; i++) {
+		size_t kl = strcspn(ce[i], "=");
+		kiln_strv_pushf(&env, "%.*s=%s", (int)kl, ce[i], bld_stage_lookup(st, ce[i], kl));
+	}
 	for (size_t i = 0; i < st->args.n; i++) {
 		size_t kl = strcspn(st->args.v[i], "=");
 		bool shadowed = false;
@@ -391,27 +394,21 @@ char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step)
 		_cleanup_free_ char *f = df_instr_format(&step->x);
 		return xasprintf("%s # buildkit", f);
 	}
-	/* BuildKit's runCommandString: "|N K=V..." for the stage's ARGs that
-	 * no ENV shadows (predefined proxy args are never ARGs here) */
+	/* BuildKit's runCommandString: "|N K=V..." for every ARG the stage
+	 * declared, valued or not, each with the value the build's env gives
+	 * it (an ENV's where one shadows it, "" where none; a proxy arg is
+	 * one when declared: docker shows it; undeclared ones reach the RUN's
+	 * env only) */
 	struct kiln_buf b;
 	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
 	kiln_buf_addstr(&b, "RUN ", NULL);
-	char **ce = st->cfg->config.env;
-	struct kiln_strv shown = KILN_STRV_INIT;
-	for (size_t i = 0; i < st->args.n; i++) {
-		size_t kl = strcspn(st->args.v[i], "=");
-		_cleanup_free_ char *k = xstrndup(st->args.v[i], kl);
-		bool shadowed = df_arg_is_predefined(k);
-		for (size_t j = 0; ce && ce[j] && !shadowed; j++)
-			shadowed = !strncmp(ce[j], st->args.v[i], kl) && ce[j][kl] == '=';
-		if (!shadowed)
-			kiln_strv_push(&shown, st->args.v[i]);
+	const struct kiln_strv *decl = &st->arg_decl;
+	if (decl->n)
+		kiln_buf_addf(&b, NULL, "|%zu ", decl->n);
+	for (size_t i = 0; i < decl->n; i++) {
+		const char *v = bld_stage_lookup(st, decl->v[i], strlen(decl->v[i]));
+		kiln_buf_addf(&b, NULL, "%s=%s ", decl->v[i], v ? v : "");
 	}
-	if (shown.n)
-		kiln_buf_addf(&b, NULL, "|%zu ", shown.n);
-	for (size_t i = 0; i < shown.n; i++)
-		kiln_buf_addf(&b, NULL, "%s ", shown.v[i]);
-	kiln_strv_release(&shown);
 	_cleanup_free_ char *cmd = join_args(args.v);
 	kiln_strv_release(&args);
 	kiln_buf_addf(&b, NULL, "%s # buildkit", cmd);

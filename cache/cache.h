@@ -52,14 +52,16 @@ char *cache_fields_serialize(const struct cache_fields *f, size_t *len);
 /* Parses what cache_fields_serialize wrote (KILN_E_CORRUPT otherwise). */
 int cache_fields_parse(const char *buf, size_t len, struct cache_fields *out, struct kiln_err *err);
 
-/* Build args and env: proxy args (HTTP_PROXY...) are left out of keys;
- * a variable whose name says it holds a secret (PASSWORD, TOKEN, SECRET,
- * API_KEY, ..., BuildKit's SecretsUsedInArgOrEnv words) never enters a
- * preimage in clear: its value is replaced by "<secret sha256:12 hex>"
- * (a change still changes the key; the value cannot be read back). */
+/* Build args and env: a variable whose name says it holds a secret
+ * (PASSWORD, TOKEN, SECRET, API_KEY, ..., BuildKit's SecretsUsedInArgOrEnv
+ * words) or a proxy (HTTP_PROXY..., whose URL may carry a password) never
+ * enters a preimage in clear: its value is replaced by "<secret sha256:12
+ * hex>" (a change still changes the key; the value cannot be read back).
+ * The predefined proxy args a Dockerfile does not declare never reach a
+ * step's fields at all (the builder leaves them out, as docker does). */
 bool cache_name_is_proxy(const char *name, size_t len);
 bool cache_name_is_secret(const char *name, size_t len);
-/* Adds "K=V" as field `name` (masked when secret; nothing when proxy). */
+/* Adds "K=V" as field `name` (masked when secret or proxy). */
 void cache_fields_add_var(struct cache_fields *f, const char *name, const char *kv);
 
 /* The key of a preimage, hex: XXH3-128 (32 digits) for the local cache,

@@ -126,9 +126,7 @@ bool cache_name_is_secret(const char *name, size_t len)
 void cache_fields_add_var(struct cache_fields *f, const char *name, const char *kv)
 {
 	size_t kl = strcspn(kv, "=");
-	if (cache_name_is_proxy(kv, kl))
-		return;
-	if (!kv[kl] || !cache_name_is_secret(kv, kl)) {
+	if (!kv[kl] || !(cache_name_is_secret(kv, kl) || cache_name_is_proxy(kv, kl))) {
 		cache_fields_add(f, name, kv);
 		return;
 	}

@@ -72,8 +72,11 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	struct kiln_err err = KILN_ERR_INIT;
 	int r = bld_build(ctx->store, &o, p, &res, &err);
 	bld_progress_free(p);
-	for (size_t i = 0; i < f->outputs.n; i++)
+	bool to_stdout = false; /* an export on stdout: -q adds nothing to it */
+	for (size_t i = 0; i < f->outputs.n; i++) {
+		to_stdout |= outs[i].dest && !strcmp(outs[i].dest, "-");
 		bld_output_release(&outs[i]);
+	}
 	free(outs);
 	if (r < 0) {
 		if (res.excerpt) { /* errno text first, the excerpt under it */
@@ -85,11 +88,29 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	}
 	for (size_t i = 0; i < res.warnings.n && !f->quiet; i++)
 		fprintf(stderr, "[Warning] %s\n", res.warnings.v[i]);
-	if (f->quiet)
+	if (f->quiet && !to_stdout)
 		printf("%s\n", res.image_id);
 	else if (mode != BLD_PROGRESS_QUIET)
 		print_summary(&res, f);
 	bld_result_release(&res);
+	return 0;
+}
+
+/* docker checks every -t before it builds: a usage error (125) */
+static int bad_tag(struct kiln_ctx *ctx, const struct kiln_strv *tags)
+{
+	for (size_t i = 0; i < tags->n; i++) {
+		struct kiln_err e = KILN_ERR_INIT;
+		char *n = img_ref_normalize(tags->v[i], &e);
+		free(n);
+		if (n)
+			continue;
+		kiln_err_set(&ctx->err, KILN_E_USAGE,
+		             "invalid argument \"%s\" for \"-t, --tag\" flag: %s", tags->v[i],
+		             e.msg ? e.msg : "invalid reference format");
+		kiln_err_release(&e);
+		return -1;
+	}
 	return 0;
 }
 
@@ -148,11 +169,15 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	const struct kiln_usage usage = {"[OPTIONS] PATH | URL | -",
 	                                 "Build an image from a Dockerfile", 1, 1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
+	int r = 0;
 	if (!strcmp(argv[1], "-") && isatty(0)) {
 		kiln_err_set(&ctx->err, KILN_E_USAGE, "refusing to read a context from a terminal");
-		return 125;
+		r = 125;
 	}
-	int r = run_build(ctx, argv[1], &f);
+	if (r == 0 && bad_tag(ctx, &f.tags) < 0)
+		r = 125;
+	if (r == 0)
+		r = run_build(ctx, argv[1], &f);
 	kiln_strv_release(&f.tags);
 	kiln_strv_release(&f.build_args);
 	kiln_strv_release(&f.labels);

@@ -525,6 +525,10 @@ int img_layer_writer_whiteout(struct img_layer_writer *w, const char *path, int6
 /* Entries added so far (0: the layer would be an empty tar). */
 size_t img_layer_writer_count(const struct img_layer_writer *w);
 uint64_t img_layer_writer_bytes(const struct img_layer_writer *w); /* file data so far */
+/* fn(ud, n) with the bytes of the tar streamed so far, on the caller's
+ * thread, at each MiB handed to the store (a progress display's count). */
+void img_layer_writer_set_progress(struct img_layer_writer *w, void (*fn)(void *ud, uint64_t n),
+                                   void *ud);
 /* Ends the tar and stores the blob (out receives diffID, digest, size). */
 int img_layer_writer_commit(struct img_layer_writer *w, struct img_layer *out,
                             struct kiln_err *err);
@@ -585,6 +589,10 @@ int img_layer_extract(struct img_store *s, const char *blob_digest, const char *
  * the sha256 of the decompressed stream. */
 int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, unsigned flags,
                          char diff_id[KILN_DIGEST_LEN], struct kiln_err *err);
+/* Whether fd, read from its offset, is a tar archive once decompressed
+ * (gzip, bzip2, xz, zstd or none) with at least one entry: a compressed
+ * file that holds no tar is no archive (BuildKit's isArchivePath). */
+bool img_tar_probe(int fd);
 
 /* Snapshots (snapshot.c): ROOT/snapshots/<diffID hex>, one unpacked layer
  * each, extracted with IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES

@@ -522,3 +522,22 @@ struct archive *layer_source_tar_reader(struct layer_source *src, struct kiln_er
 		layer_tar_reader_err(src, msg, err);
 	return a;
 }
+
+bool img_tar_probe(int fd)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct layer_source src;
+	bool tar = false;
+	if (layer_source_open_stream(&src, fd, &err) == 0) {
+		struct archive *a = layer_source_tar_reader(&src, &err);
+		struct archive_entry *e;
+		if (a) {
+			int r = archive_read_next_header(a, &e);
+			tar = r == ARCHIVE_OK || r == ARCHIVE_WARN;
+			archive_read_free(a);
+		}
+		layer_source_release(&src);
+	}
+	kiln_err_release(&err);
+	return tar;
+}

@@ -61,6 +61,9 @@ struct img_layer_writer {
 	size_t count;
 	uint64_t bytes;
 	char *buf;
+	void (*progress)(void *ud, uint64_t n); /* img_layer_writer_set_progress */
+	void *progress_ud;
+	uint64_t streamed;
 };
 
 static char *pipe_buf_alloc(void)
@@ -154,8 +157,13 @@ static la_ssize_t pipe_out(struct archive *a, void *opaque, const void *data, si
 		p->len[h] += k;
 		c += k;
 		left -= k;
-		if (p->len[h] == PIPE_BUF_SIZE && !pipe_push(p))
-			return -1;
+		if (p->len[h] == PIPE_BUF_SIZE) {
+			if (!pipe_push(p))
+				return -1;
+			w->streamed += PIPE_BUF_SIZE;
+			if (w->progress)
+				w->progress(w->progress_ud, w->streamed);
+		}
 	}
 	return (la_ssize_t)n;
 }
@@ -325,6 +333,13 @@ int img_layer_writer_whiteout(struct img_layer_writer *w, const char *path, int6
 	          : xasprintf(".wh.%s", path);
 	struct img_layer_entry e = {.path = wh, .mode = S_IFREG, .mtime = mtime};
 	return img_layer_writer_add(w, &e, -1, err);
+}
+
+void img_layer_writer_set_progress(struct img_layer_writer *w, void (*fn)(void *ud, uint64_t n),
+                                   void *ud)
+{
+	w->progress = fn;
+	w->progress_ud = ud;
 }
 
 size_t img_layer_writer_count(const struct img_layer_writer *w)

@@ -48,7 +48,7 @@ ONBUILD COPY . /app/src
 MAINTAINER someone@example.com
 EOF2
 run_ok "build metadata image" kiln build -q --build-arg VERSION=2.5 --build-arg HTTP_PROXY=http://proxy:3128 \
-	--label extra=yes -t meta:1 "$C"
+	--build-arg HTTPS_PROXY=http://hidden:3128 --label extra=yes -t meta:1 "$C"
 ID=$OUT
 expect_contains "-q prints the image ID" "$ID" "sha256:"
 expect_eq "the tag points at it" "$(kiln inspect -f '{{.Id}}' meta:1)" "$ID"
@@ -76,8 +76,12 @@ expect_eq "metadata steps are empty_layer history entries (ONBUILD adds none, as
 expect_eq "one layer more than busybox (WORKDIR made /srv/app)" "$(echo "$cfg" | py 'len(d["rootfs"]["diff_ids"])')" "2"
 hist=$(echo "$cfg" | py '"|".join(h.get("created_by", "") for h in d["history"])')
 expect_contains "history names ARG" "$hist" "ARG VERSION=1.0"
-expect_not_contains "proxy args stay out of history" "$hist" "HTTP_PROXY"
+# docker: a proxy arg the Dockerfile declares is "preserved in the history";
+# the undeclared ones never reach it
+expect_contains "a declared proxy ARG is in the history, as docker's" "$hist" "|ARG HTTP_PROXY|"
+expect_not_contains "undeclared proxy args stay out of history" "$hist" "HTTPS_PROXY"
 expect_not_contains "proxy values stay out of history" "$hist" "proxy:3128"
+expect_not_contains "undeclared proxy values stay out of history" "$hist" "hidden:3128"
 expect_eq "history created is the config's" "$(echo "$cfg" | py 'd["history"][-1]["created"] == d["created"]')" "True"
 expect_contains "WORKDIR layer owned by the stage user" "$(layers meta:1)" "1 d 0755 65534:65534 0 srv/app"
 
@@ -127,6 +131,21 @@ expect_not_contains ".dockerignore hides a file" "$L" "all/secret.txt"
 expect_not_contains ".dockerignore hides a dir" "$L" "all/ign/drop.txt"
 expect_contains ".dockerignore exception re-includes" "$L" "12 f 0644 0:0 5 all/ign/keep/k.txt"
 expect_contains "heredoc file, variables expanded" "$L" "13 f 0644 0:0 12 here.txt"
+
+# --chmod symbolic as BuildKit applies it (BSD setmode through
+# dchapes-mode, umask 0): several operations in one clause, a class copied
+# (go=u), X with + only (a=rX gives 0444 to files and dirs alike), t; s
+# ignored for o alone
+printf 'FROM busybox\nCOPY --chmod=u+x-w sub/b.sh /s/1\nCOPY --chmod=go=u-w sub/b.sh /s/2\nCOPY --chmod=a=rX sub/deep /s/3/\nCOPY --chmod=a+X sub /s/4/\nCOPY --chmod=+t,o+s a.txt /s/5\nCOPY --chown=:nogroup a.txt /s/6\n' >"$T/chmod.Dockerfile"
+run_ok "build --chmod symbolic image" kiln build -q -f "$T/chmod.Dockerfile" -t chmod:1 "$C"
+L=$(layers chmod:1)
+expect_contains "--chmod=u+x-w: two operations in a clause" "$L" "1 f 0550 0:0 4 s/1"
+expect_contains "--chmod=go=u-w: a class copied" "$L" "2 f 0755 0:0 4 s/2"
+expect_contains "--chmod=a=rX: X counts with + only" "$L" "3 f 0444 0:0 5 s/3/c.txt"
+expect_contains "--chmod=a+X: x for a file with an x bit" "$L" "4 f 0751 0:0 4 s/4/b.sh"
+expect_contains "--chmod=a+X: not for one without" "$L" "4 f 0644 0:0 5 s/4/deep/c.txt"
+expect_contains "--chmod=+t,o+s: sticky, no set-id for o" "$L" "5 f 1644 0:0 6 s/5"
+expect_contains "--chown=:group: root's user with that group (BuildKit)" "$L" "6 f 0644 0:65534 6 s/6"
 
 # a destination through a symlink of the rootfs resolves inside it
 mkdir -p "$T/c2/l"
@@ -195,6 +214,10 @@ expect_contains "user named" "$OUT" "nosuchuser"
 
 run_fail "bad progress mode" 125 kiln build --progress=fancy "$C"
 run_fail "missing context" 1 kiln build "$T/nope"
+run_fail "an invalid -t is a usage error before any build, as docker's" 125 kiln build -t ok:1 -t UPPER:x "$C"
+expect_contains "-t error as docker words it" "$OUT" 'invalid argument "UPPER:x" for "-t, --tag" flag: invalid reference format'
+run_fail "a missing -f Dockerfile" 1 kiln build -f "$T/none.Dockerfile" "$C"
+expect_not_contains "the error names no errno twice" "$OUT" "no such file or directory: No such file"
 
 # --- progress modes ------------------------------------------------------------------
 printf 'FROM busybox\nCOPY a.txt /a\nLABEL x=1\n' >"$C/Dockerfile"
@@ -215,11 +238,17 @@ if command -v script >/dev/null; then
 	run_ok "--progress=tty on a terminal" script -qec "'$KILN' build --progress=tty -t prog:1 '$C'" /dev/null
 	expect_contains "tty header" "$OUT" "[+] Building"
 	expect_contains "tty step line" "$OUT" "=> [2/2] COPY a.txt /a"
+	expect_contains "tty: the last frame says FINISHED, as BuildKit's" "$OUT" ") FINISHED"
 	run_ok "auto progress on a terminal is tty" script -qec "'$KILN' build -t prog:1 '$C'" /dev/null
 	expect_contains "auto chose tty" "$OUT" "[+] Building"
 	printf 'FROM busybox\nCOPY nope /a\n' >"$C/bad.Dockerfile"
 	run_fail "tty shows a failing step" 1 script -qec "'$KILN' build --progress=tty -f '$C/bad.Dockerfile' '$C'" /dev/null
 	expect_contains "tty error line" "$OUT" "ERROR: \`nope\`"
+	expect_not_contains "tty: a failed build is not FINISHED" "$OUT" "FINISHED"
+	mkdir -p "$T/big" && head -c 3000000 /dev/zero >"$T/big/big.bin"
+	printf 'FROM busybox\nCOPY big.bin /\n' >"$T/big/Dockerfile"
+	run_ok "tty: a large COPY" script -qec "'$KILN' build --progress=tty '$T/big'" /dev/null
+	expect_contains "tty: the COPY shows its byte count" "$OUT" "MB"
 fi
 run_ok "--progress=quiet" kiln build --progress=quiet -t prog:1 "$C"
 expect_eq "quiet prints nothing" "$OUT" ""

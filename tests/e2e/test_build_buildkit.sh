@@ -121,6 +121,57 @@ COPY --from=first /x /y
 COPY --from=busybox /bin/busybox /bb
 COPY --from=0 /plain/a.txt /p.txt'
 
+# A compressed file that holds no tar is copied as it is, an empty tar too
+# (BuildKit's isArchivePath); a wildcard that matches nothing copies nothing
+# (AllowEmptyWildcard); every COPY is a layer, an empty one too; a declared
+# proxy ARG is in the history as any ARG, an undeclared one only in the
+# RUN's env. (No later compare copies the whole context.)
+mkdir -p "$C/extra/empty"
+gzip -c "$C/a.txt" >"$C/extra/a.txt.gz"
+head -c 3000 /dev/zero | tr '\0' x | gzip >"$C/extra/junk.tar.gz"
+tar -cf "$C/extra/empty.tar" -T /dev/null
+compare odd-sources 'FROM busybox
+ARG HTTP_PROXY
+RUN echo "$HTTP_PROXY $https_proxy" >/proxies
+COPY *.nomatch /none/
+COPY extra/nomat* a.txt /some/
+COPY extra/empty /
+COPY extra/empty /made/
+ADD extra/a.txt.gz extra/junk.tar.gz extra/empty.tar /gz/
+ADD arch.tgz /tgz/' --build-arg HTTP_PROXY=http://p:3128 --build-arg https_proxy=undeclared
+
+# ARG and ENV of one name: the later wins in the build's env (expansion,
+# RUN), the config keeps the ENV; RUN's history lists every declared ARG,
+# valued or not, with the value the build's env gives it
+compare arg-env-order 'FROM busybox
+ARG X=1
+ENV X=2
+ARG Y
+ARG Q
+RUN echo "$X $Y $Q" >/x
+ENV Z=e
+ARG Z=a
+RUN echo "$Z" >/z
+LABEL z=$Z
+ENV Z=again
+RUN echo "$Z" >/z2' --build-arg Q=q
+
+# A stage FROM an earlier one keeps that stage's ARG values in its build
+# env (BuildKit's state env) and fires its ONBUILD triggers; its RUN
+# history lists only the ARGs it declares itself (0.8; later BuildKit lists
+# the base stage's too)
+df='FROM busybox AS one
+ARG V=x
+ARG W=w
+ENV E=e
+ONBUILD RUN echo "fired $V" >/fired
+FROM one AS two
+ARG V
+RUN echo "v=$V w=$W e=$E" >/v
+FROM two
+RUN echo "v=$V w=$W" >/v2'
+compare stage-args "$df" --build-arg V=cli
+
 # --- RUN ----------------------------------------------------------------------
 compare run-forms 'FROM busybox
 RUN mkdir -p /a/b /a/keep && echo one >/a/b/f && ln -s f /a/b/l && ln /a/b/f /a/b/h && echo k >/a/keep/k

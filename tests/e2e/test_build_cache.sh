@@ -4,7 +4,8 @@
 # scratch); touch keeps every hit; chmod +x misses and names the file;
 # edits to files no COPY reads or .dockerignore excludes keep every hit;
 # a change only the last COPY sees reuses every earlier layer; a changed
-# --build-arg misses and names the arg; a content change with size and
+# --build-arg misses and names the arg (a declared or ENV proxy too, an
+# undeclared proxy arg keeps the hit); a content change with size and
 # mtime put back is detected; --no-cache; --cache-report; a record whose
 # layer blob was removed is a miss, not an error; the teaching example
 # (COPY package.json, RUN install, COPY .) keeps the RUN cached after a
@@ -118,6 +119,36 @@ build -t heredoc:2 --build-arg HV=two "$H" || not_ok "heredoc build with a chang
 expect_eq "an arg used in a COPY heredoc body misses" "$(misses)" 1
 expect_eq "the heredoc body has the new value" \
 	"$(kiln run --rm --network none heredoc:2 cat /h 2>&1)" "value=two"
+# proxies (docker's rule): an undeclared --build-arg http_proxy reaches the
+# RUN and a change keeps the hit; declared with ARG, or set with ENV, a
+# change misses (the RUN sees the new value), its value masked
+PX="$T/proxy"
+mkdir -p "$PX"
+printf 'FROM busybox\nRUN echo "${http_proxy#*@}" >/u\n' >"$PX/Dockerfile.undeclared"
+printf 'FROM busybox\nARG http_proxy\nRUN echo "$http_proxy" >/d\n' >"$PX/Dockerfile.arg"
+for v in http://u:pw1@one:3128 http://u:pw2@two:3128; do
+	build -t px:u -f "$PX/Dockerfile.undeclared" --build-arg "http_proxy=${v/u:/v:un}" "$PX" &&
+		build -t px:d -f "$PX/Dockerfile.arg" --build-arg "http_proxy=$v" "$PX" ||
+		not_ok "proxy builds ($v)"
+	printf 'FROM busybox\nENV HTTPS_PROXY=%s\nRUN echo "$HTTPS_PROXY" >/e\n' "$v" >"$PX/Dockerfile.env"
+	build -t px:e -f "$PX/Dockerfile.env" "$PX" || not_ok "ENV proxy build ($v)"
+done
+expect_eq "a declared proxy ARG that changed misses" \
+	"$(kiln run --rm --network none px:d cat /d 2>&1)" "http://u:pw2@two:3128"
+expect_eq "an ENV proxy that changed misses" "$(kiln run --rm --network none px:e cat /e 2>&1)" \
+	"http://u:pw2@two:3128"
+expect_eq "an undeclared proxy build arg keeps the hit" \
+	"$(kiln run --rm --network none px:u cat /u 2>&1)" "one:3128"
+expect_eq "an undeclared proxy's password never reaches the store" \
+	"$(grep -rl 'v:unpw' "$ROOT" 2>/dev/null | wc -l)" 0
+# ENV then ARG of one name: the ARG wins in the RUN (BuildKit's order);
+# ARG then ENV: the ENV. Same env and args, so the order must be in the key.
+printf 'FROM busybox\nENV Z=e\nARG Z=a\nRUN echo "$Z" >/z\n' >"$PX/Dockerfile.order1"
+printf 'FROM busybox\nARG Z=a\nENV Z=e\nRUN echo "$Z" >/z\n' >"$PX/Dockerfile.order2"
+build -t order:1 -f "$PX/Dockerfile.order1" "$PX" && build -t order:2 -f "$PX/Dockerfile.order2" "$PX" ||
+	not_ok "ENV/ARG order builds"
+expect_eq "ENV then ARG: the ARG's value, then ARG then ENV: the ENV's (no false hit)" \
+	"$(kiln run --rm --network none order:1 cat /z 2>&1) $(kiln run --rm --network none order:2 cat /z 2>&1)" "a e"
 build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=s3cret "$C" || not_ok "secret arg"
 build -t app:1 --build-arg VERSION=2 --build-arg API_TOKEN=other "$C" || not_ok "secret arg 2"
 expect_not_contains "a secret arg's value never shows" "$OUT" "s3cret"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # RUN --mount details: cache sharing=locked|shared|private between two
 # concurrent builds, cache from= and source=, secret env=, an ssh mount
-# answered by a real ssh-agent (ssh-add -l inside RUN), $VAR expansion in
+# answered by a real ssh-agent (ssh-add -l inside RUN; also as a non-root
+# user through uid/gid/mode), $VAR expansion in
 # mount options; a SIGINT/SIGTERM outside a RUN leaves nothing behind.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "build containers need root"
@@ -137,6 +138,17 @@ if command -v ssh-agent >/dev/null && command -v ssh-keygen >/dev/null && comman
 	expect_contains "SSH_AUTH_SOCK set" "$OUT" "sock /run/buildkit/ssh_agent.0"
 	run_ok "--ssh default=SOCKET" build --no-cache --ssh "default=$SSH_AUTH_SOCK" "$T/ssh"
 	expect_contains "the named socket" "$OUT" "kiln-test-key"
+	# uid/gid/mode (BuildKit makes its socket with them): a non-root step
+	# reaches the agent through a relay's socket; the relay (its cwd is the
+	# agent's dir) is gone with the step
+	printf 'FROM busybox\nUSER 1000:1000\nRUN --mount=type=ssh,uid=1000,gid=1000,mode=0660 --mount=type=bind,source=tools,target=/t stat -c "mode %%a %%u %%g" $SSH_AUTH_SOCK && /t/%s --library-path /t /t/ssh-add -l\n' \
+		"$loader" >"$T/ssh/Dockerfile.user"
+	run_ok "ssh mount with uid, gid, mode for a non-root step" build --ssh default -f "$T/ssh/Dockerfile.user" "$T/ssh"
+	expect_contains "the socket has the mount's mode and owner" "$OUT" "mode 660 1000 1000"
+	expect_contains "ssh-add -l as uid 1000 lists the agent's key" "$OUT" "$want"
+	left=0 rt=$(realpath "$T")
+	for p in /proc/[0-9]*; do [ "$(readlink "$p/cwd" 2>/dev/null)" = "$rt" ] && left=$((left + 1)); done
+	expect_eq "no ssh relay left" "$left" 0
 else
 	not_ok "ssh-agent, ssh-keygen or ldd missing (scripts/deps.sh: openssh-client)"
 fi

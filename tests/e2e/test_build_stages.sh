@@ -81,6 +81,17 @@ SUM=sha256:$(sha256sum "$W/file.txt" | cut -d' ' -f1)
 printf 'FROM busybox\nADD --checksum=%s http://127.0.0.1:%s/file.txt /dl/\n' "$SUM" "$PORT" >"$T/url.Dockerfile"
 run_ok "ADD a URL with --checksum" kiln build -q -f "$T/url.Dockerfile" -t url:1 "$C"
 expect_contains "downloaded file, mode 0600" "$(layers url:1)" "1 f 0600 0:0 7 dl/file.txt"
+# BuildKit's names and times: the decoded last path component (query and
+# fragment dropped), "__unnamed__" without one; mtime from Last-Modified
+# (the directory listing has none: 0)
+mkdir -p "$W/sub" && echo sub >"$W/sub/file.txt" && touch -d @1577934245 "$W/sub/file.txt"
+printf 'FROM busybox\nADD http://127.0.0.1:%s/ http://127.0.0.1:%s/sub/fi%%6ce.txt?a=b/c#f /named/\n' \
+	"$PORT" "$PORT" >"$T/url.Dockerfile"
+run_ok "ADD URLs without a checksum" kiln build -q -f "$T/url.Dockerfile" -t url:2 "$C"
+expect_eq "URL names and mtimes as BuildKit's" \
+	"$(kiln run --rm --network none url:2 stat -c '%n %Y' /named/__unnamed__ /named/file.txt 2>&1)" \
+	"/named/__unnamed__ 0
+/named/file.txt 1577934245"
 printf 'FROM busybox\nADD --checksum=sha256:%064d http://127.0.0.1:%s/file.txt /dl/\n' 0 "$PORT" >"$T/url.Dockerfile"
 run_fail "a wrong checksum fails" 1 kiln build -f "$T/url.Dockerfile" "$C"
 expect_contains "checksum error" "$OUT" "digest mismatch"
@@ -100,6 +111,11 @@ expect_contains "tar output holds the file" "$(tar -tf "$T/out.tar")" "m.txt"
 expect_contains "oci output is a layout" "$(tar -tf "$T/out-oci.tar")" "index.json"
 expect_contains "docker output has manifest.json" "$(tar -tf "$T/out-docker.tar")" "manifest.json"
 run_fail "unknown output type" 125 kiln build -o type=registry,dest=x "$C"
+# -o - is the tar on stdout, nothing after it: -q prints no ID there (docker)
+kiln build -q -f "$C/small.Dockerfile" -o - "$C" >"$T/stdout.tar" 2>"$T/stdout.err" ||
+	not_ok "-q -o -: build"
+expect_eq "-q -o -: stdout is the tar alone" "$(tail -c 1024 "$T/stdout.tar" | tr -d '\0' | wc -c)" 0
+expect_contains "-q -o -: the tar holds the file" "$(tar -tf "$T/stdout.tar")" "m.txt"
 
 run_ok "Dockerfile on stdin (-f -)" sh -c "'$KILN' builder build -q -f - -t stdin:1 '$C' <'$C/small.Dockerfile'"
 run_ok "lone Dockerfile as the context (-)" sh -c "printf 'FROM busybox\nLABEL a=b\n' | '$KILN' build -q -t stdin:2 -"

@@ -83,20 +83,23 @@ static void vars(void)
 	         !cache_name_is_secret("VERSION", 7),
 	     "not secrets: public keys, words containing one");
 	struct cache_fields f = {0}, g = {0};
-	cache_fields_add_var(&f, "arg", "HTTPS_PROXY=http://p:3128");
-	T_INTEQ(f.n, 0, "proxy arg left out of the preimage");
+	cache_fields_add_var(&f, "arg", "HTTPS_PROXY=http://u:pw@p:3128");
+	cache_fields_add_var(&g, "arg", "HTTPS_PROXY=http://u:pw@q:3128");
+	T_INTEQ(f.n, 1, "a declared proxy arg is in the preimage (its change misses, as docker's)");
 	cache_fields_add_var(&f, "arg", "VERSION=1.2");
 	cache_fields_add_var(&f, "arg", "DB_PASSWORD=hunter2");
 	cache_fields_add_var(&g, "arg", "VERSION=1.2");
 	cache_fields_add_var(&g, "arg", "DB_PASSWORD=hunter3");
 	char *s = cache_fields_serialize(&f, NULL);
 	T_OK(strstr(s, "hunter2") == NULL, "a secret's value is never stored in clear");
+	T_OK(strstr(s, "u:pw@") == NULL && strstr(s, "HTTPS_PROXY=<secret sha256:") != NULL,
+	     "a proxy's value (it may hold a password) is masked too");
 	T_OK(strstr(s, "DB_PASSWORD=<secret sha256:") != NULL, "the secret is named and masked");
 	T_OK(strstr(s, "VERSION=1.2") != NULL, "plain args are kept as written");
 	char ka[CACHE_KEY_MAX], kb[CACHE_KEY_MAX];
 	cache_key(&f, CACHE_HASH_XXH128, ka);
 	cache_key(&g, CACHE_HASH_XXH128, kb);
-	T_OK(strcmp(ka, kb) != 0, "a changed secret still changes the key");
+	T_OK(strcmp(ka, kb) != 0, "a changed secret or proxy still changes the key");
 	free(s);
 	cache_fields_release(&f);
 	cache_fields_release(&g);
