@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -605,7 +606,7 @@ static int restore_mount(struct bld_build *b, const struct remote_src *src,
 	_cleanup_free_ char *base = xasprintf("%s/cache/mounts", img_store_root(b->s));
 	if (kiln_mkdir_p(base, 0700, err) < 0)
 		return -1;
-	_cleanup_close_ int fd = kiln_lock_file(lock, true, err);
+	_cleanup_close_ int fd = kiln_lock_file_removable(lock, LOCK_EX, NULL, err);
 	if (fd < 0)
 		return -1;
 	if (!dir_empty(path))

@@ -5,6 +5,7 @@
  * records into the image config (io.kiln.cache.v1). Export failures are
  * warnings: the image is built and stored by then. */
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 
 #include "cache_remote-internal.h"
@@ -199,10 +200,14 @@ static int push_mounts(struct push *p, struct cache_remote_config *c, struct kil
 		_cleanup_free_ char *lock = bld_remote_mount_path(p->b, id, true);
 		if (!kiln_path_exists(path))
 			continue;
-		_cleanup_close_ int fd = kiln_lock_file(lock, false, err);
+		_cleanup_close_ int fd = kiln_lock_file_removable(lock, LOCK_SH, NULL, err);
+		if (fd < 0)
+			return kiln_err_wrap(err, "cache mount `%s`", id);
+		if (!kiln_path_exists(path))
+			continue; /* pruned before the lock was taken */
 		struct img_layer_opts lo = {.compression = p->to->comp, .clamp_mtime = -1};
 		struct img_layer l = {0};
-		if (fd < 0 || img_layer_create(p->b->s, path, &lo, &l, err) < 0)
+		if (img_layer_create(p->b->s, path, &lo, &l, err) < 0)
 			return kiln_err_wrap(err, "cache mount `%s`", id);
 		if (push_layer(p, &l, id, err) < 0) {
 			img_layer_release(&l);

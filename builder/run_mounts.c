@@ -306,25 +306,16 @@ static int cache_create(struct bld_stage *st, const struct df_mount *dm, const c
 }
 
 /* The lock of a cache dir: shared (sharing=shared), exclusive and waited
- * for (locked), exclusive or else *busy (private). */
+ * for (locked), exclusive or else *busy (private). Removable: a prune
+ * removes the dir and its lock file together under the lock, and a step
+ * that waited on the removed file locks the new one instead. */
 static int cache_lock(const char *lock, enum df_mount_sharing sharing, bool *busy,
                       struct kiln_err *err)
 {
-	if (busy)
-		*busy = false;
-	if (sharing != DF_SHARING_PRIVATE)
-		return kiln_lock_file(lock, sharing == DF_SHARING_LOCKED, err);
-	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return kiln_err_set(err, errno, "open `%s`", lock);
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		return fd;
-	int e = errno;
-	close(fd);
-	if (e != EWOULDBLOCK)
-		return kiln_err_set(err, e, "lock `%s`", lock);
-	*busy = true;
-	return -1;
+	int how = sharing == DF_SHARING_PRIVATE  ? LOCK_EX | LOCK_NB
+	          : sharing == DF_SHARING_LOCKED ? LOCK_EX
+	                                         : LOCK_SH;
+	return kiln_lock_file_removable(lock, how, busy, err);
 }
 
 #define PRIVATE_MAX 64

@@ -148,22 +148,56 @@ static int cmp_used(const void *a, const void *b)
 	return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
 }
 
-/* 1 when e is removed; 0 for a cache mount in use: one is removed under
- * its lock (ROOT/cache/mounts/<name>.lock, builder/run_mounts.c), taken
- * without waiting, so the mount a RUN holds (shared, locked or private)
- * stays, and no RUN takes it while it goes. */
+/* Removes the cache mount dir p and its lock file (p.lock,
+ * builder/run_mounts.c) under that lock, taken without waiting: 0 (kept)
+ * while a RUN holds it (shared, locked or private), so its mount stays
+ * and no RUN takes it while it goes. The lock file goes last, still held:
+ * a RUN that waited on it then locks a fresh one (kiln_lock_file_removable)
+ * and finds no dir. orphan: only a lock whose dir is absent (kept when
+ * a RUN made the dir since the caller looked). 1 when removed. */
+static int remove_mount(const char *p, bool orphan, struct kiln_err *err)
+{
+	_cleanup_free_ char *lockp = xasprintf("%s.lock", p);
+	bool busy = false;
+	_cleanup_close_ int fd = kiln_lock_file_removable(lockp, LOCK_EX | LOCK_NB, &busy, err);
+	if (fd < 0)
+		return busy ? 0 : -1;
+	if (orphan && kiln_path_exists(p))
+		return 0;
+	if (kiln_rm_rf(p, err) < 0)
+		return -1;
+	if (unlink(lockp) < 0 && errno != ENOENT)
+		return kiln_err_set(err, errno, "unlink `%s`", lockp);
+	return 1;
+}
+
+/* 1 when e is removed; 0 for a cache mount in use. */
 static int remove_entry(struct img_store *s, const struct cache_du_entry *e, struct kiln_err *err)
 {
 	if (!e->is_mount)
 		return cache_record_remove(s, e->id, err) < 0 ? -1 : 1;
 	_cleanup_free_ char *p = cache_path(s, CACHE_MOUNTS, e->id + strlen("mount:"));
-	_cleanup_free_ char *lockp = xasprintf("%s.lock", p);
-	_cleanup_close_ int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return kiln_err_set(err, errno, "open `%s`", lockp);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK ? 0 : kiln_err_set(err, errno, "lock `%s`", lockp);
-	return kiln_rm_rf(p, err) < 0 ? -1 : 1;
+	return remove_mount(p, false, err);
+}
+
+/* Lock files of cache mounts whose dir is gone (a step that failed to
+ * make it, a kiln killed in between, a lock left by an older kiln that
+ * removed only the dir): removed unless a RUN holds them. */
+static int drop_orphan_locks(struct img_store *s, struct kiln_err *err)
+{
+	struct kiln_strv names = KILN_STRV_INIT;
+	int r = list_names(s, CACHE_MOUNTS, &names, err);
+	for (size_t i = 0; r == 0 && i < names.n; i++) {
+		size_t len = strlen(names.v[i]);
+		if (len <= 5 || strcmp(names.v[i] + len - 5, ".lock"))
+			continue;
+		names.v[i][len - 5] = '\0';
+		_cleanup_free_ char *p = cache_path(s, CACHE_MOUNTS, names.v[i]);
+		if (!kiln_path_exists(p))
+			r = remove_mount(p, true, err) < 0 ? -1 : 0;
+	}
+	kiln_strv_release(&names);
+	return r;
 }
 
 /* Listings no remaining record names. */
@@ -234,6 +268,8 @@ int cache_prune(struct img_store *s, const struct cache_prune_opts *o,
 	}
 	free(c);
 	cache_du_release(&du);
+	if (r == 0)
+		r = drop_orphan_locks(s, err);
 	if (r < 0)
 		return kiln_err_wrap(err, "pruning the build cache");
 	drop_listings(s);

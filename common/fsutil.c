@@ -364,6 +364,51 @@ int kiln_lock_file(const char *path, bool exclusive, struct kiln_err *err)
 	return fd;
 }
 
+/* *named: whether fd is the file path names now (not one unlinked or replaced). */
+static int lock_still_named(int fd, const char *path, bool *named, struct kiln_err *err)
+{
+	struct stat a, b;
+	if (fstat(fd, &a) < 0)
+		return kiln_err_set(err, errno, "stat lock `%s`", path);
+	if (stat(path, &b) < 0) {
+		*named = false;
+		return errno == ENOENT ? 0 : kiln_err_set(err, errno, "stat lock `%s`", path);
+	}
+	*named = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return 0;
+}
+
+int kiln_lock_file_removable(const char *path, int how, bool *busy, struct kiln_err *err)
+{
+	if (busy)
+		*busy = false;
+	for (;;) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return kiln_err_set(err, errno, "open lock `%s`", path);
+		int r;
+		while ((r = flock(fd, how)) < 0 && errno == EINTR)
+			;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			if (e == EWOULDBLOCK && (how & LOCK_NB) && busy) {
+				*busy = true;
+				return -1;
+			}
+			return kiln_err_set(err, e, "lock `%s`", path);
+		}
+		bool named = false;
+		if (lock_still_named(fd, path, &named, err) < 0) {
+			close(fd);
+			return -1;
+		}
+		if (named)
+			return fd;
+		close(fd); /* removed while this waited for it: lock the one there now */
+	}
+}
+
 bool kiln_path_exists(const char *path)
 {
 	struct stat st;

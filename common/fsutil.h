@@ -35,6 +35,13 @@ int kiln_rm_rf(const char *path, struct kiln_err *err);
 int kiln_rm_rf_at(int dirfd, const char *name, struct kiln_err *err);
 /* Opens (creating) path and takes an flock; returns the fd holding the lock. */
 int kiln_lock_file(const char *path, bool exclusive, struct kiln_err *err);
+/* kiln_lock_file for a lock file that is removed together with what it
+ * guards (the remover unlinks it while holding it exclusively, then lets
+ * go). how: LOCK_SH or LOCK_EX, with LOCK_NB -1 and *busy (no error) when
+ * another holds it. The lock returned is on the file the path names once
+ * it is taken: one won on a file removed meanwhile is let go and the path
+ * opened (created) and locked again. */
+int kiln_lock_file_removable(const char *path, int how, bool *busy, struct kiln_err *err);
 bool kiln_path_exists(const char *path);
 /* "a" + "/" + "b" without doubling slashes; allocated. */
 char *kiln_path_join(const char *a, const char *b);

@@ -54,7 +54,9 @@ int layer_entry_xattrs(struct archive_entry *e, int fd, const char *full, struct
  * system answers SEEK_HOLE) the holes go in as zeros without being read:
  * the tar holds every byte (docker layers are plain tars, BuildKit's too),
  * the kernel is spared copying them out. 0; LAYER_DATA_SHRANK when the
- * file ended early; LAYER_DATA_READ (errno set) or LAYER_DATA_ARCHIVE
+ * file ended early (also inside a hole: a file now shorter than size is
+ * never padded with zeros to it, callers report "changed while being
+ * read"); LAYER_DATA_READ (errno set) or LAYER_DATA_ARCHIVE
  * (libarchive's error) for the caller to report. */
 enum { LAYER_DATA_SHRANK = -1, LAYER_DATA_READ = -2, LAYER_DATA_ARCHIVE = -3 };
 int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t buf_size);

@@ -215,6 +215,15 @@ static uint64_t hole_after(int fd, uint64_t pos, uint64_t end)
 	return lseek(fd, (off_t)pos, SEEK_SET) < 0 ? end : r;
 }
 
+/* SEEK_DATA finds no data after a hole both when the file ends in that
+ * hole and when it shrank below the offset: only its size tells them
+ * apart (zeros for a file cut short would be bytes it never held). */
+static bool size_at_least(int fd, uint64_t end)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && (uint64_t)st.st_size >= end;
+}
+
 int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t buf_size)
 {
 	off_t start = size > buf_size ? lseek(fd, 0, SEEK_CUR) : -1;
@@ -231,6 +240,8 @@ int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t 
 					return LAYER_DATA_READ;
 				continue;
 			}
+			if (d < 0 && !size_at_least(fd, end))
+				return LAYER_DATA_SHRANK; /* past its end now, not in a hole */
 			uint64_t data = d < 0 || (uint64_t)d > end ? end : (uint64_t)d;
 			if (write_zeros(a, data - pos) < 0)
 				return LAYER_DATA_ARCHIVE;

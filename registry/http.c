@@ -296,24 +296,43 @@ int reg_http_start(struct reg_http *h, struct reg_req *r, struct kiln_err *err)
 	return 0;
 }
 
+/* A request curl has finished, taken off the multi handle, or NULL. */
+static struct reg_req *take_done(struct reg_http *h)
+{
+	int q = 0;
+	CURLMsg *m;
+	while ((m = curl_multi_info_read(h->multi, &q))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct reg_req *r = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		r->result = m->data.result;
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->resp.status);
+		curl_multi_remove_handle(h->multi, r->easy);
+		h->running--;
+		return r;
+	}
+	return NULL;
+}
+
+struct reg_req *reg_http_poll(struct reg_http *h, int timeout_ms)
+{
+	if (h->running <= 0)
+		return NULL;
+	int still = 0;
+	curl_multi_perform(h->multi, &still);
+	struct reg_req *r = take_done(h);
+	if (!r && timeout_ms > 0)
+		curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL);
+	return r;
+}
+
 struct reg_req *reg_http_next(struct reg_http *h)
 {
 	while (h->running > 0) {
-		int still = 0, q = 0;
-		curl_multi_perform(h->multi, &still);
-		CURLMsg *m;
-		while ((m = curl_multi_info_read(h->multi, &q))) {
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			struct reg_req *r = NULL;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-			r->result = m->data.result;
-			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->resp.status);
-			curl_multi_remove_handle(h->multi, r->easy);
-			h->running--;
+		struct reg_req *r = reg_http_poll(h, 1000);
+		if (r)
 			return r;
-		}
-		curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
 	}
 	return NULL;
 }

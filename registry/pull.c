@@ -25,6 +25,7 @@ struct dl {
 	int attempts;
 	bool resumable; /* the last attempt broke off after good bytes */
 	bool reauthed;  /* a 401 got a new token once (it expired mid-pull) */
+	bool replaying; /* reading back a kept partial, a chunk a turn (dl_replay_step) */
 	bool done;
 	struct reg_req req;
 	struct img_layer layer; /* for the snapshot (diff_id empty: none to unpack) */
@@ -142,29 +143,32 @@ static int dl_fresh(struct dl *x, struct kiln_err *err)
 	return 0;
 }
 
-/* The bytes of the partial an earlier (killed) pull left: hashed again,
- * handed to the unpacker, and the download goes on after them. The last
- * byte is always fetched again (an empty Range is not asked for). */
-static int dl_replay(struct dl *x, struct kiln_err *err)
+/* The next chunk of the partial an earlier (killed) pull left: hashed
+ * again and handed to the unpacker; the download goes on after those
+ * bytes. The last byte is always fetched again (an empty Range is not
+ * asked for). One chunk a turn of the transfer loop (download_all), so a
+ * large partial does not hold the other downloads for its length. 1 while
+ * bytes remain, 0 once all are read (x->replaying cleared), -1. */
+static int dl_replay_step(struct dl *x, struct kiln_err *err)
 {
 	uint64_t max = x->d->size > 0 ? (uint64_t)x->d->size - 1 : 0;
-	for (;;) {
-		if (!x->chunk)
-			x->chunk = reg_unpack_chunk(&x->unpack);
-		size_t room = REG_CHUNK;
-		if (max - x->got < room)
-			room = (size_t)(max - x->got);
-		ssize_t n = room ? img_blob_writer_replay(x->w, x->chunk, room, err) : 0;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
+	if (!x->chunk)
+		x->chunk = reg_unpack_chunk(&x->unpack);
+	size_t room = REG_CHUNK;
+	if (max - x->got < room)
+		room = (size_t)(max - x->got);
+	ssize_t n = room ? img_blob_writer_replay(x->w, x->chunk, room, err) : 0;
+	if (n < 0)
+		return -1;
+	if (n > 0) {
 		x->got += (uint64_t)n;
 		if (x->unpack.running) {
 			reg_unpack_give(&x->unpack, x->chunk, (size_t)n);
 			x->chunk = NULL;
 		}
+		return 1;
 	}
+	x->replaying = false;
 	x->replayed = x->got;
 	if (x->got)
 		kiln_debug("registry: %s: %llu bytes of an earlier pull kept", x->d->digest,
@@ -207,17 +211,9 @@ static int dl_sink(void *ud, const void *p, size_t n, struct kiln_err *err)
 	return 0;
 }
 
-/* (Re)starts the download; after a transfer that broke off, from where it
- * stopped (HTTP Range) when the bytes so far are kept. */
-static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
+/* The GET of the blob, from x->resume_from (HTTP Range) when not 0. */
+static int dl_request(struct dl *x, struct kiln_err *err)
 {
-	bool first = !x->w;
-	x->resume_from = resume && x->w && x->got ? x->got : 0;
-	if (!x->resume_from) {
-		if (dl_fresh(x, err) < 0 || (first && dl_replay(x, err) < 0))
-			return -1;
-		x->resume_from = x->got;
-	}
 	reg_req_release(&x->req);
 	reg_req_init(&x->req, "GET", reg_url(x->c, "/blobs/%s", x->d->digest));
 	if (x->resume_from) {
@@ -232,6 +228,28 @@ static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
 	reg_auth_apply(&x->c->auth, &x->req, x->c->scope);
 	x->attempts++;
 	return reg_http_start(&x->c->http, &x->req, err);
+}
+
+/* (Re)starts the download; after a transfer that broke off, from where it
+ * stopped (HTTP Range) when the bytes so far are kept. The first start
+ * reads back a partial an earlier pull kept: x->replaying, and the GET
+ * waits until download_all has replayed it. */
+static int dl_start(struct dl *x, bool resume, struct kiln_err *err)
+{
+	bool first = !x->w;
+	x->resume_from = resume && x->w && x->got ? x->got : 0;
+	if (!x->resume_from) {
+		if (dl_fresh(x, err) < 0)
+			return -1;
+		x->replaying = first;
+		int r = first ? dl_replay_step(x, err) : 0;
+		if (r < 0)
+			x->replaying = false;
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+		x->resume_from = x->got;
+	}
+	return dl_request(x, err);
 }
 
 /* A 401 in the middle of a pull (the token expired since the manifest
@@ -317,7 +335,38 @@ static void dl_release(struct dl *x)
 	reg_req_release(&x->req);
 }
 
-/* Downloads every blob of v not yet stored, `parallel` at a time. */
+/* A chunk of each partial being replayed (the first n of v); one replayed
+ * whole starts its GET. One that fails, or any once the pull failed (ret
+ * set), stops and leaves the active ones. True while replays remain. */
+static bool replay_turn(struct dl *v, size_t n, size_t *active, int *ret, struct kiln_err *err)
+{
+	bool more = false;
+	for (size_t i = 0; i < n; i++) {
+		struct dl *x = &v[i];
+		if (!x->replaying)
+			continue;
+		struct kiln_err e = KILN_ERR_INIT;
+		int r = *ret == 0 ? dl_replay_step(x, &e) : -1;
+		if (r == 0) {
+			x->resume_from = x->got;
+			r = dl_request(x, &e);
+		}
+		more |= r == 1;
+		if (r < 0) {
+			x->replaying = false;
+			(*active)--;
+		}
+		if (r < 0 && *ret == 0) {
+			kiln_err_move(err, &e);
+			*ret = -1;
+		}
+		kiln_err_release(&e);
+	}
+	return more;
+}
+
+/* Downloads every blob of v not yet stored, `parallel` at a time. Kept
+ * partials are read back a chunk a turn between the transfers' turns. */
 static int download_all(struct reg_client *c, struct img_store *s, struct dl *v, size_t n,
                         int parallel, struct kiln_err *err)
 {
@@ -335,9 +384,13 @@ static int download_all(struct reg_client *c, struct img_store *s, struct dl *v,
 			else
 				active++;
 		}
+		bool replaying = active && replay_turn(v, next, &active, &ret, err);
 		if (!active)
 			break;
-		struct reg_req *r = reg_http_next(&c->http);
+		struct reg_req *r =
+		    replaying ? reg_http_poll(&c->http, 0) : reg_http_next(&c->http);
+		if (!r && replaying)
+			continue;
 		if (!r)
 			break;
 		active--;

@@ -80,6 +80,10 @@ void reg_http_release(struct reg_http *h);
 int reg_http_start(struct reg_http *h, struct reg_req *r, struct kiln_err *err);
 /* Waits for the next finished request (NULL when none are in flight). */
 struct reg_req *reg_http_next(struct reg_http *h);
+/* One turn of the transfers: moves them on, returns a finished request,
+ * else waits up to timeout_ms (0: not at all) for activity and returns
+ * NULL (as when none are in flight). */
+struct reg_req *reg_http_poll(struct reg_http *h, int timeout_ms);
 /* start + wait for r alone. Returns 0 when the exchange happened (any status). */
 int reg_http_do(struct reg_http *h, struct reg_req *r, struct kiln_err *err);
 

@@ -40,6 +40,15 @@ bool rt_port_busy(const struct rt_port *p);
 int rt_port_taken_err(struct kiln_err *err, const char *id, const struct rt_port *p);
 
 /* --- the user-mode network helper ------------------------------------------------ */
+/* The slirp4netns options every container network of kiln's starts with
+ * (a run's, net.c, and a build RUN's made ahead, net_prep.c), so both see
+ * the same network: eth0 configured (10.0.2.100/24), the host's loopback
+ * not reachable through the gateway, readiness written to fd 3, exit when
+ * fd 4 reaches end of file. Each caller appends how slirp4netns finds the
+ * namespace and the interface name. */
+#define RT_SLIRP_COMMON_ARGS                                                                       \
+	"--configure", "--mtu=65520", "--disable-host-loopback", "--ready-fd=3", "--exit-fd=4"
+
 enum rt_net_helper {
 	RT_NET_HELPER_NONE,
 	RT_NET_HELPER_PASTA,       /* pasta (passt) */

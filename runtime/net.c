@@ -47,16 +47,13 @@ __attribute__((noreturn)) static void exec_slirp(const char *bin, const struct r
 	snprintf(pid, sizeof(pid), "%d", (int)l->pid);
 	/* the API socket (for -p) by a relative name: sun_path is short */
 	bool api = l->spec->n_ports > 0 && chdir(l->files_dir) == 0;
-	char *argv[] = {(char *)SLIRP,
-	                "--configure",
-	                "--mtu=65520",
-	                "--disable-host-loopback",
-	                "--ready-fd=3",
-	                "--exit-fd=4",
-	                api ? "--api-socket=slirp.sock" : pid,
-	                api ? pid : "eth0",
-	                api ? "eth0" : NULL,
-	                NULL};
+	/* SLIRP COMMON... [--api-socket=slirp.sock] PID eth0 */
+	char *argv[] = {(char *)SLIRP, RT_SLIRP_COMMON_ARGS, NULL, NULL, NULL, NULL};
+	size_t n = KILN_ARRAY_SIZE(argv) - 4;
+	if (api)
+		argv[n++] = "--api-socket=slirp.sock";
+	argv[n++] = pid;
+	argv[n] = "eth0";
 	execv(bin, argv);
 	_exit(127);
 }

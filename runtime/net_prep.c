@@ -76,9 +76,8 @@ __attribute__((noreturn)) static void exec_helper(const char *bin, int ready, in
 			_exit(127);
 	syscall(SYS_close_range, 6, ~0U, 0);
 	char *argv[] = {
-	    "slirp4netns",  "--configure", "--mtu=65520",       "--disable-host-loopback",
-	    "--ready-fd=3", "--exit-fd=4", "--netns-type=path", "/proc/self/fd/5",
-	    "eth0",         NULL};
+	    "slirp4netns", RT_SLIRP_COMMON_ARGS, "--netns-type=path", "/proc/self/fd/5", "eth0",
+	    NULL};
 	execv(bin, argv);
 	_exit(127);
 }

@@ -108,3 +108,24 @@ head -c 1048576 /dev/zero >"$R7/tmp/partial-${BIG#sha256:}"
 run_ok "a pull over a torn partial" kiln -D --root "$R7" pull "$P/big:1"
 expect_contains "... finds it torn and downloads the blob whole" "$OUT" "downloading it whole"
 expect_eq "... and the image is right" "$(kiln --root "$R7" inspect -f '{{.Id}}' "$P/big:1")" "$CONFIG"
+
+# partials of two layers of one image at once, one good and one torn (a
+# crash tore it): both are read back a chunk at a time between turns of
+# the other transfers; the good one resumes after its kept bytes, the torn
+# one fails the digest check and is downloaded whole; the image is whole
+R8="$T/root8"
+run_ok "an empty store for two partials" kiln --root "$R8" images
+L1=$(sed -n 1p "$T/layers.list" | cut -d' ' -f1)
+L2=$(sed -n 2p "$T/layers.list" | cut -d' ' -f1)
+head -c 150000 "$R5/images/blobs/sha256/${L1#sha256:}" >"$R8/tmp/partial-${L1#sha256:}"
+head -c 150000 /dev/zero >"$R8/tmp/partial-${L2#sha256:}"
+: >"$T/proxy.mode.log"
+run_ok "a pull over a good and a torn partial" kiln -D --root "$R8" pull "$P/four:1"
+expect_contains "... reads the good one back" "$OUT" "registry: $L1: 150000 bytes of an earlier pull kept"
+expect_eq "... and asks only for the bytes after it" "$(grep "^$L1 " "$T/proxy.mode.log")" "$L1 bytes=150000-"
+expect_eq "... finds the torn one and downloads it whole" \
+	"$(printf '%s\n' "$OUT" | grep -c "registry: $L2: .*downloading it whole")" 1
+expect_eq "... and the image is right" "$(kiln --root "$R8" inspect -f '{{.Id}}' "$P/four:1")" \
+	"$(kiln --root "$R5" inspect -f '{{.Id}}' "$P/four:1")"
+expect_eq "... no partial is left" "$(find "$R8/tmp" -name 'partial-*' | wc -l)" 0
+run_ok "store check after the two partials" kiln --root "$R8" system check
