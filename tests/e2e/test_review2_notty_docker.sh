@@ -17,5 +17,5 @@ for flags in "-i -t" "-a stdin -a stdout -t"; do
 	krc=$?
 	expect_eq "run $flags, stdin a pipe: docker's exit code" "$krc" "$drc"
 	expect_eq "run $flags, stdin a pipe: docker's message" "${k#kiln: }" "${d#docker: }"
-	"$KILN" rm -f $("$KILN" ps -aq) >/dev/null 2>&1
+	cleanup_containers
 done
