@@ -675,6 +675,16 @@ static char *unpublish(const char *root, const struct rt_container *c, bool *mov
 	return dir;
 }
 
+/* What outlives a removed record's directory: its name and its GC root. */
+static int release_record(const char *root, const struct rt_container *c, const char *gc,
+                          struct kiln_err *err)
+{
+	rt_name_release(root, c->name, c->id);
+	if (unlink(gc) < 0 && errno != ENOENT)
+		return kiln_err_set(err, errno, "removing `%s`", gc);
+	return 0;
+}
+
 int rt_container_remove(const char *root, struct rt_container *c, bool force, struct kiln_err *err)
 {
 	if (alive(c)) {
@@ -701,12 +711,15 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
 	_cleanup_free_ char *gc = gc_root_path(root, c->id);
 	bool moved;
 	_cleanup_free_ char *left = unpublish(root, c, &moved);
+	/* once the record is out of sight, its name and GC root go before the
+	 * slow deletion of the moved tree: a kill during it leaves a temp tree
+	 * a sweep removes, not a root that keeps the image for good */
+	bool gone = moved || !left;
+	if (gone && release_record(root, c, gc, err) < 0)
+		return -1;
 	if (left && kiln_rm_rf(left, err) < 0)
 		return kiln_err_wrap(err, "removing container %s", c->id);
-	rt_name_release(root, c->name, c->id);
-	if (unlink(gc) < 0 && errno != ENOENT)
-		return kiln_err_set(err, errno, "removing `%s`", gc);
-	return 0;
+	return gone ? 0 : release_record(root, c, gc, err);
 }
 
 /* --rm after an attached run: the record leaves at once (its directory

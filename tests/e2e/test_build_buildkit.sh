@@ -283,8 +283,10 @@ COPY --from=s /a.txt $D/s.txt
 EXPOSE 80
 CMD ["sh"]' >"$C/Dockerfile"
 # and the "naming to" lines of the tags (no tag added where none is given;
-# kiln prints them as timed log lines, BuildKit as untimed statuses)
-names() { sed -n 's/^#[0-9]* \([0-9.]* \)\{0,1\}\(naming to .*\)/\2/p' "$1"; }
+# kiln prints them as timed log lines, BuildKit as untimed statuses; a
+# status still running at one of BuildKit's ticks is printed again once
+# done, so the finished lines are compared)
+names() { sed -n 's/^#[0-9]* \([0-9.]* \)\{0,1\}\(naming to .* done\)$/\2/p' "$1"; }
 if kiln build --progress plain --network host --no-cache -t pn -t pn2:2 "$C" >"$T/k.out" 2>&1 &&
 	DOCKER_BUILDKIT=1 dk build --progress plain --network host --no-cache -t pn -t pn2:2 "$C" >"$T/d.out" 2>&1; then
 	if diff <(steps "$T/d.out") <(steps "$T/k.out") >"$T/diff"; then
