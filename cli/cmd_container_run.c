@@ -334,14 +334,6 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 		run_flags_release(&f);
 		return 1;
 	}
-	/* docker's CheckTty: stdin attached to a terminal that is not one */
-	if (!f.detach && f.tty && (f.interactive || (f.streams & RT_STREAM_STDIN)) &&
-	    !isatty(STDIN_FILENO)) {
-		run_flags_release(&f);
-		ctx->err_prefix = "";
-		kiln_err_set(&ctx->err, KILN_E_INVALID, "the input device is not a TTY");
-		return 1;
-	}
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_container *c = NULL;
 	int status = 0;
