@@ -57,9 +57,34 @@ void rt_container_free(struct rt_container *c)
 	free(c);
 }
 
-static char *gc_root_path(const char *root, const char *id)
+char *rt_gc_root_path(const char *root, const char *id)
 {
 	return xasprintf("%s/%s/container-%s", root, IMG_GC_ROOTS_DIR, id);
+}
+
+/* The record's directory, appearing with its lock already held (made
+ * under a temporary name, locked, renamed into place): held until
+ * config.json is written, so a directory without one whose lock is free is
+ * a create that was killed (rt_drop_killed_create). The lock's fd. */
+static int record_dir_locked(const char *root, const char *id, struct kiln_err *err)
+{
+	_cleanup_free_ char *parent = kiln_path_join(root, RT_CONTAINERS_DIR);
+	_cleanup_free_ char *tmp = xasprintf("%s/.new-%s", parent, id);
+	_cleanup_free_ char *lock = kiln_path_join(tmp, "lock");
+	_cleanup_free_ char *dir = rt_container_dir(root, id);
+	if (kiln_mkdir_p(parent, 0700, err) < 0)
+		return -1;
+	if (mkdir(tmp, 0700) < 0)
+		return kiln_err_set(err, errno, "creating `%s`", tmp);
+	int fd = kiln_lock_file(lock, true, err);
+	if (fd >= 0 && rename(tmp, dir) < 0) {
+		kiln_err_set(err, errno, "creating `%s`", dir);
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		kiln_rm_rf(tmp, NULL);
+	return fd;
 }
 
 /* The image's layers as img_layer (digest from the manifest, diffID from
@@ -234,7 +259,7 @@ static int write_gc_root(const char *root, const char *id, const struct img_imag
                          bool durable, struct kiln_err *err)
 {
 	_cleanup_free_ char *dir = kiln_path_join(root, IMG_GC_ROOTS_DIR);
-	_cleanup_free_ char *path = gc_root_path(root, id);
+	_cleanup_free_ char *path = rt_gc_root_path(root, id);
 	_cleanup_free_ char *data = xasprintf("%s\n%s\n", img->manifest_digest, img->id);
 	if (kiln_mkdir_p(dir, 0700, err) < 0)
 		return -1;
@@ -245,7 +270,7 @@ static int write_gc_root(const char *root, const char *id, const struct img_imag
 static void create_undo(const char *root, struct rt_container *c)
 {
 	_cleanup_free_ char *dir = rt_container_dir(root, c->id);
-	_cleanup_free_ char *gc = gc_root_path(root, c->id);
+	_cleanup_free_ char *gc = rt_gc_root_path(root, c->id);
 	kiln_rm_rf(dir, NULL);
 	if (c->name)
 		rt_name_release(root, c->name, c->id);
@@ -429,18 +454,22 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	 * no directory is taken over as left behind (rt_name_reserve); a
 	 * second create of the same name took it from one still starting */
 	cdir = rt_container_dir(root, c->id);
-	if (kiln_mkdir_p(cdir, 0700, err) < 0)
+	int hold = record_dir_locked(root, c->id, err);
+	if (hold < 0)
 		goto fail_early;
 	if (pick_name(root, o, c->id, &c->name, err) < 0) {
 		create_undo(root, c);
+		close(hold);
 		goto fail_early;
 	}
 	/* published children first: the GC root, then the record */
 	if (write_gc_root(root, c->id, img, !o->rm, err) < 0 || create_dirs(root, c, err) < 0 ||
 	    rt_state_save(root, c, err) < 0 || rt_config_save(root, c, err) < 0) {
 		create_undo(root, c);
+		close(hold);
 		goto fail_early;
 	}
+	close(hold);
 	img_image_free(img);
 	*out = c;
 	return 0;
@@ -598,7 +627,8 @@ int rt_container_list(const char *root, struct rt_container ***out, size_t *n, s
 		struct rt_container *c = NULL;
 		struct kiln_err ce = KILN_ERR_INIT;
 		if (rt_container_read(root, e->d_name, &c, &ce) < 0) {
-			kiln_err_release(&ce); /* being created or removed right now */
+			kiln_err_release(&ce); /* being created or removed right now, */
+			rt_drop_killed_create(root, e->d_name); /* or a create killed */
 			continue;
 		}
 		refresh(root, c);
@@ -708,7 +738,7 @@ int rt_container_remove(const char *root, struct rt_container *c, bool force, st
 			return kiln_err_wrap(err, "removing container %s", c->id);
 	}
 	kiln_err_release(&e);
-	_cleanup_free_ char *gc = gc_root_path(root, c->id);
+	_cleanup_free_ char *gc = rt_gc_root_path(root, c->id);
 	bool moved;
 	_cleanup_free_ char *left = unpublish(root, c, &moved);
 	/* once the record is out of sight, its name and GC root go before the
@@ -741,7 +771,7 @@ int rt_container_remove_detached(const char *root, struct rt_container *c, struc
 	if (pid < 0) { /* no process to spare: do it here */
 		kiln_rm_rf(trash, NULL);
 		rt_name_release(root, c->name, c->id);
-		_cleanup_free_ char *gc = gc_root_path(root, c->id);
+		_cleanup_free_ char *gc = rt_gc_root_path(root, c->id);
 		unlink(gc);
 		return 0;
 	}
@@ -759,7 +789,7 @@ int rt_container_remove_detached(const char *root, struct rt_container *c, struc
 		dup2(null, fd);
 	close_range(3, ~0U, 0);
 	prctl(PR_SET_NAME, "kiln-rm");
-	_cleanup_free_ char *gc = gc_root_path(root, c->id);
+	_cleanup_free_ char *gc = rt_gc_root_path(root, c->id);
 	unlink(gc);
 	rt_name_release(root, c->name, c->id);
 	kiln_rm_rf(trash, NULL);

@@ -285,6 +285,12 @@ int rt_container_remove_detached(const char *root, struct rt_container *c, struc
 /* Before a record goes (the container lock held): c's exit code to every
  * `wait` announced in its waiters dir (lifecycle.c). */
 void rt_waiters_notify(const char *root, const char *id, int status);
+/* ROOT/gc-roots/container-<id>: what keeps a container's image (allocated). */
+char *rt_gc_root_path(const char *root, const char *id);
+/* A record directory without config.json whose lock nobody holds is a
+ * create that was killed: moved into ROOT/tmp, its GC root unlinked
+ * (state.c). True when it was dropped or is gone. */
+bool rt_drop_killed_create(const char *root, const char *id);
 
 /* --- the init layer (container.c) -------------------------------------------- */
 /* Makes dir a layer with the mount points the runtime binds or mounts

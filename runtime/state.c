@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -456,8 +457,38 @@ static ssize_t read_holder(const char *path, char held[80])
 	return n;
 }
 
-/* A name's holder is gone when its record's directory is: a create makes
- * the directory before it binds the name (rt_container_create). */
+/* A record directory without config.json whose lock nobody holds: a create
+ * killed before it wrote its record (a live one holds the lock from the
+ * directory to config.json). Its directory goes into ROOT/tmp (swept as
+ * any kiln temp tree) and its GC root is unlinked. True when it was. */
+bool rt_drop_killed_create(const char *root, const char *id)
+{
+	if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
+		return false; /* not a record's ID: never a path to move */
+	_cleanup_free_ char *dir = rt_container_dir(root, id);
+	_cleanup_free_ char *cfg = kiln_path_join(dir, "config.json");
+	_cleanup_free_ char *lock_path = kiln_path_join(dir, "lock");
+	if (kiln_path_exists(cfg))
+		return false;
+	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == ENOENT; /* gone meanwhile */
+	bool dropped = false;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && !kiln_path_exists(cfg)) {
+		_cleanup_free_ char *tmp = kiln_path_join(root, "tmp");
+		_cleanup_free_ char *trash = xasprintf("%s/kiln-rm-%s", tmp, id);
+		_cleanup_free_ char *gc = rt_gc_root_path(root, id);
+		dropped = (mkdir(tmp, 0700) == 0 || errno == EEXIST) && rename(dir, trash) == 0;
+		if (dropped)
+			unlink(gc);
+	}
+	close(fd);
+	return dropped;
+}
+
+/* A name's holder is gone when its record's directory is (a create makes
+ * the directory before it binds the name, rt_container_create), or when
+ * that directory is a killed create's. */
 static int take_over(const char *root, const char *dir, const char *path, const char *id,
                      char held[80])
 {
@@ -465,7 +496,8 @@ static int take_over(const char *root, const char *dir, const char *path, const 
 	int r = -1;
 	if (read_holder(path, held) > 0) {
 		_cleanup_free_ char *holder = rt_container_dir(root, held);
-		if (!kiln_path_exists(holder) && unlink(path) == 0 && symlink(id, path) == 0)
+		bool gone = !kiln_path_exists(holder) || rt_drop_killed_create(root, held);
+		if (gone && unlink(path) == 0 && symlink(id, path) == 0)
 			r = 0;
 	} else if (symlink(id, path) == 0) { /* released meanwhile */
 		r = 0;
