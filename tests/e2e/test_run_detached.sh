@@ -108,8 +108,14 @@ run_ok "rm -f hc" "$KILN" rm -f hc
 # --- -p: busybox httpd reachable from the host at 127.0.0.1 ---------------------------
 if command -v slirp4netns >/dev/null && command -v curl >/dev/null; then
 	mkdir -p "$T/www" && echo hello-httpd >"$T/www/index.html"
-	port=$((20000 + RANDOM % 20000))
-	run_ok "run -d -p" "$KILN" run -d --name web -p "127.0.0.1:$port:80" -v "$T/www:/www:ro" busybox httpd -f -p 80 -h /www
+	# a port free when picked can be taken by a parallel test before the
+	# run binds it: then (docker's "already allocated") pick another
+	for _ in 1 2 3 4 5; do
+		port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		OUT=$("$KILN" run -d --name web -p "127.0.0.1:$port:80" -v "$T/www:/www:ro" busybox httpd -f -p 80 -h /www 2>&1) && break
+		case $OUT in *"port is already allocated"*) "$KILN" rm -f web >/dev/null 2>&1 ;; *) break ;; esac
+	done
+	if [ "$(status_of web)" = running ]; then ok "run -d -p"; else not_ok "run -d -p: $OUT"; fi
 	wait_for 5 sh -c "curl -sf http://127.0.0.1:$port/index.html >/dev/null"
 	expect_eq "-p: served to the host" "$(curl -s "http://127.0.0.1:$port/index.html")" "hello-httpd"
 	expect_contains "ps PORTS" "$("$KILN" ps)" "127.0.0.1:$port->80/tcp"
