@@ -40,7 +40,7 @@ if command -v slirp4netns >/dev/null; then
 	expect_contains "default network: slirp's DNS" "$OUT" "nameserver 10.0.2.3"
 	HOSTIP=$(ip -o -4 route get 192.0.2.123 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
 	[ -n "$HOSTIP" ] || HOSTIP=$(hostname -I | awk '{print $1}')
-	port=$((20000 + RANDOM % 20000))
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])') # free a moment ago
 	(echo reached-host | timeout 10 busybox nc -l -p "$port" >/dev/null 2>&1) &
 	ncpid=$!
 	# until nc listens (a fixed 0.3 s was not always enough under load)
