@@ -22,6 +22,8 @@ fi
 mkdir -p "$D"
 export DOCKER_HOST="unix://$D/sock" DOCKER_CONFIG="$D/cfg"
 dk() { timeout 300 /usr/bin/docker "$@"; }
+# dk_from_kiln IMAGE: kiln's IMAGE into the private dockerd (kiln save, docker load)
+dk_from_kiln() { "$KILN" save -o "$T/dk-from-kiln.tar" "$1" && dk load -i "$T/dk-from-kiln.tar" >/dev/null; }
 
 # dockerd and everything it starts run in a private mount namespace with a
 # fresh /run: a system containerd socket stays invisible (dockerd starts its

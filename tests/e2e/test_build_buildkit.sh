@@ -30,7 +30,7 @@ TREE="$KILN_SRC/tests/e2e/image_tree.py"
 
 export SOURCE_DATE_EPOCH=1700000000
 kiln import -m busybox -c 'CMD ["sh"]' "$BB" busybox:latest >/dev/null
-kiln save -o "$T/bb.tar" busybox:latest && dk load -i "$T/bb.tar" >/dev/null ||
+dk_from_kiln busybox:latest ||
 	{ not_ok "busybox into docker"; exit 1; }
 
 C="$T/ctx"

@@ -13,7 +13,7 @@
 kiln import -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'ENV IMG=1 SHARED=img' \
 	-c 'LABEL img=1 shared=img' -c 'EXPOSE 80' -c 'VOLUME /data' -c 'WORKDIR /srv' \
 	-c 'CMD ["sh"]' "$BB" cbase:1 >/dev/null || { not_ok "import the base"; exit 1; }
-"$KILN" save -o "$T/cbase.tar" cbase:1 && dk load -i "$T/cbase.tar" >/dev/null ||
+dk_from_kiln cbase:1 ||
 	skip_all "docker could not load the image"
 
 fields="Env Cmd Entrypoint WorkingDir User Labels ExposedPorts Volumes Healthcheck"

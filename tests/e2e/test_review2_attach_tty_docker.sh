@@ -6,7 +6,7 @@
 . "$(dirname "$0")/containers.sh"
 . "$(dirname "$0")/dockerd.sh"
 
-"$KILN" save -o "$T/bb-save.tar" busybox:latest && dk load -i "$T/bb-save.tar" >/dev/null ||
+dk_from_kiln busybox:latest ||
 	skip_all "docker could not load the image"
 PROG='echo out; echo err >&2; exit 3'
 same() { # [--rc-out] NAME RUN-ARGS...: --rc-out compares no stderr (docker's

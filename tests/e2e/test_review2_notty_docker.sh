@@ -8,7 +8,7 @@
 . "$(dirname "$0")/containers.sh"
 . "$(dirname "$0")/dockerd.sh"
 
-"$KILN" save -o "$T/bb-img.tar" busybox && dk load -i "$T/bb-img.tar" >/dev/null ||
+dk_from_kiln busybox ||
 	skip_all "docker could not load the image"
 for flags in "-i -t" "-a stdin -a stdout -t"; do
 	d=$(echo hello | dk run --rm $flags busybox cat 2>&1)

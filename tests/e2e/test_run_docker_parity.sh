@@ -8,7 +8,7 @@
 . "$(dirname "$0")/containers.sh"
 . "$(dirname "$0")/dockerd.sh"
 
-"$KILN" save -o "$T/bb-save.tar" busybox:latest && dk load -i "$T/bb-save.tar" >/dev/null ||
+dk_from_kiln busybox:latest ||
 	skip_all "docker could not load the image"
 
 # probe NAME ARGS... : the same command line under both; stdout and the

@@ -121,7 +121,7 @@ EOF
 	skip_all() { echo "# skipping the comparison with docker run -it: $*"; exit 0; }
 	ok() { echo "# $*"; }
 	. "$(dirname "$0")/dockerd.sh"
-	"$KILN" save -o "$T/bb-save.tar" busybox:latest && dk load -i "$T/bb-save.tar" >/dev/null ||
+	dk_from_kiln busybox:latest ||
 		skip_all "docker could not load the image"
 	# docker (20.10) starts the container on a 0x0 terminal and sets the
 	# size through an API call of its own after the start: under load the
