@@ -685,19 +685,15 @@ static bool alive(const struct rt_container *c)
  * when it is gone already. *moved tells which. */
 static char *unpublish(const char *root, const struct rt_container *c, bool *moved)
 {
-	char *dir = rt_container_dir(root, c->id);
-	_cleanup_free_ char *tmp = kiln_path_join(root, "tmp");
-	char *trash = xasprintf("%s/kiln-rm-%s", tmp, c->id);
 	int lock = rt_container_lock(root, c->id, NULL);
 	rt_waiters_notify(root, c->id, c->exit_code);
-	*moved = (mkdir(tmp, 0700) == 0 || errno == EEXIST) && rename(dir, trash) == 0;
+	char *trash = rt_record_unpublish(root, c->id);
 	if (lock >= 0)
 		close(lock);
-	if (*moved) {
-		free(dir);
+	*moved = trash != NULL;
+	if (trash)
 		return trash;
-	}
-	free(trash);
+	char *dir = rt_container_dir(root, c->id);
 	if (!kiln_path_exists(dir)) {
 		free(dir);
 		return NULL;

@@ -287,6 +287,10 @@ int rt_container_remove_detached(const char *root, struct rt_container *c, struc
 void rt_waiters_notify(const char *root, const char *id, int status);
 /* ROOT/gc-roots/container-<id>: what keeps a container's image (allocated). */
 char *rt_gc_root_path(const char *root, const char *id);
+/* Moves a record's directory into ROOT/tmp/kiln-rm-<id>, where it is
+ * swept as any kiln temp tree: its new path (allocated), or NULL when it
+ * could not be moved. The caller holds the record's lock. */
+char *rt_record_unpublish(const char *root, const char *id);
 /* A record directory without config.json whose lock nobody holds is a
  * create that was killed: moved into ROOT/tmp, its GC root unlinked
  * (state.c). True when it was dropped or is gone. */

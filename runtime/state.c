@@ -461,6 +461,17 @@ static ssize_t read_holder(const char *path, char held[80])
  * killed before it wrote its record (a live one holds the lock from the
  * directory to config.json). Its directory goes into ROOT/tmp (swept as
  * any kiln temp tree) and its GC root is unlinked. True when it was. */
+char *rt_record_unpublish(const char *root, const char *id)
+{
+	_cleanup_free_ char *dir = rt_container_dir(root, id);
+	_cleanup_free_ char *tmp = kiln_path_join(root, "tmp");
+	char *trash = xasprintf("%s/kiln-rm-%s", tmp, id);
+	if ((mkdir(tmp, 0700) == 0 || errno == EEXIST) && rename(dir, trash) == 0)
+		return trash;
+	free(trash);
+	return NULL;
+}
+
 bool rt_drop_killed_create(const char *root, const char *id)
 {
 	if (strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64)
@@ -475,10 +486,9 @@ bool rt_drop_killed_create(const char *root, const char *id)
 		return errno == ENOENT; /* gone meanwhile */
 	bool dropped = false;
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && !kiln_path_exists(cfg)) {
-		_cleanup_free_ char *tmp = kiln_path_join(root, "tmp");
-		_cleanup_free_ char *trash = xasprintf("%s/kiln-rm-%s", tmp, id);
+		_cleanup_free_ char *trash = rt_record_unpublish(root, id);
 		_cleanup_free_ char *gc = rt_gc_root_path(root, id);
-		dropped = (mkdir(tmp, 0700) == 0 || errno == EEXIST) && rename(dir, trash) == 0;
+		dropped = trash != NULL;
 		if (dropped)
 			unlink(gc);
 	}
