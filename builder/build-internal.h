@@ -256,7 +256,12 @@ char *bld_url_file_name(const char *url);
 int bld_cache_open(struct bld_build *b, struct kiln_err *err);
 void bld_cache_finish(struct bld_build *b, bool ok);
 const char *bld_stage_created(const struct bld_stage *st);
-int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65],
+/* defer (when bld_step_key_deferrable: a COPY or ADD of the context that
+ * cannot hit): the context is walked but not read, key stays "" and the
+ * COPY hashes the files as it copies them; bld_cache_deferred_key
+ * (step_cache-internal.h) then gives the key, the same as without defer. */
+bool bld_step_key_deferrable(struct bld_stage *st, const struct bld_step *step);
+int bld_step_key(struct bld_stage *st, const struct bld_step *step, bool defer, char key[65],
                  struct kiln_err *err);
 bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *step);
 void bld_cache_record(struct bld_stage *st, const char *key, const struct bld_step *step);

@@ -19,7 +19,9 @@ struct citem {
 	char *host; /* where to read it (NULL for NEWDIR, CONTENT) */
 	char *link; /* a symlink's target as hashed (NULL: read it at host) */
 	struct stat st;
-	bool hashed; /* st is the stat the step's key rests on (see open_checked) */
+	bool hashed;                 /* st is the stat the step's key rests on (see open_checked) */
+	struct cache_ctx_plan *plan; /* the key hashes it as it is copied */
+	size_t node;                 /* its index in the plan's walk */
 	enum citem_kind kind;
 	bool keep_owner; /* source owners kept (another stage, an ADDed tar) */
 	const char *content;
@@ -62,9 +64,15 @@ int copy_add_parents(struct copy_job *j, const char *real, bool self, struct kil
 int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
                   const char *dest, const char *excl_base, bool keep_owner, bool is_context,
                   bool top, struct kiln_err *err);
+/* A context source as the step's key walked it, and the plan that hashes
+ * its files while they are copied (NULL: the key read them already). */
+struct copy_walk {
+	const struct cache_ctx_walk *w;
+	struct cache_ctx_plan *plan;
+};
 /* copy_add_tree for a context path the step's key hashed: the entries
  * and stats come from that walk (w->v[i] at dest), none stat'ed again. */
-void copy_add_walk(struct copy_job *j, const struct cache_ctx_walk *w, size_t i, const char *dest,
+void copy_add_walk(struct copy_job *j, const struct copy_walk *cw, size_t i, const char *dest,
                    bool top);
 /* Sorts, drops duplicates (the later source wins) and writes the layer;
  * *index receives its in-memory description unless j->no_index (NULL then). */

@@ -105,9 +105,10 @@ int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld
 	return r;
 }
 
-void copy_add_walk(struct copy_job *j, const struct cache_ctx_walk *w, size_t i, const char *dest,
+void copy_add_walk(struct copy_job *j, const struct copy_walk *cw, size_t i, const char *dest,
                    bool top)
 {
+	const struct cache_ctx_walk *w = cw->w;
 	const struct cache_ctx_node *n = &w->v[i];
 	if (*dest && !(top && S_ISDIR(n->st.st_mode))) {
 		struct citem *it = copy_add_item(j, dest, CITEM_SOURCE);
@@ -115,12 +116,14 @@ void copy_add_walk(struct copy_job *j, const struct cache_ctx_walk *w, size_t i,
 		it->link = n->link ? xstrdup(n->link) : NULL;
 		it->st = n->st;
 		it->hashed = true;
+		it->plan = cw->plan;
+		it->node = i;
 	}
 	for (size_t k = i + 1; k < n->end; k = w->v[k].end) {
 		const char *slash = strrchr(w->v[k].rel, '/');
 		const char *name = slash ? slash + 1 : w->v[k].rel;
 		_cleanup_free_ char *cdest = *dest ? xasprintf("%s/%s", dest, name) : xstrdup(name);
-		copy_add_walk(j, w, k, cdest, false);
+		copy_add_walk(j, cw, k, cdest, false);
 	}
 }
 
@@ -371,9 +374,22 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, struct dir
 	if (fd < 0)
 		return kiln_err_set(err, errno, "open `%s`", it->host);
 	e.xattrs_via_fd = true;
-	if (img_layer_writer_add(w, &e, fd, err) < 0)
-		return -1;
-	return check_unchanged(fd, it, err);
+	/* the step's key waits for these bytes: hashed as they are copied */
+	struct cache_ctx_feed feed;
+	bool feeding = it->plan && cache_ctx_plan_wants(it->plan, it->node);
+	if (feeding) {
+		cache_ctx_feed_init(&feed);
+		e.on_data = cache_ctx_feed;
+		e.on_data_ud = &feed;
+	}
+	int r = img_layer_writer_add(w, &e, fd, err);
+	if (r == 0)
+		r = check_unchanged(fd, it, err);
+	if (feeding && r == 0)
+		return cache_ctx_plan_fed(it->plan, it->node, fd, &feed, err);
+	if (feeding)
+		cache_ctx_feed_release(&feed);
+	return r;
 }
 
 /* The tty's byte count of a COPY or ADD: the layer's tar so far. */

@@ -11,6 +11,7 @@
 
 #include "build-internal.h"
 #include "cache_remote-internal.h"
+#include "step_cache-internal.h"
 
 #define HISTORY_COMMENT "buildkit.dockerfile.v0"
 #define DEFAULT_PATH    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -290,13 +291,38 @@ static char *copy_created_by(const struct df_instr *x)
 	return kiln_buf_detach(&b, NULL);
 }
 
-/* A step that may make a layer: key -> lookup -> execute -> record. */
+/* The lookup of a step whose key waited for its copy: it misses but where
+ * a record outlived its parent's; then the recorded layer is the step's
+ * (the one just made stays unnamed in the store for gc). */
+static int deferred_lookup(struct bld_stage *st, struct bld_step *step, char key[65], bool *cached,
+                           struct kiln_err *err)
+{
+	if (bld_cache_deferred_key(st, step, key, err) < 0)
+		return -1;
+	struct img_layer made = step->layer;
+	memset(&step->layer, 0, sizeof(step->layer));
+	*cached = bld_cache_lookup(st, key, step);
+	if (!*cached) {
+		step->layer = made;
+		return 0;
+	}
+	img_layer_release(&made);
+	bld_vindex_unref(step->vindex);
+	step->vindex = NULL;
+	return 0;
+}
+
+/* A step that may make a layer: key -> lookup -> execute -> record (a
+ * COPY sure to miss: key and execute together, then lookup). */
 static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, struct kiln_err *err)
 {
 	char key[65];
-	if (bld_step_key(st, step, key, err) < 0)
+	/* a COPY that cannot hit reads its files once: key after the copy */
+	bool defer = bld_step_key_deferrable(st, step);
+	if (bld_step_key(st, step, defer, key, err) < 0)
 		return -1;
-	*cached = bld_cache_lookup(st, key, step); /* --no-cache: a miss with its reason */
+	/* --no-cache: a miss with its reason */
+	*cached = !defer && bld_cache_lookup(st, key, step);
 	int r = 0;
 	if (!*cached) /* every later step runs: its next RUN's network starts now */
 		bld_run_net_ahead(st, step->in);
@@ -310,6 +336,8 @@ static int fs_step(struct bld_stage *st, struct bld_step *step, bool *cached, st
 		default: r = bld_step_run(st, step, err); break;
 		}
 	}
+	if (r == 0 && defer)
+		r = deferred_lookup(st, step, key, cached, err);
 	if (r < 0)
 		return -1;
 	if (!*cached)

@@ -23,8 +23,11 @@ struct stage_slot {
 	char *root;   /* and why: the root cause of every later miss */
 	char *base;   /* "sha256:..." of its base image */
 	bool base_done;
-	struct cache_ctx_walk *walks; /* its current COPY's hashed sources */
+	struct cache_ctx_walk *walks;  /* its current COPY's hashed sources */
+	struct cache_ctx_plan **plans; /* beside each walk: NULL, or hashed while copied */
 	size_t n_walks;
+	bool deferred;  /* the current COPY's key waits for its copy */
+	bool chain_new; /* a step of it missed with a new key: later steps must */
 };
 
 struct pending {
@@ -46,6 +49,8 @@ struct bld_cache {
 	double saved;
 	struct timespec t0; /* when the build started (monotonic) */
 };
+
+static bool filtered(const struct bld_stage *st);
 
 static double since(const struct timespec *t0)
 {
@@ -84,29 +89,46 @@ int bld_cache_open(struct bld_build *b, struct kiln_err *err)
 
 static void drop_walks(struct stage_slot *s)
 {
-	for (size_t i = 0; i < s->n_walks; i++)
+	for (size_t i = 0; i < s->n_walks; i++) {
 		cache_ctx_walk_release(&s->walks[i]);
+		cache_ctx_plan_free(s->plans[i]);
+	}
 	free(s->walks);
+	free(s->plans);
 	s->walks = NULL;
+	s->plans = NULL;
 	s->n_walks = 0;
+	s->deferred = false;
 }
 
-void bld_cache_walks_drop(struct bld_stage *st)
+void bld_cache_walks_drop(struct bld_stage *st, bool all)
 {
-	if (st->b->cache)
+	if (st->b->cache && (all || !st->b->cache->slots[st->index].deferred))
 		drop_walks(&st->b->cache->slots[st->index]);
 }
 
-const struct cache_ctx_walk *bld_cache_walk(const struct bld_stage *st, const char *rel)
+const struct cache_ctx_walk *bld_cache_walk(const struct bld_stage *st, const char *rel,
+                                            struct cache_ctx_plan **plan)
 {
 	const struct bld_cache *c = st->b->cache;
+	*plan = NULL;
 	if (!c)
 		return NULL;
 	const struct stage_slot *s = &c->slots[st->index];
 	for (size_t i = 0; i < s->n_walks; i++)
-		if (s->walks[i].n && !strcmp(s->walks[i].v[0].rel, rel))
+		if (s->walks[i].n && !strcmp(s->walks[i].v[0].rel, rel)) {
+			*plan = s->plans[i];
 			return &s->walks[i];
+		}
 	return NULL;
+}
+
+static void add_walk(struct stage_slot *s, struct cache_ctx_walk *walk, struct cache_ctx_plan *plan)
+{
+	s->walks = xreallocarray(s->walks, s->n_walks + 1, sizeof(*s->walks));
+	s->plans = xreallocarray(s->plans, s->n_walks + 1, sizeof(*s->plans));
+	s->plans[s->n_walks] = plan;
+	s->walks[s->n_walks++] = *walk;
 }
 
 /* Stores the build's story (on success), writes --cache-report and the
@@ -194,11 +216,75 @@ int bld_cache_hash_context(struct bld_stage *st, const char *rel, cache_select_f
 	if (r == 0 && b->remote)
 		bld_remote_note_input(b, hex, sha);
 	pthread_mutex_unlock(&c->mu);
-	if (r == 0 && keep_walk) { /* the stage's own slot: no lock */
+	if (r == 0 && keep_walk) /* the stage's own slot: no lock */
+		add_walk(&c->slots[st->index], &walk, NULL);
+	return r;
+}
+
+bool bld_cache_sure_miss(struct bld_stage *st)
+{
+	struct bld_build *b = st->b;
+	struct bld_cache *c = b->cache;
+	if (!c || b->remote)
+		return false;
+	pthread_mutex_lock(&c->mu);
+	int base = st->st->base_stage;
+	bool sure = b->o->no_cache || filtered(st) || c->slots[st->index].chain_new ||
+	            (base >= 0 && (size_t)base < c->n_slots && c->slots[base].chain_new);
+	pthread_mutex_unlock(&c->mu);
+	return sure;
+}
+
+int bld_cache_plan_context(struct bld_stage *st, const char *rel, cache_select_fn sel, void *ud,
+                           struct kiln_err *err)
+{
+	struct bld_build *b = st->b;
+	struct bld_cache *c = b->cache;
+	struct cache_ctx_walk walk = {0};
+	struct cache_ctx_plan *plan = NULL;
+	pthread_mutex_lock(&c->mu);
+	int r = 0;
+	if (!c->ctx)
+		r = cache_ctx_open(img_store_root(b->s), b->ctx.dir, &c->ctx, err);
+	if (r == 0)
+		r = cache_ctx_plan_begin(c->ctx, rel, sel, ud, &walk, &plan, err);
+	pthread_mutex_unlock(&c->mu);
+	if (r == 0) {
 		struct stage_slot *s = &c->slots[st->index];
-		s->walks = xreallocarray(s->walks, s->n_walks + 1, sizeof(*s->walks));
-		s->walks[s->n_walks++] = walk;
+		add_walk(s, &walk, plan);
+		s->deferred = true;
 	}
+	return r;
+}
+
+int bld_cache_deferred_key(struct bld_stage *st, const struct bld_step *step, char key[65],
+                           struct kiln_err *err)
+{
+	struct bld_cache *c = st->b->cache;
+	struct stage_slot *s = &c->slots[st->index];
+	pthread_mutex_lock(&c->mu);
+	struct pending *p = &c->pend[step->id];
+	size_t k = 0, f = 0;
+	int r = 0;
+	for (; r == 0 && f < p->pre.n; f++) {
+		struct cache_field *fl = &p->pre.v[f];
+		if (strcmp(fl->name, "input") || strcmp(fl->value, BLD_INPUT_DEFERRED))
+			continue;
+		while (k < s->n_walks && !s->plans[k])
+			k++;
+		char hex[33];
+		if (k == s->n_walks)
+			r = kiln_err_set(err, KILN_E_INVALID,
+			                 "deferred cache input without its walk");
+		else if ((r = cache_ctx_plan_end(c->ctx, s->plans[k++], hex, err)) == 0) {
+			free(fl->value);
+			fl->value = xstrdup(hex);
+		}
+	}
+	if (r == 0)
+		cache_key(&p->pre, CACHE_HASH_XXH128, key);
+	pthread_mutex_unlock(&c->mu);
+	drop_walks(s);
 	return r;
 }
 
@@ -380,6 +466,7 @@ bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *st
 		why = miss_reason(st, info, gone, p->uncacheable);
 		info->reason = xstrdup(why);
 		struct stage_slot *s = &c->slots[st->index];
+		s->chain_new |= !p->uncacheable && !gone;
 		free(s->missed);
 		s->missed = xasprintf("#%d %s", step->id, step->name);
 		if (!s->first) { /* a parent miss from the base stage: its root */

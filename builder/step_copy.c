@@ -144,8 +144,8 @@ static int target_real(struct copy_job *j, const char *dest, bool dest_dir, cons
 
 /* walk: what the step's key hashed at node (the context only), or NULL. */
 static int add_node(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
-                    const struct cache_ctx_walk *walk, const char *dest, bool dest_dir,
-                    const char *name, bool keep_owner, struct kiln_err *err)
+                    const struct copy_walk *walk, const char *dest, bool dest_dir, const char *name,
+                    bool keep_owner, struct kiln_err *err)
 {
 	bool src_dir = S_ISDIR(node->st.st_mode);
 	_cleanup_free_ char *real = NULL;
@@ -156,7 +156,7 @@ static int add_node(struct copy_job *j, const struct bld_tree *t, const struct b
 	const char *excl = src_dir ? "" : name;
 	if (!src_dir && j->exclude && df_ignore_match(j->exclude, excl))
 		return 0;
-	if (walk) {
+	if (walk && walk->w) {
 		copy_add_walk(j, walk, 0, real, true);
 		return 0;
 	}
@@ -296,17 +296,16 @@ static int from_tree(struct copy_job *j, struct bld_rootfs *tmp, struct bld_tree
  * node: the COPY takes exactly those entries and stats. None, or one that
  * saw another type, means the context changed since the key was made. */
 static int context_walk(const struct copy_job *j, const struct bld_tree *t,
-                        const struct bld_node *node, const struct cache_ctx_walk **out,
-                        struct kiln_err *err)
+                        const struct bld_node *node, struct copy_walk *out, struct kiln_err *err)
 {
-	*out = NULL;
+	memset(out, 0, sizeof(*out));
 	if (t->ctx != &j->st->b->ctx)
 		return 0;
-	const struct cache_ctx_walk *w = bld_cache_walk(j->st, node->real);
+	const struct cache_ctx_walk *w = bld_cache_walk(j->st, node->real, &out->plan);
 	if (!w || (w->v[0].st.st_mode & S_IFMT) != (node->st.st_mode & S_IFMT))
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
 		                    *node->real ? node->real : ".");
-	*out = w;
+	out->w = w;
 	return 0;
 }
 
@@ -341,13 +340,13 @@ static int add_match(struct copy_job *j, const struct bld_tree *t, const char *s
 	}
 	const char *d = pdest ? pdest : dest;
 	bool dd = pdest ? true : dest_dir;
-	const struct cache_ctx_walk *w;
+	struct copy_walk w;
 	r = context_walk(j, t, &n, &w, err);
 	if (r == 0 && j->add && t->ctx && S_ISREG(n.st.st_mode) &&
 	    (!j->c->unpack_set || j->c->unpack) && archive_magic(n.host))
-		r = add_archive(j, &n, w, d, err);
+		r = add_archive(j, &n, w.w, d, err);
 	else if (r == 0)
-		r = add_node(j, t, &n, w, d, dd, base_name(match), !t->ctx, err);
+		r = add_node(j, t, &n, &w, d, dd, base_name(match), !t->ctx, err);
 out:
 	bld_node_release(&n);
 	return r;
@@ -463,7 +462,7 @@ int bld_step_copy(struct bld_stage *st, struct bld_step *step, struct kiln_err *
 	if (r == 0 && empty)
 		memset(&step->layer, 0, sizeof(step->layer));
 	copy_job_release(&j);
-	bld_cache_walks_drop(st);
+	bld_cache_walks_drop(st, false); /* a deferred key's: after the key */
 	bld_rootfs_release(&tmp);
 	return r;
 }

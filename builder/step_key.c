@@ -45,10 +45,14 @@ static bool is_url(const char *s)
 	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
 }
 
+/* What becomes of the walk a context input hashed: dropped, kept for the
+ * COPY, or kept with a plan (the COPY hashes the files as it copies). */
+enum walk_use { WALK_DROP, WALK_KEEP, WALK_PLAN };
+
 /* The content hash of a context path (after symlinks inside the context)
  * as one input field; "missing:PATH" when there is none. */
 static int context_input(struct bld_stage *st, const char *path, struct df_ignore *excl,
-                         bool keep_walk, struct cache_fields *pre, struct kiln_err *err)
+                         enum walk_use use, struct cache_fields *pre, struct kiln_err *err)
 {
 	struct bld_build *b = st->b;
 	struct bld_tree t = {.ctx = &b->ctx};
@@ -60,9 +64,13 @@ static int context_input(struct bld_stage *st, const char *path, struct df_ignor
 	} else if (r == 0) {
 		struct sel s = {.ctx = &b->ctx, .excl = excl, .base = n.real};
 		char hex[33];
-		r = bld_cache_hash_context(st, n.real, select_cb, &s, hex, keep_walk, err);
+		if (use == WALK_PLAN)
+			r = bld_cache_plan_context(st, n.real, select_cb, &s, err);
+		else
+			r = bld_cache_hash_context(st, n.real, select_cb, &s, hex, use == WALK_KEEP,
+			                           err);
 		if (r == 0)
-			cache_fields_add(pre, "input", hex);
+			cache_fields_add(pre, "input", use == WALK_PLAN ? BLD_INPUT_DEFERRED : hex);
 	}
 	bld_node_release(&n);
 	return r;
@@ -70,8 +78,8 @@ static int context_input(struct bld_stage *st, const char *path, struct df_ignor
 
 /* One context source (wildcards expanded): a src field and one input
  * field per match. */
-static int context_inputs(struct bld_stage *st, const struct df_copy *c, const char *src,
-                          struct df_ignore *excl, struct cache_fields *pre, struct kiln_err *err)
+static int context_inputs(struct bld_stage *st, const char *src, struct df_ignore *excl,
+                          enum walk_use use, struct cache_fields *pre, struct kiln_err *err)
 {
 	struct bld_build *b = st->b;
 	struct bld_tree t = {.ctx = &b->ctx};
@@ -81,15 +89,14 @@ static int context_inputs(struct bld_stage *st, const struct df_copy *c, const c
 		r = copy_glob_tree(&t, src, &matches, err);
 	else
 		kiln_strv_push(&matches, src);
-	(void)c;
 	for (size_t i = 0; i < matches.n && r == 0; i++)
-		r = context_input(st, matches.v[i], excl, true, pre, err);
+		r = context_input(st, matches.v[i], excl, use, pre, err);
 	kiln_strv_release(&matches);
 	return r;
 }
 
-static int copy_inputs(struct bld_stage *st, const struct bld_step *step, struct cache_fields *pre,
-                       bool *uncacheable, struct kiln_err *err)
+static int copy_inputs(struct bld_stage *st, const struct bld_step *step, bool defer,
+                       struct cache_fields *pre, bool *uncacheable, struct kiln_err *err)
 {
 	const struct df_copy *c = &step->x.u.copy;
 	const struct df_copy *orig = &step->in->u.copy;
@@ -131,7 +138,7 @@ static int copy_inputs(struct bld_stage *st, const struct bld_step *step, struct
 				*uncacheable = true; /* fetched again each time */
 			continue;
 		}
-		r = context_inputs(st, c, src, excl, pre, err);
+		r = context_inputs(st, src, excl, defer ? WALK_PLAN : WALK_KEEP, pre, err);
 	}
 	df_ignore_free(excl);
 	return r;
@@ -164,7 +171,7 @@ static int run_inputs(struct bld_stage *st, const struct bld_step *step, struct 
 			cache_fields_addf(pre, "input", "image:%s", img->id);
 			img_image_free(img);
 		} else {
-			r = context_input(st, src, NULL, false, pre, err);
+			r = context_input(st, src, NULL, WALK_DROP, pre, err);
 		}
 	}
 	return r;
@@ -215,12 +222,25 @@ static bool arg_used(const struct bld_stage *st, const struct bld_step *step, co
 	return false;
 }
 
-int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65],
+bool bld_step_key_deferrable(struct bld_stage *st, const struct bld_step *step)
+{
+	const struct df_copy *orig = &step->in->u.copy;
+	if (step->x.kind != DF_I_COPY && step->x.kind != DF_I_ADD)
+		return false;
+	if (orig->from_stage >= 0 || orig->from)
+		return false;
+	bool context = false;
+	for (size_t i = 0; i < step->x.u.copy.srcs.n; i++)
+		context |= !is_url(step->x.u.copy.srcs.v[i]);
+	return context && bld_cache_sure_miss(st);
+}
+
+int bld_step_key(struct bld_stage *st, const struct bld_step *step, bool defer, char key[65],
                  struct kiln_err *err)
 {
 	struct cache_fields pre = {0};
 	bool uncacheable = false;
-	bld_cache_walks_drop(st); /* the previous COPY's */
+	bld_cache_walks_drop(st, true); /* the previous COPY's */
 	cache_fields_add(&pre, "format", CACHE_KEY_FORMAT);
 	cache_fields_add(&pre, "parent", st->key);
 	const char *base = bld_cache_stage_base(st);
@@ -246,14 +266,17 @@ int bld_step_key(struct bld_stage *st, const struct bld_step *step, char key[65]
 		                 st->b->o->network ? st->b->o->network : "default");
 	int r = 0;
 	if (step->x.kind == DF_I_COPY || step->x.kind == DF_I_ADD)
-		r = copy_inputs(st, step, &pre, &uncacheable, err);
+		r = copy_inputs(st, step, defer, &pre, &uncacheable, err);
 	else if (step->x.kind == DF_I_RUN)
 		r = run_inputs(st, step, &pre, err);
 	if (r < 0) {
 		cache_fields_release(&pre);
 		return -1;
 	}
-	cache_key(&pre, CACHE_HASH_XXH128, key);
+	if (defer)
+		key[0] = '\0'; /* bld_cache_deferred_key, once the COPY read the files */
+	else
+		cache_key(&pre, CACHE_HASH_XXH128, key);
 	bld_cache_pending(st, step, &pre, uncacheable);
 	return 0;
 }

@@ -79,4 +79,51 @@ bool sc_lookup(struct statcache *sc, const char *path, const struct stat *st, ui
 void sc_set(struct statcache *sc, const char *path, const struct stat *st, const uint8_t hash[16],
             const uint8_t *sha, bool smudge);
 
+/* --- context hashing, shared by ctxhash.c and ctxhash_plan.c ------------- */
+struct ctx_node {
+	char *rel; /* relative to the context root ("" = the root) */
+	size_t name_off;
+	struct stat st;
+	char *link;
+	size_t end; /* subtree: [index + 1, end) */
+	uint8_t hash[16];
+	uint8_t sha[32]; /* the sha256 leaf, when the run wants it */
+	bool read;
+};
+struct ctx_walk {
+	struct ctx_node *v;
+	size_t n, cap;
+};
+struct cache_ctx {
+	char *dir, *sc_file, *inputs_dir;
+	struct statcache sc;
+	unsigned threads;
+	struct cache_ctx_stats stats;
+	bool hashed_root;
+	bool want_sha; /* this cache_ctx_hash computes sha256 leaves too */
+	int64_t tick;  /* coarse realtime when this run started hashing */
+};
+#define CTX_READ_BUF   (256u << 10)
+#define CTX_MAX_THREAD 8
+/* The tree at rel into w (pre-order, selected, sorted; nothing read). */
+int ctx_walk_tree(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                  struct ctx_walk *w, struct kiln_err *err);
+void ctx_walk_release(struct ctx_walk *w);
+/* Regular files the stat cache vouches for get their leaf; the others
+ * are listed in *todo (and marked read). */
+void ctx_use_statcache(struct cache_ctx *c, struct ctx_walk *w, size_t **todo, size_t *n_todo);
+/* Reads node n (buf: CTX_READ_BUF bytes). expect non-NULL: the file as
+ * opened must have that stat (else "changed while being read"); NULL:
+ * n->st becomes the stat as opened. */
+int ctx_hash_file(const struct cache_ctx *c, struct ctx_node *n, const struct stat *expect,
+                  char *buf, uint64_t *bytes, struct kiln_err *err);
+/* n's XXH3 leaf from its bytes' hash, size and the xattrs read via fd. */
+int ctx_file_leaf_fd(struct ctx_node *n, int fd, uint64_t size, const struct kiln_xxh128 *data,
+                     struct kiln_err *err);
+/* After the reads: stat cache entries of todo, directory and link leaves,
+ * the listing; hex: the root's hash. */
+int ctx_finish(struct cache_ctx *c, struct ctx_walk *w, const size_t *todo, size_t n_todo,
+               const char *rel, char hex[33], char *sha, struct kiln_err *err);
+int64_t ctx_coarse_now(void);
+
 #endif

@@ -131,6 +131,40 @@ void cache_ctx_stats(const struct cache_ctx *c, struct cache_ctx_stats *out);
 /* Worker threads used for reads (default: online CPUs, at most 8). */
 void cache_ctx_set_threads(struct cache_ctx *c, unsigned n);
 
+/* Hashing while copying (ctxhash_plan.c): for a step sure to miss, the
+ * copy reads each file once, for its layer and its key together.
+ * cache_ctx_plan_begin walks rel as cache_ctx_hash_walk does (walk gets
+ * the same entries and stats) and takes what it can from the stat cache,
+ * reading nothing. The caller streams the bytes of every node i that
+ * cache_ctx_plan_wants into a cache_ctx_feed (cache_ctx_feed fits
+ * img_layer_entry.on_data) while it copies it, checks that the file's
+ * stat after the read is still walk->v[i].st, and hands the feed to
+ * cache_ctx_plan_fed with the file's fd (its xattrs are read through it).
+ * cache_ctx_plan_end reads the files nobody fed (failing if one is no
+ * longer what the walk saw), updates the stat cache, folds and stores the
+ * listing: hex is what cache_ctx_hash gives for the same tree. XXH3 only
+ * (not for keys shared with other machines). begin and end use the
+ * handle (the caller serialises them as any cache_ctx call); feeding
+ * uses the plan only. */
+struct cache_ctx_plan;
+struct cache_ctx_feed {
+	struct kiln_xxh128_state x;
+	uint64_t size;
+};
+int cache_ctx_plan_begin(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                         struct cache_ctx_walk *walk, struct cache_ctx_plan **out,
+                         struct kiln_err *err);
+bool cache_ctx_plan_wants(const struct cache_ctx_plan *p, size_t i);
+void cache_ctx_feed_init(struct cache_ctx_feed *f);
+void cache_ctx_feed(void *feed, const void *data, size_t n);
+void cache_ctx_feed_release(struct cache_ctx_feed *f); /* one never handed over */
+/* Ends the feed (always); node i's leaf from it and fd's xattrs. */
+int cache_ctx_plan_fed(struct cache_ctx_plan *p, size_t i, int fd, struct cache_ctx_feed *f,
+                       struct kiln_err *err);
+int cache_ctx_plan_end(struct cache_ctx *c, struct cache_ctx_plan *p, char hex[33],
+                       struct kiln_err *err);
+void cache_ctx_plan_free(struct cache_ctx_plan *p);
+
 /* --- records (record.c) ----------------------------------------------------
  * key -> the result of a step: its layer (or none), an opaque config
  * change for the builder, when it was made, how long it took, and its

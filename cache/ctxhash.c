@@ -35,34 +35,7 @@
 
 #include "cache-internal.h"
 
-#define READ_BUF   (256u << 10)
-#define XATTR_MAX  (64u << 10)
-#define MAX_THREAD 8
-
-struct node {
-	char *rel; /* relative to the context root ("" = the root) */
-	size_t name_off;
-	struct stat st;
-	char *link;
-	size_t end; /* subtree: [index + 1, end) */
-	uint8_t hash[16];
-	uint8_t sha[32]; /* the sha256 leaf, when the run wants it */
-	bool read;
-};
-struct walk {
-	struct node *v;
-	size_t n, cap;
-};
-
-struct cache_ctx {
-	char *dir, *sc_file, *inputs_dir;
-	struct statcache sc;
-	unsigned threads;
-	struct cache_ctx_stats stats;
-	bool hashed_root;
-	bool want_sha; /* this cache_ctx_hash computes sha256 leaves too */
-	int64_t tick;  /* coarse realtime when this run started hashing */
-};
+#define XATTR_MAX (64u << 10)
 
 static bool xattr_wanted(const char *name)
 {
@@ -184,9 +157,9 @@ static int skip_hole(int fd, struct content *h, char *buf, uint64_t *size)
 	if (pos < 0 || data < 0)
 		return -1;
 	if (data > pos) {
-		memset(buf, 0, READ_BUF);
+		memset(buf, 0, CTX_READ_BUF);
 		for (off_t left = data - pos; left > 0;) {
-			size_t n = left > (off_t)READ_BUF ? READ_BUF : (size_t)left;
+			size_t n = left > (off_t)CTX_READ_BUF ? CTX_READ_BUF : (size_t)left;
 			content_update(h, buf, n);
 			left -= (off_t)n;
 		}
@@ -196,7 +169,7 @@ static int skip_hole(int fd, struct content *h, char *buf, uint64_t *size)
 }
 
 /* The leaves of a file whose bytes hashed to data (and sha256 content). */
-static void file_leaves(struct node *n, const struct stat *st, uint64_t size,
+static void file_leaves(struct ctx_node *n, const struct stat *st, uint64_t size,
                         const struct kiln_buf *xa, const struct kiln_xxh128 *data,
                         const char *content_sha)
 {
@@ -228,7 +201,7 @@ static int read_content(int fd, const char *rel, const struct stat *st, struct c
 	for (;;) {
 		if (sparse && skip_hole(fd, h, buf, size) < 0)
 			sparse = false; /* SEEK_DATA unsupported: read everything */
-		ssize_t r = read(fd, buf, READ_BUF);
+		ssize_t r = read(fd, buf, CTX_READ_BUF);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -240,10 +213,31 @@ static int read_content(int fd, const char *rel, const struct stat *st, struct c
 	}
 }
 
-/* Reads one regular file: its stat as opened (n->st is replaced), bytes
- * streamed through XXH3 (and sha256 when the run wants it). */
-static int hash_file(const struct cache_ctx *c, struct node *n, char *buf, uint64_t *bytes,
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mode == b->st_mode && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+int ctx_file_leaf_fd(struct ctx_node *n, int fd, uint64_t size, const struct kiln_xxh128 *data,
                      struct kiln_err *err)
+{
+	struct kiln_buf xa;
+	kiln_buf_init(&xa, KILN_BUF_NOLIMIT, NULL);
+	int r = xattr_stream(&xa, fd, n->rel, err);
+	if (r == 0)
+		file_leaves(n, &n->st, size, &xa, data, NULL);
+	kiln_buf_release(&xa);
+	return r;
+}
+
+/* Reads one regular file: bytes streamed through XXH3 (and sha256 when
+ * the run wants it), its stat as opened checked against expect or, when
+ * none is given, kept in n->st. */
+int ctx_hash_file(const struct cache_ctx *c, struct ctx_node *n, const struct stat *expect,
+                  char *buf, uint64_t *bytes, struct kiln_err *err)
 {
 	_cleanup_free_ char *path = full_path(c, n->rel);
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
@@ -254,7 +248,7 @@ static int hash_file(const struct cache_ctx *c, struct node *n, char *buf, uint6
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return kiln_err_set(err, errno, "stat `%s`", n->rel);
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode) || (expect && !same_stat(&st, expect)))
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", n->rel);
 	n->st = st;
 	struct content h = {.sha = c->want_sha};
@@ -296,10 +290,10 @@ static int cmp_child(const void *a, const void *b)
 	return strcmp(((const struct child *)a)->name, ((const struct child *)b)->name);
 }
 
-static size_t push(struct walk *w, char *rel, const struct stat *st, char *link)
+static size_t push(struct ctx_walk *w, char *rel, const struct stat *st, char *link)
 {
 	KILN_GROW(w->v, w->cap, w->n + 1);
-	struct node *n = &w->v[w->n];
+	struct ctx_node *n = &w->v[w->n];
 	memset(n, 0, sizeof(*n));
 	n->rel = rel;
 	const char *slash = strrchr(rel, '/');
@@ -399,8 +393,8 @@ static void free_children(struct child *v, size_t n, size_t from)
 	free(v);
 }
 
-static int walk_dir(struct cache_ctx *c, struct walk *w, size_t at, cache_select_fn sel, void *ud,
-                    struct kiln_err *err)
+static int walk_dir(struct cache_ctx *c, struct ctx_walk *w, size_t at, cache_select_fn sel,
+                    void *ud, struct kiln_err *err)
 {
 	struct child *v = NULL;
 	size_t n = 0;
@@ -417,7 +411,7 @@ static int walk_dir(struct cache_ctx *c, struct walk *w, size_t at, cache_select
 	return r;
 }
 
-static void walk_release(struct walk *w)
+void ctx_walk_release(struct ctx_walk *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		free(w->v[i].rel);
@@ -432,13 +426,13 @@ static void walk_release(struct walk *w)
  * spliced back in order (so stats of a wide tree use every core). */
 
 struct subwalk {
-	struct walk w;
+	struct ctx_walk w;
 	int r;
 	struct kiln_err err;
 };
 struct walk_pool {
 	struct cache_ctx *c;
-	struct walk *top; /* the children, each a node (index 1...) */
+	struct ctx_walk *top; /* the children, each a node (index 1...) */
 	struct subwalk *sub;
 	size_t n;
 	atomic_size_t next;
@@ -453,7 +447,7 @@ static void *walk_worker(void *arg)
 		size_t i = atomic_fetch_add(&p->next, 1);
 		if (i >= p->n)
 			break;
-		struct node *n = &p->top->v[i + 1];
+		struct ctx_node *n = &p->top->v[i + 1];
 		if (!S_ISDIR(n->st.st_mode))
 			continue;
 		struct subwalk *sw = &p->sub[i];
@@ -464,12 +458,12 @@ static void *walk_worker(void *arg)
 	return NULL;
 }
 
-static int walk_parallel(struct cache_ctx *c, struct walk *w, cache_select_fn sel, void *ud,
+static int walk_parallel(struct cache_ctx *c, struct ctx_walk *w, cache_select_fn sel, void *ud,
                          struct kiln_err *err)
 {
 	struct child *v = NULL;
 	size_t n = 0;
-	struct walk top = {0};
+	struct ctx_walk top = {0};
 	push(&top, xstrdup(w->v[0].rel), &w->v[0].st, NULL);
 	int r = list_dir(c, w->v[0].rel, sel, ud, &v, &n, err);
 	for (size_t i = 0; i < n; i++) {
@@ -479,7 +473,7 @@ static int walk_parallel(struct cache_ctx *c, struct walk *w, cache_select_fn se
 	free_children(v, n, 0);
 	struct walk_pool p = {.c = c, .top = &top, .n = r == 0 ? n : 0, .sel = sel, .ud = ud};
 	p.sub = xcalloc(n + 1, sizeof(*p.sub));
-	pthread_t th[MAX_THREAD];
+	pthread_t th[CTX_MAX_THREAD];
 	unsigned started = 0;
 	for (unsigned i = 1; i < c->threads && n > 1; i++)
 		if (pthread_create(&th[started], NULL, walk_worker, &p) == 0)
@@ -495,11 +489,11 @@ static int walk_parallel(struct cache_ctx *c, struct walk *w, cache_select_fn se
 			r = -1;
 		}
 		kiln_err_release(&sw->err);
-		struct node *tn = &top.v[i + 1];
+		struct ctx_node *tn = &top.v[i + 1];
 		if (r < 0 || !sw->w.n) {
 			if (r == 0)
 				push(w, TAKE_PTR(tn->rel), &tn->st, TAKE_PTR(tn->link));
-			walk_release(&sw->w);
+			ctx_walk_release(&sw->w);
 			continue;
 		}
 		size_t base = w->n;
@@ -511,7 +505,7 @@ static int walk_parallel(struct cache_ctx *c, struct walk *w, cache_select_fn se
 		free(sw->w.v);
 	}
 	free(p.sub);
-	walk_release(&top);
+	ctx_walk_release(&top);
 	return r;
 }
 
@@ -519,7 +513,7 @@ static int walk_parallel(struct cache_ctx *c, struct walk *w, cache_select_fn se
 
 struct pool {
 	struct cache_ctx *c;
-	struct walk *w;
+	struct ctx_walk *w;
 	size_t *todo, n_todo;
 	atomic_size_t next;
 	atomic_bool failed;
@@ -531,14 +525,14 @@ struct pool {
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
-	char *buf = xmalloc(READ_BUF);
+	char *buf = xmalloc(CTX_READ_BUF);
 	uint64_t bytes = 0;
 	for (;;) {
 		size_t i = atomic_fetch_add(&p->next, 1);
 		if (i >= p->n_todo || atomic_load(&p->failed))
 			break;
 		struct kiln_err e = KILN_ERR_INIT;
-		if (hash_file(p->c, &p->w->v[p->todo[i]], buf, &bytes, &e) < 0) {
+		if (ctx_hash_file(p->c, &p->w->v[p->todo[i]], NULL, buf, &bytes, &e) < 0) {
 			pthread_mutex_lock(&p->mu);
 			if (!atomic_exchange(&p->failed, true))
 				kiln_err_move(&p->err, &e);
@@ -553,7 +547,7 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static int read_files(struct cache_ctx *c, struct walk *w, size_t *todo, size_t n_todo,
+static int read_files(struct cache_ctx *c, struct ctx_walk *w, size_t *todo, size_t n_todo,
                       struct kiln_err *err)
 {
 	struct pool p = {.c = c, .w = w, .todo = todo, .n_todo = n_todo};
@@ -561,7 +555,7 @@ static int read_files(struct cache_ctx *c, struct walk *w, size_t *todo, size_t 
 	unsigned nt = c->threads;
 	if (nt > n_todo)
 		nt = (unsigned)n_todo;
-	pthread_t th[MAX_THREAD];
+	pthread_t th[CTX_MAX_THREAD];
 	unsigned started = 0;
 	for (unsigned i = 1; i < nt; i++)
 		if (pthread_create(&th[started], NULL, worker, &p) == 0)
@@ -582,9 +576,9 @@ static int read_files(struct cache_ctx *c, struct walk *w, size_t *todo, size_t 
 /* --- folding ------------------------------------------------------------- */
 
 /* The sha256 leaf of a symlink or directory (children folded already). */
-static void fold_sha(const struct walk *w, size_t i, const struct kiln_buf *xa)
+static void fold_sha(const struct ctx_walk *w, size_t i, const struct kiln_buf *xa)
 {
-	struct node *n = &w->v[i];
+	struct ctx_node *n = &w->v[i];
 	unsigned perm = (unsigned)(n->st.st_mode & 07777);
 	struct kiln_sha256 s;
 	kiln_sha256_init(&s);
@@ -607,13 +601,13 @@ static void fold_sha(const struct walk *w, size_t i, const struct kiln_buf *xa)
 	sha_raw(&s, n->sha);
 }
 
-static int fold(struct cache_ctx *c, struct walk *w, struct kiln_err *err)
+static int fold(struct cache_ctx *c, struct ctx_walk *w, struct kiln_err *err)
 {
 	struct kiln_buf xa;
 	kiln_buf_init(&xa, KILN_BUF_NOLIMIT, NULL);
 	int r = 0;
 	for (size_t i = w->n; i-- > 0 && r == 0;) {
-		struct node *n = &w->v[i];
+		struct ctx_node *n = &w->v[i];
 		struct kiln_xxh128_state h;
 		struct kiln_xxh128 out;
 		if (S_ISREG(n->st.st_mode))
@@ -652,7 +646,7 @@ static void hex16(const uint8_t *b, char out[33])
 
 /* ROOT/cache/inputs/<hex>: "HEX MODE LEN:PATH\n" per entry (the XXH3
  * leaves, or with sha the sha256 ones under the sha256 root's hex). */
-static int store_listing(struct cache_ctx *c, const struct walk *w, const char *hex, bool sha,
+static int store_listing(struct cache_ctx *c, const struct ctx_walk *w, const char *hex, bool sha,
                          struct kiln_err *err)
 {
 	_cleanup_free_ char *file = xasprintf("%s/%s", c->inputs_dir, hex);
@@ -678,11 +672,11 @@ static int store_listing(struct cache_ctx *c, const struct walk *w, const char *
 }
 
 /* Stat cache lookups; the rest is listed in *todo. */
-static void use_statcache(struct cache_ctx *c, struct walk *w, size_t **todo, size_t *n_todo)
+void ctx_use_statcache(struct cache_ctx *c, struct ctx_walk *w, size_t **todo, size_t *n_todo)
 {
 	size_t cap = 0;
 	for (size_t i = 0; i < w->n; i++) {
-		struct node *n = &w->v[i];
+		struct ctx_node *n = &w->v[i];
 		if (!S_ISREG(n->st.st_mode))
 			continue;
 		if (sc_lookup(&c->sc, n->rel, &n->st, n->hash, c->want_sha ? n->sha : NULL)) {
@@ -695,7 +689,7 @@ static void use_statcache(struct cache_ctx *c, struct walk *w, size_t **todo, si
 	}
 }
 
-static int64_t coarse_now(void)
+int64_t ctx_coarse_now(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_REALTIME_COARSE, &t);
@@ -721,7 +715,7 @@ void cache_ctx_walk_release(struct cache_ctx_walk *w)
 }
 
 /* Moves the walk's paths, links and stats to out (w keeps the hashes). */
-static void hand_over(struct walk *w, struct cache_ctx_walk *out)
+static void hand_over(struct ctx_walk *w, struct cache_ctx_walk *out)
 {
 	out->v = xcalloc(w->n ? w->n : 1, sizeof(*out->v));
 	out->n = w->n;
@@ -740,16 +734,9 @@ int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, vo
 	return cache_ctx_hash_walk(c, rel, sel, ud, hex, sha, NULL, err);
 }
 
-int cache_ctx_hash_walk(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
-                        char hex[33], char *sha, struct cache_ctx_walk *walk, struct kiln_err *err)
+int ctx_walk_tree(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                  struct ctx_walk *w, struct kiln_err *err)
 {
-	if (walk)
-		cache_ctx_walk_release(walk);
-	struct walk w = {0};
-	_cleanup_free_ size_t *todo = NULL;
-	size_t n_todo = 0;
-	c->tick = coarse_now();
-	c->want_sha = sha != NULL;
 	_cleanup_free_ char *path = full_path(c, rel);
 	struct stat st;
 	int r = lstat(path, &st) < 0 ? kiln_err_set(err, errno, "stat `%s`", *rel ? rel : ".") : 0;
@@ -757,91 +744,57 @@ int cache_ctx_hash_walk(struct cache_ctx *c, const char *rel, cache_select_fn se
 		char *link = xmalloc((size_t)st.st_size + 2);
 		ssize_t l = readlink(path, link, (size_t)st.st_size + 1);
 		link[l < 0 ? 0 : l] = '\0';
-		push(&w, xstrdup(rel), &st, link);
+		push(w, xstrdup(rel), &st, link);
 	} else if (r == 0 && (r = check_type(rel, &st, err)) == 0) {
-		push(&w, xstrdup(rel), &st, NULL);
+		push(w, xstrdup(rel), &st, NULL);
 		if (S_ISDIR(st.st_mode))
-			r = walk_parallel(c, &w, sel, ud, err);
-		w.v[0].end = w.n;
+			r = walk_parallel(c, w, sel, ud, err);
+		w->v[0].end = w->n;
 	}
-	if (r == 0) {
-		use_statcache(c, &w, &todo, &n_todo);
-		r = n_todo ? read_files(c, &w, todo, n_todo, err) : 0;
-	}
-	for (size_t i = 0; r == 0 && i < n_todo; i++) {
-		struct node *n = &w.v[todo[i]];
+	return r;
+}
+
+int ctx_finish(struct cache_ctx *c, struct ctx_walk *w, const size_t *todo, size_t n_todo,
+               const char *rel, char hex[33], char *sha, struct kiln_err *err)
+{
+	for (size_t i = 0; i < n_todo; i++) {
+		struct ctx_node *n = &w->v[todo[i]];
 		sc_set(&c->sc, n->rel, &n->st, n->hash, c->want_sha ? n->sha : NULL,
 		       newest(&n->st) >= c->tick);
 	}
-	if (r == 0)
-		r = fold(c, &w, err);
+	int r = fold(c, w, err);
 	if (r == 0) {
-		hex16(w.v[0].hash, hex);
-		c->stats.entries += w.n;
+		hex16(w->v[0].hash, hex);
+		c->stats.entries += w->n;
 		c->hashed_root |= !*rel;
-		r = store_listing(c, &w, hex, false, err);
+		r = store_listing(c, w, hex, false, err);
 	}
 	if (r == 0 && sha) {
-		sha_hex(w.v[0].sha, sha);
-		r = store_listing(c, &w, sha, true, err);
+		sha_hex(w->v[0].sha, sha);
+		r = store_listing(c, w, sha, true, err);
 	}
+	return r;
+}
+
+int cache_ctx_hash_walk(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
+                        char hex[33], char *sha, struct cache_ctx_walk *walk, struct kiln_err *err)
+{
+	if (walk)
+		cache_ctx_walk_release(walk);
+	struct ctx_walk w = {0};
+	_cleanup_free_ size_t *todo = NULL;
+	size_t n_todo = 0;
+	c->tick = ctx_coarse_now();
+	c->want_sha = sha != NULL;
+	int r = ctx_walk_tree(c, rel, sel, ud, &w, err);
+	if (r == 0) {
+		ctx_use_statcache(c, &w, &todo, &n_todo);
+		r = n_todo ? read_files(c, &w, todo, n_todo, err) : 0;
+	}
+	if (r == 0)
+		r = ctx_finish(c, &w, todo, n_todo, rel, hex, sha, err);
 	if (r == 0 && walk)
 		hand_over(&w, walk);
-	walk_release(&w);
+	ctx_walk_release(&w);
 	return r;
-}
-
-/* --- the context handle ------------------------------------------------- */
-
-int cache_ctx_open(const char *root, const char *dir, struct cache_ctx **out, struct kiln_err *err)
-{
-	_cleanup_free_ char *real = realpath(dir, NULL);
-	if (!real)
-		return kiln_err_set(err, errno, "context `%s`", dir);
-	struct kiln_xxh128 h;
-	kiln_xxh128(real, strlen(real), &h);
-	char hex[33];
-	kiln_xxh128_hex(&h, hex);
-	_cleanup_free_ char *scdir = xasprintf("%s/%s", root, CACHE_STATCACHE);
-	if (kiln_mkdir_p(scdir, 0700, err) < 0)
-		return -1;
-	struct cache_ctx *c = xcalloc(1, sizeof(*c));
-	c->dir = TAKE_PTR(real);
-	c->sc_file = xasprintf("%s/%s", scdir, hex);
-	c->inputs_dir = xasprintf("%s/%s", root, CACHE_INPUTS);
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	c->threads = cpus < 1 ? 1 : cpus > MAX_THREAD ? MAX_THREAD : (unsigned)cpus;
-	sc_load(&c->sc, c->sc_file);
-	*out = c;
-	return 0;
-}
-
-void cache_ctx_set_threads(struct cache_ctx *c, unsigned n)
-{
-	c->threads = n < 1 ? 1 : n > MAX_THREAD ? MAX_THREAD : n;
-}
-
-void cache_ctx_stats(const struct cache_ctx *c, struct cache_ctx_stats *out)
-{
-	*out = c->stats;
-}
-
-int cache_ctx_close(struct cache_ctx *c, struct kiln_err *err)
-{
-	int r = 0;
-	if (c && c->sc.dirty)
-		r = sc_write(&c->sc, c->sc_file, c->hashed_root, err);
-	cache_ctx_free(c);
-	return r;
-}
-
-void cache_ctx_free(struct cache_ctx *c)
-{
-	if (!c)
-		return;
-	sc_release(&c->sc);
-	free(c->dir);
-	free(c->sc_file);
-	free(c->inputs_dir);
-	free(c);
 }

@@ -512,6 +512,11 @@ struct img_layer_entry {
 	/* they are read through data_fd, the file at xattrs_from opened
 	 * (and checked to be it): no path lookup */
 	bool xattrs_via_fd;
+	/* NULL, or called with every piece of a regular file's data as it
+	 * goes into the tar, in order (holes as their zeros): a caller
+	 * hashing the bytes it copies reads them once (cache_ctx_feed) */
+	void (*on_data)(void *ud, const void *data, size_t n);
+	void *on_data_ud;
 };
 int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
                          struct img_layer_writer **out, struct kiln_err *err);

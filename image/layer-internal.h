@@ -59,7 +59,13 @@ int layer_entry_xattrs(struct archive_entry *e, int fd, const char *full, struct
  * read"); LAYER_DATA_READ (errno set) or LAYER_DATA_ARCHIVE
  * (libarchive's error) for the caller to report. */
 enum { LAYER_DATA_SHRANK = -1, LAYER_DATA_READ = -2, LAYER_DATA_ARCHIVE = -3 };
-int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t buf_size);
+/* tap (NULL: none) sees every piece written, holes as their zeros. */
+struct layer_tap {
+	void (*fn)(void *ud, const void *data, size_t n);
+	void *ud;
+};
+int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t buf_size,
+                    const struct layer_tap *tap);
 /* The xattrs a layer tar records (and extraction applies): user.*,
  * trusted.* but trusted.overlay.*, security.capability. */
 bool layer_xattr_wanted(const char *name);

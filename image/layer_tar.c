@@ -195,12 +195,14 @@ static int open_checked(const char *full, const struct stat *st, struct kiln_err
 #define ZEROS_LEN (256 * 1024)
 static char zeros[ZEROS_LEN]; /* never written: its pages are the zero page */
 
-static int write_zeros(struct archive *a, uint64_t n)
+static int write_zeros(struct archive *a, uint64_t n, const struct layer_tap *tap)
 {
 	for (; n > 0;) {
 		size_t k = n < ZEROS_LEN ? (size_t)n : ZEROS_LEN;
 		if (archive_write_data(a, zeros, k) != (la_ssize_t)k)
 			return LAYER_DATA_ARCHIVE;
+		if (tap)
+			tap->fn(tap->ud, zeros, k);
 		n -= k;
 	}
 	return 0;
@@ -224,7 +226,8 @@ static bool size_at_least(int fd, uint64_t end)
 	return fstat(fd, &st) == 0 && (uint64_t)st.st_size >= end;
 }
 
-int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t buf_size)
+int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t buf_size,
+                    const struct layer_tap *tap)
 {
 	off_t start = size > buf_size ? lseek(fd, 0, SEEK_CUR) : -1;
 	uint64_t base = start < 0 ? 0 : (uint64_t)start, pos = base, end = base + size;
@@ -243,7 +246,7 @@ int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t 
 			if (d < 0 && !size_at_least(fd, end))
 				return LAYER_DATA_SHRANK; /* past its end now, not in a hole */
 			uint64_t data = d < 0 || (uint64_t)d > end ? end : (uint64_t)d;
-			if (write_zeros(a, data - pos) < 0)
+			if (write_zeros(a, data - pos, tap) < 0)
 				return LAYER_DATA_ARCHIVE;
 			pos = data;
 			hole = pos < end ? hole_after(fd, pos, end) : end;
@@ -259,6 +262,8 @@ int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t 
 			return LAYER_DATA_SHRANK;
 		if (archive_write_data(a, buf, (size_t)n) != n)
 			return LAYER_DATA_ARCHIVE;
+		if (tap)
+			tap->fn(tap->ud, buf, (size_t)n);
 		pos += (uint64_t)n;
 	}
 	return 0;
@@ -267,7 +272,7 @@ int layer_copy_data(struct archive *a, int fd, uint64_t size, char *buf, size_t 
 static int copy_data(struct walk *w, int fd, const char *full, const char *rel,
                      const struct stat *st, struct kiln_err *err)
 {
-	switch (layer_copy_data(w->a, fd, (uint64_t)st->st_size, w->buf, DATA_BUF)) {
+	switch (layer_copy_data(w->a, fd, (uint64_t)st->st_size, w->buf, DATA_BUF, NULL)) {
 	case 0: return 0;
 	case LAYER_DATA_SHRANK:
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", full);

@@ -273,7 +273,8 @@ static int64_t clamp(const struct img_layer_writer *w, int64_t t)
 static int copy_data(struct img_layer_writer *w, const struct img_layer_entry *e, int fd,
                      struct kiln_err *err)
 {
-	switch (layer_copy_data(w->a, fd, e->size, w->buf, DATA_BUF)) {
+	struct layer_tap tap = {e->on_data, e->on_data_ud};
+	switch (layer_copy_data(w->a, fd, e->size, w->buf, DATA_BUF, e->on_data ? &tap : NULL)) {
 	case 0: w->bytes += e->size; return 0;
 	case LAYER_DATA_SHRANK:
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", e->path);

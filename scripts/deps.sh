@@ -9,7 +9,8 @@ pkgs=(build-essential cmake pkg-config
       slirp4netns passt # the runtime's default network (pasta is in passt)
       python3-jsonschema docker.io # e2e peers: OCI schema checks; a private dockerd (never started as a service by kiln's tests)
       docker-registry openssl # registry tests: the CNCF distribution registry on 127.0.0.1, test CAs
-      mmdebstrap openssh-client) # build tests: a Debian base image made locally; ssh-agent for RUN --mount=type=ssh
+      mmdebstrap openssh-client # build tests: a Debian base image made locally; ssh-agent for RUN --mount=type=ssh
+      strace) # test_build_copy_once: how often a COPY opens each file
 [ "${1:-}" = --bench ] && pkgs+=(hyperfine clang crun time) # crun: bench/run_bench.sh's peer; time: GNU time (peak RSS)
 [ "${1:-}" = --fuzz ] && pkgs+=(clang)
 missing=()

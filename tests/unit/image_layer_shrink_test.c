@@ -85,7 +85,7 @@ static int copy(const char *path, uint64_t after, off_t to)
 			s.after = after ? s.out + after : 0;
 			int fd = open(path, O_RDONLY | O_CLOEXEC);
 			char *buf = xmalloc(BUF);
-			r = layer_copy_data(a, fd, (uint64_t)st.st_size, buf, BUF);
+			r = layer_copy_data(a, fd, (uint64_t)st.st_size, buf, BUF, NULL);
 			free(buf);
 			close(fd);
 		}
