@@ -64,8 +64,8 @@ int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld
                   const char *dest, const char *excl_base, bool keep_owner, bool is_context,
                   bool top, struct kiln_err *err)
 {
-	if (S_ISSOCK(node->st.st_mode))
-		return 0; /* sockets are skipped, as in docker's context tars */
+	if (S_ISSOCK(node->st.st_mode) || (is_context && !top && S_ISFIFO(node->st.st_mode)))
+		return 0; /* left out of the context, as BuildKit does */
 	if (is_context && special_file(node->st.st_mode))
 		return kiln_err_set(err, KILN_E_UNSUPPORTED,
 		                    "`%s` in the build context is %s: only files, directories "

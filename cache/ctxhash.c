@@ -354,8 +354,10 @@ static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn 
 			r = kiln_err_set(err, errno, "stat `%s`", crel);
 			break;
 		}
-		if (S_ISSOCK(st.st_mode) || (sel && !sel(ud, crel, S_ISDIR(st.st_mode))))
-			continue; /* sockets are skipped, as docker's context tar does */
+		/* sockets and fifos are left out, as BuildKit's context sync does */
+		if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) ||
+		    (sel && !sel(ud, crel, S_ISDIR(st.st_mode))))
+			continue;
 		if ((r = check_type(crel, &st, err)) < 0)
 			break;
 		char *link = NULL;
