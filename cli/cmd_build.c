@@ -44,7 +44,10 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 		for (size_t i = 0; outs && i < f->outputs.n; i++)
 			bld_output_release(&outs[i]);
 		free(outs);
-		return ctx->err.code == KILN_E_USAGE ? 125 : 1;
+		/* docker checks --progress and --output after its flag
+		 * parsing: a bad value is a failed build (1), not a usage
+		 * error (125, kept for unknown flags and a bad -t) */
+		return 1;
 	}
 	if (f->quiet)
 		mode = BLD_PROGRESS_QUIET;

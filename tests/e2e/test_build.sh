@@ -214,7 +214,7 @@ printf 'FROM busybox\nCOPY --chown=nosuchuser a.txt /x\n' >"$C/Dockerfile"
 run_fail "unknown --chown user" 1 kiln build "$C"
 expect_contains "user named" "$OUT" "nosuchuser"
 
-run_fail "bad progress mode" 125 kiln build --progress=fancy "$C"
+run_fail "bad progress mode: exit 1, as docker" 1 kiln build --progress=fancy "$C"
 run_fail "missing context" 1 kiln build "$T/nope"
 run_fail "an invalid -t is a usage error before any build, as docker's" 125 kiln build -t ok:1 -t UPPER:x "$C"
 expect_contains "-t error as docker words it" "$OUT" 'invalid argument "UPPER:x" for "-t, --tag" flag: invalid reference format'

@@ -110,7 +110,7 @@ expect_eq "local output is the rootfs" "$(cat "$T/out-local/m.txt")" "main"
 expect_contains "tar output holds the file" "$(tar -tf "$T/out.tar")" "m.txt"
 expect_contains "oci output is a layout" "$(tar -tf "$T/out-oci.tar")" "index.json"
 expect_contains "docker output has manifest.json" "$(tar -tf "$T/out-docker.tar")" "manifest.json"
-run_fail "unknown output type" 125 kiln build -o type=registry,dest=x "$C"
+run_fail "unknown output type: exit 1, as docker" 1 kiln build -o type=registry,dest=x "$C"
 # -o - is the tar on stdout, nothing after it: -q prints no ID there (docker)
 kiln build -q -f "$C/small.Dockerfile" -o - "$C" >"$T/stdout.tar" 2>"$T/stdout.err" ||
 	not_ok "-q -o -: build"
