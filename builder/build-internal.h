@@ -248,6 +248,10 @@ int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, ch
 /* The file name a URL's download gets (BuildKit's): the last component
  * of its decoded path, else "__unnamed__". */
 char *bld_url_file_name(const char *url);
+/* run_mounts.c: every --secret and --ssh checked before the build starts,
+ * as docker does (fields, id, a src or agent socket that exists), whether
+ * or not a RUN mounts it. */
+int bld_check_secrets_ssh(const struct bld_opts *o, struct kiln_err *err);
 
 /* step_key.c, step_cache.c: the cache seam (ARCHITECTURE.md decision 2).
  * bld_cache_open after the graph is built, bld_cache_finish once the build

@@ -542,6 +542,8 @@ static int build_once(struct img_store *s, const struct bld_opts *o,
 	img_store_batch_begin(s);
 	int r = check_tags(o, err);
 	if (r == 0)
+		r = bld_check_secrets_ssh(o, err);
+	if (r == 0)
 		r = parse_epoch(&b.epoch, err);
 	if (r == 0)
 		sweep_build_tmp(&b);

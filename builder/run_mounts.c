@@ -404,51 +404,130 @@ static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const ch
 
 /* --- secret, ssh -------------------------------------------------------------- */
 
+/* One --secret spec's fields (allocated; absent ones NULL). */
+struct secret_spec {
+	char *id, *src, *env, *type;
+};
+
+static void secret_spec_release(struct secret_spec *sp)
+{
+	free(sp->id);
+	free(sp->src);
+	free(sp->env);
+	free(sp->type);
+}
+
+static int secret_spec_parse(const char *spec, struct secret_spec *sp, struct kiln_err *err)
+{
+	memset(sp, 0, sizeof(*sp));
+	_cleanup_free_ char *copy = xstrdup(spec);
+	char *save = NULL;
+	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(f, '=');
+		if (!eq) {
+			secret_spec_release(sp);
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "--secret `%s`: field `%s` must be a key=value pair",
+			                    spec, f);
+		}
+		*eq = '\0';
+		char **dst = !strcmp(f, "id")                            ? &sp->id
+		             : !strcmp(f, "src") || !strcmp(f, "source") ? &sp->src
+		             : !strcmp(f, "env")                         ? &sp->env
+		             : !strcmp(f, "type")                        ? &sp->type
+		                                                         : NULL;
+		if (!dst) {
+			secret_spec_release(sp);
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "--secret `%s`: unknown field `%s`", spec, f);
+		}
+		free(*dst);
+		*dst = xstrdup(eq + 1);
+	}
+	return 0;
+}
+
 /* The --secret for id: its bytes, or *found false. */
 static int secret_value(const struct bld_opts *o, const char *id, char **data, size_t *len,
                         bool *found, struct kiln_err *err)
 {
 	*found = false;
 	for (char *const *s = o->secrets; s && *s; s++) {
-		_cleanup_free_ char *sid = NULL, *src = NULL, *env = NULL;
-		_cleanup_free_ char *copy = xstrdup(*s);
-		char *save = NULL;
-		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-			char *eq = strchr(f, '=');
-			if (!eq)
-				return kiln_err_set(err, KILN_E_USAGE,
-				                    "--secret `%s`: field `%s` needs a value", *s,
-				                    f);
-			*eq = '\0';
-			char **dst = !strcmp(f, "id")                            ? &sid
-			             : !strcmp(f, "src") || !strcmp(f, "source") ? &src
-			             : !strcmp(f, "env")                         ? &env
-			             : !strcmp(f, "type")                        ? NULL
-			                                                         : (char **)-1;
-			if (dst == (char **)-1)
-				return kiln_err_set(err, KILN_E_USAGE,
-				                    "--secret `%s`: unknown field `%s`", *s, f);
-			if (dst) {
-				free(*dst);
-				*dst = xstrdup(eq + 1);
-			}
-		}
-		if (!sid || strcmp(sid, id))
+		struct secret_spec sp;
+		if (secret_spec_parse(*s, &sp, err) < 0)
+			return -1;
+		if (!sp.id || strcmp(sp.id, id)) {
+			secret_spec_release(&sp);
 			continue;
+		}
 		*found = true;
-		if (src)
-			return kiln_read_file(src, 500 * 1024, data, len, err) < 0
-			           ? kiln_err_wrap(err, "secret `%s`", id)
-			           : 0;
-		const char *v = getenv(env ? env : id);
-		if (!v)
-			return kiln_err_set(err, KILN_E_NOTFOUND,
-			                    "secret `%s`: environment variable `%s` is not set", id,
-			                    env ? env : id);
-		*data = xstrdup(v);
-		*len = strlen(v);
+		int r = 0;
+		const char *v = sp.src ? NULL : getenv(sp.env ? sp.env : id);
+		if (sp.src && kiln_read_file(sp.src, 500 * 1024, data, len, err) < 0)
+			r = kiln_err_wrap(err, "secret `%s`", id);
+		else if (!sp.src && !v)
+			r = kiln_err_set(err, KILN_E_NOTFOUND,
+			                 "secret `%s`: environment variable `%s` is not set", id,
+			                 sp.env ? sp.env : id);
+		else if (!sp.src) {
+			*data = xstrdup(v);
+			*len = strlen(v);
+		}
+		secret_spec_release(&sp);
+		return r;
+	}
+	return 0;
+}
+
+/* One --ssh spec: `default` needs SSH_AUTH_SOCK, ID=PATH[,PATH] paths
+ * that exist (docker's "could not parse ssh"). */
+static int ssh_spec_check(const char *spec, struct kiln_err *err)
+{
+	const char *eq = strchr(spec, '=');
+	if (!eq && strcmp(spec, "default"))
+		return 0; /* ID alone: the agent of SSH_AUTH_SOCK, checked when mounted */
+	if (!eq) {
+		const char *sock = getenv("SSH_AUTH_SOCK");
+		if (!sock || !*sock)
+			return kiln_err_set(err, KILN_E_INVALID,
+			                    "--ssh `%s`: invalid empty ssh agent socket, make sure "
+			                    "SSH_AUTH_SOCK is set",
+			                    spec);
 		return 0;
 	}
+	_cleanup_free_ char *paths = xstrdup(eq + 1);
+	char *save = NULL;
+	for (char *p = strtok_r(paths, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		struct stat st;
+		if (stat(p, &st) < 0)
+			return kiln_err_set(err, errno, "--ssh `%s`: `%s`", spec, p);
+	}
+	return 0;
+}
+
+int bld_check_secrets_ssh(const struct bld_opts *o, struct kiln_err *err)
+{
+	for (char *const *s = o->secrets; s && *s; s++) {
+		struct secret_spec sp;
+		if (secret_spec_parse(*s, &sp, err) < 0)
+			return -1;
+		int r = 0;
+		struct stat st;
+		if (!sp.id)
+			r = kiln_err_set(err, KILN_E_INVALID, "--secret `%s`: id= is required", *s);
+		else if (sp.type && strcmp(sp.type, "file") && strcmp(sp.type, "env"))
+			r = kiln_err_set(err, KILN_E_INVALID,
+			                 "--secret `%s`: unsupported secret type `%s`", *s,
+			                 sp.type);
+		else if (sp.src && stat(sp.src, &st) < 0)
+			r = kiln_err_set(err, errno, "--secret `%s`: `%s`", *s, sp.src);
+		secret_spec_release(&sp);
+		if (r < 0)
+			return -1;
+	}
+	for (char *const *s = o->ssh; s && *s; s++)
+		if (ssh_spec_check(*s, err) < 0)
+			return -1;
 	return 0;
 }
 
