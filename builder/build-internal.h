@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "builder.h"
+#include "cache.h"
 
 /* --- a stage's filesystem, read through its layer snapshots (rootfs.c) -----
  * Lookups resolve like a path in the mounted overlay would, without
@@ -98,6 +99,10 @@ int bld_context_open(struct bld_context *c, const char *dir, const char *dockerf
                      struct kiln_err *err);
 void bld_context_release(struct bld_context *c);
 bool bld_context_visible(const struct bld_context *c, const char *rel, bool is_dir);
+/* The same for a walk of the context (cache.h): an excluded directory an
+ * exception may reach into is CACHE_SEL_IF_ANY, kept only if something
+ * under it is (BuildKit copies no empty excluded directories). */
+enum cache_sel bld_context_select(const struct bld_context *c, const char *rel, bool is_dir);
 
 /* --- a stage being built --------------------------------------------------- */
 struct bld_build;

@@ -57,7 +57,13 @@ void bld_context_release(struct bld_context *c)
 
 bool bld_context_visible(const struct bld_context *c, const char *rel, bool is_dir)
 {
+	return bld_context_select(c, rel, is_dir) != CACHE_SEL_NO;
+}
+
+enum cache_sel bld_context_select(const struct bld_context *c, const char *rel, bool is_dir)
+{
 	if (!c->ignore || !df_ignore_match(c->ignore, rel))
-		return true;
-	return is_dir && df_ignore_may_reinclude_under(c->ignore, rel);
+		return CACHE_SEL_YES;
+	return is_dir && df_ignore_may_reinclude_under(c->ignore, rel) ? CACHE_SEL_IF_ANY
+	                                                               : CACHE_SEL_NO;
 }

@@ -28,16 +28,15 @@ struct sel {
 
 /* What a COPY of the context reads: visible through .dockerignore, not
  * matched by --exclude (relative to the source, as copy_add_tree does). */
-static bool select_cb(void *ud, const char *rel, bool is_dir)
+static enum cache_sel select_cb(void *ud, const char *rel, bool is_dir)
 {
 	const struct sel *s = ud;
-	if (!bld_context_visible(s->ctx, rel, is_dir))
-		return false;
-	if (!s->excl)
-		return true;
+	enum cache_sel in = bld_context_select(s->ctx, rel, is_dir);
+	if (in == CACHE_SEL_NO || !s->excl)
+		return in;
 	size_t bl = strlen(s->base);
 	const char *erel = bl && !strncmp(rel, s->base, bl) && rel[bl] == '/' ? rel + bl + 1 : rel;
-	return !df_ignore_match(s->excl, erel);
+	return df_ignore_match(s->excl, erel) ? CACHE_SEL_NO : in;
 }
 
 static bool is_url(const char *s)

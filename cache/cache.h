@@ -82,10 +82,17 @@ bool cache_key_valid(const char *key);
  * hashed on worker threads, streamed in fixed-size pieces. */
 struct cache_ctx;
 /* Called for every entry under a hashed path (rel: relative to the
- * context root, '/'-separated): false leaves it out (and, for a
- * directory, everything under it). May be called from several threads at
- * once (the subdirectories of a hashed directory are walked in parallel). */
-typedef bool (*cache_select_fn)(void *ud, const char *rel, bool is_dir);
+ * context root, '/'-separated): CACHE_SEL_NO leaves it out (and, for a
+ * directory, everything under it); CACHE_SEL_IF_ANY walks a directory
+ * that an ignore file excludes but one of its exceptions may reach into,
+ * and keeps it only when something under it is kept (docker's fsutil). May be called from several
+ * threads at once (the subdirectories of a hashed directory are walked in parallel). */
+enum cache_sel {
+	CACHE_SEL_NO,    /* left out, and everything under it */
+	CACHE_SEL_YES,   /* in */
+	CACHE_SEL_IF_ANY /* a directory that is in only if something under it is */
+};
+typedef enum cache_sel (*cache_select_fn)(void *ud, const char *rel, bool is_dir);
 /* The stat cache of dir lives at ROOT/cache/statcache/<hash of dir>. */
 int cache_ctx_open(const char *root, const char *dir, struct cache_ctx **out, struct kiln_err *err);
 /* Writes the stat cache back (atomically) if it changed, and frees. */

@@ -283,6 +283,7 @@ struct child {
 	const char *name; /* its last component, inside rel */
 	struct stat st;
 	char *link;
+	bool if_any; /* a directory kept only if something under it is */
 };
 
 static int cmp_child(const void *a, const void *b)
@@ -355,8 +356,10 @@ static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn 
 			break;
 		}
 		/* sockets and fifos are left out, as BuildKit's context sync does */
-		if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) ||
-		    (sel && !sel(ud, crel, S_ISDIR(st.st_mode))))
+		if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))
+			continue;
+		enum cache_sel in = sel ? sel(ud, crel, S_ISDIR(st.st_mode)) : CACHE_SEL_YES;
+		if (in == CACHE_SEL_NO)
 			continue;
 		if ((r = check_type(crel, &st, err)) < 0)
 			break;
@@ -372,7 +375,10 @@ static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn 
 			link[l] = '\0';
 		}
 		KILN_GROW(v, cap, n + 1);
-		v[n] = (struct child){.rel = TAKE_PTR(crel), .st = st, .link = link};
+		v[n] = (struct child){.rel = TAKE_PTR(crel),
+		                      .st = st,
+		                      .link = link,
+		                      .if_any = in == CACHE_SEL_IF_ANY && S_ISDIR(st.st_mode)};
 		v[n].name = v[n].rel + (rl ? rl + 1 : 0);
 		n++;
 	}
@@ -395,6 +401,14 @@ static void free_children(struct child *v, size_t n, size_t from)
 	free(v);
 }
 
+/* Drops the last node. */
+static void pop(struct ctx_walk *w)
+{
+	w->n--;
+	free(w->v[w->n].rel);
+	free(w->v[w->n].link);
+}
+
 static int walk_dir(struct cache_ctx *c, struct ctx_walk *w, size_t at, cache_select_fn sel,
                     void *ud, struct kiln_err *err)
 {
@@ -408,6 +422,8 @@ static int walk_dir(struct cache_ctx *c, struct ctx_walk *w, size_t at, cache_se
 		if (S_ISDIR(v[i].st.st_mode))
 			r = walk_dir(c, w, k, sel, ud, err);
 		w->v[k].end = w->n;
+		if (r == 0 && v[i].if_any && w->n == k + 1)
+			pop(w); /* nothing under it is kept: neither is it */
 	}
 	free_children(v, n, i);
 	return r;
@@ -468,9 +484,11 @@ static int walk_parallel(struct cache_ctx *c, struct ctx_walk *w, cache_select_f
 	struct ctx_walk top = {0};
 	push(&top, xstrdup(w->v[0].rel), &w->v[0].st, NULL);
 	int r = list_dir(c, w->v[0].rel, sel, ud, &v, &n, err);
+	_cleanup_free_ bool *if_any = xcalloc(n + 1, sizeof(*if_any));
 	for (size_t i = 0; i < n; i++) {
 		push(&top, TAKE_PTR(v[i].rel), &v[i].st, v[i].link);
 		v[i].link = NULL;
+		if_any[i] = v[i].if_any;
 	}
 	free_children(v, n, 0);
 	struct walk_pool p = {.c = c, .top = &top, .n = r == 0 ? n : 0, .sel = sel, .ud = ud};
@@ -492,6 +510,10 @@ static int walk_parallel(struct cache_ctx *c, struct ctx_walk *w, cache_select_f
 		}
 		kiln_err_release(&sw->err);
 		struct ctx_node *tn = &top.v[i + 1];
+		if (r == 0 && if_any[i] && sw->w.n == 1) { /* nothing under it is kept */
+			ctx_walk_release(&sw->w);
+			continue;
+		}
 		if (r < 0 || !sw->w.n) {
 			if (r == 0)
 				push(w, TAKE_PTR(tn->rel), &tn->st, TAKE_PTR(tn->link));

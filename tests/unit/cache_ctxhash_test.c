@@ -44,12 +44,14 @@ static void settle(void)
 	usleep(30 * 1000);
 }
 
-static bool ignore_sel(void *ud, const char *rel, bool is_dir)
+static enum cache_sel ignore_sel(void *ud, const char *rel, bool is_dir)
 {
 	(void)ud;
 	(void)is_dir;
 	return strcmp(rel, "ignored.txt") && strcmp(rel, "fifo") && strcmp(rel, "unselected.bin") &&
-	       strcmp(rel, "big") && strcmp(rel, "sparse");
+	               strcmp(rel, "big") && strcmp(rel, "sparse")
+	           ? CACHE_SEL_YES
+	           : CACHE_SEL_NO;
 }
 
 /* Hashes rel in a fresh handle (stat cache loaded and written back). */

@@ -147,6 +147,25 @@ static bool same_walk(const struct cache_ctx_walk *a, const struct cache_ctx_wal
 	return true;
 }
 
+/* An ignore file's allow-list: everything excluded, a/ and a/b/ walked
+ * for exceptions (kept only if something under them is), a/one.txt kept. */
+static enum cache_sel allow_sel(void *ud, const char *rel, bool is_dir)
+{
+	(void)ud;
+	if (!strcmp(rel, "a/one.txt"))
+		return CACHE_SEL_YES;
+	return is_dir ? CACHE_SEL_IF_ANY : CACHE_SEL_NO;
+}
+
+static char *walk_names(const struct cache_ctx_walk *w)
+{
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < w->n; i++)
+		kiln_buf_addf(&b, NULL, "%s%s", i ? " " : "", *w->v[i].rel ? w->v[i].rel : ".");
+	return kiln_buf_detach(&b, NULL);
+}
+
 static char *root_dir(const char *name)
 {
 	return kiln_path_join(base, name);
@@ -239,6 +258,21 @@ int main(void)
 	kiln_err_release(&err);
 	cache_ctx_plan_free(p);
 	cache_ctx_free(c);
+
+	/* directories walked only for exceptions are kept only if something
+	 * under them is (BuildKit copies no empty excluded trees) */
+	c = NULL;
+	char *r6 = root_dir("r6");
+	cache_ctx_walk_release(&wb);
+	r = cache_ctx_open(r6, ctx, &c, &err);
+	if (r == 0)
+		r = cache_ctx_hash_walk(c, "", allow_sel, NULL, got, NULL, &wb, &err);
+	char *names = r == 0 ? walk_names(&wb) : NULL;
+	T_STREQ(names, ". a a/one.txt", "an allow-list walk keeps a/one.txt and its parent only");
+	free(names);
+	kiln_err_release(&err);
+	cache_ctx_free(c);
+	free(r6);
 
 	cache_ctx_walk_release(&wa);
 	cache_ctx_walk_release(&wb);
