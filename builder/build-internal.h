@@ -212,6 +212,9 @@ void bld_interrupt_begin(void);
 void bld_interrupt_end(void);
 int bld_scratch_add(const char *path);
 void bld_scratch_forget(int slot);
+/* tmpdir (ROOT/tmp): a signal also removes the snapshots this process is
+ * unpacking there (IMG_EXTRACT_PREFIX "<pid>-*", image.h). */
+void bld_scratch_sweep_own(const char *tmpdir);
 /* A new dir parent/prefix-<64 random bits in hex>, registered before it
  * is made (the random name can be no one else's); *slot for
  * bld_scratch_remove, which removes it, then forgets it. */

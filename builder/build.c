@@ -540,6 +540,7 @@ static int build_once(struct img_store *s, const struct bld_opts *o,
 	/* group commit: blobs and cache records are flushed together when the
 	 * image is published, or at the end (docs/design-notes.md) */
 	img_store_batch_begin(s);
+	bld_scratch_sweep_own(img_store_tmpdir(s));
 	int r = check_tags(o, err);
 	if (r == 0)
 		r = bld_check_secrets_ssh(o, err);

@@ -62,11 +62,48 @@ static int remove_at(int dirfd, const char *name, int depth)
 	return unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
+/* ROOT/tmp and "extract-<pid>-": the snapshots this process is unpacking
+ * (image/extract.c) are removed too. */
+static char sweep_dir[PATH_MAX], sweep_prefix[64];
+static volatile sig_atomic_t sweep_set;
+
+static void sweep_prefixed(void)
+{
+	int fd = open(sweep_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char buf[2048];
+	size_t pl = strlen(sweep_prefix);
+	ssize_t n;
+	while ((n = getdents64(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			if (!strncmp(d->d_name, sweep_prefix, pl))
+				remove_at(fd, d->d_name, 0);
+		}
+	close(fd);
+}
+
+void bld_scratch_sweep_own(const char *tmpdir)
+{
+	pthread_mutex_lock(&mu);
+	if (!sweep_set && strlen(tmpdir) < sizeof(sweep_dir)) {
+		memcpy(sweep_dir, tmpdir, strlen(tmpdir) + 1);
+		snprintf(sweep_prefix, sizeof(sweep_prefix), "%s%ld-", IMG_EXTRACT_PREFIX,
+		         (long)getpid());
+		sweep_set = 1;
+	}
+	pthread_mutex_unlock(&mu);
+}
+
 static void on_signal(int sig)
 {
 	for (int i = 0; i < MAX_DIRS; i++)
 		if (used[i])
 			remove_at(AT_FDCWD, dirs[i], 0);
+	if (sweep_set)
+		sweep_prefixed();
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(sigs); i++) {
 		if (sigs[i] != sig)
 			continue;
@@ -103,10 +140,12 @@ void bld_interrupt_begin(void)
 void bld_interrupt_end(void)
 {
 	pthread_mutex_lock(&mu);
-	if (--users == 0)
+	if (--users == 0) {
 		for (size_t i = 0; i < KILN_ARRAY_SIZE(sigs); i++)
 			if (installed[i])
 				sigaction(sigs[i], &old[i], NULL);
+		sweep_set = 0;
+	}
 	pthread_mutex_unlock(&mu);
 }
 

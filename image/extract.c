@@ -601,7 +601,10 @@ static int extract_new(struct layer_source *src, const char *target, const char 
 		       : xstrdup(".");
 		tmpdir = parent;
 	}
-	_cleanup_free_ char *tmp = xasprintf("%s/extract-XXXXXX", tmpdir);
+	/* the pid names the process, so its interrupt handler can find its own
+	 * (builder/interrupt.c) */
+	_cleanup_free_ char *tmp =
+	    xasprintf("%s/" IMG_EXTRACT_PREFIX "%ld-XXXXXX", tmpdir, (long)getpid());
 	if (!mkdtemp(tmp))
 		return kiln_err_set(err, errno, "create temporary directory in `%s`", tmpdir);
 	int r;

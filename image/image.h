@@ -599,6 +599,9 @@ int img_layer_extract_fd(int fd, const char *target_dir, const char *tmpdir, uns
  * file that holds no tar is no archive (BuildKit's isArchivePath). */
 bool img_tar_probe(int fd);
 
+/* A layer unpacked into a new snapshot is built in ROOT/tmp/extract-<pid>-*
+ * and renamed into place: a process stopped by a signal can remove its own. */
+#define IMG_EXTRACT_PREFIX "extract-"
 /* Snapshots (snapshot.c): ROOT/snapshots/<diffID hex>, one unpacked layer
  * each, extracted with IMG_EXTRACT_OVERLAY_WHITEOUTS | IMG_EXTRACT_DEVICES
  * into ROOT/tmp and renamed into place; the diffID is verified on the way.
