@@ -67,6 +67,8 @@ struct rt_mount {
 	    *volume; /* a volume's name ("" before an anonymous one is made); source is its _data */
 	bool readonly;
 	bool nocopy; /* a volume: no copy of the image's content at target (-v ...:nocopy) */
+	bool listed; /* -v's anonymous volume: docker's Config.Volumes lists its
+	              * target (--mount's never); read at create only */
 	int data_fd; /* secret: its bytes (closed by rt_mount_release and
 	              * rt_spec_release) */
 	uid_t uid;   /* secret: owner and mode of the file */
@@ -246,6 +248,9 @@ struct rt_container {
 	/* docker's Config.ExposedPorts ("80/tcp"): the image's, then -p's
 	 * container ports and --expose; NULL in records from before it was kept */
 	char **exposed_ports;
+	/* docker's Config.Volumes: the image's VOLUMEs, then -v's anonymous
+	 * targets (not --mount's); NULL in records from before it was kept */
+	char **volumes;
 	char *restart_policy;    /* "no", "always", "unless-stopped", "on-failure" */
 	char **health_test;      /* HEALTHCHECK: {"CMD-SHELL", cmd} or {"CMD", argv...}, or NULL */
 	int64_t health_interval; /* nanoseconds (default 30 s) */

@@ -252,6 +252,7 @@ int rt_config_save(const char *root, const struct rt_container *c, struct kiln_e
 	put_strv(o, "entrypoint", c->entrypoint);
 	put_strv(o, "labels", c->labels);
 	put_strv(o, "exposed_ports", c->exposed_ports);
+	put_strv(o, "volumes", c->volumes);
 	put_str(o, "restart_policy", c->restart_policy);
 	put_strv(o, "health_test", c->health_test);
 	json_object_set_new(o, "health_interval", json_integer(c->health_interval));
@@ -383,6 +384,7 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 	c->entrypoint = get_strv(cfg, "entrypoint");
 	c->labels = get_strv(cfg, "labels");
 	c->exposed_ports = get_strv(cfg, "exposed_ports");
+	c->volumes = get_strv(cfg, "volumes");
 	c->restart_policy = get_str(cfg, "restart_policy");
 	c->health_test = get_strv(cfg, "health_test");
 	c->health_interval = get_int(cfg, "health_interval");
