@@ -325,12 +325,14 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	}
 	/* docker 20.10's words and exit code: -a with -d; a terminal
 	 * attached to stdin that is none (CheckTty) */
-	bool stdin_tty = f.tty && (f.interactive || (f.streams & RT_STREAM_STDIN));
-	if ((f.streams && f.detach) || (!f.detach && stdin_tty && !isatty(STDIN_FILENO))) {
+	if (f.streams && f.detach) {
 		ctx->err_prefix = "";
-		kiln_err_set(&ctx->err, KILN_E_INVALID, "%s",
-		             f.detach ? "Conflicting options: -a and -d"
-		                      : "the input device is not a TTY");
+		kiln_err_set(&ctx->err, KILN_E_INVALID, "Conflicting options: -a and -d");
+		run_flags_release(&f);
+		return 1;
+	}
+	if (!f.detach &&
+	    kiln_check_tty(ctx, f.interactive || (f.streams & RT_STREAM_STDIN), f.tty) < 0) {
 		run_flags_release(&f);
 		return 1;
 	}

@@ -395,6 +395,10 @@ int rt_detach_keys_parse(const char *s, char keys[RT_DETACH_KEYS_MAX], size_t *n
  * KILN_E_CONFLICT with docker's message. */
 int rt_container_attach(const char *root, struct rt_container *c, const struct rt_attach_opts *o,
                         int *status, bool *detached, struct kiln_err *err);
+/* rt_container_attach's first check alone (docker attach makes it before
+ * its CLI checks the terminal): KILN_E_CONFLICT with docker's message
+ * when c is stopped or paused. */
+int rt_container_attachable(const struct rt_container *c, struct kiln_err *err);
 /* run -it, start -ai: starts the container under its monitor with this
  * process attached from before its first byte, then as rt_container_attach
  * (start errors as rt_container_start's). */
