@@ -344,7 +344,8 @@ struct rt_logs_opts {
 	int64_t since_ns, until_ns; /* 0: unbounded (Unix time in nanoseconds) */
 };
 /* Writes the stdout lines to out_fd and the stderr lines to err_fd; with
- * follow, keeps reading until the container is no longer running. */
+ * follow and c running (or paused), keeps reading until that run ends, as
+ * docker (a restart, by the policy or by hand, ends the follow too). */
 int rt_container_logs(const char *root, const struct rt_container *c, const struct rt_logs_opts *o,
                       int out_fd, int err_fd, struct kiln_err *err);
 /* "2013-01-02T13:23:37Z", "1360000000.5", "10m", "1h30m" (before now) ->
