@@ -689,6 +689,19 @@ static bool alive(const struct rt_container *c)
 	return c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start;
 }
 
+/* c->name as its record has it now (under the container lock, which a
+ * rename holds throughout): the name to release once the record is gone. */
+static void current_name(const char *root, struct rt_container *c)
+{
+	struct rt_container *now = NULL;
+	if (rt_container_read(root, c->id, &now, NULL) == 0 && now->name &&
+	    strcmp(now->name, c->name ? c->name : "")) {
+		free(c->name);
+		c->name = xstrdup(now->name);
+	}
+	rt_container_free(now);
+}
+
 /* Takes the record out of sight in one step: its directory renamed into
  * ROOT/tmp (where a kill-interrupted removal is swept as any kiln temp
  * tree), under the container lock, after telling the waiters its code. A
@@ -697,9 +710,10 @@ static bool alive(const struct rt_container *c)
  * "created" container which ended with 0. Returns what is left to delete:
  * the moved tree, the record itself where it could not be moved, or NULL
  * when it is gone already. *moved tells which. */
-static char *unpublish(const char *root, const struct rt_container *c, bool *moved)
+static char *unpublish(const char *root, struct rt_container *c, bool *moved)
 {
 	int lock = rt_container_lock(root, c->id, NULL);
+	current_name(root, c); /* a rename may have run since c was loaded */
 	rt_waiters_notify(root, c->id, c->exit_code);
 	char *trash = rt_record_unpublish(root, c->id);
 	if (lock >= 0)
