@@ -292,7 +292,7 @@ static json_t *config_json(const struct rt_container *c)
 	const struct rt_spec *s = &c->spec;
 	json_t *o = json_object();
 	json_object_set_new(o, "Hostname", json_string(s->hostname ? s->hostname : ""));
-	json_object_set_new(o, "Domainname", json_string(""));
+	json_object_set_new(o, "Domainname", json_string(s->domainname ? s->domainname : ""));
 	json_object_set_new(o, "User", json_string(s->user ? s->user : ""));
 	json_object_set_new(o, "AttachStdin", json_boolean(c->attach_stdin));
 	json_object_set_new(o, "AttachStdout", json_boolean(c->attach_stdout));

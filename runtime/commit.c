@@ -157,7 +157,7 @@ static void commit_container_members(struct img_config *cfg, const struct rt_con
 	             {"AttachStderr", c->attach_stderr}, {"Tty", c->spec.tty},
 	             {"OpenStdin", c->spec.interactive}, {"StdinOnce", c->stdin_once}};
 	img_config_member_set_str(cfg, "Hostname", c->spec.hostname);
-	img_config_member_set_str(cfg, "Domainname", "");
+	img_config_member_set_str(cfg, "Domainname", c->spec.domainname);
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		img_config_member_set_bool(cfg, flags[i].key, flags[i].v);
 	img_config_member_set_str(cfg, "Image", c->image);

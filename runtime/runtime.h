@@ -109,6 +109,7 @@ struct rt_spec {
 	char *cwd;         /* absolute; "/" when empty */
 	char *user;        /* "name", "uid", "uid:gid", "name:group" or NULL (root) */
 	char *hostname;
+	char *domainname; /* --domainname (the UTS domain name), NULL: none */
 	bool tty;         /* stdio is a terminal */
 	bool interactive; /* keep stdin open (else /dev/null) */
 	bool init;        /* a tiny init as PID 1 that reaps and forwards signals */
@@ -157,7 +158,7 @@ struct rt_create_opts {
 	bool entrypoint_set;
 	char **env;      /* -e/--env: "K=V" or "K" (taken from the caller's env) */
 	char **env_file; /* --env-file paths */
-	const char *workdir, *user, *hostname;
+	const char *workdir, *user, *hostname, *domainname;
 	bool tty, interactive, init, readonly_rootfs, privileged, rm;
 	struct rt_mount *mounts;
 	size_t n_mounts;

@@ -83,6 +83,7 @@ static json_t *spec_json(const struct rt_spec *s)
 	put_str(o, "cwd", s->cwd);
 	put_str(o, "user", s->user);
 	put_str(o, "hostname", s->hostname);
+	put_str(o, "domainname", s->domainname);
 	json_object_set_new(o, "tty", json_boolean(s->tty));
 	json_object_set_new(o, "interactive", json_boolean(s->interactive));
 	json_object_set_new(o, "init", json_boolean(s->init));
@@ -144,6 +145,7 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 	s->cwd = get_str(o, "cwd");
 	s->user = get_str(o, "user");
 	s->hostname = get_str(o, "hostname");
+	s->domainname = get_str(o, "domainname");
 	s->tty = get_bool(o, "tty");
 	s->interactive = get_bool(o, "interactive");
 	s->init = get_bool(o, "init");

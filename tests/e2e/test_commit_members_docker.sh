@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kiln commit beside docker 20.10's: the committed image's Config members
-# that describe the container (Hostname, Attach*, Tty, OpenStdin,
+# that describe the container (Hostname, Domainname, Attach*, Tty, OpenStdin,
 # StdinOnce, Image), Labels ({} when none), OnBuild (the base image's is
 # not kept, --change ONBUILD is), User, WorkingDir, Entrypoint; and the
 # container's Config.Volumes (-v's anonymous ones, not --mount's).
@@ -46,9 +46,16 @@ compare "foreground run" -- ob:1 true
 compare "-d -t -i" -- -d -t -i ob:1 sh
 compare "-a stdout" -- -a stdout ob:1 true
 compare "-i" -- -i ob:1 true
-compare "-h -u -w -l --entrypoint" -- -h myhost -u 1:2 -w /tmp -l a=b --entrypoint /bin/echo ob:1 hi
+compare "-h --domainname -u -w -l --entrypoint" -- -h myhost --domainname ex.org -u 1:2 -w /tmp \
+	-l a=b --entrypoint /bin/echo ob:1 hi
 expect_eq "... -h is the committed Hostname" \
 	"$("$KILN" image inspect -f '{{.Config.Hostname}}' kimg5)" myhost
+expect_eq "... the container's Domainname is docker's" \
+	"$("$KILN" container inspect -f '{{.Config.Domainname}}' k5)" \
+	"$(dk container inspect -f '{{.Config.Domainname}}' d5)"
+expect_eq "--domainname: the container's UTS domain name is docker's" \
+	"$("$KILN" run --rm --network none --domainname ex.org ob:1 cat /proc/sys/kernel/domainname)" \
+	"$(dk run --rm --network none --domainname ex.org ob:1 cat /proc/sys/kernel/domainname)"
 compare "--change ONBUILD" -c 'ONBUILD RUN echo x' -- ob:1 true
 compare "-v and --mount anonymous volumes" -- -v /anon --mount type=volume,dst=/m ob:1 true
 expect_eq "the container's Config.Volumes is docker's" \
