@@ -57,6 +57,16 @@ expect_eq "... every name bound to the container that carries it" "$(consistent)
 cleanup_containers
 expect_eq "all removed: no name left" "$(ls "$NAMES")" ""
 
+# the same rename twice at once: one renames, the other is docker's "same
+# name" error (the name stays bound: the second must not release it)
+"$KILN" create --name q1 busybox true >/dev/null || { not_ok "create q1"; exit 1; }
+"$KILN" rename q1 q2 >"$T/a" 2>&1 & p=$!
+"$KILN" rename q1 q2 >"$T/b" 2>&1
+wait "$p"
+expect_eq "the same rename twice at once: the container is q2" "$("$KILN" inspect -f '{{.Name}}' q2 2>&1)" /q2
+expect_eq "... and q2 is bound to it" "$(consistent)" ok
+"$KILN" rm q2 >/dev/null
+
 # a rename beside an rm of the container, 10 times: no name left behind
 for i in $(seq 10); do
 	"$KILN" create --name "r$i" busybox true >/dev/null || { not_ok "create r$i"; exit 1; }
