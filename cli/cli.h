@@ -167,6 +167,10 @@ int cmd_start(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_attach(int argc, char **argv, struct kiln_ctx *ctx);
 /* The exit code after an attach: status, or 0 after "read escape sequence". */
 int kiln_attach_done(bool detached, int status);
+/* docker's CheckTty (run, exec, attach): a terminal asked for (tty) on a
+ * stdin that is attached and not one. Sets ctx->err to docker's words
+ * (printed bare) and returns -1; the command then exits 1. */
+int kiln_check_tty(struct kiln_ctx *ctx, bool attach_stdin, bool tty);
 int cmd_restart(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_logs(int argc, char **argv, struct kiln_ctx *ctx);
 int cmd_container_inspect(int argc, char **argv, struct kiln_ctx *ctx);

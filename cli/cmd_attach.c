@@ -14,6 +14,14 @@ int kiln_attach_done(bool detached, int status)
 	return 0;
 }
 
+int kiln_check_tty(struct kiln_ctx *ctx, bool attach_stdin, bool tty)
+{
+	if (!tty || !attach_stdin || isatty(STDIN_FILENO))
+		return 0;
+	ctx->err_prefix = "";
+	return kiln_err_set(&ctx->err, KILN_E_INVALID, "the input device is not a TTY");
+}
+
 int cmd_attach(int argc, char **argv, struct kiln_ctx *ctx)
 {
 	const char *detach_keys = NULL;
@@ -39,8 +47,16 @@ int cmd_attach(int argc, char **argv, struct kiln_ctx *ctx)
 	int status = 0;
 	bool detached = false;
 	fflush(stdout);
-	if (rt_container_load(ctx->root, argv[1], &c, &err) < 0 ||
-	    rt_container_attach(ctx->root, c, &o, &status, &detached, &err) < 0) {
+	if (rt_container_load(ctx->root, argv[1], &c, &err) < 0)
+		return kiln_cmd_fail(ctx, &err);
+	/* docker's order: the state, then the terminal; both printed bare */
+	if (rt_container_attachable(c, &err) < 0 ||
+	    kiln_check_tty(ctx, !no_stdin, c->spec.tty) < 0) {
+		rt_container_free(c);
+		ctx->err_prefix = "";
+		return err.msg ? kiln_cmd_fail(ctx, &err) : 1;
+	}
+	if (rt_container_attach(ctx->root, c, &o, &status, &detached, &err) < 0) {
 		rt_container_free(c);
 		return kiln_cmd_fail(ctx, &err);
 	}

@@ -43,6 +43,11 @@ int cmd_exec(int argc, char **argv, struct kiln_ctx *ctx)
 	int status = 0, r;
 	bool detached = false;
 	r = rt_container_load(ctx->root, argv[1], &c, &err);
+	if (r == 0 && !detach && kiln_check_tty(ctx, interactive, tty) < 0) {
+		kiln_strv_release(&env);
+		rt_container_free(c);
+		return 1;
+	}
 	if (r == 0) {
 		struct rt_exec_opts o = {.args = argv + 2,
 		                         .env = env.v,

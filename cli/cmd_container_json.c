@@ -34,6 +34,17 @@ static json_t *strv_or_null(char *const *v)
 	return a;
 }
 
+/* docker's map-as-set ({"/x":{}}), null when empty */
+static json_t *set_or_null(char *const *v)
+{
+	if (!v || !v[0])
+		return json_null();
+	json_t *o = json_object();
+	for (size_t i = 0; v[i]; i++)
+		json_object_set_new(o, v[i], json_object());
+	return o;
+}
+
 static json_t *labels_json(char *const *labels)
 {
 	json_t *o = json_object();
@@ -281,7 +292,7 @@ static json_t *config_json(const struct rt_container *c)
 	const struct rt_spec *s = &c->spec;
 	json_t *o = json_object();
 	json_object_set_new(o, "Hostname", json_string(s->hostname ? s->hostname : ""));
-	json_object_set_new(o, "Domainname", json_string(""));
+	json_object_set_new(o, "Domainname", json_string(s->domainname ? s->domainname : ""));
 	json_object_set_new(o, "User", json_string(s->user ? s->user : ""));
 	json_object_set_new(o, "AttachStdin", json_boolean(c->attach_stdin));
 	json_object_set_new(o, "AttachStdout", json_boolean(c->attach_stdout));
@@ -304,7 +315,7 @@ static json_t *config_json(const struct rt_container *c)
 	if (c->health_test)
 		json_object_set_new(o, "Healthcheck", healthcheck_json(c));
 	json_object_set_new(o, "Image", json_string(c->image));
-	json_object_set_new(o, "Volumes", json_null());
+	json_object_set_new(o, "Volumes", set_or_null(c->volumes));
 	json_object_set_new(o, "WorkingDir",
 	                    json_string(s->cwd && strcmp(s->cwd, "/") ? s->cwd : ""));
 	json_object_set_new(o, "Entrypoint", strv_or_null(c->entrypoint));

@@ -14,9 +14,9 @@
 struct run_flags {
 	struct kiln_strv env, env_file, volumes, tmpfs, cap_add, cap_drop, security_opt, ulimits,
 	    labels, publish, mounts, expose, attach;
-	const char *name, *workdir, *user, *entrypoint, *hostname, *network, *memory, *memory_swap,
-	    *cpus, *restart, *health_cmd, *health_interval, *health_timeout, *health_start_period,
-	    *detach_keys, *pull;
+	const char *name, *workdir, *user, *entrypoint, *hostname, *domainname, *network, *memory,
+	    *memory_swap, *cpus, *restart, *health_cmd, *health_interval, *health_timeout,
+	    *health_start_period, *detach_keys, *pull;
 	long health_retries;
 	bool no_healthcheck;
 	long cpu_shares, pids_limit;
@@ -104,6 +104,7 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	o->workdir = f->workdir;
 	o->user = f->user;
 	o->hostname = f->hostname;
+	o->domainname = f->domainname;
 	o->tty = f->tty;
 	o->interactive = f->interactive;
 	o->init = f->init;
@@ -161,6 +162,7 @@ static int to_create_opts(const struct run_flags *f, char **args, struct rt_crea
 	    OPT_STRV(0, "cap-drop", &(f).cap_drop, "list", "Drop Linux capabilities"),             \
 	    OPT_INT(0, "cpu-shares", &(f).cpu_shares, "int", "CPU shares (relative weight)"),      \
 	    OPT_STRING(0, "cpus", &(f).cpus, "decimal", "Number of CPUs"),                         \
+	    OPT_STRING(0, "domainname", &(f).domainname, "string", "Container NIS domain name"),   \
 	    OPT_STRING(0, "entrypoint", &(f).entrypoint, "string",                                 \
 	               "Overwrite the default ENTRYPOINT of the image"),                           \
 	    OPT_STRV('e', "env", &(f).env, "list", "Set environment variables"),                   \
@@ -325,12 +327,14 @@ int cmd_run(int argc, char **argv, struct kiln_ctx *ctx)
 	}
 	/* docker 20.10's words and exit code: -a with -d; a terminal
 	 * attached to stdin that is none (CheckTty) */
-	bool stdin_tty = f.tty && (f.interactive || (f.streams & RT_STREAM_STDIN));
-	if ((f.streams && f.detach) || (!f.detach && stdin_tty && !isatty(STDIN_FILENO))) {
+	if (f.streams && f.detach) {
 		ctx->err_prefix = "";
-		kiln_err_set(&ctx->err, KILN_E_INVALID, "%s",
-		             f.detach ? "Conflicting options: -a and -d"
-		                      : "the input device is not a TTY");
+		kiln_err_set(&ctx->err, KILN_E_INVALID, "Conflicting options: -a and -d");
+		run_flags_release(&f);
+		return 1;
+	}
+	if (!f.detach &&
+	    kiln_check_tty(ctx, f.interactive || (f.streams & RT_STREAM_STDIN), f.tty) < 0) {
 		run_flags_release(&f);
 		return 1;
 	}

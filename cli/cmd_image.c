@@ -389,23 +389,25 @@ static json_t *config_json(const struct img_config *c)
 {
 	json_t *o = json_object();
 	json_t *labels = json_null();
-	if (c->config.labels.n) {
+	if (c->config.labels.n || c->config.labels_set) {
 		labels = json_object();
 		for (size_t i = 0; i < c->config.labels.n; i++)
 			json_object_set_new(labels, c->config.labels.v[i].key,
 			                    json_string(c->config.labels.v[i].value));
 	}
-	json_object_set_new(o, "Hostname", json_string(""));
-	json_object_set_new(o, "Domainname", json_string(""));
+	/* the container's (a commit's), "" or false in other images */
+	static const char *const strs[] = {"Hostname", "Domainname"};
+	static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr"};
+	for (size_t i = 0; i < 2; i++)
+		json_object_set_new(o, strs[i], json_string(img_config_member_str(c, strs[i])));
 	json_object_set_new(o, "User", json_string(c->config.user ? c->config.user : ""));
-	json_object_set_new(o, "AttachStdin", json_false());
-	json_object_set_new(o, "AttachStdout", json_false());
-	json_object_set_new(o, "AttachStderr", json_false());
+	for (size_t i = 0; i < 3; i++)
+		json_object_set_new(o, bools[i], json_boolean(img_config_member_bool(c, bools[i])));
 	if (c->config.exposed_ports)
 		json_object_set_new(o, "ExposedPorts", jset(c->config.exposed_ports));
-	json_object_set_new(o, "Tty", json_false());
-	json_object_set_new(o, "OpenStdin", json_false());
-	json_object_set_new(o, "StdinOnce", json_false());
+	json_object_set_new(o, "Tty", json_boolean(img_config_member_bool(c, "Tty")));
+	json_object_set_new(o, "OpenStdin", json_boolean(img_config_member_bool(c, "OpenStdin")));
+	json_object_set_new(o, "StdinOnce", json_boolean(img_config_member_bool(c, "StdinOnce")));
 	json_object_set_new(o, "Env", jstrv(c->config.env));
 	json_object_set_new(o, "Cmd", jstrv(c->config.cmd));
 	const struct img_healthcheck *hc = c->config.healthcheck;
@@ -426,9 +428,7 @@ static json_t *config_json(const struct img_config *c)
 	}
 	if (c->config.args_escaped)
 		json_object_set_new(o, "ArgsEscaped", json_true());
-	json_t *image = c->config_extra ? json_object_get(c->config_extra, "Image") : NULL;
-	json_object_set_new(o, "Image",
-	                    json_string(json_is_string(image) ? json_string_value(image) : ""));
+	json_object_set_new(o, "Image", json_string(img_config_member_str(c, "Image")));
 	json_object_set_new(o, "Volumes", jset(c->config.volumes));
 	json_object_set_new(o, "WorkingDir",
 	                    json_string(c->config.working_dir ? c->config.working_dir : ""));

@@ -64,6 +64,7 @@ static int config_cfg_from_json(json_t *o, struct img_config *c, struct kiln_err
 	    img_json_get_strv(o, "OnBuild", &c->config.on_build, NULL, w, err) < 0 ||
 	    img_json_get_strv(o, "Shell", &c->config.shell, NULL, w, err) < 0)
 		return -1;
+	c->config.labels_set = json_is_object(json_object_get(o, "Labels"));
 	c->config_extra = img_json_collect_extra(o, config_cfg_known);
 	return 0;
 }
@@ -153,6 +154,8 @@ static json_t *config_cfg_json(const struct img_config *c)
 	img_json_put_strv(o, "Cmd", c->config.cmd);
 	img_json_put_set(o, "Volumes", c->config.volumes);
 	img_json_put_str(o, "WorkingDir", c->config.working_dir);
+	if (c->config.labels_set && !c->config.labels.n)
+		json_object_set_new(o, "Labels", json_object());
 	img_json_put_map(o, "Labels", &c->config.labels);
 	img_json_put_str(o, "StopSignal", c->config.stop_signal);
 	if (c->config.args_escaped)
@@ -260,6 +263,35 @@ void img_config_free(struct img_config *c)
 	json_decref((json_t *)c->extra);
 	json_decref((json_t *)c->config_extra);
 	free(c);
+}
+
+static json_t *config_member_obj(struct img_config *c)
+{
+	if (!c->config_extra)
+		c->config_extra = json_object();
+	return c->config_extra;
+}
+
+void img_config_member_set_str(struct img_config *c, const char *key, const char *value)
+{
+	json_object_set_new(config_member_obj(c), key, json_string(value ? value : ""));
+}
+
+void img_config_member_set_bool(struct img_config *c, const char *key, bool value)
+{
+	json_object_set_new(config_member_obj(c), key, json_boolean(value));
+}
+
+const char *img_config_member_str(const struct img_config *c, const char *key)
+{
+	json_t *v = c->config_extra ? json_object_get((json_t *)c->config_extra, key) : NULL;
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+bool img_config_member_bool(const struct img_config *c, const char *key)
+{
+	json_t *v = c->config_extra ? json_object_get((json_t *)c->config_extra, key) : NULL;
+	return json_is_true(v);
 }
 
 char *img_config_extra_get(const struct img_config *c, const char *key)

@@ -131,6 +131,8 @@ struct img_config {
 		char **exposed_ports, **env, **entrypoint, **cmd, **volumes;
 		char *working_dir;
 		struct img_map labels;
+		bool labels_set; /* "Labels" was an object, {} included: written back
+		                  * as {} when empty (docker commit writes {}) */
 		char *stop_signal;
 		bool args_escaped;
 		struct img_healthcheck *healthcheck;
@@ -152,6 +154,13 @@ int img_config_from_json(const char *data, size_t len, struct img_config **out,
 char *img_config_to_json(const struct img_config *c, size_t *len);
 struct img_config *img_config_dup(const struct img_config *c);
 void img_config_free(struct img_config *c);
+/* Docker's members of "config" that only describe the container it was
+ * committed from (Hostname, AttachStdout, Tty, Image...): kept with the
+ * unknown members; set replaces, get returns the default when absent. */
+void img_config_member_set_str(struct img_config *c, const char *key, const char *value);
+void img_config_member_set_bool(struct img_config *c, const char *key, bool value);
+const char *img_config_member_str(const struct img_config *c, const char *key);
+bool img_config_member_bool(const struct img_config *c, const char *key);
 /* A top-level member the image spec does not define (an extension such as
  * the inline build cache `io.kiln.cache.v1`): its JSON text (allocated), or
  * NULL when absent. */

@@ -236,7 +236,7 @@ static int session_init(struct session *s, const struct rt_attach_opts *o, bool 
 	return rt_detach_keys_parse(o->detach_keys, s->keys, &s->n_keys, err);
 }
 
-static int state_check(const struct rt_container *c, struct kiln_err *err)
+int rt_container_attachable(const struct rt_container *c, struct kiln_err *err)
 {
 	bool alive = c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start;
 	if (!alive && c->status != RT_RESTARTING)
@@ -270,7 +270,7 @@ int rt_container_attach(const char *root, struct rt_container *c, const struct r
 {
 	struct session s;
 	*detached = false;
-	if (session_init(&s, o, c->spec.tty, err) < 0 || state_check(c, err) < 0)
+	if (session_init(&s, o, c->spec.tty, err) < 0 || rt_container_attachable(c, err) < 0)
 		return -1;
 	_cleanup_free_ char *path = rt_attach_path(root, c->id);
 	struct kiln_err e = KILN_ERR_INIT;

@@ -262,6 +262,9 @@ static int setup_fs(struct rt_child *c, struct kiln_err *err)
 	const char *host = s->hostname ? s->hostname : c->l->id;
 	if (s->network != RT_NET_HOST && sethostname(host, strlen(host)) < 0)
 		return kiln_err_set(err, errno, "setting the hostname `%s`", host);
+	const char *domain = s->domainname;
+	if (domain && s->network != RT_NET_HOST && setdomainname(domain, strlen(domain)) < 0)
+		return kiln_err_set(err, errno, "setting the domain name `%s`", domain);
 	if (s->network != RT_NET_HOST && loopback_up(err) < 0)
 		return -1;
 	const char *cwd = s->cwd && *s->cwd ? s->cwd : "/";

@@ -128,16 +128,39 @@ static void strv_union(char ***list, char *const *v)
 	*list = out.v;
 }
 
-/* Config.Volumes of the container: the image's and -v's anonymous ones. */
-static void commit_volumes(struct img_config *cfg, const struct rt_spec *s)
+/* Config.Volumes of the container: the image's and -v's anonymous ones
+ * (records from before c->volumes was kept: every anonymous volume's). */
+static void commit_volumes(struct img_config *cfg, const struct rt_container *c)
 {
-	for (size_t i = 0; i < s->n_mounts; i++) {
-		const struct rt_mount *m = &s->mounts[i];
+	if (c->volumes) {
+		strv_union(&cfg->config.volumes, c->volumes);
+		return;
+	}
+	for (size_t i = 0; i < c->spec.n_mounts; i++) {
+		const struct rt_mount *m = &c->spec.mounts[i];
 		if (m->type == RT_MOUNT_BIND && m->volume && rt_volume_is_anonymous(m->volume)) {
 			char *one[2] = {m->target, NULL};
 			strv_union(&cfg->config.volumes, one);
 		}
 	}
+}
+
+/* docker's members that describe the container (its Config's Hostname,
+ * Attach*, Tty, OpenStdin, StdinOnce, Image), all written: a base image's
+ * own (committed by docker) are the old container's. */
+static void commit_container_members(struct img_config *cfg, const struct rt_container *c)
+{
+	const struct {
+		const char *key;
+		bool v;
+	} flags[] = {{"AttachStdin", c->attach_stdin},   {"AttachStdout", c->attach_stdout},
+	             {"AttachStderr", c->attach_stderr}, {"Tty", c->spec.tty},
+	             {"OpenStdin", c->spec.interactive}, {"StdinOnce", c->stdin_once}};
+	img_config_member_set_str(cfg, "Hostname", c->spec.hostname);
+	img_config_member_set_str(cfg, "Domainname", c->spec.domainname);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		img_config_member_set_bool(cfg, flags[i].key, flags[i].v);
+	img_config_member_set_str(cfg, "Image", c->image);
 }
 
 /* The image's config with the container's settings, as docker commit. */
@@ -155,6 +178,7 @@ static struct img_config *commit_config(const struct img_config *base, const str
 	cfg->config.working_dir = s->cwd && strcmp(s->cwd, "/") ? xstrdup(s->cwd) : NULL;
 	free(cfg->config.user);
 	cfg->config.user = s->user ? xstrdup(s->user) : NULL;
+	cfg->config.labels_set = true; /* docker's {} when there are none */
 	for (size_t i = 0; c->labels && c->labels[i]; i++) {
 		const char *eq = strchr(c->labels[i], '=');
 		_cleanup_free_ char *k = eq ? xstrndup(c->labels[i], (size_t)(eq - c->labels[i]))
@@ -171,7 +195,10 @@ static struct img_config *commit_config(const struct img_config *base, const str
 			strv_union(&cfg->config.exposed_ports, one);
 		}
 	}
-	commit_volumes(cfg, s);
+	commit_volumes(cfg, c);
+	kiln_strv_free(cfg->config.on_build); /* the container's Config has none */
+	cfg->config.on_build = NULL;
+	commit_container_members(cfg, c);
 	free(cfg->created);
 	cfg->created = xstrdup(created);
 	free(cfg->author);

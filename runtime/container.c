@@ -46,6 +46,7 @@ void rt_container_free(struct rt_container *c)
 	kiln_strv_free(c->entrypoint);
 	kiln_strv_free(c->labels);
 	kiln_strv_free(c->exposed_ports);
+	kiln_strv_free(c->volumes);
 	free(c->restart_policy);
 	kiln_strv_free(c->health_test);
 	free(c->health_status);
@@ -381,6 +382,18 @@ static char **exposed_ports(const struct img_config *cfg, const struct rt_create
 	return v.v ? v.v : xcalloc(1, sizeof(char *));
 }
 
+/* docker's Config.Volumes: the image's, then -v's anonymous ones, once each. */
+static char **config_volumes(const struct img_config *cfg, const struct rt_create_opts *o)
+{
+	struct kiln_strv v = KILN_STRV_INIT;
+	for (size_t i = 0; cfg->config.volumes && cfg->config.volumes[i]; i++)
+		push_once(&v, cfg->config.volumes[i]);
+	for (size_t i = 0; i < o->n_mounts; i++)
+		if (o->mounts[i].listed)
+			push_once(&v, o->mounts[i].target);
+	return v.v ? v.v : xcalloc(1, sizeof(char *));
+}
+
 static char **merged_labels(const struct img_map *image, char *const *user)
 {
 	struct kiln_strv v = KILN_STRV_INIT;
@@ -442,6 +455,7 @@ int rt_container_create(struct img_store *s, const char *image, const struct rt_
 	                                           : img->config->config.cmd);
 	c->labels = merged_labels(&img->config->config.labels, o->labels);
 	c->exposed_ports = exposed_ports(img->config, o, &c->spec);
+	c->volumes = config_volumes(img->config, o);
 	bool fg = !o->detach; /* docker's Config.Attach*: -a, else stdout and stderr */
 	c->attach_stdout = fg && (!o->attach || (o->attach & RT_STREAM_STDOUT));
 	c->attach_stderr = fg && (!o->attach || (o->attach & RT_STREAM_STDERR));
@@ -675,6 +689,19 @@ static bool alive(const struct rt_container *c)
 	return c->pid > 0 && c->pid_start && rt_pid_start_time(c->pid) == c->pid_start;
 }
 
+/* c->name as its record has it now (under the container lock, which a
+ * rename holds throughout): the name to release once the record is gone. */
+static void current_name(const char *root, struct rt_container *c)
+{
+	struct rt_container *now = NULL;
+	if (rt_container_read(root, c->id, &now, NULL) == 0 && now->name &&
+	    strcmp(now->name, c->name ? c->name : "")) {
+		free(c->name);
+		c->name = xstrdup(now->name);
+	}
+	rt_container_free(now);
+}
+
 /* Takes the record out of sight in one step: its directory renamed into
  * ROOT/tmp (where a kill-interrupted removal is swept as any kiln temp
  * tree), under the container lock, after telling the waiters its code. A
@@ -683,9 +710,10 @@ static bool alive(const struct rt_container *c)
  * "created" container which ended with 0. Returns what is left to delete:
  * the moved tree, the record itself where it could not be moved, or NULL
  * when it is gone already. *moved tells which. */
-static char *unpublish(const char *root, const struct rt_container *c, bool *moved)
+static char *unpublish(const char *root, struct rt_container *c, bool *moved)
 {
 	int lock = rt_container_lock(root, c->id, NULL);
+	current_name(root, c); /* a rename may have run since c was loaded */
 	rt_waiters_notify(root, c->id, c->exit_code);
 	char *trash = rt_record_unpublish(root, c->id);
 	if (lock >= 0)

@@ -416,16 +416,20 @@ int rt_container_rename(const char *root, struct rt_container *c, const char *na
 		    "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
 		    "allowed",
 		    name);
+	static const char same[] = "Renaming a container with the same name as its current name";
 	if (!strcmp(n, c->name))
-		return kiln_err_set(err, KILN_E_INVALID,
-		                    "Renaming a container with the same name as its current name");
+		return kiln_err_set(err, KILN_E_INVALID, "%s", same);
 	int lock = rt_container_lock(root, c->id, err);
 	if (lock < 0)
 		return -1;
-	int r = rt_name_reserve(root, n, c->id, err);
+	/* the record as it is under the lock: another rename may have given
+	 * it this name since c was loaded (and the name is then its own) */
 	struct rt_container *now = NULL;
+	int r = rt_container_read(root, c->id, &now, err);
+	if (r == 0 && now->name && !strcmp(now->name, n))
+		r = kiln_err_set(err, KILN_E_INVALID, "%s", same);
 	if (r == 0)
-		r = rt_container_read(root, c->id, &now, err);
+		r = rt_name_reserve(root, n, c->id, err);
 	if (r == 0) {
 		char *old = now->name;
 		now->name = xstrdup(n);
@@ -437,8 +441,8 @@ int rt_container_rename(const char *root, struct rt_container *c, const char *na
 		free(old);
 		free(c->name);
 		c->name = xstrdup(now->name);
-		rt_container_free(now);
 	}
+	rt_container_free(now);
 	close(lock);
 	return r;
 }

@@ -138,14 +138,43 @@ static size_t count_lines(FILE *f, off_t end)
 	return n;
 }
 
-static bool still_running(const char *root, const char *id)
+static bool is_up(const struct rt_container *c)
+{
+	return c->status == RT_RUNNING || c->status == RT_PAUSED;
+}
+
+/* Whether the run a follow began with goes on (docker's follow ends when
+ * the container stops, even when its restart policy starts it again).
+ * When not, *end_ns is the end of the last run that finished (every line
+ * of a run is stamped before its end is recorded, a later run's after),
+ * or 0 when unknown. */
+static bool same_run(const char *root, const struct rt_container *first, int64_t *end_ns)
 {
 	struct rt_container *c = NULL;
-	if (rt_container_load(root, id, &c, NULL) < 0)
+	*end_ns = 0;
+	if (rt_container_load(root, first->id, &c, NULL) < 0)
 		return false;
-	bool r = c->status == RT_RUNNING || c->status == RT_PAUSED || c->status == RT_RESTARTING;
+	bool up = c->started && first->started && !strcmp(c->started, first->started) && is_up(c);
+	if (!up && c->finished && parse_rfc3339_ns(c->finished, end_ns) < 0)
+		*end_ns = 0;
 	rt_container_free(c);
-	return r;
+	return up;
+}
+
+/* After a followed run: the lines it left (none of a later run's). */
+static void drain(FILE *f, const struct rt_logs_opts *o, int64_t end_ns, int out_fd, int err_fd)
+{
+	struct rt_logs_opts until = *o;
+	if (end_ns && (!until.until_ns || end_ns < until.until_ns))
+		until.until_ns = end_ns;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	clearerr(f);
+	while ((len = getline(&line, &cap, f)) > 0)
+		if (line[len - 1] == '\n' && !emit(line, (size_t)len, &until, out_fd, err_fd))
+			break;
+	free(line);
 }
 
 int rt_container_logs(const char *root, const struct rt_container *c, const struct rt_logs_opts *o,
@@ -155,13 +184,15 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
 	if (!f && errno != ENOENT)
 		return kiln_err_set(err, errno, "opening `%s`", path);
-	if (!f && !o->follow)
+	/* docker follows a running container only, and one run of it */
+	bool follow = o->follow && is_up(c);
+	if (!f && !follow)
 		return 0;
 	size_t skip = 0;
 	/* without -f: the log as it is now; lines the container writes while
 	 * it is read are not shown (--tail 1 printed 2 then) */
 	off_t end = -1;
-	if (f && !o->follow) {
+	if (f && !follow) {
 		struct stat st;
 		if (fstat(fileno(f), &st) == 0)
 			end = st.st_size;
@@ -187,14 +218,10 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 		}
 		if (len > 0) /* a line being written: read it again later */
 			fseek(f, -len, SEEK_CUR);
-		if (!o->follow || !still_running(root, c->id)) {
-			if (o->follow && f) { /* what came before it stopped */
-				clearerr(f);
-				while ((len = getline(&line, &cap, f)) > 0)
-					if (line[len - 1] == '\n' &&
-					    !emit(line, (size_t)len, o, out_fd, err_fd))
-						break;
-			}
+		int64_t end_ns = 0;
+		if (!follow || !same_run(root, c, &end_ns)) {
+			if (follow && f) /* what came before it stopped */
+				drain(f, o, end_ns, out_fd, err_fd);
 			break;
 		}
 		nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);

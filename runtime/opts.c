@@ -169,6 +169,7 @@ int rt_parse_volume(const char *s, struct rt_mount *out, struct kiln_err *err)
 		out->type = RT_MOUNT_BIND;
 		out->volume = xstrdup("");
 		out->target = xstrdup(parts[0]);
+		out->listed = true;
 		return 0;
 	}
 	bool named = !clean_abs(parts[0]);

@@ -67,6 +67,8 @@ struct rt_mount {
 	    *volume; /* a volume's name ("" before an anonymous one is made); source is its _data */
 	bool readonly;
 	bool nocopy; /* a volume: no copy of the image's content at target (-v ...:nocopy) */
+	bool listed; /* -v's anonymous volume: docker's Config.Volumes lists its
+	              * target (--mount's never); read at create only */
 	int data_fd; /* secret: its bytes (closed by rt_mount_release and
 	              * rt_spec_release) */
 	uid_t uid;   /* secret: owner and mode of the file */
@@ -107,6 +109,7 @@ struct rt_spec {
 	char *cwd;         /* absolute; "/" when empty */
 	char *user;        /* "name", "uid", "uid:gid", "name:group" or NULL (root) */
 	char *hostname;
+	char *domainname; /* --domainname (the UTS domain name), NULL: none */
 	bool tty;         /* stdio is a terminal */
 	bool interactive; /* keep stdin open (else /dev/null) */
 	bool init;        /* a tiny init as PID 1 that reaps and forwards signals */
@@ -155,7 +158,7 @@ struct rt_create_opts {
 	bool entrypoint_set;
 	char **env;      /* -e/--env: "K=V" or "K" (taken from the caller's env) */
 	char **env_file; /* --env-file paths */
-	const char *workdir, *user, *hostname;
+	const char *workdir, *user, *hostname, *domainname;
 	bool tty, interactive, init, readonly_rootfs, privileged, rm;
 	struct rt_mount *mounts;
 	size_t n_mounts;
@@ -246,6 +249,9 @@ struct rt_container {
 	/* docker's Config.ExposedPorts ("80/tcp"): the image's, then -p's
 	 * container ports and --expose; NULL in records from before it was kept */
 	char **exposed_ports;
+	/* docker's Config.Volumes: the image's VOLUMEs, then -v's anonymous
+	 * targets (not --mount's); NULL in records from before it was kept */
+	char **volumes;
 	char *restart_policy;    /* "no", "always", "unless-stopped", "on-failure" */
 	char **health_test;      /* HEALTHCHECK: {"CMD-SHELL", cmd} or {"CMD", argv...}, or NULL */
 	int64_t health_interval; /* nanoseconds (default 30 s) */
@@ -339,7 +345,8 @@ struct rt_logs_opts {
 	int64_t since_ns, until_ns; /* 0: unbounded (Unix time in nanoseconds) */
 };
 /* Writes the stdout lines to out_fd and the stderr lines to err_fd; with
- * follow, keeps reading until the container is no longer running. */
+ * follow and c running (or paused), keeps reading until that run ends, as
+ * docker (a restart, by the policy or by hand, ends the follow too). */
 int rt_container_logs(const char *root, const struct rt_container *c, const struct rt_logs_opts *o,
                       int out_fd, int err_fd, struct kiln_err *err);
 /* "2013-01-02T13:23:37Z", "1360000000.5", "10m", "1h30m" (before now) ->
@@ -390,6 +397,10 @@ int rt_detach_keys_parse(const char *s, char keys[RT_DETACH_KEYS_MAX], size_t *n
  * KILN_E_CONFLICT with docker's message. */
 int rt_container_attach(const char *root, struct rt_container *c, const struct rt_attach_opts *o,
                         int *status, bool *detached, struct kiln_err *err);
+/* rt_container_attach's first check alone (docker attach makes it before
+ * its CLI checks the terminal): KILN_E_CONFLICT with docker's message
+ * when c is stopped or paused. */
+int rt_container_attachable(const struct rt_container *c, struct kiln_err *err);
 /* run -it, start -ai: starts the container under its monitor with this
  * process attached from before its first byte, then as rt_container_attach
  * (start errors as rt_container_start's). */

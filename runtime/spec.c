@@ -41,6 +41,7 @@ void rt_spec_release(struct rt_spec *s)
 	free(s->cwd);
 	free(s->user);
 	free(s->hostname);
+	free(s->domainname);
 	kiln_strv_free(s->lower_dirs);
 	free(s->upper_dir);
 	free(s->work_dir);
@@ -224,6 +225,7 @@ int rt_spec_from_config(const struct img_config *cfg, const struct rt_create_opt
 	const char *user = o->user ? o->user : cfg ? cfg->config.user : NULL;
 	spec->user = user && *user ? xstrdup(user) : NULL;
 	spec->hostname = xstrdup(host);
+	spec->domainname = o->domainname && *o->domainname ? xstrdup(o->domainname) : NULL;
 	spec->tty = o->tty;
 	spec->interactive = o->interactive;
 	spec->init = o->init;

@@ -83,6 +83,7 @@ static json_t *spec_json(const struct rt_spec *s)
 	put_str(o, "cwd", s->cwd);
 	put_str(o, "user", s->user);
 	put_str(o, "hostname", s->hostname);
+	put_str(o, "domainname", s->domainname);
 	json_object_set_new(o, "tty", json_boolean(s->tty));
 	json_object_set_new(o, "interactive", json_boolean(s->interactive));
 	json_object_set_new(o, "init", json_boolean(s->init));
@@ -144,6 +145,7 @@ static void spec_from_json(json_t *o, struct rt_spec *s)
 	s->cwd = get_str(o, "cwd");
 	s->user = get_str(o, "user");
 	s->hostname = get_str(o, "hostname");
+	s->domainname = get_str(o, "domainname");
 	s->tty = get_bool(o, "tty");
 	s->interactive = get_bool(o, "interactive");
 	s->init = get_bool(o, "init");
@@ -252,6 +254,7 @@ int rt_config_save(const char *root, const struct rt_container *c, struct kiln_e
 	put_strv(o, "entrypoint", c->entrypoint);
 	put_strv(o, "labels", c->labels);
 	put_strv(o, "exposed_ports", c->exposed_ports);
+	put_strv(o, "volumes", c->volumes);
 	put_str(o, "restart_policy", c->restart_policy);
 	put_strv(o, "health_test", c->health_test);
 	json_object_set_new(o, "health_interval", json_integer(c->health_interval));
@@ -383,6 +386,7 @@ int rt_container_read(const char *root, const char *id, struct rt_container **ou
 	c->entrypoint = get_strv(cfg, "entrypoint");
 	c->labels = get_strv(cfg, "labels");
 	c->exposed_ports = get_strv(cfg, "exposed_ports");
+	c->volumes = get_strv(cfg, "volumes");
 	c->restart_policy = get_str(cfg, "restart_policy");
 	c->health_test = get_strv(cfg, "health_test");
 	c->health_interval = get_int(cfg, "health_interval");
@@ -496,17 +500,36 @@ bool rt_drop_killed_create(const char *root, const char *id)
 	return dropped;
 }
 
+/* A name a killed rename left bound (the new one before its record named
+ * it, or the old one after): the holder's record carries another name and
+ * nothing holds the holder's lock (a rename holds it throughout). */
+static bool left_by_killed_rename(const char *root, const char *held, const char *name)
+{
+	_cleanup_free_ char *dir = rt_container_dir(root, held);
+	_cleanup_free_ char *lock_path = kiln_path_join(dir, "lock");
+	_cleanup_close_ int fd = open(lock_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return false;
+	struct rt_container *c = NULL;
+	bool left =
+	    rt_container_read(root, held, &c, NULL) == 0 && c->name && strcmp(c->name, name);
+	rt_container_free(c);
+	return left;
+}
+
 /* A name's holder is gone when its record's directory is (a create makes
- * the directory before it binds the name, rt_container_create), or when
- * that directory is a killed create's. */
-static int take_over(const char *root, const char *dir, const char *path, const char *id,
+ * the directory before it binds the name, rt_container_create), when that
+ * directory is a killed create's, or when a killed rename left the name. */
+static int take_over(const char *root, const char *dir, const char *name, const char *id,
                      char held[80])
 {
+	_cleanup_free_ char *path = kiln_path_join(dir, name);
 	int lock = names_lock(dir);
 	int r = -1;
 	if (read_holder(path, held) > 0) {
 		_cleanup_free_ char *holder = rt_container_dir(root, held);
-		bool gone = !kiln_path_exists(holder) || rt_drop_killed_create(root, held);
+		bool gone = !kiln_path_exists(holder) || rt_drop_killed_create(root, held) ||
+		            left_by_killed_rename(root, held, name);
 		if (gone && unlink(path) == 0 && symlink(id, path) == 0)
 			r = 0;
 	} else if (symlink(id, path) == 0) { /* released meanwhile */
@@ -527,9 +550,12 @@ int rt_name_reserve(const char *root, const char *name, const char *id, struct k
 		return 0;
 	if (errno != EEXIST)
 		return kiln_err_set(err, errno, "reserving the name `%s`", name);
-	/* a name left by a container that no longer exists is free again */
+	/* bound to id already (a rename killed after it bound it) */
 	char held[80];
-	if (take_over(root, dir, path, id, held) == 0)
+	if (read_holder(path, held) > 0 && !strcmp(held, id))
+		return 0;
+	/* a name left by a container that no longer exists is free again */
+	if (take_over(root, dir, name, id, held) == 0)
 		return 0;
 	return kiln_err_set(err, KILN_E_CONFLICT,
 	                    "Conflict. The container name \"/%s\" is already in use by container "

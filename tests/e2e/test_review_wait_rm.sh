@@ -33,7 +33,9 @@ done
 "$KILN" run --rm --network none --name wf -v "$T/go:/go" busybox sh -c "$(ends_on wf)" >/dev/null 2>&1 &
 fg=$!
 at_exit "kill $fg 2>/dev/null"
-for _ in $(seq 1200); do kiln inspect wf >/dev/null 2>&1 && break; sleep 0.05; done
+# running, not just created (a wait on a created container returns 0 at
+# once, as docker's: the record exists a moment before its start)
+for _ in $(seq 1200); do [ "$(kiln inspect -f '{{.State.Running}}' wf 2>/dev/null)" = true ] && break; sleep 0.05; done
 expect_eq "wait on a foreground --rm container: its exit code" "$(wait_code wf)" "0:3"
 wait $fg
 expect_eq "the foreground run returned 3" "$?" 3

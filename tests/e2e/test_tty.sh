@@ -81,7 +81,10 @@ expect read escape sequence
 exit 0
 EOF
 expect_eq "start -ai, detached by ctrl-a,x: still running" "$(status_of t1)" "running 0"
-run_fail "an unknown detach key" 1 "$KILN" attach --detach-keys ctrl-zz t1
+# docker checks the terminal before the keys: stdin here is no terminal
+run_fail "attach with stdin not a terminal" 1 "$KILN" attach --detach-keys ctrl-zz t1
+expect_eq "... docker's message" "$OUT" "the input device is not a TTY"
+run_fail "an unknown detach key" 1 "$KILN" attach --no-stdin --detach-keys ctrl-zz t1
 expect_contains "docker's message for bad detach keys" "$OUT" "Invalid detach keys (ctrl-zz) provided"
 
 # --- exec -it ----------------------------------------------------------------
