@@ -251,7 +251,8 @@ static int resolve_user(const struct rt_spec *s, struct rt_identity *id, char **
 {
 	_cleanup_free_ char *passwd = read_small("/etc/passwd");
 	_cleanup_free_ char *group = read_small("/etc/group");
-	return rt_user_resolve(s->user, passwd, group, id, home, err);
+	return rt_user_resolve(s->user, s->build_sandbox ? RT_GROUPS_BUILDKIT : RT_GROUPS_DOCKER,
+	                       passwd, group, id, home, err);
 }
 
 static int setup_fs(struct rt_child *c, struct kiln_err *err)
