@@ -246,7 +246,8 @@ char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step);
 int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
                   time_t *mtime, struct kiln_err *err);
 /* The file name a URL's download gets (BuildKit's): the last component
- * of its decoded path, else "__unnamed__". */
+ * of its percent-decoded path ("%2F" separates, trailing slashes
+ * dropped), else "__unnamed__" (also for a malformed escape). */
 char *bld_url_file_name(const char *url);
 
 /* step_key.c, step_cache.c: the cache seam (ARCHITECTURE.md decision 2).
