@@ -261,7 +261,9 @@ static int setup_fs(struct rt_child *c, struct kiln_err *err)
 	if (rt_mounts_setup(c->l, err) < 0 || rt_mounts_finish(s, err) < 0)
 		return -1;
 	const char *host = s->hostname ? s->hostname : c->l->id;
-	if (s->network != RT_NET_HOST && sethostname(host, strlen(host)) < 0)
+	/* a build's RUN keeps its own hostname on the host network too
+	 * (BuildKit's); the UTS namespace is always the container's own */
+	if ((s->network != RT_NET_HOST || s->build_sandbox) && sethostname(host, strlen(host)) < 0)
 		return kiln_err_set(err, errno, "setting the hostname `%s`", host);
 	if (s->network != RT_NET_HOST && loopback_up(err) < 0)
 		return -1;

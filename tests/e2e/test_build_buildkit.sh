@@ -247,6 +247,15 @@ RUN (id; grep Groups /proc/self/status) >/g/1501-1601
 USER 4444
 RUN (id; grep Groups /proc/self/status) >/g/4444'
 
+# A RUN's sandbox (BuildKit 0.8's, whatever the network): its own
+# hostname "buildkitsandbox" on the host network too, a two-line
+# /etc/hosts naming it, no /etc/hostname bound (an image's own is seen, and
+# one a RUN writes is in its layer)
+compare run-sandbox 'FROM busybox
+RUN hostname >/hn && echo "$HOSTNAME" >>/hn && cat /etc/hosts >/hosts && (test -e /etc/hostname && echo yes || echo no) >/has-hostname
+RUN echo from-image >/etc/hostname
+RUN cat /etc/hostname >/hn-file'
+
 export W=from-env
 compare run-args 'ARG BASE=busybox
 FROM $BASE AS one
