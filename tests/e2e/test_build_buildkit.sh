@@ -357,7 +357,8 @@ compare more-healthcheck "$(printf 'FROM busybox\nHEALTHCHECK CMD ["/bin/true", 
 # --chown by name, by name and number mixed, with --chmod, on a directory
 # and with --from an image, --chmod=0, uncompressed, bzip2 and xz tars,
 # a directory holding a tar (copied, not extracted), a tar into a new deep
-# directory, relative destinations under WORKDIR. (Not --chmod with
+# directory, relative destinations under WORKDIR, a UTF-8 file name
+# (kiln's tar writers once needed a UTF-8 locale for one). (Not --chmod with
 # setuid/setgid/sticky bits: BuildKit 0.8 drops them, a bug fixed later
 # (moby/buildkit#3920, tonistiigi/fsutil#168); kiln keeps them as chmod
 # does.)
@@ -367,6 +368,7 @@ echo b >"$M/b.txt" && chmod 0604 "$M/b.txt"
 echo x >"$M/d/e/x" && echo y >"$M/d/y" && ln -s e "$M/d/elink" && ln -s /nonexist "$M/d/dangling"
 chmod 2755 "$M/d"
 for f in c1 c2 ca; do echo "$f" >"$M/$f.txt"; done
+echo utf8 >"$M/café €.txt"
 echo t >"$M/tarsrc/t"
 tar -cf "$M/plain.tar" -C "$M/tarsrc" t && tar -cjf "$M/bz.tar.bz2" -C "$M/tarsrc" t &&
 	tar -cJf "$M/xz.tar.xz" -C "$M/tarsrc" t && cp "$M/plain.tar" "$M/wrap/"
@@ -377,6 +379,7 @@ COPY more/b.txt /rel/sub/
 COPY more/d /over/
 COPY more/c?.txt /q/
 COPY more/c[12].txt /cls/
+COPY more/caf* /utf8/
 COPY --chown=u:g --chmod=600 a.txt more/b.txt /both/
 COPY --chown=u more/d /own-u/
 COPY --chown=1500:g a.txt /mixed1
@@ -394,7 +397,7 @@ COPY a.txt rel-file'
 # RUN: changes under a VOLUME kept (BuildKit, unlike the classic
 # builder), nested whiteouts, a hardlink whose source is deleted, a fifo, a
 # symlink replaced by a directory (opaque) and a directory by a symlink, a
-# file made and removed in one step, exec form, a cache mount seeded from
+# file made and removed in one step (and one with a UTF-8 name), exec form, a cache mount seeded from
 # a stage, a missing optional secret, a required one, an ssh socket at a
 # target, a bind of one context file, a tmpfs over a VOLUME. (The
 # missing secret comes before any secret mount: BuildKit 0.8 leaves
@@ -408,7 +411,7 @@ RUN mkdir -p /vol/sub && echo in-volume >/vol/sub/f && echo x >/outside
 RUN mkdir -p /t/a/b/c /t/keep && echo 1 >/t/a/b/c/f && echo 2 >/t/a/b/g && echo k >/t/keep/k && ln /t/a/b/g /t/keep/hl
 RUN rm -rf /t/a/b && rm /t/keep/k && mkfifo /t/fifo && ln -s /t/keep /t/a/sl
 RUN rm /t/a/sl && mkdir /t/a/sl && echo d >/t/a/sl/d && rm -rf /t/keep && ln -s /etc /t/keep && echo new >/t/keep2
-RUN echo gone >/tmp/x && rm /tmp/x && touch /tmp/y && rm /tmp/y
+RUN echo gone >/tmp/x && rm /tmp/x && touch /tmp/y && rm /tmp/y && echo n >/t/ö-name
 RUN ["sh", "-c", "echo $HOME $0 >/exec-env"]
 RUN --mount=type=secret,id=missing ls /run/secrets >/sec-missing 2>&1 || echo none >/sec-missing
 RUN --mount=type=cache,target=/cm,from=seed,source=/seed cat /cm/s >/from-cache-seed
