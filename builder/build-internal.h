@@ -254,7 +254,8 @@ char *bld_run_created_by(struct bld_stage *st, const struct bld_step *step);
 int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
                   time_t *mtime, struct kiln_err *err);
 /* The file name a URL's download gets (BuildKit's): the last component
- * of its decoded path, else "__unnamed__". */
+ * of its percent-decoded path ("%2F" separates, trailing slashes
+ * dropped), else "__unnamed__" (also for a malformed escape). */
 char *bld_url_file_name(const char *url);
 /* run_mounts.c: every --secret and --ssh checked before the build starts,
  * as docker does (fields, id, a src or agent socket that exists), whether

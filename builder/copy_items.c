@@ -392,7 +392,11 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, struct dir
 	return r;
 }
 
-/* The tty's byte count of a COPY or ADD: the layer's tar so far. */
+/* The byte count (tty, json) of a COPY or ADD: the layer's tar so far,
+ * at each MiB the layer writer hands on, and the whole tar at the end of a
+ * layer this large. */
+#define COPY_PROGRESS_MIN (1024 * 1024)
+
 static void copy_progress(void *ud, uint64_t n)
 {
 	const struct copy_job *j = ud;
@@ -433,6 +437,8 @@ int copy_write_layer(struct copy_job *j, struct img_layer *out, bool *empty,
 	*empty = r == 0 && img_layer_writer_count(w) == 0 && !j->keep_empty;
 	if (r == 0 && !*empty)
 		r = img_layer_writer_commit(w, out, err);
+	if (r == 0 && !*empty && j->step && out->size >= COPY_PROGRESS_MIN)
+		bld_vertex_bytes(j->st->b, j->step->id, out->size); /* the whole tar */
 	img_layer_writer_free(w);
 	if (r == 0 && !*empty)
 		*index = TAKE_PTR(j->index);

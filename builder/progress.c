@@ -1,17 +1,29 @@
 /* Progress printers: BuildKit's `--progress=plain` layout and a JSON-lines
- * event stream for tools. */
+ * event stream for tools (README's "Build progress as JSON" lists its
+ * events). */
+#include <inttypes.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "progress-internal.h"
 
+/* json: a "progress" event at most this often per step, plus the last
+ * count before the step's end */
+#define JSON_PROGRESS_EVERY 0.1 /* seconds */
+
+struct pvtx {
+	struct timespec t0;   /* started */
+	double last;          /* seconds since t0 of the last progress event */
+	uint64_t bytes, sent; /* the latest count, the last one printed */
+};
+
 struct printer {
 	struct bld_progress ops; /* first: ops->ud is the printer */
 	enum bld_progress_mode mode;
 	FILE *out;
-	struct timespec *starts;
-	size_t n_starts;
+	struct pvtx *v; /* by vertex id */
+	size_t n_v;
 };
 
 static double since(const struct timespec *t0)
@@ -41,12 +53,14 @@ static void json_str(FILE *f, const char *s)
 static void on_start(void *ud, int id, const char *name)
 {
 	struct printer *p = ud;
-	if ((size_t)id >= p->n_starts) {
+	if ((size_t)id >= p->n_v) {
 		size_t n = (size_t)id + 16;
-		p->starts = xreallocarray(p->starts, n, sizeof(*p->starts));
-		p->n_starts = n;
+		p->v = xreallocarray(p->v, n, sizeof(*p->v));
+		memset(p->v + p->n_v, 0, (n - p->n_v) * sizeof(*p->v));
+		p->n_v = n;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &p->starts[id]);
+	memset(&p->v[id], 0, sizeof(p->v[id]));
+	clock_gettime(CLOCK_MONOTONIC, &p->v[id].t0);
 	if (p->mode == BLD_PROGRESS_PLAIN) {
 		fprintf(p->out, "#%d %s\n", id, name);
 	} else {
@@ -60,7 +74,7 @@ static void on_start(void *ud, int id, const char *name)
 static void on_log(void *ud, int id, const char *line)
 {
 	struct printer *p = ud;
-	double t = (size_t)id < p->n_starts ? since(&p->starts[id]) : 0;
+	double t = id >= 0 && (size_t)id < p->n_v ? since(&p->v[id].t0) : 0;
 	if (p->mode == BLD_PROGRESS_PLAIN) {
 		fprintf(p->out, "#%d %.3f %s\n", id, t, line);
 	} else {
@@ -71,9 +85,36 @@ static void on_log(void *ud, int id, const char *line)
 	fflush(p->out);
 }
 
+static void json_progress(struct printer *p, int id, struct pvtx *x)
+{
+	fprintf(p->out, "{\"event\":\"progress\",\"vertex\":%d,\"current\":%" PRIu64 "}\n", id,
+	        x->bytes);
+	x->sent = x->bytes;
+}
+
+/* json: the bytes a COPY or ADD has written, at most every
+ * JSON_PROGRESS_EVERY (the first count at once) */
+static void on_bytes(void *ud, int id, uint64_t n)
+{
+	struct printer *p = ud;
+	if (id < 0 || (size_t)id >= p->n_v)
+		return;
+	struct pvtx *x = &p->v[id];
+	x->bytes = n;
+	double t = since(&x->t0);
+	if (x->sent && t - x->last < JSON_PROGRESS_EVERY)
+		return;
+	x->last = t;
+	json_progress(p, id, x);
+	fflush(p->out);
+}
+
 static void on_done(void *ud, int id, double secs, bool cached)
 {
 	struct printer *p = ud;
+	if (p->mode == BLD_PROGRESS_JSON && id >= 0 && (size_t)id < p->n_v &&
+	    p->v[id].bytes != p->v[id].sent)
+		json_progress(p, id, &p->v[id]); /* the final count */
 	if (p->mode == BLD_PROGRESS_PLAIN) {
 		if (cached)
 			fprintf(p->out, "#%d CACHED\n\n", id);
@@ -116,6 +157,8 @@ struct bld_progress *bld_progress_new(enum bld_progress_mode mode, FILE *out)
 		p->ops.done = on_done;
 		p->ops.error = on_error;
 	}
+	if (mode == BLD_PROGRESS_JSON)
+		p->ops.bytes = on_bytes;
 	return &p->ops;
 }
 
@@ -128,7 +171,7 @@ void bld_progress_free(struct bld_progress *ops)
 		return;
 	}
 	struct printer *p = ops->ud;
-	free(p->starts);
+	free(p->v);
 	free(p);
 }
 

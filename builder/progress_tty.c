@@ -3,6 +3,7 @@
  * redrawn in place every 100 ms by a ticker thread; finished steps collapse
  * into their one line, running ones show a spinner, a failing one its
  * error. At the end the final frame stays on the screen. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -50,14 +51,19 @@ static int term_width(FILE *f)
 	return 80;
 }
 
-static void fmt_bytes(char *buf, size_t len, uint64_t v)
+void bld_format_bytes(char *buf, size_t len, uint64_t v)
 {
-	static const char *const unit[] = {"B", "kB", "MB", "GB", "TB"};
-	double d = (double)v;
+	static const char *const unit[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+	uint64_t base = 1;
 	size_t i = 0;
-	for (; d >= 1000 && i + 1 < KILN_ARRAY_SIZE(unit); i++)
-		d /= 1000;
-	snprintf(buf, len, i ? "%.1f%s" : "%.0f%s", d, unit[i]);
+	while (i + 1 < KILN_ARRAY_SIZE(unit) && v / 1000 >= base) {
+		base *= 1000;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%" PRIu64 "B", v);
+	else
+		snprintf(buf, len, "%.2f%s", (double)v / (double)base, unit[i]);
 }
 
 /* One frame; called with t->mu held. */
@@ -83,8 +89,8 @@ static void draw(struct tty *t)
 		double s = x->state ? x->secs : secs_since(&x->t0);
 		char mark = x->state == 0 ? spin[t->tick % 4] : x->state == 3 ? '!' : '=';
 		char size[32] = "";
-		if (x->bytes) /* docker's units: 1000-based, one decimal */
-			fmt_bytes(size, sizeof(size), x->bytes);
+		if (x->bytes)
+			bld_format_bytes(size, sizeof(size), x->bytes);
 		const char *tail = x->state == 2 ? "CACHED" : size;
 		int room = width - 20;
 		fprintf(t->out, "\033[2K %c> %-*.*s %5.1fs %s\n", mark, room > 10 ? room : 10,

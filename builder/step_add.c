@@ -45,30 +45,49 @@ static int hex_val(char c)
 	                              : -1;
 }
 
-char *bld_url_file_name(const char *url)
+/* The URL's path (after the host, before '?' or '#') percent-decoded
+ * into a new string, or NULL where an escape is malformed (Go's url.Parse
+ * fails there) or decodes to NUL. */
+static char *url_path_decoded(const char *url)
 {
 	const char *p = strstr(url, "://");
 	p = p ? p + 3 : url;
 	p += strcspn(p, "/?#"); /* past the host */
 	size_t n = strcspn(p, "?#");
-	while (n > 0 && p[n - 1] == '/')
-		n--;
-	size_t start = n;
-	while (start > 0 && p[start - 1] != '/')
-		start--;
-	char *name = xmalloc(n - start + 1), *o = name;
-	for (size_t i = start; i < n; i++) {
-		int hi = p[i] == '%' && i + 2 < n ? hex_val(p[i + 1]) : -1;
-		int lo = hi >= 0 ? hex_val(p[i + 2]) : -1;
-		if (lo >= 0 && (hi || lo)) { /* never a NUL */
-			*o++ = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != '%') {
 			*o++ = p[i];
+			continue;
 		}
+		int hi = i + 2 < n ? hex_val(p[i + 1]) : -1;
+		int lo = hi >= 0 ? hex_val(p[i + 2]) : -1;
+		if (lo < 0 || (hi == 0 && lo == 0)) {
+			free(out);
+			return NULL;
+		}
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
 	}
 	*o = '\0';
-	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {
+	return out;
+}
+
+char *bld_url_file_name(const char *url)
+{
+	/* BuildKit's dockerfile2llb: path.Base(u.Path) of the parsed URL, so
+	 * "%2F" separates components, trailing slashes are dropped, and "",
+	 * "/" or "." name nothing */
+	char *path = url_path_decoded(url);
+	size_t n = path ? strlen(path) : 0;
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	size_t start = n;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	char *name = path ? xstrndup(path + start, n - start) : NULL;
+	free(path);
+	if (!name || !*name || !strcmp(name, ".") || !strcmp(name, "..")) {
 		free(name);
 		name = xstrdup("__unnamed__");
 	}

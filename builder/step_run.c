@@ -373,6 +373,7 @@ static int make_spec(struct bld_stage *st, struct bld_step *step, const char *di
 	spec->cwd =
 	    xstrdup(c->config.working_dir && *c->config.working_dir ? c->config.working_dir : "/");
 	spec->user = c->config.user && *c->config.user ? xstrdup(c->config.user) : NULL;
+	spec->build_sandbox = true;
 	spec->hostname = xstrdup("buildkitsandbox");
 	spec->upper_dir = kiln_path_join(dir, "upper");
 	spec->work_dir = kiln_path_join(dir, "work");

@@ -42,6 +42,13 @@ void layer_sink_release(struct layer_sink *k);
 /* libarchive write callback (layer_tar.c): opaque is a struct layer_sink;
  * an error is kept in its err. */
 la_ssize_t layer_tar_out(struct archive *a, void *opaque, const void *p, size_t n);
+/* A layer's tar format on writer a (layer_tar.c): pax restricted (ustar
+ * headers, pax only where needed), xattrs as SCHILY.xattr (docker and
+ * containers/storage read those), names and link targets as their raw
+ * bytes (hdrcharset=BINARY where a pax header is written: non-ASCII names
+ * need no locale, and bytes that are no UTF-8 stay as they are, as Go's
+ * archive/tar writes them). An ARCHIVE_* status. */
+int layer_tar_format(struct archive *a);
 
 /* Adds the xattrs a layer keeps (user.*, trusted.* but overlay's,
  * security.capability) of host path full to e, sorted by name; read

@@ -401,12 +401,20 @@ static void walk_release(struct walk *w)
 	layer_sink_release(&w->sink);
 }
 
+int layer_tar_format(struct archive *a)
+{
+	int r = archive_write_set_format_pax_restricted(a);
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY");
+	if (r == ARCHIVE_OK)
+		r = archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY");
+	return r;
+}
+
 static int tar_writer_open(struct walk *w, struct kiln_err *err)
 {
 	w->a = archive_write_new();
-	int r = archive_write_set_format_pax_restricted(w->a);
-	if (r == ARCHIVE_OK) /* docker and containers/storage read SCHILY.xattr */
-		archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY");
+	int r = layer_tar_format(w->a);
 	if (r == ARCHIVE_OK)
 		r = archive_write_set_bytes_per_block(w->a, 64 * 1024);
 	if (r == ARCHIVE_OK)

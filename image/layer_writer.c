@@ -244,9 +244,7 @@ int img_layer_writer_new(struct img_store *s, const struct img_layer_opts *opts,
 		return -1;
 	}
 	w->a = archive_write_new();
-	int r = archive_write_set_format_pax_restricted(w->a);
-	if (r == ARCHIVE_OK) /* docker and containers/storage read SCHILY.xattr */
-		r = archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY");
+	int r = layer_tar_format(w->a);
 	if (r == ARCHIVE_OK)
 		/* unblocked: libarchive hands each piece straight to pipe_out
 		 * (one copy of the data fewer); no padding either way, as the

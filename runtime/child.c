@@ -251,7 +251,8 @@ static int resolve_user(const struct rt_spec *s, struct rt_identity *id, char **
 {
 	_cleanup_free_ char *passwd = read_small("/etc/passwd");
 	_cleanup_free_ char *group = read_small("/etc/group");
-	return rt_user_resolve(s->user, passwd, group, id, home, err);
+	return rt_user_resolve(s->user, s->build_sandbox ? RT_GROUPS_BUILDKIT : RT_GROUPS_DOCKER,
+	                       passwd, group, id, home, err);
 }
 
 static int setup_fs(struct rt_child *c, struct kiln_err *err)
@@ -260,7 +261,9 @@ static int setup_fs(struct rt_child *c, struct kiln_err *err)
 	if (rt_mounts_setup(c->l, err) < 0 || rt_mounts_finish(s, err) < 0)
 		return -1;
 	const char *host = s->hostname ? s->hostname : c->l->id;
-	if (s->network != RT_NET_HOST && sethostname(host, strlen(host)) < 0)
+	/* a build's RUN keeps its own hostname on the host network too
+	 * (BuildKit's); the UTS namespace is always the container's own */
+	if ((s->network != RT_NET_HOST || s->build_sandbox) && sethostname(host, strlen(host)) < 0)
 		return kiln_err_set(err, errno, "setting the hostname `%s`", host);
 	const char *domain = s->domainname;
 	if (domain && s->network != RT_NET_HOST && setdomainname(domain, strlen(domain)) < 0)

@@ -252,7 +252,7 @@ static int container_owner(int rootfd, const struct rt_container *c, struct rt_c
 	}
 	struct rt_identity id = {0};
 	char *home = NULL;
-	int r = rt_user_resolve(c->spec.user, data[0], data[1], &id, &home, err);
+	int r = rt_user_resolve(c->spec.user, RT_GROUPS_DOCKER, data[0], data[1], &id, &home, err);
 	free(data[0]), free(data[1]), free(home), free(id.groups);
 	if (r < 0 && err->code == KILN_E_NOTFOUND) /* not the path's "No such container:path" */
 		err->code = KILN_E_INVALID;

@@ -58,28 +58,43 @@ static char *resolv_conf(bool host_net, bool slirp)
 	return kiln_buf_detach(&out, NULL);
 }
 
+/* The hosts file of a container: the host's with the host network, else
+ * docker's (the container's address added on the default network); a
+ * build's RUN gets BuildKit's two lines naming its hostname, whatever
+ * the network. */
+static char *hosts_file(const struct rt_launch *l)
+{
+	const struct rt_spec *s = l->spec;
+	const char *name = s->hostname ? s->hostname : l->id;
+	if (s->build_sandbox)
+		return xasprintf(
+		    "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", name);
+	char *hosts = NULL;
+	if (s->network == RT_NET_HOST &&
+	    kiln_read_file("/etc/hosts", 1u << 20, &hosts, &(size_t){0}, NULL) < 0)
+		hosts = NULL;
+	if (!hosts)
+		hosts = xstrdup(hosts_default);
+	if (s->network == RT_NET_DEFAULT) { /* the container's address, as docker adds it */
+		char *h = xasprintf("%s10.0.2.100\t%s\n", hosts, name);
+		free(hosts);
+		hosts = h;
+	}
+	return hosts;
+}
+
 static int write_files(const struct rt_launch *l, struct kiln_err *err)
 {
 	const struct rt_spec *s = l->spec;
 	bool host_net = s->network == RT_NET_HOST;
-	_cleanup_free_ char *hosts = NULL;
-	if (host_net && kiln_read_file("/etc/hosts", 1u << 20, &hosts, &(size_t){0}, NULL) < 0)
-		hosts = NULL;
-	if (!hosts)
-		hosts = xstrdup(hosts_default);
+	_cleanup_free_ char *hosts = hosts_file(l);
 	char hostbuf[256] = "";
 	if (host_net)
 		gethostname(hostbuf, sizeof(hostbuf) - 1);
 	_cleanup_free_ char *hostname = xasprintf("%s\n", host_net      ? hostbuf
 	                                                  : s->hostname ? s->hostname
 	                                                                : l->id);
-	bool slirp = s->network == RT_NET_DEFAULT;
-	_cleanup_free_ char *resolv = resolv_conf(host_net, slirp);
-	if (slirp) { /* the container's address, as docker adds it */
-		char *h = xasprintf("%s10.0.2.100\t%s\n", hosts, s->hostname ? s->hostname : l->id);
-		free(hosts);
-		hosts = h;
-	}
+	_cleanup_free_ char *resolv = resolv_conf(host_net, s->network == RT_NET_DEFAULT);
 	const char *names[] = {"hosts", "hostname", "resolv.conf"};
 	const char *data[] = {hosts, hostname, resolv};
 	for (size_t i = 0; i < 3; i++) {

@@ -403,6 +403,10 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 		kiln_rm_rf(dir, NULL);
 		return -1;
 	}
+	if (spec->build_sandbox) { /* no /etc/hostname is bound over the image's */
+		_cleanup_free_ char *hn = kiln_path_join(init, "etc/hostname");
+		unlink(hn);
+	}
 	/* the caller's upper dir must not get the runtime's mount points */
 	struct rt_spec with_init = *spec;
 	with_init.lower_dirs = rt_lowers_with_init(init, spec->lower_dirs);

@@ -351,6 +351,8 @@ static int hosts_files(int rootfd, const struct rt_launch *l, struct kiln_err *e
 	                                       {"hostname", "/etc/hostname"},
 	                                       {"resolv.conf", "/etc/resolv.conf"}};
 	for (size_t i = 0; i < KILN_ARRAY_SIZE(files); i++) {
+		if (l->spec->build_sandbox && !strcmp(files[i][0], "hostname"))
+			continue; /* BuildKit binds no /etc/hostname */
 		_cleanup_free_ char *src = kiln_path_join(l->files_dir, files[i][0]);
 		if (bind_at(rootfd, src, files[i][1], true, false, 0, err) < 0)
 			return -1;

@@ -160,11 +160,19 @@ void rt_cgroup_mounts_apply(bool privileged);
 int rt_mounts_finish(const struct rt_spec *spec, struct kiln_err *err);
 
 /* --- users (user.c) -------------------------------------------------------- */
+/* Which supplementary groups a process gets: docker run's and exec's (the
+ * primary gid plus the groups listing a user named without a group) or a
+ * build RUN's, BuildKit's (only those groups; none when no USER is set). */
+enum rt_groups_rule {
+	RT_GROUPS_DOCKER,
+	RT_GROUPS_BUILDKIT,
+};
 /* Resolves spec ("name", "uid", "uid:gid", "name:group", "") against the
- * contents of /etc/passwd and /etc/group (either may be NULL: absent).
+ * contents of /etc/passwd and /etc/group (either may be NULL: absent),
+ * supplementary groups by rule (user.c says how each differs).
  * *home receives the user's home (allocated, "/" if unknown). */
-int rt_user_resolve(const char *spec, const char *passwd, const char *group, struct rt_identity *id,
-                    char **home, struct kiln_err *err);
+int rt_user_resolve(const char *spec, enum rt_groups_rule rule, const char *passwd,
+                    const char *group, struct rt_identity *id, char **home, struct kiln_err *err);
 
 /* --- ids, names, times (names.c) ------------------------------------------- */
 void rt_id_generate(char out[65]);

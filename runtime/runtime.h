@@ -136,6 +136,10 @@ struct rt_spec {
 	char *seccomp_profile; /* docker JSON profile bytes, or NULL for the default */
 	bool no_new_privs;     /* set for every non-privileged container */
 	char *stop_signal;     /* "SIGTERM" (default) */
+	/* a build's RUN, run as BuildKit runs one: its supplementary groups
+	 * (runtime/user.c), its hostname kept on the host network too, its
+	 * two-line /etc/hosts, no /etc/hostname bound; not stored */
+	bool build_sandbox;
 };
 void rt_spec_release(struct rt_spec *s);
 /* What a non-privileged container sees masked (an empty file or a

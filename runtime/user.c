@@ -1,10 +1,13 @@
 /* USER resolution against a container's /etc/passwd and /etc/group, with
  * runc's rules (what docker shows): "name", "uid", "name:group",
  * "uid:gid" (any mix); a user given by name must exist; a numeric uid need
- * not (gid 0, home "/"); supplementary groups: without an explicit group
- * every group listing the user as a member; the primary gid when that
- * leaves none (what docker + runc show). A pure function: the
- * caller reads the files (inside the container's root). */
+ * not (gid 0, home "/"). Supplementary groups (RT_GROUPS_DOCKER, what
+ * docker run and exec show): the primary gid plus, without an explicit
+ * group, every group listing the user by name as a member.
+ * RT_GROUPS_BUILDKIT (a build's RUN, what BuildKit 0.8's GetUser gives
+ * runc): only those member groups, none without a USER or with an
+ * explicit group. A pure function: the caller reads the files (inside the
+ * container's root). */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -158,8 +161,21 @@ static int resolve_group(const char *arg, const char *group, long long *gid, str
 	return 0;
 }
 
-int rt_user_resolve(const char *spec, const char *passwd, const char *group, struct rt_identity *id,
-                    char **home, struct kiln_err *err)
+/* id's supplementary groups by rule: the primary gid first (docker), then
+ * the member groups g collected, the primary not twice. */
+static void set_groups(struct rt_identity *id, enum rt_groups_rule rule, const struct gr_match *g)
+{
+	id->groups = xreallocarray(NULL, g->n_groups + 1, sizeof(gid_t));
+	id->n_groups = 0;
+	if (rule == RT_GROUPS_DOCKER)
+		id->groups[id->n_groups++] = id->gid;
+	for (size_t i = 0; i < g->n_groups; i++)
+		if (rule != RT_GROUPS_DOCKER || g->groups[i] != id->gid)
+			id->groups[id->n_groups++] = g->groups[i];
+}
+
+int rt_user_resolve(const char *spec, enum rt_groups_rule rule, const char *passwd,
+                    const char *group, struct rt_identity *id, char **home, struct kiln_err *err)
 {
 	const char *s = spec ? spec : "";
 	const char *colon = strchr(s, ':');
@@ -193,17 +209,13 @@ int rt_user_resolve(const char *spec, const char *passwd, const char *group, str
 			return -1;
 		}
 		id->gid = (gid_t)gid;
-	} else if (m.found_name) {
-		struct gr_match g = {.gid = -1, .member = m.found_name};
+	}
+	/* member groups: a user named without a group (BuildKit: and named) */
+	struct gr_match g = {.gid = -1, .member = m.found_name};
+	if (!(group_arg && *group_arg) && m.found_name && (rule == RT_GROUPS_DOCKER || *s))
 		each_line(group, 4, gr_cb, &g);
-		id->groups = g.groups;
-		id->n_groups = g.n_groups;
-	}
-	if (id->n_groups == 0) { /* runc: the primary group when there is no other */
-		id->groups = xmalloc(sizeof(gid_t));
-		id->groups[0] = id->gid;
-		id->n_groups = 1;
-	}
+	set_groups(id, rule, &g);
+	free(g.groups);
 	*home = m.home ? m.home : xstrdup("/");
 	free(m.found_name);
 	return 0;

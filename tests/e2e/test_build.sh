@@ -228,6 +228,37 @@ expect_contains "json start events" "$OUT" '{"event":"start","vertex":3,"name":"
 expect_contains "json done events" "$OUT" '{"event":"done","vertex":3,'
 n_bad=$(printf '%s\n' "$OUT" | grep '^{' | python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if not isinstance(json.loads(l), dict)))')
 expect_eq "every event line is a JSON object" "$n_bad" "0"
+# byte counts of large COPY and ADD steps: "progress" events with the
+# bytes of the layer's tar so far, growing, the last one (the whole tar, as
+# the stored layer's size) before the step's done; none for a small COPY
+mkdir "$T/bigctx" && echo small >"$T/bigctx/a.txt" && head -c 3000000 /dev/urandom >"$T/bigctx/big.bin"
+printf 'FROM busybox\nCOPY a.txt /a\nCOPY big.bin /big\nADD big.bin /added/\n' >"$T/bigctx/Dockerfile"
+run_ok "--progress=json with large COPY and ADD" kiln build --progress=json -t prog:big "$T/bigctx"
+printf '%s\n' "$OUT" >"$T/events.json"
+kiln save -o "$T/big.tar" prog:big
+expect_eq "json: byte progress of the large steps only, growing, the whole layer last" "$(python3 - "$T/events.json" "$T/big.tar" <<'PY'
+import json, sys, tarfile
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+names = {e["vertex"]: e["name"] for e in ev if e["event"] == "start"}
+sizes = {m.size for m in tarfile.open(sys.argv[2]) if m.name.endswith("layer.tar") or "/sha256/" in m.name}
+out = []
+for v, name in sorted(names.items()):
+    mine = [e for e in ev if e.get("vertex") == v]
+    prog = [e["current"] for e in mine if e["event"] == "progress"]
+    if not prog:
+        out.append("%s: none" % name)
+        continue
+    grows = all(a < b for a, b in zip(prog, prog[1:]))
+    last_before_done = mine[-1]["event"] == "done" and mine[-2]["event"] == "progress"
+    out.append("%s: grows=%s last=%s layer=%s" % (name, grows, last_before_done, prog[-1] in sizes and prog[-1] > 3000000))
+print("\n".join(out))
+PY
+)" "[internal] load build definition from Dockerfile: none
+[1/4] FROM docker.io/library/busybox: none
+[2/4] COPY a.txt /a: none
+[3/4] COPY big.bin /big: grows=True last=True layer=True
+[4/4] ADD big.bin /added/: grows=True last=True layer=True
+exporting to image: none"
 # --no-cache: the same steps just ran, and a step that runs prints DONE
 run_ok "--progress=plain" kiln build --progress=plain --no-cache -t prog:1 "$C"
 expect_contains "plain: BuildKit's step line" "$OUT" "#3 [2/2] COPY a.txt /a"

@@ -140,6 +140,36 @@ COPY extra/empty /made/
 ADD extra/a.txt.gz extra/junk.tar.gz extra/empty.tar /gz/
 ADD arch.tgz /tgz/' --build-arg HTTP_PROXY=http://p:3128 --build-arg https_proxy=undeclared
 
+# ADD of http URLs (a python http.server on 127.0.0.1, stopped by PID):
+# the download's name is path.Base of the parsed URL's path
+# (dockerfile2llb): escapes decoded ("%2F" splits components, "%25" is
+# "%"), query and fragment dropped, a trailing slash dropped, the root
+# "__unnamed__"; without a trailing slash the destination is the file
+W="$T/www"
+mkdir -p "$W/sub" "$W/dir"
+echo data >"$W/a b.txt" && echo slash >"$W/sub/x" && echo q >"$W/q.txt" && echo pct >"$W/100%"
+echo idx >"$W/dir/index.html"
+python3 - "$W" "$T/http.port" <<'PY' >/dev/null 2>&1 &
+import functools, http.server, sys
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+open(sys.argv[2] + ".tmp", "w").write(str(s.server_address[1]))
+__import__("os").rename(sys.argv[2] + ".tmp", sys.argv[2])
+s.serve_forever()
+PY
+at_exit "kill $!"
+for _ in $(seq 100); do [ -s "$T/http.port" ] && break; sleep 0.1; done
+U=http://127.0.0.1:$(cat "$T/http.port")
+compare add-urls "FROM busybox
+ADD $U/a%20b.txt /d1/
+ADD $U/sub%2Fx /d2/
+ADD $U/q.txt?x=1&y=/2 /d3/
+ADD $U/dir/ /d4/
+ADD $U/ /d5/
+ADD $U/q.txt#frag /d6/
+ADD $U/100%25 /d7/
+ADD $U/sub%2fx /d8/renamed"
+
 # ARG and ENV of one name: the later wins in the build's env (expansion,
 # RUN), the config keeps the ENV; RUN's history lists every declared ARG,
 # valued or not, with the value the build's env gives it
@@ -196,6 +226,35 @@ USER 1700:1800
 WORKDIR /numeric/owner
 ENV P=/bin
 RUN echo "$P" >/tmp/p' --build-arg UNUSED=1
+
+# Supplementary groups of a RUN (BuildKit 0.8 passes runc what its GetUser
+# gives): the groups of /etc/group listing a user named without a group,
+# never its primary gid; none without USER (root listed in a group too),
+# none with an explicit group. (docker run's differ: users.cases.)
+compare run-groups 'FROM busybox
+RUN echo "v:x:1501:1601::/:/bin/sh" >>/etc/passwd && echo "gv:x:1601:" >>/etc/group && echo "ex:x:1700:v,root" >>/etc/group && echo "ex2:x:1701:v" >>/etc/group && mkdir -m 777 /g
+RUN (id; grep Groups /proc/self/status) >/g/none
+USER 0
+RUN (id; grep Groups /proc/self/status) >/g/0
+USER v
+RUN (id; grep Groups /proc/self/status) >/g/v
+USER 1501
+RUN (id; grep Groups /proc/self/status) >/g/1501
+USER v:gv
+RUN (id; grep Groups /proc/self/status) >/g/v-gv
+USER 1501:1601
+RUN (id; grep Groups /proc/self/status) >/g/1501-1601
+USER 4444
+RUN (id; grep Groups /proc/self/status) >/g/4444'
+
+# A RUN's sandbox (BuildKit 0.8's, whatever the network): its own
+# hostname "buildkitsandbox" on the host network too, a two-line
+# /etc/hosts naming it, no /etc/hostname bound (an image's own is seen, and
+# one a RUN writes is in its layer)
+compare run-sandbox 'FROM busybox
+RUN hostname >/hn && echo "$HOSTNAME" >>/hn && cat /etc/hosts >/hosts && (test -e /etc/hostname && echo yes || echo no) >/has-hostname
+RUN echo from-image >/etc/hostname
+RUN cat /etc/hostname >/hn-file'
 
 export W=from-env
 compare run-args 'ARG BASE=busybox
@@ -256,6 +315,111 @@ RUN --mount=type=cache,target=/c2,sharing=private ls -la /c2 | wc -l >/c2-count
 RUN --mount=type=cache,target=/c3,sharing=locked,id=shared-id stat -c "%a %u %g" /c3 >/c3-stat
 RUN --mount=type=bind,from=busybox,source=/etc,target=/img cat /img/passwd | wc -l >/img-lines
 RUN --mount=type=ssh test -S /run/buildkit/ssh_agent.0 && echo sock >/ssh' --ssh default
+
+# --- more of the 20.10 frontend ------------------------------------------------
+# Metadata across stages: ENV's old form, PATH extended, a LABEL continued
+# over lines and overridden, STOPSIGNAL by number, HEALTHCHECK's every
+# option (shell form), NONE and exec form, ONBUILD ENV and COPY fired by a
+# later stage, ENTRYPOINT resetting an inherited CMD, SHELL used by a RUN
+# and by CMD/ENTRYPOINT's shell form, USER/WORKDIR/EXPOSE from variables.
+compare more-metadata 'FROM busybox AS base
+ENV PATH=$PATH:/opt/bin A=1
+ENV OLD form with spaces
+LABEL multi="line \
+continued" a=b
+CMD ["from-base"]
+STOPSIGNAL 9
+HEALTHCHECK --interval=5s --timeout=3s --start-period=2s --retries=4 CMD wget -q http://localhost/ || exit 1
+EXPOSE 80/tcp 80 443/udp
+ONBUILD ENV TRIGGERED=yes
+ONBUILD COPY a.txt /onbuild.txt
+FROM base AS child
+ENTRYPOINT ["/bin/echo"]
+LABEL a=override
+HEALTHCHECK NONE
+FROM child AS hcexec
+HEALTHCHECK CMD ["/bin/true", "x"]
+FROM child
+SHELL ["/bin/sh", "-ec"]
+RUN echo "via $0" >/shell.txt
+CMD echo shell-form cmd
+ENTRYPOINT echo shell-form entry
+ARG U=nobody
+USER $U
+WORKDIR ${HOME:-/home}/w
+EXPOSE ${PORT:-8080}
+VOLUME ["/v1", "/v2"]
+STOPSIGNAL SIGQUIT'
+compare more-healthcheck "$(printf 'FROM busybox\nHEALTHCHECK CMD ["/bin/true", "x"]')"
+
+# COPY and ADD: through a symlinked destination (absolute and relative),
+# a directory merged over one holding a symlink, ? and [] wildcards,
+# --chown by name, by name and number mixed, with --chmod, on a directory
+# and with --from an image, --chmod=0, uncompressed, bzip2 and xz tars,
+# a directory holding a tar (copied, not extracted), a tar into a new deep
+# directory, relative destinations under WORKDIR, a UTF-8 file name
+# (kiln's tar writers once needed a UTF-8 locale for one). (Not --chmod with
+# setuid/setgid/sticky bits: BuildKit 0.8 drops them, a bug fixed later
+# (moby/buildkit#3920, tonistiigi/fsutil#168); kiln keeps them as chmod
+# does.)
+M="$C/more"
+mkdir -p "$M/d/e" "$M/tarsrc" "$M/wrap"
+echo b >"$M/b.txt" && chmod 0604 "$M/b.txt"
+echo x >"$M/d/e/x" && echo y >"$M/d/y" && ln -s e "$M/d/elink" && ln -s /nonexist "$M/d/dangling"
+chmod 2755 "$M/d"
+for f in c1 c2 ca; do echo "$f" >"$M/$f.txt"; done
+echo utf8 >"$M/café €.txt"
+echo t >"$M/tarsrc/t"
+tar -cf "$M/plain.tar" -C "$M/tarsrc" t && tar -cjf "$M/bz.tar.bz2" -C "$M/tarsrc" t &&
+	tar -cJf "$M/xz.tar.xz" -C "$M/tarsrc" t && cp "$M/plain.tar" "$M/wrap/"
+compare more-copy 'FROM busybox
+RUN mkdir -p /real /over && ln -s /real /linkdir && ln -s real /rel && echo old >/over/x && ln -s /over/x /over/sym && echo "u:x:1500:1600::/home/u:/bin/sh" >>/etc/passwd && echo "g:x:1600:" >>/etc/group
+COPY a.txt /linkdir/
+COPY more/b.txt /rel/sub/
+COPY more/d /over/
+COPY more/c?.txt /q/
+COPY more/c[12].txt /cls/
+COPY more/caf* /utf8/
+COPY --chown=u:g --chmod=600 a.txt more/b.txt /both/
+COPY --chown=u more/d /own-u/
+COPY --chown=1500:g a.txt /mixed1
+COPY --chown=u:1777 a.txt /mixed2
+COPY --from=busybox --chown=u:g /etc/passwd /from-img/
+COPY --chmod=0 a.txt /zero
+ADD more/plain.tar more/bz.tar.bz2 more/xz.tar.xz /tars/
+ADD more/wrap /wrapped/
+ADD more/plain.tar /new/dir/deep/
+WORKDIR /wd
+COPY a.txt .
+COPY a.txt ./sub/
+COPY a.txt rel-file'
+
+# RUN: changes under a VOLUME kept (BuildKit, unlike the classic
+# builder), nested whiteouts, a hardlink whose source is deleted, a fifo, a
+# symlink replaced by a directory (opaque) and a directory by a symlink, a
+# file made and removed in one step (and one with a UTF-8 name), exec form, a cache mount seeded from
+# a stage, a missing optional secret, a required one, an ssh socket at a
+# target, a bind of one context file, a tmpfs over a VOLUME. (The
+# missing secret comes before any secret mount: BuildKit 0.8 leaves
+# /run/secrets behind as a mount stub; the ssh target is not under /tmp,
+# whose mtime 0.8 would leave changed; the ssh-agent is run-flags'.)
+STUBS=cm,run,run/secrets,vol,agent compare more-run 'FROM busybox AS seed
+RUN mkdir -p /seed && echo seeded >/seed/s
+FROM busybox
+VOLUME /vol
+RUN mkdir -p /vol/sub && echo in-volume >/vol/sub/f && echo x >/outside
+RUN mkdir -p /t/a/b/c /t/keep && echo 1 >/t/a/b/c/f && echo 2 >/t/a/b/g && echo k >/t/keep/k && ln /t/a/b/g /t/keep/hl
+RUN rm -rf /t/a/b && rm /t/keep/k && mkfifo /t/fifo && ln -s /t/keep /t/a/sl
+RUN rm /t/a/sl && mkdir /t/a/sl && echo d >/t/a/sl/d && rm -rf /t/keep && ln -s /etc /t/keep && echo new >/t/keep2
+RUN echo gone >/tmp/x && rm /tmp/x && touch /tmp/y && rm /tmp/y && echo n >/t/ö-name
+RUN ["sh", "-c", "echo $HOME $0 >/exec-env"]
+RUN --mount=type=secret,id=missing ls /run/secrets >/sec-missing 2>&1 || echo none >/sec-missing
+RUN --mount=type=cache,target=/cm,from=seed,source=/seed cat /cm/s >/from-cache-seed
+RUN --mount=type=secret,id=tok,required=true cat /run/secrets/tok >/dev/null && echo ok >/sec-ok
+RUN --mount=type=ssh,target=/agent/sock test -S /agent/sock && echo sock >/ssh-target
+RUN --mount=type=bind,source=a.txt,target=/bound.txt cat /bound.txt >/bound-copy
+RUN --mount=type=tmpfs,target=/vol ls /vol >/tmpfs-over-volume
+RUN echo "$(id -u) $(pwd) $(umask)" >/ctx' --secret "id=tok,src=$C/secret.txt" --ssh default
 
 # --- progress step names -----------------------------------------------------------
 # The "[stage i/n] INSTRUCTION" lines of --progress=plain: BuildKit shows

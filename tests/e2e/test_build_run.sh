@@ -109,6 +109,18 @@ expect_contains "--network=host: the host's interfaces" "$OUT" "hostnet $hostn"
 printf 'FROM busybox\nRUN echo ifaces $(grep -c : /proc/net/dev)\n' >"$C/Dockerfile"
 run_ok "kiln build --network none" kiln build --progress plain --network none "$C"
 expect_contains "build-wide --network none" "$OUT" "ifaces 1"
+# BuildKit's sandbox on every network (compared with BuildKit's on the
+# host network: test_build_buildkit.sh run-sandbox): hostname
+# buildkitsandbox, its two-line /etc/hosts, no /etc/hostname; kiln run
+# --network host keeps docker's (the host's name)
+printf 'FROM busybox\nRUN echo sandbox $(hostname) $(cat /etc/hosts) $(ls /etc/hostname 2>&1)\n' >"$C/Dockerfile"
+want="sandbox buildkitsandbox 127.0.0.1 localhost buildkitsandbox ::1 localhost ip6-localhost ip6-loopback ls: /etc/hostname: No such file or directory"
+for n in none host default; do
+	run_ok "RUN sandbox, --network $n" kiln build --progress plain --no-cache --network "$n" "$C"
+	expect_contains "--network $n: BuildKit's hostname and hosts file" "$OUT" "$want"
+done
+run_ok "kiln run --network host" kiln run --rm --network host busybox hostname
+expect_eq "kiln run --network host: the host's hostname" "$OUT" "$(hostname)"
 # The default network of a RUN is made ahead (while the steps before it
 # work) and its helper let go without waiting: each RUN still gets a
 # configured eth0 of its own (two in a row, two stages at once, a RUN

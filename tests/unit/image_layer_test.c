@@ -160,6 +160,10 @@ static char *make_tree(void)
 	MK("home/user/notes.txt", setxattr(p, "user.kiln.test", "v1", 2, 0));
 	MK("sh", symlink("bin/tool", p));
 	MK("dangling", symlink("/nonexistent/target", p));
+	/* names as raw bytes: UTF-8, and bytes no charset decodes */
+	MK("caf\xc3\xa9 \xe2\x82\xac.txt", write_file(p, "utf8\n", 0644));
+	MK("raw-\xff\xfe", write_file(p, "raw\n", 0644));
+	MK("l\xc3\xbcnk", symlink("caf\xc3\xa9 \xe2\x82\xac.txt", p));
 	MK("fifo", mkfifo(p, 0640));
 	MK("big", write_file(p, "", 0644));
 	p = P(src, "big");

@@ -20,49 +20,98 @@ static const char group[] = "root:x:0:\n"
                             "video:x:44:other\n"
                             "staff:x:50:app\n";
 
+/* n groups of id equal want[0..n-1]; frees the identity and home */
+static bool groups_are(struct rt_identity *id, char **home, size_t n, const gid_t *want)
+{
+	bool same = id->n_groups == n && (n == 0 || !memcmp(id->groups, want, n * sizeof(gid_t)));
+	free(id->groups);
+	free(*home);
+	*home = NULL;
+	return same;
+}
+
+/* A build's RUN (BuildKit 0.8): only the groups listing a user named
+ * without a group; none without USER, none with an explicit group. */
+static void test_buildkit_groups(void)
+{
+	struct kiln_err err = KILN_ERR_INIT;
+	struct rt_identity id;
+	char *home = NULL;
+	const char *root_group = "root:x:0:\nwheel:x:10:root\napp:x:1000:\nstaff:x:50:app\n";
+	T_OK(rt_user_resolve(NULL, RT_GROUPS_BUILDKIT, passwd, root_group, &id, &home, &err) == 0 &&
+	         groups_are(&id, &home, 0, NULL),
+	     "build: no USER, no groups (root listed in wheel)");
+	T_OK(rt_user_resolve("0", RT_GROUPS_BUILDKIT, passwd, root_group, &id, &home, &err) == 0 &&
+	         groups_are(&id, &home, 1, (gid_t[]){10}),
+	     "build: USER 0: the groups listing root");
+	T_OK(rt_user_resolve("app", RT_GROUPS_BUILDKIT, passwd, root_group, &id, &home, &err) ==
+	             0 &&
+	         id.gid == 1000 && groups_are(&id, &home, 1, (gid_t[]){50}),
+	     "build: USER app: its member groups, not its primary");
+	T_OK(rt_user_resolve("app:staff", RT_GROUPS_BUILDKIT, passwd, root_group, &id, &home,
+	                     &err) == 0 &&
+	         id.gid == 50 && groups_are(&id, &home, 0, NULL),
+	     "build: explicit group: none");
+	T_OK(rt_user_resolve("1000:1000", RT_GROUPS_BUILDKIT, passwd, root_group, &id, &home,
+	                     &err) == 0 &&
+	         groups_are(&id, &home, 0, NULL),
+	     "build: uid:gid: none");
+	T_OK(rt_user_resolve("4242", RT_GROUPS_BUILDKIT, passwd, root_group, &id, &home, &err) ==
+	             0 &&
+	         groups_are(&id, &home, 0, NULL),
+	     "build: uid without an entry: none");
+	T_OK(rt_user_resolve(NULL, RT_GROUPS_DOCKER, passwd, root_group, &id, &home, &err) == 0 &&
+	         groups_are(&id, &home, 2, (gid_t[]){0, 10}),
+	     "run: no user: gid 0 and the groups listing root");
+}
+
 static void test_users(void)
 {
 	struct kiln_err err = KILN_ERR_INIT;
 	struct rt_identity id;
 	char *home = NULL;
-	T_OK(rt_user_resolve(NULL, passwd, group, &id, &home, &err) == 0 && id.uid == 0 &&
-	         id.gid == 0,
+	T_OK(rt_user_resolve(NULL, RT_GROUPS_DOCKER, passwd, group, &id, &home, &err) == 0 &&
+	         id.uid == 0 && id.gid == 0,
 	     "no user: root");
 	T_STREQ(home, "/root", "root's home");
 	free(home);
 	free(id.groups);
-	T_OK(rt_user_resolve("app", passwd, group, &id, &home, &err) == 0 && id.uid == 1000 &&
-	         id.gid == 1000,
+	T_OK(rt_user_resolve("app", RT_GROUPS_DOCKER, passwd, group, &id, &home, &err) == 0 &&
+	         id.uid == 1000 && id.gid == 1000,
 	     "app by name");
-	T_OK(id.n_groups == 2 && id.groups[0] == 29 && id.groups[1] == 50,
-	     "supplementary groups listing the user");
+	T_OK(id.n_groups == 3 && id.groups[0] == 1000 && id.groups[1] == 29 && id.groups[2] == 50,
+	     "supplementary groups: the primary, then those listing the user (docker run)");
 	free(home);
 	free(id.groups);
-	T_OK(rt_user_resolve("1000", passwd, group, &id, &home, &err) == 0 && id.gid == 1000,
+	T_OK(rt_user_resolve("1000", RT_GROUPS_DOCKER, passwd, group, &id, &home, &err) == 0 &&
+	         id.gid == 1000,
 	     "uid with an entry takes its gid");
 	free(home);
 	free(id.groups);
-	T_OK(rt_user_resolve("4242", passwd, group, &id, &home, &err) == 0 && id.uid == 4242 &&
-	         id.gid == 0 && id.n_groups == 1 && id.groups[0] == 0,
+	T_OK(rt_user_resolve("4242", RT_GROUPS_DOCKER, passwd, group, &id, &home, &err) == 0 &&
+	         id.uid == 4242 && id.gid == 0 && id.n_groups == 1 && id.groups[0] == 0,
 	     "uid without an entry: gid 0");
 	T_STREQ(home, "/", "home /");
 	free(home);
 	free(id.groups);
-	T_OK(rt_user_resolve("app:video", passwd, group, &id, &home, &err) == 0 && id.gid == 44 &&
-	         id.n_groups == 1 && id.groups[0] == 44,
+	T_OK(rt_user_resolve("app:video", RT_GROUPS_DOCKER, passwd, group, &id, &home, &err) == 0 &&
+	         id.gid == 44 && id.n_groups == 1 && id.groups[0] == 44,
 	     "explicit group by name: only that group");
 	free(home);
 	free(id.groups);
-	T_OK(rt_user_resolve("5:77", NULL, NULL, &id, &home, &err) == 0 && id.uid == 5 &&
-	         id.gid == 77,
+	T_OK(rt_user_resolve("5:77", RT_GROUPS_DOCKER, NULL, NULL, &id, &home, &err) == 0 &&
+	         id.uid == 5 && id.gid == 77,
 	     "uid:gid without files");
 	free(home);
 	free(id.groups);
-	T_OK(rt_user_resolve("nosuch", passwd, group, &id, &home, &err) < 0, "unknown user");
+	test_buildkit_groups();
+	T_OK(rt_user_resolve("nosuch", RT_GROUPS_DOCKER, passwd, group, &id, &home, &err) < 0,
+	     "unknown user");
 	T_STREQ(err.msg, "unable to find user nosuch: no matching entries in passwd file",
 	        "runc's message");
 	kiln_err_release(&err);
-	T_OK(rt_user_resolve("app:nosuch", passwd, group, &id, &home, &err) < 0, "unknown group");
+	T_OK(rt_user_resolve("app:nosuch", RT_GROUPS_DOCKER, passwd, group, &id, &home, &err) < 0,
+	     "unknown group");
 	T_STREQ(err.msg, "unable to find group nosuch: no matching entries in group file",
 	        "runc's group message");
 	kiln_err_release(&err);
