@@ -148,9 +148,14 @@ int bld_export(struct bld_build *b, const struct bld_output *out, const char *im
 		                           IMG_COMPRESS_GZIP};
 		int fd = -1;
 		r = open_dest(out->dest, &fd, err);
-		char *names[] = {(char *)image_id, NULL};
+		/* named after -t, as BuildKit's docker and oci exporters */
+		char *id_only[] = {(char *)image_id, NULL};
+		size_t n = 0;
+		while (b->o->tags && b->o->tags[n])
+			n++;
+		char *const *names = n ? (char *const *)b->o->tags : id_only;
 		if (r == 0)
-			r = img_save(b->s, names, 1, &so, fd, err);
+			r = img_save(b->s, names, n ? n : 1, &so, fd, err);
 		if (fd > 1)
 			close(fd);
 	}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "runtime.h"
 
 static size_t strv_count(char *const *v)
 {
@@ -167,7 +168,13 @@ int bld_config_apply(struct img_config *cfg, const struct df_instr *in, bool *cm
 		return 0;
 	case DF_I_USER: set_string(&cfg->config.user, in->u.word); return 0;
 	case DF_I_WORKDIR: apply_workdir(cfg, in->u.word); return 0;
-	case DF_I_STOPSIGNAL: set_string(&cfg->config.stop_signal, in->u.word); return 0;
+	case DF_I_STOPSIGNAL: {
+		int sig; /* BuildKit refuses a name it cannot parse */
+		if (rt_signal_parse(in->u.word, &sig, err) < 0)
+			return -1;
+		set_string(&cfg->config.stop_signal, in->u.word);
+		return 0;
+	}
 	case DF_I_MAINTAINER: set_string(&cfg->author, in->u.word); return 0;
 	case DF_I_HEALTHCHECK: apply_healthcheck(cfg, &in->u.health); return 0;
 	case DF_I_ONBUILD: list_add(&cfg->config.on_build, in->u.onbuild.expression); return 0;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +57,20 @@ static void pump_line(struct pump *p, const char *line)
 	size_t i = p->n++ % TAIL_LINES;
 	free(p->tail[i]);
 	p->tail[i] = xstrdup(line);
+}
+
+/* The reader keeps stdio, its pipe and its tail file only: a fork keeps
+ * every fd of the parent, and the write end of a concurrent step's output
+ * pipe held here would keep that step's reader from its EOF (two readers
+ * holding each other's: a build that never ends). */
+static void keep_only_fds(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+	if (lo > 3)
+		syscall(SYS_close_range, 3, lo - 1, 0);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, lo + 1, hi - 1, 0);
+	syscall(SYS_close_range, hi + 1, ~0U, 0);
 }
 
 __attribute__((noreturn)) static void pump_main(struct pump *p)
@@ -324,6 +339,7 @@ static int run(struct bld_stage *st, struct bld_step *step, const char *dir,
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[1]);
+		keep_only_fds(p.fd, tail_fd);
 		pump_main(&p);
 	}
 	pthread_mutex_unlock(&st->b->mu);

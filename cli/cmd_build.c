@@ -1,4 +1,5 @@
 /* kiln build (also `image build`, `builder build`): options -> bld_build. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,11 @@ static void print_summary(const struct bld_result *res, const struct build_flags
 
 static int run_build(struct kiln_ctx *ctx, const char *context, struct build_flags *f)
 {
+	/* as docker: an earlier image ID never outlives a failed build */
+	if (f->iidfile && unlink(f->iidfile) < 0 && errno != ENOENT) {
+		kiln_err_set(&ctx->err, errno, "removing image ID file `%s`", f->iidfile);
+		return 1;
+	}
 	struct bld_output *outs = NULL;
 	enum bld_progress_mode mode = BLD_PROGRESS_PLAIN;
 	if (parse_outputs(ctx, &f->outputs, &outs) < 0 ||
