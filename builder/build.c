@@ -419,7 +419,26 @@ static int run_stages(struct bld_build *b, struct kiln_err *err)
 	return 0;
 }
 
-static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_err *err)
+/* Whether the image cfg makes is in the store already (by its ID). */
+static bool image_stored(struct img_store *s, const struct img_config *cfg)
+{
+	size_t len;
+	_cleanup_free_ char *json = img_config_to_json(cfg, &len);
+	char id[KILN_DIGEST_LEN];
+	kiln_sha256_digest(json, len, id);
+	struct img_image *img = NULL;
+	struct kiln_err e = KILN_ERR_INIT;
+	bool found = img_image_find(s, id, IMG_FIND_CONTENT, &img, &e) == 0;
+	img_image_free(img);
+	kiln_err_release(&e);
+	return found;
+}
+
+/* *export_only_new: the image is made for --output only (no -t) and was not
+ * stored before: removed from the index once exported (docker build -o
+ * stores no image). */
+static int commit_image(struct bld_build *b, struct bld_stage *st, bool *export_only_new,
+                        struct kiln_err *err)
 {
 	const struct bld_opts *o = b->o;
 	struct img_config *c = st->cfg;
@@ -444,6 +463,7 @@ static int commit_image(struct bld_build *b, struct bld_stage *st, struct kiln_e
 	if (bld_remote_need(b, st->fs.layers, st->fs.n, false, err) < 0)
 		return -1;
 	int id = bld_vertex_start(b, "exporting to image");
+	*export_only_new = o->n_outputs && !n_tags && !image_stored(b->s, c);
 	int r = img_image_commit(b->s, c, st->fs.layers, st->fs.n, (const char *const *)o->tags,
 	                         n_tags, b->res->image_id, err);
 	if (r < 0)
@@ -491,16 +511,22 @@ static void unused_args(struct bld_build *b)
 static int finish(struct bld_build *b, struct kiln_err *err)
 {
 	unused_args(b);
-	if (commit_image(b, &b->stages[b->g.target], err) < 0)
+	bool export_only_new = false;
+	if (commit_image(b, &b->stages[b->g.target], &export_only_new, err) < 0)
 		return -1;
 	const struct bld_opts *o = b->o;
 	if (o->iidfile && kiln_write_file_atomic(o->iidfile, b->res->image_id,
 	                                         strlen(b->res->image_id), 0644, err) < 0)
 		return kiln_err_wrap(err, "--iidfile");
-	for (size_t i = 0; i < o->n_outputs; i++)
+	int r = 0;
+	for (size_t i = 0; i < o->n_outputs && r == 0; i++)
 		if (bld_export(b, &o->outputs[i], b->res->image_id, err) < 0)
-			return kiln_err_wrap(err, "--output");
-	return 0;
+			r = kiln_err_wrap(err, "--output");
+	struct kiln_err e = KILN_ERR_INIT;
+	if (export_only_new && img_store_remove_image(b->s, b->res->image_id, &e) < 0)
+		kiln_strv_pushf(&b->res->warnings, "the exported image stays stored: %s", e.msg);
+	kiln_err_release(&e);
+	return r;
 }
 
 static int check_tags(const struct bld_opts *o, struct kiln_err *err)
