@@ -199,7 +199,10 @@ void bld_vertex_log(struct bld_build *b, int id, const char *line);
 void bld_vertex_done(struct bld_build *b, int id, double secs, bool cached);
 void bld_vertex_bytes(struct bld_build *b, int id, uint64_t n);
 void bld_count_step(struct bld_build *b, bool cached);
+/* msg NULL: the step was canceled (another stage failed: BuildKit's CANCELED) */
 void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg);
+/* Whether a stage failed: the others stop before their next step. */
+bool bld_build_failed(struct bld_build *b);
 /* pull.c: img_image_load under the build's lock (the store handle's cache
  * is not thread-safe); an image the store lacks, or any with --pull, is
  * pulled from its registry first (once per build). */

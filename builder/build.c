@@ -58,6 +58,14 @@ void bld_count_step(struct bld_build *b, bool cached)
 	pthread_mutex_unlock(&b->mu);
 }
 
+bool bld_build_failed(struct bld_build *b)
+{
+	pthread_mutex_lock(&b->mu);
+	bool f = b->failed;
+	pthread_mutex_unlock(&b->mu);
+	return f;
+}
+
 void bld_vertex_error(struct bld_build *b, int id, double secs, const char *msg)
 {
 	pthread_mutex_lock(&b->mu);
@@ -319,6 +327,7 @@ static void stage_finished(struct bld_build *b, int i, int r, const struct kiln_
 		st->failed = true;
 		if (!b->failed) {
 			b->failed = true;
+			rt_run_cancel(true); /* the other stages' RUNs stop (BuildKit's CANCELED) */
 			kiln_err_set(&b->first_err, e->code, "%s",
 			             e->msg ? e->msg : "stage failed");
 			b->err_line = st->err_line;
@@ -567,6 +576,7 @@ static int build_once(struct img_store *s, const struct bld_opts *o,
 	 * image is published, or at the end (docs/design-notes.md) */
 	img_store_batch_begin(s);
 	bld_scratch_sweep_own(img_store_tmpdir(s));
+	rt_run_cancel(false);
 	int r = check_tags(o, err);
 	if (r == 0)
 		r = bld_check_secrets_ssh(o, err);

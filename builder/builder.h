@@ -46,6 +46,7 @@ struct bld_progress {
 	void (*start)(void *ud, int id, const char *name);
 	void (*log)(void *ud, int id, const char *line);
 	void (*done)(void *ud, int id, double secs, bool cached);
+	/* msg NULL: canceled because another stage failed (BuildKit's CANCELED) */
 	void (*error)(void *ud, int id, double secs, const char *msg);
 	void *ud;
 	/* the bytes a COPY or ADD step has written so far, every MiB or so

@@ -130,7 +130,12 @@ static void on_done(void *ud, int id, double secs, bool cached)
 static void on_error(void *ud, int id, double secs, const char *msg)
 {
 	struct printer *p = ud;
-	if (p->mode == BLD_PROGRESS_PLAIN) {
+	if (!msg && p->mode == BLD_PROGRESS_PLAIN) {
+		fprintf(p->out, "#%d CANCELED\n\n", id);
+	} else if (!msg) {
+		fprintf(p->out, "{\"event\":\"canceled\",\"vertex\":%d,\"seconds\":%.3f}\n", id,
+		        secs);
+	} else if (p->mode == BLD_PROGRESS_PLAIN) {
 		fprintf(p->out, "#%d ERROR: %s\n\n", id, msg);
 	} else {
 		fprintf(p->out,

@@ -91,7 +91,9 @@ static void draw(struct tty *t)
 		char size[32] = "";
 		if (x->bytes)
 			bld_format_bytes(size, sizeof(size), x->bytes);
-		const char *tail = x->state == 2 ? "CACHED" : size;
+		const char *tail = x->state == 2              ? "CACHED"
+		                   : x->state == 3 && !x->err ? "CANCELED"
+		                                              : size;
 		int room = width - 20;
 		fprintf(t->out, "\033[2K %c> %-*.*s %5.1fs %s\n", mark, room > 10 ? room : 10,
 		        room > 10 ? room : 10, x->name, s, tail);

@@ -5,6 +5,7 @@
  * history entry (decision 4); filesystem steps go key -> lookup ->
  * execute -> record (decisions 2 and 3). */
 #include <ctype.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -506,6 +507,8 @@ static int run_step(struct bld_stage *st, const struct df_instr *in, struct kiln
 			bld_count_step(b, cached);
 			bld_vertex_done(b, step.id, elapsed(&t0), cached);
 		}
+	} else if (op && err->code == ECANCELED) {
+		bld_vertex_error(b, step.id, elapsed(&t0), NULL); /* CANCELED */
 	} else if (op) {
 		_cleanup_free_ char *m = kiln_err_format(err);
 		bld_vertex_error(b, step.id, elapsed(&t0), m);
@@ -685,7 +688,8 @@ int bld_stage_build(struct bld_build *b, int index, struct kiln_err *err)
 	r = fire_triggers(st, triggers, err);
 	kiln_strv_free(triggers);
 	for (size_t i = 0; i < st->st->n_instrs && r == 0; i++)
-		r = run_step(st, &st->st->instrs[i], err);
+		r = bld_build_failed(b) ? kiln_err_set(err, ECANCELED, "canceled")
+		                        : run_step(st, &st->st->instrs[i], err);
 	bld_run_net_drop(st);
 	date_undated(st); /* no step set its time: the stage's, as the image's */
 	return r;

@@ -380,6 +380,7 @@ int rt_launch_wait(struct rt_launch *l, bool sig_proxy, int *status, struct kiln
 static const int oneshot_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 static volatile pid_t oneshot_pids[ONESHOT_SLOTS];
 static volatile sig_atomic_t oneshot_got;
+static volatile sig_atomic_t oneshot_cancel; /* rt_run_cancel */
 static pthread_mutex_t oneshot_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned oneshot_users;
 static struct sigaction oneshot_old[KILN_ARRAY_SIZE(oneshot_sigs)];
@@ -415,8 +416,23 @@ void rt_oneshot_pid(struct rt_oneshot_signals *s, pid_t pid)
 			s->slot = i;
 		}
 	pthread_mutex_unlock(&oneshot_mu);
-	if (oneshot_got && pid > 0)
+	if ((oneshot_got || oneshot_cancel) && pid > 0)
 		kill(pid, SIGKILL);
+}
+
+void rt_run_cancel(bool on)
+{
+	pthread_mutex_lock(&oneshot_mu);
+	oneshot_cancel = on;
+	for (size_t i = 0; on && i < ONESHOT_SLOTS; i++)
+		if (oneshot_pids[i] > 0)
+			kill(oneshot_pids[i], SIGKILL);
+	pthread_mutex_unlock(&oneshot_mu);
+}
+
+bool rt_run_canceled(void)
+{
+	return oneshot_cancel;
 }
 
 int rt_oneshot_end(struct rt_oneshot_signals *s)

@@ -429,6 +429,8 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
 	int sig = rt_oneshot_end(&sigs);
 	if (r == 0 && sig)
 		r = kiln_err_set(err, EINTR, "interrupted by SIG%s", sigabbrev_np(sig));
+	else if (r == 0 && rt_run_canceled())
+		r = kiln_err_set(err, ECANCELED, "canceled");
 	kiln_strv_free(with_init.lower_dirs);
 	kiln_rm_rf(dir, NULL);
 	return r;

@@ -211,6 +211,12 @@ struct rt_run_io {
  * then SIGKILLed and cleaned up before the return). */
 int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt_run_io *io,
                    int *status, struct kiln_err *err);
+/* rt_run_cancel(true): every rt_run_process of this process now running,
+ * and any started until rt_run_cancel(false), is SIGKILLed and returns
+ * ECANCELED ("canceled"): a build stops its other stages' steps when one
+ * fails, as BuildKit cancels them. */
+void rt_run_cancel(bool on);
+bool rt_run_canceled(void);
 
 /* A default network made ahead of a one-shot run (net_prep.c): its own
  * network namespace with slirp4netns started and configuring it in the
