@@ -112,13 +112,16 @@ static int write_entry(struct tar_writer *w, int dirfd, const char *name, const 
 	archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 	archive_entry_set_mode(e, st->st_mode);
 	const char *link = hardlink_seen(w, st, arcname);
-	char target[4096];
+	/* on the heap: walk recurses once per level (2,000 deep and more), and
+	 * this frame is inlined into it */
+	_cleanup_free_ char *target = NULL;
 	int r = 0;
 	if (link) {
 		archive_entry_set_hardlink(e, link);
 		archive_entry_set_size(e, 0);
 	} else if (S_ISLNK(st->st_mode)) {
-		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+		target = xmalloc(PATH_MAX);
+		ssize_t n = readlinkat(dirfd, name, target, PATH_MAX - 1);
 		if (n < 0)
 			r = kiln_err_set(err, errno, "reading the link `%s`", arcname);
 		else
@@ -128,7 +131,11 @@ static int write_entry(struct tar_writer *w, int dirfd, const char *name, const 
 	} else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
 		archive_entry_set_rdev(e, st->st_rdev);
 	}
-	if (r == 0 && archive_write_header(w->a, e) != ARCHIVE_OK)
+	/* ARCHIVE_WARN: a name libarchive could not turn into UTF-8 in this
+	 * locale, written as its bytes (pax hdrcharset=BINARY) as docker cp
+	 * writes it */
+	int hr = r == 0 ? archive_write_header(w->a, e) : ARCHIVE_OK;
+	if (hr != ARCHIVE_OK && hr != ARCHIVE_WARN)
 		r = ar_fail(w->a, err, "writing", arcname);
 	if (r == 0 && !link && S_ISREG(st->st_mode) && st->st_size > 0)
 		r = write_data(w, dirfd, name, st, arcname, err);

@@ -122,6 +122,10 @@ expect_eq "its volume too" "$("$KILN" cp c1:/vol/f - | tar -xOf -)" "top"
 "$KILN" exec c1 sh -c 'mkdir /sp && mkfifo /sp/ff && mknod /sp/nul c 1 3 && echo x >/sp/reg'
 OUT=$(timeout 30 "$KILN" cp c1:/sp - | tar -tvf - 2>&1 | awk '{print substr($1,1,1) $NF}' | sort | tr '\n' ' ')
 expect_eq "a fifo and a device: entries, no block" "$OUT" "-sp/reg csp/nul dsp/ psp/ff "
+# names that are not ASCII (UTF-8) or not even UTF-8 are copied as their bytes
+"$KILN" exec c1 sh -c 'mkdir /nm && echo u >/nm/café.txt && echo l >"/nm/lat$(printf "\351")n"'
+expect_eq "a UTF-8 name is copied out" "$("$KILN" cp c1:/nm/café.txt - 2>&1 | tar -xOf - 2>/dev/null)" "u"
+expect_eq "a name that is not UTF-8 too" "$("$KILN" cp c1:/nm - 2>/dev/null | tar -tf - 2>/dev/null | wc -l)" 3
 OUT=$("$KILN" cp c1:/ - | tar -tf - 2>/dev/null)
 expect_not_contains "its /proc is not copied" "$OUT" "/proc/self"
 expect_not_contains "nor /sys" "$OUT" "/sys/kernel"
