@@ -532,7 +532,7 @@ static int finish(struct bld_build *b, struct kiln_err *err)
 		if (bld_export(b, &o->outputs[i], b->res->image_id, err) < 0)
 			r = kiln_err_wrap(err, "--output");
 	struct kiln_err e = KILN_ERR_INIT;
-	if (export_only_new && img_store_remove_image(b->s, b->res->image_id, &e) < 0)
+	if (export_only_new && img_store_remove_dangling(b->s, b->res->image_id, &e) < 0)
 		kiln_strv_pushf(&b->res->warnings, "the exported image stays stored: %s", e.msg);
 	kiln_err_release(&e);
 	return r;

@@ -300,6 +300,10 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
                     struct kiln_err *err);
 /* Removes every index entry of image `id` (tags included). */
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err);
+/* Removes the entries of image `id` only while it is untagged, under the
+ * index lock: a tag given to it meanwhile (kiln tag, another build) keeps
+ * it whole. Nothing to remove is no error. */
+int img_store_remove_dangling(struct img_store *s, const char *id, struct kiln_err *err);
 
 /* The time an entry was tagged (index.c writes it when tag, import, build
  * or commit publish a tag): "2024-01-02T03:04:05.123456789Z". */

@@ -589,6 +589,30 @@ static bool entry_is_image(struct img_store *s, const struct img_descriptor *d, 
 	return !strcmp(d->digest, id);
 }
 
+int img_store_remove_dangling(struct img_store *s, const char *id, struct kiln_err *err)
+{
+	struct img_index *x = NULL;
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
+		return -1;
+	bool tagged = false;
+	for (size_t i = 0; i < x->n_manifests && !tagged; i++)
+		tagged = entry_ref(&x->manifests[i]) && entry_is_image(s, &x->manifests[i], id);
+	size_t kept = 0, removed = 0;
+	for (size_t i = 0; i < x->n_manifests; i++) {
+		if (!tagged && entry_is_image(s, &x->manifests[i], id)) {
+			img_descriptor_release(&x->manifests[i]);
+			removed++;
+		} else {
+			x->manifests[kept++] = x->manifests[i];
+		}
+	}
+	x->n_manifests = kept;
+	int ret = removed ? img_index_write(s, x, err) : 0;
+	img_index_free(x);
+	return ret;
+}
+
 int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err)
 {
 	struct img_index *x = NULL;
