@@ -13,17 +13,30 @@ C="$T/ctx"
 mkdir -p "$C"
 echo "review4-$RANDOM$RANDOM" >"$C/f"
 printf 'FROM busybox\nCOPY f /f\n' >"$C/Dockerfile"
-# the reader waits for the image ID (written before the export), tags the
-# image while the export blocks on the full pipe, then drains the pipe
-( "$KILN" build -q -o type=tar,dest=- --iidfile "$T/iid" "$C" 2>"$T/err"; echo $? >"$T/rc" ) | {
-	for _ in $(seq 600); do [ -s "$T/iid" ] && break; sleep 0.1; done
-	"$KILN" tag "$(cat "$T/iid")" keep:1 >"$T/tag.out" 2>&1
+# the reader waits for the new image in the index (committed before the
+# export), tags it while the export blocks on the full pipe, then drains
+# the pipe. (If a fix stores no image at all for -o, none appears: after
+# 60 s the reader drains and the tag checks are moot.)
+before=$(kiln images -aq --no-trunc | sort | tr '\n' ' ')
+( "$KILN" build -q -o type=tar,dest=- "$C" 2>"$T/err"; echo $? >"$T/rc" ) | {
+	for _ in $(seq 600); do
+		for id in $("$KILN" images -aq --no-trunc); do
+			case " $before " in *" $id "*) ;; *) echo "$id" >"$T/iid" ;; esac
+		done
+		[ -s "$T/iid" ] && break
+		sleep 0.1
+	done
+	[ -s "$T/iid" ] && "$KILN" tag "$(head -1 "$T/iid")" keep:1 >"$T/tag.out" 2>&1
 	echo $? >"$T/tagrc"
 	cat >/dev/null
 }
 expect_eq "the -o build succeeds" "$(cat "$T/rc")" 0
-expect_eq "the image could be tagged while it was exported" "$(cat "$T/tagrc" 2>/dev/null)" 0
-run_ok "the tag given meanwhile is still there" kiln image inspect --format '{{.Id}}' keep:1
-expect_eq "and names the built image" "$OUT" "$(cat "$T/iid")"
+if [ -s "$T/iid" ]; then
+	expect_eq "the image could be tagged while it was exported" "$(cat "$T/tagrc")" 0
+	run_ok "the tag given meanwhile is still there" kiln image inspect --format '{{.Id}}' keep:1
+	expect_eq "and names the built image" "$OUT" "$(head -1 "$T/iid")"
+else
+	ok "no image was stored during the export: nothing to lose"
+fi
 run_ok "system check" kiln system check
 echo "1..$((_pass + _fail))"
