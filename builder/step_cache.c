@@ -455,6 +455,8 @@ bool bld_cache_lookup(struct bld_stage *st, const char *key, struct bld_step *st
 	    add_info(st, step, p, key, hit ? CACHE_STEP_HIT : CACHE_STEP_MISS);
 	_cleanup_free_ char *why = NULL;
 	if (hit) {
+		/* a record that outlived its parent's: the chain is known again */
+		c->slots[st->index].chain_new = false;
 		hit_layer(step, &rec);
 		const char *created =
 		    rec.config && !strncmp(rec.config, "created=", 8) ? rec.config + 8 : b->created;
