@@ -383,12 +383,14 @@ static int write_item(struct copy_job *j, struct img_layer_writer *w, struct dir
 		e.on_data_ud = &feed;
 	}
 	int r = img_layer_writer_add(w, &e, fd, err);
+	/* the key's leaf (its xattrs read through fd now) before the stat
+	 * check: a change after the layer's read is then caught too */
+	if (feeding && r == 0)
+		r = cache_ctx_plan_fed(it->plan, it->node, fd, &feed, err);
+	else if (feeding)
+		cache_ctx_feed_release(&feed);
 	if (r == 0)
 		r = check_unchanged(fd, it, err);
-	if (feeding && r == 0)
-		return cache_ctx_plan_fed(it->plan, it->node, fd, &feed, err);
-	if (feeding)
-		cache_ctx_feed_release(&feed);
 	return r;
 }
 
