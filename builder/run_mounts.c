@@ -431,11 +431,12 @@ static int secret_spec_parse(const char *spec, struct secret_spec *sp, struct ki
 			                    spec, f);
 		}
 		*eq = '\0';
-		char **dst = !strcmp(f, "id")                            ? &sp->id
-		             : !strcmp(f, "src") || !strcmp(f, "source") ? &sp->src
-		             : !strcmp(f, "env")                         ? &sp->env
-		             : !strcmp(f, "type")                        ? &sp->type
-		                                                         : NULL;
+		/* keys in any case, as docker reads them */
+		char **dst = !strcasecmp(f, "id")                                ? &sp->id
+		             : !strcasecmp(f, "src") || !strcasecmp(f, "source") ? &sp->src
+		             : !strcasecmp(f, "env")                             ? &sp->env
+		             : !strcasecmp(f, "type")                            ? &sp->type
+		                                                                 : NULL;
 		if (!dst) {
 			secret_spec_release(sp);
 			return kiln_err_set(err, KILN_E_INVALID,
@@ -479,20 +480,23 @@ static int secret_value(const struct bld_opts *o, const char *id, char **data, s
 	return 0;
 }
 
-/* One --ssh spec: `default` needs SSH_AUTH_SOCK, ID=PATH[,PATH] paths
- * that exist (docker's "could not parse ssh"). */
+/* One --ssh spec, as docker checks it before building: ID (or ID= with
+ * no path) is the agent at SSH_AUTH_SOCK, which must be set and exist;
+ * ID=PATH[,PATH]: each path must exist. */
 static int ssh_spec_check(const char *spec, struct kiln_err *err)
 {
 	const char *eq = strchr(spec, '=');
-	if (!eq && strcmp(spec, "default"))
-		return 0; /* ID alone: the agent of SSH_AUTH_SOCK, checked when mounted */
-	if (!eq) {
+	if (!eq || !eq[1]) {
 		const char *sock = getenv("SSH_AUTH_SOCK");
+		struct stat st;
 		if (!sock || !*sock)
 			return kiln_err_set(err, KILN_E_INVALID,
 			                    "--ssh `%s`: invalid empty ssh agent socket, make sure "
 			                    "SSH_AUTH_SOCK is set",
 			                    spec);
+		if (stat(sock, &st) < 0)
+			return kiln_err_set(err, errno, "--ssh `%s`: SSH_AUTH_SOCK `%s`", spec,
+			                    sock);
 		return 0;
 	}
 	_cleanup_free_ char *paths = xstrdup(eq + 1);
@@ -513,8 +517,9 @@ int bld_check_secrets_ssh(const struct bld_opts *o, struct kiln_err *err)
 			return -1;
 		int r = 0;
 		struct stat st;
-		if (!sp.id)
-			r = kiln_err_set(err, KILN_E_INVALID, "--secret `%s`: id= is required", *s);
+		if (!sp.id || !*sp.id)
+			r = kiln_err_set(err, KILN_E_INVALID, "--secret `%s`: secret missing ID",
+			                 *s);
 		else if (sp.type && strcmp(sp.type, "file") && strcmp(sp.type, "env"))
 			r = kiln_err_set(err, KILN_E_INVALID,
 			                 "--secret `%s`: unsupported secret type `%s`", *s,
