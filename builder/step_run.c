@@ -334,6 +334,7 @@ static int run(struct bld_stage *st, struct bld_step *step, const char *dir,
 		return kiln_err_set(err, errno, "pipe");
 	}
 	struct pump p = {.p = st->b->p, .id = step->id, .fd = fds[0], .tail_fd = tail_fd};
+	rt_fork_lock(); /* sanitizer builds: no other thread mid-malloc (runtime.h) */
 	pthread_mutex_lock(&st->b->mu); /* no printer mid-line in the copy */
 	fflush(NULL);
 	pid_t pid = fork();
@@ -342,8 +343,9 @@ static int run(struct bld_stage *st, struct bld_step *step, const char *dir,
 		keep_only_fds(p.fd, tail_fd);
 		pump_main(&p);
 	}
-	pthread_mutex_unlock(&st->b->mu);
 	int saved = errno;
+	pthread_mutex_unlock(&st->b->mu);
+	rt_fork_unlock();
 	close(fds[0]);
 	if (pid < 0) {
 		close(fds[1]);

@@ -258,7 +258,44 @@ static void reap(pid_t pid)
 		;
 }
 
+/* GCC 12's AddressSanitizer has no fork interceptor: its allocator's locks
+ * are not taken around fork(), so a child that mallocs before its execve
+ * (the init's setup, the builder's output reader) hangs for good when
+ * another thread held one at that instant (seen: two parallel stages
+ * starting their RUNs together). In such builds these forks, and the whole
+ * start of a container, are serialised, so no other launch or output
+ * reader is mid-malloc when one forks. glibc's fork() takes its own malloc
+ * locks: other builds need none of this. */
+#if defined(__SANITIZE_ADDRESS__)
+static pthread_mutex_t fork_mu = PTHREAD_MUTEX_INITIALIZER;
+void rt_fork_lock(void)
+{
+	pthread_mutex_lock(&fork_mu);
+}
+void rt_fork_unlock(void)
+{
+	pthread_mutex_unlock(&fork_mu);
+}
+#else
+void rt_fork_lock(void)
+{
+}
+void rt_fork_unlock(void)
+{
+}
+#endif
+
+static int launch_start(struct rt_launch *l, struct kiln_err *err);
+
 int rt_launch_start(struct rt_launch *l, struct kiln_err *err)
+{
+	rt_fork_lock();
+	int r = launch_start(l, err);
+	rt_fork_unlock();
+	return r;
+}
+
+static int launch_start(struct rt_launch *l, struct kiln_err *err)
 {
 	uint64_t caps = 0;
 	l->pid = 0;

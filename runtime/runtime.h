@@ -216,6 +216,12 @@ int rt_run_process(const char *root, const struct rt_spec *spec, const struct rt
  * ECANCELED ("canceled"): a build stops its other stages' steps when one
  * fails, as BuildKit cancels them. */
 void rt_run_cancel(bool on);
+/* Around a fork whose child runs C code (mallocs) before its execve, in a
+ * process with other threads: serialised against container starts in
+ * AddressSanitizer builds, whose allocator is not fork-safe (launch.c);
+ * no-ops otherwise. */
+void rt_fork_lock(void);
+void rt_fork_unlock(void);
 bool rt_run_canceled(void);
 
 /* A default network made ahead of a one-shot run (net_prep.c): its own
