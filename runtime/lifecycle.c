@@ -131,10 +131,9 @@ int rt_container_run_attached(const char *root, struct rt_container *c, const st
 	struct rt_launch l;
 	_cleanup_free_ char *dir = NULL, *rootfs = NULL;
 	launch_for(root, c, io, &l, &dir, &rootfs);
-	/* logged and attachable as a monitored container is, unless it goes
-	 * at once (--rm: the latency benchmark times that path, and a relay
-	 * thread measured +1.3 ms of CPU a run) */
-	struct rt_log_relay *relay = c->auto_remove ? NULL : rt_log_relay_open(root, c->id, &l);
+	/* logged and attachable as a monitored container is (--rm too, as
+	 * docker's: its log goes with it) */
+	struct rt_log_relay *relay = rt_log_relay_open(root, c->id, &l);
 	int started = rt_launch_start(&l, err);
 	rt_log_relay_start(relay);
 	if (started < 0) {

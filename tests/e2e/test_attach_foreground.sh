@@ -80,3 +80,25 @@ wait "$fg"
 expect_eq "the foreground run -i returns 5" "$?" 5
 expect_eq "the foreground kiln printed both inputs" "$(grep -c 'got:' "$T/fb.out")" 2
 expect_eq "... and the log has them" "$("$KILN" logs fb 2>&1 | grep -c 'got:')" 2
+
+# --- run --rm in the foreground: attachable and logged while it runs (docker) ----
+rm -f "$T/sync/stop"
+"$KILN" run --rm --name fc -v "$T/sync:/sync" busybox sh -c \
+	'i=0; while [ ! -e /sync/stop ]; do i=$((i+1)); echo rm$i; sleep 0.05; done; echo gone; exit 6' \
+	>"$T/fc.out" 2>&1 </dev/null &
+fg=$!
+pids+=($fg)
+wait_for 20 logged fc rm1 && ok "run --rm: logs while it runs" || not_ok "run --rm: no log while it runs"
+"$KILN" attach fc >"$T/atc.out" 2>&1 </dev/null &
+at=$!
+pids+=($at)
+wait_for 20 has "$T/atc.out" rm || not_ok "run --rm: the attacher got no output"
+touch "$T/sync/stop"
+wait "$at"
+expect_eq "attach to a run --rm returns its exit code" "$?" 6
+expect_contains "... and got its last line" "$(cat "$T/atc.out")" gone
+wait "$fg"
+expect_eq "the foreground run --rm returns it too" "$?" 6
+expect_eq "... printed every line" "$(head -1 "$T/fc.out"),$(tail -1 "$T/fc.out")" rm1,gone
+wait_for 20 sh -c '! "$0" inspect fc >/dev/null 2>&1' "$KILN" && ok "... and is removed" ||
+	not_ok "the --rm container is left"
