@@ -33,6 +33,26 @@ blobs_intact() {
 	echo "$bad"
 }
 
+# On a mismatch: how the two layers differ, entry by entry (type, mode,
+# owner, size, mtime, link, sha256 of the bytes), and the rebuild's step
+# lines, so a failure that does not come back (seen once in CI) tells why.
+explain_diff() {
+	local n
+	for n in warm cold; do
+		kiln save "$n" -o "$T/$n.tar" 2>/dev/null && python3 -c '
+import hashlib, io, json, sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    name = json.load(t.extractfile("manifest.json"))[0]["Layers"][-1]
+    with tarfile.open(fileobj=io.BytesIO(t.extractfile(name).read())) as lt:
+        for e in lt.getmembers():
+            h = hashlib.sha256(lt.extractfile(e).read()).hexdigest()[:16] if e.isfile() else "-"
+            print(e.type, oct(e.mode), e.uid, e.gid, e.size, e.mtime, e.name, e.linkname, h)
+' "$T/$n.tar" >"$T/$n.list"
+	done
+	diff "$T/warm.list" "$T/cold.list" | head -20 | sed 's/^/#   /'
+	kiln build --progress=plain -t warm "$C" 2>&1 | grep -E 'CACHED|miss|DONE' | sed 's/^/#   /'
+}
+
 # after CHANGE: the cached rebuild (its COPY misses) against a cold build
 check() { # NAME
 	local warm cold
@@ -40,7 +60,7 @@ check() { # NAME
 	if ! OUT=$(kiln build -q --no-cache -t cold "$C" 2>&1); then not_ok "$1: cold build"; echo "$OUT" | sed 's/^/#   /'; return; fi
 	warm=$(layer warm) cold=$(layer cold)
 	if [ -n "$warm" ] && [ "$warm" = "$cold" ]; then ok "$1: same diffID as a cold build"
-	else not_ok "$1: diffID $warm, cold build $cold"; fi
+	else not_ok "$1: diffID $warm, cold build $cold"; explain_diff; fi
 	expect_eq "$1: same image ID as a cold build" "$(image_id warm)" "$(image_id cold)"
 }
 
