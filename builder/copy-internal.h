@@ -85,9 +85,5 @@ int copy_glob_tree(const struct bld_tree *t, const char *pattern, struct kiln_st
                    struct kiln_err *err);
 /* Applies an octal or symbolic (u+x,go-w,a=rX) --chmod to mode. */
 int copy_chmod(const char *spec, mode_t mode, mode_t *out, struct kiln_err *err);
-/* Whether a context file's fstat after reading equals the stat its cache
- * key hashed (device, inode, size, mode, mtime, ctime): any write or
- * replacement in between changes one of them (COPY's files, ADD's archive). */
-bool bld_stat_unchanged(const struct stat *now, const struct stat *was);
 
 #endif

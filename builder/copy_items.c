@@ -242,16 +242,6 @@ static void dir_cache_release(struct dir_cache *dc)
 	free(dc->path);
 }
 
-bool bld_stat_unchanged(const struct stat *now, const struct stat *was)
-{
-	return now->st_dev == was->st_dev && now->st_ino == was->st_ino &&
-	       now->st_size == was->st_size && now->st_mode == was->st_mode &&
-	       now->st_mtim.tv_sec == was->st_mtim.tv_sec &&
-	       now->st_mtim.tv_nsec == was->st_mtim.tv_nsec &&
-	       now->st_ctim.tv_sec == was->st_ctim.tv_sec &&
-	       now->st_ctim.tv_nsec == was->st_ctim.tv_nsec;
-}
-
 /* Checks, after its bytes went into the layer, that fd is the file the
  * walk found: same inode and size; for a file the key hashed (it->hashed)
  * also the same mode, mtime and ctime as the stat the hash rests on. Any
@@ -269,7 +259,7 @@ static int check_unchanged(int fd, const struct citem *it, struct kiln_err *err)
 	bool same =
 	    S_ISREG(now.st_mode) && now.st_ino == was->st_ino && now.st_size == was->st_size;
 	if (same && it->hashed)
-		same = bld_stat_unchanged(&now, was);
+		same = cache_stat_unchanged(&now, was);
 	if (!same)
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
 		                    it->host);

@@ -202,7 +202,7 @@ static int archive_unchanged(int fd, const struct bld_node *node, const struct c
 	const struct stat *was = &w->v[0].st;
 	if (fstat(fd, &now) < 0)
 		return kiln_err_set(err, errno, "stat `%s`", node->host);
-	if (!bld_stat_unchanged(&now, was))
+	if (!cache_stat_unchanged(&now, was))
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
 		                    node->host);
 	return 0;

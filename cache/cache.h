@@ -135,6 +135,10 @@ struct cache_ctx_stats {
 	uint64_t bytes_read;
 };
 void cache_ctx_stats(const struct cache_ctx *c, struct cache_ctx_stats *out);
+/* Whether a file's stat now equals the stat a hash rests on (device,
+ * inode, size, mode, mtime, ctime): any write or replacement in between
+ * changes one of them. The check of every "changed while being read". */
+bool cache_stat_unchanged(const struct stat *now, const struct stat *was);
 /* Worker threads used for reads (default: online CPUs, at most 8). */
 void cache_ctx_set_threads(struct cache_ctx *c, unsigned n);
 

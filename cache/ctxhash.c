@@ -213,12 +213,14 @@ static int read_content(int fd, const char *rel, const struct stat *st, struct c
 	}
 }
 
-static bool same_stat(const struct stat *a, const struct stat *b)
+bool cache_stat_unchanged(const struct stat *now, const struct stat *was)
 {
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mode == b->st_mode && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+	return now->st_dev == was->st_dev && now->st_ino == was->st_ino &&
+	       now->st_size == was->st_size && now->st_mode == was->st_mode &&
+	       now->st_mtim.tv_sec == was->st_mtim.tv_sec &&
+	       now->st_mtim.tv_nsec == was->st_mtim.tv_nsec &&
+	       now->st_ctim.tv_sec == was->st_ctim.tv_sec &&
+	       now->st_ctim.tv_nsec == was->st_ctim.tv_nsec;
 }
 
 int ctx_file_leaf_fd(struct ctx_node *n, int fd, uint64_t size, const struct kiln_xxh128 *data,
@@ -248,7 +250,7 @@ int ctx_hash_file(const struct cache_ctx *c, struct ctx_node *n, const struct st
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return kiln_err_set(err, errno, "stat `%s`", n->rel);
-	if (!S_ISREG(st.st_mode) || (expect && !same_stat(&st, expect)))
+	if (!S_ISREG(st.st_mode) || (expect && !cache_stat_unchanged(&st, expect)))
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", n->rel);
 	n->st = st;
 	struct content h = {.sha = c->want_sha};
