@@ -26,7 +26,6 @@ struct stage_slot {
 	struct cache_ctx_walk *walks;  /* its current COPY's hashed sources */
 	struct cache_ctx_plan **plans; /* beside each walk: NULL, or hashed while copied */
 	size_t n_walks;
-	bool deferred;  /* the current COPY's key waits for its copy */
 	bool chain_new; /* a step of it missed with a new key: later steps must */
 };
 
@@ -98,12 +97,20 @@ static void drop_walks(struct stage_slot *s)
 	s->walks = NULL;
 	s->plans = NULL;
 	s->n_walks = 0;
-	s->deferred = false;
+}
+
+/* Whether the current COPY's key waits for its copy (a walk has a plan). */
+static bool deferred(const struct stage_slot *s)
+{
+	for (size_t i = 0; i < s->n_walks; i++)
+		if (s->plans[i])
+			return true;
+	return false;
 }
 
 void bld_cache_walks_drop(struct bld_stage *st, bool all)
 {
-	if (st->b->cache && (all || !st->b->cache->slots[st->index].deferred))
+	if (st->b->cache && (all || !deferred(&st->b->cache->slots[st->index])))
 		drop_walks(&st->b->cache->slots[st->index]);
 }
 
@@ -199,6 +206,13 @@ static void set_clock(struct bld_stage *st, const char *created)
 	s->clock = xstrdup(created);
 }
 
+/* The build's context handle, opened on first use (under c->mu). */
+static int ctx_handle(struct bld_build *b, struct kiln_err *err)
+{
+	struct bld_cache *c = b->cache;
+	return c->ctx ? 0 : cache_ctx_open(img_store_root(b->s), b->ctx.dir, &c->ctx, err);
+}
+
 int bld_cache_hash_context(struct bld_stage *st, const char *rel, cache_select_fn sel, void *ud,
                            char hex[33], bool keep_walk, struct kiln_err *err)
 {
@@ -206,9 +220,7 @@ int bld_cache_hash_context(struct bld_stage *st, const char *rel, cache_select_f
 	struct bld_cache *c = b->cache;
 	struct cache_ctx_walk walk = {0};
 	pthread_mutex_lock(&c->mu);
-	int r = 0;
-	if (!c->ctx)
-		r = cache_ctx_open(img_store_root(b->s), b->ctx.dir, &c->ctx, err);
+	int r = ctx_handle(b, err);
 	char sha[CACHE_SHA_HEX_MAX];
 	if (r == 0)
 		r = cache_ctx_hash_walk(c->ctx, rel, sel, ud, hex, b->remote ? sha : NULL,
@@ -243,17 +255,12 @@ int bld_cache_plan_context(struct bld_stage *st, const char *rel, cache_select_f
 	struct cache_ctx_walk walk = {0};
 	struct cache_ctx_plan *plan = NULL;
 	pthread_mutex_lock(&c->mu);
-	int r = 0;
-	if (!c->ctx)
-		r = cache_ctx_open(img_store_root(b->s), b->ctx.dir, &c->ctx, err);
+	int r = ctx_handle(b, err);
 	if (r == 0)
 		r = cache_ctx_plan_begin(c->ctx, rel, sel, ud, &walk, &plan, err);
 	pthread_mutex_unlock(&c->mu);
-	if (r == 0) {
-		struct stage_slot *s = &c->slots[st->index];
-		add_walk(s, &walk, plan);
-		s->deferred = true;
-	}
+	if (r == 0)
+		add_walk(&c->slots[st->index], &walk, plan);
 	return r;
 }
 

@@ -109,6 +109,9 @@ struct cache_ctx {
 int ctx_walk_tree(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
                   struct ctx_walk *w, struct kiln_err *err);
 void ctx_walk_release(struct ctx_walk *w);
+/* The walk's paths, links and stats into out: moved (w keeps the hashes),
+ * or copied when w goes on being used (a plan). */
+void ctx_walk_out(struct ctx_walk *w, struct cache_ctx_walk *out, bool copy);
 /* Regular files the stat cache vouches for get their leaf; the others
  * are listed in *todo (and marked read). */
 void ctx_use_statcache(struct cache_ctx *c, struct ctx_walk *w, size_t **todo, size_t *n_todo);

@@ -740,15 +740,15 @@ void cache_ctx_walk_release(struct cache_ctx_walk *w)
 	w->n = 0;
 }
 
-/* Moves the walk's paths, links and stats to out (w keeps the hashes). */
-static void hand_over(struct ctx_walk *w, struct cache_ctx_walk *out)
+void ctx_walk_out(struct ctx_walk *w, struct cache_ctx_walk *out, bool copy)
 {
 	out->v = xcalloc(w->n ? w->n : 1, sizeof(*out->v));
 	out->n = w->n;
 	for (size_t i = 0; i < w->n; i++) {
 		struct cache_ctx_node *o = &out->v[i];
-		o->rel = TAKE_PTR(w->v[i].rel);
-		o->link = TAKE_PTR(w->v[i].link);
+		const char *link = w->v[i].link;
+		o->rel = copy ? xstrdup(w->v[i].rel) : TAKE_PTR(w->v[i].rel);
+		o->link = !copy ? TAKE_PTR(w->v[i].link) : link ? xstrdup(link) : NULL;
 		o->st = w->v[i].st;
 		o->end = w->v[i].end;
 	}
@@ -820,7 +820,7 @@ int cache_ctx_hash_walk(struct cache_ctx *c, const char *rel, cache_select_fn se
 	if (r == 0)
 		r = ctx_finish(c, &w, todo, n_todo, rel, hex, sha, err);
 	if (r == 0 && walk)
-		hand_over(&w, walk);
+		ctx_walk_out(&w, walk, false);
 	ctx_walk_release(&w);
 	return r;
 }

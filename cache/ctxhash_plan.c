@@ -19,20 +19,6 @@ struct cache_ctx_plan {
 	uint64_t bytes;
 };
 
-/* The walk's paths, links and stats, copied (the plan keeps its own). */
-static void copy_walk(const struct ctx_walk *w, struct cache_ctx_walk *out)
-{
-	out->v = xcalloc(w->n ? w->n : 1, sizeof(*out->v));
-	out->n = w->n;
-	for (size_t i = 0; i < w->n; i++) {
-		struct cache_ctx_node *o = &out->v[i];
-		o->rel = xstrdup(w->v[i].rel);
-		o->link = w->v[i].link ? xstrdup(w->v[i].link) : NULL;
-		o->st = w->v[i].st;
-		o->end = w->v[i].end;
-	}
-}
-
 int cache_ctx_plan_begin(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
                          struct cache_ctx_walk *walk, struct cache_ctx_plan **out,
                          struct kiln_err *err)
@@ -49,7 +35,7 @@ int cache_ctx_plan_begin(struct cache_ctx *c, const char *rel, cache_select_fn s
 	ctx_use_statcache(c, &p->w, &p->todo, &p->n_todo);
 	p->rel = xstrdup(rel);
 	p->fed = xcalloc(p->w.n ? p->w.n : 1, sizeof(*p->fed));
-	copy_walk(&p->w, walk);
+	ctx_walk_out(&p->w, walk, true); /* the plan keeps its own */
 	*out = p;
 	return 0;
 }
