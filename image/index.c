@@ -589,37 +589,10 @@ static bool entry_is_image(struct img_store *s, const struct img_descriptor *d, 
 	return !strcmp(d->digest, id);
 }
 
-int img_store_remove_dangling(struct img_store *s, const char *id, struct kiln_err *err)
+/* Drops every entry of image id from x in one compacting pass (an image
+ * with 100,000 tags goes in linear time); how many went. */
+static size_t drop_image_entries(struct img_store *s, struct img_index *x, const char *id)
 {
-	struct img_index *x = NULL;
-	_cleanup_close_ int lock = index_begin(s, &x, err);
-	if (lock < 0)
-		return -1;
-	bool tagged = false;
-	for (size_t i = 0; i < x->n_manifests && !tagged; i++)
-		tagged = entry_ref(&x->manifests[i]) && entry_is_image(s, &x->manifests[i], id);
-	size_t kept = 0, removed = 0;
-	for (size_t i = 0; i < x->n_manifests; i++) {
-		if (!tagged && entry_is_image(s, &x->manifests[i], id)) {
-			img_descriptor_release(&x->manifests[i]);
-			removed++;
-		} else {
-			x->manifests[kept++] = x->manifests[i];
-		}
-	}
-	x->n_manifests = kept;
-	int ret = removed ? img_index_write(s, x, err) : 0;
-	img_index_free(x);
-	return ret;
-}
-
-int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err)
-{
-	struct img_index *x = NULL;
-	_cleanup_close_ int lock = index_begin(s, &x, err);
-	if (lock < 0)
-		return -1;
-	/* one compacting pass: an image with 100,000 tags goes in linear time */
 	size_t kept = 0, removed = 0;
 	for (size_t i = 0; i < x->n_manifests; i++) {
 		if (entry_is_image(s, &x->manifests[i], id)) {
@@ -630,8 +603,32 @@ int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err 
 		}
 	}
 	x->n_manifests = kept;
-	int ret = removed ? img_index_write(s, x, err)
-	                  : kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", id);
+	return removed;
+}
+
+int img_store_remove_dangling(struct img_store *s, const char *id, struct kiln_err *err)
+{
+	struct img_index *x = NULL;
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
+		return -1;
+	bool tagged = false;
+	for (size_t i = 0; i < x->n_manifests && !tagged; i++)
+		tagged = entry_ref(&x->manifests[i]) && entry_is_image(s, &x->manifests[i], id);
+	int ret = !tagged && drop_image_entries(s, x, id) ? img_index_write(s, x, err) : 0;
+	img_index_free(x);
+	return ret;
+}
+
+int img_store_remove_image(struct img_store *s, const char *id, struct kiln_err *err)
+{
+	struct img_index *x = NULL;
+	_cleanup_close_ int lock = index_begin(s, &x, err);
+	if (lock < 0)
+		return -1;
+	int ret = drop_image_entries(s, x, id)
+	              ? img_index_write(s, x, err)
+	              : kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", id);
 	img_index_free(x);
 	return ret;
 }
