@@ -49,6 +49,10 @@ la_ssize_t layer_tar_out(struct archive *a, void *opaque, const void *p, size_t 
  * need no locale, and bytes that are no UTF-8 stay as they are, as Go's
  * archive/tar writes them). An ARCHIVE_* status. */
 int layer_tar_format(struct archive *a);
+/* archive_write_header for a layer entry: ARCHIVE_WARN (a name libarchive
+ * could not turn into UTF-8, written as its bytes under hdrcharset=BINARY,
+ * as docker writes it) is ARCHIVE_OK. */
+int layer_write_header(struct archive *a, struct archive_entry *e);
 
 /* Adds the xattrs a layer keeps (user.*, trusted.* but overlay's,
  * security.capability) of host path full to e, sorted by name; read

@@ -130,8 +130,7 @@ static int add_marker(struct walk *w, const char *rel, int64_t mtime, struct kil
 	archive_entry_set_perm(w->e, 0);
 	archive_entry_set_size(w->e, 0);
 	archive_entry_set_mtime(w->e, clamp(w, mtime), 0);
-	int hr = archive_write_header(w->a, w->e);
-	if (hr != ARCHIVE_OK && hr != ARCHIVE_WARN) /* WARN: see add_entry */
+	if (layer_write_header(w->a, w->e) != ARCHIVE_OK)
 		return archive_fail(w, err, rel);
 	return 0;
 }
@@ -324,10 +323,7 @@ static int add_entry(struct walk *w, const char *full, const char *rel, const st
 		return -1;
 	if (layer_entry_xattrs(e, fd, full, err) < 0)
 		return -1;
-	/* ARCHIVE_WARN: a name that is not UTF-8, written as bytes (pax
-	 * hdrcharset=BINARY), as docker writes it */
-	int hr = archive_write_header(w->a, e);
-	if (hr != ARCHIVE_OK && hr != ARCHIVE_WARN)
+	if (layer_write_header(w->a, e) != ARCHIVE_OK)
 		return archive_fail(w, err, rel);
 	w->sink.usage += layer_entry_usage(e);
 	if (data && copy_data(w, fd, full, rel, st, err) < 0)
@@ -403,6 +399,12 @@ static void walk_release(struct walk *w)
 	free(w->slots);
 	free(w->buf);
 	layer_sink_release(&w->sink);
+}
+
+int layer_write_header(struct archive *a, struct archive_entry *e)
+{
+	int r = archive_write_header(a, e);
+	return r == ARCHIVE_WARN ? ARCHIVE_OK : r;
 }
 
 int layer_tar_format(struct archive *a)

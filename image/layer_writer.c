@@ -312,10 +312,7 @@ int img_layer_writer_add(struct img_layer_writer *w, const struct img_layer_entr
 	int xfd = e->xattrs_via_fd ? data_fd : -1;
 	if (e->xattrs_from && layer_entry_xattrs(ae, xfd, e->xattrs_from, err) < 0)
 		return -1;
-	/* ARCHIVE_WARN: a name that is not UTF-8, written as bytes (pax
-	 * hdrcharset=BINARY), as docker writes it */
-	int hr = archive_write_header(w->a, ae);
-	if (hr != ARCHIVE_OK && hr != ARCHIVE_WARN)
+	if (layer_write_header(w->a, ae) != ARCHIVE_OK)
 		return writer_fail(w, e->path, err);
 	w->sink.usage += layer_entry_usage(ae);
 	if (data && data_fd < 0)
