@@ -136,7 +136,9 @@ static void on_error(void *ud, int id, double secs, const char *msg)
 		fprintf(p->out, "{\"event\":\"canceled\",\"vertex\":%d,\"seconds\":%.3f}\n", id,
 		        secs);
 	} else if (p->mode == BLD_PROGRESS_PLAIN) {
-		fprintf(p->out, "#%d ERROR: %s\n\n", id, msg);
+		/* its first line: the rest (a failed RUN's last lines) is in the
+		 * error kiln ends with, and the lines were printed as they came */
+		fprintf(p->out, "#%d ERROR: %.*s\n\n", id, (int)strcspn(msg, "\n"), msg);
 	} else {
 		fprintf(p->out,
 		        "{\"event\":\"error\",\"vertex\":%d,\"seconds\":%.3f,\"error\":", id, secs);

@@ -185,6 +185,13 @@ printf 'FROM busybox\nCOPY a.txt /\nRUN exit 7\n' >"$C/Dockerfile"
 run_fail "a failing RUN fails clearly" 1 kiln build --network none "$C"
 expect_contains "RUN error names its line" "$OUT" "Dockerfile:3"
 expect_contains "RUN error says what failed" "$OUT" "did not complete successfully: exit code: 7"
+printf 'FROM busybox\nRUN echo last-words; exit 7\n' >"$C/Dockerfile"
+run_fail "a failing RUN with output" 1 kiln build --progress=plain --network none "$C"
+expect_eq "its last lines are shown once (as docker)" "$(grep -c '^ > \[2/2\] RUN echo last-words' <<<"$OUT")" 1
+case "$OUT" in
+*"$(printf ' > [2/2] RUN echo last-words; exit 7:\nlast-words\n------')"*) ok "the last lines are its output" ;;
+*) not_ok "the last lines are its output" ;;
+esac
 
 printf 'FROM nosuch/image:1\n' >"$C/Dockerfile"
 run_fail "missing base image" 1 kiln build "$C"
