@@ -270,8 +270,15 @@ static char **tags_for(const struct img_image *img, const char *name)
 	return tags;
 }
 
+/* index.json: one entry per manifest and name, however often named. */
 static void add_index_entry(struct saver *sv, const char *mdigest, size_t mlen, const char *tag)
 {
+	for (size_t i = 0; i < sv->index.n_manifests; i++) {
+		const struct img_descriptor *o = &sv->index.manifests[i];
+		const char *was = img_map_get(&o->annotations, "io.containerd.image.name");
+		if (!strcmp(o->digest, mdigest) && (tag && was ? !strcmp(tag, was) : tag == was))
+			return;
+	}
 	struct img_descriptor d = {0};
 	d.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
 	d.digest = xstrdup(mdigest);
@@ -284,6 +291,47 @@ static void add_index_entry(struct saver *sv, const char *mdigest, size_t mlen, 
 	}
 	img_index_add(&sv->index, &d);
 	img_descriptor_release(&d);
+}
+
+/* manifest.json's entry for the image whose config is `config` (taken):
+ * the one an earlier name of it made, as docker writes one per image, or
+ * a new one taking *layers. */
+static struct docker_manifest_entry *dm_entry(struct saver *sv, char *config, char ***layers,
+                                              size_t n_layers)
+{
+	for (size_t i = 0; i < sv->n_dm; i++)
+		if (!strcmp(sv->dm[i].config, config)) {
+			free(config);
+			return &sv->dm[i];
+		}
+	KILN_GROW(sv->dm, sv->cap_dm, sv->n_dm + 1);
+	struct docker_manifest_entry *e = &sv->dm[sv->n_dm++];
+	memset(e, 0, sizeof(*e));
+	e->config = config;
+	e->repo_tags = xcalloc(1, sizeof(char *));
+	e->layers = TAKE_PTR(*layers);
+	e->n_layers = n_layers;
+	return e;
+}
+
+/* A tag in e's RepoTags (familiar, once) and in `repositories`, which
+ * names the image by its top layer's diffID (the config's, no layers). */
+static void dm_add_tag(struct saver *sv, struct docker_manifest_entry *e, const char *tag,
+                       const char *top)
+{
+	char *f = img_ref_familiarize(tag);
+	size_t n = 0;
+	while (e->repo_tags[n] && strcmp(e->repo_tags[n], f))
+		n++;
+	if (e->repo_tags[n]) {
+		free(f);
+		return;
+	}
+	e->repo_tags = xrealloc(e->repo_tags, (n + 2) * sizeof(char *));
+	e->repo_tags[n] = f;
+	e->repo_tags[n + 1] = NULL;
+	kiln_strv_push(&sv->repos, f);
+	kiln_strv_push(&sv->repo_ids, kiln_digest_hex(top));
 }
 
 static int save_image(struct saver *sv, const char *name, struct kiln_err *err)
@@ -322,25 +370,14 @@ static int save_image(struct saver *sv, const char *name, struct kiln_err *err)
 		add_file(sv, blob_name(md), NULL, mjson, mlen);
 		char **tags = tags_for(img, name);
 		add_index_entry(sv, md, mlen, tags[0]);
-		KILN_GROW(sv->dm, sv->cap_dm, sv->n_dm + 1);
-		struct docker_manifest_entry *e = &sv->dm[sv->n_dm++];
-		memset(e, 0, sizeof(*e));
-		e->config = blob_name(img->id);
-		e->repo_tags = xcalloc(2, sizeof(char *));
-		if (tags[0]) {
-			e->repo_tags[0] = img_ref_familiarize(tags[0]);
-			kiln_strv_push(&sv->repos, e->repo_tags[0]);
-			kiln_strv_push(&sv->repo_ids,
-			               m->n_layers
-			                   ? kiln_digest_hex(img->config->diff_ids[m->n_layers - 1])
-			                   : kiln_digest_hex(img->id));
-		}
-		e->layers = TAKE_PTR(layer_names);
-		e->n_layers = m->n_layers;
+		struct docker_manifest_entry *e =
+		    dm_entry(sv, blob_name(img->id), &layer_names, m->n_layers);
+		if (tags[0])
+			dm_add_tag(sv, e, tags[0],
+			           m->n_layers ? img->config->diff_ids[m->n_layers - 1] : img->id);
 		kiln_strv_free(tags);
-	} else {
-		kiln_strv_free(layer_names);
 	}
+	kiln_strv_free(layer_names); /* NULL when the entry took them */
 	img_manifest_release(&om);
 	img_image_free(img);
 	return r;

@@ -72,6 +72,17 @@ if cmp -s "$T/s1.tar" "$T/s2.tar"; then ok "save output is byte-identical across
 run_ok "load from stdin, quiet" sh -c "KILN_ROOT='$R2' '$KILN' load -q <'$T/s1.tar'"
 expect_eq "quiet still names the image (docker's -q quiets progress only)" "$OUT" "Loaded image: busybox:latest"
 run_ok "save by ID" kiln save -o "$T/byid.tar" "${ID:7:12}"
+# one image named several times, as docker writes it: one manifest.json
+# entry listing each tag once, one index.json entry per name
+kiln tag busybox busybox:other
+run_ok "save one image under several names" kiln save -o "$T/multi.tar" busybox busybox:other "${ID:7:12}" busybox:latest
+expect_eq "one manifest.json entry, each tag once" \
+	"$(tar -xOf "$T/multi.tar" manifest.json | jq_py '[(len(d), e["RepoTags"]) for e in d]')" \
+	"[(1, ['busybox:latest', 'busybox:other'])]"
+expect_eq "index.json: one entry per name" \
+	"$(tar -xOf "$T/multi.tar" index.json | jq_py 'sorted(m.get("annotations", {}).get("io.containerd.image.name", "-") for m in d["manifests"])')" \
+	"['-', 'docker.io/library/busybox:latest', 'docker.io/library/busybox:other']"
+kiln rmi busybox:other >/dev/null
 run_ok "load an untagged archive" env KILN_ROOT="$T/root-id" "$KILN" load -i "$T/byid.tar"
 expect_eq "prints the ID" "$OUT" "Loaded image ID: $ID"
 
