@@ -82,7 +82,14 @@ ln -sfn m/1.txt "$C/s"
 check "a symlink retargeted"
 ln "$C/m/big.bin" "$C/m/big.link"
 check "a hardlink pair added"
-printf 'X' | dd of="$C/m/big.bin" bs=1 seek=$((3 * 1024 * 1024 / 2)) conv=notrunc status=none
+# a byte that differs from the one there: writing the random byte it
+# already held (1 time in 256) would change only the mtime, and the
+# rebuild then rightly reuses the cached layer with the old mtime (the key
+# is the content, as BuildKit's), unlike the cold build
+mid=$((3 * 1024 * 1024 / 2))
+was=$(od -An -tu1 -j "$mid" -N1 "$C/m/big.bin" | tr -d ' ')
+printf "\\$(printf %03o $(((was + 1) % 256)))" | dd of="$C/m/big.bin" bs=1 seek="$mid" conv=notrunc status=none
+[ "$(od -An -tu1 -j "$mid" -N1 "$C/m/big.bin" | tr -d ' ')" != "$was" ] || not_ok "the byte in the middle was changed"
 check "bytes in the middle of a big file changed"
 
 # the previous layer's blob damaged in place: the rebuild must not copy
