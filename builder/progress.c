@@ -150,9 +150,11 @@ static void on_error(void *ud, int id, double secs, const char *msg)
 
 struct bld_progress *bld_progress_new(enum bld_progress_mode mode, FILE *out)
 {
-	if (mode == BLD_PROGRESS_AUTO)
-		mode = isatty(fileno(out)) ? BLD_PROGRESS_TTY : BLD_PROGRESS_PLAIN;
-	if (mode == BLD_PROGRESS_TTY)
+	/* tty where out is no terminal is plain, as docker 20.10's (auto
+	 * and tty both take the console only when there is one) */
+	if ((mode == BLD_PROGRESS_AUTO || mode == BLD_PROGRESS_TTY) && !isatty(fileno(out)))
+		mode = BLD_PROGRESS_PLAIN;
+	if (mode == BLD_PROGRESS_AUTO || mode == BLD_PROGRESS_TTY)
 		return bld_progress_tty_new(out);
 	struct printer *p = xcalloc(1, sizeof(*p));
 	p->mode = mode;

@@ -274,6 +274,9 @@ expect_not_contains "plain: no vertex for LABEL, numbered over FROM/RUN/COPY/ADD
 expect_contains "plain: summary with the tag" "$OUT" "tagged docker.io/library/prog:1"
 run_ok "auto progress on a pipe is plain" kiln build -t prog:1 "$C"
 expect_contains "plain layout" "$OUT" "#3 [2/2] COPY a.txt /a"
+run_ok "--progress=tty on a pipe" kiln build --progress=tty -t prog:1 "$C"
+expect_contains "is plain, as docker 20.10's" "$OUT" "#3 [2/2] COPY a.txt /a"
+expect_not_contains "without terminal escapes" "$OUT" "$(printf '\033')"
 if command -v script >/dev/null; then
 	run_ok "--progress=tty on a terminal" script -qec "'$KILN' build --progress=tty -t prog:1 '$C'" /dev/null
 	expect_contains "tty header" "$OUT" "[+] Building"
