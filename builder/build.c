@@ -258,9 +258,17 @@ static int prepare(struct bld_build *b, struct kiln_err *err)
 {
 	const struct bld_opts *o = b->o;
 	_cleanup_free_ char *df_path = NULL;
+	bool from_stdin = !strcmp(o->context, "-");
+	/* a context directory that is not there fails before any progress,
+	 * as docker's CLI checks it before the build starts */
+	if (!from_stdin &&
+	    bld_context_open(&b->ctx, o->context,
+	                     o->dockerfile && strcmp(o->dockerfile, "-") ? o->dockerfile : NULL,
+	                     err) < 0)
+		return -1;
 	int id = bld_vertex_start(b, "[internal] load build definition from Dockerfile");
 	int r;
-	if (!strcmp(o->context, "-")) {
+	if (from_stdin) {
 		if (o->dockerfile && !strcmp(o->dockerfile, "-"))
 			return kiln_err_set(err, KILN_E_USAGE,
 			                    "the context and the Dockerfile cannot both come from "
@@ -269,11 +277,7 @@ static int prepare(struct bld_build *b, struct kiln_err *err)
 		if (r == 0 && !b->dockerfile_text)
 			r = read_dockerfile(b, &df_path, err);
 	} else {
-		r = bld_context_open(
-		    &b->ctx, o->context,
-		    o->dockerfile && strcmp(o->dockerfile, "-") ? o->dockerfile : NULL, err);
-		if (r == 0)
-			r = read_dockerfile(b, &df_path, err);
+		r = read_dockerfile(b, &df_path, err);
 	}
 	if (r < 0)
 		return -1;

@@ -27,13 +27,32 @@ static int load_ignore(struct bld_context *c, const char *dockerfile, struct kil
 	return r;
 }
 
+/* What docker would fetch as a context: an http(s) URL or a git remote. */
+static bool remote_context(const char *s)
+{
+	static const char *const prefix[] = {"http://", "https://", "git://", "git@",
+	                                     "github.com/"};
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(*prefix); i++)
+		if (!strncmp(s, prefix[i], strlen(prefix[i])))
+			return true;
+	return false;
+}
+
 int bld_context_open(struct bld_context *c, const char *dir, const char *dockerfile,
                      struct kiln_err *err)
 {
 	struct stat st;
-	if (stat(dir, &st) < 0)
+	if (stat(dir, &st) < 0) {
+		if (remote_context(dir))
+			return kiln_err_set(
+			    err, KILN_E_UNSUPPORTED,
+			    "unable to prepare context: `%s` is a remote context, which kiln does "
+			    "not "
+			    "fetch: build from a local directory or `-` (a tar on stdin)",
+			    dir);
 		return kiln_err_set(err, errno, "unable to prepare context: path `%s` not found",
 		                    dir);
+	}
 	if (!S_ISDIR(st.st_mode))
 		return kiln_err_set(err, ENOTDIR, "unable to prepare context: `%s`", dir);
 	c->dir = realpath(dir, NULL);

@@ -175,8 +175,8 @@ int cmd_build(int argc, char **argv, struct kiln_ctx *ctx)
 	             "Name and optionally a tag in the \"name:tag\" format"),
 	    OPT_STRING(0, "target", &f.target, "string", "Set the target build stage to build"),
 	    OPT_END};
-	const struct kiln_usage usage = {"[OPTIONS] PATH | URL | -",
-	                                 "Build an image from a Dockerfile", 1, 1, 0};
+	const struct kiln_usage usage = {"[OPTIONS] PATH | -", "Build an image from a Dockerfile",
+	                                 1, 1, 0};
 	KILN_OPTS_PARSE(ctx, opts, &usage, &argc, &argv);
 	int r = 0;
 	if (!strcmp(argv[1], "-") && isatty(0)) {

@@ -193,6 +193,12 @@ case "$OUT" in
 *) not_ok "the last lines are its output" ;;
 esac
 
+run_fail "a context directory that is not there" 1 kiln build --progress=plain "$T/no-such-dir"
+expect_contains "says so" "$OUT" "unable to prepare context: path \`$T/no-such-dir\` not found"
+expect_not_contains "before any progress, as docker" "$OUT" "#1 "
+run_fail "a remote context" 1 kiln build https://127.0.0.1:9/repo.git
+expect_contains "is refused clearly" "$OUT" "\`https://127.0.0.1:9/repo.git\` is a remote context, which kiln does not fetch"
+
 printf 'FROM nosuch/image:1\n' >"$C/Dockerfile"
 run_fail "missing base image" 1 kiln build "$C"
 expect_contains "missing base named" "$OUT" "nosuch/image:1"
