@@ -16,7 +16,9 @@ struct run_mounts {
 	              * rootfs lacks, so that none lands in the layer */
 	int *locks;  /* cache mount locks (fds) */
 	size_t n_locks;
-	struct kiln_strv env; /* added to the step's env (SSH_AUTH_SOCK) */
+	struct kiln_strv env; /* added to the step's env (secrets of env=) */
+	char *ssh_sock;       /* SSH_AUTH_SOCK unless the step's env has one */
+	size_t n_ssh;         /* ssh mounts so far (their default targets) */
 	pid_t *relays;        /* ssh relays (ssh_relay.c), killed at release */
 	size_t n_relays;
 };

@@ -13,11 +13,10 @@
  *           read-only at target (/run/secrets/<id>): never on a host path,
  *           gone with kiln and the container, even after a SIGKILL
  *   ssh     the --ssh socket bound at target (/run/buildkit/ssh_agent.N),
- *           SSH_AUTH_SOCK set for the step; with mode, uid or gid other
- *           than BuildKit's 0600 0:0, a relay's socket made with those
- *           (ssh_relay.c)
- * Mount points the rootfs lacks are made in a stub dir that the step sees
- * as its topmost lower layer: they never land in the step's layer. */
+ *           SSH_AUTH_SOCK set for the step (BuildKit's rule: mount_ssh); with mode, uid or gid
+ * other than BuildKit's 0600 0:0, a relay's socket made with those (ssh_relay.c) Mount points the
+ * rootfs lacks are made in a stub dir that the step sees as its topmost lower layer: they never
+ * land in the step's layer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -62,6 +61,7 @@ void run_mounts_release(struct run_mounts *m)
 	for (size_t i = 0; i < m->env.n; i++) /* secrets of env= */
 		explicit_bzero(m->env.v[i], strlen(m->env.v[i]));
 	kiln_strv_release(&m->env);
+	free(m->ssh_sock);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -605,9 +605,17 @@ static int mount_secret(struct bld_stage *st, const struct df_mount *dm, const c
 	return r;
 }
 
-static int mount_ssh(struct bld_stage *st, const struct df_mount *dm, const char *dir, size_t idx,
+/* As BuildKit: the Nth ssh mount's default target is ssh_agent.N, and
+ * SSH_AUTH_SOCK is the first one's target whether or not an agent was
+ * forwarded for it (an optional mount without one mounts nothing). */
+static int mount_ssh(struct bld_stage *st, const struct df_mount *dm, const char *dir,
                      struct run_mounts *m, struct kiln_err *err)
 {
+	size_t idx = m->n_ssh++;
+	_cleanup_free_ char *target =
+	    dm->target ? xstrdup(dm->target) : xasprintf("/run/buildkit/ssh_agent.%zu", idx);
+	if (idx == 0)
+		m->ssh_sock = xstrdup(target);
 	const char *id = dm->id && *dm->id ? dm->id : "default";
 	const char *sock = NULL;
 	size_t il = strlen(id);
@@ -619,8 +627,6 @@ static int mount_ssh(struct bld_stage *st, const struct df_mount *dm, const char
 		           ? kiln_err_set(err, KILN_E_NOTFOUND,
 		                          "no SSH key %s forwarded from the client (--ssh)", id)
 		           : 0;
-	_cleanup_free_ char *target =
-	    dm->target ? xstrdup(dm->target) : xasprintf("/run/buildkit/ssh_agent.%zu", idx);
 	if (stub(st, m, dir, target, true, err) < 0)
 		return -1;
 	mode_t mode = dm->has_mode ? (mode_t)dm->mode : 0600;
@@ -635,7 +641,6 @@ static int mount_ssh(struct bld_stage *st, const struct df_mount *dm, const char
 		m->relays[m->n_relays++] = pid;
 	}
 	run_mounts_add_bind(m, relay ? relay : sock, target, false);
-	kiln_strv_pushf(&m->env, "SSH_AUTH_SOCK=%s", target);
 	return 0;
 }
 
@@ -682,7 +687,7 @@ static int prepare_one(struct bld_stage *st, const struct df_mount *dm, const ch
 	case DF_MOUNT_BIND: return mount_bind(st, dm, dir, i, m, err);
 	case DF_MOUNT_CACHE: return mount_cache(st, dm, dir, m, err);
 	case DF_MOUNT_SECRET: return mount_secret(st, dm, dir, m, err);
-	case DF_MOUNT_SSH: return mount_ssh(st, dm, dir, i, m, err);
+	case DF_MOUNT_SSH: return mount_ssh(st, dm, dir, m, err);
 	case DF_MOUNT_TMPFS:
 		if (stub(st, m, dir, dm->target, false, err) < 0)
 			return -1;

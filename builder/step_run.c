@@ -189,6 +189,15 @@ static int make_args(struct bld_stage *st, const struct df_cmdline *c, const cha
 	return 0;
 }
 
+static bool env_has(const struct kiln_strv *env, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i < env->n; i++)
+		if (!strncmp(env->v[i], key, kl) && env->v[i][kl] == '=')
+			return true;
+	return false;
+}
+
 /* The stage's Env (an ARG set after an ENV of its name in its place),
  * then its ARGs that no ENV shadows, then the mounts'. */
 static char **make_env(struct bld_stage *st, const struct run_mounts *m)
@@ -220,7 +229,10 @@ static char **make_env(struct bld_stage *st, const struct run_mounts *m)
 	}
 	for (size_t i = 0; i < m->env.n; i++)
 		kiln_strv_push(&env, m->env.v[i]);
-	if (!env.v)
+	/* as BuildKit's exec op: both only where the env has none */
+	if (m->ssh_sock && !env_has(&env, "SSH_AUTH_SOCK"))
+		kiln_strv_pushf(&env, "SSH_AUTH_SOCK=%s", m->ssh_sock);
+	if (!env_has(&env, "PATH"))
 		kiln_strv_push(&env,
 		               "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	return env.v;

@@ -298,6 +298,9 @@ RUN printf "three\n" >/hd/three'
 # The rest of what the 20.10 frontend has: platform args, ADD --chown,
 # cache mount options, a bind from an image, an ssh mount (RUN --network is
 # in its labs channel only), with an ssh-agent of this test, stopped by PID.
+# SSH_AUTH_SOCK is the first ssh mount's target even when no agent is
+# forwarded for it, the Nth ssh mount (not Nth mount) is ssh_agent.N, and
+# an ENV SSH_AUTH_SOCK is kept.
 # Not ADD --chown of a tar: BuildKit 0.8 keeps the archive's owners, later
 # BuildKit applies --chown to what it extracts (file/unpack.go), as kiln does.
 command -v ssh-agent >/dev/null || { echo "# no ssh-agent (scripts/deps.sh: openssh-client)"; exit 1; }
@@ -314,7 +317,10 @@ RUN --mount=type=cache,target=/c1,id=shared-id,sharing=shared,uid=7,gid=8,mode=0
 RUN --mount=type=cache,target=/c2,sharing=private ls -la /c2 | wc -l >/c2-count
 RUN --mount=type=cache,target=/c3,sharing=locked,id=shared-id stat -c "%a %u %g" /c3 >/c3-stat
 RUN --mount=type=bind,from=busybox,source=/etc,target=/img cat /img/passwd | wc -l >/img-lines
-RUN --mount=type=ssh test -S /run/buildkit/ssh_agent.0 && echo sock >/ssh' --ssh default
+RUN --mount=type=ssh test -S /run/buildkit/ssh_agent.0 && echo sock >/ssh
+RUN --mount=type=ssh,id=absent,target=/run/a1 --mount=type=ssh ls /run/buildkit >/ssh-list && echo "$SSH_AUTH_SOCK" >/ssh-sock && test ! -e /run/a1
+ENV SSH_AUTH_SOCK=/mine
+RUN --mount=type=ssh echo "$SSH_AUTH_SOCK" >/ssh-env' --ssh default
 
 # --- more of the 20.10 frontend ------------------------------------------------
 # Metadata across stages: ENV's old form, PATH extended, a LABEL continued
