@@ -57,6 +57,10 @@ struct citem *copy_add_item(struct copy_job *j, const char *dest, enum citem_kin
  * as PARENT (exists: its metadata kept) or NEWDIR (0755, the --chown
  * owner) items. */
 int copy_add_parents(struct copy_job *j, const char *real, bool self, struct kiln_err *err);
+/* A socket or fifo of the build context: never copied, whether named as
+ * a source, matched by a wildcard or inside a copied tree (BuildKit
+ * leaves fifos out; a socket, which it sends as an empty file, goes too). */
+bool copy_left_out(mode_t m);
 /* Adds node (at dest) and, for a directory, everything below it. A top
  * directory is not added itself: its contents go into dest, which keeps
  * its own metadata or is made as a new directory (BuildKit's

@@ -60,11 +60,16 @@ static const char *type_name(mode_t m)
 	return S_ISFIFO(m) ? "a named pipe" : S_ISCHR(m) ? "a character device" : "a block device";
 }
 
+bool copy_left_out(mode_t m)
+{
+	return S_ISSOCK(m) || S_ISFIFO(m);
+}
+
 int copy_add_tree(struct copy_job *j, const struct bld_tree *t, const struct bld_node *node,
                   const char *dest, const char *excl_base, bool keep_owner, bool is_context,
                   bool top, struct kiln_err *err)
 {
-	if (S_ISSOCK(node->st.st_mode) || (is_context && !top && S_ISFIFO(node->st.st_mode)))
+	if (S_ISSOCK(node->st.st_mode) || (is_context && copy_left_out(node->st.st_mode)))
 		return 0; /* left out of the context, as BuildKit does */
 	if (is_context && special_file(node->st.st_mode))
 		return kiln_err_set(err, KILN_E_UNSUPPORTED,

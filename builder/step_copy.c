@@ -156,6 +156,8 @@ static int add_node(struct copy_job *j, const struct bld_tree *t, const struct b
 	const char *excl = src_dir ? "" : name;
 	if (!src_dir && j->exclude && df_ignore_match(j->exclude, excl))
 		return 0;
+	if (t->ctx && copy_left_out(node->st.st_mode))
+		return 0; /* its destination's directories are made, as BuildKit's */
 	if (walk && walk->w) {
 		copy_add_walk(j, walk, 0, real, true);
 		return 0;
@@ -340,8 +342,9 @@ static int add_match(struct copy_job *j, const struct bld_tree *t, const char *s
 	}
 	const char *d = pdest ? pdest : dest;
 	bool dd = pdest ? true : dest_dir;
-	struct copy_walk w;
-	r = context_walk(j, t, &n, &w, err);
+	struct copy_walk w = {0};
+	if (!t->ctx || !copy_left_out(n.st.st_mode)) /* the key hashed none */
+		r = context_walk(j, t, &n, &w, err);
 	if (r == 0 && j->add && t->ctx && S_ISREG(n.st.st_mode) &&
 	    (!j->c->unpack_set || j->c->unpack) && archive_magic(n.host))
 		r = add_archive(j, &n, w.w, d, err);

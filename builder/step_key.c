@@ -60,6 +60,8 @@ static int context_input(struct bld_stage *st, const char *path, struct df_ignor
 	int r = bld_tree_resolve(&t, path, true, &n, &found, err);
 	if (r == 0 && !found) {
 		cache_fields_addf(pre, "input", "missing:%s", path);
+	} else if (r == 0 && copy_left_out(n.st.st_mode)) {
+		cache_fields_addf(pre, "input", "left-out:%s", n.real);
 	} else if (r == 0) {
 		struct sel s = {.ctx = &b->ctx, .excl = excl, .base = n.real};
 		char hex[33];

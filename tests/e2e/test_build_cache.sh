@@ -379,6 +379,19 @@ mknod "$X/null" c 1 3
 run_fail "a device in the context is refused" 1 kiln build -t special:1 "$X"
 expect_contains "naming the device" "$OUT" "\`null\` is a device"
 rm -f "$X/null"
+# named as the source or matched by a wildcard, a fifo or socket is left
+# out too, its destination directory made (as BuildKit 20.10 does for a
+# fifo); a rebuild hits, and the key changes when the fifo becomes a file
+mkfifo "$X/pipe"
+printf 'FROM scratch\nCOPY pipe /w/\nCOPY pip* /v/\nCOPY agent.sock a.txt /u/\n' >"$X/Dockerfile"
+run_ok "a fifo and a socket named as sources build" kiln build -q -o "type=local,dest=$T/named" "$X"
+expect_eq "they are left out, the destinations made" "$(cd "$T/named" && find . -mindepth 1 | sort | tr '\n' ' ')" "./u ./u/a.txt ./v ./w "
+if build -t named:1 "$X"; then ok "the rebuild"; else not_ok "the rebuild"; fi
+expect_eq "it hits" "$(cached)" 3
+rm "$X/pipe" && echo now-a-file >"$X/pipe"
+run_ok "the fifo made a file" kiln build -q -o "type=local,dest=$T/named2" "$X"
+expect_eq "is copied" "$(cat "$T/named2/w/pipe" "$T/named2/v/pipe")" "$(printf 'now-a-file\nnow-a-file')"
+rm -f "$X/pipe"
 
 # ARG first after FROM scratch: its history entry takes the time of the
 # stage's first step (a hit's: its record's), not the build's, so no-op
