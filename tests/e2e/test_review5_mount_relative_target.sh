@@ -6,7 +6,10 @@
 # kiln refused bind, cache and tmpfs ("target must be absolute") and
 # mounted secret and ssh at /<target>, so with an ssh mount at a relative
 # target SSH_AUTH_SOCK (the target as written, as BuildKit's) named no
-# socket from the WORKDIR: ssh in the RUN found no agent.
+# socket from the WORKDIR: ssh in the RUN found no agent. A secret at a
+# relative target without a '/' and no id (the id is the target's base
+# name, BuildKit's path.Base) crashed kiln: strrchr(target, '/') + 1 on
+# NULL (run_mounts.c mount_secret).
 . "$(dirname "$0")/lib.sh"
 busybox_base "RUN needs root"
 command -v ssh-agent >/dev/null || { echo "# no ssh-agent (scripts/deps.sh: openssh-client)"; exit 1; }
@@ -17,12 +20,13 @@ C="$T/ctx"
 mkdir -p "$C"
 echo s3cret >"$T/secret.txt"
 for m in type=bind,target=relm type=cache,target=relm type=tmpfs,target=relm \
-	type=secret,id=s,target=relm type=ssh,target=relm; do
+	type=secret,id=s,target=relm type=secret,target=relm type=ssh,target=relm; do
 	printf 'FROM busybox\nWORKDIR /w\nRUN --mount=%s ls -d /w/relm /relm 2>&1 | sort >/out; { test -e "${SSH_AUTH_SOCK:-/w/relm}" && echo sock-ok || echo no-sock; } >>/out\n' \
 		"$m" >"$C/Dockerfile"
 	run_ok "$m: builds" kiln build --no-cache -q --network none --ssh default \
-		--secret "id=s,src=$T/secret.txt" -o "type=local,dest=$T/out-${m%%,*}" "$C"
+		--secret "id=s,src=$T/secret.txt" --secret "id=relm,src=$T/secret.txt" -o "type=local,dest=$T/out" "$C"
 	expect_eq "$m: mounted under the WORKDIR (as BuildKit 20.10)" \
-		"$(cat "$T/out-${m%%,*}/out" 2>&1)" \
+		"$(cat "$T/out/out" 2>&1)" \
 		"$(printf '/w/relm\nls: /relm: No such file or directory\nsock-ok')"
+	rm -rf "$T/out"
 done
