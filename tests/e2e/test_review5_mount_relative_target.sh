@@ -30,3 +30,18 @@ for m in type=bind,target=relm type=cache,target=relm type=tmpfs,target=relm \
 		"$(printf '/w/relm\nls: /relm: No such file or directory\nsock-ok')"
 	rm -rf "$T/out"
 done
+
+# An empty target= of an ssh or secret mount is its default target in
+# BuildKit 20.10 (/run/buildkit/ssh_agent.0, /run/secrets/<id>); kiln
+# failed: "creating `` in the container".
+for m in type=ssh,target= type=secret,id=s,target=; do
+	printf 'FROM busybox\nRUN --mount=%s ls /run/buildkit /run/secrets 2>/dev/null >/out; echo "[$SSH_AUTH_SOCK]" >>/out\n' "$m" >"$C/Dockerfile"
+	run_ok "$m: builds" kiln build --no-cache -q --network none --ssh default \
+		--secret "id=s,src=$T/secret.txt" -o "type=local,dest=$T/out" "$C"
+	case $m in
+	type=ssh*) want=$(printf '/run/buildkit:\nssh_agent.0\n[/run/buildkit/ssh_agent.0]') ;;
+	*) want=$(printf '/run/secrets:\ns\n[]') ;;
+	esac
+	expect_eq "$m: at the default target (as BuildKit 20.10)" "$(cat "$T/out/out" 2>&1)" "$want"
+	rm -rf "$T/out"
+done
