@@ -707,8 +707,12 @@ static int prepare_one(struct bld_stage *st, const struct df_mount *dm, const ch
 static int prepare_cleaned(struct bld_stage *st, const struct df_mount *dm, const char *dir,
                            size_t i, struct run_mounts *m, struct kiln_err *err)
 {
-	if (!dm->target || !*dm->target)
-		return prepare_one(st, dm, dir, i, m, err);
+	if (!dm->target || !*dm->target) {
+		struct df_mount d = *dm;
+		if (d.type == DF_MOUNT_SSH || d.type == DF_MOUNT_SECRET)
+			d.target = NULL; /* target= is the default one, as BuildKit's */
+		return prepare_one(st, &d, dir, i, m, err);
+	}
 	_cleanup_free_ char *rel = bld_stage_path(st, dm->target);
 	_cleanup_free_ char *target = xasprintf("/%s", rel);
 	struct df_mount clean = *dm; /* shallow: released with dm */
