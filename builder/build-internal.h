@@ -187,6 +187,10 @@ void bld_stage_release(struct bld_stage *st);
 int bld_platform_check(const char *platform, struct kiln_err *err);
 /* Looks a variable up in the stage's env, then its ARGs (ENV wins). */
 const char *bld_stage_lookup(void *ud, const char *name, size_t len);
+/* A path in the stage's rootfs as BuildKit reads a COPY dest or a --mount
+ * target: a relative one under the WORKDIR, cleaned (".." stops at the
+ * root), without the leading '/'. Allocated. */
+char *bld_stage_path(const struct bld_stage *st, const char *path);
 /* An image reference as BuildKit 0.8 shows it in progress (FROM, "naming
  * to"): normalized, no tag added (busybox -> docker.io/library/busybox);
  * as written if it does not parse. Allocated. */

@@ -253,26 +253,13 @@ static void remove_build_tmp(struct bld_build *b)
 		close(b->tmp_lock);
 }
 
-/* Dockerfile, context and graph. */
-static int prepare(struct bld_build *b, struct kiln_err *err)
+/* The Dockerfile (and a context from stdin), parsed, and the graph. */
+static int load_definition(struct bld_build *b, bool from_stdin, struct kiln_err *err)
 {
 	const struct bld_opts *o = b->o;
 	_cleanup_free_ char *df_path = NULL;
-	bool from_stdin = !strcmp(o->context, "-");
-	/* a context directory that is not there fails before any progress,
-	 * as docker's CLI checks it before the build starts */
-	if (!from_stdin &&
-	    bld_context_open(&b->ctx, o->context,
-	                     o->dockerfile && strcmp(o->dockerfile, "-") ? o->dockerfile : NULL,
-	                     err) < 0)
-		return -1;
-	int id = bld_vertex_start(b, "[internal] load build definition from Dockerfile");
 	int r;
 	if (from_stdin) {
-		if (o->dockerfile && !strcmp(o->dockerfile, "-"))
-			return kiln_err_set(err, KILN_E_USAGE,
-			                    "the context and the Dockerfile cannot both come from "
-			                    "stdin");
 		r = stdin_context(b, &b->dockerfile_text, &b->dockerfile_len, err);
 		if (r == 0 && !b->dockerfile_text)
 			r = read_dockerfile(b, &df_path, err);
@@ -300,8 +287,30 @@ static int prepare(struct bld_build *b, struct kiln_err *err)
 	r = df_graph_build(&ast, &go, &b->g, err);
 	kiln_strv_release(&args);
 	df_ast_release(&ast);
-	if (r < 0)
+	return r;
+}
+
+/* Dockerfile, context and graph. What docker's CLI checks (a context
+ * directory that is not there, stdin asked for twice) fails before any
+ * progress; the rest ends the definition's vertex, DONE or ERROR. */
+static int prepare(struct bld_build *b, struct kiln_err *err)
+{
+	const struct bld_opts *o = b->o;
+	bool from_stdin = !strcmp(o->context, "-");
+	if (from_stdin && o->dockerfile && !strcmp(o->dockerfile, "-"))
+		return kiln_err_set(err, KILN_E_USAGE,
+		                    "the context and the Dockerfile cannot both come from stdin");
+	if (!from_stdin &&
+	    bld_context_open(&b->ctx, o->context,
+	                     o->dockerfile && strcmp(o->dockerfile, "-") ? o->dockerfile : NULL,
+	                     err) < 0)
 		return -1;
+	int id = bld_vertex_start(b, "[internal] load build definition from Dockerfile");
+	if (load_definition(b, from_stdin, err) < 0) {
+		_cleanup_free_ char *m = kiln_err_format(err);
+		bld_vertex_error(b, id, 0, m);
+		return -1;
+	}
 	vertex_done(b, id);
 	return 0;
 }

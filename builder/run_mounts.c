@@ -700,6 +700,35 @@ static int prepare_one(struct bld_stage *st, const struct df_mount *dm, const ch
 	return 0;
 }
 
+/* The mount at its target as BuildKit reads it (bld_stage_path): never
+ * as written, whose ".." would lead the stub out of the step's dir onto
+ * the host. SSH_AUTH_SOCK and a cache's default id stay the target as
+ * written (BuildKit's; cache_remote.c keys the id the same way). */
+static int prepare_cleaned(struct bld_stage *st, const struct df_mount *dm, const char *dir,
+                           size_t i, struct run_mounts *m, struct kiln_err *err)
+{
+	if (!dm->target || !*dm->target) {
+		struct df_mount d = *dm;
+		if (d.type == DF_MOUNT_SSH || d.type == DF_MOUNT_SECRET)
+			d.target = NULL; /* target= is the default one, as BuildKit's */
+		return prepare_one(st, &d, dir, i, m, err);
+	}
+	_cleanup_free_ char *rel = bld_stage_path(st, dm->target);
+	_cleanup_free_ char *target = xasprintf("/%s", rel);
+	struct df_mount clean = *dm; /* shallow: released with dm */
+	clean.target = target;
+	if (dm->type == DF_MOUNT_CACHE && !(dm->id && *dm->id))
+		clean.id = dm->target; /* a cache's default id stays as written */
+	bool first_ssh = dm->type == DF_MOUNT_SSH && m->n_ssh == 0;
+	if (prepare_one(st, &clean, dir, i, m, err) < 0)
+		return -1;
+	if (first_ssh) {
+		free(m->ssh_sock);
+		m->ssh_sock = xstrdup(dm->target);
+	}
+	return 0;
+}
+
 int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const char *dir,
                        struct run_mounts *m, struct kiln_err *err)
 {
@@ -710,7 +739,7 @@ int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const cha
 		bool expanded = strchr(dm->spec, '$') != NULL;
 		int r = expanded ? expand_mount(st, dm, &ex, &spec, err) : 0;
 		if (r == 0)
-			r = prepare_one(st, expanded ? &ex : dm, dir, i, m, err);
+			r = prepare_cleaned(st, expanded ? &ex : dm, dir, i, m, err);
 		if (expanded)
 			df_mount_release(&ex);
 		if (r < 0)

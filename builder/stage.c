@@ -61,6 +61,36 @@ const char *bld_stage_lookup(void *ud, const char *name, size_t len)
 	return arg_value(st, name, len);
 }
 
+char *bld_stage_path(const struct bld_stage *st, const char *path)
+{
+	const char *wd = st->cfg->config.working_dir;
+	_cleanup_free_ char *abs =
+	    path[0] == '/' ? xstrdup(path) : kiln_path_join(wd && *wd ? wd : "/", path);
+	/* clean: drop empty and "." components, fold ".." */
+	struct kiln_strv parts = KILN_STRV_INIT;
+	for (char *save = NULL, *tok = strtok_r(abs, "/", &save); tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			if (parts.n)
+				free(parts.v[--parts.n]), parts.v[parts.n] = NULL;
+			continue;
+		}
+		kiln_strv_push(&parts, tok);
+	}
+	struct kiln_buf b;
+	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
+	for (size_t i = 0; i < parts.n; i++) {
+		if (i)
+			kiln_buf_addch(&b, '/', NULL);
+		kiln_buf_addstr(&b, parts.v[i], NULL);
+	}
+	kiln_strv_release(&parts);
+	char *s = kiln_buf_detach(&b, NULL);
+	return s ? s : xstrdup("");
+}
+
 static double elapsed(const struct timespec *t0)
 {
 	struct timespec now;

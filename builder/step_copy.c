@@ -36,32 +36,7 @@ static char *dest_path(const struct bld_stage *st, const char *dest, bool *dir_f
 	size_t n = strlen(dest);
 	*dir_form = (n && dest[n - 1] == '/') || !strcmp(dest, ".") ||
 	            (n >= 2 && !strcmp(dest + n - 2, "/."));
-	const char *wd = st->cfg->config.working_dir;
-	_cleanup_free_ char *abs =
-	    dest[0] == '/' ? xstrdup(dest) : kiln_path_join(wd && *wd ? wd : "/", dest);
-	/* clean: drop empty and "." components, fold ".." */
-	struct kiln_strv parts = KILN_STRV_INIT;
-	for (char *save = NULL, *tok = strtok_r(abs, "/", &save); tok;
-	     tok = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(tok, "."))
-			continue;
-		if (!strcmp(tok, "..")) {
-			if (parts.n)
-				free(parts.v[--parts.n]), parts.v[parts.n] = NULL;
-			continue;
-		}
-		kiln_strv_push(&parts, tok);
-	}
-	struct kiln_buf b;
-	kiln_buf_init(&b, KILN_BUF_NOLIMIT, NULL);
-	for (size_t i = 0; i < parts.n; i++) {
-		if (i)
-			kiln_buf_addch(&b, '/', NULL);
-		kiln_buf_addstr(&b, parts.v[i], NULL);
-	}
-	kiln_strv_release(&parts);
-	char *s = kiln_buf_detach(&b, NULL);
-	return s ? s : xstrdup("");
+	return bld_stage_path(st, dest);
 }
 
 /* Expands wildcards component by component through the tree. */
