@@ -270,14 +270,19 @@ static char **tags_for(const struct img_image *img, const char *name)
 	return tags;
 }
 
-/* index.json: one entry per manifest and name, however often named. */
+/* index.json: one entry per manifest and name, however often named, and
+ * an unnamed one only for a manifest saved under no name (as docker's). */
 static void add_index_entry(struct saver *sv, const char *mdigest, size_t mlen, const char *tag)
 {
-	for (size_t i = 0; i < sv->index.n_manifests; i++) {
+	for (size_t i = sv->index.n_manifests; i-- > 0;) {
 		const struct img_descriptor *o = &sv->index.manifests[i];
 		const char *was = img_map_get(&o->annotations, "io.containerd.image.name");
-		if (!strcmp(o->digest, mdigest) && (tag && was ? !strcmp(tag, was) : tag == was))
-			return;
+		if (strcmp(o->digest, mdigest))
+			continue;
+		if (!tag || (was && !strcmp(tag, was)))
+			return; /* named already, or this very name */
+		if (!was)
+			img_index_remove_at(&sv->index, i); /* a name now: no unnamed one */
 	}
 	struct img_descriptor d = {0};
 	d.media_type = xstrdup(IMG_MT_OCI_MANIFEST);
