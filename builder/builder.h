@@ -52,6 +52,9 @@ struct bld_progress {
 	/* the bytes a COPY or ADD step has written so far, every MiB or so
 	 * (tty shows them; may be NULL) */
 	void (*bytes)(void *ud, int id, uint64_t n);
+	/* the fd the sink writes to, which the forked reader of a RUN's
+	 * output keeps open (0, 1 or 2 are kept anyway) */
+	int fd;
 };
 enum bld_progress_mode {
 	BLD_PROGRESS_PLAIN,

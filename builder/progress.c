@@ -160,6 +160,7 @@ struct bld_progress *bld_progress_new(enum bld_progress_mode mode, FILE *out)
 	p->mode = mode;
 	p->out = out;
 	p->ops.ud = p;
+	p->ops.fd = fileno(out);
 	if (mode != BLD_PROGRESS_QUIET) {
 		p->ops.start = on_start;
 		p->ops.log = on_log;

@@ -194,7 +194,8 @@ struct bld_progress *bld_progress_tty_new(FILE *out)
 {
 	struct tty *t = xcalloc(1, sizeof(*t));
 	t->out = out;
-	t->ops = (struct bld_progress){on_start, on_log, on_done, on_error, t, on_bytes};
+	t->ops =
+	    (struct bld_progress){on_start, on_log, on_done, on_error, t, on_bytes, fileno(out)};
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->cv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t->t0);

@@ -59,18 +59,28 @@ static void pump_line(struct pump *p, const char *line)
 	p->tail[i] = xstrdup(line);
 }
 
-/* The reader keeps stdio, its pipe and its tail file only: a fork keeps
- * every fd of the parent, and the write end of a concurrent step's output
- * pipe held here would keep that step's reader from its EOF (two readers
- * holding each other's: a build that never ends). */
-static void keep_only_fds(int a, int b)
+static int cmp_int(const void *a, const void *b)
 {
-	int lo = a < b ? a : b, hi = a < b ? b : a;
-	if (lo > 3)
-		syscall(SYS_close_range, 3, lo - 1, 0);
-	if (hi > lo + 1)
-		syscall(SYS_close_range, lo + 1, hi - 1, 0);
-	syscall(SYS_close_range, hi + 1, ~0U, 0);
+	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* The reader keeps stdio, its pipe, its tail file and the progress sink's
+ * fd only: a fork keeps every fd of the parent, and the write end of a
+ * concurrent step's output pipe held here would keep that step's reader
+ * from its EOF (two readers holding each other's: a build that never
+ * ends). */
+static void keep_only_fds(int pipe_fd, int tail_fd, int sink_fd)
+{
+	int keep[3] = {pipe_fd, tail_fd, sink_fd > 2 ? sink_fd : pipe_fd};
+	qsort(keep, 3, sizeof(*keep), cmp_int);
+	unsigned from = 3;
+	for (size_t i = 0; i < 3; i++) {
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+		if ((unsigned)keep[i] + 1 > from)
+			from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
 }
 
 __attribute__((noreturn)) static void pump_main(struct pump *p)
@@ -352,7 +362,7 @@ static int run(struct bld_stage *st, struct bld_step *step, const char *dir,
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[1]);
-		keep_only_fds(p.fd, tail_fd);
+		keep_only_fds(p.fd, tail_fd, st->b->p ? st->b->p->fd : -1);
 		pump_main(&p);
 	}
 	int saved = errno;

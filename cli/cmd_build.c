@@ -36,6 +36,17 @@ static void print_summary(const struct bld_result *res, const struct build_flags
 	}
 }
 
+static void show_held(FILE *held)
+{
+	char buf[65536];
+	size_t n;
+	fflush(held);
+	rewind(held);
+	while ((n = fread(buf, 1, sizeof(buf), held)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fflush(stderr);
+}
+
 static int run_build(struct kiln_ctx *ctx, const char *context, struct build_flags *f)
 {
 	/* as docker: an earlier image ID never outlives a failed build */
@@ -76,11 +87,19 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	                     .n_outputs = f->outputs.n,
 	                     .no_cache = f->no_cache,
 	                     .pull = f->pull};
-	struct bld_progress *p = bld_progress_new(mode, stderr);
+	/* quiet: the plain log is held in a temp file and shown only if the
+	 * build fails, as docker's CLI shows the log it held back */
+	FILE *held = mode == BLD_PROGRESS_QUIET ? tmpfile() : NULL;
+	struct bld_progress *p =
+	    held ? bld_progress_new(BLD_PROGRESS_PLAIN, held) : bld_progress_new(mode, stderr);
 	struct bld_result res;
 	struct kiln_err err = KILN_ERR_INIT;
 	int r = bld_build(ctx->store, &o, p, &res, &err);
 	bld_progress_free(p);
+	if (held && r < 0)
+		show_held(held);
+	if (held)
+		fclose(held);
 	bool to_stdout = false; /* an export on stdout: -q adds nothing to it */
 	for (size_t i = 0; i < f->outputs.n; i++) {
 		to_stdout |= outs[i].dest && !strcmp(outs[i].dest, "-");

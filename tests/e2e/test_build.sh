@@ -186,12 +186,19 @@ run_fail "a failing RUN fails clearly" 1 kiln build --network none "$C"
 expect_contains "RUN error names its line" "$OUT" "Dockerfile:3"
 expect_contains "RUN error says what failed" "$OUT" "did not complete successfully: exit code: 7"
 printf 'FROM busybox\nRUN echo last-words; exit 7\n' >"$C/Dockerfile"
+printf 'FROM busybox\nRUN echo fine\n' >"$C/ok.Dockerfile"
 run_fail "a failing RUN with output" 1 kiln build --progress=plain --network none "$C"
 expect_eq "its last lines are shown once (as docker)" "$(grep -c '^ > \[2/2\] RUN echo last-words' <<<"$OUT")" 1
 case "$OUT" in
 *"$(printf ' > [2/2] RUN echo last-words; exit 7:\nlast-words\n------')"*) ok "the last lines are its output" ;;
 *) not_ok "the last lines are its output" ;;
 esac
+run_fail "the same with -q" 1 kiln build -q --network none "$C"
+expect_eq "shows the log it held back, as docker's -q" "$(grep -cE '^#[0-9]+ \[2/2\] RUN echo last-words; exit 7$' <<<"$OUT")" 1
+expect_eq "with the step's output" "$(grep -cE '^#[0-9]+ [0-9.]+ last-words$' <<<"$OUT")" 1
+expect_contains "and the error" "$OUT" "did not complete successfully: exit code: 7"
+run_ok "a -q build that works" kiln build -q --network none -f "$C/ok.Dockerfile" "$C"
+expect_eq "prints the image ID alone" "$(grep -c . <<<"$OUT")" 1
 
 run_fail "a context directory that is not there" 1 kiln build --progress=plain "$T/no-such-dir"
 expect_contains "says so" "$OUT" "unable to prepare context: path \`$T/no-such-dir\` not found"
