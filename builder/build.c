@@ -537,8 +537,9 @@ static int finish(struct bld_build *b, struct kiln_err *err)
 	if (commit_image(b, &b->stages[b->g.target], &export_only_new, err) < 0)
 		return -1;
 	const struct bld_opts *o = b->o;
-	if (o->iidfile && kiln_write_file_atomic(o->iidfile, b->res->image_id,
-	                                         strlen(b->res->image_id), 0644, err) < 0)
+	b->res->export_only = o->n_outputs && !(o->tags && o->tags[0]);
+	const char *iid = b->res->export_only ? "" : b->res->image_id;
+	if (o->iidfile && kiln_write_file_atomic(o->iidfile, iid, strlen(iid), 0644, err) < 0)
 		return kiln_err_wrap(err, "--iidfile");
 	int r = 0;
 	for (size_t i = 0; i < o->n_outputs && r == 0; i++)

@@ -110,6 +110,9 @@ struct bld_opts {
 };
 struct bld_result {
 	char image_id[KILN_DIGEST_LEN];
+	/* -o without -t: the image was exported only, no image is kept (as
+	 * docker's -o), so -q prints and --iidfile holds no ID */
+	bool export_only;
 	size_t steps, cached; /* steps that ran, steps from the cache */
 	double secs;
 	double saved; /* what the cached steps took when they ran */

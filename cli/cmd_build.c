@@ -116,8 +116,8 @@ static int run_build(struct kiln_ctx *ctx, const char *context, struct build_fla
 	}
 	for (size_t i = 0; i < res.warnings.n && !f->quiet; i++)
 		fprintf(stderr, "[Warning] %s\n", res.warnings.v[i]);
-	if (f->quiet && !to_stdout)
-		printf("%s\n", res.image_id);
+	if (f->quiet && !to_stdout) /* -o alone keeps no image: an empty line, as docker's */
+		printf("%s\n", res.export_only ? "" : res.image_id);
 	else if (mode != BLD_PROGRESS_QUIET)
 		print_summary(&res, f);
 	bld_result_release(&res);

@@ -20,3 +20,10 @@ for i in 1 2; do
 done
 [ -d "$T/out2/bin" ] && ok "the directory export holds the rootfs" || not_ok "the directory export holds the rootfs"
 expect_eq "no image is stored by -o builds without -t" "$(kiln images -aq --no-trunc | sort | tr '\n' ' ')" "$before"
+# and, as docker 20.10's -o (review 4), -q prints no image ID and the
+# --iidfile is written empty: there is no image to name
+run_ok "-o with -q and --iidfile" kiln build -q -o "type=tar,dest=$T/q.tar" --iidfile "$T/iid" "$C"
+expect_eq "-q prints an empty line" "$OUT" ""
+expect_eq "the iidfile is empty" "$(cat "$T/iid")" ""
+run_ok "-o with -t" kiln build -q -o "type=tar,dest=$T/qt.tar" -t out:1 "$C"
+expect_eq "-q prints the ID of the image kept and tagged" "$OUT" "$(kiln image inspect -f '{{.Id}}' out:1)"
