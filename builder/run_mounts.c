@@ -13,10 +13,12 @@
  *           read-only at target (/run/secrets/<id>): never on a host path,
  *           gone with kiln and the container, even after a SIGKILL
  *   ssh     the --ssh socket bound at target (/run/buildkit/ssh_agent.N),
- *           SSH_AUTH_SOCK set for the step (BuildKit's rule: mount_ssh); with mode, uid or gid
- * other than BuildKit's 0600 0:0, a relay's socket made with those (ssh_relay.c) Mount points the
- * rootfs lacks are made in a stub dir that the step sees as its topmost lower layer: they never
- * land in the step's layer. */
+ *           SSH_AUTH_SOCK set for the step (BuildKit's rule: mount_ssh);
+ *           with mode, uid or gid other than BuildKit's 0600 0:0, a
+ *           relay's socket made with those (ssh_relay.c)
+ * Targets are cleaned, a relative one under the WORKDIR (prepare_cleaned).
+ * Mount points the rootfs lacks are made in a stub dir that the step sees
+ * as its topmost lower layer: they never land in the step's layer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
