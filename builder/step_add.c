@@ -45,6 +45,19 @@ static int hex_val(char c)
 	                              : -1;
 }
 
+/* Whether every escape of the URL's path is '%' and two hex digits, as
+ * Go's url.Parse requires (BuildKit fails the fetch of any other). */
+static bool url_escapes_ok(const char *url)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	p += strcspn(p, "/?#");
+	for (size_t n = strcspn(p, "?#"), i = 0; i < n; i++)
+		if (p[i] == '%' && (i + 2 >= n || hex_val(p[i + 1]) < 0 || hex_val(p[i + 2]) < 0))
+			return false;
+	return true;
+}
+
 /* The URL's path (after the host, before '?' or '#') percent-decoded
  * into a new string, or NULL where an escape is malformed (Go's url.Parse
  * fails there) or decodes to NUL. */
@@ -97,6 +110,9 @@ char *bld_url_file_name(const char *url)
 int bld_fetch_url(struct bld_build *b, const char *url, const char *checksum, char **path_out,
                   time_t *mtime, struct kiln_err *err)
 {
+	if (!url_escapes_ok(url))
+		return kiln_err_set(err, KILN_E_INVALID, "`%s`: invalid URL escape in its path",
+		                    url);
 	char *path = NULL;
 	struct dl d = {.err = KILN_ERR_INIT};
 	d.fd = kiln_tempfile_create(img_store_tmpdir(b->s), "add-url-", &path, err);
