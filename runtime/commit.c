@@ -91,29 +91,34 @@ static int cmp_path(const void *a, const void *b)
 	return strcmp(*(char *const *)a + 2, *(char *const *)b + 2);
 }
 
-static uint64_t tree_size(const char *dir)
+/* The bytes of the regular files under fd (taken), walked by fds as
+ * walk() is. */
+static uint64_t tree_size(int fd)
 {
 	uint64_t total = 0;
-	_cleanup_closedir_ DIR *d = opendir(dir);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0)
+		close(fd);
 	for (struct dirent *e; d && (e = readdir(d));) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		struct stat st;
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (S_ISREG(st.st_mode)) {
+		if (S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
-		} else if (S_ISDIR(st.st_mode)) {
-			_cleanup_free_ char *sub = xasprintf("%s/%s", dir, e->d_name);
-			total += tree_size(sub);
-		}
+		else if (S_ISDIR(st.st_mode))
+			total += tree_size(openat(dirfd(d), e->d_name,
+			                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 	}
 	return total;
 }
 
 uint64_t rt_container_size(const struct rt_container *c)
 {
-	return c->spec.upper_dir ? tree_size(c->spec.upper_dir) : 0;
+	return c->spec.upper_dir
+	           ? tree_size(open(c->spec.upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+	           : 0;
 }
 
 int rt_container_diff(const struct rt_container *c, struct kiln_strv *out, struct kiln_err *err)
