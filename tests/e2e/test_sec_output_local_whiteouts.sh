@@ -12,7 +12,8 @@
 python3 "$KILN_SRC/tests/e2e/sec_layers.py" "$T/evil.tar" evil:1 \
 	'[[{"name": "a", "type": "file", "data": "a"}, {"name": "gone", "type": "file", "data": "g"}],
 	  [{"name": ".wh.mine", "type": "file"}, {"name": ".wh.gone", "type": "file"}],
-	  [{"name": ".wh..wh..opq", "type": "file"}, {"name": "b", "type": "file", "data": "b"}]]'
+	  [{"name": ".wh..wh..opq", "type": "file"}, {"name": "b", "type": "file", "data": "b"},
+	   {"name": "keep", "type": "dir"}, {"name": "keep/img", "type": "file", "data": "i"}]]'
 run_ok "the image loads" kiln load -i "$T/evil.tar"
 mkdir -p "$T/ctx" "$T/out/keep"
 printf 'FROM evil:1\n' >"$T/ctx/Dockerfile"
@@ -21,8 +22,11 @@ echo kept >"$T/out/keep/f"
 run_ok "build -o type=local into a directory holding files" \
 	kiln build -q -o "type=local,dest=$T/out" "$T/ctx"
 expect_eq "the image's files are there, its removed ones not" \
-	"$(cd "$T/out" && ls -A b a gone 2>/dev/null | tr '\n' ' ')" "b "
+	"$(cd "$T/out" && ls -d b a gone keep/img 2>/dev/null | tr '\n' ' ')" "b keep/img "
 expect_eq "a file the directory held is kept (a .wh. of that name in a layer)" \
 	"$(cat "$T/out/mine" 2>&1)" mine
 expect_eq "a directory the directory held is kept (an opaque root in a layer)" \
 	"$(cat "$T/out/keep/f" 2>&1)" kept
+run_ok "again, into the same directory" kiln build -q -o "type=local,dest=$T/out" "$T/ctx"
+expect_eq "the directory holds the image's files and its own, no scratch dir" \
+	"$(cd "$T/out" && find . | sort | tr '\n' ' ')" ". ./b ./keep ./keep/f ./keep/img ./mine "
