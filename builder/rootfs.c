@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -122,6 +123,14 @@ static int ensure_dirs(struct bld_rootfs *r, struct kiln_err *err)
 			rc = -1;
 			break;
 		}
+		/* no symlink in the store's part of a path: layer_open_dir */
+		char *real = realpath(r->dirs[r->n_dirs], NULL);
+		if (!real) {
+			rc = kiln_err_set(err, errno, "snapshot `%s`", r->dirs[r->n_dirs]);
+			break;
+		}
+		free(r->dirs[r->n_dirs]);
+		r->dirs[r->n_dirs] = real;
 	}
 	if (r->mu)
 		pthread_mutex_unlock(r->mu);
@@ -143,18 +152,19 @@ static char *join_rel(const char *a, const char *b)
  * directory `a` must not lead a lookup of /a/x onto the host. -1 with
  * errno: ENOENT absent in this layer (lower layers decide), ELOOP or
  * ENOTDIR something else than a directory here (it hides the layers
- * below, as overlay stops merging at a non-directory). */
+ * below, as overlay stops merging at a non-directory). dir has no
+ * symlink in it (ensure_dirs), so the whole path is opened in one call;
+ * rel is a resolved path (no `..`). */
 static int layer_open_dir(const char *dir, const char *rel, int flags)
 {
-	_cleanup_close_ int d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (d < 0)
-		return -1;
+	if (!*rel)
+		return open(dir, flags | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *path = kiln_path_join(dir, rel);
 	struct open_how how = {.flags = (uint64_t)(flags | O_DIRECTORY | O_CLOEXEC),
-	                       .resolve =
-	                           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	                       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
 	int fd;
 	do
-		fd = (int)syscall(SYS_openat2, d, *rel ? rel : ".", &how, sizeof(how));
+		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 	while (fd < 0 && errno == EAGAIN);
 	return fd;
 }

@@ -2,13 +2,14 @@
 """Test fixture: writes a docker-archive (for `kiln load`) of one image
 whose layers are given as JSON on the command line.
 
-usage: sec_layers.py OUT.tar TAG LAYERS-JSON
+usage: sec_layers.py OUT.tar TAG LAYERS-JSON|@FILE
 LAYERS-JSON is a list of layers, each a list of entries
 {"name": N, "type": "file"|"dir"|"symlink"|"hardlink", "data": S, "target": T}.
 """
 import hashlib, io, json, sys, tarfile
 
-out, tag, layers = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+out, tag, spec = sys.argv[1], sys.argv[2], sys.argv[3]
+layers = json.load(open(spec[1:])) if spec.startswith("@") else json.loads(spec)
 
 
 def sha(b):
