@@ -98,6 +98,10 @@ struct bld_context {
 int bld_context_open(struct bld_context *c, const char *dir, const char *dockerfile,
                      struct kiln_err *err);
 void bld_context_release(struct bld_context *c);
+/* open(path, O_RDONLY); in a tar context a path under c->dir is resolved
+ * inside it (RESOLVE_IN_ROOT): its Dockerfile and .dockerignore, read as
+ * docker's daemon and BuildKit read them, never lead onto the host. */
+int bld_context_open_file(const struct bld_context *c, const char *path);
 bool bld_context_visible(const struct bld_context *c, const char *rel, bool is_dir);
 /* The same for a walk of the context (cache.h): an excluded directory an
  * exception may reach into is CACHE_SEL_IF_ANY, kept only if something

@@ -176,12 +176,16 @@ static int read_dockerfile(struct bld_build *b, char **path_out, struct kiln_err
 	else
 		path = kiln_path_join(b->ctx.dir, df);
 	*path_out = path;
-	if (!kiln_path_exists(path))
+	_cleanup_close_ int fd = bld_context_open_file(&b->ctx, path);
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return kiln_err_set(
 		    err, KILN_E_NOTFOUND,
 		    "failed to read dockerfile: open `%s`: no such file or directory",
 		    df ? df : "Dockerfile");
-	return kiln_read_file(path, DOCKERFILE_MAX, &b->dockerfile_text, &b->dockerfile_len, err);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "open `%s`", path);
+	_cleanup_free_ char *what = xasprintf("`%s`", path);
+	return kiln_read_fd(fd, DOCKERFILE_MAX, what, &b->dockerfile_text, &b->dockerfile_len, err);
 }
 
 #define BUILD_TMP_PREFIX "build-"

@@ -1,7 +1,9 @@
 /* The build context, read where it lies: a directory and the .dockerignore
  * that decides what a COPY can see. A context given on stdin (a tar) is
- * extracted once into the store's tmp with the secure extractor. */
+ * extracted once into the store's tmp with the secure extractor, and its
+ * Dockerfile and .dockerignore are resolved inside it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "build-internal.h"
@@ -14,17 +16,29 @@ static int load_ignore(struct bld_context *c, const char *dockerfile, struct kil
 	df_ignore_candidates(dockerfile, c->dir, &cands);
 	int r = 0;
 	for (size_t i = 0; i < cands.n; i++) {
-		if (!kiln_path_exists(cands.v[i]))
+		_cleanup_close_ int fd = bld_context_open_file(c, cands.v[i]);
+		if (fd < 0)
 			continue;
-		_cleanup_free_ char *data = NULL;
+		_cleanup_free_ char *data = NULL, *what = xasprintf("`%s`", cands.v[i]);
 		size_t len;
-		r = kiln_read_file(cands.v[i], IGNORE_MAX, &data, &len, err);
+		r = kiln_read_fd(fd, IGNORE_MAX, what, &data, &len, err);
 		if (r == 0 && df_ignore_parse(data, len, &c->ignore, err) < 0)
 			r = kiln_err_wrap(err, "`%s`", cands.v[i]);
 		break;
 	}
 	kiln_strv_release(&cands);
 	return r;
+}
+
+int bld_context_open_file(const struct bld_context *c, const char *path)
+{
+	size_t n = strlen(c->dir);
+	if (!c->tmp || strncmp(path, c->dir, n) || (path[n] && path[n] != '/'))
+		return open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int root = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	return kiln_open_in_root(root, path[n] ? path + n + 1 : ".", O_RDONLY);
 }
 
 /* What docker would fetch as a context: an http(s) URL or a git remote. */

@@ -1,9 +1,11 @@
 /* --output: the built image also leaves as files. local: the flattened
  * rootfs in a directory; tar: the same as one tar; oci, docker: an image
  * archive (image/'s save). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build-internal.h"
@@ -63,6 +65,98 @@ static int flatten(struct bld_build *b, const struct bld_stage *st, const char *
 		                      dir, 0, err) < 0)
 			return -1;
 	return kiln_mkdir_p(dir, 0755, err);
+}
+
+/* --- local: into a directory that already holds files ------------------------ */
+
+static int merge_into(int from, int to, int depth, struct kiln_err *err);
+
+/* A directory both trees hold takes the image's owner, mode and mtime
+ * once its entries are in (moving them in changed its mtime). */
+static int dir_meta(int fd, const struct stat *s, const char *name, struct kiln_err *err)
+{
+	struct timespec ts[2] = {s->st_mtim, s->st_mtim};
+	if ((geteuid() == 0 && fchown(fd, s->st_uid, s->st_gid) < 0) ||
+	    fchmod(fd, s->st_mode & 07777) < 0 || futimens(fd, ts) < 0)
+		return kiln_err_set(err, errno, "setting the mode of `%s` in the output", name);
+	return 0;
+}
+
+/* Entry name of from moved into to: directories both hold are merged,
+ * anything else of the image's replaces what to holds there. Nothing in
+ * to is followed. */
+static int merge_one(int from, int to, const char *name, int depth, struct kiln_err *err)
+{
+	struct stat s, d;
+	if (fstatat(from, name, &s, AT_SYMLINK_NOFOLLOW) < 0)
+		return kiln_err_set(err, errno, "stat `%s`", name);
+	bool have = fstatat(to, name, &d, AT_SYMLINK_NOFOLLOW) == 0;
+	if (have && S_ISDIR(s.st_mode) && S_ISDIR(d.st_mode)) {
+		_cleanup_close_ int sf =
+		    openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int df =
+		    sf < 0 ? -1 : openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (df < 0)
+			return kiln_err_set(err, errno, "open `%s`", name);
+		if (merge_into(sf, df, depth + 1, err) < 0)
+			return -1;
+		return dir_meta(df, &s, name, err);
+	}
+	if (have && S_ISDIR(d.st_mode) && kiln_rm_rf_at(to, name, err) < 0)
+		return -1;
+	if (have && !S_ISDIR(d.st_mode) && S_ISDIR(s.st_mode) && unlinkat(to, name, 0) < 0)
+		return kiln_err_set(err, errno, "replacing `%s` in the output", name);
+	if (renameat(from, name, to, name) < 0)
+		return kiln_err_set(err, errno, "moving `%s` into the output", name);
+	return 0;
+}
+
+static int merge_into(int from, int to, int depth, struct kiln_err *err)
+{
+	if (depth > 4096)
+		return kiln_err_set(err, KILN_E_LIMIT, "output deeper than 4096 levels");
+	struct kiln_strv names = KILN_STRV_INIT;
+	int dfd = dup(from);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return kiln_err_set(err, errno, "reading the flattened output");
+	}
+	for (struct dirent *e; (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			kiln_strv_push(&names, e->d_name);
+	closedir(d);
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < names.n; i++)
+		r = merge_one(from, to, names.v[i], depth, err);
+	kiln_strv_release(&names);
+	return r;
+}
+
+/* The rootfs into dest. Into a directory that exists, the layers are
+ * flattened beside its files (a scratch dir inside dest: the same filesystem)
+ * and moved in, so a layer's whiteouts remove only the image's own files
+ * and dest's others stay, as BuildKit's local exporter leaves them. */
+static int export_local(struct bld_build *b, const struct bld_stage *st, const char *dest,
+                        struct kiln_err *err)
+{
+	struct stat st_dest;
+	if (lstat(dest, &st_dest) < 0 && errno == ENOENT)
+		return flatten(b, st, dest, err);
+	int slot;
+	_cleanup_free_ char *tmp = bld_scratch_mkdir(dest, ".kiln-output", &slot, err);
+	if (!tmp)
+		return -1;
+	int r = flatten(b, st, tmp, err);
+	_cleanup_close_ int from = r < 0 ? -1 : open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int to = from < 0 ? -1 : open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && to < 0)
+		r = kiln_err_set(err, errno, "open `%s`", dest);
+	if (r == 0)
+		r = merge_into(from, to, 0, err);
+	bld_scratch_remove(tmp, slot);
+	return r;
 }
 
 static int open_dest(const char *dest, int *fd, struct kiln_err *err)
@@ -139,7 +233,7 @@ int bld_export(struct bld_build *b, const struct bld_output *out, const char *im
 	int id = bld_vertex_start(b, name);
 	int r;
 	if (out->type == BLD_OUT_LOCAL) {
-		r = flatten(b, st, out->dest, err);
+		r = export_local(b, st, out->dest, err);
 	} else if (out->type == BLD_OUT_TAR) {
 		r = export_tar(b, st, out->dest, err);
 	} else {

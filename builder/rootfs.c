@@ -4,9 +4,12 @@
  * the tree, as if it were the root. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -120,6 +123,14 @@ static int ensure_dirs(struct bld_rootfs *r, struct kiln_err *err)
 			rc = -1;
 			break;
 		}
+		/* no symlink in the store's part of a path: layer_open_dir */
+		char *real = realpath(r->dirs[r->n_dirs], NULL);
+		if (!real) {
+			rc = kiln_err_set(err, errno, "snapshot `%s`", r->dirs[r->n_dirs]);
+			break;
+		}
+		free(r->dirs[r->n_dirs]);
+		r->dirs[r->n_dirs] = real;
 	}
 	if (r->mu)
 		pthread_mutex_unlock(r->mu);
@@ -131,30 +142,43 @@ static bool is_whiteout(const struct stat *st)
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
 }
 
-static bool is_opaque(const char *host)
-{
-	char v[4];
-	ssize_t n = lgetxattr(host, "trusted.overlay.opaque", v, sizeof(v));
-	return n == 1 && v[0] == 'y';
-}
-
 static char *join_rel(const char *a, const char *b)
 {
 	return *a ? xasprintf("%s/%s", a, b) : xstrdup(b);
 }
 
-/* Whether layer dir holds `parent` as a directory that lets lower layers
- * show through (not whited out, not replaced by a file, not opaque). */
-static bool layer_passes(const char *dir, const char *parent, bool *stop)
+/* Directory rel of layer snapshot dir, opened (flags) without following
+ * any symlink: a lower layer's `a -> /host/path` under an upper layer's
+ * directory `a` must not lead a lookup of /a/x onto the host. -1 with
+ * errno: ENOENT absent in this layer (lower layers decide), ELOOP or
+ * ENOTDIR something else than a directory here (it hides the layers
+ * below, as overlay stops merging at a non-directory). dir has no
+ * symlink in it (ensure_dirs), so the whole path is opened in one call;
+ * rel is a resolved path (no `..`). */
+static int layer_open_dir(const char *dir, const char *rel, int flags)
 {
-	_cleanup_free_ char *host = *parent ? kiln_path_join(dir, parent) : xstrdup(dir);
-	struct stat st;
-	*stop = false;
-	if (lstat(host, &st) < 0)
-		return true; /* absent here: lower layers decide */
-	if (!S_ISDIR(st.st_mode) || is_opaque(host))
-		*stop = true;
-	return true;
+	if (!*rel)
+		return open(dir, flags | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *path = kiln_path_join(dir, rel);
+	struct open_how how = {.flags = (uint64_t)(flags | O_DIRECTORY | O_CLOEXEC),
+	                       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd;
+}
+
+static bool layer_hides(int e)
+{
+	return e == ELOOP || e == ENOTDIR;
+}
+
+static bool is_opaque_fd(int fd)
+{
+	char v[4];
+	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
+	return n == 1 && v[0] == 'y';
 }
 
 /* Bytewise with '/' lowest (the order the layer was written in). */
@@ -231,23 +255,22 @@ static int find_child(const struct bld_tree *t, const char *parent, const char *
 				return 0;
 			continue;
 		}
-		char *host = kiln_path_join(r->dirs[i], rel);
-		if (lstat(host, &out->st) == 0) {
-			if (is_whiteout(&out->st)) {
-				free(host);
+		_cleanup_close_ int pfd = layer_open_dir(r->dirs[i], parent, O_RDONLY);
+		if (pfd < 0 && errno == ENOENT)
+			continue;
+		if (pfd < 0)
+			return layer_hides(errno) ? 0
+			                          : kiln_err_set(err, errno, "open `/%s`", parent);
+		if (fstatat(pfd, name, &out->st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (is_whiteout(&out->st))
 				return 0;
-			}
-			out->host = host;
+			out->host = kiln_path_join(r->dirs[i], rel);
 			out->real = TAKE_PTR(rel);
 			return 1;
 		}
-		int e = errno;
-		free(host);
-		if (e != ENOENT && e != ENOTDIR)
-			return kiln_err_set(err, e, "stat `/%s`", rel);
-		bool stop;
-		layer_passes(r->dirs[i], parent, &stop);
-		if (stop)
+		if (errno != ENOENT)
+			return kiln_err_set(err, errno, "stat `/%s`", rel);
+		if (is_opaque_fd(pfd))
 			return 0;
 	}
 	return 0;
@@ -418,14 +441,15 @@ static int dent_cmp(const void *a, const void *b)
 	return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-static int read_names(const char *host, size_t rank, struct dent **v, size_t *n, size_t *cap,
-                      struct kiln_err *err)
+/* The names in directory fd (taken), which is `real` of a layer. */
+static int read_names(int fd, const char *real, size_t rank, struct dent **v, size_t *n,
+                      size_t *cap, struct kiln_err *err)
 {
-	_cleanup_closedir_ DIR *d = opendir(host);
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
 	if (!d) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
-		return kiln_err_set(err, errno, "open directory `%s`", host);
+		int e = errno;
+		close(fd);
+		return kiln_err_set(err, e, "open directory `/%s`", real);
 	}
 	struct dirent *de;
 	while ((errno = 0, de = readdir(d))) {
@@ -441,7 +465,7 @@ static int read_names(const char *host, size_t rank, struct dent **v, size_t *n,
 		(*v)[(*n)++] = (struct dent){xstrdup(de->d_name), rank, wh};
 	}
 	if (errno)
-		return kiln_err_set(err, errno, "read directory `%s`", host);
+		return kiln_err_set(err, errno, "read directory `/%s`", real);
 	return 0;
 }
 
@@ -518,13 +542,17 @@ int bld_tree_list(const struct bld_tree *t, const char *real, struct kiln_strv *
 				break;
 			continue;
 		}
-		_cleanup_free_ char *host =
-		    *real ? kiln_path_join(r->dirs[i], real) : xstrdup(r->dirs[i]);
-		rc = read_names(host, r->n - 1 - i, &v, &n, &cap, err);
-		bool stop;
-		layer_passes(r->dirs[i], real, &stop);
-		struct stat st;
-		if (stop || (lstat(host, &st) == 0 && is_whiteout(&st)))
+		int fd = layer_open_dir(r->dirs[i], real, O_RDONLY);
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0) { /* a whiteout, file or symlink here hides the rest */
+			if (!layer_hides(errno))
+				rc = kiln_err_set(err, errno, "open directory `/%s`", real);
+			break;
+		}
+		bool opaque = is_opaque_fd(fd);
+		rc = read_names(fd, real, r->n - 1 - i, &v, &n, &cap, err);
+		if (opaque)
 			break;
 	}
 	if (n)

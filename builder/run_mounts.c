@@ -21,6 +21,7 @@
  * as its topmost lower layer: they never land in the step's layer. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -348,6 +349,49 @@ static int private_instance(const char *base, const char *hex, char **path, stru
 	                    PRIVATE_MAX);
 }
 
+/* The directory sub names inside the cache dir path, made when missing,
+ * as a path with no symlink in it (*out). The cache is written by RUN
+ * steps, so sub is resolved inside it (openat2 RESOLVE_IN_ROOT), as
+ * BuildKit resolves a selector (continuity fs.RootPath): a symlink there
+ * to a host path names a path inside the cache, never the host's. */
+static int cache_subdir(const char *path, const char *sub, char **out, struct kiln_err *err)
+{
+	_cleanup_close_ int root = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0)
+		return kiln_err_set(err, errno, "opening cache mount `%s`", path);
+	_cleanup_free_ char *p = xstrdup(*sub ? sub : ".");
+	for (char *c = p;; c++) {
+		if (*c && *c != '/')
+			continue;
+		char saved = *c;
+		*c = '\0';
+		char *slash = strrchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		_cleanup_close_ int parent =
+		    kiln_open_in_root(root, slash ? p : ".", O_PATH | O_DIRECTORY);
+		if (slash)
+			*slash = '/';
+		if (parent < 0 ||
+		    (mkdirat(parent, slash ? slash + 1 : p, 0755) < 0 && errno != EEXIST))
+			return kiln_err_set(err, errno, "cache mount source `%s`", sub);
+		*c = saved;
+		if (!saved)
+			break;
+	}
+	_cleanup_close_ int fd = kiln_open_in_root(root, p, O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "cache mount source `%s`", sub);
+	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", fd);
+	char real[PATH_MAX];
+	ssize_t n = readlink(proc, real, sizeof(real) - 1);
+	if (n < 0)
+		return kiln_err_set(err, errno, "cache mount source `%s`", sub);
+	real[n] = '\0';
+	*out = xstrdup(real);
+	return 0;
+}
+
 static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const char *dir,
                        struct run_mounts *m, struct kiln_err *err)
 {
@@ -395,8 +439,8 @@ static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const ch
 		                    dm->source);
 	if (!kiln_path_exists(path) && cache_create(st, dm, path, src, err) < 0)
 		return -1;
-	_cleanup_free_ char *mnt = *src ? kiln_path_join(path, src) : xstrdup(path);
-	if (*src && kiln_mkdir_p(mnt, 0755, err) < 0)
+	_cleanup_free_ char *mnt = NULL;
+	if (cache_subdir(path, src, &mnt, err) < 0)
 		return -1;
 	if (stub(st, m, dir, dm->target, false, err) < 0)
 		return -1;

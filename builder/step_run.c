@@ -167,7 +167,8 @@ static int make_args(struct bld_stage *st, const struct df_cmdline *c, const cha
 			return 0;
 		}
 		if (!strncmp(body, "#!", 2)) {
-			_cleanup_free_ char *host = xasprintf("%s/pipe-%s", dir, c->files[0].name);
+			/* the name is the Dockerfile's: never part of a host path */
+			_cleanup_free_ char *host = kiln_path_join(dir, "pipe");
 			int r = kiln_write_file_atomic(host, body, strlen(body), 0755, err);
 			free(body);
 			if (r < 0)

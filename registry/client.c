@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "reg-internal.h"
@@ -147,6 +148,24 @@ static void backoff(int attempt, long retry_after)
 	nanosleep(&ts, NULL);
 }
 
+/* Whether url is on the registry's own origin (scheme, host and port, a
+ * default port written or not): its credentials and tokens go there only,
+ * as docker's challenge manager keys them by host. An upload Location or
+ * a 401 elsewhere (a storage service) gets none and starts no token flow. */
+static bool own_origin(const struct reg_client *c, const char *url)
+{
+	size_t sl = strlen(c->scheme), hl = strlen(c->host);
+	if (strncasecmp(url, c->scheme, sl) || strncmp(url + sl, "://", 3))
+		return false;
+	const char *h = url + sl + 3;
+	size_t n = strcspn(h, "/?#");
+	if (n == hl)
+		return !strncasecmp(h, c->host, hl);
+	const char *port = strcmp(c->scheme, "https") ? ":80" : ":443";
+	return n == hl + strlen(port) && !strchr(c->host, ']') && !strchr(c->host, ':') &&
+	       !strncasecmp(h, c->host, hl) && !strncmp(h + hl, port, strlen(port));
+}
+
 int reg_client_send(struct reg_client *c, struct reg_req *r, struct kiln_err *err)
 {
 	struct curl_slist *base = r->headers;
@@ -159,7 +178,9 @@ int reg_client_send(struct reg_client *c, struct reg_req *r, struct kiln_err *er
 		for (struct curl_slist *s = base; s; s = s->next)
 			h = curl_slist_append(h, s->data);
 		r->headers = h;
-		reg_auth_apply(&c->auth, r, c->scope);
+		bool own = own_origin(c, r->url);
+		if (own)
+			reg_auth_apply(&c->auth, r, c->scope);
 		r->tls = &c->tls;
 		int ret = reg_http_do(&c->http, r, err);
 		kiln_debug("registry: %s %s -> %ld", r->method, r->url, r->resp.status);
@@ -189,7 +210,7 @@ int reg_client_send(struct reg_client *c, struct reg_req *r, struct kiln_err *er
 			backoff(attempt, r->resp.retry_after);
 			continue;
 		}
-		if (r->resp.status == 401 && !reauthed && !r->source) {
+		if (r->resp.status == 401 && own && !reauthed && !r->source) {
 			reauthed = true;
 			_cleanup_free_ char *wa =
 			    r->resp.www_auth ? xstrdup(r->resp.www_auth) : NULL;

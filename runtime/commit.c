@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,40 +16,71 @@
 #include "runtime-internal.h"
 
 /* Is rel (no leading slash) present in the image's layers? The first
- * lower dir is the container's init layer: skipped. */
+ * lower dir is the container's init layer: skipped. A layer's parent
+ * directory is opened without following symlinks (one of them would lead
+ * onto the host), and a symlink, file or whiteout there hides the layers
+ * below, as overlay stops merging at a non-directory. */
 static bool in_lowers(const struct rt_container *c, const char *rel)
 {
 	char *const *lower = c->spec.lower_dirs;
+	_cleanup_free_ char *parent = xstrdup(rel);
+	char *slash = strrchr(parent, '/');
+	const char *name = slash ? rel + (slash - parent) + 1 : rel;
+	if (slash)
+		*slash = '\0';
+	else
+		parent[0] = '\0';
+	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	                       .resolve =
+	                           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
 	for (size_t i = 1; lower && lower[i]; i++) {
-		_cleanup_free_ char *p = xasprintf("%s/%s", lower[i], rel);
+		_cleanup_close_ int d = open(lower[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int pfd =
+		    d < 0 ? -1
+		          : (int)syscall(SYS_openat2, d, *parent ? parent : ".", &how, sizeof(how));
+		if (pfd < 0 && (errno == ELOOP || errno == ENOTDIR))
+			return false;
+		if (pfd < 0)
+			continue;
 		struct stat st;
-		if (lstat(p, &st) == 0)
+		int r = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW);
+		close(pfd);
+		if (r == 0)
 			return !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
 	}
 	return false;
 }
 
-static int walk(const struct rt_container *c, const char *dir, const char *rel,
-                struct kiln_strv *out, struct kiln_err *err)
+/* The upper dir's entries under fd (taken), walked by fds: a running
+ * container swapping a directory for a symlink meanwhile cannot lead the
+ * walk onto the host. */
+static int walk(const struct rt_container *c, int fd, const char *rel, struct kiln_strv *out,
+                struct kiln_err *err)
 {
-	_cleanup_closedir_ DIR *d = opendir(dir);
-	if (!d)
-		return kiln_err_set(err, errno, "reading `%s`", dir);
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return kiln_err_set(err, e, "reading `/%s` of the upper dir", rel);
+	}
 	for (struct dirent *e; (e = readdir(d));) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name);
 		_cleanup_free_ char *r =
 		    *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
 		struct stat st;
-		if (lstat(path, &st) < 0)
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
 			kiln_strv_pushf(out, "D /%s", r);
 			continue;
 		}
 		kiln_strv_pushf(out, "%c /%s", in_lowers(c, r) ? 'C' : 'A', r);
-		if (S_ISDIR(st.st_mode) && walk(c, path, r, out, err) < 0)
+		if (!S_ISDIR(st.st_mode))
+			continue;
+		int sub =
+		    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0 && walk(c, sub, r, out, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -58,36 +91,44 @@ static int cmp_path(const void *a, const void *b)
 	return strcmp(*(char *const *)a + 2, *(char *const *)b + 2);
 }
 
-static uint64_t tree_size(const char *dir)
+/* The bytes of the regular files under fd (taken), walked by fds as
+ * walk() is. */
+static uint64_t tree_size(int fd)
 {
 	uint64_t total = 0;
-	_cleanup_closedir_ DIR *d = opendir(dir);
+	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0)
+		close(fd);
 	for (struct dirent *e; d && (e = readdir(d));) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		struct stat st;
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (S_ISREG(st.st_mode)) {
+		if (S_ISREG(st.st_mode))
 			total += (uint64_t)st.st_size;
-		} else if (S_ISDIR(st.st_mode)) {
-			_cleanup_free_ char *sub = xasprintf("%s/%s", dir, e->d_name);
-			total += tree_size(sub);
-		}
+		else if (S_ISDIR(st.st_mode))
+			total += tree_size(openat(dirfd(d), e->d_name,
+			                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 	}
 	return total;
 }
 
 uint64_t rt_container_size(const struct rt_container *c)
 {
-	return c->spec.upper_dir ? tree_size(c->spec.upper_dir) : 0;
+	return c->spec.upper_dir
+	           ? tree_size(open(c->spec.upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+	           : 0;
 }
 
 int rt_container_diff(const struct rt_container *c, struct kiln_strv *out, struct kiln_err *err)
 {
 	if (!c->spec.upper_dir)
 		return kiln_err_set(err, KILN_E_CORRUPT, "container %s has no upper dir", c->id);
-	if (walk(c, c->spec.upper_dir, "", out, err) < 0)
+	int fd = open(c->spec.upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "reading `%s`", c->spec.upper_dir);
+	if (walk(c, fd, "", out, err) < 0)
 		return -1;
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof(char *), cmp_path);

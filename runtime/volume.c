@@ -40,8 +40,15 @@ int rt_volume_create(const char *root, const char *name, char **name_out, struct
 	_cleanup_free_ char *data = rt_volume_path(root, name);
 	_cleanup_free_ char *dir = xasprintf("%s/%s/%s", root, RT_VOLUMES_DIR, name);
 	_cleanup_free_ char *created = kiln_path_join(dir, "created");
+	/* containers write volumes as root (setuid programs too): only root
+	 * may reach them from the host; stores made before kept 0755 */
+	_cleanup_free_ char *vols = kiln_path_join(root, RT_VOLUMES_DIR);
+	if (kiln_mkdir_p(vols, 0700, err) < 0)
+		return -1;
+	if (chmod(vols, 0700) < 0)
+		return kiln_err_set(err, errno, "chmod `%s`", vols);
 	if (!kiln_path_exists(created)) { /* docker: creating an existing volume is fine */
-		if (kiln_mkdir_p(data, 0755, err) < 0)
+		if (kiln_mkdir_p(dir, 0700, err) < 0 || kiln_mkdir_p(data, 0755, err) < 0)
 			return -1;
 		chmod(data, 0755);
 		_cleanup_free_ char *now = rt_now_rfc3339();
