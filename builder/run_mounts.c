@@ -442,9 +442,11 @@ static int mount_cache(struct bld_stage *st, const struct df_mount *dm, const ch
 	_cleanup_free_ char *mnt = NULL;
 	if (cache_subdir(path, src, &mnt, err) < 0)
 		return -1;
+	bld_test_stop("cache-resolved");
 	if (stub(st, m, dir, dm->target, false, err) < 0)
 		return -1;
 	run_mounts_add_bind(m, mnt, dm->target, false);
+	m->v[m->n - 1].exact_source = true; /* steps write under it: no symlink followed */
 	return 0;
 }
 

@@ -302,6 +302,31 @@ static int secret_mount(int rootfd, const struct rt_mount *m, size_t i, const ch
 	return bind_at(rootfd, path, m->target, true, true, MS_NOSUID | MS_NODEV | MS_NOEXEC, err);
 }
 
+/* A bind of a source a container may write under (rt_mount.exact_source):
+ * opened here, in the init's own mount namespace, with no symlink
+ * followed, and bound through that fd, so nothing swapped in after the
+ * caller resolved the path is followed onto the host. */
+static int bind_exact(int rootfd, const struct rt_mount *m, struct kiln_err *err)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+	                       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, AT_FDCWD, m->source, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	if (fd < 0)
+		return kiln_err_set(err, errno, "bind source `%s` (no symlink followed)",
+		                    m->source);
+	struct stat st;
+	char src[64];
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	int r = fstat(fd, &st) < 0
+	            ? kiln_err_set(err, errno, "bind source `%s`", m->source)
+	            : bind_at(rootfd, src, m->target, !S_ISDIR(st.st_mode), m->readonly, 0, err);
+	close(fd);
+	return r;
+}
+
 /* A tmpfs or a bind of the spec. */
 static int one_mount(int rootfd, const struct rt_mount *m, struct kiln_err *err)
 {
@@ -317,6 +342,8 @@ static int one_mount(int rootfd, const struct rt_mount *m, struct kiln_err *err)
 		kiln_buf_release(&data);
 		return r;
 	}
+	if (m->exact_source)
+		return bind_exact(rootfd, m, err);
 	struct stat st;
 	if (stat(m->source, &st) < 0)
 		return kiln_err_set(err, errno, "bind source `%s`", m->source);

@@ -66,6 +66,12 @@ struct rt_mount {
 	char
 	    *volume; /* a volume's name ("" before an anonymous one is made); source is its _data */
 	bool readonly;
+	/* bind: source is a path without symlinks that a container may write
+	 * under (a build's cache mount): the init opens it refusing any
+	 * symlink (openat2 RESOLVE_NO_SYMLINKS) and binds what it opened, so a
+	 * component swapped for a symlink after the caller resolved it fails
+	 * the mount instead of leading it onto the host */
+	bool exact_source;
 	bool nocopy; /* a volume: no copy of the image's content at target (-v ...:nocopy) */
 	bool listed; /* -v's anonymous volume: docker's Config.Volumes lists its
 	              * target (--mount's never); read at create only */

@@ -34,3 +34,35 @@ for src in evil evil/sub; do
 	expect_eq "source=$src: resolved inside the cache (as BuildKit), the build succeeds" "$rc" 0
 	expect_contains "source=$src: the file landed in the cache" "$(cat "$T/log")" in-cache:planted
 done
+
+# The race left after that: the resolved path is bound later, by the
+# container's init. A step of a parallel stage (or another build) on the
+# same shared cache could swap a component for a symlink in between. The
+# build is stopped right after the resolve (KILN_TEST_STOP=cache-resolved),
+# the source swapped for a symlink to a host dir, and let go: the init
+# opens the source refusing symlinks (rt_mount.exact_source), so the
+# mount fails and the host dir is never bound (before: it was bound
+# read-write and the step wrote into it).
+mkdir -p "$T/host2"
+printf '%s\n' 'FROM busybox' \
+	'RUN --mount=type=cache,id=race,target=/m,source=sub touch /m/planted' >"$C/Dockerfile"
+KILN_TEST_STOP=cache-resolved "$KILN" build --no-cache --network none "$C" >"$T/race.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+	[ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = T ] && break
+	sleep 0.05
+done
+sub=$(find "$ROOT/cache/mounts" -mindepth 2 -maxdepth 2 -name sub -type d | head -1)
+if [ -n "$sub" ] && [ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" = T ]; then
+	rmdir "$sub" && ln -s "$T/host2" "$sub"
+	kill -CONT $pid
+	wait $pid
+	rc=$?
+	expect_eq "a source swapped for a symlink after the resolve fails the step" "$rc" 1
+	expect_contains "naming the source" "$(cat "$T/race.log")" "no symlink followed"
+	expect_eq "and nothing lands on the host" "$(ls -A "$T/host2")" ""
+else
+	not_ok "the build stopped after resolving the cache source (sub: '$sub')"
+	kill -CONT $pid 2>/dev/null
+	wait $pid
+fi
