@@ -105,12 +105,12 @@ int layer_entry_xattrs(struct archive_entry *e, int fd, const char *full, struct
 	return 0;
 }
 
-static bool is_opaque_dir(const char *full)
+static bool is_opaque_dir(int fd)
 {
 	char v[4];
-	ssize_t n = lgetxattr(full, "trusted.overlay.opaque", v, sizeof(v));
+	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
 	if (n < 0)
-		n = lgetxattr(full, "user.overlay.opaque", v, sizeof(v));
+		n = fgetxattr(fd, "user.overlay.opaque", v, sizeof(v));
 	return n == 1 && v[0] == 'y';
 }
 
@@ -172,11 +172,14 @@ static const char *hardlink_of(struct walk *w, const struct stat *st, const char
 	return NULL;
 }
 
-/* The file must still be the one lstat saw: swapped for a FIFO it would
- * block, for another file it would not match the header. */
-static int open_checked(const char *full, const struct stat *st, struct kiln_err *err)
+/* name in directory dfd, opened without following it: still the entry
+ * fstatat saw (a regular file or a directory as st says; swapped for a
+ * FIFO it would block, for another file it would not match the header). */
+static int open_checked(int dfd, const char *name, const char *full, const struct stat *st,
+                        struct kiln_err *err)
 {
-	int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int flags = S_ISDIR(st->st_mode) ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK;
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "open `%s`", full);
 	struct stat now;
@@ -185,7 +188,8 @@ static int open_checked(const char *full, const struct stat *st, struct kiln_err
 		close(fd);
 		return -1;
 	}
-	if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev) {
+	if ((now.st_mode & S_IFMT) != (st->st_mode & S_IFMT) || now.st_ino != st->st_ino ||
+	    now.st_dev != st->st_dev) {
 		close(fd);
 		return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", full);
 	}
@@ -281,8 +285,13 @@ static int copy_data(struct walk *w, int fd, const char *full, const char *rel,
 	}
 }
 
-static int add_entry(struct walk *w, const char *full, const char *rel, const struct stat *st,
-                     struct kiln_err *err)
+/* The tree is walked by directory fds: a running container (commit
+ * --pause=false) or a parallel step (a cache export) that swaps a
+ * directory for a symlink meanwhile cannot lead the walk onto the host.
+ * Entry name of directory dfd (full: its path, for messages); *dir_fd:
+ * a directory's fd, opened for its xattrs and kept for the walk below. */
+static int add_entry(struct walk *w, int dfd, const char *name, const char *full, const char *rel,
+                     const struct stat *st, int *dir_fd, struct kiln_err *err)
 {
 	struct archive_entry *e = w->e;
 	archive_entry_clear(e);
@@ -292,8 +301,8 @@ static int add_entry(struct walk *w, const char *full, const char *rel, const st
 	archive_entry_set_mtime(e, clamp(w, st->st_mtim.tv_sec), 0);
 	bool data = false;
 	if (S_ISDIR(st->st_mode)) {
-		_cleanup_free_ char *name = xasprintf("%s/", rel);
-		archive_entry_set_pathname(e, name);
+		_cleanup_free_ char *dname = xasprintf("%s/", rel);
+		archive_entry_set_pathname(e, dname);
 	} else {
 		archive_entry_set_pathname(e, rel);
 	}
@@ -308,7 +317,7 @@ static int add_entry(struct walk *w, const char *full, const char *rel, const st
 		}
 	} else if (S_ISLNK(st->st_mode)) {
 		char target[PATH_MAX + 1];
-		ssize_t n = readlink(full, target, PATH_MAX);
+		ssize_t n = readlinkat(dfd, name, target, PATH_MAX);
 		if (n < 0)
 			return kiln_err_set(err, errno, "readlink `%s`", full);
 		target[n] = '\0';
@@ -317,52 +326,65 @@ static int add_entry(struct walk *w, const char *full, const char *rel, const st
 		archive_entry_set_rdevmajor(e, major(st->st_rdev));
 		archive_entry_set_rdevminor(e, minor(st->st_rdev));
 	}
-	/* opened first: its xattrs are read through the fd (no path lookup) */
-	_cleanup_close_ int fd = data ? open_checked(full, st, err) : -1;
-	if (data && fd < 0)
+	/* opened first: its xattrs are read through the fd (no path lookup);
+	 * another entry's through its directory's fd (a magic link that
+	 * names that very directory), the entry itself not followed */
+	bool opened = data || S_ISDIR(st->st_mode);
+	_cleanup_close_ int fd = opened ? open_checked(dfd, name, full, st, err) : -1;
+	if (opened && fd < 0)
 		return -1;
-	if (layer_entry_xattrs(e, fd, full, err) < 0)
+	char via[64 + NAME_MAX];
+	snprintf(via, sizeof(via), "/proc/self/fd/%d/%s", dfd, name);
+	if (layer_entry_xattrs(e, fd, fd >= 0 ? full : via, err) < 0)
 		return -1;
 	if (layer_write_header(w->a, e) != ARCHIVE_OK)
 		return archive_fail(w, err, rel);
 	w->sink.usage += layer_entry_usage(e);
 	if (data && copy_data(w, fd, full, rel, st, err) < 0)
 		return -1;
+	if (S_ISDIR(st->st_mode))
+		*dir_fd = TAKE_FD(fd);
 	return 0;
 }
 
-static int walk_dir(struct walk *w, const char *full, const char *rel, struct kiln_err *err);
+static int walk_dir(struct walk *w, int dfd, const char *full, const char *rel,
+                    struct kiln_err *err);
 
-static int walk_one(struct walk *w, const char *full, const char *rel, const char *name,
+static int walk_one(struct walk *w, int dfd, const char *full, const char *rel, const char *name,
                     struct kiln_err *err)
 {
 	struct stat st;
-	if (lstat(full, &st) < 0)
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return kiln_err_set(err, errno, "stat `%s`", full);
 	if (S_ISSOCK(st.st_mode))
 		return 0;
 	if (w->opts->overlay_upper && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
-		size_t dl = (size_t)(name - rel);
+		size_t dl = strlen(rel) - strlen(name);
 		_cleanup_free_ char *wh = xasprintf("%.*s.wh.%s", (int)dl, rel, name);
 		return add_marker(w, wh, st.st_mtim.tv_sec, err);
 	}
-	if (add_entry(w, full, rel, &st, err) < 0)
+	_cleanup_close_ int sub = -1;
+	if (add_entry(w, dfd, name, full, rel, &st, &sub, err) < 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode))
 		return 0;
-	if (w->opts->overlay_upper && is_opaque_dir(full)) {
+	if (w->opts->overlay_upper && is_opaque_dir(sub)) {
 		_cleanup_free_ char *opq = xasprintf("%s/.wh..wh..opq", rel);
 		if (add_marker(w, opq, st.st_mtim.tv_sec, err) < 0)
 			return -1;
 	}
-	return walk_dir(w, full, rel, err);
+	return walk_dir(w, sub, full, rel, err);
 }
 
-static int walk_dir(struct walk *w, const char *full, const char *rel, struct kiln_err *err)
+static int walk_dir(struct walk *w, int dfd, const char *full, const char *rel,
+                    struct kiln_err *err)
 {
 	struct kiln_strv names = KILN_STRV_INIT;
 	{
-		_cleanup_closedir_ DIR *d = opendir(full);
+		int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+		_cleanup_closedir_ DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+		if (!d && dup_fd >= 0)
+			close(dup_fd);
 		if (!d)
 			return kiln_err_set(err, errno, "open directory `%s`", full);
 		struct dirent *de;
@@ -381,7 +403,7 @@ static int walk_dir(struct walk *w, const char *full, const char *rel, struct ki
 		_cleanup_free_ char *cfull = kiln_path_join(full, names.v[i]);
 		_cleanup_free_ char *crel =
 		    *rel ? xasprintf("%s/%s", rel, names.v[i]) : xstrdup(names.v[i]);
-		r = walk_one(w, cfull, crel, crel + strlen(crel) - strlen(names.v[i]), err);
+		r = walk_one(w, dfd, cfull, crel, names.v[i], err);
 	}
 	kiln_strv_release(&names);
 	return r;
@@ -447,8 +469,11 @@ int img_layer_create(struct img_store *s, const char *dir, const struct img_laye
 	w.e = archive_entry_new();
 	w.buf = xmalloc(DATA_BUF);
 	int r = tar_writer_open(&w, err);
+	_cleanup_close_ int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && root < 0)
+		r = kiln_err_set(err, errno, "open directory `%s`", dir);
 	if (r == 0)
-		r = walk_dir(&w, dir, "", err);
+		r = walk_dir(&w, root, dir, "", err);
 	if (r == 0 && archive_write_close(w.a) != ARCHIVE_OK)
 		r = archive_fail(&w, err, "(end)");
 	if (r == 0)
