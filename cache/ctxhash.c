@@ -330,13 +330,32 @@ static char *join_rel(const char *rel, size_t rl, const char *name)
 	return p;
 }
 
-/* Lists dir (selected children, sorted, stat'ed relative to its fd). */
-static int list_dir(const struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
-                    struct child **out, size_t *n_out, struct kiln_err *err)
+/* Directory name of parent (rel: its path in the context), opened without
+ * following it and still the directory the listing stat'ed (st): the
+ * walk goes by fds, so a directory swapped for a symlink meanwhile never
+ * leads it out of the context. */
+static int open_subdir(int parent, const char *name, const char *rel, const struct stat *st,
+                       struct kiln_err *err)
 {
-	_cleanup_free_ char *path = full_path(c, rel);
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat now;
+	if (fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev)
+		return fd;
+	int e = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	return e && e != ENOTDIR && e != ELOOP
+	           ? kiln_err_set(err, e, "open directory `%s`", rel)
+	           : kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read", rel);
+}
+
+/* Lists directory fd (borrowed; rel: its path in the context): selected
+ * children, sorted, stat'ed relative to it. */
+static int list_dir(int dfd, const char *rel, cache_select_fn sel, void *ud, struct child **out,
+                    size_t *n_out, struct kiln_err *err)
+{
 	size_t rl = strlen(rel);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "open directory `%s`", *rel ? rel : ".");
 	DIR *d = fdopendir(fd);
@@ -411,18 +430,22 @@ static void pop(struct ctx_walk *w)
 	free(w->v[w->n].link);
 }
 
-static int walk_dir(struct cache_ctx *c, struct ctx_walk *w, size_t at, cache_select_fn sel,
-                    void *ud, struct kiln_err *err)
+/* The subtree of node at, whose directory is dfd (borrowed). */
+static int walk_dir(struct ctx_walk *w, size_t at, int dfd, cache_select_fn sel, void *ud,
+                    struct kiln_err *err)
 {
 	struct child *v = NULL;
 	size_t n = 0;
 	_cleanup_free_ char *rel = xstrdup(w->v[at].rel);
-	int r = list_dir(c, rel, sel, ud, &v, &n, err);
+	int r = list_dir(dfd, rel, sel, ud, &v, &n, err);
 	size_t i = 0;
 	for (; i < n && r == 0; i++) {
 		size_t k = push(w, TAKE_PTR(v[i].rel), &v[i].st, v[i].link);
-		if (S_ISDIR(v[i].st.st_mode))
-			r = walk_dir(c, w, k, sel, ud, err);
+		if (S_ISDIR(v[i].st.st_mode)) {
+			_cleanup_close_ int sub =
+			    open_subdir(dfd, v[i].name, w->v[k].rel, &v[i].st, err);
+			r = sub < 0 ? -1 : walk_dir(w, k, sub, sel, ud, err);
+		}
 		w->v[k].end = w->n;
 		if (r == 0 && v[i].if_any && w->n == k + 1)
 			pop(w); /* nothing under it is kept: neither is it */
@@ -451,7 +474,7 @@ struct subwalk {
 	struct kiln_err err;
 };
 struct walk_pool {
-	struct cache_ctx *c;
+	int top_fd;           /* the hashed directory */
 	struct ctx_walk *top; /* the children, each a node (index 1...) */
 	struct subwalk *sub;
 	size_t n;
@@ -472,20 +495,23 @@ static void *walk_worker(void *arg)
 			continue;
 		struct subwalk *sw = &p->sub[i];
 		push(&sw->w, xstrdup(n->rel), &n->st, NULL);
-		sw->r = walk_dir(p->c, &sw->w, 0, p->sel, p->ud, &sw->err);
+		_cleanup_close_ int sub =
+		    open_subdir(p->top_fd, n->rel + n->name_off, n->rel, &n->st, &sw->err);
+		sw->r = sub < 0 ? -1 : walk_dir(&sw->w, 0, sub, p->sel, p->ud, &sw->err);
 		sw->w.v[0].end = sw->w.n;
 	}
 	return NULL;
 }
 
-static int walk_parallel(struct cache_ctx *c, struct ctx_walk *w, cache_select_fn sel, void *ud,
-                         struct kiln_err *err)
+/* The subtree of w's only node, a directory opened as dfd (borrowed). */
+static int walk_parallel(struct cache_ctx *c, struct ctx_walk *w, int dfd, cache_select_fn sel,
+                         void *ud, struct kiln_err *err)
 {
 	struct child *v = NULL;
 	size_t n = 0;
 	struct ctx_walk top = {0};
 	push(&top, xstrdup(w->v[0].rel), &w->v[0].st, NULL);
-	int r = list_dir(c, w->v[0].rel, sel, ud, &v, &n, err);
+	int r = list_dir(dfd, w->v[0].rel, sel, ud, &v, &n, err);
 	_cleanup_free_ bool *if_any = xcalloc(n + 1, sizeof(*if_any));
 	for (size_t i = 0; i < n; i++) {
 		push(&top, TAKE_PTR(v[i].rel), &v[i].st, v[i].link);
@@ -493,7 +519,8 @@ static int walk_parallel(struct cache_ctx *c, struct ctx_walk *w, cache_select_f
 		if_any[i] = v[i].if_any;
 	}
 	free_children(v, n, 0);
-	struct walk_pool p = {.c = c, .top = &top, .n = r == 0 ? n : 0, .sel = sel, .ud = ud};
+	struct walk_pool p = {
+	    .top_fd = dfd, .top = &top, .n = r == 0 ? n : 0, .sel = sel, .ud = ud};
 	p.sub = xcalloc(n + 1, sizeof(*p.sub));
 	pthread_t th[CTX_MAX_THREAD];
 	unsigned started = 0;
@@ -760,6 +787,24 @@ int cache_ctx_hash(struct cache_ctx *c, const char *rel, cache_select_fn sel, vo
 	return cache_ctx_hash_walk(c, rel, sel, ud, hex, sha, NULL, err);
 }
 
+/* The hashed directory rel, opened inside the context (symlinks and ..
+ * never leave it) and still the one lstat saw. */
+static int open_top(const struct cache_ctx *c, const char *rel, const struct stat *st,
+                    struct kiln_err *err)
+{
+	_cleanup_close_ int root = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return kiln_err_set(err, errno, "open directory `%s`", c->dir);
+	int fd = kiln_open_in_root(root, *rel ? rel : ".", O_RDONLY | O_DIRECTORY);
+	struct stat now;
+	if (fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return kiln_err_set(err, KILN_E_CONFLICT, "`%s` changed while being read",
+	                    *rel ? rel : ".");
+}
+
 int ctx_walk_tree(struct cache_ctx *c, const char *rel, cache_select_fn sel, void *ud,
                   struct ctx_walk *w, struct kiln_err *err)
 {
@@ -773,8 +818,9 @@ int ctx_walk_tree(struct cache_ctx *c, const char *rel, cache_select_fn sel, voi
 		push(w, xstrdup(rel), &st, link);
 	} else if (r == 0 && (r = check_type(rel, &st, err)) == 0) {
 		push(w, xstrdup(rel), &st, NULL);
+		_cleanup_close_ int dfd = S_ISDIR(st.st_mode) ? open_top(c, rel, &st, err) : -1;
 		if (S_ISDIR(st.st_mode))
-			r = walk_parallel(c, w, sel, ud, err);
+			r = dfd < 0 ? -1 : walk_parallel(c, w, dfd, sel, ud, err);
 		w->v[0].end = w->n;
 	}
 	return r;
