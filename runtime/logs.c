@@ -161,12 +161,35 @@ static bool same_run(const char *root, const struct rt_container *first, int64_t
 	return up;
 }
 
-/* After a followed run: the lines it left (none of a later run's). */
-static void drain(FILE *f, const struct rt_logs_opts *o, int64_t end_ns, int out_fd, int err_fd)
+/* o, with --until brought forward to end_ns (a run's end; 0: none). */
+static struct rt_logs_opts cut_at(const struct rt_logs_opts *o, int64_t end_ns)
 {
 	struct rt_logs_opts until = *o;
 	if (end_ns && (!until.until_ns || end_ns < until.until_ns))
 		until.until_ns = end_ns;
+	return until;
+}
+
+/* The lines held in b (whole lines), cut at end_ns; false once past it. */
+static bool emit_held(struct kiln_buf *b, const struct rt_logs_opts *o, int64_t end_ns, int out_fd,
+                      int err_fd)
+{
+	struct rt_logs_opts until = cut_at(o, end_ns);
+	bool more = true;
+	for (size_t at = 0; more && at < b->len;) {
+		const char *nl = memchr(b->data + at, '\n', b->len - at);
+		size_t n = (size_t)(nl - (b->data + at)) + 1;
+		more = emit(b->data + at, n, &until, out_fd, err_fd);
+		at += n;
+	}
+	kiln_buf_reset(b);
+	return more;
+}
+
+/* After a followed run: the lines it left (none of a later run's). */
+static void drain(FILE *f, const struct rt_logs_opts *o, int64_t end_ns, int out_fd, int err_fd)
+{
+	struct rt_logs_opts until = cut_at(o, end_ns);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -203,6 +226,12 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 	}
 	char *line = NULL;
 	size_t cap = 0;
+	/* lines a follow reads after its first pass are held until the run
+	 * is checked: a restart between two looks must not show the later
+	 * run's lines (they are cut at the followed run's end) */
+	struct kiln_buf held;
+	kiln_buf_init(&held, KILN_BUF_NOLIMIT, NULL);
+	bool holding = false;
 	for (;;) {
 		ssize_t len = f && (end < 0 || ftello(f) < end) ? getline(&line, &cap, f) : -1;
 		if (len > 0 && end >= 0 && ftello(f) > end)
@@ -212,24 +241,31 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 				skip--;
 				continue;
 			}
-			if (!emit(line, (size_t)len, o, out_fd, err_fd))
+			if (holding)
+				kiln_buf_add(&held, line, (size_t)len, NULL);
+			else if (!emit(line, (size_t)len, o, out_fd, err_fd))
 				break;
 			continue;
 		}
 		if (len > 0) /* a line being written: read it again later */
 			fseek(f, -len, SEEK_CUR);
 		int64_t end_ns = 0;
-		if (!follow || !same_run(root, c, &end_ns)) {
+		bool going = follow && same_run(root, c, &end_ns);
+		if (!emit_held(&held, o, going ? 0 : end_ns, out_fd, err_fd))
+			break;
+		if (!going) {
 			if (follow && f) /* what came before it stopped */
 				drain(f, o, end_ns, out_fd, err_fd);
 			break;
 		}
 		nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+		holding = true;
 		if (f)
 			clearerr(f);
 		else
 			f = fopen(path, "re");
 	}
+	kiln_buf_release(&held);
 	free(line);
 	return 0;
 }
