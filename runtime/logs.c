@@ -161,6 +161,8 @@ static bool same_run(const char *root, const struct rt_container *first, int64_t
 	return up;
 }
 
+#define HELD_MAX (1 << 20) /* a follow's lines held before a check */
+
 /* o, with --until brought forward to end_ns (a run's end; 0: none). */
 static struct rt_logs_opts cut_at(const struct rt_logs_opts *o, int64_t end_ns)
 {
@@ -226,28 +228,31 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 	}
 	char *line = NULL;
 	size_t cap = 0;
-	/* lines a follow reads after its first pass are held until the run
-	 * is checked: a restart between two looks must not show the later
-	 * run's lines (they are cut at the followed run's end) */
+	/* a follow holds the lines it reads until it has checked the run
+	 * (at the end of what is there, or every HELD_MAX bytes): a restart
+	 * between two looks must not show the later run's lines, which are
+	 * cut at the followed run's end */
 	struct kiln_buf held;
 	kiln_buf_init(&held, KILN_BUF_NOLIMIT, NULL);
-	bool holding = false;
 	for (;;) {
 		ssize_t len = f && (end < 0 || ftello(f) < end) ? getline(&line, &cap, f) : -1;
 		if (len > 0 && end >= 0 && ftello(f) > end)
 			len = -1; /* finished after we looked: not shown */
-		if (len > 0 && line[len - 1] == '\n') {
-			if (skip) {
-				skip--;
-				continue;
-			}
-			if (holding)
-				kiln_buf_add(&held, line, (size_t)len, NULL);
-			else if (!emit(line, (size_t)len, o, out_fd, err_fd))
+		bool whole = len > 0 && line[len - 1] == '\n';
+		if (whole && skip) {
+			skip--;
+			continue;
+		}
+		if (whole && !follow) {
+			if (!emit(line, (size_t)len, o, out_fd, err_fd))
 				break;
 			continue;
 		}
-		if (len > 0) /* a line being written: read it again later */
+		if (whole)
+			kiln_buf_add(&held, line, (size_t)len, NULL);
+		if (whole && held.len < HELD_MAX)
+			continue;
+		if (len > 0 && !whole) /* a line being written: read it again later */
 			fseek(f, -len, SEEK_CUR);
 		int64_t end_ns = 0;
 		bool going = follow && same_run(root, c, &end_ns);
@@ -258,8 +263,9 @@ int rt_container_logs(const char *root, const struct rt_container *c, const stru
 				drain(f, o, end_ns, out_fd, err_fd);
 			break;
 		}
+		if (whole)
+			continue; /* a full batch: read on at once */
 		nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
-		holding = true;
 		if (f)
 			clearerr(f);
 		else
