@@ -17,8 +17,8 @@ expect_eq "... names the repository once" "$(printf '%s\n' "$OUT" | grep -c '^Th
 expect_contains "... tag a" "$OUT" "a: digest: sha256:"
 expect_contains "... tag b" "$OUT" "b: digest: sha256:"
 expect_not_contains "... and no tag of another repository" "$OUT" "c: digest:"
-expect_eq "the registry lists both tags" \
-	"$(skopeo list-tags --tls-verify=false "docker://$R/multi" | tr -d ' \n')" '{"Repository":"'"$R"'/multi","Tags":["a","b"]}'
+expect_eq "the registry lists both tags" "$(skopeo list-tags --tls-verify=false "docker://$R/multi" |
+	python3 -c 'import json, sys; print(" ".join(sorted(json.load(sys.stdin)["Tags"])))')" "a b"
 run_fail "push -a with a tag is refused as docker does" 1 kiln push -a "$R/multi:a"
 expect_contains "... with docker's message" "$OUT" "tag can't be used with --all-tags/-a"
 run_fail "push without a tag and no latest" 1 kiln push "$R/multi"
