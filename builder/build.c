@@ -616,9 +616,9 @@ static int build_once(struct img_store *s, const struct bld_opts *o,
 		r = run_stages(&b, err);
 	if (r == 0)
 		r = finish(&b, err);
-	if (r == 0)
-		bld_remote_export(&b); /* --cache-to: failures are warnings */
 	*retry = r < 0 && bld_remote_failed(&b);
+	if (r == 0) /* --cache-to: a failure fails the build (the image is tagged) */
+		r = bld_remote_export(&b, err);
 	bld_remote_free(&b);
 	struct kiln_err e = KILN_ERR_INIT;
 	if (img_store_batch_end(s, &e) < 0) { /* the image, if any, is stored */

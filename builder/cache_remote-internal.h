@@ -18,6 +18,7 @@ struct bld_cache_to {
 	bool is_inline;
 	char *ref;
 	bool max, mounts;
+	bool ignore_error; /* ignore-error=true: a failed export is a warning */
 	enum img_compression comp;
 };
 
@@ -89,7 +90,7 @@ bool bld_remote_failed(const struct bld_build *b);
  * before it is stored; type=registry pushes after the build. Failures are
  * warnings. */
 void bld_remote_inline(struct bld_build *b, struct img_config *cfg);
-void bld_remote_export(struct bld_build *b);
+int bld_remote_export(struct bld_build *b, struct kiln_err *err);
 /* The records to export (mode=min: the target's FROM chain), in order. */
 void bld_remote_collect(struct bld_build *b, bool max, bool for_inline,
                         struct cache_remote_config *out);

@@ -71,6 +71,10 @@ static int parse_to(const char *spec, struct bld_cache_to *t, struct kiln_err *e
 			r = img_compression_parse(v, &t->comp, err);
 		else if (!strcmp(kv, "mounts") && (!strcmp(v, "true") || !strcmp(v, "false")))
 			t->mounts = !strcmp(v, "true");
+		else if (!strcmp(kv, "ignore-error") && (!strcmp(v, "true") || !strcmp(v, "false")))
+			t->ignore_error = !strcmp(v, "true");
+		else if (!strcmp(kv, "ignore-error"))
+			r = spec_err(err, "--cache-to", spec, "ignore-error takes true or false");
 		else if (!ignored_key(kv))
 			r = kiln_err_set(err, KILN_E_USAGE,
 			                 "invalid --cache-to `%s`: `%s=%s` (mode=min|max, "

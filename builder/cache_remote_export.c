@@ -269,8 +269,9 @@ static int export_one(struct bld_build *b, const struct bld_cache_to *to, int id
 	return r;
 }
 
-void bld_remote_export(struct bld_build *b)
+int bld_remote_export(struct bld_build *b, struct kiln_err *err)
 {
+	int ret = 0;
 	struct bld_remote *r = b->remote;
 	for (size_t i = 0; r && i < r->n_to; i++) {
 		if (r->to[i].is_inline)
@@ -285,9 +286,13 @@ void bld_remote_export(struct bld_build *b)
 			_cleanup_free_ char *line =
 			    xasprintf("--cache-to `%s` failed: %s", r->to[i].ref, e.msg);
 			bld_vertex_log(b, id, line);
-			kiln_strv_pushf(&b->res->warnings, "%s", line);
+			if (r->to[i].ignore_error) /* BuildKit's ignore-error=true */
+				kiln_strv_pushf(&b->res->warnings, "%s", line);
+			else if (ret == 0)
+				ret = kiln_err_set(err, e.code, "%s", line);
 			kiln_err_release(&e);
 		}
 		bld_vertex_done(b, id, bld_remote_since(&t0), false);
 	}
+	return ret;
 }

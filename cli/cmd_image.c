@@ -269,11 +269,19 @@ static void collect_rows(struct img_image **v, size_t n, const struct image_filt
 	for (size_t i = 0; i < n; i++) {
 		if (!image_passes(v[i], f) || (f->refs.n && !v[i]->n_repo_tags))
 			continue;
-		size_t tags = v[i]->n_repo_tags ? v[i]->n_repo_tags : 1;
+		/* docker: a row per tag; else per registry digest (NAME <none>
+		 * DIGEST, as after a pull by digest); else <none> <none> */
+		size_t n_dig = v[i]->n_repo_tags ? 0 : v[i]->n_repo_digests;
+		size_t tags = v[i]->n_repo_tags ? v[i]->n_repo_tags : n_dig ? n_dig : 1;
 		for (size_t t = 0; t < tags; t++) {
 			struct image_row r = {.img = v[i]};
-			if (v[i]->n_repo_tags) {
-				struct img_ref ref;
+			struct img_ref ref;
+			if (n_dig && img_ref_parse(v[i]->repo_digests[t], 0, &ref, NULL) == 0) {
+				r.repo = img_ref_familiar_name(&ref);
+				r.tag = xstrdup("<none>");
+				r.digest = xstrdup(ref.digest ? ref.digest : "<none>");
+				img_ref_release(&ref);
+			} else if (v[i]->n_repo_tags) {
 				img_ref_parse(v[i]->repo_tags[t], 0, &ref, NULL);
 				_cleanup_free_ char *name = img_ref_name(&ref);
 				r.repo = img_ref_familiar_name(&ref);

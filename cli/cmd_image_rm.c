@@ -97,7 +97,10 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 	_cleanup_free_ char *sid = xstrndup(kiln_digest_hex(img->id), 12);
 	_cleanup_free_ char *ref = named_ref(img, arg);
 	_cleanup_free_ char *user = NULL;
-	if (!force && rt_image_in_use(ctx->root, img->id, &user)) {
+	if (!ref && strchr(arg, '@')) {
+		/* a digest reference is untagged, never taken for the image ID */
+		ret = kiln_err_set(e, KILN_E_NOTFOUND, "No such image: %s", arg);
+	} else if (!force && rt_image_in_use(ctx->root, img->id, &user)) {
 		ret = kiln_err_set(e, KILN_E_CONFLICT,
 		                   "conflict: unable to remove repository reference \"%s\" (must "
 		                   "force) - container %.12s is using its referenced image %s",

@@ -16,6 +16,7 @@ struct printer {
 	bool quiet, tty;
 	struct kiln_strv ids; /* layers in the order their lines were printed */
 	FILE *out;            /* stdout; stderr for the pulls of run and create */
+	char *status;         /* the last status line (push -a prints it once) */
 };
 
 static void layer_line(struct printer *p, const char *id, const char *text)
@@ -72,7 +73,12 @@ static void on_event(const struct reg_event *ev, void *ud)
 	const char *what = NULL;
 	char line[200];
 	switch (ev->kind) {
-	case REG_EV_STATUS: fprintf(p->out, "%s\n", ev->detail); return;
+	case REG_EV_STATUS:
+		if (!p->status || strcmp(p->status, ev->detail))
+			fprintf(p->out, "%s\n", ev->detail);
+		free(p->status);
+		p->status = xstrdup(ev->detail);
+		return;
 	case REG_EV_LAYER_WAIT: what = "Pulling fs layer"; break;
 	case REG_EV_LAYER_EXISTS: what = "Already exists"; break;
 	case REG_EV_DOWNLOADING:
@@ -117,7 +123,7 @@ int kiln_pull_for_run(struct kiln_ctx *ctx, const char *image, const char *polic
 	enum reg_pull_policy pol;
 	if (reg_pull_policy_parse(policy, &pol, err) < 0)
 		return -1;
-	struct printer pr = {false, isatty(2), KILN_STRV_INIT, stderr};
+	struct printer pr = {false, isatty(2), KILN_STRV_INIT, stderr, NULL};
 	struct reg_pull_result res;
 	int r = reg_pull_by_policy(ctx->store, image, pol, NULL, on_event, &pr, &res, err);
 	if (r == 1) {
@@ -126,6 +132,7 @@ int kiln_pull_for_run(struct kiln_ctx *ctx, const char *image, const char *polic
 		reg_pull_result_release(&res);
 	}
 	kiln_strv_release(&pr.ids);
+	free(pr.status);
 	return r < 0 ? -1 : 0;
 }
 
@@ -159,7 +166,7 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 		return 125;
 	}
 	struct reg_opts o = {.platform = platform, .insecure = insecure.v};
-	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT, stdout};
+	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT, stdout, NULL};
 	struct kiln_strv refs = KILN_STRV_INIT, tags = KILN_STRV_INIT;
 	int r = 0;
 	struct img_ref given;
@@ -193,6 +200,7 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 	}
 	kiln_strv_release(&insecure);
 	kiln_strv_release(&pr.ids);
+	free(pr.status);
 	kiln_strv_release(&refs);
 	kiln_strv_release(&tags);
 	if (r < 0) {
@@ -221,12 +229,53 @@ int cmd_pull(int argc, char **argv, struct kiln_ctx *ctx)
 	return 0;
 }
 
+/* The references push -a pushes: every local tag of repository arg (no
+ * tag or digest allowed, as docker), sorted; else arg alone, after docker's
+ * default-tag line when it names no tag. */
+static int push_refs(struct kiln_ctx *ctx, const char *arg, bool all, bool quiet,
+                     struct kiln_strv *refs, struct kiln_err *err)
+{
+	struct img_ref r;
+	if (img_ref_parse(arg, 0, &r, NULL) < 0) { /* reg_push names the error */
+		kiln_strv_push(refs, arg);
+		return 0;
+	}
+	bool tagged = r.tag || r.digest;
+	_cleanup_free_ char *name = img_ref_name(&r);
+	img_ref_release(&r);
+	if (!all) {
+		if (!tagged && !quiet)
+			printf("Using default tag: %s\n", IMG_DEFAULT_TAG);
+		kiln_strv_push(refs, arg);
+		return 0;
+	}
+	if (tagged)
+		return kiln_err_set(err, 0, "tag can't be used with --all-tags/-a");
+	struct img_image **v = NULL;
+	size_t n = 0, len = strlen(name);
+	if (img_image_list(ctx->store, &v, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < v[i]->n_repo_tags; t++) {
+			const char *tag = v[i]->repo_tags[t];
+			if (!strncmp(tag, name, len) && tag[len] == ':' && !strchr(tag + len, '/'))
+				kiln_strv_pushf(refs, "%s%s", arg, tag + len);
+		}
+	img_image_list_free(v, n);
+	kiln_strv_sort(refs);
+	if (!refs->n)
+		return kiln_err_set(err, KILN_E_NOTFOUND,
+		                    "An image does not exist locally with the tag: %s", arg);
+	return 0;
+}
+
 int cmd_push(int argc, char **argv, struct kiln_ctx *ctx)
 {
-	bool quiet = false;
+	bool quiet = false, all = false;
 	const char *compression = "gzip";
 	struct kiln_strv insecure = KILN_STRV_INIT;
 	const struct kiln_opt opts[] = {
+	    OPT_BOOL('a', "all-tags", &all, "Push all tagged images in the repository"),
 	    OPT_STRING(0, "compression", &compression, "string",
 	               "Compression of local uncompressed layers: gzip (default), zstd or none"),
 	    OPT_STRV(0, "insecure-registry", &insecure, "list",
@@ -243,22 +292,29 @@ int cmd_push(int argc, char **argv, struct kiln_ctx *ctx)
 		ctx->err.code = KILN_E_USAGE;
 		return 125;
 	}
-	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT, stdout};
-	struct reg_push_result res;
-	int r = reg_push(ctx->store, argv[1], &o, on_event, &pr, &res, &err);
+	struct printer pr = {quiet, isatty(1), KILN_STRV_INIT, stdout, NULL};
+	struct kiln_strv refs = KILN_STRV_INIT;
+	int r = push_refs(ctx, argv[1], all, quiet, &refs, &err);
+	bool started = false;
+	for (size_t i = 0; r == 0 && i < refs.n; i++) {
+		struct reg_push_result res;
+		r = reg_push(ctx->store, refs.v[i], &o, on_event, &pr, &res, &err);
+		started |= res.started;
+		if (r == 0 && !quiet)
+			printf("%s: digest: %s size: %lld\n", res.tag, res.digest,
+			       (long long)res.size);
+		else if (r == 0)
+			printf("%s\n", refs.v[i]);
+		if (r == 0)
+			reg_push_result_release(&res);
+	}
 	kiln_strv_release(&insecure);
 	kiln_strv_release(&pr.ids);
-	if (r < 0) {
-		if (res.started) /* docker prints the push stream's errors bare */
-			ctx->err_prefix = "";
-		return kiln_cmd_fail(ctx, &err);
-	}
-	if (!quiet)
-		printf("%s: digest: %s size: %lld\n", res.tag, res.digest, (long long)res.size);
-	else
-		printf("%s\n", argv[1]);
-	reg_push_result_release(&res);
-	return 0;
+	free(pr.status);
+	if (r < 0 && (started || refs.n == 0)) /* docker prints these bare */
+		ctx->err_prefix = "";
+	kiln_strv_release(&refs);
+	return r < 0 ? kiln_cmd_fail(ctx, &err) : 0;
 }
 
 /* The password from -p or stdin; never echoed, never in an error message. */

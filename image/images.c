@@ -317,10 +317,26 @@ int img_image_list(struct img_store *s, struct img_image ***out, size_t *n_out,
 	return img_image_list_flags(s, 0, out, n_out, err);
 }
 
+/* Whether one of img's tags is in repository name ("NAME:TAG"). */
+static bool tagged_in(const struct img_image *img, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < img->n_repo_tags; i++) {
+		const char *t = img->repo_tags[i];
+		if (!strncmp(t, name, n) && t[n] == ':' && !strchr(t + n + 1, '/'))
+			return true;
+	}
+	return false;
+}
+
+/* name@digest names img when a registry returned that digest for that
+ * repository, or when it is img's own manifest digest and img is tagged in
+ * that repository (docker's digest references are per repository: the same
+ * digest under another name is no such image). */
 static bool digest_in_repo_digests(const struct img_image *img, const char *name,
                                    const char *digest)
 {
-	if (!strcmp(img->manifest_digest, digest))
+	if (!strcmp(img->manifest_digest, digest) && tagged_in(img, name))
 		return true;
 	_cleanup_free_ char *want = xasprintf("%s@%s", name, digest);
 	return kiln_sorted_contains(img->repo_digests, img->n_repo_digests, want);

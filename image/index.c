@@ -562,7 +562,9 @@ int img_store_untag(struct img_store *s, const char *ref, bool keep_dangling, bo
 	int ret = 0;
 	ssize_t i = find_ref(x, norm);
 	char id[KILN_DIGEST_LEN];
-	if (i < 0) {
+	if (i < 0 && strchr(norm, '@') && img_index_untag_digest(s, x, norm, deleted) == 0) {
+		/* a digest a registry returned, recorded on the image's entries */
+	} else if (i < 0) {
 		ret = kiln_err_set(err, KILN_E_NOTFOUND, "No such image: %s", ref);
 	} else if (keep_dangling) {
 		drop_entry_keep_image(s, x, (size_t)i);

@@ -24,6 +24,67 @@ static bool annotate(struct img_descriptor *d, const char *rd)
 	return true;
 }
 
+/* Removes rd from d's annotation list (dropping an emptied list); true if
+ * it was there. */
+static bool unannotate(struct img_descriptor *d, const char *rd)
+{
+	const char *old = img_map_get(&d->annotations, IMG_ANNOT_REPO_DIGESTS);
+	size_t n = strlen(rd);
+	bool found = false;
+	_cleanup_free_ char *kept = xstrdup("");
+	for (const char *p = old; p && *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && !strncmp(p, rd, n)) {
+			found = true;
+		} else {
+			char *next = xasprintf("%s%s%.*s", kept, *kept ? "," : "", (int)len, p);
+			free(kept);
+			kept = next;
+		}
+		p += len + (p[len] == ',');
+	}
+	if (found && *kept)
+		img_map_set(&d->annotations, IMG_ANNOT_REPO_DIGESTS, kept);
+	else if (found)
+		img_map_del(&d->annotations, IMG_ANNOT_REPO_DIGESTS);
+	return found;
+}
+
+/* The image ID of entry d into id; false when its manifest cannot be read. */
+static bool entry_id(struct img_store *s, const struct img_descriptor *d, char id[KILN_DIGEST_LEN])
+{
+	struct img_manifest *m = NULL;
+	char md[KILN_DIGEST_LEN];
+	if (img_entry_manifest(s, d, &m, md, NULL) < 0)
+		return false;
+	snprintf(id, KILN_DIGEST_LEN, "%s", m->config.digest);
+	img_manifest_free(m);
+	return true;
+}
+
+int img_index_untag_digest(struct img_store *s, struct img_index *x, const char *rd, bool *deleted)
+{
+	char id[KILN_DIGEST_LEN] = "", eid[KILN_DIGEST_LEN];
+	for (size_t i = 0; i < x->n_manifests; i++)
+		if (unannotate(&x->manifests[i], rd) && !id[0])
+			entry_id(s, &x->manifests[i], id); /* id stays "" when unreadable */
+	if (!id[0])
+		return -1;
+	bool referenced = false;
+	for (size_t i = 0; i < x->n_manifests && !referenced; i++) {
+		const struct img_descriptor *d = &x->manifests[i];
+		referenced = (img_map_get(&d->annotations, IMG_ANNOT_REF_NAME) ||
+		              img_map_get(&d->annotations, IMG_ANNOT_REPO_DIGESTS)) &&
+		             entry_id(s, d, eid) && !strcmp(eid, id);
+	}
+	if (deleted)
+		*deleted = !referenced;
+	for (size_t i = x->n_manifests; !referenced && i-- > 0;)
+		if (entry_id(s, &x->manifests[i], eid) && !strcmp(eid, id))
+			img_index_remove_at(x, i);
+	return 0;
+}
+
 int img_image_add_repo_digest(struct img_store *s, const char *image_id, const char *repo_digest,
                               struct kiln_err *err)
 {

@@ -112,6 +112,12 @@ int img_publish(struct img_store *s, const struct img_descriptor *d, char *const
 int img_publish_many(struct img_store *s, const struct img_descriptor *d, char *const *const *refs,
                      const size_t *n_refs, size_t n, struct kiln_err *err);
 
+/* repo_digest.c */
+/* Untags the registry digest reference rd ("NAME@sha256:...") recorded on
+ * x's entries; when its image has no tag or digest reference left, its
+ * entries go too (*deleted). -1 when no entry records rd. */
+int img_index_untag_digest(struct img_store *s, struct img_index *x, const char *rd, bool *deleted);
+
 /* Whether a failure to read a stored object means the object is damaged
  * (missing, corrupt, unparsable, over a limit), as opposed to a failure to
  * read it now (EIO, EACCES, EMFILE...), which must never lead to removal. */

@@ -62,16 +62,37 @@ static json_t *config_load(const char *path, struct kiln_err *err)
 	return j;
 }
 
+/* The file a save replaces: config.json itself, or when it is a symlink
+ * (dotfile managers link it) the file it names, as docker writes through
+ * the link rather than over it. A dangling link's target is taken relative
+ * to the link's directory. */
+static char *save_target(const char *path)
+{
+	char buf[4096];
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return xstrdup(path);
+	char *real = realpath(path, NULL);
+	if (real)
+		return real;
+	buf[n] = '\0';
+	const char *slash = strrchr(path, '/');
+	if (buf[0] == '/' || !slash)
+		return xstrdup(buf);
+	return xasprintf("%.*s/%s", (int)(slash - path), path, buf);
+}
+
 static int config_save(const char *dir, const char *path, json_t *j, struct kiln_err *err)
 {
 	if (kiln_mkdir_p(dir, 0700, err) < 0)
 		return -1;
+	_cleanup_free_ char *target = save_target(path);
 	char *data = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	size_t n = strlen(data);
 	char *nl = xasprintf("%s\n", data);
 	OPENSSL_cleanse(data, n);
 	free(data);
-	int r = kiln_write_file_atomic(path, nl, n + 1, 0600, err);
+	int r = kiln_write_file_atomic(target, nl, n + 1, 0600, err);
 	OPENSSL_cleanse(nl, n + 1);
 	free(nl);
 	return r;
