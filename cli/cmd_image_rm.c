@@ -87,6 +87,15 @@ static void print_untagged(const char *ref)
 /* docker's ImageDelete: a reference is untagged (the image goes with its
  * last reference); an ID removes the image and its tags unless it has
  * several tags (then -f is needed). */
+/* An image that goes takes its digest references with it: docker prints
+ * each as untagged before "Deleted:" (but the one just untagged). */
+static void print_digests_untagged(const struct img_image *img, const char *done)
+{
+	for (size_t i = 0; i < img->n_repo_digests; i++)
+		if (!done || strcmp(img->repo_digests[i], done))
+			print_untagged(img->repo_digests[i]);
+}
+
 static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct kiln_err *e)
 {
 	struct img_image *img = NULL;
@@ -111,6 +120,7 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 		if (ret == 0)
 			print_untagged(ref);
 		if (ret == 0 && deleted) {
+			print_digests_untagged(img, ref);
 			printf("Deleted: %s\n", img->id);
 			print_freed_layers(ctx, img, "Deleted: %s\n");
 		}
@@ -124,6 +134,7 @@ static int remove_one(struct kiln_ctx *ctx, const char *arg, bool force, struct 
 		for (size_t i = 0; ret == 0 && i < img->n_repo_tags; i++)
 			print_untagged(img->repo_tags[i]);
 		if (ret == 0) {
+			print_digests_untagged(img, NULL);
 			printf("Deleted: %s\n", img->id);
 			print_freed_layers(ctx, img, "Deleted: %s\n");
 		}

@@ -26,6 +26,13 @@ expect_contains "... as docker: No such image" "$OUT" "No such image: zzz@$DIG"
 expect_eq "... and the image keeps its tag" "$(kiln --root "$Q" inspect -f '{{.Id}}' "$R/img:1" 2>&1)" "$ID"
 run_fail "inspect of the digest under another name" 1 kiln --root "$Q" inspect -f '{{.Id}}' "zzz@$DIG"
 
+# rmi of the last tag of a pulled image: its digest reference goes with it,
+# and docker prints it untagged before the image is deleted
+run_ok "rmi of a pulled image's last tag" kiln --root "$Q" rmi "$R/img:1"
+expect_eq "... untags the tag, then the digest, then deletes (docker's lines)" \
+	"$(printf '%s\n' "$OUT" | grep -v '^Deleted: sha256:' | tr '\n' ' ')$(grep -c "^Deleted: $ID" <<<"$OUT")" \
+	"Untagged: $R/img:1 Untagged: $R/img@$DIG 1"
+
 # rmi of the RepoDigest push recorded untags it; the tag stays.
 run_ok "rmi NAME@DIGEST of a pushed image" kiln rmi "$R/img@$DIG"
 expect_eq "... prints docker's line" "$OUT" "Untagged: $R/img@$DIG"
