@@ -49,11 +49,16 @@ for s in conns:
 open(out, "w").write("\n".join(res) + "\n")
 EOF
 
-# waits for /go, writes SIZE bytes in lines of 1000, waits for /stop, exits 7
+# waits for /go, writes SIZE bytes in lines of 1000, 100 KB at a time with
+# 10 ms between (a reading attacher starved of CPU on a loaded machine
+# then still keeps within the monitor's 1 MiB bound, while a never-reading
+# one passes it: what is tested is who reads, not how fast), waits for
+# /stop, exits 7
 line=$(printf '%0999d' 0)
-start() { # NAME SIZE
+start() { # NAME SIZE (a multiple of 100000)
 	kiln run -d --name "$1" busybox sh -c "while [ ! -e /go ]; do sleep 0.05; done;
-		yes $line | head -c $2; while [ ! -e /stop ]; do sleep 0.05; done; exit 7" >/dev/null
+		i=0; while [ \$i -lt $(($2 / 100000)) ]; do yes $line | head -c 100000; sleep 0.01; i=\$((i + 1)); done;
+		while [ ! -e /stop ]; do sleep 0.05; done; exit 7" >/dev/null
 }
 logged() { [ "$(kiln logs "$1" 2>/dev/null | wc -c)" -ge "$2" ]; }
 sock() { echo "$ROOT/containers/$(kiln inspect -f '{{.Id}}' "$1")/attach"; }
