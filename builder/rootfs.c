@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -160,13 +159,8 @@ static int layer_open_dir(const char *dir, const char *rel, int flags)
 	if (!*rel)
 		return open(dir, flags | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_free_ char *path = kiln_path_join(dir, rel);
-	struct open_how how = {.flags = (uint64_t)(flags | O_DIRECTORY | O_CLOEXEC),
-	                       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	return fd;
+	return kiln_openat2(AT_FDCWD, path, flags | O_DIRECTORY,
+	                    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 static bool layer_hides(int e)

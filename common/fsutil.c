@@ -509,13 +509,17 @@ void kiln_tempfile_forget(const char *path)
 	pthread_mutex_unlock(&tempfile_mu);
 }
 
-int kiln_open_in_root(int rootfd, const char *path, int flags)
+int kiln_openat2(int dirfd, const char *path, int flags, uint64_t resolve)
 {
-	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC),
-	                       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	struct open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve};
 	int fd;
 	do
-		fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 	while (fd < 0 && errno == EAGAIN);
 	return fd;
+}
+
+int kiln_open_in_root(int rootfd, const char *path, int flags)
+{
+	return kiln_openat2(rootfd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "kiln_err.h"
@@ -20,10 +21,13 @@ int kiln_write_file_atomic(const char *path, const void *data, size_t len, mode_
                            struct kiln_err *err);
 /* The same without either fsync, for files that may be lost but never read
  * torn (caches, history: a crash may leave the old file or none). */
-/* openat2(path, flags | O_CLOEXEC) resolved with RESOLVE_IN_ROOT |
- * RESOLVE_NO_MAGICLINKS under rootfd: symlinks and `..` never leave it.
- * Retried on EAGAIN, which the kernel returns when a rename or mount
- * anywhere on the system raced the lookup. -1 with errno otherwise. */
+/* openat2(dirfd, path, flags | O_CLOEXEC) resolved with resolve (the
+ * RESOLVE_* flags). Retried on EAGAIN, which the kernel returns when a
+ * rename or mount anywhere on the system raced the lookup. -1 with errno
+ * otherwise. */
+int kiln_openat2(int dirfd, const char *path, int flags, uint64_t resolve);
+/* kiln_openat2 with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS under rootfd:
+ * symlinks and `..` never leave it. */
 int kiln_open_in_root(int rootfd, const char *path, int flags);
 int kiln_write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
                             struct kiln_err *err);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,14 +29,12 @@ static bool in_lowers(const struct rt_container *c, const char *rel)
 		*slash = '\0';
 	else
 		parent[0] = '\0';
-	struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-	                       .resolve =
-	                           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
 	for (size_t i = 1; lower && lower[i]; i++) {
 		_cleanup_close_ int d = open(lower[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-		int pfd =
-		    d < 0 ? -1
-		          : (int)syscall(SYS_openat2, d, *parent ? parent : ".", &how, sizeof(how));
+		int pfd = d < 0 ? -1
+		                : kiln_openat2(d, *parent ? parent : ".", O_PATH | O_DIRECTORY,
+		                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		                                   RESOLVE_NO_MAGICLINKS);
 		if (pfd < 0 && (errno == ELOOP || errno == ENOTDIR))
 			return false;
 		if (pfd < 0)

@@ -308,12 +308,8 @@ static int secret_mount(int rootfd, const struct rt_mount *m, size_t i, const ch
  * caller resolved the path is followed onto the host. */
 static int bind_exact(int rootfd, const struct rt_mount *m, struct kiln_err *err)
 {
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC,
-	                       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, AT_FDCWD, m->source, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
+	int fd =
+	    kiln_openat2(AT_FDCWD, m->source, O_PATH, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 	if (fd < 0)
 		return kiln_err_set(err, errno, "bind source `%s` (no symlink followed)",
 		                    m->source);
