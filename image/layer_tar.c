@@ -333,8 +333,9 @@ static int add_entry(struct walk *w, int dfd, const char *name, const char *full
 	_cleanup_close_ int fd = opened ? open_checked(dfd, name, full, st, err) : -1;
 	if (opened && fd < 0)
 		return -1;
-	char via[64 + NAME_MAX];
-	snprintf(via, sizeof(via), "/proc/self/fd/%d/%s", dfd, name);
+	char via[64 + NAME_MAX] = "";
+	if (fd < 0) /* formatted for the entries read by path only */
+		snprintf(via, sizeof(via), "/proc/self/fd/%d/%s", dfd, name);
 	if (layer_entry_xattrs(e, fd, fd >= 0 ? full : via, err) < 0)
 		return -1;
 	if (layer_write_header(w->a, e) != ARCHIVE_OK)
