@@ -653,17 +653,18 @@ static int mount_secret(struct bld_stage *st, const struct df_mount *dm, const c
 	return r;
 }
 
-/* As BuildKit: the Nth ssh mount's default target is ssh_agent.N, and
- * SSH_AUTH_SOCK is the first one's target whether or not an agent was
- * forwarded for it (an optional mount without one mounts nothing). */
+/* As BuildKit: the Nth ssh mount's default target is ssh_agent.N. */
+static char *ssh_default_target(size_t idx)
+{
+	return xasprintf("/run/buildkit/ssh_agent.%zu", idx);
+}
+
+/* An optional mount without a forwarded agent mounts nothing. */
 static int mount_ssh(struct bld_stage *st, const struct df_mount *dm, const char *dir,
                      struct run_mounts *m, struct kiln_err *err)
 {
 	size_t idx = m->n_ssh++;
-	_cleanup_free_ char *target =
-	    dm->target ? xstrdup(dm->target) : xasprintf("/run/buildkit/ssh_agent.%zu", idx);
-	if (idx == 0)
-		m->ssh_sock = xstrdup(target);
+	_cleanup_free_ char *target = dm->target ? xstrdup(dm->target) : ssh_default_target(idx);
 	const char *id = dm->id && *dm->id ? dm->id : "default";
 	const char *sock = NULL;
 	size_t il = strlen(id);
@@ -755,6 +756,11 @@ static int prepare_one(struct bld_stage *st, const struct df_mount *dm, const ch
 static int prepare_cleaned(struct bld_stage *st, const struct df_mount *dm, const char *dir,
                            size_t i, struct run_mounts *m, struct kiln_err *err)
 {
+	/* BuildKit's exec op: SSH_AUTH_SOCK is the first ssh mount's target
+	 * as written, whether or not an agent was forwarded for it */
+	if (dm->type == DF_MOUNT_SSH && m->n_ssh == 0)
+		m->ssh_sock =
+		    dm->target && *dm->target ? xstrdup(dm->target) : ssh_default_target(0);
 	if (!dm->target || !*dm->target) {
 		struct df_mount d = *dm;
 		if (d.type == DF_MOUNT_SSH || d.type == DF_MOUNT_SECRET)
@@ -767,14 +773,7 @@ static int prepare_cleaned(struct bld_stage *st, const struct df_mount *dm, cons
 	clean.target = target;
 	if (dm->type == DF_MOUNT_CACHE && !(dm->id && *dm->id))
 		clean.id = dm->target; /* a cache's default id stays as written */
-	bool first_ssh = dm->type == DF_MOUNT_SSH && m->n_ssh == 0;
-	if (prepare_one(st, &clean, dir, i, m, err) < 0)
-		return -1;
-	if (first_ssh) {
-		free(m->ssh_sock);
-		m->ssh_sock = xstrdup(dm->target);
-	}
-	return 0;
+	return prepare_one(st, &clean, dir, i, m, err);
 }
 
 int run_mounts_prepare(struct bld_stage *st, const struct df_run *run, const char *dir,
