@@ -330,6 +330,14 @@ static char *join_rel(const char *rel, size_t rl, const char *name)
 	return p;
 }
 
+/* Whether fd (-1: none) is the file st describes. */
+static bool fd_is(int fd, const struct stat *st)
+{
+	struct stat now;
+	return fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st->st_ino &&
+	       now.st_dev == st->st_dev;
+}
+
 /* Directory name of parent (rel: its path in the context), opened without
  * following it and still the directory the listing stat'ed (st): the
  * walk goes by fds, so a directory swapped for a symlink meanwhile never
@@ -338,8 +346,7 @@ static int open_subdir(int parent, const char *name, const char *rel, const stru
                        struct kiln_err *err)
 {
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat now;
-	if (fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev)
+	if (fd_is(fd, st))
 		return fd;
 	int e = fd < 0 ? errno : 0;
 	if (fd >= 0)
@@ -796,8 +803,7 @@ static int open_top(const struct cache_ctx *c, const char *rel, const struct sta
 	if (root < 0)
 		return kiln_err_set(err, errno, "open directory `%s`", c->dir);
 	int fd = kiln_open_in_root(root, *rel ? rel : ".", O_RDONLY | O_DIRECTORY);
-	struct stat now;
-	if (fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev)
+	if (fd_is(fd, st))
 		return fd;
 	if (fd >= 0)
 		close(fd);
